@@ -1,1 +1,4 @@
+mod entities;
+mod proxy;
+mod snapshot;
 fn main() {}

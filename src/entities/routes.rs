@@ -1,0 +1,181 @@
+//! The Route entity: which requests go to which Service (§3.3, §4.1).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::schema::{array_of, set_of, Field, FieldType};
+use super::ForeignKey;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Route {
+    pub id: Uuid,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub name: Option<String>,
+    pub protocols: Vec<String>,
+    pub methods: Option<Vec<String>>,
+    pub hosts: Option<Vec<String>>,
+    pub paths: Option<Vec<String>>,
+    pub headers: Option<BTreeMap<String, Vec<String>>>,
+    pub https_redirect_status_code: u16,
+    pub regex_priority: i64,
+    pub strip_path: bool,
+    pub path_handling: String,
+    pub preserve_host: bool,
+    pub request_buffering: bool,
+    pub response_buffering: bool,
+    pub snis: Option<Vec<String>>,
+    pub sources: Option<Vec<Value>>,
+    pub destinations: Option<Vec<Value>>,
+    pub tags: Option<Vec<String>>,
+    pub service: Option<ForeignKey>,
+}
+
+const PROTOCOLS: &[&str] = &["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"];
+
+pub fn fields() -> &'static [Field] {
+    static FIELDS: OnceLock<Vec<Field>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut f = super::common_fields();
+        f.extend([
+            Field::new("name", FieldType::String),
+            Field::new("protocols", set_of(FieldType::String))
+                .default(json!(["http", "https"]))
+                .one_of(PROTOCOLS),
+            Field::new("methods", set_of(FieldType::String)),
+            Field::new("hosts", array_of(FieldType::String)),
+            Field::new("paths", array_of(FieldType::String)),
+            Field::new("headers", FieldType::Map(Box::new(array_of(FieldType::String)))),
+            Field::new("https_redirect_status_code", FieldType::Integer).default(json!(426)),
+            Field::new("regex_priority", FieldType::Integer).default(json!(0)),
+            Field::new("strip_path", FieldType::Boolean).default(json!(true)),
+            Field::new("path_handling", FieldType::String).default(json!("v0")).one_of(&["v0", "v1"]),
+            Field::new("preserve_host", FieldType::Boolean).default(json!(false)),
+            Field::new("request_buffering", FieldType::Boolean).default(json!(true)),
+            Field::new("response_buffering", FieldType::Boolean).default(json!(true)),
+            Field::new("snis", set_of(FieldType::String)),
+            Field::new("sources", set_of(FieldType::Any)),
+            Field::new("destinations", set_of(FieldType::Any)),
+            Field::new("service", FieldType::Foreign),
+        ]);
+        f
+    })
+}
+
+/// Rules that span fields: Kong's path, host, method and header checks and
+/// the "must set one of" rule for http routes.
+pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
+    super::check_name(obj, "name", errors);
+    let strings = |key: &str| -> Vec<String> {
+        obj.get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+
+    let path_errors: Vec<Value> = strings("paths").iter().map(|p| check_path(p).map_or(Value::Null, Value::from)).collect();
+    if path_errors.iter().any(|e| !e.is_null()) {
+        errors.insert("paths".into(), trim_nulls(path_errors));
+    }
+    let host_errors: Vec<Value> = strings("hosts").iter().map(|h| check_host(h).map_or(Value::Null, Value::from)).collect();
+    if host_errors.iter().any(|e| !e.is_null()) {
+        errors.insert("hosts".into(), trim_nulls(host_errors));
+    }
+    let method_errors: Vec<Value> = strings("methods")
+        .iter()
+        .map(|m| {
+            if !m.is_empty() && m.chars().all(|c| c.is_ascii_uppercase()) {
+                Value::Null
+            } else {
+                Value::from(format!("invalid value: {m}"))
+            }
+        })
+        .collect();
+    if method_errors.iter().any(|e| !e.is_null()) {
+        errors.insert("methods".into(), trim_nulls(method_errors));
+    }
+    if let Some(Value::Object(headers)) = obj.get("headers") {
+        if headers.keys().any(|k| k.eq_ignore_ascii_case("host")) {
+            errors.insert("headers".into(), json!("cannot contain 'host' header"));
+        }
+    }
+    if let Some(code) = obj.get("https_redirect_status_code").and_then(Value::as_i64) {
+        if ![426, 301, 302, 307, 308].contains(&code) {
+            errors.insert("https_redirect_status_code".into(), json!("expected one of: 426, 301, 302, 307, 308"));
+        }
+    }
+
+    let protocols = strings("protocols");
+    let is_http = protocols.is_empty() || protocols.iter().any(|p| p == "http" || p == "https");
+    if is_http {
+        let set = |k: &str| match obj.get(k) {
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::Object(m)) => !m.is_empty(),
+            _ => false,
+        };
+        if !["methods", "hosts", "headers", "paths"].iter().any(|k| set(k)) {
+            let which = protocols.iter().find(|p| *p == "http" || *p == "https").map_or("http", String::as_str);
+            super::entity_error(
+                errors,
+                format!("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is '{which}'"),
+            );
+        }
+    }
+}
+
+/// Kong reports errors of array elements by position.
+fn trim_nulls(mut v: Vec<Value>) -> Value {
+    while v.last().is_some_and(Value::is_null) {
+        v.pop();
+    }
+    Value::Array(v)
+}
+
+/// A path is a prefix (`/…`) or a regex (`~/…`) that must compile.
+fn check_path(path: &str) -> Option<String> {
+    if let Some(re) = path.strip_prefix('~') {
+        if !re.starts_with('/') {
+            return Some("should start with: / (fixed path) or ~/ (regex path)".into());
+        }
+        return regex::Regex::new(re)
+            .err()
+            .map(|e| format!("invalid regex: '{re}' ({})", first_line(&e.to_string())));
+    }
+    if !path.starts_with('/') {
+        return Some("should start with: / (fixed path) or ~/ (regex path)".into());
+    }
+    if path.contains("//") {
+        return Some("must not have empty segments".into());
+    }
+    None
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+}
+
+/// A host, optionally with a port, with at most one wildcard as the
+/// leftmost or rightmost label.
+fn check_host(host: &str) -> Option<String> {
+    let stars = host.matches('*').count();
+    if stars > 1 {
+        return Some("invalid wildcard: must have at most one wildcard".into());
+    }
+    if stars == 1 && !(host.starts_with("*.") || host.ends_with(".*")) {
+        return Some("invalid wildcard: must be placed at leftmost or rightmost label".into());
+    }
+    let bare = host.trim_start_matches("*.").trim_end_matches(".*");
+    let name = match bare.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.parse::<u16>().is_ok() => h,
+        _ => bare,
+    };
+    if super::services::valid_host(name) {
+        None
+    } else {
+        Some(format!("invalid hostname: {host}"))
+    }
+}

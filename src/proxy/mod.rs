@@ -1,0 +1,2 @@
+//! The proxy: listeners, router, upstream forwarding, error pages.
+pub mod router;
