@@ -1,0 +1,7 @@
+//! The `math` library.
+
+use piccolo::{Context, Table};
+
+pub fn load_math<'gc>(ctx: Context<'gc>) -> Table<'gc> {
+    Table::new(&ctx)
+}
