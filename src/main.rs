@@ -1,4 +1,177 @@
+//! The `lunagate` command: `serve` runs the gateway (Admin API + proxy),
+//! `lua` runs a Lua script the way the gateway would, for trying a function
+//! before uploading it.
+
+mod admin;
+mod config;
 mod entities;
 mod proxy;
 mod snapshot;
-fn main() {}
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use clap::{Parser, Subcommand};
+
+use config::ServeConfig;
+use snapshot::ConfigSnapshot;
+
+/// A Kong-compatible API gateway in one static binary.
+///
+/// Configure it through the Admin API (Kong's, on 127.0.0.1:8001 by default)
+/// with curl or any Kong tooling; it proxies client traffic (port 8000) to
+/// your services and runs your Lua `pre-function`/`post-function` plugins.
+/// Entities are stored in an embedded database in --data-dir.
+#[derive(Parser)]
+#[command(name = "lunagate", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gateway: the Admin API and the proxy.
+    ///
+    /// Example: lunagate serve --data-dir /var/lib/lunagate
+    Serve(ServeConfig),
+    /// Run Lua like `lua5.4` does, with lunagate's Lua runtime:
+    /// `lunagate lua FILE [ARGS…]`, `lunagate lua -e 'CODE'`, or
+    /// `lunagate lua` to read a script from standard input.
+    #[command(disable_help_flag = true)]
+    Lua {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Lua { args } => {
+            std::process::ExitCode::from(lua_stdlib::cli::main(args).clamp(0, 255) as u8)
+        }
+        Command::Serve(config) => match serve(config) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lunagate: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .with_context(|| format!("invalid --log-level '{}'", config.log_level))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let db_path = config.database_path();
+    let store = Arc::new(
+        store::Store::open(&db_path)
+            .with_context(|| format!("cannot open database {}", db_path.display()))?,
+    );
+    let snapshot = ConfigSnapshot::load(&store).context("cannot load configuration")?;
+    let shared = Arc::new(ArcSwap::from_pointee(snapshot));
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+
+    let workers = config.workers();
+    let proxy = start_proxy(
+        config.proxy_listen,
+        workers,
+        shared.clone(),
+        shutdown_rx.clone(),
+    )
+    .with_context(|| format!("cannot listen on {} (--proxy-listen)", config.proxy_listen))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("lunagate-admin")
+        .enable_all()
+        .build()
+        .context("cannot start the admin runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on {} (--admin-listen)", config.admin_listen)
+            })?;
+        let admin_addr = listener.local_addr()?;
+        let node = admin::NodeInfo {
+            node_id: uuid::Uuid::new_v4(),
+            proxy_listen: proxy.local_addr,
+            admin_listen: admin_addr,
+            workers,
+            data_dir: config.data_dir.clone(),
+        };
+        let admin = Arc::new(admin::Admin::new(store.clone(), shared, node));
+        // Tests and scripts read these lines to find ephemeral ports.
+        println!(
+            "lunagate {} proxy listening on {}",
+            env!("CARGO_PKG_VERSION"),
+            proxy.local_addr
+        );
+        println!(
+            "lunagate {} admin listening on {}",
+            env!("CARGO_PKG_VERSION"),
+            admin_addr
+        );
+        tracing::info!(workers, data = %db_path.display(), "lunagate started");
+        let server = tokio::spawn(admin::serve(listener, admin, shutdown_rx));
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = shutdown_tx.send(true);
+        let _ = server.await;
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    proxy.join();
+    drop(store);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+// TEMPORARY until the proxy lands.
+struct ProxyHandle {
+    local_addr: std::net::SocketAddr,
+}
+impl ProxyHandle {
+    fn join(self) {}
+}
+fn start_proxy(
+    addr: std::net::SocketAddr,
+    _w: usize,
+    _c: snapshot::SharedConfig,
+    _s: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<ProxyHandle> {
+    Ok(ProxyHandle { local_addr: addr })
+}

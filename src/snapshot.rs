@@ -9,8 +9,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use uuid::Uuid;
 
-use crate::entities::{Consumer, Plugin, Route, Service};
+use crate::entities::{Consumer, Kind, Plugin, Route, Service};
 use crate::proxy::router::Router;
+use crate::store::{Store, StoreError};
 
 pub struct ConfigSnapshot {
     /// Increases with every committed change.
@@ -49,5 +50,41 @@ impl ConfigSnapshot {
 
     pub fn empty() -> Self {
         Self::build(0, Vec::new(), Vec::new(), Vec::new(), Vec::new())
+    }
+}
+
+impl ConfigSnapshot {
+    /// Reads every entity from the store into a fresh snapshot. An entity
+    /// that no longer deserialises (it passed validation when written, so
+    /// this means a newer format) is skipped with an error in the log.
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        fn typed<T: serde::de::DeserializeOwned>(
+            store: &Store,
+            kind: Kind,
+        ) -> Result<Vec<T>, StoreError> {
+            Ok(store
+                .list(kind)?
+                .into_iter()
+                .filter_map(
+                    |e| match serde_json::from_value(serde_json::Value::Object(e)) {
+                        Ok(v) => Some(v),
+                        Err(err) => {
+                            tracing::error!(
+                                "skipping unreadable {} entity: {err}",
+                                kind.collection()
+                            );
+                            None
+                        }
+                    },
+                )
+                .collect())
+        }
+        Ok(Self::build(
+            store.version()?,
+            typed(store, Kind::Service)?,
+            typed(store, Kind::Route)?,
+            typed(store, Kind::Plugin)?,
+            typed(store, Kind::Consumer)?,
+        ))
     }
 }

@@ -33,6 +33,9 @@ pub fn fields() -> &'static [Field] {
 pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
     let set = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
     if !set("username") && !set("custom_id") {
-        super::entity_error(errors, "at least one of these fields must be non-empty: 'custom_id', 'username'");
+        super::entity_error(
+            errors,
+            "at least one of these fields must be non-empty: 'custom_id', 'username'",
+        );
     }
 }

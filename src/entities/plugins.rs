@@ -30,7 +30,14 @@ pub struct Plugin {
 pub const ENABLED: &[(&str, i64)] = &[("pre-function", 1_000_000), ("post-function", -1000)];
 
 /// The phases a serverless function can run in, in request order.
-pub const PHASES: &[&str] = &["certificate", "rewrite", "access", "header_filter", "body_filter", "log"];
+pub const PHASES: &[&str] = &[
+    "certificate",
+    "rewrite",
+    "access",
+    "header_filter",
+    "body_filter",
+    "log",
+];
 
 pub fn fields() -> &'static [Field] {
     static FIELDS: OnceLock<Vec<Field>> = OnceLock::new();
@@ -46,7 +53,16 @@ pub fn fields() -> &'static [Field] {
             Field::new("config", FieldType::Any),
             Field::new("protocols", set_of(FieldType::String))
                 .default(json!(["grpc", "grpcs", "http", "https"]))
-                .one_of(&["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"]),
+                .one_of(&[
+                    "grpc",
+                    "grpcs",
+                    "http",
+                    "https",
+                    "tcp",
+                    "tls",
+                    "tls_passthrough",
+                    "udp",
+                ]),
             Field::new("enabled", FieldType::Boolean).default(json!(true)),
         ]);
         f
@@ -71,7 +87,10 @@ pub fn config_fields(name: &str) -> Option<&'static [Field]> {
 }
 
 pub fn priority(name: &str) -> i64 {
-    ENABLED.iter().find(|(n, _)| *n == name).map_or(0, |(_, p)| *p)
+    ENABLED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, p)| *p)
 }
 
 /// Validates a plugin body after the entity fields passed: the name must be
@@ -86,7 +105,9 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
     let Some(config_fields) = config_fields(&name) else {
         errors.insert(
             "name".into(),
-            json!(format!("plugin '{name}' not enabled; add it to the 'plugins' configuration property")),
+            json!(format!(
+                "plugin '{name}' not enabled; add it to the 'plugins' configuration property"
+            )),
         );
         return;
     };
@@ -104,7 +125,15 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
         errors.insert("config".into(), Value::Object(config_errors));
         return;
     }
-    let non_empty = |c: &Map<String, Value>, k: &str| c.get(k).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    check_functions(&name, config, errors);
+    if !errors.is_empty() {
+        return;
+    }
+    let non_empty = |c: &Map<String, Value>, k: &str| {
+        c.get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
     if non_empty(config, "functions") && non_empty(config, "access") {
         super::entity_error(
             errors,
@@ -114,7 +143,9 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
     }
     if let Some(functions) = config.remove("functions") {
         if functions.as_array().is_some_and(|a| !a.is_empty()) {
-            tracing::warn!("[{name}] 'config.functions' will be deprecated in favour of 'config.access'");
+            tracing::warn!(
+                "[{name}] 'config.functions' will be deprecated in favour of 'config.access'"
+            );
             config.insert("access".into(), functions);
         }
     }
@@ -123,7 +154,53 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
         let list: Vec<String> = PHASES.iter().map(|p| format!("'config.{p}'")).collect();
         super::entity_error(
             errors,
-            format!("at least one of these fields must be non-empty: {}", list.join(", ")),
+            format!(
+                "at least one of these fields must be non-empty: {}",
+                list.join(", ")
+            ),
         );
     }
+}
+
+/// Every function must compile; errors are reported per array position, in
+/// Kong's words (`error parsing pre-function: [string "print("]:1: …`).
+/// A value like `@custom-auth.lua` is what curl sends when `--data` is used
+/// for a file upload: the message says how to send the file's content.
+fn check_functions(plugin: &str, config: &Map<String, Value>, errors: &mut Map<String, Value>) {
+    let mut config_errors = Map::new();
+    for phase in PHASES.iter().chain(["functions"].iter()) {
+        let Some(Value::Array(items)) = config.get(*phase) else {
+            continue;
+        };
+        let mut per_item = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(code) = item.as_str() else { continue };
+            if let Some(msg) = function_error(plugin, phase, code) {
+                per_item.resize(i, Value::Null);
+                per_item.push(Value::String(msg));
+            }
+        }
+        if !per_item.is_empty() {
+            config_errors.insert(phase.to_string(), Value::Array(per_item));
+        }
+    }
+    if !config_errors.is_empty() {
+        errors.insert("config".into(), Value::Object(config_errors));
+    }
+}
+
+fn function_error(plugin: &str, phase: &str, code: &str) -> Option<String> {
+    let trimmed = code.trim();
+    if let Some(file) = trimmed.strip_prefix('@') {
+        if !file.is_empty() && !file.contains(char::is_whitespace) {
+            return Some(format!(
+                "'{trimmed}' is a file name, not Lua code: curl sent it as text. \
+                 To upload the file's content use --form 'config.{phase}[]=@{file}' \
+                 or --data-urlencode 'config.{phase}[]@{file}'"
+            ));
+        }
+    }
+    lua_stdlib::compiler::compile(code.as_bytes(), code)
+        .err()
+        .map(|e| format!("error parsing {plugin}: {}", e.message))
 }

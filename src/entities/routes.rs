@@ -35,7 +35,16 @@ pub struct Route {
     pub service: Option<ForeignKey>,
 }
 
-const PROTOCOLS: &[&str] = &["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"];
+const PROTOCOLS: &[&str] = &[
+    "grpc",
+    "grpcs",
+    "http",
+    "https",
+    "tcp",
+    "tls",
+    "tls_passthrough",
+    "udp",
+];
 
 pub fn fields() -> &'static [Field] {
     static FIELDS: OnceLock<Vec<Field>> = OnceLock::new();
@@ -49,11 +58,16 @@ pub fn fields() -> &'static [Field] {
             Field::new("methods", set_of(FieldType::String)),
             Field::new("hosts", array_of(FieldType::String)),
             Field::new("paths", array_of(FieldType::String)),
-            Field::new("headers", FieldType::Map(Box::new(array_of(FieldType::String)))),
+            Field::new(
+                "headers",
+                FieldType::Map(Box::new(array_of(FieldType::String))),
+            ),
             Field::new("https_redirect_status_code", FieldType::Integer).default(json!(426)),
             Field::new("regex_priority", FieldType::Integer).default(json!(0)),
             Field::new("strip_path", FieldType::Boolean).default(json!(true)),
-            Field::new("path_handling", FieldType::String).default(json!("v0")).one_of(&["v0", "v1"]),
+            Field::new("path_handling", FieldType::String)
+                .default(json!("v0"))
+                .one_of(&["v0", "v1"]),
             Field::new("preserve_host", FieldType::Boolean).default(json!(false)),
             Field::new("request_buffering", FieldType::Boolean).default(json!(true)),
             Field::new("response_buffering", FieldType::Boolean).default(json!(true)),
@@ -73,15 +87,25 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
     let strings = |key: &str| -> Vec<String> {
         obj.get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
 
-    let path_errors: Vec<Value> = strings("paths").iter().map(|p| check_path(p).map_or(Value::Null, Value::from)).collect();
+    let path_errors: Vec<Value> = strings("paths")
+        .iter()
+        .map(|p| check_path(p).map_or(Value::Null, Value::from))
+        .collect();
     if path_errors.iter().any(|e| !e.is_null()) {
         errors.insert("paths".into(), trim_nulls(path_errors));
     }
-    let host_errors: Vec<Value> = strings("hosts").iter().map(|h| check_host(h).map_or(Value::Null, Value::from)).collect();
+    let host_errors: Vec<Value> = strings("hosts")
+        .iter()
+        .map(|h| check_host(h).map_or(Value::Null, Value::from))
+        .collect();
     if host_errors.iter().any(|e| !e.is_null()) {
         errors.insert("hosts".into(), trim_nulls(host_errors));
     }
@@ -103,9 +127,15 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             errors.insert("headers".into(), json!("cannot contain 'host' header"));
         }
     }
-    if let Some(code) = obj.get("https_redirect_status_code").and_then(Value::as_i64) {
+    if let Some(code) = obj
+        .get("https_redirect_status_code")
+        .and_then(Value::as_i64)
+    {
         if ![426, 301, 302, 307, 308].contains(&code) {
-            errors.insert("https_redirect_status_code".into(), json!("expected one of: 426, 301, 302, 307, 308"));
+            errors.insert(
+                "https_redirect_status_code".into(),
+                json!("expected one of: 426, 301, 302, 307, 308"),
+            );
         }
     }
 
@@ -117,8 +147,14 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             Some(Value::Object(m)) => !m.is_empty(),
             _ => false,
         };
-        if !["methods", "hosts", "headers", "paths"].iter().any(|k| set(k)) {
-            let which = protocols.iter().find(|p| *p == "http" || *p == "https").map_or("http", String::as_str);
+        if !["methods", "hosts", "headers", "paths"]
+            .iter()
+            .any(|k| set(k))
+        {
+            let which = protocols
+                .iter()
+                .find(|p| *p == "http" || *p == "https")
+                .map_or("http", String::as_str);
             super::entity_error(
                 errors,
                 format!("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is '{which}'"),
@@ -155,7 +191,12 @@ fn check_path(path: &str) -> Option<String> {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or(s)
+        .trim()
+        .to_string()
 }
 
 /// A host, optionally with a port, with at most one wildcard as the

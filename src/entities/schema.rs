@@ -124,7 +124,12 @@ fn coerce_value(ty: &FieldType, v: &mut Value) {
             if let Value::String(s) = v {
                 if let Ok(n) = s.trim().parse::<i64>() {
                     *v = Value::from(n);
-                } else if let Some(n) = s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                } else if let Some(n) = s
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
                     *v = Value::Number(n);
                 }
             }
@@ -225,7 +230,10 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
             }
             if let Some(allowed) = field.one_of {
                 if !allowed.contains(&s.as_str()) {
-                    return Some(Value::from(format!("expected one of: {}", allowed.join(", "))));
+                    return Some(Value::from(format!(
+                        "expected one of: {}",
+                        allowed.join(", ")
+                    )));
                 }
             }
             None
@@ -236,7 +244,9 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
             };
             if let Some((lo, hi)) = field.between {
                 if n < lo || n > hi {
-                    return Some(Value::from(format!("value should be between {lo} and {hi}")));
+                    return Some(Value::from(format!(
+                        "value should be between {lo} and {hi}"
+                    )));
                 }
             }
             None
@@ -303,7 +313,10 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
             for (k, item) in m {
                 match k.as_str() {
                     "id" => {
-                        if !item.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()) {
+                        if !item
+                            .as_str()
+                            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
+                        {
                             errs.insert(k.clone(), Value::from("expected a valid UUID"));
                         }
                     }
@@ -370,7 +383,9 @@ mod tests {
 
     fn fields() -> Vec<Field> {
         vec![
-            Field::new("port", FieldType::Integer).default(json!(80)).between(0, 65535),
+            Field::new("port", FieldType::Integer)
+                .default(json!(80))
+                .between(0, 65535),
             Field::new("paths", array_of(FieldType::String)),
             Field::new("strip_path", FieldType::Boolean).default(json!(true)),
             Field::new("host", FieldType::String).required(),
@@ -381,7 +396,10 @@ mod tests {
     fn form_values_are_typed_against_the_schema() {
         let mut obj = json!({"port": "8080", "paths": "/test", "strip_path": "false", "host": ""});
         coerce_form(&fields(), obj.as_object_mut().unwrap());
-        assert_eq!(obj, json!({"port": 8080, "paths": ["/test"], "strip_path": false, "host": null}));
+        assert_eq!(
+            obj,
+            json!({"port": 8080, "paths": ["/test"], "strip_path": false, "host": null})
+        );
     }
 
     #[test]

@@ -30,7 +30,16 @@ pub struct Service {
     pub enabled: bool,
 }
 
-const PROTOCOLS: &[&str] = &["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"];
+const PROTOCOLS: &[&str] = &[
+    "grpc",
+    "grpcs",
+    "http",
+    "https",
+    "tcp",
+    "tls",
+    "tls_passthrough",
+    "udp",
+];
 const TIMEOUT_MAX: i64 = 2_147_483_646;
 
 pub fn fields() -> &'static [Field] {
@@ -39,14 +48,26 @@ pub fn fields() -> &'static [Field] {
         let mut f = super::common_fields();
         f.extend([
             Field::new("name", FieldType::String),
-            Field::new("retries", FieldType::Integer).default(json!(5)).between(0, 32767),
-            Field::new("protocol", FieldType::String).default(json!("http")).one_of(PROTOCOLS),
+            Field::new("retries", FieldType::Integer)
+                .default(json!(5))
+                .between(0, 32767),
+            Field::new("protocol", FieldType::String)
+                .default(json!("http"))
+                .one_of(PROTOCOLS),
             Field::new("host", FieldType::String).required(),
-            Field::new("port", FieldType::Integer).default(json!(80)).between(0, 65535),
+            Field::new("port", FieldType::Integer)
+                .default(json!(80))
+                .between(0, 65535),
             Field::new("path", FieldType::String),
-            Field::new("connect_timeout", FieldType::Integer).default(json!(60000)).between(1, TIMEOUT_MAX),
-            Field::new("write_timeout", FieldType::Integer).default(json!(60000)).between(1, TIMEOUT_MAX),
-            Field::new("read_timeout", FieldType::Integer).default(json!(60000)).between(1, TIMEOUT_MAX),
+            Field::new("connect_timeout", FieldType::Integer)
+                .default(json!(60000))
+                .between(1, TIMEOUT_MAX),
+            Field::new("write_timeout", FieldType::Integer)
+                .default(json!(60000))
+                .between(1, TIMEOUT_MAX),
+            Field::new("read_timeout", FieldType::Integer)
+                .default(json!(60000))
+                .between(1, TIMEOUT_MAX),
             Field::new("client_certificate", FieldType::Foreign),
             Field::new("tls_verify", FieldType::Boolean),
             Field::new("tls_verify_depth", FieldType::Integer).between(0, 64),
@@ -65,16 +86,30 @@ pub fn expand_url(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>)
     let Some(Value::String(url)) = obj.remove("url") else {
         return;
     };
-    let parsed = url.parse::<http::Uri>().ok().filter(|u| u.scheme().is_some() && u.host().is_some());
+    let parsed = url
+        .parse::<http::Uri>()
+        .ok()
+        .filter(|u| u.scheme().is_some() && u.host().is_some());
     let Some(uri) = parsed else {
-        errors.insert("url".into(), json!(format!("invalid url '{url}': missing scheme or host")));
+        errors.insert(
+            "url".into(),
+            json!(format!("invalid url '{url}': missing scheme or host")),
+        );
         return;
     };
     let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" || scheme == "grpcs" || scheme == "tls" { 443 } else { 80 });
-    let path = if url_has_path(&url) { json!(uri.path()) } else { Value::Null };
+    let port = uri.port_u16().unwrap_or(
+        if scheme == "https" || scheme == "grpcs" || scheme == "tls" {
+            443
+        } else {
+            80
+        },
+    );
+    let path = if url_has_path(&url) {
+        json!(uri.path())
+    } else {
+        Value::Null
+    };
     obj.insert("protocol".into(), json!(scheme));
     obj.insert("host".into(), json!(uri.host().unwrap_or_default()));
     obj.insert("port".into(), json!(port));
@@ -103,12 +138,25 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             errors.insert("host".into(), json!(format!("invalid hostname: {host}")));
         }
     }
-    let protocol = obj.get("protocol").and_then(Value::as_str).unwrap_or("http");
-    if matches!(protocol, "grpc" | "grpcs" | "tcp" | "tls" | "udp") && !obj.get("path").unwrap_or(&Value::Null).is_null() {
-        super::entity_error(errors, format!("value must be null (path with protocol '{protocol}')"));
+    let protocol = obj
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or("http");
+    if matches!(protocol, "grpc" | "grpcs" | "tcp" | "tls" | "udp")
+        && !obj.get("path").unwrap_or(&Value::Null).is_null()
+    {
+        super::entity_error(
+            errors,
+            format!("value must be null (path with protocol '{protocol}')"),
+        );
     }
     if !matches!(protocol, "https" | "tls") {
-        for f in ["client_certificate", "tls_verify", "tls_verify_depth", "ca_certificates"] {
+        for f in [
+            "client_certificate",
+            "tls_verify",
+            "tls_verify_depth",
+            "ca_certificates",
+        ] {
             if !obj.get(f).unwrap_or(&Value::Null).is_null() {
                 errors.insert(f.into(), json!(format!("value must be null")));
             }
@@ -129,6 +177,8 @@ pub(crate) fn valid_host(host: &str) -> bool {
         && host.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }

@@ -1,0 +1,363 @@
+//! The generic entity endpoints: list, create, read, replace (PUT), update
+//! (PATCH) and delete, for every kind and for nested paths
+//! (`/services/{s}/routes`). What differs per entity lives in
+//! `crate::entities` (schema and checks); what is the same lives here once.
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::body::Encoding;
+use super::errors::AdminError;
+use super::Admin;
+use crate::entities::{self, plugins, schema, services, Kind};
+use crate::store::{fk_id, Entity};
+
+/// A parent in a nested path: `/services/{s}/routes` gives the routes'
+/// `service` field and the service's id.
+#[derive(Debug, Clone)]
+pub struct Parent {
+    pub field: &'static str,
+    pub id: Uuid,
+}
+
+const MAX_PAGE: usize = 1000;
+
+impl Admin {
+    /// Finds an entity by id (UUID-looking values) or by its endpoint key.
+    pub fn lookup(&self, kind: Kind, ident: &str) -> Result<Option<Entity>, AdminError> {
+        Ok(match Uuid::parse_str(ident) {
+            Ok(id) => self.store.get(kind, &id)?,
+            Err(_) => self.store.find_by_key(kind, ident)?,
+        })
+    }
+
+    /// Like `lookup`, but the entity must belong to `parent` (nested paths).
+    fn lookup_in(
+        &self,
+        kind: Kind,
+        ident: &str,
+        parent: Option<&Parent>,
+    ) -> Result<Option<Entity>, AdminError> {
+        let found = self.lookup(kind, ident)?;
+        Ok(found.filter(|e| {
+            parent.is_none_or(|p| fk_id(e, p.field) == Some(p.id.to_string().as_str()))
+        }))
+    }
+
+    pub fn list(
+        &self,
+        kind: Kind,
+        parent: Option<&Parent>,
+        query: &str,
+        base_path: &str,
+    ) -> Result<Value, AdminError> {
+        let mut size = 100;
+        let mut offset = None;
+        let mut tags: Option<String> = None;
+        let mut filters: Vec<(String, String)> = Vec::new();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "size" => {
+                    size = v.parse::<usize>().map_err(|_| AdminError::Coded {
+                        code: 9,
+                        name: "invalid size",
+                        message: "size must be a number".into(),
+                    })?;
+                    if !(1..=MAX_PAGE).contains(&size) {
+                        return Err(AdminError::Coded {
+                            code: 9,
+                            name: "invalid size",
+                            message: format!("size must be an integer between 1 and {MAX_PAGE}"),
+                        });
+                    }
+                }
+                "offset" => {
+                    let id = Uuid::parse_str(&v).map_err(|_| AdminError::Coded {
+                        code: 7,
+                        name: "invalid offset",
+                        message: format!("'{v}' is not a valid offset"),
+                    })?;
+                    offset = Some(id.to_string());
+                }
+                "tags" => tags = Some(v.into_owned()),
+                "custom_id" | "username" | "name" => filters.push((k.into_owned(), v.into_owned())),
+                _ => {}
+            }
+        }
+        let tag_match = |e: &Entity| -> bool {
+            let Some(query) = &tags else { return true };
+            let have: Vec<&str> = e
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if query.contains('/') {
+                query.split('/').any(|t| have.contains(&t))
+            } else {
+                query.split(',').all(|t| have.contains(&t))
+            }
+        };
+        let filter = |e: &Entity| {
+            parent.is_none_or(|p| fk_id(e, p.field) == Some(p.id.to_string().as_str()))
+                && tag_match(e)
+                && filters
+                    .iter()
+                    .all(|(k, v)| e.get(k).and_then(Value::as_str) == Some(v.as_str()))
+        };
+        let (page, more) = self.store.page(kind, offset.as_deref(), size, &filter)?;
+        let mut body = json!({"data": page, "next": null});
+        if more {
+            if let Some(last) = page
+                .last()
+                .and_then(|e| e.get("id"))
+                .and_then(Value::as_str)
+            {
+                let mut next = format!("{base_path}?offset={last}");
+                if size != 100 {
+                    next.push_str(&format!("&size={size}"));
+                }
+                if let Some(t) = &tags {
+                    next.push_str("&tags=");
+                    next.extend(form_urlencoded::byte_serialize(t.as_bytes()));
+                }
+                body["next"] = json!(next);
+                body["offset"] = json!(last);
+            }
+        }
+        Ok(body)
+    }
+
+    pub fn read(
+        &self,
+        kind: Kind,
+        ident: &str,
+        parent: Option<&Parent>,
+    ) -> Result<Entity, AdminError> {
+        self.lookup_in(kind, ident, parent)?
+            .ok_or(AdminError::NotFound)
+    }
+
+    pub async fn create(
+        &self,
+        kind: Kind,
+        body: Map<String, Value>,
+        enc: Encoding,
+        parent: Option<&Parent>,
+    ) -> Result<Entity, AdminError> {
+        let entity = self.prepare(kind, body, enc, None, parent)?;
+        self.write(kind, entity, true).await
+    }
+
+    /// PUT: replaces the entity entirely (absent fields return to their
+    /// defaults), creating it when missing. A non-UUID identifier becomes the
+    /// entity's endpoint key.
+    pub async fn replace(
+        &self,
+        kind: Kind,
+        ident: &str,
+        mut body: Map<String, Value>,
+        enc: Encoding,
+        parent: Option<&Parent>,
+    ) -> Result<Entity, AdminError> {
+        let existing = self.lookup(kind, ident)?;
+        if let (Some(e), Some(p)) = (&existing, parent) {
+            if fk_id(e, p.field) != Some(p.id.to_string().as_str()) {
+                return Err(AdminError::NotFound);
+            }
+        }
+        match Uuid::parse_str(ident) {
+            Ok(id) => {
+                body.insert("id".into(), json!(id.to_string()));
+            }
+            Err(_) => {
+                let key = kind.endpoint_key();
+                if let Some(other) = body
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|v| *v != ident)
+                {
+                    return Err(AdminError::field(
+                        key,
+                        format!("must match the value in the URL ('{ident}'), got '{other}'"),
+                    ));
+                }
+                body.insert(key.into(), json!(ident));
+                if let Some(e) = &existing {
+                    body.insert("id".into(), e["id"].clone());
+                }
+            }
+        }
+        if let Some(e) = &existing {
+            body.insert(
+                "created_at".into(),
+                e.get("created_at").cloned().unwrap_or(Value::Null),
+            );
+        }
+        let entity = self.prepare(kind, body, enc, None, parent)?;
+        self.write(kind, entity, false).await
+    }
+
+    /// PATCH: merges the body into the stored entity, then validates the whole.
+    pub async fn update(
+        &self,
+        kind: Kind,
+        ident: &str,
+        body: Map<String, Value>,
+        enc: Encoding,
+        parent: Option<&Parent>,
+    ) -> Result<Entity, AdminError> {
+        let existing = self
+            .lookup_in(kind, ident, parent)?
+            .ok_or(AdminError::NotFound)?;
+        let entity = self.prepare(kind, body, enc, Some(&existing), parent)?;
+        self.write(kind, entity, false).await
+    }
+
+    pub async fn remove(
+        &self,
+        kind: Kind,
+        ident: &str,
+        parent: Option<&Parent>,
+    ) -> Result<(), AdminError> {
+        let Some(existing) = self.lookup_in(kind, ident, parent)? else {
+            // Kong: deleting a missing top-level entity succeeds; nested paths 404.
+            return if parent.is_some() {
+                Err(AdminError::NotFound)
+            } else {
+                Ok(())
+            };
+        };
+        let id = existing
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or(AdminError::NotFound)?;
+        let store = self.store.clone();
+        self.commit(move || store.delete(kind, &id).map(|_| ()))
+            .await
+    }
+
+    async fn write(
+        &self,
+        kind: Kind,
+        entity: Entity,
+        expect_new: bool,
+    ) -> Result<Entity, AdminError> {
+        let store = self.store.clone();
+        let stored = entity.clone();
+        self.commit(move || store.put(kind, &stored, expect_new))
+            .await?;
+        Ok(entity)
+    }
+
+    /// Turns a decoded body into a complete, valid entity: types form
+    /// values, merges over `existing` (PATCH), resolves foreign keys given by
+    /// name, checks the schema and the entity's own rules, and fills
+    /// defaults, id and timestamps. Writes nothing.
+    pub fn prepare(
+        &self,
+        kind: Kind,
+        mut body: Map<String, Value>,
+        enc: Encoding,
+        existing: Option<&Entity>,
+        parent: Option<&Parent>,
+    ) -> Result<Entity, AdminError> {
+        let fields = kind.fields();
+        let plugin_name = body
+            .get("name")
+            .or_else(|| existing.and_then(|e| e.get("name")))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if enc == Encoding::Form {
+            schema::coerce_form(fields, &mut body);
+            if let (Some(name), Some(Value::Object(config))) =
+                (&plugin_name, body.get_mut("config"))
+            {
+                if let Some(config_fields) = plugins::config_fields(name) {
+                    schema::coerce_form(config_fields, config);
+                }
+            }
+        }
+        if let Some(p) = parent {
+            body.insert(p.field.into(), json!({"id": p.id.to_string()}));
+        }
+        let mut errors = Map::new();
+        if kind == Kind::Service {
+            services::expand_url(&mut body, &mut errors);
+        }
+        let mut obj = match existing {
+            Some(e) => {
+                let mut merged = e.clone();
+                merge(&mut merged, body);
+                merged
+            }
+            None => body,
+        };
+        schema::validate(fields, &obj, &mut errors);
+        if !errors.is_empty() {
+            return Err(AdminError::Schema(errors));
+        }
+        self.resolve_foreign_keys(kind, &mut obj)?;
+        schema::fill_defaults(fields, &mut obj);
+        match kind {
+            Kind::Service => services::check(&obj, &mut errors),
+            Kind::Route => entities::routes::check(&obj, &mut errors),
+            Kind::Plugin => plugins::check(&mut obj, &mut errors),
+            Kind::Consumer => entities::consumers::check(&obj, &mut errors),
+        }
+        if !errors.is_empty() {
+            return Err(AdminError::Schema(errors));
+        }
+        schema::strip_write_only(fields, &mut obj);
+        let now = entities::now_seconds();
+        let id = match obj.get("id") {
+            Some(Value::String(s)) => {
+                Uuid::parse_str(s).map_err(|_| AdminError::field("id", "expected a valid UUID"))?
+            }
+            _ => Uuid::new_v4(),
+        };
+        obj.insert("id".into(), json!(id.to_string()));
+        if obj.get("created_at").is_none_or(Value::is_null) {
+            obj.insert("created_at".into(), json!(now));
+        }
+        obj.insert("updated_at".into(), json!(now));
+        Ok(obj)
+    }
+
+    /// `{"service": {"name": "x"}}` becomes `{"service": {"id": "<id of x>"}}`.
+    fn resolve_foreign_keys(&self, kind: Kind, obj: &mut Entity) -> Result<(), AdminError> {
+        for (field, target) in kind.foreign_keys() {
+            let Some(Value::Object(fk)) = obj.get(*field) else {
+                continue;
+            };
+            if fk.contains_key("id") {
+                continue;
+            }
+            let Some((_, Value::String(key))) = fk.iter().next() else {
+                continue;
+            };
+            let found = self.store.find_by_key(*target, key)?.ok_or_else(|| {
+                let mut m = Map::new();
+                m.insert(
+                    field.to_string(),
+                    json!(format!("the foreign key '{{{}=\"{key}\"}}' does not reference an existing '{}' entity.", target.endpoint_key(), target.collection())),
+                );
+                AdminError::Schema(m)
+            })?;
+            obj.insert(field.to_string(), json!({"id": found["id"]}));
+        }
+        Ok(())
+    }
+}
+
+/// PATCH semantics: the plugin `config` record merges key by key; every other field is replaced.
+fn merge(into: &mut Map<String, Value>, patch: Map<String, Value>) {
+    for (k, v) in patch {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(old)), Value::Object(new)) if k == "config" => merge(old, new),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}

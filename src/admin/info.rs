@@ -1,0 +1,155 @@
+//! Read-only node endpoints: `/`, `/status`, `/endpoints`,
+//! `/plugins/enabled` and `/schemas/...`.
+
+use serde_json::{json, Map, Value};
+
+use super::{Admin, AdminError};
+use crate::entities::schema::{Field, FieldType};
+use crate::entities::{plugins, Kind};
+
+impl Admin {
+    pub(super) fn root_info(&self) -> Result<Value, AdminError> {
+        let available: Map<String, Value> = plugins::ENABLED
+            .iter()
+            .map(|(name, priority)| {
+                (
+                    name.to_string(),
+                    json!({"version": env!("CARGO_PKG_VERSION"), "priority": priority}),
+                )
+            })
+            .collect();
+        let mut in_cluster: Vec<String> = self
+            .config
+            .load()
+            .plugins
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        in_cluster.sort();
+        in_cluster.dedup();
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        Ok(json!({
+            "tagline": "Welcome to lunagate",
+            "version": env!("CARGO_PKG_VERSION"),
+            "edition": "community",
+            "hostname": hostname,
+            "node_id": self.node.node_id,
+            "lua_version": "Lua 5.4 (piccolo 0.3.3)",
+            "plugins": {"available_on_server": available, "enabled_in_cluster": in_cluster},
+            "configuration": {
+                "proxy_listen": [self.node.proxy_listen.to_string()],
+                "admin_listen": [self.node.admin_listen.to_string()],
+                "nginx_worker_processes": self.node.workers,
+                "prefix": self.node.data_dir.display().to_string(),
+                "database": "redb",
+            },
+            "pids": {"master": std::process::id()},
+        }))
+    }
+
+    pub(super) fn status_info(&self) -> Result<Value, AdminError> {
+        let version = self.store.version()?;
+        Ok(json!({
+            "database": {"reachable": true},
+            "configuration_version": version,
+            "server": {"workers": self.node.workers},
+        }))
+    }
+}
+
+pub(super) fn enabled_plugins() -> Value {
+    json!({"enabled_plugins": plugins::ENABLED.iter().map(|(n, _)| n).collect::<Vec<_>>()})
+}
+
+pub(super) fn endpoints() -> Value {
+    let mut data = vec![
+        "/".to_string(),
+        "/status".into(),
+        "/endpoints".into(),
+        "/plugins/enabled".into(),
+    ];
+    for kind in Kind::ALL {
+        let c = kind.collection();
+        data.push(format!("/{c}"));
+        data.push(format!("/{c}/{{{c}}}"));
+        data.push(format!("/schemas/{c}"));
+    }
+    for (parent, child) in [
+        ("services", "routes"),
+        ("services", "plugins"),
+        ("routes", "plugins"),
+        ("consumers", "plugins"),
+    ] {
+        data.push(format!("/{parent}/{{{parent}}}/{child}"));
+        data.push(format!("/{parent}/{{{parent}}}/{child}/{{{child}}}"));
+    }
+    data.extend([
+        "/routes/{routes}/service".into(),
+        "/schemas/plugins/{name}".into(),
+        "/schemas/plugins/validate".into(),
+    ]);
+    data.sort();
+    json!({"data": data})
+}
+
+pub(super) fn entity_schema(name: &str) -> Option<Value> {
+    let kind = Kind::ALL.into_iter().find(|k| k.collection() == name)?;
+    Some(json!({"fields": describe_fields(kind.fields())}))
+}
+
+pub(super) fn plugin_schema(name: &str) -> Option<Value> {
+    let config = plugins::config_fields(name)?;
+    let phases: Vec<Field> = config
+        .iter()
+        .filter(|f| f.name != "functions")
+        .cloned()
+        .collect();
+    Some(json!({"fields": [
+        {"consumer": {"type": "foreign", "reference": "consumers", "eq": null}},
+        {"protocols": {"type": "set", "default": ["grpc", "grpcs", "http", "https"]}},
+        {"config": {"type": "record", "required": true, "fields": describe_fields(&phases)}},
+    ]}))
+}
+
+fn describe_fields(fields: &[Field]) -> Vec<Value> {
+    fields
+        .iter()
+        .filter(|f| !f.write_only)
+        .map(|f| {
+            let mut d = json!({"type": type_name(&f.ty)});
+            if f.required {
+                d["required"] = json!(true);
+            }
+            if !f.default.is_null() {
+                d["default"] = f.default.clone();
+            }
+            if let Some((lo, hi)) = f.between {
+                d["between"] = json!([lo, hi]);
+            }
+            if let Some(one_of) = f.one_of {
+                d["one_of"] = json!(one_of);
+            }
+            if let FieldType::Record(sub) = &f.ty {
+                d["fields"] = json!(describe_fields(sub));
+            }
+            json!({f.name: d})
+        })
+        .collect()
+}
+
+fn type_name(ty: &FieldType) -> &'static str {
+    match ty {
+        FieldType::String => "string",
+        FieldType::Integer => "integer",
+        FieldType::Number => "number",
+        FieldType::Boolean => "boolean",
+        FieldType::Array(_) => "array",
+        FieldType::Set(_) => "set",
+        FieldType::Map(_) => "map",
+        FieldType::Foreign => "foreign",
+        FieldType::Record(_) => "record",
+        FieldType::Any => "any",
+    }
+}

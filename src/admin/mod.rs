@@ -1,0 +1,379 @@
+//! The Admin API (Kong's port 8001): entity endpoints, node information and
+//! schemas. Requests are decoded here, validated by `crate::entities`,
+//! written by `crate::store` in one transaction, and then a new config
+//! snapshot is published to the proxy before the response is sent — so a
+//! route is live as soon as its `201 Created` arrives.
+
+mod body;
+mod entity;
+mod errors;
+mod info;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, SERVER};
+use hyper::{Method, Request, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::entities::Kind;
+use crate::snapshot::{ConfigSnapshot, SharedConfig};
+use crate::store::{Store, StoreError};
+use entity::Parent;
+pub use errors::AdminError;
+
+/// Largest Admin API body accepted (Lua code included); larger gets a 413.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+pub const SERVER_TOKEN: &str = concat!("lunagate/", env!("CARGO_PKG_VERSION"));
+
+/// What the Admin API shows of the node in `GET /`.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub node_id: Uuid,
+    pub proxy_listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub workers: usize,
+    pub data_dir: std::path::PathBuf,
+}
+
+pub struct Admin {
+    store: Arc<Store>,
+    config: SharedConfig,
+    /// Serialises commit + publish, so snapshots are published in commit order.
+    publish: Arc<Mutex<()>>,
+    node: NodeInfo,
+}
+
+impl Admin {
+    pub fn new(store: Arc<Store>, config: SharedConfig, node: NodeInfo) -> Self {
+        Admin {
+            store,
+            config,
+            publish: Arc::new(Mutex::new(())),
+            node,
+        }
+    }
+
+    /// Runs one write on a blocking thread, then rebuilds and publishes the
+    /// proxy's snapshot from what was committed.
+    async fn commit(
+        &self,
+        write: impl FnOnce() -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), AdminError> {
+        let store = self.store.clone();
+        let config = self.config.clone();
+        let lock = self.publish.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            write()?;
+            let snapshot = ConfigSnapshot::load(&store)?;
+            config.store(Arc::new(snapshot));
+            Ok::<(), StoreError>(())
+        })
+        .await;
+        match result {
+            Ok(r) => r.map_err(AdminError::from),
+            Err(e) => Err(AdminError::Store(StoreError::Db(format!(
+                "write task failed: {e}"
+            )))),
+        }
+    }
+}
+
+/// Accepts Admin API connections until `shutdown` flips to true.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!("admin accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let admin = admin.clone();
+                async move { Ok::<_, Infallible>(admin.handle(req).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!("admin connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// The route a request path resolved to.
+enum Endpoint<'a> {
+    Root,
+    Status,
+    Endpoints,
+    EnabledPlugins,
+    Schema(&'a str),
+    PluginSchema(&'a str),
+    ValidatePlugin,
+    Collection(Kind, Option<(Kind, &'a str)>),
+    Entity(Kind, &'a str, Option<(Kind, &'a str)>),
+    /// `/routes/{r}/service`, `/plugins/{p}/route` …: the entity a foreign key points to.
+    Foreign(Kind, &'a str, &'static str, Kind),
+}
+
+fn kind_of(segment: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|k| k.collection() == segment)
+}
+
+/// Nested collections Kong exposes: (parent, child) → the child's foreign-key field.
+fn nested_field(parent: Kind, child: Kind) -> Option<&'static str> {
+    match (parent, child) {
+        (Kind::Service, Kind::Route) => Some("service"),
+        (Kind::Service, Kind::Plugin) => Some("service"),
+        (Kind::Route, Kind::Plugin) => Some("route"),
+        (Kind::Consumer, Kind::Plugin) => Some("consumer"),
+        _ => None,
+    }
+}
+
+fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    Some(match s.as_slice() {
+        [] => Endpoint::Root,
+        ["status"] => Endpoint::Status,
+        ["endpoints"] => Endpoint::Endpoints,
+        ["plugins", "enabled"] => Endpoint::EnabledPlugins,
+        ["schemas", "plugins", "validate"] => Endpoint::ValidatePlugin,
+        ["schemas", "plugins", name] => Endpoint::PluginSchema(name),
+        ["schemas", entity] => Endpoint::Schema(entity),
+        [coll] => Endpoint::Collection(kind_of(coll)?, None),
+        [coll, id] => Endpoint::Entity(kind_of(coll)?, id, None),
+        [coll, id, sub] => {
+            let parent = kind_of(coll)?;
+            match (parent, *sub) {
+                (Kind::Route, "service") => Endpoint::Foreign(parent, id, "service", Kind::Service),
+                (Kind::Plugin, "route") => Endpoint::Foreign(parent, id, "route", Kind::Route),
+                (Kind::Plugin, "service") => {
+                    Endpoint::Foreign(parent, id, "service", Kind::Service)
+                }
+                (Kind::Plugin, "consumer") => {
+                    Endpoint::Foreign(parent, id, "consumer", Kind::Consumer)
+                }
+                _ => {
+                    let child = kind_of(sub)?;
+                    nested_field(parent, child)?;
+                    Endpoint::Collection(child, Some((parent, id)))
+                }
+            }
+        }
+        [coll, id, sub, sid] => {
+            let (parent, child) = (kind_of(coll)?, kind_of(sub)?);
+            nested_field(parent, child)?;
+            Endpoint::Entity(child, sid, Some((parent, id)))
+        }
+        _ => return None,
+    })
+}
+
+impl Admin {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let origin = req.headers().get("origin").cloned();
+        let preflight = req.method() == Method::OPTIONS;
+        let mut response = match self.dispatch(req).await {
+            Ok((status, body)) => json_response(status, body),
+            Err(e) => {
+                let (status, body) = e.status_and_body();
+                json_response(status, Some(body))
+            }
+        };
+        let headers = response.headers_mut();
+        if preflight {
+            let allow = HeaderValue::from_static("GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE");
+            headers.insert("access-control-allow-methods", allow.clone());
+            headers.insert("allow", allow);
+        }
+        headers.insert(SERVER, HeaderValue::from_static(SERVER_TOKEN));
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_ORIGIN,
+            origin.unwrap_or(HeaderValue::from_static("*")),
+        );
+        if let Ok(v) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
+            headers.insert("x-kong-admin-latency", v);
+        }
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<(StatusCode, Option<Value>), AdminError> {
+        let (parts, incoming) = req.into_parts();
+        let path = parts.uri.path().to_string();
+        let query = parts.uri.query().unwrap_or("").to_string();
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        let endpoint = route(&segs).ok_or(AdminError::NotFound)?;
+        let method = parts.method.clone();
+        if method == Method::OPTIONS {
+            return Ok((StatusCode::NO_CONTENT, None));
+        }
+        let content_types: Vec<&HeaderValue> = parts.headers.get_all(CONTENT_TYPE).iter().collect();
+        if content_types.len() > 1 {
+            return Err(AdminError::bad_request(
+                "Multiple Content-Type headers not allowed",
+            ));
+        }
+        let content_type = content_types
+            .first()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let read_body = || async {
+            let bytes = match Limited::new(incoming, MAX_BODY).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
+                    return Err(AdminError::Message(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Payload too large".into(),
+                    ));
+                }
+                Err(e) => return Err(AdminError::bad_request(format!("Cannot read body: {e}"))),
+            };
+            body::decode(content_type.as_deref(), bytes).await
+        };
+        let get = method == Method::GET || method == Method::HEAD;
+        let ok = |v: Value| Ok((StatusCode::OK, Some(v)));
+        match endpoint {
+            Endpoint::Root if get => ok(self.root_info()?),
+            Endpoint::Status if get => ok(self.status_info()?),
+            Endpoint::Endpoints if get => ok(info::endpoints()),
+            Endpoint::EnabledPlugins if get => ok(info::enabled_plugins()),
+            Endpoint::Schema(name) if get => {
+                ok(info::entity_schema(name).ok_or(AdminError::NotFound)?)
+            }
+            Endpoint::PluginSchema(name) if get => {
+                ok(info::plugin_schema(name).ok_or(AdminError::NotFound)?)
+            }
+            Endpoint::ValidatePlugin if method == Method::POST => {
+                let (body, enc) = read_body().await?;
+                self.prepare(Kind::Plugin, body, enc, None, None)?;
+                ok(json!({"message": "schema validation successful"}))
+            }
+            Endpoint::Collection(kind, parent) => {
+                let parent = self.resolve_parent(kind, parent)?;
+                if get {
+                    ok(self.list(kind, parent.as_ref(), &query, &path)?)
+                } else if method == Method::POST {
+                    let (body, enc) = read_body().await?;
+                    let created = self.create(kind, body, enc, parent.as_ref()).await?;
+                    Ok((StatusCode::CREATED, Some(Value::Object(created))))
+                } else {
+                    Err(AdminError::MethodNotAllowed)
+                }
+            }
+            Endpoint::Entity(kind, ident, parent) => {
+                let parent = self.resolve_parent(kind, parent)?;
+                let parent = parent.as_ref();
+                match method {
+                    _ if get => ok(Value::Object(self.read(kind, ident, parent)?)),
+                    Method::PUT => {
+                        let (body, enc) = read_body().await?;
+                        ok(Value::Object(
+                            self.replace(kind, ident, body, enc, parent).await?,
+                        ))
+                    }
+                    Method::PATCH => {
+                        let (body, enc) = read_body().await?;
+                        ok(Value::Object(
+                            self.update(kind, ident, body, enc, parent).await?,
+                        ))
+                    }
+                    Method::DELETE => {
+                        self.remove(kind, ident, parent).await?;
+                        Ok((StatusCode::NO_CONTENT, None))
+                    }
+                    _ => Err(AdminError::MethodNotAllowed),
+                }
+            }
+            Endpoint::Foreign(kind, ident, field, target) => {
+                let owner = self.read(kind, ident, None)?;
+                let target_id = crate::store::fk_id(&owner, field)
+                    .ok_or(AdminError::NotFound)?
+                    .to_string();
+                match method {
+                    _ if get => ok(Value::Object(self.read(target, &target_id, None)?)),
+                    Method::PATCH => {
+                        let (body, enc) = read_body().await?;
+                        ok(Value::Object(
+                            self.update(target, &target_id, body, enc, None).await?,
+                        ))
+                    }
+                    Method::PUT => {
+                        let (body, enc) = read_body().await?;
+                        ok(Value::Object(
+                            self.replace(target, &target_id, body, enc, None).await?,
+                        ))
+                    }
+                    _ => Err(AdminError::MethodNotAllowed),
+                }
+            }
+            _ => Err(AdminError::MethodNotAllowed),
+        }
+    }
+
+    /// The parent of a nested path must exist (404 otherwise).
+    fn resolve_parent(
+        &self,
+        child: Kind,
+        parent: Option<(Kind, &str)>,
+    ) -> Result<Option<Parent>, AdminError> {
+        let Some((kind, ident)) = parent else {
+            return Ok(None);
+        };
+        let field = nested_field(kind, child).ok_or(AdminError::NotFound)?;
+        let found = self.lookup(kind, ident)?.ok_or(AdminError::NotFound)?;
+        let id = found
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or(AdminError::NotFound)?;
+        Ok(Some(Parent { field, id }))
+    }
+}
+
+fn json_response(status: StatusCode, body: Option<Value>) -> Response<Full<Bytes>> {
+    let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let mut response = Response::new(Full::new(bytes));
+    *response.status_mut() = status;
+    if status != StatusCode::NO_CONTENT {
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    response
+}

@@ -1,0 +1,428 @@
+//! Entity storage in one redb file. Every table is declared here, and
+//! nothing outside this module opens a transaction.
+//!
+//! Entities are stored as JSON objects keyed by id, one table per kind. A
+//! second table indexes unique values (`services/name/x` → id), so that
+//! uniqueness and foreign keys are checked inside the same write
+//! transaction that changes the entity: a write is all or nothing.
+
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::entities::Kind;
+
+const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
+const ROUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("routes");
+const PLUGINS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugins");
+const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers");
+/// `kind/field/value` → id, for every unique field that is set.
+const UNIQUE: TableDefinition<&str, &str> = TableDefinition::new("unique");
+/// `version` → number of committed changes, for snapshots.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+fn table(kind: Kind) -> TableDefinition<'static, &'static str, &'static [u8]> {
+    match kind {
+        Kind::Service => SERVICES,
+        Kind::Route => ROUTES,
+        Kind::Plugin => PLUGINS,
+        Kind::Consumer => CONSUMERS,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique field (or a plugin's scope) is already taken.
+    #[error("UNIQUE violation detected on '{{{}}}'", unique_text(.field, .value))]
+    Unique { field: String, value: Value },
+    /// The same id exists already (a POST with an explicit id).
+    #[error("already exists with value '{0}'")]
+    PrimaryKey(Uuid),
+    /// A foreign key points at nothing.
+    #[error("the foreign key '{{id=\"{id}\"}}' does not reference an existing '{}' entity.", .target.collection())]
+    ForeignKey {
+        field: &'static str,
+        target: Kind,
+        id: String,
+    },
+    /// Deleting an entity that others still reference.
+    #[error("an existing '{}' entity references this '{}' entity", .by.collection(), .kind.collection())]
+    ReferencedBy { kind: Kind, by: Kind },
+    #[error("database error: {0}")]
+    Db(String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    serde_json::Error
+);
+
+pub type Entity = Map<String, Value>;
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the database file and makes sure every table exists.
+    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        for kind in Kind::ALL {
+            txn.open_table(table(kind))?;
+        }
+        txn.open_table(UNIQUE)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    pub fn version(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("version")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    pub fn get(&self, kind: Kind, id: &Uuid) -> Result<Option<Entity>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(table(kind))?;
+        let key = id.to_string();
+        let found = t.get(key.as_str())?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Looks an entity up by its endpoint key (`name`, `username`…).
+    pub fn find_by_key(&self, kind: Kind, value: &str) -> Result<Option<Entity>, StoreError> {
+        let id = {
+            let txn = self.db.begin_read()?;
+            let unique = txn.open_table(UNIQUE)?;
+            let key = unique_key(kind, kind.endpoint_key(), &Value::from(value));
+            let found = unique.get(key.as_str())?;
+            found.map(|v| v.value().to_string())
+        };
+        match id.and_then(|id| Uuid::parse_str(&id).ok()) {
+            Some(id) => self.get(kind, &id),
+            None => Ok(None),
+        }
+    }
+
+    /// Every entity of a kind, ordered by id.
+    pub fn list(&self, kind: Kind) -> Result<Vec<Entity>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(table(kind))?;
+        let mut out = Vec::with_capacity(t.len()? as usize);
+        for row in t.iter()? {
+            let (_, v) = row?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// One page of entities with ids after `after`, plus whether more follow.
+    pub fn page(
+        &self,
+        kind: Kind,
+        after: Option<&str>,
+        size: usize,
+        filter: &dyn Fn(&Entity) -> bool,
+    ) -> Result<(Vec<Entity>, bool), StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(table(kind))?;
+        let mut out = Vec::new();
+        let iter = match after {
+            Some(a) => {
+                t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
+            None => t.range::<&str>(..)?,
+        };
+        for row in iter {
+            let (_, v) = row?;
+            let e = decode(v.value())?;
+            if filter(&e) {
+                if out.len() == size {
+                    return Ok((out, true));
+                }
+                out.push(e);
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// Writes an entity (insert or replace), checking unique fields and
+    /// foreign keys in the same transaction. `expect_new` refuses an
+    /// existing id (POST).
+    pub fn put(&self, kind: Kind, entity: &Entity, expect_new: bool) -> Result<(), StoreError> {
+        let id = entity_id(entity)?;
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = txn.open_table(table(kind))?;
+            let old = t.get(id.as_str())?.map(|v| decode(v.value())).transpose()?;
+            if old.is_some() && expect_new {
+                return Err(StoreError::PrimaryKey(
+                    Uuid::parse_str(&id).unwrap_or_default(),
+                ));
+            }
+            check_foreign_keys(&txn, kind, entity)?;
+            let mut unique = txn.open_table(UNIQUE)?;
+            if let Some(old) = &old {
+                for (k, _) in unique_entries(kind, old) {
+                    unique.remove(k.as_str())?;
+                }
+            }
+            for (k, (field, value)) in unique_entries(kind, entity) {
+                let taken = unique
+                    .get(k.as_str())?
+                    .map(|v| v.value() != id)
+                    .unwrap_or(false);
+                if taken {
+                    return Err(StoreError::Unique { field, value });
+                }
+                unique.insert(k.as_str(), id.as_str())?;
+            }
+            t.insert(id.as_str(), serde_json::to_vec(entity)?.as_slice())?;
+        }
+        bump_version(&txn)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Deletes an entity; plugins scoped to it go with it. Refused while
+    /// routes still reference a service. Returns whether it existed.
+    pub fn delete(&self, kind: Kind, id: &Uuid) -> Result<bool, StoreError> {
+        let key = id.to_string();
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = txn.open_table(table(kind))?;
+            let Some(old) = t
+                .get(key.as_str())?
+                .map(|v| decode(v.value()))
+                .transpose()?
+            else {
+                return Ok(false);
+            };
+            if kind == Kind::Service && references(&txn, Kind::Route, "service", &key)? {
+                return Err(StoreError::ReferencedBy {
+                    kind,
+                    by: Kind::Route,
+                });
+            }
+            t.remove(key.as_str())?;
+            let mut unique = txn.open_table(UNIQUE)?;
+            for (k, _) in unique_entries(kind, &old) {
+                unique.remove(k.as_str())?;
+            }
+            if let Some((field, _)) = Kind::Plugin.foreign_keys().iter().find(|(_, k)| *k == kind) {
+                let mut plugins = txn.open_table(PLUGINS)?;
+                let mut doomed = Vec::new();
+                for row in plugins.iter()? {
+                    let (pid, v) = row?;
+                    let p = decode(v.value())?;
+                    if fk_id(&p, field) == Some(key.as_str()) {
+                        doomed.push((pid.value().to_string(), p));
+                    }
+                }
+                for (pid, p) in doomed {
+                    plugins.remove(pid.as_str())?;
+                    for (k, _) in unique_entries(Kind::Plugin, &p) {
+                        unique.remove(k.as_str())?;
+                    }
+                }
+            }
+        }
+        bump_version(&txn)?;
+        txn.commit()?;
+        Ok(true)
+    }
+}
+
+/// `name="x"`, or the plugin scope as Kong prints its cache key.
+fn unique_text(field: &str, value: &Value) -> String {
+    match (field, value) {
+        ("cache_key", Value::String(s)) => s.clone(),
+        (_, Value::String(s)) => format!("{field}=\"{s}\""),
+        (_, other) => format!("{field}={other}"),
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+fn entity_id(entity: &Entity) -> Result<String, StoreError> {
+    entity
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| StoreError::Db("entity without id".into()))
+}
+
+/// The id inside a foreign-key field (`{"id": "…"}`), if set.
+pub fn fk_id<'a>(entity: &'a Entity, field: &str) -> Option<&'a str> {
+    entity.get(field)?.get("id")?.as_str()
+}
+
+fn unique_key(kind: Kind, field: &str, value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{}/{field}/{s}", kind.collection()),
+        other => format!("{}/{field}/{other}", kind.collection()),
+    }
+}
+
+/// The unique-index rows an entity owns, with the field and value each one
+/// stands for (for the error message). A plugin is unique per name and
+/// scope, as Kong's cache key is.
+fn unique_entries(kind: Kind, entity: &Entity) -> Vec<(String, (String, Value))> {
+    let mut out = Vec::new();
+    for field in kind.unique_fields() {
+        if let Some(v) = entity.get(*field).filter(|v| !v.is_null()) {
+            out.push((unique_key(kind, field, v), (field.to_string(), v.clone())));
+        }
+    }
+    if kind == Kind::Plugin {
+        let scope = |f: &str| fk_id(entity, f).unwrap_or("null").to_string();
+        let name = entity
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let key = format!(
+            "plugins/cache_key/{name}|{}|{}|{}",
+            scope("route"),
+            scope("service"),
+            scope("consumer")
+        );
+        let shown = |f: &str| match fk_id(entity, f) {
+            Some(id) => format!("{{id=\"{id}\"}}"),
+            None => "null".into(),
+        };
+        let value = format!(
+            "consumer={},name=\"{name}\",route={},service={}",
+            shown("consumer"),
+            shown("route"),
+            shown("service")
+        );
+        out.push((key, ("cache_key".into(), Value::String(value))));
+    }
+    out
+}
+
+fn check_foreign_keys(
+    txn: &WriteTransaction,
+    kind: Kind,
+    entity: &Entity,
+) -> Result<(), StoreError> {
+    for (field, target) in kind.foreign_keys() {
+        if let Some(id) = fk_id(entity, field) {
+            let t = txn.open_table(table(*target))?;
+            if t.get(id)?.is_none() {
+                return Err(StoreError::ForeignKey {
+                    field,
+                    target: *target,
+                    id: id.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn references(
+    txn: &WriteTransaction,
+    kind: Kind,
+    field: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let t = txn.open_table(table(kind))?;
+    for row in t.iter()? {
+        let (_, v) = row?;
+        if fk_id(&decode(v.value())?, field) == Some(id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn bump_version(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let v = meta.get("version")?.map(|v| v.value()).unwrap_or(0);
+    meta.insert("version", v + 1)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(v: Value) -> Entity {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn unique_names_and_foreign_keys_are_enforced_in_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb")).unwrap();
+        let s1 = Uuid::new_v4().to_string();
+        store
+            .put(Kind::Service, &entity(json!({"id": s1, "name": "a"})), true)
+            .unwrap();
+        let dup = store.put(
+            Kind::Service,
+            &entity(json!({"id": Uuid::new_v4().to_string(), "name": "a"})),
+            true,
+        );
+        assert!(matches!(dup, Err(StoreError::Unique { .. })));
+
+        let r = Uuid::new_v4().to_string();
+        let bad = store.put(
+            Kind::Route,
+            &entity(json!({"id": r, "service": {"id": Uuid::new_v4().to_string()}})),
+            true,
+        );
+        assert!(matches!(bad, Err(StoreError::ForeignKey { .. })));
+        assert!(store.list(Kind::Route).unwrap().is_empty());
+
+        store
+            .put(
+                Kind::Route,
+                &entity(json!({"id": r, "service": {"id": s1}})),
+                true,
+            )
+            .unwrap();
+        let sid = Uuid::parse_str(&s1).unwrap();
+        assert!(matches!(
+            store.delete(Kind::Service, &sid),
+            Err(StoreError::ReferencedBy { .. })
+        ));
+        let p = Uuid::new_v4().to_string();
+        store
+            .put(
+                Kind::Plugin,
+                &entity(json!({"id": p, "name": "pre-function", "route": {"id": r}})),
+                true,
+            )
+            .unwrap();
+        assert!(store
+            .delete(Kind::Route, &Uuid::parse_str(&r).unwrap())
+            .unwrap());
+        assert!(
+            store.list(Kind::Plugin).unwrap().is_empty(),
+            "plugins cascade with their route"
+        );
+        assert!(store.delete(Kind::Service, &sid).unwrap());
+        assert_eq!(store.find_by_key(Kind::Service, "a").unwrap(), None);
+    }
+}
