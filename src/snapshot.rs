@@ -47,10 +47,6 @@ impl ConfigSnapshot {
             router,
         }
     }
-
-    pub fn empty() -> Self {
-        Self::build(0, Vec::new(), Vec::new(), Vec::new(), Vec::new())
-    }
 }
 
 impl ConfigSnapshot {

@@ -131,9 +131,6 @@ fn describe_fields(fields: &[Field]) -> Vec<Value> {
             if let Some(one_of) = f.one_of {
                 d["one_of"] = json!(one_of);
             }
-            if let FieldType::Record(sub) = &f.ty {
-                d["fields"] = json!(describe_fields(sub));
-            }
             json!({f.name: d})
         })
         .collect()
@@ -143,13 +140,11 @@ fn type_name(ty: &FieldType) -> &'static str {
     match ty {
         FieldType::String => "string",
         FieldType::Integer => "integer",
-        FieldType::Number => "number",
         FieldType::Boolean => "boolean",
         FieldType::Array(_) => "array",
         FieldType::Set(_) => "set",
         FieldType::Map(_) => "map",
         FieldType::Foreign => "foreign",
-        FieldType::Record(_) => "record",
         FieldType::Any => "any",
     }
 }

@@ -86,13 +86,6 @@ pub fn config_fields(name: &str) -> Option<&'static [Field]> {
     }))
 }
 
-pub fn priority(name: &str) -> i64 {
-    ENABLED
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(0, |(_, p)| *p)
-}
-
 /// Validates a plugin body after the entity fields passed: the name must be
 /// enabled, the config must fit its schema, and serverless functions
 /// cannot be scoped to a consumer. Also folds legacy `functions` into

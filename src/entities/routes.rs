@@ -179,7 +179,7 @@ fn check_path(path: &str) -> Option<String> {
         }
         return regex::Regex::new(re)
             .err()
-            .map(|e| format!("invalid regex: '{re}' ({})", first_line(&e.to_string())));
+            .map(|e| format!("invalid regex: '{re}' ({})", last_line(&e.to_string())));
     }
     if !path.starts_with('/') {
         return Some("should start with: / (fixed path) or ~/ (regex path)".into());
@@ -190,10 +190,9 @@ fn check_path(path: &str) -> Option<String> {
     None
 }
 
-fn first_line(s: &str) -> String {
+fn last_line(s: &str) -> String {
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(s)
         .trim()
         .to_string()

@@ -13,7 +13,6 @@ use serde_json::{Map, Value};
 pub enum FieldType {
     String,
     Integer,
-    Number,
     Boolean,
     /// Ordered list.
     Array(Box<FieldType>),
@@ -23,8 +22,6 @@ pub enum FieldType {
     Map(Box<FieldType>),
     /// A foreign key: `{"id": "<uuid>"}` (or, on input, `{"name": …}`).
     Foreign,
-    /// A nested record with its own fields.
-    Record(Vec<Field>),
     /// Anything JSON (checked elsewhere).
     Any,
 }
@@ -120,20 +117,6 @@ fn coerce_value(ty: &FieldType, v: &mut Value) {
                 }
             }
         }
-        FieldType::Number => {
-            if let Value::String(s) = v {
-                if let Ok(n) = s.trim().parse::<i64>() {
-                    *v = Value::from(n);
-                } else if let Some(n) = s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                {
-                    *v = Value::Number(n);
-                }
-            }
-        }
         FieldType::Boolean => {
             if let Value::String(s) = v {
                 match s.as_str() {
@@ -160,42 +143,24 @@ fn coerce_value(ty: &FieldType, v: &mut Value) {
                 }
             }
         }
-        FieldType::Record(fields) => {
-            if let Value::Object(m) = v {
-                coerce_form(fields, m);
-            }
-        }
         FieldType::Foreign | FieldType::String | FieldType::Any => {}
     }
 }
 
-/// Fills defaults for absent fields (recursively into records), as Kong does
-/// on insert and on PUT (which replaces the whole entity).
+/// Fills defaults for absent fields, as Kong does on insert and on PUT
+/// (which replaces the whole entity).
 pub fn fill_defaults(fields: &[Field], obj: &mut Map<String, Value>) {
     for field in fields {
         if field.write_only {
             continue;
         }
-        match obj.get_mut(field.name) {
-            None => {
-                let mut d = field.default.clone();
-                if let (FieldType::Record(sub), Value::Object(m)) = (&field.ty, &mut d) {
-                    fill_defaults(sub, m);
-                }
-                obj.insert(field.name.to_string(), d);
-            }
-            Some(Value::Object(m)) => {
-                if let FieldType::Record(sub) = &field.ty {
-                    fill_defaults(sub, m);
-                }
-            }
-            Some(_) => {}
+        if !obj.contains_key(field.name) {
+            obj.insert(field.name.to_string(), field.default.clone());
         }
     }
 }
 
 /// Checks types, ranges, enumerations, required fields and unknown fields.
-/// `partial` (PATCH before merge) skips the required check.
 pub fn validate(fields: &[Field], obj: &Map<String, Value>, errors: &mut FieldErrors) {
     for (key, _) in obj.iter() {
         if !fields.iter().any(|f| f.name == key) {
@@ -250,13 +215,6 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
                 }
             }
             None
-        }
-        FieldType::Number => {
-            if v.is_number() {
-                None
-            } else {
-                msg("expected a number")
-            }
         }
         FieldType::Boolean => {
             if v.is_boolean() {
@@ -313,9 +271,10 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
             for (k, item) in m {
                 match k.as_str() {
                     "id" => {
-                        if !item
+                        if item
                             .as_str()
-                            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
+                            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                            .is_none()
                         {
                             errs.insert(k.clone(), Value::from("expected a valid UUID"));
                         }
@@ -326,14 +285,6 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
                     }
                 }
             }
-            (!errs.is_empty()).then_some(Value::Object(errs))
-        }
-        FieldType::Record(sub) => {
-            let Value::Object(m) = v else {
-                return msg("expected a record");
-            };
-            let mut errs = Map::new();
-            validate(sub, m, &mut errs);
             (!errs.is_empty()).then_some(Value::Object(errs))
         }
         FieldType::Any => None,
