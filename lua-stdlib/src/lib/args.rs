@@ -70,6 +70,10 @@ pub fn position(exec: &Execution<'_, '_>) -> std::string::String {
 }
 
 impl<'gc> LibError<'gc> {
+    /// The error value, positioned at the calling Lua line. `name` is the
+    /// function's qualified name (`string.rep`): like lua5.4, messages say
+    /// `'rep'` when Lua code called it and `'string.rep'` when it was
+    /// called from Rust (e.g. `pcall(string.rep)`).
     pub fn into_error(
         self,
         ctx: Context<'gc>,
@@ -77,10 +81,17 @@ impl<'gc> LibError<'gc> {
         name: &str,
     ) -> Error<'gc> {
         match self {
-            LibError::Arg(n, detail) => message_error(
-                ctx,
-                &format!("{}bad argument #{n} to '{name}' ({detail})", position(exec)),
-            ),
+            LibError::Arg(n, detail) => {
+                let name = if exec.upper_lua_frame().is_some() {
+                    name.rsplit('.').next().unwrap_or(name)
+                } else {
+                    name
+                };
+                message_error(
+                    ctx,
+                    &format!("{}bad argument #{n} to '{name}' ({detail})", position(exec)),
+                )
+            }
             LibError::Msg(msg) => message_error(ctx, &format!("{}{msg}", position(exec))),
             LibError::Raw(e) => e,
         }
@@ -94,10 +105,12 @@ pub fn lib_fn<'gc>(ctx: Context<'gc>, name: &'static str, f: LibFn) -> Callback<
     })
 }
 
-/// Adds `name = f` to a library table.
+/// Adds `f` to a library table under the last part of its qualified
+/// `name` (`string.rep` -> `rep`).
 pub fn set_fn<'gc>(ctx: Context<'gc>, table: Table<'gc>, name: &'static str, f: LibFn) {
+    let key = name.rsplit('.').next().unwrap_or(name);
     table
-        .set(ctx, name, lib_fn(ctx, name, f))
+        .set(ctx, key, lib_fn(ctx, name, f))
         .expect("string keys are valid");
 }
 

@@ -400,7 +400,7 @@ pub fn string_format<'gc>(
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
-    after_tostring(ctx, exec, stack, 1, "format", format_after_tostring)
+    after_tostring(ctx, exec, stack, 1, "string.format", format_after_tostring)
 }
 
 fn format_after_tostring<'gc>(

@@ -1,1 +1,453 @@
-//! Lua patterns.
+//! Lua patterns: the matcher behind `string.find`, `match`, `gmatch` and
+//! `gsub`.
+//!
+//! A backtracking matcher over bytes with Lua 5.4's semantics: character
+//! classes (`%a %c %d %g %l %p %s %u %w %x` and their complements, C locale),
+//! sets `[...]` with ranges and `^`, quantifiers `* + - ?`, anchors `^ $`,
+//! captures (up to 32, including position captures `()`), back-references
+//! `%1`-`%9`, balanced matches `%bxy` and frontiers `%f[set]`. Errors carry
+//! lua5.4's messages (`malformed pattern (ends with '%')`). Recursion is
+//! bounded like lua5.4's `MAXCCALLS` (`pattern too complex`), and the number
+//! of steps is counted so callers can charge fuel for it.
+
+/// Most captures a pattern may have.
+pub const MAX_CAPTURES: usize = 32;
+/// Deepest recursion of the matcher (lua5.4's `MAXCCALLS`).
+const MAX_DEPTH: usize = 200;
+
+/// The characters that make a pattern more than a plain string.
+const SPECIALS: &[u8] = b"^$*+?.([%-";
+
+/// Whether `pattern` has no special characters (`find` can search plainly).
+pub fn is_plain(pattern: &[u8]) -> bool {
+    !pattern.iter().any(|c| SPECIALS.contains(c))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum CaptureLen {
+    Open,
+    Position,
+    Closed(usize),
+}
+
+/// One capture's value after a successful match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// The byte range `start..end` of the subject.
+    Text(usize, usize),
+    /// A position capture `()`: the 1-based position.
+    Position(usize),
+}
+
+/// A matcher for one subject and one pattern.
+pub struct Matcher<'a> {
+    src: &'a [u8],
+    pat: &'a [u8],
+    depth: usize,
+    level: usize,
+    captures: [(usize, CaptureLen); MAX_CAPTURES],
+    /// Steps taken so far, for fuel accounting.
+    pub steps: usize,
+}
+
+type MatchResult = Result<Option<usize>, String>;
+
+fn class_matches(c: u8, class: u8) -> bool {
+    let res = match class.to_ascii_lowercase() {
+        b'a' => c.is_ascii_alphabetic(),
+        b'c' => c.is_ascii_control(),
+        b'd' => c.is_ascii_digit(),
+        b'g' => c.is_ascii_graphic(),
+        b'l' => c.is_ascii_lowercase(),
+        b'p' => c.is_ascii_punctuation(),
+        b's' => matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c),
+        b'u' => c.is_ascii_uppercase(),
+        b'w' => c.is_ascii_alphanumeric(),
+        b'x' => c.is_ascii_hexdigit(),
+        _ => return class == c,
+    };
+    if class.is_ascii_uppercase() {
+        !res
+    } else {
+        res
+    }
+}
+
+impl<'a> Matcher<'a> {
+    pub fn new(src: &'a [u8], pat: &'a [u8]) -> Self {
+        Matcher {
+            src,
+            pat,
+            depth: 0,
+            level: 0,
+            captures: [(0, CaptureLen::Open); MAX_CAPTURES],
+            steps: 0,
+        }
+    }
+
+    /// Tries to match the pattern from `pat_start` at subject position `s`;
+    /// returns the end of the match.
+    pub fn match_at(&mut self, s: usize, pat_start: usize) -> MatchResult {
+        self.level = 0;
+        self.depth = 0;
+        self.do_match(s, pat_start)
+    }
+
+    /// The number of captures of the last successful match.
+    pub fn level(&self) -> usize {
+        self.level
+    }
+
+    /// Capture `i` of the last match `s..e`; capture 0 of a pattern without
+    /// captures is the whole match.
+    pub fn capture(&self, i: usize, s: usize, e: usize) -> Result<Capture, String> {
+        if i >= self.level {
+            if i == 0 {
+                Ok(Capture::Text(s, e))
+            } else {
+                Err(format!("invalid capture index %{}", i + 1))
+            }
+        } else {
+            let (start, len) = self.captures[i];
+            match len {
+                CaptureLen::Open => Err("unfinished capture".to_string()),
+                CaptureLen::Position => Ok(Capture::Position(start + 1)),
+                CaptureLen::Closed(l) => Ok(Capture::Text(start, start + l)),
+            }
+        }
+    }
+
+    /// All captures of the last match `s..e` (the whole match when the
+    /// pattern has none and `whole_if_none`).
+    pub fn captures(
+        &self,
+        s: usize,
+        e: usize,
+        whole_if_none: bool,
+    ) -> Result<Vec<Capture>, String> {
+        let n = if self.level == 0 && whole_if_none {
+            1
+        } else {
+            self.level
+        };
+        (0..n).map(|i| self.capture(i, s, e)).collect()
+    }
+
+    fn class_end(&self, mut p: usize) -> Result<usize, String> {
+        let c = self.pat[p];
+        p += 1;
+        if c == b'%' {
+            if p >= self.pat.len() {
+                return Err("malformed pattern (ends with '%')".to_string());
+            }
+            return Ok(p + 1);
+        }
+        if c == b'[' {
+            if self.pat.get(p) == Some(&b'^') {
+                p += 1;
+            }
+            loop {
+                if p >= self.pat.len() {
+                    return Err("malformed pattern (missing ']')".to_string());
+                }
+                let c = self.pat[p];
+                p += 1;
+                if c == b'%' && p < self.pat.len() {
+                    p += 1;
+                }
+                if self.pat.get(p) == Some(&b']') {
+                    return Ok(p + 1);
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// Whether `c` is in the set `[...]` spanning `p..=end` (`end` at `]`).
+    fn in_set(&self, c: u8, mut p: usize, end: usize) -> bool {
+        let mut positive = true;
+        if self.pat[p + 1] == b'^' {
+            positive = false;
+            p += 1;
+        }
+        p += 1;
+        while p < end {
+            let pc = self.pat[p];
+            if pc == b'%' {
+                p += 1;
+                if class_matches(c, self.pat[p]) {
+                    return positive;
+                }
+                p += 1;
+            } else if self.pat.get(p + 1) == Some(&b'-') && p + 2 < end {
+                if pc <= c && c <= self.pat[p + 2] {
+                    return positive;
+                }
+                p += 3;
+            } else {
+                if pc == c {
+                    return positive;
+                }
+                p += 1;
+            }
+        }
+        !positive
+    }
+
+    /// Whether the single-character class at `p..ep` matches subject byte `s`.
+    fn single_match(&self, s: usize, p: usize, ep: usize) -> bool {
+        let Some(&c) = self.src.get(s) else {
+            return false;
+        };
+        match self.pat[p] {
+            b'.' => true,
+            b'%' => class_matches(c, self.pat[p + 1]),
+            b'[' => self.in_set(c, p, ep - 1),
+            pc => pc == c,
+        }
+    }
+
+    fn do_match(&mut self, s: usize, p: usize) -> MatchResult {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("pattern too complex".to_string());
+        }
+        let result = self.match_body(s, p);
+        self.depth -= 1;
+        result
+    }
+
+    fn match_body(&mut self, mut s: usize, mut p: usize) -> MatchResult {
+        loop {
+            self.steps += 1;
+            if p == self.pat.len() {
+                return Ok(Some(s));
+            }
+            match self.pat[p] {
+                b'(' => {
+                    return if self.pat.get(p + 1) == Some(&b')') {
+                        self.start_capture(s, p + 2, CaptureLen::Position)
+                    } else {
+                        self.start_capture(s, p + 1, CaptureLen::Open)
+                    };
+                }
+                b')' => return self.end_capture(s, p + 1),
+                b'$' if p + 1 == self.pat.len() => {
+                    return Ok((s == self.src.len()).then_some(s));
+                }
+                b'%' if self.pat.get(p + 1) == Some(&b'b') => {
+                    match self.match_balance(s, p + 2)? {
+                        Some(e) => {
+                            s = e;
+                            p += 4;
+                            continue;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                b'%' if self.pat.get(p + 1) == Some(&b'f') => {
+                    p += 2;
+                    if self.pat.get(p) != Some(&b'[') {
+                        return Err("missing '[' after '%f' in pattern".to_string());
+                    }
+                    let ep = self.class_end(p)?;
+                    let prev = if s == 0 { 0 } else { self.src[s - 1] };
+                    let cur = self.src.get(s).copied().unwrap_or(0);
+                    if !self.in_set(prev, p, ep - 1) && self.in_set(cur, p, ep - 1) {
+                        p = ep;
+                        continue;
+                    }
+                    return Ok(None);
+                }
+                b'%' if self.pat.get(p + 1).is_some_and(u8::is_ascii_digit) => {
+                    match self.match_back_reference(s, self.pat[p + 1])? {
+                        Some(e) => {
+                            s = e;
+                            p += 2;
+                            continue;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                _ => {}
+            }
+            let ep = self.class_end(p)?;
+            let next = self.pat.get(ep).copied();
+            if !self.single_match(s, p, ep) {
+                if matches!(next, Some(b'*' | b'?' | b'-')) {
+                    p = ep + 1;
+                    continue;
+                }
+                return Ok(None);
+            }
+            match next {
+                Some(b'?') => {
+                    if let Some(e) = self.do_match(s + 1, ep + 1)? {
+                        return Ok(Some(e));
+                    }
+                    p = ep + 1;
+                }
+                Some(b'+') => return self.max_expand(s + 1, p, ep),
+                Some(b'*') => return self.max_expand(s, p, ep),
+                Some(b'-') => return self.min_expand(s, p, ep),
+                _ => {
+                    s += 1;
+                    p = ep;
+                }
+            }
+        }
+    }
+
+    fn max_expand(&mut self, s: usize, p: usize, ep: usize) -> MatchResult {
+        let mut i = 0;
+        while self.single_match(s + i, p, ep) {
+            i += 1;
+        }
+        self.steps += i;
+        loop {
+            if let Some(e) = self.do_match(s + i, ep + 1)? {
+                return Ok(Some(e));
+            }
+            if i == 0 {
+                return Ok(None);
+            }
+            i -= 1;
+        }
+    }
+
+    fn min_expand(&mut self, mut s: usize, p: usize, ep: usize) -> MatchResult {
+        loop {
+            if let Some(e) = self.do_match(s, ep + 1)? {
+                return Ok(Some(e));
+            }
+            if self.single_match(s, p, ep) {
+                s += 1;
+            } else {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn start_capture(&mut self, s: usize, p: usize, what: CaptureLen) -> MatchResult {
+        if self.level >= MAX_CAPTURES {
+            return Err("too many captures".to_string());
+        }
+        self.captures[self.level] = (s, what);
+        self.level += 1;
+        let result = self.do_match(s, p)?;
+        if result.is_none() {
+            self.level -= 1;
+        }
+        Ok(result)
+    }
+
+    fn end_capture(&mut self, s: usize, p: usize) -> MatchResult {
+        let Some(l) = (0..self.level)
+            .rev()
+            .find(|&i| matches!(self.captures[i].1, CaptureLen::Open))
+        else {
+            return Err("invalid pattern capture".to_string());
+        };
+        self.captures[l].1 = CaptureLen::Closed(s - self.captures[l].0);
+        let result = self.do_match(s, p)?;
+        if result.is_none() {
+            self.captures[l].1 = CaptureLen::Open;
+        }
+        Ok(result)
+    }
+
+    fn match_balance(&mut self, s: usize, p: usize) -> MatchResult {
+        if p + 1 >= self.pat.len() {
+            return Err("malformed pattern (missing arguments to '%b')".to_string());
+        }
+        let (open, close) = (self.pat[p], self.pat[p + 1]);
+        if self.src.get(s) != Some(&open) {
+            return Ok(None);
+        }
+        let mut depth = 1;
+        let mut i = s + 1;
+        while i < self.src.len() {
+            let c = self.src[i];
+            if c == close {
+                depth -= 1;
+                if depth == 0 {
+                    self.steps += i - s;
+                    return Ok(Some(i + 1));
+                }
+            } else if c == open {
+                depth += 1;
+            }
+            i += 1;
+        }
+        self.steps += i - s;
+        Ok(None)
+    }
+
+    fn match_back_reference(&mut self, s: usize, digit: u8) -> MatchResult {
+        let l = digit as i64 - b'1' as i64;
+        let invalid = || Err(format!("invalid capture index %{}", l + 1));
+        if l < 0 || l as usize >= self.level {
+            return invalid();
+        }
+        let (start, len) = self.captures[l as usize];
+        let CaptureLen::Closed(len) = len else {
+            return invalid();
+        };
+        self.steps += len;
+        if self.src.len() - s >= len && self.src[start..start + len] == self.src[s..s + len] {
+            Ok(Some(s + len))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Finds the first match of `pat` in `src` at or after `init`; returns the
+/// match bounds. Handles the `^` anchor.
+pub fn find(m: &mut Matcher<'_>, init: usize) -> Result<Option<(usize, usize)>, String> {
+    let anchored = m.pat.first() == Some(&b'^');
+    let p = usize::from(anchored);
+    let mut s = init;
+    loop {
+        if let Some(e) = m.match_at(s, p)? {
+            return Ok(Some((s, e)));
+        }
+        s += 1;
+        if anchored || s > m.src.len() {
+            return Ok(None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(src: &str, pat: &str) -> Option<(usize, usize)> {
+        let mut m = Matcher::new(src.as_bytes(), pat.as_bytes());
+        find(&mut m, 0).unwrap()
+    }
+
+    #[test]
+    fn basics() {
+        assert_eq!(first("hello world", "o w"), Some((4, 7)));
+        assert_eq!(first("hello", "l+"), Some((2, 4)));
+        assert_eq!(first("hello", "^h.-l"), Some((0, 3)));
+        assert_eq!(first("hello", "^e"), None);
+        assert_eq!(first("f(a(b)c)", "%b()"), Some((1, 8)));
+        assert_eq!(first("THE (quick) fox", "%f[%a]%a+"), Some((0, 3)));
+        assert_eq!(first("a]b", "[]]"), Some((1, 2)));
+    }
+
+    #[test]
+    fn errors() {
+        let err = |pat: &str| {
+            let mut m = Matcher::new(b"abc", pat.as_bytes());
+            find(&mut m, 0).unwrap_err()
+        };
+        assert_eq!(err("%"), "malformed pattern (ends with '%')");
+        assert_eq!(err("[a"), "malformed pattern (missing ']')");
+        assert_eq!(err("a)"), "invalid pattern capture");
+        assert_eq!(err("%1"), "invalid capture index %1");
+    }
+}
