@@ -3,6 +3,7 @@
 //! LuaJIT/5.1 compatibility layer. Knows nothing about HTTP.
 
 pub mod compiler;
+pub mod runtime;
 pub mod cli;
 pub mod env;
 #[path = "lib/mod.rs"]

@@ -5,9 +5,22 @@
 //! once (e.g. when the Admin API stores a function) is instantiated cheaply
 //! on every worker's VM with [`Chunk::instantiate`].
 
+pub mod ast;
+mod codegen;
+pub mod lexer;
+pub mod parser;
+
 use std::{fmt, sync::Arc};
 
-use piccolo::{compiler::CompiledPrototype, Closure, Context, FunctionPrototype, Table};
+use allocator_api2::vec as avec;
+use gc_arena::allocator_api::MetricsAlloc;
+use piccolo::{
+    closure::{UpValue, UpValueState},
+    compiler::CompiledPrototype,
+    Closure, Context, FunctionPrototype, Table, Value,
+};
+
+pub use codegen::MainUpval;
 
 /// A compiled chunk, shareable between threads and VMs.
 #[derive(Clone)]
@@ -17,6 +30,7 @@ pub struct Chunk {
 
 struct ChunkInner {
     proto: CompiledPrototype<Arc<[u8]>>,
+    main_upvals: Vec<MainUpval>,
     chunk_id: String,
 }
 
@@ -34,37 +48,20 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
-#[derive(Default)]
-struct ArcInterner(std::collections::HashSet<Arc<[u8]>>);
-
-impl piccolo::compiler::StringInterner for ArcInterner {
-    type String = Arc<[u8]>;
-    fn intern(&mut self, s: &[u8]) -> Arc<[u8]> {
-        if let Some(s) = self.0.get(s) {
-            return s.clone();
-        }
-        let s: Arc<[u8]> = Arc::from(s);
-        self.0.insert(s.clone());
-        s
-    }
-}
-
 /// Compiles `source` as a Lua chunk named `chunk_name` (`load` conventions:
 /// `=name`, `@file` or the source text itself).
 pub fn compile(source: &[u8], chunk_name: &str) -> Result<Chunk, CompileError> {
     let id = chunk_id(chunk_name);
-    let mut interner = ArcInterner::default();
-    let parsed =
-        piccolo::compiler::parse_chunk(source, &mut interner).map_err(|e| CompileError {
-            message: format!("{id}:{}", e),
-        })?;
-    let proto =
-        piccolo::compiler::compile_chunk(&parsed, &mut interner).map_err(|e| CompileError {
-            message: format!("{id}:{}", e),
-        })?;
+    let block = parser::parse_chunk(source).map_err(|e| CompileError {
+        message: format!("{id}:{}: {}", e.line, e.message),
+    })?;
+    let (proto, main_upvals) = codegen::generate(&block).map_err(|e| CompileError {
+        message: format!("{id}:{}: {}", e.line, e.message),
+    })?;
     Ok(Chunk {
         inner: Arc::new(ChunkInner {
             proto,
+            main_upvals,
             chunk_id: id,
         }),
     })
@@ -82,8 +79,19 @@ impl Chunk {
             FunctionPrototype::from_compiled_map_strings(&ctx, name, &self.inner.proto, |s| {
                 ctx.intern(s)
             });
-        Closure::new(&ctx, proto, Some(env))
-            .map_err(|e| piccolo::Error::Runtime(piccolo::RuntimeError::from(e)))
+        let mut upvalues = avec::Vec::new_in(MetricsAlloc::new(&ctx));
+        for u in &self.inner.main_upvals {
+            let v = match *u {
+                MainUpval::Env => Value::Table(env),
+                MainUpval::Helper(h) => Value::Function(crate::runtime::helper(ctx, h).into()),
+            };
+            upvalues.push(UpValue::new(&ctx, UpValueState::Closed(v)));
+        }
+        Ok(Closure::from_parts(
+            &ctx,
+            gc_arena::Gc::new(&ctx, proto),
+            upvalues,
+        ))
     }
 
     /// The chunk's name as it appears in messages (`[string "..."]`, `stdin`).
@@ -130,3 +138,6 @@ pub fn chunk_id(chunk_name: &str) -> String {
     };
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests;

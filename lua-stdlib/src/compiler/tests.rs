@@ -1,0 +1,328 @@
+//! Front-end tests: programs run on a fresh piccolo VM and their returned
+//! values compared as lua5.4 would print them; syntax errors compared with
+//! lua5.4's messages.
+
+use piccolo::{Executor, Lua, Value, Variadic};
+
+use super::compile;
+use crate::runtime::format_float;
+
+fn show(v: Value<'_>) -> String {
+    match v {
+        Value::Nil => "nil".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Number(f) => {
+            let mut b = Vec::new();
+            format_float(f, &mut b);
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        Value::String(s) => s.to_str_lossy().into_owned(),
+        other => other.type_name().to_string(),
+    }
+}
+
+/// Runs `src` (with piccolo's core library plus a tiny `string` table) and
+/// returns its results joined by tabs, or the error message.
+pub(crate) fn run(src: &str) -> Result<String, String> {
+    let chunk = compile(src.as_bytes(), src).map_err(|e| e.message)?;
+    let mut lua = Lua::core();
+    let ex = lua.enter(|ctx| {
+        let closure = chunk.instantiate(ctx, ctx.globals()).expect("instantiate");
+        ctx.stash(Executor::start(ctx, closure.into(), ()))
+    });
+    lua.finish(&ex);
+    lua.enter(|ctx| {
+        let ex = ctx.fetch(&ex);
+        match ex.take_result::<Variadic<Vec<Value>>>(ctx) {
+            Ok(Ok(vals)) => Ok(vals.iter().map(|v| show(*v)).collect::<Vec<_>>().join("\t")),
+            Ok(Err(piccolo::Error::Lua(e))) => Err(show(e.0)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
+fn ok(src: &str) -> String {
+    match run(src) {
+        Ok(s) => s,
+        Err(e) => panic!("{src}: error {e}"),
+    }
+}
+
+fn err(src: &str) -> String {
+    match run(src) {
+        Ok(s) => panic!("{src}: expected an error, got {s}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn basics() {
+    assert_eq!(ok("return 1, 2.5, 'x', nil, true"), "1\t2.5\tx\tnil\ttrue");
+    assert_eq!(ok("local a = 1 local b = a + 2 return b * 3"), "9");
+    assert_eq!(
+        ok("local t = {1, 2, 3, x = 4} return #t, t.x, t[2]"),
+        "3\t4\t2"
+    );
+    assert_eq!(
+        ok("local function f(...) return select('#', ...) end return f(1, nil, 3)"),
+        "3"
+    );
+    assert_eq!(
+        ok("local s = 0 for i = 1, 10 do s = s + i end return s"),
+        "55"
+    );
+    assert_eq!(
+        ok("local s = 0 for i = 10, 1, -2 do s = s + i end return s"),
+        "30"
+    );
+    assert_eq!(
+        ok("local t = {} for k, v in pairs({a=1}) do t[#t+1] = k .. v end return t[1]"),
+        "a1"
+    );
+    assert_eq!(
+        ok("local i = 0 while i < 5 do i = i + 1 if i == 3 then break end end return i"),
+        "3"
+    );
+    assert_eq!(
+        ok("local i = 0 repeat local j = i; i = i + 1 until j >= 4 return i"),
+        "5"
+    );
+    assert_eq!(
+        ok("local x = 5 if x < 3 then return 'a' elseif x < 6 then return 'b' else return 'c' end"),
+        "b"
+    );
+    assert_eq!(
+        ok("return 1 and 2, nil and 1, false or 'x', 1 or error('no')"),
+        "2\tnil\tx\t1"
+    );
+    assert_eq!(
+        ok("return 1 < 2, 2 <= 1, 'a' < 'b', 1 == 1.0, 1 ~= 2, not nil"),
+        "true\tfalse\ttrue\ttrue\ttrue\ttrue"
+    );
+}
+
+#[test]
+fn closures_and_upvalues() {
+    assert_eq!(ok("local function counter() local n = 0 return function() n = n + 1 return n end end local c = counter() c() return c()"), "2");
+    assert_eq!(
+        ok("local fs = {} for i = 1, 3 do fs[i] = function() return i end end return fs[1](), fs[2](), fs[3]()"),
+        "1\t2\t3"
+    );
+    assert_eq!(
+        ok("local fs = {} local i = 1 while i <= 3 do local j = i fs[i] = function() return j end i = i + 1 end return fs[1](), fs[3]()"),
+        "1\t3"
+    );
+    assert_eq!(ok("local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end return fib(20)"), "6765");
+}
+
+#[test]
+fn multiple_assignment() {
+    assert_eq!(ok("local a, b = 1, 2; a, b = b, a; return a, b"), "2\t1");
+    assert_eq!(
+        ok("local t = {1, 2}; t[1], t[2] = t[2], t[1]; return t[1], t[2]"),
+        "2\t1"
+    );
+    assert_eq!(ok("a, b, c = 1, 2; return a, b, c"), "1\t2\tnil");
+    assert_eq!(
+        ok("local i, t = 1, {}; i, t[i] = i + 1, 20; return i, t[1], t[2]"),
+        "2\t20\tnil"
+    );
+    assert_eq!(
+        ok("local function f() return 1, 2, 3 end local a, b, c, d = 0, f() return a, b, c, d"),
+        "0\t1\t2\t3"
+    );
+    assert_eq!(
+        ok("local function f() return 1, 2, 3 end local a, b = f(), 10 return a, b"),
+        "1\t10"
+    );
+}
+
+#[test]
+fn missing_arguments_are_nil() {
+    assert_eq!(
+        ok("local function h(t, b) return b end local x, y, z = 1, 2, 3 return h({})"),
+        "nil"
+    );
+    assert_eq!(
+        ok("local function h(a, b, c) return a, b, c end local q = 5 local r = 6 local s = h(1) return h(1)"),
+        "1\tnil\tnil"
+    );
+}
+
+#[test]
+fn string_methods() {
+    assert_eq!(
+        ok("local s = 'hello' return s:upper(), ('abc'):len(), s:sub(2, 3)"),
+        "HELLO\t3\tel"
+    );
+    assert_eq!(
+        ok("local o = {n = 2} function o:get(x) return self.n + x end return o:get(3)"),
+        "5"
+    );
+    assert_eq!(
+        ok("local B = {} B.__index = B function B:v() return 7 end local o = setmetatable({}, B) return o:v()"),
+        "7"
+    );
+    assert_eq!(
+        ok("local o = setmetatable({}, {__index = function(t, k) return function(self, a) return k .. a end end}) return o:foo('!')"),
+        "foo!"
+    );
+    assert!(err("local t = {} t:nope()").contains("attempt to call a nil value (method 'nope')"));
+}
+
+#[test]
+fn concat() {
+    assert_eq!(
+        ok("return 1 .. '', 1.5 .. '', 2^53 .. '', 1.0 .. '|', -0.0 .. ''"),
+        "1\t1.5\t9.007199254741e+15\t1.0|\t-0.0"
+    );
+    assert_eq!(ok("return 'a' .. 'b' .. 1 .. 2"), "ab12");
+    assert_eq!(ok("local mt = {__concat = function(a, b) return 'C' end} local t = setmetatable({}, mt) return 'x' .. t .. 'y', t .. 1"), "xC\tC");
+    assert_eq!(
+        err("local x; return 'a' .. x"),
+        "[string \"local x; return 'a' .. x\"]:1: attempt to concatenate a nil value"
+    );
+    assert!(err("return 'a' .. {}").contains("attempt to concatenate a table value"));
+}
+
+#[test]
+fn integer_division_and_modulo() {
+    assert_eq!(
+        ok("return -7 // 2, 7 // -2, -7 % 2, 7 % -2, 7 // 2.0, -7 % 2.5"),
+        "-4\t-4\t1\t-1\t3.0\t0.5"
+    );
+    assert_eq!(
+        ok("local a, b = -7, 2 return a // b, a % b, 5.5 % -2"),
+        "-4\t1\t-0.5"
+    );
+    assert_eq!(ok("local x = -7 return x % 3, x % -3"), "2\t-1");
+    assert_eq!(
+        err("local z = 0 return 1 // z"),
+        "[string \"local z = 0 return 1 // z\"]:1: attempt to perform 'n//0'"
+    );
+    assert_eq!(
+        err("local z = 0 return 1 % z"),
+        "[string \"local z = 0 return 1 % z\"]:1: attempt to perform 'n%%0'"
+    );
+    assert_eq!(ok("return math.mininteger // -1"), "-9223372036854775808");
+}
+
+#[test]
+fn numeric_for_edges() {
+    assert_eq!(
+        ok("local n = 0 for i = 1, 0 do n = n + 1 end return n"),
+        "0"
+    );
+    assert_eq!(
+        ok("local n = 0 for i = 1, 3.5 do n = i end return n, math.type(n)"),
+        "3\tinteger"
+    );
+    assert_eq!(
+        ok("local n = 0 for i = 1.0, 2 do n = i end return n"),
+        "2.0"
+    );
+    assert!(err("for i = 1, 10, 0 do end").contains("'for' step is zero"));
+    assert!(err("for i = 1, 'x' do end").contains("'for' limit must be a number"));
+}
+
+#[test]
+fn const_close_goto() {
+    assert_eq!(ok("local x <const> = 3 return x * 2"), "6");
+    assert_eq!(
+        err("local x <const> = 1; x = 2"),
+        "[string \"local x <const> = 1; x = 2\"]:1: attempt to assign to const variable 'x'"
+    );
+    assert_eq!(
+        ok("local log = {} do local a <close> = setmetatable({}, {__close = function() log[#log+1] = 'closed' end}) log[#log+1] = 'body' end return log[1], log[2]"),
+        "body\tclosed"
+    );
+    assert_eq!(
+        ok("local n = 0 ::top:: n = n + 1 if n < 5 then goto top end return n"),
+        "5"
+    );
+    assert_eq!(
+        ok("local s = 0 for i = 1, 5 do if i % 2 == 0 then goto continue end s = s + i ::continue:: end return s"),
+        "9"
+    );
+}
+
+/// Syntax errors must match `lua5.4 -e` byte for byte (modulo the chunk
+/// name: lua5.4 -e says `(command line)`, `load` says `[string "..."]`).
+#[test]
+fn syntax_errors_match_lua54() {
+    let cases = [
+        ("print(", "unexpected symbol near <eof>"),
+        ("x = 1 )", "unexpected symbol near ')'"),
+        ("x", "syntax error near <eof>"),
+        (
+            "local x <const> = 1; x = 2",
+            "attempt to assign to const variable 'x'",
+        ),
+        ("goto l", "no visible label 'l' for <goto> at line 1"),
+        ("break", "break outside loop at line 1"),
+        ("x = \"abc", "unfinished string near <eof>"),
+        ("x = 3x", "malformed number near '3x'"),
+        ("for i do", "'=' or 'in' expected near 'do'"),
+        ("a.b:c = 1", "function arguments expected near '='"),
+        (
+            "local function f() return 1 print(2) end",
+            "'end' expected near 'print'",
+        ),
+        ("::a:: ::a::", "label 'a' already defined on line 1"),
+        (
+            "x = [==[ abc",
+            "unfinished long string (starting at line 1) near <eof>",
+        ),
+        ("x = }", "unexpected symbol near '}'"),
+        ("local x <foo> = 1", "unknown attribute 'foo'"),
+        (
+            "function f() return ... end",
+            "cannot use '...' outside a vararg function near '...'",
+        ),
+        ("x = \"\\q\"", "invalid escape sequence near '\"\\q'"),
+        ("if x then", "'end' expected near <eof>"),
+        ("x = 1 +", "unexpected symbol near <eof>"),
+        ("x = = 1", "unexpected symbol near '='"),
+        ("local 1 = 2", "<name> expected near '1'"),
+        ("f(1,)", "unexpected symbol near ')'"),
+        ("while true do", "'end' expected near <eof>"),
+        ("return return", "unexpected symbol near 'return'"),
+        ("return 1 x", "<eof> expected near 'x'"),
+        ("x = 'a\nb'", "unfinished string near ''a'"),
+    ];
+    for (src, want) in cases {
+        let got = compile(src.as_bytes(), "=(command line)")
+            .err()
+            .unwrap_or_else(|| panic!("{src:?} compiled"))
+            .message;
+        assert_eq!(got, format!("(command line):1: {want}"), "source {src:?}");
+    }
+    let got = compile(b"function f()\n  x = 1\n", "=t")
+        .err()
+        .unwrap()
+        .message;
+    assert_eq!(
+        got,
+        "t:3: 'end' expected (to close 'function' at line 1) near <eof>"
+    );
+    assert_eq!(
+        compile(b"print(", "print(").err().unwrap().to_string(),
+        "[string \"print(\"]:1: unexpected symbol near <eof>"
+    );
+}
+
+#[test]
+fn chunk_ids() {
+    use super::chunk_id;
+    assert_eq!(chunk_id("=stdin"), "stdin");
+    assert_eq!(chunk_id("@file.lua"), "file.lua");
+    assert_eq!(chunk_id("print(1)"), "[string \"print(1)\"]");
+    assert_eq!(chunk_id("a\nb"), "[string \"a...\"]");
+    let long = "x".repeat(100);
+    assert_eq!(
+        chunk_id(&long),
+        format!("[string \"{}...\"]", "x".repeat(45))
+    );
+}
