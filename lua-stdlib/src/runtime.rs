@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use gc_arena::{Collect, Rootable};
 use piccolo::{
     meta_ops, BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Function, Sequence,
-    SequencePoll, Singleton, Stack, Table, Value,
+    SequencePoll, Singleton, Stack, Value,
 };
 
 /// The operations compiled code delegates to Rust.
@@ -58,14 +58,11 @@ impl Helper {
     }
 }
 
-/// Per-VM runtime state: the helper callbacks and the string library used
-/// for `s:method()` dispatch.
+/// Per-VM runtime state: the helper callbacks.
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct Runtime<'gc> {
     helpers: Vec<Callback<'gc>>,
-    /// Hidden slots (`string` = the table string methods are looked up in).
-    slots: Table<'gc>,
 }
 
 impl<'gc> Singleton<'gc> for Runtime<'gc> {
@@ -85,10 +82,7 @@ impl<'gc> Singleton<'gc> for Runtime<'gc> {
                 Helper::Close => Callback::from_fn(&ctx, close),
             })
             .collect();
-        Runtime {
-            helpers,
-            slots: Table::new(&ctx),
-        }
+        Runtime { helpers }
     }
 }
 
@@ -101,21 +95,12 @@ pub fn helper<'gc>(ctx: Context<'gc>, h: Helper) -> Callback<'gc> {
     runtime(ctx).helpers[h.index()]
 }
 
-/// Sets the table `("x"):name()` looks methods up in (the string library;
-/// Lua's string metatable `__index`). Until set, the global `string` of
-/// `ctx.globals()` is used.
-pub fn set_string_library<'gc>(ctx: Context<'gc>, lib: Table<'gc>) {
-    let _ = runtime(ctx).slots.set(ctx, "string", lib);
-}
-
-/// The table string methods are looked up in, if any.
-pub fn string_library<'gc>(ctx: Context<'gc>) -> Option<Table<'gc>> {
-    match runtime(ctx).slots.get(ctx, "string") {
-        Value::Table(t) => Some(t),
-        _ => match ctx.globals().get(ctx, "string") {
-            Value::Table(t) => Some(t),
-            _ => None,
-        },
+/// What indexing a string yields: the string metatable's `__index` (the
+/// string library once `env::load_stdlib` ran), else the global `string`.
+fn string_index<'gc>(ctx: Context<'gc>) -> Value<'gc> {
+    match crate::env::string_metatable(ctx).get(ctx, "__index") {
+        Value::Nil => ctx.globals().get(ctx, "string"),
+        v => v,
     }
 }
 
@@ -495,11 +480,7 @@ fn method<'gc>(
     let key = stack.get(1);
     drop(stack.drain(1..2));
     let f = match obj {
-        Value::String(_) => match string_library(ctx) {
-            Some(lib) => lib.get_value(key),
-            None => Value::Nil,
-        },
-        Value::Table(_) | Value::UserData(_) => {
+        Value::String(_) | Value::Table(_) | Value::UserData(_) => {
             match lookup(ctx, obj, key) {
                 Lookup::Value(v) => v,
                 Lookup::Call(f, t) => {
@@ -580,10 +561,7 @@ fn lookup<'gc>(ctx: Context<'gc>, mut t: Value<'gc>, key: Value<'gc>) -> Lookup<
                 Some(mt) => mt.get(ctx, "__index"),
                 None => return Lookup::Error(t),
             },
-            Value::String(_) => match string_library(ctx) {
-                Some(lib) => return Lookup::Value(lib.get_value(key)),
-                None => return Lookup::Value(Value::Nil),
-            },
+            Value::String(_) => string_index(ctx),
             other => return Lookup::Error(other),
         };
         match idx {

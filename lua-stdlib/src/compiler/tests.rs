@@ -28,6 +28,7 @@ pub(crate) fn run(src: &str) -> Result<String, String> {
     let chunk = compile(src.as_bytes(), src).map_err(|e| e.message)?;
     let mut lua = Lua::core();
     let ex = lua.enter(|ctx| {
+        crate::env::load_stdlib(ctx, ctx.globals(), crate::env::Profile::Sandbox);
         let closure = chunk.instantiate(ctx, ctx.globals()).expect("instantiate");
         ctx.stash(Executor::start(ctx, closure.into(), ()))
     });
@@ -170,6 +171,20 @@ fn string_methods() {
         "foo!"
     );
     assert!(err("local t = {} t:nope()").contains("attempt to call a nil value (method 'nope')"));
+}
+
+#[test]
+fn issue_3_acceptance() {
+    assert_eq!(
+        ok(
+            r#"local a, b = 1, 2; a, b = b, a; return a, b, ("%5.2f"):format(3.14159), ("hello"):upper(), string.gsub("hello world", "o", "0")"#
+        ),
+        "2\t1\t 3.14\tHELLO\thell0 w0rld\t2"
+    );
+    assert_eq!(
+        ok(r#"return load("print(")"#),
+        "nil\t[string \"print(\"]:1: unexpected symbol near <eof>"
+    );
 }
 
 #[test]
