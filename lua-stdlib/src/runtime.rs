@@ -383,8 +383,8 @@ fn arith<'gc>(
         (Some(Num::Int(x)), Some(Num::Int(y))) => {
             if y == 0 {
                 let what = match op {
-                    Arith::IDiv => "attempt to perform 'n//0'",
-                    Arith::Mod => "attempt to perform 'n%%0'",
+                    Arith::IDiv => "attempt to divide by zero",
+                    Arith::Mod => "attempt to perform 'n%0'",
                 };
                 return Err(error_at(ctx, &exec, what));
             }
