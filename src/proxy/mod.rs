@@ -8,6 +8,17 @@
 //! the response back (`body`); failures become Kong's error responses
 //! (`errors`).
 
+pub mod body;
+pub mod errors;
+pub mod forward;
+pub mod headers;
 pub mod normalize;
 pub mod path;
+pub mod pool;
 pub mod router;
+pub mod worker;
+
+pub use worker::{spawn_workers, ProxyWorkers};
+
+#[cfg(test)]
+mod tests;

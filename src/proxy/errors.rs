@@ -1,0 +1,240 @@
+//! Kong's error responses (§4.6): the messages, the choice of JSON, text,
+//! HTML or XML from `Accept`, and the headers every gateway-generated
+//! response carries (§4.5: `Server`, `X-Kong-Response-Latency`,
+//! `X-Kong-Request-Id`).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue, ACCEPT, CONNECTION, CONTENT_TYPE, SERVER, UPGRADE};
+use http::{Response, StatusCode};
+
+use super::body::ProxyBody;
+use super::headers::{latency_ms, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY};
+
+/// Why the gateway answers a request itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyError {
+    NoRoute,
+    NoService,
+    HttpsRequired,
+    Http2Required,
+    NotGrpc,
+    /// The upstream sent something that is not HTTP, or closed early.
+    BadGateway,
+    /// The upstream refused the connection (after retries).
+    Unavailable,
+    /// Connect, write or read timeout.
+    Timeout,
+    Internal,
+}
+
+impl ProxyError {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::NoService | ProxyError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::HttpsRequired | ProxyError::Http2Required => StatusCode::UPGRADE_REQUIRED,
+            ProxyError::NotGrpc => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProxyError::BadGateway => StatusCode::BAD_GATEWAY,
+            ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            ProxyError::NoRoute => "no Route matched with those values",
+            ProxyError::NoService => "no Service found with those values",
+            ProxyError::HttpsRequired => "Please use HTTPS protocol",
+            ProxyError::Http2Required => "Please use HTTP2 protocol",
+            ProxyError::NotGrpc => "Non-gRPC request matched gRPC route",
+            ProxyError::BadGateway => "An invalid response was received from the upstream server",
+            ProxyError::Unavailable => "The upstream server is currently unavailable",
+            ProxyError::Timeout => "The upstream server is timing out",
+            ProxyError::Internal => "An unexpected error occurred",
+        }
+    }
+
+    /// Errors Kong raises through `kong.response.error` default to JSON;
+    /// those produced by nginx (upstream failures) default to text/plain
+    /// when the client sent neither `Accept` nor `Content-Type`.
+    fn nginx_generated(self) -> bool {
+        matches!(
+            self,
+            ProxyError::BadGateway
+                | ProxyError::Unavailable
+                | ProxyError::Timeout
+                | ProxyError::Internal
+        )
+    }
+}
+
+/// The error page formats Kong knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+    Html,
+    Xml,
+}
+
+fn format_of_media_type(media: &str) -> Option<Format> {
+    let media = media.split(';').next().unwrap_or("").trim();
+    let (kind, sub) = media.split_once('/')?;
+    let kind = kind.trim();
+    let sub = sub.trim();
+    if sub == "*" {
+        return match kind {
+            "*" | "application" => Some(Format::Json),
+            "text" => Some(Format::Text),
+            _ => None,
+        };
+    }
+    let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    if eq(kind, "application") && eq(sub, "json") {
+        Some(Format::Json)
+    } else if eq(kind, "text") && eq(sub, "html") {
+        Some(Format::Html)
+    } else if eq(kind, "application") && eq(sub, "xml") {
+        Some(Format::Xml)
+    } else if eq(kind, "text") && eq(sub, "plain") {
+        Some(Format::Text)
+    } else {
+        None
+    }
+}
+
+/// Kong's `get_response_type`: the highest-quality entry of `Accept` wins
+/// (the first on ties); an unknown type means JSON.
+pub fn negotiate(accept: &str) -> Format {
+    let mut best = Format::Json;
+    let mut best_q = 0.0f32;
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        if !media.contains('/') {
+            continue;
+        }
+        let mut q = 1.0f32;
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = v.trim().parse().unwrap_or(0.0);
+                }
+            }
+        }
+        if q > best_q {
+            best_q = q;
+            best = format_of_media_type(media).unwrap_or(Format::Json);
+        }
+    }
+    best
+}
+
+/// The request header the error format is chosen from: `Accept`, else
+/// `Content-Type`.
+pub fn negotiation_header(headers: &HeaderMap) -> Option<&HeaderValue> {
+    headers.get(ACCEPT).or_else(|| headers.get(CONTENT_TYPE))
+}
+
+/// Picks the error format from the request's [`negotiation_header`].
+pub fn format_for(error: ProxyError, accept: Option<&HeaderValue>) -> Format {
+    match accept.and_then(|v| v.to_str().ok()) {
+        Some(h) => negotiate(h),
+        None if error.nginx_generated() => Format::Text,
+        None => Format::Json,
+    }
+}
+
+fn body_for(format: Format, message: &str, request_id: &str) -> (Bytes, &'static str) {
+    match format {
+        Format::Json => (
+            Bytes::from(format!("{{\n  \"message\":\"{message}\",\n  \"request_id\":\"{request_id}\"\n}}")),
+            "application/json; charset=utf-8",
+        ),
+        Format::Text => (Bytes::from(format!("{message}\nrequest_id: {request_id}\n")), "text/plain; charset=utf-8"),
+        Format::Html => (
+            Bytes::from(format!(
+                "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>{message}.</p>\n    <p>request_id: {request_id}</p>\n  </body>\n</html>\n"
+            )),
+            "text/html; charset=utf-8",
+        ),
+        Format::Xml => (
+            Bytes::from(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>{message}</message>\n  <requestid>{request_id}</requestid>\n</error>\n"
+            )),
+            "application/xml; charset=utf-8",
+        ),
+    }
+}
+
+/// Builds the gateway's own response for `error`.
+pub fn error_response(
+    error: ProxyError,
+    accept: Option<&HeaderValue>,
+    request_id: &HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let format = format_for(error, accept);
+    let id = request_id.to_str().unwrap_or("");
+    let (body, content_type) = body_for(format, error.message(), id);
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = error.status();
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if error == ProxyError::HttpsRequired {
+        h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(UPGRADE, HeaderValue::from_static("TLS/1.2, HTTP/1.1"));
+    }
+    h.insert(SERVER, SERVER_VALUE.clone());
+    h.insert(&X_KONG_RESPONSE_LATENCY, latency_ms(start));
+    h.insert(&X_KONG_REQUEST_ID, request_id.clone());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(accept: Option<&str>, error: ProxyError) -> Format {
+        let mut h = HeaderMap::new();
+        if let Some(a) = accept {
+            h.insert(ACCEPT, HeaderValue::from_str(a).unwrap());
+        }
+        format_for(error, negotiation_header(&h))
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(fmt(None, ProxyError::NoRoute), Format::Json);
+        assert_eq!(fmt(None, ProxyError::Timeout), Format::Text);
+        assert_eq!(fmt(Some("*/*"), ProxyError::Timeout), Format::Json);
+        assert_eq!(fmt(Some("text/plain"), ProxyError::NoRoute), Format::Text);
+        assert_eq!(fmt(Some("text/*"), ProxyError::NoRoute), Format::Text);
+        assert_eq!(
+            fmt(
+                Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                ProxyError::NoRoute
+            ),
+            Format::Html
+        );
+        assert_eq!(
+            fmt(
+                Some("application/xml;q=0.5, text/plain;q=0.9"),
+                ProxyError::NoRoute
+            ),
+            Format::Text
+        );
+        assert_eq!(fmt(Some("image/png"), ProxyError::NoRoute), Format::Json);
+    }
+
+    #[test]
+    fn json_body_shape() {
+        let (body, ct) = body_for(Format::Json, ProxyError::NoRoute.message(), "abc");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["message"], "no Route matched with those values");
+        assert_eq!(v["request_id"], "abc");
+        assert!(ct.starts_with("application/json"));
+    }
+}

@@ -1,0 +1,269 @@
+//! One proxied request, start to finish: route it on the current snapshot,
+//! build the upstream request (path, Host, forwarding headers), send it
+//! through the worker's pool, and hand the streamed response back with the
+//! response headers of §4.5 — or answer with one of Kong's error pages.
+//!
+//! This is where the plugin phases will hook in (rewrite/access before the
+//! upstream call, header_filter/body_filter/log after), running on the
+//! worker's Lua VM held by [`WorkerContext`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use http::header::{HeaderValue, HOST};
+use http::uri::PathAndQuery;
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+
+use super::body::{PoolReturn, ProxyBody};
+use super::errors::{error_response, negotiation_header, ProxyError};
+use super::headers::{
+    add_forwarding_headers, add_response_headers, forwarded_host, latency_ms, strip_hop_by_hop,
+    ConnInfo, RequestIds,
+};
+use super::normalize::{escape_path, normalize_path};
+use super::path::{upstream_path, PathPlan};
+use super::pool::Pool;
+use super::router::{RequestView, Upstream};
+use crate::snapshot::SharedConfig;
+
+/// Everything one worker thread owns. Not `Send`: it never leaves its
+/// thread, which is what lets a per-worker Lua VM live here later.
+pub struct WorkerContext {
+    pub id: usize,
+    pub config: SharedConfig,
+    pub pool: Rc<Pool>,
+    pub request_ids: RequestIds,
+    /// Reused buffer for the upstream path.
+    scratch: RefCell<Vec<u8>>,
+    // The worker's Lua VM (piccolo, not Send) goes here.
+}
+
+impl WorkerContext {
+    pub fn new(id: usize, config: SharedConfig) -> Self {
+        WorkerContext {
+            id,
+            config,
+            pool: Rc::new(Pool::new()),
+            request_ids: RequestIds::new(id),
+            scratch: RefCell::new(Vec::with_capacity(256)),
+        }
+    }
+}
+
+/// Handles one client request; never fails (errors become responses).
+pub async fn handle(
+    ctx: &WorkerContext,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let start = Instant::now();
+    let request_id = ctx.request_ids.next();
+    let snapshot = ctx.config.load_full();
+    let (mut parts, body) = req.into_parts();
+
+    let host: Option<&str> = match parts.headers.get(HOST) {
+        Some(h) => h.to_str().ok(),
+        None => parts.uri.authority().map(|a| a.as_str()),
+    };
+    let raw_path = parts.uri.path();
+    let norm = normalize_path(raw_path);
+    let view = RequestView {
+        method: &parts.method,
+        path: &norm,
+        host,
+        headers: &parts.headers,
+    };
+    let Some(found) = snapshot.router.find(&view) else {
+        return error_response(
+            ProxyError::NoRoute,
+            negotiation_header(&parts.headers),
+            &request_id,
+            start,
+        );
+    };
+    let route = found.route;
+    if !route.allows_http {
+        let error = if route.grpc_only {
+            if parts.version == Version::HTTP_2 {
+                ProxyError::NotGrpc
+            } else {
+                ProxyError::Http2Required
+            }
+        } else {
+            ProxyError::HttpsRequired
+        };
+        return error_response(
+            error,
+            negotiation_header(&parts.headers),
+            &request_id,
+            start,
+        );
+    }
+    let Some(upstream) = route.upstream.clone() else {
+        return error_response(
+            ProxyError::NoService,
+            negotiation_header(&parts.headers),
+            &request_id,
+            start,
+        );
+    };
+    if !upstream.plain_http {
+        tracing::warn!(service = %upstream.service.id, protocol = %upstream.service.protocol, "only http services can be proxied");
+        return error_response(
+            ProxyError::BadGateway,
+            negotiation_header(&parts.headers),
+            &request_id,
+            start,
+        );
+    }
+
+    // Upstream path: reuse the client's path-and-query when unchanged.
+    let new_pq = {
+        let mut out = ctx.scratch.borrow_mut();
+        let plan = PathPlan {
+            service_path: &upstream.path,
+            strip_path: route.route.strip_path,
+            v1: route.v1,
+            matched_len: found.matched_len,
+        };
+        upstream_path(plan, &norm, &mut out);
+        if out.as_slice() == raw_path.as_bytes() && parts.uri.scheme().is_none() {
+            None
+        } else {
+            let escaped = escape_path(&out);
+            let mut s =
+                String::with_capacity(escaped.len() + parts.uri.query().map_or(0, |q| q.len() + 1));
+            s.push_str(&escaped);
+            if let Some(q) = parts.uri.query() {
+                s.push('?');
+                s.push_str(q);
+            }
+            Some(s)
+        }
+    };
+    let prefix = match found.matched_len {
+        Some(n) if route.route.strip_path => norm.get(..n),
+        _ => None,
+    };
+    let forwarded_path = HeaderValue::from_str(raw_path).ok();
+    let preserved_host = if route.route.preserve_host {
+        match parts.headers.get(HOST) {
+            Some(h) => Some(h.clone()),
+            None => host.and_then(|h| HeaderValue::from_str(h).ok()),
+        }
+    } else {
+        None
+    };
+    let forwarded_host = forwarded_host(host);
+
+    strip_hop_by_hop(&mut parts.headers, true);
+    add_forwarding_headers(
+        &mut parts.headers,
+        conn,
+        forwarded_host,
+        forwarded_path,
+        prefix,
+        &request_id,
+    );
+    parts.headers.insert(
+        HOST,
+        preserved_host.unwrap_or_else(|| upstream.host_header.clone()),
+    );
+    drop(norm);
+    if let Some(pq) = new_pq {
+        match PathAndQuery::try_from(pq) {
+            Ok(pq) => parts.uri = Uri::from(pq),
+            Err(_) => {
+                return error_response(
+                    ProxyError::Internal,
+                    negotiation_header(&parts.headers),
+                    &request_id,
+                    start,
+                )
+            }
+        }
+    } else if parts.uri.authority().is_some() {
+        if let Some(pq) = parts.uri.path_and_query().cloned() {
+            parts.uri = Uri::from(pq);
+        }
+    }
+    parts.version = Version::HTTP_11;
+
+    let proxy_latency = latency_ms(start);
+    let sent_at = Instant::now();
+    let accept = negotiation_header(&parts.headers).cloned();
+    let result = send(ctx, &upstream, Request::from_parts(parts, body)).await;
+    let (resp, sender) = match result {
+        Ok(ok) => ok,
+        Err(error) => return error_response(error, accept.as_ref(), &request_id, start),
+    };
+    let upstream_latency = latency_ms(sent_at);
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers, false);
+    add_response_headers(
+        &mut rparts.headers,
+        upstream_latency,
+        proxy_latency,
+        &request_id,
+    );
+    rparts.version = Version::HTTP_11;
+    let read_timeout = upstream.read_timeout;
+    let conn = PoolReturn {
+        pool: ctx.pool.clone(),
+        upstream,
+        sender,
+    };
+    Response::from_parts(rparts, ProxyBody::upstream(rbody, conn, read_timeout))
+}
+
+/// Sends the request on a pooled or new connection.
+async fn send(
+    ctx: &WorkerContext,
+    upstream: &Upstream,
+    request: Request<Incoming>,
+) -> Result<(Response<Incoming>, super::pool::Sender), ProxyError> {
+    let mut pending = Some(request);
+    let mut stale_retries = 0;
+    loop {
+        let pooled = if stale_retries < 3 {
+            ctx.pool.checkout(upstream).await
+        } else {
+            None
+        };
+        let from_pool = pooled.is_some();
+        let mut sender = match pooled {
+            Some(s) => s,
+            None => match ctx.pool.connect(upstream).await {
+                Ok(s) => s,
+                Err(e) => return Err(e.as_proxy_error()),
+            },
+        };
+        let Some(req) = pending.take() else {
+            return Err(ProxyError::Internal);
+        };
+        let fut = sender.try_send_request(req);
+        match tokio::time::timeout(upstream.read_timeout, fut).await {
+            Err(_) => return Err(ProxyError::Timeout),
+            Ok(Ok(resp)) => return Ok((resp, sender)),
+            Ok(Err(mut e)) => match e.take_message() {
+                // Not sent at all (the pooled connection was closing): try
+                // another connection.
+                Some(req) if from_pool || stale_retries == 0 => {
+                    pending = Some(req);
+                    stale_retries += 1;
+                }
+                _ => {
+                    let err = e.into_error();
+                    tracing::info!(upstream = %upstream.pool_key, error = %err, "upstream request failed");
+                    return Err(if err.is_timeout() {
+                        ProxyError::Timeout
+                    } else {
+                        ProxyError::BadGateway
+                    });
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! End-to-end tests of the proxy alone: real workers on a loopback port, a
+//! snapshot built by hand (no Admin API), a small echo upstream in-process.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::entities::{ForeignKey, Route, Service};
+use crate::snapshot::{ConfigSnapshot, SharedConfig};
+
+/// An upstream that answers with a JSON echo of the request; `/slow` waits
+/// two seconds first.
+async fn echo_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    if req.uri().path().starts_with("/slow") {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    let method = req.method().to_string();
+                    let path = req.uri().path().to_string();
+                    let query = req.uri().query().map(str::to_string);
+                    let headers: serde_json::Map<String, Value> = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+                        .collect();
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let out = json!({"method": method, "path": path, "query": query, "headers": headers,
+                                     "body": String::from_utf8_lossy(&body)});
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(out.to_string()))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn service(url_host: &str, port: u16, path: Option<&str>, read_timeout: u64) -> Service {
+    serde_json::from_value(json!({
+        "id": Uuid::new_v4(), "created_at": 1, "updated_at": 1, "name": "svc", "retries": 1,
+        "protocol": "http", "host": url_host, "port": port, "path": path, "connect_timeout": 1000,
+        "write_timeout": 60000, "read_timeout": read_timeout, "tags": null, "client_certificate": null,
+        "tls_verify": null, "tls_verify_depth": null, "ca_certificates": null, "enabled": true
+    }))
+    .unwrap()
+}
+
+fn route(service: Uuid, paths: &[&str], strip_path: bool, preserve_host: bool) -> Route {
+    serde_json::from_value(json!({
+        "id": Uuid::new_v4(), "created_at": 1, "updated_at": 1, "name": null,
+        "protocols": ["http", "https"], "methods": null, "hosts": null, "paths": paths, "headers": null,
+        "https_redirect_status_code": 426, "regex_priority": 0, "strip_path": strip_path,
+        "path_handling": "v0", "preserve_host": preserve_host, "request_buffering": true,
+        "response_buffering": true, "snis": null, "sources": null, "destinations": null, "tags": null,
+        "service": ForeignKey { id: service }
+    }))
+    .unwrap()
+}
+
+struct Gateway {
+    addr: SocketAddr,
+    config: SharedConfig,
+    stop: tokio::sync::watch::Sender<bool>,
+    workers: Option<super::ProxyWorkers>,
+}
+
+impl Gateway {
+    fn start() -> Gateway {
+        let config: SharedConfig = Arc::new(ArcSwap::from_pointee(ConfigSnapshot::build(
+            0,
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        )));
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let workers =
+            super::spawn_workers("127.0.0.1:0".parse().unwrap(), 2, config.clone(), rx).unwrap();
+        Gateway {
+            addr: workers.local_addr,
+            config,
+            stop,
+            workers: Some(workers),
+        }
+    }
+
+    fn set(&self, services: Vec<Service>, routes: Vec<Route>) {
+        self.config.store(Arc::new(ConfigSnapshot::build(
+            1,
+            services,
+            routes,
+            vec![],
+            vec![],
+        )));
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(w) = self.workers.take() {
+            w.join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_and_rewrites() {
+    let up = echo_upstream().await;
+    let gw = Gateway::start();
+    let svc = service("127.0.0.1", up.port(), Some("/base"), 60000);
+    let r = route(svc.id, &["/api"], true, false);
+    gw.set(vec![svc], vec![r]);
+    let client = reqwest::Client::new();
+
+    let resp = client
+        .get(gw.url("/api/items?x=1&y=%20"))
+        .header("x-custom", "v")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("x-kong-upstream-latency").is_some());
+    assert!(resp.headers().get("x-kong-proxy-latency").is_some());
+    assert!(resp.headers()["via"]
+        .to_str()
+        .unwrap()
+        .contains("lunagate/"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["path"], "/base/items");
+    assert_eq!(v["query"], "x=1&y=%20");
+    assert_eq!(v["headers"]["x-custom"], "v");
+    assert_eq!(v["headers"]["host"], format!("127.0.0.1:{}", up.port()));
+    assert_eq!(v["headers"]["x-forwarded-prefix"], "/api");
+    assert_eq!(v["headers"]["x-forwarded-path"], "/api/items");
+    assert_eq!(v["headers"]["x-real-ip"], "127.0.0.1");
+
+    // A POST body is streamed through; keep-alive reuse works across requests.
+    for i in 0..5 {
+        let resp = client
+            .post(gw.url("/api/p"))
+            .body(format!("hello {i}"))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["body"], format!("hello {i}"));
+        assert_eq!(v["method"], "POST");
+    }
+
+    let resp = client.get(gw.url("/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.headers()["server"]
+        .to_str()
+        .unwrap()
+        .starts_with("lunagate/"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["message"], "no Route matched with those values");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failures() {
+    let up = echo_upstream().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let gw = Gateway::start();
+    let down = service("127.0.0.1", closed, None, 60000);
+    let slow = service("127.0.0.1", up.port(), None, 300);
+    let routes = vec![
+        route(down.id, &["/down"], true, false),
+        route(slow.id, &["/slow"], false, false),
+    ];
+    gw.set(vec![down, slow], routes);
+    let client = reqwest::Client::new();
+
+    let resp = client
+        .get(gw.url("/down"))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.starts_with("The upstream server is currently unavailable\nrequest_id: "),
+        "{text}"
+    );
+
+    let resp = client
+        .get(gw.url("/slow"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 504);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["message"], "The upstream server is timing out");
+}
