@@ -5,6 +5,8 @@
 mod admin;
 mod config;
 mod entities;
+mod pdk;
+mod plugins;
 mod proxy;
 mod snapshot;
 mod store;

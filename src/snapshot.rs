@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use uuid::Uuid;
 
 use crate::entities::{Consumer, Kind, Plugin, Route, Service};
+use crate::plugins::PluginPlan;
 use crate::proxy::router::Router;
 use crate::store::{Store, StoreError};
 
@@ -21,6 +22,8 @@ pub struct ConfigSnapshot {
     pub plugins: Vec<Arc<Plugin>>,
     pub consumers: Vec<Arc<Consumer>>,
     pub router: Router,
+    /// The plugins of each route, compiled, in run order.
+    pub plugins_plan: PluginPlan,
 }
 
 /// What every worker and the Admin API share.
@@ -38,11 +41,14 @@ impl ConfigSnapshot {
             services.into_iter().map(|s| (s.id, Arc::new(s))).collect();
         let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
         let router = Router::build(&services, &routes);
+        let plugins: Vec<Arc<Plugin>> = plugins.into_iter().map(Arc::new).collect();
+        let plugins_plan = PluginPlan::build(&plugins, &routes);
         ConfigSnapshot {
             version,
             services,
             routes,
-            plugins: plugins.into_iter().map(Arc::new).collect(),
+            plugins,
+            plugins_plan,
             consumers: consumers.into_iter().map(Arc::new).collect(),
             router,
         }

@@ -1,0 +1,346 @@
+//! The `kong` PDK and the `ngx` shim, as piccolo callbacks.
+//!
+//! One VM per worker builds these tables once; every callback reads and
+//! writes the current request through a shared [`RequestCell`] that the
+//! phase runner fills before it runs a function and empties afterwards. One
+//! file per PDK module, each with an `install` function that adds its
+//! callbacks, as piccolo's stdlib files do.
+
+mod client;
+mod ctx;
+mod log;
+mod ngx;
+mod request;
+mod response;
+mod router;
+mod service;
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use piccolo::{Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
+
+use crate::entities::{Route, Service};
+
+pub use ctx::new_request_tables;
+
+/// Kong's request phases, in the order a request goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    Rewrite,
+    Access,
+    HeaderFilter,
+    BodyFilter,
+    Log,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Rewrite => "rewrite",
+            Phase::Access => "access",
+            Phase::HeaderFilter => "header_filter",
+            Phase::BodyFilter => "body_filter",
+            Phase::Log => "log",
+        }
+    }
+}
+
+/// How a request ends early (`kong.response.exit`, `ngx.exit`, an error).
+#[derive(Debug)]
+pub struct Exit {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: ExitBody,
+}
+
+#[derive(Debug)]
+pub enum ExitBody {
+    /// Sent as given.
+    Bytes(Bytes),
+    /// Kong's standard error page for this message, rendered by the proxy
+    /// in the format the client's `Accept` asks for.
+    KongError(String),
+}
+
+/// Everything the PDK can see and change of one request.
+pub struct RequestContext {
+    pub phase: Phase,
+    /// Method, URI, version and headers of the client request. The headers
+    /// are also what goes upstream: `kong.service.request.set_header` edits
+    /// them, as `ngx.req.set_header` does in Kong.
+    pub request: http::request::Parts,
+    pub client_addr: SocketAddr,
+    pub server_port: u16,
+    pub scheme: &'static str,
+    /// The normalised request path the router matched.
+    pub path: String,
+    /// The request body, when the proxy read it for the functions.
+    pub body: Option<Bytes>,
+    pub route: Option<Arc<Route>>,
+    pub service: Option<Arc<Service>>,
+    /// Regex captures of the matched route path: (name, value).
+    pub captures: Vec<(Option<String>, String)>,
+    /// Epoch milliseconds when the request arrived.
+    pub started_ms: i64,
+    /// Set by `kong.service.request.set_path` / `set_raw_query` / `ngx.var.args`.
+    pub upstream_path: Option<String>,
+    pub upstream_query: Option<String>,
+    pub upstream_body: Option<Bytes>,
+    /// The response as it will be sent: the upstream's in header_filter and
+    /// log, or headers set in access for whatever response comes.
+    pub response_status: Option<u16>,
+    pub response_headers: HeaderMap,
+    /// Where the response came from: "exit", "error" or "service".
+    pub response_source: &'static str,
+    /// Output of `ngx.say`/`ngx.print`, sent by a following `ngx.exit`.
+    pub printed: Vec<u8>,
+    /// `ngx.exit(ngx.OK)`: leave the running function only.
+    pub leave_function: bool,
+    pub exit: Option<Exit>,
+    /// The running plugin's name, for `kong.log` prefixes.
+    pub plugin_name: &'static str,
+}
+
+impl RequestContext {
+    pub fn new(
+        request: http::request::Parts,
+        client_addr: SocketAddr,
+        server_port: u16,
+        path: String,
+    ) -> Self {
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        RequestContext {
+            phase: Phase::Access,
+            request,
+            client_addr,
+            server_port,
+            scheme: "http",
+            path,
+            body: None,
+            route: None,
+            service: None,
+            captures: Vec::new(),
+            started_ms,
+            upstream_path: None,
+            upstream_query: None,
+            upstream_body: None,
+            response_status: None,
+            response_headers: HeaderMap::new(),
+            response_source: "service",
+            printed: Vec::new(),
+            leave_function: false,
+            exit: None,
+            plugin_name: "",
+        }
+    }
+}
+
+/// The current request, shared by all PDK callbacks of one VM.
+pub type RequestCell = Rc<RefCell<Option<RequestContext>>>;
+
+/// Builds the `kong` and `ngx` globals into `env`.
+pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
+    let kong = Table::new(&ctx);
+    set(ctx, kong, "version", env!("CARGO_PKG_VERSION"));
+    set(ctx, kong, "version_num", 1000);
+    request::install(ctx, kong, cell);
+    response::install(ctx, kong, cell);
+    service::install(ctx, kong, cell);
+    client::install(ctx, kong, cell);
+    router::install(ctx, kong, cell);
+    log::install(ctx, kong, cell);
+    ctx::install(ctx, kong);
+    let node = Table::new(&ctx);
+    let node_id = uuid::Uuid::new_v4().to_string();
+    set(
+        ctx,
+        node,
+        "get_id",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            stack.replace(ctx, ctx.intern(node_id.as_bytes()));
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(ctx, kong, "node", node);
+    set(ctx, env, "kong", kong);
+    ngx::install(ctx, env, kong, cell);
+}
+
+/// Sets a string key, which cannot fail.
+pub(crate) fn set<'gc>(
+    ctx: Context<'gc>,
+    t: Table<'gc>,
+    key: &'static str,
+    v: impl piccolo::IntoValue<'gc>,
+) {
+    let _ = t.set(ctx, key, v);
+}
+
+/// A PDK function: reads its arguments from `stack`, answers into it.
+type PdkFn = for<'gc> fn(
+    Context<'gc>,
+    &mut Execution<'gc, '_>,
+    &mut Stack<'gc, '_>,
+    &mut RequestContext,
+) -> Result<(), Error<'gc>>;
+
+/// Registers `f` as `t[name]`, giving it the current request. Calling it
+/// outside a request (e.g. at chunk load) raises a Lua error.
+pub(crate) fn add<'gc>(
+    ctx: Context<'gc>,
+    t: Table<'gc>,
+    name: &'static str,
+    cell: &RequestCell,
+    f: PdkFn,
+) {
+    let cell = cell.clone();
+    let cb = Callback::from_fn(&ctx, move |ctx, mut exec, mut stack| {
+        let mut guard = cell.borrow_mut();
+        let Some(req) = guard.as_mut() else {
+            return Err(lua_error(ctx, &format!("{name}: no request in progress")));
+        };
+        f(ctx, &mut exec, &mut stack, req)?;
+        Ok(CallbackReturn::Return)
+    });
+    let _ = t.set(ctx, name, cb);
+}
+
+pub(crate) fn lua_error<'gc>(ctx: Context<'gc>, msg: &str) -> Error<'gc> {
+    Error::from_value(Value::String(ctx.intern(msg.as_bytes())))
+}
+
+/// Kong's phase check: "function cannot be called in X phase (only in: …)".
+pub(crate) fn only_in<'gc>(
+    ctx: Context<'gc>,
+    req: &RequestContext,
+    allowed: &[Phase],
+) -> Result<(), Error<'gc>> {
+    if allowed.contains(&req.phase) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|p| p.name()).collect();
+    Err(lua_error(
+        ctx,
+        &format!(
+            "function cannot be called in {} phase (only in: {})",
+            req.phase.name(),
+            names.join(", ")
+        ),
+    ))
+}
+
+/// Argument `i` (0-based) as bytes, if it is a string or a number.
+pub(crate) fn arg_bytes(stack: &Stack<'_, '_>, i: usize) -> Option<Vec<u8>> {
+    match stack.get(i) {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(n) => Some(n.to_string().into_bytes()),
+        Value::Number(n) => Some(lua_number(n).into_bytes()),
+        _ => None,
+    }
+}
+
+/// Lua's `%.14g` formatting of a float, as `tostring` prints it.
+pub(crate) fn lua_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{n:.1}")
+    } else {
+        let s = format!("{n}");
+        if s.len() > 16 {
+            format!("{n:.14e}")
+        } else {
+            s
+        }
+    }
+}
+
+pub(crate) fn arg_string(stack: &Stack<'_, '_>, i: usize) -> Option<String> {
+    arg_bytes(stack, i).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// A header name argument; `_` counts as `-`, as in Kong's `get_header`.
+pub(crate) fn header_name_arg<'gc>(
+    ctx: Context<'gc>,
+    stack: &Stack<'gc, '_>,
+    i: usize,
+) -> Result<HeaderName, Error<'gc>> {
+    let name =
+        arg_string(stack, i).ok_or_else(|| lua_error(ctx, "header name must be a string"))?;
+    HeaderName::from_bytes(name.replace('_', "-").to_ascii_lowercase().as_bytes())
+        .map_err(|_| lua_error(ctx, &format!("invalid header name \"{name}\"")))
+}
+
+/// A header value argument: a string, a number, or a table of them.
+pub(crate) fn header_values_arg<'gc>(
+    ctx: Context<'gc>,
+    v: Value<'gc>,
+) -> Result<Vec<HeaderValue>, Error<'gc>> {
+    let one = |v: Value<'gc>| -> Result<HeaderValue, Error<'gc>> {
+        let bytes = match v {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(n) => n.to_string().into_bytes(),
+            Value::Number(n) => lua_number(n).into_bytes(),
+            Value::Boolean(b) => b.to_string().into_bytes(),
+            other => {
+                return Err(lua_error(
+                    ctx,
+                    &format!("invalid header value: {} given", other.type_name()),
+                ))
+            }
+        };
+        HeaderValue::from_bytes(&bytes).map_err(|_| lua_error(ctx, "invalid header value"))
+    };
+    match v {
+        Value::Table(t) => (1..=t.length()).map(|i| one(t.get(ctx, i))).collect(),
+        other => Ok(vec![one(other)?]),
+    }
+}
+
+/// A Lua table of headers: lowercase names, several values as an array.
+pub(crate) fn headers_table<'gc>(ctx: Context<'gc>, headers: &HeaderMap) -> Table<'gc> {
+    let t = Table::new(&ctx);
+    for name in headers.keys() {
+        let values: Vec<&HeaderValue> = headers.get_all(name).iter().collect();
+        let key = ctx.intern(name.as_str().as_bytes());
+        if values.len() == 1 {
+            let _ = t.set(ctx, key, ctx.intern(values[0].as_bytes()));
+        } else {
+            let list = Table::new(&ctx);
+            for (i, v) in values.iter().enumerate() {
+                let _ = list.set(ctx, i as i64 + 1, ctx.intern(v.as_bytes()));
+            }
+            let _ = t.set(ctx, key, list);
+        }
+    }
+    header_lookup_metatable(ctx, t);
+    t
+}
+
+/// Lets `headers["X-Foo"]` and `headers.x_foo` find `x-foo`, as Kong's
+/// header tables do.
+fn header_lookup_metatable<'gc>(ctx: Context<'gc>, t: Table<'gc>) {
+    let mt = Table::new(&ctx);
+    let index = Callback::from_fn(&ctx, |ctx, _, mut stack| {
+        let (t, k): (Table, Value) = stack.consume(ctx)?;
+        let v = match k {
+            Value::String(s) => {
+                let norm = String::from_utf8_lossy(s.as_bytes())
+                    .to_ascii_lowercase()
+                    .replace('_', "-");
+                t.get_value(Value::String(ctx.intern(norm.as_bytes())))
+            }
+            _ => Value::Nil,
+        };
+        stack.replace(ctx, v);
+        Ok(CallbackReturn::Return)
+    });
+    let _ = mt.set(ctx, "__index", index);
+    let _ = t.set_metatable(&ctx, Some(mt));
+}

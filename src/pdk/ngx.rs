@@ -1,0 +1,558 @@
+//! The parts of OpenResty's `ngx` API that Kong functions commonly use
+//! (§2.6 of the Kong reference): status, exit, say/print, var, req, header,
+//! ctx, time, log, worker, base64 and URI escaping.
+
+use base64::Engine as _;
+use piccolo::{Callback, CallbackReturn, Context, Table, Value};
+
+use super::response::{default_message, finish, status_arg};
+use super::{
+    add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error, Exit,
+    ExitBody, RequestCell,
+};
+
+/// Statuses for which nginx serves Kong's error page when nothing was printed.
+const ERROR_PAGES: &[u16] = &[
+    400, 404, 405, 408, 411, 412, 413, 414, 417, 494, 500, 502, 503, 504,
+];
+
+pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
+    let ngx = Table::new(&ctx);
+    for (name, v) in [
+        ("OK", 0),
+        ("ERROR", -1),
+        ("AGAIN", -2),
+        ("DONE", -4),
+        ("DECLINED", -5),
+        ("STDERR", 0),
+        ("EMERG", 1),
+        ("ALERT", 2),
+        ("CRIT", 3),
+        ("ERR", 4),
+        ("WARN", 5),
+        ("NOTICE", 6),
+        ("INFO", 7),
+        ("DEBUG", 8),
+        ("HTTP_OK", 200),
+        ("HTTP_CREATED", 201),
+        ("HTTP_NO_CONTENT", 204),
+        ("HTTP_MOVED_PERMANENTLY", 301),
+        ("HTTP_MOVED_TEMPORARILY", 302),
+        ("HTTP_NOT_MODIFIED", 304),
+        ("HTTP_BAD_REQUEST", 400),
+        ("HTTP_UNAUTHORIZED", 401),
+        ("HTTP_FORBIDDEN", 403),
+        ("HTTP_NOT_FOUND", 404),
+        ("HTTP_NOT_ALLOWED", 405),
+        ("HTTP_TOO_MANY_REQUESTS", 429),
+        ("HTTP_INTERNAL_SERVER_ERROR", 500),
+        ("HTTP_BAD_GATEWAY", 502),
+        ("HTTP_SERVICE_UNAVAILABLE", 503),
+        ("HTTP_GATEWAY_TIMEOUT", 504),
+    ] {
+        let _ = ngx.set(ctx, name, v);
+    }
+    let _ = ngx.set(ctx, "null", Value::Nil);
+    let _ = ngx.set(ctx, "ctx", Table::new(&ctx));
+
+    add(ctx, ngx, "exit", cell, |ctx, exec, stack, req| {
+        let code = match stack.get(0) {
+            Value::Integer(n) => n,
+            Value::Number(f) => f as i64,
+            _ => {
+                return Err(lua_error(
+                    ctx,
+                    "bad argument #1 to 'exit' (number expected)",
+                ))
+            }
+        };
+        exec.fuel().interrupt();
+        stack.clear();
+        if code == 0 {
+            req.leave_function = true;
+            return Ok(());
+        }
+        let status = if code >= 200 {
+            status_arg(ctx, Value::Integer(code))?
+        } else {
+            req.response_status.unwrap_or(500)
+        };
+        let status = if code >= 200 && code < 300 {
+            req.response_status.unwrap_or(status)
+        } else {
+            status
+        };
+        let body = if !req.printed.is_empty() {
+            ExitBody::Bytes(std::mem::take(&mut req.printed).into())
+        } else if ERROR_PAGES.contains(&status) {
+            ExitBody::KongError(default_message(status).to_string())
+        } else {
+            ExitBody::Bytes(bytes::Bytes::new())
+        };
+        let headers = std::mem::take(&mut req.response_headers);
+        finish(
+            req,
+            Exit {
+                status,
+                headers,
+                body,
+            },
+        );
+        Ok(())
+    });
+    for (name, newline) in [("say", true), ("print", false)] {
+        let cell = cell.clone();
+        let cb = Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let mut out = Vec::new();
+            for i in 0..stack.len() {
+                append_printable(ctx, &mut out, stack.get(i))?;
+            }
+            if newline {
+                out.push(b'\n');
+            }
+            if let Some(req) = cell.borrow_mut().as_mut() {
+                req.printed.extend_from_slice(&out);
+            }
+            stack.replace(ctx, 1);
+            Ok(CallbackReturn::Return)
+        });
+        let _ = ngx.set(ctx, name, cb);
+    }
+    add(ctx, ngx, "log", cell, |_, exec, stack, req| {
+        let level = match stack.get(0) {
+            Value::Integer(n) => n,
+            _ => 6,
+        };
+        stack.pop_front();
+        let level = match level {
+            0..=4 => "err",
+            5 => "warn",
+            6 | 7 => "info",
+            _ => "debug",
+        };
+        let place = exec
+            .upper_lua_frame()
+            .map(|f| {
+                format!(
+                    "{}:{}",
+                    String::from_utf8_lossy(f.chunk_name.as_bytes()),
+                    f.current_line
+                )
+            })
+            .unwrap_or_default();
+        super::log::emit(
+            level,
+            req.plugin_name,
+            &place,
+            &super::log::join_args(stack),
+        );
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, ngx, "get_phase", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, ctx.intern(req.phase.name().as_bytes()));
+        Ok(())
+    });
+    let time = Callback::from_fn(&ctx, |ctx, _, mut stack| {
+        stack.replace(ctx, now().as_secs() as i64);
+        Ok(CallbackReturn::Return)
+    });
+    let _ = ngx.set(ctx, "time", time);
+    let now_cb = Callback::from_fn(&ctx, |ctx, _, mut stack| {
+        stack.replace(ctx, (now().as_millis() as f64) / 1000.0);
+        Ok(CallbackReturn::Return)
+    });
+    let _ = ngx.set(ctx, "now", now_cb);
+    let _ = ngx.set(
+        ctx,
+        "update_time",
+        Callback::from_fn(&ctx, |_, _, mut stack| {
+            stack.clear();
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    install_codecs(ctx, ngx);
+    install_req(ctx, ngx, cell);
+    install_var(ctx, ngx, cell);
+    install_header(ctx, ngx, cell);
+
+    let worker = Table::new(&ctx);
+    let _ = worker.set(
+        ctx,
+        "pid",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            stack.replace(ctx, std::process::id() as i64);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = worker.set(
+        ctx,
+        "id",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            stack.replace(ctx, 0);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = ngx.set(ctx, "worker", worker);
+
+    // ngx.status reads and writes the response status.
+    let mt = Table::new(&ctx);
+    let get_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__index",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let key = stack.get(1);
+            let v = match key {
+                Value::String(s) if s.as_bytes() == b"status" => {
+                    get_cell.borrow().as_ref().map_or(Value::Integer(0), |r| {
+                        Value::Integer(r.response_status.unwrap_or(0) as i64)
+                    })
+                }
+                _ => Value::Nil,
+            };
+            stack.replace(ctx, v);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let set_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__newindex",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let (t, key, value): (Table, Value, Value) = stack.consume(ctx)?;
+            match key {
+                Value::String(s) if s.as_bytes() == b"status" => {
+                    let status = status_arg(ctx, value)?;
+                    if let Some(req) = set_cell.borrow_mut().as_mut() {
+                        req.response_status = Some(status);
+                    }
+                }
+                _ => {
+                    t.set_value(&ctx, key, value)
+                        .map_err(|e| lua_error(ctx, &e.to_string()))?;
+                }
+            }
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = ngx.set_metatable(&ctx, Some(mt));
+    let _ = kong;
+    super::set(ctx, env, "ngx", ngx);
+}
+
+fn now() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+fn append_printable<'gc>(
+    ctx: Context<'gc>,
+    out: &mut Vec<u8>,
+    v: Value<'gc>,
+) -> Result<(), piccolo::Error<'gc>> {
+    match v {
+        Value::String(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(f) => out.extend_from_slice(super::lua_number(f).as_bytes()),
+        Value::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Nil => out.extend_from_slice(b"nil"),
+        Value::Table(t) => {
+            for i in 1..=t.length() {
+                append_printable(ctx, out, t.get(ctx, i))?;
+            }
+        }
+        other => {
+            return Err(lua_error(
+                ctx,
+                &format!("bad argument to 'say' ({} not allowed)", other.type_name()),
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn install_codecs<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
+    let codec = |f: fn(&[u8], bool) -> Option<Vec<u8>>| {
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let input = arg_bytes(&stack, 0).unwrap_or_default();
+            let flag = matches!(stack.get(1), Value::Boolean(true));
+            let out = f(&input, flag);
+            stack.replace(
+                ctx,
+                out.map_or(Value::Nil, |o| Value::String(ctx.intern(&o))),
+            );
+            Ok(CallbackReturn::Return)
+        })
+    };
+    let _ = ngx.set(
+        ctx,
+        "encode_base64",
+        codec(|s, no_pad| {
+            let engine = if no_pad {
+                base64::engine::general_purpose::STANDARD_NO_PAD
+            } else {
+                base64::engine::general_purpose::STANDARD
+            };
+            Some(engine.encode(s).into_bytes())
+        }),
+    );
+    let _ = ngx.set(
+        ctx,
+        "decode_base64",
+        codec(|s, _| {
+            let trimmed: Vec<u8> = s.iter().copied().filter(|c| *c != b'=').collect();
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(trimmed)
+                .ok()
+        }),
+    );
+    let _ = ngx.set(
+        ctx,
+        "escape_uri",
+        codec(|s, _| {
+            Some(
+                percent_encoding::percent_encode(s, URI_COMPONENT)
+                    .to_string()
+                    .into_bytes(),
+            )
+        }),
+    );
+    let _ = ngx.set(
+        ctx,
+        "unescape_uri",
+        codec(|s, _| {
+            let plus: Vec<u8> = s
+                .iter()
+                .map(|c| if *c == b'+' { b' ' } else { *c })
+                .collect();
+            Some(percent_encoding::percent_decode(&plus).collect())
+        }),
+    );
+    let _ = ngx.set(
+        ctx,
+        "encode_args",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            let Value::Table(t) = stack.get(0) else {
+                return Err(lua_error(
+                    ctx,
+                    "bad argument #1 to 'encode_args' (table expected)",
+                ));
+            };
+            let s = super::service::encode_args(ctx, t);
+            stack.replace(ctx, ctx.intern(s.as_bytes()));
+            Ok(CallbackReturn::Return)
+        }),
+    );
+}
+
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
+    let t = Table::new(&ctx);
+    add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, headers_table(ctx, &req.request.headers));
+        Ok(())
+    });
+    add(ctx, t, "get_method", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, ctx.intern(req.request.method.as_str().as_bytes()));
+        Ok(())
+    });
+    add(ctx, t, "get_uri_args", cell, |ctx, _, stack, req| {
+        let q = req.upstream_query.clone();
+        let q = q.as_deref().or(req.request.uri.query());
+        stack.replace(ctx, super::request::query_table(ctx, q));
+        Ok(())
+    });
+    add(ctx, t, "set_uri_args", cell, |ctx, _, stack, req| {
+        let q = match stack.get(0) {
+            Value::Table(args) => super::service::encode_args(ctx, args),
+            _ => arg_string(stack, 0).unwrap_or_default(),
+        };
+        req.upstream_query = Some(q);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
+        let name = header_name_arg(ctx, stack, 0)?;
+        req.request.headers.remove(&name);
+        if !matches!(stack.get(1), Value::Nil) {
+            for v in header_values_arg(ctx, stack.get(1))? {
+                req.request.headers.append(name.clone(), v);
+            }
+        }
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
+        let name = header_name_arg(ctx, stack, 0)?;
+        req.request.headers.remove(&name);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "read_body", cell, |_, _, stack, _| {
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "get_body_data", cell, |ctx, _, stack, req| {
+        let v = req
+            .body
+            .as_ref()
+            .map_or(Value::Nil, |b| Value::String(ctx.intern(b)));
+        stack.replace(ctx, v);
+        Ok(())
+    });
+    add(ctx, t, "set_body_data", cell, |ctx, _, stack, req| {
+        let body = arg_bytes(stack, 0).ok_or_else(|| lua_error(ctx, "body must be a string"))?;
+        req.upstream_body = Some(body.into());
+        stack.clear();
+        Ok(())
+    });
+    let _ = ngx.set(ctx, "req", t);
+}
+
+/// `ngx.var.NAME`: the nginx variables Kong code reads, and `args` /
+/// `upstream_uri` writes.
+fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
+    let var = Table::new(&ctx);
+    let mt = Table::new(&ctx);
+    let get_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__index",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let name = arg_string(&stack, 1).unwrap_or_default();
+            let guard = get_cell.borrow();
+            let v: Option<String> = guard.as_ref().and_then(|req| {
+                let uri = &req.request.uri;
+                Some(match name.as_str() {
+                    "request_uri" => uri
+                        .path_and_query()
+                        .map_or("/".into(), |pq| pq.as_str().to_string()),
+                    "uri" => req.path.clone(),
+                    "args" | "query_string" => {
+                        let q = req.upstream_query.as_deref().or(uri.query())?;
+                        if q.is_empty() {
+                            return None;
+                        }
+                        q.to_string()
+                    }
+                    "is_args" => {
+                        if uri.query().is_some() {
+                            "?".into()
+                        } else {
+                            String::new()
+                        }
+                    }
+                    "host" => super::request::host(req).0,
+                    "http_host" => req
+                        .request
+                        .headers
+                        .get(http::header::HOST)?
+                        .to_str()
+                        .ok()?
+                        .to_string(),
+                    "remote_addr" | "realip_remote_addr" | "binary_remote_addr" => {
+                        req.client_addr.ip().to_string()
+                    }
+                    "remote_port" => req.client_addr.port().to_string(),
+                    "request_method" => req.request.method.to_string(),
+                    "scheme" => req.scheme.to_string(),
+                    "server_port" => req.server_port.to_string(),
+                    "upstream_uri" => req.upstream_path.clone()?,
+                    "request_length" => req.body.as_ref().map_or(0, |b| b.len()).to_string(),
+                    other => {
+                        let header = other.strip_prefix("http_")?.replace('_', "-");
+                        req.request
+                            .headers
+                            .get(header.as_str())?
+                            .to_str()
+                            .ok()?
+                            .to_string()
+                    }
+                })
+            });
+            drop(guard);
+            stack.replace(
+                ctx,
+                v.map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes()))),
+            );
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let set_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__newindex",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let name = arg_string(&stack, 1).unwrap_or_default();
+            let value = arg_string(&stack, 2);
+            let mut guard = set_cell.borrow_mut();
+            let Some(req) = guard.as_mut() else {
+                return Ok(CallbackReturn::Return);
+            };
+            match name.as_str() {
+                // Kong#9246: `ngx.var.args = nil` clears the query.
+                "args" => req.upstream_query = Some(value.unwrap_or_default()),
+                "upstream_uri" => req.upstream_path = value,
+                other => {
+                    return Err(lua_error(
+                        ctx,
+                        &format!("variable \"{other}\" not changeable"),
+                    ));
+                }
+            }
+            stack.clear();
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = var.set_metatable(&ctx, Some(mt));
+    let _ = ngx.set(ctx, "var", var);
+}
+
+/// `ngx.header.NAME`: the response headers.
+fn install_header<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
+    let header = Table::new(&ctx);
+    let mt = Table::new(&ctx);
+    let get_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__index",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let name = header_name_arg(ctx, &stack, 1)?;
+            let v = get_cell
+                .borrow()
+                .as_ref()
+                .and_then(|r| r.response_headers.get(&name).map(|v| v.as_bytes().to_vec()));
+            stack.replace(ctx, v.map_or(Value::Nil, |v| Value::String(ctx.intern(&v))));
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let set_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__newindex",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let name = header_name_arg(ctx, &stack, 1)?;
+            let values = match stack.get(2) {
+                Value::Nil => Vec::new(),
+                v => header_values_arg(ctx, v)?,
+            };
+            if let Some(req) = set_cell.borrow_mut().as_mut() {
+                req.response_headers.remove(&name);
+                for v in values {
+                    req.response_headers.append(name.clone(), v);
+                }
+            }
+            stack.clear();
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = header.set_metatable(&ctx, Some(mt));
+    let _ = ngx.set(ctx, "header", header);
+}

@@ -1,0 +1,283 @@
+//! `kong.response`: the response sent to the client (§2.3 of the Kong
+//! reference), including `exit`, which ends the request: the phase runner
+//! stops the function at once (pcall cannot catch it) and skips the
+//! remaining access handlers.
+
+use http::{HeaderMap, HeaderValue};
+use piccolo::{Context, Error, Table, Value};
+use serde_json::Map;
+
+use super::{
+    add, header_name_arg, header_values_arg, headers_table, lua_error, only_in, Exit, ExitBody,
+    Phase, RequestCell, RequestContext,
+};
+
+const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
+const SET_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
+
+pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
+    let t = Table::new(&ctx);
+    add(ctx, t, "exit", cell, |ctx, exec, stack, req| {
+        only_in(ctx, req, EXIT_PHASES)?;
+        let status = status_arg(ctx, stack.get(0))?;
+        let mut headers = HeaderMap::new();
+        if let Value::Table(h) = stack.get(2) {
+            set_headers_from(ctx, &mut headers, h)?;
+        } else if !matches!(stack.get(2), Value::Nil) {
+            return Err(lua_error(ctx, "headers must be a nil or table"));
+        }
+        let body = match stack.get(1) {
+            Value::Nil => bytes::Bytes::new(),
+            Value::String(s) => bytes::Bytes::copy_from_slice(s.as_bytes()),
+            Value::Table(t) => {
+                if !headers.contains_key(http::header::CONTENT_TYPE) {
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json; charset=utf-8"),
+                    );
+                }
+                bytes::Bytes::from(to_json(ctx, Value::Table(t), 0)?.to_string())
+            }
+            _ => return Err(lua_error(ctx, "body must be a nil, string or table")),
+        };
+        finish(
+            req,
+            Exit {
+                status,
+                headers,
+                body: ExitBody::Bytes(body),
+            },
+        );
+        exec.fuel().interrupt();
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "error", cell, |ctx, exec, stack, req| {
+        only_in(ctx, req, EXIT_PHASES)?;
+        let status = status_arg(ctx, stack.get(0))?;
+        if status < 400 {
+            return Err(lua_error(ctx, "code must be a number between 400 and 599"));
+        }
+        let message = match stack.get(1) {
+            Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            _ => default_message(status).to_string(),
+        };
+        let mut headers = HeaderMap::new();
+        if let Value::Table(h) = stack.get(2) {
+            set_headers_from(ctx, &mut headers, h)?;
+        }
+        finish(
+            req,
+            Exit {
+                status,
+                headers,
+                body: ExitBody::KongError(message),
+            },
+        );
+        exec.fuel().interrupt();
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "get_status", cell, |ctx, _, stack, req| {
+        stack.replace(
+            ctx,
+            req.response_status
+                .map_or(Value::Nil, |s| Value::Integer(s as i64)),
+        );
+        Ok(())
+    });
+    add(ctx, t, "set_status", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        req.response_status = Some(status_arg(ctx, stack.get(0))?);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "get_source", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, ctx.intern(req.response_source.as_bytes()));
+        Ok(())
+    });
+    add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
+        let name = header_name_arg(ctx, stack, 0)?;
+        let v = req
+            .response_headers
+            .get(&name)
+            .map(|v| Value::String(ctx.intern(v.as_bytes())));
+        stack.replace(ctx, v.unwrap_or(Value::Nil));
+        Ok(())
+    });
+    add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, headers_table(ctx, &req.response_headers));
+        Ok(())
+    });
+    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let name = header_name_arg(ctx, stack, 0)?;
+        let values = header_values_arg(ctx, stack.get(1))?;
+        req.response_headers.remove(&name);
+        for v in values {
+            req.response_headers.append(name.clone(), v);
+        }
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let name = header_name_arg(ctx, stack, 0)?;
+        for v in header_values_arg(ctx, stack.get(1))? {
+            req.response_headers.append(name.clone(), v);
+        }
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let name = header_name_arg(ctx, stack, 0)?;
+        req.response_headers.remove(&name);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let Value::Table(h) = stack.get(0) else {
+            return Err(lua_error(ctx, "headers must be a table"));
+        };
+        let mut headers = HeaderMap::new();
+        set_headers_from(ctx, &mut headers, h)?;
+        for name in headers.keys() {
+            req.response_headers.remove(name);
+        }
+        for (name, v) in headers.iter() {
+            req.response_headers.append(name.clone(), v.clone());
+        }
+        stack.clear();
+        Ok(())
+    });
+    super::set(ctx, kong, "response", t);
+}
+
+/// Records the early response; the first exit of a request wins.
+pub(crate) fn finish(req: &mut RequestContext, exit: Exit) {
+    if req.exit.is_none() {
+        req.response_source = "exit";
+        req.exit = Some(exit);
+    }
+}
+
+pub(crate) fn status_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<u16, Error<'gc>> {
+    let n = match v {
+        Value::Integer(n) => Some(n),
+        Value::Number(f) if f.fract() == 0.0 => Some(f as i64),
+        _ => None,
+    };
+    match n {
+        Some(n @ 100..=599) => Ok(n as u16),
+        _ => Err(lua_error(ctx, "code must be a number between 100 and 599")),
+    }
+}
+
+/// Copies a Lua table of headers (`{["X-A"] = "v", ["X-B"] = {"1", "2"}}`).
+pub(crate) fn set_headers_from<'gc>(
+    ctx: Context<'gc>,
+    into: &mut HeaderMap,
+    t: Table<'gc>,
+) -> Result<(), Error<'gc>> {
+    for (k, v) in t.iter() {
+        let Value::String(k) = k else {
+            return Err(lua_error(ctx, "header name must be a string"));
+        };
+        let name = http::HeaderName::from_bytes(
+            String::from_utf8_lossy(k.as_bytes())
+                .replace('_', "-")
+                .as_bytes(),
+        )
+        .map_err(|_| lua_error(ctx, "invalid header name"))?;
+        into.remove(&name);
+        for value in header_values_arg(ctx, v)? {
+            into.append(name.clone(), value);
+        }
+    }
+    Ok(())
+}
+
+/// Encodes a Lua value as JSON, as cjson does: a table whose keys are
+/// 1..n is an array, any other table an object (an empty table is `{}`).
+pub(crate) fn to_json<'gc>(
+    ctx: Context<'gc>,
+    v: Value<'gc>,
+    depth: usize,
+) -> Result<serde_json::Value, Error<'gc>> {
+    if depth > 100 {
+        return Err(lua_error(ctx, "Cannot serialise, excessive nesting (101)"));
+    }
+    Ok(match v {
+        Value::Nil => serde_json::Value::Null,
+        Value::Boolean(b) => b.into(),
+        Value::Integer(n) => n.into(),
+        Value::Number(f) => serde_json::Number::from_f64(f)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| lua_error(ctx, "Cannot serialise number: must not be NaN or Inf"))?,
+        Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned().into(),
+        Value::Table(t) => {
+            let len = t.length();
+            let count = t.iter().count() as i64;
+            if len > 0 && len == count {
+                let mut items = Vec::with_capacity(len as usize);
+                for i in 1..=len {
+                    items.push(to_json(ctx, t.get(ctx, i), depth + 1)?);
+                }
+                serde_json::Value::Array(items)
+            } else {
+                let mut m = Map::new();
+                for (k, v) in t.iter() {
+                    let key = match k {
+                        Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                        Value::Integer(n) => n.to_string(),
+                        Value::Number(f) => super::lua_number(f),
+                        other => {
+                            return Err(lua_error(
+                                ctx,
+                                &format!(
+                                    "Cannot serialise {}: table key must be a number or string",
+                                    other.type_name()
+                                ),
+                            ))
+                        }
+                    };
+                    m.insert(key, to_json(ctx, v, depth + 1)?);
+                }
+                serde_json::Value::Object(m)
+            }
+        }
+        other => {
+            return Err(lua_error(
+                ctx,
+                &format!("Cannot serialise {}: type not supported", other.type_name()),
+            ))
+        }
+    })
+}
+
+/// Kong's default error messages (`kong.response.error` without a message).
+pub(crate) fn default_message(status: u16) -> &'static str {
+    match status {
+        400 => "Bad request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        408 => "Request timeout",
+        409 => "Conflict",
+        411 => "Length required",
+        412 => "Precondition failed",
+        413 => "Payload too large",
+        414 => "URI too long",
+        415 => "Unsupported media type",
+        417 => "Expectation failed",
+        429 => "API rate limit exceeded",
+        500 => "An unexpected error occurred",
+        502 => "An invalid response was received from the upstream server",
+        503 => "The upstream server is currently unavailable",
+        504 => "The upstream server is timing out",
+        _ => "The upstream server responded with an error",
+    }
+}
