@@ -331,8 +331,8 @@ fn set_raw<'gc>(
     v: Value<'gc>,
 ) -> LibResult<'gc, ()> {
     match k {
-        Value::Nil => fail("index is nil"),
-        Value::Number(f) if f.is_nan() => fail("index is NaN"),
+        Value::Nil => fail("table index is nil"),
+        Value::Number(f) if f.is_nan() => fail("table index is NaN"),
         _ => {
             t.set(ctx, k, v).map_err(|e| LibError::Msg(e.to_string()))?;
             Ok(())
@@ -349,7 +349,12 @@ fn base_setmetatable<'gc>(
     let mt = match stack.get(1) {
         Value::Nil if stack.len() >= 2 => None,
         Value::Table(mt) => Some(mt),
-        _ => return arg_fail(1, "nil or table expected"),
+        _ => {
+            return arg_fail(
+                1,
+                format!("nil or table expected, got {}", type_name_at(stack, 1)),
+            )
+        }
     };
     if let Some(old) = t.metatable() {
         if !old.get(ctx, "__metatable").is_nil() {
@@ -477,7 +482,12 @@ fn base_rawlen<'gc>(
     let n = match stack.get(0) {
         Value::Table(t) => t.length(),
         Value::String(s) => s.len(),
-        _ => return arg_fail(0, "table or string expected"),
+        _ => {
+            return arg_fail(
+                0,
+                format!("table or string expected, got {}", type_name_at(stack, 0)),
+            )
+        }
     };
     stack.replace(ctx, n);
     Ok(CallbackReturn::Return)
@@ -521,7 +531,8 @@ fn base_collectgarbage<'gc>(
         // request is not possible from inside a callback.
         "collect" | "stop" | "restart" => Value::Integer(0),
         "count" => Value::Number(ctx.metrics().total_allocation() as f64 / 1024.0),
-        "step" | "isrunning" => Value::Boolean(true),
+        "step" => Value::Boolean(false),
+        "isrunning" => Value::Boolean(true),
         "incremental" | "generational" => Value::String(ctx.intern_static(b"incremental")),
         "setpause" => Value::Integer(200),
         "setstepmul" => Value::Integer(100),
@@ -687,7 +698,7 @@ fn pairs_with<'gc>(
     ctx: Context<'gc>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let t = check_any(stack, 0)?;
+    let t = stack.get(0);
     let meta = metafield(ctx, t, "__pairs");
     if !meta.is_nil() {
         let function = meta_ops::call(ctx, meta)
@@ -763,6 +774,7 @@ pub fn load_base<'gc>(ctx: Context<'gc>, env: Table<'gc>) {
     env.set(ctx, "next", next).expect("string key");
     let pairs =
         piccolo::Callback::from_fn_with(&ctx, Value::from(next), |next, ctx, exec, mut stack| {
+            check_any(&stack, 0).map_err(|e| e.into_error(ctx, &exec, "pairs"))?;
             // lua5.4 reports a non-table here as the `for` iterator's error.
             pairs_with(*next, ctx, &mut stack).map_err(|e| e.into_error(ctx, &exec, "for iterator"))
         });

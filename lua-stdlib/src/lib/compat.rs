@@ -1,5 +1,156 @@
-//! LuaJIT / Lua 5.1 compatibility.
+//! LuaJIT / Lua 5.1 compatibility that Kong code relies on: the globals
+//! `unpack` and `loadstring`, `table.new` and `table.clear`, and
+//! `math.pow ldexp frexp log10 atan2 cosh sinh tanh`. (`bit` is its own
+//! library.) Loaded after the standard libraries, into the same tables.
 
-use piccolo::{Context, Table};
+use piccolo::{CallbackReturn, Context, Execution, Stack, Table, Value};
 
-pub fn load_compat<'gc>(_ctx: Context<'gc>, _env: Table<'gc>) {}
+use super::args::{check_integer, check_number, check_table, lib_fn, set_fn, LibResult};
+
+fn table_new<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    // Size hints are advisory in LuaJIT; piccolo tables grow on demand.
+    stack.replace(ctx, Table::new(&ctx));
+    Ok(CallbackReturn::Return)
+}
+
+fn table_clear<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let t = check_table(stack, 0)?;
+    let keys: Vec<Value<'gc>> = t.iter().map(|(k, _)| k).collect();
+    super::args::charge(exec, keys.len());
+    for k in keys {
+        let _ = t.set(ctx, k, Value::Nil);
+    }
+    stack.clear();
+    Ok(CallbackReturn::Return)
+}
+
+fn math_pow<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let x = check_number(stack, 0)?;
+    let y = check_number(stack, 1)?;
+    stack.replace(ctx, x.powf(y));
+    Ok(CallbackReturn::Return)
+}
+
+/// `m * 2^e` without overflowing on the way.
+pub fn ldexp(mut m: f64, mut e: i64) -> f64 {
+    while e > 1000 {
+        m *= 2f64.powi(1000);
+        e -= 1000;
+        if m.is_infinite() {
+            return m;
+        }
+    }
+    while e < -1000 {
+        m *= 2f64.powi(-1000);
+        e += 1000;
+        if m == 0.0 {
+            return m;
+        }
+    }
+    m * 2f64.powi(e as i32)
+}
+
+/// `(m, e)` with `x = m * 2^e` and `0.5 <= |m| < 1` (C's `frexp`).
+pub fn frexp(x: f64) -> (f64, i64) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    if exp == 0 {
+        let (m, e) = frexp(x * 2f64.powi(54));
+        return (m, e - 54);
+    }
+    let m = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (m, exp - 1022)
+}
+
+fn math_ldexp<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let m = check_number(stack, 0)?;
+    let e = check_integer(stack, 1)?;
+    stack.replace(ctx, ldexp(m, e));
+    Ok(CallbackReturn::Return)
+}
+
+fn math_frexp<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let (m, e) = frexp(check_number(stack, 0)?);
+    stack.replace(ctx, (m, e));
+    Ok(CallbackReturn::Return)
+}
+
+macro_rules! float_fn {
+    ($name:ident, $f:expr) => {
+        fn $name<'gc>(
+            ctx: Context<'gc>,
+            _: &mut Execution<'gc, '_>,
+            stack: &mut Stack<'gc, '_>,
+        ) -> LibResult<'gc, CallbackReturn<'gc>> {
+            let x = check_number(stack, 0)?;
+            let f: fn(f64) -> f64 = $f;
+            stack.replace(ctx, f(x));
+            Ok(CallbackReturn::Return)
+        }
+    };
+}
+
+float_fn!(math_log10, f64::log10);
+float_fn!(math_cosh, f64::cosh);
+float_fn!(math_sinh, f64::sinh);
+float_fn!(math_tanh, f64::tanh);
+
+fn math_atan2<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let y = check_number(stack, 0)?;
+    let x = check_number(stack, 1)?;
+    stack.replace(ctx, y.atan2(x));
+    Ok(CallbackReturn::Return)
+}
+
+/// Adds the compatibility functions to `env` and its `table`/`math`.
+pub fn load_compat<'gc>(ctx: Context<'gc>, env: Table<'gc>) {
+    env.set(
+        ctx,
+        "unpack",
+        lib_fn(ctx, "unpack", super::table::unpack_fn()),
+    )
+    .expect("string key");
+    env.set(ctx, "loadstring", env.get(ctx, "load"))
+        .expect("string key");
+    if let Value::Table(table) = env.get(ctx, "table") {
+        set_fn(ctx, table, "table.new", table_new);
+        set_fn(ctx, table, "table.clear", table_clear);
+    }
+    if let Value::Table(math) = env.get(ctx, "math") {
+        set_fn(ctx, math, "math.pow", math_pow);
+        set_fn(ctx, math, "math.ldexp", math_ldexp);
+        set_fn(ctx, math, "math.frexp", math_frexp);
+        set_fn(ctx, math, "math.log10", math_log10);
+        set_fn(ctx, math, "math.atan2", math_atan2);
+        set_fn(ctx, math, "math.cosh", math_cosh);
+        set_fn(ctx, math, "math.sinh", math_sinh);
+        set_fn(ctx, math, "math.tanh", math_tanh);
+    }
+}

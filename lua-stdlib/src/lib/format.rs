@@ -349,14 +349,6 @@ fn quote_value<'gc>(out: &mut Vec<u8>, v: Value<'gc>, i: usize) -> LibResult<'gc
                         out.push(b'\\');
                         out.push(c);
                     }
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    0 => {
-                        if b.get(k + 1).is_some_and(u8::is_ascii_digit) {
-                            out.extend_from_slice(b"\\000");
-                        } else {
-                            out.extend_from_slice(b"\\0");
-                        }
-                    }
                     c if c.is_ascii_control() => {
                         if b.get(k + 1).is_some_and(u8::is_ascii_digit) {
                             out.extend_from_slice(format!("\\{c:03}").as_bytes());

@@ -109,7 +109,8 @@ fn table_remove<'gc>(
     let size = t.length();
     let mut pos = opt_integer(stack, 1, size)?;
     if pos != size && (pos as u64).wrapping_sub(1) > size as u64 {
-        return arg_fail(1, "position out of bounds");
+        // lua5.4.4 reports this against argument #1.
+        return arg_fail(0, "position out of bounds");
     }
     let result = t.get(ctx, pos);
     charge(exec, (size - pos).max(0) as usize);

@@ -1,0 +1,86 @@
+-- basic library: tostring tonumber type select rawequal rawlen rawget rawset
+-- next pairs ipairs getmetatable setmetatable assert pcall xpcall _G _VERSION
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  print(table.concat(t, " | "))
+end
+
+show(_VERSION, _G._G == _G, _G.print == print)
+show(tostring(nil), tostring(true), tostring(false), tostring(0), tostring(-12))
+show(tostring(1.0), tostring(-1.0), tostring(0.1), tostring(1/3), tostring(100 / 2))
+show(tostring(1e100), tostring(1e15), tostring(1e16), tostring(123456789012345))
+show(tostring(2^63), tostring(math.mininteger + 0.0), tostring(math.pi), tostring(-math.pi))
+show(tostring(1/0), tostring(-1/0), tostring(3.0e-7), tostring(5e-324))
+show(math.maxinteger, math.mininteger, 2^53, 255 // 1, 7 / 2)
+show(tonumber("10"), tonumber("  10  "), tonumber("0x10"), tonumber("0X1p4"), tonumber("1e2"))
+show(tonumber("10", 2), tonumber("ff", 16), tonumber("FF", 16), tonumber("z", 36), tonumber("777", 8))
+show(tonumber("8", 8), tonumber(""), tonumber(" "), tonumber("x"), tonumber("1e"), tonumber("0x"))
+show(tonumber(nil), tonumber(true), tonumber({}), tonumber("inf"), tonumber("nan"), tonumber(".5"))
+show(tonumber("5."), tonumber("-0x10"), tonumber("- 1"), tonumber("1 2"), tonumber(42), tonumber(4.5))
+show(tonumber("9223372036854775807"), tonumber("9223372036854775808"), tonumber("-9223372036854775808"))
+show(tonumber("0xffffffffffffffff"), tonumber("1" .. string.rep("0", 30)), tonumber("  -7  ", 10))
+show(pcall(tonumber))
+show(pcall(tonumber, "10", 99))
+show(pcall(tonumber, 10, 16))
+show(type(nil), type(1), type("x"), type({}), type(print), type(true), type(2.5))
+show(pcall(type))
+show(select("#"), select("#", nil, nil), select(2, "a", "b", "c"), select(-1, "a", "b", "c"))
+show(select(5, "a", "b"))
+show(pcall(select, 0, "a"))
+show(pcall(select, -3, "a"))
+show(pcall(select, "x"))
+show(rawequal(1, 1), rawequal(1, 1.0), rawequal("a", "a"), rawequal({}, {}), rawequal(nil, false))
+show(rawlen({1, 2, 3}), rawlen("abcd"), pcall(rawlen, 5))
+local t = setmetatable({}, {__index = function() return "meta" end})
+show(t.x, rawget(t, "x"), rawset(t, "x", 1) == t, t.x)
+show(pcall(rawset, {}, nil, 1))
+show(pcall(rawget, "x", 1))
+local mt = {}
+local obj = setmetatable({}, mt)
+show(getmetatable(obj) == mt, getmetatable({}), getmetatable(1))
+mt.__metatable = "locked"
+show(getmetatable(obj), pcall(setmetatable, obj, {}))
+show(pcall(setmetatable, 1, {}))
+show(pcall(setmetatable, {}, 1))
+show(getmetatable("abc").__index == string)
+show(next({}), next({10}), type(next), pcall(next, {}, "nokey"))
+local keys = {}
+for k, v in pairs({10, 20, 30}) do keys[#keys + 1] = k .. "=" .. v end
+show(table.concat(keys, " "))
+local n = 0
+for k in pairs({a = 1, b = 2, c = 3}) do n = n + 1 end
+show(n)
+local seq = {}
+for i, v in ipairs({"a", "b", nil, "d"}) do seq[#seq + 1] = i .. v end
+show(table.concat(seq, " "))
+local proxy = setmetatable({}, {__index = function(_, i) if i <= 3 then return i * 10 end end})
+seq = {} for i, v in ipairs(proxy) do seq[#seq + 1] = v end
+show(table.concat(seq, " "))
+local custom = setmetatable({}, {__pairs = function(t) return function(_, k) if not k then return 1, "one" end end, t, nil end})
+for k, v in pairs(custom) do show("__pairs", k, v) end
+show(pcall(pairs))
+show(pcall(ipairs))
+show(assert(1, "m"), select("#", assert(1, 2, 3)))
+show(pcall(assert, false))
+show(pcall(assert, nil, "custom message"))
+local ok, e = pcall(assert, false, {1}) show(ok, type(e), e[1])
+show(pcall(assert))
+show(pcall(error, "msg"), pcall(error, "msg", 0), pcall(error))
+ok, e = pcall(error, {code = 1}) show(ok, e.code)
+local eobj = {}
+show(select(2, pcall(error, eobj)) == eobj)
+show(pcall(function(...) return ... end, 1, 2, 3))
+show(pcall(42))
+show(xpcall(function() return 1, 2 end, print))
+show(xpcall(function() error("boom", 0) end, function(m) return "handled: " .. m end))
+show(xpcall(function(a, b) return a + b end, print, 3, 4))
+show(collectgarbage("count") > 0, collectgarbage(), collectgarbage("step"), collectgarbage("isrunning"))
+show(pcall(collectgarbage, "bogus"))
+local obj2 = setmetatable({}, {__tostring = function() return "OBJ" end})
+show(tostring(obj2), string.format("%s!", obj2))
+print(obj2, 1, nil, "x")
+show(pcall(tostring))
+show(tostring(setmetatable({}, {__name = "MyType"})):match("^MyType: ") ~= nil)
+show(tostring(print):match("^builtin: ") or tostring(print):match("^function: ") and "function")
+show(tostring({}):match("^table: ") ~= nil, tostring(coroutine.create(print)):match("^thread: ") ~= nil)

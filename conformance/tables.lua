@@ -1,0 +1,72 @@
+-- table library: insert remove concat unpack pack move sort (with
+-- comparators, stability of equal keys as lua5.4 orders them, errors)
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  print(table.concat(t, " | "))
+end
+local function list(t) return "{" .. table.concat(t, ",") .. "}" end
+
+local t = {}
+table.insert(t, "a") table.insert(t, "b") table.insert(t, 1, "c") table.insert(t, 2, "d")
+show(list(t), #t)
+show(table.remove(t), list(t), table.remove(t, 1), list(t))
+show(table.remove({}), table.remove({}, 0), #t)
+local e = {} show(table.remove(e, 1), #e)
+table.insert(t, #t + 1, "z") show(list(t))
+show(pcall(table.insert, {1, 2}, 5, "x"))
+show(pcall(table.insert, {1, 2}, 0, "x"))
+show(pcall(table.insert, {1, 2}, 1, "x", "y"))
+show(pcall(table.insert, {1}))
+show(pcall(table.insert, nil, 1))
+show(pcall(table.remove, {1, 2, 3}, 7))
+
+show(table.concat({1, 2, 3}), table.concat({1, 2, 3}, ", "), table.concat({1, 2, 3}, ", ", 2))
+show(table.concat({1, 2, 3}, "-", 2, 3), table.concat({1, 2, 3}, "-", 3, 2), table.concat({}, "x"))
+show(table.concat({1.5, "a", 2}, " "), table.concat({"a"}, ", ", 1, 1))
+show(pcall(table.concat, {1, {}, 3}))
+show(pcall(table.concat, {1, 2}, ",", 1, 3))
+show(pcall(table.concat, {true}))
+
+show(table.unpack({1, 2, 3}))
+show(table.unpack({1, 2, 3}, 2))
+show(table.unpack({1, 2, 3}, 2, 3))
+show(table.unpack({1, 2, 3}, 3, 2))
+show(table.unpack({1, nil, 3}, 1, 3))
+show(select("#", table.unpack({}, 1, 5)))
+show(pcall(table.unpack, {}, 1, 1e7))
+local p = table.pack() show(p.n, #p)
+p = table.pack(1, nil, 3, nil) show(p.n, p[1], p[2], p[3], p[4])
+
+show(list(table.move({1, 2, 3}, 1, 3, 2)))
+show(list(table.move({1, 2, 3, 4, 5}, 2, 5, 1)))
+show(list(table.move({1, 2, 3}, 1, 3, 1, {})))
+show(list(table.move({1, 2, 3}, 1, 0, 5)))
+local dst = table.move({1, 2}, 1, 2, 3, {9, 9}) show(list(dst))
+
+local s = {5, 2, 8, 1, 9, 3, 7, 4, 6, 0}
+table.sort(s) show(list(s))
+table.sort(s, function(a, b) return a > b end) show(list(s))
+local words = {"pear", "Apple", "banana", "apple", "Banana", "cherry"}
+table.sort(words) show(list(words))
+local mixed = {3, 1.5, -2, 2^40, -0.5, 1}
+table.sort(mixed) show(list(mixed))
+-- equal keys: the order lua5.4's quicksort leaves them in
+local recs = {}
+for i = 1, 60 do recs[i] = {k = (i * 37) % 5, id = i} end
+table.sort(recs, function(a, b) return a.k < b.k end)
+local ids = {} for i, r in ipairs(recs) do ids[i] = r.k .. ":" .. r.id end
+show(table.concat(ids, " "))
+local big = {} for i = 1, 1000 do big[i] = (i * 7919) % 1009 end
+table.sort(big) show(big[1], big[2], big[500], big[999], big[1000])
+local ok = true for i = 2, #big do if big[i - 1] > big[i] then ok = false end end show(ok)
+local strs = {} for i = 1, 200 do strs[i] = tostring((i * 31) % 97) end
+table.sort(strs) show(strs[1], strs[100], strs[200])
+table.sort({}) table.sort({1}) show("trivial sorts ok")
+show(pcall(table.sort, {3, 1, 2, 5, 4, 7, 6, 9, 8}, function(a, b) return true end))
+show(pcall(table.sort, {1, "x", 3}))
+show(pcall(table.sort, {{}, {}}))
+show(pcall(table.sort, {1, 2}, 3))
+local calls = 0
+table.sort({4, 3, 2, 1}, function(a, b) calls = calls + 1 return a < b end)
+show("comparisons", calls)
