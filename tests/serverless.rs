@@ -1,0 +1,235 @@
+//! Serverless functions end to end: Lua stored through the Admin API runs
+//! on proxied requests (the seed page's demo, and Kong's own spec scenarios).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const CUSTOM_AUTH: &str = r#"-- Get list of request headers
+local custom_auth = kong.request.get_header("x-custom-auth")
+
+-- Terminate request early if our custom authentication header
+-- does not exist
+if not custom_auth then
+  return kong.response.exit(401, "Invalid Credentials")
+end
+
+-- Remove custom authentication header from request
+kong.request.clear_header('x-custom-auth')
+"#;
+
+/// The seed page, steps 1–7, with its curl commands (file upload with
+/// --form, and the header written with a colon).
+#[tokio::test]
+async fn seed_demo_runs_end_to_end() {
+    let up = echo_upstream().await;
+    let gw = Gateway::start();
+    let admin = gw.admin_url("");
+    let (s, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{admin}/services/"),
+        "--data",
+        "name=plugin-testing",
+        "--data",
+        &format!("url=http://{}/headers", up.addr),
+    ]);
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{admin}/services/plugin-testing/routes"),
+        "--data",
+        "paths[]=/test",
+    ]);
+    assert_eq!(s, 201, "{body}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom-auth.lua");
+    std::fs::write(&file, CUSTOM_AUTH).unwrap();
+    let (s, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{admin}/services/plugin-testing/plugins"),
+        "--form",
+        "name=pre-function",
+        "--form",
+        &format!("config.functions[]=@{}", file.display()),
+    ]);
+    assert_eq!(s, 201, "{body}");
+
+    let (s, body) = curl(&["-i", "-X", "GET", &gw.proxy_url("/test")]);
+    assert_eq!(s, 401, "{body}");
+    assert!(body.ends_with("Invalid Credentials"), "{body}");
+    assert!(
+        body.to_ascii_lowercase().contains("server: lunagate/"),
+        "{body}"
+    );
+
+    let (s, body) = curl(&[
+        "-X",
+        "GET",
+        &gw.proxy_url("/test"),
+        "--header",
+        "x-custom-auth: key",
+    ]);
+    assert_eq!(s, 200, "{body}");
+    let echo: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["path"], "/headers");
+    assert!(
+        echo["headers"].get("x-custom-auth").is_none(),
+        "the function cleared the header: {echo}"
+    );
+}
+
+async fn route_with(gw: &Gateway, up: &Upstream, name: &str, plugin: Value) {
+    let (s, b) = post_json(
+        &gw.admin_url("/services"),
+        json!({"name": name, "url": format!("http://{}/status/200", up.addr)}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = post_json(
+        &gw.admin_url(&format!("/services/{name}/routes")),
+        json!({"paths": [format!("/{name}")]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = post_json(&gw.admin_url(&format!("/services/{name}/plugins")), plugin).await;
+    assert_eq!(s, 201, "{b}");
+}
+
+async fn get(gw: &Gateway, path: &str) -> (u16, String) {
+    let r = client().get(gw.proxy_url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Kong's `02-access_spec.lua` scenarios (numbers from the reference).
+#[tokio::test]
+async fn kong_access_scenarios() {
+    let up = echo_upstream().await;
+    let gw = Gateway::start_with_workers(1);
+    let pre = |code: &[&str]| json!({"name": "pre-function", "config": {"access": code}});
+
+    // 10: ngx.exit with a status on nginx's error-page list → Kong's error body.
+    route_with(
+        &gw,
+        &up,
+        "s10",
+        pre(&["ngx.status = 503 ngx.exit(ngx.status)"]),
+    )
+    .await;
+    let (s, b) = get(&gw, "/s10").await;
+    assert_eq!(s, 503, "{b}");
+    // 11: upvalues persist; the initialiser runs once per worker.
+    route_with(
+        &gw,
+        &up,
+        "s11",
+        pre(&[
+            "local count = 0 return function() count = count + 1 ngx.say(count) ngx.exit(200) end",
+        ]),
+    )
+    .await;
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let (s, b) = get(&gw, "/s11").await;
+        assert_eq!(s, 200);
+        bodies.push(b);
+    }
+    let mut distinct = bodies.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10, "{bodies:?}");
+    // 12
+    route_with(
+        &gw,
+        &up,
+        "s12",
+        pre(&["ngx.status = 404 ngx.say('Not Found') ngx.exit(404)"]),
+    )
+    .await;
+    assert_eq!(get(&gw, "/s12").await, (404, "Not Found\n".into()));
+    // 13
+    route_with(
+        &gw,
+        &up,
+        "s13",
+        pre(&["return kong.response.exit(406, {message = 'Invalid'})"]),
+    )
+    .await;
+    let (s, b) = get(&gw, "/s13").await;
+    assert_eq!(
+        (s, serde_json::from_str::<Value>(&b).unwrap()),
+        (406, json!({"message": "Invalid"}))
+    );
+    // 14: state from the first chunk reaches the second; Kong's handler writes the body.
+    route_with(
+        &gw,
+        &up,
+        "s14",
+        pre(&["ngx.status = 400", "ngx.exit(ngx.status)"]),
+    )
+    .await;
+    let (s, b) = get(&gw, "/s14").await;
+    assert_eq!(s, 400);
+    assert!(b.contains("Bad request"), "{b}");
+    // 15: errors fail closed.
+    route_with(
+        &gw,
+        &up,
+        "s15",
+        pre(&["error('this should stop the request with a 500')"]),
+    )
+    .await;
+    let (s, b) = get(&gw, "/s15").await;
+    assert_eq!(s, 500);
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["message"],
+        "An unexpected error occurred"
+    );
+    // 24: clearing the query does not crash, and the upstream sees none.
+    route_with(&gw, &up, "s24", pre(&["ngx.var.args = nil"])).await;
+    let (s, b) = get(&gw, "/s24?a=b").await;
+    assert_eq!(s, 200, "{b}");
+    let echo: Value = serde_json::from_str(&b).unwrap();
+    assert!(echo["query"].is_null() || echo["query"] == "", "{echo}");
+}
+
+/// 16–19: a body counter, old style and wrapped, runs exactly once per request.
+#[tokio::test]
+async fn body_counter_runs_once_per_request() {
+    let up = echo_upstream().await;
+    let gw = Gateway::start_with_workers(1);
+    let old = "local count = tonumber(kong.request.get_raw_body()) count = count + 1 return kong.response.exit(200, tostring(count))";
+    let wrapped = format!("return function() {old} end");
+    route_with(
+        &gw,
+        &up,
+        "old",
+        json!({"name": "pre-function", "config": {"access": [old]}}),
+    )
+    .await;
+    route_with(
+        &gw,
+        &up,
+        "wrapped",
+        json!({"name": "pre-function", "config": {"access": [wrapped]}}),
+    )
+    .await;
+    for path in ["/old", "/wrapped"] {
+        let mut value = "0".to_string();
+        for _ in 0..10 {
+            let r = client()
+                .post(gw.proxy_url(path))
+                .body(value.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            value = r.text().await.unwrap();
+        }
+        assert_eq!(value, "10", "{path}");
+    }
+}
