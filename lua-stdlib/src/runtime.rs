@@ -627,7 +627,8 @@ fn for_prep<'gc>(
         num(step, "step")?,
     );
     const EMPTY: (i64, i64, i64) = (0, -1, 1);
-    let result: (Value<'gc>, Value<'gc>, Value<'gc>) = match (s, st) {
+    // (needs a final iteration, its value, start, limit, step)
+    let result: (bool, Value<'gc>, Value<'gc>, Value<'gc>, Value<'gc>) = match (s, st) {
         (Num::Int(s), Num::Int(st)) => {
             if st == 0 {
                 return Err(error_at(ctx, &exec, "'for' step is zero"));
@@ -650,44 +651,50 @@ fn for_prep<'gc>(
                     }
                 }
             };
-            let skip = match l {
-                None => true,
-                Some(l) => {
-                    if st > 0 {
-                        s > l
-                    } else {
-                        s < l
-                    }
+            let l = match l {
+                Some(l) if (st > 0 && s <= l) || (st < 0 && s >= l) => l,
+                _ => {
+                    let (s, l, st) = EMPTY;
+                    stack.replace(ctx, (false, Value::Nil, s, l, st));
+                    return Ok(CallbackReturn::Return);
                 }
             };
-            let (s, l, st) = if skip {
-                EMPTY
+            let count = if st > 0 {
+                (l as i128 - s as i128) / st as i128
             } else {
-                let l = l.unwrap_or(0);
-                // the VM adds `step` past the last value and subtracts it
-                // before the first: both must stay in range
-                let count = if st > 0 {
-                    (l as i128 - s as i128) / st as i128
-                } else {
-                    (s as i128 - l as i128) / -(st as i128)
-                };
-                let last = s as i128 + count * st as i128;
-                let after = last + st as i128;
-                let before = s as i128 - st as i128;
-                if after > i64::MAX as i128
-                    || after < i64::MIN as i128
-                    || before > i64::MAX as i128
-                    || before < i64::MIN as i128
-                {
-                    return Err(error_at(
-                        ctx,
-                        &exec,
-                        "'for' loop reaching the integer limits is not supported",
-                    ));
-                }
-                (s, last as i64, st)
+                (s as i128 - l as i128) / -(st as i128)
             };
-            (Value::Integer(s), Value::Integer(l), Value::Integer(st))
+            let last = s as i128 + count * st as i128;
+            let after = last + st as i128;
+            let before = s as i128 - st as i128;
+            let in_range = |v: i128| v >= i64::MIN as i128 && v <= i64::MAX as i128;
+            if !in_range(before) && cfg!(debug_assertions) {
+                // the VM's first increment would overflow: a panic in
+                // debug builds, correct wrapping in release builds
+                return Err(error_at(
+                    ctx,
+                    &exec,
+                    "'for' loop starting at the integer limits is not supported",
+                ));
+            }
+            if in_range(after) {
+                (
+                    false,
+                    Value::Nil,
+                    Value::Integer(s),
+                    Value::Integer(last as i64),
+                    Value::Integer(st),
+                )
+            } else {
+                // stop the VM one value early; the final one is run apart
+                (
+                    true,
+                    Value::Integer(last as i64),
+                    Value::Integer(s),
+                    Value::Integer((last - st as i128) as i64),
+                    Value::Integer(st),
+                )
+            }
         }
         (s, st) => {
             let st = as_float(&st);
@@ -695,6 +702,8 @@ fn for_prep<'gc>(
                 return Err(error_at(ctx, &exec, "'for' step is zero"));
             }
             (
+                false,
+                Value::Nil,
                 Value::Number(as_float(&s)),
                 Value::Number(as_float(&l)),
                 Value::Number(st),

@@ -239,6 +239,26 @@ fn numeric_for_edges() {
         "2.0"
     );
     assert!(err("for i = 1, 10, 0 do end").contains("'for' step is zero"));
+    assert_eq!(
+        ok("local n, l = 0 for i = math.maxinteger - 2, math.maxinteger do n = n + 1 l = i end return n, l == math.maxinteger"),
+        "3\ttrue"
+    );
+    assert_eq!(
+        ok("local n, l = 0 for i = math.mininteger + 2, math.mininteger, -1 do n = n + 1 l = i end return n, l == math.mininteger"),
+        "3\ttrue"
+    );
+    assert_eq!(
+        ok("local n = 0 for i = math.maxinteger - 5, math.maxinteger, 2 do n = n + 1 end return n"),
+        "3"
+    );
+    assert_eq!(
+        ok("local n = 0 for i = math.maxinteger, math.maxinteger do n = n + 1 end return n"),
+        "1"
+    );
+    assert_eq!(
+        ok("local fs = {} for i = math.maxinteger - 1, math.maxinteger do fs[#fs + 1] = function() return i end if i == math.maxinteger then break end end return #fs, fs[2]() == math.maxinteger"),
+        "2\ttrue"
+    );
     assert!(err("for i = 1, 'x' do end").contains("'for' limit must be a number"));
 }
 

@@ -415,27 +415,35 @@ impl CodeGen {
             }
             _ => false,
         };
-        let base;
-        if direct {
-            base = self.alloc(3)?;
+        // `extra` = (flag, last): registers of the final-iteration fix-up
+        let (base, extra) = if direct {
+            let base = self.alloc(3)?;
             self.expr_to_reg(start, base)?;
             self.expr_to_reg(limit, base + 1)?;
             self.expr_to_reg(step, base + 2)?;
+            (base, None)
         } else {
-            // forprep(start, limit, step) checks and normalizes the loop
-            base = self.alloc(4)?;
-            self.load_helper(Helper::ForPrep, base);
-            self.expr_to_reg(start, base + 1)?;
-            self.expr_to_reg(limit, base + 2)?;
-            self.expr_to_reg(step, base + 3)?;
+            // forprep(start, limit, step) -> flag, last, start, limit, step:
+            // checks and normalizes the loop; when the VM's increment past
+            // the last value would overflow, the VM loop stops one value
+            // early and `flag` asks for a final iteration with `last`
+            let h = self.alloc(4)?;
+            self.load_helper(Helper::ForPrep, h);
+            self.expr_to_reg(start, h + 1)?;
+            self.expr_to_reg(limit, h + 2)?;
+            self.expr_to_reg(step, h + 3)?;
+            self.alloc(1)?;
             self.cur_line = line;
             self.emit(Operation::Call {
-                func: reg(base),
+                func: reg(h),
                 args: VarCount::constant(3),
-                returns: VarCount::constant(3),
+                returns: VarCount::constant(5),
             });
-            self.set_freereg(base + 3);
-        }
+            self.set_freereg(h);
+            self.declare_local(FOR_STATE.to_vec(), Attrib::None)?;
+            self.declare_local(FOR_STATE.to_vec(), Attrib::None)?;
+            (h + 2, Some((h, h + 1)))
+        };
         for _ in 0..3 {
             self.declare_local(FOR_STATE.to_vec(), Attrib::None)?;
         }
@@ -455,6 +463,30 @@ impl CodeGen {
         });
         self.patch_jump(prep, lp)?;
         self.patch_jump(lp, prep + 1)?;
+        if let Some((flag, last)) = extra {
+            self.emit(Operation::Test {
+                value: reg(flag),
+                is_true: true,
+            });
+            let done = self.emit_jump();
+            self.emit(Operation::LoadBool {
+                dest: reg(flag),
+                value: false,
+                skip_next: false,
+            });
+            self.emit(Operation::Move {
+                dest: reg(base + 3),
+                source: reg(last),
+            });
+            // the VM's next increment lands exactly past the limit
+            self.emit(Operation::Move {
+                dest: reg(base),
+                source: reg(base + 1),
+            });
+            let again = self.emit_jump();
+            self.patch_jump(again, prep + 1)?;
+            self.patch_here(&[done])?;
+        }
         self.patch_here(&breaks)?;
         self.leave_block(false)?;
         Ok(())
