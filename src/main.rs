@@ -86,7 +86,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
     let workers = config.workers();
-    let proxy = start_proxy(
+    let proxy = proxy::spawn_workers(
         config.proxy_listen,
         workers,
         shared.clone(),
@@ -160,20 +160,4 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-// TEMPORARY until the proxy lands.
-struct ProxyHandle {
-    local_addr: std::net::SocketAddr,
-}
-impl ProxyHandle {
-    fn join(self) {}
-}
-fn start_proxy(
-    addr: std::net::SocketAddr,
-    _w: usize,
-    _c: snapshot::SharedConfig,
-    _s: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<ProxyHandle> {
-    Ok(ProxyHandle { local_addr: addr })
 }

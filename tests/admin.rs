@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 /// The seed page's steps 1–2 with its exact curl commands (a local
 /// upstream instead of httpbin.org), then the plugin upload done wrong
 /// (as printed: `--data` sends the file name) and right (`--form`).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_walkthrough_with_curl() {
     let up = echo_upstream().await;
     let gw = Gateway::start();
@@ -105,7 +105,7 @@ async fn seed_walkthrough_with_curl() {
     assert!(plugin["config"].get("functions").is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entities_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start_in(dir.path());
@@ -143,7 +143,7 @@ async fn entities_survive_a_restart() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_objects_have_kong_defaults_and_url_shorthand() {
     let gw = Gateway::start();
     let (s, svc) = post_json(
@@ -202,7 +202,7 @@ async fn service_objects_have_kong_defaults_and_url_shorthand() {
 }
 
 /// Each bad request gets Kong's error shape and leaves the store unchanged.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_kong_errors_and_writes_nothing() {
     let gw = Gateway::start();
     let url = gw.admin_url("/services");
@@ -336,7 +336,7 @@ async fn bad_input_gets_kong_errors_and_writes_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugins_are_validated_against_their_schema() {
     let gw = Gateway::start();
     let url = gw.admin_url("/plugins");
@@ -429,7 +429,7 @@ async fn plugins_are_validated_against_their_schema() {
     assert_eq!(patched["created_at"], p["created_at"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_walks_every_entity_once() {
     let gw = Gateway::start();
     for i in 0..7 {
@@ -473,7 +473,7 @@ async fn pagination_walks_every_entity_once() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_endpoints_and_method_semantics() {
     let gw = Gateway::start();
     let (_, s1) = post_json(

@@ -21,7 +21,7 @@ kong.request.clear_header('x-custom-auth')
 
 /// The seed page, steps 1–7, with its curl commands (file upload with
 /// --form, and the header written with a colon).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_demo_runs_end_to_end() {
     let up = echo_upstream().await;
     let gw = Gateway::start();
@@ -106,7 +106,7 @@ async fn get(gw: &Gateway, path: &str) -> (u16, String) {
 }
 
 /// Kong's `02-access_spec.lua` scenarios (numbers from the reference).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_access_scenarios() {
     let up = echo_upstream().await;
     let gw = Gateway::start_with_workers(1);
@@ -198,7 +198,7 @@ async fn kong_access_scenarios() {
 }
 
 /// 16–19: a body counter, old style and wrapped, runs exactly once per request.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_counter_runs_once_per_request() {
     let up = echo_upstream().await;
     let gw = Gateway::start_with_workers(1);
