@@ -7,6 +7,8 @@
 //! chunk (see `compiler::codegen`), so user code cannot see or replace them.
 //! One set of callbacks exists per VM, created on first use.
 
+mod ops;
+
 use std::fmt::Write as _;
 
 use gc_arena::{Collect, Rootable};
@@ -24,16 +26,46 @@ pub enum Helper {
     Method,
     ForPrep,
     Close,
+    Arith,
+    Compare,
+}
+
+/// Operator codes passed to the `Arith` helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    IDiv,
+    BAnd,
+    BOr,
+    BXor,
+    Shl,
+    Shr,
+    Unm,
+    BNot,
+}
+
+/// Operator codes passed to the `Compare` helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Lt,
+    Le,
 }
 
 impl Helper {
-    const ALL: [Helper; 6] = [
+    const ALL: [Helper; 8] = [
         Helper::Concat,
         Helper::IDiv,
         Helper::Mod,
         Helper::Method,
         Helper::ForPrep,
         Helper::Close,
+        Helper::Arith,
+        Helper::Compare,
     ];
 
     /// The upvalue name used inside the compiler; the leading NUL makes it
@@ -46,6 +78,8 @@ impl Helper {
             Helper::Method => b"\0method",
             Helper::ForPrep => b"\0forprep",
             Helper::Close => b"\0close",
+            Helper::Arith => b"\0arith",
+            Helper::Compare => b"\0compare",
         }
     }
 
@@ -80,6 +114,8 @@ impl<'gc> Singleton<'gc> for Runtime<'gc> {
                 Helper::Method => Callback::from_fn(&ctx, method),
                 Helper::ForPrep => Callback::from_fn(&ctx, for_prep),
                 Helper::Close => Callback::from_fn(&ctx, close),
+                Helper::Arith => Callback::from_fn(&ctx, ops::arith),
+                Helper::Compare => Callback::from_fn(&ctx, ops::compare),
             })
             .collect();
         Runtime { helpers }
@@ -199,7 +235,7 @@ fn is_stringish(v: Value<'_>) -> bool {
     matches!(v, Value::String(_) | Value::Integer(_) | Value::Number(_))
 }
 
-fn metamethod<'gc>(ctx: Context<'gc>, v: Value<'gc>, name: &'static str) -> Value<'gc> {
+pub(crate) fn metamethod<'gc>(ctx: Context<'gc>, v: Value<'gc>, name: &'static str) -> Value<'gc> {
     let mt = match v {
         Value::Table(t) => t.metatable(),
         Value::UserData(u) => u.metatable(),
@@ -208,7 +244,7 @@ fn metamethod<'gc>(ctx: Context<'gc>, v: Value<'gc>, name: &'static str) -> Valu
     mt.map(|mt| mt.get(ctx, name)).unwrap_or(Value::Nil)
 }
 
-fn type_name(v: Value<'_>) -> &'static str {
+pub(crate) fn type_name(v: Value<'_>) -> &'static str {
     match v {
         Value::Nil => "nil",
         Value::Boolean(_) => "boolean",
@@ -332,13 +368,13 @@ enum Arith {
     Mod,
 }
 
-enum Num {
+pub(crate) enum Num {
     Int(i64),
     Float(f64),
 }
 
 /// Lua's string-to-number coercion for arithmetic.
-fn to_num(v: Value<'_>) -> Option<Num> {
+pub(crate) fn to_num(v: Value<'_>) -> Option<Num> {
     match v {
         Value::Integer(i) => Some(Num::Int(i)),
         Value::Number(f) => Some(Num::Float(f)),
@@ -365,7 +401,7 @@ fn parse_lua_number(b: &[u8]) -> Option<Num> {
     }
 }
 
-fn as_float(n: &Num) -> f64 {
+pub(crate) fn as_float(n: &Num) -> f64 {
     match *n {
         Num::Int(i) => i as f64,
         Num::Float(f) => f,

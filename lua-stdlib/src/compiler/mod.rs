@@ -55,7 +55,8 @@ pub fn compile(source: &[u8], chunk_name: &str) -> Result<Chunk, CompileError> {
     let block = parser::parse_chunk(source).map_err(|e| CompileError {
         message: format!("{id}:{}: {}", e.line, e.message),
     })?;
-    let (proto, main_upvals) = codegen::generate(&block).map_err(|e| CompileError {
+    let strict = mentions_operator_metamethods(source);
+    let (proto, main_upvals) = codegen::generate(&block, strict).map_err(|e| CompileError {
         message: format!("{id}:{}: {}", e.line, e.message),
     })?;
     Ok(Chunk {
@@ -65,6 +66,24 @@ pub fn compile(source: &[u8], chunk_name: &str) -> Result<Chunk, CompileError> {
             chunk_id: id,
         }),
     })
+}
+
+/// Whether the source names an arithmetic, bitwise or ordering metamethod.
+///
+/// piccolo 0.3.3's VM has no such metamethods, so arithmetic and ordering
+/// compile to plain VM operations only in chunks that cannot define them;
+/// a chunk mentioning `__add`, `__lt` ... gets its operators compiled into
+/// calls of Rust helpers with the full Lua 5.4 semantics (metamethods,
+/// string coercion, exact integer/float comparison).
+fn mentions_operator_metamethods(source: &[u8]) -> bool {
+    const EVENTS: [&[u8]; 16] = [
+        b"__add", b"__sub", b"__mul", b"__div", b"__mod", b"__pow", b"__unm", b"__idiv", b"__band",
+        b"__bor", b"__bxor", b"__shl", b"__shr", b"__bnot", b"__lt", b"__le",
+    ];
+    source
+        .windows(4)
+        .enumerate()
+        .any(|(i, w)| w.starts_with(b"__") && EVENTS.iter().any(|e| source[i..].starts_with(e)))
 }
 
 impl Chunk {

@@ -283,6 +283,40 @@ fn const_close_goto() {
     );
 }
 
+#[test]
+fn operator_metamethods_and_strict_arithmetic() {
+    // a chunk naming an operator metamethod gets full Lua operator semantics
+    let vec = "local V = {} V.__index = V \
+        local function vec(x) return setmetatable({x = x}, V) end \
+        V.__add = function(a, b) return vec(a.x + b.x) end \
+        V.__unm = function(a) return vec(-a.x) end \
+        V.__lt = function(a, b) return a.x < b.x end \
+        V.__le = function(a, b) return a.x <= b.x end ";
+    assert_eq!(
+        ok(&format!(
+            "{vec} local a, b = vec(1), vec(5) return (a + b).x, (-a).x, a < b, a >= b, b > a"
+        )),
+        "6\t-1\ttrue\tfalse\ttrue"
+    );
+    assert_eq!(
+        ok(&format!(
+            "{vec} return '10' + 1, '3' * '4', 10 - '2.5', math.maxinteger < math.huge"
+        )),
+        "11\t12\t7.5\ttrue"
+    );
+    assert!(err(&format!("{vec} return '10' < 11"))
+        .ends_with(":1: attempt to compare string with number"));
+    assert!(err(&format!("{vec} return {{}} < {{}}"))
+        .ends_with(":1: attempt to compare two table values"));
+    assert!(err(&format!("{vec} return 'abc' + 1"))
+        .ends_with(":1: attempt to add a 'string' with a 'number'"));
+    // shifts always follow Lua (the VM's panic or wrap for large counts)
+    assert_eq!(
+        ok("local n = 64 return 1 << n, 1 << 63, -1 >> 1, 1 >> -1, 3 << 1"),
+        "0\t-9223372036854775808\t9223372036854775807\t2\t6"
+    );
+}
+
 /// Syntax errors must match `lua5.4 -e` byte for byte (modulo the chunk
 /// name: lua5.4 -e says `(command line)`, `load` says `[string "..."]`).
 #[test]

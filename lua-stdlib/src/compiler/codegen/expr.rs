@@ -8,7 +8,7 @@ use piccolo::{
 
 use super::{CodeGen, GResult, VarLoc};
 use crate::compiler::ast::{BinOp, Expr, ExprKind, Field, UnOp};
-use crate::runtime::Helper;
+use crate::runtime::{ArithOp, CompareOp, Helper};
 
 /// Items of a table constructor stored per `SetList`.
 const FIELDS_PER_FLUSH: u8 = 50;
@@ -94,6 +94,16 @@ impl CodeGen {
                 }
             }
             ExprKind::Paren(inner) => self.expr_to_reg(inner, dest)?,
+            ExprKind::Un(op @ (UnOp::Neg | UnOp::BNot), operand)
+                if self.strict && !is_number_literal(operand) =>
+            {
+                let code = if *op == UnOp::Neg {
+                    ArithOp::Unm
+                } else {
+                    ArithOp::BNot
+                };
+                self.helper_arith(code, operand, operand, e.line, dest)?;
+            }
             ExprKind::Un(op, operand) => {
                 let src = self.expr_any_reg(operand)?;
                 self.cur_line = e.line;
@@ -252,13 +262,72 @@ impl CodeGen {
             BinOp::IDiv => self.helper_binary(Helper::IDiv, a, b, e.line, dest)?,
             BinOp::Mod => {
                 let safe_const = matches!(b.kind, ExprKind::Int(i) if i > 0 && i < (1 << 62));
-                if safe_const {
+                if self.strict {
+                    self.helper_arith(ArithOp::Mod, a, b, e.line, dest)?;
+                } else if safe_const {
                     self.arith(op, a, b, e.line, dest)?;
                 } else {
                     self.helper_binary(Helper::Mod, a, b, e.line, dest)?;
                 }
             }
+            // the VM's shifts panic or wrap for counts outside 0..63
+            _ if matches!(op, BinOp::Shl | BinOp::Shr)
+                || (self.strict
+                    && !(matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+                        && is_number_literal(a)
+                        && is_number_literal(b))) =>
+            {
+                let code = match op {
+                    BinOp::Add => ArithOp::Add,
+                    BinOp::Sub => ArithOp::Sub,
+                    BinOp::Mul => ArithOp::Mul,
+                    BinOp::Div => ArithOp::Div,
+                    BinOp::Pow => ArithOp::Pow,
+                    BinOp::BAnd => ArithOp::BAnd,
+                    BinOp::BOr => ArithOp::BOr,
+                    BinOp::BXor => ArithOp::BXor,
+                    BinOp::Shl => ArithOp::Shl,
+                    _ => ArithOp::Shr,
+                };
+                self.helper_arith(code, a, b, e.line, dest)?;
+            }
             _ => self.arith(op, a, b, e.line, dest)?,
+        }
+        Ok(())
+    }
+
+    /// `arith(op, a, b)`: an operator with full Lua semantics (strict mode).
+    fn helper_arith(
+        &mut self,
+        op: ArithOp,
+        a: &Expr,
+        b: &Expr,
+        line: u32,
+        dest: u8,
+    ) -> GResult<()> {
+        let base = self.alloc(4)?;
+        self.load_helper(Helper::Arith, base);
+        self.load_constant(base + 1, Constant::Integer(op as i64))?;
+        self.expr_to_reg(a, base + 2)?;
+        if std::ptr::eq(a, b) {
+            self.emit(Operation::Move {
+                dest: reg(base + 3),
+                source: reg(base + 2),
+            });
+        } else {
+            self.expr_to_reg(b, base + 3)?;
+        }
+        self.cur_line = line;
+        self.emit(Operation::Call {
+            func: reg(base),
+            args: VarCount::constant(3),
+            returns: VarCount::constant(1),
+        });
+        if base != dest {
+            self.emit(Operation::Move {
+                dest: reg(dest),
+                source: reg(base),
+            });
         }
         Ok(())
     }
@@ -350,6 +419,39 @@ impl CodeGen {
                     self.patch_here(&skip)?;
                     f
                 }
+            }
+            ExprKind::Bin(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), a, b)
+                if self.strict && !(is_number_literal(a) && is_number_literal(b)) =>
+            {
+                // compare(op, x, y) with `>`/`>=` as swapped `<`/`<=`,
+                // operands still evaluated left to right
+                let base = self.alloc(4)?;
+                self.load_helper(Helper::Compare, base);
+                let (code, swap) = match op {
+                    BinOp::Lt => (CompareOp::Lt, false),
+                    BinOp::Le => (CompareOp::Le, false),
+                    BinOp::Gt => (CompareOp::Lt, true),
+                    _ => (CompareOp::Le, true),
+                };
+                self.load_constant(base + 1, Constant::Integer(code as i64))?;
+                let (ra, rb) = if swap {
+                    (base + 3, base + 2)
+                } else {
+                    (base + 2, base + 3)
+                };
+                self.expr_to_reg(a, ra)?;
+                self.expr_to_reg(b, rb)?;
+                self.cur_line = e.line;
+                self.emit(Operation::Call {
+                    func: reg(base),
+                    args: VarCount::constant(3),
+                    returns: VarCount::constant(1),
+                });
+                self.emit(Operation::Test {
+                    value: reg(base),
+                    is_true: !jump_if,
+                });
+                vec![self.emit_jump()]
             }
             ExprKind::Bin(
                 op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge),
@@ -612,6 +714,10 @@ impl CodeGen {
         }
         Ok(())
     }
+}
+
+fn is_number_literal(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Int(_) | ExprKind::Float(_))
 }
 
 /// `a .. b .. c` parses right-associatively; one helper call takes all.

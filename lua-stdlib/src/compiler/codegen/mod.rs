@@ -121,6 +121,9 @@ enum ConstKey {
 }
 
 pub(super) struct CodeGen {
+    /// Compile arithmetic and ordering through runtime helpers (full Lua
+    /// semantics with metamethods) instead of plain VM operations.
+    strict: bool,
     funcs: Vec<FuncState>,
     cur_line: u32,
     interned: HashMap<Vec<u8>, Str>,
@@ -129,8 +132,9 @@ pub(super) struct CodeGen {
 
 /// Compiles a parsed chunk. Returns the main prototype and the plan for its
 /// upvalues.
-pub fn generate(block: &Block) -> GResult<(CompiledPrototype<Str>, Vec<MainUpval>)> {
+pub fn generate(block: &Block, strict: bool) -> GResult<(CompiledPrototype<Str>, Vec<MainUpval>)> {
     let mut g = CodeGen {
+        strict,
         funcs: Vec::new(),
         cur_line: 1,
         interned: HashMap::new(),
