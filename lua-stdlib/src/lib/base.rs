@@ -265,8 +265,8 @@ fn base_error<'gc>(
 }
 
 fn base_assert<'gc>(
-    _: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     if check_any(stack, 0)?.to_bool() {
@@ -274,7 +274,10 @@ fn base_assert<'gc>(
     } else if stack.len() < 2 {
         fail("assertion failed!")
     } else {
-        Err(Error::from_value(stack.get(1)).into())
+        // lua5.4 raises the message as `error(message)` does (level 1).
+        stack.drain(..1);
+        stack.resize(1);
+        base_error(ctx, exec, stack)
     }
 }
 

@@ -17,7 +17,7 @@ fn check_thread<'gc>(stack: &Stack<'gc, '_>, i: usize) -> LibResult<'gc, Thread<
         Value::Thread(t) => Ok(t),
         _ => arg_fail(
             i,
-            format!("coroutine expected, got {}", type_name_at(stack, i)),
+            format!("thread expected, got {}", type_name_at(stack, i)),
         ),
     }
 }

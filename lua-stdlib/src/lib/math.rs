@@ -211,9 +211,11 @@ fn min_max<'gc>(
     if stack.is_empty() {
         return arg_fail(0, "value expected");
     }
-    let mut best = check_numeric(stack, 0)?;
+    // lua5.4 compares the raw arguments (`lua_compare`), so strings are
+    // not converted and mixed types raise comparison errors.
+    let mut best = check_numeric(stack, 0).map(|_| stack.get(0))?;
     for i in 1..stack.len() {
-        let v = check_numeric(stack, i)?;
+        let v = stack.get(i);
         let better = if want_max {
             less_than(ctx, best, v)
         } else {

@@ -318,6 +318,10 @@ fn os_time<'gc>(
             let m = m0.rem_euclid(12) + 1;
             let days = days_from_civil(y, m, 1) + day - 1;
             let time = days * 86_400 + hour * 3600 + min * 60 + sec;
+            // mktime's error value: lua5.4 cannot tell it from a real -1.
+            if time == -1 {
+                return fail("time result cannot be represented in this installation");
+            }
             set_tm_fields(ctx, t, &to_tm(time));
             time
         }
@@ -341,7 +345,7 @@ fn os_difftime<'gc>(
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let a = check_integer(stack, 0)?;
-    let b = super::args::opt_integer(stack, 1, 0)?;
+    let b = check_integer(stack, 1)?;
     stack.replace(ctx, a as f64 - b as f64);
     Ok(CallbackReturn::Return)
 }

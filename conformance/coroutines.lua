@@ -1,0 +1,93 @@
+-- coroutines: create resume yield status wrap close isyieldable running,
+-- passing values both ways, errors and dead coroutines
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  print(table.concat(t, " | "))
+end
+
+local co = coroutine.create(function(a, b)
+  show("start", a, b)
+  local c = coroutine.yield(a + b)
+  show("got", c)
+  local d, e = coroutine.yield(c * 2)
+  show("got", d, e)
+  return "done", 99
+end)
+show(type(co), coroutine.status(co))
+show(coroutine.resume(co, 1, 2))
+show(coroutine.status(co))
+show(coroutine.resume(co, 10))
+show(coroutine.resume(co, "x", "y"))
+show(coroutine.status(co))
+show(coroutine.resume(co))
+
+local gen = coroutine.wrap(function()
+  for i = 1, 3 do coroutine.yield(i) end
+  return "end"
+end)
+show(gen(), gen(), gen(), gen())
+show(pcall(gen))
+
+local function range(n)
+  return coroutine.wrap(function() for i = 1, n do coroutine.yield(i) end end)
+end
+local acc = {}
+for v in range(5) do acc[#acc + 1] = v end
+show(table.concat(acc, ","))
+
+local failing = coroutine.create(function() error("oops") end)
+show(coroutine.resume(failing))
+show(coroutine.status(failing))
+local failing2 = coroutine.create(function() error({code = 7}) end)
+local ok, err = coroutine.resume(failing2)
+show(ok, type(err), err.code)
+local w = coroutine.wrap(function() error("wrapped", 0) end)
+show(pcall(w))
+local w2 = coroutine.wrap(function() error({}) end)
+show(pcall(w2) == false)
+
+show(coroutine.isyieldable(), select(2, coroutine.running()))
+local main, ismain = coroutine.running()
+show(type(main), ismain)
+local inner = coroutine.create(function()
+  local me, im = coroutine.running()
+  show("inside", coroutine.isyieldable(), type(me), im, coroutine.status(me))
+  return 1
+end)
+coroutine.resume(inner)
+show(coroutine.status(inner))
+
+local outer
+outer = coroutine.create(function()
+  local nested = coroutine.create(function()
+    show("outer from nested", coroutine.status(outer))
+    coroutine.yield()
+  end)
+  coroutine.resume(nested)
+  show("nested", coroutine.status(nested))
+end)
+coroutine.resume(outer)
+
+local c2 = coroutine.create(function() coroutine.yield(1) end)
+coroutine.resume(c2)
+show(coroutine.close(c2), coroutine.status(c2))
+show(coroutine.close(coroutine.create(print)))
+show(pcall(coroutine.resume, 42))
+show(pcall(coroutine.create, 42))
+show(pcall(coroutine.status, nil))
+show(pcall(coroutine.yield, 1))
+show(select("#", coroutine.resume(coroutine.create(function() return end))))
+show(coroutine.resume(coroutine.create(function(...) return select("#", ...), ... end), nil, nil))
+
+-- producer / consumer
+local producer = coroutine.create(function()
+  for _, item in ipairs({"a", "b", "c"}) do coroutine.yield(item) end
+end)
+local items = {}
+while true do
+  local _, item = coroutine.resume(producer)
+  if item == nil then break end
+  items[#items + 1] = item
+end
+show(table.concat(items), coroutine.status(producer))

@@ -1,0 +1,43 @@
+-- os.date / os.time / os.difftime / os.clock (in UTC, as the test runs)
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  print(table.concat(t, " | "))
+end
+
+local t0 = 1700000000
+show(os.date("!%Y-%m-%d %H:%M:%S", t0), os.date("%Y-%m-%d %H:%M:%S", t0))
+show(os.date("!%c", 0), os.date("!%x %X", t0), os.date("!%D %T %R %F", t0))
+show(os.date("!%a %A %b %B %h", t0), os.date("!%d %e %j %m %y %Y %C", t0))
+show(os.date("!%H %I %M %S %p %r", t0), os.date("!%H %I %p", t0 - 13 * 3600))
+show(os.date("!%u %w %U %W %V %G %g", t0), os.date("!%z %Z %%", t0), os.date("%Z", t0))
+show(os.date("!%Ec|%EC|%Ex|%EX|%Ey|%EY", t0), os.date("!%Od|%Oe|%OH|%OI|%Om|%OM|%OS", t0))
+show(os.date("!%Ou|%OU|%OV|%Ow|%OW|%Oy", t0), os.date("!%n%t", t0) == "\n\t")
+for _, t in ipairs({0, 86399, 951782400, 1078012800, 1230681600, 1262304000, 1609459199, 4102444800, -86400}) do
+  show(t, os.date("!%Y-%m-%d %a %j %U %W %V %G %u", t))
+end
+local d = os.date("!*t", t0)
+show(d.year, d.month, d.day, d.hour, d.min, d.sec, d.wday, d.yday, d.isdst)
+d = os.date("*t", 0)
+show(d.year, d.month, d.day, d.hour, d.wday, d.yday)
+show(os.time({year = 2024, month = 1, day = 1}), os.time({year = 2024, month = 1, day = 1, hour = 0}))
+show(os.time({year = 2000, month = 2, day = 29, hour = 12, min = 30, sec = 15}))
+show(os.time({year = 2024, month = 14, day = 40, hour = 25}), os.time({year = 2024, month = 0, day = 0}))
+show(pcall(os.time, {year = 1969, month = 12, day = 31, hour = 23, min = 59, sec = 59}))
+show(os.time({year = 1969, month = 12, day = 31, hour = 23, min = 59, sec = 58}))
+local norm = {year = 2024, month = 14, day = 40, hour = -5, min = 70, sec = 100}
+os.time(norm)
+show(norm.year, norm.month, norm.day, norm.hour, norm.min, norm.sec, norm.wday, norm.yday, norm.isdst)
+show(os.date("!%Y-%m-%d", os.time({year = 2023, month = 3, day = 1}) - 86400))
+show(pcall(os.time, {year = 2024}))
+show(pcall(os.time, {year = 2024, month = "x", day = 1}))
+show(pcall(os.time, {year = 2024, month = 1.5, day = 1}))
+show(pcall(os.date, "%Ez"))
+show(pcall(os.date, "%Q"))
+show(pcall(os.date, "%"))
+show(pcall(os.date, "!%H", 1.5))
+show(os.date("!%H", 3600.0), os.date("!", 0), os.date("", 0))
+show(os.difftime(10, 5), pcall(os.difftime, 10))
+show(math.type(os.difftime(1, 1)), os.difftime(0, 60))
+show(type(os.time()), math.type(os.time()), type(os.clock()), os.clock() >= 0)
+show(type(os.date()), #os.date("%Y") == 4, type(os.date("*t").year))
