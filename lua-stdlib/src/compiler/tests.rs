@@ -141,6 +141,22 @@ fn multiple_assignment() {
 }
 
 #[test]
+fn tail_calls() {
+    // piccolo 0.3.3 panicked when the callee had more parameters than the
+    // caller's frame registers
+    assert_eq!(
+        ok("local function f(a, b, c, d, e, f, g, h) return h end local function g() return f(1) end return g()"),
+        "nil"
+    );
+    assert_eq!(
+        ok("local X, Y local function foo(x, y, ...) X = x Y = y return select('#', ...) end local function foo1(...) return foo(...) end return foo1(), X, Y, foo1(1, 2, 3)"),
+        "0\tnil\tnil\t1"
+    );
+    assert_eq!(ok("local function loop(n) if n == 0 then return 'done' end return loop(n - 1) end return loop(100000)"), "done");
+    assert_eq!(ok("local t = {} function t:m(x) return self, x end local function g() return t:m(5) end local a, b = g() return a == t, b"), "true\t5");
+}
+
+#[test]
 fn missing_arguments_are_nil() {
     assert_eq!(
         ok("local function h(t, b) return b end local x, y, z = 1, 2, 3 return h({})"),

@@ -109,6 +109,7 @@ pub(super) struct FuncState {
     pending_gotos: Vec<PendingGoto>,
     reference: FunctionRef<Str>,
     end_line: u32,
+    has_tail_call: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -128,6 +129,8 @@ pub(super) struct CodeGen {
     cur_line: u32,
     interned: HashMap<Vec<u8>, Str>,
     pub(super) main_upvals: Vec<MainUpval>,
+    /// Most parameters of any function in the chunk.
+    max_params: u16,
 }
 
 /// Compiles a parsed chunk. Returns the main prototype and the plan for its
@@ -139,11 +142,99 @@ pub fn generate(block: &Block, strict: bool) -> GResult<(CompiledPrototype<Str>,
         cur_line: 1,
         interned: HashMap::new(),
         main_upvals: Vec::new(),
+        max_params: max_params(block),
     };
     g.open_function(FunctionRef::Chunk, true, block.end_line);
     g.block_body(block)?;
     let proto = g.close_function(block.end_line)?;
     Ok((proto, g.main_upvals))
+}
+
+/// The largest parameter count of any function in `block`.
+fn max_params(block: &Block) -> u16 {
+    use super::ast::{ExprKind, Field, StatKind};
+    fn expr(e: &super::ast::Expr, m: &mut u16) {
+        match &e.kind {
+            ExprKind::Function(f) => {
+                *m = (*m).max(f.params.len() as u16);
+                blk(&f.body, m);
+            }
+            ExprKind::Table(fields) => {
+                for f in fields {
+                    match f {
+                        Field::Keyed(k, v) => {
+                            expr(k, m);
+                            expr(v, m);
+                        }
+                        Field::Item(v) => expr(v, m),
+                    }
+                }
+            }
+            ExprKind::Bin(_, a, b) | ExprKind::Index(a, b) => {
+                expr(a, m);
+                expr(b, m);
+            }
+            ExprKind::Un(_, a) | ExprKind::Paren(a) => expr(a, m),
+            ExprKind::Call(f, args) => {
+                expr(f, m);
+                args.iter().for_each(|a| expr(a, m));
+            }
+            ExprKind::Method(o, _, args) => {
+                expr(o, m);
+                args.iter().for_each(|a| expr(a, m));
+            }
+            _ => {}
+        }
+    }
+    fn blk(b: &Block, m: &mut u16) {
+        for s in &b.stats {
+            match &s.kind {
+                StatKind::Call(e) => expr(e, m),
+                StatKind::Assign(t, v) => t.iter().chain(v).for_each(|e| expr(e, m)),
+                StatKind::Local(_, v) | StatKind::Return(v) => v.iter().for_each(|e| expr(e, m)),
+                StatKind::LocalFunction(_, f) => {
+                    *m = (*m).max(f.params.len() as u16);
+                    blk(&f.body, m);
+                }
+                StatKind::Do(b) => blk(b, m),
+                StatKind::While(c, b) | StatKind::Repeat(b, c) => {
+                    expr(c, m);
+                    blk(b, m);
+                }
+                StatKind::If(arms, e) => {
+                    for (c, b) in arms {
+                        expr(c, m);
+                        blk(b, m);
+                    }
+                    if let Some(b) = e {
+                        blk(b, m);
+                    }
+                }
+                StatKind::NumFor {
+                    start,
+                    limit,
+                    step,
+                    body,
+                    ..
+                } => {
+                    expr(start, m);
+                    expr(limit, m);
+                    if let Some(s) = step {
+                        expr(s, m);
+                    }
+                    blk(body, m);
+                }
+                StatKind::GenFor { exprs, body, .. } => {
+                    exprs.iter().for_each(|e| expr(e, m));
+                    blk(body, m);
+                }
+                StatKind::Break | StatKind::Goto(_) | StatKind::Label(_) => {}
+            }
+        }
+    }
+    let mut m = 0;
+    blk(block, &mut m);
+    m
 }
 
 /// piccolo's `LineNumber` counts from 0.
@@ -152,6 +243,9 @@ fn line_number(line: u32) -> LineNumber {
 }
 
 pub(super) const MAX_REGS: u16 = 250;
+
+/// Minimum frame size of functions that make tail calls.
+const TAIL_CALL_FRAME: u16 = 32;
 
 impl CodeGen {
     pub(super) fn fs(&mut self) -> &mut FuncState {
@@ -192,6 +286,7 @@ impl CodeGen {
             pending_gotos: Vec::new(),
             reference,
             end_line,
+            has_tail_call: false,
         });
     }
 
@@ -231,7 +326,14 @@ impl CodeGen {
         });
         self.resolve_block_gotos_at_function_end()?;
         let mut fs = self.funcs.pop().expect("function open");
-        let stack_size = fs.max_stack.max(fs.nparams as u16).max(1);
+        let mut stack_size = fs.max_stack.max(fs.nparams as u16).max(1);
+        if fs.has_tail_call {
+            // piccolo 0.3.3 panics when a tail-called function has more
+            // parameters than the caller's frame has registers; no Lua
+            // function has more than `max_params` (chunk) or, in practice,
+            // TAIL_CALL_FRAME parameters
+            stack_size = stack_size.max(TAIL_CALL_FRAME.max(self.max_params));
+        }
         for &i in &fs.precall_nils {
             if let Operation::LoadNil { dest, count } = &mut fs.ops[i] {
                 *count = (stack_size.saturating_sub(dest.0 as u16)).min(255) as u8;

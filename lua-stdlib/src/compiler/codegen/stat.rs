@@ -33,7 +33,12 @@ impl CodeGen {
 
     fn block_stats(&mut self, block: &Block, repeat_body: bool) -> GResult<()> {
         for (i, s) in block.stats.iter().enumerate() {
-            let at_end = !repeat_body && i + 1 == block.stats.len();
+            // a label followed only by labels up to the block's end is
+            // outside the scope of the block's locals (not before `until`)
+            let at_end = !repeat_body
+                && block.stats[i + 1..]
+                    .iter()
+                    .all(|s| matches!(s.kind, StatKind::Label(_)));
             self.statement(s, at_end)?;
             let n = self.nactive_regs();
             self.set_freereg(n);
@@ -381,7 +386,20 @@ impl CodeGen {
         let fs = self.fs();
         if let Operation::Call { func, args, .. } = fs.ops[last] {
             debug_assert_eq!(func.0, base);
+            if args.is_variable() {
+                // piccolo 0.3.3's tail call with open arguments indexes
+                // past the stack when the callee has missing parameters:
+                // make it an ordinary call and return its results
+                self.emit(Operation::Return {
+                    start: reg(base),
+                    count: VarCount::variable(),
+                });
+                return Ok(());
+            }
             fs.ops[last] = Operation::TailCall { func, args };
+            // the VM's tail call clears the callee's missing parameters
+            // inside the caller's frame: keep the frame big enough
+            fs.has_tail_call = true;
         }
         Ok(())
     }
