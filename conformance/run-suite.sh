@@ -32,6 +32,11 @@ if [ -z "${LUA:-}" ]; then
   fi
 fi
 read -r -a lua_cmd <<<"$LUA"
+# Files run from inside DIR: make a relative interpreter path absolute.
+case "${lua_cmd[0]}" in
+  /*) ;;
+  */*) lua_cmd[0]="$(pwd)/${lua_cmd[0]}" ;;
+esac
 
 passed=0
 failed=0

@@ -5,7 +5,7 @@
 //!   process control, no environment variables.
 //! - [`Profile::Full`]: the command-line runner (`lunagate lua`) adds
 //!   `dofile loadfile require`, `os.getenv execute exit remove rename
-//!   tmpname` and a minimal `io.write`/`io.read`.
+//!   tmpname`, a minimal `io.write`/`io.read` and a placeholder `debug`.
 
 use std::path::Path;
 
@@ -58,6 +58,7 @@ pub fn load_stdlib<'gc>(ctx: Context<'gc>, env: Table<'gc>, profile: Profile) {
     package
         .set(ctx, "path", "./?.lua;./?/init.lua")
         .expect("string key");
+    package.set(ctx, "cpath", "").expect("string key");
     package
         .set(ctx, "config", "/\n;\n?\n!\n-\n")
         .expect("string key");
@@ -69,6 +70,9 @@ pub fn load_stdlib<'gc>(ctx: Context<'gc>, env: Table<'gc>, profile: Profile) {
         let io = stdlib::os::load_io(ctx);
         env.set(ctx, "io", io).expect("string key");
         loaded.set(ctx, "io", io).expect("string key");
+        let debug = stdlib::debug::load_debug(ctx);
+        env.set(ctx, "debug", debug).expect("string key");
+        loaded.set(ctx, "debug", debug).expect("string key");
     }
 }
 

@@ -12,6 +12,7 @@ pub mod base;
 pub mod bit;
 pub mod compat;
 pub mod coroutine;
+pub mod debug;
 pub mod format;
 pub mod math;
 pub mod number;

@@ -75,7 +75,7 @@ fn str_byte<'gc>(
     let s = check_string(ctx, stack, 0)?.as_bytes();
     let i = opt_integer(stack, 1, 1)?;
     let first = start_pos(i, s.len());
-    let last = end_pos(opt_integer(stack, 2, first as i64)?, s.len());
+    let last = end_pos(opt_integer(stack, 2, i)?, s.len());
     stack.clear();
     if first <= last {
         if last - first >= i32::MAX as usize {

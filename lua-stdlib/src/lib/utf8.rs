@@ -230,6 +230,10 @@ fn utf8_codes<'gc>(
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let s = check_string(ctx, stack, 0)?;
     let lax = stack.get(1).to_bool();
+    // As lua5.4.6+ (5.4.4 accepts it and fails later).
+    if is_cont(s.as_bytes(), 0) {
+        return arg_fail(0, "invalid UTF-8 code");
+    }
     let strict = Rc::new(Cell::new(!lax));
     let iter = Callback::from_fn(&ctx, move |ctx, exec, mut stack| {
         let step = || -> LibResult<'_, Option<(i64, i64)>> {
