@@ -411,7 +411,23 @@ impl<'gc> Gsub<'gc> {
                                     Capture::Text(a, b) => Value::String(ctx.intern(&src[a..b])),
                                     Capture::Position(p) => Value::Integer(p as i64),
                                 };
-                                add_value(&mut self.out, src, s, e, t.get(ctx, key))?;
+                                // `__index` applies, as lua_gettable does.
+                                let found = piccolo::meta_ops::index(ctx, Value::Table(t), key)
+                                    .map_err(|err| LibError::Msg(err.to_string()))?;
+                                match found {
+                                    piccolo::meta_ops::MetaResult::Value(v) => {
+                                        add_value(&mut self.out, src, s, e, v)?
+                                    }
+                                    piccolo::meta_ops::MetaResult::Call(call) => {
+                                        self.pending = Some((s, e));
+                                        self.pos = e;
+                                        self.last = Some(e);
+                                        return Ok(GsubStep::Call(
+                                            call.function,
+                                            call.args.to_vec(),
+                                        ));
+                                    }
+                                }
                             }
                             Value::Function(f) => {
                                 let caps = m.captures(s, e, true).or_else(pattern_error)?;
