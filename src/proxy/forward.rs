@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::header::{HeaderValue, HOST};
@@ -16,7 +17,8 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 
-use super::body::{PoolReturn, ProxyBody};
+use super::body::ProxyBody;
+use super::client::{self, SendError, UpstreamBody};
 use super::errors::{error_response, negotiation_header, ProxyError};
 use super::headers::{
     add_forwarding_headers, add_response_headers, forwarded_host, latency_ms, strip_hop_by_hop,
@@ -158,6 +160,8 @@ pub async fn handle(
     };
     let forwarded_host = forwarded_host(host);
 
+    // Room for the headers added below, so the map grows (rehashes) once.
+    parts.headers.reserve(12);
     strip_hop_by_hop(&mut parts.headers, true);
     add_forwarding_headers(
         &mut parts.headers,
@@ -191,12 +195,12 @@ pub async fn handle(
     }
     parts.version = Version::HTTP_11;
 
-    let proxy_latency = latency_ms(start);
     let sent_at = Instant::now();
+    let proxy_latency = HeaderValue::from(sent_at.duration_since(start).as_millis() as u64);
     let accept = negotiation_header(&parts.headers).cloned();
     let result = send(ctx, &upstream, Request::from_parts(parts, body)).await;
-    let (resp, sender) = match result {
-        Ok(ok) => ok,
+    let resp = match result {
+        Ok(resp) => resp,
         Err(error) => return error_response(error, accept.as_ref(), &request_id, start),
     };
     let upstream_latency = latency_ms(sent_at);
@@ -209,61 +213,39 @@ pub async fn handle(
         &request_id,
     );
     rparts.version = Version::HTTP_11;
-    let read_timeout = upstream.read_timeout;
-    let conn = PoolReturn {
-        pool: ctx.pool.clone(),
-        upstream,
-        sender,
-    };
-    Response::from_parts(rparts, ProxyBody::upstream(rbody, conn, read_timeout))
+    Response::from_parts(rparts, ProxyBody::Upstream(rbody))
 }
 
-/// Sends the request on a pooled or new connection.
+/// Sends the request on a pooled or new connection; a pooled connection
+/// the upstream had closed is replaced by a new one.
 async fn send(
     ctx: &WorkerContext,
-    upstream: &Upstream,
+    upstream: &Arc<Upstream>,
     request: Request<Incoming>,
-) -> Result<(Response<Incoming>, super::pool::Sender), ProxyError> {
+) -> Result<Response<UpstreamBody>, ProxyError> {
     let mut pending = Some(request);
-    let mut stale_retries = 0;
+    let mut stale = 0;
     loop {
-        let pooled = if stale_retries < 3 {
-            ctx.pool.checkout(upstream).await
+        let pooled = if stale < 2 {
+            ctx.pool.checkout(upstream)
         } else {
             None
         };
-        let from_pool = pooled.is_some();
-        let mut sender = match pooled {
-            Some(s) => s,
-            None => match ctx.pool.connect(upstream).await {
-                Ok(s) => s,
-                Err(e) => return Err(e.as_proxy_error()),
-            },
+        let conn = match pooled {
+            Some(c) => c,
+            None => ctx
+                .pool
+                .connect(upstream)
+                .await
+                .map_err(|e| e.as_proxy_error())?,
         };
-        let Some(req) = pending.take() else {
-            return Err(ProxyError::Internal);
-        };
-        let fut = sender.try_send_request(req);
-        match tokio::time::timeout(upstream.read_timeout, fut).await {
-            Err(_) => return Err(ProxyError::Timeout),
-            Ok(Ok(resp)) => return Ok((resp, sender)),
-            Ok(Err(mut e)) => match e.take_message() {
-                // Not sent at all (the pooled connection was closing): try
-                // another connection.
-                Some(req) if from_pool || stale_retries == 0 => {
-                    pending = Some(req);
-                    stale_retries += 1;
-                }
-                _ => {
-                    let err = e.into_error();
-                    tracing::info!(upstream = %upstream.pool_key, error = %err, "upstream request failed");
-                    return Err(if err.is_timeout() {
-                        ProxyError::Timeout
-                    } else {
-                        ProxyError::BadGateway
-                    });
-                }
-            },
+        match client::send(conn, &mut pending, upstream, &ctx.pool).await {
+            Ok(resp) => return Ok(resp),
+            Err(SendError::Stale) if pending.is_some() => stale += 1,
+            Err(e) => {
+                tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed");
+                return Err(e.as_proxy_error());
+            }
         }
     }
 }

@@ -41,6 +41,8 @@ static TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
 /// Per-connection values for the upstream headers.
 #[derive(Debug)]
 pub struct ConnInfo {
+    /// For `kong.client.get_ip()`/`get_port()` and logs.
+    #[allow(dead_code)]
     pub peer: SocketAddr,
     /// The client IP, for `X-Real-IP` and `X-Forwarded-For`.
     pub peer_ip: HeaderValue,

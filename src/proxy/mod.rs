@@ -9,16 +9,18 @@
 //! (`errors`).
 
 pub mod body;
+pub mod client;
 pub mod errors;
 pub mod forward;
 pub mod headers;
+pub mod idle;
 pub mod normalize;
 pub mod path;
 pub mod pool;
 pub mod router;
 pub mod worker;
 
-pub use worker::{spawn_workers, ProxyWorkers};
+pub use worker::spawn_workers;
 
 #[cfg(test)]
 mod tests;

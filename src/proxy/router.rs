@@ -151,6 +151,8 @@ pub struct RouteMatch<'r> {
     /// Length of the matched part of the normalised path: the plain prefix
     /// or the whole regex match; `None` for a route without paths.
     pub matched_len: Option<usize>,
+    /// For `kong.request.get_uri_captures()` (serverless functions).
+    #[allow(dead_code)]
     pub captures: Option<UriCaptures>,
 }
 
@@ -443,12 +445,8 @@ impl Router {
         router
     }
 
-    /// Number of routes the router serves.
-    pub fn len(&self) -> usize {
-        self.routes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
 

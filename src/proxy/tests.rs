@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -33,6 +34,17 @@ async fn echo_upstream() -> SocketAddr {
                     if req.uri().path().starts_with("/slow") {
                         tokio::time::sleep(Duration::from_secs(2)).await;
                     }
+                    if req.uri().path().starts_with("/big") {
+                        let body = Bytes::from(vec![b'z'; 1 << 20]);
+                        return Ok::<_, Infallible>(Response::new(Either::Left(Full::new(body))));
+                    }
+                    if req.uri().path().starts_with("/chunked") {
+                        let chunks = (0..100).map(|i| {
+                            Ok::<_, Infallible>(Frame::data(Bytes::from(format!("{i:04}"))))
+                        });
+                        let body = StreamBody::new(futures_util::stream::iter(chunks));
+                        return Ok(Response::new(Either::Right(body)));
+                    }
                     let method = req.method().to_string();
                     let path = req.uri().path().to_string();
                     let query = req.uri().query().map(str::to_string);
@@ -49,7 +61,9 @@ async fn echo_upstream() -> SocketAddr {
                         .unwrap_or_default();
                     let out = json!({"method": method, "path": path, "query": query, "headers": headers,
                                      "body": String::from_utf8_lossy(&body)});
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(out.to_string()))))
+                    Ok(Response::new(Either::Left(Full::new(Bytes::from(
+                        out.to_string(),
+                    )))))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -86,7 +100,7 @@ struct Gateway {
     addr: SocketAddr,
     config: SharedConfig,
     stop: tokio::sync::watch::Sender<bool>,
-    workers: Option<super::ProxyWorkers>,
+    workers: Option<super::worker::ProxyWorkers>,
 }
 
 impl Gateway {
@@ -227,4 +241,62 @@ async fn upstream_failures() {
     assert_eq!(resp.status(), 504);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["message"], "The upstream server is timing out");
+}
+
+/// An upstream that answers one request per connection, then closes it
+/// without saying so (a keep-alive connection that went stale in the pool).
+async fn closing_upstream() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_chunked_head_and_stale_connections() {
+    let up = echo_upstream().await;
+    let closing = closing_upstream().await;
+    let gw = Gateway::start();
+    let svc = service("127.0.0.1", up.port(), None, 60000);
+    let stale = service("127.0.0.1", closing.port(), None, 60000);
+    let routes = vec![
+        route(svc.id, &["/"], false, false),
+        route(stale.id, &["/stale"], true, false),
+    ];
+    gw.set(vec![svc, stale], routes);
+    let client = reqwest::Client::new();
+
+    for _ in 0..3 {
+        let resp = client.get(gw.url("/big")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-length"], "1048576");
+        assert_eq!(resp.bytes().await.unwrap().len(), 1 << 20);
+        let resp = client.get(gw.url("/chunked")).send().await.unwrap();
+        let text = resp.text().await.unwrap();
+        assert_eq!(text.len(), 400);
+        assert!(text.starts_with("00000001") && text.ends_with("0099"));
+        let resp = client.head(gw.url("/big")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    // Each of these reuses a connection the upstream has closed: retried
+    // on a fresh one, never a 502.
+    for _ in 0..5 {
+        let resp = client.get(gw.url("/stale")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
 }

@@ -29,7 +29,13 @@ use tokio::sync::{watch, Notify};
 
 use super::forward::{handle, WorkerContext};
 use super::headers::ConnInfo;
+use super::idle::{idle_for, CountingIo};
 use crate::snapshot::SharedConfig;
+
+/// A client connection with no traffic for this long is closed (between one
+/// and two periods, in fact): nginx's `keepalive_timeout` and
+/// `client_header_timeout` in one.
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long in-flight requests get to finish after the shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,8 +159,8 @@ fn server_builder() -> auto::Builder<LocalExec> {
     let mut builder = auto::Builder::new(LocalExec);
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(60))
+        // Idle and slow clients are handled by `idle` (no timer per request).
+        .header_read_timeout(None)
         .max_buf_size(64 * 1024)
         .max_headers(200)
         .keep_alive(true);
@@ -240,18 +246,29 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let info = Rc::new(ConnInfo::new(peer, server_port));
+    let (io, activity) = CountingIo::new(TokioIo::new(stream));
+    let requests = activity.clone();
     let service = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         let info = info.clone();
-        async move { Ok::<_, Infallible>(handle(&ctx, &info, req).await) }
+        let busy = requests.busy();
+        async move {
+            let resp = handle(&ctx, &info, req).await;
+            drop(busy);
+            Ok::<_, Infallible>(resp)
+        }
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
         res = conn.as_mut() => {
             if let Err(e) = res {
                 tracing::debug!(%peer, error = %e, "client connection ended with an error");
             }
+            return;
+        }
+        _ = idle_for(&activity, CLIENT_IDLE_TIMEOUT) => {
+            tracing::debug!(%peer, "closing idle client connection");
             return;
         }
         _ = async {

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Plain proxying throughput, in one run on loopback: the upstream alone,
+# nginx proxy_pass (the peer), and lunagate proxying one route.
+#
+# Method (bench/README of the shared docs): the gateway under test runs one
+# worker pinned to CPU 1; the upstream (nginx, 1 worker) and wrk are pinned
+# to CPU 0; keep-alive everywhere; 2 s warm-up, REPS repetitions of
+# DURATION seconds, medians. Printed per case: RPS, p50/p99 latency, the
+# gateway's CPU µs per request (process CPU time / requests: the figure
+# least disturbed by other load), and lunagate/nginx ratios.
+#
+#   bench/proxy.sh                    # 32 and 256 connections, 3 x 10 s
+#   REPS=1 DURATION=5 CONNS="32" bench/proxy.sh
+#
+# Needs nginx and wrk (Debian: apt-get install nginx wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPS=${REPS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-"32 256"}
+UP_PORT=${UP_PORT:-28080}
+NGINX_PORT=${NGINX_PORT:-28081}
+LG_PORT=${LG_PORT:-28000}
+ADMIN_PORT=${ADMIN_PORT:-28001}
+GW_CPU=${GW_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+
+for tool in nginx wrk taskset curl; do
+  if ! command -v "$tool" >/dev/null; then
+    if [ "$tool" = nginx ] || [ "$tool" = wrk ]; then
+      echo "installing $tool" >&2
+      (apt-get install -y -q nginx wrk >/dev/null 2>&1 || sudo apt-get install -y -q nginx wrk >/dev/null) ||
+        { echo "needs $tool: apt-get install nginx wrk" >&2; exit 1; }
+    else
+      echo "needs $tool" >&2; exit 1
+    fi
+  fi
+done
+
+cargo build --release -q -p lunagate >/dev/null 2>&1 || cargo build --release -p lunagate
+LG=${CARGO_TARGET_DIR:-$PWD/target}/release/lunagate
+
+RUN=$(mktemp -d /tmp/lunagate-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+# start_nginx NAME CONF PORT CPU [UPSTREAM]
+start_nginx() {
+  local dir=$RUN/$1
+  mkdir -p "$dir"
+  sed -e "s#@WORKERS@#1#g" -e "s#@PORT@#$3#g" -e "s#@UP@#${5:-}#g" -e "s#@RUNDIR@#$dir#g" \
+    "bench/nginx/$2" >"$dir/nginx.conf"
+  taskset -c "$4" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+
+wait_port() {
+  for _ in $(seq 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing answers on port $1" >&2
+  return 1
+}
+
+# CPU time (ticks) of a process and its children threads/processes.
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
+    if [ -r "/proc/$p/stat" ]; then
+      # utime + stime are fields 14 and 15; the command name may hold spaces.
+      total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    fi
+  done
+  echo "$total"
+}
+
+# wrk_once URL CONNS -> "rps p50_ms p99_ms requests"
+wrk_once() {
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "$1" | awk '
+    function ms(v) {
+      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+      return v
+    }
+    /Requests\/sec:/ { rps = $2 }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    / requests in / { reqs = $1 }
+    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, reqs }'
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# measure NAME URL CONNS GATEWAY_PID(or "") -> appends a result line
+RESULTS=$RUN/results
+measure() {
+  local name=$1 url=$2 c=$3 pid=$4
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d2s "$url" >/dev/null 2>&1 || true
+  local rps=() p50=() p99=() cpu=()
+  for _ in $(seq "$REPS"); do
+    local t0=0 t1=0
+    [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+    read -r r a b n < <(wrk_once "$url" "$c")
+    [ -n "$pid" ] && t1=$(cpu_ticks "$pid")
+    rps+=("$r"); p50+=("$a"); p99+=("$b")
+    if [ -n "$pid" ] && [ "$n" -gt 0 ]; then
+      cpu+=("$(awk -v d=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')")
+    else
+      cpu+=("-")
+    fi
+  done
+  local mr m50 m99 mc
+  mr=$(printf '%s\n' "${rps[@]}" | median)
+  m50=$(printf '%s\n' "${p50[@]}" | median)
+  m99=$(printf '%s\n' "${p99[@]}" | median)
+  mc=$(printf '%s\n' "${cpu[@]}" | median)
+  echo "$name $c $mr $m50 $m99 $mc" >>"$RESULTS"
+  printf '%-10s c=%-4s %9s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' "$name" "$c" "$mr" "$m50" "$m99" "$mc" >&2
+}
+
+echo "starting upstream (nginx, CPU $LOAD_CPU) on :$UP_PORT" >&2
+start_nginx upstream upstream.nginx.conf "$UP_PORT" "$LOAD_CPU"
+wait_port "$UP_PORT"
+
+echo "starting nginx proxy_pass (CPU $GW_CPU) on :$NGINX_PORT" >&2
+start_nginx nginx nginx-plain.conf "$NGINX_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
+NGINX_PID=$LAST_PID
+wait_port "$NGINX_PORT"
+
+echo "starting lunagate, 1 worker (CPU $GW_CPU) on :$LG_PORT" >&2
+mkdir -p "$RUN/lunagate"
+LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPU" "$LG" serve --workers 1 \
+  --proxy-listen "127.0.0.1:$LG_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+  --data-dir "$RUN/lunagate" >"$RUN/lunagate.out" 2>&1 &
+LG_PID=$!
+PIDS+=("$LG_PID")
+for _ in $(seq 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$ADMIN_PORT/" && break
+  sleep 0.05
+done
+curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services" \
+  -d name=bench -d "url=http://127.0.0.1:$UP_PORT"
+curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/bench/routes" -d 'paths[]=/'
+[ "$(curl -s "http://127.0.0.1:$LG_PORT/")" = ok ] || { echo "lunagate does not proxy" >&2; cat "$RUN/lunagate.out" >&2; exit 1; }
+
+: >"$RESULTS"
+for c in $CONNS; do
+  measure upstream "http://127.0.0.1:$UP_PORT/" "$c" ""
+  measure nginx "http://127.0.0.1:$NGINX_PORT/" "$c" "$NGINX_PID"
+  measure lunagate "http://127.0.0.1:$LG_PORT/" "$c" "$LG_PID"
+done
+
+echo
+printf '%-10s %5s %10s %9s %9s %12s\n' target conns rps "p50 ms" "p99 ms" "cpu us/req"
+while read -r name c r a b cpu; do
+  printf '%-10s %5s %10s %9s %9s %12s\n' "$name" "$c" "$r" "$a" "$b" "$cpu"
+done <"$RESULTS"
+echo
+for c in $CONNS; do
+  awk -v c="$c" '
+    $1 == "nginx" && $2 == c { nr = $3; n99 = $5; nc = $6 }
+    $1 == "lunagate" && $2 == c { lr = $3; l99 = $5; lc = $6 }
+    END {
+      printf "c=%-4s lunagate/nginx: rps %.2fx  p99 %.2fx", c, lr / nr, l99 / n99
+      if (nc > 0 && lc > 0) printf "  cpu/req %.2fx", lc / nc
+      printf "\n"
+    }' "$RESULTS"
+done
