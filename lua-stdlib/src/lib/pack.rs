@@ -190,6 +190,9 @@ fn str_pack<'gc>(
     let mut h = Header::new(fmt);
     let mut out = Vec::new();
     let mut arg = 0;
+    // lua5.4 pushes a nil after the arguments, so the first missing one is
+    // reported as `got nil`.
+    stack.push_back(Value::Nil);
     while !h.done() {
         let (kind, size, pad) = h.details(out.len())?;
         out.resize(out.len() + pad, 0);
