@@ -28,6 +28,7 @@ pub enum Helper {
     Close,
     Arith,
     Compare,
+    ConcatNamed,
 }
 
 /// Operator codes passed to the `Arith` helper.
@@ -57,7 +58,7 @@ pub enum CompareOp {
 }
 
 impl Helper {
-    const ALL: [Helper; 8] = [
+    const ALL: [Helper; 9] = [
         Helper::Concat,
         Helper::IDiv,
         Helper::Mod,
@@ -66,6 +67,7 @@ impl Helper {
         Helper::Close,
         Helper::Arith,
         Helper::Compare,
+        Helper::ConcatNamed,
     ];
 
     /// The upvalue name used inside the compiler; the leading NUL makes it
@@ -80,6 +82,7 @@ impl Helper {
             Helper::Close => b"\0close",
             Helper::Arith => b"\0arith",
             Helper::Compare => b"\0compare",
+            Helper::ConcatNamed => b"\0concatn",
         }
     }
 
@@ -104,7 +107,12 @@ impl<'gc> Singleton<'gc> for Runtime<'gc> {
         let helpers = Helper::ALL
             .into_iter()
             .map(|h| match h {
-                Helper::Concat => Callback::from_fn(&ctx, concat),
+                Helper::Concat => {
+                    Callback::from_fn(&ctx, |ctx, exec, stack| concat(ctx, exec, stack, false))
+                }
+                Helper::ConcatNamed => {
+                    Callback::from_fn(&ctx, |ctx, exec, stack| concat(ctx, exec, stack, true))
+                }
                 Helper::IDiv => Callback::from_fn(&ctx, |ctx, exec, stack| {
                     arith(ctx, exec, stack, Arith::IDiv)
                 }),
@@ -259,15 +267,19 @@ pub(crate) fn type_name(v: Value<'_>) -> &'static str {
 
 // ---- concatenation -------------------------------------------------------
 
+/// `concat(a, b, ...)`, or `concat_named(names, a, b, ...)` where `names`
+/// holds how each operand is named in error messages, one per line.
 fn concat<'gc>(
     ctx: Context<'gc>,
     exec: Execution<'gc, '_>,
     mut stack: Stack<'gc, '_>,
+    named: bool,
 ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
+    let first = usize::from(named);
     let n = stack.len();
-    if n > 0 && (0..n).all(|i| is_stringish(stack.get(i))) {
+    if n > first && (first..n).all(|i| is_stringish(stack.get(i))) {
         let mut buf = Vec::new();
-        for i in 0..n {
+        for i in first..n {
             push_stringish(stack.get(i), &mut buf);
         }
         exec.fuel_consume(buf.len());
@@ -275,10 +287,27 @@ fn concat<'gc>(
         stack.replace(ctx, s);
         return Ok(CallbackReturn::Return);
     }
-    let values: Vec<Value<'gc>> = (0..n).map(|i| stack.get(i)).collect();
+    let names = if named { stack.get(0) } else { Value::Nil };
+    let values: Vec<Value<'gc>> = (first..n).map(|i| stack.get(i)).collect();
+    let origin = (0..values.len()).map(Some).collect();
     stack.clear();
-    let seq = ConcatSeq { values };
+    let seq = ConcatSeq {
+        values,
+        origin,
+        names,
+    };
     Ok(CallbackReturn::Sequence(BoxSequence::new(&ctx, seq)))
+}
+
+/// Line `i` of a names string (see `compiler::codegen`), as ` (local 'x')`.
+pub(crate) fn operand_name(names: Value<'_>, i: usize) -> String {
+    let Value::String(s) = names else {
+        return String::new();
+    };
+    match s.as_bytes().split(|&c| c == b'\n').nth(i) {
+        Some(n) if !n.is_empty() => format!(" ({})", String::from_utf8_lossy(n)),
+        _ => String::new(),
+    }
 }
 
 trait FuelExt {
@@ -299,6 +328,10 @@ impl FuelExt for Execution<'_, '_> {
 #[collect(no_drop)]
 struct ConcatSeq<'gc> {
     values: Vec<Value<'gc>>,
+    /// Operand index of each value (None for computed ones).
+    #[collect(require_static)]
+    origin: Vec<Option<usize>>,
+    names: Value<'gc>,
 }
 
 impl<'gc> Sequence<'gc> for ConcatSeq<'gc> {
@@ -313,6 +346,7 @@ impl<'gc> Sequence<'gc> for ConcatSeq<'gc> {
             let r = stack.get(0);
             stack.clear();
             self.values.push(r);
+            self.origin.push(None);
         }
         loop {
             if self.values.len() <= 1 {
@@ -334,6 +368,8 @@ impl<'gc> Sequence<'gc> for ConcatSeq<'gc> {
                 }
                 self.values.truncate(start);
                 self.values.push(Value::String(ctx.intern(&buf)));
+                self.origin.truncate(start);
+                self.origin.push(None);
                 continue;
             }
             let mut mm = metamethod(ctx, a, "__concat");
@@ -341,15 +377,23 @@ impl<'gc> Sequence<'gc> for ConcatSeq<'gc> {
                 mm = metamethod(ctx, b, "__concat");
             }
             if mm.is_nil() {
-                let bad = if is_stringish(a) { b } else { a };
+                let (bad, at) = if is_stringish(a) {
+                    (b, n - 1)
+                } else {
+                    (a, n - 2)
+                };
+                let name = self.origin[at]
+                    .map(|i| operand_name(self.names, i))
+                    .unwrap_or_default();
                 return Err(error_at(
                     ctx,
                     &exec,
-                    &format!("attempt to concatenate a {} value", type_name(bad)),
+                    &format!("attempt to concatenate a {} value{name}", type_name(bad)),
                 ));
             }
             let f = meta_ops::call(ctx, mm)?;
             self.values.truncate(n - 2);
+            self.origin.truncate(n - 2);
             stack.push_back(a);
             stack.push_back(b);
             return Ok(SequencePoll::Call {
@@ -446,10 +490,11 @@ fn arith<'gc>(
                 mm = metamethod(ctx, b, event);
             }
             if mm.is_nil() {
-                let bad = if to_num(a).is_some() { b } else { a };
+                let (bad, at) = if to_num(a).is_some() { (b, 1) } else { (a, 0) };
                 let msg = format!(
-                    "attempt to perform arithmetic on a {} value",
-                    type_name(bad)
+                    "attempt to perform arithmetic on a {} value{}",
+                    type_name(bad),
+                    operand_name(stack.get(2), at)
                 );
                 return Err(error_at(ctx, &exec, &msg));
             }

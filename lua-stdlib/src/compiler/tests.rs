@@ -213,9 +213,15 @@ fn concat() {
     assert_eq!(ok("local mt = {__concat = function(a, b) return 'C' end} local t = setmetatable({}, mt) return 'x' .. t .. 'y', t .. 1"), "xC\tC");
     assert_eq!(
         err("local x; return 'a' .. x"),
-        "[string \"local x; return 'a' .. x\"]:1: attempt to concatenate a nil value"
+        "[string \"local x; return 'a' .. x\"]:1: attempt to concatenate a nil value (local 'x')"
     );
-    assert!(err("return 'a' .. {}").contains("attempt to concatenate a table value"));
+    assert!(err("return 'a' .. {}").ends_with(":1: attempt to concatenate a table value"));
+    assert!(err("return nope .. 'a'")
+        .ends_with(":1: attempt to concatenate a nil value (global 'nope')"));
+    assert!(err("local t = {} return 'a' .. t.f .. 'b'")
+        .ends_with(":1: attempt to concatenate a nil value (field 'f')"));
+    assert!(err("local u return (function() return 1 // u end)()")
+        .ends_with(":1: attempt to perform arithmetic on a nil value (upvalue 'u')"));
 }
 
 #[test]

@@ -7,8 +7,8 @@
 use piccolo::{meta_ops, CallbackReturn, Context, Error, Execution, Stack, Value};
 
 use super::{
-    as_float, error_at, float_mod, int_floor_div, int_mod, metamethod, to_num, type_name, ArithOp,
-    CompareOp, Num,
+    as_float, error_at, float_mod, int_floor_div, int_mod, metamethod, operand_name, to_num,
+    type_name, ArithOp, CompareOp, Num,
 };
 
 /// 2^63 as a float.
@@ -197,8 +197,12 @@ pub(super) fn arith<'gc>(
                 type_name(b)
             )
         } else {
-            let bad = if num(a).is_some() { b } else { a };
-            format!("attempt to {msg} a {} value", type_name(bad))
+            let (bad, at) = if num(a).is_some() { (b, 1) } else { (a, 0) };
+            format!(
+                "attempt to {msg} a {} value{}",
+                type_name(bad),
+                operand_name(stack.get(3), at)
+            )
         };
         return Err(error_at(ctx, &exec, &msg));
     }

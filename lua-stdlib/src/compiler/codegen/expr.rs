@@ -242,8 +242,20 @@ impl CodeGen {
             BinOp::Concat => {
                 let mut parts = Vec::new();
                 flatten_concat(e, &mut parts);
+                let names: Vec<String> = parts.iter().map(|p| self.describe(p)).collect();
+                let named = names.iter().any(|n| !n.is_empty());
                 let base = self.alloc(1)?;
-                self.load_helper(Helper::Concat, base);
+                let mut nargs = parts.len();
+                if named {
+                    // concat_named(names, ...) for lua5.4's "(local 'x')"
+                    self.load_helper(Helper::ConcatNamed, base);
+                    let r = self.alloc(1)?;
+                    let c = Constant::String(self.intern(names.join("\n").as_bytes()));
+                    self.load_constant(r, c)?;
+                    nargs += 1;
+                } else {
+                    self.load_helper(Helper::Concat, base);
+                }
                 for p in &parts {
                     let r = self.alloc(1)?;
                     self.expr_to_reg(p, r)?;
@@ -251,7 +263,7 @@ impl CodeGen {
                 self.cur_line = e.line;
                 self.emit(Operation::Call {
                     func: reg(base),
-                    args: VarCount::constant(parts.len().min(254) as u8),
+                    args: VarCount::constant(nargs.min(254) as u8),
                     returns: VarCount::constant(1),
                 });
                 self.emit(Operation::Move {
@@ -317,10 +329,16 @@ impl CodeGen {
         } else {
             self.expr_to_reg(b, base + 3)?;
         }
+        let mut nargs = 3;
+        if let Some(names) = self.operand_names(a, b) {
+            let r = self.alloc(1)?;
+            self.load_constant(r, names)?;
+            nargs += 1;
+        }
         self.cur_line = line;
         self.emit(Operation::Call {
             func: reg(base),
-            args: VarCount::constant(3),
+            args: VarCount::constant(nargs),
             returns: VarCount::constant(1),
         });
         if base != dest {
@@ -355,14 +373,21 @@ impl CodeGen {
     }
 
     fn helper_binary(&mut self, h: Helper, a: &Expr, b: &Expr, line: u32, dest: u8) -> GResult<()> {
+        let names = self.operand_names(a, b);
         let base = self.alloc(3)?;
         self.load_helper(h, base);
         self.expr_to_reg(a, base + 1)?;
         self.expr_to_reg(b, base + 2)?;
+        let mut nargs = 2;
+        if let Some(names) = names {
+            let r = self.alloc(1)?;
+            self.load_constant(r, names)?;
+            nargs += 1;
+        }
         self.cur_line = line;
         self.emit(Operation::Call {
             func: reg(base),
-            args: VarCount::constant(2),
+            args: VarCount::constant(nargs),
             returns: VarCount::constant(1),
         });
         if base != dest {
@@ -372,6 +397,36 @@ impl CodeGen {
             });
         }
         Ok(())
+    }
+
+    /// "names of a\nnames of b" as a constant, when either has one.
+    fn operand_names(&mut self, a: &Expr, b: &Expr) -> Option<Constant<super::Str>> {
+        let (na, nb) = (self.describe(a), self.describe(b));
+        if na.is_empty() && nb.is_empty() {
+            return None;
+        }
+        Some(Constant::String(
+            self.intern(format!("{na}\n{nb}").as_bytes()),
+        ))
+    }
+
+    /// How lua5.4 names the value of `e` in error messages
+    /// (`local 'x'`, `global 'x'`, `field 'k'` ...), or "".
+    pub(super) fn describe(&mut self, e: &Expr) -> String {
+        let quoted = |kind: &str, n: &[u8]| format!("{kind} '{}'", String::from_utf8_lossy(n));
+        match &e.kind {
+            ExprKind::Name(n) => match self.resolve(n) {
+                VarLoc::Local(..) => quoted("local", n),
+                VarLoc::Upval(..) => quoted("upvalue", n),
+                VarLoc::Global => quoted("global", n),
+            },
+            ExprKind::Index(_, k) => match &k.kind {
+                ExprKind::Str(s) => quoted("field", s),
+                _ => String::new(),
+            },
+            ExprKind::Str(s) => quoted("constant", s),
+            _ => String::new(),
+        }
     }
 
     /// Emits code that jumps when the truth of `e` equals `jump_if`;
