@@ -29,6 +29,7 @@ pub enum Helper {
     Arith,
     Compare,
     ConcatNamed,
+    Raise,
 }
 
 /// Operator codes passed to the `Arith` helper.
@@ -58,7 +59,7 @@ pub enum CompareOp {
 }
 
 impl Helper {
-    const ALL: [Helper; 9] = [
+    const ALL: [Helper; 10] = [
         Helper::Concat,
         Helper::IDiv,
         Helper::Mod,
@@ -68,6 +69,7 @@ impl Helper {
         Helper::Arith,
         Helper::Compare,
         Helper::ConcatNamed,
+        Helper::Raise,
     ];
 
     /// The upvalue name used inside the compiler; the leading NUL makes it
@@ -83,6 +85,7 @@ impl Helper {
             Helper::Arith => b"\0arith",
             Helper::Compare => b"\0compare",
             Helper::ConcatNamed => b"\0concatn",
+            Helper::Raise => b"\0raise",
         }
     }
 
@@ -123,6 +126,7 @@ impl<'gc> Singleton<'gc> for Runtime<'gc> {
                 Helper::ForPrep => Callback::from_fn(&ctx, for_prep),
                 Helper::Close => Callback::from_fn(&ctx, close),
                 Helper::Arith => Callback::from_fn(&ctx, ops::arith),
+                Helper::Raise => Callback::from_fn(&ctx, raise),
                 Helper::Compare => Callback::from_fn(&ctx, ops::compare),
             })
             .collect();
@@ -297,6 +301,30 @@ fn concat<'gc>(
         names,
     };
     Ok(CallbackReturn::Sequence(BoxSequence::new(&ctx, seq)))
+}
+
+/// `raise(kind, value, name)`: the error for calling (kind 0) or indexing
+/// (kind 1) a nil or false value, e.g. `attempt to call a nil value
+/// (global 'f')`.
+fn raise<'gc>(
+    ctx: Context<'gc>,
+    exec: Execution<'gc, '_>,
+    stack: Stack<'gc, '_>,
+) -> Result<CallbackReturn<'gc>, Error<'gc>> {
+    let what = if matches!(stack.get(0), Value::Integer(0)) {
+        "call"
+    } else {
+        "index"
+    };
+    let name = operand_name(stack.get(2), 0);
+    Err(error_at(
+        ctx,
+        &exec,
+        &format!(
+            "attempt to {what} a {} value{name}",
+            type_name(stack.get(1))
+        ),
+    ))
 }
 
 /// Line `i` of a names string (see `compiler::codegen`), as ` (local 'x')`.

@@ -339,6 +339,24 @@ fn operator_metamethods_and_strict_arithmetic() {
     );
 }
 
+#[test]
+fn positioned_call_and_index_errors() {
+    assert_eq!(
+        err("\nnofunc()"),
+        "[string \"...\"]:2: attempt to call a nil value (global 'nofunc')"
+    );
+    assert!(err("local t = {} t.missing()")
+        .ends_with(":1: attempt to call a nil value (field 'missing')"));
+    assert!(err("return undefinedtable.field")
+        .ends_with(":1: attempt to index a nil value (global 'undefinedtable')"));
+    assert!(
+        err("local t = {} return t.a.b").ends_with(":1: attempt to index a nil value (field 'a')")
+    );
+    assert!(err("local t = {} t.a.b = 1").ends_with(":1: attempt to index a nil value (field 'a')"));
+    assert!(err("local t = {a = false} return t.a.b")
+        .ends_with(":1: attempt to index a boolean value (field 'a')"));
+}
+
 /// Syntax errors must match `lua5.4 -e` byte for byte (modulo the chunk
 /// name: lua5.4 -e says `(command line)`, `load` says `[string "..."]`).
 #[test]

@@ -71,6 +71,7 @@ impl CodeGen {
             ExprKind::Name(n) => self.name_to_reg(n, dest)?,
             ExprKind::Index(t, k) => {
                 let tr = self.expr_any_reg(t)?;
+                self.guard(t, tr, Guard::Index)?;
                 let kr = self.expr_rc(k)?;
                 self.cur_line = e.line;
                 self.emit(Operation::GetTable {
@@ -399,6 +400,44 @@ impl CodeGen {
         Ok(())
     }
 
+    /// Before calling or indexing the value of `e` (in `r`): when `e` is a
+    /// global or a field, whose absence is the usual mistake, a nil or
+    /// false value raises lua5.4's positioned, named error from a helper
+    /// (the VM's own error has neither). Costs a test and a jump.
+    pub(super) fn guard(&mut self, e: &Expr, r: u8, kind: Guard) -> GResult<()> {
+        let checked = match &e.kind {
+            ExprKind::Name(n) => matches!(self.resolve(n), VarLoc::Global),
+            ExprKind::Index(..) => true,
+            _ => false,
+        };
+        if !checked {
+            return Ok(());
+        }
+        let name = self.describe(e);
+        self.emit(Operation::Test {
+            value: reg(r),
+            is_true: false,
+        });
+        let ok = self.emit_jump();
+        let save = self.freereg();
+        let base = self.alloc(4)?;
+        self.load_helper(Helper::Raise, base);
+        self.load_constant(base + 1, Constant::Integer(kind as i64))?;
+        self.emit(Operation::Move {
+            dest: reg(base + 2),
+            source: reg(r),
+        });
+        let c = Constant::String(self.intern(name.as_bytes()));
+        self.load_constant(base + 3, c)?;
+        self.emit(Operation::Call {
+            func: reg(base),
+            args: VarCount::constant(3),
+            returns: VarCount::constant(0),
+        });
+        self.set_freereg(save);
+        self.patch_here(&[ok])
+    }
+
     /// "names of a\nnames of b" as a constant, when either has one.
     fn operand_names(&mut self, a: &Expr, b: &Expr) -> Option<Constant<super::Str>> {
         let (na, nb) = (self.describe(a), self.describe(b));
@@ -572,6 +611,8 @@ impl CodeGen {
         let (nfixed, variable) = match &e.kind {
             ExprKind::Call(f, args) => {
                 self.expr_to_reg(f, base)?;
+                self.cur_line = e.line;
+                self.guard(f, base, Guard::Call)?;
                 let (n, var) = self.push_args(args)?;
                 if !var {
                     let at = self.emit(Operation::LoadNil {
@@ -769,6 +810,13 @@ impl CodeGen {
         }
         Ok(())
     }
+}
+
+/// What a guarded value is about to be used for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Guard {
+    Call = 0,
+    Index = 1,
 }
 
 fn is_number_literal(e: &Expr) -> bool {

@@ -223,6 +223,8 @@ impl CodeGen {
                 } else {
                     self.expr_any_reg(tab)?
                 };
+                self.cur_line = t.line;
+                self.guard(tab, tr, super::expr::Guard::Index)?;
                 let kr = if copy && self.literal(key).is_none() {
                     let r = self.alloc(1)?;
                     self.expr_to_reg(key, r)?;
