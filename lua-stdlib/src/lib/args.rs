@@ -255,6 +255,18 @@ pub fn check_function<'gc>(stack: &Stack<'gc, '_>, i: usize) -> LibResult<'gc, F
     }
 }
 
+/// Makes a Lua string from bytes the way lua5.4 does: short strings (up
+/// to 40 bytes) are interned, longer ones are fresh objects. That keeps
+/// piccolo's intern table (which never shrinks) free of large one-off
+/// results, and makes `%p` tell long strings apart as lua5.4 does.
+pub fn new_string<'gc>(ctx: Context<'gc>, bytes: &[u8]) -> String<'gc> {
+    if bytes.len() <= 40 {
+        ctx.intern(bytes)
+    } else {
+        String::from_slice(&ctx, bytes)
+    }
+}
+
 /// Charges fuel for work proportional to `units` (bytes, elements, steps).
 pub fn charge(exec: &mut Execution<'_, '_>, units: usize) {
     let fuel = i32::try_from(units / 8).unwrap_or(i32::MAX);

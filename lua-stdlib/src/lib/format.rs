@@ -8,7 +8,9 @@
 
 use piccolo::{CallbackReturn, Context, Execution, Stack, Value};
 
-use super::args::{arg_fail, charge, check_integer, check_number, check_string, fail, LibResult};
+use super::args::{
+    arg_fail, charge, check_integer, check_number, check_string, fail, new_string, LibResult,
+};
 use super::base::{after_tostring, display_value};
 
 /// Flags, width and precision of one conversion.
@@ -281,13 +283,14 @@ fn parse_spec<'gc>(fmt: &[u8]) -> LibResult<'gc, (Spec, u8, usize)> {
         let end = len.min(fmt.len());
         format!("%{}", std::string::String::from_utf8_lossy(&fmt[..end]))
     };
-    if span >= 22 {
-        return fail("invalid format string to 'format'");
+    if span + 1 >= 22 {
+        // lua5.4.6+'s wording (5.4.4: "invalid format string to 'format'").
+        return fail("invalid format (too long)");
     }
     let Some(&conv) = fmt.get(span) else {
         return fail(format!("invalid conversion '{}' to 'format'", form(span)));
     };
-    if !b"diuoxXcaAeEfFgGsqp".contains(&conv) {
+    if !b"diuoxXcaAeEfgGsqp".contains(&conv) {
         return fail(format!(
             "invalid conversion '{}' to 'format'",
             form(span + 1)
@@ -474,7 +477,7 @@ fn format_after_tostring<'gc>(
         }
     }
     charge(exec, out.len());
-    stack.replace(ctx, ctx.intern(&out));
+    stack.replace(ctx, new_string(ctx, &out));
     Ok(CallbackReturn::Return)
 }
 

@@ -603,11 +603,70 @@ fn io_read<'gc>(
     Ok(CallbackReturn::Return)
 }
 
-/// The runner's minimal `io`: `io.write` and `io.read` on stdout/stdin.
+/// The standard streams as `io.stdin`, `io.stdout`, `io.stderr`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+fn file_write<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let this = stack.get(0);
+    let stream = match this {
+        Value::UserData(u) => u.downcast_static::<Stream>().ok().copied(),
+        _ => None,
+    };
+    let Some(stream) = stream.filter(|s| *s != Stream::Stdin) else {
+        return arg_fail(0, "writable file expected");
+    };
+    let mut bytes = Vec::new();
+    for i in 1..stack.len() {
+        bytes.extend_from_slice(check_string(ctx, stack, i)?.as_bytes());
+    }
+    let _ = match stream {
+        Stream::Stderr => std::io::stderr().write_all(&bytes),
+        _ => std::io::stdout().write_all(&bytes),
+    };
+    stack.replace(ctx, this);
+    Ok(CallbackReturn::Return)
+}
+
+fn file_flush<'gc>(
+    _: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let _ = std::io::stdout().flush();
+    stack.resize(1);
+    Ok(CallbackReturn::Return)
+}
+
+/// The runner's minimal `io`: `io.write`, `io.read`, and the standard
+/// streams with `write`/`flush` methods.
 pub fn load_io<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let io = Table::new(&ctx);
     set_fn(ctx, io, "io.write", io_write);
     set_fn(ctx, io, "io.read", io_read);
+    let methods = Table::new(&ctx);
+    set_fn(ctx, methods, "file.write", file_write);
+    set_fn(ctx, methods, "file.flush", file_flush);
+    let meta = Table::new(&ctx);
+    let _ = meta.set(ctx, "__index", methods);
+    let _ = meta.set(ctx, "__name", "FILE*");
+    for (name, stream) in [
+        ("stdin", Stream::Stdin),
+        ("stdout", Stream::Stdout),
+        ("stderr", Stream::Stderr),
+    ] {
+        let ud = piccolo::UserData::new_static(&ctx, stream);
+        ud.set_metatable(&ctx, Some(meta));
+        let _ = io.set(ctx, name, ud);
+    }
     io
 }
 

@@ -7,8 +7,8 @@
 use piccolo::{CallbackReturn, Context, Execution, Stack, Table, Value};
 
 use super::args::{
-    arg_fail, charge, check_integer, check_number, check_string, fail, opt_integer, set_fn,
-    LibResult,
+    arg_fail, charge, check_integer, check_number, check_string, fail, new_string, opt_integer,
+    set_fn, LibResult,
 };
 
 /// Largest integer size (`MAXINTSIZE`).
@@ -265,7 +265,7 @@ fn str_pack<'gc>(
         }
     }
     charge(exec, out.len());
-    stack.replace(ctx, ctx.intern(&out));
+    stack.replace(ctx, new_string(ctx, &out));
     Ok(CallbackReturn::Return)
 }
 
@@ -345,21 +345,21 @@ fn str_unpack<'gc>(
                 };
                 results.push(Value::Number(f));
             }
-            Kind::Char => results.push(Value::String(ctx.intern(&item[..size]))),
+            Kind::Char => results.push(Value::String(new_string(ctx, &item[..size]))),
             Kind::Str => {
                 let len = unpack_int(item, h.little, size, false)? as u64;
                 if len > (ld - pos - size) as u64 {
                     return arg_fail(1, "data string too short");
                 }
                 let len = len as usize;
-                results.push(Value::String(ctx.intern(&item[size..size + len])));
+                results.push(Value::String(new_string(ctx, &item[size..size + len])));
                 pos += len;
             }
             Kind::Zstr => {
                 let Some(len) = item.iter().position(|&c| c == 0) else {
                     return arg_fail(1, "unfinished string for format 'z'");
                 };
-                results.push(Value::String(ctx.intern(&item[..len])));
+                results.push(Value::String(new_string(ctx, &item[..len])));
                 pos += len + 1;
             }
             Kind::PadAlign | Kind::Padding | Kind::Nop => {}

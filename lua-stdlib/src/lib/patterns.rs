@@ -14,6 +14,11 @@
 pub const MAX_CAPTURES: usize = 32;
 /// Deepest recursion of the matcher (lua5.4's `MAXCCALLS`).
 const MAX_DEPTH: usize = 200;
+/// Most steps one match attempt (at one subject position) may take. A match runs inside one callback and
+/// cannot be suspended, so a pathological pattern (`.-.-.-.-x` over a long
+/// subject) would otherwise hold a gateway worker for minutes: past this
+/// bound it fails with `pattern too complex` (PUC Lua would keep going).
+const MAX_STEPS: usize = 50_000_000;
 
 /// The characters that make a pattern more than a plain string.
 const SPECIALS: &[u8] = b"^$*+?.([%-";
@@ -48,6 +53,8 @@ pub struct Matcher<'a> {
     captures: [(usize, CaptureLen); MAX_CAPTURES],
     /// Steps taken so far, for fuel accounting.
     pub steps: usize,
+    /// `steps` when the current attempt started.
+    attempt_start: usize,
 }
 
 type MatchResult = Result<Option<usize>, String>;
@@ -84,6 +91,7 @@ impl<'a> Matcher<'a> {
             level: 0,
             captures: [(0, CaptureLen::Open); MAX_CAPTURES],
             steps: 0,
+            attempt_start: 0,
         }
     }
 
@@ -92,6 +100,7 @@ impl<'a> Matcher<'a> {
     pub fn match_at(&mut self, s: usize, pat_start: usize) -> MatchResult {
         self.level = 0;
         self.depth = 0;
+        self.attempt_start = self.steps;
         self.do_match(s, pat_start)
     }
 
@@ -211,7 +220,7 @@ impl<'a> Matcher<'a> {
 
     fn do_match(&mut self, s: usize, p: usize) -> MatchResult {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_DEPTH || self.steps - self.attempt_start > MAX_STEPS {
             return Err("pattern too complex".to_string());
         }
         let result = self.match_body(s, p);
@@ -319,6 +328,7 @@ impl<'a> Matcher<'a> {
 
     fn min_expand(&mut self, mut s: usize, p: usize, ep: usize) -> MatchResult {
         loop {
+            self.steps += 1;
             if let Some(e) = self.do_match(s, ep + 1)? {
                 return Ok(Some(e));
             }

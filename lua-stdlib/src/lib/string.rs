@@ -12,8 +12,8 @@ use piccolo::{
 };
 
 use super::args::{
-    arg_fail, charge, check_integer, check_string, fail, opt_integer, set_fn, type_name_at,
-    LibError, LibResult,
+    arg_fail, charge, check_integer, check_string, fail, new_string, opt_integer, set_fn,
+    type_name_at, LibError, LibResult,
 };
 use super::patterns::{self, Capture, Matcher};
 
@@ -63,7 +63,7 @@ fn str_sub<'gc>(
     let i = start_pos(check_integer(stack, 1)?, s.len());
     let j = end_pos(opt_integer(stack, 2, -1)?, s.len());
     let out = if i > j { &[][..] } else { &s[i - 1..j] };
-    stack.replace(ctx, ctx.intern(out));
+    stack.replace(ctx, new_string(ctx, out));
     Ok(CallbackReturn::Return)
 }
 
@@ -99,7 +99,7 @@ fn str_char<'gc>(
         }
         out.push(c as u8);
     }
-    stack.replace(ctx, ctx.intern(&out));
+    stack.replace(ctx, new_string(ctx, &out));
     Ok(CallbackReturn::Return)
 }
 
@@ -111,7 +111,7 @@ fn map_bytes<'gc>(
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let s = check_string(ctx, stack, 0)?.as_bytes();
     charge(exec, s.len());
-    stack.replace(ctx, ctx.intern(&f(s)));
+    stack.replace(ctx, new_string(ctx, &f(s)));
     Ok(CallbackReturn::Return)
 }
 
@@ -151,7 +151,7 @@ fn str_rep<'gc>(
         None => &[][..],
     };
     if n <= 0 {
-        stack.replace(ctx, ctx.intern(b""));
+        stack.replace(ctx, new_string(ctx, b""));
         return Ok(CallbackReturn::Return);
     }
     let n = n as u64;
@@ -169,7 +169,7 @@ fn str_rep<'gc>(
             out.extend_from_slice(sep);
         }
     }
-    stack.replace(ctx, ctx.intern(&out));
+    stack.replace(ctx, new_string(ctx, &out));
     Ok(CallbackReturn::Return)
 }
 
@@ -177,7 +177,7 @@ fn str_rep<'gc>(
 fn capture_values<'gc>(ctx: Context<'gc>, src: &[u8], caps: &[Capture]) -> Vec<Value<'gc>> {
     caps.iter()
         .map(|c| match *c {
-            Capture::Text(s, e) => Value::String(ctx.intern(&src[s..e])),
+            Capture::Text(s, e) => Value::String(new_string(ctx, &src[s..e])),
             Capture::Position(p) => Value::Integer(p as i64),
         })
         .collect()
@@ -339,9 +339,12 @@ fn add_value<'gc>(
     s: usize,
     e: usize,
     v: Value<'gc>,
-) -> LibResult<'gc, ()> {
+) -> LibResult<'gc, bool> {
     match v {
-        Value::Nil | Value::Boolean(false) => out.extend_from_slice(&src[s..e]),
+        Value::Nil | Value::Boolean(false) => {
+            out.extend_from_slice(&src[s..e]);
+            return Ok(false);
+        }
         Value::String(r) => out.extend_from_slice(r.as_bytes()),
         Value::Integer(_) | Value::Number(_) => {
             out.extend_from_slice(super::number::number_to_string(v).as_bytes())
@@ -353,7 +356,7 @@ fn add_value<'gc>(
             ))
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The state of a `gsub` scan, shared by the direct loop and the sequence
@@ -371,6 +374,9 @@ struct Gsub<'gc> {
     out: Vec<u8>,
     /// The match whose replacement function call is pending.
     pending: Option<(usize, usize)>,
+    /// Whether any replacement changed the text (else the subject itself
+    /// is returned, as lua5.4 does).
+    changed: bool,
 }
 
 enum GsubStep<'gc> {
@@ -400,15 +406,19 @@ impl<'gc> Gsub<'gc> {
                         let s = self.pos;
                         match self.repl {
                             Value::String(r) => {
-                                add_template(&mut self.out, &m, src, r.as_bytes(), s, e)?
+                                add_template(&mut self.out, &m, src, r.as_bytes(), s, e)?;
+                                self.changed = true;
                             }
                             Value::Integer(_) | Value::Number(_) => {
                                 let r = super::number::number_to_string(self.repl);
-                                add_template(&mut self.out, &m, src, r.as_bytes(), s, e)?
+                                add_template(&mut self.out, &m, src, r.as_bytes(), s, e)?;
+                                self.changed = true;
                             }
                             Value::Table(t) => {
                                 let key = match m.capture(0, s, e).or_else(pattern_error)? {
-                                    Capture::Text(a, b) => Value::String(ctx.intern(&src[a..b])),
+                                    Capture::Text(a, b) => {
+                                        Value::String(new_string(ctx, &src[a..b]))
+                                    }
                                     Capture::Position(p) => Value::Integer(p as i64),
                                 };
                                 // `__index` applies, as lua_gettable does.
@@ -416,7 +426,7 @@ impl<'gc> Gsub<'gc> {
                                     .map_err(|err| LibError::Msg(err.to_string()))?;
                                 match found {
                                     piccolo::meta_ops::MetaResult::Value(v) => {
-                                        add_value(&mut self.out, src, s, e, v)?
+                                        self.changed |= add_value(&mut self.out, src, s, e, v)?
                                     }
                                     piccolo::meta_ops::MetaResult::Call(call) => {
                                         self.pending = Some((s, e));
@@ -462,7 +472,12 @@ impl<'gc> Gsub<'gc> {
         if self.pos < src.len() {
             self.out.extend_from_slice(&src[self.pos..]);
         }
-        stack.replace(ctx, (ctx.intern(&self.out), self.count));
+        let result = if self.changed {
+            new_string(ctx, &self.out)
+        } else {
+            self.src
+        };
+        stack.replace(ctx, (result, self.count));
     }
 }
 
@@ -475,7 +490,7 @@ impl<'gc> Sequence<'gc> for Gsub<'gc> {
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         if let Some((s, e)) = self.pending.take() {
             let v = stack.get(0);
-            add_value(&mut self.out, self.src.as_bytes(), s, e, v)
+            self.changed |= add_value(&mut self.out, self.src.as_bytes(), s, e, v)
                 .map_err(|err| err.into_error(ctx, &exec, "string.gsub"))?;
             if self.pat.as_bytes().first() == Some(&b'^') {
                 self.finish(ctx, &mut stack);
@@ -536,6 +551,7 @@ fn str_gsub<'gc>(
         max,
         out: Vec::with_capacity(src.as_bytes().len()),
         pending: None,
+        changed: false,
     };
     match gsub.run(ctx, exec)? {
         GsubStep::Done => {

@@ -14,8 +14,8 @@ use piccolo::{
 };
 
 use super::args::{
-    arg_fail, charge, check_any, check_integer, check_table, fail, opt_integer, set_fn, LibError,
-    LibResult,
+    arg_fail, charge, check_any, check_integer, check_table, fail, new_string, opt_integer, set_fn,
+    LibError, LibResult,
 };
 use super::base::metafield;
 use super::number::number_to_string;
@@ -62,8 +62,8 @@ fn table_concat<'gc>(
         }
         k += 1;
     }
-    charge(exec, out.len() + (j - i).max(0) as usize);
-    stack.replace(ctx, ctx.intern(&out));
+    charge(exec, out.len());
+    stack.replace(ctx, new_string(ctx, &out));
     Ok(CallbackReturn::Return)
 }
 
@@ -86,7 +86,7 @@ fn table_insert<'gc>(
             if (pos as u64).wrapping_sub(1) >= e as u64 {
                 return arg_fail(1, "position out of bounds");
             }
-            charge(exec, (e - pos) as usize);
+            charge(exec, e.wrapping_sub(pos) as usize);
             let mut k = e;
             while k > pos {
                 set(ctx, t, k, t.get(ctx, k - 1));
@@ -113,7 +113,7 @@ fn table_remove<'gc>(
         return arg_fail(0, "position out of bounds");
     }
     let result = t.get(ctx, pos);
-    charge(exec, (size - pos).max(0) as usize);
+    charge(exec, size.saturating_sub(pos).max(0) as usize);
     while pos < size {
         set(ctx, t, pos, t.get(ctx, pos + 1));
         pos += 1;
@@ -145,19 +145,69 @@ fn table_move<'gc>(
         if t > i64::MAX - n + 1 {
             return arg_fail(3, "destination wrap around");
         }
-        charge(exec, n as usize);
-        if t > e || t <= f || dest != a1 {
-            for i in 0..n {
-                set(ctx, dest, t + i, a1.get(ctx, f + i));
-            }
-        } else {
-            for i in (0..n).rev() {
-                set(ctx, dest, t + i, a1.get(ctx, f + i));
-            }
+        let mut mover = Move {
+            from: a1,
+            dest,
+            f,
+            t,
+            n,
+            done: 0,
+            backwards: !(t > e || t <= f || dest != a1),
+        };
+        if !mover.slice(ctx, exec) {
+            // A huge range: continue in slices between VM steps, so fuel
+            // limits can stop it.
+            return Ok(CallbackReturn::Sequence(BoxSequence::new(&ctx, mover)));
         }
     }
     stack.replace(ctx, dest);
     Ok(CallbackReturn::Return)
+}
+
+/// Elements `table.move` copies before letting the VM check its fuel.
+const MOVE_SLICE: i64 = 4096;
+
+/// A `table.move` in progress.
+#[derive(Collect)]
+#[collect(no_drop)]
+struct Move<'gc> {
+    from: Table<'gc>,
+    dest: Table<'gc>,
+    f: i64,
+    t: i64,
+    n: i64,
+    done: i64,
+    backwards: bool,
+}
+
+impl<'gc> Move<'gc> {
+    /// Copies the next slice; true when finished.
+    fn slice(&mut self, ctx: Context<'gc>, exec: &mut Execution<'gc, '_>) -> bool {
+        let end = self.n.min(self.done.saturating_add(MOVE_SLICE));
+        for k in self.done..end {
+            let i = if self.backwards { self.n - 1 - k } else { k };
+            set(ctx, self.dest, self.t + i, self.from.get(ctx, self.f + i));
+        }
+        charge(exec, ((end - self.done) as usize) * 8);
+        self.done = end;
+        self.done == self.n
+    }
+}
+
+impl<'gc> Sequence<'gc> for Move<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        mut exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        if self.slice(ctx, &mut exec) {
+            stack.replace(ctx, self.dest);
+            Ok(SequencePoll::Return)
+        } else {
+            Ok(SequencePoll::Pending)
+        }
+    }
 }
 
 fn table_pack<'gc>(
