@@ -27,14 +27,15 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{
     HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING,
 };
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use super::errors::ProxyError;
+use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
 use super::pool::Pool;
 use super::router::Upstream;
 
@@ -106,40 +107,55 @@ enum ReqFraming {
     Chunked,
 }
 
-/// Encodes the request head into `buf`. Hop-by-hop headers were removed by
-/// the caller; framing headers are set here from the body.
-fn encode_head(buf: &mut Vec<u8>, req: &Request<Incoming>) -> ReqFraming {
+/// The request to send upstream, borrowed from the client's request: the
+/// head is encoded straight into the connection's buffer (no header map is
+/// rewritten), so a retry on another connection re-encodes it.
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// Path and query for the request line, already escaped.
+    pub target: &'a [u8],
+    /// The client's headers; hop-by-hop and gateway-owned ones are skipped.
+    pub headers: &'a HeaderMap,
+    /// The `Host` header to send.
+    pub host: &'a [u8],
+    pub forwarding: Forwarding<'a>,
+    /// The client's body; `None` when empty or once it has been streamed.
+    pub body: Option<Incoming>,
+}
+
+/// Encodes the request head into `buf`; framing headers follow the body.
+fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> ReqFraming {
     buf.clear();
-    buf.extend_from_slice(req.method().as_str().as_bytes());
+    buf.extend_from_slice(req.method.as_str().as_bytes());
     buf.push(b' ');
-    match req.uri().path_and_query() {
-        Some(pq) => buf.extend_from_slice(pq.as_str().as_bytes()),
-        None => buf.push(b'/'),
-    }
-    buf.extend_from_slice(b" HTTP/1.1\r\n");
-    let body = req.body();
-    let framing = if body.is_end_stream() {
-        if req.headers().contains_key(CONTENT_LENGTH) {
-            ReqFraming::Length
-        } else {
-            ReqFraming::None
-        }
-    } else if body.size_hint().exact().is_some() && req.headers().contains_key(CONTENT_LENGTH) {
-        ReqFraming::Length
-    } else {
-        ReqFraming::Chunked
+    buf.extend_from_slice(req.target);
+    buf.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    buf.extend_from_slice(req.host);
+    buf.extend_from_slice(b"\r\n");
+    let has_length = req.headers.contains_key(CONTENT_LENGTH);
+    let framing = match &req.body {
+        None if has_length => ReqFraming::Length,
+        None => ReqFraming::None,
+        Some(body) if has_length && body.size_hint().exact().is_some() => ReqFraming::Length,
+        Some(_) => ReqFraming::Chunked,
     };
-    for (name, value) in req.headers() {
-        if name == TRANSFER_ENCODING
-            || (matches!(framing, ReqFraming::Chunked) && name == CONTENT_LENGTH)
+    let connection_tokens = connection_tokens(req.headers);
+    for (name, value) in req.headers {
+        if skip_upstream(name) || (matches!(framing, ReqFraming::Chunked) && name == CONTENT_LENGTH)
         {
             continue;
+        }
+        if let Some(tokens) = connection_tokens {
+            if listed_in(tokens, name) {
+                continue;
+            }
         }
         buf.extend_from_slice(name.as_str().as_bytes());
         buf.extend_from_slice(b": ");
         buf.extend_from_slice(value.as_bytes());
         buf.extend_from_slice(b"\r\n");
     }
+    req.forwarding.write(buf, req.headers);
     if matches!(framing, ReqFraming::Chunked) {
         buf.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
@@ -272,18 +288,14 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, SendE
 /// pool when the body was complete).
 pub async fn send(
     mut conn: UpstreamConn,
-    req: &mut Option<Request<Incoming>>,
+    req: &mut Outgoing<'_>,
     upstream: &Arc<Upstream>,
     pool: &Rc<Pool>,
 ) -> Result<Response<UpstreamBody>, SendError> {
     let reused = conn.uses > 0;
     conn.uses += 1;
-    let Some(request) = req.as_ref() else {
-        return Err(SendError::Invalid("no request"));
-    };
-    let framing = encode_head(&mut conn.write_buf, request);
-    let method = request.method().clone();
-    let has_body = !request.body().is_end_stream();
+    let framing = encode_head(&mut conn.write_buf, req);
+    let has_body = req.body.is_some();
 
     // The head (and nothing else) first: a failure here leaves the request
     // intact for a retry on a fresh connection.
@@ -299,29 +311,25 @@ pub async fn send(
             e
         });
     }
-    if has_body {
-        let Some(request) = req.take() else {
-            return Err(SendError::Invalid("no request"));
-        };
-        write_body(
-            &mut conn,
-            request.into_body(),
-            framing,
-            upstream.write_timeout,
-        )
-        .await?;
+    if let Some(body) = req.body.take() {
+        write_body(&mut conn, body, framing, upstream.write_timeout).await?;
     }
 
     // Response head; 1xx responses (100 Continue) are skipped.
     loop {
         let head = loop {
             if !conn.read_buf.is_empty() {
-                if let Some(head) = parse_head(&mut conn.read_buf, &method)? {
+                if let Some(head) = parse_head(&mut conn.read_buf, req.method)? {
                     break head;
                 }
             }
             conn.read_buf.reserve(READ_CHUNK);
-            let n = match with_timeout(upstream.read_timeout, read_some(&mut conn)).await {
+            let n = match with_timeout(
+                upstream.read_timeout,
+                conn.stream.read_buf(&mut conn.read_buf),
+            )
+            .await
+            {
                 Ok(n) => n,
                 // A reset before any byte of the answer on a reused
                 // connection: the upstream had closed it while idle.
@@ -347,7 +355,6 @@ pub async fn send(
             }
             continue;
         }
-        req.take();
         return Ok(build_response(head, conn, upstream, pool));
     }
 }
@@ -359,17 +366,6 @@ fn is_reset(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::ConnectionAborted
     )
-}
-
-async fn read_some(conn: &mut UpstreamConn) -> io::Result<usize> {
-    loop {
-        conn.stream.readable().await?;
-        match conn.stream.try_read_buf(&mut conn.read_buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 async fn write_body(
@@ -684,23 +680,23 @@ impl Body for UpstreamBody {
                 return Poll::Ready(None);
             };
             conn.read_buf.reserve(READ_CHUNK);
-            match conn.stream.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => match conn.stream.try_read_buf(&mut conn.read_buf) {
-                    Ok(0) => {
-                        s.conn = None;
-                        if matches!(s.framing, RespFraming::Eof) {
-                            self.state = State::Done;
-                            return Poll::Ready(None);
-                        }
-                        return Poll::Ready(Some(Err(BodyError::Truncated)));
+            // Through `AsyncRead` (not `try_read`): a short read marks the
+            // socket drained, saving an EAGAIN syscall per response.
+            let filled = {
+                let fut = conn.stream.read_buf(&mut conn.read_buf);
+                tokio::pin!(fut);
+                fut.poll(cx)
+            };
+            match filled {
+                Poll::Ready(Ok(0)) => {
+                    s.conn = None;
+                    if matches!(s.framing, RespFraming::Eof) {
+                        self.state = State::Done;
+                        return Poll::Ready(None);
                     }
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => {
-                        s.conn = None;
-                        return Poll::Ready(Some(Err(e.into())));
-                    }
-                },
+                    return Poll::Ready(Some(Err(BodyError::Truncated)));
+                }
+                Poll::Ready(Ok(_)) => continue,
                 Poll::Ready(Err(e)) => {
                     s.conn = None;
                     return Poll::Ready(Some(Err(e.into())));

@@ -10,7 +10,7 @@ use http::header::{HeaderMap, HeaderValue, ACCEPT, CONNECTION, CONTENT_TYPE, SER
 use http::{Response, StatusCode};
 
 use super::body::ProxyBody;
-use super::headers::{latency_ms, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY};
+use super::headers::{latency_value, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY};
 
 /// Why the gateway answers a request itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum ProxyError {
     Unavailable,
     /// Connect, write or read timeout.
     Timeout,
+    /// Raised by plugins (a failing Lua function) once they run.
+    #[allow(dead_code)]
     Internal,
 }
 
@@ -188,7 +190,7 @@ pub fn error_response(
         h.insert(UPGRADE, HeaderValue::from_static("TLS/1.2, HTTP/1.1"));
     }
     h.insert(SERVER, SERVER_VALUE.clone());
-    h.insert(&X_KONG_RESPONSE_LATENCY, latency_ms(start));
+    h.insert(&X_KONG_RESPONSE_LATENCY, latency_value(start.elapsed()));
     h.insert(&X_KONG_REQUEST_ID, request_id.clone());
     resp
 }

@@ -7,22 +7,21 @@
 //! upstream call, header_filter/body_filter/log after), running on the
 //! worker's Lua VM held by [`WorkerContext`].
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{HeaderValue, HOST};
-use http::uri::PathAndQuery;
-use http::{Request, Response, Uri, Version};
-use hyper::body::Incoming;
+use http::header::HOST;
+use http::{Request, Response, Version};
+use hyper::body::{Body, Incoming};
 
 use super::body::ProxyBody;
-use super::client::{self, SendError, UpstreamBody};
+use super::client::{self, Outgoing, SendError, UpstreamBody};
 use super::errors::{error_response, negotiation_header, ProxyError};
 use super::headers::{
-    add_forwarding_headers, add_response_headers, forwarded_host, latency_ms, strip_hop_by_hop,
-    ConnInfo, RequestIds,
+    add_response_headers, latency_value, strip_hop_by_hop, ConnInfo, Forwarding, RequestIds,
 };
 use super::normalize::{escape_path, normalize_path};
 use super::path::{upstream_path, PathPlan};
@@ -63,7 +62,7 @@ pub async fn handle(
     let start = Instant::now();
     let request_id = ctx.request_ids.next();
     let snapshot = ctx.config.load_full();
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
 
     let host: Option<&str> = match parts.headers.get(HOST) {
         Some(h) => h.to_str().ok(),
@@ -121,8 +120,8 @@ pub async fn handle(
         );
     }
 
-    // Upstream path: reuse the client's path-and-query when unchanged.
-    let new_pq = {
+    // Upstream path: the client's path-and-query when unchanged.
+    let target: Cow<'_, [u8]> = {
         let mut out = ctx.scratch.borrow_mut();
         let plan = PathPlan {
             service_path: &upstream.path,
@@ -131,81 +130,64 @@ pub async fn handle(
             matched_len: found.matched_len,
         };
         upstream_path(plan, &norm, &mut out);
-        if out.as_slice() == raw_path.as_bytes() && parts.uri.scheme().is_none() {
-            None
-        } else {
-            let escaped = escape_path(&out);
-            let mut s =
-                String::with_capacity(escaped.len() + parts.uri.query().map_or(0, |q| q.len() + 1));
-            s.push_str(&escaped);
-            if let Some(q) = parts.uri.query() {
-                s.push('?');
-                s.push_str(q);
+        match parts.uri.path_and_query() {
+            Some(pq) if out.as_slice() == raw_path.as_bytes() => {
+                Cow::Borrowed(pq.as_str().as_bytes())
             }
-            Some(s)
+            _ => {
+                let escaped = escape_path(&out);
+                let query = parts.uri.query();
+                let mut t = Vec::with_capacity(escaped.len() + query.map_or(0, |q| q.len() + 1));
+                t.extend_from_slice(escaped.as_bytes());
+                if let Some(q) = query {
+                    t.push(b'?');
+                    t.extend_from_slice(q.as_bytes());
+                }
+                Cow::Owned(t)
+            }
         }
     };
     let prefix = match found.matched_len {
-        Some(n) if route.route.strip_path => norm.get(..n),
+        Some(n) if route.route.strip_path => norm.get(..n).map(escape_path),
         _ => None,
     };
-    let forwarded_path = HeaderValue::from_str(raw_path).ok();
-    let preserved_host = if route.route.preserve_host {
-        match parts.headers.get(HOST) {
-            Some(h) => Some(h.clone()),
-            None => host.and_then(|h| HeaderValue::from_str(h).ok()),
-        }
-    } else {
-        None
+    let upstream_host: &[u8] = match host {
+        Some(h) if route.route.preserve_host => h.as_bytes(),
+        _ => upstream.host_header.as_bytes(),
     };
-    let forwarded_host = forwarded_host(host);
-
-    // Room for the headers added below, so the map grows (rehashes) once.
-    parts.headers.reserve(12);
-    strip_hop_by_hop(&mut parts.headers, true);
-    add_forwarding_headers(
-        &mut parts.headers,
-        conn,
-        forwarded_host,
-        forwarded_path,
-        prefix,
-        &request_id,
-    );
-    parts.headers.insert(
-        HOST,
-        preserved_host.unwrap_or_else(|| upstream.host_header.clone()),
-    );
-    drop(norm);
-    if let Some(pq) = new_pq {
-        match PathAndQuery::try_from(pq) {
-            Ok(pq) => parts.uri = Uri::from(pq),
-            Err(_) => {
-                return error_response(
-                    ProxyError::Internal,
-                    negotiation_header(&parts.headers),
-                    &request_id,
-                    start,
-                )
-            }
-        }
-    } else if parts.uri.authority().is_some() {
-        if let Some(pq) = parts.uri.path_and_query().cloned() {
-            parts.uri = Uri::from(pq);
-        }
-    }
-    parts.version = Version::HTTP_11;
+    let body_empty = body.is_end_stream();
+    let mut outgoing = Outgoing {
+        method: &parts.method,
+        target: &target,
+        headers: &parts.headers,
+        host: upstream_host,
+        forwarding: Forwarding {
+            conn,
+            host: host.map(str::as_bytes),
+            path: raw_path.as_bytes(),
+            prefix: prefix.as_deref().map(str::as_bytes),
+            request_id: request_id.as_bytes(),
+        },
+        body: if body_empty { None } else { Some(body) },
+    };
 
     let sent_at = Instant::now();
-    let proxy_latency = HeaderValue::from(sent_at.duration_since(start).as_millis() as u64);
-    let accept = negotiation_header(&parts.headers).cloned();
-    let result = send(ctx, &upstream, Request::from_parts(parts, body)).await;
+    let proxy_latency = latency_value(sent_at.duration_since(start));
+    let result = send(ctx, &upstream, &mut outgoing).await;
     let resp = match result {
         Ok(resp) => resp,
-        Err(error) => return error_response(error, accept.as_ref(), &request_id, start),
+        Err(error) => {
+            return error_response(
+                error,
+                negotiation_header(&parts.headers),
+                &request_id,
+                start,
+            )
+        }
     };
-    let upstream_latency = latency_ms(sent_at);
+    let upstream_latency = latency_value(sent_at.elapsed());
     let (mut rparts, rbody) = resp.into_parts();
-    strip_hop_by_hop(&mut rparts.headers, false);
+    strip_hop_by_hop(&mut rparts.headers);
     add_response_headers(
         &mut rparts.headers,
         upstream_latency,
@@ -221,9 +203,8 @@ pub async fn handle(
 async fn send(
     ctx: &WorkerContext,
     upstream: &Arc<Upstream>,
-    request: Request<Incoming>,
+    request: &mut Outgoing<'_>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
-    let mut pending = Some(request);
     let mut stale = 0;
     loop {
         let pooled = if stale < 2 {
@@ -239,9 +220,10 @@ async fn send(
                 .await
                 .map_err(|e| e.as_proxy_error())?,
         };
-        match client::send(conn, &mut pending, upstream, &ctx.pool).await {
+        let body_intact = request.body.is_some() || stale == 0;
+        match client::send(conn, request, upstream, &ctx.pool).await {
             Ok(resp) => return Ok(resp),
-            Err(SendError::Stale) if pending.is_some() => stale += 1,
+            Err(SendError::Stale) if body_intact => stale += 1,
             Err(e) => {
                 tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed");
                 return Err(e.as_proxy_error());

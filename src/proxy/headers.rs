@@ -6,12 +6,14 @@
 //! once per connection in [`ConnInfo`]; values that depend on the service
 //! once per snapshot (`router::Upstream`).
 
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::LazyLock;
-use std::time::Instant;
+use std::time::Duration;
 
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, PROXY_AUTHENTICATE, SERVER, TE, TRAILER,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, PROXY_AUTHENTICATE, SERVER, TRAILER,
     TRANSFER_ENCODING, UPGRADE, VIA,
 };
 
@@ -23,20 +25,12 @@ static VIA_VALUE: LazyLock<HeaderValue> =
     LazyLock::new(|| HeaderValue::from_static(concat!("1.1 lunagate/", env!("CARGO_PKG_VERSION"))));
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-pub static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-pub static X_FORWARDED_PATH: HeaderName = HeaderName::from_static("x-forwarded-path");
-pub static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
-pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 pub static X_KONG_REQUEST_ID: HeaderName = HeaderName::from_static("x-kong-request-id");
 pub static X_KONG_UPSTREAM_LATENCY: HeaderName = HeaderName::from_static("x-kong-upstream-latency");
 pub static X_KONG_PROXY_LATENCY: HeaderName = HeaderName::from_static("x-kong-proxy-latency");
 pub static X_KONG_RESPONSE_LATENCY: HeaderName = HeaderName::from_static("x-kong-response-latency");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-static HTTP: HeaderValue = HeaderValue::from_static("http");
-static TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
 
 /// Per-connection values for the upstream headers.
 #[derive(Debug)]
@@ -67,14 +61,24 @@ impl ConnInfo {
     }
 }
 
-/// Milliseconds since `start`, as a header value.
-pub fn latency_ms(start: Instant) -> HeaderValue {
-    HeaderValue::from(start.elapsed().as_millis() as u64)
+/// Header values for 0..LATENCY_TABLE ms, shared (cloning one allocates
+/// nothing).
+const LATENCY_TABLE: usize = 1000;
+static LATENCIES: LazyLock<Vec<HeaderValue>> =
+    LazyLock::new(|| (0..LATENCY_TABLE as u64).map(HeaderValue::from).collect());
+
+/// A latency in milliseconds, as a header value.
+pub fn latency_value(elapsed: Duration) -> HeaderValue {
+    let ms = elapsed.as_millis();
+    match LATENCIES.get(ms as usize) {
+        Some(v) if ms < LATENCY_TABLE as u128 => v.clone(),
+        _ => HeaderValue::from(ms as u64),
+    }
 }
 
-/// Removes hop-by-hop headers: the fixed list and whatever `Connection`
-/// names. `TE: trailers` survives on requests (§4.4).
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, is_request: bool) {
+/// Removes hop-by-hop headers from an upstream response: the fixed list and
+/// whatever `Connection` names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if let Some(conn) = headers.get(CONNECTION) {
         // Rare: only clients that list extra headers pay for this.
         if let Ok(list) = conn.to_str() {
@@ -97,22 +101,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, is_request: bool) {
     headers.remove(TRANSFER_ENCODING);
     headers.remove(UPGRADE);
     headers.remove(TRAILER);
-    if is_request {
-        let trailers = headers
-            .get(TE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
-            });
-        if trailers {
-            headers.insert(TE, TRAILERS.clone());
-        } else {
-            headers.remove(TE);
-        }
-    } else {
-        headers.remove(PROXY_AUTHENTICATE);
-    }
+    headers.remove(PROXY_AUTHENTICATE);
 }
 
 /// Appends `value` to an existing header as `old, value`, or sets it.
@@ -133,57 +122,110 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) 
     }
 }
 
-/// `X-Forwarded-Host`: the Host without port, lower-cased like nginx's
-/// `$host`.
-pub fn forwarded_host(host: Option<&str>) -> Option<HeaderValue> {
-    let h = super::router::split_host_port(host?).0;
-    if h.bytes().any(|b| b.is_ascii_uppercase()) {
-        HeaderValue::from_str(&h.to_ascii_lowercase()).ok()
-    } else {
-        HeaderValue::from_str(h).ok()
-    }
+/// Client headers never copied upstream: hop-by-hop ones (RFC 9110 §7.6.1;
+/// `TE` included, trailers are not forwarded) and the ones the gateway
+/// writes itself (§4.4; no trusted_ips yet, so clients' copies are
+/// replaced).
+pub fn skip_upstream(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "host"
+            | "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "x-real-ip"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-forwarded-port"
+            | "x-forwarded-path"
+            | "x-forwarded-prefix"
+            | "via"
+            | "x-kong-request-id"
+    )
 }
 
-/// The forwarding headers of §4.4. `host` is [`forwarded_host`], `path`
-/// the request path without query, `prefix` the stripped prefix when there
-/// is one.
-pub fn add_forwarding_headers(
-    headers: &mut HeaderMap,
-    conn: &ConnInfo,
-    host: Option<HeaderValue>,
-    path: Option<HeaderValue>,
-    prefix: Option<&[u8]>,
-    request_id: &HeaderValue,
-) {
-    // Clients' copies are not trusted (no trusted_ips yet): replace them.
-    headers.insert(&X_REAL_IP, conn.peer_ip.clone());
-    append_list(headers, &X_FORWARDED_FOR, &conn.peer_ip);
-    headers.insert(&X_FORWARDED_PROTO, HTTP.clone());
-    match host {
-        Some(h) => {
-            headers.insert(&X_FORWARDED_HOST, h);
-        }
-        None => {
-            headers.remove(&X_FORWARDED_HOST);
+/// The `Connection` header's list when it names headers other than
+/// `keep-alive`/`close` (which are then hop-by-hop too).
+pub fn connection_tokens(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(CONNECTION)?.to_str().ok()?;
+    v.split(',')
+        .map(str::trim)
+        .any(|t| {
+            !t.is_empty()
+                && !t.eq_ignore_ascii_case("keep-alive")
+                && !t.eq_ignore_ascii_case("close")
+        })
+        .then_some(v)
+}
+
+/// Whether `name` is one of the `Connection` header's tokens.
+pub fn listed_in(tokens: &str, name: &HeaderName) -> bool {
+    tokens
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(name.as_str()))
+}
+
+/// The forwarding headers of §4.4, written straight into an upstream
+/// request head.
+pub struct Forwarding<'a> {
+    pub conn: &'a ConnInfo,
+    /// The client's Host (maybe with a port).
+    pub host: Option<&'a [u8]>,
+    /// The request path as the client sent it, without query.
+    pub path: &'a [u8],
+    /// The stripped prefix, escaped, when `strip_path` removed one.
+    pub prefix: Option<&'a [u8]>,
+    pub request_id: &'a [u8],
+}
+
+fn put(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Writes `name: <client's values joined>, <ours>`.
+fn put_appended(buf: &mut Vec<u8>, client: &HeaderMap, name: &HeaderName, ours: &[u8]) {
+    buf.extend_from_slice(name.as_str().as_bytes());
+    buf.extend_from_slice(b": ");
+    for v in client.get_all(name) {
+        if !v.is_empty() {
+            buf.extend_from_slice(v.as_bytes());
+            buf.extend_from_slice(b", ");
         }
     }
-    headers.insert(&X_FORWARDED_PORT, conn.server_port.clone());
-    if let Some(v) = path {
-        headers.insert(&X_FORWARDED_PATH, v);
-    }
-    match prefix {
-        Some(p) if p != b"/" && !p.is_empty() => {
-            let escaped = super::normalize::escape_path(p);
-            if let Ok(v) = HeaderValue::from_str(&escaped) {
-                headers.insert(&X_FORWARDED_PREFIX, v);
-            }
+    buf.extend_from_slice(ours);
+    buf.extend_from_slice(b"\r\n");
+}
+
+impl Forwarding<'_> {
+    pub fn write(&self, buf: &mut Vec<u8>, client: &HeaderMap) {
+        let ip = self.conn.peer_ip.as_bytes();
+        put(buf, b"x-real-ip", ip);
+        put_appended(buf, client, &X_FORWARDED_FOR, ip);
+        put(buf, b"x-forwarded-proto", b"http");
+        if let Some(host) = self.host {
+            // nginx's `$host`: no port, lower-cased.
+            let name = std::str::from_utf8(host)
+                .map_or(host, |h| super::router::split_host_port(h).0.as_bytes());
+            buf.extend_from_slice(b"x-forwarded-host: ");
+            buf.extend(name.iter().map(u8::to_ascii_lowercase));
+            buf.extend_from_slice(b"\r\n");
         }
-        _ => {
-            headers.remove(&X_FORWARDED_PREFIX);
+        put(buf, b"x-forwarded-port", self.conn.server_port.as_bytes());
+        put(buf, b"x-forwarded-path", self.path);
+        if let Some(prefix) = self.prefix.filter(|p| !p.is_empty() && *p != b"/") {
+            put(buf, b"x-forwarded-prefix", prefix);
         }
+        put_appended(buf, client, &VIA, VIA_VALUE.as_bytes());
+        put(buf, b"x-kong-request-id", self.request_id);
     }
-    append_list(headers, &VIA, &VIA_VALUE);
-    headers.insert(&X_KONG_REQUEST_ID, request_id.clone());
 }
 
 /// The response headers of a proxied response (§4.5).
@@ -202,11 +244,17 @@ pub fn add_response_headers(
     headers.insert(&X_KONG_REQUEST_ID, request_id.clone());
 }
 
-/// A 32-hex-digit request id, like Kong's, from a per-worker generator.
+/// 32-hex-digit request ids, like Kong's, from a per-worker generator.
+/// Ids are generated in batches into one buffer and handed out as slices
+/// of it: one allocation per [`ID_BATCH`] requests.
 pub struct RequestIds {
-    state: std::cell::Cell<u64>,
+    state: Cell<u64>,
     seed: u64,
+    batch: RefCell<(Bytes, usize)>,
 }
+
+const ID_LEN: usize = 32;
+const ID_BATCH: usize = 256;
 
 impl RequestIds {
     pub fn new(worker: usize) -> Self {
@@ -215,35 +263,43 @@ impl RequestIds {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         let seed = nanos
-            ^ ((worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            ^ (std::process::id() as u64) << 32;
+            ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ ((std::process::id() as u64) << 32);
         RequestIds {
-            state: std::cell::Cell::new(seed | 1),
+            state: Cell::new(seed | 1),
             seed: seed.rotate_left(17),
+            batch: RefCell::new((Bytes::new(), 0)),
         }
     }
 
-    pub fn next(&self) -> HeaderValue {
-        // xorshift64*: unique enough for log correlation, not a secret.
-        let mut x = self.state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.state.set(x);
-        let hi = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        let lo = self.seed.wrapping_add(x.rotate_left(29));
-        let mut buf = [0u8; 32];
+    fn fill(&self) -> Bytes {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for (i, byte) in hi
-            .to_be_bytes()
-            .iter()
-            .chain(lo.to_be_bytes().iter())
-            .enumerate()
-        {
-            buf[i * 2] = HEX[(byte >> 4) as usize];
-            buf[i * 2 + 1] = HEX[(byte & 15) as usize];
+        let mut buf = BytesMut::with_capacity(ID_LEN * ID_BATCH);
+        for _ in 0..ID_BATCH {
+            // xorshift64*: unique enough for log correlation, not a secret.
+            let mut x = self.state.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.state.set(x);
+            let hi = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let lo = self.seed.wrapping_add(x.rotate_left(29));
+            for byte in hi.to_be_bytes().iter().chain(lo.to_be_bytes().iter()) {
+                buf.put_u8(HEX[(byte >> 4) as usize]);
+                buf.put_u8(HEX[(byte & 15) as usize]);
+            }
         }
-        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("0"))
+        buf.freeze()
+    }
+
+    pub fn next(&self) -> HeaderValue {
+        let mut batch = self.batch.borrow_mut();
+        if batch.1 + ID_LEN > batch.0.len() {
+            *batch = (self.fill(), 0);
+        }
+        let id = batch.0.slice(batch.1..batch.1 + ID_LEN);
+        batch.1 += ID_LEN;
+        HeaderValue::from_maybe_shared(id).unwrap_or_else(|_| HeaderValue::from_static("0"))
     }
 }
 
@@ -257,15 +313,13 @@ mod tests {
         h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret"));
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(TE, HeaderValue::from_static("gzip, trailers"));
         h.insert("x-kept", HeaderValue::from_static("1"));
-        strip_hop_by_hop(&mut h, true);
+        strip_hop_by_hop(&mut h);
         assert!(
             h.get("x-secret").is_none()
                 && h.get(CONNECTION).is_none()
                 && h.get("keep-alive").is_none()
         );
-        assert_eq!(h.get(TE).unwrap(), "trailers");
         assert_eq!(h.get("x-kept").unwrap(), "1");
     }
 
@@ -275,27 +329,46 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
         h.insert(VIA, HeaderValue::from_static("1.0 other"));
-        let id = HeaderValue::from_static("id");
-        let host = forwarded_host(Some("Example.com:8000"));
-        add_forwarding_headers(
-            &mut h,
-            &conn,
-            host,
-            Some(HeaderValue::from_static("/a/b")),
-            Some(b"/a"),
-            &id,
-        );
-        assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
-        assert_eq!(h[&X_REAL_IP], "127.0.0.1");
-        assert_eq!(h[&X_FORWARDED_HOST], "example.com");
-        assert_eq!(h[&X_FORWARDED_PORT], "8000");
-        assert_eq!(h[&X_FORWARDED_PROTO], "http");
-        assert_eq!(h[&X_FORWARDED_PATH], "/a/b");
-        assert_eq!(h[&X_FORWARDED_PREFIX], "/a");
-        assert_eq!(
-            h[VIA],
-            concat!("1.0 other, 1.1 lunagate/", env!("CARGO_PKG_VERSION"))
-        );
+        let fwd = Forwarding {
+            conn: &conn,
+            host: Some(b"Example.com:8000"),
+            path: b"/a/b",
+            prefix: Some(b"/a"),
+            request_id: b"id",
+        };
+        let mut buf = Vec::new();
+        fwd.write(&mut buf, &h);
+        let text = String::from_utf8(buf).unwrap();
+        for line in [
+            "x-forwarded-for: 10.0.0.1, 127.0.0.1\r\n",
+            "x-real-ip: 127.0.0.1\r\n",
+            "x-forwarded-host: example.com\r\n",
+            "x-forwarded-port: 8000\r\n",
+            "x-forwarded-proto: http\r\n",
+            "x-forwarded-path: /a/b\r\n",
+            "x-forwarded-prefix: /a\r\n",
+            concat!(
+                "via: 1.0 other, 1.1 lunagate/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\n"
+            ),
+            "x-kong-request-id: id\r\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn connection_listed_headers_are_hop_by_hop() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret"));
+        let tokens = connection_tokens(&h).unwrap();
+        assert!(listed_in(tokens, &HeaderName::from_static("x-secret")));
+        assert!(!listed_in(tokens, &HeaderName::from_static("x-other")));
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        assert!(connection_tokens(&h).is_none());
+        assert!(skip_upstream(&HeaderName::from_static("x-forwarded-for")));
+        assert!(!skip_upstream(&HeaderName::from_static("x-custom")));
     }
 
     #[test]
