@@ -303,18 +303,20 @@ fn concat<'gc>(
     Ok(CallbackReturn::Sequence(BoxSequence::new(&ctx, seq)))
 }
 
-/// `raise(kind, value, name)`: the error for calling (kind 0) or indexing
-/// (kind 1) a nil or false value, e.g. `attempt to call a nil value
-/// (global 'f')`.
+/// `raise(kind, value, name)`: the error for calling, indexing, doing
+/// arithmetic on ... (see `Guard` in the code generator) a nil or false
+/// value, e.g. `attempt to call a nil value (global 'f')`.
 fn raise<'gc>(
     ctx: Context<'gc>,
     exec: Execution<'gc, '_>,
     stack: Stack<'gc, '_>,
 ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-    let what = if matches!(stack.get(0), Value::Integer(0)) {
-        "call"
-    } else {
-        "index"
+    let what = match stack.get(0) {
+        Value::Integer(0) => "call",
+        Value::Integer(2) => "perform arithmetic on",
+        Value::Integer(3) => "perform bitwise operation on",
+        Value::Integer(4) => "get length of",
+        _ => "index",
     };
     let name = operand_name(stack.get(2), 0);
     Err(error_at(

@@ -183,18 +183,13 @@ fn is_name_char(c: u8) -> bool {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a [u8]) -> Self {
-        let mut lx = Lexer {
+        // (a first `#` line is skipped by the file loader, not here: `load`
+        // rejects it, as lua5.4 does)
+        Lexer {
             src,
             pos: 0,
             line: 1,
-        };
-        // skip a first line starting with '#' (shebang), as lua's loader does
-        if lx.src.first() == Some(&b'#') {
-            while lx.pos < lx.src.len() && !matches!(lx.src[lx.pos], b'\n' | b'\r') {
-                lx.pos += 1;
-            }
         }
-        lx
     }
 
     fn peek(&self) -> Option<u8> {

@@ -108,6 +108,12 @@ impl CodeGen {
             ExprKind::Un(op, operand) => {
                 let src = self.expr_any_reg(operand)?;
                 self.cur_line = e.line;
+                match op {
+                    UnOp::Neg => self.guard(operand, src, Guard::Arith)?,
+                    UnOp::BNot => self.guard(operand, src, Guard::Bitwise)?,
+                    UnOp::Len => self.guard(operand, src, Guard::Length)?,
+                    UnOp::Not => {}
+                }
                 let (dest, source) = (reg(dest), reg(src));
                 self.emit(match op {
                     UnOp::Neg => Operation::Minus { dest, source },
@@ -352,8 +358,17 @@ impl CodeGen {
     }
 
     fn arith(&mut self, op: BinOp, a: &Expr, b: &Expr, line: u32, dest: u8) -> GResult<()> {
+        let kind = if matches!(op, BinOp::BAnd | BinOp::BOr | BinOp::BXor) {
+            Guard::Bitwise
+        } else {
+            Guard::Arith
+        };
         let left = self.expr_rc(a)?;
+        self.cur_line = line;
+        self.guard_rc(a, left, kind)?;
         let right = self.expr_rc(b)?;
+        self.cur_line = line;
+        self.guard_rc(b, right, kind)?;
         self.cur_line = line;
         let dest = reg(dest);
         self.emit(match op {
@@ -436,6 +451,13 @@ impl CodeGen {
         });
         self.set_freereg(save);
         self.patch_here(&[ok])
+    }
+
+    fn guard_rc(&mut self, e: &Expr, rc: RCIndex, kind: Guard) -> GResult<()> {
+        match rc {
+            RCIndex::Register(r) => self.guard(e, r.0, kind),
+            RCIndex::Constant(_) => Ok(()),
+        }
     }
 
     /// "names of a\nnames of b" as a constant, when either has one.
@@ -817,6 +839,9 @@ impl CodeGen {
 pub(super) enum Guard {
     Call = 0,
     Index = 1,
+    Arith = 2,
+    Bitwise = 3,
+    Length = 4,
 }
 
 fn is_number_literal(e: &Expr) -> bool {
