@@ -5,7 +5,7 @@
 
 use piccolo::{CallbackReturn, Context, Execution, Stack, Table, Value};
 
-use super::args::{check_integer, check_number, check_table, lib_fn, set_fn, LibResult};
+use super::args::{check_integer, check_number, check_table, set_fn, LibResult};
 
 fn table_new<'gc>(
     ctx: Context<'gc>,
@@ -131,12 +131,10 @@ fn math_atan2<'gc>(
 
 /// Adds the compatibility functions to `env` and its `table`/`math`.
 pub fn load_compat<'gc>(ctx: Context<'gc>, env: Table<'gc>) {
-    env.set(
-        ctx,
-        "unpack",
-        lib_fn(ctx, "unpack", super::table::unpack_fn()),
-    )
-    .expect("string key");
+    if let Value::Table(table) = env.get(ctx, "table") {
+        env.set(ctx, "unpack", table.get(ctx, "unpack"))
+            .expect("string key");
+    }
     env.set(ctx, "loadstring", env.get(ctx, "load"))
         .expect("string key");
     if let Value::Table(table) = env.get(ctx, "table") {

@@ -21,4 +21,5 @@ pub mod pack;
 pub mod patterns;
 pub mod string;
 pub mod table;
+pub mod table_meta;
 pub mod utf8;

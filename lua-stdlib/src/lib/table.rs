@@ -9,8 +9,8 @@
 
 use gc_arena::Collect;
 use piccolo::{
-    meta_ops, BoxSequence, CallbackReturn, Context, Error, Execution, Function, Sequence,
-    SequencePoll, Stack, Table, Value,
+    meta_ops, BoxSequence, Callback, CallbackReturn, Closure, Context, Error, Execution, Function,
+    Sequence, SequencePoll, Stack, Table, Value,
 };
 
 use super::args::{
@@ -23,22 +23,75 @@ use super::number::number_to_string;
 /// Most values `table.unpack` may return (lua5.4's stack limit).
 const MAX_RESULTS: i64 = 1_000_000;
 
+/// Runs `op` through metamethods when `v` has them; `None` when the raw
+/// Rust version applies. `args` replace the stack (already checked).
+fn via_meta<'gc>(
+    ctx: Context<'gc>,
+    exec: &Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+    tables: &[Value<'gc>],
+    op: &'static str,
+    name: &'static str,
+    args: Option<Vec<Value<'gc>>>,
+    meta: Option<Closure<'gc>>,
+) -> Option<LibResult<'gc, CallbackReturn<'gc>>> {
+    let implementation = meta?;
+    if !tables
+        .iter()
+        .any(|&t| super::table_meta::needs_meta(ctx, t))
+    {
+        return None;
+    }
+    if let Some(args) = args {
+        stack.replace(ctx, piccolo::Variadic(args));
+    }
+    Some(super::table_meta::call(
+        ctx,
+        exec,
+        stack,
+        implementation,
+        op,
+        name,
+    ))
+}
+
 fn table_concat<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
+    meta: Option<Closure<'gc>>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let t = check_table(stack, 0)?;
-    let sep = match super::args::opt_string(ctx, stack, 1)? {
+    let sep_string = super::args::opt_string(ctx, stack, 1)?;
+    let sep = match sep_string {
         Some(s) => s.as_bytes(),
         None => &[][..],
     };
     let i = opt_integer(stack, 2, 1)?;
-    let j = if stack.get(3).is_nil() {
-        t.length()
+    let j_arg = if stack.get(3).is_nil() {
+        None
     } else {
-        check_integer(stack, 3)?
+        Some(check_integer(stack, 3)?)
     };
+    let args = vec![
+        Value::Table(t),
+        Value::String(sep_string.unwrap_or_else(|| ctx.intern(b""))),
+        Value::Integer(i),
+        j_arg.map_or(Value::Nil, Value::Integer),
+    ];
+    if let Some(r) = via_meta(
+        ctx,
+        exec,
+        stack,
+        &[Value::Table(t)],
+        "concat",
+        "table.concat",
+        Some(args),
+        meta,
+    ) {
+        return r;
+    }
+    let j = j_arg.unwrap_or_else(|| t.length());
     let mut out = Vec::new();
     let mut k = i;
     while k <= j {
@@ -76,8 +129,25 @@ fn table_insert<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
+    meta: Option<Closure<'gc>>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let t = check_table(stack, 0)?;
+    if stack.len() == 3 {
+        let pos = check_integer(stack, 1)?;
+        stack[1] = Value::Integer(pos);
+    }
+    if let Some(r) = via_meta(
+        ctx,
+        exec,
+        stack,
+        &[Value::Table(t)],
+        "insert",
+        "table.insert",
+        None,
+        meta,
+    ) {
+        return r;
+    }
     let e = t.length().wrapping_add(1);
     match stack.len() {
         2 => set(ctx, t, e, stack.get(1)),
@@ -104,8 +174,36 @@ fn table_remove<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
+    meta: Option<Closure<'gc>>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let t = check_table(stack, 0)?;
+    if !stack.get(1).is_nil() {
+        let pos = check_integer(stack, 1)?;
+        let args = vec![Value::Table(t), Value::Integer(pos)];
+        if let Some(r) = via_meta(
+            ctx,
+            exec,
+            stack,
+            &[Value::Table(t)],
+            "remove",
+            "table.remove",
+            Some(args),
+            meta,
+        ) {
+            return r;
+        }
+    } else if let Some(r) = via_meta(
+        ctx,
+        exec,
+        stack,
+        &[Value::Table(t)],
+        "remove",
+        "table.remove",
+        Some(vec![Value::Table(t)]),
+        meta,
+    ) {
+        return r;
+    }
     let size = t.length();
     let mut pos = opt_integer(stack, 1, size)?;
     if pos != size && (pos as u64).wrapping_sub(1) > size as u64 {
@@ -127,6 +225,7 @@ fn table_move<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
+    meta: Option<Closure<'gc>>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let a1 = check_table(stack, 0)?;
     let f = check_integer(stack, 1)?;
@@ -144,6 +243,26 @@ fn table_move<'gc>(
         let n = e - f + 1;
         if t > i64::MAX - n + 1 {
             return arg_fail(3, "destination wrap around");
+        }
+        let args = vec![
+            Value::Table(a1),
+            Value::Integer(f),
+            Value::Integer(e),
+            Value::Integer(t),
+            Value::Table(dest),
+        ];
+        let tables = [Value::Table(a1), Value::Table(dest)];
+        if let Some(r) = via_meta(
+            ctx,
+            exec,
+            stack,
+            &tables,
+            "move",
+            "table.move",
+            Some(args),
+            meta,
+        ) {
+            return r;
         }
         let mut mover = Move {
             from: a1,
@@ -229,9 +348,28 @@ fn table_unpack<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
+    meta: Option<Closure<'gc>>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let list = check_any(stack, 0)?;
     let i = opt_integer(stack, 1, 1)?;
+    let j_arg = if stack.get(2).is_nil() {
+        Value::Nil
+    } else {
+        Value::Integer(check_integer(stack, 2)?)
+    };
+    let args = vec![list, Value::Integer(i), j_arg];
+    if let Some(r) = via_meta(
+        ctx,
+        exec,
+        stack,
+        &[list],
+        "unpack",
+        "table.unpack",
+        Some(args),
+        meta,
+    ) {
+        return r;
+    }
     let j = if stack.get(2).is_nil() {
         match list {
             Value::Table(t) => t.length(),
@@ -598,8 +736,31 @@ fn table_sort<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
+    meta: Option<Closure<'gc>>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let t = check_table(stack, 0)?;
+    if !matches!(stack.get(1), Value::Nil | Value::Function(_)) {
+        return arg_fail(
+            1,
+            format!(
+                "function expected, got {}",
+                super::args::type_name_at(stack, 1)
+            ),
+        );
+    }
+    let args = vec![Value::Table(t), stack.get(1)];
+    if let Some(r) = via_meta(
+        ctx,
+        exec,
+        stack,
+        &[Value::Table(t)],
+        "sort",
+        "table.sort",
+        Some(args),
+        meta,
+    ) {
+        return r;
+    }
     let n = t.length();
     if n > 1 {
         if n >= i32::MAX as i64 {
@@ -647,20 +808,68 @@ fn table_sort<'gc>(
     Ok(CallbackReturn::Return)
 }
 
+/// A table function that may hand over to the metamethod-aware Lua
+/// implementation.
+type MetaAwareFn = for<'gc, 'a, 'b> fn(
+    Context<'gc>,
+    &mut Execution<'gc, 'a>,
+    &mut Stack<'gc, 'b>,
+    Option<Closure<'gc>>,
+) -> LibResult<'gc, CallbackReturn<'gc>>;
+
+fn set_meta_aware<'gc>(
+    ctx: Context<'gc>,
+    table: Table<'gc>,
+    name: &'static str,
+    f: MetaAwareFn,
+    meta: Option<Closure<'gc>>,
+) {
+    let key = name.rsplit('.').next().unwrap_or(name);
+    let callback = Callback::from_fn_with(&ctx, meta, move |meta, ctx, mut exec, mut stack| {
+        f(ctx, &mut exec, &mut stack, *meta).map_err(|e| e.into_error(ctx, &exec, name))
+    });
+    table.set(ctx, key, callback).expect("string key");
+}
+
+fn raw_concat<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    table_concat(ctx, exec, stack, None)
+}
+
+fn raw_sort<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    table_sort(ctx, exec, stack, None)
+}
+
+fn raw_unpack<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    table_unpack(ctx, exec, stack, None)
+}
+
 /// Builds the `table` table.
 pub fn load_table<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let table = Table::new(&ctx);
-    set_fn(ctx, table, "table.concat", table_concat);
-    set_fn(ctx, table, "table.insert", table_insert);
-    set_fn(ctx, table, "table.move", table_move);
+    let meta = super::table_meta::instantiate(
+        ctx,
+        super::args::lib_fn(ctx, "table.concat", raw_concat),
+        super::args::lib_fn(ctx, "table.unpack", raw_unpack),
+        super::args::lib_fn(ctx, "table.sort", raw_sort),
+    );
+    set_meta_aware(ctx, table, "table.concat", table_concat, meta);
+    set_meta_aware(ctx, table, "table.insert", table_insert, meta);
+    set_meta_aware(ctx, table, "table.move", table_move, meta);
     set_fn(ctx, table, "table.pack", table_pack);
-    set_fn(ctx, table, "table.remove", table_remove);
-    set_fn(ctx, table, "table.sort", table_sort);
-    set_fn(ctx, table, "table.unpack", table_unpack);
+    set_meta_aware(ctx, table, "table.remove", table_remove, meta);
+    set_meta_aware(ctx, table, "table.sort", table_sort, meta);
+    set_meta_aware(ctx, table, "table.unpack", table_unpack, meta);
     table
-}
-
-/// `table.unpack` as a plain library function (also the global `unpack`).
-pub fn unpack_fn() -> super::args::LibFn {
-    table_unpack
 }
