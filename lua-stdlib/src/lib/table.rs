@@ -30,8 +30,7 @@ fn via_meta<'gc>(
     exec: &Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
     tables: &[Value<'gc>],
-    op: &'static str,
-    name: &'static str,
+    (op, name): (&'static str, &'static str),
     args: Option<Vec<Value<'gc>>>,
     meta: Option<Closure<'gc>>,
 ) -> Option<LibResult<'gc, CallbackReturn<'gc>>> {
@@ -84,8 +83,7 @@ fn table_concat<'gc>(
         exec,
         stack,
         &[Value::Table(t)],
-        "concat",
-        "table.concat",
+        ("concat", "table.concat"),
         Some(args),
         meta,
     ) {
@@ -141,8 +139,7 @@ fn table_insert<'gc>(
         exec,
         stack,
         &[Value::Table(t)],
-        "insert",
-        "table.insert",
+        ("insert", "table.insert"),
         None,
         meta,
     ) {
@@ -185,8 +182,7 @@ fn table_remove<'gc>(
             exec,
             stack,
             &[Value::Table(t)],
-            "remove",
-            "table.remove",
+            ("remove", "table.remove"),
             Some(args),
             meta,
         ) {
@@ -197,8 +193,7 @@ fn table_remove<'gc>(
         exec,
         stack,
         &[Value::Table(t)],
-        "remove",
-        "table.remove",
+        ("remove", "table.remove"),
         Some(vec![Value::Table(t)]),
         meta,
     ) {
@@ -257,8 +252,7 @@ fn table_move<'gc>(
             exec,
             stack,
             &tables,
-            "move",
-            "table.move",
+            ("move", "table.move"),
             Some(args),
             meta,
         ) {
@@ -363,8 +357,7 @@ fn table_unpack<'gc>(
         exec,
         stack,
         &[list],
-        "unpack",
-        "table.unpack",
+        ("unpack", "table.unpack"),
         Some(args),
         meta,
     ) {
@@ -754,8 +747,7 @@ fn table_sort<'gc>(
         exec,
         stack,
         &[Value::Table(t)],
-        "sort",
-        "table.sort",
+        ("sort", "table.sort"),
         Some(args),
         meta,
     ) {
