@@ -30,6 +30,7 @@ pub enum Helper {
     Compare,
     ConcatNamed,
     Raise,
+    MethodNamed,
 }
 
 /// Operator codes passed to the `Arith` helper.
@@ -59,7 +60,7 @@ pub enum CompareOp {
 }
 
 impl Helper {
-    const ALL: [Helper; 10] = [
+    const ALL: [Helper; 11] = [
         Helper::Concat,
         Helper::IDiv,
         Helper::Mod,
@@ -70,6 +71,7 @@ impl Helper {
         Helper::Compare,
         Helper::ConcatNamed,
         Helper::Raise,
+        Helper::MethodNamed,
     ];
 
     /// The upvalue name used inside the compiler; the leading NUL makes it
@@ -86,6 +88,7 @@ impl Helper {
             Helper::Compare => b"\0compare",
             Helper::ConcatNamed => b"\0concatn",
             Helper::Raise => b"\0raise",
+            Helper::MethodNamed => b"\0methodn",
         }
     }
 
@@ -122,7 +125,12 @@ impl<'gc> Singleton<'gc> for Runtime<'gc> {
                 Helper::Mod => {
                     Callback::from_fn(&ctx, |ctx, exec, stack| arith(ctx, exec, stack, Arith::Mod))
                 }
-                Helper::Method => Callback::from_fn(&ctx, method),
+                Helper::Method => {
+                    Callback::from_fn(&ctx, |ctx, exec, stack| method(ctx, exec, stack, false))
+                }
+                Helper::MethodNamed => {
+                    Callback::from_fn(&ctx, |ctx, exec, stack| method(ctx, exec, stack, true))
+                }
                 Helper::ForPrep => Callback::from_fn(&ctx, for_prep),
                 Helper::Close => Callback::from_fn(&ctx, close),
                 Helper::Arith => Callback::from_fn(&ctx, ops::arith),
@@ -579,17 +587,37 @@ pub fn float_mod(x: f64, y: f64) -> f64 {
 
 // ---- method calls ------------------------------------------------------------
 
-/// `obj:name(args...)` arrives as `method(obj, name, args...)`: look the
-/// method up (strings use the string library), then tail-call it with
-/// `(obj, args...)`.
+/// `obj:name(args...)` arrives as `method(obj, name, args...)` (or
+/// `method_named(names, obj, name, args...)`): look the method up (strings
+/// use the string library), then tail-call it with `(obj, args...)`.
 fn method<'gc>(
     ctx: Context<'gc>,
     exec: Execution<'gc, '_>,
     mut stack: Stack<'gc, '_>,
+    named: bool,
 ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
+    let names = if named {
+        let n = stack.get(0);
+        drop(stack.drain(0..1));
+        n
+    } else {
+        Value::Nil
+    };
     let obj = stack.get(0);
     let key = stack.get(1);
     drop(stack.drain(1..2));
+    let index_error = |v: Value<'gc>| {
+        let name = if v.type_name() == obj.type_name() {
+            operand_name(names, 0)
+        } else {
+            String::new()
+        };
+        error_at(
+            ctx,
+            &exec,
+            &format!("attempt to index a {} value{name}", type_name(v)),
+        )
+    };
     let f = match obj {
         Value::String(_) | Value::Table(_) | Value::UserData(_) => {
             match lookup(ctx, obj, key) {
@@ -605,22 +633,10 @@ fn method<'gc>(
                         then: Some(BoxSequence::new(&ctx, MethodSeq { args, key })),
                     });
                 }
-                Lookup::Error(v) => {
-                    return Err(error_at(
-                        ctx,
-                        &exec,
-                        &format!("attempt to index a {} value", type_name(v)),
-                    ))
-                }
+                Lookup::Error(v) => return Err(index_error(v)),
             }
         }
-        other => {
-            return Err(error_at(
-                ctx,
-                &exec,
-                &format!("attempt to index a {} value", type_name(other)),
-            ))
-        }
+        other => return Err(index_error(other)),
     };
     call_method(ctx, &exec, f, key).map(|function| CallbackReturn::Call {
         function,

@@ -187,6 +187,9 @@ fn string_methods() {
         "foo!"
     );
     assert!(err("local t = {} t:nope()").contains("attempt to call a nil value (method 'nope')"));
+    assert!(err("local s s:upper()").ends_with(":1: attempt to index a nil value (local 's')"));
+    assert!(err("local aaa = {bbb = 1} aaa.bbb:ddd(9)")
+        .ends_with(":1: attempt to index a number value (field 'bbb')"));
 }
 
 #[test]

@@ -648,13 +648,25 @@ impl CodeGen {
             ExprKind::Method(obj, name, args) => {
                 // `obj:name(...)` goes through a callback that looks `name`
                 // up (in the string library for strings) and tail-calls it
-                self.load_helper(Helper::Method, base);
+                // (`method_named(names, obj, name, ...)` when `obj` has a
+                // name for lua5.4's "attempt to index a nil value (local 's')")
+                let names = self.describe(obj);
+                let mut extra = 2;
+                if names.is_empty() {
+                    self.load_helper(Helper::Method, base);
+                } else {
+                    self.load_helper(Helper::MethodNamed, base);
+                    let r = self.alloc(1)?;
+                    let c = Constant::String(self.intern(names.as_bytes()));
+                    self.load_constant(r, c)?;
+                    extra += 1;
+                }
                 let o = self.alloc(2)?;
                 self.expr_to_reg(obj, o)?;
                 let c = Constant::String(self.intern(name));
                 self.load_constant(o + 1, c)?;
                 let (n, var) = self.push_args(args)?;
-                (n + 2, var)
+                (n + extra, var)
             }
             _ => unreachable!("not a call"),
         };
