@@ -28,8 +28,21 @@ impl Gateway {
         gw
     }
 
+    /// Starts a gateway with a fresh data directory and `workers` proxy
+    /// workers (1 makes per-worker Lua state observable).
+    pub fn start_with_workers(workers: usize) -> Gateway {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut gw = Gateway::spawn(tmp.path(), workers);
+        gw._tmp = Some(tmp);
+        gw
+    }
+
     /// Starts a gateway on an existing data directory (restarts).
     pub fn start_in(data_dir: &Path) -> Gateway {
+        Gateway::spawn(data_dir, 2)
+    }
+
+    fn spawn(data_dir: &Path, workers: usize) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lunagate"))
             .args([
                 "serve",
@@ -37,9 +50,8 @@ impl Gateway {
                 "127.0.0.1:0",
                 "--admin-listen",
                 "127.0.0.1:0",
-                "--workers",
-                "2",
             ])
+            .args(["--workers", &workers.to_string()])
             .arg("--data-dir")
             .arg(data_dir)
             .env("LUNAGATE_LOG_LEVEL", "warn")
