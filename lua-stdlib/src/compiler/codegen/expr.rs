@@ -421,7 +421,12 @@ impl CodeGen {
     /// (the VM's own error has neither). Costs a test and a jump.
     pub(super) fn guard(&mut self, e: &Expr, r: u8, kind: Guard) -> GResult<()> {
         let checked = match &e.kind {
-            ExprKind::Name(n) => matches!(self.resolve(n), VarLoc::Global),
+            // calls are guarded for every named callee (the guard is small
+            // next to a call); indexing and arithmetic only for globals and
+            // fields, to keep local table access and arithmetic lean
+            ExprKind::Name(n) => {
+                matches!(kind, Guard::Call) || matches!(self.resolve(n), VarLoc::Global)
+            }
             ExprKind::Index(..) => true,
             _ => false,
         };
