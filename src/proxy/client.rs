@@ -44,6 +44,17 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Makes room to read into. Response heads are split off and frozen (their
+/// header values share the buffer), so only top up when little is left:
+/// reserving a full chunk every time would allocate on every response.
+fn reserve_read(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < MIN_READ_SPACE {
+        buf.reserve(READ_CHUNK);
+    }
+}
+
+const MIN_READ_SPACE: usize = 2048;
+
 /// One upstream connection with its buffers.
 pub struct UpstreamConn {
     stream: TcpStream,
@@ -323,7 +334,7 @@ pub async fn send(
                     break head;
                 }
             }
-            conn.read_buf.reserve(READ_CHUNK);
+            reserve_read(&mut conn.read_buf);
             let n = match with_timeout(
                 upstream.read_timeout,
                 conn.stream.read_buf(&mut conn.read_buf),
@@ -679,7 +690,7 @@ impl Body for UpstreamBody {
             let Some(conn) = s.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            conn.read_buf.reserve(READ_CHUNK);
+            reserve_read(&mut conn.read_buf);
             // Through `AsyncRead` (not `try_read`): a short read marks the
             // socket drained, saving an EAGAIN syscall per response.
             let filled = {

@@ -300,3 +300,35 @@ async fn streaming_chunked_head_and_stale_connections() {
         assert_eq!(resp.text().await.unwrap(), "ok");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_requests() {
+    let up = echo_upstream().await;
+    let mut gw = Gateway::start();
+    let svc = service("127.0.0.1", up.port(), None, 60000);
+    let r = route(svc.id, &["/"], false, false);
+    gw.set(vec![svc], vec![r]);
+    let url = gw.url("/slow");
+    let in_flight =
+        tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = gw.stop.send(true);
+    let workers = gw.workers.take().unwrap();
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "drained promptly"
+    );
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        200,
+        "the in-flight request completed"
+    );
+    assert!(
+        std::net::TcpStream::connect(gw.addr).is_err(),
+        "no longer accepting"
+    );
+}
