@@ -7,8 +7,6 @@
 //!   `dofile loadfile require`, `os.getenv execute exit remove rename
 //!   tmpname`, a minimal `io.write`/`io.read` and a placeholder `debug`.
 
-use std::path::Path;
-
 use gc_arena::{Collect, Rootable};
 use piccolo::{
     BoxSequence, Callback, CallbackReturn, Closure, Context, Error, Execution, Sequence,
@@ -180,12 +178,56 @@ fn load_files<'gc>(ctx: Context<'gc>, env: Table<'gc>, package: Table<'gc>) {
     });
     env.set(ctx, "loadfile", loadfile).expect("string key");
 
+    let searchpath = Callback::from_fn(&ctx, |ctx, _, mut stack| {
+        let (Some(name), Some(path)) = (str_arg(&stack, 0), str_arg(&stack, 1)) else {
+            return Err(message_error(
+                ctx,
+                "bad argument to 'searchpath' (string expected)",
+            ));
+        };
+        let sep = str_arg(&stack, 2).unwrap_or_else(|| ".".to_string());
+        let rep = str_arg(&stack, 3).unwrap_or_else(|| "/".to_string());
+        match search_path(&name, &path, &sep, &rep) {
+            Ok(file) => stack.replace(ctx, ctx.intern(file.as_bytes())),
+            Err(tried) => {
+                let tried = tried.strip_prefix("\n\t").unwrap_or(&tried);
+                stack.replace(ctx, (Value::Nil, ctx.intern(tried.as_bytes())))
+            }
+        }
+        Ok(CallbackReturn::Return)
+    });
+    package
+        .set(ctx, "searchpath", searchpath)
+        .expect("string key");
+
     let require = Callback::from_fn_with(
         &ctx,
         (env, package),
         |&(env, package), ctx, exec, mut stack| require(ctx, &exec, env, package, &mut stack),
     );
     env.set(ctx, "require", require).expect("string key");
+}
+
+/// `package.searchpath`: the first readable file for `name` along `path`,
+/// or the list of files tried (`\n\tno file '...'` each).
+fn search_path(name: &str, path: &str, sep: &str, rep: &str) -> Result<String, String> {
+    let name = if sep.is_empty() {
+        name.to_string()
+    } else {
+        name.replace(sep, rep)
+    };
+    let mut tried = String::new();
+    for template in path.split(';') {
+        if template.is_empty() {
+            continue;
+        }
+        let candidate = template.replace('?', &name);
+        if std::fs::File::open(&candidate).is_ok() {
+            return Ok(candidate);
+        }
+        tried.push_str(&format!("\n\tno file '{candidate}'"));
+    }
+    Err(tried)
 }
 
 fn require<'gc>(
@@ -236,10 +278,9 @@ fn require<'gc>(
         Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
         _ => return Err(err("'package.path' must be a string".into())),
     };
-    let file_part = name.replace('.', "/");
-    for template in path.split(';') {
-        let candidate = template.replace('?', &file_part);
-        if Path::new(&candidate).is_file() {
+    match search_path(&name, &path, ".", "/") {
+        Err(files) => tried.push_str(&files),
+        Ok(candidate) => {
             let closure = load_file(ctx, &candidate, env).map_err(|m| {
                 err(format!(
                     "error loading module '{name}' from file '{candidate}':\n\t{m}"
@@ -259,7 +300,6 @@ fn require<'gc>(
                 )),
             });
         }
-        tried.push_str(&format!("\n\tno file '{candidate}'"));
     }
     Err(err(tried))
 }
