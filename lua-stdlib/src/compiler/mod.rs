@@ -53,7 +53,11 @@ impl std::error::Error for CompileError {}
 pub fn compile(source: &[u8], chunk_name: &str) -> Result<Chunk, CompileError> {
     let id = chunk_id(chunk_name);
     let block = parser::parse_chunk(source).map_err(|e| CompileError {
-        message: format!("{id}:{}: {}", e.line, e.message),
+        message: if e.line == 0 {
+            e.message
+        } else {
+            format!("{id}:{}: {}", e.line, e.message)
+        },
     })?;
     let strict = mentions_operator_metamethods(source);
     let (proto, main_upvals) = codegen::generate(&block, strict).map_err(|e| CompileError {

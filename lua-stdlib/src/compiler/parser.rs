@@ -7,7 +7,8 @@ use super::{
     lexer::{LexError, Lexer, Tok, Token},
 };
 
-/// A syntax error: line and message (the `near` part included).
+/// A syntax error: line and message (the `near` part included); line 0
+/// means the message stands alone, without `chunk:line:`.
 #[derive(Debug)]
 pub struct SyntaxError {
     pub line: u32,
@@ -134,7 +135,11 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error("chunk has too many syntax levels"));
+            // lua5.4 raises this from its C-stack check, without position
+            return Err(SyntaxError {
+                line: 0,
+                message: "C stack overflow".into(),
+            });
         }
         Ok(())
     }

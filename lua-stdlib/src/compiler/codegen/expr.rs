@@ -10,6 +10,9 @@ use super::{CodeGen, GResult, VarLoc};
 use crate::compiler::ast::{BinOp, Expr, ExprKind, Field, UnOp};
 use crate::runtime::{ArithOp, CompareOp, Helper};
 
+/// Operands of `..` passed to one helper call.
+const CONCAT_GROUP: usize = 100;
+
 /// Items of a table constructor stored per `SetList`.
 const FIELDS_PER_FLUSH: u8 = 50;
 
@@ -249,33 +252,19 @@ impl CodeGen {
             BinOp::Concat => {
                 let mut parts = Vec::new();
                 flatten_concat(e, &mut parts);
-                let names: Vec<String> = parts.iter().map(|p| self.describe(p)).collect();
-                let named = names.iter().any(|n| !n.is_empty());
-                let base = self.alloc(1)?;
-                let mut nargs = parts.len();
-                if named {
-                    // concat_named(names, ...) for lua5.4's "(local 'x')"
-                    self.load_helper(Helper::ConcatNamed, base);
-                    let r = self.alloc(1)?;
-                    let c = Constant::String(self.intern(names.join("\n").as_bytes()));
-                    self.load_constant(r, c)?;
-                    nargs += 1;
-                } else {
-                    self.load_helper(Helper::Concat, base);
+                // very long chains are folded left to right in groups so
+                // they fit the registers (only `__concat` order differs)
+                let mut acc: Option<u8> = None;
+                for (i, group) in parts.chunks(CONCAT_GROUP).enumerate() {
+                    let r = self.concat_call(acc, group, e.line)?;
+                    if i == 0 {
+                        acc = Some(r);
+                    }
                 }
-                for p in &parts {
-                    let r = self.alloc(1)?;
-                    self.expr_to_reg(p, r)?;
-                }
-                self.cur_line = e.line;
-                self.emit(Operation::Call {
-                    func: reg(base),
-                    args: VarCount::constant(nargs.min(254) as u8),
-                    returns: VarCount::constant(1),
-                });
+                let acc = acc.expect("a concatenation has operands");
                 self.emit(Operation::Move {
                     dest: reg(dest),
-                    source: reg(base),
+                    source: reg(acc),
                 });
             }
             BinOp::IDiv => self.helper_binary(Helper::IDiv, a, b, e.line, dest)?,
@@ -313,6 +302,58 @@ impl CodeGen {
             _ => self.arith(op, a, b, e.line, dest)?,
         }
         Ok(())
+    }
+
+    /// `concat([acc,] parts...)` into a register: `acc`'s own when given,
+    /// else a new one (returned).
+    fn concat_call(&mut self, acc: Option<u8>, parts: &[&Expr], line: u32) -> GResult<u8> {
+        let save = self.freereg();
+        let names: Vec<String> = parts.iter().map(|p| self.describe(p)).collect();
+        let named = names.iter().any(|n| !n.is_empty()) && acc.is_none();
+        let base = self.alloc(1)?;
+        let mut nargs = parts.len();
+        if named {
+            // concat_named(names, ...) for lua5.4's "(local 'x')"
+            self.load_helper(Helper::ConcatNamed, base);
+            let r = self.alloc(1)?;
+            let c = Constant::String(self.intern(names.join("\n").as_bytes()));
+            self.load_constant(r, c)?;
+            nargs += 1;
+        } else {
+            self.load_helper(Helper::Concat, base);
+        }
+        if let Some(a) = acc {
+            let r = self.alloc(1)?;
+            self.emit(Operation::Move {
+                dest: reg(r),
+                source: reg(a),
+            });
+            nargs += 1;
+        }
+        for p in parts {
+            let r = self.alloc(1)?;
+            self.expr_to_reg(p, r)?;
+        }
+        self.cur_line = line;
+        self.emit(Operation::Call {
+            func: reg(base),
+            args: VarCount::constant(nargs as u8),
+            returns: VarCount::constant(1),
+        });
+        match acc {
+            Some(a) => {
+                self.emit(Operation::Move {
+                    dest: reg(a),
+                    source: reg(base),
+                });
+                self.set_freereg(save);
+                Ok(a)
+            }
+            None => {
+                self.set_freereg(base + 1);
+                Ok(base)
+            }
+        }
     }
 
     /// `arith(op, a, b)`: an operator with full Lua semantics (strict mode).
