@@ -334,3 +334,85 @@ impl<'gc> Sequence<'gc> for StoreModule<'gc> {
         Ok(SequencePoll::Return)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use piccolo::Lua;
+
+    fn globals_of(profile: Profile) -> Vec<String> {
+        let mut lua = Lua::empty();
+        lua.enter(|ctx| {
+            let env = Table::new(&ctx);
+            load_stdlib(ctx, env, profile);
+            let mut names = Vec::new();
+            for (k, v) in env.iter() {
+                let k = k.to_string();
+                names.push(k.clone());
+                if let Value::Table(t) = v {
+                    for (f, _) in t.iter() {
+                        names.push(format!("{k}.{f}"));
+                    }
+                }
+            }
+            names.sort();
+            names
+        })
+    }
+
+    #[test]
+    fn sandbox_has_no_files_processes_or_environment() {
+        let names = globals_of(Profile::Sandbox);
+        for missing in [
+            "dofile",
+            "loadfile",
+            "require",
+            "io",
+            "debug",
+            "os.execute",
+            "os.exit",
+            "os.getenv",
+            "os.remove",
+            "os.rename",
+            "os.tmpname",
+        ] {
+            assert!(!names.iter().any(|n| n == missing), "{missing} in sandbox");
+        }
+        for present in [
+            "string.format",
+            "string.gsub",
+            "table.concat",
+            "table.sort",
+            "math.random",
+            "os.date",
+            "os.time",
+            "utf8.char",
+            "coroutine.wrap",
+            "bit.band",
+            "unpack",
+            "loadstring",
+            "load",
+            "_G",
+            "_VERSION",
+        ] {
+            assert!(names.iter().any(|n| n == present), "{present} missing");
+        }
+    }
+
+    #[test]
+    fn full_profile_adds_the_runner_functions() {
+        let names = globals_of(Profile::Full);
+        for present in [
+            "dofile",
+            "loadfile",
+            "require",
+            "io.write",
+            "io.read",
+            "os.getenv",
+            "os.exit",
+            "package.searchpath",
+        ] {
+            assert!(names.iter().any(|n| n == present), "{present} missing");
+        }
+    }
+}
