@@ -22,6 +22,10 @@ use piccolo::{
 
 pub use codegen::MainUpval;
 
+/// Index of `_ENV` among the upvalues of an instantiated main chunk
+/// (what a 5.1-style `setfenv`/`getfenv` on a chunk replaces or reads).
+pub const ENV_UPVALUE: usize = 0;
+
 /// A compiled chunk, shareable between threads and VMs.
 #[derive(Clone)]
 pub struct Chunk {

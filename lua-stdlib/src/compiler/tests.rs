@@ -426,6 +426,21 @@ fn syntax_errors_match_lua54() {
 }
 
 #[test]
+fn env_is_the_first_upvalue_of_a_chunk() {
+    let chunk = compile(b"local s = 'a' .. 1 return x", "t").unwrap();
+    let mut lua = Lua::core();
+    lua.enter(|ctx| {
+        let env = piccolo::Table::new(&ctx);
+        let closure = chunk.instantiate(ctx, env).unwrap();
+        let up = closure.upvalues()[super::ENV_UPVALUE].get();
+        assert!(matches!(
+            up,
+            piccolo::closure::UpValueState::Closed(piccolo::Value::Table(t)) if t == env
+        ));
+    });
+}
+
+#[test]
 fn chunk_ids() {
     use super::chunk_id;
     assert_eq!(chunk_id("=stdin"), "stdin");

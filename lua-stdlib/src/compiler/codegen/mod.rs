@@ -145,6 +145,8 @@ pub fn generate(block: &Block, strict: bool) -> GResult<(CompiledPrototype<Str>,
         max_params: max_params(block),
     };
     g.open_function(FunctionRef::Chunk, true, block.end_line);
+    // `_ENV` is always the main chunk's first upvalue (`setfenv` relies on it)
+    g.resolve(b"_ENV");
     g.block_body(block)?;
     let proto = g.close_function(block.end_line)?;
     Ok((proto, g.main_upvals))
