@@ -1,28 +1,44 @@
-//! Closing idle client connections without a timer per request.
+//! Supervising client connections without per-request timers or channels.
 //!
 //! hyper's `header_read_timeout` allocates and arms a timer for every
-//! request head it reads. Instead, the client socket is wrapped in
-//! [`CountingIo`], which bumps a counter on every read and write, and one
-//! watchdog per connection wakes every `timeout`: a connection whose counter
-//! did not move for a whole period (an idle keep-alive connection, or a
-//! client trickling nothing) is closed. Cost on the request path: one
-//! non-atomic increment per syscall.
+//! request head, and a `select!` over a shutdown channel and an idle timer
+//! polls both on every wake-up of the connection. Instead, every connection
+//! shares an [`Activity`] with its worker: the socket wrapper
+//! ([`CountingIo`]) bumps a counter on each read and write, and the
+//! worker's accept loop sweeps its connections once per idle period, asking
+//! those whose counter did not move (and that have no request in flight) to
+//! stop; at shutdown it asks all of them to finish gracefully. A
+//! connection checks its stop flag only when hyper returns `Pending` — one
+//! `Cell` read.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 
-/// Shared between the IO wrapper, the request handler and the watchdog.
+/// Why a connection is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// No traffic for a whole idle period: close it.
+    Idle,
+    /// The worker is shutting down: finish the in-flight request, then close.
+    Shutdown,
+}
+
+/// Shared between a connection's socket, its request handler and the
+/// worker's sweeps.
 #[derive(Default)]
 pub struct Activity {
     ticks: Cell<u64>,
+    /// `ticks` at the previous sweep (none yet: just accepted).
+    seen: Cell<Option<u64>>,
     /// Requests being handled (waiting on a slow upstream is not idleness).
     busy: Cell<u32>,
+    stop: Cell<Option<Stop>>,
+    waker: RefCell<Option<Waker>>,
 }
 
 impl Activity {
@@ -35,6 +51,37 @@ impl Activity {
         self.busy.set(self.busy.get() + 1);
         BusyGuard(self.clone())
     }
+
+    /// The stop request, if any, registering `waker` otherwise.
+    pub fn poll_stop(&self, waker: &Waker) -> Option<Stop> {
+        if let Some(stop) = self.stop.get() {
+            return Some(stop);
+        }
+        let mut slot = self.waker.borrow_mut();
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+        None
+    }
+
+    pub fn request_stop(&self, stop: Stop) {
+        if self.stop.get() == Some(Stop::Shutdown) {
+            return;
+        }
+        self.stop.set(Some(stop));
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// True when nothing happened since the previous call and no request
+    /// is in flight.
+    fn idle_since_last_sweep(&self) -> bool {
+        let now = self.ticks.get();
+        let idle = self.seen.get() == Some(now) && self.busy.get() == 0;
+        self.seen.set(Some(now));
+        idle
+    }
 }
 
 pub struct BusyGuard(Rc<Activity>);
@@ -46,21 +93,47 @@ impl Drop for BusyGuard {
     }
 }
 
+/// A worker's live connections.
+#[derive(Default)]
+pub struct Registry {
+    conns: RefCell<Vec<Weak<Activity>>>,
+}
+
+impl Registry {
+    pub fn add(&self, activity: &Rc<Activity>) {
+        self.conns.borrow_mut().push(Rc::downgrade(activity));
+    }
+
+    /// Asks connections idle since the previous sweep to close; forgets
+    /// closed ones.
+    pub fn sweep_idle(&self) {
+        self.conns.borrow_mut().retain(|w| match w.upgrade() {
+            Some(a) => {
+                if a.idle_since_last_sweep() {
+                    a.request_stop(Stop::Idle);
+                }
+                true
+            }
+            None => false,
+        });
+    }
+
+    pub fn stop_all(&self) {
+        for a in self.conns.borrow().iter().filter_map(Weak::upgrade) {
+            a.request_stop(Stop::Shutdown);
+        }
+    }
+}
+
+/// A socket that counts its reads and writes into an [`Activity`].
 pub struct CountingIo<T> {
     inner: T,
     activity: Rc<Activity>,
 }
 
 impl<T> CountingIo<T> {
-    pub fn new(inner: T) -> (Self, Rc<Activity>) {
-        let activity = Rc::new(Activity::default());
-        (
-            CountingIo {
-                inner,
-                activity: activity.clone(),
-            },
-            activity,
-        )
+    pub fn new(inner: T, activity: Rc<Activity>) -> Self {
+        CountingIo { inner, activity }
     }
 }
 
@@ -116,15 +189,36 @@ impl<T: Write + Unpin> Write for CountingIo<T> {
     }
 }
 
-/// Resolves once a whole `period` passed without any activity.
-pub async fn idle_for(activity: &Activity, period: Duration) {
-    let mut seen = activity.ticks.get();
-    loop {
-        tokio::time::sleep(period).await;
-        let now = activity.ticks.get();
-        if now == seen && activity.busy.get() == 0 {
-            return;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_stop_only_idle_connections() {
+        let registry = Registry::default();
+        let quiet = Rc::new(Activity::default());
+        let chatty = Rc::new(Activity::default());
+        let waiting = Rc::new(Activity::default());
+        for a in [&quiet, &chatty, &waiting] {
+            registry.add(a);
         }
-        seen = now;
+        let _busy = waiting.busy();
+        registry.sweep_idle();
+        assert_eq!(
+            quiet.stop.get(),
+            None,
+            "just accepted: one full period first"
+        );
+        chatty.bump();
+        registry.sweep_idle();
+        assert_eq!(quiet.stop.get(), Some(Stop::Idle));
+        assert_eq!(chatty.stop.get(), None);
+        assert_eq!(
+            waiting.stop.get(),
+            None,
+            "a request in flight is not idleness"
+        );
+        registry.stop_all();
+        assert_eq!(chatty.stop.get(), Some(Stop::Shutdown));
     }
 }

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ use tokio::sync::{watch, Notify};
 
 use super::forward::{handle, WorkerContext};
 use super::headers::ConnInfo;
-use super::idle::{idle_for, CountingIo};
+use super::idle::{Activity, CountingIo, Registry, Stop};
 use crate::snapshot::SharedConfig;
 
 /// A client connection with no traffic for this long is closed (between one
@@ -181,6 +182,10 @@ async fn accept_loop(
     let ctx = Rc::new(WorkerContext::new(id, config));
     let builder = Rc::new(server_builder());
     let conns = Rc::new(Connections::default());
+    let registry = Registry::default();
+    let mut sweep = tokio::time::interval(CLIENT_IDLE_TIMEOUT);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut signal_open = true;
     tracing::debug!(worker = id, "proxy worker started");
     loop {
         if *shutdown.borrow() {
@@ -191,7 +196,9 @@ async fn accept_loop(
                 Ok((stream, peer)) => {
                     conns.live.set(conns.live.get() + 1);
                     let guard = ConnGuard(conns.clone());
-                    let task = serve_connection(stream, peer, server_port, ctx.clone(), builder.clone(), shutdown.clone());
+                    let activity = Rc::new(Activity::default());
+                    registry.add(&activity);
+                    let task = serve_connection(stream, peer, server_port, ctx.clone(), builder.clone(), activity);
                     tokio::task::spawn_local(async move {
                         task.await;
                         drop(guard);
@@ -203,15 +210,15 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    // The sender is gone: nobody can stop us any more, keep serving.
-                    std::future::pending::<()>().await;
-                }
+            _ = sweep.tick() => registry.sweep_idle(),
+            changed = shutdown.changed(), if signal_open => {
+                // A dropped sender cannot stop us any more: keep serving.
+                signal_open = changed.is_ok();
             }
         }
     }
     drop(listener);
+    registry.stop_all();
     tracing::debug!(
         worker = id,
         live = conns.live.get(),
@@ -242,11 +249,11 @@ async fn serve_connection(
     server_port: u16,
     ctx: Rc<WorkerContext>,
     builder: Rc<auto::Builder<LocalExec>>,
-    mut shutdown: watch::Receiver<bool>,
+    activity: Rc<Activity>,
 ) {
     let _ = stream.set_nodelay(true);
     let info = Rc::new(ConnInfo::new(peer, server_port));
-    let (io, activity) = CountingIo::new(TokioIo::new(stream));
+    let io = CountingIo::new(TokioIo::new(stream), activity.clone());
     let requests = activity.clone();
     let service = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
@@ -260,23 +267,22 @@ async fn serve_connection(
     });
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!(%peer, error = %e, "client connection ended with an error");
-            }
-            return;
+    // Polls the connection alone; the stop flag is read only when it waits.
+    let outcome = std::future::poll_fn(|cx| match conn.as_mut().poll(cx) {
+        Poll::Ready(res) => Poll::Ready(Ok(res)),
+        Poll::Pending => match activity.poll_stop(cx.waker()) {
+            Some(stop) => Poll::Ready(Err(stop)),
+            None => Poll::Pending,
+        },
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "client connection ended with an error"),
+        Err(Stop::Idle) => tracing::debug!(%peer, "closing idle client connection"),
+        Err(Stop::Shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         }
-        _ = idle_for(&activity, CLIENT_IDLE_TIMEOUT) => {
-            tracing::debug!(%peer, "closing idle client connection");
-            return;
-        }
-        _ = async {
-            if shutdown.wait_for(|stop| *stop).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        } => {}
     }
-    conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
 }
