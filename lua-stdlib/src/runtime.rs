@@ -295,7 +295,7 @@ fn concat<'gc>(
             push_stringish(stack.get(i), &mut buf);
         }
         exec.fuel_consume(buf.len());
-        let s = ctx.intern(&buf);
+        let s = new_string(ctx, &buf);
         stack.replace(ctx, s);
         return Ok(CallbackReturn::Return);
     }
@@ -335,6 +335,17 @@ fn raise<'gc>(
             type_name(stack.get(1))
         ),
     ))
+}
+
+/// A string built at run time: short ones are interned, long ones (as in
+/// lua5.4, over 40 bytes) are not, which spares the VM's intern table
+/// (it never shrinks) the many unique strings a gateway builds.
+fn new_string<'gc>(ctx: Context<'gc>, bytes: &[u8]) -> piccolo::String<'gc> {
+    if bytes.len() <= 40 {
+        ctx.intern(bytes)
+    } else {
+        piccolo::String::from_slice(&ctx, bytes)
+    }
 }
 
 /// Line `i` of a names string (see `compiler::codegen`), as ` (local 'x')`.
@@ -405,7 +416,7 @@ impl<'gc> Sequence<'gc> for ConcatSeq<'gc> {
                     push_stringish(*v, &mut buf);
                 }
                 self.values.truncate(start);
-                self.values.push(Value::String(ctx.intern(&buf)));
+                self.values.push(Value::String(new_string(ctx, &buf)));
                 self.origin.truncate(start);
                 self.origin.push(None);
                 continue;
