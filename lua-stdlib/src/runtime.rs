@@ -855,19 +855,35 @@ fn for_prep<'gc>(
 // ---- <close> -------------------------------------------------------------------
 
 /// `close(v)`: calls `v`'s `__close(v, nil)`; nil and false need nothing.
+/// `close(v, name)` only checks that `v` is closable.
 fn close<'gc>(
     ctx: Context<'gc>,
     exec: Execution<'gc, '_>,
     mut stack: Stack<'gc, '_>,
 ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
     let v = stack.get(0);
+    let check = stack.get(1);
     stack.clear();
     if matches!(v, Value::Nil | Value::Boolean(false)) {
         return Ok(CallbackReturn::Return);
     }
     let mm = metamethod(ctx, v, "__close");
+    if let Value::String(name) = check {
+        // declaration-time check: `close(value, name)`
+        if mm.is_nil() {
+            return Err(error_at(
+                ctx,
+                &exec,
+                &format!(
+                    "variable '{}' got a non-closable value",
+                    name.to_str_lossy()
+                ),
+            ));
+        }
+        return Ok(CallbackReturn::Return);
+    }
     if mm.is_nil() {
-        return Err(error_at(ctx, &exec, "variable got a non-closable value"));
+        return Err(error_at(ctx, &exec, "metamethod 'close' is not callable"));
     }
     stack.push_back(v);
     stack.push_back(Value::Nil);

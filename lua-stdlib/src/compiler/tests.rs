@@ -298,6 +298,7 @@ fn const_close_goto() {
         ok("local log = {} do local a <close> = setmetatable({}, {__close = function() log[#log+1] = 'closed' end}) log[#log+1] = 'body' end return log[1], log[2]"),
         "body\tclosed"
     );
+    assert!(err("local x <close> = 5").ends_with(":1: variable 'x' got a non-closable value"));
     assert_eq!(
         ok("local n = 0 ::top:: n = n + 1 if n < 5 then goto top end return n"),
         "5"

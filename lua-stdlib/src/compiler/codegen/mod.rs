@@ -689,6 +689,27 @@ impl CodeGen {
         Ok(())
     }
 
+    /// `close(value, name)`: checks at declaration that a `<close>`
+    /// variable's value can be closed (lua5.4 errors there, not at exit).
+    pub(super) fn emit_close_check(&mut self, reg: u8, name: &[u8]) -> GResult<()> {
+        let base = self.freereg();
+        self.alloc(3)?;
+        self.load_helper(Helper::Close, base);
+        self.emit(Operation::Move {
+            dest: RegisterIndex(base + 1),
+            source: RegisterIndex(reg),
+        });
+        let c = Constant::String(self.intern(name));
+        self.load_constant(base + 2, c)?;
+        self.emit(Operation::Call {
+            func: RegisterIndex(base),
+            args: piccolo::types::VarCount::constant(2),
+            returns: piccolo::types::VarCount::constant(0),
+        });
+        self.set_freereg(base);
+        Ok(())
+    }
+
     /// Registers of all `<close>` variables active in the current function,
     /// innermost last, down to block depth `depth`.
     pub(super) fn close_regs_from(&mut self, depth: usize) -> Vec<u8> {

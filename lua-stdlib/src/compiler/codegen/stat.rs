@@ -68,7 +68,10 @@ impl CodeGen {
                     self.explist_n(exprs, names.len())?;
                 }
                 for (n, a) in names {
-                    self.declare_local(n.clone(), *a)?;
+                    let r = self.declare_local(n.clone(), *a)?;
+                    if *a == Attrib::Close {
+                        self.emit_close_check(r, n)?;
+                    }
                 }
             }
             StatKind::LocalFunction(name, body) => {
