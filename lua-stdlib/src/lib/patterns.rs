@@ -59,8 +59,9 @@ pub struct Matcher<'a> {
 
 type MatchResult = Result<Option<usize>, String>;
 
+#[inline]
 fn class_matches(c: u8, class: u8) -> bool {
-    let res = match class.to_ascii_lowercase() {
+    let res = match class | 0x20 {
         b'a' => c.is_ascii_alphabetic(),
         b'c' => c.is_ascii_control(),
         b'd' => c.is_ascii_digit(),
@@ -75,7 +76,8 @@ fn class_matches(c: u8, class: u8) -> bool {
         b'z' => c == 0,
         _ => return class == c,
     };
-    if class.is_ascii_uppercase() {
+    // Only letters reach here; an upper-case class is the complement.
+    if class & 0x20 == 0 {
         !res
     } else {
         res
@@ -144,6 +146,7 @@ impl<'a> Matcher<'a> {
         (0..n).map(|i| self.capture(i, s, e)).collect()
     }
 
+    #[inline]
     fn class_end(&self, mut p: usize) -> Result<usize, String> {
         let c = self.pat[p];
         p += 1;
@@ -206,6 +209,7 @@ impl<'a> Matcher<'a> {
     }
 
     /// Whether the single-character class at `p..ep` matches subject byte `s`.
+    #[inline]
     fn single_match(&self, s: usize, p: usize, ep: usize) -> bool {
         let Some(&c) = self.src.get(s) else {
             return false;
@@ -414,14 +418,47 @@ impl<'a> Matcher<'a> {
     }
 }
 
+impl Matcher<'_> {
+    /// When every match of the pattern from `p` must begin with one
+    /// character of a fixed class (`%d+`, `[%w_]x`, `a`), that class's span
+    /// `p..ep`: positions whose byte is not in it cannot start a match and
+    /// need no attempt.
+    pub fn first_class(&self, p: usize) -> Option<(usize, usize)> {
+        let c = *self.pat.get(p)?;
+        if c == b'(' || c == b')' || (c == b'$' && p + 1 == self.pat.len()) {
+            return None;
+        }
+        if c == b'%' && matches!(self.pat.get(p + 1), Some(b'b' | b'f' | b'0'..=b'9') | None) {
+            return None;
+        }
+        let ep = self.class_end(p).ok()?;
+        match self.pat.get(ep) {
+            Some(b'*' | b'?' | b'-') => None,
+            _ => Some((p, ep)),
+        }
+    }
+
+    /// Whether a match can start at `s`, given [`Matcher::first_class`].
+    #[inline]
+    pub fn may_start(&self, s: usize, first: Option<(usize, usize)>) -> bool {
+        match first {
+            Some((p, ep)) => self.single_match(s, p, ep),
+            None => true,
+        }
+    }
+}
+
 /// Finds the first match of `pat` in `src` at or after `init`; returns the
 /// match bounds. Handles the `^` anchor.
 pub fn find(m: &mut Matcher<'_>, init: usize) -> Result<Option<(usize, usize)>, String> {
     let anchored = m.pat.first() == Some(&b'^');
     let p = usize::from(anchored);
+    let first = m.first_class(p);
     let mut s = init;
     loop {
-        if let Some(e) = m.match_at(s, p)? {
+        if !m.may_start(s, first) {
+            m.steps += 1;
+        } else if let Some(e) = m.match_at(s, p)? {
             return Ok(Some((s, e)));
         }
         s += 1;

@@ -183,6 +183,31 @@ fn capture_values<'gc>(ctx: Context<'gc>, src: &[u8], caps: &[Capture]) -> Vec<V
         .collect()
 }
 
+/// Pushes the captures of the match `s..e` onto the stack (the whole
+/// match when the pattern has none and `whole_if_none`), without
+/// intermediate allocations: `gmatch` and `find` run this per match.
+fn push_captures<'gc>(
+    ctx: Context<'gc>,
+    stack: &mut Stack<'gc, '_>,
+    m: &Matcher<'_>,
+    src: &[u8],
+    (s, e): (usize, usize),
+    whole_if_none: bool,
+) -> Result<(), std::string::String> {
+    let n = if m.level() == 0 && whole_if_none {
+        1
+    } else {
+        m.level()
+    };
+    for i in 0..n {
+        stack.push_back(match m.capture(i, s, e)? {
+            Capture::Text(a, b) => Value::String(new_string(ctx, &src[a..b])),
+            Capture::Position(p) => Value::Integer(p as i64),
+        });
+    }
+    Ok(())
+}
+
 fn pattern_error<'gc, T>(msg: std::string::String) -> LibResult<'gc, T> {
     Err(LibError::Msg(msg))
 }
@@ -222,14 +247,12 @@ fn find_or_match<'gc>(
     charge(exec, m.steps);
     match found.or_else(pattern_error)? {
         Some((start, end)) => {
-            let caps = m.captures(start, end, !find).or_else(pattern_error)?;
-            let mut values = Vec::new();
+            stack.clear();
             if find {
-                values.push(Value::Integer(start as i64 + 1));
-                values.push(Value::Integer(end as i64));
+                stack.push_back(Value::Integer(start as i64 + 1));
+                stack.push_back(Value::Integer(end as i64));
             }
-            values.extend(capture_values(ctx, s, &caps));
-            stack.replace(ctx, piccolo::Variadic(values));
+            push_captures(ctx, stack, &m, s, (start, end), !find).or_else(pattern_error)?;
         }
         None => stack.replace(ctx, Value::Nil),
     }
@@ -272,14 +295,20 @@ fn str_gmatch<'gc>(
         let err = |msg: std::string::String, exec: &Execution<'gc, '_>| {
             LibError::Msg(msg).into_error(ctx, exec, "string.gmatch")
         };
+        let first = m.first_class(0);
         while pos <= src.len() {
+            if !m.may_start(pos, first) {
+                pos += 1;
+                continue;
+            }
             let r = m.match_at(pos, 0).map_err(|e| err(e, &exec))?;
             if let Some(e) = r {
                 if Some(e) != last {
                     state.set((e, Some(e)));
-                    let caps = m.captures(pos, e, true).map_err(|e| err(e, &exec))?;
                     charge(&mut exec, m.steps);
-                    stack.replace(ctx, piccolo::Variadic(capture_values(ctx, src, &caps)));
+                    stack.clear();
+                    push_captures(ctx, &mut stack, &m, src, (pos, e), true)
+                        .map_err(|e| err(e, &exec))?;
                     return Ok(CallbackReturn::Return);
                 }
             }
@@ -397,9 +426,15 @@ impl<'gc> Gsub<'gc> {
         let anchored = pat.first() == Some(&b'^');
         let p = usize::from(anchored);
         let mut m = Matcher::new(src, pat);
+        let first = m.first_class(p);
         let result = (|| {
             while self.count < self.max {
-                let found = m.match_at(self.pos, p).or_else(pattern_error)?;
+                let found = if m.may_start(self.pos, first) {
+                    m.match_at(self.pos, p).or_else(pattern_error)?
+                } else {
+                    m.steps += 1;
+                    None
+                };
                 match found {
                     Some(e) if Some(e) != self.last => {
                         self.count += 1;
