@@ -486,3 +486,56 @@ fn bench_against_piccolo_compiler() {
         println!("{name}: ours {ours_t:?} ({ours}), piccolo compiler {theirs_t:?}");
     }
 }
+
+/// Compile time of a typical gateway function (run with `--release
+/// --ignored --nocapture bench_compile`).
+#[test]
+#[ignore]
+fn bench_compile() {
+    let src = r#"
+local cjson = require "cjson"
+local function check(conf, headers)
+  local key = headers["x-api-key"]
+  if not key or #key < 8 then
+    return kong.response.exit(401, { message = "missing key" })
+  end
+  local parts = {}
+  for k, v in pairs(headers) do
+    if type(v) == "string" and k:sub(1, 2) == "x-" then
+      parts[#parts + 1] = k .. "=" .. v
+    end
+  end
+  table.sort(parts)
+  kong.service.request.set_header("X-Signature", table.concat(parts, "&"))
+  local n = tonumber(headers["x-count"]) or 0
+  for i = 1, n do
+    kong.log.debug("item ", i, " of ", n)
+  end
+  return true
+end
+return check(kong.request.get_headers())
+"#;
+    let n = 2000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        compile(src.as_bytes(), "=f").unwrap();
+    }
+    let ours = t.elapsed() / n;
+    let t = std::time::Instant::now();
+    let mut lua = Lua::core();
+    for _ in 0..n {
+        lua.enter(|ctx| {
+            piccolo::Closure::load(ctx, None, src.as_bytes()).unwrap();
+        });
+    }
+    let theirs = t.elapsed() / n;
+    let chunk = compile(src.as_bytes(), "=f").unwrap();
+    let t = std::time::Instant::now();
+    lua.enter(|ctx| {
+        for _ in 0..n {
+            chunk.instantiate(ctx, ctx.globals()).unwrap();
+        }
+    });
+    let inst = t.elapsed() / n;
+    println!("compile: ours {ours:?}, piccolo {theirs:?}; instantiate {inst:?}");
+}
