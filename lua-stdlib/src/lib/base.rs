@@ -821,38 +821,127 @@ fn load_chunk<'gc>(
         Value::Nil if stack.len() >= 4 => Table::new(&ctx),
         _ => default_env,
     };
-    let source = match chunk {
-        Value::String(s) => s.as_bytes().to_vec(),
-        Value::Function(_) => {
-            return fail("load with a reader function is not supported; pass a string");
+    let name = super::args::opt_string(ctx, stack, 1)?
+        .map(|n| std::string::String::from_utf8_lossy(n.as_bytes()).into_owned());
+    match chunk {
+        Value::String(s) => {
+            let source = s.as_bytes();
+            let name =
+                name.unwrap_or_else(|| std::string::String::from_utf8_lossy(source).into_owned());
+            finish_load(ctx, stack, source, &name, &mode, env);
+            Ok(CallbackReturn::Return)
         }
-        _ => {
-            return arg_fail(
-                0,
-                format!("string expected, got {}", type_name_at(stack, 0)),
-            )
+        Value::Function(reader) => Ok(CallbackReturn::Sequence(BoxSequence::new(
+            &ctx,
+            ReadChunk {
+                reader,
+                source: Vec::new(),
+                name: name.unwrap_or_else(|| "=(load)".to_string()),
+                mode,
+                env,
+                started: false,
+            },
+        ))),
+        _ => arg_fail(
+            0,
+            format!("string expected, got {}", type_name_at(stack, 0)),
+        ),
+    }
+}
+
+/// `load` with a reader function: calls it until it returns nil or an
+/// empty string, then compiles the concatenated pieces.
+#[derive(Collect)]
+#[collect(no_drop)]
+struct ReadChunk<'gc> {
+    reader: Function<'gc>,
+    source: Vec<u8>,
+    name: std::string::String,
+    mode: Vec<u8>,
+    env: Table<'gc>,
+    started: bool,
+}
+
+impl<'gc> Sequence<'gc> for ReadChunk<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        if self.started {
+            match stack.get(0) {
+                Value::Nil => {}
+                Value::String(s) if s.as_bytes().is_empty() => {}
+                Value::String(s) => {
+                    self.source.extend_from_slice(s.as_bytes());
+                    stack.clear();
+                    return Ok(SequencePoll::Call {
+                        function: self.reader,
+                        is_tail: false,
+                    });
+                }
+                _ => {
+                    let msg = format!("{}reader function must return a string", position(&exec));
+                    stack.replace(ctx, (Value::Nil, ctx.intern(msg.as_bytes())));
+                    return Ok(SequencePoll::Return);
+                }
+            }
+            finish_load(
+                ctx,
+                &mut stack,
+                &self.source,
+                &self.name,
+                &self.mode,
+                self.env,
+            );
+            return Ok(SequencePoll::Return);
         }
-    };
-    let name = match super::args::opt_string(ctx, stack, 1)? {
-        Some(n) => std::string::String::from_utf8_lossy(n.as_bytes()).into_owned(),
-        None => std::string::String::from_utf8_lossy(&source).into_owned(),
-    };
+        self.started = true;
+        stack.clear();
+        Ok(SequencePoll::Call {
+            function: self.reader,
+            is_tail: false,
+        })
+    }
+
+    fn error(
+        &mut self,
+        ctx: Context<'gc>,
+        _: Execution<'gc, '_>,
+        error: Error<'gc>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        stack.replace(ctx, (Value::Nil, error_value(ctx, error)));
+        Ok(SequencePoll::Return)
+    }
+}
+
+/// Compiles `source` (refusing binary chunks) and leaves `load`'s results
+/// on the stack: the function, or nil and the message.
+fn finish_load<'gc>(
+    ctx: Context<'gc>,
+    stack: &mut Stack<'gc, '_>,
+    source: &[u8],
+    name: &str,
+    mode: &[u8],
+    env: Table<'gc>,
+) {
     let result = if source.starts_with(b"\x1bLua") {
         Err(format!(
             "attempt to load a binary chunk (mode is '{}')",
-            std::string::String::from_utf8_lossy(&mode)
+            std::string::String::from_utf8_lossy(mode)
         ))
     } else if !mode.contains(&b't') {
         Err(format!(
             "attempt to load a text chunk (mode is '{}')",
-            std::string::String::from_utf8_lossy(&mode)
+            std::string::String::from_utf8_lossy(mode)
         ))
     } else {
-        crate::env::compile_closure(ctx, &source, &name, env)
+        crate::env::compile_closure(ctx, source, name, env)
     };
     match result {
         Ok(closure) => stack.replace(ctx, closure),
         Err(msg) => stack.replace(ctx, (Value::Nil, ctx.intern(msg.as_bytes()))),
     }
-    Ok(CallbackReturn::Return)
 }

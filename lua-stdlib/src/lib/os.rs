@@ -658,6 +658,12 @@ pub fn load_io<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let meta = Table::new(&ctx);
     let _ = meta.set(ctx, "__index", methods);
     let _ = meta.set(ctx, "__name", "FILE*");
+    let tostring = piccolo::Callback::from_fn(&ctx, |ctx, _, mut stack| {
+        let text = format!("file ({})", super::format::pointer_text(stack.get(0)));
+        stack.replace(ctx, ctx.intern(text.as_bytes()));
+        Ok(CallbackReturn::Return)
+    });
+    let _ = meta.set(ctx, "__tostring", tostring);
     for (name, stream) in [
         ("stdin", Stream::Stdin),
         ("stdout", Stream::Stdout),
