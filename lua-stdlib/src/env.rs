@@ -65,7 +65,7 @@ pub fn load_stdlib<'gc>(ctx: Context<'gc>, env: Table<'gc>, profile: Profile) {
 
     if profile == Profile::Full {
         load_files(ctx, env, package);
-        let io = stdlib::os::load_io(ctx);
+        let io = stdlib::io::load_io(ctx);
         env.set(ctx, "io", io).expect("string key");
         loaded.set(ctx, "io", io).expect("string key");
         let debug = stdlib::debug::load_debug(ctx);

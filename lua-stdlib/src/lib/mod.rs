@@ -14,6 +14,8 @@ pub mod compat;
 pub mod coroutine;
 pub mod debug;
 pub mod format;
+pub mod io;
+pub mod load;
 pub mod math;
 pub mod number;
 pub mod os;

@@ -1,18 +1,15 @@
-//! The `os` library (`clock date difftime time` everywhere; `getenv execute
-//! exit remove rename tmpname` only in the `Full` profile) and the minimal
-//! `io` (`write`, `read`) of the command-line runner.
+//! The `os` library: `clock date difftime time` everywhere; `getenv execute
+//! exit remove rename tmpname` only in the `Full` profile.
 //!
 //! Dates are computed here, in the C locale: local time is UTC (lunagate
 //! runs with `TZ=UTC`; `%Z` says `UTC` for local time and `GMT` for `!`
 //! formats, as glibc does).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use piccolo::{CallbackReturn, Context, Execution, Stack, Table, Value};
 
-use super::args::{
-    arg_fail, check_integer, check_number, check_string, fail, opt_string, set_fn, LibResult,
-};
+use super::args::{arg_fail, check_integer, check_string, fail, opt_string, set_fn, LibResult};
 use crate::env::Profile;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (month 1..=12).
@@ -530,150 +527,6 @@ pub fn load_os<'gc>(ctx: Context<'gc>, profile: Profile) -> Table<'gc> {
         set_fn(ctx, os, "os.tmpname", os_tmpname);
     }
     os
-}
-
-fn io_write<'gc>(
-    ctx: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
-    stack: &mut Stack<'gc, '_>,
-) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let mut out = std::io::stdout().lock();
-    for i in 0..stack.len() {
-        let s = check_string(ctx, stack, i)?;
-        let _ = out.write_all(s.as_bytes());
-    }
-    stack.clear();
-    Ok(CallbackReturn::Return)
-}
-
-fn io_read<'gc>(
-    ctx: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
-    stack: &mut Stack<'gc, '_>,
-) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let format = match stack.get(0) {
-        Value::String(s) => s
-            .as_bytes()
-            .strip_prefix(b"*")
-            .unwrap_or(s.as_bytes())
-            .to_vec(),
-        Value::Nil => b"l".to_vec(),
-        _ => {
-            let n = check_number(stack, 0)? as usize;
-            let mut buf = vec![0u8; n];
-            let got = std::io::Read::read(&mut std::io::stdin().lock(), &mut buf).unwrap_or(0);
-            buf.truncate(got);
-            let v = if got == 0 && n > 0 {
-                Value::Nil
-            } else {
-                Value::String(ctx.intern(&buf))
-            };
-            stack.replace(ctx, v);
-            return Ok(CallbackReturn::Return);
-        }
-    };
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let v = match format.first() {
-        Some(b'a') => {
-            let mut buf = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut input, &mut buf);
-            Value::String(ctx.intern(&buf))
-        }
-        Some(b'n') => {
-            let mut line = String::new();
-            let _ = input.read_line(&mut line);
-            super::number::str_to_number(line.trim().as_bytes()).unwrap_or(Value::Nil)
-        }
-        Some(b'l') | Some(b'L') => {
-            let mut buf = Vec::new();
-            match input.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => Value::Nil,
-                Ok(_) => {
-                    if format[0] == b'l' && buf.ends_with(b"\n") {
-                        buf.pop();
-                    }
-                    Value::String(ctx.intern(&buf))
-                }
-            }
-        }
-        _ => return arg_fail(0, "invalid format"),
-    };
-    stack.replace(ctx, v);
-    Ok(CallbackReturn::Return)
-}
-
-/// The standard streams as `io.stdin`, `io.stdout`, `io.stderr`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Stream {
-    Stdin,
-    Stdout,
-    Stderr,
-}
-
-fn file_write<'gc>(
-    ctx: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
-    stack: &mut Stack<'gc, '_>,
-) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let this = stack.get(0);
-    let stream = match this {
-        Value::UserData(u) => u.downcast_static::<Stream>().ok().copied(),
-        _ => None,
-    };
-    let Some(stream) = stream.filter(|s| *s != Stream::Stdin) else {
-        return arg_fail(0, "writable file expected");
-    };
-    let mut bytes = Vec::new();
-    for i in 1..stack.len() {
-        bytes.extend_from_slice(check_string(ctx, stack, i)?.as_bytes());
-    }
-    let _ = match stream {
-        Stream::Stderr => std::io::stderr().write_all(&bytes),
-        _ => std::io::stdout().write_all(&bytes),
-    };
-    stack.replace(ctx, this);
-    Ok(CallbackReturn::Return)
-}
-
-fn file_flush<'gc>(
-    _: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
-    stack: &mut Stack<'gc, '_>,
-) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let _ = std::io::stdout().flush();
-    stack.resize(1);
-    Ok(CallbackReturn::Return)
-}
-
-/// The runner's minimal `io`: `io.write`, `io.read`, and the standard
-/// streams with `write`/`flush` methods.
-pub fn load_io<'gc>(ctx: Context<'gc>) -> Table<'gc> {
-    let io = Table::new(&ctx);
-    set_fn(ctx, io, "io.write", io_write);
-    set_fn(ctx, io, "io.read", io_read);
-    let methods = Table::new(&ctx);
-    set_fn(ctx, methods, "file.write", file_write);
-    set_fn(ctx, methods, "file.flush", file_flush);
-    let meta = Table::new(&ctx);
-    let _ = meta.set(ctx, "__index", methods);
-    let _ = meta.set(ctx, "__name", "FILE*");
-    let tostring = piccolo::Callback::from_fn(&ctx, |ctx, _, mut stack| {
-        let text = format!("file ({})", super::format::pointer_text(stack.get(0)));
-        stack.replace(ctx, ctx.intern(text.as_bytes()));
-        Ok(CallbackReturn::Return)
-    });
-    let _ = meta.set(ctx, "__tostring", tostring);
-    for (name, stream) in [
-        ("stdin", Stream::Stdin),
-        ("stdout", Stream::Stdout),
-        ("stderr", Stream::Stderr),
-    ] {
-        let ud = piccolo::UserData::new_static(&ctx, stream);
-        ud.set_metatable(&ctx, Some(meta));
-        let _ = io.set(ctx, name, ud);
-    }
-    io
 }
 
 #[cfg(test)]
