@@ -7,6 +7,7 @@
 //! chunk (see `compiler::codegen`), so user code cannot see or replace them.
 //! One set of callbacks exists per VM, created on first use.
 
+mod close;
 mod ops;
 
 use std::fmt::Write as _;
@@ -31,6 +32,9 @@ pub enum Helper {
     ConcatNamed,
     Raise,
     MethodNamed,
+    Protect,
+    Pack,
+    Unpack,
 }
 
 /// Operator codes passed to the `Arith` helper.
@@ -60,7 +64,7 @@ pub enum CompareOp {
 }
 
 impl Helper {
-    const ALL: [Helper; 11] = [
+    const ALL: [Helper; 14] = [
         Helper::Concat,
         Helper::IDiv,
         Helper::Mod,
@@ -72,6 +76,9 @@ impl Helper {
         Helper::ConcatNamed,
         Helper::Raise,
         Helper::MethodNamed,
+        Helper::Protect,
+        Helper::Pack,
+        Helper::Unpack,
     ];
 
     /// The upvalue name used inside the compiler; the leading NUL makes it
@@ -89,6 +96,9 @@ impl Helper {
             Helper::ConcatNamed => b"\0concatn",
             Helper::Raise => b"\0raise",
             Helper::MethodNamed => b"\0methodn",
+            Helper::Protect => b"\0protect",
+            Helper::Pack => b"\0pack",
+            Helper::Unpack => b"\0unpack",
         }
     }
 
@@ -135,6 +145,9 @@ impl<'gc> Singleton<'gc> for Runtime<'gc> {
                 Helper::Close => Callback::from_fn(&ctx, close),
                 Helper::Arith => Callback::from_fn(&ctx, ops::arith),
                 Helper::Raise => Callback::from_fn(&ctx, raise),
+                Helper::Protect => Callback::from_fn(&ctx, close::protect),
+                Helper::Pack => Callback::from_fn(&ctx, close::pack),
+                Helper::Unpack => Callback::from_fn(&ctx, close::unpack),
                 Helper::Compare => Callback::from_fn(&ctx, ops::compare),
             })
             .collect();

@@ -361,6 +361,43 @@ fn positioned_call_and_index_errors() {
         .ends_with(":1: attempt to index a boolean value (field 'a')"));
 }
 
+#[test]
+fn close_on_every_exit() {
+    let mk = "local log = {} local function mk(n) return setmetatable({}, {__close = function(_, e) log[#log + 1] = n .. ':' .. tostring(e) end}) end ";
+    assert_eq!(
+        ok(&format!("{mk} local ok, err = pcall(function() local a <close> = mk('a') local b <close> = mk('b') error('boom', 0) end) return ok, err, log[1], log[2]")),
+        "false\tboom\tb:boom\ta:boom"
+    );
+    assert_eq!(
+        ok(&format!("{mk} local function f() local a <close> = mk('a') return 1, 2 end local x, y = f() return x, y, log[1]")),
+        "1\t2\ta:nil"
+    );
+    assert_eq!(
+        ok(&format!("{mk} for i = 1, 3 do local a <close> = mk(i) if i == 2 then break end end return #log, log[2]")),
+        "2\t2:nil"
+    );
+    assert_eq!(
+        ok(&format!(
+            "{mk} do local a <close> = mk('g') goto out end ::out:: return log[1]"
+        )),
+        "g:nil"
+    );
+    assert_eq!(
+        ok(&format!("{mk} local function f(...) local a <close> = mk('v') return select('#', ...) end return f(1, 2, 3), log[1]")),
+        "3\tv:nil"
+    );
+    assert_eq!(
+        ok(&format!(
+            "{mk} local n = 0 for i = 1, 3 do local a <close> = mk(i) n = n + i end return n, #log"
+        )),
+        "6\t3"
+    );
+    assert_eq!(
+        ok(&format!("{mk} local function f() local a <close> = mk('o') do local b <close> = mk('i') return 'r' end end return f(), log[1], log[2]")),
+        "r\ti:nil\to:nil"
+    );
+}
+
 /// Syntax errors must match `lua5.4 -e` byte for byte (modulo the chunk
 /// name: lua5.4 -e says `(command line)`, `load` says `[string "..."]`).
 #[test]

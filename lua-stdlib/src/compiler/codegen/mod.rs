@@ -15,6 +15,7 @@
 //!   cleared (`LoadNil`), because the VM leaks the caller's stale registers
 //!   into missing parameters of the callee.
 
+mod close;
 mod expr;
 mod stat;
 
@@ -110,6 +111,10 @@ pub(super) struct FuncState {
     reference: FunctionRef<Str>,
     end_line: u32,
     has_tail_call: bool,
+    /// A protected body (see `close.rs`): `return`, outer `break` and
+    /// outer `goto` become status results.
+    protected: bool,
+    protected_break: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -131,6 +136,8 @@ pub(super) struct CodeGen {
     pub(super) main_upvals: Vec<MainUpval>,
     /// Most parameters of any function in the chunk.
     max_params: u16,
+    /// Outer labels the protected body just closed jumps to.
+    last_protected_gotos: Vec<Vec<u8>>,
 }
 
 /// Compiles a parsed chunk. Returns the main prototype and the plan for its
@@ -143,6 +150,7 @@ pub fn generate(block: &Block, strict: bool) -> GResult<(CompiledPrototype<Str>,
         interned: HashMap::new(),
         main_upvals: Vec::new(),
         max_params: max_params(block),
+        last_protected_gotos: Vec::new(),
     };
     g.open_function(FunctionRef::Chunk, true, block.end_line);
     // `_ENV` is always the main chunk's first upvalue (`setfenv` relies on it)
@@ -289,6 +297,8 @@ impl CodeGen {
             reference,
             end_line,
             has_tail_call: false,
+            protected: false,
+            protected_break: false,
         });
     }
 
@@ -821,6 +831,9 @@ impl CodeGen {
     }
 
     fn resolve_block_gotos_at_function_end(&mut self) -> GResult<()> {
+        if self.fs().protected {
+            return self.protected_gotos_at_end();
+        }
         let end_line = self.fs().end_line;
         if let Some(g) = self.fs().pending_gotos.first() {
             let msg = format!(

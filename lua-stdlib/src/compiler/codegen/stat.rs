@@ -42,8 +42,26 @@ impl CodeGen {
             self.statement(s, at_end)?;
             let n = self.nactive_regs();
             self.set_freereg(n);
+            if let StatKind::Local(names, _) = &s.kind {
+                let rest = &block.stats[i + 1..];
+                if !repeat_body && !rest.is_empty() {
+                    if let Some(pos) = names.iter().position(|(_, a)| *a == Attrib::Close) {
+                        // the rest of the block runs protected (close.rs)
+                        let var = self.nactive_regs() - names.len() as u8 + pos as u8;
+                        self.protected_rest(var, rest, s.line, block.end_line)?;
+                        let n = self.nactive_regs();
+                        self.set_freereg(n);
+                        break;
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Compiles one statement that is not at the end of its block.
+    pub(super) fn statement_in_block(&mut self, s: &Stat) -> GResult<()> {
+        self.statement(s, false)
     }
 
     fn scoped_block(&mut self, block: &Block) -> GResult<()> {
@@ -163,6 +181,9 @@ impl CodeGen {
             }
             StatKind::Return(exprs) => self.return_stat(exprs, s.line)?,
             StatKind::Break => {
+                if self.innermost_loop().is_none() && self.fs().protected {
+                    return self.protected_break();
+                }
                 let Some(loop_idx) = self.innermost_loop() else {
                     let end = self.fs().end_line;
                     return self.err(end, format!("break outside loop at line {}", s.line));
@@ -342,6 +363,9 @@ impl CodeGen {
     }
 
     fn return_stat(&mut self, exprs: &[Expr], line: u32) -> GResult<()> {
+        if self.fs().protected {
+            return self.protected_return(exprs, line);
+        }
         let closing = self.has_close_vars();
         if !closing && exprs.len() == 1 {
             let e = &exprs[0];
