@@ -17,6 +17,7 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -40,9 +41,9 @@ use super::pool::Pool;
 use super::router::Upstream;
 
 /// Largest response head accepted from an upstream.
-const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEAD: usize = 60 * 1024;
 const MAX_HEADERS: usize = 128;
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 4 * 1024;
 
 /// Makes room to read into. Response heads are split off and frozen (their
 /// header values share the buffer), so only top up when little is left:
@@ -53,7 +54,7 @@ fn reserve_read(buf: &mut BytesMut) {
     }
 }
 
-const MIN_READ_SPACE: usize = 2048;
+const MIN_READ_SPACE: usize = 1024;
 
 /// One upstream connection with its buffers.
 pub struct UpstreamConn {
@@ -195,10 +196,16 @@ enum RespFraming {
 /// Parses a response head at the start of `buf`; `Ok(None)` when more bytes
 /// are needed.
 fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, SendError> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut raw);
-    let len = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
+    // Uninitialised header slots: nothing to zero on every response.
+    let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut raw)
+    {
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
+        Ok(httparse::Status::Complete(_)) => {
+            return Err(SendError::Invalid("response head too large"))
+        }
         Ok(httparse::Status::Partial) => {
             if buf.len() > MAX_HEAD {
                 return Err(SendError::Invalid("response head too large"));
@@ -217,11 +224,17 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, SendE
     let count = resp.headers.len();
     // Offsets into the head, so values can share its bytes once frozen.
     let base = buf.as_ptr() as usize;
-    let mut spans: [(usize, usize, usize, usize); MAX_HEADERS] = [(0, 0, 0, 0); MAX_HEADERS];
+    // u16 offsets: a head is at most MAX_HEAD bytes.
+    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
     for (i, h) in resp.headers.iter().enumerate() {
         let n = h.name.as_ptr() as usize - base;
         let v = h.value.as_ptr() as usize - base;
-        spans[i] = (n, h.name.len(), v, h.value.len());
+        spans[i] = (
+            n as u16,
+            h.name.len() as u16,
+            v as u16,
+            h.value.len() as u16,
+        );
     }
     let head = buf.split_to(len).freeze();
 
@@ -230,6 +243,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, SendE
     let mut length: Option<u64> = None;
     let mut chunked = false;
     for &(n, nl, v, vl) in &spans[..count] {
+        let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = HeaderName::from_bytes(&head[n..n + nl])
             .map_err(|_| SendError::Invalid("bad header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))

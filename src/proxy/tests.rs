@@ -332,3 +332,31 @@ async fn shutdown_finishes_in_flight_requests() {
         "no longer accepting"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_cleartext_clients_are_served() {
+    let up = echo_upstream().await;
+    let gw = Gateway::start();
+    let svc = service("127.0.0.1", up.port(), None, 60000);
+    let r = route(svc.id, &["/"], false, false);
+    gw.set(vec![svc], vec![r]);
+    let stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    for i in 0..3 {
+        let req = Request::get(format!("http://{}/h2/{i}", gw.addr))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["path"], format!("/h2/{i}"));
+        assert_eq!(v["headers"]["host"], format!("127.0.0.1:{}", up.port()));
+    }
+}

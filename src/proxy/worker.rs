@@ -14,16 +14,17 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
@@ -156,20 +157,47 @@ impl Drop for ConnGuard {
     }
 }
 
-fn server_builder() -> auto::Builder<LocalExec> {
-    let mut builder = auto::Builder::new(LocalExec);
-    builder
-        .http1()
+/// The HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) server settings.
+struct Servers {
+    h1: http1::Builder,
+    h2: http2::Builder<LocalExec>,
+}
+
+fn servers() -> Servers {
+    let mut h1 = http1::Builder::new();
+    h1
         // Idle and slow clients are handled by `idle` (no timer per request).
         .header_read_timeout(None)
         .max_buf_size(64 * 1024)
         .max_headers(200)
         .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(128);
-    builder
+    let mut h2 = http2::Builder::new(LocalExec);
+    h2.timer(TokioTimer::new()).max_concurrent_streams(128);
+    Servers { h1, h2 }
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether the client opens with HTTP/2's preface. Decided once per
+/// connection by peeking (nothing is consumed), so HTTP/1.1 requests are
+/// served by hyper's HTTP/1 connection directly rather than through a
+/// protocol-sniffing wrapper on every read.
+async fn is_h2(stream: &TcpStream) -> bool {
+    let mut buf = [0u8; 24];
+    loop {
+        let n = match stream.peek(&mut buf).await {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 || buf[..n] != H2_PREFACE[..n] {
+            return false;
+        }
+        if n == H2_PREFACE.len() {
+            return true;
+        }
+        // A partial preface: wait for the rest (peek does not consume).
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 async fn accept_loop(
@@ -180,7 +208,7 @@ async fn accept_loop(
 ) {
     let server_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let ctx = Rc::new(WorkerContext::new(id, config));
-    let builder = Rc::new(server_builder());
+    let builder = Rc::new(servers());
     let conns = Rc::new(Connections::default());
     let registry = Registry::default();
     let mut sweep = tokio::time::interval(CLIENT_IDLE_TIMEOUT);
@@ -248,12 +276,11 @@ async fn serve_connection(
     peer: SocketAddr,
     server_port: u16,
     ctx: Rc<WorkerContext>,
-    builder: Rc<auto::Builder<LocalExec>>,
+    builder: Rc<Servers>,
     activity: Rc<Activity>,
 ) {
     let _ = stream.set_nodelay(true);
     let info = Rc::new(ConnInfo::new(peer, server_port));
-    let io = CountingIo::new(TokioIo::new(stream), activity.clone());
     let requests = activity.clone();
     let service = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
@@ -265,7 +292,43 @@ async fn serve_connection(
             Ok::<_, Infallible>(resp)
         }
     });
-    let conn = builder.serve_connection(io, service);
+    // A client that never sends its first bytes is still subject to idle
+    // sweeps and shutdown.
+    let stop = std::future::poll_fn(|cx| match activity.poll_stop(cx.waker()) {
+        Some(stop) => Poll::Ready(stop),
+        None => Poll::Pending,
+    });
+    let h2 = tokio::select! {
+        h2 = is_h2(&stream) => h2,
+        _ = stop => return,
+    };
+    if h2 {
+        let conn = builder
+            .h2
+            .serve_connection(io_for(stream, &activity), service);
+        supervise(conn, &activity, peer, |c| c.graceful_shutdown()).await;
+    } else {
+        let conn = builder
+            .h1
+            .serve_connection(io_for(stream, &activity), service);
+        supervise(conn, &activity, peer, |c| c.graceful_shutdown()).await;
+    }
+}
+
+fn io_for(stream: TcpStream, activity: &Rc<Activity>) -> CountingIo<TokioIo<TcpStream>> {
+    CountingIo::new(TokioIo::new(stream), activity.clone())
+}
+
+/// Drives a connection until it ends or its worker asks it to stop.
+async fn supervise<C, E>(
+    conn: C,
+    activity: &Activity,
+    peer: SocketAddr,
+    graceful: impl FnOnce(Pin<&mut C>),
+) where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     tokio::pin!(conn);
     // Polls the connection alone; the stop flag is read only when it waits.
     let outcome = std::future::poll_fn(|cx| match conn.as_mut().poll(cx) {
@@ -281,7 +344,7 @@ async fn serve_connection(
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "client connection ended with an error"),
         Err(Stop::Idle) => tracing::debug!(%peer, "closing idle client connection"),
         Err(Stop::Shutdown) => {
-            conn.as_mut().graceful_shutdown();
+            graceful(conn.as_mut());
             let _ = conn.await;
         }
     }
