@@ -511,6 +511,36 @@ fn os_exit<'gc>(
     std::process::exit(code)
 }
 
+/// `os.setlocale`: only the C locale exists here (queries answer "C";
+/// asking for "C", "POSIX" or "" succeeds, anything else fails).
+fn os_setlocale<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let locale = opt_string(ctx, stack, 0)?;
+    let category = opt_string(ctx, stack, 1)?;
+    if let Some(c) = category {
+        let c = c.as_bytes();
+        if !matches!(
+            c,
+            b"all" | b"collate" | b"ctype" | b"monetary" | b"numeric" | b"time"
+        ) {
+            return arg_fail(
+                1,
+                format!("invalid option '{}'", String::from_utf8_lossy(c)),
+            );
+        }
+    }
+    let result = match locale {
+        None => Value::String(ctx.intern(b"C")),
+        Some(l) if matches!(l.as_bytes(), b"" | b"C" | b"POSIX") => Value::String(ctx.intern(b"C")),
+        Some(_) => Value::Nil,
+    };
+    stack.replace(ctx, result);
+    Ok(CallbackReturn::Return)
+}
+
 /// Builds the `os` table for `profile`.
 pub fn load_os<'gc>(ctx: Context<'gc>, profile: Profile) -> Table<'gc> {
     let os = Table::new(&ctx);
@@ -518,6 +548,7 @@ pub fn load_os<'gc>(ctx: Context<'gc>, profile: Profile) -> Table<'gc> {
     set_fn(ctx, os, "os.date", os_date);
     set_fn(ctx, os, "os.difftime", os_difftime);
     set_fn(ctx, os, "os.time", os_time);
+    set_fn(ctx, os, "os.setlocale", os_setlocale);
     if profile == Profile::Full {
         set_fn(ctx, os, "os.getenv", os_getenv);
         set_fn(ctx, os, "os.execute", os_execute);
