@@ -217,10 +217,8 @@ fn search_path(name: &str, path: &str, sep: &str, rep: &str) -> Result<String, S
         name.replace(sep, rep)
     };
     let mut tried = String::new();
+    // Empty templates count too, as in lua5.4.
     for template in path.split(';') {
-        if template.is_empty() {
-            continue;
-        }
         let candidate = template.replace('?', &name);
         if std::fs::File::open(&candidate).is_ok() {
             return Ok(candidate);
@@ -299,6 +297,14 @@ fn require<'gc>(
                     },
                 )),
             });
+        }
+    }
+    // C modules cannot be loaded: `package.cpath` only adds its "no file"
+    // lines to the message, as lua5.4 lists them.
+    if let Value::String(cpath) = package.get(ctx, "cpath") {
+        let cpath = String::from_utf8_lossy(cpath.as_bytes()).into_owned();
+        if let Err(files) = search_path(&name, &cpath, ".", "/") {
+            tried.push_str(&files);
         }
     }
     Err(err(tried))
