@@ -318,7 +318,7 @@ pub async fn send(
     pool: &Rc<Pool>,
 ) -> Result<Response<UpstreamBody>, SendError> {
     let reused = conn.uses > 0;
-    conn.uses += 1;
+    conn.uses = conn.uses.saturating_add(1);
     let framing = encode_head(&mut conn.write_buf, req);
     let has_body = req.body.is_some();
 

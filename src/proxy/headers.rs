@@ -123,8 +123,9 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) 
 }
 
 /// Client headers never copied upstream: hop-by-hop ones (RFC 9110 §7.6.1;
-/// `TE` included, trailers are not forwarded) and the ones the gateway
-/// writes itself (§4.4; no trusted_ips yet, so clients' copies are
+/// `TE` included, trailers are not forwarded), `Expect` (hyper answers
+/// `100 Continue` itself and the body follows at once) and the ones the
+/// gateway writes itself (§4.4; no trusted_ips yet, so clients' copies are
 /// replaced).
 pub fn skip_upstream(name: &HeaderName) -> bool {
     matches!(
@@ -137,6 +138,7 @@ pub fn skip_upstream(name: &HeaderName) -> bool {
             | "upgrade"
             | "te"
             | "trailer"
+            | "expect"
             | "x-real-ip"
             | "x-forwarded-for"
             | "x-forwarded-proto"

@@ -48,7 +48,7 @@ impl Activity {
 
     /// Marks a request in flight until the guard drops.
     pub fn busy(self: &Rc<Self>) -> BusyGuard {
-        self.busy.set(self.busy.get() + 1);
+        self.busy.set(self.busy.get().saturating_add(1));
         BusyGuard(self.clone())
     }
 
