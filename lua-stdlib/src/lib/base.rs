@@ -574,6 +574,11 @@ impl<'gc> Sequence<'gc> for ProtectedCall {
     }
 }
 
+/// `pcall` as a plain library function (also used inside `table_meta`).
+pub fn pcall_fn() -> LibFn {
+    base_pcall
+}
+
 fn base_pcall<'gc>(
     ctx: Context<'gc>,
     _: &mut Execution<'gc, '_>,

@@ -221,7 +221,9 @@ fn min_max<'gc>(
         } else {
             less_than(ctx, v, best)
         };
-        if better.map_err(LibError::Msg)? == Some(true) {
+        // A comparison error carries no position in lua5.4.
+        let better = better.map_err(|msg| LibError::Raw(super::args::message_error(ctx, &msg)))?;
+        if better == Some(true) {
             best = v;
         }
     }

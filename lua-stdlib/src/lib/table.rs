@@ -538,7 +538,8 @@ impl<'gc> Sort<'gc> {
                 let f = meta_ops::call(ctx, lt).map_err(|e| LibError::Msg(e.to_string()))?;
                 Ok(Err(SortStep::Call(f, x, y)))
             }
-            Err(msg) => Err(LibError::Msg(msg)),
+            // Raised by the VM's comparison in lua5.4: no position.
+            Err(msg) => Err(LibError::Raw(super::args::message_error(ctx, &msg))),
         }
     }
 

@@ -85,7 +85,13 @@ elseif op == "sort" then
     if n >= 2147483647 then argerr(1, "array too big") end
     local r = {}
     for i = 1, n do r[i] = t[i] end
-    rawsort(r, a)
+    -- Called through pcall so its errors carry the caller's position
+    -- (comparison errors carry none, as in lua5.4).
+    local ok, e = pcall(rawsort, r, a)
+    if not ok then
+      if type(e) == "string" and not e:find("^attempt to compare") then e = where .. e end
+      error(e)
+    end
     for i = 1, n do t[i] = r[i] end
   end
   return
@@ -150,6 +156,11 @@ pub fn instantiate<'gc>(
     let _ = env.set(ctx, "rawconcat", raw_concat);
     let _ = env.set(ctx, "rawunpack", raw_unpack);
     let _ = env.set(ctx, "rawsort", raw_sort);
+    let _ = env.set(
+        ctx,
+        "pcall",
+        super::args::lib_fn(ctx, "pcall", super::base::pcall_fn()),
+    );
     chunk()?.instantiate(ctx, env).ok()
 }
 
