@@ -50,10 +50,16 @@ impl Upstream {
     fn new(service: &Arc<Service>) -> Option<Self> {
         let host = service.host.to_ascii_lowercase();
         let default_port = if service.protocol == "https" { 443 } else { 80 };
-        let header = if service.port == default_port {
-            host.clone()
+        // An IPv6 literal is bracketed in a Host header.
+        let named = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
         } else {
-            format!("{host}:{}", service.port)
+            host.clone()
+        };
+        let header = if service.port == default_port {
+            named
+        } else {
+            format!("{named}:{}", service.port)
         };
         let host_header = HeaderValue::from_str(&header).ok()?;
         let ms = |v: u64| Duration::from_millis(v.max(1));
