@@ -159,13 +159,8 @@ fn run(lua: &mut Lua, source: Vec<u8>, chunk_name: &str, args: &[String]) -> Res
             .collect();
         Ok::<_, String>(ctx.stash(Executor::start(ctx, closure.into(), Variadic(args))))
     })?;
-    loop {
-        let mut fuel = Fuel::with(FUEL_PER_SLICE);
-        if lua.enter(|ctx| ctx.fetch(&executor).step(ctx, &mut fuel)) {
-            break;
-        }
-    }
-    lua.enter(|ctx| {
+    finish(lua, &executor);
+    let failure = lua.enter(|ctx| {
         let executor = ctx.fetch(&executor);
         match executor.take_result::<Variadic<Vec<Value>>>(ctx) {
             Ok(Ok(_)) => Ok(()),
@@ -173,17 +168,45 @@ fn run(lua: &mut Lua, source: Vec<u8>, chunk_name: &str, args: &[String]) -> Res
                 let v = error_value(ctx, e);
                 Err(match v {
                     Value::String(_) | Value::Integer(_) | Value::Number(_) => {
-                        String::from_utf8_lossy(display_value(ctx, v).as_bytes()).into_owned()
+                        Ok(String::from_utf8_lossy(display_value(ctx, v).as_bytes()).into_owned())
                     }
+                    // An error object with `__tostring`: lua.c prints what
+                    // it returns, which takes running it.
                     _ if !metafield(ctx, v, "__tostring").is_nil() => {
-                        // Calling `__tostring` needs the VM; show what lua5.4
-                        // shows for objects without one.
-                        format!("({} error object)", v.type_name())
+                        let tostring = ctx.globals().get(ctx, "tostring");
+                        match tostring {
+                            Value::Function(f) => Err(ctx.stash(Executor::start(ctx, f, v))),
+                            _ => Ok(format!("(error object is a {} value)", v.type_name())),
+                        }
                     }
-                    _ => format!("(error object is a {} value)", v.type_name()),
+                    _ => Ok(format!("(error object is a {} value)", v.type_name())),
                 })
             }
-            Err(_) => Err("attempt to yield from outside a coroutine".to_string()),
+            Err(_) => Err(Ok("attempt to yield from outside a coroutine".to_string())),
         }
-    })
+    });
+    match failure {
+        Ok(()) => Ok(()),
+        Err(Ok(msg)) => Err(msg),
+        Err(Err(tostring)) => {
+            finish(lua, &tostring);
+            Err(
+                lua.enter(|ctx| match ctx.fetch(&tostring).take_result::<Value>(ctx) {
+                    Ok(Ok(Value::String(s))) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                    _ => "(error object is not a string)".to_string(),
+                }),
+            )
+        }
+    }
+}
+
+/// Steps an executor to completion in fuel slices (the arena collects
+/// garbage between slices).
+fn finish(lua: &mut Lua, executor: &StashedExecutor) {
+    loop {
+        let mut fuel = Fuel::with(FUEL_PER_SLICE);
+        if lua.enter(|ctx| ctx.fetch(executor).step(ctx, &mut fuel)) {
+            break;
+        }
+    }
 }
