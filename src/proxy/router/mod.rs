@@ -1,0 +1,175 @@
+//! The router (§4.1): compiled once per configuration snapshot, immutable,
+//! shared by every worker.
+//!
+//! Each route is split into *matchers*, one per path group (all its regex
+//! paths, or its plain prefixes of one length), as Kong's
+//! `traditional_compatible` flavour does. Matchers are sorted by Kong's
+//! priority; a matcher's position in that order is its *rank*, and the
+//! lowest-ranked matcher whose every field matches wins.
+//!
+//! Plain prefixes live in a byte trie: walking the request path visits only
+//! the prefixes it actually has, so the cost grows with the path length and
+//! the number of candidates, not with the number of routes. Regex and
+//! path-less matchers are checked in rank order, stopping as soon as the
+//! best candidate so far outranks them.
+
+mod compile;
+mod matching;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::Method;
+use regex::bytes::Regex;
+
+use crate::entities::{Route, Service};
+
+/// Where a service's traffic goes, precomputed once per snapshot.
+#[derive(Debug)]
+pub struct Upstream {
+    pub service: Arc<Service>,
+    /// `host:port`: the key of the worker's connection pool.
+    pub pool_key: Box<str>,
+    pub host: Box<str>,
+    pub port: u16,
+    /// The `Host` header sent when `preserve_host` is false.
+    pub host_header: HeaderValue,
+    /// The service path, `/` when it has none.
+    pub path: Box<[u8]>,
+    /// Only `http` is forwarded; TLS upstreams are not supported yet.
+    pub plain_http: bool,
+    pub connect_timeout: Duration,
+    pub write_timeout: Duration,
+    pub read_timeout: Duration,
+    pub retries: u32,
+}
+
+/// A route as the matcher sees it.
+#[derive(Debug)]
+pub struct CompiledRoute {
+    pub route: Arc<Route>,
+    /// `None` for a route without service: matching it is a 503.
+    pub upstream: Option<Arc<Upstream>>,
+    /// Serves plain HTTP; otherwise an https-only (426) or grpc-only route.
+    pub allows_http: bool,
+    pub grpc_only: bool,
+    pub v1: bool,
+    methods: Vec<Method>,
+    hosts: Vec<HostPattern>,
+    headers: Vec<HeaderCondition>,
+}
+
+#[derive(Debug)]
+enum HostKind {
+    Exact,
+    /// `*.example.com`: the stored suffix is `.example.com`.
+    Suffix,
+    /// `example.*`: the stored prefix is `example.`.
+    Prefix,
+}
+
+#[derive(Debug)]
+struct HostPattern {
+    kind: HostKind,
+    name: Box<str>,
+    port: Option<u16>,
+}
+
+#[derive(Debug)]
+struct HeaderCondition {
+    name: HeaderName,
+    /// Lower-cased plain values.
+    plain: Vec<Box<[u8]>>,
+    regexes: Vec<Regex>,
+}
+
+#[derive(Debug)]
+enum MatcherPaths {
+    None,
+    /// Plain prefixes (normalised), all of one length; found through the trie.
+    Prefix,
+    Regex(Vec<Regex>),
+}
+
+#[derive(Debug)]
+struct Matcher {
+    route: usize,
+    paths: MatcherPaths,
+}
+
+/// The request fields the router looks at.
+pub struct RequestView<'a> {
+    pub method: &'a Method,
+    /// Normalised path, no query.
+    pub path: &'a [u8],
+    /// Host header (or URI authority), possibly with a port.
+    pub host: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+}
+
+/// Regex captures for `kong.request.get_uri_captures()`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UriCaptures {
+    /// Index 0 is the whole match.
+    pub unnamed: Vec<Option<String>>,
+    pub named: Vec<(String, Option<String>)>,
+}
+
+/// The outcome of routing one request.
+#[derive(Debug)]
+pub struct RouteMatch<'r> {
+    pub route: &'r CompiledRoute,
+    /// Length of the matched part of the normalised path: the plain prefix
+    /// or the whole regex match; `None` for a route without paths.
+    pub matched_len: Option<usize>,
+    /// For `kong.request.get_uri_captures()` (serverless functions).
+    #[allow(dead_code)]
+    pub captures: Option<UriCaptures>,
+}
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    /// Sorted by byte.
+    children: Vec<(u8, u32)>,
+    /// Ranks of the matchers having this exact prefix, ascending.
+    ranks: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct PrefixTrie {
+    nodes: Vec<TrieNode>,
+}
+
+/// The compiled, immutable router of one snapshot.
+#[derive(Debug, Default)]
+pub struct Router {
+    routes: Vec<CompiledRoute>,
+    /// Sorted by priority: index = rank.
+    matchers: Vec<Matcher>,
+    trie: PrefixTrie,
+    /// Ranks of regex and path-less matchers, ascending.
+    scanned: Vec<u32>,
+}
+
+/// Splits `host[:port]`, understanding `[v6]:port`.
+pub fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    if host.starts_with('[') {
+        if let Some(end) = host.find(']') {
+            let port = host[end + 1..]
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok());
+            return (&host[..=end], port);
+        }
+        return (host, None);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse() {
+            Ok(port) => (h, Some(port)),
+            Err(_) => (h, None),
+        },
+        _ => (host, None),
+    }
+}

@@ -1,0 +1,489 @@
+//! Router tests: Kong's priority rules, hosts, headers, methods, regex
+//! captures, and the prefix trie.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::*;
+use crate::entities::ForeignKey;
+use crate::proxy::normalize::normalize_path;
+use std::collections::BTreeMap;
+
+fn service(host: &str) -> Service {
+    serde_json::from_value(serde_json::json!({
+        "id": Uuid::new_v4(), "created_at": 1, "updated_at": 1, "name": null, "retries": 5,
+        "protocol": "http", "host": host, "port": 80, "path": null, "connect_timeout": 60000,
+        "write_timeout": 60000, "read_timeout": 60000, "tags": null, "client_certificate": null,
+        "tls_verify": null, "tls_verify_depth": null, "ca_certificates": null, "enabled": true
+    }))
+    .unwrap()
+}
+
+struct R {
+    name: &'static str,
+    paths: Option<Vec<&'static str>>,
+    hosts: Option<Vec<&'static str>>,
+    methods: Option<Vec<&'static str>>,
+    headers: Option<Vec<(&'static str, Vec<&'static str>)>>,
+    regex_priority: i64,
+    created_at: i64,
+}
+
+impl Default for R {
+    fn default() -> Self {
+        R {
+            name: "",
+            paths: None,
+            hosts: None,
+            methods: None,
+            headers: None,
+            regex_priority: 0,
+            created_at: 100,
+        }
+    }
+}
+
+fn route(r: R, svc: Uuid) -> Route {
+    let strs =
+        |v: Option<Vec<&str>>| v.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
+    let headers = r.headers.map(|h| {
+        h.into_iter()
+            .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+            .collect::<BTreeMap<_, _>>()
+    });
+    Route {
+        id: Uuid::new_v4(),
+        created_at: r.created_at,
+        updated_at: r.created_at,
+        name: Some(r.name.into()),
+        protocols: vec!["http".into(), "https".into()],
+        methods: strs(r.methods),
+        hosts: strs(r.hosts),
+        paths: strs(r.paths),
+        headers,
+        https_redirect_status_code: 426,
+        regex_priority: r.regex_priority,
+        strip_path: true,
+        path_handling: "v0".into(),
+        preserve_host: false,
+        request_buffering: true,
+        response_buffering: true,
+        snis: None,
+        sources: None,
+        destinations: None,
+        tags: None,
+        service: Some(ForeignKey { id: svc }),
+    }
+}
+
+fn router(routes: Vec<R>) -> Router {
+    let svc = Arc::new(service("upstream.test"));
+    let id = svc.id;
+    let services = HashMap::from([(id, svc)]);
+    let routes: Vec<Arc<Route>> = routes.into_iter().map(|r| Arc::new(route(r, id))).collect();
+    Router::build(&services, &routes)
+}
+
+fn find<'a>(
+    r: &'a Router,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Option<&'a str> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    let method = Method::from_bytes(method.as_bytes()).unwrap();
+    let norm = normalize_path(path);
+    let view = RequestView {
+        method: &method,
+        path: &norm,
+        host,
+        headers: &map,
+    };
+    r.find(&view)
+        .map(|m| m.route.route.name.as_deref().unwrap())
+}
+
+#[test]
+fn longest_prefix_wins() {
+    let r = router(vec![
+        R {
+            name: "root",
+            paths: Some(vec!["/"]),
+            ..Default::default()
+        },
+        R {
+            name: "a",
+            paths: Some(vec!["/a"]),
+            ..Default::default()
+        },
+        R {
+            name: "ab",
+            paths: Some(vec!["/a/b"]),
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(find(&r, "GET", "/a/b/c", None, &[]), Some("ab"));
+    assert_eq!(find(&r, "GET", "/abc", None, &[]), Some("a"));
+    assert_eq!(find(&r, "GET", "/x", None, &[]), Some("root"));
+    assert_eq!(find(&r, "GET", "/a/./b", None, &[]), Some("ab"));
+    assert_eq!(find(&r, "GET", "/%61/b", None, &[]), Some("ab"));
+}
+
+#[test]
+fn no_route_is_none() {
+    let r = router(vec![R {
+        name: "a",
+        paths: Some(vec!["/a"]),
+        ..Default::default()
+    }]);
+    assert_eq!(find(&r, "GET", "/b", None, &[]), None);
+    assert_eq!(find(&r, "GET", "/", None, &[]), None);
+}
+
+#[test]
+fn regex_beats_plain_and_keeps_captures() {
+    let r = router(vec![
+        R {
+            name: "plain",
+            paths: Some(vec!["/users/123/profile"]),
+            ..Default::default()
+        },
+        R {
+            name: "re",
+            paths: Some(vec![r"~/users/(?<id>\d+)/(\w+)"]),
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(find(&r, "GET", "/users/123/profile", None, &[]), Some("re"));
+    let map = HeaderMap::new();
+    let view = RequestView {
+        method: &Method::GET,
+        path: b"/users/42/orders/x",
+        host: None,
+        headers: &map,
+    };
+    let m = r.find(&view).unwrap();
+    assert_eq!(m.matched_len, Some("/users/42/orders".len()));
+    let caps = m.captures.unwrap();
+    assert_eq!(
+        caps.unnamed,
+        vec![
+            Some("/users/42/orders".into()),
+            Some("42".into()),
+            Some("orders".into())
+        ]
+    );
+    assert_eq!(caps.named, vec![("id".into(), Some("42".into()))]);
+    assert_eq!(
+        find(&r, "GET", "/x/users/1/a", None, &[]),
+        None,
+        "regex paths are anchored"
+    );
+}
+
+#[test]
+fn regex_priority_then_age() {
+    let r = router(vec![
+        R {
+            name: "old",
+            paths: Some(vec![r"~/a/\d+"]),
+            created_at: 1,
+            ..Default::default()
+        },
+        R {
+            name: "new",
+            paths: Some(vec![r"~/a/\d+"]),
+            created_at: 2,
+            ..Default::default()
+        },
+        R {
+            name: "low",
+            paths: Some(vec![r"~/b/\d+"]),
+            regex_priority: 0,
+            created_at: 1,
+            ..Default::default()
+        },
+        R {
+            name: "high",
+            paths: Some(vec![r"~/b/\d+"]),
+            regex_priority: 5,
+            created_at: 9,
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(find(&r, "GET", "/a/1", None, &[]), Some("old"));
+    assert_eq!(find(&r, "GET", "/b/1", None, &[]), Some("high"));
+}
+
+#[test]
+fn more_fields_first() {
+    let r = router(vec![
+        R {
+            name: "path",
+            paths: Some(vec!["/api/long/prefix"]),
+            ..Default::default()
+        },
+        R {
+            name: "host+path",
+            paths: Some(vec!["/api"]),
+            hosts: Some(vec!["example.com"]),
+            ..Default::default()
+        },
+        R {
+            name: "host+path+method",
+            paths: Some(vec!["/api"]),
+            hosts: Some(vec!["example.com"]),
+            methods: Some(vec!["POST"]),
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(
+        find(&r, "GET", "/api/long/prefix", Some("example.com"), &[]),
+        Some("host+path")
+    );
+    assert_eq!(
+        find(&r, "POST", "/api/long/prefix", Some("example.com"), &[]),
+        Some("host+path+method")
+    );
+    assert_eq!(
+        find(&r, "GET", "/api/long/prefix", Some("other.com"), &[]),
+        Some("path")
+    );
+}
+
+#[test]
+fn hosts_wildcards_and_ports() {
+    let r = router(vec![
+        R {
+            name: "wild-left",
+            hosts: Some(vec!["*.example.com"]),
+            ..Default::default()
+        },
+        R {
+            name: "exact",
+            hosts: Some(vec!["api.example.com"]),
+            ..Default::default()
+        },
+        R {
+            name: "wild-right",
+            hosts: Some(vec!["example.*"]),
+            ..Default::default()
+        },
+        R {
+            name: "port",
+            hosts: Some(vec!["ported.test:8080"]),
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(
+        find(&r, "GET", "/", Some("api.example.com"), &[]),
+        Some("exact")
+    );
+    assert_eq!(
+        find(&r, "GET", "/", Some("API.Example.com:8000"), &[]),
+        Some("exact")
+    );
+    assert_eq!(
+        find(&r, "GET", "/", Some("x.y.example.com"), &[]),
+        Some("wild-left")
+    );
+    assert_eq!(
+        find(&r, "GET", "/", Some("example.com"), &[]),
+        Some("wild-right")
+    );
+    assert_eq!(find(&r, "GET", "/", Some("other.test"), &[]), None);
+    assert_eq!(
+        find(&r, "GET", "/", Some("example.org"), &[]),
+        Some("wild-right")
+    );
+    assert_eq!(
+        find(&r, "GET", "/", Some("ported.test:8080"), &[]),
+        Some("port")
+    );
+    assert_eq!(find(&r, "GET", "/", Some("ported.test"), &[]), None);
+    assert_eq!(find(&r, "GET", "/", None, &[]), None);
+}
+
+#[test]
+fn plain_hosts_beat_wildcards_at_equal_weight() {
+    let r = router(vec![
+        R {
+            name: "wild",
+            hosts: Some(vec!["*.example.com"]),
+            paths: Some(vec!["/long/path"]),
+            ..Default::default()
+        },
+        R {
+            name: "plain",
+            hosts: Some(vec!["a.example.com"]),
+            paths: Some(vec!["/"]),
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(
+        find(&r, "GET", "/long/path", Some("a.example.com"), &[]),
+        Some("plain")
+    );
+    assert_eq!(
+        find(&r, "GET", "/long/path", Some("b.example.com"), &[]),
+        Some("wild")
+    );
+}
+
+#[test]
+fn headers_and_or_and_regex() {
+    let r = router(vec![
+        R {
+            name: "plain",
+            paths: Some(vec!["/"]),
+            ..Default::default()
+        },
+        R {
+            name: "one",
+            paths: Some(vec!["/"]),
+            headers: Some(vec![("x-version", vec!["v1", "V2"])]),
+            ..Default::default()
+        },
+        R {
+            name: "two",
+            paths: Some(vec!["/"]),
+            headers: Some(vec![
+                ("x-version", vec!["v1"]),
+                ("x-env", vec!["~*^prod-\\d+$"]),
+            ]),
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(
+        find(&r, "GET", "/", None, &[("x-version", "v2")]),
+        Some("one")
+    );
+    assert_eq!(
+        find(
+            &r,
+            "GET",
+            "/",
+            None,
+            &[("x-version", "v1"), ("x-env", "prod-7")]
+        ),
+        Some("two")
+    );
+    assert_eq!(
+        find(
+            &r,
+            "GET",
+            "/",
+            None,
+            &[("x-version", "v1"), ("x-env", "dev")]
+        ),
+        Some("one")
+    );
+    assert_eq!(
+        find(&r, "GET", "/", None, &[("x-version", "v3")]),
+        Some("plain")
+    );
+}
+
+#[test]
+fn methods_filter() {
+    let r = router(vec![R {
+        name: "post",
+        paths: Some(vec!["/p"]),
+        methods: Some(vec!["POST"]),
+        ..Default::default()
+    }]);
+    assert_eq!(find(&r, "POST", "/p", None, &[]), Some("post"));
+    assert_eq!(find(&r, "GET", "/p", None, &[]), None);
+}
+
+#[test]
+fn older_route_wins_ties() {
+    let r = router(vec![
+        R {
+            name: "new",
+            paths: Some(vec!["/same"]),
+            created_at: 5,
+            ..Default::default()
+        },
+        R {
+            name: "old",
+            paths: Some(vec!["/same"]),
+            created_at: 1,
+            ..Default::default()
+        },
+    ]);
+    assert_eq!(find(&r, "GET", "/same", None, &[]), Some("old"));
+}
+
+#[test]
+fn disabled_or_missing_services_hide_routes() {
+    let mut off = service("off.test");
+    off.enabled = false;
+    let off = Arc::new(off);
+    let services = HashMap::from([(off.id, off.clone())]);
+    let routes = vec![
+        Arc::new(route(
+            R {
+                name: "disabled",
+                paths: Some(vec!["/"]),
+                ..Default::default()
+            },
+            off.id,
+        )),
+        Arc::new(route(
+            R {
+                name: "dangling",
+                paths: Some(vec!["/"]),
+                ..Default::default()
+            },
+            Uuid::new_v4(),
+        )),
+    ];
+    let r = Router::build(&services, &routes);
+    assert!(r.is_empty());
+    let mut orphan = route(
+        R {
+            name: "orphan",
+            paths: Some(vec!["/"]),
+            ..Default::default()
+        },
+        off.id,
+    );
+    orphan.service = None;
+    let r = Router::build(&services, &[Arc::new(orphan)]);
+    let map = HeaderMap::new();
+    let view = RequestView {
+        method: &Method::GET,
+        path: b"/",
+        host: None,
+        headers: &map,
+    };
+    assert!(r.find(&view).unwrap().route.upstream.is_none());
+}
+
+#[test]
+fn many_prefix_routes_are_found_through_the_trie() {
+    let names: Vec<&'static str> = (0..2000)
+        .map(|i| &*Box::leak(format!("/svc{i}").into_boxed_str()))
+        .collect();
+    let routes = names
+        .iter()
+        .map(|p| R {
+            name: p,
+            paths: Some(vec![p]),
+            ..Default::default()
+        })
+        .collect();
+    let r = router(routes);
+    assert_eq!(find(&r, "GET", "/svc1999/x", None, &[]), Some("/svc1999"));
+    assert_eq!(find(&r, "GET", "/svc19/x", None, &[]), Some("/svc19"));
+    assert!(r.scanned.is_empty());
+}
