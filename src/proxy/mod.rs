@@ -2,11 +2,15 @@
 //! Kong's error pages.
 //!
 //! A request's path through this module: `worker` accepts it on the
-//! worker's own SO_REUSEPORT socket, `forward` routes it on the current
-//! configuration snapshot (`router`), builds the upstream request (`path`,
-//! `headers`), sends it through the worker's connection `pool` and streams
-//! the response back (`body`); failures become Kong's error responses
-//! (`errors`).
+//! worker's own SO_REUSEPORT socket (HTTP/1.1, or h2c with prior
+//! knowledge) and supervises the connection (`idle`); `forward` routes it
+//! on the current configuration snapshot (`router`, with `normalize`d
+//! paths), works out the upstream path (`path`) and headers (`headers`),
+//! and `client` writes it on a keep-alive connection from the worker's
+//! `pool` and streams the response back (`body`); failures become Kong's
+//! error responses (`errors`).
+//!
+//! Entry point: [`spawn_workers`].
 
 pub mod body;
 pub mod client;
