@@ -17,8 +17,11 @@ use super::args::{
 };
 use super::patterns::{self, Capture, Matcher};
 
-/// Largest string the library builds (like lua5.4's `MAXSIZE` check).
-const MAX_STRING: usize = i32::MAX as usize;
+/// Largest string `rep` and `gsub` build. lua5.4's limit is the address
+/// space; a gateway worker must not be able to ask for gigabytes in one
+/// callback (the host checks memory only between VM slices), so results
+/// above 256 MiB fail with lua5.4's `resulting string too large`.
+const MAX_STRING: usize = 256 << 20;
 
 /// lua5.4's `posrelatI`: a 1-based start position, negative from the end.
 fn start_pos(pos: i64, len: usize) -> usize {
@@ -429,6 +432,9 @@ impl<'gc> Gsub<'gc> {
         let first = m.first_class(p);
         let result = (|| {
             while self.count < self.max {
+                if self.out.len() > MAX_STRING {
+                    return fail("resulting string too large");
+                }
                 let found = if m.may_start(self.pos, first) {
                     m.match_at(self.pos, p).or_else(pattern_error)?
                 } else {
