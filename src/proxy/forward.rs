@@ -220,10 +220,11 @@ async fn send(
                 .await
                 .map_err(|e| e.as_proxy_error())?,
         };
-        let body_intact = request.body.is_some() || stale == 0;
         match client::send(conn, request, upstream, &ctx.pool).await {
             Ok(resp) => return Ok(resp),
-            Err(SendError::Stale) if body_intact => stale += 1,
+            // Only reported when nothing of the request was consumed; a new
+            // connection never reports it, so this ends.
+            Err(SendError::Stale) => stale += 1,
             Err(e) => {
                 tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed");
                 return Err(e.as_proxy_error());
