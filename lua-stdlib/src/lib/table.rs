@@ -726,6 +726,42 @@ impl<'gc> Sequence<'gc> for Sort<'gc> {
     }
 }
 
+/// Sorts arrays whose equal elements are indistinguishable (all integers,
+/// all strings, or all floats with no NaN and no zero) with Rust's sort:
+/// any correct order is then lua5.4's order. Returns false, untouched, for
+/// anything else (mixed types, `__lt`, errors), which the quicksort machine
+/// handles exactly as lua5.4 does.
+fn sort_plain(arr: &mut [Value<'_>]) -> bool {
+    match arr.first() {
+        Some(Value::Integer(_)) if arr.iter().all(|v| matches!(v, Value::Integer(_))) => {
+            arr.sort_unstable_by_key(|v| match v {
+                Value::Integer(i) => *i,
+                _ => 0,
+            });
+            true
+        }
+        Some(Value::String(_)) if arr.iter().all(|v| matches!(v, Value::String(_))) => {
+            arr.sort_unstable_by(|a, b| match (a, b) {
+                (Value::String(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
+                _ => std::cmp::Ordering::Equal,
+            });
+            true
+        }
+        Some(Value::Number(_))
+            if arr
+                .iter()
+                .all(|v| matches!(v, Value::Number(f) if !f.is_nan() && *f != 0.0)) =>
+        {
+            arr.sort_unstable_by(|a, b| match (a, b) {
+                (Value::Number(a), Value::Number(b)) => a.total_cmp(b),
+                _ => std::cmp::Ordering::Equal,
+            });
+            true
+        }
+        _ => false,
+    }
+}
+
 fn table_sort<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
@@ -773,7 +809,18 @@ fn table_sort<'gc>(
             }
         };
         charge(exec, n as usize);
-        let arr = (1..=n).map(|k| t.get(ctx, k)).collect();
+        let mut arr: Vec<Value<'gc>> = (1..=n).map(|k| t.get(ctx, k)).collect();
+        if comparator.is_none() && sort_plain(&mut arr) {
+            charge(
+                exec,
+                arr.len() * (usize::BITS - arr.len().leading_zeros()) as usize,
+            );
+            for (k, v) in arr.into_iter().enumerate() {
+                set(ctx, t, k as i64 + 1, v);
+            }
+            stack.clear();
+            return Ok(CallbackReturn::Return);
+        }
         let mut sort = Sort {
             table: t,
             arr,
