@@ -291,6 +291,8 @@ fn str_gmatch<'gc>(
     // Past the end: the iterator finds nothing.
     let start = init.min(s.as_bytes().len() + 1);
     let state = Rc::new(Cell::new((start, None::<usize>)));
+    // Depends on the pattern only: worked out once, not per iteration.
+    let first = Matcher::new(s.as_bytes(), p.as_bytes()).first_class(0);
     let iter = Callback::from_fn_with(&ctx, (s, p), move |&(s, p), ctx, mut exec, mut stack| {
         let (src, pat) = (s.as_bytes(), p.as_bytes());
         let (mut pos, last) = state.get();
@@ -298,7 +300,6 @@ fn str_gmatch<'gc>(
         let err = |msg: std::string::String, exec: &Execution<'gc, '_>| {
             LibError::Msg(msg).into_error(ctx, exec, "string.gmatch")
         };
-        let first = m.first_class(0);
         while pos <= src.len() {
             if !m.may_start(pos, first) {
                 pos += 1;
