@@ -1,5 +1,5 @@
-//! The configuration the proxy serves from: an immutable snapshot of every
-//! entity plus the compiled router, rebuilt after each committed Admin API
+//! The configuration the proxy serves from: an immutable snapshot with the
+//! compiled router and plugin plan, rebuilt after each committed Admin API
 //! write and swapped in atomically. Workers load the current snapshot once
 //! per request (one atomic load); nothing on the request path takes a lock.
 
@@ -9,18 +9,14 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use uuid::Uuid;
 
-use crate::entities::{Consumer, Kind, Plugin, Route, Service};
+use crate::entities::{Kind, Plugin, Route, Service};
 use crate::plugins::PluginPlan;
 use crate::proxy::router::Router;
 use crate::store::{Store, StoreError};
 
 pub struct ConfigSnapshot {
-    /// Increases with every committed change.
-    pub version: u64,
-    pub services: HashMap<Uuid, Arc<Service>>,
-    pub routes: Vec<Arc<Route>>,
+    /// Every plugin entity (the Admin API lists their names in `GET /`).
     pub plugins: Vec<Arc<Plugin>>,
-    pub consumers: Vec<Arc<Consumer>>,
     pub router: Router,
     /// The plugins of each route, compiled, in run order.
     pub plugins_plan: PluginPlan,
@@ -30,27 +26,15 @@ pub struct ConfigSnapshot {
 pub type SharedConfig = Arc<ArcSwap<ConfigSnapshot>>;
 
 impl ConfigSnapshot {
-    pub fn build(
-        version: u64,
-        services: Vec<Service>,
-        routes: Vec<Route>,
-        plugins: Vec<Plugin>,
-        consumers: Vec<Consumer>,
-    ) -> Self {
+    pub fn build(services: Vec<Service>, routes: Vec<Route>, plugins: Vec<Plugin>) -> Self {
         let services: HashMap<Uuid, Arc<Service>> =
             services.into_iter().map(|s| (s.id, Arc::new(s))).collect();
         let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
-        let router = Router::build(&services, &routes);
         let plugins: Vec<Arc<Plugin>> = plugins.into_iter().map(Arc::new).collect();
-        let plugins_plan = PluginPlan::build(&plugins, &routes);
         ConfigSnapshot {
-            version,
-            services,
-            routes,
+            router: Router::build(&services, &routes),
+            plugins_plan: PluginPlan::build(&plugins, &routes),
             plugins,
-            plugins_plan,
-            consumers: consumers.into_iter().map(Arc::new).collect(),
-            router,
         }
     }
 }
@@ -82,11 +66,9 @@ impl ConfigSnapshot {
                 .collect())
         }
         Ok(Self::build(
-            store.version()?,
             typed(store, Kind::Service)?,
             typed(store, Kind::Route)?,
             typed(store, Kind::Plugin)?,
-            typed(store, Kind::Consumer)?,
         ))
     }
 }

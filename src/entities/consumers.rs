@@ -2,21 +2,9 @@
 
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use super::schema::{Field, FieldType};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Consumer {
-    pub id: Uuid,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub username: Option<String>,
-    pub custom_id: Option<String>,
-    pub tags: Option<Vec<String>>,
-}
 
 pub fn fields() -> &'static [Field] {
     static FIELDS: OnceLock<Vec<Field>> = OnceLock::new();

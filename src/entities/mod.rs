@@ -1,5 +1,5 @@
 //! Kong's core entities — Services, Routes, Plugins, Consumers — as typed
-//! structs (what the proxy reads) and as schemas (what the Admin API checks
+//! structs (what the proxy reads; consumers have none yet) and as schemas (what the Admin API checks
 //! bodies against). One file per entity, each with the same shape: the
 //! struct, `fields()` (the schema), and `check()` for rules that span fields.
 
@@ -9,7 +9,6 @@ pub mod routes;
 pub mod schema;
 pub mod services;
 
-pub use consumers::Consumer;
 pub use plugins::Plugin;
 pub use routes::Route;
 pub use services::Service;

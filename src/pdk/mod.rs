@@ -83,8 +83,8 @@ pub struct RequestContext {
     pub body: Option<Bytes>,
     pub route: Option<Arc<Route>>,
     pub service: Option<Arc<Service>>,
-    /// Regex captures of the matched route path: (name, value).
-    pub captures: Vec<(Option<String>, String)>,
+    /// Regex captures of the matched route path.
+    pub captures: Option<crate::proxy::router::UriCaptures>,
     /// Epoch milliseconds when the request arrived.
     pub started_ms: i64,
     /// Set by `kong.service.request.set_path` / `set_raw_query` / `ngx.var.args`.
@@ -127,7 +127,7 @@ impl RequestContext {
             body: None,
             route: None,
             service: None,
-            captures: Vec::new(),
+            captures: None,
             started_ms,
             upstream_path: None,
             upstream_query: None,

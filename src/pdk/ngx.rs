@@ -77,7 +77,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         } else {
             req.response_status.unwrap_or(500)
         };
-        let status = if code >= 200 && code < 300 {
+        let status = if (200..300).contains(&code) {
             req.response_status.unwrap_or(status)
         } else {
             status

@@ -128,18 +128,18 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_uri_captures", cell, |ctx, _, stack, req| {
+        // Kong exposes ngx.re.match's table: index 0 is the whole match.
         let unnamed = Table::new(&ctx);
         let named = Table::new(&ctx);
-        let mut n = 0;
-        for (name, value) in &req.captures {
-            let v = ctx.intern(value.as_bytes());
-            match name {
-                Some(name) => {
-                    let _ = named.set(ctx, ctx.intern(name.as_bytes()), v);
+        if let Some(c) = &req.captures {
+            for (i, v) in c.unnamed.iter().enumerate() {
+                if let Some(v) = v {
+                    let _ = unnamed.set(ctx, i as i64, ctx.intern(v.as_bytes()));
                 }
-                None => {
-                    n += 1;
-                    let _ = unnamed.set(ctx, n, v);
+            }
+            for (name, v) in &c.named {
+                if let Some(v) = v {
+                    let _ = named.set(ctx, ctx.intern(name.as_bytes()), ctx.intern(v.as_bytes()));
                 }
             }
         }

@@ -102,7 +102,7 @@ impl PluginPlan {
                 }
             }
             let mut list: Vec<Arc<CompiledPlugin>> = chosen.into_values().map(|(_, c)| c).collect();
-            list.sort_by(|a, b| b.priority.cmp(&a.priority));
+            list.sort_by_key(|c| std::cmp::Reverse(c.priority));
             list.into()
         };
         let by_route = routes
@@ -121,9 +121,5 @@ impl PluginPlan {
         route
             .and_then(|id| self.by_route.get(&id))
             .unwrap_or(&self.global)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_route.is_empty() && self.global.is_empty()
     }
 }

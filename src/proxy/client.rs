@@ -131,8 +131,16 @@ pub struct Outgoing<'a> {
     /// The `Host` header to send.
     pub host: &'a [u8],
     pub forwarding: Forwarding<'a>,
-    /// The client's body; `None` when empty or once it has been streamed.
-    pub body: Option<Incoming>,
+    /// The request body; `None` when empty or once it has been sent.
+    pub body: Option<OutgoingBody>,
+}
+
+/// A request body: the client's, streamed, or one the gateway holds whole
+/// (read for serverless functions, or replaced by them). A whole body is
+/// sent with the `Content-Length` the caller put in the headers.
+pub enum OutgoingBody {
+    Stream(Incoming),
+    Whole(Bytes),
 }
 
 /// Encodes the request head into `buf`; framing headers follow the body.
@@ -148,7 +156,10 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> ReqFraming {
     let framing = match &req.body {
         None if has_length => ReqFraming::Length,
         None => ReqFraming::None,
-        Some(body) if has_length && body.size_hint().exact().is_some() => ReqFraming::Length,
+        Some(OutgoingBody::Whole(_)) if has_length => ReqFraming::Length,
+        Some(OutgoingBody::Stream(body)) if has_length && body.size_hint().exact().is_some() => {
+            ReqFraming::Length
+        }
         Some(_) => ReqFraming::Chunked,
     };
     let connection_tokens = connection_tokens(req.headers);
@@ -336,8 +347,30 @@ pub async fn send(
             e
         });
     }
-    if let Some(body) = req.body.take() {
-        write_body(&mut conn, body, framing, upstream.write_timeout).await?;
+    match req.body.take() {
+        Some(OutgoingBody::Stream(body)) => {
+            write_body(&mut conn, body, framing, upstream.write_timeout).await?
+        }
+        Some(OutgoingBody::Whole(bytes)) => {
+            let chunked = matches!(framing, ReqFraming::Chunked);
+            if chunked {
+                let size = format!("{:x}\r\n", bytes.len());
+                with_timeout(
+                    upstream.write_timeout,
+                    conn.stream.write_all(size.as_bytes()),
+                )
+                .await?;
+            }
+            with_timeout(upstream.write_timeout, conn.stream.write_all(&bytes)).await?;
+            if chunked {
+                with_timeout(
+                    upstream.write_timeout,
+                    conn.stream.write_all(b"\r\n0\r\n\r\n"),
+                )
+                .await?;
+            }
+        }
+        None => {}
     }
 
     // Response head; 1xx responses (100 Continue) are skipped.

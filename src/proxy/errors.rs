@@ -26,9 +26,6 @@ pub enum ProxyError {
     Unavailable,
     /// Connect, write or read timeout.
     Timeout,
-    /// Raised by plugins (a failing Lua function) once they run.
-    #[allow(dead_code)]
-    Internal,
 }
 
 impl ProxyError {
@@ -40,7 +37,6 @@ impl ProxyError {
             ProxyError::NotGrpc => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::BadGateway => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -54,7 +50,6 @@ impl ProxyError {
             ProxyError::BadGateway => "An invalid response was received from the upstream server",
             ProxyError::Unavailable => "The upstream server is currently unavailable",
             ProxyError::Timeout => "The upstream server is timing out",
-            ProxyError::Internal => "An unexpected error occurred",
         }
     }
 
@@ -64,10 +59,7 @@ impl ProxyError {
     fn nginx_generated(self) -> bool {
         matches!(
             self,
-            ProxyError::BadGateway
-                | ProxyError::Unavailable
-                | ProxyError::Timeout
-                | ProxyError::Internal
+            ProxyError::BadGateway | ProxyError::Unavailable | ProxyError::Timeout
         )
     }
 }
@@ -152,7 +144,10 @@ pub fn format_for(error: ProxyError, accept: Option<&HeaderValue>) -> Format {
 fn body_for(format: Format, message: &str, request_id: &str) -> (Bytes, &'static str) {
     match format {
         Format::Json => (
-            Bytes::from(format!("{{\n  \"message\":\"{message}\",\n  \"request_id\":\"{request_id}\"\n}}")),
+            Bytes::from(format!(
+                "{{\n  \"message\":{},\n  \"request_id\":\"{request_id}\"\n}}",
+                serde_json::Value::from(message)
+            )),
             "application/json; charset=utf-8",
         ),
         Format::Text => (Bytes::from(format!("{message}\nrequest_id: {request_id}\n")), "text/plain; charset=utf-8"),
@@ -179,16 +174,44 @@ pub fn error_response(
     start: Instant,
 ) -> Response<ProxyBody> {
     let format = format_for(error, accept);
-    let id = request_id.to_str().unwrap_or("");
-    let (body, content_type) = body_for(format, error.message(), id);
-    let mut resp = Response::new(ProxyBody::full(body));
-    *resp.status_mut() = error.status();
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let mut resp = page(error.status(), format, error.message(), request_id, start);
     if error == ProxyError::HttpsRequired {
+        let h = resp.headers_mut();
         h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
         h.insert(UPGRADE, HeaderValue::from_static("TLS/1.2, HTTP/1.1"));
     }
+    resp
+}
+
+/// Kong's error page for a status and message raised by a plugin
+/// (`kong.response.error`, `ngx.exit` on an error status, a failing
+/// function): JSON unless `Accept` asks for another format.
+pub fn plugin_error_response(
+    status: StatusCode,
+    message: &str,
+    accept: Option<&HeaderValue>,
+    request_id: &HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let format = accept
+        .and_then(|v| v.to_str().ok())
+        .map_or(Format::Json, negotiate);
+    page(status, format, message, request_id, start)
+}
+
+fn page(
+    status: StatusCode,
+    format: Format,
+    message: &str,
+    request_id: &HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let id = request_id.to_str().unwrap_or("");
+    let (body, content_type) = body_for(format, message, id);
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(SERVER, SERVER_VALUE.clone());
     h.insert(&X_KONG_RESPONSE_LATENCY, latency_value(start.elapsed()));
     h.insert(&X_KONG_REQUEST_ID, request_id.clone());

@@ -3,9 +3,9 @@
 //! through the worker's pool, and hand the streamed response back with the
 //! response headers of §4.5 — or answer with one of Kong's error pages.
 //!
-//! This is where the plugin phases will hook in (rewrite/access before the
-//! upstream call, header_filter/body_filter/log after), running on the
-//! worker's Lua VM held by [`WorkerContext`].
+//! Routes with serverless functions take a detour through `functions`,
+//! which runs their phases on the worker's Lua VM (held by
+//! [`WorkerContext`]) around the same `forward` step.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -18,15 +18,16 @@ use http::{Request, Response, Version};
 use hyper::body::{Body, Incoming};
 
 use super::body::ProxyBody;
-use super::client::{self, Outgoing, SendError, UpstreamBody};
+use super::client::{self, Outgoing, OutgoingBody, SendError, UpstreamBody};
 use super::errors::{error_response, negotiation_header, ProxyError};
+use super::functions;
 use super::headers::{
     add_response_headers, latency_value, strip_hop_by_hop, ConnInfo, Forwarding, RequestIds,
 };
 use super::normalize::{escape_path, normalize_path};
 use super::path::{upstream_path, PathPlan};
 use super::pool::Pool;
-use super::router::{RequestView, Upstream};
+use super::router::{CompiledRoute, RequestView, Upstream};
 use crate::snapshot::SharedConfig;
 
 /// Everything one worker thread owns. Not `Send`: it never leaves its
@@ -38,7 +39,8 @@ pub struct WorkerContext {
     pub request_ids: RequestIds,
     /// Reused buffer for the upstream path.
     scratch: RefCell<Vec<u8>>,
-    // The worker's Lua VM (piccolo, not Send) goes here.
+    /// The worker's Lua VM, created when a serverless function first runs.
+    pub lua: RefCell<Option<crate::plugins::serverless::LuaWorker>>,
 }
 
 impl WorkerContext {
@@ -49,6 +51,7 @@ impl WorkerContext {
             pool: Rc::new(Pool::new()),
             request_ids: RequestIds::new(id),
             scratch: RefCell::new(Vec::with_capacity(256)),
+            lua: RefCell::new(None),
         }
     }
 }
@@ -120,23 +123,110 @@ pub async fn handle(
         );
     }
 
+    let plugins = snapshot.plugins_plan.for_route(Some(route.route.id));
+    if functions::has_work(plugins) {
+        let matched = Matched {
+            route,
+            matched_len: found.matched_len,
+            upstream: &upstream,
+        };
+        let path = String::from_utf8_lossy(&norm).into_owned();
+        let captures = found.captures;
+        return functions::handle(
+            ctx, conn, parts, body, path, captures, matched, plugins, request_id, start,
+        )
+        .await;
+    }
+    let body = (!body.is_end_stream()).then_some(OutgoingBody::Stream(body));
+    let matched = Matched {
+        route,
+        matched_len: found.matched_len,
+        upstream: &upstream,
+    };
+    forward(
+        ctx,
+        conn,
+        &parts,
+        &norm,
+        body,
+        matched,
+        None,
+        &request_id,
+        start,
+    )
+    .await
+}
+
+/// The route a request matched, as the forwarding step needs it.
+pub struct Matched<'a> {
+    pub route: &'a CompiledRoute,
+    pub matched_len: Option<usize>,
+    pub upstream: &'a Arc<Upstream>,
+}
+
+/// Path and query set by serverless functions, replacing what the route
+/// computed.
+#[derive(Default)]
+pub struct Overrides<'a> {
+    pub path: Option<&'a str>,
+    /// `Some("")` drops the query.
+    pub query: Option<&'a str>,
+}
+
+/// Sends the request upstream and returns the response (streamed) with
+/// the gateway's response headers, or Kong's error page for a failure.
+#[allow(clippy::too_many_arguments)]
+pub async fn forward(
+    ctx: &WorkerContext,
+    conn: &ConnInfo,
+    parts: &http::request::Parts,
+    norm: &[u8],
+    body: Option<OutgoingBody>,
+    matched: Matched<'_>,
+    overrides: Option<Overrides<'_>>,
+    request_id: &http::HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let Matched {
+        route,
+        matched_len,
+        upstream,
+    } = matched;
+    let host: Option<&str> = match parts.headers.get(HOST) {
+        Some(h) => h.to_str().ok(),
+        None => parts.uri.authority().map(|a| a.as_str()),
+    };
+    let raw_path = parts.uri.path();
     // Upstream path: the client's path-and-query when unchanged.
     let target: Cow<'_, [u8]> = {
         let mut out = ctx.scratch.borrow_mut();
-        let plan = PathPlan {
-            service_path: &upstream.path,
-            strip_path: route.route.strip_path,
-            v1: route.v1,
-            matched_len: found.matched_len,
+        let overrides = overrides.unwrap_or_default();
+        match overrides.path {
+            Some(p) => {
+                out.clear();
+                out.extend_from_slice(p.as_bytes());
+            }
+            None => {
+                let plan = PathPlan {
+                    service_path: &upstream.path,
+                    strip_path: route.route.strip_path,
+                    v1: route.v1,
+                    matched_len,
+                };
+                upstream_path(plan, norm, &mut out);
+            }
+        }
+        let query = match overrides.query {
+            Some("") => None,
+            Some(q) => Some(q),
+            None => parts.uri.query(),
         };
-        upstream_path(plan, &norm, &mut out);
         match parts.uri.path_and_query() {
-            Some(pq) if out.as_slice() == raw_path.as_bytes() => {
+            Some(pq) if out.as_slice() == raw_path.as_bytes() && query == parts.uri.query() => {
                 Cow::Borrowed(pq.as_str().as_bytes())
             }
             _ => {
                 let escaped = escape_path(&out);
-                let query = parts.uri.query();
                 let mut t = Vec::with_capacity(escaped.len() + query.map_or(0, |q| q.len() + 1));
                 t.extend_from_slice(escaped.as_bytes());
                 if let Some(q) = query {
@@ -147,7 +237,7 @@ pub async fn handle(
             }
         }
     };
-    let prefix = match found.matched_len {
+    let prefix = match matched_len {
         Some(n) if route.route.strip_path => norm.get(..n).map(escape_path),
         _ => None,
     };
@@ -155,7 +245,6 @@ pub async fn handle(
         Some(h) if route.route.preserve_host => h.as_bytes(),
         _ => upstream.host_header.as_bytes(),
     };
-    let body_empty = body.is_end_stream();
     let mut outgoing = Outgoing {
         method: &parts.method,
         target: &target,
@@ -168,21 +257,16 @@ pub async fn handle(
             prefix: prefix.as_deref().map(str::as_bytes),
             request_id: request_id.as_bytes(),
         },
-        body: if body_empty { None } else { Some(body) },
+        body,
     };
 
     let sent_at = Instant::now();
     let proxy_latency = latency_value(sent_at.duration_since(start));
-    let result = send(ctx, &upstream, &mut outgoing).await;
+    let result = send(ctx, upstream, &mut outgoing).await;
     let resp = match result {
         Ok(resp) => resp,
         Err(error) => {
-            return error_response(
-                error,
-                negotiation_header(&parts.headers),
-                &request_id,
-                start,
-            )
+            return error_response(error, negotiation_header(&parts.headers), request_id, start)
         }
     };
     let upstream_latency = latency_value(sent_at.elapsed());
@@ -192,7 +276,7 @@ pub async fn handle(
         &mut rparts.headers,
         upstream_latency,
         proxy_latency,
-        &request_id,
+        request_id,
     );
     rparts.version = Version::HTTP_11;
     Response::from_parts(rparts, ProxyBody::Upstream(rbody))

@@ -36,12 +36,13 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 #[derive(Debug)]
 pub struct ConnInfo {
     /// For `kong.client.get_ip()`/`get_port()` and logs.
-    #[allow(dead_code)]
     pub peer: SocketAddr,
     /// The client IP, for `X-Real-IP` and `X-Forwarded-For`.
     pub peer_ip: HeaderValue,
     /// The port the client connected to (`X-Forwarded-Port`).
     pub server_port: HeaderValue,
+    /// The same, as a number (`kong.request.get_port()`).
+    pub port: u16,
 }
 
 impl ConnInfo {
@@ -57,6 +58,7 @@ impl ConnInfo {
             peer_ip: HeaderValue::from_str(&ip)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
             server_port: HeaderValue::from(server_port),
+            port: server_port,
         }
     }
 }

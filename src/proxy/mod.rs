@@ -16,6 +16,7 @@ pub mod body;
 pub mod client;
 pub mod errors;
 pub mod forward;
+pub mod functions;
 pub mod headers;
 pub mod idle;
 pub mod normalize;

@@ -106,8 +106,6 @@ struct Gateway {
 impl Gateway {
     fn start() -> Gateway {
         let config: SharedConfig = Arc::new(ArcSwap::from_pointee(ConfigSnapshot::build(
-            0,
-            vec![],
             vec![],
             vec![],
             vec![],
@@ -124,13 +122,8 @@ impl Gateway {
     }
 
     fn set(&self, services: Vec<Service>, routes: Vec<Route>) {
-        self.config.store(Arc::new(ConfigSnapshot::build(
-            1,
-            services,
-            routes,
-            vec![],
-            vec![],
-        )));
+        self.config
+            .store(Arc::new(ConfigSnapshot::build(services, routes, vec![])));
     }
 
     fn url(&self, path: &str) -> String {

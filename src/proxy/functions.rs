@@ -1,0 +1,235 @@
+//! Serverless functions on the proxy path: a route whose plugins have Lua
+//! functions goes through here instead of straight to `forward`.
+//!
+//! rewrite and access run before the upstream call (an exit or an error
+//! answers the client without calling the upstream); header_filter runs on
+//! the response head; log runs once the response is ready to be sent.
+//! body_filter functions are not run yet (the response body streams).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, SERVER, TRANSFER_ENCODING};
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Incoming};
+
+use super::body::ProxyBody;
+use super::client::OutgoingBody;
+use super::errors::{negotiation_header, plugin_error_response};
+use super::forward::{forward, Matched, Overrides, WorkerContext};
+use super::headers::{
+    latency_value, ConnInfo, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY,
+};
+use super::router::UriCaptures;
+use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
+use crate::plugins::serverless::LuaWorker;
+use crate::plugins::CompiledPlugin;
+
+/// Request bodies up to this size are read for functions
+/// (`kong.request.get_raw_body`); a larger one is a 413.
+const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
+
+/// Whether any plugin of the route has functions for a phase we run.
+pub fn has_work(plugins: &[Arc<CompiledPlugin>]) -> bool {
+    plugins.iter().any(|p| !p.phases.is_empty())
+}
+
+fn any_for(plugins: &[Arc<CompiledPlugin>], phase: Phase) -> bool {
+    plugins.iter().any(|p| !p.functions(phase).is_empty())
+}
+
+/// Runs a phase on the worker's VM, creating the VM on first use.
+fn run(
+    ctx: &WorkerContext,
+    phase: Phase,
+    plugins: &[Arc<CompiledPlugin>],
+    req: RequestContext,
+) -> RequestContext {
+    let mut lua = ctx.lua.borrow_mut();
+    lua.get_or_insert_with(LuaWorker::new)
+        .run_phase(phase, plugins, req)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn handle(
+    ctx: &WorkerContext,
+    conn: &ConnInfo,
+    parts: http::request::Parts,
+    body: Incoming,
+    path: String,
+    captures: Option<UriCaptures>,
+    matched: Matched<'_>,
+    plugins: &Arc<[Arc<CompiledPlugin>]>,
+    request_id: HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let mut req = RequestContext::new(parts, conn.peer, conn.port, path);
+    req.route = Some(matched.route.route.clone());
+    req.service = Some(matched.upstream.service.clone());
+    req.captures = captures;
+
+    // Functions may read the body: read it whole (bounded) before access.
+    let mut stream = None;
+    if !body.is_end_stream() {
+        if any_for(plugins, Phase::Access) || any_for(plugins, Phase::Rewrite) {
+            match Limited::new(body, MAX_BUFFERED_BODY).collect().await {
+                Ok(collected) => req.body = Some(collected.to_bytes()),
+                Err(_) => {
+                    let accept = negotiation_header(&req.request.headers);
+                    return plugin_error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Payload too large",
+                        accept,
+                        &request_id,
+                        start,
+                    );
+                }
+            }
+        } else {
+            stream = Some(OutgoingBody::Stream(body));
+        }
+    }
+
+    ctx.lua
+        .borrow_mut()
+        .get_or_insert_with(LuaWorker::new)
+        .start_request();
+    for phase in [Phase::Rewrite, Phase::Access] {
+        if any_for(plugins, phase) && req.exit.is_none() {
+            req = run(ctx, phase, plugins, req);
+        }
+    }
+    if let Some(exit) = req.exit.take() {
+        let resp = exit_response(exit, &mut req, &request_id, start);
+        return after_response(ctx, plugins, req, resp);
+    }
+
+    // What goes upstream: a body the functions set, or the one read for them.
+    let body = match (req.upstream_body.take(), req.body.clone()) {
+        (Some(b), _) | (None, Some(b)) => Some(whole_body(&mut req.request.headers, b)),
+        (None, None) => stream,
+    };
+    let overrides = Overrides {
+        path: req.upstream_path.as_deref(),
+        query: req.upstream_query.as_deref(),
+    };
+    let norm = req.path.clone();
+    let mut resp = forward(
+        ctx,
+        conn,
+        &req.request,
+        norm.as_bytes(),
+        body,
+        matched,
+        Some(overrides),
+        &request_id,
+        start,
+    )
+    .await;
+    req.response_source = if resp.headers().contains_key(&X_KONG_RESPONSE_LATENCY) {
+        "error"
+    } else {
+        "service"
+    };
+    // Headers set in access apply to whatever response comes back.
+    for (name, value) in std::mem::take(&mut req.response_headers)
+        .into_iter()
+        .filter_map(|(n, v)| n.map(|n| (n, v)))
+    {
+        resp.headers_mut().insert(name, value);
+    }
+    after_response(ctx, plugins, req, resp)
+}
+
+/// A whole body replaces the client's framing with a `Content-Length`.
+fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
+    headers.remove(TRANSFER_ENCODING);
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    OutgoingBody::Whole(body)
+}
+
+/// Runs header_filter (which may change status and headers, or exit) and
+/// log on the response about to be sent.
+fn after_response(
+    ctx: &WorkerContext,
+    plugins: &[Arc<CompiledPlugin>],
+    mut req: RequestContext,
+    mut resp: Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    if any_for(plugins, Phase::HeaderFilter) {
+        req.response_status = Some(resp.status().as_u16());
+        req.response_headers = std::mem::take(resp.headers_mut());
+        req = run(ctx, Phase::HeaderFilter, plugins, req);
+        *resp.headers_mut() = std::mem::take(&mut req.response_headers);
+        if let Some(status) = req
+            .response_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+        {
+            *resp.status_mut() = status;
+        }
+        if let Some(exit) = req.exit.take() {
+            // An exit in header_filter replaces the body that was coming.
+            let status = resp.status();
+            let mut replaced = Response::new(match exit.body {
+                ExitBody::Bytes(b) => ProxyBody::full(b),
+                ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
+            });
+            *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
+            *replaced.headers_mut() = std::mem::take(resp.headers_mut());
+            replaced.headers_mut().remove(CONTENT_LENGTH);
+            replaced.headers_mut().extend(exit.headers);
+            resp = replaced;
+        }
+    }
+    if any_for(plugins, Phase::Log) {
+        req.response_status = Some(resp.status().as_u16());
+        req.response_headers = resp.headers().clone();
+        run(ctx, Phase::Log, plugins, req);
+    }
+    resp
+}
+
+/// The response for `kong.response.exit`, `ngx.exit` or a failed function.
+fn exit_response(
+    exit: Exit,
+    req: &mut RequestContext,
+    request_id: &HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let status = StatusCode::from_u16(exit.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = match exit.body {
+        ExitBody::KongError(message) => plugin_error_response(
+            status,
+            &message,
+            negotiation_header(&req.request.headers),
+            request_id,
+            start,
+        ),
+        ExitBody::Bytes(body) => {
+            let mut resp = Response::new(ProxyBody::full(body));
+            *resp.status_mut() = status;
+            let h = resp.headers_mut();
+            h.insert(SERVER, SERVER_VALUE.clone());
+            h.insert(&X_KONG_RESPONSE_LATENCY, latency_value(start.elapsed()));
+            h.insert(&X_KONG_REQUEST_ID, request_id.clone());
+            resp
+        }
+    };
+    let headers = resp.headers_mut();
+    for (name, value) in std::mem::take(&mut req.response_headers)
+        .into_iter()
+        .filter_map(|(n, v)| n.map(|n| (n, v)))
+    {
+        headers.insert(name, value);
+    }
+    for (name, value) in exit
+        .headers
+        .into_iter()
+        .filter_map(|(n, v)| n.map(|n| (n, v)))
+    {
+        headers.insert(name, value);
+    }
+    resp
+}
