@@ -242,6 +242,21 @@ impl LuaWorker {
     /// Calls a function with no arguments under the fuel, time and memory
     /// budgets.
     fn call(&mut self, f: &StashedFunction) -> CallResult {
+        // piccolo 0.3.3 can panic on some table growth patterns (see
+        // conformance/deviations.txt): the request fails, the worker lives on
+        // with a fresh VM.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call_unguarded(f))) {
+            Ok(result) => result,
+            Err(_) => {
+                self.recycle();
+                CallResult::Failed(
+                    "the Lua VM failed internally; this worker's VM was rebuilt".into(),
+                )
+            }
+        }
+    }
+
+    fn call_unguarded(&mut self, f: &StashedFunction) -> CallResult {
         let executor = &self.executor;
         self.lua.enter(|ctx| {
             ctx.fetch(executor).restart(ctx, ctx.fetch(f), ());
@@ -463,6 +478,28 @@ mod tests {
         let p = [plugin("pre-function", &["while true do end"])];
         let req = access(&mut w, &p, request(&[]));
         assert_eq!(req.exit.unwrap().status, 500);
+        let p = [plugin(
+            "pre-function",
+            &["return kong.response.exit(200, 'alive')"],
+        )];
+        assert_eq!(
+            exit_of(&access(&mut w, &p, request(&[]))),
+            (200, "alive".into())
+        );
+    }
+
+    #[test]
+    fn a_vm_panic_fails_the_request_not_the_worker() {
+        let mut w = LuaWorker::new();
+        // piccolo 0.3.3 panics when a table whose deleted keys were collected grows.
+        let churn = "local cache = {} for round = 1, 50 do \
+            for i = 1, 20 do cache['k' .. round .. '_' .. i] = {round, i} end \
+            for i = 1, 20, 2 do cache['k' .. round .. '_' .. i] = nil end \
+            local garbage = {} for i = 1, 200 do garbage[i] = {i} end end \
+            return kong.response.exit(200, 'survived')";
+        let p = [plugin("pre-function", &[churn])];
+        let status = access(&mut w, &p, request(&[])).exit.unwrap().status;
+        assert_eq!(status, 500, "the panic became a failed request");
         let p = [plugin(
             "pre-function",
             &["return kong.response.exit(200, 'alive')"],
