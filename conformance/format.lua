@@ -44,3 +44,13 @@ show(pcall(f, "%s %s", 1))
 show(pcall(f, "%c", "a"))
 show(pcall(f, "%10.3s|", "a\0b"))
 show(select("#", f("")), f("") == "")
+-- %g family across magnitudes (rounding that carries into the exponent)
+local vals = {0, -0.0, 1/3, 2/3, 1e-5, 1.5e-4, 123456.789, 1e21, 2^53, 2^63, 0.1, 1e100, 5e-324, 1.7976931348623157e308, 100000, 1e6, 999999.5, 9.5, 0.00001234, 99999999999999, 1e14, 123456789012345}
+for _, fmt in ipairs({"%g", "%.3g", "%.14g", "%#.3g", "%10.4g", "%-12g|", "%+g", "%G", "%.0g", "%.1g", "%#.0g", "%.17g", "%.3e", "%.2f"}) do
+  local row = {}
+  for _, v in ipairs(vals) do row[#row + 1] = f(fmt, v) end
+  print(fmt, table.concat(row, " "))
+end
+local row = {}
+for _, v in ipairs(vals) do row[#row + 1] = tostring(v) end
+print(table.concat(row, " "))

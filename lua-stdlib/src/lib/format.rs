@@ -87,18 +87,40 @@ pub fn g_body(x: f64, prec: Option<usize>, upper: bool, alt: bool) -> std::strin
         Some(0) => 1,
         Some(p) => p,
     };
-    let x_exp = if x == 0.0 {
-        0
+    // One `%e` conversion gives both the exponent and the digits: `%g`'s
+    // fixed form has the same `p` significant digits, rounded the same way.
+    // When the shortest round-trip form has at most `p <= 15` digits, those
+    // are the digits (a 15-digit unit is above a double's precision, so the
+    // exact value rounds to them), and Rust finds them much faster than an
+    // exact `p`-digit conversion.
+    let shortest = format!("{:e}", x);
+    let (short_mantissa, short_exp) = shortest.split_once('e').unwrap_or((&shortest, "0"));
+    let short_digits = short_mantissa.bytes().filter(u8::is_ascii_digit).count();
+    let (mantissa, x_exp) = if p <= 15 && short_digits <= p {
+        (short_mantissa.to_string(), short_exp.parse().unwrap_or(0))
     } else {
-        exp_body(x, p - 1, false).1
+        exp_body(x, p - 1, false)
     };
     if (x_exp as i64) < p as i64 && x_exp >= -4 {
-        let mut s = format!("{:.*}", (p as i64 - 1 - x_exp as i64) as usize, x);
-        if alt {
-            if !s.contains('.') {
-                s.push('.');
-            }
+        let mut digits: std::string::String =
+            mantissa.chars().filter(char::is_ascii_digit).collect();
+        while digits.len() < p {
+            digits.push('0');
+        }
+        let mut s = std::string::String::with_capacity(p + 6);
+        if x_exp >= 0 {
+            let int_len = x_exp as usize + 1;
+            s.push_str(&digits[..int_len]);
+            s.push('.');
+            s.push_str(&digits[int_len..]);
         } else {
+            s.push_str("0.");
+            for _ in 0..(-x_exp - 1) {
+                s.push('0');
+            }
+            s.push_str(&digits);
+        }
+        if !alt {
             strip_zeros(&mut s);
         }
         s

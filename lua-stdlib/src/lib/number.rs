@@ -29,6 +29,15 @@ pub fn float_to_string(f: f64) -> std::string::String {
     if f.is_infinite() {
         return if f < 0.0 { "-inf" } else { "inf" }.to_string();
     }
+    // Integral values below 1e14 (14 digits) print exactly under %.14g.
+    if f.fract() == 0.0 && f.abs() < 1e14 {
+        let mut s = (f as i64).to_string();
+        if f.is_sign_negative() && f == 0.0 {
+            s.insert(0, '-');
+        }
+        s.push_str(".0");
+        return s;
+    }
     let mut s = g_body(f.abs(), Some(14), false, false);
     if f.is_sign_negative() {
         s.insert(0, '-');
@@ -247,6 +256,14 @@ mod tests {
         assert_eq!(float_to_string(std::f64::consts::PI), "3.1415926535898");
         assert_eq!(float_to_string(0.1), "0.1");
         assert_eq!(float_to_string(1e15), "1e+15");
+        assert_eq!(float_to_string(1e14), "1e+14");
+        assert_eq!(float_to_string(99999999999999.0), "99999999999999.0");
+        assert_eq!(float_to_string(123456789012345.0), "1.2345678901234e+14");
+        assert_eq!(float_to_string(0.1 + 0.2), "0.3");
+        assert_eq!(float_to_string(1.0 / 3.0), "0.33333333333333");
+        assert_eq!(float_to_string(-2.5e-5), "-2.5e-05");
+        assert_eq!(float_to_string(123.456), "123.456");
+        assert_eq!(float_to_string(9.9999999999999995), "10.0");
         assert_eq!(float_to_string(123456789012.0), "123456789012.0");
         assert_eq!(float_to_string(f64::INFINITY), "inf");
         assert_eq!(float_to_string(-f64::INFINITY), "-inf");
