@@ -201,16 +201,136 @@ pub(crate) fn add<'gc>(
     cell: &RequestCell,
     f: PdkFn,
 ) {
+    add_with(ctx, t, name, cell, f, |f, ctx, exec, stack, req| {
+        f(ctx, exec, stack, req)
+    });
+}
+
+/// Like `add`, for a function that also gets `data` (shared code for
+/// several PDK modules).
+pub(crate) fn add_with<'gc, D: Copy + 'static>(
+    ctx: Context<'gc>,
+    t: Table<'gc>,
+    name: &'static str,
+    cell: &RequestCell,
+    data: D,
+    f: for<'a> fn(
+        D,
+        Context<'a>,
+        &mut Execution<'a, '_>,
+        &mut Stack<'a, '_>,
+        &mut RequestContext,
+    ) -> Result<(), Error<'a>>,
+) {
     let cell = cell.clone();
     let cb = Callback::from_fn(&ctx, move |ctx, mut exec, mut stack| {
         let mut guard = cell.borrow_mut();
         let Some(req) = guard.as_mut() else {
             return Err(lua_error(ctx, &format!("{name}: no request in progress")));
         };
-        f(ctx, &mut exec, &mut stack, req)?;
+        f(data, ctx, &mut exec, &mut stack, req)?;
         Ok(CallbackReturn::Return)
     });
     let _ = t.set(ctx, name, cb);
+}
+
+/// The header map a set of header functions edits.
+pub(crate) type HeadersOf = fn(&mut RequestContext) -> &mut HeaderMap;
+
+/// `set_header`, `add_header`, `clear_header` and `set_headers` on the
+/// headers `which` selects, callable in `phases` (empty: any phase). Shared
+/// by `kong.response`, `kong.service.request` and `ngx.req`.
+pub(crate) fn add_header_functions<'gc>(
+    ctx: Context<'gc>,
+    t: Table<'gc>,
+    cell: &RequestCell,
+    phases: &'static [Phase],
+    which: HeadersOf,
+) {
+    let data = (phases, which);
+    add_with(
+        ctx,
+        t,
+        "set_header",
+        cell,
+        data,
+        |(phases, which), ctx, _, stack, req| {
+            check_phase(ctx, req, phases)?;
+            let name = header_name_arg(ctx, stack, 0)?;
+            let values = match stack.get(1) {
+                // ngx.req.set_header(name, nil) clears.
+                Value::Nil => Vec::new(),
+                v => header_values_arg(ctx, v)?,
+            };
+            let headers = which(req);
+            headers.remove(&name);
+            for v in values {
+                headers.append(name.clone(), v);
+            }
+            stack.clear();
+            Ok(())
+        },
+    );
+    add_with(
+        ctx,
+        t,
+        "add_header",
+        cell,
+        data,
+        |(phases, which), ctx, _, stack, req| {
+            check_phase(ctx, req, phases)?;
+            let name = header_name_arg(ctx, stack, 0)?;
+            let values = header_values_arg(ctx, stack.get(1))?;
+            let headers = which(req);
+            for v in values {
+                headers.append(name.clone(), v);
+            }
+            stack.clear();
+            Ok(())
+        },
+    );
+    add_with(
+        ctx,
+        t,
+        "clear_header",
+        cell,
+        data,
+        |(phases, which), ctx, _, stack, req| {
+            check_phase(ctx, req, phases)?;
+            let name = header_name_arg(ctx, stack, 0)?;
+            which(req).remove(&name);
+            stack.clear();
+            Ok(())
+        },
+    );
+    add_with(
+        ctx,
+        t,
+        "set_headers",
+        cell,
+        data,
+        |(phases, which), ctx, _, stack, req| {
+            check_phase(ctx, req, phases)?;
+            let Value::Table(h) = stack.get(0) else {
+                return Err(lua_error(ctx, "headers must be a table"));
+            };
+            response::set_headers_from(ctx, which(req), h)?;
+            stack.clear();
+            Ok(())
+        },
+    );
+}
+
+fn check_phase<'gc>(
+    ctx: Context<'gc>,
+    req: &RequestContext,
+    phases: &[Phase],
+) -> Result<(), Error<'gc>> {
+    if phases.is_empty() {
+        Ok(())
+    } else {
+        only_in(ctx, req, phases)
+    }
 }
 
 pub(crate) fn lua_error<'gc>(ctx: Context<'gc>, msg: &str) -> Error<'gc> {

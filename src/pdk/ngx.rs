@@ -378,23 +378,6 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
-    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
-        let name = header_name_arg(ctx, stack, 0)?;
-        req.request.headers.remove(&name);
-        if !matches!(stack.get(1), Value::Nil) {
-            for v in header_values_arg(ctx, stack.get(1))? {
-                req.request.headers.append(name.clone(), v);
-            }
-        }
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
-        let name = header_name_arg(ctx, stack, 0)?;
-        req.request.headers.remove(&name);
-        stack.clear();
-        Ok(())
-    });
     add(ctx, t, "read_body", cell, |_, _, stack, _| {
         stack.clear();
         Ok(())
@@ -413,6 +396,7 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
+    super::add_header_functions(ctx, t, cell, &[], |req| &mut req.request.headers);
     let _ = ngx.set(ctx, "req", t);
 }
 

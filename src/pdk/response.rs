@@ -109,49 +109,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         stack.replace(ctx, headers_table(ctx, &req.response_headers));
         Ok(())
     });
-    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        let values = header_values_arg(ctx, stack.get(1))?;
-        req.response_headers.remove(&name);
-        for v in values {
-            req.response_headers.append(name.clone(), v);
-        }
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        for v in header_values_arg(ctx, stack.get(1))? {
-            req.response_headers.append(name.clone(), v);
-        }
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        req.response_headers.remove(&name);
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        let Value::Table(h) = stack.get(0) else {
-            return Err(lua_error(ctx, "headers must be a table"));
-        };
-        let mut headers = HeaderMap::new();
-        set_headers_from(ctx, &mut headers, h)?;
-        for name in headers.keys() {
-            req.response_headers.remove(name);
-        }
-        for (name, v) in headers.iter() {
-            req.response_headers.append(name.clone(), v.clone());
-        }
-        stack.clear();
-        Ok(())
-    });
+    super::add_header_functions(ctx, t, cell, SET_PHASES, |req| &mut req.response_headers);
     super::set(ctx, kong, "response", t);
 }
 

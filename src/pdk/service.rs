@@ -4,52 +4,13 @@
 
 use piccolo::{Context, Table, Value};
 
-use super::{
-    add, arg_bytes, arg_string, header_name_arg, header_values_arg, lua_error, only_in, Phase,
-    RequestCell,
-};
+use super::{add, arg_bytes, arg_string, lua_error, only_in, Phase, RequestCell};
 
 const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let service = Table::new(&ctx);
     let t = Table::new(&ctx);
-    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        let values = header_values_arg(ctx, stack.get(1))?;
-        req.request.headers.remove(&name);
-        for v in values {
-            req.request.headers.append(name.clone(), v);
-        }
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        for v in header_values_arg(ctx, stack.get(1))? {
-            req.request.headers.append(name.clone(), v);
-        }
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        req.request.headers.remove(&name);
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
-        let Value::Table(h) = stack.get(0) else {
-            return Err(lua_error(ctx, "headers must be a table"));
-        };
-        super::response::set_headers_from(ctx, &mut req.request.headers, h)?;
-        stack.clear();
-        Ok(())
-    });
     add(ctx, t, "set_path", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
         let path = arg_string(stack, 0).filter(|p| p.starts_with('/'));
@@ -89,6 +50,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
+    super::add_header_functions(ctx, t, cell, PHASES, |req| &mut req.request.headers);
     super::set(ctx, service, "request", t);
     super::set(ctx, kong, "service", service);
 }
