@@ -91,3 +91,9 @@ while true do
   items[#items + 1] = item
 end
 show(table.concat(items), coroutine.status(producer))
+
+-- closing a coroutine that died by an error reports the error once
+local dead = coroutine.create(error)
+show(coroutine.resume(dead, 100))
+show(coroutine.close(dead))
+show(coroutine.close(dead))

@@ -3,7 +3,9 @@
 //! (`cannot resume dead coroutine`, errors through `wrap` positioned at the
 //! caller).
 
-use gc_arena::Collect;
+use std::collections::VecDeque;
+
+use gc_arena::{lock::RefLock, Collect, Gc, Rootable};
 use piccolo::{
     BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
     Stack, Table, Thread, ThreadMode, Value,
@@ -66,12 +68,44 @@ fn co_create<'gc>(
     Ok(CallbackReturn::Return)
 }
 
+/// How many coroutines that died by an error keep their error for
+/// `coroutine.close` (piccolo keeps nothing on a dead thread; a bounded
+/// list keeps abandoned coroutines from piling up in a long-lived VM).
+const DEAD_KEPT: usize = 64;
+
+/// Coroutines that died by an error, with the error, newest last.
+#[derive(Copy, Clone, Collect)]
+#[collect(no_drop)]
+struct DiedByError<'gc>(Gc<'gc, RefLock<VecDeque<(Thread<'gc>, Value<'gc>)>>>);
+
+impl<'gc> piccolo::Singleton<'gc> for DiedByError<'gc> {
+    fn create(ctx: Context<'gc>) -> Self {
+        DiedByError(Gc::new(&ctx, RefLock::new(VecDeque::new())))
+    }
+}
+
+fn remember_error<'gc>(ctx: Context<'gc>, thread: Thread<'gc>, error: Value<'gc>) {
+    let dead = ctx.singleton::<Rootable![DiedByError<'_>]>().0;
+    let mut dead = dead.borrow_mut(&ctx);
+    if dead.len() >= DEAD_KEPT {
+        dead.pop_front();
+    }
+    dead.push_back((thread, error));
+}
+
+fn take_error<'gc>(ctx: Context<'gc>, thread: Thread<'gc>) -> Option<Value<'gc>> {
+    let dead = ctx.singleton::<Rootable![DiedByError<'_>]>().0;
+    let mut dead = dead.borrow_mut(&ctx);
+    let i = dead.iter().position(|(t, _)| *t == thread)?;
+    dead.remove(i).map(|(_, e)| e)
+}
+
 /// `resume`'s continuation: `true, results` or `false, error`.
 #[derive(Collect)]
-#[collect(require_static)]
-struct ResumeResult;
+#[collect(no_drop)]
+struct ResumeResult<'gc>(Thread<'gc>);
 
-impl<'gc> Sequence<'gc> for ResumeResult {
+impl<'gc> Sequence<'gc> for ResumeResult<'gc> {
     fn poll(
         &mut self,
         _: Context<'gc>,
@@ -89,7 +123,9 @@ impl<'gc> Sequence<'gc> for ResumeResult {
         error: Error<'gc>,
         mut stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace(ctx, (false, error_value(ctx, error)));
+        let error = error_value(ctx, error);
+        remember_error(ctx, self.0, error);
+        stack.replace(ctx, (false, error));
         Ok(SequencePoll::Return)
     }
 }
@@ -107,7 +143,7 @@ fn co_resume<'gc>(
     stack.pop_front();
     Ok(CallbackReturn::Resume {
         thread,
-        then: Some(BoxSequence::new(&ctx, ResumeResult)),
+        then: Some(BoxSequence::new(&ctx, ResumeResult(thread))),
     })
 }
 
@@ -167,7 +203,11 @@ fn co_close<'gc>(
     match status(exec, thread) {
         "suspended" | "dead" => {
             let _ = thread.reset(&ctx);
-            stack.replace(ctx, true);
+            // A coroutine that died by an error reports it once.
+            match take_error(ctx, thread) {
+                Some(error) => stack.replace(ctx, (false, error)),
+                None => stack.replace(ctx, true),
+            }
             Ok(CallbackReturn::Return)
         }
         other => fail(format!("cannot close a {other} coroutine")),
@@ -177,10 +217,10 @@ fn co_close<'gc>(
 /// `wrap`'s continuation: results pass through; a string error gets the
 /// caller's position, as lua5.4's `auxwrap` adds it.
 #[derive(Collect)]
-#[collect(require_static)]
-struct WrapResult;
+#[collect(no_drop)]
+struct WrapResult<'gc>(Thread<'gc>);
 
-impl<'gc> Sequence<'gc> for WrapResult {
+impl<'gc> Sequence<'gc> for WrapResult<'gc> {
     fn poll(
         &mut self,
         _: Context<'gc>,
@@ -197,7 +237,9 @@ impl<'gc> Sequence<'gc> for WrapResult {
         error: Error<'gc>,
         _: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        match error_value(ctx, error) {
+        let error = error_value(ctx, error);
+        remember_error(ctx, self.0, error);
+        match error {
             Value::String(s) => {
                 let mut msg = position(&exec).into_bytes();
                 msg.extend_from_slice(s.as_bytes());
@@ -224,7 +266,7 @@ fn co_wrap<'gc>(
         }
         Ok(CallbackReturn::Resume {
             thread: *thread,
-            then: Some(BoxSequence::new(&ctx, WrapResult)),
+            then: Some(BoxSequence::new(&ctx, WrapResult(*thread))),
         })
     });
     stack.replace(ctx, wrapper);
