@@ -126,7 +126,6 @@ fn file_flush<'gc>(
 /// streams with `write`/`flush` methods.
 pub fn load_io<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let io = Table::new(&ctx);
-    set_fn(ctx, io, "io.write", io_write);
     set_fn(ctx, io, "io.read", io_read);
     let methods = Table::new(&ctx);
     set_fn(ctx, methods, "file.write", file_write);
@@ -149,5 +148,15 @@ pub fn load_io<'gc>(ctx: Context<'gc>) -> Table<'gc> {
         ud.set_metatable(&ctx, Some(meta));
         let _ = io.set(ctx, name, ud);
     }
+    // `io.write` returns `io.stdout`, so calls chain as in Lua.
+    let stdout = io.get(ctx, "stdout");
+    let write =
+        piccolo::Callback::from_fn_with(&ctx, stdout, |stdout, ctx, mut exec, mut stack| {
+            io_write(ctx, &mut exec, &mut stack)
+                .map_err(|e| e.into_error(ctx, &exec, "io.write"))?;
+            stack.replace(ctx, *stdout);
+            Ok(CallbackReturn::Return)
+        });
+    let _ = io.set(ctx, "write", write);
     io
 }
