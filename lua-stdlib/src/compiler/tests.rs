@@ -501,6 +501,7 @@ fn bench_against_piccolo_compiler() {
         ("fib(27)", "local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end return fib(27)"),
         ("loop 3M", "local s = 0 for i = 1, 3000000 do s = s + i % 7 end return s"),
         ("method calls 500k", "local o = {n = 0} function o.inc(self) self.n = self.n + 1 end for i = 1, 500000 do o:inc() end return o.n"),
+        ("table loop 2M", "local t = {} for i = 1, 1000 do t[i] = {x = i} end local s = 0 for j = 1, 2000 do for i = 1, 1000 do local v = t[i] s = s + v.x end end return s"),
         ("concat 200k", "local t = {} for i = 1, 200000 do t[#t+1] = 'x' .. i end return #t"),
     ];
     for (name, src) in programs {

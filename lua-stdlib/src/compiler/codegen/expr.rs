@@ -461,16 +461,11 @@ impl CodeGen {
     /// false value raises lua5.4's positioned, named error from a helper
     /// (the VM's own error has neither). Costs a test and a jump.
     pub(super) fn guard(&mut self, e: &Expr, r: u8, kind: Guard) -> GResult<()> {
-        let checked = match &e.kind {
-            // calls are guarded for every named callee (the guard is small
-            // next to a call); indexing and arithmetic only for globals and
-            // fields, to keep local table access and arithmetic lean
-            ExprKind::Name(n) => {
-                matches!(kind, Guard::Call) || matches!(self.resolve(n), VarLoc::Global)
-            }
-            ExprKind::Index(..) => true,
-            _ => false,
-        };
+        // calls are guarded for every named callee (the guard is small next
+        // to a call); indexing and arithmetic everywhere but inside loops,
+        // where they are the hot path and stay bare VM operations
+        let named = matches!(e.kind, ExprKind::Name(_) | ExprKind::Index(..));
+        let checked = named && (matches!(kind, Guard::Call) || !self.in_loop());
         if !checked {
             return Ok(());
         }

@@ -138,6 +138,9 @@ pub(super) struct CodeGen {
     max_params: u16,
     /// Outer labels the protected body just closed jumps to.
     last_protected_gotos: Vec<Vec<u8>>,
+    /// Depth of `while` conditions being compiled (they run every
+    /// iteration: see `in_loop`).
+    pub(super) loop_conditions: u32,
 }
 
 /// Compiles a parsed chunk. Returns the main prototype and the plan for its
@@ -151,6 +154,7 @@ pub fn generate(block: &Block, strict: bool) -> GResult<(CompiledPrototype<Str>,
         main_upvals: Vec::new(),
         max_params: max_params(block),
         last_protected_gotos: Vec::new(),
+        loop_conditions: 0,
     };
     g.open_function(FunctionRef::Chunk, true, block.end_line);
     // `_ENV` is always the main chunk's first upvalue (`setfenv` relies on it)
@@ -844,6 +848,11 @@ impl CodeGen {
             return self.err(end_line, msg);
         }
         Ok(())
+    }
+
+    /// Whether code being generated sits inside a loop of this function.
+    pub(super) fn in_loop(&mut self) -> bool {
+        self.loop_conditions > 0 || self.fs().blocks.iter().any(|b| b.is_loop)
     }
 
     /// Index of the innermost loop block, if any.

@@ -104,7 +104,10 @@ impl CodeGen {
             StatKind::Do(b) => self.scoped_block(b)?,
             StatKind::While(cond, body) => {
                 let start = self.pc();
-                let exits = self.cond_jump(cond, false)?;
+                self.loop_conditions += 1;
+                let exits = self.cond_jump(cond, false);
+                self.loop_conditions -= 1;
+                let exits = exits?;
                 self.enter_block(true);
                 self.block_body(body)?;
                 let breaks = self.leave_block(true)?;
