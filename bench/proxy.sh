@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Plain proxying throughput, in one run on loopback: the upstream alone,
-# nginx proxy_pass (the peer), and lunagate proxying one route.
+# Proxying throughput, in one run on loopback: the upstream alone, nginx
+# proxy_pass (the peer), and lunagate proxying one route; then the seed's
+# custom-auth function: nginx + lua-nginx-module (OpenResty's core, Kong's
+# engine) against lunagate with the same check as a pre-function, both on
+# the proxied path (header sent) and the 401 path.
 #
 # Method (bench/README of the shared docs): the gateway under test runs one
 # worker pinned to CPU 1; the upstream (nginx, 1 worker) and wrk are pinned
@@ -11,8 +14,9 @@
 #
 #   bench/proxy.sh                    # 32 and 256 connections, 3 x 10 s
 #   REPS=1 DURATION=5 CONNS="32" bench/proxy.sh
+#   LUA=0 bench/proxy.sh              # plain proxying only
 #
-# Needs nginx and wrk (Debian: apt-get install nginx wrk).
+# Needs nginx, libnginx-mod-http-lua and wrk (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +25,8 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-"32 256"}
 UP_PORT=${UP_PORT:-28080}
 NGINX_PORT=${NGINX_PORT:-28081}
+NGINX_LUA_PORT=${NGINX_LUA_PORT:-28082}
+LUA=${LUA:-1}
 LG_PORT=${LG_PORT:-28000}
 ADMIN_PORT=${ADMIN_PORT:-28001}
 GW_CPU=${GW_CPU:-1}
@@ -30,8 +36,8 @@ for tool in nginx wrk taskset curl; do
   if ! command -v "$tool" >/dev/null; then
     if [ "$tool" = nginx ] || [ "$tool" = wrk ]; then
       echo "installing $tool" >&2
-      (apt-get install -y -q nginx wrk >/dev/null 2>&1 || sudo apt-get install -y -q nginx wrk >/dev/null) ||
-        { echo "needs $tool: apt-get install nginx wrk" >&2; exit 1; }
+      (apt-get install -y -q nginx libnginx-mod-http-lua wrk >/dev/null 2>&1 || sudo apt-get install -y -q nginx libnginx-mod-http-lua wrk >/dev/null) ||
+        { echo "needs $tool: apt-get install nginx libnginx-mod-http-lua wrk" >&2; exit 1; }
     else
       echo "needs $tool" >&2; exit 1
     fi
@@ -82,9 +88,11 @@ cpu_ticks() {
   echo "$total"
 }
 
-# wrk_once URL CONNS -> "rps p50_ms p99_ms requests"
+# wrk_once URL CONNS [HEADER] -> "rps p50_ms p99_ms requests"
 wrk_once() {
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "$1" | awk '
+  local hdr=()
+  [ -n "${3:-}" ] && hdr=(-H "$3")
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${hdr[@]}" "$1" | awk '
     function ms(v) {
       if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
       if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
@@ -100,16 +108,16 @@ wrk_once() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# measure NAME URL CONNS GATEWAY_PID(or "") -> appends a result line
+# measure NAME URL CONNS GATEWAY_PID(or "") [HEADER] -> appends a result line
 RESULTS=$RUN/results
 measure() {
-  local name=$1 url=$2 c=$3 pid=$4
+  local name=$1 url=$2 c=$3 pid=$4 header=${5:-}
   taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d2s "$url" >/dev/null 2>&1 || true
   local rps=() p50=() p99=() cpu=()
   for _ in $(seq "$REPS"); do
     local t0=0 t1=0
     [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
-    read -r r a b n < <(wrk_once "$url" "$c")
+    read -r r a b n < <(wrk_once "$url" "$c" "$header")
     [ -n "$pid" ] && t1=$(cpu_ticks "$pid")
     rps+=("$r"); p50+=("$a"); p99+=("$b")
     if [ -n "$pid" ] && [ "$n" -gt 0 ]; then
@@ -124,7 +132,7 @@ measure() {
   m99=$(printf '%s\n' "${p99[@]}" | median)
   mc=$(printf '%s\n' "${cpu[@]}" | median)
   echo "$name $c $mr $m50 $m99 $mc" >>"$RESULTS"
-  printf '%-10s c=%-4s %9s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' "$name" "$c" "$mr" "$m50" "$m99" "$mc" >&2
+  printf '%-14s c=%-4s %9s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' "$name" "$c" "$mr" "$m50" "$m99" "$mc" >&2
 }
 
 echo "starting upstream (nginx, CPU $LOAD_CPU) on :$UP_PORT" >&2
@@ -152,26 +160,61 @@ curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services" \
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/bench/routes" -d 'paths[]=/'
 [ "$(curl -s "http://127.0.0.1:$LG_PORT/")" = ok ] || { echo "lunagate does not proxy" >&2; cat "$RUN/lunagate.out" >&2; exit 1; }
 
+if [ "$LUA" = 1 ]; then
+  echo "starting nginx + lua custom-auth (CPU $GW_CPU) on :$NGINX_LUA_PORT" >&2
+  start_nginx nginx-lua nginx-lua.conf "$NGINX_LUA_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
+  NGINX_LUA_PID=$LAST_PID
+  wait_port "$NGINX_LUA_PORT" || true
+  # The same check as the reference's access_by_lua_block, as a pre-function.
+  cat >"$RUN/custom-auth.lua" <<'LUA'
+local key = kong.request.get_header("x-custom-auth")
+if not key then return kong.response.exit(401, {message = "Invalid Credentials"}) end
+kong.service.request.clear_header("x-custom-auth")
+LUA
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services" -d name=auth -d "url=http://127.0.0.1:$UP_PORT"
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/auth/routes" -d 'paths[]=/auth'
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/auth/plugins" \
+    -F name=pre-function -F "config.access[]=@$RUN/custom-auth.lua"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LG_PORT/auth")" = 401 ] ||
+    { echo "lunagate's pre-function does not answer 401" >&2; exit 1; }
+  [ "$(curl -s -H 'x-custom-auth: k' "http://127.0.0.1:$LG_PORT/auth")" = ok ] ||
+    { echo "lunagate's pre-function does not let the request through" >&2; exit 1; }
+fi
+
 : >"$RESULTS"
 for c in $CONNS; do
   measure upstream "http://127.0.0.1:$UP_PORT/" "$c" ""
   measure nginx "http://127.0.0.1:$NGINX_PORT/" "$c" "$NGINX_PID"
   measure lunagate "http://127.0.0.1:$LG_PORT/" "$c" "$LG_PID"
+  if [ "$LUA" = 1 ]; then
+    measure nginx-lua "http://127.0.0.1:$NGINX_LUA_PORT/" "$c" "$NGINX_LUA_PID" "x-custom-auth: k"
+    measure lunagate-lua "http://127.0.0.1:$LG_PORT/auth" "$c" "$LG_PID" "x-custom-auth: k"
+    measure nginx-lua-401 "http://127.0.0.1:$NGINX_LUA_PORT/" "$c" "$NGINX_LUA_PID"
+    measure lunagate-lua-401 "http://127.0.0.1:$LG_PORT/auth" "$c" "$LG_PID"
+  fi
 done
 
 echo
-printf '%-10s %5s %10s %9s %9s %12s\n' target conns rps "p50 ms" "p99 ms" "cpu us/req"
+printf '%-16s %5s %10s %9s %9s %12s\n' target conns rps "p50 ms" "p99 ms" "cpu us/req"
 while read -r name c r a b cpu; do
-  printf '%-10s %5s %10s %9s %9s %12s\n' "$name" "$c" "$r" "$a" "$b" "$cpu"
+  printf '%-16s %5s %10s %9s %9s %12s\n' "$name" "$c" "$r" "$a" "$b" "$cpu"
 done <"$RESULTS"
 echo
-for c in $CONNS; do
-  awk -v c="$c" '
-    $1 == "nginx" && $2 == c { nr = $3; n99 = $5; nc = $6 }
-    $1 == "lunagate" && $2 == c { lr = $3; l99 = $5; lc = $6 }
+ratio() { # PEER OURS CONNS LABEL
+  awk -v c="$3" -v p="$1" -v o="$2" -v label="$4" '
+    $1 == p && $2 == c { nr = $3; n99 = $5; nc = $6 }
+    $1 == o && $2 == c { lr = $3; l99 = $5; lc = $6 }
     END {
-      printf "c=%-4s lunagate/nginx: rps %.2fx  p99 %.2fx", c, lr / nr, l99 / n99
+      if (nr == 0 || lr == 0) exit
+      printf "c=%-4s %-28s rps %.2fx  p99 %.2fx", c, label, lr / nr, l99 / n99
       if (nc > 0 && lc > 0) printf "  cpu/req %.2fx", lc / nc
       printf "\n"
     }' "$RESULTS"
+}
+for c in $CONNS; do
+  ratio nginx lunagate "$c" "lunagate/nginx:"
+  if [ "$LUA" = 1 ]; then
+    ratio nginx-lua lunagate-lua "$c" "custom-auth lunagate/nginx-lua:"
+    ratio nginx-lua-401 lunagate-lua-401 "$c" "401 path lunagate/nginx-lua:"
+  fi
 done
