@@ -165,11 +165,9 @@ pub(super) fn arith<'gc>(
     }
     .unwrap_or(ArithOp::Add);
     let (a, b) = (stack.get(1), stack.get(2));
-    // strings coerce for arithmetic only (lua5.4's string metamethods)
-    let num = |v: Value<'gc>| match v {
-        Value::String(_) if is_bitwise(op) => None,
-        v => to_num(v),
-    };
+    // strings coerce to numbers (for bitwise operators too, as lua 5.4.8
+    // and the 0.3.3 VM do; 5.4.4 refused them)
+    let num = |v: Value<'gc>| to_num(v);
     let msg = match compute(op, num(a), num(b)) {
         Outcome::Value(n) => {
             let v = match n {
