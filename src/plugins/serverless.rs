@@ -146,11 +146,11 @@ impl LuaWorker {
     /// Points `kong.ctx.plugin` at this plugin's table for the request.
     fn enter_plugin(&mut self, plugin: &CompiledPlugin) {
         if let Some(req) = self.cell.borrow_mut().as_mut() {
-            req.plugin_name = if plugin.plugin.name == "pre-function" {
-                "pre-function"
-            } else {
-                "post-function"
-            };
+            // The enabled plugins' names are static: no allocation per call.
+            req.plugin_name = crate::entities::plugins::ENABLED
+                .iter()
+                .find(|(name, _)| *name == plugin.plugin.name)
+                .map_or("", |(name, _)| name);
         }
         let id = plugin.plugin.id;
         let globals = &self.globals;
