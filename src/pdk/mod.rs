@@ -391,10 +391,24 @@ pub(crate) fn header_name_arg<'gc>(
     stack: &Stack<'gc, '_>,
     i: usize,
 ) -> Result<HeaderName, Error<'gc>> {
-    let name =
-        arg_string(stack, i).ok_or_else(|| lua_error(ctx, "header name must be a string"))?;
-    HeaderName::from_bytes(name.replace('_', "-").to_ascii_lowercase().as_bytes())
-        .map_err(|_| lua_error(ctx, &format!("invalid header name \"{name}\"")))
+    let Value::String(name) = stack.get(i) else {
+        return Err(lua_error(ctx, "header name must be a string"));
+    };
+    let bytes = name.as_bytes();
+    // `HeaderName::from_bytes` lowercases; only `_` needs rewriting.
+    let parsed = if bytes.contains(&b'_') {
+        let dashed: Vec<u8> = bytes
+            .iter()
+            .map(|&b| if b == b'_' { b'-' } else { b })
+            .collect();
+        HeaderName::from_bytes(&dashed)
+    } else {
+        HeaderName::from_bytes(bytes)
+    };
+    parsed.map_err(|_| {
+        let shown = String::from_utf8_lossy(bytes);
+        lua_error(ctx, &format!("invalid header name \"{shown}\""))
+    })
 }
 
 /// A header value argument: a string, a number, or a table of them.

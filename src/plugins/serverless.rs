@@ -258,25 +258,40 @@ impl LuaWorker {
 
     fn call_unguarded(&mut self, f: &StashedFunction) -> CallResult {
         let executor = &self.executor;
-        self.lua.enter(|ctx| {
-            ctx.fetch(executor).restart(ctx, ctx.fetch(f), ());
-        });
+        let cell = &self.cell;
         let started = Instant::now();
+        let mut first = true;
         loop {
-            let done = self
-                .lua
-                .enter(|ctx| ctx.fetch(executor).step(ctx, &mut Fuel::with(SLICE)));
-            let stopped = self
-                .cell
-                .borrow()
-                .as_ref()
-                .is_some_and(|r| r.exit.is_some() || r.leave_function);
-            if stopped {
-                self.lua.enter(|ctx| ctx.fetch(executor).stop(&ctx));
-                return CallResult::Stopped;
-            }
-            if done {
-                break;
+            // One arena entry per slice: start, step and (when finished)
+            // collect the result together; most calls need one slice.
+            let finished = self.lua.enter(|ctx| {
+                let ex = ctx.fetch(executor);
+                if std::mem::take(&mut first) {
+                    ex.restart(ctx, ctx.fetch(f), ());
+                }
+                let done = ex.step(ctx, &mut Fuel::with(SLICE));
+                let stopped = cell
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|r| r.exit.is_some() || r.leave_function);
+                if stopped {
+                    ex.stop(&ctx);
+                    return Some(CallResult::Stopped);
+                }
+                if !done {
+                    return None;
+                }
+                Some(match ex.take_result::<Value>(ctx) {
+                    Ok(Ok(Value::Function(inner))) => CallResult::Returned(Some(ctx.stash(inner))),
+                    Ok(Ok(_)) => CallResult::Returned(None),
+                    Ok(Err(e)) => CallResult::Failed(
+                        lua_stdlib::stdlib::base::error_value(ctx, e).to_string(),
+                    ),
+                    Err(e) => CallResult::Failed(format!("{e:?}")),
+                })
+            });
+            if let Some(result) = finished {
+                return result;
             }
             let over_time = started.elapsed() > TIME_BUDGET;
             if over_time || self.lua.total_memory() > MEMORY_BUDGET {
@@ -287,15 +302,6 @@ impl LuaWorker {
                 ));
             }
         }
-        self.lua
-            .enter(|ctx| match ctx.fetch(executor).take_result::<Value>(ctx) {
-                Ok(Ok(Value::Function(inner))) => CallResult::Returned(Some(ctx.stash(inner))),
-                Ok(Ok(_)) => CallResult::Returned(None),
-                Ok(Err(e)) => {
-                    CallResult::Failed(lua_stdlib::stdlib::base::error_value(ctx, e).to_string())
-                }
-                Err(e) => CallResult::Failed(format!("{e:?}")),
-            })
     }
 
     /// Replaces the VM after a runaway function: a stopped executor keeps
