@@ -2,9 +2,9 @@
 //! parser, code generation to piccolo bytecode), the standard library and the
 //! LuaJIT/5.1 compatibility layer. Knows nothing about HTTP.
 
-pub mod compiler;
-pub mod runtime;
 pub mod cli;
+pub mod compiler;
 pub mod env;
+pub mod runtime;
 #[path = "lib/mod.rs"]
 pub mod stdlib;
