@@ -583,3 +583,35 @@ async fn nested_endpoints_and_method_semantics() {
         json!({"enabled_plugins": ["pre-function", "post-function"]})
     );
 }
+
+/// Concurrent writes are all committed, published and kept across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_in(dir.path());
+    let posts = (0..40).map(|i| {
+        let url = gw.admin_url("/services");
+        tokio::spawn(async move {
+            post_json(
+                &url,
+                json!({"name": format!("svc{i}"), "host": "example.com"}),
+            )
+            .await
+            .0
+        })
+    });
+    for p in posts {
+        assert_eq!(p.await.unwrap(), 201);
+    }
+    let count = |page: Value| page["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        count(get_json(&gw.admin_url("/services?size=1000")).await.1),
+        40
+    );
+    assert!(gw.stop().success());
+    let gw = Gateway::start_in(dir.path());
+    assert_eq!(
+        count(get_json(&gw.admin_url("/services?size=1000")).await.1),
+        40
+    );
+}
