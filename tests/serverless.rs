@@ -233,3 +233,46 @@ async fn body_counter_runs_once_per_request() {
         assert_eq!(value, "10", "{path}");
     }
 }
+
+/// A route's pre-function and a global post-function share `kong.ctx.shared`;
+/// header_filter edits the proxied response; access-phase response headers
+/// (several values) reach the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phases_and_plugins_cooperate() {
+    let up = echo_upstream().await;
+    let gw = Gateway::start();
+    route_with(
+        &gw,
+        &up,
+        "coop",
+        json!({"name": "pre-function", "config": {"access": [
+            "kong.ctx.shared.who = 'pre' kong.response.set_header('x-multi', {'a', 'b'}) kong.service.request.set_header('x-from-pre', '1')"
+        ]}}),
+    )
+    .await;
+    let (s, b) = post_json(
+        &gw.admin_url("/plugins"),
+        json!({"name": "post-function", "config": {
+            "access": ["kong.service.request.set_header('x-seen', kong.ctx.shared.who or 'nobody')"],
+            "header_filter": ["kong.response.set_header('x-filtered', tostring(kong.response.get_status()))"],
+        }}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let r = client().get(gw.proxy_url("/coop")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let multi: Vec<_> = r
+        .headers()
+        .get_all("x-multi")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(multi, ["a", "b"]);
+    assert_eq!(r.headers()["x-filtered"], "200");
+    let echo: Value = r.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-from-pre"], "1");
+    assert_eq!(
+        echo["headers"]["x-seen"], "pre",
+        "pre-function (1000000) runs before post-function (-1000)"
+    );
+}

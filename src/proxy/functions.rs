@@ -96,10 +96,17 @@ pub async fn handle(
         .borrow_mut()
         .get_or_insert_with(LuaWorker::new)
         .start_request();
-    for phase in [Phase::Rewrite, Phase::Access] {
-        if any_for(plugins, phase) && req.exit.is_none() {
-            req = run(ctx, phase, plugins, req);
-        }
+    if any_for(plugins, Phase::Rewrite) {
+        // As in Kong, only global plugins have a rewrite phase.
+        let global: Vec<Arc<CompiledPlugin>> = plugins
+            .iter()
+            .filter(|p| p.plugin.route.is_none() && p.plugin.service.is_none())
+            .cloned()
+            .collect();
+        req = run(ctx, Phase::Rewrite, &global, req);
+    }
+    if any_for(plugins, Phase::Access) && req.exit.is_none() {
+        req = run(ctx, Phase::Access, plugins, req);
     }
     if let Some(exit) = req.exit.take() {
         let resp = exit_response(exit, &mut req, &request_id, start);
@@ -134,12 +141,10 @@ pub async fn handle(
         "service"
     };
     // Headers set in access apply to whatever response comes back.
-    for (name, value) in std::mem::take(&mut req.response_headers)
-        .into_iter()
-        .filter_map(|(n, v)| n.map(|n| (n, v)))
-    {
-        resp.headers_mut().insert(name, value);
-    }
+    replace_headers(
+        resp.headers_mut(),
+        std::mem::take(&mut req.response_headers),
+    );
     after_response(ctx, plugins, req, resp)
 }
 
@@ -179,7 +184,7 @@ fn after_response(
             *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
             *replaced.headers_mut() = std::mem::take(resp.headers_mut());
             replaced.headers_mut().remove(CONTENT_LENGTH);
-            replaced.headers_mut().extend(exit.headers);
+            replace_headers(replaced.headers_mut(), exit.headers);
             resp = replaced;
         }
     }
@@ -217,19 +222,28 @@ fn exit_response(
             resp
         }
     };
-    let headers = resp.headers_mut();
-    for (name, value) in std::mem::take(&mut req.response_headers)
-        .into_iter()
-        .filter_map(|(n, v)| n.map(|n| (n, v)))
-    {
-        headers.insert(name, value);
-    }
-    for (name, value) in exit
-        .headers
-        .into_iter()
-        .filter_map(|(n, v)| n.map(|n| (n, v)))
-    {
-        headers.insert(name, value);
-    }
+    replace_headers(
+        resp.headers_mut(),
+        std::mem::take(&mut req.response_headers),
+    );
+    replace_headers(resp.headers_mut(), exit.headers);
     resp
+}
+
+/// Every header name in `from` replaces that name's values in `into`.
+fn replace_headers(into: &mut http::HeaderMap, from: http::HeaderMap) {
+    let mut last = None;
+    for (name, value) in from {
+        match name {
+            Some(name) => {
+                into.insert(name.clone(), value);
+                last = Some(name);
+            }
+            None => {
+                if let Some(name) = &last {
+                    into.append(name.clone(), value);
+                }
+            }
+        }
+    }
 }
