@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 /// (as printed: `--data` sends the file name) and right (`--form`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_walkthrough_with_curl() {
-    let up = echo_upstream().await;
+    let up = echo_upstream("up").await;
     let gw = Gateway::start();
     let admin = gw.admin_url("");
-    let upstream_url = format!("url=http://{}/headers", up.addr);
+    let upstream_url = format!("url=http://{}/headers", up);
 
     let (status, body) = curl(&[
         "-i",

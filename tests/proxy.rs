@@ -1,9 +1,9 @@
 //! Proxy behaviour end to end (§4 of the Kong reference): the real binary,
 //! services and routes created through the Admin API, real upstreams.
 
-mod proxy_support;
+mod common;
 
-use proxy_support::{closed_port, echo_upstream, garbage_upstream, Gateway};
+use common::{closed_port, echo_upstream, garbage_upstream, Gateway};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -23,7 +23,7 @@ kong.request.clear_header('x-custom-auth')
 /// --form, and the header written with a colon).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_demo_runs_end_to_end() {
-    let up = echo_upstream().await;
+    let up = echo_upstream("up").await;
     let gw = Gateway::start();
     let admin = gw.admin_url("");
     let (s, body) = curl(&[
@@ -33,7 +33,7 @@ async fn seed_demo_runs_end_to_end() {
         "--data",
         "name=plugin-testing",
         "--data",
-        &format!("url=http://{}/headers", up.addr),
+        &format!("url=http://{}/headers", up),
     ]);
     assert_eq!(s, 201, "{body}");
     let (s, body) = curl(&[
@@ -83,10 +83,10 @@ async fn seed_demo_runs_end_to_end() {
     );
 }
 
-async fn route_with(gw: &Gateway, up: &Upstream, name: &str, plugin: Value) {
+async fn route_with(gw: &Gateway, up: &std::net::SocketAddr, name: &str, plugin: Value) {
     let (s, b) = post_json(
         &gw.admin_url("/services"),
-        json!({"name": name, "url": format!("http://{}/status/200", up.addr)}),
+        json!({"name": name, "url": format!("http://{}/status/200", up)}),
     )
     .await;
     assert_eq!(s, 201, "{b}");
@@ -108,7 +108,7 @@ async fn get(gw: &Gateway, path: &str) -> (u16, String) {
 /// Kong's `02-access_spec.lua` scenarios (numbers from the reference).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_access_scenarios() {
-    let up = echo_upstream().await;
+    let up = echo_upstream("up").await;
     let gw = Gateway::start_with_workers(1);
     let pre = |code: &[&str]| json!({"name": "pre-function", "config": {"access": code}});
 
@@ -200,7 +200,7 @@ async fn kong_access_scenarios() {
 /// 16–19: a body counter, old style and wrapped, runs exactly once per request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_counter_runs_once_per_request() {
-    let up = echo_upstream().await;
+    let up = echo_upstream("up").await;
     let gw = Gateway::start_with_workers(1);
     let old = "local count = tonumber(kong.request.get_raw_body()) count = count + 1 return kong.response.exit(200, tostring(count))";
     let wrapped = format!("return function() {old} end");
@@ -239,7 +239,7 @@ async fn body_counter_runs_once_per_request() {
 /// (several values) reach the client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phases_and_plugins_cooperate() {
-    let up = echo_upstream().await;
+    let up = echo_upstream("up").await;
     let gw = Gateway::start();
     route_with(
         &gw,

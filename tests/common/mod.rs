@@ -1,6 +1,7 @@
 //! Test harness: starts the real `lunagate` binary on ephemeral ports with
-//! a temporary data directory, and a real local upstream that echoes what
-//! it receives.
+//! a temporary data directory, an Admin API client, and real local
+//! upstreams (an echo server with a slow path, one that answers garbage, a
+//! closed port).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -16,6 +17,8 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub proxy: SocketAddr,
     pub data_dir: PathBuf,
+    /// A client for both listeners (no proxy from the environment).
+    pub http: reqwest::Client,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -76,6 +79,7 @@ impl Gateway {
             admin,
             proxy,
             data_dir: data_dir.to_path_buf(),
+            http: client(),
             _tmp: None,
         }
     }
@@ -86,6 +90,62 @@ impl Gateway {
 
     pub fn proxy_url(&self, path: &str) -> String {
         format!("http://{}{}", self.proxy, path)
+    }
+
+    /// Sends a JSON body to the Admin API; asserts a 2xx answer.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .request(method.clone(), self.admin_url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "{method} {path} {body}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Creates a service from a URL, with `extra` fields.
+    pub async fn service(&self, name: &str, url: &str, extra: Value) -> Value {
+        let mut body = serde_json::json!({"name": name, "url": url});
+        if let (Value::Object(a), Value::Object(b)) = (&mut body, extra) {
+            a.extend(b);
+        }
+        self.admin(reqwest::Method::POST, "/services", body).await
+    }
+
+    pub async fn route(&self, service: &str, body: Value) -> Value {
+        self.admin(
+            reqwest::Method::POST,
+            &format!("/services/{service}/routes"),
+            body,
+        )
+        .await
+    }
+
+    /// GET through the proxy.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.proxy_url(path))
+            .send()
+            .await
+            .expect("proxy request")
+    }
+
+    /// Sends raw bytes to the proxy and returns the raw response.
+    pub fn raw(&self, request: &[u8]) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.proxy).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        s.write_all(request).expect("write");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -165,55 +225,90 @@ pub fn curl(args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
-/// A local upstream that answers every request with a JSON echo of what it
-/// received: method, path, query, headers and body.
-pub struct Upstream {
-    pub addr: SocketAddr,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-pub async fn echo_upstream() -> Upstream {
+/// An upstream named `name` that answers every request with a JSON echo
+/// of what it received: method, path, query, headers (repeated ones joined
+/// with ", "), body and body length. Paths containing `/slow` wait 2 s.
+pub async fn echo_upstream(name: &'static str) -> SocketAddr {
     use http_body_util::{BodyExt, Full};
-    use hyper::service::service_fn;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
-                continue;
+                return;
             };
             tokio::spawn(async move {
-                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let method = req.method().to_string();
-                    let path = req.uri().path().to_string();
-                    let query = req.uri().query().map(str::to_string);
-                    let mut headers = serde_json::Map::new();
-                    for (k, v) in req.headers() {
-                        headers.insert(k.to_string(), Value::from(v.to_str().unwrap_or("")));
-                    }
-                    let body = req
-                        .into_body()
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    let echo = serde_json::json!({
-                        "method": method, "path": path, "query": query, "headers": headers,
-                        "body": String::from_utf8_lossy(&body),
-                    });
-                    let resp = hyper::Response::builder()
-                        .header("content-type", "application/json")
-                        .body(Full::new(bytes::Bytes::from(echo.to_string())))
-                        .unwrap();
-                    Ok::<_, std::convert::Infallible>(resp)
-                });
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| async move {
+                        if req.uri().path().contains("/slow") {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                        let method = req.method().to_string();
+                        let path = req.uri().path().to_string();
+                        let query = req.uri().query().map(str::to_string);
+                        let mut headers = serde_json::Map::new();
+                        for (k, v) in req.headers() {
+                            let v = v.to_str().unwrap_or("").to_string();
+                            match headers.get_mut(k.as_str()) {
+                                Some(Value::String(old)) => *old = format!("{old}, {v}"),
+                                _ => {
+                                    headers.insert(k.to_string(), Value::from(v));
+                                }
+                            }
+                        }
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let out = serde_json::json!({"upstream": name, "method": method, "path": path,
+                        "query": query, "headers": headers, "body": String::from_utf8_lossy(&body),
+                        "body_len": body.len()});
+                        let mut resp =
+                            hyper::Response::new(Full::new(bytes::Bytes::from(out.to_string())));
+                        resp.headers_mut().insert(
+                            "content-type",
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, std::convert::Infallible>(resp)
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
             });
         }
     });
-    Upstream { addr, _task: task }
+    addr
+}
+
+/// An upstream that answers every connection with bytes that are not HTTP.
+pub async fn garbage_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(b"this is not http\r\n\r\n").await;
+            });
+        }
+    });
+    addr
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
 }
