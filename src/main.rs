@@ -53,9 +53,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Lua { args } => {
-            std::process::ExitCode::from(lua_stdlib::cli::main(args).clamp(0, 255) as u8)
-        }
+        Command::Lua { args } => std::process::ExitCode::from(run_lua(args)),
         Command::Serve(config) => match serve(config) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
@@ -63,6 +61,25 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// `lunagate lua`: a panic inside the VM (piccolo 0.3.3 has a few, see
+/// conformance/deviations.txt) is reported like a Lua error, not as a
+/// Rust backtrace.
+fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("lua: internal error in the Lua VM: {what}");
+    }));
+    match std::panic::catch_unwind(|| lua_stdlib::cli::main(args)) {
+        Ok(status) => status.clamp(0, 255) as u8,
+        Err(_) => 1,
     }
 }
 
