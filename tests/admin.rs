@@ -72,6 +72,7 @@ async fn seed_walkthrough_with_curl() {
     );
 
     // With --form the file's content is stored, as `access` (legacy `functions`).
+    let form_arg = format!("config.functions[]=@{}", file.display());
     let (status, body) = curl(&[
         "-X",
         "POST",
@@ -79,22 +80,8 @@ async fn seed_walkthrough_with_curl() {
         "--form",
         "name=pre-function",
         "--form",
-        "config.functions[]=@custom-auth.lua",
+        &form_arg,
     ]);
-    let form_arg = format!("config.functions[]=@{}", file.display());
-    let (status, body) = if status == 201 {
-        (status, body)
-    } else {
-        curl(&[
-            "-X",
-            "POST",
-            &plugins,
-            "--form",
-            "name=pre-function",
-            "--form",
-            &form_arg,
-        ])
-    };
     assert_eq!(status, 201, "{body}");
     let plugin: Value = serde_json::from_str(&body).unwrap();
     assert!(plugin["config"]["access"][0]
@@ -324,16 +311,8 @@ async fn bad_input_gets_kong_errors_and_writes_nothing() {
     assert_eq!((s, e), (404, json!({"message": "Not found"})));
     let (s, e) = get_json(&gw.admin_url("/nowhere")).await;
     assert_eq!((s, e), (404, json!({"message": "Not found"})));
-    let r = client()
-        .delete(gw.admin_url("/services"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 405);
-    assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"message": "Method not allowed"})
-    );
+    let (s, e) = delete(&gw.admin_url("/services")).await;
+    assert_eq!((s, e), (405, json!({"message": "Method not allowed"})));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,7 +388,7 @@ async fn plugins_are_validated_against_their_schema() {
         "{e} {c}"
     );
 
-    // PATCH merges config; PUT replaces.
+    // PATCH merges config.
     let id = p["id"].as_str().unwrap();
     let (s, patched) = {
         let r = client()
@@ -518,13 +497,8 @@ async fn nested_endpoints_and_method_semantics() {
     assert_eq!((s, svc["name"].clone()), (200, json!("s1")));
 
     // A service with routes cannot be deleted.
-    let r = client()
-        .delete(gw.admin_url("/services/s1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    let e: Value = r.json().await.unwrap();
+    let (s, e) = delete(&gw.admin_url("/services/s1")).await;
+    assert_eq!(s, 400);
     assert_eq!(
         e["message"],
         "an existing 'routes' entity references this 'services' entity"
@@ -549,31 +523,11 @@ async fn nested_endpoints_and_method_semantics() {
 
     // Deletes are idempotent; nested deletes of a stranger 404.
     for _ in 0..2 {
-        let r = client()
-            .delete(gw.admin_url("/services/s3"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 204);
+        assert_eq!(delete(&gw.admin_url("/services/s3")).await.0, 204);
     }
-    let r = client()
-        .delete(gw.admin_url("/services/s1/routes/r2"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    let r = client()
-        .delete(gw.admin_url("/routes/r1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
-    let r = client()
-        .delete(gw.admin_url("/services/s1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(delete(&gw.admin_url("/services/s1/routes/r2")).await.0, 404);
+    assert_eq!(delete(&gw.admin_url("/routes/r1")).await.0, 204);
+    assert_eq!(delete(&gw.admin_url("/services/s1")).await.0, 204);
 
     let (s, root) = get_json(&gw.admin_url("/")).await;
     assert_eq!(s, 200);

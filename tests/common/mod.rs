@@ -213,6 +213,13 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// DELETEs and returns status and JSON response (null when empty).
+pub async fn delete(url: &str) -> (u16, Value) {
+    let r = client().delete(url).send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 /// Runs the `curl` command line, returning (status, body).
 pub fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
