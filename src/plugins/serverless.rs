@@ -390,29 +390,26 @@ mod tests {
         assert_eq!(allowed.request.headers["x-other"], "1");
     }
 
+    /// The bodies `code` answers on three successive requests of one worker.
+    fn three_bodies(code: &str) -> Vec<String> {
+        let mut w = LuaWorker::new();
+        let plugins = [plugin("pre-function", &[code])];
+        (0..3)
+            .map(|_| exit_of(&access(&mut w, &plugins, request(&[]))).1)
+            .collect()
+    }
+
     #[test]
     fn a_returned_function_keeps_its_upvalues_per_worker() {
-        let mut w = LuaWorker::new();
-        let plugins = [plugin(
-            "pre-function",
-            &["local count = 0 return function() count = count + 1 return kong.response.exit(200, tostring(count)) end"],
-        )];
-        let bodies: Vec<String> = (0..3)
-            .map(|_| exit_of(&access(&mut w, &plugins, request(&[]))).1)
-            .collect();
+        let bodies = three_bodies(
+            "local count = 0 return function() count = count + 1 return kong.response.exit(200, tostring(count)) end",
+        );
         assert_eq!(bodies, ["1", "2", "3"]);
     }
 
     #[test]
     fn an_old_style_chunk_runs_once_per_request() {
-        let mut w = LuaWorker::new();
-        let plugins = [plugin(
-            "pre-function",
-            &["n = (n or 0) + 1 return kong.response.exit(200, tostring(n))"],
-        )];
-        let bodies: Vec<String> = (0..3)
-            .map(|_| exit_of(&access(&mut w, &plugins, request(&[]))).1)
-            .collect();
+        let bodies = three_bodies("n = (n or 0) + 1 return kong.response.exit(200, tostring(n))");
         assert_eq!(bodies, ["1", "2", "3"]);
     }
 
