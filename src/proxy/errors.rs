@@ -10,7 +10,9 @@ use http::header::{HeaderMap, HeaderValue, ACCEPT, CONNECTION, CONTENT_TYPE, SER
 use http::{Response, StatusCode};
 
 use super::body::ProxyBody;
+use super::client::SendError;
 use super::headers::{latency_value, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY};
+use super::pool::ConnectError;
 
 /// Why the gateway answers a request itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,24 @@ impl ProxyError {
             self,
             ProxyError::BadGateway | ProxyError::Unavailable | ProxyError::Timeout
         )
+    }
+}
+
+impl From<&SendError> for ProxyError {
+    fn from(e: &SendError) -> Self {
+        match e {
+            SendError::Timeout => ProxyError::Timeout,
+            _ => ProxyError::BadGateway,
+        }
+    }
+}
+
+impl From<&ConnectError> for ProxyError {
+    fn from(e: &ConnectError) -> Self {
+        match e {
+            ConnectError::Timeout => ProxyError::Timeout,
+            ConnectError::Failed(_) => ProxyError::Unavailable,
+        }
     }
 }
 

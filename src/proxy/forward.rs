@@ -1,11 +1,11 @@
-//! One proxied request, start to finish: route it on the current snapshot,
-//! build the upstream request (path, Host, forwarding headers), send it
-//! through the worker's pool, and hand the streamed response back with the
-//! response headers of §4.5 — or answer with one of Kong's error pages.
+//! The forwarding step of a routed request: build the upstream request
+//! (path, Host, forwarding headers), send it through the worker's pool, and
+//! hand the streamed response back with the response headers of §4.5 — or
+//! answer with one of Kong's error pages.
 //!
-//! Routes with serverless functions take a detour through `functions`,
-//! which runs their phases on the worker's Lua VM (held by
-//! [`WorkerContext`]) around the same `forward` step.
+//! `dispatch` calls it directly for routes without functions; `functions`
+//! calls it between the access and header_filter phases. It also holds
+//! the per-worker state both need ([`WorkerContext`]).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -14,20 +14,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::header::HOST;
-use http::{Request, Response, Version};
-use hyper::body::{Body, Incoming};
+use http::{Response, Version};
 
 use super::body::ProxyBody;
 use super::client::{self, Outgoing, OutgoingBody, SendError, UpstreamBody};
 use super::errors::{error_response, negotiation_header, ProxyError};
-use super::functions;
 use super::headers::{
     add_response_headers, latency_value, strip_hop_by_hop, ConnInfo, Forwarding, RequestIds,
 };
-use super::normalize::{escape_path, normalize_path};
+use super::normalize::escape_path;
 use super::path::{upstream_path, PathPlan};
 use super::pool::Pool;
-use super::router::{CompiledRoute, RequestView, Upstream};
+use super::router::{CompiledRoute, Upstream};
 use crate::snapshot::SharedConfig;
 
 /// Everything one worker thread owns. Not `Send`: it never leaves its
@@ -54,107 +52,6 @@ impl WorkerContext {
             lua: RefCell::new(None),
         }
     }
-}
-
-/// Handles one client request; never fails (errors become responses).
-pub async fn handle(
-    ctx: &WorkerContext,
-    conn: &ConnInfo,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let start = Instant::now();
-    let request_id = ctx.request_ids.next();
-    let snapshot = ctx.config.load_full();
-    let (parts, body) = req.into_parts();
-
-    let host: Option<&str> = match parts.headers.get(HOST) {
-        Some(h) => h.to_str().ok(),
-        None => parts.uri.authority().map(|a| a.as_str()),
-    };
-    let raw_path = parts.uri.path();
-    let norm = normalize_path(raw_path);
-    let view = RequestView {
-        method: &parts.method,
-        path: &norm,
-        host,
-        headers: &parts.headers,
-    };
-    let Some(found) = snapshot.router.find(&view) else {
-        return error_response(
-            ProxyError::NoRoute,
-            negotiation_header(&parts.headers),
-            &request_id,
-            start,
-        );
-    };
-    let route = found.route;
-    if !route.allows_http {
-        let error = if route.grpc_only {
-            if parts.version == Version::HTTP_2 {
-                ProxyError::NotGrpc
-            } else {
-                ProxyError::Http2Required
-            }
-        } else {
-            ProxyError::HttpsRequired
-        };
-        return error_response(
-            error,
-            negotiation_header(&parts.headers),
-            &request_id,
-            start,
-        );
-    }
-    let Some(upstream) = route.upstream.clone() else {
-        return error_response(
-            ProxyError::NoService,
-            negotiation_header(&parts.headers),
-            &request_id,
-            start,
-        );
-    };
-    if !upstream.plain_http {
-        tracing::warn!(service = %upstream.service.id, protocol = %upstream.service.protocol, "only http services can be proxied");
-        return error_response(
-            ProxyError::BadGateway,
-            negotiation_header(&parts.headers),
-            &request_id,
-            start,
-        );
-    }
-
-    let plugins = snapshot.plugins_plan.for_route(Some(route.route.id));
-    if functions::has_work(plugins) {
-        let matched = Matched {
-            route,
-            matched_len: found.matched_len,
-            upstream: &upstream,
-        };
-        let path = String::from_utf8_lossy(&norm).into_owned();
-        let captures = found.captures;
-        return functions::handle(
-            ctx, conn, parts, body, path, captures, matched, plugins, request_id, start,
-        )
-        .await;
-    }
-    let body = (!body.is_end_stream()).then_some(OutgoingBody::Stream(body));
-    let matched = Matched {
-        route,
-        matched_len: found.matched_len,
-        upstream: &upstream,
-    };
-    forward(
-        ctx,
-        conn,
-        &parts,
-        &norm,
-        body,
-        matched,
-        None,
-        &request_id,
-        start,
-    )
-    .await
 }
 
 /// The route a request matched, as the forwarding step needs it.
@@ -302,7 +199,7 @@ async fn send(
                 .pool
                 .connect(upstream)
                 .await
-                .map_err(|e| e.as_proxy_error())?,
+                .map_err(|e| ProxyError::from(&e))?,
         };
         match client::send(conn, request, upstream, &ctx.pool).await {
             Ok(resp) => return Ok(resp),
@@ -311,7 +208,7 @@ async fn send(
             Err(SendError::Stale) => stale += 1,
             Err(e) => {
                 tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed");
-                return Err(e.as_proxy_error());
+                return Err(ProxyError::from(&e));
             }
         }
     }

@@ -3,9 +3,9 @@
 //! `RefCell`).
 //!
 //! A connection is checked out for one request and comes back when its
-//! response has been read to the end (see `client`). New connections honour
-//! the service's `connect_timeout` and `retries` (Kong retries on connect
-//! failures: refused, unreachable, timed out).
+//! response has been read to the end (see `client`). New connections
+//! honour the service's `connect_timeout` and `retries` (Kong retries on
+//! connect failures: refused, unreachable, timed out).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,18 +13,39 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use tokio::net::TcpStream;
 
-use super::client::UpstreamConn;
-use super::errors::ProxyError;
 use super::router::Upstream;
 
 /// Idle connections older than this are dropped rather than reused: below
 /// nginx's default `keepalive_timeout` (60 s) so a reuse rarely races the
-/// upstream closing it (and when it does, the request is retried).
+/// upstream closing it (and when it does, the request may be retried).
 const MAX_IDLE: Duration = Duration::from_secs(50);
 /// Idle connections kept per upstream.
 const MAX_IDLE_PER_KEY: usize = 1024;
+/// Initial capacity of a connection's read buffer.
+pub const READ_CHUNK: usize = 4 * 1024;
+
+/// One upstream connection with its buffers.
+pub struct UpstreamConn {
+    pub stream: TcpStream,
+    pub read_buf: BytesMut,
+    pub write_buf: Vec<u8>,
+    /// Requests served so far (a reused connection may be stale).
+    pub uses: u32,
+}
+
+impl UpstreamConn {
+    pub fn new(stream: TcpStream) -> Self {
+        UpstreamConn {
+            stream,
+            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            write_buf: Vec::with_capacity(1024),
+            uses: 0,
+        }
+    }
+}
 
 struct Idle {
     conn: UpstreamConn,
@@ -45,15 +66,6 @@ pub enum ConnectError {
     Failed(io::Error),
 }
 
-impl ConnectError {
-    pub fn as_proxy_error(&self) -> ProxyError {
-        match self {
-            ConnectError::Timeout => ProxyError::Timeout,
-            ConnectError::Failed(_) => ProxyError::Unavailable,
-        }
-    }
-}
-
 impl Pool {
     pub fn new() -> Self {
         Pool::default()
@@ -64,14 +76,15 @@ impl Pool {
         let mut map = self.idle.borrow_mut();
         let list = map.get_mut(&*upstream.pool_key)?;
         while let Some(idle) = list.pop() {
-            if idle.since.elapsed() <= MAX_IDLE {
-                return Some(idle.conn);
+            if idle.since.elapsed() > MAX_IDLE {
+                continue;
             }
+            return Some(idle.conn);
         }
         None
     }
 
-    /// Puts a connection whose last response has been fully read back.
+    /// Puts back a connection whose last response was read to its end.
     pub fn checkin(&self, key: &str, conn: UpstreamConn) {
         let mut map = self.idle.borrow_mut();
         let list = match map.get_mut(key) {

@@ -29,7 +29,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
-use super::forward::{handle, WorkerContext};
+use super::dispatch::handle;
+use super::forward::WorkerContext;
 use super::headers::ConnInfo;
 use super::idle::{Activity, CountingIo, Registry, Stop};
 use crate::snapshot::SharedConfig;

@@ -1,0 +1,317 @@
+//! The upstream side of the proxy: a small HTTP/1.1 client that works
+//! directly on the pooled socket, in the request's own task.
+//!
+//! hyper's client runs every connection as a separate task fed through
+//! channels; for a proxy that sends one request per connection at a time
+//! that is two task switches and several allocations per request for
+//! nothing. Here the request head is encoded into the connection's reused
+//! buffer and written with one syscall, the response head is parsed with
+//! `httparse` from the connection's read buffer (header values share that
+//! buffer, no copy), and the body is either already complete in the buffer
+//! (small responses: the connection goes straight back to the pool) or
+//! streamed by [`UpstreamBody`], which owns the connection until the body
+//! ends.
+//!
+//! Timeouts are per operation, as nginx's: `write_timeout` per write,
+//! `read_timeout` per read (head and body).
+
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderMap, CONTENT_LENGTH};
+use http::{Method, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Incoming};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
+use super::pool::{Pool, UpstreamConn};
+use super::router::Upstream;
+
+mod body;
+pub mod parse;
+
+use body::{release, reserve_read};
+pub use body::{BodyError, UpstreamBody};
+use parse::{parse_head, Head, ParseError, RespFraming};
+
+/// How a request failed upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Nothing came back on a reused connection before it closed: the
+    /// upstream had closed it while idle. The request can be retried if its
+    /// body was not consumed.
+    #[error("the pooled connection was closed by the upstream")]
+    Stale,
+    #[error("timed out")]
+    Timeout,
+    #[error("invalid response: {0}")]
+    Invalid(#[from] ParseError),
+    #[error("upstream closed the connection before answering")]
+    Closed,
+    #[error("upgrades are not supported")]
+    Upgrade,
+    #[error("{0}")]
+    Io(io::Error),
+}
+
+async fn with_timeout<T>(
+    dur: Duration,
+    fut: impl Future<Output = io::Result<T>>,
+) -> Result<T, SendError> {
+    match tokio::time::timeout(dur, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(SendError::Io(e)),
+        Err(_) => Err(SendError::Timeout),
+    }
+}
+
+/// How the request body is framed on the wire.
+enum ReqFraming {
+    None,
+    Length,
+    Chunked,
+}
+
+/// The request to send upstream, borrowed from the client's request: the
+/// head is encoded straight into the connection's buffer (no header map is
+/// rewritten), so a retry on another connection re-encodes it.
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// Path and query for the request line, already escaped.
+    pub target: &'a [u8],
+    /// The client's headers; hop-by-hop and gateway-owned ones are skipped.
+    pub headers: &'a HeaderMap,
+    /// The `Host` header to send.
+    pub host: &'a [u8],
+    pub forwarding: Forwarding<'a>,
+    /// The request body; `None` when empty or once it has been sent.
+    pub body: Option<OutgoingBody>,
+}
+
+/// A request body: the client's, streamed, or one the gateway holds whole
+/// (read for serverless functions, or replaced by them). A whole body is
+/// sent with the `Content-Length` the caller put in the headers.
+pub enum OutgoingBody {
+    Stream(Incoming),
+    Whole(Bytes),
+}
+
+/// Encodes the request head into `buf`; framing headers follow the body.
+fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> ReqFraming {
+    buf.clear();
+    buf.extend_from_slice(req.method.as_str().as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(req.target);
+    buf.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    buf.extend_from_slice(req.host);
+    buf.extend_from_slice(b"\r\n");
+    let has_length = req.headers.contains_key(CONTENT_LENGTH);
+    let framing = match &req.body {
+        None if has_length => ReqFraming::Length,
+        None => ReqFraming::None,
+        Some(OutgoingBody::Whole(_)) if has_length => ReqFraming::Length,
+        Some(OutgoingBody::Stream(body)) if has_length && body.size_hint().exact().is_some() => {
+            ReqFraming::Length
+        }
+        Some(_) => ReqFraming::Chunked,
+    };
+    let connection_tokens = connection_tokens(req.headers);
+    for (name, value) in req.headers {
+        if skip_upstream(name) || (matches!(framing, ReqFraming::Chunked) && name == CONTENT_LENGTH)
+        {
+            continue;
+        }
+        if let Some(tokens) = connection_tokens {
+            if listed_in(tokens, name) {
+                continue;
+            }
+        }
+        buf.extend_from_slice(name.as_str().as_bytes());
+        buf.extend_from_slice(b": ");
+        buf.extend_from_slice(value.as_bytes());
+        buf.extend_from_slice(b"\r\n");
+    }
+    req.forwarding.write(buf, req.headers);
+    if matches!(framing, ReqFraming::Chunked) {
+        buf.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    buf.extend_from_slice(b"\r\n");
+    framing
+}
+
+/// Sends `req` on `conn` and reads the response head. On success the
+/// connection travels inside the returned body (or is already back in the
+/// pool when the body was complete).
+pub async fn send(
+    mut conn: UpstreamConn,
+    req: &mut Outgoing<'_>,
+    upstream: &Arc<Upstream>,
+    pool: &Rc<Pool>,
+) -> Result<Response<UpstreamBody>, SendError> {
+    let reused = conn.uses > 0;
+    conn.uses = conn.uses.saturating_add(1);
+    let framing = encode_head(&mut conn.write_buf, req);
+    let has_body = req.body.is_some();
+
+    // The head (and nothing else) first: a failure here leaves the request
+    // intact for a retry on a fresh connection.
+    let written = with_timeout(
+        upstream.write_timeout,
+        conn.stream.write_all(&conn.write_buf),
+    )
+    .await;
+    if let Err(e) = written {
+        return Err(if reused && !matches!(e, SendError::Timeout) {
+            SendError::Stale
+        } else {
+            e
+        });
+    }
+    match req.body.take() {
+        Some(OutgoingBody::Stream(body)) => {
+            write_body(&mut conn, body, framing, upstream.write_timeout).await?
+        }
+        Some(OutgoingBody::Whole(bytes)) => {
+            let chunked = matches!(framing, ReqFraming::Chunked);
+            if chunked {
+                let size = format!("{:x}\r\n", bytes.len());
+                with_timeout(
+                    upstream.write_timeout,
+                    conn.stream.write_all(size.as_bytes()),
+                )
+                .await?;
+            }
+            with_timeout(upstream.write_timeout, conn.stream.write_all(&bytes)).await?;
+            if chunked {
+                with_timeout(
+                    upstream.write_timeout,
+                    conn.stream.write_all(b"\r\n0\r\n\r\n"),
+                )
+                .await?;
+            }
+        }
+        None => {}
+    }
+
+    // Response head; 1xx responses (100 Continue) are skipped.
+    loop {
+        let head = loop {
+            if !conn.read_buf.is_empty() {
+                if let Some(head) = parse_head(&mut conn.read_buf, req.method)? {
+                    break head;
+                }
+            }
+            reserve_read(&mut conn.read_buf);
+            let n = match with_timeout(
+                upstream.read_timeout,
+                conn.stream.read_buf(&mut conn.read_buf),
+            )
+            .await
+            {
+                Ok(n) => n,
+                // A reset before any byte of the answer on a reused
+                // connection: the upstream had closed it while idle.
+                Err(SendError::Io(e))
+                    if reused && !has_body && conn.read_buf.is_empty() && is_reset(&e) =>
+                {
+                    return Err(SendError::Stale)
+                }
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                let nothing = conn.read_buf.is_empty();
+                return Err(if reused && nothing && !has_body {
+                    SendError::Stale
+                } else {
+                    SendError::Closed
+                });
+            }
+        };
+        if head.status.is_informational() {
+            if head.status == StatusCode::SWITCHING_PROTOCOLS {
+                return Err(SendError::Upgrade);
+            }
+            continue;
+        }
+        return Ok(build_response(head, conn, upstream, pool));
+    }
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+async fn write_body(
+    conn: &mut UpstreamConn,
+    mut body: Incoming,
+    framing: ReqFraming,
+    timeout: Duration,
+) -> Result<(), SendError> {
+    let chunked = matches!(framing, ReqFraming::Chunked);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| SendError::Io(io::Error::other(e)))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        if chunked {
+            let size = format!("{:x}\r\n", data.len());
+            with_timeout(timeout, conn.stream.write_all(size.as_bytes())).await?;
+            with_timeout(timeout, conn.stream.write_all(&data)).await?;
+            with_timeout(timeout, conn.stream.write_all(b"\r\n")).await?;
+        } else {
+            with_timeout(timeout, conn.stream.write_all(&data)).await?;
+        }
+    }
+    if chunked {
+        with_timeout(timeout, conn.stream.write_all(b"0\r\n\r\n")).await?;
+    }
+    Ok(())
+}
+
+fn build_response(
+    head: Head,
+    mut conn: UpstreamConn,
+    upstream: &Arc<Upstream>,
+    pool: &Rc<Pool>,
+) -> Response<UpstreamBody> {
+    let Head {
+        status,
+        version,
+        headers,
+        keep_alive,
+        framing,
+    } = head;
+    let body = match framing {
+        RespFraming::Empty => {
+            release(pool, upstream, conn, keep_alive);
+            UpstreamBody::done()
+        }
+        RespFraming::Length(len) if conn.read_buf.len() as u64 >= len => {
+            // The whole body is already here: the connection goes back now.
+            let data = conn.read_buf.split_to(len as usize).freeze();
+            let clean = conn.read_buf.is_empty();
+            release(pool, upstream, conn, keep_alive && clean);
+            UpstreamBody::complete(data)
+        }
+        framing => {
+            UpstreamBody::streaming(conn, framing, keep_alive, upstream.clone(), pool.clone())
+        }
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.version_mut() = version;
+    *resp.headers_mut() = headers;
+    resp
+}
