@@ -357,6 +357,32 @@ pub(crate) fn only_in<'gc>(
     ))
 }
 
+/// Whether `b` may appear in a request line as given: not a control
+/// character, a space or DEL (OpenResty's `ngx.req.set_uri` check).
+pub(crate) fn request_line_safe(b: &[u8]) -> bool {
+    !b.iter().any(|&c| c <= b' ' || c == 0x7f)
+}
+
+/// A string that goes into the upstream request line as it is (a raw query
+/// or URI): a control character or a space would end the line early and
+/// let the rest be read as another request, so it raises a Lua error.
+pub(crate) fn request_line_arg<'gc>(
+    ctx: Context<'gc>,
+    what: &str,
+    s: String,
+) -> Result<String, Error<'gc>> {
+    if request_line_safe(s.as_bytes()) {
+        Ok(s)
+    } else {
+        Err(lua_error(
+            ctx,
+            &format!(
+                "attempt to use unsafe {what} (control characters and spaces are not allowed)"
+            ),
+        ))
+    }
+}
+
 /// Argument `i` (0-based) as bytes, if it is a string or a number.
 pub(crate) fn arg_bytes(stack: &Stack<'_, '_>, i: usize) -> Option<Vec<u8>> {
     match stack.get(i) {
@@ -407,7 +433,10 @@ pub(crate) fn header_name_arg<'gc>(
     };
     parsed.map_err(|_| {
         let shown = String::from_utf8_lossy(bytes);
-        lua_error(ctx, &format!("invalid header name \"{shown}\""))
+        lua_error(
+            ctx,
+            &format!("invalid header name \"{}\"", shown.escape_debug()),
+        )
     })
 }
 

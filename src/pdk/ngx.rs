@@ -7,8 +7,8 @@ use piccolo::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::response::{default_message, finish, status_arg};
 use super::{
-    add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error, Exit,
-    ExitBody, RequestCell,
+    add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error,
+    request_line_arg, Exit, ExitBody, RequestCell,
 };
 
 /// Statuses for which nginx serves Kong's error page when nothing was printed.
@@ -372,7 +372,7 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
     add(ctx, t, "set_uri_args", cell, |ctx, _, stack, req| {
         let q = match stack.get(0) {
             Value::Table(args) => super::service::encode_args(ctx, args),
-            _ => arg_string(stack, 0).unwrap_or_default(),
+            _ => request_line_arg(ctx, "args", arg_string(stack, 0).unwrap_or_default())?,
         };
         req.upstream_query = Some(q);
         stack.clear();
@@ -482,8 +482,14 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
             };
             match name.as_str() {
                 // Kong#9246: `ngx.var.args = nil` clears the query.
-                "args" => req.upstream_query = Some(value.unwrap_or_default()),
-                "upstream_uri" => req.upstream_path = value,
+                "args" => {
+                    let args = request_line_arg(ctx, "args", value.unwrap_or_default())?;
+                    req.upstream_query = Some(args);
+                }
+                "upstream_uri" => {
+                    req.upstream_path =
+                        value.map(|v| request_line_arg(ctx, "uri", v)).transpose()?;
+                }
                 other => {
                     return Err(lua_error(
                         ctx,

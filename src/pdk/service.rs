@@ -4,7 +4,7 @@
 
 use piccolo::{Context, Table, Value};
 
-use super::{add, arg_bytes, arg_string, lua_error, only_in, Phase, RequestCell};
+use super::{add, arg_bytes, arg_string, lua_error, only_in, request_line_arg, Phase, RequestCell};
 
 const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
 
@@ -22,7 +22,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     add(ctx, t, "set_raw_query", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
         let q = arg_string(stack, 0).ok_or_else(|| lua_error(ctx, "query must be a string"))?;
-        req.upstream_query = Some(q);
+        req.upstream_query = Some(request_line_arg(ctx, "query", q)?);
         stack.clear();
         Ok(())
     });
@@ -39,7 +39,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         only_in(ctx, req, PHASES)?;
         let m = arg_string(stack, 0).ok_or_else(|| lua_error(ctx, "method must be a string"))?;
         req.request.method = http::Method::from_bytes(m.as_bytes())
-            .map_err(|_| lua_error(ctx, &format!("invalid method: {m}")))?;
+            .map_err(|_| lua_error(ctx, &format!("invalid method: {}", m.escape_debug())))?;
         stack.clear();
         Ok(())
     });

@@ -28,6 +28,9 @@ pub enum ProxyError {
     Unavailable,
     /// Connect, write or read timeout.
     Timeout,
+    /// The gateway refused to do what it was asked (a bug or a function's
+    /// doing, logged).
+    Internal,
 }
 
 impl ProxyError {
@@ -39,6 +42,7 @@ impl ProxyError {
             ProxyError::NotGrpc => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::BadGateway => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -52,6 +56,7 @@ impl ProxyError {
             ProxyError::BadGateway => "An invalid response was received from the upstream server",
             ProxyError::Unavailable => "The upstream server is currently unavailable",
             ProxyError::Timeout => "The upstream server is timing out",
+            ProxyError::Internal => "An unexpected error occurred",
         }
     }
 
@@ -70,6 +75,7 @@ impl From<&SendError> for ProxyError {
     fn from(e: &SendError) -> Self {
         match e {
             SendError::Timeout => ProxyError::Timeout,
+            SendError::UnsafeHead => ProxyError::Internal,
             _ => ProxyError::BadGateway,
         }
     }

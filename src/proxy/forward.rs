@@ -128,7 +128,7 @@ pub async fn forward(
                 t.extend_from_slice(escaped.as_bytes());
                 if let Some(q) = query {
                     t.push(b'?');
-                    t.extend_from_slice(q.as_bytes());
+                    push_query(&mut t, q.as_bytes());
                 }
                 Cow::Owned(t)
             }
@@ -179,6 +179,22 @@ pub async fn forward(
     Response::from_parts(rparts, ProxyBody::Upstream(rbody))
 }
 
+/// Appends a query. One set by a function may hold non-ASCII text, which
+/// is percent-encoded; anything else is copied as it is (control
+/// characters and spaces were refused when Lua set it, and are refused
+/// again when the request line is written: `client::encode_head`).
+fn push_query(target: &mut Vec<u8>, query: &[u8]) {
+    for &b in query {
+        if b < 0x80 {
+            target.push(b);
+        } else {
+            target.push(b'%');
+            target.push(b"0123456789ABCDEF"[usize::from(b >> 4)]);
+            target.push(b"0123456789ABCDEF"[usize::from(b & 15)]);
+        }
+    }
+}
+
 /// Sends the request on a pooled or new connection; a pooled connection
 /// the upstream had closed is replaced by a new one.
 async fn send(
@@ -206,6 +222,10 @@ async fn send(
             // Only reported when nothing of the request was consumed; a new
             // connection never reports it, so this ends.
             Err(SendError::Stale) => stale += 1,
+            Err(e @ SendError::UnsafeHead) => {
+                tracing::error!(worker = ctx.id, upstream = %upstream.pool_key, target = %String::from_utf8_lossy(request.target).escape_debug(), error = %e, "request not sent");
+                return Err(ProxyError::from(&e));
+            }
             Err(e) => {
                 tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed");
                 return Err(ProxyError::from(&e));

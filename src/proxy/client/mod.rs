@@ -54,6 +54,9 @@ pub enum SendError {
     Closed,
     #[error("upgrades are not supported")]
     Upgrade,
+    /// The request line or `Host` would carry bytes that end it early.
+    #[error("refused to send a request line or Host with control characters or spaces")]
+    UnsafeHead,
     #[error("{0}")]
     Io(io::Error),
 }
@@ -100,8 +103,21 @@ pub enum OutgoingBody {
     Whole(Bytes),
 }
 
+/// Whether `target` and `host` can be written into a request head as they
+/// are: visible ASCII only. Every way a function can change the request
+/// line is checked in the PDK already; this is the check no future entry
+/// point can bypass (header names and values are checked by their types).
+fn head_safe(target: &[u8], host: &[u8]) -> bool {
+    target.iter().all(|&b| b.is_ascii_graphic())
+        && !target.is_empty()
+        && host.iter().all(|&b| b.is_ascii_graphic())
+}
+
 /// Encodes the request head into `buf`; framing headers follow the body.
-fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> ReqFraming {
+fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, SendError> {
+    if !head_safe(req.target, req.host) {
+        return Err(SendError::UnsafeHead);
+    }
     buf.clear();
     buf.extend_from_slice(req.method.as_str().as_bytes());
     buf.push(b' ');
@@ -140,7 +156,7 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> ReqFraming {
         buf.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     buf.extend_from_slice(b"\r\n");
-    framing
+    Ok(framing)
 }
 
 /// Sends `req` on `conn` and reads the response head. On success the
@@ -154,7 +170,7 @@ pub async fn send(
 ) -> Result<Response<UpstreamBody>, SendError> {
     let reused = conn.uses > 0;
     conn.uses = conn.uses.saturating_add(1);
-    let framing = encode_head(&mut conn.write_buf, req);
+    let framing = encode_head(&mut conn.write_buf, req)?;
     let has_body = req.body.is_some();
 
     // The head (and nothing else) first: a failure here leaves the request
@@ -314,4 +330,52 @@ fn build_response(
     *resp.version_mut() = version;
     *resp.headers_mut() = headers;
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::headers::ConnInfo;
+
+    #[test]
+    fn request_heads_never_carry_control_characters() {
+        let conn = ConnInfo::new("127.0.0.1:5555".parse().unwrap(), 8000);
+        let headers = HeaderMap::new();
+        let head = |target: &'static [u8], host: &'static [u8]| {
+            let req = Outgoing {
+                method: &Method::GET,
+                target,
+                headers: &headers,
+                host,
+                forwarding: Forwarding {
+                    conn: &conn,
+                    host: None,
+                    path: b"/",
+                    prefix: None,
+                    request_id: b"id",
+                },
+                body: None,
+            };
+            let mut buf = Vec::new();
+            encode_head(&mut buf, &req).map(|_| buf)
+        };
+        let ok = head(b"/a?b=%20c", b"example.com:81").unwrap();
+        assert!(ok.starts_with(b"GET /a?b=%20c HTTP/1.1\r\nhost: example.com:81\r\n"));
+        for (target, host) in [
+            (&b"/a?b=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /x"[..], &b"h"[..]),
+            (b"/a b", b"h"),
+            (b"/a\x00", b"h"),
+            (b"/\x7f", b"h"),
+            (b"/\xc3\xa9", b"h"),
+            (b"", b"h"),
+            (b"/", b"h\r\nx-a: 1"),
+        ] {
+            assert!(
+                matches!(head(target, host), Err(SendError::UnsafeHead)),
+                "{:?} {:?}",
+                String::from_utf8_lossy(target),
+                String::from_utf8_lossy(host)
+            );
+        }
+    }
 }
