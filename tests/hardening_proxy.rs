@@ -6,6 +6,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -101,4 +102,119 @@ async fn functions_cannot_smuggle_requests_upstream() {
     .await;
     let (status, echo) = get_status_json(&gw.proxy_url("/utf8")).await;
     assert_eq!((status, &echo["query"]), (200, &json!("q=%C3%A9&r=1")));
+}
+
+/// Item 3, toward the client: a function cannot set the response's
+/// framing headers. Each attack route is followed, on the same
+/// connection, by a request to a plain route, which must get exactly its
+/// own response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_cannot_break_response_framing() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("plain", &format!("http://{up}"), json!({}))
+        .await;
+    gw.route("plain", json!({"paths": ["/plain"]})).await;
+    let forged = "HTTP/1.1 200 OK\\r\\nContent-Length: 6\\r\\n\\r\\nforged";
+    let cases: [(&str, &str, String, u16); 11] = [
+        ("cl_access", "access", "kong.response.set_header('Content-Length', '1')".into(), 200),
+        ("te_access", "access", "ngx.header['Transfer-Encoding'] = 'chunked'".into(), 200),
+        ("conn_access", "access", "kong.response.set_header('Connection', 'close')".into(), 200),
+        ("cl_filter", "header_filter", "kong.response.set_header('Content-Length', '2')".into(), 200),
+        ("te_filter", "header_filter", "kong.response.set_header('Transfer-Encoding', 'chunked')".into(), 200),
+        ("clear_filter", "header_filter", "kong.response.clear_header('Content-Length') ngx.header['Keep-Alive'] = 'timeout=1'".into(), 200),
+        ("exit_cl", "access", format!("kong.response.exit(200, \"{forged}\", {{['Content-Length'] = '0', ['Transfer-Encoding'] = 'chunked'}})"), 200),
+        ("exit_filter", "header_filter", format!("kong.response.exit(200, \"{forged}\", {{['Content-Length'] = '3'}})"), 200),
+        ("exit_101", "access", "kong.response.exit(101, 'switched', {Upgrade = 'websocket', Connection = 'Upgrade'})".into(), 500),
+        ("exit_204", "access", "kong.response.exit(204, 'no content has a body?')".into(), 204),
+        ("status_101", "header_filter", "ngx.status = 101".into(), 500),
+    ];
+    for (name, phase, code, _) in &cases {
+        function_route(&gw, up, name, phase, code).await;
+    }
+    for (name, _, code, status) in &cases {
+        for method in ["GET", "HEAD"] {
+            let first = format!("{method} /{name} HTTP/1.1\r\nHost: x\r\n\r\n");
+            let (resps, rest) = pipelined(
+                gw.proxy,
+                &[
+                    &first,
+                    "GET /plain?n=second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                ],
+            );
+            assert_eq!(resps[0].status, *status, "{method} {code}: {resps:#?}");
+            let second = &resps[1];
+            assert_eq!(second.status, 200, "{method} {code}: {resps:#?}");
+            assert_eq!(second.json()["query"], "n=second", "{method} {code}");
+            assert!(
+                rest.is_empty(),
+                "{method} {code}: stray bytes {:?}",
+                String::from_utf8_lossy(&rest)
+            );
+            let first = &resps[0];
+            if method == "HEAD" || *status == 204 {
+                continue;
+            }
+            if name.starts_with("exit_") && *status == 200 {
+                assert_eq!(first.text(), forged.replace("\\r\\n", "\r\n"), "{code}");
+            } else if *status == 200 {
+                assert_eq!(first.json()["path"], "/", "{code}");
+            }
+        }
+    }
+}
+
+/// Item 3, toward the upstream: the request's framing comes from its real
+/// body, never from a header a function set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_cannot_break_request_framing() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    for (name, code) in [
+        ("cl_get", "kong.service.request.set_header('Content-Length', '10')"),
+        ("te_get", "kong.service.request.set_header('Transfer-Encoding', 'chunked')"),
+        ("cl_post", "ngx.req.set_header('Content-Length', '2')"),
+        ("body_post", "kong.service.request.set_raw_body('replaced') kong.service.request.set_header('Content-Length', '100')"),
+    ] {
+        gw.service(name, &format!("http://{up}"), json!({"read_timeout": 3000}))
+            .await;
+        gw.route(name, json!({"paths": [format!("/{name}")]})).await;
+        gw.admin(
+            reqwest::Method::POST,
+            &format!("/services/{name}/plugins"),
+            json!({"name": "pre-function", "config": {"access": [code]}}),
+        )
+        .await;
+    }
+    let started = std::time::Instant::now();
+    for name in ["cl_get", "te_get"] {
+        let (status, echo) = get_status_json(&gw.proxy_url(&format!("/{name}"))).await;
+        assert_eq!(status, 200, "{name}: {echo}");
+        assert_eq!(echo["body_len"], 0);
+        assert!(echo["headers"].get("transfer-encoding").is_none(), "{echo}");
+        assert!(echo["headers"].get("content-length").is_none(), "{echo}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no read timeout"
+    );
+    for (name, sent, seen) in [
+        ("cl_post", "hello", "hello"),
+        ("body_post", "x", "replaced"),
+    ] {
+        let r = client()
+            .post(gw.proxy_url(&format!("/{name}")))
+            .body(sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+        let echo: Value = r.json().await.unwrap();
+        assert_eq!(echo["body"], seen, "{name}: {echo}");
+        assert_eq!(
+            echo["headers"]["content-length"],
+            seen.len().to_string(),
+            "{echo}"
+        );
+    }
 }

@@ -20,7 +20,8 @@ use super::client::OutgoingBody;
 use super::errors::{negotiation_header, plugin_error_response};
 use super::forward::{forward, Matched, Overrides, WorkerContext};
 use super::headers::{
-    latency_value, ConnInfo, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY,
+    latency_value, strip_framing, ConnInfo, SERVER_VALUE, X_KONG_REQUEST_ID,
+    X_KONG_RESPONSE_LATENCY,
 };
 use super::router::UriCaptures;
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
@@ -110,7 +111,7 @@ pub async fn handle(
     }
     if let Some(exit) = req.exit.take() {
         let resp = exit_response(exit, &mut req, &request_id, start);
-        return after_response(ctx, plugins, req, resp);
+        return after_response(ctx, plugins, req, resp, &request_id, start);
     }
 
     // What goes upstream: a body the functions set, or the one read for them.
@@ -141,11 +142,10 @@ pub async fn handle(
         "service"
     };
     // Headers set in access apply to whatever response comes back.
-    replace_headers(
-        resp.headers_mut(),
-        std::mem::take(&mut req.response_headers),
-    );
-    after_response(ctx, plugins, req, resp)
+    let mut set_in_access = std::mem::take(&mut req.response_headers);
+    strip_framing(&mut set_in_access);
+    replace_headers(resp.headers_mut(), set_in_access);
+    after_response(ctx, plugins, req, resp, &request_id, start)
 }
 
 /// A whole body replaces the client's framing with a `Content-Length`.
@@ -156,25 +156,38 @@ fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
 }
 
 /// Runs header_filter (which may change status and headers, or exit) and
-/// log on the response about to be sent.
+/// log on the response about to be sent. The response's framing stays the
+/// gateway's: what header_filter does to `Content-Length`,
+/// `Transfer-Encoding` or `Connection` is undone.
 fn after_response(
     ctx: &WorkerContext,
     plugins: &[Arc<CompiledPlugin>],
     mut req: RequestContext,
     mut resp: Response<ProxyBody>,
+    request_id: &HeaderValue,
+    start: Instant,
 ) -> Response<ProxyBody> {
     if any_for(plugins, Phase::HeaderFilter) {
+        // The upstream's length (checked against its framing), shown to
+        // the functions and put back after them.
+        let length: Vec<HeaderValue> = resp
+            .headers()
+            .get_all(CONTENT_LENGTH)
+            .iter()
+            .cloned()
+            .collect();
         req.response_status = Some(resp.status().as_u16());
         req.response_headers = std::mem::take(resp.headers_mut());
         req = run(ctx, Phase::HeaderFilter, plugins, req);
-        *resp.headers_mut() = std::mem::take(&mut req.response_headers);
+        let mut headers = std::mem::take(&mut req.response_headers);
+        strip_framing(&mut headers);
         if let Some(status) = req
             .response_status
             .and_then(|s| StatusCode::from_u16(s).ok())
         {
             *resp.status_mut() = status;
         }
-        if let Some(exit) = req.exit.take() {
+        if let Some(mut exit) = req.exit.take() {
             // An exit in header_filter replaces the body that was coming.
             let status = resp.status();
             let mut replaced = Response::new(match exit.body {
@@ -182,11 +195,29 @@ fn after_response(
                 ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
             });
             *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
-            *replaced.headers_mut() = std::mem::take(resp.headers_mut());
-            replaced.headers_mut().remove(CONTENT_LENGTH);
-            replace_headers(replaced.headers_mut(), exit.headers);
+            strip_framing(&mut exit.headers);
+            replace_headers(&mut headers, exit.headers);
+            *replaced.headers_mut() = headers;
             resp = replaced;
+        } else {
+            for v in length {
+                headers.append(CONTENT_LENGTH, v);
+            }
+            *resp.headers_mut() = headers;
         }
+    }
+    if resp.status().is_informational() {
+        // A 1xx status cannot end a request: the client would wait for the
+        // real response, or take what follows for another protocol.
+        tracing::error!(target: "lunagate::lua", status = resp.status().as_u16(), "a function set an informational status as the final response");
+        let accept = negotiation_header(&req.request.headers);
+        resp = plugin_error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An unexpected error occurred",
+            accept,
+            request_id,
+            start,
+        );
     }
     if any_for(plugins, Phase::Log) {
         req.response_status = Some(resp.status().as_u16());
@@ -222,11 +253,12 @@ fn exit_response(
             resp
         }
     };
-    replace_headers(
-        resp.headers_mut(),
-        std::mem::take(&mut req.response_headers),
-    );
-    replace_headers(resp.headers_mut(), exit.headers);
+    let mut set_before = std::mem::take(&mut req.response_headers);
+    strip_framing(&mut set_before);
+    replace_headers(resp.headers_mut(), set_before);
+    let mut exit_headers = exit.headers;
+    strip_framing(&mut exit_headers);
+    replace_headers(resp.headers_mut(), exit_headers);
     resp
 }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, PROXY_AUTHENTICATE, SERVER, TRAILER,
-    TRANSFER_ENCODING, UPGRADE, VIA,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, PROXY_AUTHENTICATE, SERVER,
+    TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
 };
 
 pub const PRODUCT: &str = concat!("lunagate/", env!("CARGO_PKG_VERSION"));
@@ -104,6 +104,25 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(UPGRADE);
     headers.remove(TRAILER);
     headers.remove(PROXY_AUTHENTICATE);
+}
+
+/// Removes the headers that frame a message or its connection
+/// (`Content-Length`, `Transfer-Encoding`, `Connection` and the other
+/// hop-by-hop ones) from headers a function set. The gateway owns them:
+/// toward the client hyper computes them from the real body, toward the
+/// upstream `client::encode_head` does, as nginx and Kong do.
+pub fn strip_framing(headers: &mut HeaderMap) {
+    for name in [
+        &CONTENT_LENGTH,
+        &TRANSFER_ENCODING,
+        &CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &UPGRADE,
+        &TRAILER,
+    ] {
+        headers.remove(name);
+    }
 }
 
 /// Appends `value` to an existing header as `old, value`, or sets it.

@@ -319,3 +319,119 @@ pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
+
+/// One HTTP/1.1 response read off a raw connection, framed by its own
+/// head (so a response that lies about its length shows up as garbage in
+/// the next one).
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text()))
+    }
+}
+
+/// Reads one response; `to_head` when it answers a HEAD request.
+pub fn read_response(r: &mut impl BufRead, to_head: bool) -> std::io::Result<RawResponse> {
+    use std::io::{Error, ErrorKind};
+    let bad = |m: String| Error::new(ErrorKind::InvalidData, m);
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(Error::new(ErrorKind::UnexpectedEof, "no response"));
+    }
+    let status: u16 = line
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| line.strip_prefix("HTTP/1.0 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(format!("not a status line: {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h
+            .split_once(':')
+            .ok_or_else(|| bad(format!("not a header: {h:?}")))?;
+        headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    let mut resp = RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if to_head || status < 200 || status == 204 || status == 304 {
+        return Ok(resp);
+    }
+    if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let size = usize::from_str_radix(size.trim_end(), 16)
+                .map_err(|_| bad(format!("bad chunk size {size:?}")))?;
+            let mut chunk = vec![0; size + 2];
+            r.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            resp.body.extend_from_slice(&chunk[..size]);
+        }
+    } else if let Some(len) = resp.header("content-length") {
+        let len: usize = len
+            .parse()
+            .map_err(|_| bad(format!("bad content-length {len:?}")))?;
+        resp.body.resize(len, 0);
+        r.read_exact(&mut resp.body)?;
+    } else {
+        r.read_to_end(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// Writes `requests` at once on one connection to `addr` (pipelined; the
+/// last should say `Connection: close`), reads one response per request,
+/// and returns them with whatever the gateway sent after the last one.
+pub fn pipelined(addr: SocketAddr, requests: &[&str]) -> (Vec<RawResponse>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(requests.concat().as_bytes()).expect("write");
+    let mut r = BufReader::new(s);
+    let mut out = Vec::new();
+    for req in requests {
+        let resp = read_response(&mut r, req.starts_with("HEAD ")).unwrap_or_else(|e| {
+            panic!(
+                "response {} of {requests:?}: {e} after {out:#?}",
+                out.len() + 1
+            )
+        });
+        out.push(resp);
+    }
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    (out, rest)
+}

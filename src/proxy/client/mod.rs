@@ -72,11 +72,31 @@ async fn with_timeout<T>(
     }
 }
 
-/// How the request body is framed on the wire.
+/// How the request body is framed on the wire: decided by the gateway
+/// from the body it holds, never from the client's or a function's
+/// `Content-Length` / `Transfer-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReqFraming {
     None,
-    Length,
+    Length(u64),
     Chunked,
+}
+
+impl ReqFraming {
+    fn of(method: &Method, body: Option<&OutgoingBody>) -> Self {
+        match body {
+            // Methods whose requests normally have a body say it is empty.
+            None if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {
+                ReqFraming::Length(0)
+            }
+            None => ReqFraming::None,
+            Some(OutgoingBody::Whole(b)) => ReqFraming::Length(b.len() as u64),
+            Some(OutgoingBody::Stream(b)) => match b.size_hint().exact() {
+                Some(n) => ReqFraming::Length(n),
+                None => ReqFraming::Chunked,
+            },
+        }
+    }
 }
 
 /// The request to send upstream, borrowed from the client's request: the
@@ -96,8 +116,7 @@ pub struct Outgoing<'a> {
 }
 
 /// A request body: the client's, streamed, or one the gateway holds whole
-/// (read for serverless functions, or replaced by them). A whole body is
-/// sent with the `Content-Length` the caller put in the headers.
+/// (read for serverless functions, or replaced by them).
 pub enum OutgoingBody {
     Stream(Incoming),
     Whole(Bytes),
@@ -113,7 +132,8 @@ fn head_safe(target: &[u8], host: &[u8]) -> bool {
         && host.iter().all(|&b| b.is_ascii_graphic())
 }
 
-/// Encodes the request head into `buf`; framing headers follow the body.
+/// Encodes the request head into `buf`; the framing headers are the
+/// gateway's, computed from the body.
 fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, SendError> {
     if !head_safe(req.target, req.host) {
         return Err(SendError::UnsafeHead);
@@ -125,20 +145,10 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, Send
     buf.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     buf.extend_from_slice(req.host);
     buf.extend_from_slice(b"\r\n");
-    let has_length = req.headers.contains_key(CONTENT_LENGTH);
-    let framing = match &req.body {
-        None if has_length => ReqFraming::Length,
-        None => ReqFraming::None,
-        Some(OutgoingBody::Whole(_)) if has_length => ReqFraming::Length,
-        Some(OutgoingBody::Stream(body)) if has_length && body.size_hint().exact().is_some() => {
-            ReqFraming::Length
-        }
-        Some(_) => ReqFraming::Chunked,
-    };
+    let framing = ReqFraming::of(req.method, req.body.as_ref());
     let connection_tokens = connection_tokens(req.headers);
     for (name, value) in req.headers {
-        if skip_upstream(name) || (matches!(framing, ReqFraming::Chunked) && name == CONTENT_LENGTH)
-        {
+        if skip_upstream(name) || name == CONTENT_LENGTH {
             continue;
         }
         if let Some(tokens) = connection_tokens {
@@ -152,8 +162,14 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, Send
         buf.extend_from_slice(b"\r\n");
     }
     req.forwarding.write(buf, req.headers);
-    if matches!(framing, ReqFraming::Chunked) {
-        buf.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    match framing {
+        ReqFraming::None => {}
+        ReqFraming::Length(n) => {
+            buf.extend_from_slice(b"content-length: ");
+            buf.extend_from_slice(n.to_string().as_bytes());
+            buf.extend_from_slice(b"\r\n");
+        }
+        ReqFraming::Chunked => buf.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
     buf.extend_from_slice(b"\r\n");
     Ok(framing)
@@ -192,23 +208,7 @@ pub async fn send(
             write_body(&mut conn, body, framing, upstream.write_timeout).await?
         }
         Some(OutgoingBody::Whole(bytes)) => {
-            let chunked = matches!(framing, ReqFraming::Chunked);
-            if chunked {
-                let size = format!("{:x}\r\n", bytes.len());
-                with_timeout(
-                    upstream.write_timeout,
-                    conn.stream.write_all(size.as_bytes()),
-                )
-                .await?;
-            }
             with_timeout(upstream.write_timeout, conn.stream.write_all(&bytes)).await?;
-            if chunked {
-                with_timeout(
-                    upstream.write_timeout,
-                    conn.stream.write_all(b"\r\n0\r\n\r\n"),
-                )
-                .await?;
-            }
         }
         None => {}
     }
