@@ -6,11 +6,24 @@
 //! (position), `headers.x-foo=bar` or `headers[x-foo]=bar` (map keys), and a
 //! repeated key makes an array. Values stay strings here; they are typed
 //! against the entity's schema afterwards. Nothing is split on commas.
+//!
+//! Keys nest at most [`MAX_KEY_DEPTH`] levels: the tree is built and turned
+//! into JSON recursively, and a key like `name[a][a]…` thousands deep in
+//! an 8 KiB body must be a 400, not a stack overflow of the admin thread.
+//! JSON bodies rely on serde_json's own limit (128 levels, "Cannot parse
+//! JSON body"); nothing enables its `unbounded_depth` feature.
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::errors::AdminError;
+
+/// Deepest nesting a form or multipart key may have: `a` is 1,
+/// `config.access[1]` is 3. Kong's own keys need at most 4.
+pub const MAX_KEY_DEPTH: usize = 32;
+
+/// Most key/value pairs in one form or multipart body (Kong's limit).
+const MAX_ARGUMENTS: usize = 1000;
 
 /// How the body was encoded, which decides whether values need typing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +78,9 @@ pub async fn decode(
                 let Some(name) = field.name().map(str::to_string) else {
                     continue;
                 };
+                if pairs.len() == MAX_ARGUMENTS {
+                    return Err(too_many_arguments());
+                }
                 let text = field.text().await.map_err(|e| {
                     AdminError::bad_request(format!("Cannot parse multipart body: {e}"))
                 })?;
@@ -89,9 +105,26 @@ enum Step {
     Index(usize),
 }
 
-fn parse_key(key: &str) -> Vec<Step> {
+fn too_many_arguments() -> AdminError {
+    AdminError::bad_request("Too many arguments")
+}
+
+/// The 400 for a key nested deeper than [`MAX_KEY_DEPTH`]; the key is
+/// shortened in the message.
+fn too_deep(key: &str) -> AdminError {
+    let shown: String = key.chars().take(40).collect();
+    let more = if shown.len() < key.len() { "…" } else { "" };
+    AdminError::bad_request(format!(
+        "Cannot parse form body: key '{shown}{more}' nests deeper than {MAX_KEY_DEPTH} levels"
+    ))
+}
+
+fn parse_key(key: &str) -> Result<Vec<Step>, AdminError> {
     let mut steps = Vec::new();
     for part in key.split('.') {
+        if steps.len() >= MAX_KEY_DEPTH {
+            return Err(too_deep(key));
+        }
         let (head, mut rest) = match part.find('[') {
             Some(i) => (&part[..i], &part[i..]),
             None => (part, ""),
@@ -105,6 +138,9 @@ fn parse_key(key: &str) -> Vec<Step> {
                 }
                 break;
             };
+            if steps.len() >= MAX_KEY_DEPTH {
+                return Err(too_deep(key));
+            }
             let idx = &inner[..end];
             steps.push(if idx.is_empty() {
                 Step::Push
@@ -116,11 +152,12 @@ fn parse_key(key: &str) -> Vec<Step> {
             rest = &inner[end + 1..];
         }
     }
-    steps
+    Ok(steps)
 }
 
 /// Intermediate tree in which positioned array items keep their index until
-/// the end, so `a[2]=x&a[1]=y` comes out in order.
+/// the end, so `a[2]=x&a[1]=y` comes out in order. Its depth is bounded by
+/// [`MAX_KEY_DEPTH`], and so is the recursion of `insert` and `finish`.
 #[derive(Debug)]
 enum Node {
     Leaf(String),
@@ -130,13 +167,11 @@ enum Node {
 
 fn nest(pairs: impl Iterator<Item = (String, String)>) -> Result<Map<String, Value>, AdminError> {
     let mut root = Node::Map(Vec::new());
-    let mut count = 0;
-    for (key, value) in pairs {
-        count += 1;
-        if count > 1000 {
-            return Err(AdminError::bad_request("Too many arguments"));
+    for (count, (key, value)) in pairs.enumerate() {
+        if count == MAX_ARGUMENTS {
+            return Err(too_many_arguments());
         }
-        insert(&mut root, &parse_key(&key), value);
+        insert(&mut root, &parse_key(&key)?, value);
     }
     match finish(root) {
         Value::Object(m) => Ok(m),
@@ -238,13 +273,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn try_form(s: &str) -> Result<Value, AdminError> {
+        nest(form_urlencoded::parse(s.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())))
+            .map(Value::Object)
+    }
+
     fn form(s: &str) -> Value {
-        Value::Object(
-            nest(
-                form_urlencoded::parse(s.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
-            )
-            .unwrap(),
-        )
+        try_form(s).unwrap()
+    }
+
+    #[test]
+    fn key_nesting_is_bounded() {
+        let key = |depth: usize| format!("a{}", "[b]".repeat(depth - 1));
+        let deepest = form(&format!("{}=1", key(MAX_KEY_DEPTH)));
+        let mut v = &deepest["a"];
+        for _ in 1..MAX_KEY_DEPTH {
+            v = &v["b"];
+        }
+        assert_eq!(v, "1");
+        for depth in [MAX_KEY_DEPTH + 1, 3000] {
+            let err = try_form(&format!("{}=1", key(depth))).unwrap_err();
+            let (status, body) = err.status_and_body();
+            assert_eq!(status, 400);
+            assert!(body["message"]
+                .as_str()
+                .unwrap()
+                .contains("nests deeper than 32"));
+        }
+        let dotted = format!("a{}=1", ".b".repeat(100_000));
+        assert!(try_form(&dotted).is_err(), "dots count as levels too");
     }
 
     #[test]
