@@ -6,6 +6,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -22,6 +23,123 @@ async fn function_route(gw: &Gateway, up: SocketAddr, name: &str, phase: &str, c
         json!({"name": "pre-function", "config": {phase: [code]}}),
     )
     .await;
+}
+
+/// A request as a scripted upstream saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+    /// Requests before this one on the same connection.
+    on_conn: usize,
+}
+
+/// What a scripted upstream does in answer to one request.
+#[derive(Clone)]
+enum Step {
+    Write(Vec<u8>),
+    Sleep(Duration),
+    Close,
+}
+
+fn ok(body: &str) -> Step {
+    Step::Write(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+/// An upstream written with raw sockets, to misbehave precisely: it reads
+/// requests one after the other on each connection (head and
+/// `Content-Length` body) and runs `answer`'s steps for each. A connection
+/// idle for `idle_close` is closed, like Apache's or Node's keep-alive
+/// timeouts. Returns the address and the log of requests seen.
+async fn scripted_upstream<F>(
+    idle_close: Option<Duration>,
+    answer: F,
+) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>)
+where
+    F: Fn(&Seen) -> Vec<Step> + Send + Sync + 'static,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut stream = tokio::io::BufReader::new(stream);
+                for on_conn in 0.. {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = Vec::new();
+                        let read = stream.read_until(b'\n', &mut line);
+                        let n = match idle_close {
+                            Some(idle) if head.is_empty() => {
+                                match tokio::time::timeout(idle, read).await {
+                                    Ok(r) => r,
+                                    Err(_) => return,
+                                }
+                            }
+                            _ => read.await,
+                        };
+                        match n {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        let end = line == b"\r\n";
+                        head.extend_from_slice(&line);
+                        if end {
+                            break;
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head).into_owned();
+                    let mut words = text.split_whitespace();
+                    let method = words.next().unwrap_or("").to_string();
+                    let path = words.next().unwrap_or("").to_string();
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            let (n, v) = l.split_once(':')?;
+                            n.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0usize);
+                    let mut body = vec![0; length];
+                    if stream.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let req = Seen {
+                        method,
+                        path,
+                        body,
+                        on_conn,
+                    };
+                    log.lock().unwrap().push(req.clone());
+                    for step in answer(&req) {
+                        match step {
+                            Step::Write(bytes) => {
+                                if stream.get_mut().write_all(&bytes).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Step::Sleep(d) => tokio::time::sleep(d).await,
+                            Step::Close => return,
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
 }
 
 async fn get_status_json(url: &str) -> (u16, Value) {
@@ -217,4 +335,89 @@ async fn functions_cannot_break_request_framing() {
             "{echo}"
         );
     }
+}
+
+/// Item 4: an upstream that writes anything after a complete response, or
+/// sends a response whose framing cannot be trusted, does not get that
+/// connection reused: the next request, from another client on another
+/// route, gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_upstream_bytes_do_not_poison_the_pool() {
+    let poison = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON";
+    let (up, seen) = scripted_upstream(None, move |req| {
+        let late = || vec![Step::Sleep(Duration::from_millis(50)), Step::Write(poison.into())];
+        match req.path.as_str() {
+            // Stray bytes after a complete response, sent a little later.
+            "/stray" => [vec![ok("first")], late()].concat(),
+            // In the same write as the response.
+            "/glued" => vec![Step::Write(format!("{}{poison}", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst").into_bytes())],
+            // Both framings: read by Transfer-Encoding, never reused.
+            "/cl-te" => [
+                vec![Step::Write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n".to_vec())],
+                late(),
+            ]
+            .concat(),
+            // A body after a 204, which has none.
+            "/no-content" => [
+                vec![Step::Write(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec())],
+                late(),
+                vec![Step::Close],
+            ]
+            .concat(),
+            // A chunked body whose trailer section is followed by more.
+            "/chunked" => [
+                vec![Step::Write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n".to_vec())],
+                late(),
+            ]
+            .concat(),
+            other => vec![ok(&format!("answer to {other}"))],
+        }
+    })
+    .await;
+    let gw = Gateway::start_with_workers(1);
+    // Two services on the same upstream: one pool key.
+    gw.service("bad", &format!("http://{up}"), json!({})).await;
+    gw.route("bad", json!({"paths": ["/bad"]})).await;
+    gw.service("victim", &format!("http://{up}"), json!({}))
+        .await;
+    gw.route("victim", json!({"paths": ["/victim"]})).await;
+    for path in ["/stray", "/glued", "/cl-te", "/no-content", "/chunked"] {
+        let r = client()
+            .get(gw.proxy_url(&format!("/bad{path}")))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!(
+            (status == 200 && body == "first") || (status == 204 && body.is_empty()),
+            "{path}: {status} {body}"
+        );
+        // The stray bytes are there before the next request.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for i in 0..3 {
+            let r = client()
+                .get(gw.proxy_url(&format!("/victim/{i}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "after {path}");
+            assert_eq!(
+                r.text().await.unwrap(),
+                format!("answer to /{i}"),
+                "after {path}"
+            );
+        }
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        5 * 4,
+        "every request reached the upstream once: {seen:?}"
+    );
+    assert!(seen.iter().all(|s| s.method == "GET" && s.body.is_empty()));
+    assert!(
+        seen.iter().any(|s| s.on_conn > 0),
+        "clean connections are still reused: {seen:?}"
+    );
 }

@@ -3,13 +3,19 @@
 //! `RefCell`).
 //!
 //! A connection is checked out for one request and comes back when its
-//! response has been read to the end (see `client`). New connections
-//! honour the service's `connect_timeout` and `retries` (Kong retries on
-//! connect failures: refused, unreachable, timed out).
+//! response has been read to the end, cleanly framed, with nothing left
+//! over (see `client`). Before an idle connection is handed out again it
+//! is probed with a non-blocking `peek`: if the upstream closed it (EOF or
+//! reset) or wrote anything after its last response (stray bytes that
+//! would be read as the next answer), it is discarded — nginx's keepalive
+//! module does the same from its event loop. New connections honour the
+//! service's `connect_timeout` and `retries` (Kong retries on connect
+//! failures: refused, unreachable, timed out).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -45,6 +51,22 @@ impl UpstreamConn {
             uses: 0,
         }
     }
+
+    /// Whether an idle connection can carry another request: open, and
+    /// nothing waiting to be read. A real `recv(MSG_PEEK)` on the
+    /// non-blocking socket (one syscall), not tokio's cached readiness,
+    /// which may not have seen the upstream's last bytes or FIN yet.
+    fn is_quiet(&self) -> bool {
+        if !self.read_buf.is_empty() {
+            return false;
+        }
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(&self.stream).peek(&mut probe) {
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            // Ok(0): the upstream closed it; Ok(_): stray bytes.
+            Ok(_) => false,
+        }
+    }
 }
 
 struct Idle {
@@ -71,7 +93,8 @@ impl Pool {
         Pool::default()
     }
 
-    /// The most recently used idle connection to `upstream`.
+    /// The most recently used idle connection to `upstream` that is still
+    /// open and quiet; the others are closed on the way.
     pub fn checkout(&self, upstream: &Upstream) -> Option<UpstreamConn> {
         let mut map = self.idle.borrow_mut();
         let list = map.get_mut(&*upstream.pool_key)?;
@@ -79,7 +102,10 @@ impl Pool {
             if idle.since.elapsed() > MAX_IDLE {
                 continue;
             }
-            return Some(idle.conn);
+            if idle.conn.is_quiet() {
+                return Some(idle.conn);
+            }
+            tracing::debug!(upstream = %upstream.pool_key, "idle upstream connection closed or not quiet: discarded");
         }
         None
     }
