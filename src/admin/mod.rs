@@ -5,6 +5,7 @@
 //! route is live as soon as its `201 Created` arrives.
 
 mod body;
+mod declarative;
 mod entity;
 mod errors;
 mod info;
@@ -133,6 +134,8 @@ enum Endpoint<'a> {
     Schema(&'a str),
     PluginSchema(&'a str),
     ValidatePlugin,
+    /// `/config`: the declarative configuration (backup and restore).
+    Config,
     Collection(Kind, Option<(Kind, &'a str)>),
     Entity(Kind, &'a str, Option<(Kind, &'a str)>),
     /// `/routes/{r}/service`, `/plugins/{p}/route` …: the entity a foreign key points to.
@@ -160,6 +163,7 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
         [] => Endpoint::Root,
         ["status"] => Endpoint::Status,
         ["endpoints"] => Endpoint::Endpoints,
+        ["config"] => Endpoint::Config,
         ["plugins", "enabled"] => Endpoint::EnabledPlugins,
         ["schemas", "plugins", "validate"] => Endpoint::ValidatePlugin,
         ["schemas", "plugins", name] => Endpoint::PluginSchema(name),
@@ -277,6 +281,11 @@ impl Admin {
             }
             Endpoint::PluginSchema(name) if get => {
                 ok(info::plugin_schema(name).ok_or(AdminError::NotFound)?)
+            }
+            Endpoint::Config if get => ok(self.export_config()?),
+            Endpoint::Config if method == Method::POST => {
+                let (body, enc) = read_body().await?;
+                self.import_config(body, enc).await
             }
             Endpoint::ValidatePlugin if method == Method::POST => {
                 let (body, enc) = read_body().await?;

@@ -73,6 +73,14 @@ db_err!(
 
 pub type Entity = Map<String, Value>;
 
+/// Why `Store::replace_all` refused: the error, and the position of the
+/// entity that caused it (none when the database itself failed).
+#[derive(Debug)]
+pub struct ReplaceError {
+    pub entity: Option<usize>,
+    pub error: StoreError,
+}
+
 pub struct Store {
     db: Database,
 }
@@ -166,38 +174,48 @@ impl Store {
     /// foreign keys in the same transaction. `expect_new` refuses an
     /// existing id (POST).
     pub fn put(&self, kind: Kind, entity: &Entity, expect_new: bool) -> Result<(), StoreError> {
-        let id = entity_id(entity)?;
         let txn = self.db.begin_write()?;
-        {
-            let mut t = txn.open_table(table(kind))?;
-            let old = t.get(id.as_str())?.map(|v| decode(v.value())).transpose()?;
-            if old.is_some() && expect_new {
-                return Err(StoreError::PrimaryKey(
-                    Uuid::parse_str(&id).unwrap_or_default(),
-                ));
-            }
-            check_foreign_keys(&txn, kind, entity)?;
-            let mut unique = txn.open_table(UNIQUE)?;
-            if let Some(old) = &old {
-                for (k, _) in unique_entries(kind, old) {
-                    unique.remove(k.as_str())?;
-                }
-            }
-            for (k, (field, value)) in unique_entries(kind, entity) {
-                let taken = unique
-                    .get(k.as_str())?
-                    .map(|v| v.value() != id)
-                    .unwrap_or(false);
-                if taken {
-                    return Err(StoreError::Unique { field, value });
-                }
-                unique.insert(k.as_str(), id.as_str())?;
-            }
-            t.insert(id.as_str(), serde_json::to_vec(entity)?.as_slice())?;
-        }
+        write_entity(&txn, kind, entity, expect_new)?;
         bump_version(&txn)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Every entity of every kind, read in one transaction: a consistent
+    /// copy of the configuration while writes go on (the backup).
+    pub fn dump(&self) -> Result<Vec<(Kind, Vec<Entity>)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            let t = txn.open_table(table(kind))?;
+            let mut rows = Vec::with_capacity(t.len()? as usize);
+            for row in t.iter()? {
+                let (_, v) = row?;
+                rows.push(decode(v.value())?);
+            }
+            out.push((kind, rows));
+        }
+        Ok(out)
+    }
+
+    /// Replaces the whole configuration with `entities`, in one write
+    /// transaction: on any error nothing changes. Each entity's foreign keys
+    /// must point at entities earlier in the list.
+    pub fn replace_all(&self, entities: &[(Kind, Entity)]) -> Result<(), ReplaceError> {
+        let db = |error: StoreError| ReplaceError {
+            entity: None,
+            error,
+        };
+        let txn = self.db.begin_write().map_err(|e| db(e.into()))?;
+        clear(&txn).map_err(db)?;
+        for (i, (kind, entity)) in entities.iter().enumerate() {
+            write_entity(&txn, *kind, entity, true).map_err(|error| ReplaceError {
+                entity: Some(i),
+                error,
+            })?;
+        }
+        bump_version(&txn).map_err(db)?;
+        txn.commit().map_err(|e| db(e.into()))
     }
 
     /// Deletes an entity; plugins scoped to it go with it. Refused while
@@ -247,6 +265,54 @@ impl Store {
         txn.commit()?;
         Ok(true)
     }
+}
+
+/// Empties every entity table and the unique index.
+fn clear(txn: &WriteTransaction) -> Result<(), StoreError> {
+    for kind in Kind::ALL {
+        txn.delete_table(table(kind))?;
+        txn.open_table(table(kind))?;
+    }
+    txn.delete_table(UNIQUE)?;
+    txn.open_table(UNIQUE)?;
+    Ok(())
+}
+
+/// Inserts or replaces one entity inside `txn`: unique fields and foreign
+/// keys are checked against what the transaction sees.
+fn write_entity(
+    txn: &WriteTransaction,
+    kind: Kind,
+    entity: &Entity,
+    expect_new: bool,
+) -> Result<(), StoreError> {
+    let id = entity_id(entity)?;
+    let mut t = txn.open_table(table(kind))?;
+    let old = t.get(id.as_str())?.map(|v| decode(v.value())).transpose()?;
+    if old.is_some() && expect_new {
+        return Err(StoreError::PrimaryKey(
+            Uuid::parse_str(&id).unwrap_or_default(),
+        ));
+    }
+    check_foreign_keys(txn, kind, entity)?;
+    let mut unique = txn.open_table(UNIQUE)?;
+    if let Some(old) = &old {
+        for (k, _) in unique_entries(kind, old) {
+            unique.remove(k.as_str())?;
+        }
+    }
+    for (k, (field, value)) in unique_entries(kind, entity) {
+        let taken = unique
+            .get(k.as_str())?
+            .map(|v| v.value() != id)
+            .unwrap_or(false);
+        if taken {
+            return Err(StoreError::Unique { field, value });
+        }
+        unique.insert(k.as_str(), id.as_str())?;
+    }
+    t.insert(id.as_str(), serde_json::to_vec(entity)?.as_slice())?;
+    Ok(())
 }
 
 /// `name="x"`, or the plugin scope as Kong prints its cache key.
