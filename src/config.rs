@@ -16,6 +16,37 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_ADMIN_LISTEN", default_value = "127.0.0.1:8001")]
     pub admin_listen: SocketAddr,
 
+    /// An origin (`https://ui.example.com`) whose web pages may call the
+    /// Admin API: its requests are accepted and get CORS headers. Repeat
+    /// the flag or separate origins with commas; `*` allows every origin
+    /// (Kong's behaviour: any web page can then drive the gateway). Without
+    /// it, browsers get no CORS headers and cross-origin requests get a 403.
+    #[arg(
+        long = "admin-allow-origin",
+        env = "LUNAGATE_ADMIN_ALLOW_ORIGIN",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub admin_allow_origins: Vec<String>,
+
+    /// A host name the Admin API answers to (its `Host` header), besides
+    /// `localhost` and IP literals: other names get a 403, which defeats
+    /// DNS rebinding. Repeat or separate with commas; `*` allows any name.
+    #[arg(
+        long = "admin-allow-host",
+        env = "LUNAGATE_ADMIN_ALLOW_HOST",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub admin_allow_hosts: Vec<String>,
+
+    /// A token every Admin API request must carry, as
+    /// `Authorization: Bearer <token>` (or `Kong-Admin-Token: <token>`);
+    /// others get a 401. Prefer the environment variable: command lines are
+    /// visible to every user of the machine.
+    #[arg(long, env = "LUNAGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Directory holding the configuration database (`lunagate.redb`).
     /// Created if missing.
     #[arg(long, env = "LUNAGATE_DATA_DIR", default_value = "./lunagate-data")]

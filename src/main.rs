@@ -131,7 +131,18 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             workers,
             data_dir: config.data_dir.clone(),
         };
-        let admin = Arc::new(admin::Admin::new(store.clone(), shared, node));
+        let access = admin::AccessPolicy::new(
+            &config.admin_allow_origins,
+            &config.admin_allow_hosts,
+            config.admin_token.clone(),
+        );
+        if config.admin_token.is_none() && !admin_addr.ip().is_loopback() {
+            tracing::warn!(
+                "the Admin API listens on {admin_addr} without --admin-token: \
+                 whoever reaches it can run code on the gateway"
+            );
+        }
+        let admin = Arc::new(admin::Admin::new(store.clone(), shared, node, access));
         // Tests and scripts read these lines to find ephemeral ports.
         println!(
             "lunagate {} proxy listening on {}",

@@ -77,3 +77,270 @@ async fn deeply_nested_bodies_get_a_400_and_the_gateway_lives() {
     .await;
     assert_eq!(status, 201, "{body}");
 }
+
+/// A raw Admin API exchange: status, lower-cased head, body.
+struct Raw {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Raw {
+    fn send(gw: &Gateway, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Raw {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        let text = gw.raw_admin(req.as_bytes());
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Raw {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_string(),
+        }
+    }
+
+    fn message(&self) -> String {
+        let v: Value = serde_json::from_str(&self.body).unwrap_or(Value::Null);
+        v["message"].as_str().unwrap_or_default().to_string()
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        self.head.contains(&format!("\r\n{name}:"))
+    }
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+/// What a hostile page's `<form method=post>` sends: a function that runs
+/// on every proxied request.
+const EVIL_PLUGIN: &str =
+    "name=pre-function&config.access%5B1%5D=kong.response.set_header(%27x-owned%27%2C%271%27)";
+
+/// Item 9: a web page in the operator's browser cannot drive the Admin API
+/// with the default flags: no CORS headers, a cross-origin form POST that
+/// would create a plugin is refused, and a DNS-rebinding page (its own
+/// host name resolved to 127.0.0.1, so its requests are same-origin) is
+/// refused by Host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_cannot_drive_the_admin_api() {
+    let gw = Gateway::start();
+    let local = format!("127.0.0.1:{}", gw.admin.port());
+    let host = ("Host", local.as_str());
+
+    // A cross-origin form POST: refused, and nothing was created.
+    let r = Raw::send(
+        &gw,
+        "POST",
+        "/plugins",
+        &[
+            host,
+            ("Origin", "https://evil.example"),
+            ("Content-Type", FORM),
+        ],
+        EVIL_PLUGIN,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.message()
+            .contains("'https://evil.example' is not allowed"),
+        "{}",
+        r.body
+    );
+    assert!(!r.has_header("access-control-allow-origin"), "{}", r.head);
+    // `Origin: null` (sandboxed frames, file://) and a browser's fetch
+    // metadata without an Origin are cross-origin as well.
+    for extra in [("Origin", "null"), ("Sec-Fetch-Site", "cross-site")] {
+        let r = Raw::send(
+            &gw,
+            "POST",
+            "/plugins",
+            &[host, extra, ("Content-Type", FORM)],
+            EVIL_PLUGIN,
+        );
+        assert_eq!(r.status, 403, "{extra:?}: {}", r.body);
+    }
+    let (_, plugins) = get_json(&gw.admin_url("/plugins")).await;
+    assert_eq!(plugins["data"], json!([]), "no plugin was created");
+
+    // A CORS preflight from that page: no CORS headers, so the browser
+    // would not send the real request either.
+    let r = Raw::send(
+        &gw,
+        "OPTIONS",
+        "/plugins",
+        &[
+            host,
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 403);
+    assert!(!r.has_header("access-control-allow-origin"), "{}", r.head);
+
+    // DNS rebinding: the page's origin and Host are its own name.
+    let rebound = format!("rebind.evil.example:{}", gw.admin.port());
+    let origin = format!("http://{rebound}");
+    for headers in [
+        vec![("Host", rebound.as_str())],
+        vec![("Host", rebound.as_str()), ("Origin", origin.as_str())],
+    ] {
+        let r = Raw::send(&gw, "GET", "/", &headers, "");
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(
+            r.message(),
+            format!("Host '{rebound}' is not allowed (see --admin-allow-host)")
+        );
+        let mut post = headers.clone();
+        post.push(("Content-Type", FORM));
+        let r = Raw::send(&gw, "POST", "/plugins", &post, EVIL_PLUGIN);
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    let (_, plugins) = get_json(&gw.admin_url("/plugins")).await;
+    assert_eq!(plugins["data"], json!([]), "no plugin was created");
+
+    // What a terminal sends still works, with no CORS headers: loopback
+    // names and IP literals, same-origin requests.
+    let localhost = format!("localhost:{}", gw.admin.port());
+    for headers in [
+        vec![("Host", local.as_str())],
+        vec![("Host", localhost.as_str())],
+        vec![("Host", "[::1]")],
+    ] {
+        let r = Raw::send(&gw, "GET", "/status", &headers, "");
+        assert_eq!(r.status, 200, "{headers:?}: {}", r.body);
+        assert!(!r.has_header("access-control-allow-origin"), "{}", r.head);
+    }
+    let r = Raw::send(
+        &gw,
+        "POST",
+        "/plugins",
+        &[host, ("Content-Type", FORM)],
+        EVIL_PLUGIN,
+    );
+    assert_eq!(
+        r.status, 201,
+        "the same form from curl is accepted: {}",
+        r.body
+    );
+}
+
+/// Item 9, the opt-ins: `--admin-allow-origin` gets CORS headers and is
+/// accepted, `--admin-allow-host` names a host, and `LUNAGATE_ADMIN_TOKEN`
+/// makes every request carry a bearer token (401 otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_origins_hosts_and_the_admin_token() {
+    let gw = Gateway::start_with(
+        &[
+            "--admin-allow-origin",
+            "https://ui.example.com",
+            "--admin-allow-host",
+            "gw.internal,other.internal",
+        ],
+        &[("LUNAGATE_ADMIN_TOKEN", "s3cret-token")],
+    );
+    let local = format!("127.0.0.1:{}", gw.admin.port());
+    let host = ("Host", local.as_str());
+    let bearer = ("Authorization", "Bearer s3cret-token");
+
+    let r = Raw::send(&gw, "GET", "/status", &[host], "");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.message().starts_with("Unauthorized"), "{}", r.body);
+    assert!(r.has_header("www-authenticate"), "{}", r.head);
+    let r = Raw::send(
+        &gw,
+        "POST",
+        "/plugins",
+        &[
+            host,
+            ("Content-Type", FORM),
+            ("Authorization", "Bearer guess"),
+        ],
+        EVIL_PLUGIN,
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        Raw::send(&gw, "GET", "/status", &[host, bearer], "").status,
+        200
+    );
+    let kong_header = ("Kong-Admin-Token", "s3cret-token");
+    assert_eq!(
+        Raw::send(&gw, "GET", "/status", &[host, kong_header], "").status,
+        200
+    );
+
+    // The allowed origin: a preflight without credentials, then the request.
+    let ui = ("Origin", "https://ui.example.com");
+    let r = Raw::send(
+        &gw,
+        "OPTIONS",
+        "/services",
+        &[
+            host,
+            ui,
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            ),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 204, "{}", r.head);
+    assert!(
+        r.head
+            .contains("access-control-allow-origin: https://ui.example.com"),
+        "{}",
+        r.head
+    );
+    assert!(
+        r.head
+            .contains("access-control-allow-headers: content-type, authorization"),
+        "{}",
+        r.head
+    );
+    let r = Raw::send(&gw, "GET", "/status", &[host, ui, bearer], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.head
+            .contains("access-control-allow-origin: https://ui.example.com"),
+        "{}",
+        r.head
+    );
+    let r = Raw::send(&gw, "GET", "/status", &[host, ui], "");
+    assert_eq!(r.status, 401, "an allowed origin still needs the token");
+    let r = Raw::send(
+        &gw,
+        "GET",
+        "/status",
+        &[host, ("Origin", "https://evil.example"), bearer],
+        "",
+    );
+    assert_eq!(
+        r.status, 403,
+        "other origins are refused even with the token"
+    );
+
+    for name in ["gw.internal", "GW.internal:8001", "other.internal"] {
+        let r = Raw::send(&gw, "GET", "/status", &[("Host", name), bearer], "");
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+    }
+    let r = Raw::send(
+        &gw,
+        "GET",
+        "/status",
+        &[("Host", "evil.internal"), bearer],
+        "",
+    );
+    assert_eq!(r.status, 403);
+}

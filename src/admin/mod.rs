@@ -8,6 +8,7 @@ mod body;
 mod declarative;
 mod entity;
 mod errors;
+mod guard;
 mod info;
 
 use std::convert::Infallible;
@@ -18,7 +19,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, SERVER};
+use hyper::header::{
+    HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW, CONTENT_TYPE, SERVER, VARY, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
@@ -30,6 +34,7 @@ use crate::snapshot::{ConfigSnapshot, SharedConfig};
 use crate::store::{Store, StoreError};
 use entity::Parent;
 pub use errors::AdminError;
+pub use guard::AccessPolicy;
 
 /// Largest Admin API body accepted (Lua code included); larger gets a 413.
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -52,15 +57,22 @@ pub struct Admin {
     /// Serialises commit + publish, so snapshots are published in commit order.
     publish: Arc<Mutex<()>>,
     node: NodeInfo,
+    access: AccessPolicy,
 }
 
 impl Admin {
-    pub fn new(store: Arc<Store>, config: SharedConfig, node: NodeInfo) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        config: SharedConfig,
+        node: NodeInfo,
+        access: AccessPolicy,
+    ) -> Self {
         Admin {
             store,
             config,
             publish: Arc::new(Mutex::new(())),
             node,
+            access,
         }
     }
 
@@ -200,26 +212,48 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
 impl Admin {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let started = Instant::now();
-        let origin = req.headers().get("origin").cloned();
         let preflight = req.method() == Method::OPTIONS;
-        let mut response = match self.dispatch(req).await {
+        // Refused requests are answered before routing: not even a 404
+        // tells a foreign page what exists.
+        let (cors_origin, result) = match self.access.check(req.method(), req.uri(), req.headers())
+        {
+            Ok(accepted) => (accepted.cors_origin, self.dispatch(req).await),
+            Err(refused) => (None, Err(refused)),
+        };
+        let mut response = match result {
             Ok((status, body)) => json_response(status, body),
             Err(e) => {
                 let (status, body) = e.status_and_body();
                 json_response(status, Some(body))
             }
         };
+        let status = response.status();
         let headers = response.headers_mut();
-        if preflight {
+        if preflight && status == StatusCode::NO_CONTENT {
             let allow = HeaderValue::from_static("GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE");
-            headers.insert("access-control-allow-methods", allow.clone());
-            headers.insert("allow", allow);
+            // Kong's OPTIONS answer; without Access-Control-Allow-Origin
+            // below it grants a browser nothing.
+            headers.insert(ACCESS_CONTROL_ALLOW_METHODS, allow.clone());
+            headers.insert(ALLOW, allow);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"lunagate-admin\""),
+            );
         }
         headers.insert(SERVER, HeaderValue::from_static(SERVER_TOKEN));
-        headers.insert(
-            ACCESS_CONTROL_ALLOW_ORIGIN,
-            origin.unwrap_or(HeaderValue::from_static("*")),
-        );
+        headers.insert(VARY, HeaderValue::from_static("Origin"));
+        // CORS headers only for origins allowed with --admin-allow-origin.
+        if let Some(origin) = cors_origin {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            if preflight {
+                headers.insert(
+                    ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("Content-Type, Authorization, Kong-Admin-Token"),
+                );
+            }
+        }
         if let Ok(v) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
             headers.insert("x-kong-admin-latency", v);
         }

@@ -45,7 +45,25 @@ impl Gateway {
         Gateway::spawn(data_dir, 2)
     }
 
+    /// Starts a gateway with a fresh data directory, two workers, and extra
+    /// `serve` arguments and environment variables.
+    pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Gateway {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut gw = Gateway::spawn_with(tmp.path(), 2, args, envs);
+        gw._tmp = Some(tmp);
+        gw
+    }
+
     fn spawn(data_dir: &Path, workers: usize) -> Gateway {
+        Gateway::spawn_with(data_dir, workers, &[], &[])
+    }
+
+    pub fn spawn_with(
+        data_dir: &Path,
+        workers: usize,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lunagate"))
             .args([
                 "serve",
@@ -57,6 +75,8 @@ impl Gateway {
             .args(["--workers", &workers.to_string()])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(args)
+            .envs(envs.iter().copied())
             .env("LUNAGATE_LOG_LEVEL", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -139,13 +159,12 @@ impl Gateway {
 
     /// Sends raw bytes to the proxy and returns the raw response.
     pub fn raw(&self, request: &[u8]) -> String {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(self.proxy).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        s.write_all(request).expect("write");
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
+        raw_to(self.proxy, request)
+    }
+
+    /// Sends raw bytes to the Admin API and returns the raw response.
+    pub fn raw_admin(&self, request: &[u8]) -> String {
+        raw_to(self.admin, request)
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -170,6 +189,17 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends raw bytes and reads until the peer closes (send `Connection: close`).
+pub fn raw_to(addr: SocketAddr, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(request).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn client() -> reqwest::Client {
