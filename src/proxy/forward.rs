@@ -195,41 +195,41 @@ fn push_query(target: &mut Vec<u8>, query: &[u8]) {
     }
 }
 
-/// Sends the request on a pooled or new connection; a pooled connection
-/// the upstream had closed is replaced by a new one.
+/// Sends the request on a pooled or new connection. A pooled connection
+/// that proves closed before the request could have been acted on
+/// ([`SendError::Stale`]) gets the request once more, on a fresh
+/// connection.
 async fn send(
     ctx: &WorkerContext,
     upstream: &Arc<Upstream>,
     request: &mut Outgoing<'_>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
-    let mut stale = 0;
-    loop {
-        let pooled = if stale < 2 {
-            ctx.pool.checkout(upstream)
-        } else {
-            None
-        };
-        let conn = match pooled {
-            Some(c) => c,
-            None => ctx
-                .pool
-                .connect(upstream)
-                .await
-                .map_err(|e| ProxyError::from(&e))?,
-        };
-        match client::send(conn, request, upstream, &ctx.pool).await {
-            Ok(resp) => return Ok(resp),
-            // Only reported when nothing of the request was consumed; a new
-            // connection never reports it, so this ends.
-            Err(SendError::Stale) => stale += 1,
-            Err(e @ SendError::UnsafeHead) => {
-                tracing::error!(worker = ctx.id, upstream = %upstream.pool_key, target = %String::from_utf8_lossy(request.target).escape_debug(), error = %e, "request not sent");
-                return Err(ProxyError::from(&e));
+    let connect = || async {
+        ctx.pool
+            .connect(upstream)
+            .await
+            .map_err(|e| ProxyError::from(&e))
+    };
+    let conn = match ctx.pool.checkout(upstream) {
+        Some(c) => c,
+        None => connect().await?,
+    };
+    let result = match client::send(conn, request, upstream, &ctx.pool).await {
+        Err(SendError::Stale) => {
+            tracing::debug!(worker = ctx.id, upstream = %upstream.pool_key, "pooled connection closed by the upstream: retrying on a new one");
+            client::send(connect().await?, request, upstream, &ctx.pool).await
+        }
+        result => result,
+    };
+    result.map_err(|e| {
+        match e {
+            SendError::UnsafeHead => {
+                tracing::error!(worker = ctx.id, upstream = %upstream.pool_key, target = %String::from_utf8_lossy(request.target).escape_debug(), error = %e, "request not sent")
             }
-            Err(e) => {
-                tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed");
-                return Err(ProxyError::from(&e));
+            _ => {
+                tracing::info!(worker = ctx.id, upstream = %upstream.pool_key, error = %e, "upstream request failed")
             }
         }
-    }
+        ProxyError::from(&e)
+    })
 }

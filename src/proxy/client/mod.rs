@@ -41,9 +41,9 @@ use parse::{parse_head, Head, ParseError, RespFraming};
 /// How a request failed upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Nothing came back on a reused connection before it closed: the
-    /// upstream had closed it while idle. The request can be retried if its
-    /// body was not consumed.
+    /// A reused connection proved closed before the request could have
+    /// been acted on (see [`send`]): the request, still intact, can go
+    /// once more on a fresh connection.
     #[error("the pooled connection was closed by the upstream")]
     Stale,
     #[error("timed out")]
@@ -175,9 +175,42 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, Send
     Ok(framing)
 }
 
+/// Go's `Request.isReplayable`: the methods that are safe to send twice,
+/// or a request that says it is (an `Idempotency-Key`).
+fn idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || headers.contains_key("idempotency-key")
+        || headers.contains_key("x-idempotency-key")
+}
+
+/// Writes `buf`, counting in `sent` what the kernel accepted.
+async fn write_counted(
+    stream: &mut tokio::net::TcpStream,
+    buf: &[u8],
+    timeout: Duration,
+    sent: &mut usize,
+) -> Result<(), SendError> {
+    while *sent < buf.len() {
+        match with_timeout(timeout, stream.write(&buf[*sent..])).await? {
+            0 => return Err(SendError::Io(io::ErrorKind::WriteZero.into())),
+            n => *sent += n,
+        }
+    }
+    Ok(())
+}
+
 /// Sends `req` on `conn` and reads the response head. On success the
 /// connection travels inside the returned body (or is already back in the
 /// pool when the body was complete).
+///
+/// A failure on a reused connection is reported as [`SendError::Stale`]
+/// (retry once on a fresh connection) under the rules of Go's `net/http`
+/// transport: when nothing of the request was written, or when the
+/// request is replayable (idempotent, body still held) and the connection
+/// failed before any byte of the response. A request the upstream may have
+/// acted on is never replayed otherwise.
 pub async fn send(
     mut conn: UpstreamConn,
     req: &mut Outgoing<'_>,
@@ -187,33 +220,49 @@ pub async fn send(
     let reused = conn.uses > 0;
     conn.uses = conn.uses.saturating_add(1);
     let framing = encode_head(&mut conn.write_buf, req)?;
-    let has_body = req.body.is_some();
+    let replayable = reused
+        && !matches!(req.body, Some(OutgoingBody::Stream(_)))
+        && idempotent(req.method, req.headers);
+    // Once the upstream may have read the request, only a replayable one
+    // goes again, and only if the connection failed (not a timeout).
+    let closed = |e: SendError| match e {
+        SendError::Io(_) | SendError::Closed if replayable => SendError::Stale,
+        e => e,
+    };
 
-    // The head (and nothing else) first: a failure here leaves the request
-    // intact for a retry on a fresh connection.
-    let written = with_timeout(
+    // The head (and nothing else) first: if not one byte of it could be
+    // written, the connection was closed and the body is untouched.
+    let mut sent = 0;
+    let head = write_counted(
+        &mut conn.stream,
+        &conn.write_buf,
         upstream.write_timeout,
-        conn.stream.write_all(&conn.write_buf),
+        &mut sent,
     )
     .await;
-    if let Err(e) = written {
-        return Err(if reused && !matches!(e, SendError::Timeout) {
-            SendError::Stale
-        } else {
-            e
+    if let Err(e) = head {
+        return Err(match e {
+            SendError::Io(_) if reused && sent == 0 => SendError::Stale,
+            e => closed(e),
         });
     }
-    match req.body.take() {
-        Some(OutgoingBody::Stream(body)) => {
-            write_body(&mut conn, body, framing, upstream.write_timeout).await?
-        }
+    let written = match &mut req.body {
         Some(OutgoingBody::Whole(bytes)) => {
-            with_timeout(upstream.write_timeout, conn.stream.write_all(&bytes)).await?;
+            // Kept in `req` for a replay.
+            with_timeout(upstream.write_timeout, conn.stream.write_all(bytes)).await
         }
-        None => {}
-    }
+        Some(OutgoingBody::Stream(_)) => match req.body.take() {
+            Some(OutgoingBody::Stream(body)) => {
+                write_body(&mut conn, body, framing, upstream.write_timeout).await
+            }
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    };
+    written.map_err(closed)?;
 
     // Response head; 1xx responses (100 Continue) are skipped.
+    let mut answered = false;
     loop {
         let head = loop {
             if !conn.read_buf.is_empty() {
@@ -222,30 +271,20 @@ pub async fn send(
                 }
             }
             reserve_read(&mut conn.read_buf);
-            let n = match with_timeout(
+            let read = with_timeout(
                 upstream.read_timeout,
                 conn.stream.read_buf(&mut conn.read_buf),
             )
-            .await
-            {
-                Ok(n) => n,
-                // A reset before any byte of the answer on a reused
-                // connection: the upstream had closed it while idle.
-                Err(SendError::Io(e))
-                    if reused && !has_body && conn.read_buf.is_empty() && is_reset(&e) =>
-                {
-                    return Err(SendError::Stale)
-                }
+            .await;
+            let got = conn.read_buf.len();
+            match read {
+                Ok(0) if !answered && got == 0 => return Err(closed(SendError::Closed)),
+                Ok(0) => return Err(SendError::Closed),
+                Ok(_) => {}
+                Err(e) if !answered && got == 0 => return Err(closed(e)),
                 Err(e) => return Err(e),
-            };
-            if n == 0 {
-                let nothing = conn.read_buf.is_empty();
-                return Err(if reused && nothing && !has_body {
-                    SendError::Stale
-                } else {
-                    SendError::Closed
-                });
             }
+            answered = true;
         };
         if head.status.is_informational() {
             if head.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -255,15 +294,6 @@ pub async fn send(
         }
         return Ok(build_response(head, conn, upstream, pool));
     }
-}
-
-fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionAborted
-    )
 }
 
 async fn write_body(
