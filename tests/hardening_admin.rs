@@ -344,3 +344,178 @@ async fn allowed_origins_hosts_and_the_admin_token() {
     );
     assert_eq!(r.status, 403);
 }
+
+/// A tiny tmpfs mounted for one test, so that a full disk is real. Mounting
+/// needs root (or passwordless sudo): without it the test is skipped with
+/// a loud message, except in CI (`CI=true`), where it fails.
+struct TinyDisk {
+    dir: tempfile::TempDir,
+    sudo: bool,
+}
+
+impl TinyDisk {
+    fn mount(size: &str) -> Option<TinyDisk> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = format!("size={size},mode=1777");
+        let mount = |sudo: bool| {
+            let mut cmd = std::process::Command::new(if sudo { "sudo" } else { "mount" });
+            if sudo {
+                cmd.args(["-n", "mount"]);
+            }
+            cmd.args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+                .arg(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let sudo = if mount(false) {
+            false
+        } else if mount(true) {
+            true
+        } else {
+            let msg = "cannot mount a tmpfs (needs root or passwordless sudo): the full-disk test cannot run";
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+            eprintln!("\n!!!!!!!!!! SKIPPED: {msg} !!!!!!!!!!\n");
+            return None;
+        };
+        Some(TinyDisk { dir, sudo })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn filler(&self) -> std::path::PathBuf {
+        self.path().join("filler")
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.filler()).expect("create the filler");
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Err(e) = f.write_all(&chunk) {
+                assert_eq!(e.raw_os_error(), Some(28), "ENOSPC expected: {e}");
+                break;
+            }
+        }
+        // The last partial chunk: fill what is left byte by byte.
+        while f.write_all(&[0]).is_ok() {}
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.filler()).expect("remove the filler");
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let mut cmd = std::process::Command::new(if self.sudo { "sudo" } else { "umount" });
+        if self.sudo {
+            cmd.args(["-n", "umount"]);
+        }
+        let _ = cmd.arg("-l").arg(self.path()).status();
+    }
+}
+
+async fn post_service(gw: &Gateway, name: &str) -> u16 {
+    let (status, _) = post_json(
+        &gw.admin_url("/services"),
+        json!({"name": name, "url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    status
+}
+
+/// Item 7: after a "no space left" error every later write used to be a
+/// 500 until restart. The store reopens its file and writes work again as
+/// soon as there is room, without a restart; what was written survives one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_recover_once_the_disk_has_room_again() {
+    let Some(disk) = TinyDisk::mount("8m") else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let gw = Gateway::start_in(&data);
+    assert_eq!(post_service(&gw, "before").await, 201);
+
+    disk.fill();
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let status = post_service(&gw, &format!("full{i}")).await;
+        statuses.push(status);
+        if status == 500 {
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&500),
+        "a write failed on the full disk: {statuses:?}"
+    );
+
+    disk.free();
+    assert_eq!(post_service(&gw, "after").await, 201, "no restart needed");
+    let (status, _) = get_json(&gw.admin_url("/services/after")).await;
+    assert_eq!(status, 200);
+    let route = gw
+        .route("after", json!({"name": "after", "paths": ["/after"]}))
+        .await;
+    assert_eq!(route["name"], "after");
+    assert_alive(&gw).await;
+
+    assert!(gw.stop().success());
+    let gw = Gateway::start_in(&data);
+    for name in ["before", "after"] {
+        let (status, _) = get_json(&gw.admin_url(&format!("/services/{name}"))).await;
+        assert_eq!(status, 200, "{name} survived the restart");
+    }
+}
+
+/// Item 7: a first start on a full disk used to leave a half-written
+/// `lunagate.redb` that every later start refused ("invalid data"). Now it
+/// leaves nothing, and the next start (with room) works; a half-written
+/// file left by an older build is recognised and created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_on_a_full_disk_leaves_nothing_behind() {
+    let Some(disk) = TinyDisk::mount("4m") else {
+        return;
+    };
+    let data = disk.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let db = data.join("lunagate.redb");
+
+    disk.fill();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lunagate"))
+        .args([
+            "serve",
+            "--proxy-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("run lunagate");
+    assert!(!out.status.success(), "it cannot start on a full disk");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(!db.exists(), "no half-written database is left behind");
+    disk.free();
+
+    let gw = Gateway::start_in(&data);
+    assert_eq!(post_service(&gw, "first").await, 201);
+    assert!(gw.stop().success());
+
+    // What an older build left: the file, its header never written.
+    std::fs::remove_file(&db).unwrap();
+    std::fs::write(&db, vec![0u8; 1 << 20]).unwrap();
+    let gw = Gateway::start_in(&data);
+    assert_eq!(post_service(&gw, "second").await, 201);
+    assert!(
+        data.join("lunagate.redb.incomplete").exists(),
+        "set aside, not deleted"
+    );
+}

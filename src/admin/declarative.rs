@@ -419,7 +419,7 @@ fn store_message(e: &StoreError) -> Option<Value> {
         StoreError::PrimaryKey(_) => Some(json!({"id": e.to_string()})),
         StoreError::ForeignKey { field, .. } => Some(json!({ *field: e.to_string() })),
         StoreError::ReferencedBy { .. } => Some(json!({"@entity": [e.to_string()]})),
-        StoreError::Db(_) => None,
+        StoreError::Db(_) | StoreError::Io(_) => None,
     }
 }
 

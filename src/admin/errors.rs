@@ -96,7 +96,7 @@ fn store_error(e: &StoreError) -> (StatusCode, Value) {
             json!({"code": 4, "name": "foreign key violation", "message": message,
                    "fields": {"@referenced_by": by.collection()}}),
         ),
-        StoreError::Db(detail) => {
+        StoreError::Db(detail) | StoreError::Io(detail) => {
             tracing::error!("database error: {detail}");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,6 +5,19 @@
 //! second table indexes unique values (`services/name/x` → id), so that
 //! uniqueness and foreign keys are checked inside the same write
 //! transaction that changes the entity: a write is all or nothing.
+//!
+//! An I/O error (a full disk) leaves a redb `Database` refusing every later
+//! operation ("previous I/O error"). The store then reopens the file at
+//! its next operation, which repairs it from the last commit; until the
+//! disk has room again that fails and the request gets a 500, and the first
+//! operation after that works: no restart needed. How the file is created
+//! and opened is in `file.rs`.
+
+mod file;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use serde_json::{Map, Value};
@@ -20,6 +33,25 @@ const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers"
 const UNIQUE: TableDefinition<&str, &str> = TableDefinition::new("unique");
 /// `version` → number of committed changes, for snapshots.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Every table a complete database file has.
+const TABLE_NAMES: [&str; 6] = [
+    "services",
+    "routes",
+    "plugins",
+    "consumers",
+    "unique",
+    "meta",
+];
+
+fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    for kind in Kind::ALL {
+        txn.open_table(table(kind))?;
+    }
+    txn.open_table(UNIQUE)?;
+    txn.open_table(META)?;
+    Ok(())
+}
 
 fn table(kind: Kind) -> TableDefinition<'static, &'static str, &'static [u8]> {
     match kind {
@@ -50,13 +82,20 @@ pub enum StoreError {
     ReferencedBy { kind: Kind, by: Kind },
     #[error("database error: {0}")]
     Db(String),
+    /// The file could not be read or written (a full disk …): the database
+    /// is reopened at the next operation.
+    #[error("database I/O error: {0}")]
+    Io(String),
 }
 
 macro_rules! db_err {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Db(e.to_string())
+                match redb::Error::from(e) {
+                    e @ (redb::Error::Io(_) | redb::Error::PreviousIo) => StoreError::Io(e.to_string()),
+                    e => StoreError::Db(e.to_string()),
+                }
             }
         }
     )*};
@@ -67,9 +106,20 @@ db_err!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError,
-    serde_json::Error
+    redb::CommitError
 );
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
 
 pub type Entity = Map<String, Value>;
 
@@ -82,46 +132,90 @@ pub struct ReplaceError {
 }
 
 pub struct Store {
-    db: Database,
+    path: PathBuf,
+    /// `None` only between a failed reopen and the next attempt.
+    db: RwLock<Option<Database>>,
+    /// An operation failed with an I/O error: reopen before the next one.
+    broken: AtomicBool,
 }
 
 impl Store {
-    /// Opens (or creates) the database file and makes sure every table exists.
-    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
-        let db = Database::create(path)?;
-        let txn = db.begin_write()?;
-        for kind in Kind::ALL {
-            txn.open_table(table(kind))?;
+    /// Opens the database file, creating it atomically when missing.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = file::open_database(path)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            db: RwLock::new(Some(db)),
+            broken: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs `f` on the database, reopening it first after an I/O error.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.broken.load(Ordering::Acquire) {
+            self.reopen()?;
         }
-        txn.open_table(UNIQUE)?;
-        txn.open_table(META)?;
-        txn.commit()?;
-        Ok(Store { db })
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Io("the database is closed after an I/O error".into()))?;
+        let result = f(db);
+        if let Err(StoreError::Io(e)) = &result {
+            tracing::warn!("database I/O error, the file will be reopened: {e}");
+            self.broken.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    /// Closes the failed `Database` (it holds the file lock) and opens the
+    /// file again; redb repairs it from the last commit. On failure the
+    /// store stays broken and the next operation tries again.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if !self.broken.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        *guard = None;
+        let db = file::open_database(&self.path)?;
+        *guard = Some(db);
+        self.broken.store(false, Ordering::Release);
+        tracing::warn!(
+            "database {} reopened after an I/O error",
+            self.path.display()
+        );
+        Ok(())
     }
 
     pub fn version(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        Ok(meta.get("version")?.map(|v| v.value()).unwrap_or(0))
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let meta = txn.open_table(META)?;
+            Ok(meta.get("version")?.map(|v| v.value()).unwrap_or(0))
+        })
     }
 
     pub fn get(&self, kind: Kind, id: &Uuid) -> Result<Option<Entity>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(table(kind))?;
-        let key = id.to_string();
-        let found = t.get(key.as_str())?;
-        found.map(|v| decode(v.value())).transpose()
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let t = txn.open_table(table(kind))?;
+            let key = id.to_string();
+            let found = t.get(key.as_str())?;
+            found.map(|v| decode(v.value())).transpose()
+        })
     }
 
     /// Looks an entity up by its endpoint key (`name`, `username`…).
     pub fn find_by_key(&self, kind: Kind, value: &str) -> Result<Option<Entity>, StoreError> {
-        let id = {
-            let txn = self.db.begin_read()?;
+        let id = self.with_db(|db| {
+            let txn = db.begin_read()?;
             let unique = txn.open_table(UNIQUE)?;
             let key = unique_key(kind, kind.endpoint_key(), &Value::from(value));
             let found = unique.get(key.as_str())?;
-            found.map(|v| v.value().to_string())
-        };
+            Ok(found.map(|v| v.value().to_string()))
+        })?;
         match id.and_then(|id| Uuid::parse_str(&id).ok()) {
             Some(id) => self.get(kind, &id),
             None => Ok(None),
@@ -130,14 +224,16 @@ impl Store {
 
     /// Every entity of a kind, ordered by id.
     pub fn list(&self, kind: Kind) -> Result<Vec<Entity>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(table(kind))?;
-        let mut out = Vec::with_capacity(t.len()? as usize);
-        for row in t.iter()? {
-            let (_, v) = row?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let t = txn.open_table(table(kind))?;
+            let mut out = Vec::with_capacity(t.len()? as usize);
+            for row in t.iter()? {
+                let (_, v) = row?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// One page of entities with ids after `after`, plus whether more follow.
@@ -148,122 +244,135 @@ impl Store {
         size: usize,
         filter: &dyn Fn(&Entity) -> bool,
     ) -> Result<(Vec<Entity>, bool), StoreError> {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(table(kind))?;
-        let mut out = Vec::new();
-        let iter = match after {
-            Some(a) => {
-                t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
-            }
-            None => t.range::<&str>(..)?,
-        };
-        for row in iter {
-            let (_, v) = row?;
-            let e = decode(v.value())?;
-            if filter(&e) {
-                if out.len() == size {
-                    return Ok((out, true));
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let t = txn.open_table(table(kind))?;
+            let mut out = Vec::new();
+            let iter = match after {
+                Some(a) => {
+                    t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
                 }
-                out.push(e);
+                None => t.range::<&str>(..)?,
+            };
+            for row in iter {
+                let (_, v) = row?;
+                let e = decode(v.value())?;
+                if filter(&e) {
+                    if out.len() == size {
+                        return Ok((out, true));
+                    }
+                    out.push(e);
+                }
             }
-        }
-        Ok((out, false))
+            Ok((out, false))
+        })
     }
 
     /// Writes an entity (insert or replace), checking unique fields and
     /// foreign keys in the same transaction. `expect_new` refuses an
     /// existing id (POST).
     pub fn put(&self, kind: Kind, entity: &Entity, expect_new: bool) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        write_entity(&txn, kind, entity, expect_new)?;
-        bump_version(&txn)?;
-        txn.commit()?;
-        Ok(())
+        self.with_db(|db| {
+            let txn = db.begin_write()?;
+            write_entity(&txn, kind, entity, expect_new)?;
+            bump_version(&txn)?;
+            txn.commit()?;
+            Ok(())
+        })
     }
 
     /// Every entity of every kind, read in one transaction: a consistent
     /// copy of the configuration while writes go on (the backup).
     pub fn dump(&self) -> Result<Vec<(Kind, Vec<Entity>)>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for kind in Kind::ALL {
-            let t = txn.open_table(table(kind))?;
-            let mut rows = Vec::with_capacity(t.len()? as usize);
-            for row in t.iter()? {
-                let (_, v) = row?;
-                rows.push(decode(v.value())?);
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let mut out = Vec::new();
+            for kind in Kind::ALL {
+                let t = txn.open_table(table(kind))?;
+                let mut rows = Vec::with_capacity(t.len()? as usize);
+                for row in t.iter()? {
+                    let (_, v) = row?;
+                    rows.push(decode(v.value())?);
+                }
+                out.push((kind, rows));
             }
-            out.push((kind, rows));
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Replaces the whole configuration with `entities`, in one write
     /// transaction: on any error nothing changes. Each entity's foreign keys
     /// must point at entities earlier in the list.
     pub fn replace_all(&self, entities: &[(Kind, Entity)]) -> Result<(), ReplaceError> {
-        let db = |error: StoreError| ReplaceError {
-            entity: None,
+        let mut failed_at = None;
+        self.with_db(|db| {
+            let txn = db.begin_write()?;
+            clear(&txn)?;
+            for (i, (kind, entity)) in entities.iter().enumerate() {
+                failed_at = Some(i);
+                write_entity(&txn, *kind, entity, true)?;
+            }
+            failed_at = None;
+            bump_version(&txn)?;
+            txn.commit()?;
+            Ok(())
+        })
+        .map_err(|error| ReplaceError {
+            entity: failed_at,
             error,
-        };
-        let txn = self.db.begin_write().map_err(|e| db(e.into()))?;
-        clear(&txn).map_err(db)?;
-        for (i, (kind, entity)) in entities.iter().enumerate() {
-            write_entity(&txn, *kind, entity, true).map_err(|error| ReplaceError {
-                entity: Some(i),
-                error,
-            })?;
-        }
-        bump_version(&txn).map_err(db)?;
-        txn.commit().map_err(|e| db(e.into()))
+        })
     }
 
     /// Deletes an entity; plugins scoped to it go with it. Refused while
     /// routes still reference a service. Returns whether it existed.
     pub fn delete(&self, kind: Kind, id: &Uuid) -> Result<bool, StoreError> {
-        let key = id.to_string();
-        let txn = self.db.begin_write()?;
-        {
-            let mut t = txn.open_table(table(kind))?;
-            let Some(old) = t
-                .get(key.as_str())?
-                .map(|v| decode(v.value()))
-                .transpose()?
-            else {
-                return Ok(false);
-            };
-            if kind == Kind::Service && references(&txn, Kind::Route, "service", &key)? {
-                return Err(StoreError::ReferencedBy {
-                    kind,
-                    by: Kind::Route,
-                });
-            }
-            t.remove(key.as_str())?;
-            let mut unique = txn.open_table(UNIQUE)?;
-            for (k, _) in unique_entries(kind, &old) {
-                unique.remove(k.as_str())?;
-            }
-            if let Some((field, _)) = Kind::Plugin.foreign_keys().iter().find(|(_, k)| *k == kind) {
-                let mut plugins = txn.open_table(PLUGINS)?;
-                let mut doomed = Vec::new();
-                for row in plugins.iter()? {
-                    let (pid, v) = row?;
-                    let p = decode(v.value())?;
-                    if fk_id(&p, field) == Some(key.as_str()) {
-                        doomed.push((pid.value().to_string(), p));
+        self.with_db(|db| {
+            let key = id.to_string();
+            let txn = db.begin_write()?;
+            {
+                let mut t = txn.open_table(table(kind))?;
+                let Some(old) = t
+                    .get(key.as_str())?
+                    .map(|v| decode(v.value()))
+                    .transpose()?
+                else {
+                    return Ok(false);
+                };
+                if kind == Kind::Service && references(&txn, Kind::Route, "service", &key)? {
+                    return Err(StoreError::ReferencedBy {
+                        kind,
+                        by: Kind::Route,
+                    });
+                }
+                t.remove(key.as_str())?;
+                let mut unique = txn.open_table(UNIQUE)?;
+                for (k, _) in unique_entries(kind, &old) {
+                    unique.remove(k.as_str())?;
+                }
+                if let Some((field, _)) =
+                    Kind::Plugin.foreign_keys().iter().find(|(_, k)| *k == kind)
+                {
+                    let mut plugins = txn.open_table(PLUGINS)?;
+                    let mut doomed = Vec::new();
+                    for row in plugins.iter()? {
+                        let (pid, v) = row?;
+                        let p = decode(v.value())?;
+                        if fk_id(&p, field) == Some(key.as_str()) {
+                            doomed.push((pid.value().to_string(), p));
+                        }
+                    }
+                    for (pid, p) in doomed {
+                        plugins.remove(pid.as_str())?;
+                        for (k, _) in unique_entries(Kind::Plugin, &p) {
+                            unique.remove(k.as_str())?;
+                        }
                     }
                 }
-                for (pid, p) in doomed {
-                    plugins.remove(pid.as_str())?;
-                    for (k, _) in unique_entries(Kind::Plugin, &p) {
-                        unique.remove(k.as_str())?;
-                    }
-                }
             }
-        }
-        bump_version(&txn)?;
-        txn.commit()?;
-        Ok(true)
+            bump_version(&txn)?;
+            txn.commit()?;
+            Ok(true)
+        })
     }
 }
 
