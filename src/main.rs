@@ -2,6 +2,13 @@
 //! `lua` runs a Lua script the way the gateway would, for trying a function
 //! before uploading it.
 
+/// The static build replaces musl's allocator, which costs twice glibc's
+/// CPU per proxied request, with a pure-Rust one (Cargo.toml; README,
+/// "Benchmarks"). glibc builds keep glibc's, the fastest measured.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: rusty_alloc_api::RustyAlloc = rusty_alloc_api::RustyAlloc;
+
 mod admin;
 mod config;
 mod entities;
