@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -144,11 +144,29 @@ impl Pool {
     }
 }
 
+/// `localhost` and names under it are the loopback address (RFC 6761 §6.3),
+/// answered without /etc/hosts or DNS: a `FROM scratch` container may have
+/// neither, and musl would then ask a nameserver on 127.0.0.1:53.
+fn is_localhost(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    host.eq_ignore_ascii_case(b"localhost")
+        || (host.len() > 10 && host[host.len() - 10..].eq_ignore_ascii_case(b".localhost"))
+}
+
 async fn connect_once(upstream: &Upstream) -> Result<TcpStream, ConnectError> {
     let fut = async {
         let stream = match upstream.host.parse::<IpAddr>() {
             Ok(ip) => TcpStream::connect(SocketAddr::new(ip, upstream.port)).await,
+            Err(_) if is_localhost(&upstream.host) => {
+                TcpStream::connect(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    upstream.port,
+                ))
+                .await
+            }
             Err(_) => {
+                // The platform resolver: /etc/hosts, then DNS per
+                // /etc/resolv.conf (musl without one asks 127.0.0.1:53).
                 let host = upstream.host.trim_start_matches('[').trim_end_matches(']');
                 TcpStream::connect((host, upstream.port)).await
             }
@@ -160,5 +178,26 @@ async fn connect_once(upstream: &Upstream) -> Result<TcpStream, ConnectError> {
     match tokio::time::timeout(upstream.connect_timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(ConnectError::Timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_localhost;
+
+    #[test]
+    fn localhost_names_are_loopback_without_a_resolver() {
+        for name in ["localhost", "LocalHost", "localhost.", "api.localhost"] {
+            assert!(is_localhost(name), "{name}");
+        }
+        for name in [
+            "localhost.example",
+            "notlocalhost",
+            "xlocalhost",
+            ".localhost",
+            "127.0.0.1",
+        ] {
+            assert!(!is_localhost(name), "{name}");
+        }
     }
 }
