@@ -1,0 +1,357 @@
+//! `lua-next`: the next `lua-stdlib` — our own Lua 5.4 VM on gc-arena 0.7,
+//! its embedding API and the code generator that targets it. lua5.4 is the
+//! oracle for every behaviour.
+//!
+//! This file is the whole embedding contract; the modules behind it are
+//! private.
+//!
+//! # The host's view
+//!
+//! ```text
+//! let chunk = Chunk::compile(src, "=name")?;        // once; Send + Sync, Arc-shared
+//! let mut vm = Vm::new();                           // one per worker thread
+//! let f = vm.enter(|ctx| {                          // arena access
+//!     let env = ctx.new_table();                    // per-function globals
+//!     ctx.stash(Function::from(chunk.load(ctx, env)))
+//! });
+//! let mut call = vm.start(&f, (1, 2), Budget::default());
+//! loop {
+//!     match vm.run(&mut call) {
+//!         Outcome::Finished(values) => break,       // stashed results
+//!         Outcome::Error(message) => break,         // Lua-style message
+//!         Outcome::Suspended => yield_to_event_loop(), // slice used up
+//!         Outcome::Waiting => { await_host_work(); vm.resume(&mut call, values) }
+//!     }
+//! }
+//! ```
+//!
+//! Inside `Vm::enter` the host (and every library function) works with the
+//! arena types: [`Context`], [`Value`], [`Table`], [`String`], [`Function`],
+//! [`Callback`] and the [`Stack`] a callback gets; a callback answers with a
+//! [`CallbackReturn`] (return, call a function and continue in a
+//! [`Sequence`], yield, resume a coroutine, or wait for the host).
+//! Values leave the arena only stashed ([`Context::stash`]).
+//!
+//! # Budgets
+//!
+//! A [`Call`] runs under a [`Budget`]: instructions (every VM instruction
+//! costs 1 and library functions charge for their work), running time
+//! (counted only while the call runs, not while it is suspended or
+//! waiting), and a memory cap on the whole VM. A call over budget ends with
+//! an error that `pcall` cannot catch; the VM stays usable and the memory
+//! the call took is collected.
+
+#![forbid(unsafe_code)]
+
+mod compiler;
+mod minibase;
+mod vm;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gc_arena::{Arena, Rootable};
+
+pub use compiler::CompileError;
+pub use minibase::load_minimal_base;
+pub use vm::callback::{
+    BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, IntoValues,
+    LuaFrameInfo, Sequence, SequencePoll, Stack,
+};
+pub use vm::closure::Closure;
+pub use vm::context::{
+    Context, Fetchable, Stashable, StashedCallback, StashedClosure, StashedExecutor,
+    StashedFunction, StashedStringRef, StashedTable, StashedThread, StashedUserData, StashedValue,
+};
+pub use vm::conv::{FromValue, FromValues};
+pub use vm::error::Error;
+pub use vm::number::Number;
+pub use vm::string::String;
+pub use vm::table::{InvalidKey, SetError, Table};
+pub use vm::thread::{Executor, ExecutorMode, Thread, ThreadMode};
+pub use vm::userdata::UserData;
+pub use vm::value::{Function, Value};
+
+/// Number ⇄ string conversions and exact comparisons, as lua5.4 does them
+/// (one copy for the VM, the library and the host).
+pub mod number {
+    pub use crate::vm::number::{
+        compare, float_to_integer, float_to_string, format_g, number_to_string, str_to_int_base,
+        str_to_number, Number,
+    };
+}
+
+/// Metamethod lookup shared by the VM and the library.
+pub mod meta {
+    pub use crate::vm::meta::{event, metatable, type_name_of, Event, EVENT_NAMES};
+}
+
+/// A compiled chunk: compile once, load into any VM without recompiling.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    proto: Arc<vm::closure::Proto>,
+}
+
+impl Chunk {
+    /// Compiles `source` named `chunk_name` (`=name`, `@file` or the source
+    /// itself, as `load` names chunks). Errors read as lua5.4's.
+    pub fn compile(source: &[u8], chunk_name: &str) -> Result<Chunk, CompileError> {
+        Ok(Chunk {
+            proto: compiler::compile(source, chunk_name)?,
+        })
+    }
+
+    /// The chunk as a closure in this VM, with `env` as its `_ENV`.
+    pub fn load<'gc>(&self, ctx: Context<'gc>, env: Table<'gc>) -> Closure<'gc> {
+        let fp = vm::closure::FunctionProto::load(&ctx, &self.proto, &mut |s| ctx.intern(s));
+        let up = ctx.new_upval(vm::closure::UpvalState::Closed(Value::Table(env)));
+        ctx.new_closure(fp, [up])
+    }
+
+    /// The chunk's name as messages show it (`[string "..."]`, `stdin`).
+    pub fn chunk_id(&self) -> &str {
+        &self.proto.source
+    }
+
+    /// A readable bytecode listing (for tests and debugging).
+    pub fn listing(&self) -> std::string::String {
+        fn walk(p: &vm::closure::Proto, out: &mut std::string::String) {
+            out.push_str(&compiler::listing(p));
+            for c in &p.protos {
+                out.push_str("--\n");
+                walk(c, out);
+            }
+        }
+        let mut s = std::string::String::new();
+        walk(&self.proto, &mut s);
+        s
+    }
+}
+
+/// Limits of one call.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Instructions (and library work) for the whole call.
+    pub instructions: u64,
+    /// Running time for the whole call (time suspended or waiting is not
+    /// counted).
+    pub time: Duration,
+    /// Memory of the whole VM, in bytes, checked between slices.
+    pub memory: usize,
+    /// Instructions per [`Vm::run`] before it returns `Outcome::Suspended`.
+    pub slice: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            instructions: u64::MAX,
+            time: Duration::MAX,
+            memory: usize::MAX,
+            slice: u64::MAX,
+        }
+    }
+}
+
+/// How a [`Vm::run`] ended.
+#[derive(Clone)]
+pub enum Outcome {
+    /// The function returned these values.
+    Finished(Vec<StashedValue>),
+    /// It raised an error (or exceeded its budget): the message as lua5.4
+    /// would print it.
+    Error(std::string::String),
+    /// The slice is used up: call `run` again to continue.
+    Suspended,
+    /// A callback waits for the host: `resume` with values, then `run`.
+    Waiting,
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Finished(v) => write!(f, "Finished({} values)", v.len()),
+            Outcome::Error(m) => write!(f, "Error({m:?})"),
+            Outcome::Suspended => f.write_str("Suspended"),
+            Outcome::Waiting => f.write_str("Waiting"),
+        }
+    }
+}
+
+/// A call in progress: its executor and what it has used of its budget.
+pub struct Call {
+    executor: StashedExecutor,
+    budget: Budget,
+    instructions: u64,
+    time: Duration,
+}
+
+impl Call {
+    /// Instructions used so far.
+    pub fn instructions(&self) -> u64 {
+        self.instructions
+    }
+
+    /// Running time used so far.
+    pub fn time(&self) -> Duration {
+        self.time
+    }
+
+    pub fn executor(&self) -> &StashedExecutor {
+        &self.executor
+    }
+}
+
+/// Instructions run per arena entry inside `Vm::run`; the GC runs between
+/// entries and the time and memory budgets are checked there.
+const MINI_SLICE: i64 = 8192;
+
+/// One Lua state: an arena with its globals, registry and interned strings.
+pub struct Vm {
+    arena: Arena<Rootable![vm::context::GlobalState<'_>]>,
+    /// Counted bytes after the last full collection.
+    bytes_after_gc: usize,
+}
+
+impl Default for Vm {
+    fn default() -> Self {
+        Vm::new()
+    }
+}
+
+impl Vm {
+    /// An empty VM: no library is loaded (see the `lua-stdlib` crate).
+    pub fn new() -> Vm {
+        Vm {
+            arena: Arena::new(|mc| vm::context::GlobalState::new(mc)),
+            bytes_after_gc: 0,
+        }
+    }
+
+    /// Works in the arena. Garbage is collected after `f` returns, as much
+    /// as the allocation since the last collection calls for.
+    pub fn enter<R>(&mut self, f: impl for<'gc> FnOnce(Context<'gc>) -> R) -> R {
+        let r = self.arena.mutate(|mc, root| f(Context::new(mc, root)));
+        self.collect_some();
+        r
+    }
+
+    fn meter_bytes(&self) -> usize {
+        self.arena.mutate(|_, root| root.meter.bytes())
+    }
+
+    fn collect_some(&mut self) {
+        self.arena.collect_debt();
+        let bytes = self.meter_bytes();
+        if bytes > self.bytes_after_gc * 2 + (4 << 20) {
+            self.collect();
+        }
+    }
+
+    /// A full collection.
+    pub fn collect(&mut self) {
+        self.arena.finish_cycle();
+        self.arena.finish_cycle();
+        self.arena
+            .mutate(|mc, root| root.interner.borrow_mut(mc).purge(mc));
+        self.bytes_after_gc = self.meter_bytes();
+    }
+
+    /// Bytes the VM uses, as the memory budget counts them.
+    pub fn memory(&self) -> usize {
+        self.meter_bytes() + self.arena.metrics().total_gc_count() * vm::mem::GC_OBJECT_BYTES
+    }
+
+    /// Warnings recorded since the last call (`warn`, failed finalizers).
+    pub fn take_warnings(&mut self) -> Vec<std::string::String> {
+        self.enter(|ctx| ctx.take_warnings())
+    }
+
+    /// Starts a call of `f` with `args` under `budget`.
+    pub fn start<A>(&mut self, f: &StashedFunction, args: A, budget: Budget) -> Call
+    where
+        A: for<'gc> IntoValues<'gc>,
+    {
+        let executor = self.enter(|ctx| {
+            let f = ctx.fetch(f);
+            ctx.stash(Executor::start(ctx, f, args))
+        });
+        Call {
+            executor,
+            budget,
+            instructions: 0,
+            time: Duration::ZERO,
+        }
+    }
+
+    /// Runs `call` for at most one slice of its budget.
+    pub fn run(&mut self, call: &mut Call) -> Outcome {
+        let mut slice_left = call.budget.slice;
+        loop {
+            let fuel = (MINI_SLICE as u64)
+                .min(slice_left)
+                .min(call.budget.instructions.saturating_sub(call.instructions))
+                .max(1) as i64;
+            let started = Instant::now();
+            let (done, used) = self.enter(|ctx| {
+                let ex = ctx.fetch(&call.executor);
+                let mut f = Fuel::with(fuel);
+                let done = ex.step(ctx, &mut f);
+                (done, (fuel - f.remaining()).max(0) as u64)
+            });
+            call.time += started.elapsed();
+            call.instructions = call.instructions.saturating_add(used);
+            slice_left = slice_left.saturating_sub(used.max(1));
+            if done {
+                return self.outcome(call);
+            }
+            let over = if call.instructions >= call.budget.instructions {
+                Some("instruction budget exceeded")
+            } else if call.time >= call.budget.time {
+                Some("time budget exceeded")
+            } else if self.memory() > call.budget.memory {
+                self.collect();
+                (self.memory() > call.budget.memory).then_some("not enough memory")
+            } else {
+                None
+            };
+            if let Some(message) = over {
+                self.enter(|ctx| ctx.fetch(&call.executor).stop(&ctx));
+                self.collect();
+                return Outcome::Error(message.to_string());
+            }
+            if slice_left == 0 {
+                return Outcome::Suspended;
+            }
+        }
+    }
+
+    fn outcome(&mut self, call: &Call) -> Outcome {
+        self.enter(|ctx| {
+            let ex = ctx.fetch(&call.executor);
+            match ex.mode() {
+                ExecutorMode::Waiting => Outcome::Waiting,
+                _ => match ex.with_results(|vs| vs.iter().map(|&v| ctx.stash(v)).collect()) {
+                    Ok(values) => Outcome::Finished(values),
+                    Err(e) => Outcome::Error(e.to_string()),
+                },
+            }
+        })
+    }
+
+    /// Delivers `values` to the callback a `Waiting` call waits on.
+    pub fn resume<A>(&mut self, call: &mut Call, values: A) -> Result<(), ExecutorMode>
+    where
+        A: for<'gc> IntoValues<'gc>,
+    {
+        self.enter(|ctx| ctx.fetch(&call.executor).resume(ctx, values))
+    }
+
+    /// Makes the callback a `Waiting` call waits on fail with `message`.
+    pub fn resume_error(&mut self, call: &mut Call, message: &str) -> Result<(), ExecutorMode> {
+        self.enter(|ctx| {
+            let e = Error::from_value(Value::String(ctx.intern(message.as_bytes())));
+            ctx.fetch(&call.executor).resume_error(ctx, e)
+        })
+    }
+}

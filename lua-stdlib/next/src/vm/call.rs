@@ -1,0 +1,618 @@
+//! Calls, returns, sequences and error unwinding: how frames are pushed and
+//! popped on a thread (`ldo.c`). The instruction loop is in
+//! [`super::interp`]; the executor loop that switches threads is
+//! [`step`].
+
+use super::callback::{BoxSequence, CallbackReturn, Execution, Fuel, SequencePoll, Stack};
+use super::closure::Closure;
+use super::context::Context;
+use super::error::Error;
+use super::meta;
+use super::thread::{
+    close_upvalues, Executor, ExecutorMode, Frame, Incoming, LuaFrame, Ret, Stop, Thread,
+    ThreadMode, ThreadState, MAX_STACK,
+};
+use super::value::{Function, Value};
+
+/// What the run loop does next.
+pub(crate) enum Flow<'gc> {
+    /// Look at the top frame again and go on.
+    Continue,
+    Stop(Stop<'gc>),
+}
+
+/// One thread being run by an executor.
+pub(crate) struct Machine<'gc, 'f> {
+    pub ctx: Context<'gc>,
+    pub ex: Executor<'gc>,
+    pub thread: Thread<'gc>,
+    pub is_main: bool,
+    pub fuel: &'f mut Fuel,
+    /// A stop requested by a metamethod call made inside an instruction
+    /// (a callback that yielded or waits).
+    pub pending_stop: Option<Stop<'gc>>,
+}
+
+/// An action asked by a callback or a sequence.
+enum Action<'gc> {
+    Return,
+    Call(Function<'gc>),
+    Yield,
+    Resume(Thread<'gc>),
+    Wait,
+    Pending,
+}
+
+impl<'gc, 'f> Machine<'gc, 'f> {
+    pub fn error_msg(&self, msg: &str) -> Error<'gc> {
+        Error::from_value(Value::String(self.ctx.intern(msg.as_bytes())))
+    }
+
+    /// A runtime error positioned at the running Lua function's line.
+    pub fn rt_error(&self, st: &ThreadState<'gc>, msg: &str) -> Error<'gc> {
+        match st.frames.last() {
+            Some(Frame::Lua(f)) => {
+                let m = format!("{}:{}: {msg}", f.closure.proto().source, f.current_line());
+                self.error_msg(&m)
+            }
+            _ => self.error_msg(msg),
+        }
+    }
+
+    /// Calls the value at `func` with the `nargs` values above it.
+    pub fn call_value(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        func: usize,
+        mut nargs: usize,
+        ret: Ret,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        for _ in 0..100 {
+            match st.stack[func] {
+                Value::Function(Function::Closure(c)) => {
+                    self.call_lua(st, c, func, nargs, ret)?;
+                    return Ok(Flow::Continue);
+                }
+                Value::Function(Function::Callback(cb)) => {
+                    st.stack.truncate(func + 1 + nargs);
+                    let r = {
+                        let exec = Execution {
+                            executor: self.ex,
+                            thread: self.thread,
+                            is_main: self.is_main,
+                            frames: &st.frames,
+                            fuel: &mut *self.fuel,
+                        };
+                        cb.call(self.ctx, exec, Stack::new(&mut st.stack, func + 1))
+                    };
+                    return match r? {
+                        CallbackReturn::Return => self.act(st, None, func + 1, ret, Action::Return),
+                        CallbackReturn::Sequence(seq) => {
+                            st.frames.push(Frame::Sequence {
+                                seq,
+                                base: func + 1,
+                                ret,
+                            });
+                            Ok(Flow::Continue)
+                        }
+                        CallbackReturn::Call { function, then } => {
+                            self.act(st, then, func + 1, ret, Action::Call(function))
+                        }
+                        CallbackReturn::Yield { then, .. } => {
+                            self.act(st, then, func + 1, ret, Action::Yield)
+                        }
+                        CallbackReturn::Resume { thread, then } => {
+                            self.act(st, then, func + 1, ret, Action::Resume(thread))
+                        }
+                        CallbackReturn::Wait { then } => {
+                            self.act(st, then, func + 1, ret, Action::Wait)
+                        }
+                    };
+                }
+                v => {
+                    let tm = meta::event(self.ctx, v, meta::CALL);
+                    if tm.is_nil() {
+                        return Err(self.call_error(st, v, func));
+                    }
+                    st.stack.truncate(func + 1 + nargs);
+                    st.stack.insert(func, tm);
+                    nargs += 1;
+                }
+            }
+        }
+        Err(self.rt_error(st, "'__call' chain too long; possible loop"))
+    }
+
+    /// "attempt to call a nil value (global 'f')".
+    fn call_error(&self, st: &ThreadState<'gc>, v: Value<'gc>, func: usize) -> Error<'gc> {
+        let mut info = String::new();
+        if let Some(Frame::Lua(f)) = st.frames.last() {
+            let p = f.closure.proto();
+            let pc = f.pc.saturating_sub(1);
+            if let Some(&i) = p.code.get(pc) {
+                use super::opcode::*;
+                match op(i) {
+                    CALL | TAILCALL if f.base + a(i) == func => {
+                        info = super::debug::reg_info(p, pc, a(i));
+                    }
+                    TFORCALL => info = " (for iterator 'for iterator')".into(),
+                    _ => {}
+                }
+            }
+        }
+        let tn = meta::type_name_of(self.ctx, v);
+        self.rt_error(st, &format!("attempt to call a {tn} value{info}"))
+    }
+
+    /// Pushes a Lua frame for closure `c` called at `func`.
+    pub fn call_lua(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        c: Closure<'gc>,
+        func: usize,
+        nargs: usize,
+        ret: Ret,
+    ) -> Result<(), Error<'gc>> {
+        let p = c.proto();
+        let nparams = p.num_params as usize;
+        let max = p.max_stack as usize;
+        if p.is_vararg {
+            let nextra = nargs.saturating_sub(nparams);
+            let newfunc = func + 1 + nargs;
+            let base = newfunc + 1;
+            if base + max > MAX_STACK {
+                return Err(self.rt_error(st, "stack overflow"));
+            }
+            st.stack.truncate(newfunc);
+            st.stack.reserve(1 + max);
+            st.stack.push(st.stack[func]);
+            for i in 0..nparams {
+                let v = if i < nargs {
+                    std::mem::take(&mut st.stack[func + 1 + i])
+                } else {
+                    Value::Nil
+                };
+                st.stack.push(v);
+            }
+            st.stack.resize(base + max, Value::Nil);
+            st.frames.push(Frame::Lua(LuaFrame {
+                closure: c,
+                base,
+                pc: 0,
+                top: base,
+                nvarargs: nextra,
+                ret,
+            }));
+        } else {
+            let base = func + 1;
+            if base + max > MAX_STACK {
+                return Err(self.rt_error(st, "stack overflow"));
+            }
+            st.stack.truncate(base + nargs.min(nparams));
+            st.stack.resize(base + max, Value::Nil);
+            st.frames.push(Frame::Lua(LuaFrame {
+                closure: c,
+                base,
+                pc: 0,
+                top: base,
+                nvarargs: 0,
+                ret,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Results are at `ret.func ..`, `count` of them: adjust to what the
+    /// caller wants and hand them to the frame below.
+    pub fn post_return(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        ret: Ret,
+        mut count: usize,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        if ret.nresults >= 0 {
+            count = ret.nresults as usize;
+        }
+        st.stack.resize(ret.func + count, Value::Nil);
+        match st.frames.last_mut() {
+            None => Ok(Flow::Stop(Stop::Finished { at: ret.func })),
+            Some(Frame::Lua(f)) => {
+                let extent = f.base + f.closure.proto().max_stack as usize;
+                if ret.meta {
+                    let v = if count > 0 {
+                        st.stack[ret.func]
+                    } else {
+                        Value::Nil
+                    };
+                    st.stack.resize(extent, Value::Nil);
+                    return self.finish_op(st, v);
+                }
+                if ret.nresults < 0 {
+                    f.top = ret.func + count;
+                    if st.stack.len() < extent {
+                        st.stack.resize(extent, Value::Nil);
+                    }
+                } else {
+                    st.stack.resize(extent, Value::Nil);
+                }
+                Ok(Flow::Continue)
+            }
+            Some(_) => Ok(Flow::Continue),
+        }
+    }
+
+    /// Returns `n` values at `first` from the top (Lua) frame.
+    #[inline]
+    pub fn do_return(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        first: usize,
+        n: usize,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        let Some(Frame::Lua(f)) = st.frames.pop() else {
+            return Err(self.error_msg("return from a non-Lua frame"));
+        };
+        if let Some(&(idx, _)) = st.open_upvals.last() {
+            if idx >= f.base {
+                close_upvalues(self.ctx.mutation(), self.thread, st, f.base);
+            }
+        }
+        let ret = f.ret;
+        if first != ret.func {
+            st.stack.copy_within(first..first + n, ret.func);
+        }
+        st.stack.truncate(ret.func + n);
+        self.post_return(st, ret, n)
+    }
+
+    /// Carries out what a callback or a sequence asked for. `seq` is the
+    /// continuation (if any) and `base` the start of its stack window.
+    fn act(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        seq: Option<BoxSequence<'gc>>,
+        base: usize,
+        ret: Ret,
+        action: Action<'gc>,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        match action {
+            Action::Return => {
+                debug_assert!(seq.is_none());
+                let n = st.stack.len() - base;
+                if base != ret.func {
+                    st.stack.copy_within(base.., ret.func);
+                    st.stack.truncate(ret.func + n);
+                }
+                self.post_return(st, ret, n)
+            }
+            Action::Call(function) => {
+                let nargs = st.stack.len() - base;
+                st.stack.insert(base, Value::Function(function));
+                match seq {
+                    Some(seq) => {
+                        st.frames.push(Frame::Sequence { seq, base, ret });
+                        let r = Ret {
+                            func: base,
+                            nresults: -1,
+                            meta: false,
+                        };
+                        self.call_value(st, base, nargs, r)
+                    }
+                    None => self.call_value(st, base, nargs, ret),
+                }
+            }
+            Action::Yield | Action::Resume(_) | Action::Wait | Action::Pending => {
+                match seq {
+                    Some(seq) => st.frames.push(Frame::Sequence { seq, base, ret }),
+                    None => st.frames.push(Frame::Await { ret }),
+                }
+                Ok(Flow::Stop(match action {
+                    Action::Yield => Stop::Yield { from: base },
+                    Action::Resume(thread) => Stop::Resume { thread, from: base },
+                    Action::Wait => {
+                        st.stack.truncate(base);
+                        Stop::Wait
+                    }
+                    _ => {
+                        self.fuel.interrupt();
+                        Stop::Paused
+                    }
+                }))
+            }
+        }
+    }
+
+    fn poll_result(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        seq: BoxSequence<'gc>,
+        base: usize,
+        ret: Ret,
+        poll: SequencePoll<'gc>,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        let (action, tail) = match poll {
+            SequencePoll::Pending => (Action::Pending, false),
+            SequencePoll::Return => (Action::Return, true),
+            SequencePoll::Call { function, is_tail } => (Action::Call(function), is_tail),
+            SequencePoll::Yield { is_tail, .. } => (Action::Yield, is_tail),
+            SequencePoll::Resume { thread, is_tail } => (Action::Resume(thread), is_tail),
+            SequencePoll::Wait { is_tail } => (Action::Wait, is_tail),
+        };
+        self.act(st, if tail { None } else { Some(seq) }, base, ret, action)
+    }
+
+    /// Polls the sequence on top of the stack of frames.
+    pub fn poll_sequence(&mut self, st: &mut ThreadState<'gc>) -> Result<Flow<'gc>, Error<'gc>> {
+        let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
+            return Ok(Flow::Continue);
+        };
+        let r = {
+            let exec = Execution {
+                executor: self.ex,
+                thread: self.thread,
+                is_main: self.is_main,
+                frames: &st.frames,
+                fuel: &mut *self.fuel,
+            };
+            seq.0.poll(self.ctx, exec, Stack::new(&mut st.stack, base))
+        };
+        self.poll_result(st, seq, base, ret, r?)
+    }
+
+    /// Unwinds frames until a sequence handles `err`; the thread dies with
+    /// it if none does.
+    pub fn throw(&mut self, st: &mut ThreadState<'gc>, mut err: Error<'gc>) -> Flow<'gc> {
+        loop {
+            match st.frames.pop() {
+                None => {
+                    close_upvalues(self.ctx.mutation(), self.thread, st, 0);
+                    st.tbc.clear();
+                    return Flow::Stop(Stop::Error(err));
+                }
+                Some(Frame::Lua(f)) => {
+                    let start = f.base.saturating_sub(1 + f.nvarargs);
+                    close_upvalues(self.ctx.mutation(), self.thread, st, start);
+                    while st.tbc.last().is_some_and(|&t| t >= start) {
+                        st.tbc.pop();
+                    }
+                }
+                Some(Frame::Await { .. }) => {}
+                Some(Frame::Sequence { mut seq, base, ret }) => {
+                    close_upvalues(self.ctx.mutation(), self.thread, st, base);
+                    while st.tbc.last().is_some_and(|&t| t >= base) {
+                        st.tbc.pop();
+                    }
+                    st.stack.truncate(base);
+                    let r = {
+                        let exec = Execution {
+                            executor: self.ex,
+                            thread: self.thread,
+                            is_main: self.is_main,
+                            frames: &st.frames,
+                            fuel: &mut *self.fuel,
+                        };
+                        seq.0
+                            .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
+                    };
+                    match r.and_then(|poll| self.poll_result(st, seq, base, ret, poll)) {
+                        Ok(flow) => return flow,
+                        Err(e) => err = e,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the thread until it stops.
+    pub fn run(&mut self, st: &mut ThreadState<'gc>) -> Stop<'gc> {
+        let first = match std::mem::replace(&mut st.incoming, Incoming::None) {
+            Incoming::None => Ok(Flow::Continue),
+            Incoming::Error(e) => Err(e),
+            Incoming::Values(n) => self.receive(st, n),
+        };
+        let mut flow = match first {
+            Ok(f) => f,
+            Err(e) => self.throw(st, e),
+        };
+        loop {
+            if let Flow::Stop(s) = flow {
+                return s;
+            }
+            if self.fuel.should_stop() {
+                return Stop::Paused;
+            }
+            let r = match st.frames.last() {
+                Some(Frame::Lua(_)) => self.execute(st),
+                Some(Frame::Sequence { .. }) => self.poll_sequence(st),
+                Some(Frame::Await { .. }) | None => {
+                    Err(self.error_msg("cannot continue a thread with nothing to run"))
+                }
+            };
+            flow = match r {
+                Ok(f) => f,
+                Err(e) => self.throw(st, e),
+            };
+        }
+    }
+
+    /// The thread gets `n` values (its top `n` stack values): start its
+    /// function, or hand them to the frame that waited for them.
+    fn receive(&mut self, st: &mut ThreadState<'gc>, n: usize) -> Result<Flow<'gc>, Error<'gc>> {
+        let from = st.stack.len() - n;
+        match st.frames.pop() {
+            None => {
+                // A fresh start: the function is below its arguments.
+                let func = from - 1;
+                let ret = Ret {
+                    func,
+                    nresults: -1,
+                    meta: false,
+                };
+                self.call_value(st, func, n, ret)
+            }
+            Some(Frame::Await { ret }) => {
+                st.stack.copy_within(from.., ret.func);
+                st.stack.truncate(ret.func + n);
+                self.post_return(st, ret, n)
+            }
+            Some(Frame::Sequence { seq, base, ret }) => {
+                st.stack.copy_within(from.., base);
+                st.stack.truncate(base + n);
+                st.frames.push(Frame::Sequence { seq, base, ret });
+                Ok(Flow::Continue)
+            }
+            Some(f @ Frame::Lua(_)) => {
+                st.frames.push(f);
+                st.stack.truncate(from);
+                Ok(Flow::Continue)
+            }
+        }
+    }
+}
+
+fn error_value<'gc>(ctx: Context<'gc>, msg: &str) -> Error<'gc> {
+    Error::from_value(Value::String(ctx.intern(msg.as_bytes())))
+}
+
+/// Runs `ex` until it finishes, waits for the host or runs out of fuel.
+pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -> bool {
+    fuel.clear_interrupt();
+    loop {
+        let (thread, is_main) = {
+            let s = ex.0.borrow();
+            match s.mode {
+                ExecutorMode::Running => {}
+                _ => return true,
+            }
+            (
+                *s.chain.last().expect("chain never empty"),
+                s.chain.len() == 1,
+            )
+        };
+        let stop = {
+            let mut st = thread.0.borrow_mut(&ctx);
+            st.mode = ThreadMode::Running;
+            let mut m = Machine {
+                ctx,
+                ex,
+                thread,
+                is_main,
+                fuel: &mut *fuel,
+                pending_stop: None,
+            };
+            m.run(&mut st)
+        };
+        match stop {
+            Stop::Paused => return false,
+            Stop::Wait => {
+                ex.0.borrow_mut(&ctx).mode = ExecutorMode::Waiting;
+                return true;
+            }
+            Stop::Finished { at } => {
+                let mut st = thread.0.borrow_mut(&ctx);
+                if is_main {
+                    st.stack.drain(..at);
+                    st.mode = ThreadMode::Suspended;
+                    drop(st);
+                    let mut s = ex.0.borrow_mut(&ctx);
+                    s.mode = ExecutorMode::Finished;
+                    s.result = Ok(());
+                    return true;
+                }
+                let values: Vec<Value<'gc>> = st.stack.drain(at..).collect();
+                st.stack.clear();
+                st.mode = ThreadMode::Dead;
+                drop(st);
+                hand_back(ctx, ex, Ok(values));
+            }
+            Stop::Error(e) => {
+                let mut st = thread.0.borrow_mut(&ctx);
+                st.stack.clear();
+                if is_main {
+                    st.mode = ThreadMode::Suspended;
+                    drop(st);
+                    let mut s = ex.0.borrow_mut(&ctx);
+                    s.mode = ExecutorMode::Finished;
+                    s.result = Err(e);
+                    return true;
+                }
+                st.mode = ThreadMode::Dead;
+                st.death = Some(e);
+                drop(st);
+                hand_back(ctx, ex, Err(e));
+            }
+            Stop::Yield { from } => {
+                let mut st = thread.0.borrow_mut(&ctx);
+                if is_main {
+                    st.stack.truncate(from);
+                    st.incoming = Incoming::Error(error_value(
+                        ctx,
+                        "attempt to yield from outside a coroutine",
+                    ));
+                    continue;
+                }
+                let values: Vec<Value<'gc>> = st.stack.drain(from..).collect();
+                st.mode = ThreadMode::Suspended;
+                drop(st);
+                hand_back(ctx, ex, Ok(values));
+            }
+            Stop::Resume { thread: co, from } => {
+                let mut st = thread.0.borrow_mut(&ctx);
+                let values: Vec<Value<'gc>> = st.stack.drain(from..).collect();
+                let target = if co.ptr_eq(thread) {
+                    Err(ThreadMode::Running)
+                } else {
+                    match co.0.try_borrow_mut(&ctx) {
+                        Ok(mut cs) => match cs.mode {
+                            ThreadMode::Fresh | ThreadMode::Suspended
+                                if !(cs.mode == ThreadMode::Suspended && cs.frames.is_empty()) =>
+                            {
+                                let n = values.len();
+                                cs.stack.extend(values);
+                                cs.incoming = Incoming::Values(n);
+                                cs.mode = ThreadMode::Running;
+                                Ok(())
+                            }
+                            m => Err(m),
+                        },
+                        Err(_) => Err(ThreadMode::Running),
+                    }
+                };
+                match target {
+                    Ok(()) => {
+                        st.mode = ThreadMode::Normal;
+                        drop(st);
+                        ex.0.borrow_mut(&ctx).chain.push(co);
+                    }
+                    Err(m) => {
+                        let msg = match m {
+                            ThreadMode::Dead | ThreadMode::Suspended => {
+                                "cannot resume dead coroutine"
+                            }
+                            _ => "cannot resume non-suspended coroutine",
+                        };
+                        st.incoming = Incoming::Error(error_value(ctx, msg));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A coroutine yielded, returned or died: give the values (or the error)
+/// to the thread that resumed it.
+fn hand_back<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, r: Result<Vec<Value<'gc>>, Error<'gc>>) {
+    let mut s = ex.0.borrow_mut(&ctx);
+    s.chain.pop();
+    let top = *s.chain.last().expect("the main thread stays");
+    let mut t = top.0.borrow_mut(&ctx);
+    t.mode = ThreadMode::Running;
+    match r {
+        Ok(values) => {
+            let n = values.len();
+            t.stack.extend(values);
+            t.incoming = Incoming::Values(n);
+        }
+        Err(e) => t.incoming = Incoming::Error(e),
+    }
+}

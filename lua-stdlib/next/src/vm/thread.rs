@@ -1,0 +1,442 @@
+//! Threads (Lua coroutines) and the executor that runs them.
+//!
+//! A thread owns one value stack and a stack of frames: Lua frames (a
+//! closure, its register base and pc) and sequence frames (a callback's
+//! continuation waiting for the results of what it asked for). Calls push
+//! frames instead of recursing in Rust, so the executor can stop between
+//! any two instructions — out of fuel, waiting for the host — and resume
+//! later, and so can a coroutine.
+//!
+//! The [`Executor`] runs a chain of threads: the one the host started, and
+//! above it each coroutine resumed from the one below.
+
+use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
+
+use super::callback::{BoxSequence, Fuel};
+use super::closure::{Closure, UpVal};
+use super::context::Context;
+use super::error::Error;
+use super::value::{Function, Value};
+
+/// The largest number of stack slots a thread may use (`LUAI_MAXSTACK`).
+pub const MAX_STACK: usize = 1_000_000;
+
+/// Where a call's results go and how many the caller wants.
+#[derive(Debug, Copy, Clone, Collect)]
+#[collect(require_static)]
+pub(crate) struct Ret {
+    /// Stack index of the first result.
+    pub func: usize,
+    /// Results wanted; -1: all of them.
+    pub nresults: i32,
+    /// A metamethod call made by an instruction: the caller finishes that
+    /// instruction with the first result (`luaV_finishOp`).
+    pub meta: bool,
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub(crate) struct LuaFrame<'gc> {
+    pub closure: Closure<'gc>,
+    /// Stack index of register 0.
+    pub base: usize,
+    /// Index of the next instruction.
+    pub pc: usize,
+    /// End of the values produced by the last multi-result instruction, or
+    /// of the pending operands of a `CONCAT` in progress.
+    pub top: usize,
+    /// Number of extra arguments (below the function's copy) for `...`.
+    pub nvarargs: usize,
+    pub ret: Ret,
+}
+
+impl<'gc> LuaFrame<'gc> {
+    /// The line of the instruction being executed.
+    pub fn current_line(&self) -> u32 {
+        let lines = &self.closure.proto().lines;
+        lines
+            .get(self.pc.saturating_sub(1))
+            .or(lines.last())
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub(crate) enum Frame<'gc> {
+    Lua(LuaFrame<'gc>),
+    /// A callback's continuation; its stack window starts at `base`.
+    Sequence {
+        seq: BoxSequence<'gc>,
+        base: usize,
+        ret: Ret,
+    },
+    /// A callback without continuation that yielded or waits: the values it
+    /// is resumed with become its results.
+    Await {
+        ret: Ret,
+    },
+}
+
+/// A coroutine's state as `coroutine.status` reports it.
+#[derive(Debug, Copy, Clone, PartialEq, Eq, Collect)]
+#[collect(require_static)]
+pub enum ThreadMode {
+    /// Holds a function not yet started.
+    Fresh,
+    /// Yielded (or never given a function): can be resumed.
+    Suspended,
+    /// Running (the top of an executor's chain).
+    Running,
+    /// Resumed another coroutine and waits for it.
+    Normal,
+    /// Finished or died by an error.
+    Dead,
+}
+
+/// What the executor hands a thread when it continues it.
+#[derive(Collect)]
+#[collect(no_drop)]
+pub(crate) enum Incoming<'gc> {
+    None,
+    /// The top `n` stack values are the values it is resumed with.
+    Values(usize),
+    /// What it waited for failed.
+    Error(Error<'gc>),
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct ThreadState<'gc> {
+    pub(crate) stack: Vec<Value<'gc>>,
+    pub(crate) frames: Vec<Frame<'gc>>,
+    /// Open upvalues, by ascending stack index.
+    pub(crate) open_upvals: Vec<(usize, UpVal<'gc>)>,
+    /// Stack indices of live to-be-closed variables, ascending.
+    pub(crate) tbc: Vec<usize>,
+    pub(crate) mode: ThreadMode,
+    pub(crate) incoming: Incoming<'gc>,
+    /// The error a dead coroutine died with (for `coroutine.close`).
+    pub(crate) death: Option<Error<'gc>>,
+}
+
+/// A Lua thread (coroutine).
+#[derive(Copy, Clone, Collect)]
+#[collect(no_drop)]
+pub struct Thread<'gc>(pub(crate) Gc<'gc, RefLock<ThreadState<'gc>>>);
+
+impl<'gc> Thread<'gc> {
+    pub fn new(mc: &Mutation<'gc>) -> Thread<'gc> {
+        Thread(Gc::new(
+            mc,
+            RefLock::new(ThreadState {
+                stack: Vec::new(),
+                frames: Vec::new(),
+                open_upvals: Vec::new(),
+                tbc: Vec::new(),
+                mode: ThreadMode::Suspended,
+                incoming: Incoming::None,
+                death: None,
+            }),
+        ))
+    }
+
+    /// A coroutine that will run `f` when first resumed.
+    pub fn with_function(mc: &Mutation<'gc>, f: Function<'gc>) -> Thread<'gc> {
+        let t = Thread::new(mc);
+        t.start_function(mc, f);
+        t
+    }
+
+    fn start_function(self, mc: &Mutation<'gc>, f: Function<'gc>) {
+        let mut s = self.0.borrow_mut(mc);
+        s.stack.clear();
+        s.frames.clear();
+        s.open_upvals.clear();
+        s.tbc.clear();
+        s.stack.push(Value::Function(f));
+        s.mode = ThreadMode::Fresh;
+        s.incoming = Incoming::None;
+        s.death = None;
+    }
+
+    #[inline]
+    pub fn ptr_eq(self, other: Thread<'gc>) -> bool {
+        Gc::ptr_eq(self.0, other.0)
+    }
+
+    pub fn as_ptr(self) -> *const () {
+        Gc::as_ptr(self.0) as *const ()
+    }
+
+    /// The thread's mode; a thread borrowed by the running executor is
+    /// running.
+    pub fn mode(self) -> ThreadMode {
+        match self.0.try_borrow() {
+            Ok(s) => s.mode,
+            Err(_) => ThreadMode::Running,
+        }
+    }
+
+    /// The error a dead coroutine died with, if any.
+    pub fn death(self) -> Option<Error<'gc>> {
+        self.0.try_borrow().ok().and_then(|s| s.death)
+    }
+
+    /// `coroutine.close` on a suspended or dead coroutine: drops its frames
+    /// (pending to-be-closed variables are not run here).
+    pub fn close(self, mc: &Mutation<'gc>) -> Result<(), ThreadMode> {
+        let mut s = self.0.try_borrow_mut(mc).map_err(|_| ThreadMode::Running)?;
+        match s.mode {
+            ThreadMode::Suspended | ThreadMode::Fresh | ThreadMode::Dead => {
+                close_upvalues(mc, self, &mut s, 0);
+                s.frames.clear();
+                s.stack.clear();
+                s.tbc.clear();
+                s.mode = ThreadMode::Dead;
+                Ok(())
+            }
+            m => Err(m),
+        }
+    }
+
+    /// Stack depth info for `debug.traceback`: the (chunk, line, function
+    /// name) of each Lua frame, innermost first.
+    pub fn traceback_frames(self) -> Vec<(String, u32)> {
+        match self.0.try_borrow() {
+            Ok(s) => s
+                .frames
+                .iter()
+                .rev()
+                .filter_map(|f| match f {
+                    Frame::Lua(l) => Some((l.closure.proto().source.to_string(), l.current_line())),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Thread<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "thread: {:p}", self.as_ptr())
+    }
+}
+
+/// Closes the open upvalues of `thread` at stack index `level` and above.
+pub(crate) fn close_upvalues<'gc>(
+    mc: &Mutation<'gc>,
+    _thread: Thread<'gc>,
+    st: &mut ThreadState<'gc>,
+    level: usize,
+) {
+    while let Some(&(idx, up)) = st.open_upvals.last() {
+        if idx < level {
+            break;
+        }
+        let v = st.stack.get(idx).copied().unwrap_or(Value::Nil);
+        up.unlock(mc).set(super::closure::UpvalState::Closed(v));
+        st.open_upvals.pop();
+    }
+}
+
+/// The executor's state between steps.
+#[derive(Debug, Copy, Clone, PartialEq, Eq, Collect)]
+#[collect(require_static)]
+pub enum ExecutorMode {
+    /// Has work to do: `step` it.
+    Running,
+    /// A callback is waiting for the host: `resume` it with values.
+    Waiting,
+    /// Finished: take the result.
+    Finished,
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct ExecutorState<'gc> {
+    pub(crate) chain: Vec<Thread<'gc>>,
+    pub(crate) mode: ExecutorMode,
+    pub(crate) result: Result<(), Error<'gc>>,
+}
+
+/// Runs Lua for the host: a main thread and the coroutines it resumes.
+#[derive(Copy, Clone, Collect)]
+#[collect(no_drop)]
+pub struct Executor<'gc>(pub(crate) Gc<'gc, RefLock<ExecutorState<'gc>>>);
+
+/// What one executor step ended with.
+pub(crate) enum Stop<'gc> {
+    /// Out of fuel, interrupted, or a sequence is pending.
+    Paused,
+    /// The bottom frame returned; results are the thread's stack from `at`.
+    Finished {
+        at: usize,
+    },
+    Error(Error<'gc>),
+    /// Yield the stack values from `from`.
+    Yield {
+        from: usize,
+    },
+    /// Resume `thread` with the stack values from `from`.
+    Resume {
+        thread: Thread<'gc>,
+        from: usize,
+    },
+    /// Wait for the host.
+    Wait,
+}
+
+impl<'gc> Executor<'gc> {
+    /// An executor with an empty main thread.
+    pub fn new(ctx: Context<'gc>) -> Executor<'gc> {
+        let main = Thread::new(&ctx);
+        Executor(Gc::new(
+            &ctx,
+            RefLock::new(ExecutorState {
+                chain: vec![main],
+                mode: ExecutorMode::Finished,
+                result: Ok(()),
+            }),
+        ))
+    }
+
+    /// An executor ready to call `f` with `args`.
+    pub fn start(
+        ctx: Context<'gc>,
+        f: Function<'gc>,
+        args: impl super::callback::IntoValues<'gc>,
+    ) -> Executor<'gc> {
+        let ex = Executor::new(ctx);
+        ex.restart(ctx, f, args);
+        ex
+    }
+
+    pub fn mode(self) -> ExecutorMode {
+        self.0.borrow().mode
+    }
+
+    pub fn main_thread(self) -> Thread<'gc> {
+        self.0.borrow().chain[0]
+    }
+
+    /// Drops whatever was running and prepares a call of `f` with `args`.
+    pub fn restart(
+        self,
+        ctx: Context<'gc>,
+        f: Function<'gc>,
+        args: impl super::callback::IntoValues<'gc>,
+    ) {
+        let mut s = self.0.borrow_mut(&ctx);
+        s.chain.truncate(1);
+        let main = s.chain[0];
+        {
+            let mut t = main.0.borrow_mut(&ctx);
+            if !t.open_upvals.is_empty() {
+                close_upvalues(&ctx, main, &mut t, 0);
+            }
+            t.frames.clear();
+            t.tbc.clear();
+            t.stack.clear();
+            t.stack.push(Value::Function(f));
+            let before = t.stack.len();
+            args.push_into(&mut t.stack);
+            let n = t.stack.len() - before;
+            t.mode = ThreadMode::Fresh;
+            t.incoming = Incoming::Values(n);
+            t.death = None;
+        }
+        s.mode = ExecutorMode::Running;
+        s.result = Ok(());
+    }
+
+    /// Abandons the running call (the VM stays usable; the memory it used
+    /// becomes garbage).
+    pub fn stop(self, mc: &Mutation<'gc>) {
+        let mut s = self.0.borrow_mut(mc);
+        for t in s.chain.drain(1..) {
+            let _ = t.close(mc);
+        }
+        let main = s.chain[0];
+        let mut t = main.0.borrow_mut(mc);
+        close_upvalues(mc, main, &mut t, 0);
+        t.frames.clear();
+        t.stack.clear();
+        t.tbc.clear();
+        t.mode = ThreadMode::Suspended;
+        t.incoming = Incoming::None;
+        s.mode = ExecutorMode::Finished;
+        s.result = Ok(());
+    }
+
+    /// Runs until finished, out of fuel, or waiting for the host. Returns
+    /// `true` when there is nothing more to run (finished or waiting).
+    pub fn step(self, ctx: Context<'gc>, fuel: &mut Fuel) -> bool {
+        super::interp::step(ctx, self, fuel)
+    }
+
+    /// Delivers `values` to the callback that made the executor wait.
+    pub fn resume(
+        self,
+        ctx: Context<'gc>,
+        values: impl super::callback::IntoValues<'gc>,
+    ) -> Result<(), ExecutorMode> {
+        let mut s = self.0.borrow_mut(&ctx);
+        if s.mode != ExecutorMode::Waiting {
+            return Err(s.mode);
+        }
+        let top = *s.chain.last().expect("chain never empty");
+        let mut t = top.0.borrow_mut(&ctx);
+        let before = t.stack.len();
+        values.push_into(&mut t.stack);
+        let n = t.stack.len() - before;
+        t.incoming = Incoming::Values(n);
+        t.mode = ThreadMode::Running;
+        s.mode = ExecutorMode::Running;
+        Ok(())
+    }
+
+    /// Makes the waiting callback fail with `error` instead.
+    pub fn resume_error(self, ctx: Context<'gc>, error: Error<'gc>) -> Result<(), ExecutorMode> {
+        let mut s = self.0.borrow_mut(&ctx);
+        if s.mode != ExecutorMode::Waiting {
+            return Err(s.mode);
+        }
+        let top = *s.chain.last().expect("chain never empty");
+        let mut t = top.0.borrow_mut(&ctx);
+        t.incoming = Incoming::Error(error);
+        t.mode = ThreadMode::Running;
+        s.mode = ExecutorMode::Running;
+        Ok(())
+    }
+
+    /// The finished call's results converted to `T`, or its error.
+    pub fn take_result<T: super::conv::FromValues<'gc>>(
+        self,
+        ctx: Context<'gc>,
+    ) -> Result<T, Error<'gc>> {
+        let s = self.0.borrow();
+        match s.mode {
+            ExecutorMode::Finished => {}
+            _ => {
+                return Err(Error::from_value(Value::String(
+                    ctx.intern(b"the executor has not finished"),
+                )))
+            }
+        }
+        s.result?;
+        let main = s.chain[0];
+        let t = main.0.borrow();
+        T::from_values(ctx, &t.stack)
+    }
+
+    /// The finished call's results as a slice, for the host to read.
+    pub fn with_results<R>(self, f: impl FnOnce(&[Value<'gc>]) -> R) -> Result<R, Error<'gc>> {
+        let s = self.0.borrow();
+        s.result?;
+        let t = s.chain[0].0.borrow();
+        Ok(f(&t.stack))
+    }
+}
