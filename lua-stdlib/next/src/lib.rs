@@ -55,8 +55,8 @@ use gc_arena::{Arena, Rootable};
 pub use compiler::CompileError;
 pub use minibase::load_minimal_base;
 pub use vm::callback::{
-    BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, IntoValues,
-    LuaFrameInfo, Sequence, SequencePoll, Stack,
+    BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, IntoValue,
+    IntoValues, LuaFrameInfo, Sequence, SequencePoll, Stack,
 };
 pub use vm::closure::Closure;
 pub use vm::context::{
@@ -83,7 +83,7 @@ pub mod number {
 
 /// Metamethod lookup shared by the VM and the library.
 pub mod meta {
-    pub use crate::vm::meta::{event, metatable, type_name_of, Event, EVENT_NAMES};
+    pub use crate::vm::meta::{call, event, metatable, type_name_of, Event, EVENT_NAMES};
 }
 
 /// A compiled chunk: compile once, load into any VM without recompiling.

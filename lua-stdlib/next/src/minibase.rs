@@ -143,7 +143,7 @@ impl<'gc> Sequence<'gc> for ToStrings<'gc> {
             let tm = meta::event(ctx, v, crate::vm::meta::TOSTRING);
             if let Value::Function(f) = tm {
                 self.waiting = true;
-                stack.replace(v);
+                stack.replace(ctx, v);
                 return Ok(SequencePoll::Call {
                     function: f,
                     is_tail: false,
@@ -162,7 +162,7 @@ impl<'gc> Sequence<'gc> for ToStrings<'gc> {
         stack.clear();
         match self.finish {
             Finish::Print => finish_print(&self.done, &self.out),
-            Finish::ToString => stack.replace(self.done[0]),
+            Finish::ToString => stack.replace(ctx, self.done[0]),
             Finish::Format => finish_format(ctx, &self.done, &mut stack),
         }
         Ok(SequencePoll::Return)
@@ -204,12 +204,12 @@ impl<'gc> Sequence<'gc> for PCall {
 
     fn error(
         &mut self,
-        _ctx: Context<'gc>,
+        ctx: Context<'gc>,
         _exec: Execution<'gc, '_>,
         error: Error<'gc>,
         mut stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace((false, error.value()));
+        stack.replace(ctx, (false, error.value()));
         Ok(SequencePoll::Return)
     }
 }
@@ -232,12 +232,12 @@ impl<'gc> Sequence<'gc> for Resumed {
 
     fn error(
         &mut self,
-        _ctx: Context<'gc>,
+        ctx: Context<'gc>,
         _exec: Execution<'gc, '_>,
         error: Error<'gc>,
         mut stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace((false, error.value()));
+        stack.replace(ctx, (false, error.value()));
         Ok(SequencePoll::Return)
     }
 }
@@ -261,7 +261,7 @@ fn ipairs_step<'gc>(
             if v.is_nil() {
                 let tm = meta::event(ctx, t, crate::vm::meta::INDEX);
                 if let Value::Function(f) = tm {
-                    stack.replace((t, i));
+                    stack.replace(ctx, (t, i));
                     return Ok(CallbackReturn::Call {
                         function: f,
                         then: Some(BoxSequence::new(&ctx, IpairsIndex(i))),
@@ -279,9 +279,9 @@ fn ipairs_step<'gc>(
         _ => Value::Nil,
     };
     if v.is_nil() {
-        stack.replace(Value::Nil);
+        stack.replace(ctx, Value::Nil);
     } else {
-        stack.replace((i, v));
+        stack.replace(ctx, (i, v));
     }
     Ok(CallbackReturn::Return)
 }
@@ -293,15 +293,15 @@ struct IpairsIndex(i64);
 impl<'gc> Sequence<'gc> for IpairsIndex {
     fn poll(
         &mut self,
-        _ctx: Context<'gc>,
+        ctx: Context<'gc>,
         _exec: Execution<'gc, '_>,
         mut stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         let v = stack.get(0);
         if v.is_nil() {
-            stack.replace(Value::Nil);
+            stack.replace(ctx, Value::Nil);
         } else {
-            stack.replace((self.0, v));
+            stack.replace(ctx, (self.0, v));
         }
         Ok(SequencePoll::Return)
     }
@@ -334,13 +334,13 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 return Err(arg_error(ctx, &exec, 1, "type", "value expected"));
             }
             let t = stack.get(0).type_name();
-            stack.replace(ctx.intern(t.as_bytes()));
+            stack.replace(ctx, ctx.intern(t.as_bytes()));
             Ok(CallbackReturn::Return)
         }),
     );
     g(
         "tonumber",
-        Callback::from_fn(&ctx, |_, _, mut stack| {
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
             let v = stack.get(0);
             let r: Value = match (v, stack.get(1)) {
                 (v, Value::Nil) => v.to_number().map_or(Value::Nil, Value::from),
@@ -353,7 +353,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 },
                 _ => Value::Nil,
             };
-            stack.replace(r);
+            stack.replace(ctx, r);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -371,10 +371,13 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 }),
                 v => {
                     let tn = meta::type_name_of(ctx, v);
-                    stack.replace((
-                        false,
-                        ctx.intern(format!("attempt to call a {tn} value").as_bytes()),
-                    ));
+                    stack.replace(
+                        ctx,
+                        (
+                            false,
+                            ctx.intern(format!("attempt to call a {tn} value").as_bytes()),
+                        ),
+                    );
                     Ok(CallbackReturn::Return)
                 }
             }
@@ -417,7 +420,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             let n = stack.len() as i64 - 1;
             match stack.get(0) {
                 Value::String(s) if s.as_bytes() == b"#" => {
-                    stack.replace(n);
+                    stack.replace(ctx, n);
                 }
                 v => match v.to_integer() {
                     Some(i) if i < 0 && -i <= n => {
@@ -438,8 +441,8 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
     let next = Callback::from_fn(&ctx, |ctx, exec, mut stack| {
         let t = check_table(ctx, &exec, &stack, 0, "next")?;
         match t.next(stack.get(1)) {
-            Ok(Some((k, v))) => stack.replace((k, v)),
-            Ok(None) => stack.replace(Value::Nil),
+            Ok(Some((k, v))) => stack.replace(ctx, (k, v)),
+            Ok(None) => stack.replace(ctx, Value::Nil),
             Err(_) => return Err(msg(ctx, "invalid key to 'next'")),
         }
         Ok(CallbackReturn::Return)
@@ -450,14 +453,14 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         Callback::from_fn_with(&ctx, next, |next, ctx, exec, mut stack| {
             let v = stack.get(0);
             if let Value::Function(f) = meta::event(ctx, v, crate::vm::meta::PAIRS) {
-                stack.replace(v);
+                stack.replace(ctx, v);
                 return Ok(CallbackReturn::Call {
                     function: f,
                     then: Some(BoxSequence::new(&ctx, Truncate3)),
                 });
             }
             check_table(ctx, &exec, &stack, 0, "pairs")?;
-            stack.replace((*next, v, Value::Nil));
+            stack.replace(ctx, (*next, v, Value::Nil));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -475,7 +478,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 ));
             }
             let v = stack.get(0);
-            stack.replace((*step, v, 0));
+            stack.replace(ctx, (*step, v, 0));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -506,7 +509,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             }
             t.set_metatable(&ctx, mt)
                 .map_err(|e| msg(ctx, e.message()))?;
-            stack.replace(t);
+            stack.replace(ctx, t);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -524,7 +527,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 }
                 None => Value::Nil,
             };
-            stack.replace(r);
+            stack.replace(ctx, r);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -533,7 +536,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         Callback::from_fn(&ctx, |ctx, exec, mut stack| {
             let t = check_table(ctx, &exec, &stack, 0, "rawget")?;
             let v = t.raw_get(stack.get(1));
-            stack.replace(v);
+            stack.replace(ctx, v);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -543,15 +546,15 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             let t = check_table(ctx, &exec, &stack, 0, "rawset")?;
             t.raw_set(&ctx, stack.get(1), stack.get(2))
                 .map_err(|e| msg(ctx, e.message()))?;
-            stack.replace(t);
+            stack.replace(ctx, t);
             Ok(CallbackReturn::Return)
         }),
     );
     g(
         "rawequal",
-        Callback::from_fn(&ctx, |_, _, mut stack| {
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
             let r = stack.get(0).raw_eq(stack.get(1));
-            stack.replace(r);
+            stack.replace(ctx, r);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -571,20 +574,20 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                     ))
                 }
             };
-            stack.replace(n);
+            stack.replace(ctx, n);
             Ok(CallbackReturn::Return)
         }),
     );
     g(
         "collectgarbage",
-        Callback::from_fn(&ctx, |_, _, mut stack| {
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
             let opt = match stack.get(0) {
                 Value::String(s) => s.to_string(),
                 _ => "collect".to_string(),
             };
             match opt.as_str() {
-                "count" => stack.replace(0.0),
-                _ => stack.replace(0),
+                "count" => stack.replace(ctx, 0.0),
+                _ => stack.replace(ctx, 0),
             }
             Ok(CallbackReturn::Return)
         }),
@@ -679,7 +682,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                     }
                 }
             }
-            stack.replace(ctx.intern(&out));
+            stack.replace(ctx, ctx.intern(&out));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -693,7 +696,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         "len",
         Callback::from_fn(&ctx, |ctx, exec, mut stack| match stack.get(0) {
             Value::String(s) => {
-                stack.replace(s.len() as i64);
+                stack.replace(ctx, s.len() as i64);
                 Ok(CallbackReturn::Return)
             }
             _ => Err(arg_error(ctx, &exec, 1, "len", "string expected")),
@@ -710,7 +713,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 return Err(msg(ctx, "resulting string too large"));
             }
             exec.fuel().consume((s.len() * n / 64) as i64);
-            stack.replace(ctx.intern(&s.repeat(n)));
+            stack.replace(ctx, ctx.intern(&s.repeat(n)));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -738,7 +741,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             } else {
                 &s[(i - 1) as usize..j as usize]
             };
-            stack.replace(ctx.intern(out));
+            stack.replace(ctx, ctx.intern(out));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -748,7 +751,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         "upper",
         Callback::from_fn(&ctx, |ctx, _, mut stack| {
             let s = plain_tostring(ctx, stack.get(0)).to_ascii_uppercase();
-            stack.replace(ctx.intern(&s));
+            stack.replace(ctx, ctx.intern(&s));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -762,7 +765,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             let r = s
                 .get((i - 1).max(0) as usize)
                 .map_or(Value::Nil, |&b| Value::Integer(b as i64));
-            stack.replace(r);
+            stack.replace(ctx, r);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -793,7 +796,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         "create",
         Callback::from_fn(&ctx, |ctx, exec, mut stack| match stack.get(0) {
             Value::Function(f) => {
-                stack.replace(Thread::with_function(&ctx, f));
+                stack.replace(ctx, Thread::with_function(&ctx, f));
                 Ok(CallbackReturn::Return)
             }
             _ => Err(arg_error(ctx, &exec, 1, "create", "function expected")),
@@ -840,7 +843,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                     ThreadMode::Dead => "dead",
                 }
             };
-            stack.replace(ctx.intern(s.as_bytes()));
+            stack.replace(ctx, ctx.intern(s.as_bytes()));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -848,9 +851,9 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         ctx,
         co,
         "running",
-        Callback::from_fn(&ctx, |_, exec, mut stack| {
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
             let c = exec.current_thread();
-            stack.replace((c.thread, c.is_main));
+            stack.replace(ctx, (c.thread, c.is_main));
             Ok(CallbackReturn::Return)
         }),
     );
@@ -858,8 +861,8 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         ctx,
         co,
         "isyieldable",
-        Callback::from_fn(&ctx, |_, exec, mut stack| {
-            stack.replace(!exec.current_thread().is_main);
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            stack.replace(ctx, !exec.current_thread().is_main);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -878,7 +881,7 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                     then: Some(BoxSequence::new(&ctx, WrapErr)),
                 })
             });
-            stack.replace(w);
+            stack.replace(ctx, w);
             Ok(CallbackReturn::Return)
         }),
     );
@@ -990,5 +993,5 @@ fn finish_format<'gc>(ctx: Context<'gc>, texts: &[Value<'gc>], stack: &mut Stack
             i += 1;
         }
     }
-    stack.replace(ctx.intern(&out));
+    stack.replace(ctx, ctx.intern(&out));
 }

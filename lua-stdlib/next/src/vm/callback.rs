@@ -361,9 +361,9 @@ impl<'gc, 'a> Stack<'gc, 'a> {
     }
 
     /// Replaces the whole stack with `vs`.
-    pub fn replace(&mut self, vs: impl IntoValues<'gc>) {
+    pub fn replace(&mut self, ctx: Context<'gc>, vs: impl IntoValues<'gc>) {
         self.clear();
-        vs.push_into(self.values);
+        vs.push_into(ctx, self.values);
     }
 
     pub fn as_slice(&self) -> &[Value<'gc>] {
@@ -383,34 +383,65 @@ impl<'gc, 'a> Stack<'gc, 'a> {
     }
 }
 
-/// Values a callback can return (`stack.replace(v)`).
-pub trait IntoValues<'gc> {
-    fn push_into(self, out: &mut Vec<Value<'gc>>);
+/// A Rust value that becomes one Lua value (strings are interned, so the
+/// conversion needs the context).
+pub trait IntoValue<'gc> {
+    fn into_value(self, ctx: Context<'gc>) -> Value<'gc>;
 }
 
-impl<'gc, T: Into<Value<'gc>>> IntoValues<'gc> for T {
-    fn push_into(self, out: &mut Vec<Value<'gc>>) {
-        out.push(self.into());
+impl<'gc, T: Into<Value<'gc>>> IntoValue<'gc> for T {
+    fn into_value(self, _: Context<'gc>) -> Value<'gc> {
+        self.into()
+    }
+}
+
+impl<'gc> IntoValue<'gc> for &str {
+    fn into_value(self, ctx: Context<'gc>) -> Value<'gc> {
+        Value::String(ctx.intern(self.as_bytes()))
+    }
+}
+
+impl<'gc> IntoValue<'gc> for &[u8] {
+    fn into_value(self, ctx: Context<'gc>) -> Value<'gc> {
+        Value::String(ctx.intern(self))
+    }
+}
+
+impl<'gc> IntoValue<'gc> for std::string::String {
+    fn into_value(self, ctx: Context<'gc>) -> Value<'gc> {
+        Value::String(ctx.intern(self.as_bytes()))
+    }
+}
+
+/// Values a callback can return (`stack.replace(ctx, v)`), or a call's
+/// arguments: one value, `()`, a tuple or a `Vec`.
+pub trait IntoValues<'gc> {
+    fn push_into(self, ctx: Context<'gc>, out: &mut Vec<Value<'gc>>);
+}
+
+impl<'gc, T: IntoValue<'gc>> IntoValues<'gc> for T {
+    fn push_into(self, ctx: Context<'gc>, out: &mut Vec<Value<'gc>>) {
+        out.push(self.into_value(ctx));
     }
 }
 
 impl<'gc> IntoValues<'gc> for () {
-    fn push_into(self, _: &mut Vec<Value<'gc>>) {}
+    fn push_into(self, _: Context<'gc>, _: &mut Vec<Value<'gc>>) {}
 }
 
-impl<'gc, T: Into<Value<'gc>>> IntoValues<'gc> for Vec<T> {
-    fn push_into(self, out: &mut Vec<Value<'gc>>) {
-        out.extend(self.into_iter().map(Into::into));
+impl<'gc, T: IntoValue<'gc>> IntoValues<'gc> for Vec<T> {
+    fn push_into(self, ctx: Context<'gc>, out: &mut Vec<Value<'gc>>) {
+        out.extend(self.into_iter().map(|v| v.into_value(ctx)));
     }
 }
 
 macro_rules! tuple_into_values {
     ($($n:ident)+) => {
-        impl<'gc, $($n: Into<Value<'gc>>),+> IntoValues<'gc> for ($($n,)+) {
+        impl<'gc, $($n: IntoValue<'gc>),+> IntoValues<'gc> for ($($n,)+) {
             #[allow(non_snake_case)]
-            fn push_into(self, out: &mut Vec<Value<'gc>>) {
+            fn push_into(self, ctx: Context<'gc>, out: &mut Vec<Value<'gc>>) {
                 let ($($n,)+) = self;
-                $(out.push($n.into());)+
+                $(out.push($n.into_value(ctx));)+
             }
         }
     };

@@ -96,8 +96,22 @@ impl<'gc> Context<'gc> {
             .intern(self.mc, bytes)
     }
 
-    pub fn intern_static(self, s: &'static str) -> LuaString<'gc> {
-        self.intern(s.as_bytes())
+    pub fn intern_static(self, s: &'static [u8]) -> LuaString<'gc> {
+        self.intern(s)
+    }
+
+    /// Sets global `name` in the default globals table.
+    pub fn set_global(
+        self,
+        name: &str,
+        v: impl super::callback::IntoValue<'gc>,
+    ) -> Result<(), super::table::SetError> {
+        self.state.globals.set(self, name, v)
+    }
+
+    /// Global `name` of the default globals table.
+    pub fn get_global(self, name: &str) -> Value<'gc> {
+        self.state.globals.get(self, name)
     }
 
     /// A new empty table.

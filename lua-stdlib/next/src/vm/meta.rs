@@ -125,3 +125,31 @@ pub fn type_name_of<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> std::string::Strin
     }
     v.type_name().to_string()
 }
+
+/// A function that calls `v` as Lua calls it: `v` itself when it is a
+/// function, else its `__call` metamethod with `v` as first argument.
+/// `Err(v)` when `v` is not callable.
+pub fn call<'gc>(
+    ctx: Context<'gc>,
+    v: Value<'gc>,
+) -> Result<super::value::Function<'gc>, Value<'gc>> {
+    use super::callback::{Callback, CallbackReturn};
+    use super::value::Function;
+    match v {
+        Value::Function(f) => Ok(f),
+        v => match event(ctx, v, CALL) {
+            Value::Function(tm) => Ok(Function::Callback(Callback::from_fn_with(
+                &ctx,
+                (tm, v),
+                |&(tm, v), _, _, mut stack| {
+                    stack.push_front(v);
+                    Ok(CallbackReturn::Call {
+                        function: tm,
+                        then: None,
+                    })
+                },
+            ))),
+            _ => Err(v),
+        },
+    }
+}

@@ -493,6 +493,27 @@ impl<'gc> Table<'gc> {
         self.0.borrow().length()
     }
 
+    /// `t[key]` without metamethods; keys and values convert like
+    /// callback results (`t.get(ctx, "name")`).
+    pub fn get(
+        self,
+        ctx: super::context::Context<'gc>,
+        key: impl super::callback::IntoValue<'gc>,
+    ) -> Value<'gc> {
+        self.raw_get(key.into_value(ctx))
+    }
+
+    /// `t[key] = value` without metamethods (`t.set(ctx, "name", f)`).
+    pub fn set(
+        self,
+        ctx: super::context::Context<'gc>,
+        key: impl super::callback::IntoValue<'gc>,
+        value: impl super::callback::IntoValue<'gc>,
+    ) -> Result<(), SetError> {
+        let (k, v) = (key.into_value(ctx), value.into_value(ctx));
+        self.raw_set(&ctx, k, v)
+    }
+
     pub fn next(self, key: Value<'gc>) -> Result<Option<(Value<'gc>, Value<'gc>)>, InvalidKey> {
         self.0.borrow().next(key)
     }

@@ -342,7 +342,7 @@ impl<'gc> Executor<'gc> {
             t.stack.clear();
             t.stack.push(Value::Function(f));
             let before = t.stack.len();
-            args.push_into(&mut t.stack);
+            args.push_into(ctx, &mut t.stack);
             let n = t.stack.len() - before;
             t.mode = ThreadMode::Fresh;
             t.incoming = Incoming::Values(n);
@@ -390,7 +390,7 @@ impl<'gc> Executor<'gc> {
         let top = *s.chain.last().expect("chain never empty");
         let mut t = top.0.borrow_mut(&ctx);
         let before = t.stack.len();
-        values.push_into(&mut t.stack);
+        values.push_into(ctx, &mut t.stack);
         let n = t.stack.len() - before;
         t.incoming = Incoming::Values(n);
         t.mode = ThreadMode::Running;
