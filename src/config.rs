@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeConfig {
@@ -57,6 +58,18 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_WORKERS")]
     pub workers: Option<usize>,
 
+    /// How long a client has to send a whole request head, as nginx's
+    /// `client_header_timeout` (`60s`, `500ms`, `2m`; a bare number is
+    /// seconds). A client still sending its head then gets a 408.
+    #[arg(long, env = "LUNAGATE_CLIENT_HEADER_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub client_header_timeout: Duration,
+
+    /// The longest wait between two reads of a request body, as nginx's
+    /// `client_body_timeout`. A client that stops sending its body then
+    /// gets a 408, and the upstream connection it held is closed.
+    #[arg(long, env = "LUNAGATE_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub client_body_timeout: Duration,
+
     /// Log filter: error, warn, info, debug, trace (or a tracing
     /// `EnvFilter` directive such as `lunagate=debug`).
     #[arg(long, env = "LUNAGATE_LOG_LEVEL", default_value = "info")]
@@ -74,5 +87,44 @@ impl ServeConfig {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("lunagate.redb")
+    }
+}
+
+/// nginx's time syntax for a setting: `500ms`, `60s`, `2m`, or a bare number
+/// of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 60s, 500ms, 2m)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("'{s}': the unit must be ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err("a timeout must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_nginx_syntax() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "s", "1h", "-1s", "0", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

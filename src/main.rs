@@ -41,6 +41,8 @@ struct Cli {
     command: Command,
 }
 
+// Built once at start-up: the size of `Serve`'s settings does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Start the gateway: the Admin API and the proxy.
@@ -109,11 +111,27 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let shared = Arc::new(ArcSwap::from_pointee(snapshot));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
+    match proxy::fdlimit::raise_nofile_limit() {
+        Ok(limit) => {
+            let show = |n: Option<u64>| n.map_or("unlimited".to_string(), |n| n.to_string());
+            tracing::info!(
+                "open files limit (RLIMIT_NOFILE): {} (was {})",
+                show(limit.now),
+                show(limit.was)
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit (RLIMIT_NOFILE)"),
+    }
     let workers = config.workers();
+    let timeouts = proxy::ClientTimeouts {
+        header: config.client_header_timeout,
+        body: config.client_body_timeout,
+    };
     let proxy = proxy::spawn_workers(
         config.proxy_listen,
         workers,
         shared.clone(),
+        timeouts,
         shutdown_rx.clone(),
     )
     .with_context(|| format!("cannot listen on {} (--proxy-listen)", config.proxy_listen))?;

@@ -527,3 +527,225 @@ async fn only_replayable_requests_are_retried() {
         "a POST the upstream read is never replayed"
     );
 }
+
+/// Reads one response from a raw connection, allowing `within`.
+fn response_within(s: &std::net::TcpStream, within: Duration) -> std::io::Result<RawResponse> {
+    s.set_read_timeout(Some(within)).unwrap();
+    read_response(&mut std::io::BufReader::new(s), false)
+}
+
+/// Item 6: a client still sending its request head after the header
+/// timeout gets a 408 and is closed, however steadily it trickles bytes;
+/// an idle keep-alive connection between requests is not a slow head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_heads_get_408() {
+    use std::io::Write;
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with(&["--client-header-timeout", "1s"], &[]);
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/"]})).await;
+
+    let started = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(gw.proxy).unwrap();
+    s.write_all(b"GET /slowloris HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut trickle = s.try_clone().unwrap();
+    let trickler = std::thread::spawn(move || {
+        // A header byte every 200 ms: the connection is never quiet.
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(200));
+            if trickle.write_all(b"X").is_err() {
+                break;
+            }
+        }
+    });
+    let resp = response_within(&s, Duration::from_secs(5)).expect("a 408, not silence");
+    let elapsed = started.elapsed();
+    assert_eq!(resp.status, 408, "{resp:?}");
+    assert!(
+        resp.text().starts_with("Request timeout\nrequest_id: "),
+        "{resp:?}"
+    );
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    trickler.join().unwrap();
+
+    // Between requests, a keep-alive connection may stay quiet longer.
+    let mut s = std::net::TcpStream::connect(gw.proxy).unwrap();
+    for i in 0..2 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(1600));
+        }
+        s.write_all(format!("GET /k{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let resp = response_within(&s, Duration::from_secs(5)).unwrap();
+        assert_eq!(resp.status, 200, "request {i}: {resp:?}");
+    }
+}
+
+/// An upstream that reads each connection to its end and reports how many
+/// bytes it got, without ever answering.
+async fn sink_upstream() -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<usize>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut total = 0;
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                    total += n;
+                }
+                let _ = tx.send(total);
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Item 6: a client that stops sending its body gets a 408, on a streamed
+/// route (whose upstream connection is closed too) and on a route whose
+/// functions read the body; a body sent slowly but steadily is not cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_request_bodies_get_408() {
+    use std::io::Write;
+    let (sink, mut closed) = sink_upstream().await;
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with(&["--client-body-timeout", "1s"], &[]);
+    gw.service("sink", &format!("http://{sink}"), json!({}))
+        .await;
+    gw.route("sink", json!({"paths": ["/sink"]})).await;
+    function_route(&gw, up, "buffered", "access", "kong.request.get_raw_body()").await;
+    gw.service("echo", &format!("http://{up}"), json!({})).await;
+    gw.route("echo", json!({"paths": ["/echo"]})).await;
+
+    for path in ["/sink", "/buffered"] {
+        let started = std::time::Instant::now();
+        let mut s = std::net::TcpStream::connect(gw.proxy).unwrap();
+        s.write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+                .as_bytes(),
+        )
+        .unwrap();
+        let resp = response_within(&s, Duration::from_secs(5)).expect("a 408, not silence");
+        let elapsed = started.elapsed();
+        assert_eq!(resp.status, 408, "{path}: {resp:?}");
+        assert!(resp.text().starts_with("Request timeout"), "{resp:?}");
+        assert!(elapsed < Duration::from_secs(3), "{path}: {elapsed:?}");
+    }
+    // The upstream connection the stalled body held was closed, after the
+    // part of the body that came.
+    let got = tokio::time::timeout(Duration::from_secs(3), closed.recv())
+        .await
+        .expect("the upstream connection is closed")
+        .unwrap();
+    assert!(got > 10, "head and the body's first bytes: {got}");
+
+    // nginx's rule: the timeout is between two reads, not for the body.
+    let mut s = std::net::TcpStream::connect(gw.proxy).unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
+        .unwrap();
+    for b in b"steadily" {
+        std::thread::sleep(Duration::from_millis(300));
+        s.write_all(&[*b]).unwrap();
+    }
+    let resp = response_within(&s, Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        (resp.status, &resp.json()["body"]),
+        (200, &json!("steadily"))
+    );
+}
+
+/// Item 6: at the file descriptor limit, new clients are refused at once
+/// (a 503, or the connection closed) instead of waiting in the accept
+/// queue; the gateway serves again once descriptors free. At start-up the
+/// soft limit is raised to the hard one, and logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descriptor_limit_refuses_clients_quickly() {
+    use std::io::Write;
+    let up = echo_upstream("up").await;
+    let (gw, log) = Gateway::start_under(
+        &["prlimit", "--nofile=100:4096", "--"],
+        1,
+        &["--log-level", "info"],
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", gw.pid())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect::<Vec<_>>();
+    assert_eq!(open_files, ["4096", "4096"], "soft raised to hard");
+    // Standard error is read by another thread: give it a moment.
+    let logged = "open files limit (RLIMIT_NOFILE): 4096 (was 100)";
+    for _ in 0..50 {
+        if log.lock().unwrap().contains(logged) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = log.lock().unwrap().clone();
+    assert!(text.contains(logged), "{text}");
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/"]})).await;
+    assert_eq!(gw.get("/warm").await.status(), 200);
+
+    // Now a limit just above what the gateway uses.
+    let used = std::fs::read_dir(format!("/proc/{}/fd", gw.pid()))
+        .unwrap()
+        .count();
+    let limit = used + 8;
+    let set = std::process::Command::new("prlimit")
+        .args([
+            format!("--pid={}", gw.pid()),
+            format!("--nofile={limit}:{limit}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(set.success());
+    // Idle clients take every descriptor left.
+    let idle: Vec<_> = (0..20)
+        .map(|_| std::net::TcpStream::connect(gw.proxy).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(gw.proxy).unwrap();
+    let _ = s.write_all(b"GET /refused HTTP/1.1\r\nHost: x\r\n\r\n");
+    match response_within(&s, Duration::from_secs(5)) {
+        Ok(resp) => assert_eq!(resp.status, 503, "{resp:?}"),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ),
+            "refused, not left waiting: {e}"
+        ),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut served = false;
+    for _ in 0..10 {
+        if let Ok(r) = client().get(gw.proxy_url("/again")).send().await {
+            if r.status() == 200 {
+                served = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(served, "served again once descriptors are free");
+}

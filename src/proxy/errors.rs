@@ -11,7 +11,10 @@ use http::{Response, StatusCode};
 
 use super::body::ProxyBody;
 use super::client::SendError;
-use super::headers::{latency_value, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY};
+use super::headers::{
+    latency_value, PRODUCT, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY,
+};
+use super::inbound::ClientBodyError;
 use super::pool::ConnectError;
 
 /// Why the gateway answers a request itself.
@@ -31,6 +34,10 @@ pub enum ProxyError {
     /// The gateway refused to do what it was asked (a bug or a function's
     /// doing, logged).
     Internal,
+    /// The client sent something malformed (a request body, a `Host`).
+    BadRequest,
+    /// The client was too slow sending its request head or body.
+    RequestTimeout,
 }
 
 impl ProxyError {
@@ -43,6 +50,8 @@ impl ProxyError {
             ProxyError::BadGateway => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::BadRequest => StatusCode::BAD_REQUEST,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -57,6 +66,8 @@ impl ProxyError {
             ProxyError::Unavailable => "The upstream server is currently unavailable",
             ProxyError::Timeout => "The upstream server is timing out",
             ProxyError::Internal => "An unexpected error occurred",
+            ProxyError::BadRequest => "Bad request",
+            ProxyError::RequestTimeout => "Request timeout",
         }
     }
 
@@ -66,7 +77,11 @@ impl ProxyError {
     fn nginx_generated(self) -> bool {
         matches!(
             self,
-            ProxyError::BadGateway | ProxyError::Unavailable | ProxyError::Timeout
+            ProxyError::BadGateway
+                | ProxyError::Unavailable
+                | ProxyError::Timeout
+                | ProxyError::BadRequest
+                | ProxyError::RequestTimeout
         )
     }
 }
@@ -76,6 +91,8 @@ impl From<&SendError> for ProxyError {
         match e {
             SendError::Timeout => ProxyError::Timeout,
             SendError::UnsafeHead => ProxyError::Internal,
+            SendError::ClientBody(ClientBodyError::Timeout) => ProxyError::RequestTimeout,
+            SendError::ClientBody(_) => ProxyError::BadRequest,
             _ => ProxyError::BadGateway,
         }
     }
@@ -242,6 +259,26 @@ fn page(
     h.insert(&X_KONG_RESPONSE_LATENCY, latency_value(start.elapsed()));
     h.insert(&X_KONG_REQUEST_ID, request_id.clone());
     resp
+}
+
+/// A whole HTTP/1.1 response for `error`, with `Connection: close`, for
+/// the few answers written straight to a socket: a client that never
+/// finished its request head, or one refused at the descriptor limit.
+/// Plain text, as nginx-originated errors are without an `Accept`.
+pub fn raw_response(error: ProxyError, request_id: &HeaderValue) -> Vec<u8> {
+    let id = request_id.to_str().unwrap_or("");
+    let (body, content_type) = body_for(Format::Text, error.message(), id);
+    let status = error.status();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\nserver: {}\r\nx-kong-request-id: {id}\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len(),
+        PRODUCT,
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use super::normalize::escape_path;
 use super::path::{upstream_path, PathPlan};
 use super::pool::Pool;
 use super::router::{CompiledRoute, Upstream};
+use super::ClientTimeouts;
 use crate::snapshot::SharedConfig;
 
 /// Everything one worker thread owns. Not `Send`: it never leaves its
@@ -39,10 +40,11 @@ pub struct WorkerContext {
     scratch: RefCell<Vec<u8>>,
     /// The worker's Lua VM, created when a serverless function first runs.
     pub lua: RefCell<Option<crate::plugins::serverless::LuaWorker>>,
+    pub timeouts: ClientTimeouts,
 }
 
 impl WorkerContext {
-    pub fn new(id: usize, config: SharedConfig) -> Self {
+    pub fn new(id: usize, config: SharedConfig, timeouts: ClientTimeouts) -> Self {
         WorkerContext {
             id,
             config,
@@ -50,6 +52,7 @@ impl WorkerContext {
             request_ids: RequestIds::new(id),
             scratch: RefCell::new(Vec::with_capacity(256)),
             lua: RefCell::new(None),
+            timeouts,
         }
     }
 }
@@ -155,6 +158,7 @@ pub async fn forward(
             request_id: request_id.as_bytes(),
         },
         body,
+        client_body_timeout: ctx.timeouts.body,
     };
 
     let sent_at = Instant::now();
@@ -223,6 +227,9 @@ async fn send(
     };
     result.map_err(|e| {
         match e {
+            SendError::ClientBody(_) => {
+                tracing::info!(worker = ctx.id, client = %request.forwarding.conn.peer, error = %e, "client error")
+            }
             SendError::UnsafeHead => {
                 tracing::error!(worker = ctx.id, upstream = %upstream.pool_key, target = %String::from_utf8_lossy(request.target).escape_debug(), error = %e, "request not sent")
             }

@@ -12,17 +12,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, SERVER, TRANSFER_ENCODING};
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
 
 use super::body::ProxyBody;
 use super::client::OutgoingBody;
-use super::errors::{negotiation_header, plugin_error_response};
+use super::errors::{error_response, negotiation_header, plugin_error_response, ProxyError};
 use super::forward::{forward, Matched, Overrides, WorkerContext};
 use super::headers::{
     latency_value, strip_framing, ConnInfo, SERVER_VALUE, X_KONG_REQUEST_ID,
     X_KONG_RESPONSE_LATENCY,
 };
+use super::inbound::{read_whole, ClientBodyError};
 use super::router::UriCaptures;
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
 use crate::plugins::serverless::LuaWorker;
@@ -75,17 +75,26 @@ pub async fn handle(
     let mut stream = None;
     if !body.is_end_stream() {
         if any_for(plugins, Phase::Access) || any_for(plugins, Phase::Rewrite) {
-            match Limited::new(body, MAX_BUFFERED_BODY).collect().await {
-                Ok(collected) => req.body = Some(collected.to_bytes()),
-                Err(_) => {
+            match read_whole(body, MAX_BUFFERED_BODY, ctx.timeouts.body).await {
+                Ok(bytes) => req.body = Some(bytes),
+                Err(e) => {
+                    tracing::info!(worker = ctx.id, client = %conn.peer, error = %e, "client error");
                     let accept = negotiation_header(&req.request.headers);
-                    return plugin_error_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "Payload too large",
-                        accept,
-                        &request_id,
-                        start,
-                    );
+                    return match e {
+                        ClientBodyError::TooLarge(_) => plugin_error_response(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "Payload too large",
+                            accept,
+                            &request_id,
+                            start,
+                        ),
+                        ClientBodyError::Timeout => {
+                            error_response(ProxyError::RequestTimeout, accept, &request_id, start)
+                        }
+                        ClientBodyError::Malformed(_) => {
+                            error_response(ProxyError::BadRequest, accept, &request_id, start)
+                        }
+                    };
                 }
             }
         } else {

@@ -1,23 +1,27 @@
 //! Supervising client connections without per-request timers or channels.
 //!
 //! hyper's `header_read_timeout` allocates and arms a timer for every
-//! request head, and a `select!` over a shutdown channel and an idle timer
-//! polls both on every wake-up of the connection. Instead, every connection
-//! shares an [`Activity`] with its worker: the socket wrapper
-//! ([`CountingIo`]) bumps a counter on each read and write, and the
-//! worker's accept loop sweeps its connections once per idle period, asking
-//! those whose counter did not move (and that have no request in flight) to
-//! stop; at shutdown it asks all of them to finish gracefully. A
-//! connection checks its stop flag only when hyper returns `Pending` — one
-//! `Cell` read.
+//! request head (and answers nothing when it fires), and a `select!` over a
+//! shutdown channel and an idle timer polls both on every wake-up of the
+//! connection. Instead, every connection shares an [`Activity`] with its
+//! worker: the socket wrapper ([`CountingIo`]) bumps a counter on each read
+//! and write, and notes when the first bytes of an HTTP/1 request head
+//! arrive; the worker's accept loop sweeps its connections a few times per
+//! timeout period, asking those whose counter did not move for the idle
+//! timeout (and that have no request in flight) to stop, and those still
+//! sending a head after the client header timeout to stop with a 408 —
+//! however many bytes they trickle. At shutdown it asks all of them to
+//! finish gracefully. A connection checks its stop flag only when hyper
+//! returns `Pending` — one `Cell` read.
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
-use hyper::rt::{Read, ReadBufCursor, Write};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Why a connection is asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,17 @@ pub enum Stop {
     Idle,
     /// The worker is shutting down: finish the in-flight request, then close.
     Shutdown,
+    /// A request head is still incomplete after the client header timeout:
+    /// answer 408 and close.
+    HeaderTimeout,
+}
+
+/// What a sweep enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepRules {
+    /// Sweeps in a row without traffic before a connection is idle.
+    pub idle_sweeps: u32,
+    pub header_timeout: Duration,
 }
 
 /// Shared between a connection's socket, its request handler and the
@@ -35,6 +50,12 @@ pub struct Activity {
     ticks: Cell<u64>,
     /// `ticks` at the previous sweep (none yet: just accepted).
     seen: Cell<Option<u64>>,
+    /// Sweeps in a row that saw no traffic.
+    quiet: Cell<u32>,
+    /// Request heads are timed (HTTP/1; HTTP/2 frames its own way).
+    time_heads: Cell<bool>,
+    /// When the first bytes of the request head being read arrived.
+    head_since: Cell<Option<Instant>>,
     /// Requests being handled (waiting on a slow upstream is not idleness).
     busy: Cell<u32>,
     stop: Cell<Option<Stop>>,
@@ -46,9 +67,25 @@ impl Activity {
         self.ticks.set(self.ticks.get().wrapping_add(1));
     }
 
-    /// Marks a request in flight until the guard drops.
+    /// Times this connection's request heads (an HTTP/1 connection).
+    pub fn time_heads(&self) {
+        self.time_heads.set(true);
+    }
+
+    /// Bytes were read: between requests, they start a request head.
+    fn read(&self, n: usize) {
+        self.bump();
+        if n > 0 && self.time_heads.get() && self.busy.get() == 0 && self.head_since.get().is_none()
+        {
+            self.head_since.set(Some(Instant::now()));
+        }
+    }
+
+    /// Marks a request in flight (its head is complete) until the guard
+    /// drops.
     pub fn busy(self: &Rc<Self>) -> BusyGuard {
         self.busy.set(self.busy.get().saturating_add(1));
+        self.head_since.set(None);
         BusyGuard(self.clone())
     }
 
@@ -74,13 +111,29 @@ impl Activity {
         }
     }
 
-    /// True when nothing happened since the previous call and no request
-    /// is in flight.
-    fn idle_since_last_sweep(&self) -> bool {
-        let now = self.ticks.get();
-        let idle = self.seen.get() == Some(now) && self.busy.get() == 0;
-        self.seen.set(Some(now));
-        idle
+    /// What this sweep asks of the connection, if anything.
+    fn sweep(&self, now: Instant, rules: &SweepRules) -> Option<Stop> {
+        let ticks = self.ticks.get();
+        let moved = self.seen.replace(Some(ticks)) != Some(ticks);
+        if self.busy.get() > 0 {
+            // Waiting on a slow upstream is not idleness.
+            self.quiet.set(0);
+            return None;
+        }
+        if self
+            .head_since
+            .get()
+            .is_some_and(|since| now.saturating_duration_since(since) >= rules.header_timeout)
+        {
+            return Some(Stop::HeaderTimeout);
+        }
+        if moved {
+            self.quiet.set(0);
+            return None;
+        }
+        let quiet = self.quiet.get().saturating_add(1);
+        self.quiet.set(quiet);
+        (quiet >= rules.idle_sweeps).then_some(Stop::Idle)
     }
 }
 
@@ -104,13 +157,14 @@ impl Registry {
         self.conns.borrow_mut().push(Rc::downgrade(activity));
     }
 
-    /// Asks connections idle since the previous sweep to close; forgets
-    /// closed ones.
-    pub fn sweep_idle(&self) {
+    /// Asks idle connections, and those too slow with a request head, to
+    /// stop; forgets closed ones.
+    pub fn sweep(&self, rules: &SweepRules) {
+        let now = Instant::now();
         self.conns.borrow_mut().retain(|w| match w.upgrade() {
             Some(a) => {
-                if a.idle_since_last_sweep() {
-                    a.request_stop(Stop::Idle);
+                if let Some(stop) = a.sweep(now, rules) {
+                    a.request_stop(stop);
                 }
                 true
             }
@@ -125,7 +179,8 @@ impl Registry {
     }
 }
 
-/// A socket that counts its reads and writes into an [`Activity`].
+/// A socket that counts its reads and writes into an [`Activity`] (hyper
+/// sees it through `TokioIo`).
 pub struct CountingIo<T> {
     inner: T,
     activity: Rc<Activity>,
@@ -135,23 +190,28 @@ impl<T> CountingIo<T> {
     pub fn new(inner: T, activity: Rc<Activity>) -> Self {
         CountingIo { inner, activity }
     }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
 }
 
-impl<T: Read + Unpin> Read for CountingIo<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if res.is_ready() {
-            self.activity.bump();
+            self.activity.read(buf.filled().len() - before);
         }
         res
     }
 }
 
-impl<T: Write + Unpin> Write for CountingIo<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -193,6 +253,11 @@ impl<T: Write + Unpin> Write for CountingIo<T> {
 mod tests {
     use super::*;
 
+    const RULES: SweepRules = SweepRules {
+        idle_sweeps: 1,
+        header_timeout: Duration::from_secs(3600),
+    };
+
     #[test]
     fn sweeps_stop_only_idle_connections() {
         let registry = Registry::default();
@@ -203,14 +268,14 @@ mod tests {
             registry.add(a);
         }
         let _busy = waiting.busy();
-        registry.sweep_idle();
+        registry.sweep(&RULES);
         assert_eq!(
             quiet.stop.get(),
             None,
             "just accepted: one full period first"
         );
         chatty.bump();
-        registry.sweep_idle();
+        registry.sweep(&RULES);
         assert_eq!(quiet.stop.get(), Some(Stop::Idle));
         assert_eq!(chatty.stop.get(), None);
         assert_eq!(
@@ -220,5 +285,35 @@ mod tests {
         );
         registry.stop_all();
         assert_eq!(chatty.stop.get(), Some(Stop::Shutdown));
+    }
+
+    #[test]
+    fn a_head_sent_too_slowly_times_out_however_busy_the_socket() {
+        let rules = SweepRules {
+            idle_sweeps: 1000,
+            header_timeout: Duration::ZERO,
+        };
+        let registry = Registry::default();
+        let h1 = Rc::new(Activity::default());
+        let h2 = Rc::new(Activity::default());
+        let between = Rc::new(Activity::default());
+        h1.time_heads();
+        between.time_heads();
+        for a in [&h1, &h2, &between] {
+            registry.add(a);
+        }
+        h1.read(10);
+        h2.read(10);
+        registry.sweep(&rules);
+        assert_eq!(h1.stop.get(), Some(Stop::HeaderTimeout));
+        assert_eq!(h2.stop.get(), None, "HTTP/2 heads are not timed here");
+        assert_eq!(between.stop.get(), None, "no head started");
+        let busy = between.busy();
+        between.read(10);
+        registry.sweep(&rules);
+        assert_eq!(between.stop.get(), None, "a body is not a head");
+        drop(busy);
+        registry.sweep(&rules);
+        assert_eq!(between.stop.get(), None, "the next head has not started");
     }
 }

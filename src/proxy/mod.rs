@@ -20,10 +20,12 @@ pub mod body;
 pub mod client;
 pub mod dispatch;
 pub mod errors;
+pub mod fdlimit;
 pub mod forward;
 pub mod functions;
 pub mod headers;
 pub mod idle;
+pub mod inbound;
 pub mod normalize;
 pub mod path;
 pub mod pool;
@@ -31,6 +33,28 @@ pub mod router;
 pub mod worker;
 
 pub use worker::spawn_workers;
+
+use std::time::Duration;
+
+/// How long the proxy waits on a client (the `serve` flags of the same
+/// names).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientTimeouts {
+    /// To send a whole request head (HTTP/1).
+    pub header: Duration,
+    /// Between two reads of a request body.
+    pub body: Duration,
+}
+
+impl Default for ClientTimeouts {
+    /// nginx's defaults.
+    fn default() -> Self {
+        ClientTimeouts {
+            header: Duration::from_secs(60),
+            body: Duration::from_secs(60),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

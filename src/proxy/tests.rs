@@ -111,8 +111,14 @@ impl Gateway {
             vec![],
         )));
         let (stop, rx) = tokio::sync::watch::channel(false);
-        let workers =
-            super::spawn_workers("127.0.0.1:0".parse().unwrap(), 2, config.clone(), rx).unwrap();
+        let workers = super::spawn_workers(
+            "127.0.0.1:0".parse().unwrap(),
+            2,
+            config.clone(),
+            super::ClientTimeouts::default(),
+            rx,
+        )
+        .unwrap();
         Gateway {
             addr: workers.local_addr,
             config,

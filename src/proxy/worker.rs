@@ -4,6 +4,11 @@
 //! nginx worker model. Nothing is shared between workers but the
 //! configuration snapshot.
 //!
+//! Slow clients: connections are swept a few times per timeout period
+//! (`idle`): idle ones are closed, and one still sending its request head
+//! after the client header timeout gets a 408 and is closed. At the file
+//! descriptor limit, new clients are refused at once (`fdlimit`).
+//!
 //! Shutdown: when the watch channel turns `true`, a worker stops accepting,
 //! asks its connections to finish (keep-alive connections close after their
 //! in-flight request), waits for them at most [`DRAIN_TIMEOUT`], and
@@ -16,28 +21,36 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Context;
 use std::task::Poll;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
+use bytes::Bytes;
+use futures_util::FutureExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
+use super::body::ProxyBody;
+use super::client::BodyError;
 use super::dispatch::handle;
+use super::errors::{raw_response, ProxyError};
+use super::fdlimit::{out_of_descriptors, Reserve};
 use super::forward::WorkerContext;
 use super::headers::ConnInfo;
-use super::idle::{Activity, CountingIo, Registry, Stop};
+use super::idle::{Activity, BusyGuard, CountingIo, Registry, Stop, SweepRules};
+use super::ClientTimeouts;
 use crate::snapshot::SharedConfig;
 
-/// A client connection with no traffic for this long is closed (between one
-/// and two periods, in fact): nginx's `keepalive_timeout` and
-/// `client_header_timeout` in one.
+/// A client connection with no traffic for this long is closed (up to half
+/// as long again, in fact): nginx's `keepalive_timeout`.
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long in-flight requests get to finish after the shutdown signal.
@@ -76,6 +89,7 @@ pub fn spawn_workers(
     listen: SocketAddr,
     workers: usize,
     config: SharedConfig,
+    timeouts: ClientTimeouts,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<ProxyWorkers> {
     let workers = workers.max(1);
@@ -91,7 +105,7 @@ pub fn spawn_workers(
         let shutdown = shutdown.clone();
         let handle = std::thread::Builder::new()
             .name(format!("lunagate-proxy-{id}"))
-            .spawn(move || run_worker(id, listener, config, shutdown))?;
+            .spawn(move || run_worker(id, listener, config, timeouts, shutdown))?;
         handles.push(handle);
     }
     Ok(ProxyWorkers {
@@ -104,6 +118,7 @@ fn run_worker(
     id: usize,
     listener: std::net::TcpListener,
     config: SharedConfig,
+    timeouts: ClientTimeouts,
     shutdown: watch::Receiver<bool>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -119,7 +134,7 @@ fn run_worker(
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         match TcpListener::from_std(listener) {
-            Ok(listener) => accept_loop(id, listener, config, shutdown).await,
+            Ok(listener) => accept_loop(id, listener, config, timeouts, shutdown).await,
             Err(e) => tracing::error!(worker = id, error = %e, "cannot register the listener"),
         }
     });
@@ -201,19 +216,37 @@ async fn is_h2(stream: &TcpStream) -> bool {
     }
 }
 
+/// How often connections are swept, and what a sweep enforces: a few
+/// sweeps per timeout, so each fires within half a period of its due time.
+fn sweep_rules(timeouts: &ClientTimeouts) -> (Duration, SweepRules) {
+    let period = (CLIENT_IDLE_TIMEOUT.min(timeouts.header) / 2).max(Duration::from_millis(10));
+    let idle_sweeps = CLIENT_IDLE_TIMEOUT.as_millis().div_ceil(period.as_millis()) as u32;
+    (
+        period,
+        SweepRules {
+            idle_sweeps,
+            header_timeout: timeouts.header,
+        },
+    )
+}
+
 async fn accept_loop(
     id: usize,
     listener: TcpListener,
     config: SharedConfig,
+    timeouts: ClientTimeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let server_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let ctx = Rc::new(WorkerContext::new(id, config));
+    let ctx = Rc::new(WorkerContext::new(id, config, timeouts));
     let builder = Rc::new(servers());
     let conns = Rc::new(Connections::default());
     let registry = Registry::default();
-    let mut sweep = tokio::time::interval(CLIENT_IDLE_TIMEOUT);
+    let (period, rules) = sweep_rules(&timeouts);
+    let mut sweep = tokio::time::interval(period);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reserve = Reserve::new();
+    let mut at_limit = LimitLog::default();
     let mut signal_open = true;
     tracing::debug!(worker = id, "proxy worker started");
     loop {
@@ -233,13 +266,20 @@ async fn accept_loop(
                         drop(guard);
                     });
                 }
+                Err(e) if out_of_descriptors(&e) => {
+                    let refused = refuse_at_limit(&listener, &mut reserve, &ctx);
+                    at_limit.note(id, refused);
+                    if !refused {
+                        // No reserve to spare: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
                     tracing::warn!(worker = id, error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            _ = sweep.tick() => registry.sweep_idle(),
+            _ = sweep.tick() => registry.sweep(&rules),
             changed = shutdown.changed(), if signal_open => {
                 // A dropped sender cannot stop us any more: keep serving.
                 signal_open = changed.is_ok();
@@ -272,6 +312,84 @@ async fn accept_loop(
     }
 }
 
+/// At the descriptor limit: accepts the waiting client with the reserved
+/// descriptor and refuses it at once (a 503 if its socket takes one)
+/// rather than leave it hanging in the accept queue. False when there was
+/// no reserve or no client.
+fn refuse_at_limit(listener: &TcpListener, reserve: &mut Reserve, ctx: &WorkerContext) -> bool {
+    if !reserve.release() {
+        reserve.restore();
+        return false;
+    }
+    let refused = match listener.accept().now_or_never() {
+        Some(Ok((stream, _))) => {
+            // Read what already came, so closing does not reset the
+            // connection before the client reads the answer.
+            let mut buf = [0u8; 4096];
+            let _ = stream.try_read(&mut buf);
+            let answer = raw_response(ProxyError::Unavailable, &ctx.request_ids.next());
+            let _ = stream.try_write(&answer);
+            true
+        }
+        _ => false,
+    };
+    reserve.restore();
+    refused
+}
+
+/// Logs refusals at the descriptor limit at most once a second.
+#[derive(Default)]
+struct LimitLog {
+    since: Option<Instant>,
+    refused: u64,
+}
+
+impl LimitLog {
+    fn note(&mut self, worker: usize, refused: bool) {
+        self.refused += u64::from(refused);
+        if self
+            .since
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                worker,
+                refused = self.refused,
+                "out of file descriptors: refusing new clients"
+            );
+            self.since = Some(Instant::now());
+            self.refused = 0;
+        }
+    }
+}
+
+/// A response body that keeps its request marked in flight until it has
+/// been sent (or dropped): a slow download is neither idle nor a slow
+/// request head.
+struct InFlight {
+    body: ProxyBody,
+    _busy: BusyGuard,
+}
+
+impl Body for InFlight {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -283,14 +401,14 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let info = Rc::new(ConnInfo::new(peer, server_port));
     let requests = activity.clone();
+    let worker = ctx.clone();
     let service = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         let info = info.clone();
         let busy = requests.busy();
         async move {
             let resp = handle(&ctx, &info, req).await;
-            drop(busy);
-            Ok::<_, Infallible>(resp)
+            Ok::<_, Infallible>(resp.map(|body| InFlight { body, _busy: busy }))
         }
     });
     // A client that never sends its first bytes is still subject to idle
@@ -304,35 +422,53 @@ async fn serve_connection(
         _ = stop => return,
     };
     if h2 {
-        let conn = builder
+        let mut conn = builder
             .h2
             .serve_connection(io_for(stream, &activity), service);
-        supervise(conn, &activity, peer, |c| c.graceful_shutdown()).await;
+        supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
     } else {
-        let conn = builder
+        activity.time_heads();
+        let mut conn = builder
             .h1
             .serve_connection(io_for(stream, &activity), service);
-        supervise(conn, &activity, peer, |c| c.graceful_shutdown()).await;
+        let stopped = supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
+        if stopped == Some(Stop::HeaderTimeout) {
+            let stream = conn.into_parts().io.into_inner().into_inner();
+            answer_header_timeout(stream, &worker, peer).await;
+        }
     }
 }
 
-fn io_for(stream: TcpStream, activity: &Rc<Activity>) -> CountingIo<TokioIo<TcpStream>> {
-    CountingIo::new(TokioIo::new(stream), activity.clone())
+/// The client did not finish its request head in time: a 408 (nginx only
+/// closes), then the connection is closed.
+async fn answer_header_timeout(mut stream: TcpStream, ctx: &WorkerContext, peer: SocketAddr) {
+    tracing::info!(%peer, "client header timeout: 408");
+    let answer = raw_response(ProxyError::RequestTimeout, &ctx.request_ids.next());
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
-/// Drives a connection until it ends or its worker asks it to stop.
+fn io_for(stream: TcpStream, activity: &Rc<Activity>) -> TokioIo<CountingIo<TcpStream>> {
+    TokioIo::new(CountingIo::new(stream, activity.clone()))
+}
+
+/// Drives a connection until it ends or its worker asks it to stop; says
+/// why it was stopped, if it was.
 async fn supervise<C, E>(
-    conn: C,
+    conn: &mut C,
     activity: &Activity,
     peer: SocketAddr,
     graceful: impl FnOnce(Pin<&mut C>),
-) where
-    C: Future<Output = Result<(), E>>,
+) -> Option<Stop>
+where
+    C: Future<Output = Result<(), E>> + Unpin,
     E: std::fmt::Display,
 {
-    tokio::pin!(conn);
     // Polls the connection alone; the stop flag is read only when it waits.
-    let outcome = std::future::poll_fn(|cx| match conn.as_mut().poll(cx) {
+    let outcome = std::future::poll_fn(|cx| match Pin::new(&mut *conn).poll(cx) {
         Poll::Ready(res) => Poll::Ready(Ok(res)),
         Poll::Pending => match activity.poll_stop(cx.waker()) {
             Some(stop) => Poll::Ready(Err(stop)),
@@ -341,12 +477,20 @@ async fn supervise<C, E>(
     })
     .await;
     match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "client connection ended with an error"),
-        Err(Stop::Idle) => tracing::debug!(%peer, "closing idle client connection"),
-        Err(Stop::Shutdown) => {
-            graceful(conn.as_mut());
-            let _ = conn.await;
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "client connection ended with an error");
+            None
         }
+        Err(Stop::Idle) => {
+            tracing::debug!(%peer, "closing idle client connection");
+            Some(Stop::Idle)
+        }
+        Err(Stop::Shutdown) => {
+            graceful(Pin::new(&mut *conn));
+            let _ = conn.await;
+            Some(Stop::Shutdown)
+        }
+        Err(Stop::HeaderTimeout) => Some(Stop::HeaderTimeout),
     }
 }

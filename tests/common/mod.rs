@@ -465,3 +465,72 @@ pub fn pipelined(addr: SocketAddr, requests: &[&str]) -> (Vec<RawResponse>, Vec<
     let _ = r.read_to_end(&mut rest);
     (out, rest)
 }
+
+impl Gateway {
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts a gateway (fresh data directory, `workers` workers, extra
+    /// `serve` arguments) through `wrapper`, a command that runs its
+    /// arguments (`prlimit --nofile=64:64`), with its standard error
+    /// captured into the returned buffer.
+    pub fn start_under(
+        wrapper: &[&str],
+        workers: usize,
+        args: &[&str],
+    ) -> (Gateway, std::sync::Arc<std::sync::Mutex<String>>) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg(env!("CARGO_BIN_EXE_lunagate"))
+            .args([
+                "serve",
+                "--proxy-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--workers", &workers.to_string()])
+            .arg("--data-dir")
+            .arg(tmp.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lunagate");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut addr = |what: &str| -> SocketAddr {
+            let line = lines
+                .next()
+                .expect("lunagate exited before listening")
+                .expect("read stdout");
+            assert!(line.contains(what), "unexpected first lines: {line}");
+            line.rsplit(' ').next().unwrap().parse().expect("address")
+        };
+        let proxy = addr("proxy listening on");
+        let admin = addr("admin listening on");
+        let gw = Gateway {
+            child,
+            admin,
+            proxy,
+            data_dir: tmp.path().to_path_buf(),
+            http: client(),
+            _tmp: Some(tmp),
+        };
+        (gw, log)
+    }
+}

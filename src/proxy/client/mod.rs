@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use http::{Method, Response, StatusCode};
-use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Incoming};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
+use super::inbound::{next_data, ClientBodyError};
 use super::pool::{Pool, UpstreamConn};
 use super::router::Upstream;
 
@@ -54,6 +54,10 @@ pub enum SendError {
     Closed,
     #[error("upgrades are not supported")]
     Upgrade,
+    /// Reading the client's body failed: the client's fault, not the
+    /// upstream's.
+    #[error("{0}")]
+    ClientBody(ClientBodyError),
     /// The request line or `Host` would carry bytes that end it early.
     #[error("refused to send a request line or Host with control characters or spaces")]
     UnsafeHead,
@@ -113,6 +117,8 @@ pub struct Outgoing<'a> {
     pub forwarding: Forwarding<'a>,
     /// The request body; `None` when empty or once it has been sent.
     pub body: Option<OutgoingBody>,
+    /// The longest wait for the next piece of a streamed body.
+    pub client_body_timeout: Duration,
 }
 
 /// A request body: the client's, streamed, or one the gateway holds whole
@@ -253,7 +259,14 @@ pub async fn send(
         }
         Some(OutgoingBody::Stream(_)) => match req.body.take() {
             Some(OutgoingBody::Stream(body)) => {
-                write_body(&mut conn, body, framing, upstream.write_timeout).await
+                write_body(
+                    &mut conn,
+                    body,
+                    framing,
+                    upstream.write_timeout,
+                    req.client_body_timeout,
+                )
+                .await
             }
             _ => Ok(()),
         },
@@ -296,32 +309,32 @@ pub async fn send(
     }
 }
 
+/// Streams the client's body upstream. A client that pauses longer than
+/// `client_timeout`, or sends a malformed body, fails the request with
+/// [`SendError::ClientBody`] (and the upstream connection is dropped).
 async fn write_body(
     conn: &mut UpstreamConn,
     mut body: Incoming,
     framing: ReqFraming,
-    timeout: Duration,
+    write_timeout: Duration,
+    client_timeout: Duration,
 ) -> Result<(), SendError> {
     let chunked = matches!(framing, ReqFraming::Chunked);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| SendError::Io(io::Error::other(e)))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if data.is_empty() {
-            continue;
-        }
+    while let Some(data) = next_data(&mut body, client_timeout)
+        .await
+        .map_err(SendError::ClientBody)?
+    {
         if chunked {
             let size = format!("{:x}\r\n", data.len());
-            with_timeout(timeout, conn.stream.write_all(size.as_bytes())).await?;
-            with_timeout(timeout, conn.stream.write_all(&data)).await?;
-            with_timeout(timeout, conn.stream.write_all(b"\r\n")).await?;
+            with_timeout(write_timeout, conn.stream.write_all(size.as_bytes())).await?;
+            with_timeout(write_timeout, conn.stream.write_all(&data)).await?;
+            with_timeout(write_timeout, conn.stream.write_all(b"\r\n")).await?;
         } else {
-            with_timeout(timeout, conn.stream.write_all(&data)).await?;
+            with_timeout(write_timeout, conn.stream.write_all(&data)).await?;
         }
     }
     if chunked {
-        with_timeout(timeout, conn.stream.write_all(b"0\r\n\r\n")).await?;
+        with_timeout(write_timeout, conn.stream.write_all(b"0\r\n\r\n")).await?;
     }
     Ok(())
 }
@@ -385,6 +398,7 @@ mod tests {
                     request_id: b"id",
                 },
                 body: None,
+                client_body_timeout: Duration::from_secs(1),
             };
             let mut buf = Vec::new();
             encode_head(&mut buf, &req).map(|_| buf)
