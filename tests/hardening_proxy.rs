@@ -749,3 +749,67 @@ async fn descriptor_limit_refuses_clients_quickly() {
     }
     assert!(served, "served again once descriptors are free");
 }
+
+/// Low items: HTTP/1.1 without `Host` or with two is a 400; an
+/// absolute-form target routes by its own authority; a malformed chunked
+/// request body is the client's fault (400), streamed or read for
+/// functions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_client_requests_get_400() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("a", &format!("http://{up}"), json!({})).await;
+    gw.route("a", json!({"hosts": ["a.example"], "paths": ["/"]}))
+        .await;
+    gw.service("b", &format!("http://{up}/b"), json!({})).await;
+    gw.route("b", json!({"hosts": ["b.example"], "paths": ["/"]}))
+        .await;
+    function_route(&gw, up, "buffered", "access", "kong.request.get_raw_body()").await;
+    gw.service("plain", &format!("http://{up}"), json!({}))
+        .await;
+    gw.route("plain", json!({"paths": ["/plain"]})).await;
+
+    let one = |req: &str| {
+        let (resps, _) = pipelined(gw.proxy, &[req]);
+        resps.into_iter().next().unwrap()
+    };
+    for req in [
+        "GET /plain HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /plain HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+        "GET /plain HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+        "GET /plain HTTP/1.1\r\nHost: user@a.example\r\nConnection: close\r\n\r\n",
+    ] {
+        let resp = one(req);
+        assert_eq!(resp.status, 400, "{req:?}: {resp:?}");
+        assert!(
+            resp.text().starts_with("Bad request\nrequest_id: "),
+            "{resp:?}"
+        );
+    }
+    // HTTP/1.0 needs no Host.
+    let resp = one("GET /plain HTTP/1.0\r\n\r\n");
+    assert_eq!(resp.status, 200, "{resp:?}");
+
+    // The target's authority wins over the Host header.
+    let resp =
+        one("GET http://a.example/x?q=1 HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    let echo = resp.json();
+    assert_eq!(echo["path"], "/x", "routed to a, not b: {echo}");
+    assert_eq!(echo["query"], "q=1");
+    assert_eq!(echo["headers"]["x-forwarded-host"], "a.example", "{echo}");
+
+    for path in ["/plain", "/buffered"] {
+        for body in [
+            "zz\r\nabc\r\n0\r\n\r\n",
+            "fffffffffffffffff1\r\nabc\r\n0\r\n\r\n",
+            "3\r\nabcdef\r\n0\r\n\r\n",
+        ] {
+            let resp = one(&format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{body}"
+            ));
+            assert_eq!(resp.status, 400, "{path} {body:?}: {resp:?}");
+            assert!(resp.text().starts_with("Bad request"), "{resp:?}");
+        }
+    }
+}

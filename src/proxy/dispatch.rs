@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use http::header::HOST;
+use http::header::{HeaderValue, HOST};
 use http::{Request, Response, Version};
 use hyper::body::{Body, Incoming};
 
@@ -19,6 +19,39 @@ use super::headers::ConnInfo;
 use super::normalize::normalize_path;
 use super::router::RequestView;
 
+/// Settles which host a request is for, before routing (RFC 9112 §3.2):
+/// an HTTP/1.1 request needs exactly one valid `Host`; an absolute-form
+/// target's own authority (or HTTP/2's `:authority`) replaces it, so that
+/// routing, `preserve_host`, `X-Forwarded-Host` and the PDK all see the
+/// same host, as nginx does. False: a 400.
+fn settle_host(parts: &mut http::request::Parts) -> bool {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return false;
+    }
+    match first {
+        None if parts.version == Version::HTTP_11 => return false,
+        Some(h) if !h.is_empty() && !valid_authority(h.as_bytes()) => return false,
+        _ => {}
+    }
+    if let Some(authority) = parts.uri.authority() {
+        let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+        match HeaderValue::from_str(host) {
+            Ok(v) => {
+                parts.headers.insert(HOST, v);
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// A `Host` value: `host[:port]`, with no user info, path or spaces.
+fn valid_authority(v: &[u8]) -> bool {
+    !v.contains(&b'@') && http::uri::Authority::try_from(v).is_ok_and(|a| !a.host().is_empty())
+}
+
 /// Handles one client request; never fails (errors become responses).
 pub async fn handle(
     ctx: &WorkerContext,
@@ -28,12 +61,18 @@ pub async fn handle(
     let start = Instant::now();
     let request_id = ctx.request_ids.next();
     let snapshot = ctx.config.load_full();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if !settle_host(&mut parts) {
+        tracing::info!(worker = ctx.id, client = %conn.peer, "client error: missing, repeated or invalid Host");
+        return error_response(
+            ProxyError::BadRequest,
+            negotiation_header(&parts.headers),
+            &request_id,
+            start,
+        );
+    }
 
-    let host: Option<&str> = match parts.headers.get(HOST) {
-        Some(h) => h.to_str().ok(),
-        None => parts.uri.authority().map(|a| a.as_str()),
-    };
+    let host: Option<&str> = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
     let raw_path = parts.uri.path();
     let norm = normalize_path(raw_path);
     let view = RequestView {
