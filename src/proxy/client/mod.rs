@@ -33,6 +33,8 @@ use super::router::Upstream;
 
 mod body;
 pub mod parse;
+#[cfg(test)]
+mod parse_fuzz;
 
 use body::{release, reserve_read};
 pub use body::{BodyError, UpstreamBody};

@@ -1,0 +1,466 @@
+//! Generative test of the upstream response parser: the head
+//! (`parse_head`) and the body framings it selects, chunked decoding
+//! included, driven the way `client` drives them (bytes arriving in
+//! pieces).
+//!
+//! Inputs are responses built at random (statuses, headers, lengths,
+//! chunk sizes with extensions and trailers, stray bytes after the end),
+//! then often mutated (bytes flipped, inserted, removed, cut, spliced), or
+//! plain random bytes. For every input:
+//! - nothing panics;
+//! - the outcome is the same however the bytes are split into reads (the
+//!   decoder keeps no state that depends on where a read ended);
+//! - a body never exceeds what its framing announced;
+//! - an unmutated response decodes to exactly its body, and what follows
+//!   it is left for the connection check (`pool`).
+//!
+//! It runs inside `cargo test` for a fixed time: 2 s, or
+//! `LUNAGATE_FUZZ_SECS`; the seed is printed and `LUNAGATE_FUZZ_SEED`
+//! replays one. It first replays the corpus in
+//! `tests/corpus/upstream-response/`; an input that fails is written to
+//! `target/fuzz-failures/` to be added there.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use http::{Method, StatusCode};
+
+use super::parse::{parse_head, ChunkedDecoder, ParseError, RespFraming};
+
+/// xorshift64*: small, seedable, good enough to pick test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// What reading one response produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    /// Status, framing, keep-alive and header count; or why the head was
+    /// refused; `None` if the input ended inside the head.
+    head: Option<Result<(StatusCode, RespFraming, bool, usize), ParseError>>,
+    body: Vec<u8>,
+    /// How the body ended: `Some(Ok(true))` complete, `Some(Ok(false))`
+    /// input ended first, `Some(Err)` refused.
+    end: Option<Result<bool, ParseError>>,
+    /// Bytes after a complete response (stray bytes).
+    rest: Vec<u8>,
+}
+
+/// Reads `input` as `client` does, the bytes arriving in pieces that end
+/// at `cuts` (sorted offsets). 1xx heads are skipped as `client` skips
+/// them.
+fn read(input: &[u8], cuts: &[usize], method: &Method) -> Outcome {
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+        let c = c.clamp(at, input.len());
+        pieces.push(&input[at..c]);
+        at = c;
+    }
+    let mut pieces = pieces.into_iter();
+    let mut buf = BytesMut::new();
+    let mut out = Outcome {
+        head: None,
+        body: Vec::new(),
+        end: None,
+        rest: Vec::new(),
+    };
+    // The head, after any 1xx ones.
+    let head = loop {
+        if !buf.is_empty() {
+            match parse_head(&mut buf, method) {
+                Err(e) => {
+                    out.head = Some(Err(e));
+                    return out;
+                }
+                Ok(Some(h)) if h.status.is_informational() => continue,
+                Ok(Some(h)) => break h,
+                Ok(None) => {}
+            }
+        }
+        match pieces.next() {
+            Some(p) => buf.extend_from_slice(p),
+            None => return out,
+        }
+    };
+    out.head = Some(Ok((
+        head.status,
+        head.framing,
+        head.keep_alive,
+        head.headers.len(),
+    )));
+    let mut remaining = match head.framing {
+        RespFraming::Length(l) => l,
+        _ => 0,
+    };
+    let mut chunked = ChunkedDecoder::default();
+    loop {
+        let done = match head.framing {
+            RespFraming::Empty => true,
+            RespFraming::Length(_) => {
+                let n = (buf.len() as u64).min(remaining) as usize;
+                out.body.extend_from_slice(&buf.split_to(n));
+                remaining -= n as u64;
+                remaining == 0
+            }
+            RespFraming::Eof => {
+                out.body.extend_from_slice(&buf.split());
+                false
+            }
+            RespFraming::Chunked => loop {
+                match chunked.decode(&mut buf) {
+                    Err(e) => {
+                        out.end = Some(Err(e));
+                        return out;
+                    }
+                    Ok(Some(data)) => out.body.extend_from_slice(&data),
+                    Ok(None) => break chunked.is_done(),
+                }
+            },
+        };
+        if done {
+            out.end = Some(Ok(true));
+            out.rest = buf.to_vec();
+            for p in pieces {
+                out.rest.extend_from_slice(p);
+            }
+            return out;
+        }
+        match pieces.next() {
+            Some(p) => buf.extend_from_slice(p),
+            None => {
+                out.end = Some(Ok(false));
+                return out;
+            }
+        }
+    }
+}
+
+/// A response built at random, with the body it should decode to.
+struct Built {
+    bytes: Vec<u8>,
+    body: Vec<u8>,
+    /// Appended after the response.
+    rest: Vec<u8>,
+}
+
+const NAMES: &[&str] = &[
+    "content-type",
+    "x-a",
+    "Server",
+    "Set-Cookie",
+    "ETag",
+    "Vary",
+    "x-long-header-name-for-testing",
+];
+
+fn random_value(rng: &mut Rng) -> Vec<u8> {
+    let len = rng.below(40);
+    (0..len)
+        .map(|_| match rng.below(10) {
+            0 => b' ',
+            1 => 0x80 + rng.below(0x80) as u8,
+            _ => b'!' + rng.below(94) as u8,
+        })
+        .collect::<Vec<_>>()
+        .trim_ascii()
+        .to_vec()
+}
+
+fn random_bytes(rng: &mut Rng, max: usize) -> Vec<u8> {
+    let len = rng.below(max + 1);
+    (0..len).map(|_| rng.next() as u8).collect()
+}
+
+fn build(rng: &mut Rng, method: &Method) -> Built {
+    let mut out = Vec::new();
+    if rng.chance(8) {
+        out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let status = *rng.pick(&[200u16, 200, 201, 204, 304, 404, 500, 302]);
+    let version = if rng.chance(6) { "1.0" } else { "1.1" };
+    out.extend_from_slice(format!("HTTP/{version} {status} Whatever\r\n").as_bytes());
+    for _ in 0..rng.below(6) {
+        out.extend_from_slice(rng.pick(NAMES).as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&random_value(rng));
+        out.extend_from_slice(b"\r\n");
+    }
+    if rng.chance(4) {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    let max = if rng.chance(10) { 20_000 } else { 300 };
+    let body = random_bytes(rng, max);
+    let bodiless = *method == Method::HEAD || status == 204 || status == 304;
+    let mut wire = Vec::new();
+    let mut expected = body.clone();
+    match rng.below(3) {
+        0 => {
+            out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+            wire.extend_from_slice(&body);
+        }
+        1 => {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            let mut at = 0;
+            while at < body.len() {
+                let n = (1 + rng.below(body.len() - at)).min(body.len() - at);
+                let size = if rng.chance(2) {
+                    format!("{n:x}")
+                } else {
+                    format!("{:0width$X}", n, width = 1 + rng.below(4))
+                };
+                wire.extend_from_slice(size.as_bytes());
+                if rng.chance(4) {
+                    wire.extend_from_slice(b" ;ext=\"v\";flag");
+                }
+                wire.extend_from_slice(b"\r\n");
+                wire.extend_from_slice(&body[at..at + n]);
+                wire.extend_from_slice(b"\r\n");
+                at += n;
+            }
+            wire.extend_from_slice(b"0\r\n");
+            for _ in 0..rng.below(3) {
+                wire.extend_from_slice(b"X-Trailer: ");
+                wire.extend_from_slice(&random_value(rng));
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"\r\n");
+        }
+        _ => {
+            // Read to EOF: nothing can follow it.
+            wire.extend_from_slice(&body);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    if bodiless {
+        expected.clear();
+        wire.clear();
+    }
+    let eof_framed = !out
+        .windows(15)
+        .any(|w| w.eq_ignore_ascii_case(b"content-length:"))
+        && !out
+            .windows(18)
+            .any(|w| w.eq_ignore_ascii_case(b"transfer-encoding:"));
+    out.extend_from_slice(&wire);
+    let rest = if eof_framed && !bodiless {
+        Vec::new()
+    } else {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON".to_vec()
+    };
+    out.extend_from_slice(&rest);
+    Built {
+        bytes: out,
+        body: expected,
+        rest,
+    }
+}
+
+fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
+    for _ in 0..1 + rng.below(4) {
+        if bytes.is_empty() {
+            bytes.push(rng.next() as u8);
+        }
+        let at = rng.below(bytes.len());
+        match rng.below(7) {
+            0 => bytes[at] = rng.next() as u8,
+            1 => bytes[at] = *rng.pick(b"\r\n \t:;0123456789abcdefABCDEF+-,"),
+            2 => {
+                bytes.remove(at);
+            }
+            3 => bytes.insert(at, *rng.pick(b"\r\n \t:;09afAF+-,\x00\x7f\x80")),
+            4 => bytes.truncate(at),
+            5 => {
+                const SNIPPETS: &[&[u8]] = &[
+                    b"\r\n",
+                    b"Content-Length: 5\r\n",
+                    b"Transfer-Encoding: chunked\r\n",
+                    b"Transfer-Encoding: gzip, chunked\r\n",
+                    b"ffffffffffffffff\r\n",
+                    b"10000000000000000\r\n",
+                    b"0\r\n\r\n",
+                    b"HTTP/1.1 200 OK\r\n",
+                ];
+                let snippet = *rng.pick(SNIPPETS);
+                bytes.splice(at..at, snippet.iter().copied());
+            }
+            _ => {
+                let from = rng.below(bytes.len());
+                let len = rng.below(bytes.len() - from + 1).min(64);
+                let copy = bytes[from..from + len].to_vec();
+                bytes.splice(at..at, copy);
+            }
+        }
+    }
+}
+
+fn random_cuts(rng: &mut Rng, len: usize) -> Vec<usize> {
+    let mut cuts: Vec<usize> = match rng.below(3) {
+        // Byte by byte (bounded, for long inputs).
+        0 => (1..len.min(2000)).collect(),
+        _ => (0..rng.below(8)).map(|_| rng.below(len + 1)).collect(),
+    };
+    cuts.sort_unstable();
+    cuts
+}
+
+/// Checks one input; `Err` says what went wrong.
+fn check(input: &[u8], rng: &mut Rng, built: Option<&Built>) -> Result<(), String> {
+    for method in [Method::GET, Method::HEAD] {
+        let whole = read(input, &[], &method);
+        if let Some(Ok((_, framing, _, _))) = whole.head {
+            if let RespFraming::Length(l) = framing {
+                if whole.body.len() as u64 > l {
+                    return Err(format!("{method}: body longer than Content-Length {l}"));
+                }
+            }
+            if matches!(framing, RespFraming::Empty) && !whole.body.is_empty() {
+                return Err(format!("{method}: a body for an empty framing"));
+            }
+        }
+        for _ in 0..3 {
+            let cuts = random_cuts(rng, input.len());
+            let split = read(input, &cuts, &method);
+            if split != whole {
+                return Err(format!(
+                    "{method}: read in one piece: {whole:?}\nread cut at {cuts:?}: {split:?}"
+                ));
+            }
+        }
+        if let Some(b) = built.filter(|_| method == Method::GET) {
+            let ok = matches!(whole.end, Some(Ok(true)) | Some(Ok(false)))
+                && whole.body == b.body
+                && (whole.rest == b.rest || whole.end == Some(Ok(false)));
+            if !ok {
+                return Err(format!(
+                    "a valid response misread: expected body {:?} and rest {:?}, got {whole:?}",
+                    String::from_utf8_lossy(&b.body),
+                    String::from_utf8_lossy(&b.rest)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/upstream-response")
+}
+
+/// Runs `check`, turning a panic into an error.
+fn guarded(input: &[u8], rng: &mut Rng, built: Option<&Built>) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| check(input, rng, built))) {
+        Ok(r) => r,
+        Err(panic) => Err(format!(
+            "panic: {}",
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// Saves a failing input for the corpus and fails the test.
+fn fail(input: &[u8], seed: u64, why: &str) -> ! {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!(
+        "upstream-response-{seed:016x}-{}.http",
+        input.len()
+    ));
+    let _ = std::fs::write(&path, input);
+    panic!(
+        "seed {seed:#x}: {why}\ninput saved to {} (add it to {} once fixed)",
+        path.display(),
+        corpus_dir().display()
+    );
+}
+
+#[test]
+fn upstream_response_parser_survives_arbitrary_input() {
+    let seed = std::env::var("LUNAGATE_FUZZ_SEED")
+        .ok()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+        | 1;
+    let budget = std::env::var("LUNAGATE_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_secs);
+    println!("upstream response parser: seed {seed:#x} (LUNAGATE_FUZZ_SEED), {budget:?}");
+
+    let mut rng = Rng(seed);
+    let mut replayed = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
+        .expect("the corpus directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let input = std::fs::read(&path).expect("corpus file");
+        if let Err(why) = guarded(&input, &mut rng, None) {
+            panic!("corpus {}: {why}", path.display());
+        }
+        replayed += 1;
+    }
+    assert!(replayed > 0, "the corpus is empty");
+
+    let started = Instant::now();
+    let mut cases = 0u64;
+    while started.elapsed() < budget {
+        let case_seed = rng.next() | 1;
+        let mut case = Rng(case_seed);
+        let (input, built) = match case.below(10) {
+            0 => (random_bytes(&mut case, 200), None),
+            1..=3 => {
+                let b = build(&mut case, &Method::GET);
+                (b.bytes.clone(), Some(b))
+            }
+            _ => {
+                let mut bytes = build(&mut case, &Method::GET).bytes;
+                mutate(&mut case, &mut bytes);
+                (bytes, None)
+            }
+        };
+        if let Err(why) = guarded(&input, &mut case, built.as_ref()) {
+            fail(&input, case_seed, &why);
+        }
+        cases += 1;
+    }
+    println!("{replayed} corpus inputs, {cases} generated cases");
+}
