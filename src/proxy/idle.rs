@@ -58,6 +58,10 @@ pub struct Activity {
     head_since: Cell<Option<Instant>>,
     /// Requests being handled (waiting on a slow upstream is not idleness).
     busy: Cell<u32>,
+    /// Responses whose body is still being sent: bytes read meanwhile do
+    /// not start a request head (a pipelined request waits for them), but
+    /// a client that stops reading is idle like any other.
+    responding: Cell<u32>,
     stop: Cell<Option<Stop>>,
     waker: RefCell<Option<Waker>>,
 }
@@ -75,7 +79,11 @@ impl Activity {
     /// Bytes were read: between requests, they start a request head.
     fn read(&self, n: usize) {
         self.bump();
-        if n > 0 && self.time_heads.get() && self.busy.get() == 0 && self.head_since.get().is_none()
+        if n > 0
+            && self.time_heads.get()
+            && self.busy.get() == 0
+            && self.responding.get() == 0
+            && self.head_since.get().is_none()
         {
             self.head_since.set(Some(Instant::now()));
         }
@@ -138,6 +146,26 @@ impl Activity {
 }
 
 pub struct BusyGuard(Rc<Activity>);
+
+impl BusyGuard {
+    /// The request's response is ready: it is now being sent.
+    pub fn into_responding(self) -> RespondingGuard {
+        let a = &self.0;
+        a.responding.set(a.responding.get().saturating_add(1));
+        RespondingGuard(a.clone())
+    }
+}
+
+/// Held by a response body until it has been sent or dropped.
+pub struct RespondingGuard(Rc<Activity>);
+
+impl Drop for RespondingGuard {
+    fn drop(&mut self) {
+        let a = &self.0;
+        a.responding.set(a.responding.get().saturating_sub(1));
+        a.bump();
+    }
+}
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
@@ -285,6 +313,14 @@ mod tests {
         );
         registry.stop_all();
         assert_eq!(chatty.stop.get(), Some(Stop::Shutdown));
+
+        // A response its client stopped reading is no traffic either.
+        let stuck = Rc::new(Activity::default());
+        registry.add(&stuck);
+        let _sending = stuck.busy().into_responding();
+        registry.sweep(&RULES);
+        registry.sweep(&RULES);
+        assert_eq!(stuck.stop.get(), Some(Stop::Idle));
     }
 
     #[test]
@@ -312,8 +348,15 @@ mod tests {
         between.read(10);
         registry.sweep(&rules);
         assert_eq!(between.stop.get(), None, "a body is not a head");
-        drop(busy);
+        let sending = busy.into_responding();
+        between.read(10);
+        registry.sweep(&rules);
+        assert_eq!(between.stop.get(), None, "read while the response is sent");
+        drop(sending);
         registry.sweep(&rules);
         assert_eq!(between.stop.get(), None, "the next head has not started");
+        between.read(10);
+        registry.sweep(&rules);
+        assert_eq!(between.stop.get(), Some(Stop::HeaderTimeout));
     }
 }

@@ -45,7 +45,7 @@ use super::errors::{raw_response, ProxyError};
 use super::fdlimit::{out_of_descriptors, Reserve};
 use super::forward::WorkerContext;
 use super::headers::ConnInfo;
-use super::idle::{Activity, BusyGuard, CountingIo, Registry, Stop, SweepRules};
+use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRules};
 use super::ClientTimeouts;
 use crate::snapshot::SharedConfig;
 
@@ -362,12 +362,12 @@ impl LimitLog {
     }
 }
 
-/// A response body that keeps its request marked in flight until it has
-/// been sent (or dropped): a slow download is neither idle nor a slow
-/// request head.
+/// A response body that keeps its response marked as being sent until it
+/// has been (or is dropped): bytes the client sends meanwhile are not a
+/// slow request head.
 struct InFlight {
     body: ProxyBody,
-    _busy: BusyGuard,
+    _sending: RespondingGuard,
 }
 
 impl Body for InFlight {
@@ -408,7 +408,11 @@ async fn serve_connection(
         let busy = requests.busy();
         async move {
             let resp = handle(&ctx, &info, req).await;
-            Ok::<_, Infallible>(resp.map(|body| InFlight { body, _busy: busy }))
+            let sending = busy.into_responding();
+            Ok::<_, Infallible>(resp.map(|body| InFlight {
+                body,
+                _sending: sending,
+            }))
         }
     });
     // A client that never sends its first bytes is still subject to idle
