@@ -670,8 +670,13 @@ async fn stalled_request_bodies_get_408() {
 async fn descriptor_limit_refuses_clients_quickly() {
     use std::io::Write;
     let up = echo_upstream("up").await;
+    use rustix::process::{getrlimit, prlimit, Pid, Resource, Rlimit};
+    let hard = getrlimit(Resource::Nofile)
+        .maximum
+        .expect("a finite hard limit");
+    // Started with a soft limit of 100 (and this process's hard limit).
     let (gw, log) = Gateway::start_under(
-        &["prlimit", "--nofile=100:4096", "--"],
+        &["sh", "-c", "ulimit -Sn 100 && exec \"$0\" \"$@\""],
         1,
         &["--log-level", "info"],
     );
@@ -683,18 +688,19 @@ async fn descriptor_limit_refuses_clients_quickly() {
         .split_whitespace()
         .skip(3)
         .take(2)
+        .map(|n| n.parse::<u64>().unwrap())
         .collect::<Vec<_>>();
-    assert_eq!(open_files, ["4096", "4096"], "soft raised to hard");
+    assert_eq!(open_files, [hard, hard], "soft raised to hard");
     // Standard error is read by another thread: give it a moment.
-    let logged = "open files limit (RLIMIT_NOFILE): 4096 (was 100)";
+    let logged = format!("open files limit (RLIMIT_NOFILE): {hard} (was 100)");
     for _ in 0..50 {
-        if log.lock().unwrap().contains(logged) {
+        if log.lock().unwrap().contains(&logged) {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let text = log.lock().unwrap().clone();
-    assert!(text.contains(logged), "{text}");
+    assert!(text.contains(&logged), "{text}");
     gw.service("s", &format!("http://{up}"), json!({})).await;
     gw.route("s", json!({"paths": ["/"]})).await;
     assert_eq!(gw.get("/warm").await.status(), 200);
@@ -704,14 +710,17 @@ async fn descriptor_limit_refuses_clients_quickly() {
         .unwrap()
         .count();
     let limit = used + 8;
-    let set = std::process::Command::new("prlimit")
-        .args([
-            format!("--pid={}", gw.pid()),
-            format!("--nofile={limit}:{limit}"),
-        ])
-        .status()
-        .unwrap();
-    assert!(set.success());
+    let pid = Pid::from_raw(gw.pid() as i32).unwrap();
+    let limit = Some(limit as u64);
+    prlimit(
+        Some(pid),
+        Resource::Nofile,
+        Rlimit {
+            current: limit,
+            maximum: limit,
+        },
+    )
+    .expect("lower the gateway's limit");
     // Idle clients take every descriptor left.
     let idle: Vec<_> = (0..20)
         .map(|_| std::net::TcpStream::connect(gw.proxy).unwrap())

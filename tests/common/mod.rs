@@ -474,8 +474,8 @@ impl Gateway {
 
     /// Starts a gateway (fresh data directory, `workers` workers, extra
     /// `serve` arguments) through `wrapper`, a command that runs its
-    /// arguments (`prlimit --nofile=64:64`), with its standard error
-    /// captured into the returned buffer.
+    /// arguments (`sh -c 'ulimit -Sn 100 && exec "$0" "$@"'`), with its
+    /// standard error captured into the returned buffer.
     pub fn start_under(
         wrapper: &[&str],
         workers: usize,
