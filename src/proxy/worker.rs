@@ -200,6 +200,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// protocol-sniffing wrapper on every read.
 async fn is_h2(stream: &TcpStream) -> bool {
     let mut buf = [0u8; 24];
+    let mut wait = Duration::from_millis(1);
     loop {
         let n = match stream.peek(&mut buf).await {
             Ok(n) => n,
@@ -211,8 +212,11 @@ async fn is_h2(stream: &TcpStream) -> bool {
         if n == H2_PREFACE.len() {
             return true;
         }
-        // A partial preface: wait for the rest (peek does not consume).
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        // A partial preface: wait for the rest (peek does not consume, so
+        // readiness cannot tell new bytes from old ones). Backing off keeps
+        // a client that dribbles it from costing a wake-up per millisecond.
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(64));
     }
 }
 
