@@ -153,7 +153,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         nargs: usize,
         ret: Ret,
     ) -> Result<(), Error<'gc>> {
-        let p = c.proto();
+        let p = c.fproto();
         let nparams = p.num_params as usize;
         let max = p.max_stack as usize;
         if p.is_vararg {
@@ -217,7 +217,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         match st.frames.last_mut() {
             None => Ok(Flow::Stop(Stop::Finished { at: ret.func })),
             Some(Frame::Lua(f)) => {
-                let extent = f.base + f.closure.proto().max_stack as usize;
+                let extent = f.base + f.closure.fproto().max_stack as usize;
                 if ret.meta {
                     let v = if count > 0 {
                         st.stack[ret.func]
@@ -259,7 +259,13 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         }
         let ret = f.ret;
         if first != ret.func {
-            st.stack.copy_within(first..first + n, ret.func);
+            if n <= 4 {
+                for j in 0..n {
+                    st.stack[ret.func + j] = st.stack[first + j];
+                }
+            } else {
+                st.stack.copy_within(first..first + n, ret.func);
+            }
         }
         st.stack.truncate(ret.func + n);
         self.post_return(st, ret, n)

@@ -43,6 +43,10 @@ impl Fuel {
         self.remaining = self.remaining.saturating_sub(amount);
     }
 
+    pub(crate) fn set_remaining(&mut self, r: i64) {
+        self.remaining = r;
+    }
+
     /// Ends the step at the next opportunity, whatever fuel is left.
     pub fn interrupt(&mut self) {
         self.interrupted = true;

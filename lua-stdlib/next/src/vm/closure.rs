@@ -70,6 +70,10 @@ pub struct Proto {
 pub struct FunctionProto<'gc> {
     #[collect(require_static)]
     pub proto: Arc<Proto>,
+    /// Copies of the header fields every call reads (one pointer less).
+    pub num_params: u8,
+    pub is_vararg: bool,
+    pub max_stack: u8,
     pub constants: Box<[Value<'gc>]>,
     pub protos: Box<[Gc<'gc, FunctionProto<'gc>>]>,
 }
@@ -101,6 +105,9 @@ impl<'gc> FunctionProto<'gc> {
             mc,
             FunctionProto {
                 proto: proto.clone(),
+                num_params: proto.num_params,
+                is_vararg: proto.is_vararg,
+                max_stack: proto.max_stack,
                 constants,
                 protos,
             },
@@ -165,6 +172,12 @@ impl<'gc> Closure<'gc> {
 
     pub fn proto(self) -> &'gc Proto {
         &Gc::as_ref(self.0).proto.proto
+    }
+
+    /// The loaded prototype (header fields without the `Arc` hop).
+    #[inline]
+    pub fn fproto(self) -> &'gc FunctionProto<'gc> {
+        Gc::as_ref(Gc::as_ref(self.0).proto)
     }
 
     /// Replaces upvalue `i` (for `debug.upvaluejoin`).

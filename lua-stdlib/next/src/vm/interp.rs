@@ -28,12 +28,31 @@ pub(crate) enum Culprit {
 /// `__index` / `__newindex` chains longer than this are loops (`MAXTAGLOOP`).
 const MAX_TAG_LOOP: usize = 2000;
 
-#[inline]
+/// The integer fast path of an arithmetic instruction (`None`: not handled
+/// here, e.g. division by zero, which raises through the slow path).
+#[inline(always)]
 fn arith_int(op: u8, x: i64, y: i64) -> Option<i64> {
     Some(match op {
         ADD | ADDI | ADDK => x.wrapping_add(y),
         SUB | SUBK => x.wrapping_sub(y),
         MUL | MULK => x.wrapping_mul(y),
+        MOD | MODK if y != 0 => number::int_mod(x, y)?,
+        IDIV | IDIVK if y != 0 => number::int_floor_div(x, y)?,
+        BAND | BANDK => x & y,
+        BOR | BORK => x | y,
+        BXOR | BXORK => x ^ y,
+        _ => return None,
+    })
+}
+
+/// The float fast path of an arithmetic instruction.
+#[inline(always)]
+fn arith_float(op: u8, x: f64, y: f64) -> Option<f64> {
+    Some(match op {
+        ADD | ADDK => x + y,
+        SUB | SUBK => x - y,
+        MUL | MULK => x * y,
+        DIV | DIVK => x / y,
         _ => return None,
     })
 }
@@ -720,708 +739,787 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     /// Runs the Lua frame on top of `st`.
     pub(crate) fn execute(&mut self, st: &mut ThreadState<'gc>) -> Result<Flow<'gc>, Error<'gc>> {
         let ctx = self.ctx;
-        let Some(Frame::Lua(frame)) = st.frames.last() else {
-            return Ok(Flow::Continue);
-        };
-        let closure = frame.closure;
-        let base = frame.base;
-        let mut pc = frame.pc;
-        let cs = closure.state();
-        let fp = Gc::as_ref(cs.proto);
-        let code: &'gc [u32] = &fp.proto.code;
-        let kst: &'gc [Value<'gc>] = &fp.constants;
-        let ups = &cs.upvalues;
+        'newframe: loop {
+            if self.fuel.should_stop() {
+                return Ok(Flow::Continue);
+            }
+            let Some(Frame::Lua(frame)) = st.frames.last() else {
+                return Ok(Flow::Continue);
+            };
+            let closure = frame.closure;
+            let base = frame.base;
+            let mut pc = frame.pc;
+            let cs = closure.state();
+            let fp = Gc::as_ref(cs.proto);
+            let code: &'gc [u32] = &fp.proto.code;
+            let kst: &'gc [Value<'gc>] = &fp.constants;
+            let ups = &cs.upvalues;
+            // Fuel is counted in a local and written back before anything that
+            // can run a callback or leave the loop.
+            let mut budget = self.fuel.remaining();
 
-        macro_rules! save {
-            () => {
-                if let Some(Frame::Lua(f)) = st.frames.last_mut() {
-                    f.pc = pc;
-                }
-            };
-        }
-        // Leaves the loop after a helper pushed a call or changed frames.
-        macro_rules! leave {
-            () => {
-                return Ok(self.pending_stop.take().map_or(Flow::Continue, Flow::Stop))
-            };
-        }
-        macro_rules! reg {
-            ($x:expr) => {
-                st.stack[base + $x]
-            };
-        }
-        macro_rules! cond_jump {
-            ($cond:expr, $i:expr) => {
-                if $cond != k($i) {
-                    pc += 1;
-                } else {
-                    let j = code[pc];
-                    pc = (pc as i64 + 1 + sj(j)) as usize;
-                }
-            };
-        }
-
-        loop {
-            let i = code[pc];
-            pc += 1;
-            self.fuel.consume(1);
-            let ra = a(i);
-            match op(i) {
-                MOVE => reg!(ra) = reg!(b(i)),
-                LOADI => reg!(ra) = Value::Integer(sbx(i)),
-                LOADF => reg!(ra) = Value::Number(sbx(i) as f64),
-                LOADK => reg!(ra) = kst[bx(i)],
-                LOADKX => {
-                    reg!(ra) = kst[ax(code[pc])];
-                    pc += 1;
-                }
-                LOADFALSE => reg!(ra) = Value::Boolean(false),
-                LFALSESKIP => {
-                    reg!(ra) = Value::Boolean(false);
-                    pc += 1;
-                }
-                LOADTRUE => reg!(ra) = Value::Boolean(true),
-                LOADNIL => {
-                    for r in ra..=ra + b(i) {
-                        reg!(r) = Value::Nil;
+            macro_rules! save {
+                () => {
+                    self.fuel.set_remaining(budget);
+                    if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+                        f.pc = pc;
                     }
-                }
-                GETUPVAL => reg!(ra) = self.get_upval(st, ups[b(i)].get()),
-                SETUPVAL => {
-                    let v = reg!(ra);
-                    self.set_upval(st, ups[b(i)].get(), v);
-                }
-                GETTABUP => {
-                    let t = self.get_upval(st, ups[b(i)].get());
-                    let key = kst[c(i)];
-                    if let (Value::Table(tab), Value::String(s)) = (t, key) {
-                        let v = tab.raw_get_str(s);
-                        if !v.is_nil() || tab.metatable().is_none() {
-                            reg!(ra) = v;
-                            continue;
+                };
+            }
+            // After a helper pushed a call or changed frames: go on with
+            // whatever frame is on top.
+            macro_rules! leave {
+                () => {
+                    match self.pending_stop.take() {
+                        Some(s) => return Ok(Flow::Stop(s)),
+                        None => continue 'newframe,
+                    }
+                };
+            }
+            macro_rules! flow {
+                ($e:expr) => {
+                    match $e? {
+                        Flow::Continue => continue 'newframe,
+                        f => return Ok(f),
+                    }
+                };
+            }
+            macro_rules! reg {
+                ($x:expr) => {
+                    st.stack[base + $x]
+                };
+            }
+            macro_rules! cond_jump {
+                ($cond:expr, $i:expr) => {
+                    if $cond != k($i) {
+                        pc += 1;
+                    } else {
+                        let j = code[pc];
+                        pc = (pc as i64 + 1 + sj(j)) as usize;
+                    }
+                };
+            }
+
+            loop {
+                let i = code[pc];
+                pc += 1;
+                budget -= 1;
+                let ra = a(i);
+                match op(i) {
+                    MOVE => reg!(ra) = reg!(b(i)),
+                    LOADI => reg!(ra) = Value::Integer(sbx(i)),
+                    LOADF => reg!(ra) = Value::Number(sbx(i) as f64),
+                    LOADK => reg!(ra) = kst[bx(i)],
+                    LOADKX => {
+                        reg!(ra) = kst[ax(code[pc])];
+                        pc += 1;
+                    }
+                    LOADFALSE => reg!(ra) = Value::Boolean(false),
+                    LFALSESKIP => {
+                        reg!(ra) = Value::Boolean(false);
+                        pc += 1;
+                    }
+                    LOADTRUE => reg!(ra) = Value::Boolean(true),
+                    LOADNIL => {
+                        for r in ra..=ra + b(i) {
+                            reg!(r) = Value::Nil;
                         }
                     }
-                    save!();
-                    match self.index(st, t, key, Culprit::Upval(b(i)))? {
-                        Some(v) => reg!(ra) = v,
-                        None => leave!(),
+                    GETUPVAL => reg!(ra) = self.get_upval(st, ups[b(i)].get()),
+                    SETUPVAL => {
+                        let v = reg!(ra);
+                        self.set_upval(st, ups[b(i)].get(), v);
                     }
-                }
-                GETTABLE | GETI | GETFIELD => {
-                    let t = reg!(b(i));
-                    let key = match op(i) {
-                        GETTABLE => reg!(c(i)),
-                        GETI => Value::Integer(c(i) as i64),
-                        _ => kst[c(i)],
-                    };
-                    if let Value::Table(tab) = t {
-                        let v = match key {
-                            Value::Integer(n) => tab.raw_get_int(n),
-                            Value::String(s) => tab.raw_get_str(s),
-                            k => tab.raw_get(k),
+                    GETTABUP => {
+                        let t = self.get_upval(st, ups[b(i)].get());
+                        let key = kst[c(i)];
+                        if let (Value::Table(tab), Value::String(s)) = (t, key) {
+                            let v = tab.raw_get_str(s);
+                            if !v.is_nil() || tab.metatable().is_none() {
+                                reg!(ra) = v;
+                                continue;
+                            }
+                        }
+                        save!();
+                        match self.index(st, t, key, Culprit::Upval(b(i)))? {
+                            Some(v) => reg!(ra) = v,
+                            None => leave!(),
+                        }
+                    }
+                    GETTABLE | GETI | GETFIELD => {
+                        let t = reg!(b(i));
+                        let key = match op(i) {
+                            GETTABLE => reg!(c(i)),
+                            GETI => Value::Integer(c(i) as i64),
+                            _ => kst[c(i)],
                         };
-                        if !v.is_nil() || tab.metatable().is_none() {
-                            reg!(ra) = v;
-                            continue;
+                        if let Value::Table(tab) = t {
+                            let v = match key {
+                                Value::Integer(n) => tab.raw_get_int(n),
+                                Value::String(s) => tab.raw_get_str(s),
+                                k => tab.raw_get(k),
+                            };
+                            if !v.is_nil() || tab.metatable().is_none() {
+                                reg!(ra) = v;
+                                continue;
+                            }
+                        }
+                        save!();
+                        match self.index(st, t, key, Culprit::Reg(b(i)))? {
+                            Some(v) => reg!(ra) = v,
+                            None => leave!(),
                         }
                     }
-                    save!();
-                    match self.index(st, t, key, Culprit::Reg(b(i)))? {
-                        Some(v) => reg!(ra) = v,
-                        None => leave!(),
+                    SETTABUP | SETTABLE | SETI | SETFIELD => {
+                        let (t, key, culprit) = match op(i) {
+                            SETTABUP => (
+                                self.get_upval(st, ups[ra].get()),
+                                kst[b(i)],
+                                Culprit::Upval(ra),
+                            ),
+                            SETTABLE => (reg!(ra), reg!(b(i)), Culprit::Reg(ra)),
+                            SETI => (reg!(ra), Value::Integer(b(i) as i64), Culprit::Reg(ra)),
+                            _ => (reg!(ra), kst[b(i)], Culprit::Reg(ra)),
+                        };
+                        let v = if k(i) { kst[c(i)] } else { reg!(c(i)) };
+                        if let Value::Table(tab) = t {
+                            if tab.metatable().is_none() {
+                                let r = match key {
+                                    Value::Integer(n) => tab.raw_set_int(&ctx, n, v),
+                                    key => tab.raw_set(&ctx, key, v),
+                                };
+                                match r {
+                                    Ok(()) => continue,
+                                    Err(e) => {
+                                        save!();
+                                        return Err(self.rt_error(st, e.message()));
+                                    }
+                                }
+                            }
+                        }
+                        save!();
+                        if !self.new_index(st, t, key, v, culprit)? {
+                            leave!();
+                        }
                     }
-                }
-                SETTABUP | SETTABLE | SETI | SETFIELD => {
-                    let (t, key, culprit) = match op(i) {
-                        SETTABUP => (
-                            self.get_upval(st, ups[ra].get()),
-                            kst[b(i)],
-                            Culprit::Upval(ra),
-                        ),
-                        SETTABLE => (reg!(ra), reg!(b(i)), Culprit::Reg(ra)),
-                        SETI => (reg!(ra), Value::Integer(b(i) as i64), Culprit::Reg(ra)),
-                        _ => (reg!(ra), kst[b(i)], Culprit::Reg(ra)),
-                    };
-                    let v = if k(i) { kst[c(i)] } else { reg!(c(i)) };
-                    if let Value::Table(tab) = t {
-                        if tab.metatable().is_none() {
-                            let r = match key {
-                                Value::Integer(n) => tab.raw_set_int(&ctx, n, v),
-                                key => tab.raw_set(&ctx, key, v),
+                    NEWTABLE => {
+                        let bsz = b(i);
+                        let hash = if bsz > 0 { 1usize << (bsz - 1) } else { 0 };
+                        let mut arr = c(i);
+                        if k(i) {
+                            arr += ax(code[pc]) * (MAXARG_C as usize + 1);
+                        }
+                        pc += 1;
+                        reg!(ra) = Value::Table(ctx.new_table_with(arr, hash));
+                    }
+                    SELF => {
+                        let t = reg!(b(i));
+                        let key = if k(i) { kst[c(i)] } else { reg!(c(i)) };
+                        reg!(ra + 1) = t;
+                        let fast = match (t, key) {
+                            (Value::Table(tab), Value::String(s)) => {
+                                let v = tab.raw_get_str(s);
+                                if !v.is_nil() {
+                                    Some(v)
+                                } else {
+                                    match tab.metatable() {
+                                        None => Some(v),
+                                        Some(mt) => match meta::event_in(ctx, mt, meta::INDEX) {
+                                            Value::Table(cls) => {
+                                                let v = cls.raw_get_str(s);
+                                                if !v.is_nil() || cls.metatable().is_none() {
+                                                    Some(v)
+                                                } else {
+                                                    None
+                                                }
+                                            }
+                                            Value::Nil => Some(Value::Nil),
+                                            _ => None,
+                                        },
+                                    }
+                                }
+                            }
+                            (Value::String(_), Value::String(s)) => match ctx.string_metatable() {
+                                Some(mt) => match mt.raw_get_str(ctx.event_name(meta::INDEX)) {
+                                    Value::Table(lib) if lib.metatable().is_none() => {
+                                        Some(lib.raw_get_str(s))
+                                    }
+                                    _ => None,
+                                },
+                                None => None,
+                            },
+                            _ => None,
+                        };
+                        match fast {
+                            Some(v) => reg!(ra) = v,
+                            None => {
+                                save!();
+                                match self.index(st, t, key, Culprit::Reg(b(i)))? {
+                                    Some(v) => reg!(ra) = v,
+                                    None => leave!(),
+                                }
+                            }
+                        }
+                    }
+                    ADDI => {
+                        let imm = sc(i);
+                        match reg!(b(i)) {
+                            Value::Integer(x) => {
+                                reg!(ra) = Value::Integer(x.wrapping_add(imm));
+                                pc += 1;
+                            }
+                            Value::Number(x) => {
+                                reg!(ra) = Value::Number(x + imm as f64);
+                                pc += 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                    ADDK | SUBK | MULK | MODK | POWK | DIVK | IDIVK | BANDK | BORK | BXORK => {
+                        let x = reg!(b(i));
+                        let y = kst[c(i)];
+                        match (x, y) {
+                            (Value::Integer(p), Value::Integer(q)) => {
+                                if let Some(r) = arith_int(op(i), p, q) {
+                                    reg!(ra) = Value::Integer(r);
+                                    pc += 1;
+                                    continue;
+                                }
+                            }
+                            (Value::Number(p), Value::Number(q)) => {
+                                if let Some(r) = arith_float(op(i), p, q) {
+                                    reg!(ra) = Value::Number(r);
+                                    pc += 1;
+                                    continue;
+                                }
+                            }
+                            _ => {}
+                        }
+                        let ev = op_event(op(i));
+                        let numeric = match ev {
+                            meta::BAND | meta::BOR | meta::BXOR => {
+                                matches!(x, Value::Integer(_) | Value::Number(_))
+                            }
+                            _ => true,
+                        };
+                        if numeric {
+                            match arith(ev, x, y) {
+                                Ok(Some(v)) => {
+                                    reg!(ra) = v;
+                                    pc += 1;
+                                }
+                                Ok(None) => {}
+                                Err(m) => {
+                                    save!();
+                                    return Err(self.rt_error(st, m));
+                                }
+                            }
+                        }
+                    }
+                    SHRI | SHLI => {
+                        let imm = sc(i);
+                        let x = reg!(b(i));
+                        if let Some(n) = match x {
+                            Value::Integer(n) => Some(n),
+                            Value::Number(f) => number::float_to_integer(f),
+                            _ => None,
+                        } {
+                            reg!(ra) = Value::Integer(if op(i) == SHRI {
+                                number::shift_left(n, imm.wrapping_neg())
+                            } else {
+                                number::shift_left(imm, n)
+                            });
+                            pc += 1;
+                        }
+                    }
+                    ADD | SUB | MUL | MOD | POW | DIV | IDIV | BAND | BOR | BXOR | SHL | SHR => {
+                        let x = reg!(b(i));
+                        let y = reg!(c(i));
+                        match (x, y) {
+                            (Value::Integer(p), Value::Integer(q)) => {
+                                if let Some(r) = arith_int(op(i), p, q) {
+                                    reg!(ra) = Value::Integer(r);
+                                    pc += 1;
+                                    continue;
+                                }
+                            }
+                            (Value::Number(p), Value::Number(q)) => {
+                                if let Some(r) = arith_float(op(i), p, q) {
+                                    reg!(ra) = Value::Number(r);
+                                    pc += 1;
+                                    continue;
+                                }
+                            }
+                            _ => {}
+                        }
+                        let ev = op_event(op(i));
+                        let numeric = matches!(x, Value::Integer(_) | Value::Number(_))
+                            && matches!(y, Value::Integer(_) | Value::Number(_));
+                        let bitwise = matches!(
+                            ev,
+                            meta::BAND | meta::BOR | meta::BXOR | meta::SHL | meta::SHR
+                        );
+                        if numeric || bitwise {
+                            match arith(ev, x, y) {
+                                Ok(Some(v)) => {
+                                    reg!(ra) = v;
+                                    pc += 1;
+                                }
+                                Ok(None) => {}
+                                Err(m) => {
+                                    save!();
+                                    return Err(self.rt_error(st, m));
+                                }
+                            }
+                        }
+                    }
+                    MMBIN | MMBINI | MMBINK => {
+                        let prev = code[pc - 2];
+                        let dest = a(prev);
+                        let ev = c(i) as Event;
+                        let x = reg!(ra);
+                        let (mut x, mut y, mut cx, mut cy) = match op(i) {
+                            MMBIN => (x, reg!(b(i)), Culprit::Reg(ra), Culprit::Reg(b(i))),
+                            MMBINI => (x, Value::Integer(sb(i)), Culprit::Reg(ra), Culprit::Other),
+                            _ => (x, kst[b(i)], Culprit::Reg(ra), Culprit::Other),
+                        };
+                        if op(i) != MMBIN && k(i) {
+                            std::mem::swap(&mut x, &mut y);
+                            std::mem::swap(&mut cx, &mut cy);
+                        }
+                        save!();
+                        match self.arith_meta(st, ev, x, y, cx, cy)? {
+                            Some(v) => reg!(dest) = v,
+                            None => leave!(),
+                        }
+                    }
+                    UNM => {
+                        let x = reg!(b(i));
+                        match x {
+                            Value::Integer(n) => reg!(ra) = Value::Integer(n.wrapping_neg()),
+                            Value::Number(f) => reg!(ra) = Value::Number(-f),
+                            _ => {
+                                save!();
+                                let c = Culprit::Reg(b(i));
+                                match self.arith_meta(st, meta::UNM, x, x, c, c)? {
+                                    Some(v) => reg!(ra) = v,
+                                    None => leave!(),
+                                }
+                            }
+                        }
+                    }
+                    BNOT => {
+                        let x = reg!(b(i));
+                        match to_int_strict(x) {
+                            Some(n) if !matches!(x, Value::String(_)) => {
+                                reg!(ra) = Value::Integer(!n)
+                            }
+                            _ => {
+                                save!();
+                                let c = Culprit::Reg(b(i));
+                                match self.arith_meta(st, meta::BNOT, x, x, c, c)? {
+                                    Some(v) => reg!(ra) = v,
+                                    None => leave!(),
+                                }
+                            }
+                        }
+                    }
+                    NOT => reg!(ra) = Value::Boolean(!reg!(b(i)).to_bool()),
+                    LEN => {
+                        let x = reg!(b(i));
+                        save!();
+                        match self.length(st, x, Culprit::Reg(b(i)))? {
+                            Some(v) => reg!(ra) = v,
+                            None => leave!(),
+                        }
+                    }
+                    CONCAT => {
+                        let n = b(i);
+                        save!();
+                        if !self.concat(st, base + ra, base + ra + n)? {
+                            leave!();
+                        }
+                        budget = self.fuel.remaining();
+                    }
+                    CLOSE => {
+                        save!();
+                        if !self.close_level(st, base + ra)? {
+                            leave!();
+                        }
+                    }
+                    TBC => {
+                        save!();
+                        self.new_tbc(st, base + ra, ra)?;
+                    }
+                    JMP => {
+                        let off = sj(i);
+                        pc = (pc as i64 + off) as usize;
+                        if off < 0 && budget <= 0 {
+                            save!();
+                            return Ok(Flow::Continue);
+                        }
+                    }
+                    EQ => {
+                        let x = reg!(ra);
+                        let y = reg!(b(i));
+                        let r = match (x, y) {
+                            (Value::Table(_), Value::Table(_))
+                            | (Value::UserData(_), Value::UserData(_)) => {
+                                save!();
+                                match self.equal(st, x, y)? {
+                                    Some(r) => r,
+                                    None => leave!(),
+                                }
+                            }
+                            _ => x.raw_eq(y),
+                        };
+                        cond_jump!(r, i);
+                    }
+                    LT | LE => {
+                        let x = reg!(ra);
+                        let y = reg!(b(i));
+                        let le = op(i) == LE;
+                        let r = match (x, y) {
+                            (Value::Integer(p), Value::Integer(q)) => {
+                                if le {
+                                    p <= q
+                                } else {
+                                    p < q
+                                }
+                            }
+                            _ => {
+                                save!();
+                                match self.less(st, x, y, le)? {
+                                    Some(r) => r,
+                                    None => leave!(),
+                                }
+                            }
+                        };
+                        cond_jump!(r, i);
+                    }
+                    EQK => {
+                        let r = reg!(ra).raw_eq(kst[b(i)]);
+                        cond_jump!(r, i);
+                    }
+                    EQI => {
+                        let imm = sb(i);
+                        let r = match reg!(ra) {
+                            Value::Integer(n) => n == imm,
+                            Value::Number(f) => f == imm as f64,
+                            _ => false,
+                        };
+                        cond_jump!(r, i);
+                    }
+                    LTI | LEI | GTI | GEI => {
+                        let imm = sb(i);
+                        let x = reg!(ra);
+                        let r = match x {
+                            Value::Integer(n) => match op(i) {
+                                LTI => n < imm,
+                                LEI => n <= imm,
+                                GTI => n > imm,
+                                _ => n >= imm,
+                            },
+                            Value::Number(f) => {
+                                let g = imm as f64;
+                                match op(i) {
+                                    LTI => f < g,
+                                    LEI => f <= g,
+                                    GTI => f > g,
+                                    _ => f >= g,
+                                }
+                            }
+                            _ => {
+                                let im = if c(i) != 0 {
+                                    Value::Number(imm as f64)
+                                } else {
+                                    Value::Integer(imm)
+                                };
+                                let (p, q, le) = match op(i) {
+                                    LTI => (x, im, false),
+                                    LEI => (x, im, true),
+                                    GTI => (im, x, false),
+                                    _ => (im, x, true),
+                                };
+                                save!();
+                                match self.less(st, p, q, le)? {
+                                    Some(r) => r,
+                                    None => leave!(),
+                                }
+                            }
+                        };
+                        cond_jump!(r, i);
+                    }
+                    TEST => {
+                        let r = reg!(ra).to_bool();
+                        cond_jump!(r, i);
+                    }
+                    TESTSET => {
+                        let v = reg!(b(i));
+                        if v.to_bool() == k(i) {
+                            reg!(ra) = v;
+                            let j = code[pc];
+                            pc = (pc as i64 + 1 + sj(j)) as usize;
+                        } else {
+                            pc += 1;
+                        }
+                    }
+                    CALL => {
+                        let func = base + ra;
+                        let nargs = if b(i) != 0 {
+                            b(i) - 1
+                        } else {
+                            match Self::top_frame(st) {
+                                Some(f) => f.top - func - 1,
+                                None => 0,
+                            }
+                        };
+                        save!();
+                        let ret = Ret {
+                            func,
+                            nresults: c(i) as i32 - 1,
+                            meta: false,
+                        };
+                        if let Value::Function(Function::Closure(c)) = st.stack[func] {
+                            self.call_lua(st, c, func, nargs, ret)?;
+                            continue 'newframe;
+                        }
+                        flow!(self.call_value(st, func, nargs, ret));
+                    }
+                    TAILCALL => {
+                        let func = base + ra;
+                        let nargs = if b(i) != 0 {
+                            b(i) - 1
+                        } else {
+                            match Self::top_frame(st) {
+                                Some(f) => f.top - func - 1,
+                                None => 0,
+                            }
+                        };
+                        save!();
+                        // A value that is not a function keeps this frame for
+                        // the error message (and `__call` resolution).
+                        if !matches!(st.stack[func], Value::Function(_)) {
+                            let ret = Ret {
+                                func,
+                                nresults: -1,
+                                meta: false,
                             };
-                            match r {
-                                Ok(()) => continue,
-                                Err(e) => {
+                            let tm = meta::event(ctx, st.stack[func], meta::CALL);
+                            if tm.is_nil() {
+                                flow!(self.call_value(st, func, nargs, ret));
+                            }
+                        }
+                        let Some(Frame::Lua(f)) = st.frames.pop() else {
+                            return Ok(Flow::Continue);
+                        };
+                        let p = f.closure.proto();
+                        let start = if p.is_vararg {
+                            f.base - 2 - p.num_params as usize - f.nvarargs
+                        } else {
+                            f.base - 1
+                        };
+                        super::thread::close_upvalues(&ctx, self.thread, st, start);
+                        st.stack.copy_within(func..func + 1 + nargs, start);
+                        st.stack.truncate(start + 1 + nargs);
+                        flow!(self.call_value(st, start, nargs, f.ret));
+                    }
+                    RETURN => {
+                        let n = if b(i) != 0 {
+                            b(i) - 1
+                        } else {
+                            match Self::top_frame(st) {
+                                Some(f) => f.top - (base + ra),
+                                None => 0,
+                            }
+                        };
+                        if k(i) {
+                            save!();
+                            if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+                                f.top = base + ra + n;
+                            }
+                            if !self.close_level(st, base)? {
+                                leave!();
+                            }
+                        }
+                        flow!(self.do_return(st, base + ra, n));
+                    }
+                    RETURN0 | RETURN1 => {
+                        // Fast path: back into a Lua caller that wants a fixed
+                        // number of results, with no upvalue to close.
+                        let n = (op(i) == RETURN1) as usize;
+                        let nf = st.frames.len();
+                        if nf >= 2 && st.open_upvals.last().is_none_or(|&(idx, _)| idx < base) {
+                            if let (Frame::Lua(caller), Frame::Lua(f)) =
+                                (&st.frames[nf - 2], &st.frames[nf - 1])
+                            {
+                                let ret = f.ret;
+                                if !ret.meta && ret.nresults >= 0 {
+                                    let extent =
+                                        caller.base + caller.closure.fproto().max_stack as usize;
+                                    let v = if n == 1 { reg!(ra) } else { Value::Nil };
+                                    let want = ret.nresults as usize;
+                                    st.frames.pop();
+                                    self.fuel.set_remaining(budget);
+                                    st.stack.resize(extent.max(ret.func + want), Value::Nil);
+                                    if want > 0 {
+                                        st.stack[ret.func] = v;
+                                        for j in 1..want {
+                                            st.stack[ret.func + j] = Value::Nil;
+                                        }
+                                    }
+                                    st.stack.truncate(extent);
+                                    continue 'newframe;
+                                }
+                            }
+                        }
+                        save!();
+                        flow!(self.do_return(st, base + ra * n, n));
+                    }
+                    FORLOOP => {
+                        if let (Value::Integer(count), Value::Integer(step)) =
+                            (reg!(ra + 1), reg!(ra + 2))
+                        {
+                            if count > 0 {
+                                let idx = match reg!(ra) {
+                                    Value::Integer(x) => x.wrapping_add(step),
+                                    _ => 0,
+                                };
+                                reg!(ra + 1) = Value::Integer(count - 1);
+                                reg!(ra) = Value::Integer(idx);
+                                reg!(ra + 3) = Value::Integer(idx);
+                                pc -= bx(i);
+                            }
+                        } else if let (
+                            Value::Number(idx),
+                            Value::Number(limit),
+                            Value::Number(step),
+                        ) = (reg!(ra), reg!(ra + 1), reg!(ra + 2))
+                        {
+                            let idx = idx + step;
+                            let go = if step > 0.0 {
+                                idx <= limit
+                            } else {
+                                limit <= idx
+                            };
+                            if go {
+                                reg!(ra) = Value::Number(idx);
+                                reg!(ra + 3) = Value::Number(idx);
+                                pc -= bx(i);
+                            }
+                        }
+                        if budget <= 0 {
+                            save!();
+                            return Ok(Flow::Continue);
+                        }
+                    }
+                    FORPREP => {
+                        save!();
+                        if self.for_prep(st, base + ra)? {
+                            pc += bx(i) + 1;
+                        }
+                    }
+                    TFORPREP => {
+                        save!();
+                        self.new_tbc(st, base + ra + 3, ra + 3)?;
+                        pc += bx(i);
+                    }
+                    TFORCALL => {
+                        let cb = base + ra + 4;
+                        st.stack.copy_within(base + ra..base + ra + 3, cb);
+                        save!();
+                        let ret = Ret {
+                            func: cb,
+                            nresults: c(i) as i32,
+                            meta: false,
+                        };
+                        st.stack.truncate(cb + 3);
+                        flow!(self.call_value(st, cb, 2, ret));
+                    }
+                    TFORLOOP => {
+                        let v = reg!(ra + 4);
+                        if !v.is_nil() {
+                            reg!(ra + 2) = v;
+                            pc -= bx(i);
+                        }
+                        if budget <= 0 {
+                            save!();
+                            return Ok(Flow::Continue);
+                        }
+                    }
+                    SETLIST => {
+                        let n = if b(i) != 0 {
+                            b(i)
+                        } else {
+                            match Self::top_frame(st) {
+                                Some(f) => f.top - (base + ra) - 1,
+                                None => 0,
+                            }
+                        };
+                        let mut last = c(i);
+                        if k(i) {
+                            last += ax(code[pc]) * (MAXARG_C as usize + 1);
+                            pc += 1;
+                        }
+                        if let Value::Table(t) = reg!(ra) {
+                            for j in 1..=n {
+                                let v = reg!(ra + j);
+                                if let Err(e) = t.raw_set_int(&ctx, (last + j) as i64, v) {
                                     save!();
                                     return Err(self.rt_error(st, e.message()));
                                 }
                             }
                         }
+                        let extent = base + fp.proto.max_stack as usize;
+                        st.stack.resize(extent, Value::Nil);
                     }
-                    save!();
-                    if !self.new_index(st, t, key, v, culprit)? {
-                        leave!();
-                    }
-                }
-                NEWTABLE => {
-                    let bsz = b(i);
-                    let hash = if bsz > 0 { 1usize << (bsz - 1) } else { 0 };
-                    let mut arr = c(i);
-                    if k(i) {
-                        arr += ax(code[pc]) * (MAXARG_C as usize + 1);
-                    }
-                    pc += 1;
-                    reg!(ra) = Value::Table(ctx.new_table_with(arr, hash));
-                }
-                SELF => {
-                    let t = reg!(b(i));
-                    let key = if k(i) { kst[c(i)] } else { reg!(c(i)) };
-                    reg!(ra + 1) = t;
-                    let fast = match (t, key) {
-                        (Value::Table(tab), Value::String(s)) => {
-                            let v = tab.raw_get_str(s);
-                            if !v.is_nil() || tab.metatable().is_none() {
-                                Some(v)
+                    CLOSURE => {
+                        let np = fp.protos[bx(i)];
+                        let descs = &np.proto.upvalues;
+                        let mut upv = Vec::with_capacity(descs.len());
+                        for d in descs {
+                            upv.push(if d.in_stack {
+                                self.find_upval(st, base + d.index as usize)
                             } else {
-                                None
-                            }
+                                ups[d.index as usize].get()
+                            });
                         }
-                        (Value::String(_), Value::String(s)) => match ctx.string_metatable() {
-                            Some(mt) => match mt.raw_get_str(ctx.event_name(meta::INDEX)) {
-                                Value::Table(lib) if lib.metatable().is_none() => {
-                                    Some(lib.raw_get_str(s))
-                                }
-                                _ => None,
-                            },
-                            None => None,
-                        },
-                        _ => None,
-                    };
-                    match fast {
-                        Some(v) => reg!(ra) = v,
-                        None => {
-                            save!();
-                            match self.index(st, t, key, Culprit::Reg(b(i)))? {
-                                Some(v) => reg!(ra) = v,
-                                None => leave!(),
-                            }
-                        }
+                        reg!(ra) = Value::Function(Function::Closure(ctx.new_closure(np, upv)));
                     }
-                }
-                ADDI => {
-                    let imm = sc(i);
-                    match reg!(b(i)) {
-                        Value::Integer(x) => {
-                            reg!(ra) = Value::Integer(x.wrapping_add(imm));
-                            pc += 1;
-                        }
-                        Value::Number(x) => {
-                            reg!(ra) = Value::Number(x + imm as f64);
-                            pc += 1;
-                        }
-                        _ => {}
-                    }
-                }
-                ADDK | SUBK | MULK | MODK | POWK | DIVK | IDIVK | BANDK | BORK | BXORK => {
-                    let x = reg!(b(i));
-                    let y = kst[c(i)];
-                    if let (Value::Integer(p), Value::Integer(q)) = (x, y) {
-                        if let Some(r) = arith_int(op(i), p, q) {
-                            reg!(ra) = Value::Integer(r);
-                            pc += 1;
-                            continue;
-                        }
-                    }
-                    let ev = op_event(op(i));
-                    let numeric = match ev {
-                        meta::BAND | meta::BOR | meta::BXOR => {
-                            matches!(x, Value::Integer(_) | Value::Number(_))
-                        }
-                        _ => true,
-                    };
-                    if numeric {
-                        match arith(ev, x, y) {
-                            Ok(Some(v)) => {
-                                reg!(ra) = v;
-                                pc += 1;
-                            }
-                            Ok(None) => {}
-                            Err(m) => {
-                                save!();
-                                return Err(self.rt_error(st, m));
-                            }
-                        }
-                    }
-                }
-                SHRI | SHLI => {
-                    let imm = sc(i);
-                    let x = reg!(b(i));
-                    if let Some(n) = match x {
-                        Value::Integer(n) => Some(n),
-                        Value::Number(f) => number::float_to_integer(f),
-                        _ => None,
-                    } {
-                        reg!(ra) = Value::Integer(if op(i) == SHRI {
-                            number::shift_left(n, imm.wrapping_neg())
-                        } else {
-                            number::shift_left(imm, n)
-                        });
-                        pc += 1;
-                    }
-                }
-                ADD | SUB | MUL | MOD | POW | DIV | IDIV | BAND | BOR | BXOR | SHL | SHR => {
-                    let x = reg!(b(i));
-                    let y = reg!(c(i));
-                    match (op(i), x, y) {
-                        (ADD, Value::Integer(p), Value::Integer(q)) => {
-                            reg!(ra) = Value::Integer(p.wrapping_add(q));
-                            pc += 1;
-                            continue;
-                        }
-                        (ADD, Value::Number(p), Value::Number(q)) => {
-                            reg!(ra) = Value::Number(p + q);
-                            pc += 1;
-                            continue;
-                        }
-                        (SUB, Value::Integer(p), Value::Integer(q)) => {
-                            reg!(ra) = Value::Integer(p.wrapping_sub(q));
-                            pc += 1;
-                            continue;
-                        }
-                        (MUL, Value::Integer(p), Value::Integer(q)) => {
-                            reg!(ra) = Value::Integer(p.wrapping_mul(q));
-                            pc += 1;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                    let ev = op_event(op(i));
-                    let numeric = matches!(x, Value::Integer(_) | Value::Number(_))
-                        && matches!(y, Value::Integer(_) | Value::Number(_));
-                    let bitwise = matches!(
-                        ev,
-                        meta::BAND | meta::BOR | meta::BXOR | meta::SHL | meta::SHR
-                    );
-                    if numeric || bitwise {
-                        match arith(ev, x, y) {
-                            Ok(Some(v)) => {
-                                reg!(ra) = v;
-                                pc += 1;
-                            }
-                            Ok(None) => {}
-                            Err(m) => {
-                                save!();
-                                return Err(self.rt_error(st, m));
-                            }
-                        }
-                    }
-                }
-                MMBIN | MMBINI | MMBINK => {
-                    let prev = code[pc - 2];
-                    let dest = a(prev);
-                    let ev = c(i) as Event;
-                    let x = reg!(ra);
-                    let (mut x, mut y, mut cx, mut cy) = match op(i) {
-                        MMBIN => (x, reg!(b(i)), Culprit::Reg(ra), Culprit::Reg(b(i))),
-                        MMBINI => (x, Value::Integer(sb(i)), Culprit::Reg(ra), Culprit::Other),
-                        _ => (x, kst[b(i)], Culprit::Reg(ra), Culprit::Other),
-                    };
-                    if op(i) != MMBIN && k(i) {
-                        std::mem::swap(&mut x, &mut y);
-                        std::mem::swap(&mut cx, &mut cy);
-                    }
-                    save!();
-                    match self.arith_meta(st, ev, x, y, cx, cy)? {
-                        Some(v) => reg!(dest) = v,
-                        None => leave!(),
-                    }
-                }
-                UNM => {
-                    let x = reg!(b(i));
-                    match x {
-                        Value::Integer(n) => reg!(ra) = Value::Integer(n.wrapping_neg()),
-                        Value::Number(f) => reg!(ra) = Value::Number(-f),
-                        _ => {
-                            save!();
-                            let c = Culprit::Reg(b(i));
-                            match self.arith_meta(st, meta::UNM, x, x, c, c)? {
-                                Some(v) => reg!(ra) = v,
-                                None => leave!(),
-                            }
-                        }
-                    }
-                }
-                BNOT => {
-                    let x = reg!(b(i));
-                    match to_int_strict(x) {
-                        Some(n) if !matches!(x, Value::String(_)) => reg!(ra) = Value::Integer(!n),
-                        _ => {
-                            save!();
-                            let c = Culprit::Reg(b(i));
-                            match self.arith_meta(st, meta::BNOT, x, x, c, c)? {
-                                Some(v) => reg!(ra) = v,
-                                None => leave!(),
-                            }
-                        }
-                    }
-                }
-                NOT => reg!(ra) = Value::Boolean(!reg!(b(i)).to_bool()),
-                LEN => {
-                    let x = reg!(b(i));
-                    save!();
-                    match self.length(st, x, Culprit::Reg(b(i)))? {
-                        Some(v) => reg!(ra) = v,
-                        None => leave!(),
-                    }
-                }
-                CONCAT => {
-                    let n = b(i);
-                    save!();
-                    if !self.concat(st, base + ra, base + ra + n)? {
-                        leave!();
-                    }
-                }
-                CLOSE => {
-                    save!();
-                    if !self.close_level(st, base + ra)? {
-                        leave!();
-                    }
-                }
-                TBC => {
-                    save!();
-                    self.new_tbc(st, base + ra, ra)?;
-                }
-                JMP => {
-                    let off = sj(i);
-                    pc = (pc as i64 + off) as usize;
-                    if off < 0 && self.fuel.should_stop() {
-                        save!();
-                        return Ok(Flow::Continue);
-                    }
-                }
-                EQ => {
-                    let x = reg!(ra);
-                    let y = reg!(b(i));
-                    let r = match (x, y) {
-                        (Value::Table(_), Value::Table(_))
-                        | (Value::UserData(_), Value::UserData(_)) => {
-                            save!();
-                            match self.equal(st, x, y)? {
-                                Some(r) => r,
-                                None => leave!(),
-                            }
-                        }
-                        _ => x.raw_eq(y),
-                    };
-                    cond_jump!(r, i);
-                }
-                LT | LE => {
-                    let x = reg!(ra);
-                    let y = reg!(b(i));
-                    let le = op(i) == LE;
-                    let r = match (x, y) {
-                        (Value::Integer(p), Value::Integer(q)) => {
-                            if le {
-                                p <= q
-                            } else {
-                                p < q
-                            }
-                        }
-                        _ => {
-                            save!();
-                            match self.less(st, x, y, le)? {
-                                Some(r) => r,
-                                None => leave!(),
-                            }
-                        }
-                    };
-                    cond_jump!(r, i);
-                }
-                EQK => {
-                    let r = reg!(ra).raw_eq(kst[b(i)]);
-                    cond_jump!(r, i);
-                }
-                EQI => {
-                    let imm = sb(i);
-                    let r = match reg!(ra) {
-                        Value::Integer(n) => n == imm,
-                        Value::Number(f) => f == imm as f64,
-                        _ => false,
-                    };
-                    cond_jump!(r, i);
-                }
-                LTI | LEI | GTI | GEI => {
-                    let imm = sb(i);
-                    let x = reg!(ra);
-                    let r = match x {
-                        Value::Integer(n) => match op(i) {
-                            LTI => n < imm,
-                            LEI => n <= imm,
-                            GTI => n > imm,
-                            _ => n >= imm,
-                        },
-                        Value::Number(f) => {
-                            let g = imm as f64;
-                            match op(i) {
-                                LTI => f < g,
-                                LEI => f <= g,
-                                GTI => f > g,
-                                _ => f >= g,
-                            }
-                        }
-                        _ => {
-                            let im = if c(i) != 0 {
-                                Value::Number(imm as f64)
-                            } else {
-                                Value::Integer(imm)
-                            };
-                            let (p, q, le) = match op(i) {
-                                LTI => (x, im, false),
-                                LEI => (x, im, true),
-                                GTI => (im, x, false),
-                                _ => (im, x, true),
-                            };
-                            save!();
-                            match self.less(st, p, q, le)? {
-                                Some(r) => r,
-                                None => leave!(),
-                            }
-                        }
-                    };
-                    cond_jump!(r, i);
-                }
-                TEST => {
-                    let r = reg!(ra).to_bool();
-                    cond_jump!(r, i);
-                }
-                TESTSET => {
-                    let v = reg!(b(i));
-                    if v.to_bool() == k(i) {
-                        reg!(ra) = v;
-                        let j = code[pc];
-                        pc = (pc as i64 + 1 + sj(j)) as usize;
-                    } else {
-                        pc += 1;
-                    }
-                }
-                CALL => {
-                    let func = base + ra;
-                    let nargs = if b(i) != 0 {
-                        b(i) - 1
-                    } else {
-                        match Self::top_frame(st) {
-                            Some(f) => f.top - func - 1,
+                    VARARG => {
+                        let nvar = match Self::top_frame(st) {
+                            Some(f) => f.nvarargs,
                             None => 0,
-                        }
-                    };
-                    save!();
-                    let ret = Ret {
-                        func,
-                        nresults: c(i) as i32 - 1,
-                        meta: false,
-                    };
-                    return self.call_value(st, func, nargs, ret);
-                }
-                TAILCALL => {
-                    let func = base + ra;
-                    let nargs = if b(i) != 0 {
-                        b(i) - 1
-                    } else {
-                        match Self::top_frame(st) {
-                            Some(f) => f.top - func - 1,
-                            None => 0,
-                        }
-                    };
-                    save!();
-                    // A value that is not a function keeps this frame for
-                    // the error message (and `__call` resolution).
-                    if !matches!(st.stack[func], Value::Function(_)) {
-                        let ret = Ret {
-                            func,
-                            nresults: -1,
-                            meta: false,
                         };
-                        let tm = meta::event(ctx, st.stack[func], meta::CALL);
-                        if tm.is_nil() {
-                            return self.call_value(st, func, nargs, ret);
-                        }
-                    }
-                    let Some(Frame::Lua(f)) = st.frames.pop() else {
-                        return Ok(Flow::Continue);
-                    };
-                    let p = f.closure.proto();
-                    let start = if p.is_vararg {
-                        f.base - 2 - p.num_params as usize - f.nvarargs
-                    } else {
-                        f.base - 1
-                    };
-                    super::thread::close_upvalues(&ctx, self.thread, st, start);
-                    st.stack.copy_within(func..func + 1 + nargs, start);
-                    st.stack.truncate(start + 1 + nargs);
-                    return self.call_value(st, start, nargs, f.ret);
-                }
-                RETURN => {
-                    let n = if b(i) != 0 {
-                        b(i) - 1
-                    } else {
-                        match Self::top_frame(st) {
-                            Some(f) => f.top - (base + ra),
-                            None => 0,
-                        }
-                    };
-                    if k(i) {
-                        save!();
-                        if let Some(Frame::Lua(f)) = st.frames.last_mut() {
-                            f.top = base + ra + n;
-                        }
-                        if !self.close_level(st, base)? {
-                            leave!();
-                        }
-                    }
-                    return self.do_return(st, base + ra, n);
-                }
-                RETURN0 => return self.do_return(st, base, 0),
-                RETURN1 => return self.do_return(st, base + ra, 1),
-                FORLOOP => {
-                    if let (Value::Integer(count), Value::Integer(step)) =
-                        (reg!(ra + 1), reg!(ra + 2))
-                    {
-                        if count > 0 {
-                            let idx = match reg!(ra) {
-                                Value::Integer(x) => x.wrapping_add(step),
-                                _ => 0,
-                            };
-                            reg!(ra + 1) = Value::Integer(count - 1);
-                            reg!(ra) = Value::Integer(idx);
-                            reg!(ra + 3) = Value::Integer(idx);
-                            pc -= bx(i);
-                        }
-                    } else if let (Value::Number(idx), Value::Number(limit), Value::Number(step)) =
-                        (reg!(ra), reg!(ra + 1), reg!(ra + 2))
-                    {
-                        let idx = idx + step;
-                        let go = if step > 0.0 {
-                            idx <= limit
-                        } else {
-                            limit <= idx
-                        };
-                        if go {
-                            reg!(ra) = Value::Number(idx);
-                            reg!(ra + 3) = Value::Number(idx);
-                            pc -= bx(i);
-                        }
-                    }
-                    if self.fuel.should_stop() {
-                        save!();
-                        return Ok(Flow::Continue);
-                    }
-                }
-                FORPREP => {
-                    save!();
-                    if self.for_prep(st, base + ra)? {
-                        pc += bx(i) + 1;
-                    }
-                }
-                TFORPREP => {
-                    save!();
-                    self.new_tbc(st, base + ra + 3, ra + 3)?;
-                    pc += bx(i);
-                }
-                TFORCALL => {
-                    let cb = base + ra + 4;
-                    st.stack.copy_within(base + ra..base + ra + 3, cb);
-                    save!();
-                    let ret = Ret {
-                        func: cb,
-                        nresults: c(i) as i32,
-                        meta: false,
-                    };
-                    st.stack.truncate(cb + 3);
-                    return self.call_value(st, cb, 2, ret);
-                }
-                TFORLOOP => {
-                    let v = reg!(ra + 4);
-                    if !v.is_nil() {
-                        reg!(ra + 2) = v;
-                        pc -= bx(i);
-                    }
-                    if self.fuel.should_stop() {
-                        save!();
-                        return Ok(Flow::Continue);
-                    }
-                }
-                SETLIST => {
-                    let n = if b(i) != 0 {
-                        b(i)
-                    } else {
-                        match Self::top_frame(st) {
-                            Some(f) => f.top - (base + ra) - 1,
-                            None => 0,
-                        }
-                    };
-                    let mut last = c(i);
-                    if k(i) {
-                        last += ax(code[pc]) * (MAXARG_C as usize + 1);
-                        pc += 1;
-                    }
-                    if let Value::Table(t) = reg!(ra) {
-                        for j in 1..=n {
-                            let v = reg!(ra + j);
-                            if let Err(e) = t.raw_set_int(&ctx, (last + j) as i64, v) {
+                        let from = base - 1 - nvar;
+                        let wanted = c(i) as i64 - 1;
+                        if wanted < 0 {
+                            if base + ra + nvar > MAX_STACK {
                                 save!();
-                                return Err(self.rt_error(st, e.message()));
+                                return Err(self.rt_error(st, "stack overflow"));
+                            }
+                            if st.stack.len() < base + ra + nvar {
+                                st.stack.resize(base + ra + nvar, Value::Nil);
+                            }
+                            st.stack.copy_within(from..from + nvar, base + ra);
+                            if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+                                f.top = base + ra + nvar;
+                            }
+                        } else {
+                            for j in 0..wanted as usize {
+                                reg!(ra + j) = if j < nvar {
+                                    st.stack[from + j]
+                                } else {
+                                    Value::Nil
+                                };
                             }
                         }
                     }
-                    let extent = base + fp.proto.max_stack as usize;
-                    st.stack.resize(extent, Value::Nil);
-                }
-                CLOSURE => {
-                    let np = fp.protos[bx(i)];
-                    let descs = &np.proto.upvalues;
-                    let mut upv = Vec::with_capacity(descs.len());
-                    for d in descs {
-                        upv.push(if d.in_stack {
-                            self.find_upval(st, base + d.index as usize)
-                        } else {
-                            ups[d.index as usize].get()
-                        });
+                    VARARGPREP | EXTRAARG => {}
+                    _ => {
+                        save!();
+                        return Err(self.rt_error(st, "invalid instruction"));
                     }
-                    reg!(ra) = Value::Function(Function::Closure(ctx.new_closure(np, upv)));
-                }
-                VARARG => {
-                    let nvar = match Self::top_frame(st) {
-                        Some(f) => f.nvarargs,
-                        None => 0,
-                    };
-                    let from = base - 1 - nvar;
-                    let wanted = c(i) as i64 - 1;
-                    if wanted < 0 {
-                        if base + ra + nvar > MAX_STACK {
-                            save!();
-                            return Err(self.rt_error(st, "stack overflow"));
-                        }
-                        if st.stack.len() < base + ra + nvar {
-                            st.stack.resize(base + ra + nvar, Value::Nil);
-                        }
-                        st.stack.copy_within(from..from + nvar, base + ra);
-                        if let Some(Frame::Lua(f)) = st.frames.last_mut() {
-                            f.top = base + ra + nvar;
-                        }
-                    } else {
-                        for j in 0..wanted as usize {
-                            reg!(ra + j) = if j < nvar {
-                                st.stack[from + j]
-                            } else {
-                                Value::Nil
-                            };
-                        }
-                    }
-                }
-                VARARGPREP | EXTRAARG => {}
-                _ => {
-                    save!();
-                    return Err(self.rt_error(st, "invalid instruction"));
                 }
             }
         }
