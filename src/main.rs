@@ -26,7 +26,7 @@ use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 
 use config::ServeConfig;
-use snapshot::ConfigSnapshot;
+use snapshot::Model;
 
 /// A Kong-compatible API gateway in one static binary.
 ///
@@ -107,8 +107,8 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store::Store::open(&db_path)
             .with_context(|| format!("cannot open database {}", db_path.display()))?,
     );
-    let snapshot = ConfigSnapshot::load(&store).context("cannot load configuration")?;
-    let shared = Arc::new(ArcSwap::from_pointee(snapshot));
+    let model = Model::load(&store).context("cannot load configuration")?;
+    let shared = Arc::new(ArcSwap::from_pointee(model.snapshot()));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
     match proxy::fdlimit::raise_nofile_limit() {
@@ -167,7 +167,13 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
                  whoever reaches it can run code on the gateway"
             );
         }
-        let admin = Arc::new(admin::Admin::new(store.clone(), shared, node, access));
+        let admin = Arc::new(admin::Admin::new(
+            store.clone(),
+            shared,
+            model,
+            node,
+            access,
+        ));
         // Tests and scripts read these lines to find ephemeral ports.
         println!(
             "lunagate {} proxy listening on {}",

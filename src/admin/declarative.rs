@@ -26,6 +26,7 @@ use super::body::Encoding;
 use super::errors::AdminError;
 use super::Admin;
 use crate::entities::Kind;
+use crate::snapshot::Change;
 use crate::store::{Entity, StoreError};
 
 /// The versions Kong's own parser accepts.
@@ -141,12 +142,15 @@ impl Admin {
         let written = entities.clone();
         let result = self
             .commit(move || {
-                store.replace_all(&written).map_err(|e| {
-                    if let Some(i) = e.entity {
-                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(i);
-                    }
-                    e.error
-                })
+                store
+                    .replace_all(&written)
+                    .map(|()| vec![Change::Everything])
+                    .map_err(|e| {
+                        if let Some(i) = e.entity {
+                            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(i);
+                        }
+                        e.error
+                    })
             })
             .await;
         if let Err(AdminError::Store(e)) = &result {

@@ -10,6 +10,7 @@ use super::body::Encoding;
 use super::errors::AdminError;
 use super::Admin;
 use crate::entities::{self, plugins, schema, services, Kind};
+use crate::snapshot::Change;
 use crate::store::{fk_id, Entity};
 
 /// A parent in a nested path: `/services/{s}/routes` gives the routes'
@@ -233,8 +234,14 @@ impl Admin {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or(AdminError::NotFound)?;
         let store = self.store.clone();
-        self.commit(move || store.delete(kind, &id).map(|_| ()))
-            .await
+        self.commit(move || {
+            Ok(store
+                .delete(kind, &id)?
+                .into_iter()
+                .map(|(kind, id)| Change::Removed(kind, id))
+                .collect())
+        })
+        .await
     }
 
     async fn write(
@@ -245,8 +252,11 @@ impl Admin {
     ) -> Result<Entity, AdminError> {
         let store = self.store.clone();
         let stored = entity.clone();
-        self.commit(move || store.put(kind, &stored, expect_new))
-            .await?;
+        self.commit(move || {
+            store.put(kind, &stored, expect_new)?;
+            Ok(vec![Change::Put(kind, stored)])
+        })
+        .await?;
         Ok(entity)
     }
 

@@ -18,15 +18,11 @@ impl Admin {
                 )
             })
             .collect();
-        let mut in_cluster: Vec<String> = self
-            .config
-            .load()
-            .plugins
-            .iter()
-            .map(|p| p.name.clone())
-            .collect();
-        in_cluster.sort();
-        in_cluster.dedup();
+        let in_cluster = self
+            .model
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .plugin_names();
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
@@ -55,6 +51,10 @@ impl Admin {
             "database": {"reachable": true},
             "configuration_version": version,
             "server": {"workers": self.node.workers},
+            // lunagate's own figures, for operators and tests.
+            "lunagate": {
+                "lua_chunks_compiled": crate::plugins::chunks_compiled(),
+            },
         }))
     }
 }

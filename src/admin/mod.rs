@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use uuid::Uuid;
 
 use crate::entities::Kind;
-use crate::snapshot::{ConfigSnapshot, SharedConfig};
+use crate::snapshot::{Change, Model, SharedConfig};
 use crate::store::{Store, StoreError};
 use entity::Parent;
 pub use errors::AdminError;
@@ -54,8 +54,9 @@ pub struct NodeInfo {
 pub struct Admin {
     store: Arc<Store>,
     config: SharedConfig,
-    /// Serialises commit + publish, so snapshots are published in commit order.
-    publish: Arc<Mutex<()>>,
+    /// The typed copy of what is committed. Its lock serialises commit +
+    /// publish, so snapshots are published in commit order.
+    model: Arc<Mutex<Model>>,
     node: NodeInfo,
     access: AccessPolicy,
 }
@@ -64,37 +65,44 @@ impl Admin {
     pub fn new(
         store: Arc<Store>,
         config: SharedConfig,
+        model: Model,
         node: NodeInfo,
         access: AccessPolicy,
     ) -> Self {
         Admin {
             store,
             config,
-            publish: Arc::new(Mutex::new(())),
+            model: Arc::new(Mutex::new(model)),
             node,
             access,
         }
     }
 
-    /// Runs one write on a blocking thread, then rebuilds and publishes the
-    /// proxy's snapshot from what was committed.
+    /// Runs one write on a blocking thread, applies what it changed to the
+    /// model, and publishes the proxy's next snapshot. The snapshot it
+    /// replaces is dropped on another thread, after the answer.
     async fn commit(
         &self,
-        write: impl FnOnce() -> Result<(), StoreError> + Send + 'static,
+        write: impl FnOnce() -> Result<Vec<Change>, StoreError> + Send + 'static,
     ) -> Result<(), AdminError> {
         let store = self.store.clone();
         let config = self.config.clone();
-        let lock = self.publish.clone();
+        let model = self.model.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            write()?;
-            let snapshot = ConfigSnapshot::load(&store)?;
-            config.store(Arc::new(snapshot));
-            Ok::<(), StoreError>(())
+            let mut model = model
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let changes = write()?;
+            model.apply(&store, changes)?;
+            Ok::<_, StoreError>(config.swap(Arc::new(model.snapshot())))
         })
         .await;
         match result {
-            Ok(r) => r.map_err(AdminError::from),
+            Ok(r) => {
+                let previous = r.map_err(AdminError::from)?;
+                tokio::task::spawn_blocking(move || drop(previous));
+                Ok(())
+            }
             Err(e) => Err(AdminError::Store(StoreError::Db(format!(
                 "write task failed: {e}"
             )))),

@@ -16,7 +16,7 @@
 mod file;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
@@ -137,6 +137,8 @@ pub struct Store {
     db: RwLock<Option<Database>>,
     /// An operation failed with an I/O error: reopen before the next one.
     broken: AtomicBool,
+    /// How many times the file was reopened.
+    reopened: AtomicU64,
 }
 
 impl Store {
@@ -147,6 +149,7 @@ impl Store {
             path: path.to_path_buf(),
             db: RwLock::new(Some(db)),
             broken: AtomicBool::new(false),
+            reopened: AtomicU64::new(0),
         })
     }
 
@@ -182,11 +185,18 @@ impl Store {
         let db = file::open_database(&self.path)?;
         *guard = Some(db);
         self.broken.store(false, Ordering::Release);
+        self.reopened.fetch_add(1, Ordering::AcqRel);
         tracing::warn!(
             "database {} reopened after an I/O error",
             self.path.display()
         );
         Ok(())
+    }
+
+    /// Changes whenever the file was reopened after an I/O error (what the
+    /// Admin API keeps in memory is then read again).
+    pub fn generation(&self) -> u64 {
+        self.reopened.load(Ordering::Acquire)
     }
 
     pub fn version(&self) -> Result<u64, StoreError> {
@@ -324,11 +334,13 @@ impl Store {
     }
 
     /// Deletes an entity; plugins scoped to it go with it. Refused while
-    /// routes still reference a service. Returns whether it existed.
-    pub fn delete(&self, kind: Kind, id: &Uuid) -> Result<bool, StoreError> {
+    /// routes still reference a service. Returns what was removed (nothing
+    /// when the entity did not exist).
+    pub fn delete(&self, kind: Kind, id: &Uuid) -> Result<Vec<(Kind, Uuid)>, StoreError> {
         self.with_db(|db| {
             let key = id.to_string();
             let txn = db.begin_write()?;
+            let mut removed = vec![(kind, *id)];
             {
                 let mut t = txn.open_table(table(kind))?;
                 let Some(old) = t
@@ -336,7 +348,7 @@ impl Store {
                     .map(|v| decode(v.value()))
                     .transpose()?
                 else {
-                    return Ok(false);
+                    return Ok(Vec::new());
                 };
                 if kind == Kind::Service && references(&txn, Kind::Route, "service", &key)? {
                     return Err(StoreError::ReferencedBy {
@@ -363,6 +375,9 @@ impl Store {
                     }
                     for (pid, p) in doomed {
                         plugins.remove(pid.as_str())?;
+                        if let Ok(uuid) = Uuid::parse_str(&pid) {
+                            removed.push((Kind::Plugin, uuid));
+                        }
                         for (k, _) in unique_entries(Kind::Plugin, &p) {
                             unique.remove(k.as_str())?;
                         }
@@ -371,7 +386,7 @@ impl Store {
             }
             bump_version(&txn)?;
             txn.commit()?;
-            Ok(true)
+            Ok(removed)
         })
     }
 }
@@ -590,14 +605,15 @@ mod tests {
                 true,
             )
             .unwrap();
-        assert!(store
+        let removed = store
             .delete(Kind::Route, &Uuid::parse_str(&r).unwrap())
-            .unwrap());
+            .unwrap();
+        assert_eq!(removed.len(), 2, "the route and its plugin");
         assert!(
             store.list(Kind::Plugin).unwrap().is_empty(),
             "plugins cascade with their route"
         );
-        assert!(store.delete(Kind::Service, &sid).unwrap());
+        assert_eq!(store.delete(Kind::Service, &sid).unwrap().len(), 1);
         assert_eq!(store.find_by_key(Kind::Service, "a").unwrap(), None);
     }
 }
