@@ -54,6 +54,7 @@ impl Admin {
             // lunagate's own figures, for operators and tests.
             "lunagate": {
                 "lua_chunks_compiled": crate::plugins::chunks_compiled(),
+                "lua_function_slots": crate::plugins::serverless::function_slots(),
             },
         }))
     }

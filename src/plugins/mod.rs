@@ -126,6 +126,14 @@ impl CompiledPlugin {
     }
 }
 
+impl Drop for CompiledPlugin {
+    fn drop(&mut self) {
+        // This version is gone from every configuration: workers drop its
+        // function slots.
+        serverless::plugin_retired();
+    }
+}
+
 /// The plugins of every route, and the global ones (for requests that
 /// matched no route, and for the rewrite phase).
 #[derive(Default)]

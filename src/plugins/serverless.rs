@@ -9,11 +9,17 @@
 //!
 //! User code is stepped in fuel slices: a runaway loop or allocation is
 //! stopped (and the VM recycled) instead of blocking the worker.
+//!
+//! A slot belongs to one version of a plugin (one [`CompiledPlugin`], which
+//! the configuration keeps until the plugin changes). When that version is
+//! gone — the plugin deleted or updated — its slots are dropped at the
+//! worker's next function call, so their upvalues can be collected.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use piccolo::{Executor, Fuel, Lua, StashedExecutor, StashedFunction, StashedTable, Table, Value};
@@ -39,7 +45,28 @@ enum Slot {
     Resolved(StashedFunction),
 }
 
-type SlotKey = (Uuid, i64, Phase, usize);
+type SlotKey = (Uuid, Phase, usize);
+
+/// A slot and the plugin version it belongs to.
+struct Owned {
+    owner: Weak<CompiledPlugin>,
+    slot: Slot,
+}
+
+/// Bumped whenever a plugin version is dropped: workers then sweep slots.
+static RETIRED: AtomicU64 = AtomicU64::new(0);
+/// Function slots held by all workers (`GET /status`).
+static SLOTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Called when a [`CompiledPlugin`] is dropped.
+pub fn plugin_retired() {
+    RETIRED.fetch_add(1, Ordering::Release);
+}
+
+/// Function slots held by all workers' VMs.
+pub fn function_slots() -> usize {
+    SLOTS.load(Ordering::Relaxed)
+}
 
 enum CallResult {
     Returned(Option<StashedFunction>),
@@ -53,7 +80,9 @@ pub struct LuaWorker {
     globals: StashedTable,
     executor: StashedExecutor,
     cell: RequestCell,
-    slots: HashMap<SlotKey, Slot>,
+    slots: HashMap<SlotKey, Owned>,
+    /// `RETIRED` at the last sweep.
+    swept: u64,
     /// `kong.ctx.plugin` tables of the current request, by plugin id.
     plugin_ctx: HashMap<Uuid, StashedTable>,
 }
@@ -81,6 +110,7 @@ impl LuaWorker {
             executor,
             cell,
             slots: HashMap::new(),
+            swept: RETIRED.load(Ordering::Acquire),
             plugin_ctx: HashMap::new(),
         }
     }
@@ -104,6 +134,7 @@ impl LuaWorker {
         mut req: RequestContext,
     ) -> RequestContext {
         req.phase = phase;
+        self.sweep();
         *self.cell.borrow_mut() = Some(req);
         'plugins: for plugin in plugins {
             let functions = plugin.functions(phase);
@@ -143,6 +174,23 @@ impl LuaWorker {
         req.expect("the request stays in the cell while functions run")
     }
 
+    /// Drops the slots of plugin versions no configuration holds any more,
+    /// then collects garbage so their memory is freed now.
+    fn sweep(&mut self) {
+        let retired = RETIRED.load(Ordering::Acquire);
+        if retired == self.swept {
+            return;
+        }
+        self.swept = retired;
+        let before = self.slots.len();
+        self.slots.retain(|_, s| s.owner.strong_count() > 0);
+        let dropped = before - self.slots.len();
+        if dropped > 0 {
+            SLOTS.fetch_sub(dropped, Ordering::Relaxed);
+            self.lua.gc_collect();
+        }
+    }
+
     /// Points `kong.ctx.plugin` at this plugin's table for the request.
     fn enter_plugin(&mut self, plugin: &CompiledPlugin) {
         if let Some(req) = self.cell.borrow_mut().as_mut() {
@@ -175,13 +223,17 @@ impl LuaWorker {
     /// Runs one function slot with the trampoline semantics of §1.6.
     fn run_slot(
         &mut self,
-        plugin: &CompiledPlugin,
+        plugin: &Arc<CompiledPlugin>,
         phase: Phase,
         index: usize,
         chunk: &lua_stdlib::compiler::Chunk,
     ) -> CallResult {
-        let key = (plugin.plugin.id, plugin.plugin.updated_at, phase, index);
-        if !self.slots.contains_key(&key) {
+        let key = (plugin.plugin.id, phase, index);
+        let current = self
+            .slots
+            .get(&key)
+            .is_some_and(|s| std::ptr::eq(s.owner.as_ptr(), Arc::as_ptr(plugin)));
+        if !current {
             let globals = &self.globals;
             let made = self.lua.enter(|ctx| {
                 // Each chunk gets its own environment: globals it assigns
@@ -195,18 +247,23 @@ impl LuaWorker {
                     .map(|closure| ctx.stash(piccolo::Function::Closure(closure)))
                     .map_err(|e| e.to_string())
             });
-            match made {
-                Ok(f) => self.slots.insert(
-                    key,
-                    Slot::Chunk {
-                        chunk: f,
-                        started: false,
-                    },
-                ),
+            let slot = match made {
+                Ok(f) => Slot::Chunk {
+                    chunk: f,
+                    started: false,
+                },
                 Err(e) => return CallResult::Failed(e),
             };
+            let owned = Owned {
+                owner: Arc::downgrade(plugin),
+                slot,
+            };
+            // A slot of the plugin's previous version is replaced.
+            if self.slots.insert(key, owned).is_none() {
+                SLOTS.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        let slot = self.slots.get_mut(&key).expect("inserted above");
+        let slot = &mut self.slots.get_mut(&key).expect("inserted above").slot;
         match slot {
             Slot::Resolved(f) => {
                 let f = f.clone();
@@ -226,16 +283,24 @@ impl LuaWorker {
                 let f = chunk.clone();
                 match self.call(&f) {
                     CallResult::Returned(Some(inner)) => {
-                        self.slots.insert(key, Slot::Resolved(inner.clone()));
+                        self.resolve(&key, inner.clone());
                         self.call(&inner)
                     }
                     CallResult::Returned(None) => {
-                        self.slots.insert(key, Slot::Resolved(f));
+                        self.resolve(&key, f);
                         CallResult::Returned(None)
                     }
                     other => other,
                 }
             }
+        }
+    }
+
+    /// What a slot runs from now on (the VM may have been rebuilt meanwhile,
+    /// taking the slot with it).
+    fn resolve(&mut self, key: &SlotKey, f: StashedFunction) {
+        if let Some(owned) = self.slots.get_mut(key) {
+            owned.slot = Slot::Resolved(f);
         }
     }
 
@@ -311,6 +376,12 @@ impl LuaWorker {
         let fresh = LuaWorker::new();
         *fresh.cell.borrow_mut() = req;
         *self = fresh;
+    }
+}
+
+impl Drop for LuaWorker {
+    fn drop(&mut self) {
+        SLOTS.fetch_sub(self.slots.len(), Ordering::Relaxed);
     }
 }
 
