@@ -309,6 +309,7 @@ impl<'gc> Sequence<'gc> for IpairsIndex {
 
 /// Installs the minimal library in `env` and the string metatable.
 pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
+    let io_out = out.clone();
     let g = |name: &str, f: Callback<'gc>| set(ctx, env, name, f);
 
     g(
@@ -686,6 +687,104 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             Ok(CallbackReturn::Return)
         }),
     );
+    set(
+        ctx,
+        table,
+        "pack",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            let t = ctx.new_table_with(stack.len(), 1);
+            for (i, v) in stack.iter().enumerate() {
+                let _ = t.raw_set_int(&ctx, i as i64 + 1, v);
+            }
+            let _ = t.set(ctx, "n", stack.len() as i64);
+            stack.replace(ctx, t);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(
+        ctx,
+        table,
+        "remove",
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            let t = check_table(ctx, &exec, &stack, 0, "remove")?;
+            let n = t.length();
+            let pos = match stack.get(1) {
+                Value::Nil => n,
+                v => v.to_integer().unwrap_or(n),
+            };
+            if stack.len() > 1 && n + 1 != pos && (pos < 1 || pos > n + 1) && !(n == 0 && pos == 0)
+            {
+                return Err(arg_error(ctx, &exec, 2, "remove", "position out of bounds"));
+            }
+            let v = t.raw_get_int(pos);
+            let mut k = pos;
+            while k < n {
+                let next = t.raw_get_int(k + 1);
+                let _ = t.raw_set_int(&ctx, k, next);
+                k += 1;
+            }
+            if k <= n {
+                let _ = t.raw_set_int(&ctx, k, Value::Nil);
+            }
+            stack.replace(ctx, v);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(
+        ctx,
+        table,
+        "move",
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            let a1 = check_table(ctx, &exec, &stack, 0, "move")?;
+            let f = stack.get(1).to_integer().unwrap_or(1);
+            let e = stack.get(2).to_integer().unwrap_or(0);
+            let tpos = stack.get(3).to_integer().unwrap_or(1);
+            let a2 = match stack.get(4) {
+                Value::Table(t) => t,
+                _ => a1,
+            };
+            if e >= f {
+                if tpos > e || tpos <= f || !a1.ptr_eq(a2) {
+                    for i in 0..=(e - f) {
+                        let v = a1.raw_get_int(f + i);
+                        let _ = a2.raw_set_int(&ctx, tpos + i, v);
+                    }
+                } else {
+                    for i in (0..=(e - f)).rev() {
+                        let v = a1.raw_get_int(f + i);
+                        let _ = a2.raw_set_int(&ctx, tpos + i, v);
+                    }
+                }
+            }
+            stack.replace(ctx, a2);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(
+        ctx,
+        table,
+        "sort",
+        Callback::from_fn(&ctx, |ctx, exec, stack| {
+            let t = check_table(ctx, &exec, &stack, 0, "sort")?;
+            let n = t.length();
+            let items: Vec<Value> = (1..=n).map(|i| t.raw_get_int(i)).collect();
+            let cmp = match stack.get(1) {
+                Value::Function(f) => Some(f),
+                _ => None,
+            };
+            Ok(CallbackReturn::Sequence(BoxSequence::new(
+                &ctx,
+                Sort {
+                    t,
+                    items,
+                    i: 1,
+                    j: 1,
+                    cmp,
+                    waiting: false,
+                },
+            )))
+        }),
+    );
     set_lib(ctx, env, "table", table);
 
     // string (a few functions) and the string metatable
@@ -787,6 +886,97 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         Value::Table(string),
     );
     ctx.set_type_metatable(Value::String(ctx.intern(b"")), Some(smt));
+
+    // math (a few) and io.write
+    let math = ctx.new_table();
+    let _ = math.set(ctx, "maxinteger", i64::MAX);
+    let _ = math.set(ctx, "mininteger", i64::MIN);
+    let _ = math.set(ctx, "huge", f64::INFINITY);
+    let _ = math.set(ctx, "pi", std::f64::consts::PI);
+    set(
+        ctx,
+        math,
+        "type",
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            if stack.is_empty() {
+                return Err(arg_error(ctx, &exec, 1, "type", "value expected"));
+            }
+            let r = match stack.get(0) {
+                Value::Integer(_) => Value::String(ctx.intern(b"integer")),
+                Value::Number(_) => Value::String(ctx.intern(b"float")),
+                _ => Value::Nil,
+            };
+            stack.replace(ctx, r);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(
+        ctx,
+        math,
+        "abs",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            let r = match stack.get(0) {
+                Value::Integer(i) => Value::Integer(i.wrapping_abs()),
+                v => Value::Number(v.to_float().unwrap_or(0.0).abs()),
+            };
+            stack.replace(ctx, r);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(
+        ctx,
+        math,
+        "floor",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            let r = match stack.get(0) {
+                Value::Integer(i) => Value::Integer(i),
+                v => {
+                    let f = v.to_float().unwrap_or(0.0).floor();
+                    crate::vm::number::float_to_integer(f).map_or(Value::Number(f), Value::Integer)
+                }
+            };
+            stack.replace(ctx, r);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set(
+        ctx,
+        math,
+        "tointeger",
+        Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            let r = match stack.get(0) {
+                v @ (Value::Integer(_) | Value::Number(_)) => {
+                    v.to_integer().map_or(Value::Nil, Value::Integer)
+                }
+                _ => Value::Nil,
+            };
+            stack.replace(ctx, r);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set_lib(ctx, env, "math", math);
+    let io = ctx.new_table();
+    set(
+        ctx,
+        io,
+        "write",
+        Callback::from_fn_with(&ctx, io, move |io, ctx, _, mut stack| {
+            let mut buf = Vec::new();
+            for v in stack.iter() {
+                buf.extend_from_slice(&plain_tostring(ctx, v));
+            }
+            match &io_out {
+                Some(b) => b.borrow_mut().extend_from_slice(&buf),
+                None => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&buf);
+                }
+            }
+            stack.replace(ctx, *io);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set_lib(ctx, env, "io", io);
 
     // coroutine
     let co = ctx.new_table();
@@ -994,4 +1184,84 @@ fn finish_format<'gc>(ctx: Context<'gc>, texts: &[Value<'gc>], stack: &mut Stack
         }
     }
     stack.replace(ctx, ctx.intern(&out));
+}
+
+/// `table.sort` as an insertion sort that can call a Lua comparator
+/// (a sequence: each comparison may be a Lua call).
+#[derive(Collect)]
+#[collect(no_drop)]
+struct Sort<'gc> {
+    t: Table<'gc>,
+    items: Vec<Value<'gc>>,
+    i: usize,
+    j: usize,
+    cmp: Option<Function<'gc>>,
+    waiting: bool,
+}
+
+impl<'gc> Sequence<'gc> for Sort<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        mut exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        loop {
+            if self.waiting {
+                self.waiting = false;
+                if stack.get(0).to_bool() {
+                    self.items.swap(self.j, self.j - 1);
+                    self.j -= 1;
+                } else {
+                    self.i += 1;
+                    self.j = self.i;
+                }
+            }
+            if self.i >= self.items.len() {
+                for (k, v) in self.items.iter().enumerate() {
+                    let _ = self.t.raw_set_int(&ctx, k as i64 + 1, *v);
+                }
+                stack.clear();
+                return Ok(SequencePoll::Return);
+            }
+            if self.j == 0 {
+                self.i += 1;
+                self.j = self.i;
+                continue;
+            }
+            exec.fuel().consume(1);
+            let (a, b) = (self.items[self.j], self.items[self.j - 1]);
+            match self.cmp {
+                Some(f) => {
+                    self.waiting = true;
+                    stack.replace(ctx, (a, b));
+                    return Ok(SequencePoll::Call {
+                        function: f,
+                        is_tail: false,
+                    });
+                }
+                None => {
+                    let less = match (a.as_number(), b.as_number(), a, b) {
+                        (Some(x), Some(y), _, _) => {
+                            crate::vm::number::compare(x, y) == Some(std::cmp::Ordering::Less)
+                        }
+                        (_, _, Value::String(x), Value::String(y)) => x.as_bytes() < y.as_bytes(),
+                        _ => {
+                            return Err(msg(
+                                ctx,
+                                &format!("attempt to compare two {} values", a.type_name()),
+                            ))
+                        }
+                    };
+                    if less {
+                        self.items.swap(self.j, self.j - 1);
+                        self.j -= 1;
+                    } else {
+                        self.i += 1;
+                        self.j = self.i;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -369,6 +369,52 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     /// it if none does.
     pub fn throw(&mut self, st: &mut ThreadState<'gc>, mut err: Error<'gc>) -> Flow<'gc> {
         loop {
+            // A Lua frame with pending to-be-closed variables runs their
+            // `__close(value, err)` first (each as a call; unwinding goes on
+            // when it returns, with its error if it raises one).
+            if let Some(Frame::Lua(f)) = st.frames.last() {
+                let p = f.closure.fproto();
+                let start = if p.is_vararg {
+                    f.base
+                        .saturating_sub(2 + p.num_params as usize + f.nvarargs)
+                } else {
+                    f.base.saturating_sub(1)
+                };
+                if let Some(&idx) = st.tbc.last() {
+                    if idx >= start {
+                        st.tbc.pop();
+                        close_upvalues(self.ctx.mutation(), self.thread, st, idx);
+                        let v = st.stack.get(idx).copied().unwrap_or(Value::Nil);
+                        let tm = meta::event(self.ctx, v, meta::CLOSE);
+                        if tm.is_nil() {
+                            continue;
+                        }
+                        let base = st.stack.len();
+                        st.frames.push(Frame::Sequence {
+                            seq: BoxSequence(Box::new(CloseOnError { error: err })),
+                            base,
+                            ret: Ret {
+                                func: base,
+                                nresults: 0,
+                                meta: false,
+                            },
+                        });
+                        st.stack.extend_from_slice(&[tm, v, err.value()]);
+                        let ret = Ret {
+                            func: base,
+                            nresults: -1,
+                            meta: false,
+                        };
+                        match self.call_value(st, base, 2, ret) {
+                            Ok(flow) => return flow,
+                            Err(e) => {
+                                err = e;
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
             match st.frames.pop() {
                 None => {
                     close_upvalues(self.ctx.mutation(), self.thread, st, 0);
@@ -620,5 +666,24 @@ fn hand_back<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, r: Result<Vec<Value<'gc>
             t.incoming = Incoming::Values(n);
         }
         Err(e) => t.incoming = Incoming::Error(e),
+    }
+}
+
+/// Unwinding paused to run a `__close` metamethod: when it returns, the
+/// error goes on (an error it raises replaces this one).
+#[derive(gc_arena::Collect)]
+#[collect(no_drop)]
+struct CloseOnError<'gc> {
+    error: Error<'gc>,
+}
+
+impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
+    fn poll(
+        &mut self,
+        _ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        _stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        Err(self.error)
     }
 }

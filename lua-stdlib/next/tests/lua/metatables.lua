@@ -53,3 +53,17 @@ local cmp = setmetatable({}, {__lt = function(a, b) return 1 end})
 print(cmp < cmp, 1 < cmp and "yes" or "no")
 local pairsobj = setmetatable({}, {__pairs = function(t) return function(_, k) if not k then return 1, "one" end end, t, nil end})
 for k, v in pairs(pairsobj) do print("pairs", k, v) end
+do
+  local order = {}
+  local ok, e = pcall(function()
+    local a <close> = setmetatable({}, {__close = function(_, err) order[#order + 1] = "a:" .. tostring(err) end})
+    local b <close> = setmetatable({}, {__close = function(_, err) order[#order + 1] = "b:" .. tostring(err); error("replaced", 0) end})
+    error("first", 0)
+  end)
+  print(ok, e, table.concat(order, " "))
+  local co = coroutine.wrap(function()
+    local c <close> = setmetatable({}, {__close = function() coroutine.yield("closing yields") end})
+    return "body"
+  end)
+  print(co(), co())
+end
