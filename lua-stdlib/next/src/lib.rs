@@ -55,8 +55,8 @@ use gc_arena::{Arena, Rootable};
 pub use compiler::CompileError;
 pub use minibase::load_minimal_base;
 pub use vm::callback::{
-    BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, IntoValue,
-    IntoValues, LuaFrameInfo, Sequence, SequencePoll, Stack,
+    BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, Handler,
+    IntoValue, IntoValues, LuaFrameInfo, Sequence, SequencePoll, Stack,
 };
 pub use vm::closure::Closure;
 pub use vm::context::{

@@ -192,6 +192,10 @@ fn to_strings<'gc>(
 struct PCall;
 
 impl<'gc> Sequence<'gc> for PCall {
+    fn handler(&self) -> crate::Handler<'gc> {
+        crate::Handler::Catch
+    }
+
     fn poll(
         &mut self,
         _ctx: Context<'gc>,
@@ -1263,5 +1267,56 @@ impl<'gc> Sequence<'gc> for Sort<'gc> {
                 }
             }
         }
+    }
+}
+
+/// `xpcall`: like `pcall`, with a message handler the VM calls at the
+/// error point.
+#[derive(Collect)]
+#[collect(no_drop)]
+struct XPCall<'gc>(Function<'gc>);
+
+impl<'gc> Sequence<'gc> for XPCall<'gc> {
+    fn poll(
+        &mut self,
+        _ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        stack.push_front(true);
+        Ok(SequencePoll::Return)
+    }
+
+    fn error(
+        &mut self,
+        ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        error: Error<'gc>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        stack.replace(ctx, (false, error.value()));
+        Ok(SequencePoll::Return)
+    }
+
+    fn handler(&self) -> crate::Handler<'gc> {
+        crate::Handler::CatchWith(self.0)
+    }
+}
+
+/// `xpcall` of a non-callable value: the handler's result, after `false`.
+#[derive(Collect)]
+#[collect(no_drop)]
+struct XPCallFailed;
+
+impl<'gc> Sequence<'gc> for XPCallFailed {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        let v = stack.get(0);
+        stack.replace(ctx, (false, v));
+        Ok(SequencePoll::Return)
     }
 }

@@ -3,7 +3,7 @@
 //! [`super::interp`]; the executor loop that switches threads is
 //! [`step`].
 
-use super::callback::{BoxSequence, CallbackReturn, Execution, Fuel, SequencePoll, Stack};
+use super::callback::{BoxSequence, CallbackReturn, Execution, Fuel, Handler, SequencePoll, Stack};
 use super::closure::Closure;
 use super::context::Context;
 use super::error::Error;
@@ -368,6 +368,41 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     /// Unwinds frames until a sequence handles `err`; the thread dies with
     /// it if none does.
     pub fn throw(&mut self, st: &mut ThreadState<'gc>, mut err: Error<'gc>) -> Flow<'gc> {
+        // The innermost protected call's message handler sees the error
+        // where it happened (the frames are still there for a traceback).
+        if !err.is_handled() {
+            let handler = st.frames.iter().rev().find_map(|f| match f {
+                Frame::Sequence { seq, .. } => match seq.0.handler() {
+                    Handler::None => None,
+                    Handler::Catch => Some(None),
+                    Handler::CatchWith(h) => Some(Some(h)),
+                },
+                _ => None,
+            });
+            if let Some(Some(h)) = handler {
+                let base = st.stack.len();
+                st.frames.push(Frame::Sequence {
+                    seq: BoxSequence(Box::new(HandlerDone)),
+                    base,
+                    ret: Ret {
+                        func: base,
+                        nresults: 0,
+                        meta: false,
+                    },
+                });
+                st.stack
+                    .extend_from_slice(&[Value::Function(h), err.value()]);
+                let ret = Ret {
+                    func: base,
+                    nresults: 1,
+                    meta: false,
+                };
+                match self.call_value(st, base, 1, ret) {
+                    Ok(flow) => return flow,
+                    Err(e) => err = e.handled(),
+                }
+            }
+        }
         loop {
             // A Lua frame with pending to-be-closed variables runs their
             // `__close(value, err)` first (each as a call; unwinding goes on
@@ -685,5 +720,31 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
         _stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         Err(self.error)
+    }
+}
+
+/// The message handler returned: its result is the error that unwinds.
+#[derive(gc_arena::Collect)]
+#[collect(no_drop)]
+struct HandlerDone;
+
+impl<'gc> super::callback::Sequence<'gc> for HandlerDone {
+    fn poll(
+        &mut self,
+        _ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        Err(Error::from_value(stack.get(0)).handled())
+    }
+
+    fn error(
+        &mut self,
+        _ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        error: Error<'gc>,
+        _stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        Err(error.handled())
     }
 }

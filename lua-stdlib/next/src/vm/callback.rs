@@ -147,6 +147,24 @@ pub trait Sequence<'gc>: DynCollect<'gc> {
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         Err(error)
     }
+
+    /// Whether this sequence is a protected call (`pcall`, `xpcall`): the
+    /// innermost one decides whether a message handler runs, at the point
+    /// of the error, before the stack unwinds.
+    fn handler(&self) -> Handler<'gc> {
+        Handler::None
+    }
+}
+
+/// What a sequence does with errors, as the VM needs to know before
+/// unwinding (see [`Sequence::handler`]).
+pub enum Handler<'gc> {
+    /// Not a protected call.
+    None,
+    /// A protected call without message handler (`pcall`).
+    Catch,
+    /// A protected call whose handler gets the error first (`xpcall`).
+    CatchWith(Function<'gc>),
 }
 
 dyn_collect!(dyn Sequence<'gc> + 'gc);

@@ -11,11 +11,27 @@ use super::value::Value;
 #[collect(no_drop)]
 pub struct Error<'gc> {
     value: Value<'gc>,
+    /// The message handler of the protected call already ran on it.
+    handled: bool,
 }
 
 impl<'gc> Error<'gc> {
     pub fn from_value(value: Value<'gc>) -> Self {
-        Error { value }
+        Error {
+            value,
+            handled: false,
+        }
+    }
+
+    pub(crate) fn handled(self) -> Self {
+        Error {
+            handled: true,
+            ..self
+        }
+    }
+
+    pub(crate) fn is_handled(&self) -> bool {
+        self.handled
     }
 
     pub fn value(&self) -> Value<'gc> {
@@ -25,7 +41,7 @@ impl<'gc> Error<'gc> {
 
 impl<'gc> From<Value<'gc>> for Error<'gc> {
     fn from(value: Value<'gc>) -> Self {
-        Error { value }
+        Error::from_value(value)
     }
 }
 
