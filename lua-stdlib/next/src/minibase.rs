@@ -389,6 +389,34 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
         }),
     );
     g(
+        "xpcall",
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            if stack.len() < 2 {
+                return Err(arg_error(ctx, &exec, 2, "xpcall", "value expected"));
+            }
+            let f = stack.pop_front().unwrap_or(Value::Nil);
+            let h = stack.pop_front().unwrap_or(Value::Nil);
+            let Value::Function(h) = h else {
+                return Err(arg_error(ctx, &exec, 2, "xpcall", "function expected"));
+            };
+            match crate::meta::call(ctx, f) {
+                Ok(function) => Ok(CallbackReturn::Call {
+                    function,
+                    then: Some(BoxSequence::new(&ctx, XPCall(h))),
+                }),
+                Err(v) => {
+                    let tn = meta::type_name_of(ctx, v);
+                    let m = format!("attempt to call a {tn} value");
+                    stack.replace(ctx, Value::String(ctx.intern(m.as_bytes())));
+                    Ok(CallbackReturn::Call {
+                        function: h,
+                        then: Some(BoxSequence::new(&ctx, XPCallFailed)),
+                    })
+                }
+            }
+        }),
+    );
+    g(
         "error",
         Callback::from_fn(&ctx, |ctx, exec, stack| {
             let v = stack.get(0);

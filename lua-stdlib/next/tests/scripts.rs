@@ -84,6 +84,11 @@ fn scripts_match_lua54() {
             eprintln!("lua5.4 not installed: comparison skipped");
             return;
         };
+        assert!(
+            !reference.starts_with("error:"),
+            "{}: the script itself fails under lua5.4: {reference}",
+            p.display()
+        );
         if ours != reference {
             failures.push(format!(
                 "{}:\n--- lua5.4\n{reference}--- lua-next\n{ours}",
