@@ -369,12 +369,12 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
                 return Err(arg_error(ctx, &exec, 1, "pcall", "value expected"));
             }
             let f = stack.pop_front().unwrap_or(Value::Nil);
-            match f {
-                Value::Function(function) => Ok(CallbackReturn::Call {
+            match crate::meta::call(ctx, f) {
+                Ok(function) => Ok(CallbackReturn::Call {
                     function,
                     then: Some(BoxSequence::new(&ctx, PCall)),
                 }),
-                v => {
+                Err(v) => {
                     let tn = meta::type_name_of(ctx, v);
                     stack.replace(
                         ctx,

@@ -29,7 +29,7 @@ i, t[i] = i + 1, 20
 print(i, t[1], t[2])
 local function mr() return 1, 2, 3 end
 print(mr(), mr())
-print({mr()}[3] == nil, #{mr(), mr()})
+print(({mr()})[3], #{mr(), mr()})
 local u = 0
 local function outer()
   local function inner() u = u + 1 return u end

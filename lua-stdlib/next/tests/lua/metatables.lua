@@ -28,7 +28,7 @@ local nt = setmetatable({}, {__newindex = store})
 nt.b = 5
 print(rawget(nt, "b"), store.b)
 local named = setmetatable({}, {__name = "MyType"})
-print((tostring(named):gsub and "" or "") .. type(named))
+print(type(named), getmetatable(named).__name)
 local ts = setmetatable({}, {__tostring = function() return "custom!" end})
 print(tostring(ts), ts)
 print(getmetatable(setmetatable({}, {__metatable = "locked"})))
