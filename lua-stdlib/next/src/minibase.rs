@@ -192,6 +192,10 @@ fn to_strings<'gc>(
 struct PCall;
 
 impl<'gc> Sequence<'gc> for PCall {
+    fn traceback_name(&self) -> Option<&'static str> {
+        Some("pcall")
+    }
+
     fn handler(&self) -> crate::Handler<'gc> {
         crate::Handler::Catch
     }
@@ -1010,6 +1014,44 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
     );
     set_lib(ctx, env, "io", io);
 
+    let debug = ctx.new_table();
+    set(
+        ctx,
+        debug,
+        "traceback",
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            let (thread, rest) = match stack.get(0) {
+                Value::Thread(t) => (Some(t), 1),
+                _ => (None, 0),
+            };
+            let m = stack.get(rest);
+            let msg = match m {
+                Value::String(s) => Some(s.to_string()),
+                Value::Nil => None,
+                Value::Integer(_) | Value::Number(_) => {
+                    Some(String::from_utf8_lossy(&plain_tostring(ctx, m)).into_owned())
+                }
+                v => {
+                    stack.replace(ctx, v);
+                    return Ok(CallbackReturn::Return);
+                }
+            };
+            let level = stack
+                .get(rest + 1)
+                .to_integer()
+                .unwrap_or(if thread.is_some() { 0 } else { 1 });
+            let text = match thread {
+                Some(t) if !t.ptr_eq(exec.current_thread().thread) => {
+                    t.traceback(ctx, msg.as_deref(), (level + 1).max(1) as usize)
+                }
+                _ => exec.traceback(ctx, msg.as_deref(), level.max(0) as usize),
+            };
+            stack.replace(ctx, text);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    set_lib(ctx, env, "debug", debug);
+
     // coroutine
     let co = ctx.new_table();
     set(
@@ -1305,6 +1347,10 @@ impl<'gc> Sequence<'gc> for Sort<'gc> {
 struct XPCall<'gc>(Function<'gc>);
 
 impl<'gc> Sequence<'gc> for XPCall<'gc> {
+    fn traceback_name(&self) -> Option<&'static str> {
+        Some("xpcall")
+    }
+
     fn poll(
         &mut self,
         _ctx: Context<'gc>,

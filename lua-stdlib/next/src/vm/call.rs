@@ -713,6 +713,10 @@ struct CloseOnError<'gc> {
 }
 
 impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
+    fn traceback_name(&self) -> Option<&'static str> {
+        Some("")
+    }
+
     fn poll(
         &mut self,
         _ctx: Context<'gc>,
@@ -729,6 +733,10 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
 struct HandlerDone;
 
 impl<'gc> super::callback::Sequence<'gc> for HandlerDone {
+    fn traceback_name(&self) -> Option<&'static str> {
+        Some("")
+    }
+
     fn poll(
         &mut self,
         _ctx: Context<'gc>,

@@ -154,6 +154,13 @@ pub trait Sequence<'gc>: DynCollect<'gc> {
     fn handler(&self) -> Handler<'gc> {
         Handler::None
     }
+
+    /// How tracebacks show this continuation's callback: `Some("pcall")`
+    /// → `[C]: in function 'pcall'`, `None` → `[C]: in ?`, `Some("")` →
+    /// not shown (VM-internal continuations).
+    fn traceback_name(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// What a sequence does with errors, as the VM needs to know before
@@ -531,6 +538,17 @@ impl<'gc, 'a> Execution<'gc, 'a> {
             }),
             _ => None,
         }
+    }
+
+    /// `debug.traceback`'s text for this thread, from `level` (1: the
+    /// function that called the callback), as lua5.4 prints it.
+    pub fn traceback(
+        &self,
+        ctx: Context<'gc>,
+        msg: Option<&str>,
+        level: usize,
+    ) -> std::string::String {
+        super::debug::traceback(ctx, self.frames, self.is_main, msg, level)
     }
 
     /// Whether the caller at `level` is a Lua function (for `'name'` vs

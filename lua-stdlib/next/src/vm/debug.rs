@@ -181,7 +181,6 @@ pub fn upval_info(p: &Proto, i: usize) -> String {
 
 /// How the function called at `pc` is named (`funcnamefromcode`), for
 /// tracebacks and `debug.getinfo(...).name`.
-#[allow(dead_code)] // for debug.traceback, next step
 pub fn called_name(p: &Proto, pc: usize) -> Option<(&'static str, String)> {
     let i = *p.code.get(pc)?;
     match op(i) {
@@ -189,4 +188,138 @@ pub fn called_name(p: &Proto, pc: usize) -> Option<(&'static str, String)> {
         TFORCALL => Some(("for iterator", "for iterator".into())),
         _ => None,
     }
+}
+
+/// The name `luaL_traceback` gives the function of a Lua frame: a global
+/// (or library) name, else how its caller named it, else `main chunk` or
+/// `function <src:line>`.
+fn frame_function_name<'gc>(
+    ctx: super::context::Context<'gc>,
+    frames: &[super::thread::Frame<'gc>],
+    i: usize,
+) -> String {
+    use super::thread::Frame;
+    use super::value::{Function, Value};
+    let Frame::Lua(f) = &frames[i] else {
+        return "?".into();
+    };
+    let me = Value::Function(Function::Closure(f.closure));
+    if let Some(name) = global_name(ctx, me) {
+        return format!("function '{name}'");
+    }
+    if i > 0 {
+        if let Frame::Lua(caller) = &frames[i - 1] {
+            let p = caller.closure.proto();
+            if let Some((kind, name)) = called_name(p, caller.pc.saturating_sub(1)) {
+                let kind = if kind == "global" { "function" } else { kind };
+                return format!("{kind} '{name}'");
+            }
+        }
+    }
+    let p = f.closure.proto();
+    if p.line_defined == 0 {
+        "main chunk".into()
+    } else {
+        format!("function <{}:{}>", p.source, p.line_defined)
+    }
+}
+
+/// `pushglobalfuncname`: the function's name in the loaded libraries
+/// (`package.loaded`, or the globals when there is none).
+fn global_name<'gc>(
+    ctx: super::context::Context<'gc>,
+    f: super::value::Value<'gc>,
+) -> Option<String> {
+    use super::value::Value;
+    let loaded = match ctx.registry().get(ctx, "_LOADED") {
+        Value::Table(t) => t,
+        _ => {
+            let g = ctx.globals();
+            let mut k = Value::Nil;
+            while let Ok(Some((key, v))) = g.next(k) {
+                if v.raw_eq(f) {
+                    if let Value::String(s) = key {
+                        return Some(s.to_string());
+                    }
+                }
+                k = key;
+            }
+            return None;
+        }
+    };
+    let mut k = Value::Nil;
+    while let Ok(Some((lib, t))) = loaded.next(k) {
+        if let (Value::String(lname), Value::Table(t)) = (lib, t) {
+            let mut fk = Value::Nil;
+            while let Ok(Some((key, v))) = t.next(fk) {
+                if v.raw_eq(f) {
+                    if let Value::String(s) = key {
+                        let l = lname.to_string();
+                        return Some(if l == "_G" {
+                            s.to_string()
+                        } else {
+                            format!("{l}.{s}")
+                        });
+                    }
+                }
+                fk = key;
+            }
+        }
+        k = lib;
+    }
+    None
+}
+
+/// `luaL_traceback` over a thread's frames, innermost first, starting
+/// `level` Lua-visible levels up (1: the innermost frame).
+pub(crate) fn traceback<'gc>(
+    ctx: super::context::Context<'gc>,
+    frames: &[super::thread::Frame<'gc>],
+    host_below: bool,
+    msg: Option<&str>,
+    level: usize,
+) -> String {
+    use super::thread::Frame;
+    let mut out = String::new();
+    if let Some(m) = msg {
+        out.push_str(m);
+        out.push('\n');
+    }
+    out.push_str("stack traceback:");
+    let mut lines = Vec::new();
+    for i in (0..frames.len()).rev() {
+        match &frames[i] {
+            Frame::Lua(f) => lines.push(format!(
+                "\n\t{}:{}: in {}",
+                f.closure.proto().source,
+                f.current_line(),
+                frame_function_name(ctx, frames, i)
+            )),
+            Frame::Sequence { seq, .. } => match seq.0.traceback_name() {
+                Some("") => {}
+                Some(n) => lines.push(format!("\n\t[C]: in function '{n}'")),
+                None => lines.push("\n\t[C]: in ?".into()),
+            },
+            Frame::Await { .. } => lines.push("\n\t[C]: in ?".into()),
+        }
+    }
+    if host_below {
+        lines.push("\n\t[C]: in ?".into());
+    }
+    let lines: Vec<String> = lines.into_iter().skip(level.saturating_sub(1)).collect();
+    if lines.len() > 22 {
+        let n = lines.len() - 21;
+        for l in &lines[..10] {
+            out.push_str(l);
+        }
+        out.push_str(&format!("\n\t...\t(skipping {n} levels)"));
+        for l in &lines[lines.len() - 11..] {
+            out.push_str(l);
+        }
+    } else {
+        for l in &lines {
+            out.push_str(l);
+        }
+    }
+    out
 }

@@ -201,6 +201,30 @@ impl<'gc> Thread<'gc> {
         }
     }
 
+    /// `debug.traceback(co)` of a suspended coroutine (a running one is
+    /// described by its `Execution`).
+    pub fn traceback(
+        self,
+        ctx: Context<'gc>,
+        msg: Option<&str>,
+        level: usize,
+    ) -> std::string::String {
+        match self.0.try_borrow() {
+            Ok(s) => {
+                let mut t = super::debug::traceback(ctx, &s.frames, false, msg, level);
+                if matches!(
+                    s.frames.last(),
+                    Some(Frame::Await { .. } | Frame::Sequence { .. })
+                ) {
+                    // The callback that yielded is the innermost level.
+                    t = t.replacen("\n\t[C]: in ?", "\n\t[C]: in function 'coroutine.yield'", 1);
+                }
+                t
+            }
+            Err(_) => String::new(),
+        }
+    }
+
     /// Stack depth info for `debug.traceback`: the (chunk, line, function
     /// name) of each Lua frame, innermost first.
     pub fn traceback_frames(self) -> Vec<(String, u32)> {
