@@ -436,10 +436,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let nx = x.to_number().map(Value::from);
             let ny = y.to_number().map(Value::from);
             if let (Some(a), Some(b)) = (nx, ny) {
+                // lua5.4 does string arithmetic in the string metatable's
+                // C metamethods: their errors carry no position.
                 return match arith(ev, a, b) {
                     Ok(Some(v)) => Ok(Some(v)),
                     Ok(None) => Ok(Some(Value::Nil)),
-                    Err(m) => Err(self.rt_error(st, m)),
+                    Err(m) => Err(self.error_msg(m)),
                 };
             }
             let name = &meta::EVENT_NAMES[ev as usize][2..];
@@ -903,6 +905,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         }
                     }
                     NEWTABLE => {
+                        // lua5.4 saves the pc here (its GC check), which decides the
+                        // line of a later unprotected error.
+                        save!();
                         let bsz = b(i);
                         let hash = if bsz > 0 { 1usize << (bsz - 1) } else { 0 };
                         let mut arr = c(i);
@@ -1010,7 +1015,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 }
                                 Ok(None) => {}
                                 Err(m) => {
-                                    save!();
+                                    // As in lua5.4, the position is the last
+                                    // saved one: integer division by zero is
+                                    // raised from the unprotected fast path.
+                                    self.fuel.set_remaining(budget);
                                     return Err(self.rt_error(st, m));
                                 }
                             }
@@ -1067,7 +1075,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 }
                                 Ok(None) => {}
                                 Err(m) => {
-                                    save!();
+                                    // As in lua5.4, the position is the last
+                                    // saved one: integer division by zero is
+                                    // raised from the unprotected fast path.
+                                    self.fuel.set_remaining(budget);
                                     return Err(self.rt_error(st, m));
                                 }
                             }
@@ -1474,6 +1485,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         st.stack.resize(extent, Value::Nil);
                     }
                     CLOSURE => {
+                        // lua5.4 saves the pc here (its GC check), which decides the
+                        // line of a later unprotected error.
+                        save!();
                         let np = fp.protos[bx(i)];
                         let descs = &np.proto.upvalues;
                         let mut upv = Vec::with_capacity(descs.len());
@@ -1487,6 +1501,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         reg!(ra) = Value::Function(Function::Closure(ctx.new_closure(np, upv)));
                     }
                     VARARG => {
+                        // lua5.4 saves the pc here (its GC check), which decides the
+                        // line of a later unprotected error.
+                        save!();
                         let nvar = match Self::top_frame(st) {
                             Some(f) => f.nvarargs,
                             None => 0,
