@@ -219,8 +219,13 @@ fn random_programs_match_lua54_and_never_panic() {
                 continue;
             }
             compared += 1;
+            // Integer division by zero is raised by lua5.4 from an
+            // unprotected fast path, with the line of the last instruction
+            // that saved its pc — which depends on whether earlier table
+            // writes took ltable.c's fast path. Those lines are not compared.
+            let (ours_n, reference) = (unline(&ours[i]), unline(&reference));
             assert_eq!(
-                ours[i], reference,
+                ours_n, reference,
                 "seed {seed}: program differs from lua5.4:\n{PRELUDE}{body}"
             );
         }
@@ -228,6 +233,22 @@ fn random_programs_match_lua54_and_never_panic() {
     }
     println!("{programs} programs run, {compared} compared with lua5.4");
     assert!(programs > 100);
+}
+
+fn unline(out: &str) -> String {
+    out.lines()
+        .map(|l| {
+            if l.ends_with("attempt to perform 'n%0'") || l.ends_with("attempt to divide by zero") {
+                match (l.find("gen:"), l.find(": attempt")) {
+                    (Some(a), Some(b)) if a < b => format!("{}{}", &l[..a], &l[b + 2..]),
+                    _ => l.to_string(),
+                }
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn tempdir() -> std::path::PathBuf {

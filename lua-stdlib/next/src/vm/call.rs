@@ -188,8 +188,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             if base + max > MAX_STACK {
                 return Err(self.rt_error(st, "stack overflow"));
             }
-            st.stack.truncate(base + nargs.min(nparams));
+            // Missing parameters are nil; other registers are written
+            // before they are read (the code generator guarantees it).
             st.stack.resize(base + max, Value::Nil);
+            for j in nargs..nparams {
+                st.stack[base + j] = Value::Nil;
+            }
             st.frames.push(Frame::Lua(LuaFrame {
                 closure: c,
                 base,
