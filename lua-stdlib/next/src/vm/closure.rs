@@ -74,6 +74,10 @@ pub struct FunctionProto<'gc> {
     pub num_params: u8,
     pub is_vararg: bool,
     pub max_stack: u8,
+    /// The code, copied into the VM so the instruction loop reaches it
+    /// without going through the `Arc`.
+    #[collect(require_static)]
+    pub code: Box<[Instruction]>,
     pub constants: Box<[Value<'gc>]>,
     pub protos: Box<[Gc<'gc, FunctionProto<'gc>>]>,
 }
@@ -108,6 +112,7 @@ impl<'gc> FunctionProto<'gc> {
                 num_params: proto.num_params,
                 is_vararg: proto.is_vararg,
                 max_stack: proto.max_stack,
+                code: proto.code.clone().into_boxed_slice(),
                 constants,
                 protos,
             },

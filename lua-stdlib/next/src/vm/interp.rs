@@ -753,7 +753,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let mut pc = frame.pc;
             let cs = closure.state();
             let fp = Gc::as_ref(cs.proto);
-            let code: &'gc [u32] = &fp.proto.code;
+            let code: &'gc [u32] = &fp.code;
             let kst: &'gc [Value<'gc>] = &fp.constants;
             let ups = &cs.upvalues;
             // Fuel is counted in a local and written back before anything that
@@ -1481,7 +1481,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 }
                             }
                         }
-                        let extent = base + fp.proto.max_stack as usize;
+                        let extent = base + fp.max_stack as usize;
                         st.stack.resize(extent, Value::Nil);
                     }
                     CLOSURE => {
