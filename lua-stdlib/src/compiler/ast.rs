@@ -3,6 +3,17 @@
 //! Names stay unresolved here (locals, upvalues and globals are told apart by
 //! the code generator, which owns scopes); every node that can raise a
 //! runtime error carries the line lua5.4 would report for it.
+//!
+//! The tree is only as deep as the source is truly nested. What lua5.4's
+//! parser reads in a loop is a list here, not a left-deep chain of boxes:
+//! a suffix chain `f()()`, `t.a.a`, `a.b:c():d()` is a base plus a `Vec` of
+//! suffixes ([`ExprKind::Suffixed`]), and a left-associative operator chain
+//! `1+1+1`, `a or b or c`, `a == b == c` is a first operand plus a `Vec` of
+//! (operator, right operand) folded left to right ([`ExprKind::Binary`]).
+//! Everything else that nests (parentheses, table constructors, function
+//! bodies, blocks, right operands of `..` and `^`, unary operators) passes
+//! through the parser's depth check (see `parser`), so walking, cloning and
+//! dropping a tree recurses at most about `parser::MAX_LEVELS` nodes deep.
 
 pub type Name = Vec<u8>;
 
@@ -79,22 +90,93 @@ pub enum ExprKind {
     Vararg,
     Function(Box<FuncBody>),
     Table(Vec<Field>),
-    Bin(BinOp, Box<Expr>, Box<Expr>),
+    /// `first op1 r1 op2 r2 ...` folded left to right:
+    /// `((first op1 r1) op2 r2) ...`; never empty. One loop of lua5.4's
+    /// `subexpr` makes one chain, so along it operator priorities never
+    /// rise; a right operand holds whatever binds tighter (`a or b and c`
+    /// is `a` + [(or, `b and c`)]), and right-associative `..` and `^`
+    /// nest in right operands.
+    Binary(Box<Expr>, Vec<BinRhs>),
     Un(UnOp, Box<Expr>),
     Name(Name),
-    Index(Box<Expr>, Box<Expr>),
-    Call(Box<Expr>, Vec<Expr>),
-    Method(Box<Expr>, Name, Vec<Expr>),
+    /// A prefix (a `Name` or a `Paren`) followed by indexing, calls and
+    /// method calls, applied in order; never empty.
+    Suffixed(Box<Expr>, Vec<Suffix>),
     /// `(e)`: truncates multiple results to one.
     Paren(Box<Expr>),
 }
 
+/// One step of a [`ExprKind::Binary`] chain.
+#[derive(Debug, Clone)]
+pub struct BinRhs {
+    pub op: BinOp,
+    pub rhs: Expr,
+    /// Line of the operator (where lua5.4 reports its errors).
+    pub line: u32,
+}
+
+/// One step of a [`ExprKind::Suffixed`] chain.
+#[derive(Debug, Clone)]
+pub struct Suffix {
+    pub kind: SuffixKind,
+    /// The key's line for an index; for calls, the line where the whole
+    /// suffixed expression starts (what lua5.4 reports for a call).
+    pub line: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum SuffixKind {
+    /// `[k]` or `.name` (a string key)
+    Index(Expr),
+    Call(Vec<Expr>),
+    /// `:name(args)`
+    Method(Name, Vec<Expr>),
+}
+
+impl SuffixKind {
+    pub fn is_call(&self) -> bool {
+        matches!(self, SuffixKind::Call(_) | SuffixKind::Method(..))
+    }
+}
+
 impl Expr {
+    /// A call or `...`: an expression that may produce several values.
     pub fn is_multi(&self) -> bool {
-        matches!(
-            self.kind,
-            ExprKind::Call(..) | ExprKind::Method(..) | ExprKind::Vararg
-        )
+        match &self.kind {
+            ExprKind::Vararg => true,
+            ExprKind::Suffixed(_, s) => s.last().is_some_and(|s| s.kind.is_call()),
+            _ => false,
+        }
+    }
+
+    /// The prefix and suffixes of a suffix chain.
+    pub fn suffixed(&self) -> Option<(&Expr, &[Suffix])> {
+        match &self.kind {
+            ExprKind::Suffixed(base, sufs) => Some((base, sufs)),
+            _ => None,
+        }
+    }
+
+    /// A function or method call (what may stand as a statement).
+    pub fn is_call(&self) -> bool {
+        matches!(&self.kind, ExprKind::Suffixed(_, s) if s.last().is_some_and(|s| s.kind.is_call()))
+    }
+
+    /// A name or an indexing (what may be assigned to).
+    pub fn is_assignable(&self) -> bool {
+        match &self.kind {
+            ExprKind::Name(_) => true,
+            ExprKind::Suffixed(_, s) => {
+                matches!(
+                    s.last(),
+                    Some(Suffix {
+                        kind: SuffixKind::Index(_),
+                        ..
+                    })
+                )
+            }
+            _ => false,
+        }
     }
 }
 
@@ -146,20 +228,30 @@ pub enum StatKind {
     While(Expr, Block),
     Repeat(Block, Expr),
     If(Vec<(Expr, Block)>, Option<Block>),
-    NumFor {
-        var: Name,
-        start: Expr,
-        limit: Expr,
-        step: Option<Expr>,
-        body: Block,
-    },
-    GenFor {
-        names: Vec<Name>,
-        exprs: Vec<Expr>,
-        body: Block,
-    },
+    /// (boxed, like `GenFor`: statements stay small, and so do the
+    /// parser's frames that hold them)
+    NumFor(Box<NumFor>),
+    GenFor(Box<GenFor>),
     Return(Vec<Expr>),
     Break,
     Goto(Name),
     Label(Name),
+}
+
+/// `for var = start, limit [, step] do body end`
+#[derive(Debug, Clone)]
+pub struct NumFor {
+    pub var: Name,
+    pub start: Expr,
+    pub limit: Expr,
+    pub step: Option<Expr>,
+    pub body: Block,
+}
+
+/// `for names in exprs do body end`
+#[derive(Debug, Clone)]
+pub struct GenFor {
+    pub names: Vec<Name>,
+    pub exprs: Vec<Expr>,
+    pub body: Block,
 }

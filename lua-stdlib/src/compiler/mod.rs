@@ -168,3 +168,6 @@ pub fn chunk_id(chunk_name: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod depth_tests;

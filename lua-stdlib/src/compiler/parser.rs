@@ -1,6 +1,37 @@
 //! Recursive-descent parser for Lua 5.4, shaped after lua5.4's `lparser.c`
 //! so that its syntax errors (`'=' expected near 'x'`, `'end' expected (to
 //! close 'function' at line 1) near <eof>` ...) come out identical.
+//!
+//! # How deep it goes
+//!
+//! Source text comes from function authors (the Admin API compiles every
+//! stored function), so nesting must not be able to exhaust the Rust stack
+//! of the parser, the code generator or the tree's destructor. Two rules
+//! bound it, and a new code generator must keep both:
+//!
+//! - **Loops stay loops.** What lua5.4 parses in a loop (suffixes
+//!   `f()()`, `t.a.a`, `a.b:c():d()`; left-associative operators
+//!   `1+1+1`, `a or b or c`, `a == b == c`; `elseif` arms; statements of a
+//!   block; items of a table) is a `Vec` in the tree, and the code generator
+//!   walks it with a loop, never by recursing once per element. These
+//!   shapes have no depth limit, as in lua5.4.
+//! - **Nesting is counted as lua5.4 counts it.** lua5.4 calls `enterlevel`
+//!   (one C level) on entering `statement` and `subexpr`, and stops at
+//!   `LUAI_MAXCCALLS` = 200 with the message `C stack overflow` (5.4.4; no
+//!   position). Every recursion of the grammar passes through one of the
+//!   two (parentheses, table constructors, call arguments, keys, function
+//!   bodies, blocks, unary operators and the right operands of `..` and `^`
+//!   all nest through `subexpr`; blocks through `statement`), so counting
+//!   there bounds every path. We count the same places from
+//!   [`BASE_LEVEL`] = 1, the level a chunk given to `lua5.4 -e` or
+//!   `lua5.4 file.lua` starts at (a `load` called from a Lua script starts
+//!   one level deeper, at 2, so it stops one level earlier). Hence we
+//!   accept exactly what `lua5.4 -e` accepts, e.g. 198 nested `do ... end`,
+//!   `x = ((...(1)...))` with 196 parentheses, 98 nested `function() return
+//!   ... end`, and reject one more with the same `C stack overflow`.
+//!
+//! The tree is then at most about [`MAX_LEVELS`] levels deep (each level a
+//! few nodes), which is what bounds the code generator's recursion.
 
 use super::{
     ast::*,
@@ -26,7 +57,12 @@ impl From<LexError> for SyntaxError {
 
 type PResult<T> = Result<T, SyntaxError>;
 
-const MAX_DEPTH: u32 = 200;
+/// lua5.4's `LUAI_MAXCCALLS`: nesting stops when the level reaches it.
+pub const MAX_LEVELS: u32 = 200;
+
+/// The C level at which lua5.4 starts parsing a chunk given on its command
+/// line (`lua5.4 -e`, `lua5.4 file`): the `pmain` call.
+pub const BASE_LEVEL: u32 = 1;
 
 pub struct Parser<'a> {
     lexer: Lexer<'a>,
@@ -45,7 +81,7 @@ pub fn parse_chunk(src: &[u8]) -> PResult<Block> {
         tok,
         ahead: None,
         vararg: vec![true],
-        depth: 0,
+        depth: BASE_LEVEL,
     };
     let block = p.block()?;
     if p.tok.tok != Tok::Eof {
@@ -132,9 +168,10 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// lua5.4's `enterlevel`, on entering `statement` and `subexpr`.
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_LEVELS {
             // lua5.4 raises this from its C-stack check, without position
             return Err(SyntaxError {
                 line: 0,
@@ -153,18 +190,20 @@ impl<'a> Parser<'a> {
     }
 
     fn block(&mut self) -> PResult<Block> {
-        self.enter()?;
         let mut stats = Vec::new();
         while !self.block_follow(true) {
+            // `return` is one of lua5.4's statements (one level too)
+            self.enter()?;
             if self.tok.tok == Tok::Return {
                 stats.push(self.retstat()?);
+                self.depth -= 1;
                 break;
             }
             if let Some(s) = self.statement()? {
                 stats.push(s);
             }
+            self.depth -= 1;
         }
-        self.depth -= 1;
         Ok(Block {
             stats,
             end_line: self.line(),
@@ -186,106 +225,126 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// One statement. Each kind is parsed by its own function: statements
+    /// nest through here, and small frames keep deep nesting cheap.
     fn statement(&mut self) -> PResult<Option<Stat>> {
         let line = self.line();
+        // one `?` for all arms: in unoptimized builds every `?` has its own
+        // slot in the frame, and this frame is on every nesting path
         let kind = match self.tok.tok {
             Tok::Char(b';') => {
                 self.next()?;
                 return Ok(None);
             }
-            Tok::If => self.ifstat(line)?,
-            Tok::While => {
-                self.next()?;
-                let cond = self.expr()?;
-                self.check_next(&Tok::Do)?;
-                let body = self.block()?;
-                self.check_match(&Tok::End, &Tok::While, line)?;
-                StatKind::While(cond, body)
-            }
-            Tok::Do => {
-                self.next()?;
-                let body = self.block()?;
-                self.check_match(&Tok::End, &Tok::Do, line)?;
-                StatKind::Do(body)
-            }
-            Tok::For => self.forstat(line)?,
-            Tok::Repeat => {
-                self.next()?;
-                let body = self.block()?;
-                self.check_match(&Tok::Until, &Tok::Repeat, line)?;
-                let cond = self.expr()?;
-                StatKind::Repeat(body, cond)
-            }
-            Tok::Function => {
-                self.next()?;
-                // funcname: Name {'.' Name} [':' Name]
-                let nline = self.line();
-                let n = self.name()?;
-                let mut full = n.clone();
-                let mut target = Expr {
-                    kind: ExprKind::Name(n),
-                    line: nline,
-                };
-                let mut is_method = false;
-                while matches!(self.tok.tok, Tok::Char(b'.') | Tok::Char(b':')) {
-                    let colon = self.tok.tok == Tok::Char(b':');
-                    self.next()?;
-                    let kline = self.line();
-                    let key = self.name()?;
-                    full.push(if colon { b':' } else { b'.' });
-                    full.extend_from_slice(&key);
-                    target = Expr {
-                        kind: ExprKind::Index(
-                            Box::new(target),
-                            Box::new(Expr {
-                                kind: ExprKind::Str(key),
-                                line: kline,
-                            }),
-                        ),
-                        line: kline,
-                    };
-                    if colon {
-                        is_method = true;
-                        break;
-                    }
-                }
-                let body = self.body(is_method, line, Some(full))?;
-                StatKind::Assign(
-                    vec![target],
-                    vec![Expr {
-                        kind: ExprKind::Function(Box::new(body)),
-                        line,
-                    }],
-                )
-            }
-            Tok::Local => {
-                self.next()?;
-                if self.test_next(&Tok::Function)? {
-                    let name = self.name()?;
-                    let body = self.body(false, line, Some(name.clone()))?;
-                    StatKind::LocalFunction(name, Box::new(body))
-                } else {
-                    self.localstat()?
-                }
-            }
-            Tok::DbColon => {
-                self.next()?;
-                let name = self.name()?;
-                self.check_next(&Tok::DbColon)?;
-                StatKind::Label(name)
-            }
+            Tok::If => self.ifstat(line),
+            Tok::While => self.whilestat(line),
+            Tok::Do => self.dostat(line),
+            Tok::For => self.forstat(line),
+            Tok::Repeat => self.repeatstat(line),
+            Tok::Function => self.funcstat(line),
+            Tok::Local => self.localstat_or_function(line),
+            Tok::DbColon => self.labelstat(),
             Tok::Return => unreachable!("return handled by block"),
-            Tok::Break => {
-                self.next()?;
-                StatKind::Break
-            }
-            Tok::Goto => {
-                self.next()?;
-                StatKind::Goto(self.name()?)
-            }
-            _ => self.exprstat()?,
-        };
+            Tok::Break => self.next().map(|()| StatKind::Break),
+            Tok::Goto => self.gotostat(),
+            _ => self.exprstat(),
+        }?;
         Ok(Some(Stat { kind, line }))
+    }
+
+    fn whilestat(&mut self, line: u32) -> PResult<StatKind> {
+        self.next()?;
+        let cond = self.expr()?;
+        self.check_next(&Tok::Do)?;
+        let body = self.block()?;
+        self.check_match(&Tok::End, &Tok::While, line)?;
+        Ok(StatKind::While(cond, body))
+    }
+
+    fn dostat(&mut self, line: u32) -> PResult<StatKind> {
+        self.next()?;
+        let body = self.block()?;
+        self.check_match(&Tok::End, &Tok::Do, line)?;
+        Ok(StatKind::Do(body))
+    }
+
+    fn repeatstat(&mut self, line: u32) -> PResult<StatKind> {
+        self.next()?;
+        let body = self.block()?;
+        self.check_match(&Tok::Until, &Tok::Repeat, line)?;
+        let cond = self.expr()?;
+        Ok(StatKind::Repeat(body, cond))
+    }
+
+    fn gotostat(&mut self) -> PResult<StatKind> {
+        self.next()?;
+        Ok(StatKind::Goto(self.name()?))
+    }
+
+    fn labelstat(&mut self) -> PResult<StatKind> {
+        self.next()?;
+        let name = self.name()?;
+        self.check_next(&Tok::DbColon)?;
+        Ok(StatKind::Label(name))
+    }
+
+    fn localstat_or_function(&mut self, line: u32) -> PResult<StatKind> {
+        self.next()?;
+        if self.test_next(&Tok::Function)? {
+            let name = self.name()?;
+            let body = self.body(false, line, Some(name.clone()))?;
+            Ok(StatKind::LocalFunction(name, Box::new(body)))
+        } else {
+            self.localstat()
+        }
+    }
+
+    /// `function funcname body`; funcname: Name {'.' Name} [':' Name]
+    fn funcstat(&mut self, line: u32) -> PResult<StatKind> {
+        self.next()?;
+        let nline = self.line();
+        let n = self.name()?;
+        let mut full = n.clone();
+        let base = Expr {
+            kind: ExprKind::Name(n),
+            line: nline,
+        };
+        let mut keys = Vec::new();
+        let mut is_method = false;
+        while matches!(self.tok.tok, Tok::Char(b'.') | Tok::Char(b':')) {
+            let colon = self.tok.tok == Tok::Char(b':');
+            self.next()?;
+            let kline = self.line();
+            let key = self.name()?;
+            full.push(if colon { b':' } else { b'.' });
+            full.extend_from_slice(&key);
+            keys.push(Suffix {
+                kind: SuffixKind::Index(Expr {
+                    kind: ExprKind::Str(key),
+                    line: kline,
+                }),
+                line: kline,
+            });
+            if colon {
+                is_method = true;
+                break;
+            }
+        }
+        let target = match keys.last() {
+            None => base,
+            Some(last) => Expr {
+                line: last.line,
+                kind: ExprKind::Suffixed(Box::new(base), keys),
+            },
+        };
+        let body = self.body(is_method, line, Some(full))?;
+        Ok(StatKind::Assign(
+            vec![target],
+            vec![Expr {
+                kind: ExprKind::Function(Box::new(body)),
+                line,
+            }],
+        ))
     }
 
     fn ifstat(&mut self, line: u32) -> PResult<StatKind> {
@@ -326,13 +385,13 @@ impl<'a> Parser<'a> {
                 self.check_next(&Tok::Do)?;
                 let body = self.block()?;
                 self.check_match(&Tok::End, &Tok::For, line)?;
-                Ok(StatKind::NumFor {
+                Ok(StatKind::NumFor(Box::new(NumFor {
                     var,
                     start,
                     limit,
                     step,
                     body,
-                })
+                })))
             }
             Tok::Char(b',') | Tok::In => {
                 let mut names = vec![var];
@@ -344,7 +403,7 @@ impl<'a> Parser<'a> {
                 self.check_next(&Tok::Do)?;
                 let body = self.block()?;
                 self.check_match(&Tok::End, &Tok::For, line)?;
-                Ok(StatKind::GenFor { names, exprs, body })
+                Ok(StatKind::GenFor(Box::new(GenFor { names, exprs, body })))
             }
             _ => Err(self.error("'=' or 'in' expected")),
         }
@@ -399,7 +458,7 @@ impl<'a> Parser<'a> {
             let mut targets = vec![e];
             loop {
                 let last = targets.last().expect("at least one target");
-                if !matches!(last.kind, ExprKind::Name(_) | ExprKind::Index(..)) {
+                if !last.is_assignable() {
                     return Err(self.error("syntax error"));
                 }
                 if !self.test_next(&Tok::Char(b','))? {
@@ -411,7 +470,7 @@ impl<'a> Parser<'a> {
             let exprs = self.exprlist()?;
             Ok(StatKind::Assign(targets, exprs))
         } else {
-            if !matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..)) {
+            if !e.is_call() {
                 return Err(self.error("syntax error"));
             }
             Ok(StatKind::Call(e))
@@ -478,67 +537,88 @@ impl<'a> Parser<'a> {
                     line,
                 })
             }
-            Tok::Char(b'(') => {
-                self.next()?;
-                let e = self.expr()?;
-                self.check_match(&Tok::Char(b')'), &Tok::Char(b'('), line)?;
-                Ok(Expr {
-                    kind: ExprKind::Paren(Box::new(e)),
-                    line,
-                })
-            }
+            Tok::Char(b'(') => self.parenexp(line),
             _ => Err(self.error("unexpected symbol")),
         }
     }
 
+    /// `primaryexp { '.' NAME | '[' exp ']' | ':' NAME funcargs | funcargs }`:
+    /// a loop, so the suffixes go into one list.
+    fn parenexp(&mut self, line: u32) -> PResult<Expr> {
+        self.next()?;
+        let e = self.expr()?;
+        self.check_match(&Tok::Char(b')'), &Tok::Char(b'('), line)?;
+        Ok(Expr {
+            kind: ExprKind::Paren(Box::new(e)),
+            line,
+        })
+    }
+
     fn suffixedexp(&mut self) -> PResult<Expr> {
         let line = self.line();
-        let mut e = self.primaryexp()?;
-        loop {
-            match &self.tok.tok {
-                Tok::Char(b'.') => {
-                    self.next()?;
-                    let kline = self.line();
-                    let key = self.name()?;
-                    e = Expr {
-                        kind: ExprKind::Index(
-                            Box::new(e),
-                            Box::new(Expr {
-                                kind: ExprKind::Str(key),
-                                line: kline,
-                            }),
-                        ),
-                        line: kline,
-                    };
-                }
-                Tok::Char(b'[') => {
-                    self.next()?;
-                    let k = self.expr()?;
-                    self.check_next(&Tok::Char(b']'))?;
-                    e = Expr {
-                        kind: ExprKind::Index(Box::new(e), Box::new(k)),
-                        line: self.line(),
-                    };
-                }
-                Tok::Char(b':') => {
-                    self.next()?;
-                    let name = self.name()?;
-                    let args = self.funcargs(line)?;
-                    e = Expr {
-                        kind: ExprKind::Method(Box::new(e), name, args),
-                        line,
-                    };
-                }
-                Tok::Char(b'(') | Tok::Str(_) | Tok::Char(b'{') => {
-                    let args = self.funcargs(line)?;
-                    e = Expr {
-                        kind: ExprKind::Call(Box::new(e), args),
-                        line,
-                    };
-                }
-                _ => return Ok(e),
-            }
+        let base = self.primaryexp()?;
+        let mut suffixes = Vec::new();
+        while let Some(suffix) = self.suffix(line)? {
+            suffixes.push(suffix);
         }
+        Ok(match suffixes.last() {
+            None => base,
+            Some(last) => Expr {
+                line: last.line,
+                kind: ExprKind::Suffixed(Box::new(base), suffixes),
+            },
+        })
+    }
+
+    /// One suffix, if one follows (`line`: where the expression starts).
+    fn suffix(&mut self, line: u32) -> PResult<Option<Suffix>> {
+        // one `?` for all arms (small frames on the nesting path)
+        match &self.tok.tok {
+            Tok::Char(b'.') => self.field_suffix(),
+            Tok::Char(b'[') => self.index_suffix(),
+            Tok::Char(b':') => self.method_suffix(line),
+            Tok::Char(b'(') | Tok::Str(_) | Tok::Char(b'{') => {
+                self.funcargs(line).map(|args| Suffix {
+                    kind: SuffixKind::Call(args),
+                    line,
+                })
+            }
+            _ => return Ok(None),
+        }
+        .map(Some)
+    }
+
+    fn field_suffix(&mut self) -> PResult<Suffix> {
+        self.next()?;
+        let kline = self.line();
+        let key = self.name()?;
+        Ok(Suffix {
+            kind: SuffixKind::Index(Expr {
+                kind: ExprKind::Str(key),
+                line: kline,
+            }),
+            line: kline,
+        })
+    }
+
+    fn index_suffix(&mut self) -> PResult<Suffix> {
+        self.next()?;
+        let k = self.expr()?;
+        self.check_next(&Tok::Char(b']'))?;
+        Ok(Suffix {
+            kind: SuffixKind::Index(k),
+            line: self.line(),
+        })
+    }
+
+    fn method_suffix(&mut self, line: u32) -> PResult<Suffix> {
+        self.next()?;
+        let name = self.name()?;
+        let args = self.funcargs(line)?;
+        Ok(Suffix {
+            kind: SuffixKind::Method(name, args),
+            line,
+        })
     }
 
     fn funcargs(&mut self, line: u32) -> PResult<Vec<Expr>> {
@@ -630,18 +710,20 @@ impl<'a> Parser<'a> {
                 ExprKind::Vararg
             }
             Tok::Char(b'{') => return self.constructor(),
-            Tok::Function => {
-                self.next()?;
-                let body = self.body(false, line, None)?;
-                return Ok(Expr {
-                    kind: ExprKind::Function(Box::new(body)),
-                    line,
-                });
-            }
+            Tok::Function => return self.functionexp(line),
             _ => return self.suffixedexp(),
         };
         self.next()?;
         Ok(Expr { kind, line })
+    }
+
+    fn functionexp(&mut self, line: u32) -> PResult<Expr> {
+        self.next()?;
+        let body = self.body(false, line, None)?;
+        Ok(Expr {
+            kind: ExprKind::Function(Box::new(body)),
+            line,
+        })
     }
 
     fn binop(&self) -> Option<BinOp> {
@@ -692,6 +774,8 @@ impl<'a> Parser<'a> {
         } else {
             self.simpleexp()?
         };
+        // a loop in lua5.4: one list, folded left to right
+        let mut chain = Vec::new();
         while let Some(op) = self.binop() {
             let (left, right) = op.priority();
             if left <= limit {
@@ -700,9 +784,12 @@ impl<'a> Parser<'a> {
             let line = self.line();
             self.next()?;
             let rhs = self.subexpr(right)?;
+            chain.push(BinRhs { op, rhs, line });
+        }
+        if let Some(last) = chain.last() {
             e = Expr {
-                kind: ExprKind::Bin(op, Box::new(e), Box::new(rhs)),
-                line,
+                line: last.line,
+                kind: ExprKind::Binary(Box::new(e), chain),
             };
         }
         self.depth -= 1;

@@ -176,8 +176,12 @@ impl CodeGen {
         end_line: u32,
     ) -> GResult<(u8, bool, Vec<Vec<u8>>)> {
         let reference = piccolo::compiler::FunctionRef::Expression(super::line_number(line));
+        let (outer_locals, line_defined) = (self.named_locals(), self.fs().line_defined);
         self.open_function(reference, vararg, end_line);
-        self.fs().protected = true;
+        let fs = self.fs();
+        fs.protected = true;
+        fs.outer_locals = outer_locals;
+        fs.line_defined = line_defined;
         let saved_line = self.cur_line;
         self.block_body(body)?;
         let broke = self.fs().protected_break;

@@ -6,12 +6,12 @@ use piccolo::{
     Constant,
 };
 
-use super::{CodeGen, GResult, VarLoc};
-use crate::compiler::ast::{BinOp, Expr, ExprKind, Field, UnOp};
-use crate::runtime::{ArithOp, CompareOp, Helper};
-
-/// Operands of `..` passed to one helper call.
-const CONCAT_GROUP: usize = 100;
+use super::{
+    binary::{is_number_literal, Operand},
+    CodeGen, EnvLoc, GResult, VarLoc,
+};
+use crate::compiler::ast::{Expr, ExprKind, Field, FuncBody, Suffix, SuffixKind, UnOp};
+use crate::runtime::{ArithOp, Helper};
 
 /// Items of a table constructor stored per `SetList`.
 const FIELDS_PER_FLUSH: u8 = 50;
@@ -38,12 +38,15 @@ impl CodeGen {
     pub(super) fn expr_to_reg(&mut self, e: &Expr, dest: u8) -> GResult<()> {
         self.cur_line = e.line;
         let save = self.freereg();
+        // one `?` for all arms: this frame is on every nesting path, and in
+        // unoptimized builds every `?` has its own slot in it
         match &e.kind {
             ExprKind::Nil => {
                 self.emit(Operation::LoadNil {
                     dest: reg(dest),
                     count: 1,
                 });
+                Ok(())
             }
             ExprKind::True | ExprKind::False => {
                 self.emit(Operation::LoadBool {
@@ -51,83 +54,84 @@ impl CodeGen {
                     value: matches!(e.kind, ExprKind::True),
                     skip_next: false,
                 });
+                Ok(())
             }
             ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {
                 let c = self.literal(e).expect("literal");
-                self.load_constant(dest, c)?;
+                self.load_constant(dest, c)
             }
             ExprKind::Vararg => {
                 self.emit(Operation::VarArgs {
                     dest: reg(dest),
                     count: VarCount::constant(1),
                 });
+                Ok(())
             }
-            ExprKind::Function(f) => {
-                let idx = self.function(f)?;
-                self.cur_line = e.line;
-                self.emit(Operation::Closure {
-                    dest: reg(dest),
-                    proto: PrototypeIndex(idx),
-                });
-            }
-            ExprKind::Table(fields) => self.table(fields, dest)?,
-            ExprKind::Name(n) => self.name_to_reg(n, dest)?,
-            ExprKind::Index(t, k) => {
-                let tr = self.expr_any_reg(t)?;
-                self.guard(t, tr, Guard::Index)?;
-                let kr = self.expr_rc(k)?;
-                self.cur_line = e.line;
-                self.emit(Operation::GetTable {
-                    dest: reg(dest),
-                    table: reg(tr),
-                    key: kr,
-                });
-            }
-            ExprKind::Call(..) | ExprKind::Method(..) => {
-                // let the call sit in `dest` when it is the top temporary
-                let top = dest as u16 + 1 == self.fs().freereg && dest >= self.nactive_regs();
-                if top {
-                    self.set_freereg(dest);
-                }
-                let base = self.call(e, VarCount::constant(1))?;
-                if base != dest {
-                    self.emit(Operation::Move {
-                        dest: reg(dest),
-                        source: reg(base),
-                    });
-                }
-            }
-            ExprKind::Paren(inner) => self.expr_to_reg(inner, dest)?,
-            ExprKind::Un(op @ (UnOp::Neg | UnOp::BNot), operand)
-                if self.strict && !is_number_literal(operand) =>
-            {
-                let code = if *op == UnOp::Neg {
-                    ArithOp::Unm
-                } else {
-                    ArithOp::BNot
-                };
-                self.helper_arith(code, operand, operand, e.line, dest)?;
-            }
-            ExprKind::Un(op, operand) => {
-                let src = self.expr_any_reg(operand)?;
-                self.cur_line = e.line;
-                match op {
-                    UnOp::Neg => self.guard(operand, src, Guard::Arith)?,
-                    UnOp::BNot => self.guard(operand, src, Guard::Bitwise)?,
-                    UnOp::Len => self.guard(operand, src, Guard::Length)?,
-                    UnOp::Not => {}
-                }
-                let (dest, source) = (reg(dest), reg(src));
-                self.emit(match op {
-                    UnOp::Neg => Operation::Minus { dest, source },
-                    UnOp::Not => Operation::Not { dest, source },
-                    UnOp::Len => Operation::Length { dest, source },
-                    UnOp::BNot => Operation::BitNot { dest, source },
-                });
-            }
-            ExprKind::Bin(op, a, b) => self.binary(*op, a, b, e, dest)?,
-        }
+            ExprKind::Function(f) => self.closure(f, e.line, dest),
+            ExprKind::Table(fields) => self.table(fields, dest),
+            ExprKind::Name(n) => self.name_to_reg(n, dest),
+            ExprKind::Suffixed(base, sufs) if !e.is_call() => self.index_to_reg(base, sufs, dest),
+            ExprKind::Suffixed(..) => self.call_to_reg(e, dest),
+            ExprKind::Paren(inner) => self.expr_to_reg(inner, dest),
+            ExprKind::Un(op, operand) => self.unary(*op, operand, e.line, dest),
+            ExprKind::Binary(first, rest) => self.binary_to_reg(first, rest, dest),
+        }?;
         self.set_freereg(save);
+        Ok(())
+    }
+
+    fn closure(&mut self, f: &FuncBody, line: u32, dest: u8) -> GResult<()> {
+        let idx = self.function(f)?;
+        self.cur_line = line;
+        self.emit(Operation::Closure {
+            dest: reg(dest),
+            proto: PrototypeIndex(idx),
+        });
+        Ok(())
+    }
+
+    /// A call's first result into `dest`.
+    fn call_to_reg(&mut self, e: &Expr, dest: u8) -> GResult<()> {
+        // let the call sit in `dest` when it is the top temporary
+        let top = dest as u16 + 1 == self.fs().freereg && dest >= self.nactive_regs();
+        if top {
+            self.set_freereg(dest);
+        }
+        let base = self.call(e, VarCount::constant(1))?;
+        if base != dest {
+            self.emit(Operation::Move {
+                dest: reg(dest),
+                source: reg(base),
+            });
+        }
+        Ok(())
+    }
+
+    fn unary(&mut self, op: UnOp, operand: &Expr, line: u32, dest: u8) -> GResult<()> {
+        if matches!(op, UnOp::Neg | UnOp::BNot) && self.strict && !is_number_literal(operand) {
+            let code = if op == UnOp::Neg {
+                ArithOp::Unm
+            } else {
+                ArithOp::BNot
+            };
+            return self.helper_arith(code, Operand::Expr(operand), None, line, dest);
+        }
+        let src = self.expr_any_reg(operand)?;
+        self.cur_line = line;
+        let subject = Subject::of(operand);
+        match op {
+            UnOp::Neg => self.guard(subject, src, Guard::Arith)?,
+            UnOp::BNot => self.guard(subject, src, Guard::Bitwise)?,
+            UnOp::Len => self.guard(subject, src, Guard::Length)?,
+            UnOp::Not => {}
+        }
+        let (dest, source) = (reg(dest), reg(src));
+        self.emit(match op {
+            UnOp::Neg => Operation::Minus { dest, source },
+            UnOp::Not => Operation::Not { dest, source },
+            UnOp::Len => Operation::Length { dest, source },
+            UnOp::BNot => Operation::BitNot { dest, source },
+        });
         Ok(())
     }
 
@@ -149,22 +153,21 @@ impl CodeGen {
             }
             VarLoc::Global => {
                 let key = self.str_key_rc(n)?;
-                match self.resolve(b"_ENV") {
-                    VarLoc::Local(r, _) => {
+                match self.resolve_env() {
+                    EnvLoc::Local(r) => {
                         self.emit(Operation::GetTable {
                             dest: reg(dest),
                             table: reg(r),
                             key,
                         });
                     }
-                    VarLoc::Upval(i, _) => {
+                    EnvLoc::Upval(i) => {
                         self.emit(Operation::GetUpTable {
                             dest: reg(dest),
                             table: UpValueIndex(i),
                             key,
                         });
                     }
-                    VarLoc::Global => unreachable!("_ENV always resolves"),
                 }
             }
         }
@@ -189,19 +192,28 @@ impl CodeGen {
     /// Evaluates `e` into some register: a local's own register, or a new
     /// temporary (left allocated; the caller resets `freereg`).
     pub(super) fn expr_any_reg(&mut self, e: &Expr) -> GResult<u8> {
-        if let ExprKind::Name(n) = &e.kind {
-            if let VarLoc::Local(r, _) = self.resolve(n) {
-                return Ok(r);
-            }
-        }
-        if let ExprKind::Paren(inner) = &e.kind {
-            if let ExprKind::Name(_) = inner.kind {
-                return self.expr_any_reg(inner);
-            }
+        if let Some(r) = self.local_reg(e) {
+            return Ok(r);
         }
         let r = self.alloc(1)?;
         self.expr_to_reg(e, r)?;
         Ok(r)
+    }
+
+    /// The register of a local variable `e` (`x` or `(x)`), if it is one.
+    pub(super) fn local_reg(&mut self, e: &Expr) -> Option<u8> {
+        let n = match &e.kind {
+            ExprKind::Name(n) => n,
+            ExprKind::Paren(inner) => match &inner.kind {
+                ExprKind::Name(n) => n,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match self.resolve(n) {
+            VarLoc::Local(r, _) => Some(r),
+            _ => None,
+        }
     }
 
     /// Evaluates `e` as an operand: a constant or a register.
@@ -212,264 +224,20 @@ impl CodeGen {
         Ok(RCIndex::Register(reg(self.expr_any_reg(e)?)))
     }
 
-    fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, e: &Expr, dest: u8) -> GResult<()> {
-        match op {
-            BinOp::And | BinOp::Or => {
-                // write into a temporary when `dest` is a local that the
-                // right operand may still read
-                let is_local = dest < self.nactive_regs();
-                let target = if is_local { self.alloc(1)? } else { dest };
-                self.expr_to_reg(a, target)?;
-                self.cur_line = e.line;
-                self.emit(Operation::Test {
-                    value: reg(target),
-                    is_true: op == BinOp::And,
-                });
-                let j = self.emit_jump();
-                self.expr_to_reg(b, target)?;
-                self.patch_here(&[j])?;
-                if is_local {
-                    self.emit(Operation::Move {
-                        dest: reg(dest),
-                        source: reg(target),
-                    });
-                }
-            }
-            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let jumps = self.cond_jump(e, true)?;
-                self.emit(Operation::LoadBool {
-                    dest: reg(dest),
-                    value: false,
-                    skip_next: true,
-                });
-                self.patch_here(&jumps)?;
-                self.emit(Operation::LoadBool {
-                    dest: reg(dest),
-                    value: true,
-                    skip_next: false,
-                });
-            }
-            BinOp::Concat => {
-                let mut parts = Vec::new();
-                flatten_concat(e, &mut parts);
-                // very long chains are folded left to right in groups so
-                // they fit the registers (only `__concat` order differs)
-                let mut acc: Option<u8> = None;
-                for (i, group) in parts.chunks(CONCAT_GROUP).enumerate() {
-                    let r = self.concat_call(acc, group, e.line)?;
-                    if i == 0 {
-                        acc = Some(r);
-                    }
-                }
-                let acc = acc.expect("a concatenation has operands");
-                self.emit(Operation::Move {
-                    dest: reg(dest),
-                    source: reg(acc),
-                });
-            }
-            BinOp::IDiv => self.helper_binary(Helper::IDiv, a, b, e.line, dest)?,
-            BinOp::Mod => {
-                let safe_const = matches!(b.kind, ExprKind::Int(i) if i > 0 && i < (1 << 62));
-                if self.strict {
-                    self.helper_arith(ArithOp::Mod, a, b, e.line, dest)?;
-                } else if safe_const {
-                    self.arith(op, a, b, e.line, dest)?;
-                } else {
-                    self.helper_binary(Helper::Mod, a, b, e.line, dest)?;
-                }
-            }
-            // the VM's shifts panic or wrap for counts outside 0..63
-            _ if matches!(op, BinOp::Shl | BinOp::Shr)
-                || (self.strict
-                    && !(matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
-                        && is_number_literal(a)
-                        && is_number_literal(b))) =>
-            {
-                let code = match op {
-                    BinOp::Add => ArithOp::Add,
-                    BinOp::Sub => ArithOp::Sub,
-                    BinOp::Mul => ArithOp::Mul,
-                    BinOp::Div => ArithOp::Div,
-                    BinOp::Pow => ArithOp::Pow,
-                    BinOp::BAnd => ArithOp::BAnd,
-                    BinOp::BOr => ArithOp::BOr,
-                    BinOp::BXor => ArithOp::BXor,
-                    BinOp::Shl => ArithOp::Shl,
-                    _ => ArithOp::Shr,
-                };
-                self.helper_arith(code, a, b, e.line, dest)?;
-            }
-            _ => self.arith(op, a, b, e.line, dest)?,
-        }
-        Ok(())
-    }
-
-    /// `concat([acc,] parts...)` into a register: `acc`'s own when given,
-    /// else a new one (returned).
-    fn concat_call(&mut self, acc: Option<u8>, parts: &[&Expr], line: u32) -> GResult<u8> {
-        let save = self.freereg();
-        let names: Vec<String> = parts.iter().map(|p| self.describe(p)).collect();
-        let named = names.iter().any(|n| !n.is_empty()) && acc.is_none();
-        let base = self.alloc(1)?;
-        let mut nargs = parts.len();
-        if named {
-            // concat_named(names, ...) for lua5.4's "(local 'x')"
-            self.load_helper(Helper::ConcatNamed, base);
-            let r = self.alloc(1)?;
-            let c = Constant::String(self.intern(names.join("\n").as_bytes()));
-            self.load_constant(r, c)?;
-            nargs += 1;
-        } else {
-            self.load_helper(Helper::Concat, base);
-        }
-        if let Some(a) = acc {
-            let r = self.alloc(1)?;
-            self.emit(Operation::Move {
-                dest: reg(r),
-                source: reg(a),
-            });
-            nargs += 1;
-        }
-        for p in parts {
-            let r = self.alloc(1)?;
-            self.expr_to_reg(p, r)?;
-        }
-        self.cur_line = line;
-        self.emit(Operation::Call {
-            func: reg(base),
-            args: VarCount::constant(nargs as u8),
-            returns: VarCount::constant(1),
-        });
-        match acc {
-            Some(a) => {
-                self.emit(Operation::Move {
-                    dest: reg(a),
-                    source: reg(base),
-                });
-                self.set_freereg(save);
-                Ok(a)
-            }
-            None => {
-                self.set_freereg(base + 1);
-                Ok(base)
-            }
-        }
-    }
-
-    /// `arith(op, a, b)`: an operator with full Lua semantics (strict mode).
-    fn helper_arith(
-        &mut self,
-        op: ArithOp,
-        a: &Expr,
-        b: &Expr,
-        line: u32,
-        dest: u8,
-    ) -> GResult<()> {
-        let base = self.alloc(4)?;
-        self.load_helper(Helper::Arith, base);
-        self.load_constant(base + 1, Constant::Integer(op as i64))?;
-        self.expr_to_reg(a, base + 2)?;
-        if std::ptr::eq(a, b) {
-            self.emit(Operation::Move {
-                dest: reg(base + 3),
-                source: reg(base + 2),
-            });
-        } else {
-            self.expr_to_reg(b, base + 3)?;
-        }
-        let mut nargs = 3;
-        if let Some(names) = self.operand_names(a, b) {
-            let r = self.alloc(1)?;
-            self.load_constant(r, names)?;
-            nargs += 1;
-        }
-        self.cur_line = line;
-        self.emit(Operation::Call {
-            func: reg(base),
-            args: VarCount::constant(nargs),
-            returns: VarCount::constant(1),
-        });
-        if base != dest {
-            self.emit(Operation::Move {
-                dest: reg(dest),
-                source: reg(base),
-            });
-        }
-        Ok(())
-    }
-
-    fn arith(&mut self, op: BinOp, a: &Expr, b: &Expr, line: u32, dest: u8) -> GResult<()> {
-        let kind = if matches!(op, BinOp::BAnd | BinOp::BOr | BinOp::BXor) {
-            Guard::Bitwise
-        } else {
-            Guard::Arith
-        };
-        let left = self.expr_rc(a)?;
-        self.cur_line = line;
-        self.guard_rc(a, left, kind)?;
-        let right = self.expr_rc(b)?;
-        self.cur_line = line;
-        self.guard_rc(b, right, kind)?;
-        self.cur_line = line;
-        let dest = reg(dest);
-        self.emit(match op {
-            BinOp::Add => Operation::Add { dest, left, right },
-            BinOp::Sub => Operation::Sub { dest, left, right },
-            BinOp::Mul => Operation::Mul { dest, left, right },
-            BinOp::Div => Operation::Div { dest, left, right },
-            BinOp::Mod => Operation::Mod { dest, left, right },
-            BinOp::Pow => Operation::Pow { dest, left, right },
-            BinOp::BAnd => Operation::BitAnd { dest, left, right },
-            BinOp::BOr => Operation::BitOr { dest, left, right },
-            BinOp::BXor => Operation::BitXor { dest, left, right },
-            BinOp::Shl => Operation::ShiftLeft { dest, left, right },
-            BinOp::Shr => Operation::ShiftRight { dest, left, right },
-            _ => unreachable!("not an arithmetic operator"),
-        });
-        Ok(())
-    }
-
-    fn helper_binary(&mut self, h: Helper, a: &Expr, b: &Expr, line: u32, dest: u8) -> GResult<()> {
-        let names = self.operand_names(a, b);
-        let base = self.alloc(3)?;
-        self.load_helper(h, base);
-        self.expr_to_reg(a, base + 1)?;
-        self.expr_to_reg(b, base + 2)?;
-        let mut nargs = 2;
-        if let Some(names) = names {
-            let r = self.alloc(1)?;
-            self.load_constant(r, names)?;
-            nargs += 1;
-        }
-        self.cur_line = line;
-        self.emit(Operation::Call {
-            func: reg(base),
-            args: VarCount::constant(nargs),
-            returns: VarCount::constant(1),
-        });
-        if base != dest {
-            self.emit(Operation::Move {
-                dest: reg(dest),
-                source: reg(base),
-            });
-        }
-        Ok(())
-    }
-
-    /// Before calling or indexing the value of `e` (in `r`): when `e` is a
-    /// global or a field, whose absence is the usual mistake, a nil or
-    /// false value raises lua5.4's positioned, named error from a helper
-    /// (the VM's own error has neither). Costs a test and a jump.
-    pub(super) fn guard(&mut self, e: &Expr, r: u8, kind: Guard) -> GResult<()> {
+    /// Before calling or indexing a value (in `r`): when it is a variable
+    /// or a field, whose absence is the usual mistake, a nil or false value
+    /// raises lua5.4's positioned, named error from a helper (the VM's own
+    /// error has neither). Costs a test and a jump.
+    pub(super) fn guard(&mut self, subject: Subject, r: u8, kind: Guard) -> GResult<()> {
         // calls are guarded for every named callee (the guard is small next
         // to a call); indexing and arithmetic everywhere but inside loops,
         // where they are the hot path and stay bare VM operations
-        let named = matches!(e.kind, ExprKind::Name(_) | ExprKind::Index(..));
+        let named = matches!(subject, Subject::Var(_) | Subject::Field(_));
         let checked = named && (matches!(kind, Guard::Call) || !self.in_loop());
         if !checked {
             return Ok(());
         }
-        let name = self.describe(e);
+        let name = self.describe_subject(subject);
         self.emit(Operation::Test {
             value: reg(r),
             is_true: false,
@@ -494,240 +262,35 @@ impl CodeGen {
         self.patch_here(&[ok])
     }
 
-    fn guard_rc(&mut self, e: &Expr, rc: RCIndex, kind: Guard) -> GResult<()> {
+    pub(super) fn guard_rc(&mut self, subject: Subject, rc: RCIndex, kind: Guard) -> GResult<()> {
         match rc {
-            RCIndex::Register(r) => self.guard(e, r.0, kind),
+            RCIndex::Register(r) => self.guard(subject, r.0, kind),
             RCIndex::Constant(_) => Ok(()),
         }
     }
 
-    /// "names of a\nnames of b" as a constant, when either has one.
-    fn operand_names(&mut self, a: &Expr, b: &Expr) -> Option<Constant<super::Str>> {
-        let (na, nb) = (self.describe(a), self.describe(b));
-        if na.is_empty() && nb.is_empty() {
-            return None;
-        }
-        Some(Constant::String(
-            self.intern(format!("{na}\n{nb}").as_bytes()),
-        ))
-    }
-
-    /// How lua5.4 names the value of `e` in error messages
-    /// (`local 'x'`, `global 'x'`, `field 'k'` ...), or "".
-    pub(super) fn describe(&mut self, e: &Expr) -> String {
+    /// How lua5.4 names a value in error messages (`local 'x'`,
+    /// `global 'x'`, `field 'k'` ...), or "".
+    pub(super) fn describe_subject(&mut self, s: Subject) -> String {
         let quoted = |kind: &str, n: &[u8]| format!("{kind} '{}'", String::from_utf8_lossy(n));
-        match &e.kind {
-            ExprKind::Name(n) => match self.resolve(n) {
+        match s {
+            Subject::Var(n) => match self.resolve(n) {
                 VarLoc::Local(..) => quoted("local", n),
                 VarLoc::Upval(..) => quoted("upvalue", n),
                 VarLoc::Global => quoted("global", n),
             },
-            ExprKind::Index(_, k) => match &k.kind {
+            Subject::Field(k) => match &k.kind {
                 ExprKind::Str(s) => quoted("field", s),
                 _ => String::new(),
             },
-            ExprKind::Str(s) => quoted("constant", s),
-            _ => String::new(),
+            Subject::Constant(s) => quoted("constant", s),
+            Subject::None => String::new(),
         }
-    }
-
-    /// Emits code that jumps when the truth of `e` equals `jump_if`;
-    /// returns the jumps to patch. Falls through otherwise.
-    pub(super) fn cond_jump(&mut self, e: &Expr, jump_if: bool) -> GResult<Vec<usize>> {
-        self.cur_line = e.line;
-        let save = self.freereg();
-        let jumps = match &e.kind {
-            ExprKind::True | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {
-                if jump_if {
-                    vec![self.emit_jump()]
-                } else {
-                    Vec::new()
-                }
-            }
-            ExprKind::Nil | ExprKind::False => {
-                if jump_if {
-                    Vec::new()
-                } else {
-                    vec![self.emit_jump()]
-                }
-            }
-            ExprKind::Un(UnOp::Not, x) => self.cond_jump(x, !jump_if)?,
-            ExprKind::Paren(x) => self.cond_jump(x, jump_if)?,
-            ExprKind::Bin(BinOp::And, a, b) => {
-                if jump_if {
-                    let skip = self.cond_jump(a, false)?;
-                    let t = self.cond_jump(b, true)?;
-                    self.patch_here(&skip)?;
-                    t
-                } else {
-                    let mut j = self.cond_jump(a, false)?;
-                    j.extend(self.cond_jump(b, false)?);
-                    j
-                }
-            }
-            ExprKind::Bin(BinOp::Or, a, b) => {
-                if jump_if {
-                    let mut j = self.cond_jump(a, true)?;
-                    j.extend(self.cond_jump(b, true)?);
-                    j
-                } else {
-                    let skip = self.cond_jump(a, true)?;
-                    let f = self.cond_jump(b, false)?;
-                    self.patch_here(&skip)?;
-                    f
-                }
-            }
-            ExprKind::Bin(op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), a, b)
-                if self.strict && !(is_number_literal(a) && is_number_literal(b)) =>
-            {
-                // compare(op, x, y) with `>`/`>=` as swapped `<`/`<=`,
-                // operands still evaluated left to right
-                let base = self.alloc(4)?;
-                self.load_helper(Helper::Compare, base);
-                let (code, swap) = match op {
-                    BinOp::Lt => (CompareOp::Lt, false),
-                    BinOp::Le => (CompareOp::Le, false),
-                    BinOp::Gt => (CompareOp::Lt, true),
-                    _ => (CompareOp::Le, true),
-                };
-                self.load_constant(base + 1, Constant::Integer(code as i64))?;
-                let (ra, rb) = if swap {
-                    (base + 3, base + 2)
-                } else {
-                    (base + 2, base + 3)
-                };
-                self.expr_to_reg(a, ra)?;
-                self.expr_to_reg(b, rb)?;
-                self.cur_line = e.line;
-                self.emit(Operation::Call {
-                    func: reg(base),
-                    args: VarCount::constant(3),
-                    returns: VarCount::constant(1),
-                });
-                self.emit(Operation::Test {
-                    value: reg(base),
-                    is_true: !jump_if,
-                });
-                vec![self.emit_jump()]
-            }
-            ExprKind::Bin(
-                op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge),
-                a,
-                b,
-            ) => {
-                let ra = self.expr_rc(a)?;
-                let rb = self.expr_rc(b)?;
-                self.cur_line = e.line;
-                let skip_if = !jump_if;
-                self.emit(match op {
-                    BinOp::Eq => Operation::Eq {
-                        skip_if,
-                        left: ra,
-                        right: rb,
-                    },
-                    BinOp::Ne => Operation::Eq {
-                        skip_if: jump_if,
-                        left: ra,
-                        right: rb,
-                    },
-                    BinOp::Lt => Operation::Less {
-                        skip_if,
-                        left: ra,
-                        right: rb,
-                    },
-                    BinOp::Le => Operation::LessEq {
-                        skip_if,
-                        left: ra,
-                        right: rb,
-                    },
-                    BinOp::Gt => Operation::Less {
-                        skip_if,
-                        left: rb,
-                        right: ra,
-                    },
-                    _ => Operation::LessEq {
-                        skip_if,
-                        left: rb,
-                        right: ra,
-                    },
-                });
-                vec![self.emit_jump()]
-            }
-            _ => {
-                let r = self.expr_any_reg(e)?;
-                self.cur_line = e.line;
-                self.emit(Operation::Test {
-                    value: reg(r),
-                    is_true: !jump_if,
-                });
-                vec![self.emit_jump()]
-            }
-        };
-        self.set_freereg(save);
-        Ok(jumps)
-    }
-
-    /// Compiles a call at `freereg`; results start at the returned register.
-    /// `freereg` is left just above the function register.
-    pub(super) fn call(&mut self, e: &Expr, returns: VarCount) -> GResult<u8> {
-        let base = self.alloc(1)?;
-        let (nfixed, variable) = match &e.kind {
-            ExprKind::Call(f, args) => {
-                self.expr_to_reg(f, base)?;
-                self.cur_line = e.line;
-                self.guard(f, base, Guard::Call)?;
-                let (n, var) = self.push_args(args)?;
-                if !var {
-                    let at = self.emit(Operation::LoadNil {
-                        dest: reg(base + 1 + n),
-                        count: 0,
-                    });
-                    self.record_precall_nil(at);
-                }
-                (n, var)
-            }
-            ExprKind::Method(obj, name, args) => {
-                // `obj:name(...)` goes through a callback that looks `name`
-                // up (in the string library for strings) and tail-calls it
-                // (`method_named(names, obj, name, ...)` when `obj` has a
-                // name for lua5.4's "attempt to index a nil value (local 's')")
-                let names = self.describe(obj);
-                let mut extra = 2;
-                if names.is_empty() {
-                    self.load_helper(Helper::Method, base);
-                } else {
-                    self.load_helper(Helper::MethodNamed, base);
-                    let r = self.alloc(1)?;
-                    let c = Constant::String(self.intern(names.as_bytes()));
-                    self.load_constant(r, c)?;
-                    extra += 1;
-                }
-                let o = self.alloc(2)?;
-                self.expr_to_reg(obj, o)?;
-                let c = Constant::String(self.intern(name));
-                self.load_constant(o + 1, c)?;
-                let (n, var) = self.push_args(args)?;
-                (n + extra, var)
-            }
-            _ => unreachable!("not a call"),
-        };
-        self.cur_line = e.line;
-        self.emit(Operation::Call {
-            func: reg(base),
-            args: if variable {
-                VarCount::variable()
-            } else {
-                VarCount::constant(nfixed)
-            },
-            returns,
-        });
-        self.set_freereg(base + 1);
-        Ok(base)
     }
 
     /// Pushes call arguments at `freereg`; returns (fixed count, whether the
     /// last one is open).
-    fn push_args(&mut self, args: &[Expr]) -> GResult<(u8, bool)> {
+    pub(super) fn push_args(&mut self, args: &[Expr]) -> GResult<(u8, bool)> {
         let mut n = 0u8;
         for (i, a) in args.iter().enumerate() {
             if i + 1 == args.len() && a.is_multi() {
@@ -826,12 +389,18 @@ impl CodeGen {
             array_size: nitems.min(255) as u8,
             map_size: nkeyed.min(255) as u8,
         });
-        if nitems > 0 {
+        // a few items are stored one by one with constant keys: no index
+        // register, so nested constructors take one register per level
+        // (as in lua5.4) instead of two
+        let multi_last = matches!(fields.last(), Some(Field::Item(v)) if v.is_multi());
+        let one_by_one = nitems <= FIELDS_PER_FLUSH as usize && !multi_last;
+        if nitems > 0 && !one_by_one {
             let idx = self.alloc(1)?;
             debug_assert_eq!(idx, t + 1);
             self.load_constant(idx, Constant::Integer(0))?;
         }
         let mut pending = 0u8;
+        let mut position = 0i64;
         for (i, f) in fields.iter().enumerate() {
             match f {
                 Field::Keyed(k, v) => {
@@ -839,6 +408,18 @@ impl CodeGen {
                     let kr = self.expr_rc(k)?;
                     let vr = self.expr_rc(v)?;
                     self.cur_line = k.line;
+                    self.emit(Operation::SetTable {
+                        table: reg(t),
+                        key: kr,
+                        value: vr,
+                    });
+                    self.set_freereg(save);
+                }
+                Field::Item(v) if one_by_one => {
+                    position += 1;
+                    let save = self.freereg();
+                    let vr = self.expr_rc(v)?;
+                    let kr = self.const_rc_or_reg(Constant::Integer(position))?;
                     self.emit(Operation::SetTable {
                         table: reg(t),
                         key: kr,
@@ -897,17 +478,37 @@ pub(super) enum Guard {
     Length = 4,
 }
 
-fn is_number_literal(e: &Expr) -> bool {
-    matches!(e.kind, ExprKind::Int(_) | ExprKind::Float(_))
+/// What lua5.4 calls a value in error messages, before names are resolved.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Subject<'a> {
+    /// a variable: `local 'x'`, `upvalue 'x'` or `global 'x'`
+    Var(&'a [u8]),
+    /// the result of indexing with this key: `field 'k'` for a string key
+    Field(&'a Expr),
+    /// a string constant: `constant 's'`
+    Constant(&'a [u8]),
+    None,
 }
 
-/// `a .. b .. c` parses right-associatively; one helper call takes all.
-fn flatten_concat<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Bin(BinOp::Concat, a, b) => {
-            flatten_concat(a, out);
-            flatten_concat(b, out);
+impl<'a> Subject<'a> {
+    pub(super) fn of(e: &'a Expr) -> Self {
+        match &e.kind {
+            ExprKind::Name(n) => Subject::Var(n),
+            ExprKind::Str(s) => Subject::Constant(s),
+            ExprKind::Suffixed(base, sufs) => Subject::of_prefix(base, sufs),
+            _ => Subject::None,
         }
-        _ => out.push(e),
+    }
+
+    /// The value of `base` followed by `sufs`.
+    pub(super) fn of_prefix(base: &'a Expr, sufs: &'a [Suffix]) -> Self {
+        match sufs.last() {
+            None => Subject::of(base),
+            Some(Suffix {
+                kind: SuffixKind::Index(k),
+                ..
+            }) => Subject::Field(k),
+            Some(_) => Subject::None,
+        }
     }
 }

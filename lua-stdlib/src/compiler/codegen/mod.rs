@@ -2,7 +2,13 @@
 //!
 //! Split along its seams: this file holds the per-function state (registers,
 //! scopes, constants, name resolution, jump patching, finishing a
-//! prototype); `expr.rs` compiles expressions and `stat.rs` statements.
+//! prototype); `expr.rs` compiles expressions, `binary.rs` operator chains,
+//! `suffix.rs` indexing and call chains, and `stat.rs` statements.
+//!
+//! Recursion follows the tree, which is only as deep as the source is truly
+//! nested (see `parser`'s module doc); the lists the tree holds for
+//! lua5.4's loops (operator and suffix chains, statements, `elseif` arms,
+//! table items) are compiled with loops.
 //!
 //! Conventions worth knowing before reading the rest:
 //! - Locals live in registers `0..n` in declaration order; temporaries sit
@@ -15,9 +21,11 @@
 //!   cleared (`LoadNil`), because the VM leaks the caller's stale registers
 //!   into missing parameters of the callee.
 
+mod binary;
 mod close;
 mod expr;
 mod stat;
+mod suffix;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -115,6 +123,15 @@ pub(super) struct FuncState {
     /// outer `goto` become status results.
     protected: bool,
     protected_break: bool,
+    /// Named locals of the Lua function this one is part of, declared
+    /// before it: nonzero for protected bodies, which are one Lua function
+    /// with their parent (lua5.4's limit of 200 locals counts them all).
+    outer_locals: usize,
+    /// An upvalue past lua5.4's limit was needed.
+    too_many_upvalues: bool,
+    /// Where the Lua function this one is part of starts (`None`: the
+    /// main chunk), for limit messages.
+    line_defined: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -166,7 +183,7 @@ pub fn generate(block: &Block, strict: bool) -> GResult<(CompiledPrototype<Str>,
 
 /// The largest parameter count of any function in `block`.
 fn max_params(block: &Block) -> u16 {
-    use super::ast::{ExprKind, Field, StatKind};
+    use super::ast::{ExprKind, Field, StatKind, SuffixKind};
     fn expr(e: &super::ast::Expr, m: &mut u16) {
         match &e.kind {
             ExprKind::Function(f) => {
@@ -184,18 +201,21 @@ fn max_params(block: &Block) -> u16 {
                     }
                 }
             }
-            ExprKind::Bin(_, a, b) | ExprKind::Index(a, b) => {
-                expr(a, m);
-                expr(b, m);
+            ExprKind::Binary(first, rest) => {
+                expr(first, m);
+                rest.iter().for_each(|r| expr(&r.rhs, m));
             }
             ExprKind::Un(_, a) | ExprKind::Paren(a) => expr(a, m),
-            ExprKind::Call(f, args) => {
-                expr(f, m);
-                args.iter().for_each(|a| expr(a, m));
-            }
-            ExprKind::Method(o, _, args) => {
-                expr(o, m);
-                args.iter().for_each(|a| expr(a, m));
+            ExprKind::Suffixed(base, sufs) => {
+                expr(base, m);
+                for s in sufs {
+                    match &s.kind {
+                        SuffixKind::Index(k) => expr(k, m),
+                        SuffixKind::Call(args) | SuffixKind::Method(_, args) => {
+                            args.iter().for_each(|a| expr(a, m))
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -224,23 +244,17 @@ fn max_params(block: &Block) -> u16 {
                         blk(b, m);
                     }
                 }
-                StatKind::NumFor {
-                    start,
-                    limit,
-                    step,
-                    body,
-                    ..
-                } => {
-                    expr(start, m);
-                    expr(limit, m);
-                    if let Some(s) = step {
+                StatKind::NumFor(f) => {
+                    expr(&f.start, m);
+                    expr(&f.limit, m);
+                    if let Some(s) = &f.step {
                         expr(s, m);
                     }
-                    blk(body, m);
+                    blk(&f.body, m);
                 }
-                StatKind::GenFor { exprs, body, .. } => {
-                    exprs.iter().for_each(|e| expr(e, m));
-                    blk(body, m);
+                StatKind::GenFor(f) => {
+                    f.exprs.iter().for_each(|e| expr(e, m));
+                    blk(&f.body, m);
                 }
                 StatKind::Break | StatKind::Goto(_) | StatKind::Label(_) => {}
             }
@@ -257,6 +271,12 @@ fn line_number(line: u32) -> LineNumber {
 }
 
 pub(super) const MAX_REGS: u16 = 250;
+
+/// lua5.4's `MAXVARS`: active locals per function.
+const MAX_VARS: usize = 200;
+
+/// lua5.4's `MAXUPVAL`.
+const MAX_UPVALUES: usize = 255;
 
 /// Minimum frame size of functions that make tail calls.
 const TAIL_CALL_FRAME: u16 = 32;
@@ -283,6 +303,10 @@ impl CodeGen {
     }
 
     fn open_function(&mut self, reference: FunctionRef<Str>, vararg: bool, end_line: u32) {
+        let line_defined = match &reference {
+            FunctionRef::Chunk => None,
+            FunctionRef::Named(_, l) | FunctionRef::Expression(l) => Some(l.0 as u32 + 1),
+        };
         self.funcs.push(FuncState {
             ops: Vec::new(),
             op_lines: Vec::new(),
@@ -303,6 +327,9 @@ impl CodeGen {
             has_tail_call: false,
             protected: false,
             protected_break: false,
+            outer_locals: 0,
+            too_many_upvalues: false,
+            line_defined,
         });
     }
 
@@ -341,6 +368,13 @@ impl CodeGen {
             count: piccolo::types::VarCount::constant(0),
         });
         self.resolve_block_gotos_at_function_end()?;
+        if self.fs().too_many_upvalues {
+            let msg = format!(
+                "too many upvalues (limit is {MAX_UPVALUES}) in {}",
+                self.function_where()
+            );
+            return self.err(end_line, msg);
+        }
         let mut fs = self.funcs.pop().expect("function open");
         let mut stack_size = fs.max_stack.max(fs.nparams as u16).max(1);
         if fs.has_tail_call {
@@ -581,6 +615,14 @@ impl CodeGen {
             let line = self.cur_line;
             return self.err(line, "too many local variables");
         }
+        if !name.starts_with(b"(") && self.named_locals() >= MAX_VARS {
+            let line = self.cur_line;
+            let msg = format!(
+                "too many local variables (limit is {MAX_VARS}) in {}",
+                self.function_where()
+            );
+            return self.err(line, msg);
+        }
         let fs = self.fs();
         fs.actives.push(LocalVar { name, reg, attrib });
         if fs.freereg < reg as u16 + 1 {
@@ -595,6 +637,25 @@ impl CodeGen {
         Ok(reg)
     }
 
+    /// Named locals active in the current Lua function (hidden ones, whose
+    /// names start with `(`, are ours and not counted: lua5.4 has fewer).
+    pub(super) fn named_locals(&mut self) -> usize {
+        let fs = self.fs();
+        fs.outer_locals
+            + fs.actives
+                .iter()
+                .filter(|l| !l.name.starts_with(b"("))
+                .count()
+    }
+
+    /// "main function" or "function at line N", as in lua5.4's limit errors.
+    pub(super) fn function_where(&mut self) -> String {
+        match self.fs().line_defined {
+            None => "main function".into(),
+            Some(l) => format!("function at line {l}"),
+        }
+    }
+
     // ---- name resolution ----------------------------------------------------
 
     pub(super) fn resolve(&mut self, name: &[u8]) -> VarLoc {
@@ -607,6 +668,16 @@ impl CodeGen {
         match self.resolve_upvalue(self.funcs.len() - 1, name) {
             Some((i, attrib)) => VarLoc::Upval(i, attrib),
             None => VarLoc::Global,
+        }
+    }
+
+    /// Where `_ENV` is: a local or an upvalue (never a global; past the
+    /// upvalue limit, which fails the function, upvalue 0 stands in).
+    pub(super) fn resolve_env(&mut self) -> EnvLoc {
+        match self.resolve(b"_ENV") {
+            VarLoc::Local(r, _) => EnvLoc::Local(r),
+            VarLoc::Upval(i, _) => EnvLoc::Upval(i),
+            VarLoc::Global => EnvLoc::Upval(0),
         }
     }
 
@@ -652,7 +723,9 @@ impl CodeGen {
             }
         };
         let f = &mut self.funcs[level];
-        if f.upvalues.len() >= 255 {
+        if f.upvalues.len() >= MAX_UPVALUES {
+            // reported when the function is closed (`resolve` has no error)
+            f.too_many_upvalues = true;
             return None;
         }
         f.upvalues.push((name.to_vec(), desc));
@@ -671,9 +744,10 @@ impl CodeGen {
     /// Index of the hidden upvalue holding a runtime helper.
     pub(super) fn helper_upvalue(&mut self, h: Helper) -> u8 {
         let level = self.funcs.len() - 1;
+        // `None` only past the upvalue limit, which fails the function
+        // when it is closed
         self.resolve_upvalue(level, h.hidden_name())
-            .expect("helpers always resolve")
-            .0
+            .map_or(0, |(i, _)| i)
     }
 
     /// Loads a helper callback into `dest`.
@@ -874,4 +948,11 @@ pub(super) enum VarLoc {
     Local(u8, Attrib),
     Upval(u8, Attrib),
     Global,
+}
+
+/// Where `_ENV` is.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum EnvLoc {
+    Local(u8),
+    Upval(u8),
 }

@@ -6,8 +6,8 @@ use piccolo::{
     Constant,
 };
 
-use super::{CodeGen, GResult, VarLoc};
-use crate::compiler::ast::{Attrib, Block, Expr, ExprKind, Stat, StatKind};
+use super::{CodeGen, EnvLoc, GResult, VarLoc};
+use crate::compiler::ast::{Attrib, Block, Expr, ExprKind, FuncBody, GenFor, Name, Stat, StatKind};
 use crate::runtime::Helper;
 
 fn reg(r: u8) -> RegisterIndex {
@@ -71,6 +71,8 @@ impl CodeGen {
         Ok(())
     }
 
+    /// One statement. Each kind is compiled by its own function: blocks nest
+    /// through here, and small frames keep deep nesting cheap.
     fn statement(&mut self, s: &Stat, at_block_end: bool) -> GResult<()> {
         self.cur_line = s.line;
         match &s.kind {
@@ -78,128 +80,146 @@ impl CodeGen {
                 self.call(e, VarCount::constant(0))?;
             }
             StatKind::Assign(targets, exprs) => self.assign(targets, exprs, s.line)?,
-            StatKind::Local(names, exprs) => {
-                if names.len() == 1 && exprs.len() == 1 && !exprs[0].is_multi() {
-                    let r = self.alloc(1)?;
-                    self.expr_to_reg(&exprs[0], r)?;
-                } else {
-                    self.explist_n(exprs, names.len())?;
-                }
-                for (n, a) in names {
-                    let r = self.declare_local(n.clone(), *a)?;
-                    if *a == Attrib::Close {
-                        self.emit_close_check(r, n)?;
-                    }
-                }
-            }
-            StatKind::LocalFunction(name, body) => {
-                let r = self.declare_local(name.clone(), Attrib::None)?;
-                let idx = self.function(body)?;
-                self.cur_line = s.line;
-                self.emit(Operation::Closure {
-                    dest: reg(r),
-                    proto: PrototypeIndex(idx),
-                });
-            }
+            StatKind::Local(names, exprs) => self.local_stat(names, exprs)?,
+            StatKind::LocalFunction(name, body) => self.local_function(name, body, s.line)?,
             StatKind::Do(b) => self.scoped_block(b)?,
-            StatKind::While(cond, body) => {
-                let start = self.pc();
-                self.loop_conditions += 1;
-                let exits = self.cond_jump(cond, false);
-                self.loop_conditions -= 1;
-                let exits = exits?;
-                self.enter_block(true);
-                self.block_body(body)?;
-                let breaks = self.leave_block(true)?;
-                let back = self.emit_jump();
-                self.patch_jump(back, start)?;
-                self.patch_here(&exits)?;
-                self.patch_here(&breaks)?;
+            StatKind::While(cond, body) => self.while_stat(cond, body)?,
+            StatKind::Repeat(body, cond) => self.repeat_stat(body, cond)?,
+            StatKind::If(arms, orelse) => self.if_stat(arms, orelse.as_ref())?,
+            StatKind::NumFor(f) => {
+                self.numeric_for(&f.var, &f.start, &f.limit, f.step.as_ref(), &f.body, s.line)?
             }
-            StatKind::Repeat(body, cond) => {
-                let start = self.pc();
-                self.enter_block(true);
-                self.block_stats(body, true)?;
-                let again = self.cond_jump(cond, false)?;
-                let base = self.nactive_regs_at_block_start();
-                let captured = self.block_captured();
-                for &j in &again {
-                    self.patch_jump(j, start)?;
-                    if captured {
-                        self.set_jump_close(j, base);
-                    }
-                }
-                let breaks = self.leave_block(true)?;
-                self.patch_here(&breaks)?;
-            }
-            StatKind::If(arms, orelse) => {
-                let mut ends = Vec::new();
-                for (i, (cond, body)) in arms.iter().enumerate() {
-                    let skip = self.cond_jump(cond, false)?;
-                    self.scoped_block(body)?;
-                    if i + 1 < arms.len() || orelse.is_some() {
-                        ends.push(self.emit_jump());
-                    }
-                    self.patch_here(&skip)?;
-                }
-                if let Some(b) = orelse {
-                    self.scoped_block(b)?;
-                }
-                self.patch_here(&ends)?;
-            }
-            StatKind::NumFor {
-                var,
-                start,
-                limit,
-                step,
-                body,
-            } => self.numeric_for(var, start, limit, step.as_ref(), body, s.line)?,
-            StatKind::GenFor { names, exprs, body } => {
-                self.enter_block(false);
-                let base = self.explist_n(exprs, 3)?;
-                for _ in 0..3 {
-                    self.declare_local(FOR_STATE.to_vec(), Attrib::None)?;
-                }
-                let to_call = self.emit_jump();
-                let body_start = self.pc();
-                self.enter_block(true);
-                for n in names {
-                    self.declare_local(n.clone(), Attrib::None)?;
-                }
-                self.block_body(body)?;
-                let breaks = self.leave_block(true)?;
-                self.patch_here(&[to_call])?;
-                self.cur_line = s.line;
-                self.emit(Operation::GenericForCall {
-                    base: reg(base),
-                    var_count: names.len().min(250) as u8,
-                });
-                let lp = self.emit(Operation::GenericForLoop {
-                    base: reg(base + 2),
-                    jump: 0,
-                });
-                self.patch_jump(lp, body_start)?;
-                self.patch_here(&breaks)?;
-                self.leave_block(false)?;
-            }
+            StatKind::GenFor(f) => self.generic_for(f, s.line)?,
             StatKind::Return(exprs) => self.return_stat(exprs, s.line)?,
-            StatKind::Break => {
-                if self.innermost_loop().is_none() && self.fs().protected {
-                    return self.protected_break();
-                }
-                let Some(loop_idx) = self.innermost_loop() else {
-                    let end = self.fs().end_line;
-                    return self.err(end, format!("break outside loop at line {}", s.line));
-                };
-                for r in self.close_regs_from(loop_idx).into_iter().rev() {
-                    self.emit_close_call(r)?;
-                }
-                let j = self.emit_jump();
-                self.add_break(loop_idx, j);
-            }
+            StatKind::Break => self.break_stat(s.line)?,
             StatKind::Goto(name) => self.goto(name, s.line)?,
             StatKind::Label(name) => self.add_label(name, s.line, at_block_end)?,
         }
+        Ok(())
+    }
+
+    fn local_stat(&mut self, names: &[(Name, Attrib)], exprs: &[Expr]) -> GResult<()> {
+        if names.len() == 1 && exprs.len() == 1 && !exprs[0].is_multi() {
+            let r = self.alloc(1)?;
+            self.expr_to_reg(&exprs[0], r)?;
+        } else {
+            self.explist_n(exprs, names.len())?;
+        }
+        for (n, a) in names {
+            let r = self.declare_local(n.clone(), *a)?;
+            if *a == Attrib::Close {
+                self.emit_close_check(r, n)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn local_function(&mut self, name: &Name, body: &FuncBody, line: u32) -> GResult<()> {
+        let r = self.declare_local(name.clone(), Attrib::None)?;
+        let idx = self.function(body)?;
+        self.cur_line = line;
+        self.emit(Operation::Closure {
+            dest: reg(r),
+            proto: PrototypeIndex(idx),
+        });
+        Ok(())
+    }
+
+    fn while_stat(&mut self, cond: &Expr, body: &Block) -> GResult<()> {
+        let start = self.pc();
+        self.loop_conditions += 1;
+        let exits = self.cond_jump(cond, false);
+        self.loop_conditions -= 1;
+        let exits = exits?;
+        self.enter_block(true);
+        self.block_body(body)?;
+        let breaks = self.leave_block(true)?;
+        let back = self.emit_jump();
+        self.patch_jump(back, start)?;
+        self.patch_here(&exits)?;
+        self.patch_here(&breaks)?;
+        Ok(())
+    }
+
+    fn repeat_stat(&mut self, body: &Block, cond: &Expr) -> GResult<()> {
+        let start = self.pc();
+        self.enter_block(true);
+        self.block_stats(body, true)?;
+        let again = self.cond_jump(cond, false)?;
+        let base = self.nactive_regs_at_block_start();
+        let captured = self.block_captured();
+        for &j in &again {
+            self.patch_jump(j, start)?;
+            if captured {
+                self.set_jump_close(j, base);
+            }
+        }
+        let breaks = self.leave_block(true)?;
+        self.patch_here(&breaks)?;
+        Ok(())
+    }
+
+    fn if_stat(&mut self, arms: &[(Expr, Block)], orelse: Option<&Block>) -> GResult<()> {
+        let mut ends = Vec::new();
+        for (i, (cond, body)) in arms.iter().enumerate() {
+            let skip = self.cond_jump(cond, false)?;
+            self.scoped_block(body)?;
+            if i + 1 < arms.len() || orelse.is_some() {
+                ends.push(self.emit_jump());
+            }
+            self.patch_here(&skip)?;
+        }
+        if let Some(b) = orelse {
+            self.scoped_block(b)?;
+        }
+        self.patch_here(&ends)?;
+        Ok(())
+    }
+
+    fn generic_for(&mut self, f: &GenFor, line: u32) -> GResult<()> {
+        let (names, exprs, body) = (&f.names, &f.exprs, &f.body);
+        self.enter_block(false);
+        let base = self.explist_n(exprs, 3)?;
+        for _ in 0..3 {
+            self.declare_local(FOR_STATE.to_vec(), Attrib::None)?;
+        }
+        let to_call = self.emit_jump();
+        let body_start = self.pc();
+        self.enter_block(true);
+        for n in names {
+            self.declare_local(n.clone(), Attrib::None)?;
+        }
+        self.block_body(body)?;
+        let breaks = self.leave_block(true)?;
+        self.patch_here(&[to_call])?;
+        self.cur_line = line;
+        self.emit(Operation::GenericForCall {
+            base: reg(base),
+            var_count: names.len().min(250) as u8,
+        });
+        let lp = self.emit(Operation::GenericForLoop {
+            base: reg(base + 2),
+            jump: 0,
+        });
+        self.patch_jump(lp, body_start)?;
+        self.patch_here(&breaks)?;
+        self.leave_block(false)?;
+        Ok(())
+    }
+
+    fn break_stat(&mut self, line: u32) -> GResult<()> {
+        if self.innermost_loop().is_none() && self.fs().protected {
+            return self.protected_break();
+        }
+        let Some(loop_idx) = self.innermost_loop() else {
+            let end = self.fs().end_line;
+            return self.err(end, format!("break outside loop at line {line}"));
+        };
+        for r in self.close_regs_from(loop_idx).into_iter().rev() {
+            self.emit_close_call(r)?;
+        }
+        let j = self.emit_jump();
+        self.add_break(loop_idx, j);
         Ok(())
     }
 
@@ -242,16 +262,8 @@ impl CodeGen {
                 VarLoc::Upval(i, _) => Target::Upval(i),
                 VarLoc::Global => Target::Global(self.str_key_rc(n)?),
             },
-            ExprKind::Index(tab, key) => {
-                let tr = if copy {
-                    let r = self.alloc(1)?;
-                    self.expr_to_reg(tab, r)?;
-                    r
-                } else {
-                    self.expr_any_reg(tab)?
-                };
-                self.cur_line = t.line;
-                self.guard(tab, tr, super::expr::Guard::Index)?;
+            ExprKind::Suffixed(base, sufs) => {
+                let (tr, key) = self.target_table(base, sufs, copy)?;
                 let kr = if copy && self.literal(key).is_none() {
                     let r = self.alloc(1)?;
                     self.expr_to_reg(key, r)?;
@@ -297,22 +309,21 @@ impl CodeGen {
                     source: reg(src),
                 });
             }
-            Target::Global(key) => match self.resolve(b"_ENV") {
-                VarLoc::Local(r, _) => {
+            Target::Global(key) => match self.resolve_env() {
+                EnvLoc::Local(r) => {
                     self.emit(Operation::SetTable {
                         table: reg(r),
                         key,
                         value,
                     });
                 }
-                VarLoc::Upval(i, _) => {
+                EnvLoc::Upval(i) => {
                     self.emit(Operation::SetUpTable {
                         table: UpValueIndex(i),
                         key,
                         value,
                     });
                 }
-                VarLoc::Global => unreachable!("_ENV always resolves"),
             },
             Target::Index(tr, key) => {
                 self.emit(Operation::SetTable {
@@ -372,7 +383,7 @@ impl CodeGen {
         let closing = self.has_close_vars();
         if !closing && exprs.len() == 1 {
             let e = &exprs[0];
-            if matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..)) {
+            if e.is_call() {
                 return self.tail_call(e);
             }
             if let ExprKind::Name(n) = &e.kind {
