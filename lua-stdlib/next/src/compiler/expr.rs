@@ -3,7 +3,7 @@
 //! loops over their spine, not recursion, so their length costs no Rust
 //! stack.
 
-use super::ast::{BinOp, Expr, ExprKind, Field, UnOp};
+use super::ast::{BinOp, BinRhs, Expr, ExprKind, Field, SuffixKind, UnOp};
 use super::code::*;
 use super::Gen;
 use crate::vm::meta;
@@ -70,7 +70,7 @@ impl Gen {
             }
             ExprKind::Function(body) => self.function(body, false, v)?,
             ExprKind::Table(fields) => self.constructor(fields, v)?,
-            ExprKind::Bin(..) => self.binary_chain(e, v)?,
+            ExprKind::Binary(first, rest) => self.binary_chain(first, rest, v)?,
             ExprKind::Un(op, operand) => {
                 self.expr(operand, v)?;
                 self.fs().line = e.line;
@@ -81,23 +81,17 @@ impl Gen {
                 let nvs = self.nvs();
                 self.fs().discharge_vars(v, nvs);
             }
-            ExprKind::Name(_) | ExprKind::Index(..) | ExprKind::Call(..) | ExprKind::Method(..) => {
-                self.suffixed(e, v)?
-            }
+            ExprKind::Name(_) | ExprKind::Suffixed(..) => self.suffixed(e, v)?,
         }
         Ok(())
     }
 
     /// A name, or a chain of `.k`, `[k]`, `(args)`, `:m(args)` on one.
     pub(super) fn suffixed(&mut self, e: &Expr, v: &mut ExpDesc) -> GResult<()> {
-        let mut spine = Vec::new();
-        let mut cur = e;
-        while let ExprKind::Index(t, _) | ExprKind::Call(t, _) | ExprKind::Method(t, _, _) =
-            &cur.kind
-        {
-            spine.push(cur);
-            cur = t;
-        }
+        let (cur, spine) = match &e.kind {
+            ExprKind::Suffixed(base, sufs) => (&**base, &sufs[..]),
+            _ => (e, &[][..]),
+        };
         match &cur.kind {
             ExprKind::Name(n) => {
                 self.fs().line = cur.line;
@@ -105,11 +99,11 @@ impl Gen {
             }
             _ => self.expr(cur, v)?,
         }
-        for node in spine.into_iter().rev() {
+        for node in spine {
             self.fs().line = node.line;
             let nvs = self.nvs();
             match &node.kind {
-                ExprKind::Index(_, key) => {
+                SuffixKind::Index(key) => {
                     self.fs().exp_to_any_reg_up(v, nvs)?;
                     let mut k = ExpDesc::new(ExpKind::Void);
                     if let ExprKind::Str(s) = &key.kind {
@@ -122,18 +116,17 @@ impl Gen {
                     let nvs = self.nvs();
                     self.fs().indexed(v, &mut k, nvs)?;
                 }
-                ExprKind::Call(_, args) => {
+                SuffixKind::Call(args) => {
                     self.fs().exp_to_next_reg(v, nvs)?;
                     self.call_args(v, args, node.line)?;
                 }
-                ExprKind::Method(_, name, args) => {
+                SuffixKind::Method(name, args) => {
                     let mut k = ExpDesc::new(ExpKind::KStr(name.clone()));
                     let kk = self.fs().string_k(name);
                     k.k = ExpKind::K(kk);
                     self.fs().self_op(v, &mut k, nvs)?;
                     self.call_args(v, args, node.line)?;
                 }
-                _ => {}
             }
         }
         Ok(())
@@ -175,24 +168,15 @@ impl Gen {
 
     /// Binary operators: the left spine of same-or-tighter operators is
     /// walked with a loop.
-    fn binary_chain(&mut self, e: &Expr, v: &mut ExpDesc) -> GResult<()> {
-        let mut spine = Vec::new();
-        let mut cur = e;
-        while let ExprKind::Bin(_, l, _) = &cur.kind {
-            spine.push(cur);
-            cur = l;
-        }
-        self.expr(cur, v)?;
-        for node in spine.into_iter().rev() {
-            let ExprKind::Bin(op, _, r) = &node.kind else {
-                continue;
-            };
+    fn binary_chain(&mut self, first: &Expr, rest: &[BinRhs], v: &mut ExpDesc) -> GResult<()> {
+        self.expr(first, v)?;
+        for node in rest {
             self.fs().line = node.line;
-            self.infix(*op, v)?;
+            self.infix(node.op, v)?;
             let mut v2 = ExpDesc::new(ExpKind::Void);
-            self.expr(r, &mut v2)?;
+            self.expr(&node.rhs, &mut v2)?;
             self.fs().line = node.line;
-            self.posfix(*op, v, &mut v2, node.line)?;
+            self.posfix(node.op, v, &mut v2, node.line)?;
         }
         Ok(())
     }

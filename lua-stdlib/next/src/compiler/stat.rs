@@ -110,13 +110,9 @@ impl Gen {
                 }
                 self.fs().patch_to_here(escape)?;
             }
-            StatKind::NumFor {
-                var,
-                start,
-                limit,
-                step,
-                body,
-            } => {
+            StatKind::NumFor(f) => {
+                let (var, start, limit, step, body) =
+                    (&f.var, &f.start, &f.limit, &f.step, &f.body);
                 self.enter_block(true);
                 let base = self.fs().freereg;
                 for _ in 0..3 {
@@ -138,7 +134,8 @@ impl Gen {
                 self.for_body(base, s.line, 1, false, body)?;
                 self.leave_block()?;
             }
-            StatKind::GenFor { names, exprs, body } => {
+            StatKind::GenFor(f) => {
+                let (names, exprs, body) = (&f.names, &f.exprs, &f.body);
                 self.enter_block(true);
                 let base = self.fs().freereg;
                 for _ in 0..4 {
