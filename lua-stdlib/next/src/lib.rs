@@ -64,6 +64,7 @@ pub use vm::context::{
     StashedFunction, StashedStringRef, StashedTable, StashedThread, StashedUserData, StashedValue,
 };
 pub use vm::conv::{FromValue, FromValues};
+pub use vm::debug::{function_info, DebugInfo};
 pub use vm::error::Error;
 pub use vm::number::Number;
 pub use vm::string::String;

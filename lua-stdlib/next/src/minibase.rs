@@ -1050,6 +1050,78 @@ pub fn load_minimal_base<'gc>(ctx: Context<'gc>, env: Table<'gc>, out: Output) {
             Ok(CallbackReturn::Return)
         }),
     );
+    set(
+        ctx,
+        debug,
+        "getinfo",
+        Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+            let what = match stack.get(1) {
+                Value::String(s) => s.to_string(),
+                _ => "flnSrtu".to_string(),
+            };
+            let info = match stack.get(0) {
+                Value::Function(f) => Some(crate::function_info(f)),
+                v => match v.to_integer() {
+                    Some(0) => Some(crate::function_info(Function::Callback(Callback::from_fn(
+                        &ctx,
+                        |_, _, _| Ok(CallbackReturn::Return),
+                    ))))
+                    .map(|mut i| {
+                        i.function = None;
+                        i
+                    }),
+                    Some(l) if l > 0 => exec.debug_info(l as usize),
+                    _ => {
+                        return Err(arg_error(
+                            ctx,
+                            &exec,
+                            1,
+                            "getinfo",
+                            "function or level expected",
+                        ))
+                    }
+                },
+            };
+            let Some(info) = info else {
+                stack.replace(ctx, Value::Nil);
+                return Ok(CallbackReturn::Return);
+            };
+            let t = ctx.new_table();
+            if what.contains('S') {
+                let _ = t.set(ctx, "source", info.source.as_str());
+                let _ = t.set(ctx, "short_src", info.short_src.as_str());
+                let _ = t.set(ctx, "what", info.what);
+                let _ = t.set(ctx, "linedefined", info.line_defined);
+                let _ = t.set(ctx, "lastlinedefined", info.last_line_defined);
+            }
+            if what.contains('l') {
+                let _ = t.set(ctx, "currentline", info.current_line);
+            }
+            if what.contains('n') {
+                if let Some((kind, name)) = &info.name {
+                    let _ = t.set(ctx, "name", name.as_str());
+                    let _ = t.set(ctx, "namewhat", *kind);
+                } else {
+                    let _ = t.set(ctx, "namewhat", "");
+                }
+            }
+            if what.contains('u') {
+                let _ = t.set(ctx, "nups", info.nups as i64);
+                let _ = t.set(ctx, "nparams", info.nparams as i64);
+                let _ = t.set(ctx, "isvararg", info.is_vararg);
+            }
+            if what.contains('t') {
+                let _ = t.set(ctx, "istailcall", false);
+            }
+            if what.contains('f') {
+                if let Some(f) = info.function {
+                    let _ = t.set(ctx, "func", f);
+                }
+            }
+            stack.replace(ctx, t);
+            Ok(CallbackReturn::Return)
+        }),
+    );
     set_lib(ctx, env, "debug", debug);
 
     // coroutine

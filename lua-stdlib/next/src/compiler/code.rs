@@ -161,10 +161,11 @@ pub enum KKey {
 }
 
 impl FuncState {
-    pub fn new(source: Arc<str>, line: u32) -> FuncState {
+    pub fn new(source: Arc<str>, chunk_name: Arc<str>, line: u32) -> FuncState {
         FuncState {
             p: Proto {
                 source,
+                chunk_name,
                 line_defined: line,
                 ..Proto::default()
             },

@@ -58,6 +58,7 @@ pub fn compile(source: &[u8], chunk_name: &str) -> Result<Arc<Proto>, CompileErr
         labels: Vec::new(),
         gotos: Vec::new(),
         source: Arc::from(id.as_str()),
+        chunk_name: Arc::from(chunk_name),
     };
     let proto = g.main(&block).map_err(|e| CompileError {
         message: format!("{id}:{}: {}", e.line, e.message),
@@ -73,6 +74,7 @@ pub(crate) struct Gen {
     labels: Vec<LabelDesc>,
     gotos: Vec<LabelDesc>,
     source: Arc<str>,
+    chunk_name: Arc<str>,
 }
 
 impl Gen {
@@ -112,7 +114,7 @@ impl Gen {
     }
 
     fn open_function(&mut self, line: u32) {
-        let mut fs = FuncState::new(self.source.clone(), line);
+        let mut fs = FuncState::new(self.source.clone(), self.chunk_name.clone(), line);
         fs.first_local = self.actvar.len();
         fs.first_label = self.labels.len();
         fs.first_goto = self.gotos.len();

@@ -551,6 +551,12 @@ impl<'gc, 'a> Execution<'gc, 'a> {
         super::debug::traceback(ctx, self.frames, self.is_main, msg, level)
     }
 
+    /// `debug.getinfo(level)`: level 1 is the function that called the
+    /// callback; `None` past the bottom of the stack.
+    pub fn debug_info(&self, level: usize) -> Option<super::debug::DebugInfo<'gc>> {
+        super::debug::level_info(self.frames, level)
+    }
+
     /// Whether the caller at `level` is a Lua function (for `'name'` vs
     /// `'lib.name'` in argument errors).
     pub fn is_lua_frame(&self, level: usize) -> bool {

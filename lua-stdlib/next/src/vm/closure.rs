@@ -60,6 +60,9 @@ pub struct Proto {
     pub local_vars: Vec<LocVar>,
     /// The chunk's name as messages show it (`[string "..."]`, `stdin`).
     pub source: Arc<str>,
+    /// The chunk's name as given to `load` (`@file`, `=name`, the source):
+    /// `debug.getinfo(...).source`.
+    pub chunk_name: Arc<str>,
     pub line_defined: u32,
     pub last_line_defined: u32,
 }

@@ -323,3 +323,88 @@ pub(crate) fn traceback<'gc>(
     }
     out
 }
+
+/// What `debug.getinfo` reports about a function or a stack level.
+#[derive(Debug, Clone)]
+pub struct DebugInfo<'gc> {
+    /// `source`: the chunk name as given to `load` (`=[C]` for Rust).
+    pub source: String,
+    /// `short_src`: the chunk name as messages show it.
+    pub short_src: String,
+    /// `Lua`, `main` or `C`.
+    pub what: &'static str,
+    /// -1 when not running Lua (or for a function value).
+    pub current_line: i64,
+    pub line_defined: i64,
+    pub last_line_defined: i64,
+    /// How the caller named it (`local`, `global`, `field`, `method`,
+    /// `upvalue`, `for iterator`), when known.
+    pub name: Option<(&'static str, String)>,
+    pub nups: usize,
+    pub nparams: usize,
+    pub is_vararg: bool,
+    pub function: Option<super::value::Function<'gc>>,
+}
+
+/// Info about a function value.
+pub fn function_info<'gc>(f: super::value::Function<'gc>) -> DebugInfo<'gc> {
+    use super::value::Function;
+    match f {
+        Function::Closure(c) => {
+            let p = c.proto();
+            DebugInfo {
+                source: p.chunk_name.to_string(),
+                short_src: p.source.to_string(),
+                what: if p.line_defined == 0 { "main" } else { "Lua" },
+                current_line: -1,
+                line_defined: p.line_defined as i64,
+                last_line_defined: p.last_line_defined as i64,
+                name: None,
+                nups: p.upvalues.len(),
+                nparams: p.num_params as usize,
+                is_vararg: p.is_vararg,
+                function: Some(f),
+            }
+        }
+        Function::Callback(_) => c_info(Some(f)),
+    }
+}
+
+fn c_info<'gc>(function: Option<super::value::Function<'gc>>) -> DebugInfo<'gc> {
+    DebugInfo {
+        source: "=[C]".into(),
+        short_src: "[C]".into(),
+        what: "C",
+        current_line: -1,
+        line_defined: -1,
+        last_line_defined: -1,
+        name: None,
+        nups: 0,
+        nparams: 0,
+        is_vararg: true,
+        function,
+    }
+}
+
+/// Info about stack level `level` (1: the innermost frame) of `frames`.
+pub(crate) fn level_info<'gc>(
+    frames: &[super::thread::Frame<'gc>],
+    level: usize,
+) -> Option<DebugInfo<'gc>> {
+    use super::thread::Frame;
+    use super::value::Function;
+    let idx = frames.len().checked_sub(level)?;
+    match &frames[idx] {
+        Frame::Lua(f) => {
+            let mut info = function_info(Function::Closure(f.closure));
+            info.current_line = f.current_line() as i64;
+            if idx > 0 {
+                if let Frame::Lua(caller) = &frames[idx - 1] {
+                    info.name = called_name(caller.closure.proto(), caller.pc.saturating_sub(1));
+                }
+            }
+            Some(info)
+        }
+        _ => Some(c_info(None)),
+    }
+}
