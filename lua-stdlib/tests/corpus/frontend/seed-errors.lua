@@ -1,0 +1,1 @@
+local x <close> = 1 x = 2 goto nowhere return return
