@@ -351,4 +351,26 @@ fn limits_on_names_and_registers_are_errors() {
         s + " end"
     };
     assert!(run_small(upvalues(200)).is_ok());
+    // 300 upvalues (150 locals from each of two levels): lua5.4's
+    // "too many upvalues (limit is 255) in function at line 1 near '+'";
+    // before, the 256th and later were silently read as globals (and a
+    // runtime helper needed past the limit panicked)
+    let a: String = (0..150).map(|i| format!("local a{i} = {i} ")).collect();
+    let b: String = (0..150).map(|i| format!("local b{i} = {i} ")).collect();
+    let refs: Vec<String> = (0..150)
+        .map(|i| format!("a{i}"))
+        .chain((0..150).map(|i| format!("b{i}")))
+        .collect();
+    let src = format!(
+        "{a}local function f() {b}return function() return {} + g end end return f()()",
+        refs.join(" + ")
+    );
+    assert_eq!(
+        run_small(src),
+        Err(
+            "[string \"local a0 = 0 local a1 = 1 local a2 = 2 local ...\"]:1: \
+             too many upvalues (limit is 255) in function at line 1"
+                .into()
+        )
+    );
 }
