@@ -62,6 +62,13 @@ impl Gen {
             ExprKind::True => *v = ExpDesc::new(ExpKind::True),
             ExprKind::False => *v = ExpDesc::new(ExpKind::False),
             ExprKind::Int(i) => *v = ExpDesc::new(ExpKind::KInt(*i)),
+            // The parser folds `-0.0`; lua5.4 does not (a zero result is
+            // never folded), so it stays a negation of 0.0, as its code,
+            // jumps and error names show.
+            ExprKind::Float(f) if *f == 0.0 && f.is_sign_negative() => {
+                *v = ExpDesc::new(ExpKind::KFlt(0.0));
+                self.prefix(UnOp::Neg, v, e.line)?;
+            }
             ExprKind::Float(f) => *v = ExpDesc::new(ExpKind::KFlt(*f)),
             ExprKind::Str(s) => *v = ExpDesc::new(ExpKind::KStr(s.clone())),
             ExprKind::Vararg => {
