@@ -15,6 +15,7 @@
 #   bench/proxy.sh                    # 32 and 256 connections, 3 x 10 s
 #   REPS=1 DURATION=5 CONNS="32" bench/proxy.sh
 #   LUA=0 bench/proxy.sh              # plain proxying only
+#   LUNAGATE_BIN=target/x86_64-unknown-linux-musl/release/lunagate bench/proxy.sh
 #
 # Needs nginx, libnginx-mod-http-lua and wrk (Debian packages).
 set -euo pipefail
@@ -44,8 +45,12 @@ for tool in nginx wrk taskset curl; do
   fi
 done
 
-cargo build --release -q -p lunagate >/dev/null 2>&1 || cargo build --release -p lunagate
-LG=${CARGO_TARGET_DIR:-$PWD/target}/release/lunagate
+if [ -n "${LUNAGATE_BIN:-}" ]; then
+  LG=$LUNAGATE_BIN # a given build, e.g. the static one from .ci/build-static
+else
+  cargo build --release -q -p lunagate >/dev/null 2>&1 || cargo build --release -p lunagate
+  LG=${CARGO_TARGET_DIR:-$PWD/target}/release/lunagate
+fi
 
 RUN=$(mktemp -d /tmp/lunagate-bench.XXXXXX)
 PIDS=()
