@@ -44,6 +44,10 @@
 #![forbid(unsafe_code)]
 
 mod compiler;
+// `src/lib/`: the standard library (a plain `mod lib;` would be ambiguous
+// with this file).
+#[path = "lib/mod.rs"]
+mod lib;
 mod minibase;
 mod vm;
 

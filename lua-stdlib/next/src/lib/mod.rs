@@ -1,0 +1,13 @@
+//! The Lua standard library as callbacks, one file per library, ported
+//! from `lua-stdlib/src/lib` (see `PORTING.md`). Each library has a
+//! `load_*` function the host calls to install it.
+//!
+//! Shared by all: `args` (our `lauxlib`: argument checking, the error
+//! messages lua5.4 prints, e.g. `bad argument #1 to 'sub' (number
+//! expected, got no value)`, positioned at the calling Lua line, and
+//! charging the instruction budget for library work). Number conversions
+//! come from [`crate::number`], never from a library copy.
+
+#![allow(dead_code)] // helpers land before every library that uses them
+
+pub mod args;
