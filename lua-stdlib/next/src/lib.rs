@@ -88,7 +88,10 @@ pub mod number {
 
 /// Metamethod lookup shared by the VM and the library.
 pub mod meta {
-    pub use crate::vm::meta::{call, event, metatable, type_name_of, Event, EVENT_NAMES};
+    pub use crate::vm::meta::{
+        call, equal, event, index, length, less_than, metatable, new_index, type_name_of, Event,
+        Step, EVENT_NAMES, MAX_TAG_LOOP,
+    };
 }
 
 /// A compiled chunk: compile once, load into any VM without recompiling.

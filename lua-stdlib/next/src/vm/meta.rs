@@ -153,3 +153,192 @@ pub fn call<'gc>(
         },
     }
 }
+
+/// Most `__index`/`__newindex` links followed before giving up
+/// (`MAXTAGLOOP`).
+pub const MAX_TAG_LOOP: usize = 2000;
+
+/// How an operation done on behalf of a library function ends: with its
+/// answer now, or once `function` is called with `args` (its first result
+/// is the answer; comparisons take its truthiness).
+///
+/// These are the table accesses and comparisons of the C API as library
+/// functions use them (`lua_geti`, `lua_seti`, `luaL_len`, `lua_compare`):
+/// the same rules as the interpreter's, for callers that cannot run a
+/// metamethod inline and must ask the executor for a call instead
+/// (`CallbackReturn::Call`, `SequencePoll::Call`). Errors are messages
+/// without position, as lua5.4 raises them from a C function.
+pub enum Step<'gc, T> {
+    Done(T),
+    Call {
+        function: super::value::Function<'gc>,
+        args: [Value<'gc>; 3],
+        nargs: usize,
+    },
+}
+
+impl<'gc, T> Step<'gc, T> {
+    fn call(ctx: Context<'gc>, tm: Value<'gc>, args: &[Value<'gc>]) -> Result<Self, String> {
+        let function = match call(ctx, tm) {
+            Ok(f) => f,
+            Err(v) => return Err(format!("attempt to call a {} value", type_name_of(ctx, v))),
+        };
+        let mut a = [Value::Nil; 3];
+        a[..args.len()].copy_from_slice(args);
+        Ok(Step::Call {
+            function,
+            args: a,
+            nargs: args.len(),
+        })
+    }
+}
+
+/// `t[key]` with `__index` (`lua_gettable`).
+pub fn index<'gc>(
+    ctx: Context<'gc>,
+    mut t: Value<'gc>,
+    key: Value<'gc>,
+) -> Result<Step<'gc, Value<'gc>>, String> {
+    for _ in 0..MAX_TAG_LOOP {
+        let tm = match t {
+            Value::Table(tab) => {
+                let v = tab.raw_get(key);
+                if !v.is_nil() {
+                    return Ok(Step::Done(v));
+                }
+                match tab.metatable() {
+                    Some(mt) => event_in(ctx, mt, INDEX),
+                    None => Value::Nil,
+                }
+            }
+            _ => {
+                let tm = event(ctx, t, INDEX);
+                if tm.is_nil() {
+                    return Err(format!("attempt to index a {} value", type_name_of(ctx, t)));
+                }
+                tm
+            }
+        };
+        match tm {
+            Value::Nil => return Ok(Step::Done(Value::Nil)),
+            Value::Function(_) => return Step::call(ctx, tm, &[t, key]),
+            _ => t = tm,
+        }
+    }
+    Err("'__index' chain too long; possible loop".into())
+}
+
+/// `t[key] = v` with `__newindex` (`lua_settable`).
+pub fn new_index<'gc>(
+    ctx: Context<'gc>,
+    mut t: Value<'gc>,
+    key: Value<'gc>,
+    v: Value<'gc>,
+) -> Result<Step<'gc, ()>, String> {
+    for _ in 0..MAX_TAG_LOOP {
+        let tm = match t {
+            Value::Table(tab) => {
+                let tm = match tab.metatable() {
+                    Some(mt) if tab.raw_get(key).is_nil() => event_in(ctx, mt, NEWINDEX),
+                    _ => Value::Nil,
+                };
+                if tm.is_nil() {
+                    return match tab.raw_set(&ctx, key, v) {
+                        Ok(()) => Ok(Step::Done(())),
+                        Err(e) => Err(e.message().into()),
+                    };
+                }
+                tm
+            }
+            _ => {
+                let tm = event(ctx, t, NEWINDEX);
+                if tm.is_nil() {
+                    return Err(format!("attempt to index a {} value", type_name_of(ctx, t)));
+                }
+                tm
+            }
+        };
+        match tm {
+            Value::Function(_) => return Step::call(ctx, tm, &[t, key, v]),
+            _ => t = tm,
+        }
+    }
+    Err("'__newindex' chain too long; possible loop".into())
+}
+
+/// `#v` with `__len` (`lua_len`): the raw length is an integer; a
+/// metamethod's answer is whatever it returns.
+pub fn length<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Step<'gc, Value<'gc>>, String> {
+    let tm = match v {
+        Value::String(s) => return Ok(Step::Done(Value::Integer(s.len() as i64))),
+        Value::Table(t) => match t.metatable() {
+            Some(mt) => event_in(ctx, mt, LEN),
+            None => Value::Nil,
+        },
+        _ => event(ctx, v, LEN),
+    };
+    match (tm, v) {
+        (Value::Nil, Value::Table(t)) => Ok(Step::Done(Value::Integer(t.length()))),
+        (Value::Nil, _) => Err(format!(
+            "attempt to get length of a {} value",
+            type_name_of(ctx, v)
+        )),
+        _ => Step::call(ctx, tm, &[v, v]),
+    }
+}
+
+/// `a < b` with `__lt` (`lua_compare(LUA_OPLT)`): numbers exactly (through
+/// [`super::number::compare`]), strings bytewise, anything else through the
+/// metamethod of `a` or else `b`.
+pub fn less_than<'gc>(
+    ctx: Context<'gc>,
+    a: Value<'gc>,
+    b: Value<'gc>,
+) -> Result<Step<'gc, bool>, String> {
+    if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
+        return Ok(Step::Done(
+            super::number::compare(x, y) == Some(std::cmp::Ordering::Less),
+        ));
+    }
+    if let (Value::String(x), Value::String(y)) = (a, b) {
+        return Ok(Step::Done(x.as_bytes() < y.as_bytes()));
+    }
+    let mut tm = event(ctx, a, LT);
+    if tm.is_nil() {
+        tm = event(ctx, b, LT);
+    }
+    if tm.is_nil() {
+        let (t1, t2) = (type_name_of(ctx, a), type_name_of(ctx, b));
+        return Err(if t1 == t2 {
+            format!("attempt to compare two {t1} values")
+        } else {
+            format!("attempt to compare {t1} with {t2}")
+        });
+    }
+    Step::call(ctx, tm, &[a, b])
+}
+
+/// `a == b` with `__eq` (`lua_compare(LUA_OPEQ)`).
+pub fn equal<'gc>(
+    ctx: Context<'gc>,
+    a: Value<'gc>,
+    b: Value<'gc>,
+) -> Result<Step<'gc, bool>, String> {
+    if a.raw_eq(b) {
+        return Ok(Step::Done(true));
+    }
+    if !matches!(
+        (a, b),
+        (Value::Table(_), Value::Table(_)) | (Value::UserData(_), Value::UserData(_))
+    ) {
+        return Ok(Step::Done(false));
+    }
+    let mut tm = event(ctx, a, EQ);
+    if tm.is_nil() {
+        tm = event(ctx, b, EQ);
+    }
+    if tm.is_nil() {
+        return Ok(Step::Done(false));
+    }
+    Step::call(ctx, tm, &[a, b])
+}
