@@ -182,16 +182,18 @@ impl<'gc> Interner<'gc> {
         loop {
             match self.slots[i] {
                 (0, _) => break,
-                (h, Some(weak)) => match weak.upgrade(mc) {
-                    Some(s) => {
-                        if h == hash && *s.bytes == *bytes {
-                            return String(s);
-                        }
-                    }
+                // Only a slot with the same hash is looked at: reading
+                // another string's object is a cache miss per probe in a
+                // big set. Dead entries of other hashes go at the next
+                // rehash or purge.
+                (h, Some(weak)) if h == hash => match weak.upgrade(mc) {
+                    Some(s) if *s.bytes == *bytes => return String(s),
+                    Some(_) => {}
                     None => {
                         free.get_or_insert(i);
                     }
                 },
+                (_, Some(_)) => {}
                 (_, None) => {
                     free.get_or_insert(i);
                 }

@@ -120,6 +120,11 @@ impl<'gc> TableState<'gc> {
         if self.nodes.is_empty() {
             return None;
         }
+        if let Value::String(s) = key {
+            if s.is_short() {
+                return self.find_short_string(s);
+            }
+        }
         let mask = self.nodes.len() - 1;
         let mut i = key_hash(key) as usize & mask;
         loop {
@@ -131,6 +136,22 @@ impl<'gc> TableState<'gc> {
                 return Some(i);
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// `find_node` for an interned (short) string: it equals only itself,
+    /// so probing compares pointers and never reads another string (a
+    /// cache miss per probe on a big table).
+    #[inline]
+    fn find_short_string(&self, s: super::string::String<'gc>) -> Option<usize> {
+        let mask = self.nodes.len() - 1;
+        let mut i = s.hash() as usize & mask;
+        loop {
+            match self.nodes[i].key {
+                Value::Nil => return None,
+                Value::String(k) if Gc::ptr_eq(k.0, s.0) => return Some(i),
+                _ => i = (i + 1) & mask,
+            }
         }
     }
 
