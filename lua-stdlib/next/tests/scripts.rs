@@ -1,7 +1,13 @@
 //! Runs every `tests/lua/*.lua` script on the new VM (with the minimal
-//! base library) and compares its output with lua5.4's. The scripts cover
-//! the VM areas one by one: coercions, int/float comparison, metamethods,
-//! errors with variable names, closures, varargs, goto, coroutines.
+//! base library and the libraries ported so far) and compares its output
+//! with lua5.4's. The scripts cover the VM areas one by one: coercions,
+//! int/float comparison, metamethods, errors with variable names,
+//! closures, varargs, goto, coroutines, and the ported libraries.
+//!
+//! The conformance scripts of `conformance/` whose libraries exist here
+//! ([`CONFORMANCE`]) run the same way, from that directory with `TZ=UTC`,
+//! as `cargo test -p lua-stdlib --test conformance` runs them.
+//!
 //! Without `lua5.4` the comparison is skipped, except in CI (`CI=true`),
 //! where it fails.
 
@@ -10,7 +16,11 @@ use std::path::Path;
 use std::process::Command;
 use std::rc::Rc;
 
-use lua_next::{load_minimal_base, Budget, Chunk, Function, Outcome, Vm};
+use lua_next::{load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm};
+
+/// The scripts of `conformance/` that run here: those whose libraries are
+/// ported. Add a script when the last library it needs lands.
+const CONFORMANCE: &[&str] = &["table_deletes.lua", "tables.lua"];
 
 /// Output of `path` on our VM: what it printed, then `error: msg` if it
 /// ended with an uncaught error.
@@ -27,6 +37,7 @@ fn run_ours(path: &Path) -> String {
     let f = vm.enter(|ctx| {
         let env = ctx.globals();
         load_minimal_base(ctx, env, Some(sink));
+        let _ = env.set(ctx, "table", load_table(ctx));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {
@@ -52,6 +63,7 @@ fn run_reference(path: &Path) -> Option<String> {
     let o = Command::new("lua5.4")
         .arg(name)
         .current_dir(dir)
+        .env("TZ", "UTC")
         .output()
         .ok()?;
     let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -66,7 +78,8 @@ fn run_reference(path: &Path) -> Option<String> {
 
 #[test]
 fn scripts_match_lua54() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/lua");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/lua exists")
         .map(|e| e.unwrap().path())
@@ -74,6 +87,8 @@ fn scripts_match_lua54() {
         .collect();
     paths.sort();
     assert!(!paths.is_empty());
+    let conformance = root.join("../../conformance");
+    paths.extend(CONFORMANCE.iter().map(|name| conformance.join(name)));
     let mut failures = Vec::new();
     for p in &paths {
         let ours = run_ours(p);

@@ -6,8 +6,14 @@
 //! messages lua5.4 prints, e.g. `bad argument #1 to 'sub' (number
 //! expected, got no value)`, positioned at the calling Lua line, and
 //! charging the instruction budget for library work). Number conversions
-//! come from [`crate::number`], never from a library copy.
+//! come from [`crate::number`], never from a library copy. `meta_op` runs
+//! the functions that must read, write and compare through metamethods
+//! (or call an order function) as resumable state machines: `table.*`,
+//! `math.min`/`math.max`.
 
 #![allow(dead_code)] // helpers land before every library that uses them
 
 pub mod args;
+mod meta_op;
+pub mod table;
+mod table_sort;
