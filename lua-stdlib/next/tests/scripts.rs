@@ -16,11 +16,16 @@ use std::path::Path;
 use std::process::Command;
 use std::rc::Rc;
 
-use lua_next::{load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm};
+use lua_next::{load_math, load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm};
 
 /// The scripts of `conformance/` that run here: those whose libraries are
 /// ported. Add a script when the last library it needs lands.
-const CONFORMANCE: &[&str] = &["table_deletes.lua", "tables.lua"];
+const CONFORMANCE: &[&str] = &[
+    "arithmetic.lua",
+    "math.lua",
+    "table_deletes.lua",
+    "tables.lua",
+];
 
 /// Output of `path` on our VM: what it printed, then `error: msg` if it
 /// ended with an uncaught error.
@@ -38,6 +43,7 @@ fn run_ours(path: &Path) -> String {
         let env = ctx.globals();
         load_minimal_base(ctx, env, Some(sink));
         let _ = env.set(ctx, "table", load_table(ctx));
+        let _ = env.set(ctx, "math", load_math(ctx));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {
