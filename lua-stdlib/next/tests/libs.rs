@@ -1,12 +1,15 @@
-//! What the ported libraries promise beyond lua5.4's output (which
-//! `tests/scripts.rs` compares): library work is charged to the
-//! instruction budget and stops between budget slices, and a huge
-//! `table.concat` is a catchable memory error.
+//! What the ported `table`, `math` and `bit` libraries promise
+//! beyond lua5.4's output (which `tests/scripts.rs` compares): library work
+//! is charged to the instruction budget and stops between budget slices, a
+//! huge `table.concat` is a catchable memory error, and `bit` computes as
+//! LuaJIT does (lua5.4 has no `bit` to compare with).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use lua_next::{load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm};
+use lua_next::{
+    load_bit, load_math, load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm,
+};
 
 /// A VM with the minimal base library and the ported libraries; `print`
 /// writes to the returned buffer.
@@ -18,6 +21,8 @@ fn vm_with_libs() -> (Vm, Rc<RefCell<Vec<u8>>>) {
         let env = ctx.globals();
         load_minimal_base(ctx, env, Some(sink));
         let _ = env.set(ctx, "table", load_table(ctx));
+        let _ = env.set(ctx, "math", load_math(ctx));
+        let _ = env.set(ctx, "bit", load_bit(ctx));
     });
     (vm, out)
 }
@@ -142,4 +147,39 @@ fn a_huge_concat_is_a_memory_error_not_an_abort() {
     );
     assert_eq!(r.error, None);
     assert_eq!(r.output, "false\tnot enough memory\n104857600\n");
+}
+
+#[test]
+fn bit_computes_as_luajit() {
+    // Expected lines: LuaJIT 2.1's output (conformance/luajit_compat.expected).
+    let r = run(
+        r#"
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  print(table.concat(t, " | "))
+end
+show(bit.tobit(0xffffffff), bit.tobit(2^32 + 5), bit.tobit(-1), bit.tobit(2^31), bit.tobit(1.5), bit.tobit(2.5))
+show(bit.tohex(255), bit.tohex(-1), bit.tohex(255, 4), bit.tohex(255, -4), bit.tohex(0x12345678, 2))
+show(bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0), bit.bnot(-1), bit.band(-1, 0xffffffff))
+show(bit.lshift(1, 31), bit.lshift(1, 32), bit.lshift(3, 33), bit.rshift(-1, 28), bit.rshift(256, 4))
+show(bit.arshift(-256, 4), bit.arshift(256, 4), bit.arshift(-1, 31))
+show(bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678), bit.rol(1, 32))
+show(bit.band(0x7fffffff, 0xffff0000), bit.bor(0x80000000, 1), bit.bxor(-1, 0x0f0f0f0f))
+show(pcall(bit.band, {}))
+"#,
+        Budget::default(),
+    );
+    assert_eq!(r.error, None);
+    assert_eq!(
+        r.output,
+        "-1 | 5 | -1 | -2147483648 | 2 | 2\n\
+         000000ff | ffffffff | 00ff | 00FF | 78\n\
+         15 | 7 | 6 | -1 | 0 | -1\n\
+         -2147483648 | 1 | 6 | 15 | 16\n\
+         -16 | 16 | -1\n\
+         878082066 | 2014458966 | 2018915346 | 1\n\
+         2147418112 | -2147483647 | -252645136\n\
+         false | bad argument #1 to 'bit.band' (number expected, got table)\n"
+    );
 }

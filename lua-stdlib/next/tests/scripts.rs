@@ -16,7 +16,9 @@ use std::path::Path;
 use std::process::Command;
 use std::rc::Rc;
 
-use lua_next::{load_math, load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm};
+use lua_next::{
+    load_bit, load_math, load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm,
+};
 
 /// The scripts of `conformance/` that run here: those whose libraries are
 /// ported. Add a script when the last library it needs lands.
@@ -44,6 +46,7 @@ fn run_ours(path: &Path) -> String {
         load_minimal_base(ctx, env, Some(sink));
         let _ = env.set(ctx, "table", load_table(ctx));
         let _ = env.set(ctx, "math", load_math(ctx));
+        let _ = env.set(ctx, "bit", load_bit(ctx));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {

@@ -14,6 +14,7 @@
 #![allow(dead_code)] // helpers land before every library that uses them
 
 pub mod args;
+pub mod bit;
 pub mod math;
 mod meta_op;
 pub mod table;
