@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 use gc_arena::{Arena, Rootable};
 
 pub use compiler::CompileError;
-pub use lib::{bit::load_bit, math::load_math, table::load_table};
+pub use lib::{bit::load_bit, math::load_math, table::load_table, utf8::load_utf8};
 pub use minibase::load_minimal_base;
 pub use vm::callback::{
     BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, Handler,

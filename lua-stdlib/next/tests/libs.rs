@@ -1,4 +1,4 @@
-//! What the ported `table`, `math` and `bit` libraries promise
+//! What the ported `table`, `math`, `bit` and `utf8` libraries promise
 //! beyond lua5.4's output (which `tests/scripts.rs` compares): library work
 //! is charged to the instruction budget and stops between budget slices, a
 //! huge `table.concat` is a catchable memory error, and `bit` computes as
@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use lua_next::{
-    load_bit, load_math, load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm,
+    load_bit, load_math, load_minimal_base, load_table, load_utf8, Budget, Chunk, Function,
+    Outcome, Vm,
 };
 
 /// A VM with the minimal base library and the ported libraries; `print`
@@ -23,6 +24,7 @@ fn vm_with_libs() -> (Vm, Rc<RefCell<Vec<u8>>>) {
         let _ = env.set(ctx, "table", load_table(ctx));
         let _ = env.set(ctx, "math", load_math(ctx));
         let _ = env.set(ctx, "bit", load_bit(ctx));
+        let _ = env.set(ctx, "utf8", load_utf8(ctx));
     });
     (vm, out)
 }

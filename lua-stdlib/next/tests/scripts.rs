@@ -17,7 +17,8 @@ use std::process::Command;
 use std::rc::Rc;
 
 use lua_next::{
-    load_bit, load_math, load_minimal_base, load_table, Budget, Chunk, Function, Outcome, Vm,
+    load_bit, load_math, load_minimal_base, load_table, load_utf8, Budget, Chunk, Function,
+    Outcome, Vm,
 };
 
 /// The scripts of `conformance/` that run here: those whose libraries are
@@ -47,6 +48,7 @@ fn run_ours(path: &Path) -> String {
         let _ = env.set(ctx, "table", load_table(ctx));
         let _ = env.set(ctx, "math", load_math(ctx));
         let _ = env.set(ctx, "bit", load_bit(ctx));
+        let _ = env.set(ctx, "utf8", load_utf8(ctx));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {

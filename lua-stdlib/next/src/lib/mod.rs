@@ -19,3 +19,4 @@ pub mod math;
 mod meta_op;
 pub mod table;
 mod table_sort;
+pub mod utf8;
