@@ -6,6 +6,9 @@
 #
 #   bench/lua.sh            # builds release, 3 runs each
 #   RUNS=5 bench/lua.sh fib gsub
+#
+# lua-next (the VM replacing piccolo) runs the same scripts in
+# `cargo bench -p lua-next --bench scripts`, with CPU-time ratios too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -25,7 +28,7 @@ best() { # best wall time in ms of "$@" over RUNS runs
 }
 
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(fib arith methods format gsub sort_numbers sort_strings concat json)
+[ ${#scripts[@]} -gt 0 ] || scripts=(fib arith methods tables closures format gsub sort_numbers sort_strings concat json)
 printf '%-14s %10s %10s %8s  %s\n' script "lua5.4 ms" "lunagate ms" ratio output
 for s in "${scripts[@]}"; do
   f=bench/lua/$s.lua
