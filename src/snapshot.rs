@@ -10,7 +10,7 @@
 //! only when everything changed (a declarative import) or the store had to
 //! reopen its file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::entities::{Kind, Plugin, Route, Service};
-use crate::plugins::{ChunkCache, CompiledPlugin, PluginPlan};
-use crate::proxy::router::Router;
+use crate::plugins::{ChunkCache, CompiledPlugin, PluginIndex, PluginPlan, Scope};
+use crate::proxy::router::{Router, Upstreams};
 use crate::store::{Entity, Store, StoreError};
 
 pub struct ConfigSnapshot {
@@ -56,13 +56,22 @@ pub enum Change {
     Everything,
 }
 
-/// The typed copy of what the store holds, kept by the Admin API.
+/// The typed copy of what the store holds, kept by the Admin API, with the
+/// router and plugin plan of the next snapshot. A change updates only what
+/// it touches: the routes it changed (or those of a service it changed),
+/// the plugin lists of the routes a plugin applies to.
 #[derive(Default)]
 pub struct Model {
     services: HashMap<Uuid, Arc<Service>>,
     routes: HashMap<Uuid, Arc<Route>>,
+    /// Route ids by service id.
+    routes_of: HashMap<Uuid, HashSet<Uuid>>,
     plugins: HashMap<Uuid, Arc<CompiledPlugin>>,
     chunks: ChunkCache,
+    index: PluginIndex,
+    upstreams: Upstreams,
+    router: Router,
+    plan: PluginPlan,
     /// `Store::generation` when the model was loaded.
     generation: u64,
 }
@@ -79,28 +88,34 @@ impl Model {
 
     fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
         let generation = store.generation();
-        let services: HashMap<Uuid, Arc<Service>> = typed::<Service>(store, Kind::Service)?
-            .into_iter()
-            .map(|s| (s.id, Arc::new(s)))
-            .collect();
-        let routes = typed::<Route>(store, Kind::Route)?
-            .into_iter()
-            .map(|r| (r.id, Arc::new(r)))
-            .collect();
-        let plugins: Vec<Plugin> = typed(store, Kind::Plugin)?;
-        self.services = services;
-        self.routes = routes;
+        let services = typed::<Service>(store, Kind::Service)?;
+        let routes = typed::<Route>(store, Kind::Route)?;
+        let plugins = typed::<Plugin>(store, Kind::Plugin)?;
+        self.services = services.into_iter().map(|s| (s.id, Arc::new(s))).collect();
+        self.routes = routes.into_iter().map(|r| (r.id, Arc::new(r))).collect();
+        self.routes_of.clear();
+        for r in self.routes.values() {
+            link(&mut self.routes_of, r);
+        }
+        // Chunks the old plugins had are reused by the new ones.
+        for old in self.plugins.values() {
+            self.chunks.release(old);
+        }
+        self.index = PluginIndex::default();
         self.plugins = plugins
             .into_iter()
             .map(|p| {
-                (
-                    p.id,
-                    Arc::new(CompiledPlugin::compile_with(Arc::new(p), &mut self.chunks)),
-                )
+                let compiled =
+                    Arc::new(CompiledPlugin::compile_with(Arc::new(p), &mut self.chunks));
+                self.index.insert(&compiled);
+                (compiled.plugin.id, compiled)
             })
             .collect();
-        self.chunks
-            .retain(self.plugins.values().map(|c| c.as_ref()));
+        self.chunks.prune();
+        let routes: Vec<Arc<Route>> = self.routes.values().cloned().collect();
+        self.upstreams = Upstreams::default();
+        self.router = Router::default().updated(&self.services, &mut self.upstreams, &[], &routes);
+        self.plan = PluginPlan::plan(&self.index, &routes);
         self.generation = generation;
         Ok(())
     }
@@ -114,52 +129,116 @@ impl Model {
         {
             return self.reload(store);
         }
-        let mut plugins_changed = false;
+        // Route versions the router holds that must go, and the routes to
+        // compile (again) and plan again.
+        let mut removed: Vec<Arc<Route>> = Vec::new();
+        let mut touched: HashSet<Uuid> = HashSet::new();
+        let mut scopes: Vec<Scope> = Vec::new();
+        let mut services_removed = false;
         for change in changes {
             match change {
                 Change::Put(Kind::Service, e) => {
-                    if let Some(s) = from_entity::<Service>(Kind::Service, e) {
-                        self.services.insert(s.id, Arc::new(s));
+                    let Some(s) = from_entity::<Service>(Kind::Service, e) else {
+                        continue;
+                    };
+                    for id in self.routes_of.get(&s.id).into_iter().flatten() {
+                        if let Some(r) = self.routes.get(id) {
+                            removed.push(r.clone());
+                            touched.insert(*id);
+                        }
                     }
-                }
-                Change::Put(Kind::Route, e) => {
-                    if let Some(r) = from_entity::<Route>(Kind::Route, e) {
-                        self.routes.insert(r.id, Arc::new(r));
-                    }
-                }
-                Change::Put(Kind::Plugin, e) => {
-                    if let Some(p) = from_entity::<Plugin>(Kind::Plugin, e) {
-                        let compiled = CompiledPlugin::compile_with(Arc::new(p), &mut self.chunks);
-                        self.plugins.insert(compiled.plugin.id, Arc::new(compiled));
-                        plugins_changed = true;
-                    }
+                    self.services.insert(s.id, Arc::new(s));
                 }
                 Change::Removed(Kind::Service, id) => {
                     self.services.remove(&id);
+                    services_removed = true;
+                }
+                Change::Put(Kind::Route, e) => {
+                    let Some(r) = from_entity::<Route>(Kind::Route, e) else {
+                        continue;
+                    };
+                    let r = Arc::new(r);
+                    if let Some(old) = self.routes.insert(r.id, r.clone()) {
+                        unlink(&mut self.routes_of, &old);
+                        removed.push(old);
+                    }
+                    link(&mut self.routes_of, &r);
+                    touched.insert(r.id);
                 }
                 Change::Removed(Kind::Route, id) => {
-                    self.routes.remove(&id);
+                    if let Some(old) = self.routes.remove(&id) {
+                        unlink(&mut self.routes_of, &old);
+                        removed.push(old);
+                        touched.insert(id);
+                    }
+                }
+                Change::Put(Kind::Plugin, e) => {
+                    let Some(p) = from_entity::<Plugin>(Kind::Plugin, e) else {
+                        continue;
+                    };
+                    let compiled =
+                        Arc::new(CompiledPlugin::compile_with(Arc::new(p), &mut self.chunks));
+                    if let Some(old) = self.plugins.insert(compiled.plugin.id, compiled.clone()) {
+                        self.forget_plugin(&old, &mut scopes);
+                    }
+                    self.index.insert(&compiled);
+                    scopes.push(Scope::of(&compiled.plugin));
                 }
                 Change::Removed(Kind::Plugin, id) => {
-                    plugins_changed |= self.plugins.remove(&id).is_some();
+                    if let Some(old) = self.plugins.remove(&id) {
+                        self.forget_plugin(&old, &mut scopes);
+                    }
                 }
                 Change::Put(Kind::Consumer, _) | Change::Removed(Kind::Consumer, _) => {}
                 Change::Everything => {}
             }
         }
-        if plugins_changed {
-            self.chunks
-                .retain(self.plugins.values().map(|c| c.as_ref()));
+        if services_removed {
+            self.upstreams.retain(&self.services);
+        }
+        self.chunks.prune();
+
+        let added: Vec<Arc<Route>> = touched
+            .iter()
+            .filter_map(|id| self.routes.get(id).cloned())
+            .collect();
+        if !removed.is_empty() || !added.is_empty() {
+            self.router =
+                self.router
+                    .updated(&self.services, &mut self.upstreams, &removed, &added);
+        }
+
+        let mut replan = touched;
+        for scope in scopes {
+            match scope {
+                Scope::Global => {
+                    self.plan.set_global(self.index.global());
+                    replan.extend(self.plan.routes());
+                }
+                Scope::Service(s) => replan.extend(self.routes_of.get(&s).into_iter().flatten()),
+                Scope::Route(r) | Scope::RouteAndService(r, _) => {
+                    replan.insert(r);
+                }
+            }
+        }
+        for id in replan {
+            let list = self.routes.get(&id).and_then(|r| self.index.for_route(r));
+            self.plan.set_route(id, list);
         }
         Ok(())
     }
 
-    /// The snapshot for the proxy: the router and plugin plan of the model.
+    fn forget_plugin(&mut self, old: &CompiledPlugin, scopes: &mut Vec<Scope>) {
+        self.index.remove(&old.plugin);
+        self.chunks.release(old);
+        scopes.push(Scope::of(&old.plugin));
+    }
+
+    /// The snapshot for the proxy: shares the model's router and plan.
     pub fn snapshot(&self) -> ConfigSnapshot {
-        let routes: Vec<Arc<Route>> = self.routes.values().cloned().collect();
         ConfigSnapshot {
-            router: Router::build(&self.services, &routes),
-            plugins_plan: PluginPlan::plan(self.plugins.values(), &routes),
+            router: self.router.clone(),
+            plugins_plan: self.plan.clone(),
         }
     }
 
@@ -173,6 +252,23 @@ impl Model {
         names.sort();
         names.dedup();
         names
+    }
+}
+
+fn link(routes_of: &mut HashMap<Uuid, HashSet<Uuid>>, route: &Route) {
+    if let Some(s) = &route.service {
+        routes_of.entry(s.id).or_default().insert(route.id);
+    }
+}
+
+fn unlink(routes_of: &mut HashMap<Uuid, HashSet<Uuid>>, route: &Route) {
+    if let Some(s) = &route.service {
+        if let Some(ids) = routes_of.get_mut(&s.id) {
+            ids.remove(&route.id);
+            if ids.is_empty() {
+                routes_of.remove(&s.id);
+            }
+        }
     }
 }
 

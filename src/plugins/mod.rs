@@ -49,30 +49,59 @@ pub fn chunks_compiled() -> u64 {
     CHUNKS_COMPILED.load(Ordering::Relaxed)
 }
 
-/// Compiled chunks by their source: plugins with the same code share one
-/// chunk, and a plugin rebuilt from the store is not compiled again.
-/// [`ChunkCache::retain`] drops what no live plugin uses.
+/// Compiled chunks by their source, counted by the live plugins using
+/// them: plugins with the same code share one chunk, and a plugin rebuilt
+/// from the store is not compiled again. Chunks no plugin uses any more
+/// are dropped by [`ChunkCache::prune`].
 #[derive(Default)]
 pub struct ChunkCache {
-    chunks: HashMap<String, Result<Chunk, String>>,
+    chunks: HashMap<String, CachedChunk>,
+    /// Sources whose last user was released since the last prune.
+    idle: Vec<String>,
+}
+
+struct CachedChunk {
+    chunk: Result<Chunk, String>,
+    users: usize,
 }
 
 impl ChunkCache {
-    fn get(&mut self, code: &str) -> Result<Chunk, String> {
-        if let Some(found) = self.chunks.get(code) {
-            return found.clone();
+    fn acquire(&mut self, code: &str) -> Result<Chunk, String> {
+        if let Some(found) = self.chunks.get_mut(code) {
+            found.users += 1;
+            return found.chunk.clone();
         }
-        let compiled = compile(code.as_bytes(), code).map_err(|e| e.message);
+        let chunk = compile(code.as_bytes(), code).map_err(|e| e.message);
         CHUNKS_COMPILED.fetch_add(1, Ordering::Relaxed);
-        self.chunks.insert(code.to_string(), compiled.clone());
-        compiled
+        self.chunks.insert(
+            code.to_string(),
+            CachedChunk {
+                chunk: chunk.clone(),
+                users: 1,
+            },
+        );
+        chunk
     }
 
-    /// Keeps the chunks of `live` plugins only.
-    pub fn retain<'a>(&mut self, live: impl Iterator<Item = &'a CompiledPlugin>) {
-        let used: std::collections::HashSet<&str> =
-            live.flat_map(CompiledPlugin::sources).collect();
-        self.chunks.retain(|code, _| used.contains(code.as_str()));
+    /// `plugin` no longer uses its chunks.
+    pub fn release(&mut self, plugin: &CompiledPlugin) {
+        for code in plugin.sources() {
+            if let Some(found) = self.chunks.get_mut(code) {
+                found.users = found.users.saturating_sub(1);
+                if found.users == 0 {
+                    self.idle.push(code.to_string());
+                }
+            }
+        }
+    }
+
+    /// Drops the chunks released by their last user.
+    pub fn prune(&mut self) {
+        for code in std::mem::take(&mut self.idle) {
+            if self.chunks.get(&code).is_some_and(|c| c.users == 0) {
+                self.chunks.remove(&code);
+            }
+        }
     }
 }
 
@@ -96,7 +125,7 @@ impl CompiledPlugin {
             let chunks: Vec<Result<Chunk, String>> = items
                 .iter()
                 .filter_map(Value::as_str)
-                .map(|code| cache.get(code))
+                .map(|code| cache.acquire(code))
                 .collect();
             if !chunks.is_empty() {
                 phases.push((phase, chunks));
@@ -134,89 +163,169 @@ impl Drop for CompiledPlugin {
     }
 }
 
-/// The plugins of every route, and the global ones (for requests that
-/// matched no route, and for the rewrite phase).
-#[derive(Default)]
+/// A plugin list, in run order.
+pub type PluginList = Arc<[Arc<CompiledPlugin>]>;
+
+/// Copy-on-write shards of the per-route lists: a change copies one shard,
+/// a snapshot clones `SHARDS` pointers.
+const SHARDS: usize = 64;
+
+/// The plugins of every route that has some of its own (or its service's),
+/// and the global ones (for every other route, for requests that matched
+/// no route, and for the rewrite phase). Cloning it is cheap.
+#[derive(Clone, Default)]
 pub struct PluginPlan {
-    by_route: HashMap<Uuid, Arc<[Arc<CompiledPlugin>]>>,
-    global: Arc<[Arc<CompiledPlugin>]>,
+    by_route: Vec<Arc<HashMap<Uuid, PluginList>>>,
+    global: PluginList,
+}
+
+/// Where a plugin applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Global,
+    Service(Uuid),
+    Route(Uuid),
+    RouteAndService(Uuid, Uuid),
+}
+
+impl Scope {
+    pub fn of(plugin: &Plugin) -> Scope {
+        match (plugin.route.as_ref(), plugin.service.as_ref()) {
+            (None, None) => Scope::Global,
+            (None, Some(s)) => Scope::Service(s.id),
+            (Some(r), None) => Scope::Route(r.id),
+            (Some(r), Some(s)) => Scope::RouteAndService(r.id, s.id),
+        }
+    }
+}
+
+/// The enabled plugins by scope, kept up to date by the Admin API's model:
+/// a route's list is picked among its own few candidates.
+#[derive(Default)]
+pub struct PluginIndex {
+    scopes: HashMap<Scope, Vec<Arc<CompiledPlugin>>>,
+}
+
+impl PluginIndex {
+    pub fn insert(&mut self, c: &Arc<CompiledPlugin>) {
+        if c.plugin.enabled && c.plugin.consumer.is_none() {
+            self.scopes
+                .entry(Scope::of(&c.plugin))
+                .or_default()
+                .push(c.clone());
+        }
+    }
+
+    pub fn remove(&mut self, plugin: &Plugin) {
+        let scope = Scope::of(plugin);
+        if let Some(list) = self.scopes.get_mut(&scope) {
+            list.retain(|c| c.plugin.id != plugin.id);
+            if list.is_empty() {
+                self.scopes.remove(&scope);
+            }
+        }
+    }
+
+    /// Route+Service > Route > Service > global, per plugin name, in
+    /// priority order.
+    fn pick(&self, scopes: &[Scope]) -> PluginList {
+        let mut list: Vec<Arc<CompiledPlugin>> = Vec::new();
+        for c in scopes.iter().filter_map(|s| self.scopes.get(s)).flatten() {
+            if !list.iter().any(|have| have.plugin.name == c.plugin.name) {
+                list.push(c.clone());
+            }
+        }
+        list.sort_by_key(|c| std::cmp::Reverse(c.priority));
+        list.into()
+    }
+
+    /// A route's plugins, or `None` when only the global ones apply.
+    pub fn for_route(&self, route: &Route) -> Option<PluginList> {
+        let service = route.service.as_ref().map(|s| s.id);
+        let mut scopes = Vec::with_capacity(4);
+        if let Some(s) = service {
+            scopes.push(Scope::RouteAndService(route.id, s));
+        }
+        scopes.push(Scope::Route(route.id));
+        if let Some(s) = service {
+            scopes.push(Scope::Service(s));
+        }
+        if !scopes.iter().any(|s| self.scopes.contains_key(s)) {
+            return None;
+        }
+        scopes.push(Scope::Global);
+        Some(self.pick(&scopes))
+    }
+
+    pub fn global(&self) -> PluginList {
+        self.pick(&[Scope::Global])
+    }
 }
 
 impl PluginPlan {
     /// Compiles `plugins` and plans them (tests, hand-built snapshots).
     pub fn build(plugins: &[Arc<Plugin>], routes: &[Arc<Route>]) -> Self {
-        let compiled: Vec<Arc<CompiledPlugin>> = plugins
-            .iter()
-            .map(|p| Arc::new(CompiledPlugin::compile(p.clone())))
-            .collect();
-        Self::plan(compiled.iter(), routes)
+        let mut index = PluginIndex::default();
+        for p in plugins {
+            index.insert(&Arc::new(CompiledPlugin::compile(p.clone())));
+        }
+        Self::plan(&index, routes)
     }
 
-    /// Picks each route's plugins among compiled ones. Plugins are indexed
-    /// by scope first, so each route looks only at its own candidates.
-    pub fn plan<'a>(
-        plugins: impl Iterator<Item = &'a Arc<CompiledPlugin>>,
-        routes: &[Arc<Route>],
-    ) -> Self {
-        type Scoped<'a, K> = HashMap<K, Vec<&'a Arc<CompiledPlugin>>>;
-        let mut global = Vec::new();
-        let mut by_service: Scoped<Uuid> = HashMap::new();
-        let mut by_route: Scoped<Uuid> = HashMap::new();
-        let mut by_both: Scoped<(Uuid, Uuid)> = HashMap::new();
-        for c in plugins.filter(|c| c.plugin.enabled && c.plugin.consumer.is_none()) {
-            let p = &c.plugin;
-            match (p.route.as_ref(), p.service.as_ref()) {
-                (None, None) => global.push(c),
-                (None, Some(s)) => by_service.entry(s.id).or_default().push(c),
-                (Some(r), None) => by_route.entry(r.id).or_default().push(c),
-                (Some(r), Some(s)) => by_both.entry((r.id, s.id)).or_default().push(c),
-            }
-        }
-        // Candidates from the most specific scope first: the first plugin
-        // of each name wins.
-        let pick = |scopes: &[&[&Arc<CompiledPlugin>]]| -> Arc<[Arc<CompiledPlugin>]> {
-            let mut list: Vec<Arc<CompiledPlugin>> = Vec::new();
-            for c in scopes.iter().flat_map(|s| s.iter()) {
-                if !list.iter().any(|have| have.plugin.name == c.plugin.name) {
-                    list.push(Arc::clone(c));
-                }
-            }
-            list.sort_by_key(|c| std::cmp::Reverse(c.priority));
-            list.into()
+    /// The plan of every route.
+    pub fn plan(index: &PluginIndex, routes: &[Arc<Route>]) -> Self {
+        let mut plan = PluginPlan {
+            by_route: Vec::new(),
+            global: index.global(),
         };
-        let none: &[&Arc<CompiledPlugin>] = &[];
-        let by_route = routes
-            .iter()
-            .filter_map(|r| {
-                let service = r.service.as_ref().map(|s| s.id);
-                let both = service.and_then(|s| by_both.get(&(r.id, s)));
-                let own = by_route.get(&r.id);
-                let of_service = service.and_then(|s| by_service.get(&s));
-                if both.is_none() && own.is_none() && of_service.is_none() {
-                    // Only global plugins: `for_route` falls back to them.
-                    return None;
-                }
-                let list = pick(&[
-                    both.map_or(none, Vec::as_slice),
-                    own.map_or(none, Vec::as_slice),
-                    of_service.map_or(none, Vec::as_slice),
-                    &global,
-                ]);
-                Some((r.id, list))
-            })
-            .collect();
-        PluginPlan {
-            by_route,
-            global: pick(&[&global]),
+        for r in routes {
+            plan.set_route(r.id, index.for_route(r));
         }
+        plan
+    }
+
+    /// Sets one route's list (`None`: the global plugins apply).
+    pub fn set_route(&mut self, route: Uuid, list: Option<PluginList>) {
+        if self.by_route.is_empty() {
+            if list.is_none() {
+                return;
+            }
+            self.by_route = (0..SHARDS).map(|_| Arc::default()).collect();
+        }
+        let shard = &mut self.by_route[shard_of(&route)];
+        match list {
+            Some(list) => {
+                Arc::make_mut(shard).insert(route, list);
+            }
+            None if shard.contains_key(&route) => {
+                Arc::make_mut(shard).remove(&route);
+            }
+            None => {}
+        }
+    }
+
+    pub fn set_global(&mut self, list: PluginList) {
+        self.global = list;
+    }
+
+    /// The routes that have a list of their own.
+    pub fn routes(&self) -> Vec<Uuid> {
+        self.by_route
+            .iter()
+            .flat_map(|s| s.keys().copied())
+            .collect()
     }
 
     /// The plugins to run for a request that matched `route` (or none).
     pub fn for_route(&self, route: Option<Uuid>) -> &Arc<[Arc<CompiledPlugin>]> {
         route
-            .and_then(|id| self.by_route.get(&id))
+            .and_then(|id| self.by_route.get(shard_of(&id))?.get(&id))
             .unwrap_or(&self.global)
     }
+}
+
+fn shard_of(id: &Uuid) -> usize {
+    (id.as_u128() % SHARDS as u128) as usize
 }
 
 #[cfg(test)]

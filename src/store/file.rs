@@ -91,7 +91,7 @@ fn ensure_tables(db: &Database) -> Result<(), StoreError> {
         return Ok(());
     }
     let txn = db.begin_write()?;
-    create_tables(&txn)?;
+    create_tables(&txn, &present)?;
     txn.commit()?;
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! and opened is in `file.rs`.
 
 mod file;
+mod refs;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,21 +36,28 @@ const UNIQUE: TableDefinition<&str, &str> = TableDefinition::new("unique");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Every table a complete database file has.
-const TABLE_NAMES: [&str; 6] = [
+const TABLE_NAMES: [&str; 7] = [
     "services",
     "routes",
     "plugins",
     "consumers",
     "unique",
     "meta",
+    "refs",
 ];
 
-fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+/// Creates the tables `present` lacks (all of them in a new file), and
+/// fills the references index when it is new.
+fn create_tables(txn: &WriteTransaction, present: &[String]) -> Result<(), StoreError> {
     for kind in Kind::ALL {
         txn.open_table(table(kind))?;
     }
     txn.open_table(UNIQUE)?;
     txn.open_table(META)?;
+    txn.open_table(refs::REFS)?;
+    if !present.iter().any(|t| t == "refs") {
+        refs::rebuild(txn)?;
+    }
     Ok(())
 }
 
@@ -350,13 +358,16 @@ impl Store {
                 else {
                     return Ok(Vec::new());
                 };
-                if kind == Kind::Service && references(&txn, Kind::Route, "service", &key)? {
+                if kind == Kind::Service
+                    && !refs::referencing(&txn, Kind::Route, "service", &key)?.is_empty()
+                {
                     return Err(StoreError::ReferencedBy {
                         kind,
                         by: Kind::Route,
                     });
                 }
                 t.remove(key.as_str())?;
+                refs::update(&txn, kind, Some(&old), None)?;
                 let mut unique = txn.open_table(UNIQUE)?;
                 for (k, _) in unique_entries(kind, &old) {
                     unique.remove(k.as_str())?;
@@ -365,16 +376,15 @@ impl Store {
                     Kind::Plugin.foreign_keys().iter().find(|(_, k)| *k == kind)
                 {
                     let mut plugins = txn.open_table(PLUGINS)?;
-                    let mut doomed = Vec::new();
-                    for row in plugins.iter()? {
-                        let (pid, v) = row?;
-                        let p = decode(v.value())?;
-                        if fk_id(&p, field) == Some(key.as_str()) {
-                            doomed.push((pid.value().to_string(), p));
-                        }
-                    }
-                    for (pid, p) in doomed {
-                        plugins.remove(pid.as_str())?;
+                    for pid in refs::referencing(&txn, Kind::Plugin, field, &key)? {
+                        let Some(p) = plugins
+                            .remove(pid.as_str())?
+                            .map(|v| decode(v.value()))
+                            .transpose()?
+                        else {
+                            continue;
+                        };
+                        refs::update(&txn, Kind::Plugin, Some(&p), None)?;
                         if let Ok(uuid) = Uuid::parse_str(&pid) {
                             removed.push((Kind::Plugin, uuid));
                         }
@@ -399,6 +409,8 @@ fn clear(txn: &WriteTransaction) -> Result<(), StoreError> {
     }
     txn.delete_table(UNIQUE)?;
     txn.open_table(UNIQUE)?;
+    txn.delete_table(refs::REFS)?;
+    txn.open_table(refs::REFS)?;
     Ok(())
 }
 
@@ -436,6 +448,7 @@ fn write_entity(
         unique.insert(k.as_str(), id.as_str())?;
     }
     t.insert(id.as_str(), serde_json::to_vec(entity)?.as_slice())?;
+    refs::update(txn, kind, old.as_ref(), Some(entity))?;
     Ok(())
 }
 
@@ -529,22 +542,6 @@ fn check_foreign_keys(
     Ok(())
 }
 
-fn references(
-    txn: &WriteTransaction,
-    kind: Kind,
-    field: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
-    let t = txn.open_table(table(kind))?;
-    for row in t.iter()? {
-        let (_, v) = row?;
-        if fk_id(&decode(v.value())?, field) == Some(id) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 fn bump_version(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut meta = txn.open_table(META)?;
     let v = meta.get("version")?.map(|v| v.value()).unwrap_or(0);
@@ -615,5 +612,51 @@ mod tests {
         );
         assert_eq!(store.delete(Kind::Service, &sid).unwrap().len(), 1);
         assert_eq!(store.find_by_key(Kind::Service, "a").unwrap(), None);
+    }
+
+    /// A file written before the references index existed gets it built
+    /// when opened; cascades then work from it.
+    #[test]
+    fn the_references_index_is_built_for_older_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (s, r, p) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .put(Kind::Service, &entity(json!({"id": s.to_string()})), true)
+                .unwrap();
+            store
+                .put(
+                    Kind::Route,
+                    &entity(json!({"id": r.to_string(), "service": {"id": s.to_string()}})),
+                    true,
+                )
+                .unwrap();
+            store
+                .put(
+                    Kind::Plugin,
+                    &entity(json!({"id": p.to_string(), "name": "pre-function", "route": {"id": r.to_string()}})),
+                    true,
+                )
+                .unwrap();
+            let guard = store.db.read().unwrap();
+            let txn = guard.as_ref().unwrap().begin_write().unwrap();
+            txn.delete_table(refs::REFS).unwrap();
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(matches!(
+            store.delete(Kind::Service, &s),
+            Err(StoreError::ReferencedBy { .. })
+        ));
+        assert_eq!(
+            store.delete(Kind::Route, &r).unwrap(),
+            vec![(Kind::Route, r), (Kind::Plugin, p)]
+        );
+        assert_eq!(
+            store.delete(Kind::Service, &s).unwrap(),
+            vec![(Kind::Service, s)]
+        );
     }
 }

@@ -3,64 +3,60 @@
 use regex::bytes::Regex;
 
 use super::{
-    split_host_port, CompiledRoute, HostKind, MatcherPaths, RequestView, RouteMatch, Router,
-    UriCaptures,
+    split_host_port, CompiledRoute, HostKind, Matcher, MatcherPaths, RequestView, RouteMatch,
+    Router, UriCaptures,
 };
 
 impl Router {
     #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.trie.children.is_empty() && self.scanned.is_empty()
     }
 
     /// Finds the route for a request, or `None` (a 404).
     pub fn find(&self, req: &RequestView<'_>) -> Option<RouteMatch<'_>> {
-        // (rank, matched_len)
-        let mut best: Option<(u32, Option<usize>)> = None;
-        let bound = |best: &Option<(u32, Option<usize>)>| best.map_or(u32::MAX, |b| b.0);
+        let mut best: Option<(&Matcher, Option<usize>)> = None;
+        // Whether `m` outranks the best candidate so far.
+        let beats = |m: &Matcher, best: &Option<(&Matcher, Option<usize>)>| {
+            best.is_none_or(|(b, _)| m.key < b.key)
+        };
 
-        if !self.trie.nodes.is_empty() {
-            let mut at = 0usize;
-            for (depth, b) in req.path.iter().enumerate() {
-                let node = &self.trie.nodes[at];
-                let Ok(i) = node.children.binary_search_by_key(b, |c| c.0) else {
+        let mut node = &*self.trie;
+        for (depth, b) in req.path.iter().enumerate() {
+            let Ok(i) = node.children.binary_search_by_key(b, |c| c.0) else {
+                break;
+            };
+            node = &node.children[i].1;
+            for m in &node.matchers {
+                if !beats(m, &best) {
                     break;
-                };
-                at = node.children[i].1 as usize;
-                for &rank in &self.trie.nodes[at].ranks {
-                    if rank >= bound(&best) {
-                        break;
-                    }
-                    let m = &self.matchers[rank as usize];
-                    if self.fields_match(&self.routes[m.route], req) {
-                        best = Some((rank, Some(depth + 1)));
-                        break;
-                    }
+                }
+                if self.fields_match(&m.route, req) {
+                    best = Some((m, Some(depth + 1)));
+                    break;
                 }
             }
         }
 
         let mut captures = None;
-        for &rank in &self.scanned {
-            if rank >= bound(&best) {
+        for m in self.scanned.iter() {
+            if !beats(m, &best) {
                 break;
             }
-            let m = &self.matchers[rank as usize];
-            let route = &self.routes[m.route];
             match &m.paths {
                 MatcherPaths::None => {
-                    if self.fields_match(route, req) {
-                        best = Some((rank, None));
+                    if self.fields_match(&m.route, req) {
+                        best = Some((m, None));
                         break;
                     }
                 }
                 MatcherPaths::Regex(regexes) => {
-                    if !self.fields_match(route, req) {
+                    if !self.fields_match(&m.route, req) {
                         continue;
                     }
                     if let Some((len, caps)) = regexes.iter().find_map(|r| regex_match(r, req.path))
                     {
-                        best = Some((rank, Some(len)));
+                        best = Some((m, Some(len)));
                         captures = Some(caps);
                         break;
                     }
@@ -69,15 +65,14 @@ impl Router {
             }
         }
 
-        let (rank, matched_len) = best?;
-        let m = &self.matchers[rank as usize];
+        let (m, matched_len) = best?;
         let captures = if matches!(m.paths, MatcherPaths::Regex(_)) {
             captures
         } else {
             None
         };
         Some(RouteMatch {
-            route: &self.routes[m.route],
+            route: &m.route,
             matched_len,
             captures,
         })

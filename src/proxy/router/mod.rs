@@ -10,14 +10,22 @@
 //! Plain prefixes live in a byte trie: walking the request path visits only
 //! the prefixes it actually has, so the cost grows with the path length and
 //! the number of candidates, not with the number of routes. Regex and
-//! path-less matchers are checked in rank order, stopping as soon as the
-//! best candidate so far outranks them.
+//! path-less matchers are checked in priority order, stopping as soon as
+//! the best candidate so far outranks them.
+//!
+//! The router is persistent: trie nodes are shared between snapshots, and
+//! [`Router::updated`] copies only the nodes on the paths of the routes a
+//! write changed (and the list of regex and path-less matchers). An Admin
+//! API write therefore costs the same with 10 routes or 100,000; matchers
+//! are compared by their priority key, not by a position that every
+//! insertion would shift.
 
 mod compile;
 mod matching;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +34,8 @@ use http::Method;
 use regex::bytes::Regex;
 
 use crate::entities::{Route, Service};
+use compile::PriorityKey;
+use uuid::Uuid;
 
 /// Where a service's traffic goes, precomputed once per snapshot.
 #[derive(Debug)]
@@ -94,9 +104,11 @@ enum MatcherPaths {
     Regex(Vec<Regex>),
 }
 
+/// One path group of a route, with its place in Kong's priority order.
 #[derive(Debug)]
 struct Matcher {
-    route: usize,
+    key: PriorityKey,
+    route: Arc<CompiledRoute>,
     paths: MatcherPaths,
 }
 
@@ -130,28 +142,29 @@ pub struct RouteMatch<'r> {
     pub captures: Option<UriCaptures>,
 }
 
-#[derive(Debug, Default)]
+/// A node of the prefix trie; nodes are shared by the routers of
+/// successive snapshots and copied only on a change below them.
+#[derive(Debug, Default, Clone)]
 struct TrieNode {
     /// Sorted by byte.
-    children: Vec<(u8, u32)>,
-    /// Ranks of the matchers having this exact prefix, ascending.
-    ranks: Vec<u32>,
+    children: Vec<(u8, Arc<TrieNode>)>,
+    /// The matchers having this exact prefix, by priority.
+    matchers: Vec<Arc<Matcher>>,
 }
 
-#[derive(Debug, Default)]
-struct PrefixTrie {
-    nodes: Vec<TrieNode>,
-}
-
-/// The compiled, immutable router of one snapshot.
-#[derive(Debug, Default)]
+/// The compiled, immutable router of one snapshot. Cloning it is cheap.
+#[derive(Debug, Default, Clone)]
 pub struct Router {
-    routes: Vec<CompiledRoute>,
-    /// Sorted by priority: index = rank.
-    matchers: Vec<Matcher>,
-    trie: PrefixTrie,
-    /// Ranks of regex and path-less matchers, ascending.
-    scanned: Vec<u32>,
+    trie: Arc<TrieNode>,
+    /// Regex and path-less matchers, by priority.
+    scanned: Arc<Vec<Arc<Matcher>>>,
+}
+
+/// Each service's [`Upstream`], rebuilt only when the service changes; kept
+/// by whoever updates a router, across updates.
+#[derive(Debug, Default)]
+pub struct Upstreams {
+    by_service: HashMap<Uuid, (Arc<Service>, Option<Arc<Upstream>>)>,
 }
 
 /// Splits `host[:port]`, understanding `[v6]:port`.

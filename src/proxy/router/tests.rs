@@ -487,3 +487,98 @@ fn many_prefix_routes_are_found_through_the_trie() {
     assert_eq!(find(&r, "GET", "/svc19/x", None, &[]), Some("/svc19"));
     assert!(r.scanned.is_empty());
 }
+
+/// A router updated write by write answers like one built from scratch on
+/// the final routes, and routes taken out leave no trie nodes behind.
+#[test]
+fn updates_match_a_fresh_build() {
+    let svc = Arc::new(service("upstream.test"));
+    let other = Arc::new(service("other.test"));
+    let (sid, oid) = (svc.id, other.id);
+    let mut services = HashMap::from([(sid, svc), (oid, other.clone())]);
+    // A small deterministic generator: no dependency, same run every time.
+    let seed = std::cell::Cell::new(0x2545_f491_4f6c_dd1du64);
+    let next = |n: u64| {
+        let mut x = seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        seed.set(x);
+        x % n
+    };
+    let paths = ["/", "/a", "/a/b", "/ab", "/b", "~/a/[0-9]+", "~/b.*"];
+    let hosts = ["x.test", "*.test"];
+    let names: Vec<&'static str> = (0..40)
+        .map(|i| &*Box::leak(format!("r{i}").into_boxed_str()))
+        .collect();
+    let make = |i: usize| {
+        let mut r = route(
+            R {
+                name: names[i],
+                paths: Some(vec![paths[next(7) as usize], paths[next(7) as usize]]),
+                hosts: (next(3) == 0).then(|| vec![hosts[next(2) as usize]]),
+                methods: (next(3) == 0).then(|| vec!["GET"]),
+                regex_priority: next(3) as i64,
+                created_at: next(5) as i64,
+                ..Default::default()
+            },
+            if next(2) == 0 { sid } else { oid },
+        );
+        if next(6) == 0 {
+            r.paths = None;
+            r.methods = Some(vec!["POST".into()]);
+        }
+        Arc::new(r)
+    };
+    let mut live: HashMap<usize, Arc<Route>> = HashMap::new();
+    let mut upstreams = Upstreams::default();
+    let mut router = Router::default();
+    let requests = [
+        ("GET", "/a/b/c", None),
+        ("GET", "/a/12", Some("x.test")),
+        ("POST", "/b", Some("y.test")),
+        ("GET", "/abc", None),
+        ("POST", "/nothing", None),
+        ("GET", "/", Some("x.test")),
+    ];
+    for step in 0..300 {
+        let i = next(40) as usize;
+        let (removed, added): (Vec<Arc<Route>>, Vec<Arc<Route>>) = match next(3) {
+            0 => (live.remove(&i).into_iter().collect(), vec![]),
+            _ => {
+                let r = make(i);
+                let old = live.insert(i, r.clone());
+                (old.into_iter().collect(), vec![r])
+            }
+        };
+        router = router.updated(&services, &mut upstreams, &removed, &added);
+        if step % 50 == 49 {
+            // A service update: its routes are recompiled against it.
+            let mut changed = (*services[&oid]).clone();
+            changed.enabled = !changed.enabled;
+            services.insert(oid, Arc::new(changed));
+            let of_other: Vec<Arc<Route>> = live
+                .values()
+                .filter(|r| r.service.as_ref().map(|s| s.id) == Some(oid))
+                .cloned()
+                .collect();
+            router = router.updated(&services, &mut upstreams, &of_other, &of_other);
+        }
+        if step % 4 != 3 {
+            continue;
+        }
+        let all: Vec<Arc<Route>> = live.values().cloned().collect();
+        let fresh = Router::build(&services, &all);
+        for (method, path, host) in requests {
+            assert_eq!(
+                find(&router, method, path, host, &[]),
+                find(&fresh, method, path, host, &[]),
+                "step {step}: {method} {path} {host:?}"
+            );
+        }
+    }
+    let all: Vec<Arc<Route>> = live.values().cloned().collect();
+    let router = router.updated(&services, &mut upstreams, &all, &[]);
+    assert!(router.is_empty(), "every node went with its routes");
+    assert!(router.trie.matchers.is_empty());
+}
