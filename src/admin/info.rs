@@ -132,6 +132,19 @@ fn describe_fields(fields: &[Field]) -> Vec<Value> {
             if let Some(one_of) = f.one_of {
                 d["one_of"] = json!(one_of);
             }
+            // Kong's schema words: `len_max` of a collection, and of the
+            // strings in it under `elements`.
+            if matches!(
+                f.ty,
+                FieldType::Array(_) | FieldType::Set(_) | FieldType::Map(_)
+            ) {
+                d["len_max"] = json!(f.max_items);
+                if let Some(max) = f.max_len {
+                    d["elements"] = json!({"type": "string", "len_max": max});
+                }
+            } else if let Some(max) = f.max_len {
+                d["len_max"] = json!(max);
+            }
             json!({f.name: d})
         })
         .collect()

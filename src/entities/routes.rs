@@ -35,6 +35,9 @@ pub struct Route {
     pub service: Option<ForeignKey>,
 }
 
+/// Most hosts or paths one route may have.
+const MAX_MATCH_ITEMS: usize = 256;
+
 const PROTOCOLS: &[&str] = &[
     "grpc",
     "grpcs",
@@ -56,12 +59,18 @@ pub fn fields() -> &'static [Field] {
                 .default(json!(["http", "https"]))
                 .one_of(PROTOCOLS),
             Field::new("methods", set_of(FieldType::String)),
-            Field::new("hosts", array_of(FieldType::String)),
-            Field::new("paths", array_of(FieldType::String)),
+            // Each path and host byte is a node of the router's trie.
+            Field::new("hosts", array_of(FieldType::String))
+                .max_items(MAX_MATCH_ITEMS)
+                .max_len(256),
+            Field::new("paths", array_of(FieldType::String))
+                .max_items(MAX_MATCH_ITEMS)
+                .max_len(1024),
             Field::new(
                 "headers",
                 FieldType::Map(Box::new(array_of(FieldType::String))),
-            ),
+            )
+            .max_items(64),
             Field::new("https_redirect_status_code", FieldType::Integer).default(json!(426)),
             Field::new("regex_priority", FieldType::Integer).default(json!(0)),
             Field::new("strip_path", FieldType::Boolean).default(json!(true)),
