@@ -41,6 +41,16 @@ pub struct ServeConfig {
     )]
     pub admin_allow_hosts: Vec<String>,
 
+    /// Time an Admin API client has to send a request head, from its first
+    /// byte (`60s`, `500ms`, `2m`); then the connection is closed.
+    #[arg(long, env = "LUNAGATE_ADMIN_HEADER_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub admin_header_timeout: Duration,
+
+    /// Time an Admin API connection may wait for its next request before it
+    /// is closed (`60s`, `500ms`, `2m`).
+    #[arg(long, env = "LUNAGATE_ADMIN_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub admin_idle_timeout: Duration,
+
     /// A token every Admin API request must carry, as
     /// `Authorization: Bearer <token>` (or `Kong-Admin-Token: <token>`);
     /// others get a 401. Prefer the environment variable: command lines are

@@ -186,7 +186,11 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             admin_addr
         );
         tracing::info!(workers, data = %db_path.display(), "lunagate started");
-        let server = tokio::spawn(admin::serve(listener, admin, shutdown_rx));
+        let timeouts = admin::Timeouts {
+            header: config.admin_header_timeout,
+            idle: config.admin_idle_timeout,
+        };
+        let server = tokio::spawn(admin::serve(listener, admin, timeouts, shutdown_rx));
         wait_for_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = shutdown_tx.send(true);

@@ -753,3 +753,97 @@ async fn oversized_collections_are_schema_violations() {
     assert_eq!(paths["len_max"], 256);
     assert_eq!(paths["elements"]["len_max"], 1024);
 }
+
+/// Low: Admin API connections had no timeouts: a head trickled a byte at a
+/// time, or a connection that never sends anything, held on forever. Now
+/// the head must arrive within `--admin-header-timeout` of its first byte
+/// and a connection waiting for a request closes after
+/// `--admin-idle-timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_admin_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let gw = Gateway::start_with(
+        &[
+            "--admin-header-timeout",
+            "1s",
+            "--admin-idle-timeout",
+            "1500ms",
+        ],
+        &[],
+    );
+    let admin = gw.admin;
+    let closed_within = |mut s: std::net::TcpStream, limit: Duration| -> (bool, String) {
+        s.set_read_timeout(Some(limit)).unwrap();
+        let mut got = Vec::new();
+        let closed = s.read_to_end(&mut got).is_ok();
+        (closed, String::from_utf8_lossy(&got).into_owned())
+    };
+
+    let cases = tokio::task::spawn_blocking(move || {
+        // The three clients at once: each waits for its own timeout.
+        let trickled = std::thread::spawn(move || {
+            // A head trickled a byte every 100 ms would take 8 s to complete.
+            let trickle = std::net::TcpStream::connect(admin).unwrap();
+            let mut writer = trickle.try_clone().unwrap();
+            let started = Instant::now();
+            std::thread::spawn(move || {
+                let head = format!(
+                    "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: {}\r\n\r\n",
+                    "a".repeat(40)
+                );
+                for b in head.bytes() {
+                    if writer.write_all(&[b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let (closed, got) = closed_within(trickle, Duration::from_secs(7));
+            (closed, got, started.elapsed())
+        });
+        // A connection that never sends a byte.
+        let silent = std::thread::spawn(move || {
+            let silent = std::net::TcpStream::connect(admin).unwrap();
+            closed_within(silent, Duration::from_secs(7))
+        });
+        // A kept-alive connection after one answer.
+        let kept = std::thread::spawn(move || {
+            let mut kept = std::net::TcpStream::connect(admin).unwrap();
+            kept.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .unwrap();
+            closed_within(kept, Duration::from_secs(7))
+        });
+        (
+            trickled.join().unwrap(),
+            silent.join().unwrap(),
+            kept.join().unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+
+    let ((closed, got, took), silent, kept) = cases;
+    assert!(
+        closed && got.is_empty(),
+        "the trickled head was cut off unanswered: {got}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "cut off before its head completed ({took:?})"
+    );
+    assert!(
+        silent.0 && silent.1.is_empty(),
+        "the silent connection was closed"
+    );
+    assert!(kept.0, "the idle kept-alive connection was closed");
+    assert!(
+        kept.1.starts_with("HTTP/1.1 200"),
+        "after its answer: {}",
+        kept.1
+    );
+
+    // A prompt client is unaffected.
+    let (status, _) = get_json(&gw.admin_url("/status")).await;
+    assert_eq!(status, 200);
+}

@@ -5,6 +5,7 @@
 //! route is live as soon as its `201 Created` arrives.
 
 mod body;
+mod conn;
 mod declarative;
 mod entity;
 mod errors;
@@ -32,6 +33,7 @@ use uuid::Uuid;
 use crate::entities::Kind;
 use crate::snapshot::{Change, Model, SharedConfig};
 use crate::store::{Store, StoreError};
+pub use conn::Timeouts;
 use entity::Parent;
 pub use errors::AdminError;
 pub use guard::AccessPolicy;
@@ -114,6 +116,7 @@ impl Admin {
 pub async fn serve(
     listener: TcpListener,
     admin: Arc<Admin>,
+    timeouts: Timeouts,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -130,15 +133,24 @@ pub async fn serve(
         };
         let admin = admin.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let admin = admin.clone();
-                async move { Ok::<_, Infallible>(admin.handle(req).await) }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
+            let watch = conn::Watch::new();
+            let service = {
+                let watch = watch.clone();
+                hyper::service::service_fn(move |req| {
+                    let admin = admin.clone();
+                    let watch = watch.clone();
+                    async move {
+                        watch.busy();
+                        let response = admin.handle(req).await;
+                        watch.idle();
+                        Ok::<_, Infallible>(response)
+                    }
+                })
+            };
+            let io = hyper_util::rt::TokioIo::new(conn::Watched::new(stream, watch.clone()));
+            let connection =
+                hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+            if let Err(e) = watch.supervise(timeouts, connection).await {
                 tracing::debug!("admin connection ended: {e}");
             }
         });
