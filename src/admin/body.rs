@@ -269,6 +269,9 @@ fn finish(node: Node) -> Value {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
