@@ -557,6 +557,20 @@ impl<'gc, 'a> Execution<'gc, 'a> {
         super::debug::level_info(self.frames, level)
     }
 
+    /// How the calling Lua function named the callback now running, from
+    /// its call instruction (`lua_getinfo(L, "n")` at level 0, as
+    /// `luaL_argerror` uses it): `("method", "rep")` for `s:rep(...)`,
+    /// `("local", "r")`, `("global", "f")`, `("for iterator", …)`. `None`
+    /// when the caller is not Lua or the call gives no name.
+    pub fn calling_name(&self) -> Option<(&'static str, std::string::String)> {
+        match self.frames.last()? {
+            Frame::Lua(caller) => {
+                super::debug::called_name(caller.closure.proto(), caller.pc.checked_sub(1)?)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the caller at `level` is a Lua function (for `'name'` vs
     /// `'lib.name'` in argument errors).
     pub fn is_lua_frame(&self, level: usize) -> bool {

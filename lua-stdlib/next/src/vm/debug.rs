@@ -308,7 +308,9 @@ pub(crate) fn traceback<'gc>(
     }
     let lines: Vec<String> = lines.into_iter().skip(level.saturating_sub(1)).collect();
     if lines.len() > 22 {
-        let n = lines.len() - 21;
+        // lua5.4 shows the first 10 and the last 11 levels, and counts
+        // the skipped ones one short (`luaL_traceback`'s arithmetic).
+        let n = lines.len() - 22;
         for l in &lines[..10] {
             out.push_str(l);
         }

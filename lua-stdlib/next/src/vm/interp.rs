@@ -1308,6 +1308,19 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             }
                         };
                         save!();
+                        // A Rust function is not tail-called (nor is a C
+                        // function in lua5.4): this frame stays under it, so
+                        // its errors get this line and the name this call
+                        // gave it, and the RETURN after this instruction
+                        // returns its results.
+                        if let Value::Function(Function::Callback(_)) = st.stack[func] {
+                            let ret = Ret {
+                                func,
+                                nresults: -1,
+                                meta: false,
+                            };
+                            flow!(self.call_value(st, func, nargs, ret));
+                        }
                         // A value that is not a function keeps this frame for
                         // the error message (and `__call` resolution).
                         if !matches!(st.stack[func], Value::Function(_)) {
