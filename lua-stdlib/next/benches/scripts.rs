@@ -3,7 +3,7 @@
 //! best of 5 wall times and the ratio. Targets: at most 2.0 for VM-bound
 //! scripts (`fib arith methods tables closures`, and `sort_strings`, a
 //! sort with a Lua comparator), at most 1.2 for library work
-//! (`sort_numbers concat`). lua5.4's time includes starting the process
+//! (`sort_numbers concat format gsub`). lua5.4's time includes starting the process
 //! (about 1 ms). The ported libraries are loaded over the minimal base.
 //!
 //! Besides wall time it prints CPU time (from `/proc`: this thread's run
@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lua_next::{
-    load_bit, load_math, load_minimal_base, load_table, load_utf8, Budget, Chunk, Function,
-    Outcome, Vm,
+    load_bit, load_math, load_minimal_base, load_string, load_table, load_utf8, Budget, Chunk,
+    Function, Outcome, Vm,
 };
 
 const ROUNDS: usize = 5;
@@ -55,6 +55,7 @@ fn ours(source: &[u8], name: &str) -> Times {
         let _ = env.set(ctx, "math", load_math(ctx));
         let _ = env.set(ctx, "bit", load_bit(ctx));
         let _ = env.set(ctx, "utf8", load_utf8(ctx));
+        let _ = env.set(ctx, "string", load_string(ctx));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let start = Instant::now();
@@ -115,6 +116,8 @@ fn main() {
             "sort_numbers",
             "sort_strings",
             "concat",
+            "format",
+            "gsub",
         ]
         .map(String::from)
         .to_vec();

@@ -57,7 +57,9 @@ use std::time::{Duration, Instant};
 use gc_arena::{Arena, Rootable};
 
 pub use compiler::CompileError;
-pub use lib::{bit::load_bit, math::load_math, table::load_table, utf8::load_utf8};
+pub use lib::{
+    bit::load_bit, math::load_math, string::load_string, table::load_table, utf8::load_utf8,
+};
 pub use minibase::load_minimal_base;
 pub use vm::callback::{
     BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, Handler,
@@ -82,8 +84,8 @@ pub use vm::value::{Function, Value};
 /// (one copy for the VM, the library and the host).
 pub mod number {
     pub use crate::vm::number::{
-        compare, float_to_integer, float_to_string, format_g, number_to_string, str_to_int_base,
-        str_to_number, Number,
+        compare, exp_body, float_to_integer, float_to_string, format_g, number_to_string, push_exp,
+        str_to_int_base, str_to_number, Number,
     };
 }
 

@@ -2,7 +2,8 @@
 //! base library and the libraries ported so far) and compares its output
 //! with lua5.4's. The scripts cover the VM areas one by one: coercions,
 //! int/float comparison, metamethods, errors with variable names,
-//! closures, varargs, goto, coroutines, and the ported libraries.
+//! closures, varargs, goto, coroutines, and the ported libraries
+//! (`string_*.lua`, ...).
 //!
 //! The conformance scripts of `conformance/` whose libraries exist here
 //! ([`CONFORMANCE`]) run the same way, from that directory with `TZ=UTC`,
@@ -17,17 +18,25 @@ use std::process::Command;
 use std::rc::Rc;
 
 use lua_next::{
-    load_bit, load_math, load_minimal_base, load_table, load_utf8, Budget, Chunk, Function,
-    Outcome, Vm,
+    load_bit, load_math, load_minimal_base, load_string, load_table, load_utf8, Budget, Chunk,
+    Function, Outcome, Vm,
 };
 
 /// The scripts of `conformance/` that run here: those whose libraries are
 /// ported. Add a script when the last library it needs lands.
 const CONFORMANCE: &[&str] = &[
     "arithmetic.lua",
+    "closures.lua",
+    "format.lua",
+    "literals.lua",
     "math.lua",
+    "metatables.lua",
+    "pack.lua",
+    "patterns.lua",
+    "strings.lua",
     "table_deletes.lua",
     "tables.lua",
+    "utf8.lua",
 ];
 
 /// Output of `path` on our VM: what it printed, then `error: msg` if it
@@ -49,6 +58,7 @@ fn run_ours(path: &Path) -> String {
         let _ = env.set(ctx, "math", load_math(ctx));
         let _ = env.set(ctx, "bit", load_bit(ctx));
         let _ = env.set(ctx, "utf8", load_utf8(ctx));
+        let _ = env.set(ctx, "string", load_string(ctx));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {

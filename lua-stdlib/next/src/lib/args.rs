@@ -69,9 +69,12 @@ pub fn position(exec: &Execution<'_, '_>) -> std::string::String {
 
 impl<'gc> LibError<'gc> {
     /// The error value, positioned at the calling Lua line. `name` is the
-    /// function's qualified name (`string.rep`): like lua5.4, messages say
-    /// `'rep'` when Lua code called it and `'string.rep'` when it was
-    /// called from Rust (e.g. `pcall(string.rep)`).
+    /// function's qualified name (`string.rep`). As `luaL_argerror` does,
+    /// an argument error names the function the way the calling Lua code
+    /// did (`'rep'` for `string.rep(...)` and `s:rep(...)`, `'r'` for a
+    /// local `r`), does not count `self` in a method call (`calling 'rep'
+    /// on bad self` when `self` is the bad one), and uses the qualified
+    /// name when the caller gives none (e.g. `pcall(string.rep)`).
     pub fn into_error(
         self,
         ctx: Context<'gc>,
@@ -79,15 +82,25 @@ impl<'gc> LibError<'gc> {
         name: &str,
     ) -> Error<'gc> {
         match self {
-            LibError::Arg(n, detail) => {
-                let name = if exec.upper_lua_frame().is_some() {
-                    name.rsplit('.').next().unwrap_or(name)
-                } else {
-                    name
+            LibError::Arg(mut n, detail) => {
+                let at = position(exec);
+                let name = match exec.calling_name() {
+                    Some(("method", method)) => {
+                        n -= 1;
+                        if n == 0 {
+                            return message_error(
+                                ctx,
+                                &format!("{at}calling '{method}' on bad self ({detail})"),
+                            );
+                        }
+                        method
+                    }
+                    Some((_, called)) => called,
+                    None => name.to_string(),
                 };
                 message_error(
                     ctx,
-                    &format!("{}bad argument #{n} to '{name}' ({detail})", position(exec)),
+                    &format!("{at}bad argument #{n} to '{name}' ({detail})"),
                 )
             }
             LibError::Msg(msg) => message_error(ctx, &format!("{}{msg}", position(exec))),
@@ -240,4 +253,101 @@ pub fn charge(exec: &mut Execution<'_, '_>, units: usize) {
     if fuel > 0 {
         exec.fuel().consume(fuel);
     }
+}
+
+/// The remaining instruction budget of this step, in units of library work
+/// (see [`charge`]): a scan that can stop between two steps of its work
+/// stops after this much, so the host can check its budgets.
+pub fn work_left(exec: &mut Execution<'_, '_>) -> usize {
+    (exec.fuel().remaining().max(0) as usize).saturating_mul(UNITS_PER_FUEL)
+}
+
+/// Longest string a library function builds in one call. lua5.4's limit
+/// is the address space; a VM's memory is checked only between slices, so
+/// one call must not be able to ask for gigabytes: past this it fails with
+/// lua5.4's memory error.
+pub const MAX_STRING: usize = 256 << 20;
+
+/// lua5.4's memory error (`LUA_ERRMEM`): `not enough memory`, without a
+/// position.
+pub fn memory_error<'gc, T>(ctx: Context<'gc>) -> LibResult<'gc, T> {
+    Err(LibError::Raw(message_error(ctx, "not enough memory")))
+}
+
+/// Fails with the memory error when a result of `len` bytes would pass
+/// [`MAX_STRING`].
+pub fn check_string_size<'gc>(ctx: Context<'gc>, len: usize) -> LibResult<'gc, ()> {
+    if len > MAX_STRING {
+        memory_error(ctx)
+    } else {
+        Ok(())
+    }
+}
+
+/// `luaL_checkstack`: room for `n` more values on the thread's stack, or
+/// `stack overflow (msg)`.
+pub fn check_stack<'gc>(stack: &Stack<'gc, '_>, n: usize, msg: &str) -> LibResult<'gc, ()> {
+    if n >= crate::vm::thread::MAX_STACK.saturating_sub(stack.len()) {
+        fail(format!("stack overflow ({msg})"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The address `tostring` and `%p` show for a reference value
+/// (`lua_topointer`); `None` for values that have none.
+pub fn pointer_text(v: Value<'_>) -> Option<std::string::String> {
+    v.object_ptr().map(|p| format!("{p:p}"))
+}
+
+/// `luaL_tolstring` for a value without `__tostring`: numbers as
+/// `tostring` prints them, `type: 0x...` (or `__name: 0x...`) for objects.
+pub fn plain_tostring<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> String<'gc> {
+    match v {
+        Value::String(s) => s,
+        Value::Nil => ctx.intern(b"nil"),
+        Value::Boolean(true) => ctx.intern(b"true"),
+        Value::Boolean(false) => ctx.intern(b"false"),
+        Value::Integer(n) => ctx.intern(number_to_string(Number::Int(n)).as_bytes()),
+        Value::Number(f) => ctx.intern(number_to_string(Number::Float(f)).as_bytes()),
+        _ => {
+            let name = match crate::meta::metatable(ctx, v).map(|mt| mt.get(ctx, "__name")) {
+                Some(Value::String(n)) => n.to_string(),
+                _ => v.type_name().to_string(),
+            };
+            let ptr = pointer_text(v).unwrap_or_default();
+            ctx.intern(format!("{name}: {ptr}").as_bytes())
+        }
+    }
+}
+
+/// The `__tostring` metafield of `v` (any non-nil value: calling a
+/// non-function fails as Lua's call does), for `luaL_tolstring`.
+pub fn tostring_meta<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Option<Value<'gc>> {
+    match v {
+        Value::String(_) | Value::Integer(_) | Value::Number(_) => None,
+        _ => crate::meta::metatable(ctx, v)
+            .map(|mt| mt.get(ctx, "__tostring"))
+            .filter(|f| !f.is_nil()),
+    }
+}
+
+/// The text a `__tostring` metamethod returned, checked as
+/// `luaL_tolstring` does (strings, and numbers converted).
+pub fn tostring_result<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> LibResult<'gc, String<'gc>> {
+    match v {
+        Value::String(_) | Value::Integer(_) | Value::Number(_) => Ok(plain_tostring(ctx, v)),
+        _ => fail("'__tostring' must return a string"),
+    }
+}
+
+/// A function to call `f` as Lua calls it (`__call` for non-functions),
+/// or lua5.4's `attempt to call a X value`.
+pub fn callable<'gc>(ctx: Context<'gc>, f: Value<'gc>) -> LibResult<'gc, Function<'gc>> {
+    crate::meta::call(ctx, f).or_else(|v| {
+        fail(format!(
+            "attempt to call a {} value",
+            crate::meta::type_name_of(ctx, v)
+        ))
+    })
 }

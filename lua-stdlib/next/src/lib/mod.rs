@@ -2,6 +2,10 @@
 //! from `lua-stdlib/src/lib` (see `PORTING.md`). Each library has a
 //! `load_*` function the host calls to install it.
 //!
+//! | file | library |
+//! |---|---|
+//! | `string`, `patterns`, `format`, `pack` | `string.*`: Lua patterns, `string.format`, `string.pack`; the string metatable |
+//!
 //! Shared by all: `args` (our `lauxlib`: argument checking, the error
 //! messages lua5.4 prints, e.g. `bad argument #1 to 'sub' (number
 //! expected, got no value)`, positioned at the calling Lua line, and
@@ -15,8 +19,12 @@
 
 pub mod args;
 pub mod bit;
+pub mod format;
 pub mod math;
 mod meta_op;
+pub mod pack;
+pub mod patterns;
+pub mod string;
 pub mod table;
 mod table_sort;
 pub mod utf8;

@@ -1,0 +1,30 @@
+-- The string metatable: methods found through __index = string (looked up
+-- by the VM), and library errors named as the calling code named the
+-- function (method calls do not count self).
+local s = "Hello"
+print(getmetatable("").__index == string, s:upper(), s:lower(), s:len(), #s)
+print(("x"):rep(3, ","), ("%d-%s"):format(7, "x"), ("abc"):byte(-1))
+print(s:find("l"), s:find("l", 1, true), s:match("(H)(e)"), s:sub(2, -2))
+print(("10") + 1, "3" * "4", 10 .. 20)
+local mt = getmetatable("")
+print(pcall(function() return ("x"):nosuch() end))
+print(pcall(function() return s:rep({}) end))
+print(pcall(function() local r = s:rep({}) return r end))
+print(pcall(function() local r = s:sub() return r end))
+print(pcall(function() local r = string.rep; local x = r(s, {}) return x end))
+print(pcall(function() local x = string.rep(s, {}) return x end))
+print(pcall(function() local t = {f = string.rep}; local x = t:f({}) return x end))
+print(pcall(function() local x = s.rep(s, {}) return x end))
+print(pcall(string.rep, s, {}))
+print(pcall(string.char, 256))
+print(pcall(function() for w in string.gmatch("abc", "(") do print(w) end end))
+local function tail(x) return x:rep({}) end
+print(pcall(tail, "x"))
+print(pcall(function() return ("x"):format() end))
+print(pcall(string.format, "%d", "1.5"))
+print(pcall(string.byte, "abc", 1, 1e7))
+print(string.byte("abc", 1, -1))
+print(pcall(string.rep, "x", 2^31))
+print(pcall(string.rep, "ab", 2^30))
+print(pcall(string.rep, "x", 2^31 - 1, "y"))
+print(#string.rep("ab", 1000, "--"), string.rep("", 1000), string.rep("x", 0), string.rep("x", -5))
