@@ -24,6 +24,6 @@ USER 65532:65532
 ENV LUNAGATE_DATA_DIR=/data \
     LUNAGATE_ADMIN_LISTEN=0.0.0.0:8001
 VOLUME ["/data"]
-# Proxy and Admin API. 8443 joins them when the TLS listener exists.
-EXPOSE 8000 8001
+# Proxy (HTTP and HTTPS) and Admin API.
+EXPOSE 8000 8443 8001
 ENTRYPOINT ["/lunagate", "serve"]

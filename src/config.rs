@@ -12,6 +12,13 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_PROXY_LISTEN", default_value = "0.0.0.0:8000")]
     pub proxy_listen: SocketAddr,
 
+    /// Address the proxy accepts HTTPS on, as Kong's `proxy_listen …
+    /// ssl` (8443); `off` disables it. Certificates come from the
+    /// `certificates` and `snis` entities; without one the gateway serves a
+    /// self-signed certificate generated at start.
+    #[arg(long, env = "LUNAGATE_PROXY_LISTEN_TLS", default_value = "0.0.0.0:8443", value_parser = parse_listen_tls)]
+    pub proxy_listen_tls: ListenTls,
+
     /// Address of the Admin API. Like Kong, it listens on loopback only by
     /// default: anyone who reaches it can run code on the gateway.
     #[arg(long, env = "LUNAGATE_ADMIN_LISTEN", default_value = "127.0.0.1:8001")]
@@ -98,6 +105,20 @@ impl ServeConfig {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("lunagate.redb")
     }
+}
+
+/// `--proxy-listen-tls`: an address, or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenTls(pub Option<SocketAddr>);
+
+fn parse_listen_tls(s: &str) -> Result<ListenTls, String> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(ListenTls(None));
+    }
+    s.trim()
+        .parse()
+        .map(|a| ListenTls(Some(a)))
+        .map_err(|_| format!("'{s}' is neither an address (0.0.0.0:8443) nor 'off'"))
 }
 
 /// nginx's time syntax for a setting: `500ms`, `60s`, `2m`, or a bare number

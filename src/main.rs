@@ -17,6 +17,7 @@ mod plugins;
 mod proxy;
 mod snapshot;
 mod store;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,14 +128,25 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         header: config.client_header_timeout,
         body: config.client_body_timeout,
     };
+    let tls_listen = config.proxy_listen_tls.0;
+    if tls_listen.is_some() {
+        tls::server::generate_fallback();
+    }
     let proxy = proxy::spawn_workers(
         config.proxy_listen,
+        tls_listen,
         workers,
         shared.clone(),
         timeouts,
         shutdown_rx.clone(),
     )
-    .with_context(|| format!("cannot listen on {} (--proxy-listen)", config.proxy_listen))?;
+    .with_context(|| {
+        format!(
+            "cannot listen on {} (--proxy-listen) or {} (--proxy-listen-tls)",
+            config.proxy_listen,
+            tls_listen.map_or("off".to_string(), |a| a.to_string())
+        )
+    })?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -185,6 +197,13 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION"),
             admin_addr
         );
+        match proxy.tls_addr {
+            Some(addr) => println!(
+                "lunagate {} proxy TLS listening on {addr}",
+                env!("CARGO_PKG_VERSION")
+            ),
+            None => println!("lunagate {} proxy TLS off", env!("CARGO_PKG_VERSION")),
+        }
         tracing::info!(workers, data = %db_path.display(), "lunagate started");
         let timeouts = admin::Timeouts {
             header: config.admin_header_timeout,

@@ -17,15 +17,20 @@ use arc_swap::ArcSwap;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::entities::certificates::{CaCertificate, Certificate, Sni};
 use crate::entities::{Kind, Plugin, Route, Service};
 use crate::plugins::{ChunkCache, CompiledPlugin, PluginIndex, PluginPlan, Scope};
 use crate::proxy::router::{Router, Upstreams};
 use crate::store::{Entity, Store, StoreError};
+use crate::tls::material::TlsMaterial;
 
 pub struct ConfigSnapshot {
     pub router: Router,
     /// The plugins of each route, compiled, in run order.
     pub plugins_plan: PluginPlan,
+    /// The listener's TLS configuration (per-SNI certificates); `None`
+    /// only if rustls refused to build one (logged).
+    pub server_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// What every worker and the Admin API share.
@@ -42,6 +47,7 @@ impl ConfigSnapshot {
         ConfigSnapshot {
             router: Router::build(&services, &routes),
             plugins_plan: PluginPlan::build(&plugins, &routes),
+            server_tls: crate::tls::server::server_config(Arc::default()).ok(),
         }
     }
 }
@@ -72,6 +78,10 @@ pub struct Model {
     upstreams: Upstreams,
     router: Router,
     plan: PluginPlan,
+    /// Certificates, SNIs and CA certificates, parsed; rebuilt from the
+    /// store whenever one of them changes (they are few).
+    tls: Arc<TlsMaterial>,
+    server_tls: Option<Arc<rustls::ServerConfig>>,
     /// `Store::generation` when the model was loaded.
     generation: u64,
 }
@@ -112,9 +122,9 @@ impl Model {
             })
             .collect();
         self.chunks.prune();
+        self.reload_tls(store)?;
         let routes: Vec<Arc<Route>> = self.routes.values().cloned().collect();
-        self.upstreams = Upstreams::default();
-        self.router = Router::default().updated(&self.services, &mut self.upstreams, &[], &routes);
+        self.rebuild_router(&routes);
         self.plan = PluginPlan::plan(&self.index, &routes);
         self.generation = generation;
         Ok(())
@@ -135,6 +145,7 @@ impl Model {
         let mut touched: HashSet<Uuid> = HashSet::new();
         let mut scopes: Vec<Scope> = Vec::new();
         let mut services_removed = false;
+        let mut tls_changed = false;
         for change in changes {
             match change {
                 Change::Put(Kind::Service, e) => {
@@ -190,6 +201,10 @@ impl Model {
                     }
                 }
                 Change::Put(Kind::Consumer, _) | Change::Removed(Kind::Consumer, _) => {}
+                Change::Put(kind, _) | Change::Removed(kind, _) if kind.is_tls() => {
+                    tls_changed = true;
+                }
+                Change::Put(..) | Change::Removed(..) => {}
                 Change::Everything => {}
             }
         }
@@ -202,7 +217,13 @@ impl Model {
             .iter()
             .filter_map(|id| self.routes.get(id).cloned())
             .collect();
-        if !removed.is_empty() || !added.is_empty() {
+        if tls_changed {
+            // Services' client configurations refer to certificates and
+            // CAs: rebuild every upstream (TLS changes are rare).
+            self.reload_tls(store)?;
+            let routes: Vec<Arc<Route>> = self.routes.values().cloned().collect();
+            self.rebuild_router(&routes);
+        } else if !removed.is_empty() || !added.is_empty() {
             self.router =
                 self.router
                     .updated(&self.services, &mut self.upstreams, &removed, &added);
@@ -239,7 +260,29 @@ impl Model {
         ConfigSnapshot {
             router: self.router.clone(),
             plugins_plan: self.plan.clone(),
+            server_tls: self.server_tls.clone(),
         }
+    }
+
+    /// Compiles every route again, with fresh upstreams.
+    fn rebuild_router(&mut self, routes: &[Arc<Route>]) {
+        self.upstreams = Upstreams::with_tls(self.tls.clone());
+        self.router = Router::default().updated(&self.services, &mut self.upstreams, &[], routes);
+    }
+
+    fn reload_tls(&mut self, store: &Store) -> Result<(), StoreError> {
+        let certs: Vec<Certificate> = typed(store, Kind::Certificate)?;
+        let snis: Vec<Sni> = typed(store, Kind::Sni)?;
+        let cas: Vec<CaCertificate> = typed(store, Kind::CaCertificate)?;
+        self.tls = Arc::new(TlsMaterial::build(&certs, &snis, &cas));
+        self.server_tls = match crate::tls::server::server_config(self.tls.clone()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!("cannot build the TLS configuration: {e}");
+                None
+            }
+        };
+        Ok(())
     }
 
     /// The names of the plugins configured, sorted, once each (`GET /`).

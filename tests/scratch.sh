@@ -103,6 +103,7 @@ start() {
   : >"$RUN/out"
   env -i LUNAGATE_DATA_DIR=/data LUNAGATE_LOG_LEVEL=warn \
     LUNAGATE_PROXY_LISTEN=127.0.0.1:0 LUNAGATE_ADMIN_LISTEN=127.0.0.1:0 \
+    LUNAGATE_PROXY_LISTEN_TLS=127.0.0.1:0 \
     "${ENTER[@]}" /lunagate serve "${workers[@]}" >"$RUN/out" 2>>"$RUN/err" &
   GW=$!
   for _ in $(seq 200); do

@@ -61,6 +61,12 @@ pub async fn decode(
             let boundary = content_type
                 .and_then(|ct| multer::parse_boundary(ct).ok())
                 .ok_or_else(|| AdminError::bad_request("multipart body without a boundary"))?;
+            // A form with no fields is nothing, or only the closing
+            // delimiter, which multer refuses: it is an empty body.
+            let bare = body.trim_ascii();
+            if bare.is_empty() || bare == format!("--{boundary}--").as_bytes() {
+                return Ok((Map::new(), Encoding::Form));
+            }
             let stream =
                 futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
             let mut multipart = multer::Multipart::new(stream, boundary);

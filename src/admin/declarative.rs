@@ -310,7 +310,7 @@ fn children(kind: Kind) -> &'static [(&'static str, Kind, &'static str)] {
         ],
         Kind::Route => &[("plugins", Kind::Plugin, "route")],
         Kind::Consumer => &[("plugins", Kind::Plugin, "consumer")],
-        Kind::Plugin => &[],
+        Kind::Plugin | Kind::Certificate | Kind::Sni | Kind::CaCertificate => &[],
     }
 }
 
@@ -422,7 +422,9 @@ fn store_message(e: &StoreError) -> Option<Value> {
         }
         StoreError::PrimaryKey(_) => Some(json!({"id": e.to_string()})),
         StoreError::ForeignKey { field, .. } => Some(json!({ *field: e.to_string() })),
-        StoreError::ReferencedBy { .. } => Some(json!({"@entity": [e.to_string()]})),
+        StoreError::ReferencedBy { .. } | StoreError::CaReferenced { .. } => {
+            Some(json!({"@entity": [e.to_string()]}))
+        }
         StoreError::Db(_) | StoreError::Io(_) => None,
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::body::Encoding;
 use super::errors::AdminError;
 use super::Admin;
-use crate::entities::{self, plugins, schema, services, Kind};
+use crate::entities::{self, certificates, plugins, schema, services, Kind};
 use crate::snapshot::Change;
 use crate::store::{fk_id, Entity};
 
@@ -28,6 +28,7 @@ impl Admin {
     pub fn lookup(&self, kind: Kind, ident: &str) -> Result<Option<Entity>, AdminError> {
         Ok(match Uuid::parse_str(ident) {
             Ok(id) => self.store.get(kind, &id)?,
+            Err(_) if kind == Kind::Certificate => self.certificate_by_sni(ident)?,
             Err(_) => self.store.find_by_key(kind, ident)?,
         })
     }
@@ -105,7 +106,10 @@ impl Admin {
                     .iter()
                     .all(|(k, v)| e.get(k).and_then(Value::as_str) == Some(v.as_str()))
         };
-        let (page, more) = self.store.page(kind, offset.as_deref(), size, &filter)?;
+        let (mut page, more) = self.store.page(kind, offset.as_deref(), size, &filter)?;
+        if kind == Kind::Certificate {
+            self.add_snis(&mut page)?;
+        }
         let mut body = json!({"data": page, "next": null});
         if more {
             if let Some(last) = page
@@ -134,8 +138,13 @@ impl Admin {
         ident: &str,
         parent: Option<&Parent>,
     ) -> Result<Entity, AdminError> {
-        self.lookup_in(kind, ident, parent)?
-            .ok_or(AdminError::NotFound)
+        let mut found = self
+            .lookup_in(kind, ident, parent)?
+            .ok_or(AdminError::NotFound)?;
+        if kind == Kind::Certificate {
+            self.add_snis(std::slice::from_mut(&mut found))?;
+        }
+        Ok(found)
     }
 
     pub async fn create(
@@ -169,6 +178,9 @@ impl Admin {
         match Uuid::parse_str(ident) {
             Ok(id) => {
                 body.insert("id".into(), json!(id.to_string()));
+            }
+            Err(_) if kind == Kind::Certificate => {
+                super::tls::put_by_sni(ident, existing.as_ref(), &mut body);
             }
             Err(_) => {
                 let key = kind.endpoint_key();
@@ -210,7 +222,12 @@ impl Admin {
         let existing = self
             .lookup_in(kind, ident, parent)?
             .ok_or(AdminError::NotFound)?;
-        let entity = self.prepare(kind, body, enc, Some(&existing), parent)?;
+        // A certificate PATCH without `snis` keeps the ones it has.
+        let keep_snis = kind == Kind::Certificate && !body.contains_key("snis");
+        let mut entity = self.prepare(kind, body, enc, Some(&existing), parent)?;
+        if keep_snis {
+            entity.remove("snis");
+        }
         self.write(kind, entity, false).await
     }
 
@@ -250,6 +267,9 @@ impl Admin {
         entity: Entity,
         expect_new: bool,
     ) -> Result<Entity, AdminError> {
+        if kind == Kind::Certificate {
+            return self.write_certificate(entity, expect_new).await;
+        }
         let store = self.store.clone();
         let stored = entity.clone();
         self.commit(move || {
@@ -314,6 +334,9 @@ impl Admin {
             Kind::Route => entities::routes::check(&obj, &mut errors),
             Kind::Plugin => plugins::check(&mut obj, &mut errors),
             Kind::Consumer => entities::consumers::check(&obj, &mut errors),
+            Kind::Certificate => certificates::check_certificate(&obj, &mut errors),
+            Kind::Sni => certificates::check_sni(&obj, &mut errors),
+            Kind::CaCertificate => certificates::check_ca_certificate(&mut obj, &mut errors),
         }
         if !errors.is_empty() {
             return Err(AdminError::Schema(errors));

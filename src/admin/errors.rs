@@ -96,6 +96,10 @@ fn store_error(e: &StoreError) -> (StatusCode, Value) {
             json!({"code": 4, "name": "foreign key violation", "message": message,
                    "fields": {"@referenced_by": by.collection()}}),
         ),
+        StoreError::CaReferenced { .. } => (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 19, "name": "referenced by others", "message": message}),
+        ),
         StoreError::Db(detail) | StoreError::Io(detail) => {
             tracing::error!("database error: {detail}");
             (

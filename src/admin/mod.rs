@@ -11,6 +11,7 @@ mod entity;
 mod errors;
 mod guard;
 mod info;
+mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -185,6 +186,7 @@ fn nested_field(parent: Kind, child: Kind) -> Option<&'static str> {
         (Kind::Service, Kind::Plugin) => Some("service"),
         (Kind::Route, Kind::Plugin) => Some("route"),
         (Kind::Consumer, Kind::Plugin) => Some("consumer"),
+        (Kind::Certificate, Kind::Sni) => Some("certificate"),
         _ => None,
     }
 }
@@ -209,6 +211,9 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
                 (Kind::Plugin, "route") => Endpoint::Foreign(parent, id, "route", Kind::Route),
                 (Kind::Plugin, "service") => {
                     Endpoint::Foreign(parent, id, "service", Kind::Service)
+                }
+                (Kind::Sni, "certificate") => {
+                    Endpoint::Foreign(parent, id, "certificate", Kind::Certificate)
                 }
                 (Kind::Plugin, "consumer") => {
                     Endpoint::Foreign(parent, id, "consumer", Kind::Consumer)

@@ -3,6 +3,7 @@
 //! bodies against). One file per entity, each with the same shape: the
 //! struct, `fields()` (the schema), and `check()` for rules that span fields.
 
+pub mod certificates;
 pub mod consumers;
 pub mod plugins;
 pub mod routes;
@@ -32,10 +33,26 @@ pub enum Kind {
     Route,
     Plugin,
     Consumer,
+    Certificate,
+    Sni,
+    CaCertificate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Service, Kind::Route, Kind::Plugin, Kind::Consumer];
+    pub const ALL: [Kind; 7] = [
+        Kind::Service,
+        Kind::Route,
+        Kind::Plugin,
+        Kind::Consumer,
+        Kind::Certificate,
+        Kind::Sni,
+        Kind::CaCertificate,
+    ];
+
+    /// The kinds the TLS configuration is built from.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Kind::Certificate | Kind::Sni | Kind::CaCertificate)
+    }
 
     /// The collection name used in paths and messages (`services`).
     pub fn collection(self) -> &'static str {
@@ -44,31 +61,40 @@ impl Kind {
             Kind::Route => "routes",
             Kind::Plugin => "plugins",
             Kind::Consumer => "consumers",
+            Kind::Certificate => "certificates",
+            Kind::Sni => "snis",
+            Kind::CaCertificate => "ca_certificates",
         }
     }
 
     /// The field a non-UUID path segment is looked up by (Kong's `endpoint_key`).
     pub fn endpoint_key(self) -> &'static str {
         match self {
-            Kind::Service | Kind::Route => "name",
+            Kind::Service | Kind::Route | Kind::Sni => "name",
             Kind::Plugin => "instance_name",
             Kind::Consumer => "username",
+            // A certificate is also found by one of its SNIs (admin/tls.rs).
+            Kind::Certificate | Kind::CaCertificate => "id",
         }
     }
 
     /// Fields that must be unique across all entities of this kind.
     pub fn unique_fields(self) -> &'static [&'static str] {
         match self {
-            Kind::Service | Kind::Route => &["name"],
+            Kind::Service | Kind::Route | Kind::Sni => &["name"],
             Kind::Plugin => &["instance_name"],
             Kind::Consumer => &["username", "custom_id"],
+            Kind::CaCertificate => &["cert_digest"],
+            Kind::Certificate => &[],
         }
     }
 
     /// Foreign-key fields and the kind each points to.
     pub fn foreign_keys(self) -> &'static [(&'static str, Kind)] {
         match self {
-            Kind::Service | Kind::Consumer => &[],
+            Kind::Consumer | Kind::Certificate | Kind::CaCertificate => &[],
+            Kind::Service => &[("client_certificate", Kind::Certificate)],
+            Kind::Sni => &[("certificate", Kind::Certificate)],
             Kind::Route => &[("service", Kind::Service)],
             Kind::Plugin => &[
                 ("route", Kind::Route),
@@ -85,6 +111,9 @@ impl Kind {
             Kind::Route => routes::fields(),
             Kind::Plugin => plugins::fields(),
             Kind::Consumer => consumers::fields(),
+            Kind::Certificate => certificates::certificate_fields(),
+            Kind::Sni => certificates::sni_fields(),
+            Kind::CaCertificate => certificates::ca_certificate_fields(),
         }
     }
 }

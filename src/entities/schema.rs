@@ -335,9 +335,19 @@ pub fn strip_write_only(fields: &[Field], obj: &mut Map<String, Value>) {
 /// Kong's human summary of field errors: `host: required field missing`,
 /// nested paths joined with dots, array positions 1-based.
 pub fn describe(errors: &FieldErrors) -> Vec<String> {
+    // Kong's order: entity-level messages as they are, then fields sorted
+    // by name.
     let mut out = Vec::new();
-    for (k, v) in errors {
-        describe_into(k, v, &mut out);
+    if let Some(Value::Array(msgs)) = errors.get("@entity") {
+        out.extend(msgs.iter().map(|m| match m {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }));
+    }
+    let mut keys: Vec<&String> = errors.keys().filter(|k| *k != "@entity").collect();
+    keys.sort();
+    for k in keys {
+        describe_into(k, &errors[k.as_str()], &mut out);
     }
     out
 }

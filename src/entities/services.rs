@@ -150,6 +150,18 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             format!("value must be null (path with protocol '{protocol}')"),
         );
     }
+    if let Some(Value::Array(ids)) = obj.get("ca_certificates") {
+        let errs: Vec<Value> = ids
+            .iter()
+            .map(|v| match v.as_str().map(Uuid::parse_str) {
+                Some(Ok(_)) => Value::Null,
+                _ => json!("expected a valid UUID"),
+            })
+            .collect();
+        if errs.iter().any(|e| !e.is_null()) {
+            errors.insert("ca_certificates".into(), Value::Array(errs));
+        }
+    }
     if !matches!(protocol, "https" | "tls") {
         for f in [
             "client_certificate",

@@ -12,7 +12,7 @@ use hyper::body::{Body, Incoming};
 
 use super::body::ProxyBody;
 use super::client::OutgoingBody;
-use super::errors::{error_response, negotiation_header, ProxyError};
+use super::errors::{error_response, https_redirect, negotiation_header, ProxyError};
 use super::forward::{forward, Matched, WorkerContext};
 use super::functions;
 use super::headers::ConnInfo;
@@ -90,7 +90,16 @@ pub async fn handle(
         );
     };
     let route = found.route;
-    if !route.allows_http {
+    // Kong: an https-only route reached over plain HTTP answers 426, or
+    // redirects per `https_redirect_status_code`; other routes serve both.
+    let served = route.allows_http || (conn.tls && route.allows_https);
+    if !served {
+        let code = route.route.https_redirect_status_code;
+        if route.allows_https && matches!(code, 301 | 302 | 307 | 308) {
+            let host = host.map_or("", |h| super::router::split_host_port(h).0);
+            let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            return https_redirect(code, host, uri, &request_id, start);
+        }
         let error = if route.grpc_only {
             if parts.version == Version::HTTP_2 {
                 ProxyError::NotGrpc
@@ -115,8 +124,8 @@ pub async fn handle(
             start,
         );
     };
-    if !upstream.plain_http {
-        tracing::warn!(service = %upstream.service.id, protocol = %upstream.service.protocol, "only http services can be proxied");
+    if !upstream.usable {
+        tracing::warn!(service = %upstream.service.id, protocol = %upstream.service.protocol, "only http and https services can be proxied");
         return error_response(
             ProxyError::BadGateway,
             negotiation_header(&parts.headers),

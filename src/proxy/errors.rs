@@ -103,6 +103,7 @@ impl From<&ConnectError> for ProxyError {
         match e {
             ConnectError::Timeout => ProxyError::Timeout,
             ConnectError::Failed(_) => ProxyError::Unavailable,
+            ConnectError::Handshake(_) => ProxyError::BadGateway,
         }
     }
 }
@@ -222,6 +223,28 @@ pub fn error_response(
         let h = resp.headers_mut();
         h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
         h.insert(UPGRADE, HeaderValue::from_static("TLS/1.2, HTTP/1.1"));
+    }
+    resp
+}
+
+/// Kong's answer to plain HTTP on an https-only route whose
+/// `https_redirect_status_code` is a redirect: `Location:
+/// https://<host><request URI>`, no body.
+pub fn https_redirect(
+    code: u16,
+    host: &str,
+    uri: &str,
+    request_id: &HeaderValue,
+    start: Instant,
+) -> Response<ProxyBody> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    let mut resp = page(status, Format::Json, "", request_id, start);
+    *resp.body_mut() = ProxyBody::full(Bytes::new());
+    let h = resp.headers_mut();
+    h.remove(CONTENT_TYPE);
+    let location = format!("https://{}{uri}", host.to_ascii_lowercase());
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert(http::header::LOCATION, v);
     }
     resp
 }

@@ -24,7 +24,7 @@ use super::headers::{
 };
 use super::normalize::escape_path;
 use super::path::{upstream_path, PathPlan};
-use super::pool::Pool;
+use super::pool::{Pool, Target};
 use super::router::{CompiledRoute, Upstream};
 use super::ClientTimeouts;
 use crate::snapshot::SharedConfig;
@@ -208,13 +208,35 @@ async fn send(
     upstream: &Arc<Upstream>,
     request: &mut Outgoing<'_>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
+    // The SNI is the host the request goes with (nginx's `proxy_ssl_name
+    // $upstream_host`, as Kong sets it): the service host, or the client's
+    // with `preserve_host`; connections are pooled per name.
+    let sni_host = std::str::from_utf8(request.host)
+        .map(|h| super::router::split_host_port(h).0)
+        .unwrap_or_default();
+    let other_name = upstream.tls.is_some() && !sni_host.eq_ignore_ascii_case(&upstream.host);
+    let (key, server_name): (Cow<'_, str>, _) = if other_name {
+        (
+            Cow::Owned(format!("{}#{sni_host}", upstream.pool_key)),
+            crate::tls::upstream::server_name(sni_host).map(Cow::Owned),
+        )
+    } else {
+        (
+            Cow::Borrowed(&*upstream.pool_key),
+            upstream.server_name.as_ref().map(Cow::Borrowed),
+        )
+    };
     let connect = || async {
+        let target = Target {
+            key: &key,
+            server_name: server_name.as_deref(),
+        };
         ctx.pool
-            .connect(upstream)
+            .connect(upstream, target)
             .await
             .map_err(|e| ProxyError::from(&e))
     };
-    let conn = match ctx.pool.checkout(upstream) {
+    let conn = match ctx.pool.checkout(&key) {
         Some(c) => c,
         None => connect().await?,
     };

@@ -67,6 +67,7 @@ pub async fn handle(
     start: Instant,
 ) -> Response<ProxyBody> {
     let mut req = RequestContext::new(parts, conn.peer, conn.port, path);
+    req.scheme = conn.scheme();
     req.route = Some(matched.route.route.clone());
     req.service = Some(matched.upstream.service.clone());
     req.captures = captures;

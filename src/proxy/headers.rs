@@ -43,10 +43,12 @@ pub struct ConnInfo {
     pub server_port: HeaderValue,
     /// The same, as a number (`kong.request.get_port()`).
     pub port: u16,
+    /// Accepted on the TLS listener.
+    pub tls: bool,
 }
 
 impl ConnInfo {
-    pub fn new(peer: SocketAddr, server_port: u16) -> Self {
+    pub fn new(peer: SocketAddr, server_port: u16, tls: bool) -> Self {
         let ip = match peer.ip() {
             std::net::IpAddr::V6(v6) => v6
                 .to_ipv4_mapped()
@@ -59,6 +61,16 @@ impl ConnInfo {
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
             server_port: HeaderValue::from(server_port),
             port: server_port,
+            tls,
+        }
+    }
+
+    /// `http` or `https`: the scheme the client used.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
         }
     }
 }
@@ -232,7 +244,7 @@ impl Forwarding<'_> {
         let ip = self.conn.peer_ip.as_bytes();
         put(buf, b"x-real-ip", ip);
         put_appended(buf, client, &X_FORWARDED_FOR, ip);
-        put(buf, b"x-forwarded-proto", b"http");
+        put(buf, b"x-forwarded-proto", self.conn.scheme().as_bytes());
         if let Some(host) = self.host {
             // nginx's `$host`: no port, lower-cased.
             let name = std::str::from_utf8(host)
@@ -348,7 +360,7 @@ mod tests {
 
     #[test]
     fn forwarding_headers() {
-        let conn = ConnInfo::new("127.0.0.1:5555".parse().unwrap(), 8000);
+        let conn = ConnInfo::new("127.0.0.1:5555".parse().unwrap(), 8000, false);
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
         h.insert(VIA, HeaderValue::from_static("1.0 other"));

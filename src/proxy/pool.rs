@@ -11,16 +11,28 @@
 //! module does the same from its event loop. New connections honour the
 //! service's `connect_timeout` and `retries` (Kong retries on connect
 //! failures: refused, unreachable, timed out).
+//!
+//! `https` services: the TLS handshake is part of opening a connection
+//! (under `connect_timeout`, retried like a refused connect, as nginx
+//! does); the session the upstream gave is kept by the service's client
+//! configuration and resumed by the next connection. Pooled TLS connections
+//! are keyed by scheme, host, port and SNI.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use super::router::Upstream;
 
@@ -33,22 +45,80 @@ const MAX_IDLE_PER_KEY: usize = 1024;
 /// Initial capacity of a connection's read buffer.
 pub const READ_CHUNK: usize = 4 * 1024;
 
+/// A connection to an upstream: plain TCP, or TLS over it.
+pub enum UpstreamStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl UpstreamStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            UpstreamStream::Plain(s) => s,
+            UpstreamStream::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for UpstreamStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for UpstreamStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            UpstreamStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// One upstream connection with its buffers.
 pub struct UpstreamConn {
-    pub stream: TcpStream,
+    pub stream: UpstreamStream,
     pub read_buf: BytesMut,
     pub write_buf: Vec<u8>,
     /// Requests served so far (a reused connection may be stale).
     pub uses: u32,
+    /// The pool list it goes back to.
+    pub key: Rc<str>,
 }
 
 impl UpstreamConn {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: UpstreamStream, key: Rc<str>) -> Self {
         UpstreamConn {
             stream,
             read_buf: BytesMut::with_capacity(READ_CHUNK),
             write_buf: Vec::with_capacity(1024),
             uses: 0,
+            key,
         }
     }
 
@@ -56,15 +126,32 @@ impl UpstreamConn {
     /// nothing waiting to be read. A real `recv(MSG_PEEK)` on the
     /// non-blocking socket (one syscall), not tokio's cached readiness,
     /// which may not have seen the upstream's last bytes or FIN yet.
-    fn is_quiet(&self) -> bool {
+    ///
+    /// On TLS, bytes may be records that carry no data (a session ticket
+    /// sent late, a key update): they are read through TLS without
+    /// waiting; only data or a close makes the connection unusable.
+    fn is_quiet(&mut self) -> bool {
         if !self.read_buf.is_empty() {
             return false;
         }
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
-        match socket2::SockRef::from(&self.stream).peek(&mut probe) {
+        match socket2::SockRef::from(self.stream.tcp()).peek(&mut probe) {
             Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-            // Ok(0): the upstream closed it; Ok(_): stray bytes.
-            Ok(_) => false,
+            // Ok(0): the upstream closed it.
+            Ok(0) => false,
+            // Stray bytes; on TLS maybe only handshake records.
+            Ok(_) => match &mut self.stream {
+                UpstreamStream::Plain(_) => false,
+                UpstreamStream::Tls(tls) => {
+                    let mut cx = Context::from_waker(std::task::Waker::noop());
+                    let mut byte = [0u8; 1];
+                    let mut buf = ReadBuf::new(&mut byte);
+                    matches!(
+                        Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
+                        Poll::Pending
+                    )
+                }
+            },
         }
     }
 }
@@ -86,6 +173,16 @@ pub enum ConnectError {
     Timeout,
     #[error("{0}")]
     Failed(io::Error),
+    /// The TLS handshake failed (a certificate that does not verify …).
+    #[error("TLS handshake: {0}")]
+    Handshake(io::Error),
+}
+
+/// Where a new connection goes: the pool list and, for TLS, the server
+/// name (SNI, and the name verified).
+pub struct Target<'a> {
+    pub key: &'a str,
+    pub server_name: Option<&'a ServerName<'static>>,
 }
 
 impl Pool {
@@ -93,29 +190,29 @@ impl Pool {
         Pool::default()
     }
 
-    /// The most recently used idle connection to `upstream` that is still
-    /// open and quiet; the others are closed on the way.
-    pub fn checkout(&self, upstream: &Upstream) -> Option<UpstreamConn> {
+    /// The most recently used idle connection of pool list `key` that is
+    /// still open and quiet; the others are closed on the way.
+    pub fn checkout(&self, key: &str) -> Option<UpstreamConn> {
         let mut map = self.idle.borrow_mut();
-        let list = map.get_mut(&*upstream.pool_key)?;
-        while let Some(idle) = list.pop() {
+        let list = map.get_mut(key)?;
+        while let Some(mut idle) = list.pop() {
             if idle.since.elapsed() > MAX_IDLE {
                 continue;
             }
             if idle.conn.is_quiet() {
                 return Some(idle.conn);
             }
-            tracing::debug!(upstream = %upstream.pool_key, "idle upstream connection closed or not quiet: discarded");
+            tracing::debug!(upstream = %key, "idle upstream connection closed or not quiet: discarded");
         }
         None
     }
 
     /// Puts back a connection whose last response was read to its end.
-    pub fn checkin(&self, key: &str, conn: UpstreamConn) {
+    pub fn checkin(&self, conn: UpstreamConn) {
         let mut map = self.idle.borrow_mut();
-        let list = match map.get_mut(key) {
+        let list = match map.get_mut(&*conn.key) {
             Some(list) => list,
-            None => map.entry(key.into()).or_default(),
+            None => map.entry((*conn.key).into()).or_default(),
         };
         if list.len() < MAX_IDLE_PER_KEY {
             list.push(Idle {
@@ -126,11 +223,16 @@ impl Pool {
     }
 
     /// Opens a new connection, retrying connect failures `retries` times.
-    pub async fn connect(&self, upstream: &Upstream) -> Result<UpstreamConn, ConnectError> {
+    pub async fn connect(
+        &self,
+        upstream: &Upstream,
+        target: Target<'_>,
+    ) -> Result<UpstreamConn, ConnectError> {
         let mut attempt = 0;
+        let key: Rc<str> = Rc::from(target.key);
         loop {
-            match connect_once(upstream).await {
-                Ok(s) => return Ok(UpstreamConn::new(s)),
+            match connect_once(upstream, target.server_name).await {
+                Ok(s) => return Ok(UpstreamConn::new(s, key)),
                 Err(e) if attempt < upstream.retries => {
                     tracing::debug!(upstream = %upstream.pool_key, attempt, error = %e, "connect failed, retrying");
                     attempt += 1;
@@ -153,7 +255,10 @@ fn is_localhost(host: &str) -> bool {
         || (host.len() > 10 && host[host.len() - 10..].eq_ignore_ascii_case(b".localhost"))
 }
 
-async fn connect_once(upstream: &Upstream) -> Result<TcpStream, ConnectError> {
+async fn connect_once(
+    upstream: &Upstream,
+    server_name: Option<&ServerName<'static>>,
+) -> Result<UpstreamStream, ConnectError> {
     let fut = async {
         let stream = match upstream.host.parse::<IpAddr>() {
             Ok(ip) => TcpStream::connect(SocketAddr::new(ip, upstream.port)).await,
@@ -173,7 +278,14 @@ async fn connect_once(upstream: &Upstream) -> Result<TcpStream, ConnectError> {
         }
         .map_err(ConnectError::Failed)?;
         let _ = stream.set_nodelay(true);
-        Ok(stream)
+        let (Some(config), Some(name)) = (&upstream.tls, server_name) else {
+            return Ok(UpstreamStream::Plain(stream));
+        };
+        let tls = tokio_rustls::TlsConnector::from(config.clone())
+            .connect(name.clone(), stream)
+            .await
+            .map_err(ConnectError::Handshake)?;
+        Ok(UpstreamStream::Tls(Box::new(tls)))
     };
     match tokio::time::timeout(upstream.connect_timeout, fut).await {
         Ok(r) => r,

@@ -113,6 +113,7 @@ impl Gateway {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let workers = super::spawn_workers(
             "127.0.0.1:0".parse().unwrap(),
+            None,
             2,
             config.clone(),
             super::ClientTimeouts::default(),

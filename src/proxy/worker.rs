@@ -9,6 +9,13 @@
 //! after the client header timeout gets a 408 and is closed. At the file
 //! descriptor limit, new clients are refused at once (`fdlimit`).
 //!
+//! TLS (`--proxy-listen-tls`): each worker also has its own socket on the
+//! TLS address. A TLS client's ClientHello is read first (a lazy
+//! acceptor), then the handshake runs with the current snapshot's server
+//! configuration (`tls::server`: the certificate for the SNI, ALPN `h2`
+//! or `http/1.1`), and the connection is served like a plain one, marked
+//! `https` for the router, the forwarding headers and the PDK.
+//!
 //! Shutdown: when the watch channel turns `true`, a worker stops accepting,
 //! asks its connections to finish (keep-alive connections close after their
 //! in-flight request), waits for them at most [`DRAIN_TIMEOUT`], and
@@ -34,7 +41,7 @@ use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
@@ -60,6 +67,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ProxyWorkers {
     /// The address actually bound (resolves port 0).
     pub local_addr: SocketAddr,
+    /// The TLS address bound, if TLS is on.
+    pub tls_addr: Option<SocketAddr>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -87,29 +96,43 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// bound before this returns, so address errors are reported here.
 pub fn spawn_workers(
     listen: SocketAddr,
+    tls_listen: Option<SocketAddr>,
     workers: usize,
     config: SharedConfig,
     timeouts: ClientTimeouts,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<ProxyWorkers> {
     let workers = workers.max(1);
-    let first = bind_reuseport(listen)?;
-    let local_addr = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..workers {
-        listeners.push(bind_reuseport(local_addr)?);
-    }
+    let bind_all = |addr: SocketAddr| -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+        let first = bind_reuseport(addr)?;
+        let bound = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(bind_reuseport(bound)?);
+        }
+        Ok((bound, listeners))
+    };
+    let (local_addr, listeners) = bind_all(listen)?;
+    let (tls_addr, mut tls_listeners) = match tls_listen {
+        Some(addr) => {
+            let (bound, l) = bind_all(addr)?;
+            (Some(bound), l.into_iter().map(Some).collect())
+        }
+        None => (None, (0..workers).map(|_| None).collect::<Vec<_>>()),
+    };
     let mut handles = Vec::with_capacity(workers);
     for (id, listener) in listeners.into_iter().enumerate() {
         let config = config.clone();
         let shutdown = shutdown.clone();
+        let tls_listener = tls_listeners[id].take();
         let handle = std::thread::Builder::new()
             .name(format!("lunagate-proxy-{id}"))
-            .spawn(move || run_worker(id, listener, config, timeouts, shutdown))?;
+            .spawn(move || run_worker(id, listener, tls_listener, config, timeouts, shutdown))?;
         handles.push(handle);
     }
     Ok(ProxyWorkers {
         local_addr,
+        tls_addr,
         handles,
     })
 }
@@ -117,6 +140,7 @@ pub fn spawn_workers(
 fn run_worker(
     id: usize,
     listener: std::net::TcpListener,
+    tls_listener: Option<std::net::TcpListener>,
     config: SharedConfig,
     timeouts: ClientTimeouts,
     shutdown: watch::Receiver<bool>,
@@ -133,8 +157,15 @@ fn run_worker(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
+        let tls = match tls_listener.map(TcpListener::from_std).transpose() {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::error!(worker = id, error = %e, "cannot register the TLS listener");
+                return;
+            }
+        };
         match TcpListener::from_std(listener) {
-            Ok(listener) => accept_loop(id, listener, config, timeouts, shutdown).await,
+            Ok(listener) => accept_loop(id, listener, tls, config, timeouts, shutdown).await,
             Err(e) => tracing::error!(worker = id, error = %e, "cannot register the listener"),
         }
     });
@@ -234,14 +265,34 @@ fn sweep_rules(timeouts: &ClientTimeouts) -> (Duration, SweepRules) {
     )
 }
 
+/// Accepts on the TLS listener, if there is one (never ready otherwise).
+async fn accept_tls(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What woke the accept loop.
+enum Event {
+    Accepted(io::Result<(TcpStream, SocketAddr)>, bool),
+    Sweep,
+    Signal(bool),
+}
+
 async fn accept_loop(
     id: usize,
     listener: TcpListener,
+    tls_listener: Option<TcpListener>,
     config: SharedConfig,
     timeouts: ClientTimeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let server_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let tls_port = tls_listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(0, |a| a.port());
     let ctx = Rc::new(WorkerContext::new(id, config, timeouts));
     let builder = Rc::new(servers());
     let conns = Rc::new(Connections::default());
@@ -257,40 +308,49 @@ async fn accept_loop(
         if *shutdown.borrow() {
             break;
         }
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    conns.live.set(conns.live.get() + 1);
-                    let guard = ConnGuard(conns.clone());
-                    let activity = Rc::new(Activity::default());
-                    registry.add(&activity);
-                    let task = serve_connection(stream, peer, server_port, ctx.clone(), builder.clone(), activity);
-                    tokio::task::spawn_local(async move {
-                        task.await;
-                        drop(guard);
-                    });
-                }
-                Err(e) if out_of_descriptors(&e) => {
-                    let refused = refuse_at_limit(&listener, &mut reserve, &ctx);
-                    at_limit.note(id, refused);
-                    if !refused {
-                        // No reserve to spare: back off instead of spinning.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(worker = id, error = %e, "accept failed");
+        let event = tokio::select! {
+            accepted = listener.accept() => Event::Accepted(accepted, false),
+            accepted = accept_tls(tls_listener.as_ref()) => Event::Accepted(accepted, true),
+            _ = sweep.tick() => Event::Sweep,
+            changed = shutdown.changed(), if signal_open => Event::Signal(changed.is_ok()),
+        };
+        match event {
+            Event::Accepted(Ok((stream, peer)), tls) => {
+                conns.live.set(conns.live.get() + 1);
+                let guard = ConnGuard(conns.clone());
+                let activity = Rc::new(Activity::default());
+                registry.add(&activity);
+                let port = if tls { tls_port } else { server_port };
+                let info = ConnInfo::new(peer, port, tls);
+                let task = serve_connection(stream, info, ctx.clone(), builder.clone(), activity);
+                tokio::task::spawn_local(async move {
+                    task.await;
+                    drop(guard);
+                });
+            }
+            Event::Accepted(Err(e), tls) if out_of_descriptors(&e) => {
+                let from = match (&tls_listener, tls) {
+                    (Some(l), true) => l,
+                    _ => &listener,
+                };
+                let refused = refuse_at_limit(from, &mut reserve, &ctx);
+                at_limit.note(id, refused);
+                if !refused {
+                    // No reserve to spare: back off instead of spinning.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-            },
-            _ = sweep.tick() => registry.sweep(&rules),
-            changed = shutdown.changed(), if signal_open => {
-                // A dropped sender cannot stop us any more: keep serving.
-                signal_open = changed.is_ok();
             }
+            Event::Accepted(Err(e), _) => {
+                tracing::warn!(worker = id, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Event::Sweep => registry.sweep(&rules),
+            // A dropped sender cannot stop us any more: keep serving.
+            Event::Signal(open) => signal_open = open,
         }
     }
     drop(listener);
+    drop(tls_listener);
     registry.stop_all();
     tracing::debug!(
         worker = id,
@@ -396,14 +456,80 @@ impl Body for InFlight {
 
 async fn serve_connection(
     stream: TcpStream,
-    peer: SocketAddr,
-    server_port: u16,
+    info: ConnInfo,
     ctx: Rc<WorkerContext>,
     builder: Rc<Servers>,
     activity: Rc<Activity>,
 ) {
     let _ = stream.set_nodelay(true);
-    let info = Rc::new(ConnInfo::new(peer, server_port));
+    // A client that never sends its first bytes (or its ClientHello) is
+    // still subject to idle sweeps and shutdown.
+    let stop = || {
+        std::future::poll_fn(|cx| match activity.poll_stop(cx.waker()) {
+            Some(stop) => Poll::Ready(stop),
+            None => Poll::Pending,
+        })
+    };
+    let peer = info.peer;
+    if info.tls {
+        let accepted = tokio::select! {
+            accepted = tls_handshake(stream, &ctx, peer) => accepted,
+            _ = stop() => return,
+        };
+        if let Some((stream, h2)) = accepted {
+            serve_http(stream, h2, info, ctx, builder, activity).await;
+        }
+    } else {
+        let h2 = tokio::select! {
+            h2 = is_h2(&stream) => h2,
+            _ = stop() => return,
+        };
+        serve_http(stream, h2, info, ctx, builder, activity).await;
+    }
+}
+
+/// Reads the ClientHello, then completes the handshake with the current
+/// configuration. Returns the stream and whether ALPN chose `h2`.
+async fn tls_handshake(
+    stream: TcpStream,
+    ctx: &WorkerContext,
+    peer: SocketAddr,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, bool)> {
+    let acceptor =
+        tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+    let start = match acceptor.await {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "TLS: no valid ClientHello");
+            return None;
+        }
+    };
+    let config = ctx.config.load().server_tls.clone()?;
+    match start.into_stream(config).await {
+        Ok(stream) => {
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            Some((stream, h2))
+        }
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on an accepted (and maybe TLS) connection.
+async fn serve_http<S>(
+    stream: S,
+    h2: bool,
+    info: ConnInfo,
+    ctx: Rc<WorkerContext>,
+    builder: Rc<Servers>,
+    activity: Rc<Activity>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let peer = info.peer;
+    let info = Rc::new(info);
     let requests = activity.clone();
     let worker = ctx.clone();
     let service = service_fn(move |req: Request<Incoming>| {
@@ -419,16 +545,6 @@ async fn serve_connection(
             }))
         }
     });
-    // A client that never sends its first bytes is still subject to idle
-    // sweeps and shutdown.
-    let stop = std::future::poll_fn(|cx| match activity.poll_stop(cx.waker()) {
-        Some(stop) => Poll::Ready(stop),
-        None => Poll::Pending,
-    });
-    let h2 = tokio::select! {
-        h2 = is_h2(&stream) => h2,
-        _ = stop => return,
-    };
     if h2 {
         let mut conn = builder
             .h2
@@ -449,7 +565,11 @@ async fn serve_connection(
 
 /// The client did not finish its request head in time: a 408 (nginx only
 /// closes), then the connection is closed.
-async fn answer_header_timeout(mut stream: TcpStream, ctx: &WorkerContext, peer: SocketAddr) {
+async fn answer_header_timeout<S: AsyncWrite + Unpin>(
+    mut stream: S,
+    ctx: &WorkerContext,
+    peer: SocketAddr,
+) {
     tracing::info!(%peer, "client header timeout: 408");
     let answer = raw_response(ProxyError::RequestTimeout, &ctx.request_ids.next());
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -459,7 +579,7 @@ async fn answer_header_timeout(mut stream: TcpStream, ctx: &WorkerContext, peer:
     .await;
 }
 
-fn io_for(stream: TcpStream, activity: &Rc<Activity>) -> TokioIo<CountingIo<TcpStream>> {
+fn io_for<S>(stream: S, activity: &Rc<Activity>) -> TokioIo<CountingIo<S>> {
     TokioIo::new(CountingIo::new(stream, activity.clone()))
 }
 

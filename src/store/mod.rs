@@ -30,17 +30,23 @@ const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
 const ROUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("routes");
 const PLUGINS: TableDefinition<&str, &[u8]> = TableDefinition::new("plugins");
 const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers");
+const CERTIFICATES: TableDefinition<&str, &[u8]> = TableDefinition::new("certificates");
+const SNIS: TableDefinition<&str, &[u8]> = TableDefinition::new("snis");
+const CA_CERTIFICATES: TableDefinition<&str, &[u8]> = TableDefinition::new("ca_certificates");
 /// `kind/field/value` → id, for every unique field that is set.
 const UNIQUE: TableDefinition<&str, &str> = TableDefinition::new("unique");
 /// `version` → number of committed changes, for snapshots.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Every table a complete database file has.
-const TABLE_NAMES: [&str; 7] = [
+const TABLE_NAMES: [&str; 10] = [
     "services",
     "routes",
     "plugins",
     "consumers",
+    "certificates",
+    "snis",
+    "ca_certificates",
     "unique",
     "meta",
     "refs",
@@ -67,6 +73,9 @@ fn table(kind: Kind) -> TableDefinition<'static, &'static str, &'static [u8]> {
         Kind::Route => ROUTES,
         Kind::Plugin => PLUGINS,
         Kind::Consumer => CONSUMERS,
+        Kind::Certificate => CERTIFICATES,
+        Kind::Sni => SNIS,
+        Kind::CaCertificate => CA_CERTIFICATES,
     }
 }
 
@@ -88,6 +97,9 @@ pub enum StoreError {
     /// Deleting an entity that others still reference.
     #[error("an existing '{}' entity references this '{}' entity", .by.collection(), .kind.collection())]
     ReferencedBy { kind: Kind, by: Kind },
+    /// Deleting a CA certificate a service still lists (Kong's code 19).
+    #[error("ca certificate {ca} is still referenced by services (id = {service})")]
+    CaReferenced { ca: Uuid, service: String },
     #[error("database error: {0}")]
     Db(String),
     /// The file could not be read or written (a full disk …): the database
@@ -299,6 +311,56 @@ impl Store {
         })
     }
 
+    /// Writes a certificate and, when `snis` is given, makes those names
+    /// its SNIs (creating, keeping and deleting `snis` entities), in one
+    /// transaction.
+    pub fn put_certificate(
+        &self,
+        entity: &Entity,
+        snis: Option<&[String]>,
+        expect_new: bool,
+    ) -> Result<(), StoreError> {
+        self.with_db(|db| {
+            let txn = db.begin_write()?;
+            write_entity(&txn, Kind::Certificate, entity, expect_new)?;
+            if let Some(names) = snis {
+                let id = entity_id(entity)?;
+                let current = children(&txn, Kind::Sni, "certificate", &id)?;
+                for (sid, sni) in &current {
+                    let name = sni.get("name").and_then(Value::as_str).unwrap_or_default();
+                    if !names.iter().any(|n| n == name) {
+                        txn.open_table(SNIS)?.remove(sid.as_str())?;
+                        refs::update(&txn, Kind::Sni, Some(sni), None)?;
+                        let mut unique = txn.open_table(UNIQUE)?;
+                        for (k, _) in unique_entries(Kind::Sni, sni) {
+                            unique.remove(k.as_str())?;
+                        }
+                    }
+                }
+                let now = crate::entities::now_seconds();
+                for name in names {
+                    let exists = current
+                        .iter()
+                        .any(|(_, e)| e.get("name").and_then(Value::as_str) == Some(name));
+                    if exists {
+                        continue;
+                    }
+                    let mut sni = Entity::new();
+                    sni.insert("id".into(), Value::from(Uuid::new_v4().to_string()));
+                    sni.insert("name".into(), Value::from(name.as_str()));
+                    sni.insert("certificate".into(), serde_json::json!({ "id": id }));
+                    sni.insert("created_at".into(), Value::from(now));
+                    sni.insert("updated_at".into(), Value::from(now));
+                    sni.insert("tags".into(), Value::Null);
+                    write_entity(&txn, Kind::Sni, &sni, true)?;
+                }
+            }
+            bump_version(&txn)?;
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
     /// Every entity of every kind, read in one transaction: a consistent
     /// copy of the configuration while writes go on (the backup).
     pub fn dump(&self) -> Result<Vec<(Kind, Vec<Entity>)>, StoreError> {
@@ -358,19 +420,38 @@ impl Store {
                 else {
                     return Ok(Vec::new());
                 };
-                if kind == Kind::Service
-                    && !refs::referencing(&txn, Kind::Route, "service", &key)?.is_empty()
-                {
-                    return Err(StoreError::ReferencedBy {
-                        kind,
-                        by: Kind::Route,
-                    });
+                // Plugins and SNIs go with what they belong to; any other
+                // reference refuses the delete, as Kong's foreign keys do.
+                for by in Kind::ALL {
+                    if by == Kind::Plugin || by == Kind::Sni {
+                        continue;
+                    }
+                    for (field, _) in by.foreign_keys().iter().filter(|(_, t)| *t == kind) {
+                        if !refs::referencing(&txn, by, field, &key)?.is_empty() {
+                            return Err(StoreError::ReferencedBy { kind, by });
+                        }
+                    }
+                }
+                if kind == Kind::CaCertificate {
+                    if let Some(service) = ca_user(&txn, &key)? {
+                        return Err(StoreError::CaReferenced { ca: *id, service });
+                    }
                 }
                 t.remove(key.as_str())?;
                 refs::update(&txn, kind, Some(&old), None)?;
                 let mut unique = txn.open_table(UNIQUE)?;
                 for (k, _) in unique_entries(kind, &old) {
                     unique.remove(k.as_str())?;
+                }
+                if kind == Kind::Certificate {
+                    for (sid, sni) in children(&txn, Kind::Sni, "certificate", &key)? {
+                        txn.open_table(SNIS)?.remove(sid.as_str())?;
+                        refs::update(&txn, Kind::Sni, Some(&sni), None)?;
+                        removed.push((Kind::Sni, sid_uuid(&sid)));
+                        for (k, _) in unique_entries(Kind::Sni, &sni) {
+                            unique.remove(k.as_str())?;
+                        }
+                    }
                 }
                 if let Some((field, _)) =
                     Kind::Plugin.foreign_keys().iter().find(|(_, k)| *k == kind)
@@ -401,17 +482,89 @@ impl Store {
     }
 }
 
-/// Empties every entity table and the unique index.
+/// Empties every entity table the declarative configuration holds, and
+/// their rows of the unique index. The TLS entities are kept: the
+/// declarative format does not carry them yet, so a restore must not drop
+/// them.
 fn clear(txn: &WriteTransaction) -> Result<(), StoreError> {
-    for kind in Kind::ALL {
-        txn.delete_table(table(kind))?;
-        txn.open_table(table(kind))?;
+    let cleared: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !k.is_tls()).collect();
+    for kind in &cleared {
+        txn.delete_table(table(*kind))?;
+        txn.open_table(table(*kind))?;
     }
-    txn.delete_table(UNIQUE)?;
-    txn.open_table(UNIQUE)?;
-    txn.delete_table(refs::REFS)?;
-    txn.open_table(refs::REFS)?;
+    let mut unique = txn.open_table(UNIQUE)?;
+    let mut doomed = Vec::new();
+    for row in unique.iter()? {
+        let (k, _) = row?;
+        let k = k.value();
+        if cleared
+            .iter()
+            .any(|kind| k.starts_with(&format!("{}/", kind.collection())))
+        {
+            doomed.push(k.to_string());
+        }
+    }
+    for k in doomed {
+        unique.remove(k.as_str())?;
+    }
+    // The references index: the cleared kinds' rows only (an SNI's
+    // reference to its certificate stays).
+    let mut index = txn.open_table(refs::REFS)?;
+    let mut doomed = Vec::new();
+    for row in index.iter()? {
+        let (k, _) = row?;
+        let k = k.value();
+        if cleared
+            .iter()
+            .any(|kind| k.starts_with(&format!("{}/", kind.collection())))
+        {
+            doomed.push(k.to_string());
+        }
+    }
+    for k in doomed {
+        index.remove(k.as_str())?;
+    }
     Ok(())
+}
+
+/// The entities of `kind` whose `field` points at `id`, with their ids.
+fn children(
+    txn: &WriteTransaction,
+    kind: Kind,
+    field: &str,
+    id: &str,
+) -> Result<Vec<(String, Entity)>, StoreError> {
+    let t = txn.open_table(table(kind))?;
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let e = decode(v.value())?;
+        if fk_id(&e, field) == Some(id) {
+            out.push((k.value().to_string(), e));
+        }
+    }
+    Ok(out)
+}
+
+fn sid_uuid(id: &str) -> Uuid {
+    Uuid::parse_str(id).unwrap_or_default()
+}
+
+/// The id of a service whose `ca_certificates` lists `ca`, if any.
+fn ca_user(txn: &WriteTransaction, ca: &str) -> Result<Option<String>, StoreError> {
+    let t = txn.open_table(SERVICES)?;
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let e = decode(v.value())?;
+        let listed = e
+            .get("ca_certificates")
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|v| v.as_str() == Some(ca)));
+        if listed {
+            return Ok(Some(k.value().to_string()));
+        }
+    }
+    Ok(None)
 }
 
 /// Inserts or replaces one entity inside `txn`: unique fields and foreign

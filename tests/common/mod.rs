@@ -4,6 +4,8 @@
 //! closed port).
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,8 @@ pub struct Gateway {
     child: Child,
     pub admin: SocketAddr,
     pub proxy: SocketAddr,
+    /// The HTTPS listener (`None` when a test turned it off).
+    pub proxy_tls: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// A client for both listeners (no proxy from the environment).
     pub http: reqwest::Client,
@@ -73,6 +77,12 @@ impl Gateway {
                 "127.0.0.1:0",
             ])
             .args(["--workers", &workers.to_string()])
+            .args(
+                (!args.contains(&"--proxy-listen-tls"))
+                    .then_some(["--proxy-listen-tls", "127.0.0.1:0"])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
@@ -94,10 +104,23 @@ impl Gateway {
         };
         let proxy = addr("proxy listening on");
         let admin = addr("admin listening on");
+        let tls_line = lines
+            .next()
+            .expect("lunagate exited before listening")
+            .expect("read stdout");
+        let proxy_tls = tls_line.contains("proxy TLS listening on").then(|| {
+            tls_line
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .expect("address")
+        });
         Gateway {
             child,
             admin,
             proxy,
+            proxy_tls,
             data_dir: data_dir.to_path_buf(),
             http: client(),
             _tmp: None,
@@ -493,6 +516,12 @@ impl Gateway {
                 "127.0.0.1:0",
             ])
             .args(["--workers", &workers.to_string()])
+            .args(
+                (!args.contains(&"--proxy-listen-tls"))
+                    .then_some(["--proxy-listen-tls", "off"])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg("--data-dir")
             .arg(tmp.path())
             .args(args)
@@ -527,6 +556,7 @@ impl Gateway {
             child,
             admin,
             proxy,
+            proxy_tls: None,
             data_dir: tmp.path().to_path_buf(),
             http: client(),
             _tmp: Some(tmp),

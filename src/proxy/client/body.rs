@@ -32,9 +32,9 @@ const MIN_READ_SPACE: usize = 1024;
 
 /// Returns `conn` to the pool if its last response ended cleanly: the
 /// upstream allows reuse and nothing follows the response.
-pub(super) fn release(pool: &Pool, upstream: &Upstream, conn: UpstreamConn, reusable: bool) {
+pub(super) fn release(pool: &Pool, conn: UpstreamConn, reusable: bool) {
     if reusable && conn.read_buf.is_empty() {
-        pool.checkin(&upstream.pool_key, conn);
+        pool.checkin(conn);
     }
 }
 
@@ -161,7 +161,7 @@ impl Streaming {
     fn release(&mut self) {
         if let Some(conn) = self.conn.take() {
             let reusable = self.keep_alive && !matches!(self.framing, RespFraming::Eof);
-            release(&self.pool, &self.upstream, conn, reusable);
+            release(&self.pool, conn, reusable);
         }
     }
 }

@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
 use super::inbound::{next_data, ClientBodyError};
-use super::pool::{Pool, UpstreamConn};
+use super::pool::{Pool, UpstreamConn, UpstreamStream};
 use super::router::Upstream;
 
 mod body;
@@ -195,7 +195,7 @@ fn idempotent(method: &Method, headers: &HeaderMap) -> bool {
 
 /// Writes `buf`, counting in `sent` what the kernel accepted.
 async fn write_counted(
-    stream: &mut tokio::net::TcpStream,
+    stream: &mut UpstreamStream,
     buf: &[u8],
     timeout: Duration,
     sent: &mut usize,
@@ -275,6 +275,10 @@ pub async fn send(
         None => Ok(()),
     };
     written.map_err(closed)?;
+    // TLS may hold the end of the request in its buffer.
+    with_timeout(upstream.write_timeout, conn.stream.flush())
+        .await
+        .map_err(closed)?;
 
     // Response head; 1xx responses (100 Continue) are skipped.
     let mut answered = false;
@@ -356,14 +360,14 @@ fn build_response(
     } = head;
     let body = match framing {
         RespFraming::Empty => {
-            release(pool, upstream, conn, keep_alive);
+            release(pool, conn, keep_alive);
             UpstreamBody::done()
         }
         RespFraming::Length(len) if conn.read_buf.len() as u64 >= len => {
             // The whole body is already here: the connection goes back now.
             let data = conn.read_buf.split_to(len as usize).freeze();
             let clean = conn.read_buf.is_empty();
-            release(pool, upstream, conn, keep_alive && clean);
+            release(pool, conn, keep_alive && clean);
             UpstreamBody::complete(data)
         }
         framing => {
@@ -384,7 +388,7 @@ mod tests {
 
     #[test]
     fn request_heads_never_carry_control_characters() {
-        let conn = ConnInfo::new("127.0.0.1:5555".parse().unwrap(), 8000);
+        let conn = ConnInfo::new("127.0.0.1:5555".parse().unwrap(), 8000, false);
         let headers = HeaderMap::new();
         let head = |target: &'static [u8], host: &'static [u8]| {
             let req = Outgoing {

@@ -18,9 +18,11 @@ use super::{
 };
 use crate::entities::{Route, Service};
 use crate::proxy::normalize::normalize_path;
+use crate::tls::material::TlsMaterial;
+use crate::tls::upstream;
 
 impl Upstream {
-    fn new(service: &Arc<Service>) -> Option<Self> {
+    fn new(service: &Arc<Service>, tls: &TlsMaterial) -> Option<Self> {
         let host = service.host.to_ascii_lowercase();
         let default_port = if service.protocol == "https" { 443 } else { 80 };
         // An IPv6 literal is bracketed in a Host header.
@@ -36,14 +38,28 @@ impl Upstream {
         };
         let host_header = HeaderValue::from_str(&header).ok()?;
         let ms = |v: u64| Duration::from_millis(v.max(1));
+        let (usable, tls, settings) = match service.protocol.as_str() {
+            "http" => (true, None, String::new()),
+            "https" => match upstream::client_config(service, tls) {
+                Ok((config, settings)) => (true, Some(config), format!("|{settings}")),
+                Err(e) => {
+                    tracing::error!(service = %service.id, "TLS settings unusable: {e}");
+                    (false, None, String::new())
+                }
+            },
+            _ => (false, None, String::new()),
+        };
+        let scheme = if tls.is_some() { "https://" } else { "" };
         Some(Upstream {
             service: service.clone(),
-            pool_key: format!("{host}:{}", service.port).into_boxed_str(),
+            pool_key: format!("{scheme}{host}:{}{settings}", service.port).into_boxed_str(),
+            server_name: tls.as_ref().and_then(|_| upstream::server_name(&host)),
+            tls,
             port: service.port,
             host_header,
             host: host.into_boxed_str(),
             path: service.path.as_deref().unwrap_or("/").as_bytes().into(),
-            plain_http: service.protocol == "http",
+            usable,
             connect_timeout: ms(service.connect_timeout),
             write_timeout: ms(service.write_timeout),
             read_timeout: ms(service.read_timeout),
@@ -125,7 +141,7 @@ impl Upstreams {
                 return upstream.clone();
             }
         }
-        let upstream = Upstream::new(service).map(Arc::new);
+        let upstream = Upstream::new(service, &self.tls).map(Arc::new);
         if upstream.is_none() {
             tracing::warn!(service = %service.id, "service host is not a valid Host header; its routes are ignored");
         }
@@ -232,6 +248,7 @@ fn compile_route(
         route: route.clone(),
         upstream,
         allows_http: has("http"),
+        allows_https: has("https"),
         grpc_only: !has("http") && !has("https"),
         v1: route.path_handling == "v1",
         methods,

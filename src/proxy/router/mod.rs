@@ -41,16 +41,22 @@ use uuid::Uuid;
 #[derive(Debug)]
 pub struct Upstream {
     pub service: Arc<Service>,
-    /// `host:port`: the key of the worker's connection pool.
+    /// `host:port` (`https://host:port` for TLS): the key of the worker's
+    /// connection pool, for connections whose SNI is the service host.
     pub pool_key: Box<str>,
+    /// The TLS client configuration of an `https` service.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The SNI for the service host (none for an IP address literal).
+    pub server_name: Option<rustls::pki_types::ServerName<'static>>,
     pub host: Box<str>,
     pub port: u16,
     /// The `Host` header sent when `preserve_host` is false.
     pub host_header: HeaderValue,
     /// The service path, `/` when it has none.
     pub path: Box<[u8]>,
-    /// Only `http` is forwarded; TLS upstreams are not supported yet.
-    pub plain_http: bool,
+    /// `http`, or `https` with usable TLS settings; other protocols (and
+    /// broken settings) answer 502.
+    pub usable: bool,
     pub connect_timeout: Duration,
     pub write_timeout: Duration,
     pub read_timeout: Duration,
@@ -65,6 +71,8 @@ pub struct CompiledRoute {
     pub upstream: Option<Arc<Upstream>>,
     /// Serves plain HTTP; otherwise an https-only (426) or grpc-only route.
     pub allows_http: bool,
+    /// `https` is among its protocols: served on TLS.
+    pub allows_https: bool,
     pub grpc_only: bool,
     pub v1: bool,
     methods: Vec<Method>,
@@ -165,6 +173,18 @@ pub struct Router {
 #[derive(Debug, Default)]
 pub struct Upstreams {
     by_service: HashMap<Uuid, (Arc<Service>, Option<Arc<Upstream>>)>,
+    /// What `https` services' TLS settings refer to.
+    tls: Arc<crate::tls::material::TlsMaterial>,
+}
+
+impl Upstreams {
+    /// An empty cache for services whose TLS settings refer to `tls`.
+    pub fn with_tls(tls: Arc<crate::tls::material::TlsMaterial>) -> Self {
+        Upstreams {
+            by_service: HashMap::new(),
+            tls,
+        }
+    }
 }
 
 /// Splits `host[:port]`, understanding `[v6]:port`.

@@ -1,0 +1,273 @@
+//! TLS end to end: `https` services (verification on and off, CA
+//! certificates, depth, client certificates, SNI, session resumption) and
+//! the HTTPS listener (per-SNI certificates, wildcards, the default and the
+//! generated certificate, ALPN, 426 and redirects, forwarded headers). All
+//! certificates are made in the test; clients and upstreams are rustls.
+
+mod common;
+
+use common::tls::{any_cert_client, ca, get, https_request, self_signed, tls_upstream};
+use common::{echo_upstream, Gateway};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn proxied(gw: &Gateway, path: &str) -> (u16, Value) {
+    let resp = gw.get(path).await;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn ca_certificate(gw: &Gateway, pem: &str) -> String {
+    let v = gw
+        .admin(Method::POST, "/ca_certificates", json!({"cert": pem}))
+        .await;
+    v["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstreams_verify_as_configured_present_client_certs_and_resume_sessions() {
+    let good = ca("upstream CA", false);
+    let other = ca("someone else", false);
+    let leaf = good.leaf(&["localhost"]);
+    let client_ca = ca("client CA", false);
+    let client = client_ca.leaf(&["gateway"]);
+    let plain = tls_upstream(vec![leaf.cert.clone()], leaf.key.clone_key(), None).await;
+    let mtls = tls_upstream(
+        vec![leaf.cert.clone()],
+        leaf.key.clone_key(),
+        Some(client_ca.issued.cert.clone()),
+    )
+    .await;
+    let gw = Gateway::start();
+    let good_id = ca_certificate(&gw, &good.issued.cert_pem).await;
+    let other_id = ca_certificate(&gw, &other.issued.cert_pem).await;
+    let cert = gw
+        .admin(
+            Method::POST,
+            "/certificates",
+            json!({"cert": client.cert_pem, "key": client.key_pem}),
+        )
+        .await;
+    let url = |port: u16| format!("https://localhost:{port}");
+    for (name, port, extra) in [
+        // Kong's default: tls_verify unset, nothing verified.
+        ("noverify", plain.port(), json!({})),
+        (
+            "verified",
+            plain.port(),
+            json!({"tls_verify": true, "ca_certificates": [good_id]}),
+        ),
+        (
+            "wrongca",
+            plain.port(),
+            json!({"tls_verify": true, "ca_certificates": [other_id]}),
+        ),
+        // Mozilla's roots do not know the test CA.
+        ("publicroots", plain.port(), json!({"tls_verify": true})),
+        (
+            "mtls",
+            mtls.port(),
+            json!({"client_certificate": {"id": cert["id"]}}),
+        ),
+        ("nocert", mtls.port(), json!({})),
+    ] {
+        gw.service(name, &url(port), extra).await;
+        gw.route(name, json!({"paths": [format!("/{name}")]})).await;
+    }
+
+    let (status, body) = proxied(&gw, "/noverify/close").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sni"], "localhost", "SNI from the service host");
+    assert_eq!(body["x_forwarded_proto"], "http");
+    let (status, body) = proxied(&gw, "/verified/close").await;
+    assert_eq!(status, 200, "{body}");
+    // The first connection closed: the next one resumes its session.
+    let (status, body) = proxied(&gw, "/verified").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resumed"], true, "{body}");
+    // Kept alive: the same (resumed) connection serves the next request.
+    let (_, again) = proxied(&gw, "/verified").await;
+    assert_eq!(again["resumed"], true);
+
+    for name in ["wrongca", "publicroots"] {
+        let (status, body) = proxied(&gw, &format!("/{name}")).await;
+        assert_eq!(status, 502, "{name}: {body}");
+        assert_eq!(
+            body["message"], "An invalid response was received from the upstream server",
+            "{name}"
+        );
+    }
+    let (status, body) = proxied(&gw, "/mtls").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["client_cert_len"], client.cert.len());
+    let (status, _) = proxied(&gw, "/nocert").await;
+    assert_eq!(status, 502, "the upstream requires a client certificate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_verify_depth_bounds_the_intermediates() {
+    let root = ca("root", false);
+    let mid = root.intermediate("intermediate");
+    let leaf = mid.leaf(&["localhost"]);
+    let up = tls_upstream(
+        vec![leaf.cert.clone(), mid.issued.cert.clone()],
+        leaf.key.clone_key(),
+        None,
+    )
+    .await;
+    let gw = Gateway::start();
+    let root_id = ca_certificate(&gw, &root.issued.cert_pem).await;
+    for (name, depth) in [
+        ("depth0", json!(0)),
+        ("depth1", json!(1)),
+        ("default", Value::Null),
+    ] {
+        gw.service(
+            name,
+            &format!("https://localhost:{}", up.port()),
+            json!({"tls_verify": true, "tls_verify_depth": depth, "ca_certificates": [root_id]}),
+        )
+        .await;
+        gw.route(name, json!({"paths": [format!("/{name}")]})).await;
+    }
+    assert_eq!(proxied(&gw, "/depth0").await.0, 502);
+    assert_eq!(proxied(&gw, "/depth1").await.0, 200);
+    assert_eq!(
+        proxied(&gw, "/default").await.0,
+        200,
+        "nginx's default depth is 1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_serves_the_certificate_of_the_sni_and_follows_changes() {
+    let up = echo_upstream("echo").await;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/"]})).await;
+    let exact = self_signed(&["api.example.test"], false);
+    let wild = self_signed(&["*.example.test"], false);
+    let suffix = self_signed(&["shop.example.*"], false);
+    let catch_all = self_signed(&["default"], false);
+    for (c, snis) in [
+        (&exact, json!(["api.example.test"])),
+        (&wild, json!(["*.example.test"])),
+        (&suffix, json!(["shop.example.*"])),
+    ] {
+        gw.admin(
+            Method::POST,
+            "/certificates",
+            json!({"cert": c.cert_pem, "key": c.key_pem, "snis": snis}),
+        )
+        .await;
+    }
+    // A new client each time: a resumed session would show the
+    // certificate of the session it resumes.
+    let served = |sni: &'static str| {
+        let client = any_cert_client(&[b"h2", b"http/1.1"]);
+        async move {
+            https_request(tls, sni, client, get(sni, "/x"))
+                .await
+                .unwrap()
+        }
+    };
+    let r = served("api.example.test").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.peer_cert.as_ref(), Some(&exact.cert), "exact name first");
+    assert_eq!(r.alpn.as_deref(), Some(&b"h2"[..]), "ALPN prefers h2");
+    assert_eq!(r.version, http::Version::HTTP_2);
+    let echoed = r.json();
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
+    assert_eq!(
+        echoed["headers"]["x-forwarded-port"],
+        tls.port().to_string()
+    );
+    assert_eq!(
+        served("www.example.test").await.peer_cert.as_ref(),
+        Some(&wild.cert)
+    );
+    assert_eq!(
+        served("shop.example.org").await.peer_cert.as_ref(),
+        Some(&suffix.cert)
+    );
+    // No match and no `*` SNI: the certificate generated at start.
+    let generated = served("other.test").await.peer_cert.unwrap();
+    assert!(generated != exact.cert && generated != wild.cert && generated != suffix.cert);
+    // A `*` SNI becomes the default, without a restart.
+    gw.admin(
+        Method::POST,
+        "/certificates",
+        json!({"cert": catch_all.cert_pem, "key": catch_all.key_pem, "snis": ["*"]}),
+    )
+    .await;
+    assert_eq!(
+        served("other.test").await.peer_cert.as_ref(),
+        Some(&catch_all.cert)
+    );
+    // HTTP/1.1 clients get it through ALPN too.
+    let h1 = https_request(
+        tls,
+        "api.example.test",
+        any_cert_client(&[b"http/1.1"]),
+        get("api.example.test", "/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h1.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(h1.version, http::Version::HTTP_11);
+    assert_eq!(h1.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_only_routes_answer_426_or_redirect_on_plain_http() {
+    let up = echo_upstream("echo").await;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/secure"], "protocols": ["https"]}))
+        .await;
+    gw.route(
+        "s",
+        json!({"paths": ["/moved"], "protocols": ["https"], "https_redirect_status_code": 308}),
+    )
+    .await;
+    gw.route("s", json!({"paths": ["/plain"], "protocols": ["http"]}))
+        .await;
+
+    let resp = gw.get("/secure/a?b=1").await;
+    assert_eq!(resp.status(), 426);
+    assert_eq!(resp.headers()["connection"], "Upgrade");
+    assert_eq!(resp.headers()["upgrade"], "TLS/1.2, HTTP/1.1");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["message"], "Please use HTTPS protocol");
+
+    let resp = gw
+        .raw(b"GET /moved/a?b=1 HTTP/1.1\r\nHost: Example.test:8000\r\nConnection: close\r\n\r\n");
+    assert!(resp.starts_with("HTTP/1.1 308"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("\r\nlocation: https://example.test/moved/a?b=1\r\n"),
+        "{resp}"
+    );
+
+    let client = any_cert_client(&[b"http/1.1"]);
+    for path in ["/secure/a", "/moved/a", "/plain/a"] {
+        let r = https_request(tls, "localhost", client.clone(), get("localhost", path))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{path} over TLS: {}", r.body);
+        assert_eq!(r.json()["headers"]["x-forwarded-proto"], "https");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_listener_can_be_turned_off() {
+    let gw = Gateway::start_with(&["--proxy-listen-tls", "off"], &[]);
+    assert!(gw.proxy_tls.is_none());
+    assert_eq!(gw.get("/").await.status(), 404);
+}
