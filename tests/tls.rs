@@ -271,3 +271,49 @@ async fn the_tls_listener_can_be_turned_off() {
     assert!(gw.proxy_tls.is_none());
     assert_eq!(gw.get("/").await.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_phase_functions_run_during_the_handshake() {
+    let up = echo_upstream("echo").await;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/"]})).await;
+    // The certificate phase sees the SNI and the client, may refuse the
+    // handshake, and gets Kong's phase error for request functions.
+    let refuse =
+        r#"if ngx.ssl.server_name() == "blocked.test" then return ngx.exit(ngx.ERROR) end"#;
+    let phase_error = r#"
+        local ok, err = pcall(kong.request.get_path)
+        local expected = "function cannot be called in certificate phase"
+        if ngx.ssl.server_name() == "strict.test" and not ok and err:find(expected, 1, true) then
+          return ngx.exit(ngx.ERROR)
+        end"#;
+    let client_ip = r#"if ngx.ssl.server_name() == "ip.test" and kong.client.get_ip() == "127.0.0.1" then error("seen") end"#;
+    gw.admin(
+        Method::POST,
+        "/plugins",
+        json!({"name": "pre-function", "config": {"certificate": [refuse, phase_error, client_ip]}}),
+    )
+    .await;
+    let attempt = |sni: &'static str| async move {
+        https_request(tls, sni, any_cert_client(&[b"http/1.1"]), get(sni, "/"))
+            .await
+            .map(|r| r.status)
+    };
+    assert_eq!(attempt("ok.test").await.unwrap(), 200);
+    assert!(
+        attempt("blocked.test").await.is_err(),
+        "ngx.exit(ngx.ERROR) aborts the handshake"
+    );
+    assert!(
+        attempt("strict.test").await.is_err(),
+        "Kong's phase error was raised"
+    );
+    assert!(
+        attempt("ip.test").await.is_err(),
+        "an error aborts the handshake"
+    );
+    // Plain HTTP requests do not run certificate functions.
+    assert_eq!(gw.get("/").await.status(), 200);
+}

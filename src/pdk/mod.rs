@@ -31,6 +31,9 @@ pub use ctx::new_request_tables;
 /// Kong's request phases, in the order a request goes through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
+    /// During a TLS handshake, once per connection, before any request
+    /// (global plugins only); see [`CERTIFICATE_PHASE_PDK`].
+    Certificate,
     Rewrite,
     Access,
     HeaderFilter,
@@ -41,6 +44,7 @@ pub enum Phase {
 impl Phase {
     pub fn name(self) -> &'static str {
         match self {
+            Phase::Certificate => "certificate",
             Phase::Rewrite => "rewrite",
             Phase::Access => "access",
             Phase::HeaderFilter => "header_filter",
@@ -104,6 +108,8 @@ pub struct RequestContext {
     pub exit: Option<Exit>,
     /// The running plugin's name, for `kong.log` prefixes.
     pub plugin_name: &'static str,
+    /// The SNI of a TLS connection (`ngx.ssl.server_name()`).
+    pub server_name: Option<String>,
 }
 
 impl RequestContext {
@@ -139,9 +145,47 @@ impl RequestContext {
             leave_function: false,
             exit: None,
             plugin_name: "",
+            server_name: None,
         }
     }
+
+    /// The context of a TLS handshake's `certificate` phase: a client and
+    /// a server name, no request.
+    pub fn for_handshake(
+        client_addr: SocketAddr,
+        server_port: u16,
+        server_name: Option<&str>,
+    ) -> Self {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let mut req = RequestContext::new(parts, client_addr, server_port, String::new());
+        req.phase = Phase::Certificate;
+        req.scheme = "https";
+        req.server_name = server_name.map(str::to_string);
+        req
+    }
 }
+
+/// What Lua may call in the `certificate` phase (Kong's PDK phase tables:
+/// `kong.client.get_ip`/`get_port` and their forwarded forms,
+/// `kong.request.get_port`, `kong.log`, plus `ngx.log`, `ngx.exit`,
+/// `ngx.get_phase` and `ngx.ssl.server_name`). Everything else that needs
+/// a request raises Kong's phase error. Functions that need no request
+/// (`ngx.time`, `ngx.re`, `kong.log.*` …) are not registered through
+/// [`add`] and are always allowed.
+const CERTIFICATE_PHASE_PDK: &[&str] = &[
+    "get_ip",
+    "get_forwarded_ip",
+    "get_port",
+    "get_forwarded_port",
+    "log",
+    "exit",
+    "get_phase",
+    "server_name",
+];
+
+/// Kong's "request" phases, as its phase error lists them.
+const REQUEST_PHASES: &str =
+    "rewrite, access, balancer, response, header_filter, body_filter, log, admin_api";
 
 /// The current request, shared by all PDK callbacks of one VM.
 pub type RequestCell = Rc<RefCell<Option<RequestContext>>>;
@@ -228,6 +272,14 @@ pub(crate) fn add_with<'gc, D: Copy + 'static>(
         let Some(req) = guard.as_mut() else {
             return Err(lua_error(ctx, &format!("{name}: no request in progress")));
         };
+        if req.phase == Phase::Certificate && !CERTIFICATE_PHASE_PDK.contains(&name) {
+            return Err(lua_error(
+                ctx,
+                &format!(
+                    "function cannot be called in certificate phase (only in: {REQUEST_PHASES})"
+                ),
+            ));
+        }
         f(data, ctx, &mut exec, &mut stack, req)?;
         Ok(CallbackReturn::Return)
     });

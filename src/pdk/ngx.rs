@@ -149,6 +149,18 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         stack.clear();
         Ok(())
     });
+    // `ngx.ssl.server_name()`: the SNI in the certificate phase (a
+    // lunagate addition: OpenResty's is `require "ngx.ssl"`, which the
+    // sandbox refuses), nil otherwise.
+    let ssl = Table::new(&ctx);
+    add(ctx, ssl, "server_name", cell, |ctx, _, stack, req| {
+        match &req.server_name {
+            Some(name) => stack.replace(ctx, ctx.intern(name.as_bytes())),
+            None => stack.replace(ctx, Value::Nil),
+        }
+        Ok(())
+    });
+    let _ = ngx.set(ctx, "ssl", ssl);
     add(ctx, ngx, "get_phase", cell, |ctx, _, stack, req| {
         stack.replace(ctx, ctx.intern(req.phase.name().as_bytes()));
         Ok(())

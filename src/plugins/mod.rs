@@ -24,7 +24,8 @@ use crate::entities::{plugins, Plugin, Route};
 use crate::pdk::Phase;
 
 /// The phases functions are compiled for, with their config keys.
-const PHASES: [(Phase, &str); 5] = [
+const PHASES: [(Phase, &str); 6] = [
+    (Phase::Certificate, "certificate"),
     (Phase::Rewrite, "rewrite"),
     (Phase::Access, "access"),
     (Phase::HeaderFilter, "header_filter"),

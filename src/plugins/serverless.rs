@@ -149,7 +149,7 @@ impl LuaWorker {
                 };
                 if let CallResult::Failed(message) = outcome {
                     tracing::error!(target: "lunagate::lua", "[{}] {} phase: {message}", plugin.plugin.name, phase.name());
-                    if matches!(phase, Phase::Rewrite | Phase::Access) {
+                    if matches!(phase, Phase::Certificate | Phase::Rewrite | Phase::Access) {
                         if let Some(req) = self.cell.borrow_mut().as_mut() {
                             req.response_source = "error";
                             req.exit.get_or_insert(Exit {
@@ -165,7 +165,9 @@ impl LuaWorker {
                     break 'plugins;
                 };
                 req.leave_function = false;
-                if req.exit.is_some() && matches!(phase, Phase::Rewrite | Phase::Access) {
+                if req.exit.is_some()
+                    && matches!(phase, Phase::Certificate | Phase::Rewrite | Phase::Access)
+                {
                     break 'plugins;
                 }
             }

@@ -34,7 +34,34 @@ const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
 /// Whether any plugin of the route has functions for a phase we run.
 pub fn has_work(plugins: &[Arc<CompiledPlugin>]) -> bool {
-    plugins.iter().any(|p| !p.phases.is_empty())
+    plugins.iter().any(|p| {
+        p.phases
+            .iter()
+            .any(|(phase, f)| *phase != Phase::Certificate && !f.is_empty())
+    })
+}
+
+/// Runs the global plugins' `certificate` functions for a TLS handshake,
+/// as Kong does between the ClientHello and the certificate: false when
+/// one of them ended it (`ngx.exit(ngx.ERROR)` or any exit but
+/// `ngx.exit(ngx.OK)`, or an error), and the handshake is then aborted.
+pub fn certificate_phase(
+    ctx: &WorkerContext,
+    plugins: &[Arc<CompiledPlugin>],
+    peer: std::net::SocketAddr,
+    port: u16,
+    server_name: Option<&str>,
+) -> bool {
+    if !any_for(plugins, Phase::Certificate) {
+        return true;
+    }
+    let req = RequestContext::for_handshake(peer, port, server_name);
+    let req = run(ctx, Phase::Certificate, plugins, req);
+    if let Some(exit) = &req.exit {
+        tracing::info!(worker = ctx.id, client = %peer, status = exit.status, "TLS handshake ended by the certificate phase");
+        return false;
+    }
+    true
 }
 
 fn any_for(plugins: &[Arc<CompiledPlugin>], phase: Phase) -> bool {

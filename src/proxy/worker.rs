@@ -473,7 +473,7 @@ async fn serve_connection(
     let peer = info.peer;
     if info.tls {
         let accepted = tokio::select! {
-            accepted = tls_handshake(stream, &ctx, peer) => accepted,
+            accepted = tls_handshake(stream, &ctx, peer, info.port) => accepted,
             _ = stop() => return,
         };
         if let Some((stream, h2)) = accepted {
@@ -488,12 +488,15 @@ async fn serve_connection(
     }
 }
 
-/// Reads the ClientHello, then completes the handshake with the current
-/// configuration. Returns the stream and whether ALPN chose `h2`.
+/// Reads the ClientHello, runs the global plugins' `certificate`
+/// functions (which may end the handshake), then completes the handshake
+/// with the current configuration. Returns the stream and whether ALPN
+/// chose `h2`.
 async fn tls_handshake(
     stream: TcpStream,
     ctx: &WorkerContext,
     peer: SocketAddr,
+    port: u16,
 ) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, bool)> {
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
@@ -504,7 +507,14 @@ async fn tls_handshake(
             return None;
         }
     };
-    let config = ctx.config.load().server_tls.clone()?;
+    let snapshot = ctx.config.load_full();
+    let hello = start.client_hello();
+    let server_name = hello.server_name().map(str::to_string);
+    let global = snapshot.plugins_plan.for_route(None);
+    if !super::functions::certificate_phase(ctx, global, peer, port, server_name.as_deref()) {
+        return None;
+    }
+    let config = snapshot.server_tls.clone()?;
     match start.into_stream(config).await {
         Ok(stream) => {
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
