@@ -143,11 +143,22 @@ pub fn format_float(out: &mut Vec<u8>, x: f64, conv: u8, spec: &Spec) {
         }
         b'f' | b'F' => {
             let p = spec.precision.unwrap_or(6);
-            let mut s = format!("{:.*}", p, a);
-            if spec.alt && p == 0 {
-                s.push('.');
+            let dot = spec.alt && p == 0;
+            if spec.width == 0 {
+                // No field to lay out: written in place.
+                use std::io::Write;
+                out.extend_from_slice(sign.as_bytes());
+                let _ = write!(out, "{:.*}", p, a);
+                if dot {
+                    out.push(b'.');
+                }
+            } else {
+                let mut s = format!("{:.*}", p, a);
+                if dot {
+                    s.push('.');
+                }
+                pad(out, spec, sign, "", s.as_bytes(), true);
             }
-            pad(out, spec, sign, "", s.as_bytes(), true);
         }
         b'g' | b'G' => {
             let s = format_g(a, spec.precision.unwrap_or(6), upper, spec.alt);
@@ -164,7 +175,7 @@ pub fn format_float(out: &mut Vec<u8>, x: f64, conv: u8, spec: &Spec) {
 pub fn format_int(out: &mut Vec<u8>, n: i64, conv: u8, spec: &Spec) {
     let mut sign = "";
     let mut prefix = "";
-    let mut digits = match conv {
+    let (v, base, upper) = match conv {
         b'd' | b'i' => {
             if n < 0 {
                 sign = "-";
@@ -173,37 +184,46 @@ pub fn format_int(out: &mut Vec<u8>, n: i64, conv: u8, spec: &Spec) {
             } else if spec.space {
                 sign = " ";
             }
-            n.unsigned_abs().to_string()
+            (n.unsigned_abs(), 10, false)
         }
-        b'u' => (n as u64).to_string(),
-        b'o' => format!("{:o}", n as u64),
-        b'x' => format!("{:x}", n as u64),
-        _ => format!("{:X}", n as u64),
+        b'u' => (n as u64, 10, false),
+        b'o' => (n as u64, 8, false),
+        b'x' => (n as u64, 16, false),
+        _ => (n as u64, 16, true),
     };
+    // Digits from the end of the buffer: at most 22 (octal), zero-padded
+    // to a precision of at most 99, and an octal `#` zero.
+    let table: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut buf = [b'0'; 128];
+    let mut i = buf.len();
+    if !(v == 0 && spec.precision == Some(0)) {
+        let mut v = v;
+        loop {
+            i -= 1;
+            buf[i] = table[(v % base) as usize];
+            v /= base;
+            if v == 0 {
+                break;
+            }
+        }
+    }
     if let Some(p) = spec.precision {
-        if p == 0 && n == 0 {
-            digits.clear();
-        }
-        if digits.len() < p {
-            digits.insert_str(0, &"0".repeat(p - digits.len()));
-        }
+        // The buffer is pre-filled with zeros.
+        i = i.min(buf.len() - p.min(buf.len() - 1));
     }
     if spec.alt {
         match conv {
-            b'o' if !digits.starts_with('0') => digits.insert(0, '0'),
+            b'o' if i == buf.len() || buf[i] != b'0' => i -= 1,
             b'x' if n != 0 => prefix = "0x",
             b'X' if n != 0 => prefix = "0X",
             _ => {}
         }
     }
-    pad(
-        out,
-        spec,
-        sign,
-        prefix,
-        digits.as_bytes(),
-        spec.precision.is_none(),
-    );
+    pad(out, spec, sign, prefix, &buf[i..], spec.precision.is_none());
 }
 
 /// The flags each conversion accepts (lua5.4's `L_FMTFLAGS*`).
