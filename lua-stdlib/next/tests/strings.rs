@@ -194,3 +194,21 @@ fn no_pattern_or_subject_overflows_the_rust_stack() {
          |ok|pattern too complex|ok|ok"
     );
 }
+
+#[test]
+fn a_gsub_that_writes_much_per_match_yields_by_its_output() {
+    // Few matcher steps, 40 MB of output: the output counts as work.
+    let mut vm = Vm::new();
+    let budget = Budget {
+        slice: 100_000,
+        ..Budget::default()
+    };
+    let src = "
+        local r, n = string.rep('x', 4000):gsub('x', string.rep('y', 10000))
+        return #r .. ' ' .. n
+    ";
+    let (slices, outcome, used) = run(&mut vm, src, budget);
+    assert_eq!(result(&mut vm, &outcome), "40000000 4000");
+    assert!(slices > 10, "only {slices} slices");
+    assert!(used > 40_000_000 / 32, "charged {used}");
+}

@@ -571,6 +571,8 @@ impl<'gc> Gsub<'gc> {
         limit: usize,
     ) -> LibResult<'gc, GsubStep<'gc>> {
         let src = self.src.as_bytes();
+        // Output counts as work too (a long replacement per match).
+        let out_start = self.out.len();
         while self.count < self.max {
             check_string_size(ctx, self.out.len())?;
             let found = if m.may_start(self.pos, plan.first) {
@@ -640,7 +642,7 @@ impl<'gc> Gsub<'gc> {
             if plan.anchored {
                 break;
             }
-            if m.steps >= limit {
+            if m.steps + (self.out.len() - out_start) / 4 >= limit {
                 return Ok(GsubStep::Paused);
             }
         }
