@@ -3,7 +3,10 @@
 # proxy_pass (the peer), and lunagate proxying one route; then the seed's
 # custom-auth function: nginx + lua-nginx-module (OpenResty's core, Kong's
 # engine) against lunagate with the same check as a pre-function, both on
-# the proxied path (header sent) and the 401 path.
+# the proxied path (header sent) and the 401 path; then HTTPS termination:
+# nginx `ssl` against lunagate's TLS listener on the same ECDSA P-256
+# certificate, keep-alive and handshake-heavy (`Connection: close`: one
+# full handshake per request; wrk resumes no session).
 #
 # Method (bench/README of the shared docs): the gateway under test runs one
 # worker pinned to CPU 1; the upstream (nginx, 1 worker) and wrk are pinned
@@ -14,10 +17,12 @@
 #
 #   bench/proxy.sh                    # 32 and 256 connections, 3 x 10 s
 #   REPS=1 DURATION=5 CONNS="32" bench/proxy.sh
-#   LUA=0 bench/proxy.sh              # plain proxying only
+#   LUA=0 bench/proxy.sh              # no serverless rows
+#   TLS=0 bench/proxy.sh              # no HTTPS rows
 #   LUNAGATE_BIN=target/x86_64-unknown-linux-musl/release/lunagate bench/proxy.sh
 #
-# Needs nginx, libnginx-mod-http-lua and wrk (Debian packages).
+# Needs nginx, libnginx-mod-http-lua and wrk (Debian packages), and the
+# openssl command for the HTTPS rows' certificate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +35,9 @@ NGINX_LUA_PORT=${NGINX_LUA_PORT:-28082}
 LUA=${LUA:-1}
 LG_PORT=${LG_PORT:-28000}
 ADMIN_PORT=${ADMIN_PORT:-28001}
+TLS=${TLS:-1}
+NGINX_TLS_PORT=${NGINX_TLS_PORT:-28443}
+LG_TLS_PORT=${LG_TLS_PORT:-28444}
 GW_CPU=${GW_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 
@@ -149,10 +157,23 @@ start_nginx nginx nginx-plain.conf "$NGINX_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
 NGINX_PID=$LAST_PID
 wait_port "$NGINX_PORT"
 
-echo "starting lunagate, 1 worker (CPU $GW_CPU) on :$LG_PORT" >&2
+if [ "$TLS" = 1 ]; then
+  command -v openssl >/dev/null || { echo "the HTTPS rows need the openssl command (TLS=0 skips them)" >&2; exit 1; }
+  mkdir -p "$RUN/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" 2>/dev/null
+  echo "starting nginx ssl (CPU $GW_CPU) on :$NGINX_TLS_PORT" >&2
+  start_nginx nginx-ssl nginx-ssl.conf "$NGINX_TLS_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
+  NGINX_TLS_PID=$LAST_PID
+  for _ in $(seq 100); do curl -sk -o /dev/null "https://localhost:$NGINX_TLS_PORT/" && break; sleep 0.05; done
+fi
+
+echo "starting lunagate, 1 worker (CPU $GW_CPU) on :$LG_PORT (TLS :$LG_TLS_PORT)" >&2
 mkdir -p "$RUN/lunagate"
 LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPU" "$LG" serve --workers 1 \
   --proxy-listen "127.0.0.1:$LG_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+  --proxy-listen-tls "127.0.0.1:$LG_TLS_PORT" \
   --data-dir "$RUN/lunagate" >"$RUN/lunagate.out" 2>&1 &
 LG_PID=$!
 PIDS+=("$LG_PID")
@@ -164,6 +185,15 @@ curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services" \
   -d name=bench -d "url=http://127.0.0.1:$UP_PORT"
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/bench/routes" -d 'paths[]=/'
 [ "$(curl -s "http://127.0.0.1:$LG_PORT/")" = ok ] || { echo "lunagate does not proxy" >&2; cat "$RUN/lunagate.out" >&2; exit 1; }
+if [ "$TLS" = 1 ]; then
+  # The same certificate as nginx's, for every SNI.
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/certificates" \
+    --data-urlencode "cert@$RUN/tls/cert.pem" --data-urlencode "key@$RUN/tls/key.pem" -d 'snis[]=*'
+  for url in "https://localhost:$LG_TLS_PORT/" "https://localhost:$NGINX_TLS_PORT/"; do
+    [ "$(curl -s --cacert "$RUN/tls/cert.pem" "$url")" = ok ] ||
+      { echo "no HTTPS answer with the bench certificate from $url" >&2; exit 1; }
+  done
+fi
 
 if [ "$LUA" = 1 ]; then
   echo "starting nginx + lua custom-auth (CPU $GW_CPU) on :$NGINX_LUA_PORT" >&2
@@ -197,6 +227,12 @@ for c in $CONNS; do
     measure nginx-lua-401 "http://127.0.0.1:$NGINX_LUA_PORT/" "$c" "$NGINX_LUA_PID"
     measure lunagate-lua-401 "http://127.0.0.1:$LG_PORT/auth" "$c" "$LG_PID"
   fi
+  if [ "$TLS" = 1 ]; then
+    measure nginx-tls "https://localhost:$NGINX_TLS_PORT/" "$c" "$NGINX_TLS_PID"
+    measure lunagate-tls "https://localhost:$LG_TLS_PORT/" "$c" "$LG_PID"
+    measure nginx-tls-hs "https://localhost:$NGINX_TLS_PORT/" "$c" "$NGINX_TLS_PID" "Connection: close"
+    measure lunagate-tls-hs "https://localhost:$LG_TLS_PORT/" "$c" "$LG_PID" "Connection: close"
+  fi
 done
 
 echo
@@ -221,5 +257,9 @@ for c in $CONNS; do
   if [ "$LUA" = 1 ]; then
     ratio nginx-lua lunagate-lua "$c" "custom-auth lunagate/nginx-lua:"
     ratio nginx-lua-401 lunagate-lua-401 "$c" "401 path lunagate/nginx-lua:"
+  fi
+  if [ "$TLS" = 1 ]; then
+    ratio nginx-tls lunagate-tls "$c" "HTTPS keep-alive lunagate/nginx:"
+    ratio nginx-tls-hs lunagate-tls-hs "$c" "HTTPS handshakes lunagate/nginx:"
   fi
 done
