@@ -316,4 +316,28 @@ async fn certificate_phase_functions_run_during_the_handshake() {
     );
     // Plain HTTP requests do not run certificate functions.
     assert_eq!(gw.get("/").await.status(), 200);
+
+    // The PDK knows the request came over TLS.
+    let proto = r#"return kong.response.exit(200, kong.client.get_protocol() .. " "
+        .. kong.request.get_scheme() .. " " .. kong.request.get_forwarded_scheme())"#;
+    let route = gw.route("s", json!({"paths": ["/proto"]})).await;
+    gw.admin(
+        Method::POST,
+        &format!("/routes/{}/plugins", route["id"].as_str().unwrap()),
+        json!({"name": "pre-function", "config": {"access": [proto]}}),
+    )
+    .await;
+    let r = https_request(
+        tls,
+        "ok.test",
+        any_cert_client(&[b"h2"]),
+        get("ok.test", "/proto"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "https https https"));
+    assert_eq!(
+        gw.get("/proto").await.text().await.unwrap(),
+        "http http http"
+    );
 }
