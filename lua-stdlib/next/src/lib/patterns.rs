@@ -132,6 +132,7 @@ impl<'a> Matcher<'a> {
     }
 
     /// The same matcher with another bound on one attempt's steps.
+    #[cfg(test)]
     pub fn with_attempt_limit(mut self, limit: usize) -> Self {
         self.attempt_limit = limit;
         self
@@ -144,11 +145,6 @@ impl<'a> Matcher<'a> {
         self.depth = 0;
         self.attempt_start = self.steps;
         self.do_match(s, pat_start)
-    }
-
-    /// The number of captures of the last successful match.
-    pub fn level(&self) -> usize {
-        self.level
     }
 
     /// Capture `i` of the last match `s..e` (`get_onecapture`); capture 0
@@ -483,10 +479,6 @@ impl<'a> Matcher<'a> {
             Some((p, ep)) => self.single_match(s, p, ep),
             None => true,
         }
-    }
-
-    pub fn src_len(&self) -> usize {
-        self.src.len()
     }
 }
 
