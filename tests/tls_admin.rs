@@ -9,10 +9,8 @@
 //! made here: `cert` is ECDSA where Kong's is RSA, and the "other key
 //! type" alternatives (`cert_ecdsa`, `cert_alt_ecdsa`) are Ed25519.
 //!
-//! Not ported: `POST /schemas/certificates/validate` in the
-//! `add_certificate` helper (lunagate validates plugins only there), and
-//! Kong's direct DAO reads (`db.certificates:select_with_name_list`),
-//! replaced by a GET through the Admin API.
+//! Kong's direct DAO reads (`db.certificates:select_with_name_list`,
+//! `bp.snis:insert`) are replaced by the Admin API.
 
 mod common;
 
@@ -102,16 +100,21 @@ fn names(n: usize, tag: &str) -> Vec<String> {
     (1..=n).map(|i| format!("{tag}{i:04}.test")).collect()
 }
 
-/// Kong's `add_certificate`: a certificate with two fresh SNIs.
+/// Kong's `add_certificate`: a certificate with two fresh SNIs, checked
+/// with `/schemas/certificates/validate` first.
 async fn add_certificate(gw: &Gateway, f: &Fixtures, tag: &str) -> (Value, Vec<String>) {
     let n = names(2, tag);
+    let certificate = json!({"cert": f.cert.cert_pem, "key": f.cert.key_pem, "snis": n});
     let (status, body) = json(
         gw,
         "POST",
-        "/certificates",
-        json!({"cert": f.cert.cert_pem, "key": f.cert.key_pem, "snis": n}),
+        "/schemas/certificates/validate",
+        certificate.clone(),
     )
     .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "schema validation successful");
+    let (status, body) = json(gw, "POST", "/certificates", certificate).await;
     assert_eq!(status, 201, "{body}");
     (body, n)
 }

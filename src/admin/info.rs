@@ -76,6 +76,7 @@ pub(super) fn endpoints() -> Value {
         data.push(format!("/{c}"));
         data.push(format!("/{c}/{{{c}}}"));
         data.push(format!("/schemas/{c}"));
+        data.push(format!("/schemas/{c}/validate"));
     }
     for (parent, child) in [
         ("services", "routes"),
@@ -89,7 +90,6 @@ pub(super) fn endpoints() -> Value {
     data.extend([
         "/routes/{routes}/service".into(),
         "/schemas/plugins/{name}".into(),
-        "/schemas/plugins/validate".into(),
     ]);
     data.sort();
     json!({"data": data})

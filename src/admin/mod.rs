@@ -166,7 +166,8 @@ enum Endpoint<'a> {
     EnabledPlugins,
     Schema(&'a str),
     PluginSchema(&'a str),
-    ValidatePlugin,
+    /// `POST /schemas/{entity}/validate`: checks a body, writes nothing.
+    Validate(Kind),
     /// `/config`: the declarative configuration (backup and restore).
     Config,
     Collection(Kind, Option<(Kind, &'a str)>),
@@ -199,7 +200,7 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
         ["endpoints"] => Endpoint::Endpoints,
         ["config"] => Endpoint::Config,
         ["plugins", "enabled"] => Endpoint::EnabledPlugins,
-        ["schemas", "plugins", "validate"] => Endpoint::ValidatePlugin,
+        ["schemas", entity, "validate"] => Endpoint::Validate(kind_of(entity)?),
         ["schemas", "plugins", name] => Endpoint::PluginSchema(name),
         ["schemas", entity] => Endpoint::Schema(entity),
         [coll] => Endpoint::Collection(kind_of(coll)?, None),
@@ -346,9 +347,9 @@ impl Admin {
                 let (body, enc) = read_body().await?;
                 self.import_config(body, enc).await
             }
-            Endpoint::ValidatePlugin if method == Method::POST => {
+            Endpoint::Validate(kind) if method == Method::POST => {
                 let (body, enc) = read_body().await?;
-                self.prepare(Kind::Plugin, body, enc, None, None)?;
+                self.prepare(kind, body, enc, None, None)?;
                 ok(json!({"message": "schema validation successful"}))
             }
             Endpoint::Collection(kind, parent) => {
