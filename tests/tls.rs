@@ -341,3 +341,59 @@ async fn certificate_phase_functions_run_during_the_handshake() {
         "http http http"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_snis_match_the_tls_server_name() {
+    let a = echo_upstream("a").await;
+    let b = echo_upstream("b").await;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    gw.service("a", &format!("http://{a}"), json!({})).await;
+    gw.service("b", &format!("http://{b}"), json!({})).await;
+    gw.route(
+        "a",
+        json!({"paths": ["/sni"], "snis": ["api.test", "*.wild.test"]}),
+    )
+    .await;
+    gw.route("b", json!({"paths": ["/sni"]})).await;
+    let upstream_for = |sni: &'static str| async move {
+        let r = https_request(tls, sni, any_cert_client(&[b"http/1.1"]), get(sni, "/sni"))
+            .await
+            .unwrap();
+        r.json()["upstream"].as_str().unwrap().to_string()
+    };
+    assert_eq!(upstream_for("api.test").await, "a");
+    assert_eq!(upstream_for("x.wild.test").await, "a");
+    assert_eq!(
+        upstream_for("other.test").await,
+        "b",
+        "another SNI: the route without snis"
+    );
+    // Kong: snis do not apply to plain HTTP (the route with more fields wins).
+    let plain: Value = gw.get("/sni").await.json().await.unwrap();
+    assert_eq!(plain["upstream"], "a");
+
+    // Kong's schema rules for route snis.
+    let (status, body) = common::post_json(
+        &gw.admin_url("/routes"),
+        json!({"protocols": ["http"], "paths": ["/x"], "snis": ["a.test"]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["fields"]["snis"],
+        "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'"
+    );
+    let (status, body) = common::post_json(&gw.admin_url("/routes"), json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["fields"]["@entity"][0],
+        "must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'"
+    );
+    let (status, _) = common::post_json(
+        &gw.admin_url("/routes"),
+        json!({"protocols": ["https"], "snis": ["only.test"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "snis alone route an https route");
+}

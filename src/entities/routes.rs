@@ -149,24 +149,49 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
     }
 
     let protocols = strings("protocols");
-    let is_http = protocols.is_empty() || protocols.iter().any(|p| p == "http" || p == "https");
+    let snis = strings("snis");
+    let tls_capable = protocols
+        .iter()
+        .any(|p| matches!(p.as_str(), "grpcs" | "https" | "tls" | "tls_passthrough"));
+    if !snis.is_empty() && !protocols.is_empty() && !tls_capable {
+        errors.insert(
+            "snis".into(),
+            json!("'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'"),
+        );
+    } else {
+        let sni_errors: Vec<Value> = snis
+            .iter()
+            .map(|s| {
+                super::certificates::check_wildcard_host(s)
+                    .map_or_else(Value::from, |()| Value::Null)
+            })
+            .collect();
+        if sni_errors.iter().any(|e| !e.is_null()) {
+            errors.insert("snis".into(), trim_nulls(sni_errors));
+        }
+    }
+    let https = protocols.iter().any(|p| p == "https");
+    let is_http = protocols.is_empty() || https || protocols.iter().any(|p| p == "http");
     if is_http {
         let set = |k: &str| match obj.get(k) {
             Some(Value::Array(a)) => !a.is_empty(),
             Some(Value::Object(m)) => !m.is_empty(),
             _ => false,
         };
-        if !["methods", "hosts", "headers", "paths"]
-            .iter()
-            .any(|k| set(k))
-        {
-            let which = protocols
-                .iter()
-                .find(|p| *p == "http" || *p == "https")
-                .map_or("http", String::as_str);
+        // Kong's http subschema: `snis` counts when 'https' is a protocol.
+        let (fields, which): (&[&str], &str) = if https {
+            (&["methods", "hosts", "headers", "paths", "snis"], "https")
+        } else {
+            (&["methods", "hosts", "headers", "paths"], "http")
+        };
+        if !fields.iter().any(|k| set(k)) {
+            let listed: Vec<String> = fields.iter().map(|f| format!("'{f}'")).collect();
             super::entity_error(
                 errors,
-                format!("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is '{which}'"),
+                format!(
+                    "must set one of {} when 'protocols' is '{which}'",
+                    listed.join(", ")
+                ),
             );
         }
     }

@@ -80,6 +80,8 @@ pub async fn handle(
         path: &norm,
         host,
         headers: &parts.headers,
+        tls: conn.tls,
+        sni: conn.sni.as_deref(),
     };
     let Some(found) = snapshot.router.find(&view) else {
         return error_response(

@@ -45,6 +45,8 @@ pub struct ConnInfo {
     pub port: u16,
     /// Accepted on the TLS listener.
     pub tls: bool,
+    /// The server name the TLS client sent (lower case).
+    pub sni: Option<Box<str>>,
 }
 
 impl ConnInfo {
@@ -62,6 +64,7 @@ impl ConnInfo {
             server_port: HeaderValue::from(server_port),
             port: server_port,
             tls,
+            sni: None,
         }
     }
 

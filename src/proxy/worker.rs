@@ -476,7 +476,9 @@ async fn serve_connection(
             accepted = tls_handshake(stream, &ctx, peer, info.port) => accepted,
             _ = stop() => return,
         };
-        if let Some((stream, h2)) = accepted {
+        if let Some((stream, h2, sni)) = accepted {
+            let mut info = info;
+            info.sni = sni.map(|s| s.to_ascii_lowercase().into_boxed_str());
             serve_http(stream, h2, info, ctx, builder, activity).await;
         }
     } else {
@@ -497,7 +499,11 @@ async fn tls_handshake(
     ctx: &WorkerContext,
     peer: SocketAddr,
     port: u16,
-) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, bool)> {
+) -> Option<(
+    tokio_rustls::server::TlsStream<TcpStream>,
+    bool,
+    Option<String>,
+)> {
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let start = match acceptor.await {
@@ -518,7 +524,7 @@ async fn tls_handshake(
     match start.into_stream(config).await {
         Ok(stream) => {
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            Some((stream, h2))
+            Some((stream, h2, server_name))
         }
         Err(e) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed");

@@ -198,11 +198,19 @@ fn compile_route(
         .filter(|(_, v)| !v.is_empty())
         .filter_map(|(k, v)| compile_header_condition(k, v))
         .collect();
+    // Kong's route `snis`: the last dot of a name does not count.
+    let snis: Vec<HostPattern> = route
+        .snis
+        .iter()
+        .flatten()
+        .map(|s| parse_host_pattern(s.strip_suffix('.').unwrap_or(s)))
+        .collect();
     let plain_hosts = !hosts.is_empty() && hosts.iter().all(|h| matches!(h.kind, HostKind::Exact));
     let mut weight = 0u8;
     weight += u8::from(!methods.is_empty());
     weight += u8::from(!hosts.is_empty());
     weight += u8::from(!headers.is_empty());
+    weight += u8::from(!snis.is_empty());
     let paths: &[String] = route.paths.as_deref().unwrap_or_default();
     weight += u8::from(!paths.is_empty());
 
@@ -254,6 +262,7 @@ fn compile_route(
         methods,
         hosts,
         headers,
+        snis,
     };
     Some((Arc::new(compiled), groups))
 }

@@ -83,27 +83,21 @@ impl Router {
         if !route.methods.is_empty() && !route.methods.iter().any(|m| m == req.method) {
             return false;
         }
+        // Kong: a route's `snis` apply to TLS requests only.
+        if req.tls && !route.snis.is_empty() {
+            let Some(sni) = req.sni else { return false };
+            let sni = sni.strip_suffix('.').unwrap_or(sni);
+            if !route.snis.iter().any(|p| name_matches(p, sni)) {
+                return false;
+            }
+        }
         if !route.hosts.is_empty() {
             let Some(host) = req.host else { return false };
             let (name, port) = split_host_port(host);
-            let ok = route.hosts.iter().any(|p| {
-                if p.port.is_some() && p.port != port {
-                    return false;
-                }
-                match p.kind {
-                    HostKind::Exact => name.eq_ignore_ascii_case(&p.name),
-                    HostKind::Suffix => {
-                        name.len() > p.name.len()
-                            && name.as_bytes()[name.len() - p.name.len()..]
-                                .eq_ignore_ascii_case(p.name.as_bytes())
-                    }
-                    HostKind::Prefix => {
-                        name.len() > p.name.len()
-                            && name.as_bytes()[..p.name.len()]
-                                .eq_ignore_ascii_case(p.name.as_bytes())
-                    }
-                }
-            });
+            let ok = route
+                .hosts
+                .iter()
+                .any(|p| (p.port.is_none() || p.port == port) && name_matches(p, name));
             if !ok {
                 return false;
             }
@@ -134,4 +128,20 @@ fn regex_match(re: &Regex, path: &[u8]) -> Option<(usize, UriCaptures)> {
         out.unnamed.push(value);
     }
     Some((whole.end(), out))
+}
+
+/// Whether a host name matches an exact or wildcard pattern.
+fn name_matches(p: &super::HostPattern, name: &str) -> bool {
+    match p.kind {
+        HostKind::Exact => name.eq_ignore_ascii_case(&p.name),
+        HostKind::Suffix => {
+            name.len() > p.name.len()
+                && name.as_bytes()[name.len() - p.name.len()..]
+                    .eq_ignore_ascii_case(p.name.as_bytes())
+        }
+        HostKind::Prefix => {
+            name.len() > p.name.len()
+                && name.as_bytes()[..p.name.len()].eq_ignore_ascii_case(p.name.as_bytes())
+        }
+    }
 }

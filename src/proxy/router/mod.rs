@@ -78,6 +78,8 @@ pub struct CompiledRoute {
     methods: Vec<Method>,
     hosts: Vec<HostPattern>,
     headers: Vec<HeaderCondition>,
+    /// Server names (maybe wildcards): on TLS, the SNI must be one.
+    snis: Vec<HostPattern>,
 }
 
 #[derive(Debug)]
@@ -128,6 +130,9 @@ pub struct RequestView<'a> {
     /// Host header (or URI authority), possibly with a port.
     pub host: Option<&'a str>,
     pub headers: &'a HeaderMap,
+    /// The request came over TLS; `sni` is the server name it sent.
+    pub tls: bool,
+    pub sni: Option<&'a str>,
 }
 
 /// Regex captures for `kong.request.get_uri_captures()`.

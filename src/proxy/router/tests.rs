@@ -106,6 +106,8 @@ fn find<'a>(
         path: &norm,
         host,
         headers: &map,
+        tls: false,
+        sni: None,
     };
     r.find(&view)
         .map(|m| m.route.route.name.as_deref().unwrap())
@@ -169,6 +171,8 @@ fn regex_beats_plain_and_keeps_captures() {
         path: b"/users/42/orders/x",
         host: None,
         headers: &map,
+        tls: false,
+        sni: None,
     };
     let m = r.find(&view).unwrap();
     assert_eq!(m.matched_len, Some("/users/42/orders".len()));
@@ -465,6 +469,8 @@ fn disabled_or_missing_services_hide_routes() {
         path: b"/",
         host: None,
         headers: &map,
+        tls: false,
+        sni: None,
     };
     assert!(r.find(&view).unwrap().route.upstream.is_none());
 }
