@@ -186,23 +186,24 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             node,
             access,
         ));
-        // Tests and scripts read these lines to find ephemeral ports.
-        println!(
-            "lunagate {} proxy listening on {}",
-            env!("CARGO_PKG_VERSION"),
-            proxy.local_addr
-        );
-        println!(
-            "lunagate {} admin listening on {}",
-            env!("CARGO_PKG_VERSION"),
-            admin_addr
-        );
-        match proxy.tls_addr {
-            Some(addr) => println!(
-                "lunagate {} proxy TLS listening on {addr}",
-                env!("CARGO_PKG_VERSION")
-            ),
-            None => println!("lunagate {} proxy TLS off", env!("CARGO_PKG_VERSION")),
+        // Tests and scripts read these lines to find ephemeral ports. A
+        // reader that went away (a closed stdout) is no reason to stop.
+        {
+            use std::io::Write as _;
+            let version = env!("CARGO_PKG_VERSION");
+            let tls = proxy.tls_addr.map_or_else(
+                || "proxy TLS off".to_string(),
+                |a| format!("proxy TLS listening on {a}"),
+            );
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "lunagate {version} proxy listening on {}",
+                proxy.local_addr
+            );
+            let _ = writeln!(out, "lunagate {version} admin listening on {admin_addr}");
+            let _ = writeln!(out, "lunagate {version} {tls}");
+            let _ = out.flush();
         }
         tracing::info!(workers, data = %db_path.display(), "lunagate started");
         let timeouts = admin::Timeouts {

@@ -552,6 +552,9 @@ impl Gateway {
         };
         let proxy = addr("proxy listening on");
         let admin = addr("admin listening on");
+        // The third line says whether TLS listens; read it so the gateway
+        // never writes to a closed pipe.
+        let _ = lines.next();
         let gw = Gateway {
             child,
             admin,
