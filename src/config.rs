@@ -87,6 +87,31 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub client_body_timeout: Duration,
 
+    /// Lua: VM instructions one function call may run (library functions
+    /// count their work too) before it is stopped with an error.
+    #[arg(
+        long,
+        env = "LUNAGATE_LUA_INSTRUCTION_LIMIT",
+        default_value_t = 1_000_000_000
+    )]
+    pub lua_instruction_limit: u64,
+
+    /// Lua: running time one function call may use (`2s`, `500ms`). Time a
+    /// call spends suspended while its worker serves other requests does
+    /// not count.
+    #[arg(long, env = "LUNAGATE_LUA_TIME_LIMIT", default_value = "2s", value_parser = parse_duration)]
+    pub lua_time_limit: Duration,
+
+    /// Lua: memory of a worker's Lua VM, in MiB; a call that takes it past
+    /// this is stopped with an error and its memory collected.
+    #[arg(long, env = "LUNAGATE_LUA_MEMORY_LIMIT", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lua_memory_limit: u64,
+
+    /// Lua: instructions a function runs before its worker serves its
+    /// other requests, then continues it.
+    #[arg(long, env = "LUNAGATE_LUA_SLICE", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lua_slice: u64,
+
     /// Log filter: error, warn, info, debug, trace (or a tracing
     /// `EnvFilter` directive such as `lunagate=debug`).
     #[arg(long, env = "LUNAGATE_LOG_LEVEL", default_value = "info")]

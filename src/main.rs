@@ -123,6 +123,13 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit (RLIMIT_NOFILE)"),
     }
+    plugins::serverless::set_limits(plugins::serverless::Limits {
+        instructions: config.lua_instruction_limit,
+        time: config.lua_time_limit,
+        memory: usize::try_from(config.lua_memory_limit.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+        slice: config.lua_slice,
+    });
     let workers = config.workers();
     let timeouts = proxy::ClientTimeouts {
         header: config.client_header_timeout,

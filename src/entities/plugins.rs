@@ -193,7 +193,7 @@ fn function_error(plugin: &str, phase: &str, code: &str) -> Option<String> {
             ));
         }
     }
-    lua_stdlib::compiler::compile(code.as_bytes(), code)
+    lua_next::Chunk::compile(code.as_bytes(), code)
         .err()
         .map(|e| format!("error parsing {plugin}: {}", e.message))
 }

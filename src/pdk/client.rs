@@ -1,11 +1,11 @@
 //! `kong.client`: who sent the request.
 
-use piccolo::{Context, Table};
+use lua_next::{Context, Table};
 
 use super::{add, RequestCell};
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     for name in ["get_ip", "get_forwarded_ip"] {
         add(ctx, t, name, cell, |ctx, _, stack, req| {
             stack.replace(ctx, ctx.intern(req.client_addr.ip().to_string().as_bytes()));

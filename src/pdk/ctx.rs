@@ -1,27 +1,72 @@
-//! `kong.ctx.shared` (one table per request, shared by all plugins) and
-//! `kong.ctx.plugin` (one per request and plugin). The phase runner swaps
-//! fresh tables in: `new_request_tables` at the start of a request, and
-//! the plugin's own table before each of its functions.
+//! `kong.ctx.shared` (one table per request, shared by all plugins, also
+//! `ngx.ctx`) and `kong.ctx.plugin` (one per request and plugin). The
+//! tables belong to the request ([`LuaTables`] in its context), are made
+//! on first use, and are found through `kong.ctx`'s metatable: `kong.ctx`
+//! itself is frozen with the rest of the PDK, and calls of several
+//! requests may interleave on one worker's VM.
 
-use piccolo::{Context, Table};
+use lua_next::{Callback, CallbackReturn, Context, StashedTable, Table, Value};
+use uuid::Uuid;
 
-pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>) {
-    let t = Table::new(&ctx);
-    let _ = t.set(ctx, "shared", Table::new(&ctx));
-    let _ = t.set(ctx, "plugin", Table::new(&ctx));
-    super::set(ctx, kong, "ctx", t);
+use super::RequestCell;
+
+/// The per-request Lua tables of one request.
+#[derive(Default)]
+pub struct LuaTables {
+    shared: Option<StashedTable>,
+    plugins: Vec<(Uuid, StashedTable)>,
 }
 
-/// Gives `kong.ctx.shared` (and `ngx.ctx`, the same table) a fresh table.
-pub fn new_request_tables<'gc>(ctx: Context<'gc>, env: Table<'gc>) -> Table<'gc> {
-    let shared = Table::new(&ctx);
-    if let piccolo::Value::Table(kong) = env.get(ctx, "kong") {
-        if let piccolo::Value::Table(kctx) = kong.get(ctx, "ctx") {
-            let _ = kctx.set(ctx, "shared", shared);
+impl LuaTables {
+    /// `kong.ctx.shared`.
+    pub fn shared<'gc>(&mut self, ctx: Context<'gc>) -> Table<'gc> {
+        match &self.shared {
+            Some(t) => ctx.fetch(t),
+            None => {
+                let t = ctx.new_table();
+                self.shared = Some(ctx.stash(t));
+                t
+            }
         }
     }
-    if let piccolo::Value::Table(ngx) = env.get(ctx, "ngx") {
-        let _ = ngx.set(ctx, "ctx", shared);
+
+    /// `kong.ctx.plugin` of plugin `id`.
+    pub fn plugin<'gc>(&mut self, ctx: Context<'gc>, id: Uuid) -> Table<'gc> {
+        if let Some((_, t)) = self.plugins.iter().find(|(p, _)| *p == id) {
+            return ctx.fetch(t);
+        }
+        let t = ctx.new_table();
+        self.plugins.push((id, ctx.stash(t)));
+        t
     }
-    shared
+}
+
+pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
+    let t = ctx.new_table();
+    let mt = ctx.new_table();
+    let cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__index",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let mut guard = cell.borrow_mut();
+            let v = match (stack.get(1), guard.as_mut()) {
+                (Value::String(k), Some(req)) => match k.as_bytes() {
+                    b"shared" => Value::Table(req.lua_tables.shared(ctx)),
+                    b"plugin" => match req.plugin_id {
+                        Some(id) => Value::Table(req.lua_tables.plugin(ctx, id)),
+                        None => Value::Nil,
+                    },
+                    _ => Value::Nil,
+                },
+                _ => Value::Nil,
+            };
+            drop(guard);
+            stack.replace(ctx, v);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = mt.set(ctx, "__metatable", false);
+    let _ = t.set_metatable(&ctx, Some(mt));
+    super::set(ctx, kong, "ctx", t);
 }

@@ -1,12 +1,12 @@
 //! `kong.log`: `kong.log(...)` and `kong.log.err(...)` etc. write to the
 //! gateway's log, prefixed with the plugin name as Kong does.
 
-use piccolo::{Callback, CallbackReturn, Context, Table, Value};
+use lua_next::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::RequestCell;
 
 /// Joins log arguments as Kong does (tostring of each, no separator).
-pub(crate) fn join_args(stack: &piccolo::Stack<'_, '_>) -> String {
+pub(crate) fn join_args(stack: &lua_next::Stack<'_, '_>) -> String {
     let mut out = String::new();
     for i in 0..stack.len() {
         match stack.get(i) {
@@ -61,12 +61,12 @@ pub(crate) fn emit(level: &str, plugin: &str, place: &str, msg: &str) {
 }
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     for level in ["alert", "crit", "err", "warn", "notice", "info", "debug"] {
         let _ = t.set(ctx, level, make(ctx, cell, level));
     }
     let _ = t.set(ctx, "inspect", make(ctx, cell, "notice"));
-    let mt = Table::new(&ctx);
+    let mt = ctx.new_table();
     let _ = mt.set(ctx, "__call", make(ctx, cell, "notice"));
     let _ = t.set_metatable(&ctx, Some(mt));
     super::set(ctx, kong, "log", t);

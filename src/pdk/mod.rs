@@ -1,10 +1,12 @@
-//! The `kong` PDK and the `ngx` shim, as piccolo callbacks.
+//! The `kong` PDK and the `ngx` shim, as lua-next callbacks.
 //!
-//! One VM per worker builds these tables once; every callback reads and
-//! writes the current request through a shared [`RequestCell`] that the
-//! phase runner fills before it runs a function and empties afterwards. One
-//! file per PDK module, each with an `install` function that adds its
-//! callbacks, as piccolo's stdlib files do.
+//! One VM per worker builds these tables once (the sandbox then freezes
+//! them: no function can replace `kong.request.get_method` for the
+//! others); every callback reads and writes the current request through a
+//! shared [`RequestCell`] that the phase runner fills before each slice of
+//! a function and empties afterwards (calls of several requests interleave
+//! on one worker). One file per PDK module, each with an `install`
+//! function that adds its callbacks.
 
 mod client;
 mod ctx;
@@ -22,11 +24,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use piccolo::{Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
+use lua_next::{Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
 
 use crate::entities::{Route, Service};
 
-pub use ctx::new_request_tables;
+pub use ctx::LuaTables;
 
 /// Kong's request phases, in the order a request goes through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,13 +105,20 @@ pub struct RequestContext {
     pub response_source: &'static str,
     /// Output of `ngx.say`/`ngx.print`, sent by a following `ngx.exit`.
     pub printed: Vec<u8>,
-    /// `ngx.exit(ngx.OK)`: leave the running function only.
+    /// Set by `kong.response.exit`, `kong.response.error` and `ngx.exit`:
+    /// the running function stops at once (its callback suspends the call
+    /// and the runner drops it); for `ngx.exit(ngx.OK)` the phase goes on.
     pub leave_function: bool,
     pub exit: Option<Exit>,
     /// The running plugin's name, for `kong.log` prefixes.
     pub plugin_name: &'static str,
     /// The SNI of a TLS connection (`ngx.ssl.server_name()`).
     pub server_name: Option<String>,
+    /// The running plugin's id (selects `kong.ctx.plugin`).
+    pub plugin_id: Option<uuid::Uuid>,
+    /// `kong.ctx.shared` and the `kong.ctx.plugin` tables of this request,
+    /// made on first use.
+    pub lua_tables: LuaTables,
 }
 
 impl RequestContext {
@@ -146,6 +155,8 @@ impl RequestContext {
             exit: None,
             plugin_name: "",
             server_name: None,
+            plugin_id: None,
+            lua_tables: LuaTables::default(),
         }
     }
 
@@ -192,7 +203,7 @@ pub type RequestCell = Rc<RefCell<Option<RequestContext>>>;
 
 /// Builds the `kong` and `ngx` globals into `env`.
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
-    let kong = Table::new(&ctx);
+    let kong = ctx.new_table();
     set(ctx, kong, "version", env!("CARGO_PKG_VERSION"));
     set(ctx, kong, "version_num", 1000);
     request::install(ctx, kong, cell);
@@ -201,8 +212,8 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     client::install(ctx, kong, cell);
     router::install(ctx, kong, cell);
     log::install(ctx, kong, cell);
-    ctx::install(ctx, kong);
-    let node = Table::new(&ctx);
+    ctx::install(ctx, kong, cell);
+    let node = ctx.new_table();
     let node_id = uuid::Uuid::new_v4().to_string();
     set(
         ctx,
@@ -223,7 +234,7 @@ pub(crate) fn set<'gc>(
     ctx: Context<'gc>,
     t: Table<'gc>,
     key: &'static str,
-    v: impl piccolo::IntoValue<'gc>,
+    v: impl lua_next::IntoValue<'gc>,
 ) {
     let _ = t.set(ctx, key, v);
 }
@@ -281,9 +292,25 @@ pub(crate) fn add_with<'gc, D: Copy + 'static>(
             ));
         }
         f(data, ctx, &mut exec, &mut stack, req)?;
+        if req.leave_function {
+            // An exit: suspend the call; the runner sees the flag and drops
+            // it, so nothing after the exit runs (`pcall` cannot catch it).
+            return Ok(CallbackReturn::Wait { then: None });
+        }
         Ok(CallbackReturn::Return)
     });
     let _ = t.set(ctx, name, cb);
+}
+
+/// A table's entries (raw `next` order).
+pub(crate) fn entries<'gc>(t: Table<'gc>) -> Vec<(Value<'gc>, Value<'gc>)> {
+    let mut out = Vec::new();
+    let mut key = Value::Nil;
+    while let Ok(Some((k, v))) = t.next(key) {
+        out.push((k, v));
+        key = k;
+    }
+    out
 }
 
 /// The header map a set of header functions edits.
@@ -445,17 +472,15 @@ pub(crate) fn arg_bytes(stack: &Stack<'_, '_>, i: usize) -> Option<Vec<u8>> {
     }
 }
 
-/// Lua's `%.14g` formatting of a float, as `tostring` prints it.
+/// A float as text where the PDK writes numbers (header values, query
+/// arguments, bodies): `%.14g` as LuaJIT's `tostring` prints it, so an
+/// integral float has no `.0` (`set_header("x", 10/2)` sends `5`, as Kong
+/// does). Lua's own `tostring` stays lua5.4's (`5.0`).
 pub(crate) fn lua_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{n:.1}")
-    } else {
-        let s = format!("{n}");
-        if s.len() > 16 {
-            format!("{n:.14e}")
-        } else {
-            s
-        }
+    let s = lua_next::number::float_to_string(n);
+    match s.strip_suffix(".0") {
+        Some(integral) => integral.to_string(),
+        None => s,
     }
 }
 
@@ -513,21 +538,21 @@ pub(crate) fn header_values_arg<'gc>(
         HeaderValue::from_bytes(&bytes).map_err(|_| lua_error(ctx, "invalid header value"))
     };
     match v {
-        Value::Table(t) => (1..=t.length()).map(|i| one(t.get(ctx, i))).collect(),
+        Value::Table(t) => (1..=t.length()).map(|i| one(t.raw_get_int(i))).collect(),
         other => Ok(vec![one(other)?]),
     }
 }
 
 /// A Lua table of headers: lowercase names, several values as an array.
 pub(crate) fn headers_table<'gc>(ctx: Context<'gc>, headers: &HeaderMap) -> Table<'gc> {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     for name in headers.keys() {
         let values: Vec<&HeaderValue> = headers.get_all(name).iter().collect();
         let key = ctx.intern(name.as_str().as_bytes());
         if values.len() == 1 {
             let _ = t.set(ctx, key, ctx.intern(values[0].as_bytes()));
         } else {
-            let list = Table::new(&ctx);
+            let list = ctx.new_table();
             for (i, v) in values.iter().enumerate() {
                 let _ = list.set(ctx, i as i64 + 1, ctx.intern(v.as_bytes()));
             }
@@ -541,15 +566,14 @@ pub(crate) fn headers_table<'gc>(ctx: Context<'gc>, headers: &HeaderMap) -> Tabl
 /// Lets `headers["X-Foo"]` and `headers.x_foo` find `x-foo`, as Kong's
 /// header tables do.
 fn header_lookup_metatable<'gc>(ctx: Context<'gc>, t: Table<'gc>) {
-    let mt = Table::new(&ctx);
+    let mt = ctx.new_table();
     let index = Callback::from_fn(&ctx, |ctx, _, mut stack| {
-        let (t, k): (Table, Value) = stack.consume(ctx)?;
-        let v = match k {
-            Value::String(s) => {
+        let v = match (stack.get(0), stack.get(1)) {
+            (Value::Table(t), Value::String(s)) => {
                 let norm = String::from_utf8_lossy(s.as_bytes())
                     .to_ascii_lowercase()
                     .replace('_', "-");
-                t.get_value(Value::String(ctx.intern(norm.as_bytes())))
+                t.raw_get(Value::String(ctx.intern(norm.as_bytes())))
             }
             _ => Value::Nil,
         };

@@ -3,7 +3,7 @@
 //! ctx, time, log, worker, base64 and URI escaping.
 
 use base64::Engine as _;
-use piccolo::{Callback, CallbackReturn, Context, Table, Value};
+use lua_next::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::response::{default_message, finish, status_arg};
 use super::{
@@ -17,7 +17,7 @@ const ERROR_PAGES: &[u16] = &[
 ];
 
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let ngx = Table::new(&ctx);
+    let ngx = ctx.new_table();
     for (name, v) in [
         ("OK", 0),
         ("ERROR", -1),
@@ -53,9 +53,8 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         let _ = ngx.set(ctx, name, v);
     }
     let _ = ngx.set(ctx, "null", Value::Nil);
-    let _ = ngx.set(ctx, "ctx", Table::new(&ctx));
 
-    add(ctx, ngx, "exit", cell, |ctx, exec, stack, req| {
+    add(ctx, ngx, "exit", cell, |ctx, _, stack, req| {
         let code = match stack.get(0) {
             Value::Integer(n) => n,
             Value::Number(f) => f as i64,
@@ -66,10 +65,9 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
                 ))
             }
         };
-        exec.fuel().interrupt();
         stack.clear();
+        req.leave_function = true;
         if code == 0 {
-            req.leave_function = true;
             return Ok(());
         }
         let status = if code >= 200 {
@@ -152,7 +150,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     // `ngx.ssl.server_name()`: the SNI in the certificate phase (a
     // lunagate addition: OpenResty's is `require "ngx.ssl"`, which the
     // sandbox refuses), nil otherwise.
-    let ssl = Table::new(&ctx);
+    let ssl = ctx.new_table();
     add(ctx, ssl, "server_name", cell, |ctx, _, stack, req| {
         match &req.server_name {
             Some(name) => stack.replace(ctx, ctx.intern(name.as_bytes())),
@@ -188,7 +186,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     install_var(ctx, ngx, cell);
     install_header(ctx, ngx, cell);
 
-    let worker = Table::new(&ctx);
+    let worker = ctx.new_table();
     let _ = worker.set(
         ctx,
         "pid",
@@ -207,20 +205,25 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     );
     let _ = ngx.set(ctx, "worker", worker);
 
-    // ngx.status reads and writes the response status.
-    let mt = Table::new(&ctx);
+    // `ngx.status` reads and writes the response status; `ngx.ctx` is the
+    // request's `kong.ctx.shared`. The table itself is frozen by the
+    // sandbox, so these live in its metatable.
+    let mt = ctx.new_table();
     let get_cell = cell.clone();
     let _ = mt.set(
         ctx,
         "__index",
         Callback::from_fn(&ctx, move |ctx, _, mut stack| {
-            let key = stack.get(1);
-            let v = match key {
+            let v = match stack.get(1) {
                 Value::String(s) if s.as_bytes() == b"status" => {
                     get_cell.borrow().as_ref().map_or(Value::Integer(0), |r| {
                         Value::Integer(r.response_status.unwrap_or(0) as i64)
                     })
                 }
+                Value::String(s) if s.as_bytes() == b"ctx" => get_cell
+                    .borrow_mut()
+                    .as_mut()
+                    .map_or(Value::Nil, |r| Value::Table(r.lua_tables.shared(ctx))),
                 _ => Value::Nil,
             };
             stack.replace(ctx, v);
@@ -232,19 +235,23 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         ctx,
         "__newindex",
         Callback::from_fn(&ctx, move |ctx, _, mut stack| {
-            let (t, key, value): (Table, Value, Value) = stack.consume(ctx)?;
-            match key {
+            match stack.get(1) {
                 Value::String(s) if s.as_bytes() == b"status" => {
-                    let status = status_arg(ctx, value)?;
+                    let status = status_arg(ctx, stack.get(2))?;
                     if let Some(req) = set_cell.borrow_mut().as_mut() {
                         req.response_status = Some(status);
                     }
                 }
-                _ => {
-                    t.set_value(&ctx, key, value)
-                        .map_err(|e| lua_error(ctx, &e.to_string()))?;
+                key => {
+                    let name =
+                        super::arg_string(&stack, 1).unwrap_or_else(|| key.type_name().into());
+                    return Err(lua_error(
+                        ctx,
+                        &format!("Cannot modify ngx.{name}. Protected by the sandbox."),
+                    ));
                 }
             }
+            stack.clear();
             Ok(CallbackReturn::Return)
         }),
     );
@@ -263,7 +270,7 @@ fn append_printable<'gc>(
     ctx: Context<'gc>,
     out: &mut Vec<u8>,
     v: Value<'gc>,
-) -> Result<(), piccolo::Error<'gc>> {
+) -> Result<(), lua_next::Error<'gc>> {
     match v {
         Value::String(s) => out.extend_from_slice(s.as_bytes()),
         Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
@@ -366,7 +373,7 @@ const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHAN
     .remove(b'~');
 
 fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
         stack.replace(ctx, headers_table(ctx, &req.request.headers));
         Ok(())
@@ -415,8 +422,8 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
 /// `ngx.var.NAME`: the nginx variables Kong code reads, and `args` /
 /// `upstream_uri` writes.
 fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
-    let var = Table::new(&ctx);
-    let mt = Table::new(&ctx);
+    let var = ctx.new_table();
+    let mt = ctx.new_table();
     let get_cell = cell.clone();
     let _ = mt.set(
         ctx,
@@ -519,8 +526,8 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
 
 /// `ngx.header.NAME`: the response headers.
 fn install_header<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
-    let header = Table::new(&ctx);
-    let mt = Table::new(&ctx);
+    let header = ctx.new_table();
+    let mt = ctx.new_table();
     let get_cell = cell.clone();
     let _ = mt.set(
         ctx,

@@ -3,12 +3,12 @@
 //! its own serverless-functions page uses: it clears the header on the way
 //! upstream, like `kong.service.request.clear_header`.
 
-use piccolo::{Context, Table, Value};
+use lua_next::{Context, Table, Value};
 
 use super::{add, arg_string, header_name_arg, headers_table, lua_error, RequestCell};
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
         let name = header_name_arg(ctx, stack, 0)?;
         let v = req
@@ -129,8 +129,8 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "get_uri_captures", cell, |ctx, _, stack, req| {
         // Kong exposes ngx.re.match's table: index 0 is the whole match.
-        let unnamed = Table::new(&ctx);
-        let named = Table::new(&ctx);
+        let unnamed = ctx.new_table();
+        let named = ctx.new_table();
         if let Some(c) = &req.captures {
             for (i, v) in c.unnamed.iter().enumerate() {
                 if let Some(v) = v {
@@ -143,7 +143,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                 }
             }
         }
-        let captures = Table::new(&ctx);
+        let captures = ctx.new_table();
         let _ = captures.set(ctx, "unnamed", unnamed);
         let _ = captures.set(ctx, "named", named);
         stack.replace(ctx, captures);
@@ -192,14 +192,14 @@ pub(crate) fn query_pairs(
 
 /// `get_query`/`ngx.req.get_uri_args`: repeated keys become arrays, flags `true`.
 pub(crate) fn query_table<'gc>(ctx: Context<'gc>, query: Option<&str>) -> Table<'gc> {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     for (k, v) in query_pairs(query).take(100) {
         let key = ctx.intern(k.as_bytes());
         let value = match v {
             Some(v) => Value::String(ctx.intern(v.as_bytes())),
             None => Value::Boolean(true),
         };
-        match t.get_value(Value::String(key)) {
+        match t.raw_get(Value::String(key)) {
             Value::Nil => {
                 let _ = t.set(ctx, key, value);
             }
@@ -207,7 +207,7 @@ pub(crate) fn query_table<'gc>(ctx: Context<'gc>, query: Option<&str>) -> Table<
                 let _ = list.set(ctx, list.length() + 1, value);
             }
             first => {
-                let list = Table::new(&ctx);
+                let list = ctx.new_table();
                 let _ = list.set(ctx, 1, first);
                 let _ = list.set(ctx, 2, value);
                 let _ = t.set(ctx, key, list);

@@ -4,7 +4,7 @@
 //! remaining access handlers.
 
 use http::{HeaderMap, HeaderValue};
-use piccolo::{Context, Error, Table, Value};
+use lua_next::{Context, Error, Table, Value};
 use serde_json::Map;
 
 use super::{
@@ -16,8 +16,8 @@ const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilt
 const SET_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let t = Table::new(&ctx);
-    add(ctx, t, "exit", cell, |ctx, exec, stack, req| {
+    let t = ctx.new_table();
+    add(ctx, t, "exit", cell, |ctx, _, stack, req| {
         only_in(ctx, req, EXIT_PHASES)?;
         let status = status_arg(ctx, stack.get(0))?;
         let mut headers = HeaderMap::new();
@@ -48,11 +48,11 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                 body: ExitBody::Bytes(body),
             },
         );
-        exec.fuel().interrupt();
+        req.leave_function = true;
         stack.clear();
         Ok(())
     });
-    add(ctx, t, "error", cell, |ctx, exec, stack, req| {
+    add(ctx, t, "error", cell, |ctx, _, stack, req| {
         only_in(ctx, req, EXIT_PHASES)?;
         let status = status_arg(ctx, stack.get(0))?;
         if status < 400 {
@@ -74,7 +74,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                 body: ExitBody::KongError(message),
             },
         );
-        exec.fuel().interrupt();
+        req.leave_function = true;
         stack.clear();
         Ok(())
     });
@@ -139,7 +139,7 @@ pub(crate) fn set_headers_from<'gc>(
     into: &mut HeaderMap,
     t: Table<'gc>,
 ) -> Result<(), Error<'gc>> {
-    for (k, v) in t.iter() {
+    for (k, v) in super::entries(t) {
         let Value::String(k) = k else {
             return Err(lua_error(ctx, "header name must be a string"));
         };
@@ -171,13 +171,16 @@ pub(crate) fn to_json<'gc>(
         Value::Nil => serde_json::Value::Null,
         Value::Boolean(b) => b.into(),
         Value::Integer(n) => n.into(),
+        // cjson writes numbers with %.14g: an integral float has no `.0`.
+        Value::Number(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => (f as i64).into(),
         Value::Number(f) => serde_json::Number::from_f64(f)
             .map(serde_json::Value::Number)
             .ok_or_else(|| lua_error(ctx, "Cannot serialise number: must not be NaN or Inf"))?,
         Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned().into(),
         Value::Table(t) => {
             let len = t.length();
-            let count = t.iter().count() as i64;
+            let entries = super::entries(t);
+            let count = entries.len() as i64;
             if len > 0 && len == count {
                 let mut items = Vec::with_capacity(len as usize);
                 for i in 1..=len {
@@ -186,7 +189,7 @@ pub(crate) fn to_json<'gc>(
                 serde_json::Value::Array(items)
             } else {
                 let mut m = Map::new();
-                for (k, v) in t.iter() {
+                for (k, v) in entries {
                     let key = match k {
                         Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
                         Value::Integer(n) => n.to_string(),

@@ -1,12 +1,12 @@
 //! `kong.router`: the matched Route and Service, as tables shaped like
 //! the Admin API's JSON.
 
-use piccolo::{Context, Table, Value};
+use lua_next::{Context, Table, Value};
 
 use super::{add, RequestCell};
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let t = Table::new(&ctx);
+    let t = ctx.new_table();
     add(ctx, t, "get_route", cell, |ctx, _, stack, req| {
         let v = req
             .route
@@ -37,14 +37,14 @@ pub(crate) fn from_json<'gc>(ctx: Context<'gc>, v: &serde_json::Value) -> Value<
         },
         serde_json::Value::String(s) => Value::String(ctx.intern(s.as_bytes())),
         serde_json::Value::Array(items) => {
-            let t = Table::new(&ctx);
+            let t = ctx.new_table();
             for (i, item) in items.iter().enumerate() {
                 let _ = t.set(ctx, i as i64 + 1, from_json(ctx, item));
             }
             Value::Table(t)
         }
         serde_json::Value::Object(m) => {
-            let t = Table::new(&ctx);
+            let t = ctx.new_table();
             for (k, item) in m {
                 let _ = t.set(ctx, ctx.intern(k.as_bytes()), from_json(ctx, item));
             }

@@ -2,15 +2,15 @@
 //! the Kong reference). Header changes edit the request headers the proxy
 //! forwards; path, query and body changes replace what the router computed.
 
-use piccolo::{Context, Table, Value};
+use lua_next::{Context, Table, Value};
 
 use super::{add, arg_bytes, arg_string, lua_error, only_in, request_line_arg, Phase, RequestCell};
 
 const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let service = Table::new(&ctx);
-    let t = Table::new(&ctx);
+    let service = ctx.new_table();
+    let t = ctx.new_table();
     add(ctx, t, "set_path", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
         let path = arg_string(stack, 0).filter(|p| p.starts_with('/'));
@@ -58,8 +58,8 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
 /// `ngx.encode_args`: keys sorted, values URL-encoded, `true` as a flag,
 /// arrays repeated.
 pub(crate) fn encode_args<'gc>(ctx: Context<'gc>, args: Table<'gc>) -> String {
-    let mut pairs: Vec<(String, Value<'gc>)> = args
-        .iter()
+    let mut pairs: Vec<(String, Value<'gc>)> = super::entries(args)
+        .into_iter()
         .filter_map(|(k, v)| match k {
             Value::String(s) => Some((String::from_utf8_lossy(s.as_bytes()).into_owned(), v)),
             Value::Integer(n) => Some((n.to_string(), v)),

@@ -10,13 +10,14 @@
 //! write recompiles only the code it changed. The plan is built in time
 //! linear in routes + plugins.
 
+pub mod sandbox;
 pub mod serverless;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use lua_stdlib::compiler::{compile, Chunk};
+use lua_next::Chunk;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -72,7 +73,7 @@ impl ChunkCache {
             found.users += 1;
             return found.chunk.clone();
         }
-        let chunk = compile(code.as_bytes(), code).map_err(|e| e.message);
+        let chunk = Chunk::compile(code.as_bytes(), code).map_err(|e| e.message);
         CHUNKS_COMPILED.fetch_add(1, Ordering::Relaxed);
         self.chunks.insert(
             code.to_string(),

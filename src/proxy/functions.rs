@@ -25,7 +25,7 @@ use super::headers::{
 use super::inbound::{read_whole, ClientBodyError};
 use super::router::UriCaptures;
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
-use crate::plugins::serverless::LuaWorker;
+use crate::plugins::serverless::{LuaWorker, PhaseRun};
 use crate::plugins::CompiledPlugin;
 
 /// Request bodies up to this size are read for functions
@@ -56,7 +56,13 @@ pub fn certificate_phase(
         return true;
     }
     let req = RequestContext::for_handshake(peer, port, server_name);
-    let req = run(ctx, Phase::Certificate, plugins, req);
+    // The handshake waits for it: the phase runs to its end (under the
+    // same budgets) without returning to the event loop.
+    let req = ctx
+        .lua
+        .borrow_mut()
+        .get_or_insert_with(LuaWorker::new)
+        .run_phase(Phase::Certificate, plugins, req);
     if let Some(exit) = &req.exit {
         tracing::info!(worker = ctx.id, client = %peer, status = exit.status, "TLS handshake ended by the certificate phase");
         return false;
@@ -68,16 +74,28 @@ fn any_for(plugins: &[Arc<CompiledPlugin>], phase: Phase) -> bool {
     plugins.iter().any(|p| !p.functions(phase).is_empty())
 }
 
-/// Runs a phase on the worker's VM, creating the VM on first use.
-fn run(
+/// Runs a phase on the worker's VM (made on first use). Between slices of
+/// a long function the worker's event loop runs its other requests (whose
+/// functions may run on the same VM meanwhile); the VM is borrowed only
+/// for one slice at a time.
+async fn run(
     ctx: &WorkerContext,
     phase: Phase,
     plugins: &[Arc<CompiledPlugin>],
     req: RequestContext,
 ) -> RequestContext {
-    let mut lua = ctx.lua.borrow_mut();
-    lua.get_or_insert_with(LuaWorker::new)
-        .run_phase(phase, plugins, req)
+    let mut run = PhaseRun::new(phase, plugins, req);
+    loop {
+        let done = ctx
+            .lua
+            .borrow_mut()
+            .get_or_insert_with(LuaWorker::new)
+            .advance(&mut run);
+        if done {
+            return run.finish();
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -130,10 +148,6 @@ pub async fn handle(
         }
     }
 
-    ctx.lua
-        .borrow_mut()
-        .get_or_insert_with(LuaWorker::new)
-        .start_request();
     if any_for(plugins, Phase::Rewrite) {
         // As in Kong, only global plugins have a rewrite phase.
         let global: Vec<Arc<CompiledPlugin>> = plugins
@@ -141,14 +155,14 @@ pub async fn handle(
             .filter(|p| p.plugin.route.is_none() && p.plugin.service.is_none())
             .cloned()
             .collect();
-        req = run(ctx, Phase::Rewrite, &global, req);
+        req = run(ctx, Phase::Rewrite, &global, req).await;
     }
     if any_for(plugins, Phase::Access) && req.exit.is_none() {
-        req = run(ctx, Phase::Access, plugins, req);
+        req = run(ctx, Phase::Access, plugins, req).await;
     }
     if let Some(exit) = req.exit.take() {
         let resp = exit_response(exit, &mut req, &request_id, start);
-        return after_response(ctx, plugins, req, resp, &request_id, start);
+        return after_response(ctx, plugins, req, resp, &request_id, start).await;
     }
 
     // What goes upstream: a body the functions set, or the one read for them.
@@ -182,7 +196,7 @@ pub async fn handle(
     let mut set_in_access = std::mem::take(&mut req.response_headers);
     strip_framing(&mut set_in_access);
     replace_headers(resp.headers_mut(), set_in_access);
-    after_response(ctx, plugins, req, resp, &request_id, start)
+    after_response(ctx, plugins, req, resp, &request_id, start).await
 }
 
 /// A whole body replaces the client's framing with a `Content-Length`.
@@ -196,7 +210,7 @@ fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
 /// log on the response about to be sent. The response's framing stays the
 /// gateway's: what header_filter does to `Content-Length`,
 /// `Transfer-Encoding` or `Connection` is undone.
-fn after_response(
+async fn after_response(
     ctx: &WorkerContext,
     plugins: &[Arc<CompiledPlugin>],
     mut req: RequestContext,
@@ -215,7 +229,7 @@ fn after_response(
             .collect();
         req.response_status = Some(resp.status().as_u16());
         req.response_headers = std::mem::take(resp.headers_mut());
-        req = run(ctx, Phase::HeaderFilter, plugins, req);
+        req = run(ctx, Phase::HeaderFilter, plugins, req).await;
         let mut headers = std::mem::take(&mut req.response_headers);
         strip_framing(&mut headers);
         if let Some(status) = req
@@ -259,7 +273,7 @@ fn after_response(
     if any_for(plugins, Phase::Log) {
         req.response_status = Some(resp.status().as_u16());
         req.response_headers = resp.headers().clone();
-        run(ctx, Phase::Log, plugins, req);
+        run(ctx, Phase::Log, plugins, req).await;
     }
     resp
 }

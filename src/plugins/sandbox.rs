@@ -1,0 +1,88 @@
+//! The environment gateway functions run in, and what keeps functions
+//! from seeing each other's changes.
+//!
+//! One worker VM holds one set of globals: the standard library (sandbox
+//! profile: no files, processes or environment variables), `kong` and
+//! `ngx`. After they are built, every table reachable from them — library
+//! tables, PDK tables, their metatables — and the string metatable are
+//! frozen (lua-next refuses every raw write to a frozen table), so no
+//! function can replace `string.upper`, the strings' `__index` or
+//! `kong.request.get_method` for the others.
+//!
+//! Each function gets a table of its own as `_ENV`: `_G` names it, globals
+//! it assigns stay there, and reads fall through to the frozen globals via
+//! a shared, frozen and protected metatable (Kong's sandbox does the same
+//! with `setmetatable({}, {__index = env})`).
+
+use std::collections::HashSet;
+
+use lua_next::{Context, Table, Value};
+
+use crate::pdk::{self, RequestCell};
+
+/// How deep the freeze walks from the globals (the PDK nests four deep).
+const FREEZE_DEPTH: usize = 8;
+
+/// Builds the shared globals of a worker VM and freezes them. Returns the
+/// globals and the metatable of function environments.
+pub fn build<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> (Table<'gc>, Table<'gc>) {
+    let globals = ctx.new_table();
+    load_libraries(ctx, globals);
+    pdk::install(ctx, globals, cell);
+    let mut seen = HashSet::new();
+    freeze(ctx, globals, 0, &mut seen);
+    if let Some(mt) = ctx.string_metatable() {
+        freeze(ctx, mt, 0, &mut seen);
+    }
+    let env_meta = ctx.new_table();
+    let _ = env_meta.set(ctx, "__index", globals);
+    let _ = env_meta.set(ctx, "__metatable", false);
+    env_meta.freeze(&ctx);
+    (globals, env_meta)
+}
+
+/// A function's own `_ENV`: empty but for `_G`, reading through to the
+/// shared globals.
+pub fn function_env<'gc>(ctx: Context<'gc>, env_meta: Table<'gc>) -> Table<'gc> {
+    let env = ctx.new_table();
+    let _ = env.set(ctx, "_G", env);
+    let _ = env.set_metatable(&ctx, Some(env_meta));
+    env
+}
+
+/// The standard library, sandbox profile. Until lua-next's `env` module
+/// lands this is its minimal base (base functions and `coroutine`) plus
+/// the ported `string`, `table`, `math`, `utf8` and `bit` libraries.
+fn load_libraries<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
+    lua_next::load_minimal_base(ctx, globals, None);
+    let string = lua_next::load_string(ctx);
+    let _ = globals.set(ctx, "string", string);
+    let table = lua_next::load_table(ctx);
+    let _ = globals.set(ctx, "table", table);
+    // LuaJIT's global `unpack`, which Kong code uses.
+    let _ = globals.set(ctx, "unpack", table.get(ctx, "unpack"));
+    let _ = globals.set(ctx, "math", lua_next::load_math(ctx));
+    let _ = globals.set(ctx, "utf8", lua_next::load_utf8(ctx));
+    let _ = globals.set(ctx, "bit", lua_next::load_bit(ctx));
+    // `_G` of the shared table would name it; each function's own `_ENV`
+    // has its own `_G`.
+    let _ = globals.set(ctx, "_G", Value::Nil);
+}
+
+/// Freezes `t`, its metatable and every table reachable from them.
+fn freeze<'gc>(ctx: Context<'gc>, t: Table<'gc>, depth: usize, seen: &mut HashSet<*const ()>) {
+    if depth > FREEZE_DEPTH || !seen.insert(t.as_ptr()) {
+        return;
+    }
+    let mut key = Value::Nil;
+    while let Ok(Some((k, v))) = t.next(key) {
+        if let Value::Table(inner) = v {
+            freeze(ctx, inner, depth + 1, seen);
+        }
+        key = k;
+    }
+    if let Some(mt) = t.metatable() {
+        freeze(ctx, mt, depth + 1, seen);
+    }
+    t.freeze(&ctx);
+}
