@@ -172,7 +172,9 @@ pub(crate) fn to_json<'gc>(
         Value::Boolean(b) => b.into(),
         Value::Integer(n) => n.into(),
         // cjson writes numbers with %.14g: an integral float has no `.0`.
-        Value::Number(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => (f as i64).into(),
+        Value::Number(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+            (f as i64).into()
+        }
         Value::Number(f) => serde_json::Number::from_f64(f)
             .map(serde_json::Value::Number)
             .ok_or_else(|| lua_error(ctx, "Cannot serialise number: must not be NaN or Inf"))?,
