@@ -408,7 +408,7 @@ fn link(
 /// the rest.
 fn entity_errors(e: AdminError) -> Value {
     match e {
-        AdminError::Schema(fields) => Value::Object(fields),
+        AdminError::Schema(fields) | AdminError::Unresolved(fields) => Value::Object(fields),
         other => json!({"@entity": [other.to_string()]}),
     }
 }

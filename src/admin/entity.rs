@@ -73,14 +73,7 @@ impl Admin {
                         });
                     }
                 }
-                "offset" => {
-                    let id = Uuid::parse_str(&v).map_err(|_| AdminError::Coded {
-                        code: 7,
-                        name: "invalid offset",
-                        message: format!("'{v}' is not a valid offset"),
-                    })?;
-                    offset = Some(id.to_string());
-                }
+                "offset" => offset = Some(decode_offset(&v)?),
                 "tags" => tags = Some(v.into_owned()),
                 "custom_id" | "username" | "name" => filters.push((k.into_owned(), v.into_owned())),
                 _ => {}
@@ -117,7 +110,9 @@ impl Admin {
                 .and_then(|e| e.get("id"))
                 .and_then(Value::as_str)
             {
-                let mut next = format!("{base_path}?offset={last}");
+                let token = encode_offset(last);
+                let mut next = format!("{base_path}?offset=");
+                next.extend(form_urlencoded::byte_serialize(token.as_bytes()));
                 if size != 100 {
                     next.push_str(&format!("&size={size}"));
                 }
@@ -126,7 +121,7 @@ impl Admin {
                     next.extend(form_urlencoded::byte_serialize(t.as_bytes()));
                 }
                 body["next"] = json!(next);
-                body["offset"] = json!(last);
+                body["offset"] = json!(token);
             }
         }
         Ok(body)
@@ -323,11 +318,17 @@ impl Admin {
             }
             None => body,
         };
+        let unresolved = self.reduce_foreign_keys(kind, &mut obj, enc, &mut errors)?;
         schema::validate(fields, &obj, &mut errors);
         if !errors.is_empty() {
             return Err(AdminError::Schema(errors));
         }
-        self.resolve_foreign_keys(kind, &mut obj)?;
+        if !unresolved.is_empty() {
+            return Err(AdminError::Unresolved(unresolved));
+        }
+        if kind == Kind::Route {
+            entities::routes::fill_protocol_defaults(&mut obj);
+        }
         schema::fill_defaults(fields, &mut obj);
         match kind {
             Kind::Service => services::check(&obj, &mut errors),
@@ -357,30 +358,117 @@ impl Admin {
         Ok(obj)
     }
 
-    /// `{"service": {"name": "x"}}` becomes `{"service": {"id": "<id of x>"}}`.
-    fn resolve_foreign_keys(&self, kind: Kind, obj: &mut Entity) -> Result<(), AdminError> {
+    /// Reduces every foreign key to `{"id": …}`, as Kong does: the record
+    /// given (a whole entity, as GET returned it, or `{"name": "x"}`) is
+    /// checked against the referenced entity's schema, then its `id` is
+    /// used, or the entity its endpoint key names is looked up. Schema
+    /// errors go to `errors`; keys that name no entity are returned (Kong's
+    /// code 13, reported only when the schema is otherwise valid).
+    fn reduce_foreign_keys(
+        &self,
+        kind: Kind,
+        obj: &mut Entity,
+        enc: Encoding,
+        errors: &mut Map<String, Value>,
+    ) -> Result<Map<String, Value>, AdminError> {
+        let mut unresolved = Map::new();
         for (field, target) in kind.foreign_keys() {
-            let Some(Value::Object(fk)) = obj.get(*field) else {
+            let Some(Value::Object(fk)) = obj.get_mut(*field) else {
                 continue;
             };
-            if fk.contains_key("id") {
+            if enc == Encoding::Form {
+                schema::coerce_form(target.fields(), fk);
+            }
+            let mut sub = Map::new();
+            schema::validate_given(target.fields(), fk, &mut sub);
+            if !sub.is_empty() {
+                errors.insert(field.to_string(), Value::Object(sub));
+                obj.remove(*field);
                 continue;
             }
-            let Some((_, Value::String(key))) = fk.iter().next() else {
-                continue;
+            let key_name = target.endpoint_key();
+            let reduced = match (fk.get("id"), fk.get(key_name)) {
+                (Some(Value::String(id)), _) => match Uuid::parse_str(id) {
+                    Ok(id) => json!({"id": id.to_string()}),
+                    Err(_) => {
+                        errors.insert(field.to_string(), json!({"id": "expected a valid UUID"}));
+                        obj.remove(*field);
+                        continue;
+                    }
+                },
+                (_, Some(Value::String(key))) if key_name != "id" => {
+                    match self.store.find_by_key(*target, key)? {
+                        Some(found) => json!({"id": found["id"]}),
+                        None => {
+                            let mut m = Map::new();
+                            m.insert(
+                                key_name.to_string(),
+                                json!(format!(
+                                    "the foreign key cannot be resolved with '{{{key_name}={}}}' for an existing '{}' entity",
+                                    lua_quote(key),
+                                    target.collection()
+                                )),
+                            );
+                            unresolved.insert(field.to_string(), Value::Object(m));
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    errors.insert(field.to_string(), json!({"id": "missing primary key"}));
+                    obj.remove(*field);
+                    continue;
+                }
             };
-            let found = self.store.find_by_key(*target, key)?.ok_or_else(|| {
-                let mut m = Map::new();
-                m.insert(
-                    field.to_string(),
-                    json!(format!("the foreign key '{{{}=\"{key}\"}}' does not reference an existing '{}' entity.", target.endpoint_key(), target.collection())),
-                );
-                AdminError::Schema(m)
-            })?;
-            obj.insert(field.to_string(), json!({"id": found["id"]}));
+            obj.insert(field.to_string(), reduced);
         }
-        Ok(())
+        Ok(unresolved)
     }
+}
+
+/// A string as Lua's `%q` (penlight's pretty writer) shows it.
+fn lua_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A page offset is opaque, as Kong's: the base64 of the last id seen.
+fn encode_offset(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(id)
+}
+
+/// Reads an offset (or, as older answers gave, a bare id), with Kong's
+/// `invalid offset` errors.
+fn decode_offset(v: &str) -> Result<String, AdminError> {
+    use base64::Engine;
+    let invalid = |why: &str| AdminError::Coded {
+        code: 7,
+        name: "invalid offset",
+        message: format!("'{v}' is not a valid offset: {why}"),
+    };
+    if let Ok(id) = Uuid::parse_str(v) {
+        return Ok(id.to_string());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(v))
+        .map_err(|_| invalid("bad base64 encoding"))?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .map(|id| id.to_string())
+        .ok_or_else(|| invalid("bad offset"))
 }
 
 /// PATCH semantics: the plugin `config` record merges key by key; every other field is replaced.

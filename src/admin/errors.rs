@@ -15,6 +15,10 @@ pub enum AdminError {
     MethodNotAllowed,
     #[error("schema violation")]
     Schema(FieldErrors),
+    /// Foreign keys given by endpoint key that name no entity (Kong's
+    /// code 13): `{"service": {"name": "<message>"}}`.
+    #[error("foreign keys unresolved")]
+    Unresolved(FieldErrors),
     #[error("{0}")]
     Store(#[from] StoreError),
     /// A 4xx with just a message: bad JSON, unsupported content type …
@@ -69,6 +73,22 @@ impl AdminError {
                     json!({"code": 2, "name": "schema violation", "message": message, "fields": fields}),
                 )
             }
+            AdminError::Unresolved(fields) => {
+                let parts = schema::describe(fields);
+                let message = if parts.len() == 1 {
+                    format!("foreign key unresolved ({})", parts[0])
+                } else {
+                    format!(
+                        "{} foreign keys unresolved ({})",
+                        parts.len(),
+                        parts.join("; ")
+                    )
+                };
+                (
+                    StatusCode::BAD_REQUEST,
+                    json!({"code": 13, "name": "foreign keys unresolved", "message": message, "fields": fields}),
+                )
+            }
             AdminError::Store(e) => store_error(e),
         }
     }
@@ -77,15 +97,22 @@ impl AdminError {
 fn store_error(e: &StoreError) -> (StatusCode, Value) {
     let message = e.to_string();
     match e {
-        StoreError::Unique { field, value } => (
-            StatusCode::CONFLICT,
-            json!({"code": 5, "name": "unique constraint violation", "message": message, "fields": {field: value}}),
-        ),
+        StoreError::Unique { field, value } => {
+            // A plugin's scope is its unique key: Kong lists its fields.
+            let fields = match (field.as_str(), value) {
+                ("cache_key", Value::Object(m)) => Value::Object(m.clone()),
+                _ => json!({field: value}),
+            };
+            (
+                StatusCode::CONFLICT,
+                json!({"code": 5, "name": "unique constraint violation", "message": message, "fields": fields}),
+            )
+        }
         StoreError::PrimaryKey(id) => (
             StatusCode::CONFLICT,
             json!({"code": 3, "name": "primary key violation",
                    "message": format!("primary key violation on key '{{id=\"{id}\"}}'"),
-                   "fields": {"id": message}}),
+                   "fields": {"id": id.to_string()}}),
         ),
         StoreError::ForeignKey { field, id, .. } => (
             StatusCode::BAD_REQUEST,

@@ -61,6 +61,17 @@ impl AccessPolicy {
         }
     }
 
+    /// `--admin-allow-origin '*'`: every origin may call, so answers carry
+    /// `Access-Control-Allow-Origin: *` as Kong's do.
+    pub fn any_origin(&self) -> bool {
+        self.origins.iter().any(|o| o == "*")
+    }
+
+    /// Whether requests must carry a token (a preflight then allows its headers).
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// Checks one request's head: `Host`, then `Origin`, then the token.
     pub fn check(
         &self,

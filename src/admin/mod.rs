@@ -235,10 +235,39 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
     })
 }
 
+/// A request path's segments, percent-decoded.
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect()
+}
+
+/// The methods an endpoint answers (Kong's `Allow` on OPTIONS).
+fn allowed_methods(endpoint: Endpoint<'_>) -> &'static str {
+    match endpoint {
+        Endpoint::Root
+        | Endpoint::Status
+        | Endpoint::Endpoints
+        | Endpoint::EnabledPlugins
+        | Endpoint::Schema(_)
+        | Endpoint::PluginSchema(_) => "GET, HEAD, OPTIONS",
+        Endpoint::Validate(_) => "OPTIONS, POST",
+        Endpoint::Config | Endpoint::Collection(..) => "GET, HEAD, OPTIONS, POST",
+        Endpoint::Entity(..) => "DELETE, GET, HEAD, OPTIONS, PATCH, PUT",
+        Endpoint::Foreign(..) => "GET, HEAD, OPTIONS, PATCH, PUT",
+    }
+}
+
 impl Admin {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let preflight = req.method() == Method::OPTIONS;
+        let allow = if preflight {
+            route(&segments(req.uri().path())).map(allowed_methods)
+        } else {
+            None
+        };
         // Refused requests are answered before routing: not even a 404
         // tells a foreign page what exists.
         let (cors_origin, result) = match self.access.check(req.method(), req.uri(), req.headers())
@@ -255,10 +284,10 @@ impl Admin {
         };
         let status = response.status();
         let headers = response.headers_mut();
-        if preflight && status == StatusCode::NO_CONTENT {
-            let allow = HeaderValue::from_static("GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE");
-            // Kong's OPTIONS answer; without Access-Control-Allow-Origin
-            // below it grants a browser nothing.
+        if let (Some(allow), StatusCode::NO_CONTENT) = (allow, status) {
+            // Kong's OPTIONS answer: the endpoint's methods. Without
+            // Access-Control-Allow-Origin below it grants a browser nothing.
+            let allow = HeaderValue::from_static(allow);
             headers.insert(ACCESS_CONTROL_ALLOW_METHODS, allow.clone());
             headers.insert(ALLOW, allow);
         }
@@ -270,13 +299,23 @@ impl Admin {
         }
         headers.insert(SERVER, HeaderValue::from_static(SERVER_TOKEN));
         headers.insert(VARY, HeaderValue::from_static("Origin"));
-        // CORS headers only for origins allowed with --admin-allow-origin.
+        // CORS headers only for origins allowed with --admin-allow-origin
+        // ('*': every answer says so, as Kong's do).
+        let cors_origin = cors_origin.or_else(|| {
+            self.access
+                .any_origin()
+                .then(|| HeaderValue::from_static("*"))
+        });
         if let Some(origin) = cors_origin {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             if preflight {
                 headers.insert(
                     ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static("Content-Type, Authorization, Kong-Admin-Token"),
+                    HeaderValue::from_static(if self.access.has_token() {
+                        "Content-Type, Authorization, Kong-Admin-Token"
+                    } else {
+                        "Content-Type"
+                    }),
                 );
             }
         }
@@ -293,11 +332,7 @@ impl Admin {
         let (parts, incoming) = req.into_parts();
         let path = parts.uri.path().to_string();
         let query = parts.uri.query().unwrap_or("").to_string();
-        let segs: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-            .collect();
+        let segs = segments(&path);
         let endpoint = route(&segs).ok_or(AdminError::NotFound)?;
         let method = parts.method.clone();
         if method == Method::OPTIONS {

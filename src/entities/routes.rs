@@ -170,31 +170,142 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             errors.insert("snis".into(), trim_nulls(sni_errors));
         }
     }
-    let https = protocols.iter().any(|p| p == "https");
-    let is_http = protocols.is_empty() || https || protocols.iter().any(|p| p == "http");
-    if is_http {
-        let set = |k: &str| match obj.get(k) {
-            Some(Value::Array(a)) => !a.is_empty(),
-            Some(Value::Object(m)) => !m.is_empty(),
-            _ => false,
-        };
-        // Kong's http subschema: `snis` counts when 'https' is a protocol.
-        let (fields, which): (&[&str], &str) = if https {
-            (&["methods", "hosts", "headers", "paths", "snis"], "https")
-        } else {
-            (&["methods", "hosts", "headers", "paths"], "http")
-        };
-        if !fields.iter().any(|k| set(k)) {
-            let listed: Vec<String> = fields.iter().map(|f| format!("'{f}'")).collect();
-            super::entity_error(
-                errors,
-                format!(
-                    "must set one of {} when 'protocols' is '{which}'",
-                    listed.join(", ")
-                ),
-            );
+    if let Some(msg) = mixed_protocols(&protocols) {
+        errors.insert("protocols".into(), json!(msg));
+        return;
+    }
+    let set = |k: &str| match obj.get(k) {
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(m)) => !m.is_empty(),
+        _ => false,
+    };
+    let has = |p: &str| protocols.iter().any(|x| x == p);
+    // Kong's subschema is chosen by the first protocol; the subsets are
+    // mutually exclusive, so any member tells.
+    let first = protocols.first().map_or("http", String::as_str);
+    let (fields, which): (&[&str], &str) = match first {
+        "http" | "https" => {
+            for f in ["sources", "destinations"] {
+                if set(f) {
+                    errors.insert(
+                        f.into(),
+                        json!(format!(
+                            "cannot set '{f}' when 'protocols' is 'http' or 'https'"
+                        )),
+                    );
+                }
+            }
+            if has("https") {
+                (&["methods", "hosts", "headers", "paths", "snis"], "https")
+            } else {
+                (&["methods", "hosts", "headers", "paths"], "http")
+            }
+        }
+        "grpc" | "grpcs" => {
+            // A gRPC route never strips (Kong's subschema), takes no
+            // methods, and must be told apart by something: one with
+            // nothing to match would capture every request.
+            if obj.get("strip_path") == Some(&Value::Bool(true)) {
+                errors.insert(
+                    "strip_path".into(),
+                    json!("cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"),
+                );
+            }
+            for f in ["methods", "sources", "destinations"] {
+                if set(f) {
+                    errors.insert(
+                        f.into(),
+                        json!(format!(
+                            "cannot set '{f}' when 'protocols' is 'grpc' or 'grpcs'"
+                        )),
+                    );
+                }
+            }
+            if has("grpcs") {
+                (&["hosts", "headers", "paths", "snis"], "grpcs")
+            } else {
+                (&["hosts", "headers", "paths"], "grpc")
+            }
+        }
+        "tls_passthrough" | "tcp" | "tls" | "udp" => {
+            // Stream routes: the proxy does not serve them, but Kong's
+            // rules still say what they may hold.
+            for f in ["methods", "hosts", "paths", "headers"] {
+                if set(f) {
+                    errors.insert(
+                        f.into(),
+                        json!(format!(
+                            "cannot set '{f}' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"
+                        )),
+                    );
+                }
+            }
+            if first == "tls_passthrough" {
+                if !set("snis") {
+                    super::entity_error(
+                        errors,
+                        "must set snis when 'protocols' is 'tls_passthrough'",
+                    );
+                }
+                return;
+            }
+            (&["sources", "destinations", "snis"], "tcp', 'tls' or 'udp")
+        }
+        _ => return,
+    };
+    if !fields.iter().any(|k| set(k)) {
+        let listed: Vec<String> = fields.iter().map(|f| format!("'{f}'")).collect();
+        super::entity_error(
+            errors,
+            format!(
+                "must set one of {} when 'protocols' is '{which}'",
+                listed.join(", ")
+            ),
+        );
+    }
+}
+
+/// Defaults that depend on the protocols: a gRPC route's `strip_path` is
+/// false (Kong's grpc subschema). Runs before the schema's defaults.
+pub fn fill_protocol_defaults(obj: &mut Map<String, Value>) {
+    let grpc = obj
+        .get("protocols")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .is_some_and(|p| p == "grpc" || p == "grpcs");
+    if grpc && !obj.contains_key("strip_path") {
+        obj.insert("strip_path".into(), json!(false));
+    }
+}
+
+/// Kong's `mutually_exclusive_subsets` for protocols: http/https,
+/// tcp/tls/udp, tls_passthrough and grpc/grpcs do not mix.
+fn mixed_protocols(protocols: &[String]) -> Option<String> {
+    const SUBSETS: [&[&str]; 4] = [
+        &["http", "https"],
+        &["tcp", "tls", "udp"],
+        &["tls_passthrough"],
+        &["grpc", "grpcs"],
+    ];
+    let mut member_of: Vec<&[&str]> = Vec::new();
+    for p in protocols {
+        if let Some(set) = SUBSETS.iter().find(|s| s.contains(&p.as_str())) {
+            if !member_of.contains(set) {
+                member_of.push(set);
+            }
         }
     }
+    (member_of.len() > 1).then(|| {
+        let sets: Vec<String> = member_of
+            .iter()
+            .map(|s| {
+                let words: Vec<String> = s.iter().map(|w| format!("'{w}'")).collect();
+                format!("({})", words.join(", "))
+            })
+            .collect();
+        format!("these sets are mutually exclusive: {}", sets.join(", "))
+    })
 }
 
 /// Kong reports errors of array elements by position.

@@ -202,6 +202,24 @@ pub fn validate(fields: &[Field], obj: &Map<String, Value>, errors: &mut FieldEr
     }
 }
 
+/// Checks the fields a record gives, and only those: a foreign key given as
+/// a whole entity (`"service": {…the GET result…}`) is checked against the
+/// referenced entity's schema, as Kong does, before its `id` is taken.
+pub fn validate_given(fields: &[Field], obj: &Map<String, Value>, errors: &mut FieldErrors) {
+    for (key, v) in obj.iter() {
+        let Some(field) = fields.iter().find(|f| f.name == key) else {
+            errors.insert(key.clone(), Value::from("unknown field"));
+            continue;
+        };
+        if v.is_null() {
+            continue;
+        }
+        if let Some(e) = check_value(field, &field.ty, v) {
+            errors.insert(key.clone(), e);
+        }
+    }
+}
+
 fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
     let msg = |s: &str| Some(Value::from(s));
     match ty {
@@ -333,7 +351,7 @@ pub fn strip_write_only(fields: &[Field], obj: &mut Map<String, Value>) {
 }
 
 /// Kong's human summary of field errors: `host: required field missing`,
-/// nested paths joined with dots, array positions 1-based.
+/// nested paths joined with dots, array positions 1-based (`protocols.1`).
 pub fn describe(errors: &FieldErrors) -> Vec<String> {
     // Kong's order: entity-level messages as they are, then fields sorted
     // by name.
@@ -353,16 +371,20 @@ pub fn describe(errors: &FieldErrors) -> Vec<String> {
 }
 
 fn describe_into(path: &str, v: &Value, out: &mut Vec<String>) {
+    // Kong's paths: `service.protocol`, `protocols.1` (positions 1-based),
+    // keys sorted at every level.
     match v {
         Value::Object(m) => {
-            for (k, sub) in m {
-                describe_into(&format!("{path}.{k}"), sub, out);
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            for k in keys {
+                describe_into(&format!("{path}.{k}"), &m[k.as_str()], out);
             }
         }
         Value::Array(items) => {
             for (i, sub) in items.iter().enumerate() {
                 if !sub.is_null() {
-                    describe_into(&format!("{path}[{}]", i + 1), sub, out);
+                    describe_into(&format!("{path}.{}", i + 1), sub, out);
                 }
             }
         }
@@ -407,6 +429,6 @@ mod tests {
             json!({"foo": "unknown field", "port": "value should be between 0 and 65535",
                    "paths": [null, "expected a string"], "host": "required field missing"})
         );
-        assert!(describe(&errs).contains(&"paths[2]: expected a string".to_string()));
+        assert!(describe(&errs).contains(&"paths.2: expected a string".to_string()));
     }
 }

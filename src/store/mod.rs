@@ -605,12 +605,30 @@ fn write_entity(
     Ok(())
 }
 
-/// `name="x"`, or the plugin scope as Kong prints its cache key.
+/// `name="x"`, or the plugin scope as Kong prints its cache key
+/// (`consumer=null,name="x",route={id="…"},service=null`).
 fn unique_text(field: &str, value: &Value) -> String {
     match (field, value) {
-        ("cache_key", Value::String(s)) => s.clone(),
-        (_, Value::String(s)) => format!("{field}=\"{s}\""),
-        (_, other) => format!("{field}={other}"),
+        ("cache_key", Value::Object(m)) => lua_fields(m),
+        (_, v) => format!("{field}={}", lua_value(v)),
+    }
+}
+
+/// A table as penlight's one-line pretty writer prints it, keys sorted.
+fn lua_fields(m: &serde_json::Map<String, Value>) -> String {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    keys.iter()
+        .map(|k| format!("{k}={}", lua_value(&m[k.as_str()])))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn lua_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("\"{s}\""),
+        Value::Object(m) => format!("{{{}}}", lua_fields(m)),
+        other => other.to_string(),
     }
 }
 
@@ -660,17 +678,18 @@ fn unique_entries(kind: Kind, entity: &Entity) -> Vec<(String, (String, Value))>
             scope("service"),
             scope("consumer")
         );
-        let shown = |f: &str| match fk_id(entity, f) {
-            Some(id) => format!("{{id=\"{id}\"}}"),
-            None => "null".into(),
+        // Kong's 409 names the plugin's scope as its fields.
+        let scope_fk = |f: &str| match fk_id(entity, f) {
+            Some(id) => serde_json::json!({ "id": id }),
+            None => Value::Null,
         };
-        let value = format!(
-            "consumer={},name=\"{name}\",route={},service={}",
-            shown("consumer"),
-            shown("route"),
-            shown("service")
-        );
-        out.push((key, ("cache_key".into(), Value::String(value))));
+        let value = serde_json::json!({
+            "consumer": scope_fk("consumer"),
+            "name": name,
+            "route": scope_fk("route"),
+            "service": scope_fk("service"),
+        });
+        out.push((key, ("cache_key".into(), value)));
     }
     out
 }

@@ -4,6 +4,7 @@
 //! closed port).
 #![allow(dead_code)]
 
+pub mod kong;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};

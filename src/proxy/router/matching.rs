@@ -65,6 +65,18 @@ impl Router {
             }
         }
 
+        // A route whose only rule is `snis` has no rule for a plain-HTTP
+        // request (Kong does not consider SNI there): it takes such a
+        // request only when no other route does, so adding one never
+        // changes which route answers.
+        if best.is_none() && !req.tls {
+            best = self
+                .scanned
+                .iter()
+                .find(|m| matches!(m.paths, MatcherPaths::None) && snis_only(&m.route))
+                .map(|m| (&**m, None));
+        }
+
         let (m, matched_len) = best?;
         let captures = if matches!(m.paths, MatcherPaths::Regex(_)) {
             captures
@@ -80,6 +92,9 @@ impl Router {
 
     /// Methods, hosts and headers (paths are checked by the caller).
     fn fields_match(&self, route: &CompiledRoute, req: &RequestView<'_>) -> bool {
+        if !req.tls && snis_only(route) {
+            return false;
+        }
         if !route.methods.is_empty() && !route.methods.iter().any(|m| m == req.method) {
             return false;
         }
@@ -110,6 +125,15 @@ impl Router {
             })
         })
     }
+}
+
+/// A route with `snis` and no methods, hosts or headers (and, where it is
+/// asked, no paths: such routes are only among the path-less matchers).
+fn snis_only(route: &CompiledRoute) -> bool {
+    !route.snis.is_empty()
+        && route.methods.is_empty()
+        && route.hosts.is_empty()
+        && route.headers.is_empty()
 }
 
 fn regex_match(re: &Regex, path: &[u8]) -> Option<(usize, UriCaptures)> {
