@@ -45,6 +45,9 @@ impl Router {
             }
             match &m.paths {
                 MatcherPaths::None => {
+                    if !req.tls && snis_only(&m.route) {
+                        continue; // a fallback, below
+                    }
                     if self.fields_match(&m.route, req) {
                         best = Some((m, None));
                         break;
@@ -92,9 +95,6 @@ impl Router {
 
     /// Methods, hosts and headers (paths are checked by the caller).
     fn fields_match(&self, route: &CompiledRoute, req: &RequestView<'_>) -> bool {
-        if !req.tls && snis_only(route) {
-            return false;
-        }
         if !route.methods.is_empty() && !route.methods.iter().any(|m| m == req.method) {
             return false;
         }
@@ -127,8 +127,8 @@ impl Router {
     }
 }
 
-/// A route with `snis` and no methods, hosts or headers (and, where it is
-/// asked, no paths: such routes are only among the path-less matchers).
+/// A route with `snis` and no methods, hosts or headers; asked only of
+/// path-less matchers, so also without paths.
 fn snis_only(route: &CompiledRoute) -> bool {
     !route.snis.is_empty()
         && route.methods.is_empty()
