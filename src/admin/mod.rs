@@ -375,7 +375,9 @@ impl Admin {
                 ok(info::entity_schema(name).ok_or(AdminError::NotFound)?)
             }
             Endpoint::PluginSchema(name) if get => {
-                ok(info::plugin_schema(name).ok_or(AdminError::NotFound)?)
+                ok(info::plugin_schema(name).ok_or_else(|| {
+                    AdminError::Message(StatusCode::NOT_FOUND, format!("No plugin named '{name}'"))
+                })?)
             }
             Endpoint::Config if get => ok(self.export_config()?),
             Endpoint::Config if method == Method::POST => {

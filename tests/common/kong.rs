@@ -307,3 +307,21 @@ pub fn without(v: &Value, keys: &[&str]) -> Map<String, Value> {
     }
     m
 }
+
+/// Registers a case that shares fixtures made before the cases run (Kong's
+/// `lazy_setup`).
+pub fn add<S, Fut>(
+    cases: &mut Vec<Case>,
+    title: impl Into<String>,
+    state: &Arc<S>,
+    f: fn(Arc<Gateway>, Arc<S>) -> Fut,
+) where
+    S: Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let state = state.clone();
+    cases.push((
+        title.into(),
+        Box::new(move |gw| -> CaseFuture { Box::pin(f(gw, state.clone())) }),
+    ));
+}
