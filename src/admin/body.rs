@@ -45,7 +45,11 @@ pub async fn decode(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if body.iter().all(u8::is_ascii_whitespace) && !mime.starts_with("multipart/") {
+    // Kong's answers for empty bodies: JSON must parse ("Cannot parse
+    // JSON body"); a form, a multipart form (boundary or not) or no
+    // Content-Type at all is an empty object, checked as one.
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    if empty && mime != "application/json" {
         return Ok((Map::new(), Encoding::Form));
     }
     match mime.as_str() {
@@ -53,7 +57,7 @@ pub async fn decode(
             Ok(Value::Object(m)) => Ok((m, Encoding::Json)),
             _ => Err(AdminError::bad_request("Cannot parse JSON body")),
         },
-        "application/x-www-form-urlencoded" | "" => Ok((
+        "application/x-www-form-urlencoded" => Ok((
             nest(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())))?,
             Encoding::Form,
         )),

@@ -74,7 +74,19 @@ impl Admin {
                     }
                 }
                 "offset" => offset = Some(decode_offset(&v)?),
+                "tags" if v.is_empty() => {
+                    return Err(AdminError::Coded {
+                        code: 11,
+                        name: "invalid options",
+                        message: "invalid option (tags: cannot be null)".into(),
+                    })
+                }
                 "tags" => tags = Some(v.into_owned()),
+                "custom_id" if v.is_empty() && kind == Kind::Consumer => {
+                    return Err(AdminError::bad_request(
+                        "custom_id must be an unempty string",
+                    ))
+                }
                 "custom_id" | "username" | "name" => filters.push((k.into_owned(), v.into_owned())),
                 _ => {}
             }
@@ -303,7 +315,9 @@ impl Admin {
                 }
             }
         }
-        if let Some(p) = parent {
+        // A nested path names the parent of what it creates or replaces;
+        // a PATCH there may still unset it (`{"service": null}`), as Kong's.
+        if let Some(p) = parent.filter(|_| existing.is_none()) {
             body.insert(p.field.into(), json!({"id": p.id.to_string()}));
         }
         let mut errors = Map::new();

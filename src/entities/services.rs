@@ -86,6 +86,15 @@ pub fn expand_url(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>)
     let Some(Value::String(url)) = obj.remove("url") else {
         return;
     };
+    if !url.contains("://") {
+        // Kong's URL parser reads a string without a scheme as a path
+        // alone: the host is then missing, and the path checked.
+        if !url.starts_with('/') {
+            errors.insert("path".into(), json!("should start with: /"));
+        }
+        obj.insert("path".into(), json!(url));
+        return;
+    }
     let parsed = url
         .parse::<http::Uri>()
         .ok()
