@@ -312,6 +312,7 @@ impl Admin {
             {
                 if let Some(config_fields) = plugins::config_fields(name) {
                     schema::coerce_form(config_fields, config);
+                    unescape_commas(name, config);
                 }
             }
         }
@@ -454,6 +455,37 @@ fn lua_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The serverless README's "Escaping Commas" note tells form users to
+/// write `\,` for commas; Kong stopped splitting form values on commas
+/// in 1.0, so the backslashes reach the compiler. Lua has no `\,` outside
+/// a string, so a function that fails to compile with them and compiles
+/// without them is stored without them, with a warning. Anything else
+/// (code that compiles as sent, or fails either way) is left for the
+/// plugin's own checks.
+fn unescape_commas(plugin: &str, config: &mut Map<String, Value>) {
+    for (phase, functions) in config.iter_mut() {
+        let Value::Array(items) = functions else {
+            continue;
+        };
+        for (i, item) in items.iter_mut().enumerate() {
+            let Value::String(code) = item else { continue };
+            if !code.contains("\\,") || lua_next::Chunk::compile(code.as_bytes(), code).is_ok() {
+                continue;
+            }
+            let unescaped = code.replace("\\,", ",");
+            if lua_next::Chunk::compile(unescaped.as_bytes(), &unescaped).is_ok() {
+                tracing::warn!(
+                    "[{plugin}] config.{phase}[{}] compiles only without the backslashes before \
+                     its commas (the README's \"Escaping Commas\" advice, unneeded since Kong \
+                     1.0): stored without them",
+                    i + 1
+                );
+                *code = unescaped;
+            }
+        }
+    }
 }
 
 /// A page offset is opaque, as Kong's: the base64 of the last id seen.
