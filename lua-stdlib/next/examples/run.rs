@@ -4,10 +4,8 @@
 //! Output goes to stdout as with `lua5.4 script.lua`; an uncaught error is
 //! printed to stderr as `lua: message` with exit status 1.
 
-use lua_next::{
-    load_bit, load_math, load_minimal_base, load_string, load_table, load_utf8, Budget, Chunk,
-    Function, Outcome, Vm,
-};
+use lua_next::env::{load_stdlib_with, Output, Profile};
+use lua_next::{Budget, Chunk, Function, Outcome, Vm};
 
 fn main() {
     let Some(path) = std::env::args().nth(1) else {
@@ -31,12 +29,7 @@ fn main() {
     let mut vm = Vm::new();
     let f = vm.enter(|ctx| {
         let env = ctx.globals();
-        load_minimal_base(ctx, env, None);
-        let _ = env.set(ctx, "table", load_table(ctx));
-        let _ = env.set(ctx, "math", load_math(ctx));
-        let _ = env.set(ctx, "bit", load_bit(ctx));
-        let _ = env.set(ctx, "utf8", load_utf8(ctx));
-        let _ = env.set(ctx, "string", load_string(ctx));
+        load_stdlib_with(ctx, env, Profile::Full, Output::Stdout);
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let mut call = vm.start(&f, (), Budget::default());

@@ -43,12 +43,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
 mod compiler;
+pub mod env;
 // `src/lib/`: the standard library (a plain `mod lib;` would be ambiguous
 // with this file).
 #[path = "lib/mod.rs"]
 mod lib;
-mod minibase;
 mod vm;
 
 use std::sync::Arc;
@@ -60,7 +61,6 @@ pub use compiler::CompileError;
 pub use lib::{
     bit::load_bit, math::load_math, string::load_string, table::load_table, utf8::load_utf8,
 };
-pub use minibase::load_minimal_base;
 pub use vm::callback::{
     BoxSequence, Callback, CallbackFn, CallbackReturn, CurrentThread, Execution, Fuel, Handler,
     IntoValue, IntoValues, LuaFrameInfo, Sequence, SequencePoll, Stack,

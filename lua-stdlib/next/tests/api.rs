@@ -1,16 +1,16 @@
 //! The embedding contract: budgets, slices, host waits, frozen tables and
 //! compile-once chunks, exercised as a host uses them.
 
+use lua_next::env::{load_stdlib_with, Output, Profile};
 use lua_next::{
-    load_minimal_base, Budget, Callback, CallbackReturn, Chunk, Function, Outcome, StashedFunction,
-    Value, Vm,
+    Budget, Callback, CallbackReturn, Chunk, Function, Outcome, StashedFunction, Value, Vm,
 };
 
 fn load(vm: &mut Vm, src: &str) -> StashedFunction {
     let chunk = Chunk::compile(src.as_bytes(), "=test").expect("compiles");
     vm.enter(|ctx| {
         let env = ctx.globals();
-        load_minimal_base(ctx, env, None);
+        load_stdlib_with(ctx, env, Profile::Full, Output::Stdout);
         ctx.stash(Function::from(chunk.load(ctx, env)))
     })
 }

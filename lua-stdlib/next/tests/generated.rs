@@ -9,7 +9,8 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use lua_next::{load_minimal_base, Budget, Chunk, Function, Outcome, Vm};
+use lua_next::env::{load_stdlib_with, Output, Profile};
+use lua_next::{Budget, Chunk, Function, Outcome, Vm};
 
 struct Rng(u64);
 
@@ -142,7 +143,7 @@ fn run_ours(src: &str) -> String {
     let sink = out.clone();
     let f = vm.enter(|ctx| {
         let env = ctx.globals();
-        load_minimal_base(ctx, env, Some(sink));
+        load_stdlib_with(ctx, env, Profile::Full, Output::Buffer(sink));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {

@@ -7,10 +7,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use lua_next::{
-    load_bit, load_math, load_minimal_base, load_table, load_utf8, Budget, Chunk, Function,
-    Outcome, Vm,
-};
+use lua_next::env::{load_stdlib_with, Output, Profile};
+use lua_next::{Budget, Chunk, Function, Outcome, Vm};
 
 /// A VM with the minimal base library and the ported libraries; `print`
 /// writes to the returned buffer.
@@ -20,11 +18,7 @@ fn vm_with_libs() -> (Vm, Rc<RefCell<Vec<u8>>>) {
     let sink = out.clone();
     vm.enter(|ctx| {
         let env = ctx.globals();
-        load_minimal_base(ctx, env, Some(sink));
-        let _ = env.set(ctx, "table", load_table(ctx));
-        let _ = env.set(ctx, "math", load_math(ctx));
-        let _ = env.set(ctx, "bit", load_bit(ctx));
-        let _ = env.set(ctx, "utf8", load_utf8(ctx));
+        load_stdlib_with(ctx, env, Profile::Full, Output::Buffer(sink));
     });
     (vm, out)
 }

@@ -17,10 +17,8 @@ use std::path::Path;
 use std::process::Command;
 use std::rc::Rc;
 
-use lua_next::{
-    load_bit, load_math, load_minimal_base, load_string, load_table, load_utf8, Budget, Chunk,
-    Function, Outcome, Vm,
-};
+use lua_next::env::{load_stdlib_with, Output, Profile};
+use lua_next::{Budget, Chunk, Function, Outcome, Vm};
 
 /// The scripts of `conformance/` that run here: those whose libraries are
 /// ported. Add a script when the last library it needs lands.
@@ -53,12 +51,7 @@ fn run_ours(path: &Path) -> String {
     let sink = out.clone();
     let f = vm.enter(|ctx| {
         let env = ctx.globals();
-        load_minimal_base(ctx, env, Some(sink));
-        let _ = env.set(ctx, "table", load_table(ctx));
-        let _ = env.set(ctx, "math", load_math(ctx));
-        let _ = env.set(ctx, "bit", load_bit(ctx));
-        let _ = env.set(ctx, "utf8", load_utf8(ctx));
-        let _ = env.set(ctx, "string", load_string(ctx));
+        load_stdlib_with(ctx, env, Profile::Full, Output::Buffer(sink));
         ctx.stash(Function::from(chunk.load(ctx, env)))
     });
     let budget = Budget {

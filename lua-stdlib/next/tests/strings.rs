@@ -4,16 +4,14 @@
 //! huge results fail with lua5.4's errors instead of taking the process's
 //! memory, and no pattern or subject can overflow the Rust stack.
 
-use lua_next::{
-    load_minimal_base, load_string, Budget, Chunk, Function, Outcome, StashedFunction, Vm,
-};
+use lua_next::env::{load_stdlib_with, Output, Profile};
+use lua_next::{Budget, Chunk, Function, Outcome, StashedFunction, Vm};
 
 fn load(vm: &mut Vm, src: &str) -> StashedFunction {
     let chunk = Chunk::compile(src.as_bytes(), "=test").expect("compiles");
     vm.enter(|ctx| {
         let env = ctx.globals();
-        load_minimal_base(ctx, env, None);
-        let _ = env.set(ctx, "string", load_string(ctx));
+        load_stdlib_with(ctx, env, Profile::Full, Output::Stdout);
         ctx.stash(Function::from(chunk.load(ctx, env)))
     })
 }

@@ -4,7 +4,13 @@
 //!
 //! | file | library |
 //! |---|---|
+//! | `base`, `load` | basic functions (`print` writes to an [`base::Output`]); `load` compiles text chunks |
 //! | `string`, `patterns`, `format`, `pack` | `string.*`: Lua patterns, `string.format`, `string.pack`; the string metatable |
+//! | `table`, `table_sort`, `math`, `utf8`, `coroutine`, `os` | as in Lua 5.4 (`os` without files and processes in the sandbox) |
+//! | `bit`, `compat` | LuaJIT / 5.1 compatibility (`bit`, `unpack`, `loadstring`, `table.new` …) |
+//! | `io` | the command-line runner's minimal `io` |
+//!
+//! `crate::env` puts them together per profile.
 //!
 //! Shared by all: `args` (our `lauxlib`: argument checking, the error
 //! messages lua5.4 prints, e.g. `bad argument #1 to 'sub' (number
@@ -18,10 +24,16 @@
 #![allow(dead_code)] // helpers land before every library that uses them
 
 pub mod args;
+pub mod base;
 pub mod bit;
+pub mod compat;
+pub mod coroutine;
 pub mod format;
+pub mod io;
+pub mod load;
 pub mod math;
 mod meta_op;
+pub mod os;
 pub mod pack;
 pub mod patterns;
 pub mod string;

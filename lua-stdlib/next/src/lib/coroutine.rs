@@ -1,0 +1,234 @@
+//! The `coroutine` library on the VM's threads: `create resume yield
+//! status wrap close isyieldable running`, with lua5.4's statuses and
+//! messages (`cannot resume dead coroutine`, errors through `wrap`
+//! positioned at the caller).
+
+use gc_arena::Collect;
+
+use super::args::{check_function, fail, position, set_fn, type_error, LibError, LibResult};
+use crate::{
+    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
+    Stack, Table, Thread, ThreadMode, Value,
+};
+
+fn check_co<'gc>(stack: &Stack<'gc, '_>, i: usize) -> LibResult<'gc, Thread<'gc>> {
+    match stack.get(i) {
+        Value::Thread(t) => Ok(t),
+        _ => type_error(stack, i, "coroutine"),
+    }
+}
+
+/// The status lua5.4 reports for `co`, seen from the running thread.
+fn status<'gc>(exec: &Execution<'gc, '_>, co: Thread<'gc>) -> &'static str {
+    if exec.current_thread().thread.ptr_eq(co) {
+        return "running";
+    }
+    match co.mode() {
+        ThreadMode::Fresh | ThreadMode::Suspended => "suspended",
+        ThreadMode::Running => "running",
+        ThreadMode::Normal => "normal",
+        ThreadMode::Dead => "dead",
+    }
+}
+
+/// Why `co` cannot be resumed now, if it cannot.
+fn resume_problem<'gc>(exec: &Execution<'gc, '_>, co: Thread<'gc>) -> Option<&'static str> {
+    match status(exec, co) {
+        "suspended" => None,
+        "dead" => Some("cannot resume dead coroutine"),
+        _ => Some("cannot resume non-suspended coroutine"),
+    }
+}
+
+fn co_create<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let f = check_function(stack, 0)?;
+    stack.replace(ctx, Thread::with_function(&ctx, f));
+    Ok(CallbackReturn::Return)
+}
+
+/// `resume`'s continuation: `true, results` or `false, error`.
+#[derive(Collect)]
+#[collect(require_static)]
+struct ResumeResult;
+
+impl<'gc> Sequence<'gc> for ResumeResult {
+    fn poll(
+        &mut self,
+        _: Context<'gc>,
+        _: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        stack.push_front(true);
+        Ok(SequencePoll::Return)
+    }
+
+    fn error(
+        &mut self,
+        ctx: Context<'gc>,
+        _: Execution<'gc, '_>,
+        error: Error<'gc>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        stack.replace(ctx, (false, error.value()));
+        Ok(SequencePoll::Return)
+    }
+}
+
+fn co_resume<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let thread = check_co(stack, 0)?;
+    if let Some(problem) = resume_problem(exec, thread) {
+        stack.replace(ctx, (false, problem));
+        return Ok(CallbackReturn::Return);
+    }
+    stack.pop_front();
+    Ok(CallbackReturn::Resume {
+        thread,
+        then: Some(BoxSequence::new(&ctx, ResumeResult)),
+    })
+}
+
+fn co_yield<'gc>(
+    _: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    _: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    if exec.current_thread().is_main {
+        return fail("attempt to yield from outside a coroutine");
+    }
+    Ok(CallbackReturn::Yield {
+        to_thread: None,
+        then: None,
+    })
+}
+
+fn co_status<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let thread = check_co(stack, 0)?;
+    stack.replace(ctx, status(exec, thread));
+    Ok(CallbackReturn::Return)
+}
+
+fn co_running<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let current = exec.current_thread();
+    stack.replace(ctx, (current.thread, current.is_main));
+    Ok(CallbackReturn::Return)
+}
+
+fn co_isyieldable<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let current = exec.current_thread();
+    let yieldable = match stack.get(0) {
+        Value::Thread(t) if !t.ptr_eq(current.thread) => !t.ptr_eq(exec.executor().main_thread()),
+        Value::Nil | Value::Thread(_) => !current.is_main,
+        _ => return type_error(stack, 0, "coroutine"),
+    };
+    stack.replace(ctx, yieldable);
+    Ok(CallbackReturn::Return)
+}
+
+fn co_close<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let thread = check_co(stack, 0)?;
+    match status(exec, thread) {
+        "suspended" | "dead" => {
+            // A coroutine that died by an error reports it.
+            let death = thread.death();
+            let _ = thread.close(&ctx);
+            match death {
+                Some(error) => stack.replace(ctx, (false, error.value())),
+                None => stack.replace(ctx, true),
+            }
+            Ok(CallbackReturn::Return)
+        }
+        other => fail(format!("cannot close a {other} coroutine")),
+    }
+}
+
+/// `wrap`'s continuation: results pass through; a string error gets the
+/// caller's position, as lua5.4's `auxwrap` adds it.
+#[derive(Collect)]
+#[collect(require_static)]
+struct WrapResult;
+
+impl<'gc> Sequence<'gc> for WrapResult {
+    fn poll(
+        &mut self,
+        _: Context<'gc>,
+        _: Execution<'gc, '_>,
+        _: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        Ok(SequencePoll::Return)
+    }
+
+    fn error(
+        &mut self,
+        ctx: Context<'gc>,
+        exec: Execution<'gc, '_>,
+        error: Error<'gc>,
+        _: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        match error.value() {
+            Value::String(s) if s.as_bytes() != b"not enough memory" => {
+                let mut msg = position(&exec).into_bytes();
+                msg.extend_from_slice(s.as_bytes());
+                Err(Error::from_value(Value::String(ctx.intern(&msg))))
+            }
+            _ => Err(error),
+        }
+    }
+}
+
+fn co_wrap<'gc>(
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut Stack<'gc, '_>,
+) -> LibResult<'gc, CallbackReturn<'gc>> {
+    let f = check_function(stack, 0)?;
+    let thread = Thread::with_function(&ctx, f);
+    let wrapper = Callback::from_fn_with(&ctx, thread, |thread, ctx, exec, _| {
+        if let Some(problem) = resume_problem(&exec, *thread) {
+            return Err(LibError::Msg(problem.to_string()).into_error(ctx, &exec, "wrap"));
+        }
+        Ok(CallbackReturn::Resume {
+            thread: *thread,
+            then: Some(BoxSequence::new(&ctx, WrapResult)),
+        })
+    });
+    stack.replace(ctx, wrapper);
+    Ok(CallbackReturn::Return)
+}
+
+/// Builds the `coroutine` table.
+pub fn load_coroutine<'gc>(ctx: Context<'gc>) -> Table<'gc> {
+    let co = ctx.new_table();
+    set_fn(ctx, co, "coroutine.create", co_create);
+    set_fn(ctx, co, "coroutine.resume", co_resume);
+    set_fn(ctx, co, "coroutine.yield", co_yield);
+    set_fn(ctx, co, "coroutine.status", co_status);
+    set_fn(ctx, co, "coroutine.running", co_running);
+    set_fn(ctx, co, "coroutine.isyieldable", co_isyieldable);
+    set_fn(ctx, co, "coroutine.close", co_close);
+    set_fn(ctx, co, "coroutine.wrap", co_wrap);
+    co
+}
