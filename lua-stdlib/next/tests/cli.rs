@@ -1,4 +1,4 @@
-//! The `lua` runner end to end (the `lua` example is `lua_next::cli`, the
+//! The `lua` runner end to end (the `luanext` example is `lua_next::cli`, the
 //! runner behind `lunagate lua`): `-e`, `-l`, scripts with `arg`, stdin,
 //! error output with its traceback and exit status, against lua5.4 where
 //! it is installed.
@@ -12,7 +12,7 @@ use std::{
 fn lua() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    dir.join("examples").join("lua")
+    dir.join("examples").join("luanext")
 }
 
 fn run_with(program: &Path, args: &[&str], stdin: &str) -> (String, String, i32) {

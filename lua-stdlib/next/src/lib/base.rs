@@ -228,18 +228,21 @@ fn base_error<'gc>(
 }
 
 fn base_assert<'gc>(
-    _: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     if check_any(stack, 0)?.to_bool() {
-        Ok(CallbackReturn::Return)
-    } else if stack.len() < 2 {
-        fail("assertion failed!")
-    } else {
-        // The message is raised as it is, without a position.
-        Err(Error::from_value(stack.get(1)).into())
+        return Ok(CallbackReturn::Return);
     }
+    // As lua5.4: `error(message or "assertion failed!")` at level 1.
+    let message = if stack.len() < 2 {
+        Value::String(ctx.intern_static(b"assertion failed!"))
+    } else {
+        stack.get(1)
+    };
+    stack.replace(ctx, message);
+    base_error(ctx, exec, stack)
 }
 
 fn base_select<'gc>(
@@ -414,7 +417,7 @@ fn base_rawlen<'gc>(
     let n = match stack.get(0) {
         Value::Table(t) => t.length(),
         Value::String(s) => s.len() as i64,
-        _ => return arg_fail(0, "table or string expected"),
+        _ => return type_error(stack, 0, "table or string"),
     };
     stack.replace(ctx, n);
     Ok(CallbackReturn::Return)
@@ -472,8 +475,12 @@ fn base_collectgarbage<'gc>(
     let result: Value<'gc> = match opt.as_str() {
         // The arena collects between steps of the executor: a collection
         // cannot run inside a callback.
-        "count" => Value::Number(0.0),
-        "step" | "isrunning" => Value::Boolean(true),
+        // An estimate: live objects at their counted fixed size.
+        "count" => Value::Number(
+            (ctx.metrics().total_gc_count() * crate::vm::mem::GC_OBJECT_BYTES) as f64 / 1024.0,
+        ),
+        "step" => Value::Boolean(false),
+        "isrunning" => Value::Boolean(true),
         "generational" | "incremental" => Value::String(ctx.intern_static(b"incremental")),
         "setpause" => Value::Integer(200),
         "setstepmul" => Value::Integer(100),
@@ -604,6 +611,10 @@ impl<'gc> Sequence<'gc> for HandlerResult {
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         stack.replace(ctx, (false, error.value()));
         Ok(SequencePoll::Return)
+    }
+
+    fn handler(&self) -> Handler<'gc> {
+        Handler::Catch
     }
 }
 

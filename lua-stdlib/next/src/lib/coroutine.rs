@@ -7,14 +7,15 @@ use gc_arena::Collect;
 
 use super::args::{check_function, fail, position, set_fn, type_error, LibError, LibResult};
 use crate::{
-    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
-    Stack, Table, Thread, ThreadMode, Value,
+    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Handler, Sequence,
+    SequencePoll, Stack, Table, Thread, ThreadMode, Value,
 };
 
 fn check_co<'gc>(stack: &Stack<'gc, '_>, i: usize) -> LibResult<'gc, Thread<'gc>> {
     match stack.get(i) {
         Value::Thread(t) => Ok(t),
-        _ => type_error(stack, i, "coroutine"),
+        // lua5.4.4's wording (5.4.6 says "coroutine").
+        _ => type_error(stack, i, "thread"),
     }
 }
 
@@ -75,6 +76,12 @@ impl<'gc> Sequence<'gc> for ResumeResult {
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         stack.replace(ctx, (false, error.value()));
         Ok(SequencePoll::Return)
+    }
+
+    fn handler(&self) -> Handler<'gc> {
+        // The coroutine's errors end here: no message handler further out
+        // may see them.
+        Handler::Catch
     }
 }
 
@@ -138,7 +145,7 @@ fn co_isyieldable<'gc>(
     let yieldable = match stack.get(0) {
         Value::Thread(t) if !t.ptr_eq(current.thread) => !t.ptr_eq(exec.executor().main_thread()),
         Value::Nil | Value::Thread(_) => !current.is_main,
-        _ => return type_error(stack, 0, "coroutine"),
+        _ => return type_error(stack, 0, "thread"),
     };
     stack.replace(ctx, yieldable);
     Ok(CallbackReturn::Return)
