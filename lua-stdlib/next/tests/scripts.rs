@@ -1,13 +1,12 @@
-//! Runs every `tests/lua/*.lua` script on the new VM (with the minimal
-//! base library and the libraries ported so far) and compares its output
+//! Runs every `tests/lua/*.lua` script on the new VM (with the Full
+//! profile's standard library, `env::load_stdlib_with`) and compares its output
 //! with lua5.4's. The scripts cover the VM areas one by one: coercions,
 //! int/float comparison, metamethods, errors with variable names,
 //! closures, varargs, goto, coroutines, and the ported libraries
 //! (`string_*.lua`, ...).
 //!
-//! The conformance scripts of `conformance/` whose libraries exist here
-//! ([`CONFORMANCE`]) run the same way, from that directory with `TZ=UTC`,
-//! as `cargo test -p lua-stdlib --test conformance` runs them.
+//! The scripts of `conformance/` run through the runner in
+//! `tests/conformance.rs`.
 //!
 //! Without `lua5.4` the comparison is skipped, except in CI (`CI=true`),
 //! where it fails.
@@ -19,23 +18,6 @@ use std::rc::Rc;
 
 use lua_next::env::{load_stdlib_with, Output, Profile};
 use lua_next::{Budget, Chunk, Function, Outcome, Vm};
-
-/// The scripts of `conformance/` that run here: those whose libraries are
-/// ported. Add a script when the last library it needs lands.
-const CONFORMANCE: &[&str] = &[
-    "arithmetic.lua",
-    "closures.lua",
-    "format.lua",
-    "literals.lua",
-    "math.lua",
-    "metatables.lua",
-    "pack.lua",
-    "patterns.lua",
-    "strings.lua",
-    "table_deletes.lua",
-    "tables.lua",
-    "utf8.lua",
-];
 
 /// Output of `path` on our VM: what it printed, then `error: msg` if it
 /// ended with an uncaught error.
@@ -101,8 +83,6 @@ fn scripts_match_lua54() {
         .collect();
     paths.sort();
     assert!(!paths.is_empty());
-    let conformance = root.join("../../conformance");
-    paths.extend(CONFORMANCE.iter().map(|name| conformance.join(name)));
     let mut failures = Vec::new();
     for p in &paths {
         let ours = run_ours(p);
