@@ -50,20 +50,9 @@ pub fn function_env<'gc>(ctx: Context<'gc>, env_meta: Table<'gc>) -> Table<'gc> 
     env
 }
 
-/// The standard library, sandbox profile. Until lua-next's `env` module
-/// lands this is its minimal base (base functions and `coroutine`) plus
-/// the ported `string`, `table`, `math`, `utf8` and `bit` libraries.
+/// The standard library, sandbox profile (lua-next's `env`).
 fn load_libraries<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
-    lua_next::load_minimal_base(ctx, globals, None);
-    let string = lua_next::load_string(ctx);
-    let _ = globals.set(ctx, "string", string);
-    let table = lua_next::load_table(ctx);
-    let _ = globals.set(ctx, "table", table);
-    // LuaJIT's global `unpack`, which Kong code uses.
-    let _ = globals.set(ctx, "unpack", table.get(ctx, "unpack"));
-    let _ = globals.set(ctx, "math", lua_next::load_math(ctx));
-    let _ = globals.set(ctx, "utf8", lua_next::load_utf8(ctx));
-    let _ = globals.set(ctx, "bit", lua_next::load_bit(ctx));
+    lua_next::env::load_stdlib(ctx, globals, lua_next::env::Profile::Sandbox);
     // `_G` of the shared table would name it; each function's own `_ENV`
     // has its own `_G`.
     let _ = globals.set(ctx, "_G", Value::Nil);
