@@ -147,7 +147,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
         let _ = globals.set(ctx, "arg", arg);
         if inv.warnings {
-            ctx.registry().set(ctx, "lua-next.warn-on", true).ok();
+            let _ = ctx.registry().set(ctx, crate::lib::base::WARN_ON, true);
         }
     });
 
@@ -194,7 +194,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
+/// Prints the warnings recorded while warnings are on (lua.c prints
+/// none while they are off, finalizer errors included).
 fn print_warnings(vm: &mut Vm) {
+    let on = vm.enter(|ctx| ctx.registry().get(ctx, crate::lib::base::WARN_ON).to_bool());
+    if !on {
+        return;
+    }
     let warnings = vm.take_warnings();
     if warnings.is_empty() {
         return;

@@ -106,7 +106,12 @@ pub fn compile_value_env<'gc>(
     env: Value<'gc>,
 ) -> Result<Closure<'gc>, String> {
     let proto = crate::compiler::compile(source, chunk_name).map_err(|e| e.message)?;
-    let fp = crate::vm::closure::FunctionProto::load(&ctx, &proto, &mut |s| ctx.intern(s));
+    // Equal string constants of one chunk are one string, long ones too
+    // (lua5.4's `luaK_stringK` reuses them within a chunk).
+    let mut seen: std::collections::HashMap<Vec<u8>, crate::String<'gc>> = Default::default();
+    let fp = crate::vm::closure::FunctionProto::load(&ctx, &proto, &mut |s| {
+        *seen.entry(s.to_vec()).or_insert_with(|| ctx.intern(s))
+    });
     let up = ctx.new_upval(crate::vm::closure::UpvalState::Closed(env));
     Ok(ctx.new_closure(fp, [up]))
 }

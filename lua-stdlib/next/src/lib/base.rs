@@ -191,7 +191,14 @@ fn base_tonumber<'gc>(
         if !(2..=36).contains(&base) {
             return arg_fail(1, "base out of range");
         }
-        str_to_int_base(s.as_bytes(), base as u32).map_or(Value::Nil, Value::Integer)
+        // lua5.4's `b_str2int` also takes a `+` sign.
+        let text = s.as_bytes().trim_ascii_start();
+        let digits = match text.strip_prefix(b"+") {
+            Some(rest) if !rest.starts_with(b"-") => rest,
+            Some(_) => b"",
+            None => text,
+        };
+        str_to_int_base(digits, base as u32).map_or(Value::Nil, Value::Integer)
     };
     stack.replace(ctx, result);
     Ok(CallbackReturn::Return)
@@ -707,7 +714,7 @@ fn base_warn<'gc>(
 }
 
 /// Registry key of the warning switch (`@on`/`@off`).
-const WARN_ON: &str = "lua-next.warn-on";
+pub(crate) const WARN_ON: &str = "lua-next.warn-on";
 
 /// `warn`'s messages: control messages (`@on`, `@off`) switch warnings,
 /// which start off as in `lua.c`; others are recorded for the host while

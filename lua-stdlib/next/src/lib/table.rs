@@ -333,7 +333,7 @@ impl<'gc> MetaOp<'gc> for Move<'gc> {
     ) -> LibResult<'gc, Access<'gc>> {
         match self.at {
             MoveAt::Start => {
-                let e = self.f + self.n - 1;
+                let e = self.f + (self.n - 1);
                 if self.t > e || self.t <= self.f {
                     self.backwards = false;
                 } else if self.dest_given {
