@@ -186,8 +186,7 @@ fn run_file(lua: &Path, dir: &Path, file: &str) -> (bool, f64, String) {
         None => "timeout".to_string(),
         Some(_) => output
             .lines()
-            .filter(|l| l.starts_with("lua:") || l.contains("panicked"))
-            .next()
+            .find(|l| l.starts_with("lua:") || l.contains("panicked"))
             .unwrap_or_else(|| output.lines().last().unwrap_or(""))
             .chars()
             .take(110)
