@@ -52,6 +52,10 @@ pub mod env;
 mod lib;
 mod vm;
 
+/// OpenResty and Kong libraries beyond Lua's own (`cjson`, `ngx.re`, the `ngx`
+/// codecs, `kong.table`): see `src/ext/mod.rs`.
+pub mod ext;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,52 @@
+//! Libraries that are not Lua's own but that Kong functions expect to find
+//! on OpenResty: `cjson`/`cjson.safe`, `ngx.re`, the `ngx` codecs and time
+//! helpers, `kong.table` and `kong.tools.uuid`. Each has a `load_*`
+//! function that returns its table; the gateway decides where it goes
+//! (`require` name, a field of `ngx` or `kong`).
+//!
+//! They behave as OpenResty's C modules do (lua-cjson 2.1.0.x,
+//! lua-nginx-module) — messages included — with two differences that
+//! matter on a shared worker: every recursive structure has an explicit
+//! depth limit, and work is charged to the caller's instruction budget
+//! (`exec.fuel()`), so one call cannot run for free.
+//!
+//! | file | what |
+//! |---|---|
+//! | `cjson` | `cjson`, `cjson.safe`, and the `null` value `ngx.null` shares |
+
+pub mod cjson;
+
+use crate::{Context, UserData, Value};
+
+/// The marker type behind [`null`].
+struct Null;
+
+/// OpenResty's NULL light userdata: `cjson.null` and `ngx.null` are the
+/// same value (Kong code compares decoded JSON with `ngx.null`). One per
+/// VM, kept in the registry; `tostring` shows `userdata: NULL` as
+/// OpenResty does.
+pub fn null<'gc>(ctx: Context<'gc>) -> Value<'gc> {
+    const KEY: &str = "lua-next.ext.null";
+    let v = ctx.registry().get(ctx, KEY);
+    if !v.is_nil() {
+        return v;
+    }
+    let ud = UserData::new_static(&ctx, Null);
+    let mt = ctx.new_table();
+    let _ = mt.set(
+        ctx,
+        "__tostring",
+        crate::Callback::from_fn(&ctx, |ctx, _, mut stack| {
+            stack.replace(ctx, "userdata: NULL");
+            Ok(crate::CallbackReturn::Return)
+        }),
+    );
+    ud.set_metatable(&ctx, Some(mt));
+    let _ = ctx.registry().set(ctx, KEY, ud);
+    Value::UserData(ud)
+}
+
+/// Whether `v` is [`null`].
+pub fn is_null(v: Value<'_>) -> bool {
+    matches!(v, Value::UserData(ud) if ud.downcast_static::<Null>().is_some())
+}
