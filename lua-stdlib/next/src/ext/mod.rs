@@ -13,10 +13,23 @@
 //! | file | what |
 //! |---|---|
 //! | `cjson` | `cjson`, `cjson.safe`, and the `null` value `ngx.null` shares |
+//! | `re` | `ngx.re` (`translate`: PCRE syntax; `engine`: compile, cache, search) |
 
 pub mod cjson;
+pub mod re;
 
-use crate::{Context, UserData, Value};
+use crate::{Context, Table, UserData, Value};
+
+/// Copies every field of `from` into `into` (raw): for libraries whose
+/// functions are fields of `ngx` itself, e.g.
+/// `copy_fields(ctx, load_ngx_codecs(ctx), ngx)`.
+pub fn copy_fields<'gc>(ctx: Context<'gc>, from: Table<'gc>, into: Table<'gc>) {
+    let mut k = Value::Nil;
+    while let Ok(Some((key, v))) = from.next(k) {
+        let _ = into.raw_set(&ctx, key, v);
+        k = key;
+    }
+}
 
 /// The marker type behind [`null`].
 struct Null;

@@ -1,0 +1,338 @@
+//! Compiling (with a bounded per-thread cache) and running one search.
+//!
+//! A pattern the `regex` crate can run (no back-references, lookaround or
+//! atomic groups) runs there, on bytes, in linear time. The others run on
+//! `fancy-regex`'s backtracking engine with its backtrack limit: past it
+//! the search fails as PCRE's match limit does (`pcre_exec() failed:
+//! -8`). `fancy-regex` works on `str`: outside UTF-8 mode a subject with
+//! non-ASCII bytes is searched as Latin-1 (one char per byte, the pattern
+//! spells its bytes as `\x{HH}` too) and offsets are mapped back.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::translate::{translate, Mode};
+
+/// Most compiled patterns kept per thread (OpenResty's
+/// `lua_regex_cache_max_entries` default).
+pub const CACHE_ENTRIES: usize = 1024;
+/// Backtracking steps one search may take before it fails.
+pub const BACKTRACK_LIMIT: usize = 1_000_000;
+/// Size limit of one compiled program (and of its lazy DFA cache).
+const SIZE_LIMIT: usize = 4 << 20;
+
+/// The options OpenResty takes.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
+pub struct Flags {
+    pub anchored: bool,
+    pub caseless: bool,
+    pub dup_names: bool,
+    pub multiline: bool,
+    pub dotall: bool,
+    pub extended: bool,
+    pub utf8: bool,
+    /// `U`: UTF-8 without checking the subject.
+    pub no_utf8_check: bool,
+}
+
+impl Flags {
+    /// Parses OpenResty's option letters; the unknown one on failure.
+    pub fn parse(opts: &[u8]) -> Result<Flags, u8> {
+        let mut f = Flags::default();
+        for &c in opts {
+            match c {
+                b'a' => f.anchored = true,
+                b'i' => f.caseless = true,
+                b'D' => f.dup_names = true,
+                b'm' => f.multiline = true,
+                b's' => f.dotall = true,
+                b'x' => f.extended = true,
+                b'u' => f.utf8 = true,
+                b'U' => {
+                    f.utf8 = true;
+                    f.no_utf8_check = true
+                }
+                // j (JIT), o (compile once), J (JavaScript compatibility)
+                // and d (DFA) change nothing here: every pattern is cached
+                // and `d` searches leftmost-first.
+                b'j' | b'o' | b'J' | b'd' => {}
+                other => return Err(other),
+            }
+        }
+        Ok(f)
+    }
+}
+
+enum Engine {
+    Plain(regex::bytes::Regex),
+    Fancy(fancy_regex::Regex),
+}
+
+pub struct Compiled {
+    engine: Engine,
+    /// Capture groups, not counting the whole match.
+    pub groups: usize,
+    /// (group, name) in pattern order.
+    pub names: Vec<(usize, String)>,
+    pub flags: Flags,
+}
+
+/// A search failure, as OpenResty reports it.
+#[derive(Debug)]
+pub enum ExecError {
+    /// PCRE_ERROR_MATCHLIMIT.
+    MatchLimit,
+    /// PCRE_ERROR_BADUTF8.
+    BadUtf8,
+    Other(String),
+}
+
+impl ExecError {
+    pub fn message(&self) -> String {
+        match self {
+            ExecError::MatchLimit => "pcre_exec() failed: -8".into(),
+            ExecError::BadUtf8 => "pcre_exec() failed: -10".into(),
+            ExecError::Other(m) => m.clone(),
+        }
+    }
+}
+
+/// One match: `(start, end)` byte offsets per group (0 is the whole
+/// match), `None` for a group that did not take part.
+pub type Spans = Vec<Option<(usize, usize)>>;
+
+struct Cache {
+    map: HashMap<(Vec<u8>, Flags), (Rc<Compiled>, u64)>,
+    tick: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache { map: HashMap::new(), tick: 0 });
+}
+
+/// The compiled pattern, from this thread's cache or compiled now (and
+/// cached, evicting the least recently used past [`CACHE_ENTRIES`]).
+/// `Err` is OpenResty's message. The flag says whether it was compiled.
+pub fn compile(pattern: &[u8], flags: Flags) -> Result<(Rc<Compiled>, bool), String> {
+    let key = (pattern.to_vec(), flags);
+    let hit = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.tick += 1;
+        let tick = c.tick;
+        c.map.get_mut(&key).map(|e| {
+            e.1 = tick;
+            e.0.clone()
+        })
+    });
+    if let Some(r) = hit {
+        return Ok((r, false));
+    }
+    let compiled = Rc::new(build(pattern, flags)?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.map.len() >= CACHE_ENTRIES {
+            if let Some(oldest) = c
+                .map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                c.map.remove(&oldest);
+            }
+        }
+        let tick = c.tick;
+        c.map.insert(key, (compiled.clone(), tick));
+    });
+    Ok((compiled, true))
+}
+
+/// How many patterns this thread's cache holds.
+pub fn cached() -> usize {
+    CACHE.with(|c| c.borrow().map.len())
+}
+
+fn compile_error(pattern: &[u8], msg: &str) -> String {
+    format!(
+        "pcre_compile() failed: {msg} in \"{}\"",
+        String::from_utf8_lossy(pattern)
+    )
+}
+
+/// The engine's message in PCRE's words where they mean the same.
+fn pcre_words(msg: &str) -> String {
+    let table = [
+        (
+            "repetition operator missing expression",
+            "nothing to repeat",
+        ),
+        ("unclosed group", "missing )"),
+        ("unopened group", "unmatched parentheses"),
+        (
+            "unclosed character class",
+            "missing terminating ] for character class",
+        ),
+        (
+            "invalid character class range",
+            "range out of order in character class",
+        ),
+        ("exceeds size limit", "regular expression is too large"),
+        ("nest limit", "parentheses are too deeply nested"),
+        ("backreference", "reference to non-existent subpattern"),
+    ];
+    for (theirs, pcre) in table {
+        if msg.contains(theirs) {
+            return pcre.to_string();
+        }
+    }
+    // The engines' messages are multi-line (pattern, caret, text).
+    msg.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .map(|l| l.trim_start_matches("error:").trim().to_string())
+        .unwrap_or_else(|| msg.lines().next().unwrap_or("").to_string())
+}
+
+fn build(pattern: &[u8], flags: Flags) -> Result<Compiled, String> {
+    let mode = Mode {
+        utf8: flags.utf8,
+        extended: flags.extended,
+        multiline: flags.multiline,
+    };
+    let t = translate(pattern, &mode).map_err(|m| compile_error(pattern, &m))?;
+    if !flags.dup_names {
+        let mut seen = std::collections::HashSet::new();
+        if t.names.iter().any(|(_, n)| !seen.insert(n)) {
+            return Err(compile_error(
+                pattern,
+                "two named subpatterns have the same name",
+            ));
+        }
+    }
+    let engine = if t.fancy {
+        let mut text = String::new();
+        for (on, c) in [
+            (flags.caseless, 'i'),
+            (flags.multiline, 'm'),
+            (flags.dotall, 's'),
+        ] {
+            if on {
+                text.push_str(&format!("(?{c})"));
+            }
+        }
+        text.push_str(&t.text);
+        let re = fancy_regex::RegexBuilder::new(&text)
+            .backtrack_limit(BACKTRACK_LIMIT)
+            .delegate_size_limit(SIZE_LIMIT)
+            .delegate_dfa_size_limit(SIZE_LIMIT)
+            .build()
+            .map_err(|e| compile_error(pattern, &pcre_words(&e.to_string())))?;
+        Engine::Fancy(re)
+    } else {
+        let re = regex::bytes::RegexBuilder::new(&t.text)
+            .case_insensitive(flags.caseless)
+            .multi_line(flags.multiline)
+            .dot_matches_new_line(flags.dotall)
+            .unicode(flags.utf8)
+            .size_limit(SIZE_LIMIT)
+            .dfa_size_limit(SIZE_LIMIT)
+            .build()
+            .map_err(|e| compile_error(pattern, &pcre_words(&e.to_string())))?;
+        Engine::Plain(re)
+    };
+    Ok(Compiled {
+        engine,
+        groups: t.groups,
+        names: t.names,
+        flags,
+    })
+}
+
+/// The subject as `fancy-regex` sees it.
+enum Text<'s> {
+    Same(&'s str),
+    /// Latin-1: `starts[i]` is where byte `i` of the subject begins.
+    Mapped(String, Vec<usize>),
+}
+
+impl Compiled {
+    /// Searches `subject` from byte `pos`. Returns the spans and the work
+    /// done, in units of [`crate::lib::args::charge`].
+    pub fn search(&self, subject: &[u8], pos: usize) -> (Result<Option<Spans>, ExecError>, usize) {
+        match &self.engine {
+            Engine::Plain(re) => {
+                let mut locs = re.capture_locations();
+                let m = re.captures_read_at(&mut locs, subject, pos);
+                let scanned = m.map_or(subject.len(), |m| m.end()) - pos.min(subject.len());
+                let spans = m.and_then(|m| {
+                    if self.flags.anchored && m.start() != pos {
+                        return None;
+                    }
+                    Some((0..=self.groups).map(|g| locs.get(g)).collect())
+                });
+                (Ok(spans), scanned + 16)
+            }
+            Engine::Fancy(re) => {
+                let started = Instant::now();
+                let r = self.fancy_search(re, subject, pos);
+                // The backtracking engine does not count its steps: charge
+                // its running time, about one unit per nanosecond.
+                let spent = started.elapsed().as_nanos().min(usize::MAX as u128) as usize;
+                (r, spent + subject.len().saturating_sub(pos) + 16)
+            }
+        }
+    }
+
+    fn fancy_search(
+        &self,
+        re: &fancy_regex::Regex,
+        subject: &[u8],
+        pos: usize,
+    ) -> Result<Option<Spans>, ExecError> {
+        let text = if subject.is_ascii() {
+            Text::Same(std::str::from_utf8(subject).map_err(|_| ExecError::BadUtf8)?)
+        } else if self.flags.utf8 {
+            match std::str::from_utf8(subject) {
+                Ok(s) => Text::Same(s),
+                Err(_) if self.flags.no_utf8_check => return Ok(None),
+                Err(_) => return Err(ExecError::BadUtf8),
+            }
+        } else {
+            let mut s = String::with_capacity(subject.len() * 2);
+            let mut starts = Vec::with_capacity(subject.len() + 1);
+            for &b in subject {
+                starts.push(s.len());
+                s.push(b as char);
+            }
+            starts.push(s.len());
+            Text::Mapped(s, starts)
+        };
+        let (s, at) = match &text {
+            Text::Same(s) => (*s, pos),
+            Text::Mapped(s, starts) => (s.as_str(), starts[pos.min(subject.len())]),
+        };
+        if !s.is_char_boundary(at) {
+            return Ok(None);
+        }
+        let caps = match re.captures_from_pos(s, at) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(fancy_regex::Error::RuntimeError(
+                fancy_regex::RuntimeError::BacktrackLimitExceeded,
+            )) => return Err(ExecError::MatchLimit),
+            Err(e) => return Err(ExecError::Other(e.to_string())),
+        };
+        let back = |o: usize| match &text {
+            Text::Same(_) => o,
+            Text::Mapped(_, starts) => starts.partition_point(|&x| x < o),
+        };
+        let spans: Spans = (0..=self.groups)
+            .map(|g| caps.get(g).map(|m| (back(m.start()), back(m.end()))))
+            .collect();
+        if self.flags.anchored && spans[0].is_some_and(|(s, _)| s != pos) {
+            return Ok(None);
+        }
+        Ok(Some(spans))
+    }
+}
