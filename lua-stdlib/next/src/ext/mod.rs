@@ -14,9 +14,15 @@
 //! |---|---|
 //! | `cjson` | `cjson`, `cjson.safe`, and the `null` value `ngx.null` shares |
 //! | `re` | `ngx.re` (`translate`: PCRE syntax; `engine`: compile, cache, search) |
+//! | `codec` | `ngx.encode_args` … `ngx.quote_sql_str`, `require "ngx.base64"` |
+//! | `time` | `ngx.time` … `ngx.parse_http_time` on the host's clock |
+//! | `kong` | `kong.table`, `kong.tools.uuid` |
 
 pub mod cjson;
+pub mod codec;
+pub mod kong;
 pub mod re;
+pub mod time;
 
 use crate::{Context, Table, UserData, Value};
 
