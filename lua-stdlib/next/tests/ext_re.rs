@@ -329,3 +329,53 @@ fn non_utf8_subjects_and_patterns_work_byte_by_byte() {
         &["true", "true", "4 | 4", "true"],
     );
 }
+
+#[test]
+fn pcre_details_the_translation_keeps() {
+    // oracle (a differential run of the same cases on nginx): possessive
+    // quantifiers, ASCII-only \w \d \b also in UTF-8 mode (PCRE without
+    // UCP), lazy quantifiers, unknown escaped letters as literals, `$`
+    // before a final newline, and PCRE's messages.
+    check(
+        r#"for _, c in ipairs{
+             {"aaa", "a*+a", ""}, {"aaab", "a++b", ""}, {"abab", "(?:ab)++", ""},
+             {"é1", "\\w+", "u"}, {"é1", "[\\w]+", "u"}, {"éb", "\\bb", "u"}, {"١٢", "\\d", "u"},
+             {"ab", "a*?", ""}, {"aaa", "a{1,2}?", ""}, {"aaa", "a{2}+", ""},
+             {"ÉCOLE", "école", "iu"}, {"x", "\\ix", ""}, {"b", "(a)|b", ""},
+             {"\n", "^$", ""}, {"ab\ncd", "ab$", "m"}, {"x{a}", "x{a}", ""}, {"a]b", "[]a]+", ""},
+             {"foo.bar", "\\Qfoo.bar\\E", ""}, {"<a>", "\\<a\\>", ""}, {"a&&b", "[&]+", ""},
+             {"x", "x{2,1}", ""}, {"x", "(?<1a>x)", ""}, {"x", "*x", ""}, {"x", "x)", ""},
+           } do
+             local m, err = ngx.re.match(c[1], c[2], c[3])
+             local g, n, gerr = ngx.re.gsub(c[1], c[2], "<$0>", c[3])
+             show(m, err, (g or "nil"):gsub("\n", "/"), n, gerr)
+           end"#,
+        &[
+            "nil | nil | aaa | 0 | nil",
+            "{0=aaab} | nil | <aaab> | 1 | nil",
+            "{0=abab} | nil | <abab> | 1 | nil",
+            "{0=1} | nil | é<1> | 1 | nil",
+            "{0=1} | nil | é<1> | 1 | nil",
+            "{0=b} | nil | é<b> | 1 | nil",
+            "nil | nil | ١٢ | 0 | nil",
+            "{0=} | nil | <>a<>b<> | 3 | nil",
+            "{0=a} | nil | <a><a><a> | 3 | nil",
+            "{0=aa} | nil | <aa>a | 1 | nil",
+            "{0=ÉCOLE} | nil | <ÉCOLE> | 1 | nil",
+            "nil | nil | x | 0 | nil",
+            "{0=b,1=false} | nil | <b> | 1 | nil",
+            "{0=} | nil | <>/ | 1 | nil",
+            "{0=ab} | nil | <ab>/cd | 1 | nil",
+            "{0=x{a}} | nil | <x{a}> | 1 | nil",
+            "{0=a]} | nil | <a]>b | 1 | nil",
+            "{0=foo.bar} | nil | <foo.bar> | 1 | nil",
+            "{0=<a>} | nil | <<a>> | 1 | nil",
+            "{0=&&} | nil | a<&&>b | 1 | nil",
+            // PCRE adds ` at "<rest>"` to these; the offsets are not ours
+            "nil | pcre_compile() failed: numbers out of order in {} quantifier in \"x{2,1}\" | nil | nil | pcre_compile() failed: numbers out of order in {} quantifier in \"x{2,1}\"",
+            "nil | pcre_compile() failed: group name must start with a non-digit in \"(?<1a>x)\" | nil | nil | pcre_compile() failed: group name must start with a non-digit in \"(?<1a>x)\"",
+            "nil | pcre_compile() failed: nothing to repeat in \"*x\" | nil | nil | pcre_compile() failed: nothing to repeat in \"*x\"",
+            "nil | pcre_compile() failed: unmatched parentheses in \"x)\" | nil | nil | pcre_compile() failed: unmatched parentheses in \"x)\"",
+        ],
+    );
+}

@@ -177,6 +177,10 @@ fn pcre_words(msg: &str) -> String {
             "invalid character class range",
             "range out of order in character class",
         ),
+        (
+            "invalid repetition count range",
+            "numbers out of order in {} quantifier",
+        ),
         ("exceeds size limit", "regular expression is too large"),
         ("nest limit", "parentheses are too deeply nested"),
         ("backreference", "reference to non-existent subpattern"),

@@ -62,6 +62,10 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
     let out = &mut text;
     let mut i = 0;
     let mut depth = 0usize;
+    // Where the last quantifiable item starts in `out`, and where the
+    // open groups start (for a possessive quantifier's atomic group).
+    let mut atom: Option<usize> = None;
+    let mut opens: Vec<usize> = Vec::new();
     let mut in_class = false;
     // Position just after `[` or `[^` (a `]` there is literal).
     let mut class_start = 0;
@@ -101,6 +105,7 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
             }
             continue;
         }
+        let here = out.len();
         match c {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c if mode.extended => i += 1,
             b'#' if mode.extended => {
@@ -108,8 +113,12 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
                     i += 1;
                 }
             }
-            b'\\' => i = escape(p, i, out, &mut t.fancy, false, mode, &t.names)?,
+            b'\\' => {
+                atom = Some(here);
+                i = escape(p, i, out, &mut t.fancy, false, mode, &t.names)?;
+            }
             b'[' => {
+                atom = Some(here);
                 out.push('[');
                 i += 1;
                 if p.get(i) == Some(&b'^') {
@@ -125,9 +134,14 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
                     if depth > MAX_NESTING {
                         return Err("parentheses are too deeply nested".into());
                     }
+                    opens.push(here);
+                    atom = None;
                     i = next;
                 }
-                Paren::Whole(next) => i = next,
+                Paren::Whole(next) => {
+                    atom = Some(here);
+                    i = next;
+                }
             },
             b')' => {
                 if depth == 0 {
@@ -135,28 +149,44 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
                 }
                 depth -= 1;
                 out.push(')');
+                atom = opens.pop();
                 i += 1;
+            }
+            b'*' | b'+' | b'?' => {
+                out.push(c as char);
+                i = quantifier_suffix(p, i + 1, out, atom, &mut t.fancy);
             }
             b'{' => {
                 let q = quantifier_len(&p[i..]);
                 if q > 0 {
                     out.push_str(std::str::from_utf8(&p[i..i + q]).unwrap_or(""));
-                    i += q;
+                    i = quantifier_suffix(p, i + q, out, atom, &mut t.fancy);
                 } else {
+                    atom = Some(here);
                     out.push_str("\\{");
                     i += 1;
                 }
             }
             b'}' => {
+                atom = Some(here);
                 out.push_str("\\}");
                 i += 1;
             }
             b'$' if !mode.multiline => {
+                atom = None;
                 out.push_str("(?=\\n?\\z)");
                 t.fancy = true;
                 i += 1;
             }
-            _ => i = literal(p, i, out, mode),
+            b'|' | b'^' | b'$' => {
+                atom = None;
+                out.push(c as char);
+                i += 1;
+            }
+            _ => {
+                atom = Some(here);
+                i = literal(p, i, out, mode);
+            }
         }
     }
     if in_class {
@@ -189,6 +219,32 @@ fn literal(p: &[u8], i: usize, out: &mut String, mode: &Mode) -> usize {
     }
     hex(out, c as u32);
     i + 1
+}
+
+/// After a quantifier: a lazy `?` is copied; a possessive `+` (`a*+`)
+/// makes the quantified item an atomic group. Returns the next index.
+fn quantifier_suffix(
+    p: &[u8],
+    i: usize,
+    out: &mut String,
+    atom: Option<usize>,
+    fancy: &mut bool,
+) -> usize {
+    match p.get(i) {
+        Some(b'?') => {
+            out.push('?');
+            i + 1
+        }
+        Some(b'+') => {
+            if let Some(start) = atom {
+                out.insert_str(start, "(?>");
+                out.push(')');
+                *fancy = true;
+            }
+            i + 1
+        }
+        _ => i,
+    }
 }
 
 /// `{n}`, `{n,}`, `{n,m}` at the start of `s`: its length, or 0 when the
@@ -255,10 +311,10 @@ fn group(
             .map(|e| start + e)
             .ok_or_else(|| "syntax error in subpattern name (missing terminator)".to_string())?;
         let name = &p[start..end];
-        if name.is_empty()
-            || name[0].is_ascii_digit()
-            || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        {
+        if name.first().is_some_and(u8::is_ascii_digit) {
+            return Err("group name must start with a non-digit".into());
+        }
+        if name.is_empty() || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
             return Err("subpattern name expected".into());
         }
         t.groups += 1;
@@ -396,7 +452,28 @@ fn escape(
             Ok((end + 2).min(p.len()))
         }
         b'E' => Ok(j),
-        b'd' | b'D' | b'w' | b'W' | b's' | b'S' | b'n' | b'r' | b't' | b'f' | b'v' | b'a' => {
+        b'd' | b'D' | b'w' | b'W' | b's' | b'S' => {
+            // PCRE without UCP: ASCII classes, also in UTF-8 mode.
+            let set = match d.to_ascii_lowercase() {
+                b'd' => "0-9",
+                b'w' => "0-9A-Za-z_",
+                _ => "\\t\\n\\x0B\\x0C\\r\\x20",
+            };
+            let negated = d.is_ascii_uppercase();
+            match (in_class, negated) {
+                (true, false) => out.push_str(set),
+                _ => {
+                    out.push('[');
+                    if negated {
+                        out.push('^');
+                    }
+                    out.push_str(set);
+                    out.push(']');
+                }
+            }
+            Ok(j)
+        }
+        b'n' | b'r' | b't' | b'f' | b'v' | b'a' => {
             out.push('\\');
             out.push(d as char);
             Ok(j)
@@ -405,9 +482,14 @@ fn escape(
             hex(out, 8);
             Ok(j)
         }
-        b'A' | b'z' | b'b' | b'B' if !in_class => {
+        b'A' | b'z' if !in_class => {
             out.push('\\');
             out.push(d as char);
+            Ok(j)
+        }
+        b'b' | b'B' if !in_class => {
+            // An ASCII word boundary, as \w is ASCII.
+            out.push_str(if d == b'b' { "(?-u:\\b)" } else { "(?-u:\\B)" });
             Ok(j)
         }
         b'Z' if !in_class => {
@@ -487,7 +569,14 @@ fn escape(
             out.push_str(&format!("(?:\\{n})"));
             Ok(next)
         }
-        c if c.is_ascii_alphanumeric() => Err("unrecognized character follows \\".into()),
+        b'G' | b'K' | b'X' | b'C' | b'N' | b'c' | b'o' | b'u' | b'U' | b'L' | b'l' => {
+            Err(format!("\\{} is not supported", d as char))
+        }
+        // PCRE reads other escaped letters as the letter.
+        c if c < 0x80 && c.is_ascii_alphabetic() => {
+            out.push(c as char);
+            Ok(j)
+        }
         c if c < 0x80 => {
             hex(out, c as u32);
             Ok(j)
