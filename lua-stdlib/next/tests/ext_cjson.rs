@@ -468,3 +468,38 @@ fn a_wide_decode_charges_per_value() {
     assert!(r.is_ok(), "{r:?}");
     assert!(used > 100_000, "100k values used only {used}");
 }
+
+#[test]
+fn an_encode_that_expands_a_shared_table_is_stopped_by_the_budget() {
+    // 2^24 leaves from 24 tables: the text would be hundreds of MB. The
+    // encode pauses between steps, so the instruction budget ends it long
+    // before (and a normal encode spanning many steps is unchanged).
+    let mut lua = lua();
+    let (r, _) = lua.run_with(
+        r#"local cjson = require 'cjson'
+           local t = {1}
+           for i = 1, 24 do t = {t, t} end
+           local s = cjson.encode(t)"#,
+        Budget {
+            instructions: 2_000_000,
+            slice: 10_000,
+            ..Budget::default()
+        },
+    );
+    assert_eq!(r, Err("instruction budget exceeded".to_string()));
+    let (r, _) = lua.run_with(
+        r#"local cjson = require 'cjson'
+           local t = {} for i = 1, 20000 do t[i] = {i, "x"} end
+           local s = cjson.encode(t)
+           assert(#s == #cjson.encode(cjson.decode(s)))
+           print(s:sub(1, 20), s:sub(-12))"#,
+        Budget {
+            slice: 1_000,
+            ..Budget::default()
+        },
+    );
+    assert_eq!(
+        r,
+        Ok("[[1,\"x\"],[2,\"x\"],[3,\t[20000,\"x\"]]\n".to_string())
+    );
+}

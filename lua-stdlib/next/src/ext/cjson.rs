@@ -16,14 +16,24 @@
 //! (`encode_max_depth` / `decode_max_depth`, 1000 by default) bound heap,
 //! not native stack. Output is capped at [`MAX_STRING`] (the memory
 //! error), and the work — bytes written or read, entries visited — is
-//! charged to the caller's instruction budget.
+//! charged to the caller's instruction budget; `encode`, whose output can
+//! be far larger than its input (one table referenced many times), stops
+//! between steps when the step's budget is spent, so the host's budgets
+//! end it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::lib::args::{charge, check_string, message_error, LibError, LibResult, MAX_STRING};
+use gc_arena::Collect;
+
+use crate::lib::args::{
+    charge, check_string, message_error, work_left, LibError, LibResult, MAX_STRING,
+};
 use crate::number::format_g;
-use crate::{Callback, CallbackReturn, Context, Execution, Stack, Table, UserData, Value};
+use crate::{
+    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
+    Stack, Table, UserData, Value,
+};
 
 /// `_VERSION` of the lua-cjson this follows.
 const VERSION: &str = "2.1.0.11";
@@ -141,9 +151,12 @@ fn new_instance<'gc>(ctx: Context<'gc>, safe: bool) -> Table<'gc> {
         "encode",
         Callback::from_fn(&ctx, move |ctx, mut exec, mut stack| {
             let r = one_argument(&stack).and_then(|()| {
-                let conf = c.borrow().clone();
-                let r = encode(ctx, &mut exec, &conf, stack.get(0));
-                finish(ctx, &mut stack, safe, r)
+                let mut e = Encoder::new(ctx, c.borrow().clone(), safe);
+                let r = e.step(ctx, &mut exec, Some(stack.get(0)));
+                Ok(match e.answer(ctx, &mut stack, r)? {
+                    true => CallbackReturn::Return,
+                    false => CallbackReturn::Sequence(BoxSequence::new(&ctx, e)),
+                })
             });
             r.map_err(|e| e.into_error(ctx, &exec, "encode"))
         })
@@ -468,6 +481,8 @@ fn config_fns<'gc>(ctx: Context<'gc>, t: Table<'gc>, cfg: &Shared) {
 // ---------------------------------------------------------------------------
 
 /// One table being written.
+#[derive(Collect)]
+#[collect(no_drop)]
 enum Frame<'gc> {
     Array {
         t: Table<'gc>,
@@ -482,9 +497,16 @@ enum Frame<'gc> {
     },
 }
 
-struct Encoder<'a, 'gc> {
-    ctx: Context<'gc>,
-    cfg: &'a Config,
+/// An encode in progress. It stops when the step's budget is spent and
+/// goes on in the next step (a [`Sequence`] returning `Pending`), so a
+/// small table that expands to a huge text (one table referenced many
+/// times) cannot hold the worker past its budget.
+#[derive(Collect)]
+#[collect(no_drop)]
+struct Encoder<'gc> {
+    #[collect(require_static)]
+    cfg: Config,
+    safe: bool,
     out: Vec<u8>,
     frames: Vec<Frame<'gc>>,
     /// Entries visited (keys scanned for array detection included).
@@ -500,31 +522,85 @@ enum Wrote {
     Skipped,
 }
 
-fn encode<'gc>(
-    ctx: Context<'gc>,
-    exec: &mut Execution<'gc, '_>,
-    cfg: &Config,
-    v: Value<'gc>,
-) -> Result<Value<'gc>, Failure> {
-    let mut e = Encoder {
-        ctx,
-        cfg,
-        out: Vec::new(),
-        frames: Vec::new(),
-        visited: 0,
-        array_mt: array_mt(ctx),
-        empty_array_mt: empty_array_mt(ctx),
-    };
-    let r = e.run(v);
-    charge(exec, e.out.len() + e.visited * 8);
-    r?;
-    Ok(Value::String(ctx.intern(&e.out)))
+impl<'gc> Sequence<'gc> for Encoder<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        mut exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        let r = self.step(ctx, &mut exec, None);
+        match self.answer(ctx, &mut stack, r) {
+            Ok(true) => Ok(SequencePoll::Return),
+            Ok(false) => Ok(SequencePoll::Pending),
+            Err(e) => Err(e.into_error(ctx, &exec, "encode")),
+        }
+    }
 }
 
-impl<'gc> Encoder<'_, 'gc> {
-    fn run(&mut self, v: Value<'gc>) -> Result<(), Failure> {
-        self.value(v)?;
+impl<'gc> Encoder<'gc> {
+    fn new(ctx: Context<'gc>, cfg: Config, safe: bool) -> Encoder<'gc> {
+        Encoder {
+            cfg,
+            safe,
+            out: Vec::new(),
+            frames: Vec::new(),
+            visited: 0,
+            array_mt: array_mt(ctx),
+            empty_array_mt: empty_array_mt(ctx),
+        }
+    }
+
+    /// Encodes `first` (when given) and goes on until done (`true`) or
+    /// the step's budget is spent, charging what it did.
+    fn step(
+        &mut self,
+        ctx: Context<'gc>,
+        exec: &mut Execution<'gc, '_>,
+        first: Option<Value<'gc>>,
+    ) -> Result<bool, Failure> {
+        let limit = work_left(exec);
+        let start = (self.out.len(), self.visited);
+        let r = match first {
+            Some(v) => self.value(ctx, v).and_then(|_| self.run(ctx, limit, start)),
+            None => self.run(ctx, limit, start),
+        };
+        charge(exec, self.work(start));
+        r
+    }
+
+    fn work(&self, (out0, visited0): (usize, usize)) -> usize {
+        self.out.len().saturating_sub(out0) + (self.visited - visited0) * 8
+    }
+
+    /// Puts a finished step's result on the stack (`true`), or says the
+    /// encode goes on (`false`).
+    fn answer(
+        &mut self,
+        ctx: Context<'gc>,
+        stack: &mut Stack<'gc, '_>,
+        r: Result<bool, Failure>,
+    ) -> LibResult<'gc, bool> {
+        let r = match r {
+            Ok(false) => return Ok(false),
+            Ok(true) => Ok(Value::String(ctx.intern(&self.out))),
+            Err(f) => Err(f),
+        };
+        finish(ctx, stack, self.safe, r).map(|_| true)
+    }
+
+    /// Writes entries until every table is closed (`true`) or the work
+    /// since `start` reaches `limit`.
+    fn run(
+        &mut self,
+        ctx: Context<'gc>,
+        limit: usize,
+        start: (usize, usize),
+    ) -> Result<bool, Failure> {
         while let Some(top) = self.frames.len().checked_sub(1) {
+            if self.work(start) >= limit {
+                return Ok(false);
+            }
             if self.out.len() > MAX_STRING {
                 return Err(Failure::Memory);
             }
@@ -579,7 +655,7 @@ impl<'gc> Encoder<'_, 'gc> {
                     )))
                 }
             }
-            if let Wrote::Skipped = self.value(v)? {
+            if let Wrote::Skipped = self.value(ctx, v)? {
                 // Nothing was pushed: `top` is still this table's frame.
                 self.out.truncate(mark);
                 let (Frame::Array { wrote, .. } | Frame::Object { wrote, .. }) =
@@ -587,18 +663,18 @@ impl<'gc> Encoder<'_, 'gc> {
                 *wrote = was;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Writes a scalar, or opens a table (pushing its frame).
-    fn value(&mut self, v: Value<'gc>) -> Result<Wrote, Failure> {
+    fn value(&mut self, ctx: Context<'gc>, v: Value<'gc>) -> Result<Wrote, Failure> {
         match v {
             Value::Nil => self.out.extend_from_slice(b"null"),
             Value::Boolean(true) => self.out.extend_from_slice(b"true"),
             Value::Boolean(false) => self.out.extend_from_slice(b"false"),
             Value::Integer(_) | Value::Number(_) => self.number(v)?,
             Value::String(s) => self.string(s.as_bytes()),
-            Value::Table(t) => self.table(t)?,
+            Value::Table(t) => self.table(ctx, t)?,
             _ if super::is_null(v) => self.out.extend_from_slice(b"null"),
             Value::UserData(ud) if ud.downcast_static::<EmptyArray>().is_some() => {
                 self.out.extend_from_slice(b"[]")
@@ -616,7 +692,7 @@ impl<'gc> Encoder<'_, 'gc> {
         Ok(Wrote::Done)
     }
 
-    fn table(&mut self, t: Table<'gc>) -> Result<(), Failure> {
+    fn table(&mut self, ctx: Context<'gc>, t: Table<'gc>) -> Result<(), Failure> {
         let depth = self.frames.len() as i64 + 1;
         if depth > self.cfg.encode_max_depth {
             return Err(Failure::Msg(format!(
@@ -625,7 +701,7 @@ impl<'gc> Encoder<'_, 'gc> {
         }
         let mt = t.metatable();
         let as_array =
-            same_table(mt, self.array_mt) || mt.is_some_and(|m| !m.get(self.ctx, "__len").is_nil());
+            same_table(mt, self.array_mt) || mt.is_some_and(|m| !m.get(ctx, "__len").is_nil());
         let len = if as_array {
             // lua-cjson uses `lua_objlen` (a `__len` is not called here).
             t.length()
@@ -674,7 +750,7 @@ impl<'gc> Encoder<'_, 'gc> {
             items += 1;
             key = k;
         }
-        let cfg = self.cfg;
+        let cfg = &self.cfg;
         if cfg.sparse_ratio > 0
             && max > items.saturating_mul(cfg.sparse_ratio)
             && max > cfg.sparse_safe
