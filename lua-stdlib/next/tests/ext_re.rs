@@ -8,7 +8,7 @@
 mod ext_common;
 
 use ext_common::{lines, Lua};
-use lua_next::ext::re::load_ngx_re;
+use lua_next::ext::re::{load_ngx_re, load_ngx_re_module};
 use lua_next::Budget;
 
 fn lua() -> Lua {
@@ -16,6 +16,7 @@ fn lua() -> Lua {
         let ngx = ctx.new_table();
         let _ = ngx.set(ctx, "re", load_ngx_re(ctx));
         let _ = loaded.set(ctx, "ngx", ngx);
+        let _ = loaded.set(ctx, "ngx.re", load_ngx_re_module(ctx));
     })
 }
 
@@ -377,5 +378,54 @@ fn pcre_details_the_translation_keeps() {
             "nil | pcre_compile() failed: nothing to repeat in \"*x\" | nil | nil | pcre_compile() failed: nothing to repeat in \"*x\"",
             "nil | pcre_compile() failed: unmatched parentheses in \"x)\" | nil | nil | pcre_compile() failed: unmatched parentheses in \"x)\"",
         ],
+    );
+}
+
+#[test]
+fn split_from_the_ngx_re_module() {
+    // oracle: lua-resty-core's ngx/re.lua split (its empty-match and
+    // trailing-field rules), the same lines on nginx
+    let src = r#"local split = require("ngx.re").split
+local function show(...) local t = {} for i = 1, select('#', ...) do local v = select(i, ...) if type(v) == "table" then local p = {} for k = 1, 20 do if v[k] == nil then break end p[#p + 1] = "[" .. tostring(v[k]) .. "]" end v = "{" .. table.concat(p, ",") .. "}" end t[#t + 1] = tostring(v) end print(table.concat(t, " | ")) end
+show(split("a,b,c,d", ","))
+show(split("a,b,c,d", "(,)"))
+show(split("a,b,c,d", ",", nil, nil, 2))
+show(split("a,b,,c,,", ","))
+show(split("a,b,,c,,", ",", nil, nil, 10))
+show(split(",a,b", ","))
+show(split("abc", ""))
+show(split("abc", "", nil, nil, 2))
+show(split("", ","))
+show(split("a1b22c", "\\d+"))
+show(split("a1b22c", "\\d*"))
+show(split("a,b", "(x)?,"))
+local ctx = {pos = 3}
+show(split("a,b,c,d", ",", nil, ctx), ctx.pos)
+show(split("a,b", "("))
+show(pcall(split, "a,b", ",", nil, nil, nil, 5))
+show(split(123, "2"))
+show(split("a b  c", " +", "jo"))"#;
+    let got = lines(&mut lua(), src);
+    assert_eq!(
+        got,
+        [
+            "{[a],[b],[c],[d]}",
+            "{[a],[,],[b],[,],[c],[,],[d]}",
+            "{[a],[b,c,d]}",
+            "{[a],[b],[],[c]}",
+            "{[a],[b],[],[c],[],[]}",
+            "{[],[a],[b]}",
+            "{[a],[b],[c]}",
+            "{[a],[bc]}",
+            "{}",
+            "{[a],[b],[c]}",
+            "{[a],[a1],[b],[b22],[c]}",
+            "{[a],[b]}",
+            "{[b],[c],[d]} | 6",
+            "nil | pcre_compile() failed: missing ) in \"(\"",
+            "false | res is not a table",
+            "{[1],[3]}",
+            "{[a],[b],[c]}"
+        ]
     );
 }

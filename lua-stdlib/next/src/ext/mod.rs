@@ -13,7 +13,7 @@
 //! | file | what |
 //! |---|---|
 //! | `cjson` | `cjson`, `cjson.safe`, and the `null` value `ngx.null` shares |
-//! | `re` | `ngx.re` (`translate`: PCRE syntax; `engine`: compile, cache, search) |
+//! | `re` | `ngx.re` (`translate`: PCRE syntax; `engine`: compile, cache, search), `require "ngx.re"` (`split`) |
 //! | `codec` | `ngx.encode_args` … `ngx.quote_sql_str`, `require "ngx.base64"` |
 //! | `time` | `ngx.time` … `ngx.parse_http_time` on the host's clock |
 //! | `kong` | `kong.table`, `kong.tools.uuid` |

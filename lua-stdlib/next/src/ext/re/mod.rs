@@ -22,6 +22,7 @@
 //! spent, so a long substitution can be suspended and stopped.
 
 pub mod engine;
+pub mod split;
 pub mod translate;
 
 use std::cell::Cell;
@@ -39,6 +40,7 @@ use crate::{
     SequencePoll, Stack, String, Table, Value,
 };
 use engine::{Compiled, Flags, Spans};
+pub use split::load_ngx_re_module;
 
 /// The `ngx.re` table.
 pub fn load_ngx_re<'gc>(ctx: Context<'gc>) -> Table<'gc> {
