@@ -1,0 +1,552 @@
+//! Decoding: lua-cjson's tokenizer and parser (its token names, error
+//! texts and number rules), with the open arrays and objects on an
+//! explicit stack.
+
+use super::{array_mt, Config, Failure};
+use crate::lib::args::charge;
+use crate::{Context, Execution, Table, Value};
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    ObjBegin,
+    ObjEnd,
+    ArrBegin,
+    ArrEnd,
+    Str,
+    Number,
+    Integer,
+    Boolean,
+    Null,
+    Colon,
+    Comma,
+    End,
+    Error,
+}
+
+impl Kind {
+    /// lua-cjson's `json_token_type_name`.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::ObjBegin => "T_OBJ_BEGIN",
+            Kind::ObjEnd => "T_OBJ_END",
+            Kind::ArrBegin => "T_ARR_BEGIN",
+            Kind::ArrEnd => "T_ARR_END",
+            Kind::Str => "T_STRING",
+            Kind::Number => "T_NUMBER",
+            Kind::Integer => "T_INTEGER",
+            Kind::Boolean => "T_BOOLEAN",
+            Kind::Null => "T_NULL",
+            Kind::Colon => "T_COLON",
+            Kind::Comma => "T_COMMA",
+            Kind::End => "T_END",
+            Kind::Error => "T_ERROR",
+        }
+    }
+}
+
+struct Token {
+    kind: Kind,
+    /// 0-based offset of the token (of the error, for `Kind::Error`).
+    index: usize,
+    /// The error text for `Kind::Error`.
+    error: &'static str,
+    number: f64,
+    integer: i64,
+    boolean: bool,
+    /// Decoded bytes of a `Kind::Str` (in `Parser::tmp`).
+    has_string: bool,
+}
+
+impl Token {
+    fn new(kind: Kind, index: usize) -> Token {
+        Token {
+            kind,
+            index,
+            error: "",
+            number: 0.0,
+            integer: 0,
+            boolean: false,
+            has_string: false,
+        }
+    }
+}
+
+struct Parser<'a> {
+    data: &'a [u8],
+    pos: usize,
+    tmp: Vec<u8>,
+    depth: i64,
+    invalid_numbers: bool,
+}
+
+/// An open container while decoding.
+enum Open<'gc> {
+    Array(Table<'gc>, i64),
+    Object(Table<'gc>, Value<'gc>),
+}
+
+pub(super) fn decode<'gc>(
+    ctx: Context<'gc>,
+    exec: &mut Execution<'gc, '_>,
+    cfg: &Config,
+    data: &[u8],
+) -> Result<Value<'gc>, Failure> {
+    if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
+        return Err(Failure::Msg(
+            "JSON parser does not support UTF-16 or UTF-32".into(),
+        ));
+    }
+    let mut p = Parser {
+        data,
+        pos: 0,
+        tmp: Vec::new(),
+        depth: 0,
+        invalid_numbers: cfg.decode_invalid_numbers,
+    };
+    let mut values = 0usize;
+    let r = p.run(ctx, cfg, &mut values);
+    charge(exec, data.len() + values * 8);
+    r
+}
+
+fn parse_error(exp: &str, t: &Token) -> Failure {
+    let found = if t.kind == Kind::Error {
+        t.error
+    } else {
+        t.kind.name()
+    };
+    Failure::Msg(format!(
+        "Expected {exp} but found {found} at character {}",
+        t.index + 1
+    ))
+}
+
+impl<'a> Parser<'a> {
+    /// The byte at `i`; past the end reads as the C string's NUL.
+    fn at(&self, i: usize) -> u8 {
+        self.data.get(i).copied().unwrap_or(0)
+    }
+
+    fn run<'gc>(
+        &mut self,
+        ctx: Context<'gc>,
+        cfg: &Config,
+        values: &mut usize,
+    ) -> Result<Value<'gc>, Failure> {
+        let array_mt = match (cfg.decode_array_with_array_mt, array_mt(ctx)) {
+            (true, Value::Table(t)) => Some(t),
+            _ => None,
+        };
+        let mut open: Vec<Open<'gc>> = Vec::new();
+        let mut tok = self.next_token();
+        loop {
+            // `tok` starts a value.
+            *values += 1;
+            let mut value = match tok.kind {
+                Kind::Str => Value::String(ctx.intern(&self.tmp)),
+                Kind::Number => Value::Number(tok.number),
+                Kind::Integer => Value::Integer(tok.integer),
+                Kind::Boolean => Value::Boolean(tok.boolean),
+                Kind::Null => crate::ext::null(ctx),
+                Kind::ObjBegin => {
+                    self.descend(cfg)?;
+                    let t = ctx.new_table();
+                    tok = self.next_token();
+                    if tok.kind == Kind::ObjEnd {
+                        self.depth -= 1;
+                        Value::Table(t)
+                    } else {
+                        let key = self.object_key(ctx, &tok)?;
+                        tok = self.next_token();
+                        open.push(Open::Object(t, key));
+                        continue;
+                    }
+                }
+                Kind::ArrBegin => {
+                    self.descend(cfg)?;
+                    let t = ctx.new_table();
+                    if let Some(mt) = array_mt {
+                        let _ = t.set_metatable(&ctx, Some(mt));
+                    }
+                    tok = self.next_token();
+                    if tok.kind == Kind::ArrEnd {
+                        self.depth -= 1;
+                        Value::Table(t)
+                    } else {
+                        open.push(Open::Array(t, 1));
+                        continue;
+                    }
+                }
+                _ => return Err(parse_error("value", &tok)),
+            };
+            // Attach the finished value to the open containers, closing
+            // those that end here.
+            loop {
+                match open.last_mut() {
+                    None => {
+                        let end = self.next_token();
+                        if end.kind != Kind::End {
+                            return Err(parse_error("the end", &end));
+                        }
+                        return Ok(value);
+                    }
+                    Some(Open::Array(t, i)) => {
+                        let _ = t.raw_set_int(&ctx, *i, value);
+                        *i += 1;
+                        let t = *t;
+                        tok = self.next_token();
+                        match tok.kind {
+                            Kind::ArrEnd => {
+                                self.depth -= 1;
+                                open.pop();
+                                value = Value::Table(t);
+                            }
+                            Kind::Comma => {
+                                tok = self.next_token();
+                                break;
+                            }
+                            _ => return Err(parse_error("comma or array end", &tok)),
+                        }
+                    }
+                    Some(Open::Object(t, key)) => {
+                        let _ = t.raw_set(&ctx, *key, value);
+                        let t = *t;
+                        tok = self.next_token();
+                        match tok.kind {
+                            Kind::ObjEnd => {
+                                self.depth -= 1;
+                                open.pop();
+                                value = Value::Table(t);
+                            }
+                            Kind::Comma => {
+                                tok = self.next_token();
+                                let k = self.object_key(ctx, &tok)?;
+                                if let Some(Open::Object(_, key)) = open.last_mut() {
+                                    *key = k;
+                                }
+                                tok = self.next_token();
+                                break;
+                            }
+                            _ => return Err(parse_error("comma or object end", &tok)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An object key and its colon; leaves the position on the value.
+    fn object_key<'gc>(&mut self, ctx: Context<'gc>, tok: &Token) -> Result<Value<'gc>, Failure> {
+        if tok.kind != Kind::Str {
+            return Err(parse_error("object key string", tok));
+        }
+        let key = Value::String(ctx.intern(&self.tmp));
+        let colon = self.next_token();
+        if colon.kind != Kind::Colon {
+            return Err(parse_error("colon", &colon));
+        }
+        Ok(key)
+    }
+
+    fn descend(&mut self, cfg: &Config) -> Result<(), Failure> {
+        self.depth += 1;
+        if self.depth > cfg.decode_max_depth {
+            return Err(Failure::Msg(format!(
+                "Found too many nested data structures ({}) at character {}",
+                self.depth, self.pos
+            )));
+        }
+        Ok(())
+    }
+
+    fn next_token(&mut self) -> Token {
+        while matches!(self.at(self.pos), b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+        let index = self.pos;
+        let ch = self.at(index);
+        let single = match ch {
+            b'{' => Some(Kind::ObjBegin),
+            b'}' => Some(Kind::ObjEnd),
+            b'[' => Some(Kind::ArrBegin),
+            b']' => Some(Kind::ArrEnd),
+            b',' => Some(Kind::Comma),
+            b':' => Some(Kind::Colon),
+            0 => return Token::new(Kind::End, index),
+            _ => None,
+        };
+        if let Some(kind) = single {
+            self.pos += 1;
+            return Token::new(kind, index);
+        }
+        let rest = &self.data[index.min(self.data.len())..];
+        match ch {
+            b'"' => self.string_token(),
+            b'-' | b'0'..=b'9' => {
+                if !self.invalid_numbers && self.is_invalid_number() {
+                    return self.error_token("invalid number");
+                }
+                self.number_token()
+            }
+            _ if rest.starts_with(b"true") => {
+                self.pos += 4;
+                let mut t = Token::new(Kind::Boolean, index);
+                t.boolean = true;
+                t
+            }
+            _ if rest.starts_with(b"false") => {
+                self.pos += 5;
+                Token::new(Kind::Boolean, index)
+            }
+            _ if rest.starts_with(b"null") => {
+                self.pos += 4;
+                Token::new(Kind::Null, index)
+            }
+            b'+' | b'i' | b'I' | b'n' | b'N'
+                if self.invalid_numbers && self.is_invalid_number() =>
+            {
+                self.number_token()
+            }
+            _ => self.error_token("invalid token"),
+        }
+    }
+
+    fn error_token(&self, what: &'static str) -> Token {
+        let mut t = Token::new(Kind::Error, self.pos);
+        t.error = what;
+        t
+    }
+
+    /// `json_is_invalid_number`: forms strtod accepts that JSON does not.
+    fn is_invalid_number(&self) -> bool {
+        let mut p = self.pos;
+        match self.at(p) {
+            b'+' => return true,
+            b'-' => p += 1,
+            _ => {}
+        }
+        let c = self.at(p);
+        if c == b'0' {
+            let c2 = self.at(p + 1);
+            return c2 | 0x20 == b'x' || c2.is_ascii_digit();
+        }
+        if c <= b'9' {
+            return false;
+        }
+        let word = |w: &[u8]| {
+            self.data
+                .get(p..p + 3)
+                .is_some_and(|s| s.eq_ignore_ascii_case(w))
+        };
+        word(b"inf") || word(b"nan")
+    }
+
+    /// `json_next_number_token`: `strtoll(ptr, &end, 0)`, then `strtod`
+    /// when a fraction or exponent follows. A decimal integer too large
+    /// for 64 bits reads as a float (strtoll would clamp it).
+    fn number_token(&mut self) -> Token {
+        let start = self.pos;
+        let mut p = start;
+        let neg = match self.at(p) {
+            b'-' => {
+                p += 1;
+                true
+            }
+            b'+' => {
+                p += 1;
+                false
+            }
+            _ => false,
+        };
+        let (base, digits_from) = if self.at(p) == b'0' && self.at(p + 1) | 0x20 == b'x' {
+            if self.at(p + 2).is_ascii_hexdigit() {
+                (16, p + 2)
+            } else {
+                (8, p)
+            }
+        } else if self.at(p) == b'0' {
+            (8, p)
+        } else {
+            (10, p)
+        };
+        let mut end = digits_from;
+        while (self.at(end) as char).is_digit(base) {
+            end += 1;
+        }
+        if end == digits_from {
+            return self.error_token("invalid number");
+        }
+        let after = self.at(end);
+        if base != 16 && matches!(after, b'.' | b'e' | b'E') {
+            let (f, e) = strtod(self.data, start);
+            self.pos = e;
+            let mut t = Token::new(Kind::Number, start);
+            t.number = f;
+            return t;
+        }
+        let text = std::str::from_utf8(&self.data[digits_from..end]).unwrap_or("0");
+        self.pos = end;
+        match i64::from_str_radix(text, base) {
+            Ok(n) => {
+                let mut t = Token::new(Kind::Integer, start);
+                t.integer = if neg { n.wrapping_neg() } else { n };
+                t
+            }
+            Err(_) if neg && text.len() > 1 => {
+                // i64::MIN's magnitude does not fit; anything longer is a float.
+                let mut t = Token::new(Kind::Number, start);
+                t.number = strtod(self.data, start).0;
+                if let Ok(n) = i64::from_str_radix(&format!("-{text}"), base) {
+                    t.kind = Kind::Integer;
+                    t.integer = n;
+                }
+                t
+            }
+            Err(_) => {
+                let mut t = Token::new(Kind::Number, start);
+                t.number = if base == 10 {
+                    strtod(self.data, start).0
+                } else {
+                    let mag = text.bytes().fold(0f64, |a, d| {
+                        a * base as f64 + (d as char).to_digit(base).unwrap_or(0) as f64
+                    });
+                    if neg {
+                        -mag
+                    } else {
+                        mag
+                    }
+                };
+                t
+            }
+        }
+    }
+
+    fn string_token(&mut self) -> Token {
+        let index = self.pos;
+        self.pos += 1;
+        self.tmp.clear();
+        loop {
+            let ch = self.at(self.pos);
+            match ch {
+                b'"' => break,
+                0 => return self.error_token("unexpected end of string"),
+                b'\\' => {
+                    let c = match self.at(self.pos + 1) {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            if self.unicode_escape() {
+                                continue;
+                            }
+                            return self.error_token("invalid unicode escape code");
+                        }
+                        _ => return self.error_token("invalid escape code"),
+                    };
+                    self.tmp.push(c);
+                    self.pos += 2;
+                }
+                _ => {
+                    // Copy the run of plain bytes at once.
+                    let from = self.pos;
+                    let mut to = from + 1;
+                    while !matches!(self.at(to), b'"' | b'\\' | 0) {
+                        to += 1;
+                    }
+                    self.tmp.extend_from_slice(&self.data[from..to]);
+                    self.pos = to;
+                }
+            }
+        }
+        self.pos += 1;
+        let mut t = Token::new(Kind::Str, index);
+        t.has_string = true;
+        t
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let mut v = 0;
+        for i in 0..4 {
+            v = v << 4 | (self.at(at + i) as char).to_digit(16)?;
+        }
+        Some(v)
+    }
+
+    /// `json_append_unicode_escape`: `\uXXXX` (a surrogate pair as two)
+    /// to UTF-8 in `tmp`.
+    fn unicode_escape(&mut self) -> bool {
+        let Some(mut cp) = self.hex4(self.pos + 2) else {
+            return false;
+        };
+        let mut len = 6;
+        if cp & 0xF800 == 0xD800 {
+            if cp & 0x400 != 0 {
+                return false;
+            }
+            if self.at(self.pos + 6) != b'\\' || self.at(self.pos + 7) != b'u' {
+                return false;
+            }
+            let Some(low) = self.hex4(self.pos + 8) else {
+                return false;
+            };
+            if low & 0xFC00 != 0xDC00 {
+                return false;
+            }
+            cp = (((cp & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000;
+            len = 12;
+        }
+        let Some(c) = char::from_u32(cp) else {
+            return false;
+        };
+        let mut buf = [0u8; 4];
+        self.tmp
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.pos += len;
+        true
+    }
+}
+
+/// C's `strtod` on decimal text from `start`: the value and where it
+/// stopped (`1.` and `1e` stop after `1.` and `1`).
+fn strtod(data: &[u8], start: usize) -> (f64, usize) {
+    let at = |i: usize| data.get(i).copied().unwrap_or(0);
+    let mut p = start;
+    if matches!(at(p), b'+' | b'-') {
+        p += 1;
+    }
+    while at(p).is_ascii_digit() {
+        p += 1;
+    }
+    if at(p) == b'.' {
+        p += 1;
+        while at(p).is_ascii_digit() {
+            p += 1;
+        }
+    }
+    if at(p) | 0x20 == b'e' {
+        let mut q = p + 1;
+        if matches!(at(q), b'+' | b'-') {
+            q += 1;
+        }
+        if at(q).is_ascii_digit() {
+            while at(q).is_ascii_digit() {
+                q += 1;
+            }
+            p = q;
+        }
+    }
+    let text = std::str::from_utf8(&data[start..p]).unwrap_or("0");
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let text = if let Some(r) = text.strip_prefix("-.") {
+        format!("-0.{r}")
+    } else {
+        text.to_string()
+    };
+    (text.parse().unwrap_or(0.0), p)
+}
