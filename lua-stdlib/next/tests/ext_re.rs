@@ -308,14 +308,29 @@ fn a_long_gsub_is_charged_and_stopped_by_the_budget() {
 
 #[test]
 fn the_compiled_pattern_cache_is_bounded() {
-    // 3000 distinct patterns: the cache keeps at most CACHE_ENTRIES.
+    // 3000 distinct patterns: the cache keeps at most CACHE_ENTRIES; 100
+    // heavy ones (counted repetitions compile to many states) are kept
+    // within CACHE_WEIGHT (100 of them weigh more), and they still match.
+    use lua_next::ext::re::engine::{cached, CACHE_ENTRIES, CACHE_WEIGHT};
     let mut lua = lua();
     lines(
         &mut lua,
         &format!("{PRELUDE}for i = 1, 3000 do assert(ngx.re.match('x' .. i, 'x' .. i, 'jo')) end"),
     );
-    assert!(lua_next::ext::re::engine::cached() <= lua_next::ext::re::engine::CACHE_ENTRIES);
-    assert!(lua_next::ext::re::engine::cached() > 0);
+    let (n, weight) = cached();
+    assert!(n <= CACHE_ENTRIES && n > 0, "{n} cached");
+    assert!(weight <= CACHE_WEIGHT);
+    lines(
+        &mut lua,
+        &format!(
+            "{PRELUDE}for i = 1, 100 do
+               assert(ngx.re.find(string.rep('a', 200) .. i, '.{{200}}' .. i .. '$', 'u'))
+             end"
+        ),
+    );
+    let (n, weight) = cached();
+    assert!(n <= CACHE_ENTRIES && n > 0, "{n} cached");
+    assert!(weight <= CACHE_WEIGHT, "cache weight {weight}");
 }
 
 #[test]

@@ -20,8 +20,12 @@ use super::translate::{translate, Mode};
 pub const CACHE_ENTRIES: usize = 1024;
 /// Backtracking steps one search may take before it fails.
 pub const BACKTRACK_LIMIT: usize = 1_000_000;
+/// Total weight (see `translate::Translated::weight`, roughly compiled
+/// states) of the patterns one thread's cache keeps; a pattern heavier
+/// than an eighth of it is compiled for each call and not kept.
+pub const CACHE_WEIGHT: u64 = 1 << 20;
 /// Size limit of one compiled program (and of its lazy DFA cache).
-const SIZE_LIMIT: usize = 4 << 20;
+const SIZE_LIMIT: usize = 1 << 20;
 
 /// The options OpenResty takes.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
@@ -77,6 +81,8 @@ pub struct Compiled {
     /// (group, name) in pattern order.
     pub names: Vec<(usize, String)>,
     pub flags: Flags,
+    /// What the cache counts for it.
+    pub weight: u64,
 }
 
 /// A search failure, as OpenResty reports it.
@@ -106,14 +112,17 @@ pub type Spans = Vec<Option<(usize, usize)>>;
 struct Cache {
     map: HashMap<(Vec<u8>, Flags), (Rc<Compiled>, u64)>,
     tick: u64,
+    weight: u64,
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache { map: HashMap::new(), tick: 0 });
+    static CACHE: RefCell<Cache> = RefCell::new(Cache { map: HashMap::new(), tick: 0, weight: 0 });
 }
 
 /// The compiled pattern, from this thread's cache or compiled now (and
-/// cached, evicting the least recently used past [`CACHE_ENTRIES`]).
+/// cached, evicting the least recently used past [`CACHE_ENTRIES`] or
+/// [`CACHE_WEIGHT`]: the cache's memory stays bounded whatever patterns a
+/// function compiles).
 /// `Err` is OpenResty's message. The flag says whether it was compiled.
 pub fn compile(pattern: &[u8], flags: Flags) -> Result<(Rc<Compiled>, bool), String> {
     let key = (pattern.to_vec(), flags);
@@ -130,27 +139,39 @@ pub fn compile(pattern: &[u8], flags: Flags) -> Result<(Rc<Compiled>, bool), Str
         return Ok((r, false));
     }
     let compiled = Rc::new(build(pattern, flags)?);
+    if compiled.weight > CACHE_WEIGHT / 8 {
+        return Ok((compiled, true));
+    }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.map.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = c
+        while !c.map.is_empty()
+            && (c.map.len() >= CACHE_ENTRIES || c.weight + compiled.weight > CACHE_WEIGHT)
+        {
+            let Some(oldest) = c
                 .map
                 .iter()
                 .min_by_key(|(_, (_, t))| *t)
                 .map(|(k, _)| k.clone())
-            {
-                c.map.remove(&oldest);
+            else {
+                break;
+            };
+            if let Some((old, _)) = c.map.remove(&oldest) {
+                c.weight -= old.weight;
             }
         }
         let tick = c.tick;
+        c.weight += compiled.weight;
         c.map.insert(key, (compiled.clone(), tick));
     });
     Ok((compiled, true))
 }
 
-/// How many patterns this thread's cache holds.
-pub fn cached() -> usize {
-    CACHE.with(|c| c.borrow().map.len())
+/// How many patterns this thread's cache holds, and their total weight.
+pub fn cached() -> (usize, u64) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        (c.map.len(), c.weight)
+    })
 }
 
 fn compile_error(pattern: &[u8], msg: &str) -> String {
@@ -250,6 +271,7 @@ fn build(pattern: &[u8], flags: Flags) -> Result<Compiled, String> {
         groups: t.groups,
         names: t.names,
         flags,
+        weight: t.weight.max(1),
     })
 }
 

@@ -30,6 +30,9 @@ pub struct Translated {
     pub names: Vec<(usize, String)>,
     /// Needs the backtracking engine.
     pub fancy: bool,
+    /// A rough upper bound on the compiled size (the text's length times
+    /// every counted repetition): what the compiled-pattern cache counts.
+    pub weight: u64,
 }
 
 pub struct Mode {
@@ -57,7 +60,10 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
         groups: 0,
         names: Vec::new(),
         fancy: false,
+        weight: 0,
     };
+    // The product of the counted repetitions (`{n,m}`), saturating.
+    let mut repeat: u64 = 1;
     let mut text = String::with_capacity(p.len() + 8);
     let out = &mut text;
     let mut i = 0;
@@ -159,7 +165,15 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
             b'{' => {
                 let q = quantifier_len(&p[i..]);
                 if q > 0 {
-                    out.push_str(std::str::from_utf8(&p[i..i + q]).unwrap_or(""));
+                    let text = std::str::from_utf8(&p[i..i + q]).unwrap_or("");
+                    let most = text
+                        .trim_matches(|c| c == '{' || c == '}')
+                        .split(',')
+                        .filter_map(|n| n.parse::<u64>().ok())
+                        .max()
+                        .unwrap_or(1);
+                    repeat = repeat.saturating_mul(most.max(1));
+                    out.push_str(text);
                     i = quantifier_suffix(p, i + q, out, atom, &mut t.fancy);
                 } else {
                     atom = Some(here);
@@ -195,6 +209,11 @@ pub fn translate(p: &[u8], mode: &Mode) -> Result<Translated, TranslateError> {
     if depth > 0 {
         return Err("missing )".into());
     }
+    // Unicode classes compile to many states: count UTF-8 mode heavier.
+    let unit = if mode.utf8 { 8 } else { 1 };
+    t.weight = (text.len() as u64)
+        .saturating_mul(repeat)
+        .saturating_mul(unit);
     t.text = text;
     Ok(t)
 }
