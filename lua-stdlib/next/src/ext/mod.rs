@@ -18,6 +18,27 @@
 //! | `time` | `ngx.time` … `ngx.parse_http_time` on the host's clock |
 //! | `kong` | `kong.table`, `kong.tools.uuid` |
 
+//! # Registering them (what the gateway does per function environment)
+//!
+//! ```text
+//! loaded["cjson"]      = cjson::load_cjson(ctx)        // per environment:
+//! loaded["cjson.safe"] = cjson::load_cjson_safe(ctx)   //   settings live in the instance
+//! ngx.null             = ext::null(ctx)                // == cjson.null
+//! ngx.re               = re::load_ngx_re(ctx)
+//! loaded["ngx.re"]     = re::load_ngx_re_module(ctx)   // split, opt
+//! copy_fields(ctx, codec::load_ngx_codecs(ctx), ngx)   // encode_args … quote_sql_str
+//! copy_fields(ctx, time::load_ngx_time(ctx, clock), ngx) // clock: the request's cached time
+//! loaded["ngx.base64"] = codec::load_ngx_base64(ctx)
+//! kong.table           = kong::load_kong_table(ctx)
+//! kong.tools.uuid      = kong::load_kong_uuid(ctx)     // also loaded["kong.tools.uuid"]
+//! ```
+//!
+//! A cjson instance's settings (`encode_empty_table_as_object(false)` …)
+//! are Rust-side state that freezing its table does not protect: give
+//! each function environment its own instances so one function's settings
+//! never reach another. The compiled-pattern cache is per thread and holds
+//! only immutable compiled patterns.
+
 pub mod cjson;
 pub mod codec;
 pub mod kong;
