@@ -444,3 +444,28 @@ show(split("a b  c", " +", "jo"))"#;
         ]
     );
 }
+
+#[test]
+fn a_backtracking_gsub_prepares_its_subject_once() {
+    // A lookahead pattern runs on the backtracking engine, which wants
+    // text: the non-ASCII subject is converted once per call, not once per
+    // match, and each search is charged for what it scanned, so 20000
+    // matches over 80 KB fit a budget that a per-search cost proportional
+    // to the rest of the subject (1.6 GB scanned in all) would exceed.
+    let mut lua = lua();
+    let (r, _) = lua.run_with(
+        &format!(
+            "{PRELUDE}local s = string.rep('\u{e9}ab', 20000)
+             local r, n = ngx.re.gsub(s, 'a(?=b)', 'x')
+             assert(n == 20000 and r:sub(1, 4) == '\u{e9}xb')
+             local k = 0
+             for m in ngx.re.gmatch(s, 'a(?=b)') do k = k + 1 end
+             assert(k == 20000)"
+        ),
+        Budget {
+            instructions: 100_000_000,
+            ..Budget::default()
+        },
+    );
+    assert_eq!(r, Ok(String::new()));
+}

@@ -275,37 +275,76 @@ fn build(pattern: &[u8], flags: Flags) -> Result<Compiled, String> {
     })
 }
 
-/// The subject as `fancy-regex` sees it.
-enum Text<'s> {
-    Same(&'s str),
-    /// Latin-1: `starts[i]` is where byte `i` of the subject begins.
-    Mapped(String, Vec<usize>),
+/// The subject as `fancy-regex` sees it, made once per call (a `gsub` or
+/// `gmatch` searches the same subject many times): a copy (the engine
+/// wants `str`), and outside UTF-8 mode with non-ASCII bytes, Latin-1 with
+/// where each subject byte starts.
+#[derive(Default)]
+pub enum Prepared {
+    #[default]
+    Unprepared,
+    Text(String, Option<Vec<usize>>),
+    /// UTF-8 mode, not UTF-8: an error (`u`) or no match (`U`).
+    BadUtf8,
+}
+
+impl Prepared {
+    fn make(subject: &[u8], flags: Flags) -> Prepared {
+        if subject.is_ascii() || flags.utf8 {
+            return match std::str::from_utf8(subject) {
+                Ok(s) => Prepared::Text(s.to_string(), None),
+                Err(_) => Prepared::BadUtf8,
+            };
+        }
+        let mut s = String::with_capacity(subject.len() * 2);
+        let mut starts = Vec::with_capacity(subject.len() + 1);
+        for &b in subject {
+            starts.push(s.len());
+            s.push(b as char);
+        }
+        starts.push(s.len());
+        Prepared::Text(s, Some(starts))
+    }
 }
 
 impl Compiled {
-    /// Searches `subject` from byte `pos`. Returns the spans and the work
-    /// done, in units of [`crate::lib::args::charge`].
-    pub fn search(&self, subject: &[u8], pos: usize) -> (Result<Option<Spans>, ExecError>, usize) {
+    /// Searches `subject` from byte `pos` (`prepared` is this subject's,
+    /// kept by the caller between searches). Returns the spans and the
+    /// work done, in units of [`crate::lib::args::charge`].
+    pub fn search(
+        &self,
+        subject: &[u8],
+        pos: usize,
+        prepared: &mut Prepared,
+    ) -> (Result<Option<Spans>, ExecError>, usize) {
+        let rest = |spans: &Result<Option<Spans>, ExecError>| match spans {
+            Ok(Some(s)) => s[0].map_or(0, |(_, e)| e.saturating_sub(pos)),
+            _ => subject.len().saturating_sub(pos),
+        };
         match &self.engine {
             Engine::Plain(re) => {
                 let mut locs = re.capture_locations();
                 let m = re.captures_read_at(&mut locs, subject, pos);
-                let scanned = m.map_or(subject.len(), |m| m.end()) - pos.min(subject.len());
-                let spans = m.and_then(|m| {
+                let spans = Ok(m.and_then(|m| {
                     if self.flags.anchored && m.start() != pos {
                         return None;
                     }
                     Some((0..=self.groups).map(|g| locs.get(g)).collect())
-                });
-                (Ok(spans), scanned + 16)
+                }));
+                let scanned = rest(&spans);
+                (spans, scanned + 16)
             }
             Engine::Fancy(re) => {
                 let started = Instant::now();
-                let r = self.fancy_search(re, subject, pos);
+                if let Prepared::Unprepared = prepared {
+                    *prepared = Prepared::make(subject, self.flags);
+                }
+                let r = self.fancy_search(re, subject, pos, prepared);
                 // The backtracking engine does not count its steps: charge
                 // its running time, about one unit per nanosecond.
                 let spent = started.elapsed().as_nanos().min(usize::MAX as u128) as usize;
-                (r, spent + subject.len().saturating_sub(pos) + 16)
+                let scanned = rest(&r);
+                (r, spent + scanned + 16)
             }
         }
     }
@@ -315,28 +354,16 @@ impl Compiled {
         re: &fancy_regex::Regex,
         subject: &[u8],
         pos: usize,
+        prepared: &Prepared,
     ) -> Result<Option<Spans>, ExecError> {
-        let text = if subject.is_ascii() {
-            Text::Same(std::str::from_utf8(subject).map_err(|_| ExecError::BadUtf8)?)
-        } else if self.flags.utf8 {
-            match std::str::from_utf8(subject) {
-                Ok(s) => Text::Same(s),
-                Err(_) if self.flags.no_utf8_check => return Ok(None),
-                Err(_) => return Err(ExecError::BadUtf8),
-            }
-        } else {
-            let mut s = String::with_capacity(subject.len() * 2);
-            let mut starts = Vec::with_capacity(subject.len() + 1);
-            for &b in subject {
-                starts.push(s.len());
-                s.push(b as char);
-            }
-            starts.push(s.len());
-            Text::Mapped(s, starts)
+        let (s, starts) = match prepared {
+            Prepared::Text(s, starts) => (s.as_str(), starts.as_deref()),
+            Prepared::BadUtf8 if self.flags.no_utf8_check => return Ok(None),
+            _ => return Err(ExecError::BadUtf8),
         };
-        let (s, at) = match &text {
-            Text::Same(s) => (*s, pos),
-            Text::Mapped(s, starts) => (s.as_str(), starts[pos.min(subject.len())]),
+        let at = match starts {
+            None => pos,
+            Some(starts) => starts[pos.min(subject.len())],
         };
         if !s.is_char_boundary(at) {
             return Ok(None);
@@ -349,9 +376,9 @@ impl Compiled {
             )) => return Err(ExecError::MatchLimit),
             Err(e) => return Err(ExecError::Other(e.to_string())),
         };
-        let back = |o: usize| match &text {
-            Text::Same(_) => o,
-            Text::Mapped(_, starts) => starts.partition_point(|&x| x < o),
+        let back = |o: usize| match starts {
+            None => o,
+            Some(starts) => starts.partition_point(|&x| x < o),
         };
         let spans: Spans = (0..=self.groups)
             .map(|g| caps.get(g).map(|m| (back(m.start()), back(m.end()))))

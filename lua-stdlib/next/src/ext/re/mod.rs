@@ -25,7 +25,7 @@ pub mod engine;
 pub mod split;
 pub mod translate;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gc_arena::Collect;
@@ -39,7 +39,7 @@ use crate::{
     BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Function, Sequence,
     SequencePoll, Stack, String, Table, Value,
 };
-use engine::{Compiled, Flags, Spans};
+use engine::{Compiled, Flags, Prepared, Spans};
 pub use split::load_ngx_re_module;
 
 /// The `ngx.re` table.
@@ -121,12 +121,13 @@ fn search<'gc>(
     re: &Compiled,
     subject: &[u8],
     pos: usize,
+    prepared: &mut Prepared,
 ) -> Result<Option<Spans>, std::string::String> {
     if pos > subject.len() {
         // PCRE_ERROR_BADOFFSET
         return Err("pcre_exec() failed: -24".into());
     }
-    let (r, work) = re.search(subject, pos);
+    let (r, work) = re.search(subject, pos, prepared);
     charge(exec, work);
     r.map_err(|e| e.message())
 }
@@ -198,7 +199,7 @@ fn re_match<'gc>(
         }
     };
     let pos = start_pos(ctx, rctx);
-    match search(exec, &re, subject.as_bytes(), pos) {
+    match search(exec, &re, subject.as_bytes(), pos, &mut Prepared::default()) {
         Ok(Some(spans)) => {
             if let (Some(c), Some((_, e))) = (rctx, spans[0]) {
                 let _ = c.set(ctx, "pos", (e + 1) as i64);
@@ -241,7 +242,7 @@ fn re_find<'gc>(
         return Ok(CallbackReturn::Return);
     }
     let pos = start_pos(ctx, rctx);
-    match search(exec, &re, subject.as_bytes(), pos) {
+    match search(exec, &re, subject.as_bytes(), pos, &mut Prepared::default()) {
         Ok(Some(spans)) => {
             if let (Some(c), Some((_, e))) = (rctx, spans[0]) {
                 let _ = c.set(ctx, "pos", (e + 1) as i64);
@@ -292,13 +293,14 @@ fn re_gmatch<'gc>(
     };
     // The next start, or `None` once the iterator is done.
     let state = Rc::new(Cell::new(Some(0usize)));
+    let prepared = RefCell::new(Prepared::default());
     let iter = Callback::from_fn_with(&ctx, subject, move |subject, ctx, mut exec, mut stack| {
         let s = subject.as_bytes();
         let Some(pos) = state.get() else {
             stack.replace(ctx, Value::Nil);
             return Ok(CallbackReturn::Return);
         };
-        match search(&mut exec, &re, s, pos) {
+        match search(&mut exec, &re, s, pos, &mut prepared.borrow_mut()) {
             Ok(Some(spans)) => {
                 let (ms, me) = spans[0].unwrap_or((pos, pos));
                 state.set(next_start(s, ms, me, re.flags.utf8));
@@ -400,6 +402,8 @@ struct Substitution<'gc> {
     count: i64,
     /// The match whose replacement function is running.
     pending: Option<(usize, usize)>,
+    #[collect(require_static)]
+    prepared: Prepared,
 }
 
 enum SubStep<'gc> {
@@ -423,7 +427,7 @@ impl<'gc> Substitution<'gc> {
                 self.pos = None;
                 break;
             }
-            let (r, work) = self.re.search(s, pos);
+            let (r, work) = self.re.search(s, pos, &mut self.prepared);
             charge(exec, work);
             spent += work;
             let spans = match r {
@@ -593,6 +597,7 @@ fn substitute<'gc>(
         out: Vec::new(),
         count: 0,
         pending: None,
+        prepared: Prepared::default(),
     };
     Ok(match sub.advance(ctx, exec, stack)? {
         SubNext::Return => CallbackReturn::Return,

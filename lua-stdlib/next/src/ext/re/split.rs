@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use gc_arena::Collect;
 
-use super::engine::Compiled;
+use super::engine::{Compiled, Prepared};
 use super::{compiled, flags_arg, subject_arg};
 use crate::lib::args::{charge, check_string, lib_fn, work_left, LibError, LibResult};
 use crate::{
@@ -61,6 +61,8 @@ struct Split<'gc> {
     last_empty: Option<i64>,
     count: i64,
     max: i64,
+    #[collect(require_static)]
+    prepared: Prepared,
 }
 
 enum Step {
@@ -94,7 +96,7 @@ impl<'gc> Split<'gc> {
             if pos > s.len() {
                 return Step::Failed("pcre_exec() failed: -24".into());
             }
-            let (r, work) = self.re.search(s, pos);
+            let (r, work) = self.re.search(s, pos, &mut self.prepared);
             charge(exec, work);
             spent += work;
             let spans = match r {
@@ -249,6 +251,7 @@ fn re_split<'gc>(
         last_empty: None,
         count: 1,
         max,
+        prepared: Prepared::default(),
     };
     if let Some(c) = user_ctx {
         let _ = c.set(ctx, "pos", start - 1);
