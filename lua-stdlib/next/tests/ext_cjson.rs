@@ -6,8 +6,9 @@
 //! - "agentzh.t": openresty/lua-cjson `tests/agentzh.t` (OpenResty's
 //!   additions: `empty_array`, `array_mt`, `encode_empty_table_as_object`
 //!   …), TEST n as numbered there;
-//! - "lua_cjson.c": openresty/lua-cjson 2.1.0.11's source where it differs
-//!   from the older build above (integers: `T_INTEGER`, `strtoll` base 0).
+//! - "lua_cjson.c": openresty/lua-cjson's source at its HEAD (2.1.0.11)
+//!   where it differs from the older build above (integers: `T_INTEGER`);
+//! - "test.lua": openresty/lua-cjson's `tests/test.lua`, by case name.
 
 mod ext_common;
 
@@ -217,7 +218,7 @@ fn decode_values_and_error_messages() {
             "ERR | { | Expected object key string but found T_END at character 2",
             r#"ERR | {"a": | Expected value but found T_END at character 6"#,
             "OK | 01 | 1 | integer",
-            "OK | 0x10 | 16 | integer",
+            "OK | 0x10 | 16.0 | float",
             "OK | +1 | 1 | integer",
             "ERR | - | Expected value but found invalid number at character 1",
             "ERR | 1e | Expected the end but found invalid token at character 2",
@@ -232,11 +233,11 @@ fn decode_values_and_error_messages() {
             "ERR | abc | Expected value but found invalid token at character 1",
             "ERR | \"a\0b\" | Expected value but found unexpected end of string at character 3",
             "OK | [1]\0x | [1] | table",
-            // lua_cjson.c: strtoll finds no digits in NaN
-            "ERR | NaN | Expected value but found invalid number at character 1",
-            // lua_cjson.c: integers go through strtoll (base 0: octal)
+            // lua_cjson.c: what strtoll (base 10) cannot read goes to
+            // strtod: NaN, hexadecimal (above); integers are integers
+            "OK | NaN | nan | float",
             "OK | -0 | 0 | integer",
-            "OK | 010 | 8 | integer",
+            "OK | 010 | 10 | integer",
         ],
     );
 }
@@ -501,5 +502,72 @@ fn an_encode_that_expands_a_shared_table_is_stopped_by_the_budget() {
     assert_eq!(
         r,
         Ok("[[1,\"x\"],[2,\"x\"],[3,\t[20000,\"x\"]]\n".to_string())
+    );
+}
+
+#[test]
+fn lua_cjson_test_suite_cases() {
+    // test.lua: "Decode numbers", "Decode with extra comma", "Decode invalid
+    // escape code", "Decode invalid unicode escape", "Decode invalid
+    // keyword", "Decode invalid number #1/#2", "Decode invalid number
+    // exponent", the decode_max_depth(5) cases, "Decode hexadecimal",
+    // "Decode numbers with leading zero", "Decode +-Inf/Infinity/NaN",
+    // "Decode Infrared", "Decode Noodle", the decode_invalid_numbers(false)
+    // cases, "Encode sparse table as array #1/#2", "Decode swapped
+    // surrogate pair", "Decode single UTF-16 escape".
+    check(
+        r#"local function d(s) local ok, v = pcall(cjson.decode, s) if not ok then return v end
+             if type(v) ~= "table" then return tostring(v) end
+             local p = {} for i = 1, #v do p[i] = tostring(v[i]) end return "[" .. table.concat(p, ",") .. "]" end
+           print(d('[ 0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10 ]'))
+           print(d('{ "extra data": true }, false'))
+           print(d([[ { "bad escape \q code" } ]]))
+           print(d([[ { "bad unicode \u0f6 escape" } ]]))
+           print(d(' [ "bad barewood", test ] '))
+           print(d('[ -+12 ]'))
+           print(d('-v'))
+           print(d('[ 0.4eg10 ]'))
+           cjson.decode_max_depth(5)
+           print(d('[[[[[ "nested" ]]]]]') ~= nil, d('[[[[[[ "nested" ]]]]]]'))
+           print(d('{"a":{"b":{"c":{"d":{"e":{"f":"nested"}}}}}}'))
+           cjson.decode_max_depth(1000)
+           print(d('0x6.ffp1'), d('[ 0123, 00.33 ]'), d('[ +Inf, Inf, -Inf ]'))
+           print(d('[ +Infinity, Infinity, -Infinity ]'), d('[ +NaN, NaN, -NaN ]'):gsub("-nan", "nan"))
+           print(d('Infrared'))
+           print(d('Noodle'))
+           print(cjson.decode_invalid_numbers(false))
+           print(d('0x6'))
+           print(d('[ 0123, 00.33 ]'))
+           print(d('[ +Inf, Inf, -Inf ]'))
+           print(cjson.decode_invalid_numbers("on"))
+           print(cjson.encode_sparse_array(true, 2, 3))
+           print(cjson.encode({ [3] = "sparse test" }), cjson.encode({ [1] = "one", [4] = "sparse test" }))
+           print(d([["\uDC00\uD800"]]))
+           print(d([["\uF800"]]) == "\239\160\128")"#,
+        &[
+            "[0.0,-5000.0,-1,0.0003,1023.2,0.0]",
+            "Expected the end but found T_COMMA at character 23",
+            "Expected object key string but found invalid escape code at character 16",
+            "Expected object key string but found invalid unicode escape code at character 17",
+            "Expected value but found invalid token at character 20",
+            "Expected value but found invalid number at character 3",
+            "Expected value but found invalid number at character 1",
+            "Expected comma or array end but found invalid token at character 6",
+            "true\tFound too many nested data structures (6) at character 6",
+            "Found too many nested data structures (6) at character 26",
+            "13.9921875\t[123,0.33]\t[inf,inf,-inf]",
+            "[inf,inf,-inf]\t[nan,nan,nan]\t0",
+            "Expected the end but found invalid token at character 4",
+            "Expected value but found invalid token at character 1",
+            "false",
+            "Expected value but found invalid number at character 1",
+            "Expected value but found invalid number at character 3",
+            "Expected value but found invalid token at character 3",
+            "true",
+            "true\t2\t3",
+            "[null,null,\"sparse test\"]\t[\"one\",null,null,\"sparse test\"]",
+            "Expected value but found invalid unicode escape code at character 2",
+            "true",
+        ],
     );
 }

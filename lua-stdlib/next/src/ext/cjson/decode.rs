@@ -341,84 +341,40 @@ impl<'a> Parser<'a> {
         word(b"inf") || word(b"nan")
     }
 
-    /// `json_next_number_token`: `strtoll(ptr, &end, 0)`, then `strtod`
-    /// when a fraction or exponent follows. A decimal integer too large
-    /// for 64 bits reads as a float (strtoll would clamp it).
+    /// `json_next_number_token`: `strtoll(ptr, &end, 10)`, or C's
+    /// `strtod` when no digits come first or a `.`, `e`, `E` or `x`
+    /// follows them (so `0x1p4`, `Infinity` and `NaN` read as floats). A
+    /// decimal integer too large for 64 bits reads as a float (strtoll
+    /// would clamp it).
     fn number_token(&mut self) -> Token {
         let start = self.pos;
         let mut p = start;
-        let neg = match self.at(p) {
-            b'-' => {
-                p += 1;
-                true
-            }
-            b'+' => {
-                p += 1;
-                false
-            }
-            _ => false,
-        };
-        let (base, digits_from) = if self.at(p) == b'0' && self.at(p + 1) | 0x20 == b'x' {
-            if self.at(p + 2).is_ascii_hexdigit() {
-                (16, p + 2)
-            } else {
-                (8, p)
-            }
-        } else if self.at(p) == b'0' {
-            (8, p)
-        } else {
-            (10, p)
-        };
-        let mut end = digits_from;
-        while (self.at(end) as char).is_digit(base) {
-            end += 1;
+        if matches!(self.at(p), b'+' | b'-') {
+            p += 1;
         }
-        if end == digits_from {
-            return self.error_token("invalid number");
+        let digits_from = p;
+        while self.at(p).is_ascii_digit() {
+            p += 1;
         }
-        let after = self.at(end);
-        if base != 16 && matches!(after, b'.' | b'e' | b'E') {
-            let (f, e) = strtod(self.data, start);
-            self.pos = e;
-            let mut t = Token::new(Kind::Number, start);
-            t.number = f;
+        let integral = p > digits_from && !matches!(self.at(p), b'.' | b'e' | b'E' | b'x');
+        let integer = integral
+            .then(|| std::str::from_utf8(&self.data[start..p]).ok())
+            .flatten()
+            .and_then(|t| t.strip_prefix('+').unwrap_or(t).parse::<i64>().ok());
+        if let Some(n) = integer {
+            self.pos = p;
+            let mut t = Token::new(Kind::Integer, start);
+            t.integer = n;
             return t;
         }
-        let text = std::str::from_utf8(&self.data[digits_from..end]).unwrap_or("0");
-        self.pos = end;
-        match i64::from_str_radix(text, base) {
-            Ok(n) => {
-                let mut t = Token::new(Kind::Integer, start);
-                t.integer = if neg { n.wrapping_neg() } else { n };
-                t
-            }
-            Err(_) if neg && text.len() > 1 => {
-                // i64::MIN's magnitude does not fit; anything longer is a float.
-                let mut t = Token::new(Kind::Number, start);
-                t.number = strtod(self.data, start).0;
-                if let Ok(n) = i64::from_str_radix(&format!("-{text}"), base) {
-                    t.kind = Kind::Integer;
-                    t.integer = n;
-                }
-                t
-            }
-            Err(_) => {
-                let mut t = Token::new(Kind::Number, start);
-                t.number = if base == 10 {
-                    strtod(self.data, start).0
-                } else {
-                    let mag = text.bytes().fold(0f64, |a, d| {
-                        a * base as f64 + (d as char).to_digit(base).unwrap_or(0) as f64
-                    });
-                    if neg {
-                        -mag
-                    } else {
-                        mag
-                    }
-                };
-                t
-            }
+        let (f, end) = strtod(self.data, start);
+        if end == start {
+            return self.error_token("invalid number");
         }
+        self.pos = end;
+        let mut t = Token::new(Kind::Number, start);
+        t.number = f;
+        t
     }
 
     fn string_token(&mut self) -> Token {
@@ -511,22 +467,115 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// C's `strtod` on decimal text from `start`: the value and where it
-/// stopped (`1.` and `1e` stop after `1.` and `1`).
+/// C's `strtod` from `start`: decimal and hexadecimal (`0x1.8p3`)
+/// numbers, `inf`/`infinity` and `nan`/`nan(...)` in any case, with a
+/// sign. Returns the value and where it stopped (`start` when nothing was
+/// read; `1.` and `1e` stop after `1.` and `1`).
 fn strtod(data: &[u8], start: usize) -> (f64, usize) {
     let at = |i: usize| data.get(i).copied().unwrap_or(0);
+    let word = |i: usize, w: &[u8]| {
+        data.get(i..i + w.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(w))
+    };
     let mut p = start;
-    if matches!(at(p), b'+' | b'-') {
-        p += 1;
+    let neg = match at(p) {
+        b'-' => {
+            p += 1;
+            true
+        }
+        b'+' => {
+            p += 1;
+            false
+        }
+        _ => false,
+    };
+    let signed = |v: f64| if neg { -v } else { v };
+    if word(p, b"infinity") {
+        return (signed(f64::INFINITY), p + 8);
     }
+    if word(p, b"inf") {
+        return (signed(f64::INFINITY), p + 3);
+    }
+    if word(p, b"nan") {
+        let mut e = p + 3;
+        if at(e) == b'(' {
+            let mut q = e + 1;
+            while at(q).is_ascii_alphanumeric() || at(q) == b'_' {
+                q += 1;
+            }
+            if at(q) == b')' {
+                e = q + 1;
+            }
+        }
+        return (f64::NAN, e);
+    }
+    if at(p) == b'0' && at(p + 1) | 0x20 == b'x' {
+        let mut q = p + 2;
+        let mut mantissa = 0f64;
+        let mut exp = 0i64;
+        let mut digits = 0;
+        while let Some(d) = (at(q) as char).to_digit(16) {
+            mantissa = mantissa * 16.0 + d as f64;
+            digits += 1;
+            q += 1;
+        }
+        if at(q) == b'.' {
+            q += 1;
+            while let Some(d) = (at(q) as char).to_digit(16) {
+                mantissa = mantissa * 16.0 + d as f64;
+                exp -= 4;
+                digits += 1;
+                q += 1;
+            }
+        }
+        if digits == 0 {
+            // "0x" alone: strtod reads the "0".
+            return (signed(0.0), p + 1);
+        }
+        if at(q) | 0x20 == b'p' {
+            let mut r = q + 1;
+            let eneg = match at(r) {
+                b'-' => {
+                    r += 1;
+                    true
+                }
+                b'+' => {
+                    r += 1;
+                    false
+                }
+                _ => false,
+            };
+            let from = r;
+            let mut e: i64 = 0;
+            while at(r).is_ascii_digit() {
+                e = (e * 10 + (at(r) - b'0') as i64).min(100_000);
+                r += 1;
+            }
+            if r > from {
+                exp += if eneg { -e } else { e };
+                q = r;
+            }
+        }
+        return (
+            signed(mantissa * 2f64.powi(exp.clamp(-5000, 5000) as i32)),
+            q,
+        );
+    }
+    let body = p;
     while at(p).is_ascii_digit() {
         p += 1;
     }
+    let mut digits = p - body;
     if at(p) == b'.' {
+        let dot = p;
         p += 1;
         while at(p).is_ascii_digit() {
             p += 1;
         }
+        digits += p - dot - 1;
+    }
+    if digits == 0 {
+        return (0.0, start);
     }
     if at(p) | 0x20 == b'e' {
         let mut q = p + 1;
@@ -540,13 +589,12 @@ fn strtod(data: &[u8], start: usize) -> (f64, usize) {
             p = q;
         }
     }
-    let text = std::str::from_utf8(&data[start..p]).unwrap_or("0");
-    let text = text.strip_prefix('+').unwrap_or(text);
+    let text = std::str::from_utf8(&data[body..p]).unwrap_or("0");
     let text = text.strip_suffix('.').unwrap_or(text);
-    let text = if let Some(r) = text.strip_prefix("-.") {
-        format!("-0.{r}")
+    let text = if text.starts_with('.') {
+        format!("0{text}")
     } else {
-        text.to_string()
+        text.replace(".e", ".0e").replace(".E", ".0E")
     };
-    (text.parse().unwrap_or(0.0), p)
+    (signed(text.parse().unwrap_or(0.0)), p)
 }
