@@ -469,3 +469,45 @@ fn a_backtracking_gsub_prepares_its_subject_once() {
     );
     assert_eq!(r, Ok(String::new()));
 }
+
+#[test]
+fn more_gmatch_gsub_and_byte_mode_cases() {
+    // oracle (nginx prints these with ngx.say; the values are the same).
+    // Where OpenResty steps one byte into a UTF-8 character after an empty
+    // match in `u` mode and fails (`pcre_exec() failed: -11`), we step
+    // over the character.
+    check(
+        r#"local function all(s, re, o)
+             local out = {}
+             for m in ngx.re.gmatch(s, re, o) do
+               local p = {} for k, x in pairs(m) do p[#p + 1] = tostring(k) .. "=" .. tostring(x) end
+               table.sort(p) out[#out + 1] = "{" .. table.concat(p, ",") .. "}"
+             end
+             return table.concat(out, " ")
+           end
+           print(all("abc", "\\w*"))
+           print(all("abc", ""))
+           print(all("a1b2c3", "[a-z](\\d)", "a"))
+           print(all("aaa", "a", "a"))
+           print(ngx.re.gsub("abc", "b*", "-"))
+           print(ngx.re.gsub("aaa", "a", "b", "a"))
+           print(ngx.re.gsub("hello", "(l)", "${1}${0}$$"))
+           print(pcall(ngx.re.gsub, "a.b.c", "\\.", function() end))
+           show(ngx.re.match("日本語テキスト", "本(.)")[1] == "\232", ngx.re.find("日本語", "語", "u"))
+           print(all("héllo", "", "u"))
+           print(ngx.re.gsub("héllo", "", "-", "u"))"#,
+        &[
+            "{0=abc} {0=}",
+            "{0=} {0=} {0=} {0=}",
+            "{0=a1,1=1} {0=b2,1=2} {0=c3,1=3}",
+            "{0=a} {0=a} {0=a}",
+            "-a--c-\t4",
+            "bbb\t3",
+            "hell$ll$o\t2",
+            "false\tbad argument #1 to 'tostring' (value expected)",
+            "true | 7 | 9",
+            "{0=} {0=} {0=} {0=} {0=} {0=}",
+            "-h-é-l-l-o-\t6",
+        ],
+    );
+}

@@ -531,7 +531,12 @@ impl<'gc> Sequence<'gc> for Substitution<'gc> {
         let r = (|| {
             if self.pending.take().is_some() {
                 // The function's result, as a string (lua-resty-core
-                // `tostring`s what is not one).
+                // `tostring`s what is not one, and nothing fails there).
+                if stack.is_empty() {
+                    return Err(LibError::Msg(
+                        "bad argument #1 to 'tostring' (value expected)".into(),
+                    ));
+                }
                 let v = stack.get(0);
                 let text = match v {
                     Value::String(s) => s,

@@ -44,8 +44,15 @@ pub struct Mode {
     pub multiline: bool,
 }
 
+/// A character by its code: `\xHH` up to 0xFF (in the byte engine
+/// without Unicode, only this form means the byte; the braced form would
+/// be the code point's UTF-8), braced above.
 fn hex(out: &mut String, c: u32) {
-    out.push_str(&format!("\\x{{{c:X}}}"));
+    if c <= 0xFF {
+        out.push_str(&format!("\\x{c:02X}"));
+    } else {
+        out.push_str(&format!("\\x{{{c:X}}}"));
+    }
 }
 
 /// The message PCRE gives, without the ` in "pattern"` suffix.
