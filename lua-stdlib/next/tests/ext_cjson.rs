@@ -571,3 +571,23 @@ fn lua_cjson_test_suite_cases() {
         ],
     );
 }
+
+#[test]
+fn a_long_decode_pauses_between_steps() {
+    // 200k values: the decode stops when each slice is used up and goes
+    // on (the host sees many suspensions, not one long step), and the
+    // result is whole.
+    let mut lua = lua();
+    let (r, _, suspended) = lua.run_counting(
+        r#"local cjson = require 'cjson'
+           local s = "[" .. string.rep("1,", 200000) .. "1]"
+           local t = cjson.decode(s)
+           print(#t, t[200001])"#,
+        Budget {
+            slice: 10_000,
+            ..Budget::default()
+        },
+    );
+    assert_eq!(r, Ok("200001\t1\n".to_string()));
+    assert!(suspended >= 10, "suspended {suspended} times");
+}

@@ -51,6 +51,17 @@ impl Lua {
 
     /// Runs `src` under `budget`: the outcome and the instructions used.
     pub fn run_with(&mut self, src: &str, budget: Budget) -> (Result<String, String>, u64) {
+        let (r, used, _) = self.run_counting(src, budget);
+        (r, used)
+    }
+
+    /// [`Lua::run_with`], also counting how often the call came back
+    /// suspended (its slice used up).
+    pub fn run_counting(
+        &mut self,
+        src: &str,
+        budget: Budget,
+    ) -> (Result<String, String>, u64, usize) {
         let chunk = Chunk::compile(src.as_bytes(), "=test").expect("compiles");
         let f = self.vm.enter(|ctx| {
             let env = ctx.globals();
@@ -58,17 +69,18 @@ impl Lua {
         });
         self.out.borrow_mut().clear();
         let mut call = self.vm.start(&f, (), budget);
+        let mut suspended = 0;
         let r = loop {
             match self.vm.run(&mut call) {
                 Outcome::Finished(_) => {
                     break Ok(String::from_utf8_lossy(&self.out.borrow()).into_owned())
                 }
                 Outcome::Error(m) => break Err(m),
-                Outcome::Suspended => continue,
+                Outcome::Suspended => suspended += 1,
                 Outcome::Waiting => panic!("nothing waits for the host here"),
             }
         };
-        (r, call.instructions())
+        (r, call.instructions(), suspended)
     }
 }
 

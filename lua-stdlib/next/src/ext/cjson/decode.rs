@@ -2,9 +2,11 @@
 //! texts and number rules), with the open arrays and objects on an
 //! explicit stack.
 
-use super::{array_mt, Config, Failure};
-use crate::lib::args::charge;
-use crate::{Context, Execution, Table, Value};
+use gc_arena::Collect;
+
+use super::{array_mt, finish, Config, Failure};
+use crate::lib::args::{charge, work_left, LibResult};
+use crate::{Context, Error, Execution, Sequence, SequencePoll, Stack, String, Table, Value};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
@@ -71,42 +73,124 @@ impl Token {
     }
 }
 
-struct Parser<'a> {
-    data: &'a [u8],
+/// A decode in progress: the tokenizer's position and the open arrays
+/// and objects. It stops between values when the step's budget is spent
+/// and goes on in the next step (a [`Sequence`] returning `Pending`).
+#[derive(Collect)]
+#[collect(no_drop)]
+pub(super) struct Parser<'gc> {
+    src: String<'gc>,
     pos: usize,
     tmp: Vec<u8>,
     depth: i64,
-    invalid_numbers: bool,
+    #[collect(require_static)]
+    cfg: Config,
+    safe: bool,
+    open: Vec<Open<'gc>>,
+    /// The token that starts the next value (`None` before the first).
+    #[collect(require_static)]
+    tok: Option<Token>,
+    array_mt: Option<Table<'gc>>,
+    /// Values made so far (charged like bytes read).
+    values: usize,
 }
 
 /// An open container while decoding.
+#[derive(Collect)]
+#[collect(no_drop)]
 enum Open<'gc> {
     Array(Table<'gc>, i64),
     Object(Table<'gc>, Value<'gc>),
 }
 
-pub(super) fn decode<'gc>(
-    ctx: Context<'gc>,
-    exec: &mut Execution<'gc, '_>,
-    cfg: &Config,
-    data: &[u8],
-) -> Result<Value<'gc>, Failure> {
-    if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
-        return Err(Failure::Msg(
-            "JSON parser does not support UTF-16 or UTF-32".into(),
-        ));
+impl<'gc> Parser<'gc> {
+    /// A decode of `src`, or lua-cjson's refusal of UTF-16/32 input.
+    pub(super) fn new(
+        ctx: Context<'gc>,
+        cfg: Config,
+        safe: bool,
+        src: String<'gc>,
+    ) -> Result<Parser<'gc>, Failure> {
+        let data = src.as_bytes();
+        if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
+            return Err(Failure::Msg(
+                "JSON parser does not support UTF-16 or UTF-32".into(),
+            ));
+        }
+        let array_mt = match (cfg.decode_array_with_array_mt, array_mt(ctx)) {
+            (true, Value::Table(t)) => Some(t),
+            _ => None,
+        };
+        Ok(Parser {
+            src,
+            pos: 0,
+            tmp: Vec::new(),
+            depth: 0,
+            cfg,
+            safe,
+            open: Vec::new(),
+            tok: None,
+            array_mt,
+            values: 0,
+        })
     }
-    let mut p = Parser {
-        data,
-        pos: 0,
-        tmp: Vec::new(),
-        depth: 0,
-        invalid_numbers: cfg.decode_invalid_numbers,
-    };
-    let mut values = 0usize;
-    let r = p.run(ctx, cfg, &mut values);
-    charge(exec, data.len() + values * 8);
-    r
+
+    /// Decodes until the value is complete (`Some`) or the step's budget
+    /// is spent (`None`), charging what it read.
+    pub(super) fn step(
+        &mut self,
+        ctx: Context<'gc>,
+        exec: &mut Execution<'gc, '_>,
+    ) -> Result<Option<Value<'gc>>, Failure> {
+        let limit = work_left(exec);
+        let start = (self.pos, self.values);
+        let mut open = std::mem::take(&mut self.open);
+        let mut tok = match self.tok.take() {
+            Some(t) => t,
+            None => self.next_token(),
+        };
+        let r = self.run(ctx, &mut open, &mut tok, limit, start);
+        self.open = open;
+        self.tok = Some(tok);
+        charge(exec, self.work(start));
+        r
+    }
+
+    fn work(&self, (pos0, values0): (usize, usize)) -> usize {
+        self.pos.saturating_sub(pos0) + (self.values - values0) * 8
+    }
+
+    /// Puts a finished step's result on the stack (`true`), or says the
+    /// decode goes on (`false`).
+    pub(super) fn answer(
+        &self,
+        ctx: Context<'gc>,
+        stack: &mut Stack<'gc, '_>,
+        r: Result<Option<Value<'gc>>, Failure>,
+    ) -> LibResult<'gc, bool> {
+        let r = match r {
+            Ok(None) => return Ok(false),
+            Ok(Some(v)) => Ok(v),
+            Err(f) => Err(f),
+        };
+        finish(ctx, stack, self.safe, r).map(|_| true)
+    }
+}
+
+impl<'gc> Sequence<'gc> for Parser<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        mut exec: Execution<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        let r = self.step(ctx, &mut exec);
+        match self.answer(ctx, &mut stack, r) {
+            Ok(true) => Ok(SequencePoll::Return),
+            Ok(false) => Ok(SequencePoll::Pending),
+            Err(e) => Err(e.into_error(ctx, &exec, "decode")),
+        }
+    }
 }
 
 fn parse_error(exp: &str, t: &Token) -> Failure {
@@ -121,27 +205,33 @@ fn parse_error(exp: &str, t: &Token) -> Failure {
     ))
 }
 
-impl<'a> Parser<'a> {
-    /// The byte at `i`; past the end reads as the C string's NUL.
-    fn at(&self, i: usize) -> u8 {
-        self.data.get(i).copied().unwrap_or(0)
+impl<'gc> Parser<'gc> {
+    fn data(&self) -> &'gc [u8] {
+        self.src.as_bytes()
     }
 
-    fn run<'gc>(
+    /// The byte at `i`; past the end reads as the C string's NUL.
+    fn at(&self, i: usize) -> u8 {
+        self.data().get(i).copied().unwrap_or(0)
+    }
+
+    /// The parser's loop: `tok` starts a value, `open` are the containers
+    /// it goes into. Stops before a value once `limit` work is done.
+    fn run(
         &mut self,
         ctx: Context<'gc>,
-        cfg: &Config,
-        values: &mut usize,
-    ) -> Result<Value<'gc>, Failure> {
-        let array_mt = match (cfg.decode_array_with_array_mt, array_mt(ctx)) {
-            (true, Value::Table(t)) => Some(t),
-            _ => None,
-        };
-        let mut open: Vec<Open<'gc>> = Vec::new();
-        let mut tok = self.next_token();
+        open: &mut Vec<Open<'gc>>,
+        tok: &mut Token,
+        limit: usize,
+        start: (usize, usize),
+    ) -> Result<Option<Value<'gc>>, Failure> {
+        let array_mt = self.array_mt;
         loop {
+            if self.work(start) >= limit {
+                return Ok(None);
+            }
             // `tok` starts a value.
-            *values += 1;
+            self.values += 1;
             let mut value = match tok.kind {
                 Kind::Str => Value::String(ctx.intern(&self.tmp)),
                 Kind::Number => Value::Number(tok.number),
@@ -149,26 +239,26 @@ impl<'a> Parser<'a> {
                 Kind::Boolean => Value::Boolean(tok.boolean),
                 Kind::Null => crate::ext::null(ctx),
                 Kind::ObjBegin => {
-                    self.descend(cfg)?;
+                    self.descend()?;
                     let t = ctx.new_table();
-                    tok = self.next_token();
+                    *tok = self.next_token();
                     if tok.kind == Kind::ObjEnd {
                         self.depth -= 1;
                         Value::Table(t)
                     } else {
-                        let key = self.object_key(ctx, &tok)?;
-                        tok = self.next_token();
+                        let key = self.object_key(ctx, tok)?;
+                        *tok = self.next_token();
                         open.push(Open::Object(t, key));
                         continue;
                     }
                 }
                 Kind::ArrBegin => {
-                    self.descend(cfg)?;
+                    self.descend()?;
                     let t = ctx.new_table();
                     if let Some(mt) = array_mt {
                         let _ = t.set_metatable(&ctx, Some(mt));
                     }
-                    tok = self.next_token();
+                    *tok = self.next_token();
                     if tok.kind == Kind::ArrEnd {
                         self.depth -= 1;
                         Value::Table(t)
@@ -177,7 +267,7 @@ impl<'a> Parser<'a> {
                         continue;
                     }
                 }
-                _ => return Err(parse_error("value", &tok)),
+                _ => return Err(parse_error("value", tok)),
             };
             // Attach the finished value to the open containers, closing
             // those that end here.
@@ -188,13 +278,13 @@ impl<'a> Parser<'a> {
                         if end.kind != Kind::End {
                             return Err(parse_error("the end", &end));
                         }
-                        return Ok(value);
+                        return Ok(Some(value));
                     }
                     Some(Open::Array(t, i)) => {
                         let _ = t.raw_set_int(&ctx, *i, value);
                         *i += 1;
                         let t = *t;
-                        tok = self.next_token();
+                        *tok = self.next_token();
                         match tok.kind {
                             Kind::ArrEnd => {
                                 self.depth -= 1;
@@ -202,16 +292,16 @@ impl<'a> Parser<'a> {
                                 value = Value::Table(t);
                             }
                             Kind::Comma => {
-                                tok = self.next_token();
+                                *tok = self.next_token();
                                 break;
                             }
-                            _ => return Err(parse_error("comma or array end", &tok)),
+                            _ => return Err(parse_error("comma or array end", tok)),
                         }
                     }
                     Some(Open::Object(t, key)) => {
                         let _ = t.raw_set(&ctx, *key, value);
                         let t = *t;
-                        tok = self.next_token();
+                        *tok = self.next_token();
                         match tok.kind {
                             Kind::ObjEnd => {
                                 self.depth -= 1;
@@ -219,15 +309,15 @@ impl<'a> Parser<'a> {
                                 value = Value::Table(t);
                             }
                             Kind::Comma => {
-                                tok = self.next_token();
-                                let k = self.object_key(ctx, &tok)?;
+                                *tok = self.next_token();
+                                let k = self.object_key(ctx, tok)?;
                                 if let Some(Open::Object(_, key)) = open.last_mut() {
                                     *key = k;
                                 }
-                                tok = self.next_token();
+                                *tok = self.next_token();
                                 break;
                             }
-                            _ => return Err(parse_error("comma or object end", &tok)),
+                            _ => return Err(parse_error("comma or object end", tok)),
                         }
                     }
                 }
@@ -236,7 +326,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An object key and its colon; leaves the position on the value.
-    fn object_key<'gc>(&mut self, ctx: Context<'gc>, tok: &Token) -> Result<Value<'gc>, Failure> {
+    fn object_key(&mut self, ctx: Context<'gc>, tok: &Token) -> Result<Value<'gc>, Failure> {
         if tok.kind != Kind::Str {
             return Err(parse_error("object key string", tok));
         }
@@ -248,9 +338,9 @@ impl<'a> Parser<'a> {
         Ok(key)
     }
 
-    fn descend(&mut self, cfg: &Config) -> Result<(), Failure> {
+    fn descend(&mut self) -> Result<(), Failure> {
         self.depth += 1;
-        if self.depth > cfg.decode_max_depth {
+        if self.depth > self.cfg.decode_max_depth {
             return Err(Failure::Msg(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth, self.pos
@@ -279,11 +369,11 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Token::new(kind, index);
         }
-        let rest = &self.data[index.min(self.data.len())..];
+        let rest = &self.data()[index.min(self.data().len())..];
         match ch {
             b'"' => self.string_token(),
             b'-' | b'0'..=b'9' => {
-                if !self.invalid_numbers && self.is_invalid_number() {
+                if !self.cfg.decode_invalid_numbers && self.is_invalid_number() {
                     return self.error_token("invalid number");
                 }
                 self.number_token()
@@ -303,7 +393,7 @@ impl<'a> Parser<'a> {
                 Token::new(Kind::Null, index)
             }
             b'+' | b'i' | b'I' | b'n' | b'N'
-                if self.invalid_numbers && self.is_invalid_number() =>
+                if self.cfg.decode_invalid_numbers && self.is_invalid_number() =>
             {
                 self.number_token()
             }
@@ -334,7 +424,7 @@ impl<'a> Parser<'a> {
             return false;
         }
         let word = |w: &[u8]| {
-            self.data
+            self.data()
                 .get(p..p + 3)
                 .is_some_and(|s| s.eq_ignore_ascii_case(w))
         };
@@ -358,7 +448,7 @@ impl<'a> Parser<'a> {
         }
         let integral = p > digits_from && !matches!(self.at(p), b'.' | b'e' | b'E' | b'x');
         let integer = integral
-            .then(|| std::str::from_utf8(&self.data[start..p]).ok())
+            .then(|| std::str::from_utf8(&self.data()[start..p]).ok())
             .flatten()
             .and_then(|t| t.strip_prefix('+').unwrap_or(t).parse::<i64>().ok());
         if let Some(n) = integer {
@@ -367,7 +457,7 @@ impl<'a> Parser<'a> {
             t.integer = n;
             return t;
         }
-        let (f, end) = strtod(self.data, start);
+        let (f, end) = strtod(self.data(), start);
         if end == start {
             return self.error_token("invalid number");
         }
@@ -414,7 +504,7 @@ impl<'a> Parser<'a> {
                     while !matches!(self.at(to), b'"' | b'\\' | 0) {
                         to += 1;
                     }
-                    self.tmp.extend_from_slice(&self.data[from..to]);
+                    self.tmp.extend_from_slice(&self.data()[from..to]);
                     self.pos = to;
                 }
             }

@@ -16,10 +16,10 @@
 //! (`encode_max_depth` / `decode_max_depth`, 1000 by default) bound heap,
 //! not native stack. Output is capped at `args::MAX_STRING` (the memory
 //! error), and the work — bytes written or read, entries visited — is
-//! charged to the caller's instruction budget; `encode`, whose output can
-//! be far larger than its input (one table referenced many times), stops
-//! between steps when the step's budget is spent, so the host's budgets
-//! end it.
+//! charged to the caller's instruction budget. Both stop between steps
+//! when the step's budget is spent and go on in the next (`encode`'s
+//! output can be far larger than its input: one table referenced many
+//! times), so the host's budgets end a long one.
 
 mod config;
 mod decode;
@@ -32,7 +32,7 @@ use crate::lib::args::{check_string, message_error, LibError, LibResult};
 use crate::{BoxSequence, Callback, CallbackReturn, Context, Stack, Table, UserData, Value};
 
 use config::config_fns;
-use decode::decode;
+use decode::Parser;
 use encode::Encoder;
 
 /// `_VERSION` of the lua-cjson this follows.
@@ -169,9 +169,15 @@ fn new_instance<'gc>(ctx: Context<'gc>, safe: bool) -> Table<'gc> {
             let r = one_argument(&stack)
                 .and_then(|()| check_string(ctx, &stack, 0))
                 .and_then(|s| {
-                    let conf = c.borrow().clone();
-                    let r = decode(ctx, &mut exec, &conf, s.as_bytes());
-                    finish(ctx, &mut stack, safe, r)
+                    let mut parser = match Parser::new(ctx, c.borrow().clone(), safe, s) {
+                        Ok(p) => p,
+                        Err(f) => return finish(ctx, &mut stack, safe, Err(f)),
+                    };
+                    let r = parser.step(ctx, &mut exec);
+                    Ok(match parser.answer(ctx, &mut stack, r)? {
+                        true => CallbackReturn::Return,
+                        false => CallbackReturn::Sequence(BoxSequence::new(&ctx, parser)),
+                    })
                 });
             r.map_err(|e| e.into_error(ctx, &exec, "decode"))
         })
