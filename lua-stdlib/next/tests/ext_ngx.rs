@@ -12,9 +12,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ext_common::{lines, Lua};
+use lua_next::ext::cjson::{load_cjson, load_cjson_safe};
 use lua_next::ext::codec::{load_ngx_base64, load_ngx_codecs};
 use lua_next::ext::copy_fields;
 use lua_next::ext::kong::{load_kong_table, load_kong_uuid};
+use lua_next::ext::re::load_ngx_re;
 use lua_next::ext::time::load_ngx_time;
 
 /// 2010-11-18 11:27:35.250 UTC, the host's request clock in these tests.
@@ -33,6 +35,11 @@ fn lua() -> Lua {
         let _ = tools.set(ctx, "uuid", load_kong_uuid(ctx));
         let _ = kong.set(ctx, "tools", tools);
         let _ = loaded.set(ctx, "kong", kong);
+        // The rest of what a function sees, as the gateway registers it.
+        let _ = ngx.set(ctx, "re", load_ngx_re(ctx));
+        let _ = ngx.set(ctx, "null", lua_next::ext::null(ctx));
+        let _ = loaded.set(ctx, "cjson", load_cjson(ctx));
+        let _ = loaded.set(ctx, "cjson.safe", load_cjson_safe(ctx));
     })
 }
 
@@ -281,6 +288,28 @@ fn kong_uuid() {
             "true",
             "true | true",
             "false | false | false | false",
+        ],
+    );
+}
+
+#[test]
+fn a_function_using_them_together() {
+    // What a Kong function typically does with them: decode a JSON body,
+    // pull a token out of a header with ngx.re, build a query string, sign
+    // and hash; decoded nulls are ngx.null. Digests: Python's hashlib/hmac.
+    check(
+        r#"local cjson = require "cjson.safe"
+           local t = cjson.decode('{"user":"Ada L","roles":["admin","dev"],"age":36,"team":null}')
+           local m = ngx.re.match("Bearer abc.def", [[^Bearer\s+(\S+)$]], "jo")
+           print(t.user, t.age, math.type(t.age), t.team == ngx.null, m[1])
+           print(ngx.encode_args({role = t.roles}), ngx.md5(m[1]), ngx.encode_base64(ngx.hmac_sha1("k", m[1])))
+           print(kong.table.merge({a = 1}, {b = 2}).b, kong.tools.uuid.is_valid_uuid(kong.tools.uuid.uuid()))
+           print(cjson.encode({ok = true, roles = setmetatable({}, cjson.empty_array_mt)}):len())"#,
+        &[
+            "Ada L\t36\tinteger\ttrue\tabc.def",
+            "role=admin&role=dev\t7d310584de9a98c4e323be77af878f64\tnkOKsB8Et/+nRgaGY3z/xDNqFb0=",
+            "2\ttrue",
+            "22",
         ],
     );
 }
