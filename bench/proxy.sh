@@ -1,57 +1,64 @@
 #!/usr/bin/env bash
-# Proxying throughput, in one run on loopback: the upstream alone, nginx
-# proxy_pass (the peer), and lunagate proxying one route; then the seed's
-# custom-auth function: nginx + lua-nginx-module (OpenResty's core, Kong's
-# engine) against lunagate with the same check as a pre-function, both on
-# the proxied path (header sent) and the 401 path; then HTTPS termination:
-# nginx `ssl` against lunagate's TLS listener on the same ECDSA P-256
-# certificate, keep-alive and handshake-heavy (`Connection: close`: one
-# full handshake per request; wrk resumes no session).
+# lunagate against its peers, all in one run on loopback, and issue 9's
+# target table:
+#   plain    nginx proxy_pass, HAProxy and lunagate proxying one route;
+#   auth     the seed's custom-auth function on the proxied path (header
+#            sent): nginx + lua-nginx-module (OpenResty's core, Kong's
+#            engine) against lunagate with the same check as a pre-function;
+#   401      the same function's 401 path (no header);
+#   tls      HTTPS termination, keep-alive: nginx `ssl` against lunagate's
+#            TLS listener on the same ECDSA P-256 certificate;
+#   tls-hs   the same with `Connection: close` (one full handshake per
+#            request; wrk resumes no session);
+#   up       the upstream alone (the ceiling).
 #
-# Method (bench/README of the shared docs): the gateway under test runs one
-# worker pinned to CPU 1; the upstream (nginx, 1 worker) and wrk are pinned
-# to CPU 0; keep-alive everywhere; 2 s warm-up, REPS repetitions of
-# DURATION seconds, medians. Printed per case: RPS, p50/p99 latency, the
-# gateway's CPU µs per request (process CPU time / requests: the figure
-# least disturbed by other load), and lunagate/nginx ratios.
+# Two modes. `pinned` (the one the targets are read on): every gateway
+# runs one worker pinned to CPU GW_CPU, the upstream (nginx, 1 worker) and
+# wrk (1 thread) to CPU LOAD_CPU. `all`: gateways, upstream and wrk get
+# every core (one worker/thread per core each); reported, no target (on a
+# 2-core machine wrk and the upstream compete with the gateway).
 #
-#   bench/proxy.sh                    # 32 and 256 connections, 3 x 10 s
-#   REPS=1 DURATION=5 CONNS="32" bench/proxy.sh
-#   LUA=0 bench/proxy.sh              # no serverless rows
-#   TLS=0 bench/proxy.sh              # no HTTPS rows
+# Method: keep-alive everywhere; per case and connection count, a 2 s
+# warm-up of each peer, then REPS rounds in which every peer of the case
+# runs DURATION seconds, in an order that rotates every round (load from
+# elsewhere on the machine falls on all peers alike); medians. Printed per
+# peer: RPS, p50/p99 latency and the gateway's CPU µs per request (process
+# CPU time / requests: the figure least disturbed by other load); then the
+# ratios of issue 9's targets, measured in this run.
+#
+#   bench/proxy.sh                              # both modes, c=32 and 256, 5 x 10 s
+#   REPS=1 DURATION=3 bench/proxy.sh            # a quick look
+#   MODES=pinned CONNS=32 CASES="plain 401" bench/proxy.sh
+#   LUA=0 TLS=0 bench/proxy.sh                  # no function / HTTPS cases
 #   LUNAGATE_BIN=target/x86_64-unknown-linux-musl/release/lunagate bench/proxy.sh
 #
-# Needs nginx, libnginx-mod-http-lua and wrk (Debian packages), and the
-# openssl command for the HTTPS rows' certificate.
+# Needs nginx, libnginx-mod-http-lua, haproxy and wrk (Debian packages),
+# and the openssl command for the HTTPS cases' certificate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-"32 256"}
-UP_PORT=${UP_PORT:-28080}
-NGINX_PORT=${NGINX_PORT:-28081}
-NGINX_LUA_PORT=${NGINX_LUA_PORT:-28082}
+MODES=${MODES:-"pinned all"}
 LUA=${LUA:-1}
-LG_PORT=${LG_PORT:-28000}
-ADMIN_PORT=${ADMIN_PORT:-28001}
 TLS=${TLS:-1}
-NGINX_TLS_PORT=${NGINX_TLS_PORT:-28443}
-LG_TLS_PORT=${LG_TLS_PORT:-28444}
+CASES=${CASES:-"up plain auth 401 tls tls-hs"}
 GW_CPU=${GW_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
+BASE_PORT=${BASE_PORT:-28000}
+NCPU=$(nproc)
 
-for tool in nginx wrk taskset curl; do
+for tool in nginx haproxy wrk taskset curl; do
   if ! command -v "$tool" >/dev/null; then
-    if [ "$tool" = nginx ] || [ "$tool" = wrk ]; then
-      echo "installing $tool" >&2
-      (apt-get install -y -q nginx libnginx-mod-http-lua wrk >/dev/null 2>&1 || sudo apt-get install -y -q nginx libnginx-mod-http-lua wrk >/dev/null) ||
-        { echo "needs $tool: apt-get install nginx libnginx-mod-http-lua wrk" >&2; exit 1; }
-    else
-      echo "needs $tool" >&2; exit 1
-    fi
+    echo "installing $tool" >&2
+    (apt-get install -y -q nginx libnginx-mod-http-lua haproxy wrk >/dev/null 2>&1) ||
+      { echo "needs $tool: apt-get install nginx libnginx-mod-http-lua haproxy wrk" >&2; exit 1; }
   fi
 done
+[ "$LUA" = 1 ] || CASES=$(tr ' ' '\n' <<<"$CASES" | grep -vx -e auth -e 401 | xargs)
+[ "$TLS" = 1 ] || CASES=$(tr ' ' '\n' <<<"$CASES" | grep -vx -e tls -e tls-hs | xargs)
+has_case() { [[ " $CASES " == *" $1 "* ]]; }
 
 if [ -n "${LUNAGATE_BIN:-}" ]; then
   LG=$LUNAGATE_BIN # a given build, e.g. the static one from .ci/build-static
@@ -62,34 +69,61 @@ fi
 
 RUN=$(mktemp -d /tmp/lunagate-bench.XXXXXX)
 PIDS=()
-cleanup() {
+stop_all() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$RUN"
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
 }
-trap cleanup EXIT
+trap 'stop_all; rm -rf "$RUN"' EXIT
 
-# start_nginx NAME CONF PORT CPU [UPSTREAM]
+if has_case tls || has_case tls-hs; then
+  command -v openssl >/dev/null || { echo "the HTTPS cases need the openssl command (TLS=0 skips them)" >&2; exit 1; }
+  mkdir -p "$RUN/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" 2>/dev/null
+fi
+# The same check as nginx-lua.conf's access_by_lua_block, as a pre-function.
+cat >"$RUN/custom-auth.lua" <<'LUA'
+local key = kong.request.get_header("x-custom-auth")
+if not key then return kong.response.exit(401, {message = "Invalid Credentials"}) end
+kong.service.request.clear_header("x-custom-auth")
+LUA
+
+# start_nginx NAME CONF PORT CPUSET WORKERS [UPSTREAM]
 start_nginx() {
-  local dir=$RUN/$1
+  local dir=$RUN/$MODE/$1
   mkdir -p "$dir"
-  sed -e "s#@WORKERS@#1#g" -e "s#@PORT@#$3#g" -e "s#@UP@#${5:-}#g" -e "s#@RUNDIR@#$dir#g" \
-    "bench/nginx/$2" >"$dir/nginx.conf"
+  sed -e "s#@WORKERS@#$5#g" -e "s#@PORT@#$3#g" -e "s#@UP@#${6:-}#g" -e "s#@RUNDIR@#$dir#g" \
+    -e "s#@TLSDIR@#$RUN/tls#g" "bench/nginx/$2" >"$dir/nginx.conf"
   taskset -c "$4" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
 
-wait_port() {
-  for _ in $(seq 100); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; then return 0; fi
+# start_haproxy PORT CPUSET THREADS UPSTREAM
+start_haproxy() {
+  local dir=$RUN/$MODE/haproxy
+  mkdir -p "$dir"
+  sed -e "s#@THREADS@#$3#g" -e "s#@PORT@#$1#g" -e "s#@UP@#$4#g" \
+    bench/haproxy/haproxy.cfg >"$dir/haproxy.cfg"
+  taskset -c "$2" haproxy -db -f "$dir/haproxy.cfg" >"$dir/out" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+
+wait_url() { # URL [curl options]
+  local url=$1
+  shift
+  for _ in $(seq 200); do
+    if curl -s -o /dev/null "$@" "$url" 2>/dev/null; then return 0; fi
     sleep 0.05
   done
-  echo "nothing answers on port $1" >&2
+  echo "nothing answers at $url" >&2
   return 1
 }
 
-# CPU time (ticks) of a process and its children threads/processes.
+# CPU time (ticks) of a process and its child processes (all threads).
 cpu_ticks() {
   local total=0 p
   for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
@@ -101,11 +135,11 @@ cpu_ticks() {
   echo "$total"
 }
 
-# wrk_once URL CONNS [HEADER] -> "rps p50_ms p99_ms requests"
+# wrk_once URL CONNS SECONDS [HEADER] -> "rps p50_ms p99_ms requests"
 wrk_once() {
   local hdr=()
-  [ -n "${3:-}" ] && hdr=(-H "$3")
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${hdr[@]}" "$1" | awk '
+  [ -n "${4:-}" ] && hdr=(-H "$4")
+  taskset -c "$LOAD_CPUSET" wrk -t"$WRK_THREADS" -c"$2" -d"$3s" --latency "${hdr[@]}" "$1" | awk '
     function ms(v) {
       if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
       if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
@@ -121,145 +155,199 @@ wrk_once() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# measure NAME URL CONNS GATEWAY_PID(or "") [HEADER] -> appends a result line
+# Peers: name -> "url|pid|header".
+declare -A PEER
 RESULTS=$RUN/results
-measure() {
-  local name=$1 url=$2 c=$3 pid=$4 header=${5:-}
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d2s "$url" >/dev/null 2>&1 || true
-  local rps=() p50=() p99=() cpu=()
-  for _ in $(seq "$REPS"); do
-    local t0=0 t1=0
-    [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
-    read -r r a b n < <(wrk_once "$url" "$c" "$header")
-    [ -n "$pid" ] && t1=$(cpu_ticks "$pid")
-    rps+=("$r"); p50+=("$a"); p99+=("$b")
-    if [ -n "$pid" ] && [ "$n" -gt 0 ]; then
-      cpu+=("$(awk -v d=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')")
-    else
-      cpu+=("-")
-    fi
+: >"$RESULTS"
+
+# measure_case CASE CONNS PEER... : interleaved rounds, medians appended to
+# $RESULTS as "mode case peer conns rps p50 p99 cpu".
+measure_case() {
+  local case=$1 c=$2
+  shift 2
+  local peers=("$@") n=$# raw=$RUN/$MODE/raw
+  for p in "${peers[@]}"; do
+    IFS='|' read -r url pid hdr <<<"${PEER[$p]}"
+    wrk_once "$url" "$c" 2 "$hdr" >/dev/null || true
   done
-  local mr m50 m99 mc
-  mr=$(printf '%s\n' "${rps[@]}" | median)
-  m50=$(printf '%s\n' "${p50[@]}" | median)
-  m99=$(printf '%s\n' "${p99[@]}" | median)
-  mc=$(printf '%s\n' "${cpu[@]}" | median)
-  echo "$name $c $mr $m50 $m99 $mc" >>"$RESULTS"
-  printf '%-14s c=%-4s %9s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' "$name" "$c" "$mr" "$m50" "$m99" "$mc" >&2
+  : >"$raw"
+  for round in $(seq "$REPS"); do
+    for k in $(seq 0 $((n - 1))); do
+      local p=${peers[$(((k + round) % n))]}
+      IFS='|' read -r url pid hdr <<<"${PEER[$p]}"
+      local t0=0 t1=0 r a b reqs cpu=-
+      [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+      read -r r a b reqs < <(wrk_once "$url" "$c" "$DURATION" "$hdr")
+      [ -n "$pid" ] && t1=$(cpu_ticks "$pid")
+      if [ -n "$pid" ] && [ "$reqs" -gt 0 ]; then
+        cpu=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
+      fi
+      echo "$p $r $a $b $cpu" >>"$raw"
+    done
+  done
+  for p in "${peers[@]}"; do
+    local col vals=()
+    for col in 2 3 4 5; do
+      vals+=("$(awk -v p="$p" -v k="$col" '$1 == p { print $k }' "$raw" | median)")
+    done
+    echo "$MODE $case $p $c ${vals[*]}" >>"$RESULTS"
+    printf '%-6s %-6s %-16s c=%-4s %8s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' \
+      "$MODE" "$case" "$p" "$c" "${vals[@]}" >&2
+  done
 }
 
-echo "starting upstream (nginx, CPU $LOAD_CPU) on :$UP_PORT" >&2
-start_nginx upstream upstream.nginx.conf "$UP_PORT" "$LOAD_CPU"
-wait_port "$UP_PORT"
+run_mode() {
+  MODE=$1
+  local off=0
+  if [ "$MODE" = pinned ]; then
+    GW_CPUSET=$GW_CPU LOAD_CPUSET=$LOAD_CPU WORKERS=1 WRK_THREADS=1
+  else
+    GW_CPUSET=0-$((NCPU - 1)) LOAD_CPUSET=0-$((NCPU - 1)) WORKERS=$NCPU WRK_THREADS=$NCPU
+    off=100
+  fi
+  local up=$((BASE_PORT + off + 80)) ngx=$((BASE_PORT + off + 81)) ngx_lua=$((BASE_PORT + off + 82))
+  local hap=$((BASE_PORT + off + 83)) ngx_tls=$((BASE_PORT + off + 43))
+  local lg=$((BASE_PORT + off)) admin=$((BASE_PORT + off + 1)) lg_tls=$((BASE_PORT + off + 44))
+  mkdir -p "$RUN/$MODE"
+  echo "== $MODE: gateways on CPU $GW_CPUSET with $WORKERS worker(s); upstream and wrk on CPU $LOAD_CPUSET" >&2
 
-echo "starting nginx proxy_pass (CPU $GW_CPU) on :$NGINX_PORT" >&2
-start_nginx nginx nginx-plain.conf "$NGINX_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
-NGINX_PID=$LAST_PID
-wait_port "$NGINX_PORT"
+  start_nginx upstream upstream.nginx.conf "$up" "$LOAD_CPUSET" "$WORKERS"
+  PEER[up]="http://127.0.0.1:$up/|$LAST_PID|"
+  wait_url "http://127.0.0.1:$up/"
+  start_nginx nginx nginx-plain.conf "$ngx" "$GW_CPUSET" "$WORKERS" "127.0.0.1:$up"
+  PEER[nginx]="http://127.0.0.1:$ngx/|$LAST_PID|"
+  start_haproxy "$hap" "$GW_CPUSET" "$WORKERS" "127.0.0.1:$up"
+  PEER[haproxy]="http://127.0.0.1:$hap/|$LAST_PID|"
+  if has_case auth || has_case 401; then
+    start_nginx nginx-lua nginx-lua.conf "$ngx_lua" "$GW_CPUSET" "$WORKERS" "127.0.0.1:$up"
+    PEER[nginx-lua]="http://127.0.0.1:$ngx_lua/|$LAST_PID|x-custom-auth: k"
+    PEER[nginx-lua-401]="http://127.0.0.1:$ngx_lua/|$LAST_PID|"
+  fi
+  if has_case tls || has_case tls-hs; then
+    start_nginx nginx-ssl nginx-ssl.conf "$ngx_tls" "$GW_CPUSET" "$WORKERS" "127.0.0.1:$up"
+    PEER[nginx-tls]="https://localhost:$ngx_tls/|$LAST_PID|"
+    PEER[nginx-tls-hs]="https://localhost:$ngx_tls/|$LAST_PID|Connection: close"
+  fi
 
-if [ "$TLS" = 1 ]; then
-  command -v openssl >/dev/null || { echo "the HTTPS rows need the openssl command (TLS=0 skips them)" >&2; exit 1; }
-  mkdir -p "$RUN/tls"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
-    -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" 2>/dev/null
-  echo "starting nginx ssl (CPU $GW_CPU) on :$NGINX_TLS_PORT" >&2
-  start_nginx nginx-ssl nginx-ssl.conf "$NGINX_TLS_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
-  NGINX_TLS_PID=$LAST_PID
-  for _ in $(seq 100); do curl -sk -o /dev/null "https://localhost:$NGINX_TLS_PORT/" && break; sleep 0.05; done
-fi
-
-echo "starting lunagate, 1 worker (CPU $GW_CPU) on :$LG_PORT (TLS :$LG_TLS_PORT)" >&2
-mkdir -p "$RUN/lunagate"
-LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPU" "$LG" serve --workers 1 \
-  --proxy-listen "127.0.0.1:$LG_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-  --proxy-listen-tls "127.0.0.1:$LG_TLS_PORT" \
-  --data-dir "$RUN/lunagate" >"$RUN/lunagate.out" 2>&1 &
-LG_PID=$!
-PIDS+=("$LG_PID")
-for _ in $(seq 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$ADMIN_PORT/" && break
-  sleep 0.05
-done
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services" \
-  -d name=bench -d "url=http://127.0.0.1:$UP_PORT"
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/bench/routes" -d 'paths[]=/'
-[ "$(curl -s "http://127.0.0.1:$LG_PORT/")" = ok ] || { echo "lunagate does not proxy" >&2; cat "$RUN/lunagate.out" >&2; exit 1; }
-if [ "$TLS" = 1 ]; then
-  # The same certificate as nginx's, for every SNI.
-  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/certificates" \
-    --data-urlencode "cert@$RUN/tls/cert.pem" --data-urlencode "key@$RUN/tls/key.pem" -d 'snis[]=*'
-  for url in "https://localhost:$LG_TLS_PORT/" "https://localhost:$NGINX_TLS_PORT/"; do
-    [ "$(curl -s --cacert "$RUN/tls/cert.pem" "$url")" = ok ] ||
-      { echo "no HTTPS answer with the bench certificate from $url" >&2; exit 1; }
-  done
-fi
-
-if [ "$LUA" = 1 ]; then
-  echo "starting nginx + lua custom-auth (CPU $GW_CPU) on :$NGINX_LUA_PORT" >&2
-  start_nginx nginx-lua nginx-lua.conf "$NGINX_LUA_PORT" "$GW_CPU" "127.0.0.1:$UP_PORT"
-  NGINX_LUA_PID=$LAST_PID
-  wait_port "$NGINX_LUA_PORT" || true
-  # The same check as the reference's access_by_lua_block, as a pre-function.
-  cat >"$RUN/custom-auth.lua" <<'LUA'
-local key = kong.request.get_header("x-custom-auth")
-if not key then return kong.response.exit(401, {message = "Invalid Credentials"}) end
-kong.service.request.clear_header("x-custom-auth")
-LUA
-  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services" -d name=auth -d "url=http://127.0.0.1:$UP_PORT"
-  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/auth/routes" -d 'paths[]=/auth'
-  curl -sf -o /dev/null -X POST "http://127.0.0.1:$ADMIN_PORT/services/auth/plugins" \
+  mkdir -p "$RUN/$MODE/lunagate"
+  LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPUSET" "$LG" serve --workers "$WORKERS" \
+    --proxy-listen "127.0.0.1:$lg" --admin-listen "127.0.0.1:$admin" \
+    --proxy-listen-tls "127.0.0.1:$lg_tls" \
+    --data-dir "$RUN/$MODE/lunagate" >"$RUN/$MODE/lunagate.out" 2>&1 &
+  local lg_pid=$!
+  PIDS+=("$lg_pid")
+  PEER[lunagate]="http://127.0.0.1:$lg/|$lg_pid|"
+  PEER[lunagate-lua]="http://127.0.0.1:$lg/auth|$lg_pid|x-custom-auth: k"
+  PEER[lunagate-lua-401]="http://127.0.0.1:$lg/auth|$lg_pid|"
+  PEER[lunagate-tls]="https://localhost:$lg_tls/|$lg_pid|"
+  PEER[lunagate-tls-hs]="https://localhost:$lg_tls/|$lg_pid|Connection: close"
+  local a="http://127.0.0.1:$admin"
+  wait_url "$a/"
+  curl -sf -o /dev/null -X POST "$a/services" -d name=bench -d "url=http://127.0.0.1:$up"
+  curl -sf -o /dev/null -X POST "$a/services/bench/routes" -d 'paths[]=/'
+  curl -sf -o /dev/null -X POST "$a/services" -d name=auth -d "url=http://127.0.0.1:$up"
+  curl -sf -o /dev/null -X POST "$a/services/auth/routes" -d 'paths[]=/auth'
+  curl -sf -o /dev/null -X POST "$a/services/auth/plugins" \
     -F name=pre-function -F "config.access[]=@$RUN/custom-auth.lua"
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LG_PORT/auth")" = 401 ] ||
-    { echo "lunagate's pre-function does not answer 401" >&2; exit 1; }
-  [ "$(curl -s -H 'x-custom-auth: k' "http://127.0.0.1:$LG_PORT/auth")" = ok ] ||
-    { echo "lunagate's pre-function does not let the request through" >&2; exit 1; }
-fi
+  if has_case tls || has_case tls-hs; then
+    # The same certificate as nginx's, for every SNI.
+    curl -sf -o /dev/null -X POST "$a/certificates" \
+      --data-urlencode "cert@$RUN/tls/cert.pem" --data-urlencode "key@$RUN/tls/key.pem" -d 'snis[]=*'
+  fi
 
-: >"$RESULTS"
-for c in $CONNS; do
-  measure upstream "http://127.0.0.1:$UP_PORT/" "$c" ""
-  measure nginx "http://127.0.0.1:$NGINX_PORT/" "$c" "$NGINX_PID"
-  measure lunagate "http://127.0.0.1:$LG_PORT/" "$c" "$LG_PID"
-  if [ "$LUA" = 1 ]; then
-    measure nginx-lua "http://127.0.0.1:$NGINX_LUA_PORT/" "$c" "$NGINX_LUA_PID" "x-custom-auth: k"
-    measure lunagate-lua "http://127.0.0.1:$LG_PORT/auth" "$c" "$LG_PID" "x-custom-auth: k"
-    measure nginx-lua-401 "http://127.0.0.1:$NGINX_LUA_PORT/" "$c" "$NGINX_LUA_PID"
-    measure lunagate-lua-401 "http://127.0.0.1:$LG_PORT/auth" "$c" "$LG_PID"
+  # Every peer answers what it should before anything is measured.
+  wait_url "http://127.0.0.1:$ngx/"
+  wait_url "http://127.0.0.1:$hap/"
+  for p in nginx haproxy lunagate; do
+    IFS='|' read -r url _ _ <<<"${PEER[$p]}"
+    [ "$(curl -s "$url")" = ok ] || { echo "$p does not proxy" >&2; cat "$RUN/$MODE/lunagate.out" >&2; exit 1; }
+  done
+  if has_case auth || has_case 401; then
+    wait_url "http://127.0.0.1:$ngx_lua/"
+    for p in nginx-lua lunagate-lua; do
+      IFS='|' read -r url _ hdr <<<"${PEER[$p]}"
+      [ "$(curl -s -H "$hdr" "$url")" = ok ] || { echo "$p does not let the request through" >&2; exit 1; }
+      IFS='|' read -r url _ _ <<<"${PEER[$p-401]}"
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 401 ] || { echo "$p does not answer 401" >&2; exit 1; }
+    done
   fi
-  if [ "$TLS" = 1 ]; then
-    measure nginx-tls "https://localhost:$NGINX_TLS_PORT/" "$c" "$NGINX_TLS_PID"
-    measure lunagate-tls "https://localhost:$LG_TLS_PORT/" "$c" "$LG_PID"
-    measure nginx-tls-hs "https://localhost:$NGINX_TLS_PORT/" "$c" "$NGINX_TLS_PID" "Connection: close"
-    measure lunagate-tls-hs "https://localhost:$LG_TLS_PORT/" "$c" "$LG_PID" "Connection: close"
+  if has_case tls || has_case tls-hs; then
+    for p in nginx-tls lunagate-tls; do
+      IFS='|' read -r url _ _ <<<"${PEER[$p]}"
+      wait_url "$url" --cacert "$RUN/tls/cert.pem"
+      [ "$(curl -s --cacert "$RUN/tls/cert.pem" "$url")" = ok ] ||
+        { echo "no HTTPS answer with the bench certificate from $p" >&2; exit 1; }
+    done
   fi
-done
+
+  for c in $CONNS; do
+    for case in $CASES; do
+      case $case in
+        up) measure_case up "$c" up ;;
+        plain) measure_case plain "$c" nginx haproxy lunagate ;;
+        auth) measure_case auth "$c" nginx-lua lunagate-lua ;;
+        401) measure_case 401 "$c" nginx-lua-401 lunagate-lua-401 ;;
+        tls) measure_case tls "$c" nginx-tls lunagate-tls ;;
+        tls-hs) measure_case tls-hs "$c" nginx-tls-hs lunagate-tls-hs ;;
+        *) echo "unknown case $case" >&2; exit 2 ;;
+      esac
+    done
+  done
+  stop_all
+}
+
+echo "lunagate: $LG; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg); rustc processes: $(pgrep -c rustc || true)" >&2
+for mode in $MODES; do run_mode "$mode"; done
 
 echo
-printf '%-16s %5s %10s %9s %9s %12s\n' target conns rps "p50 ms" "p99 ms" "cpu us/req"
-while read -r name c r a b cpu; do
-  printf '%-16s %5s %10s %9s %9s %12s\n' "$name" "$c" "$r" "$a" "$b" "$cpu"
+echo "REPS=$REPS DURATION=$DURATION, medians; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-6s %-6s %-16s %5s %9s %8s %8s %11s\n' mode case peer conns rps "p50 ms" "p99 ms" "cpu us/req"
+while read -r mode case p c r a b cpu; do
+  printf '%-6s %-6s %-16s %5s %9s %8s %8s %11s\n' "$mode" "$case" "$p" "$c" "$r" "$a" "$b" "$cpu"
 done <"$RESULTS"
-echo
-ratio() { # PEER OURS CONNS LABEL
-  awk -v c="$3" -v p="$1" -v o="$2" -v label="$4" '
-    $1 == p && $2 == c { nr = $3; n99 = $5; nc = $6 }
-    $1 == o && $2 == c { lr = $3; l99 = $5; lc = $6 }
+
+# target MODE CONNS LABEL OURS PEER FIELD(rps|p99|cpu) OP(>=|<=) BOUND
+target() {
+  awk -v m="$1" -v c="$2" -v label="$3" -v o="$4" -v p="$5" -v f="$6" -v op="$7" -v bound="$8" '
+    BEGIN { k = (f == "rps") ? 5 : (f == "p99") ? 7 : 8 }
+    $1 == m && $4 == c && $3 == o { ours = $k }
+    $1 == m && $4 == c && $3 == p { peer = $k }
     END {
-      if (nr == 0 || lr == 0) exit
-      printf "c=%-4s %-28s rps %.2fx  p99 %.2fx", c, label, lr / nr, l99 / n99
-      if (nc > 0 && lc > 0) printf "  cpu/req %.2fx", lc / nc
-      printf "\n"
+      if (ours == "" || peer == "" || ours == "-" || peer == "-" || peer == 0) exit
+      r = ours / peer
+      met = (op == ">=") ? (r >= bound) : (r <= bound)
+      if (f == "cpu") { printf "%-6s c=%-4s %-36s %6.2fx  (lower is better; no target)\n", m, c, label, r; exit }
+      if (m != "pinned") verdict = "(no target)"
+      else verdict = met ? "met" : "NOT met"
+      printf "%-6s c=%-4s %-36s %6.2fx  target %s %.1fx: %s\n", m, c, label, r, op, bound, verdict
     }' "$RESULTS"
 }
-for c in $CONNS; do
-  ratio nginx lunagate "$c" "lunagate/nginx:"
-  if [ "$LUA" = 1 ]; then
-    ratio nginx-lua lunagate-lua "$c" "custom-auth lunagate/nginx-lua:"
-    ratio nginx-lua-401 lunagate-lua-401 "$c" "401 path lunagate/nginx-lua:"
-  fi
-  if [ "$TLS" = 1 ]; then
-    ratio nginx-tls lunagate-tls "$c" "HTTPS keep-alive lunagate/nginx:"
-    ratio nginx-tls-hs lunagate-tls-hs "$c" "HTTPS handshakes lunagate/nginx:"
-  fi
+echo
+echo "issue 9 targets (ratios in this run; targets hold on the pinned 1-worker runs):"
+for mode in $MODES; do
+  for c in $CONNS; do
+    if has_case plain; then
+      target "$mode" "$c" "plain proxy: rps vs HAProxy" lunagate haproxy rps ">=" 1.0
+      target "$mode" "$c" "plain proxy: p99 vs nginx" lunagate nginx p99 "<=" 1.0
+      target "$mode" "$c" "plain proxy: cpu/req vs HAProxy" lunagate haproxy cpu "<=" 1.0
+      target "$mode" "$c" "plain proxy: cpu/req vs nginx" lunagate nginx cpu "<=" 1.0
+    fi
+    if has_case auth; then
+      target "$mode" "$c" "custom-auth 200: rps vs nginx+Lua" lunagate-lua nginx-lua rps ">=" 1.1
+      target "$mode" "$c" "custom-auth 200: p99 vs nginx+Lua" lunagate-lua nginx-lua p99 "<=" 1.0
+      target "$mode" "$c" "custom-auth 200: cpu/req" lunagate-lua nginx-lua cpu "<=" 1.0
+    fi
+    if has_case 401; then
+      target "$mode" "$c" "401 path: rps vs nginx+Lua" lunagate-lua-401 nginx-lua-401 rps ">=" 1.0
+      target "$mode" "$c" "401 path: cpu/req" lunagate-lua-401 nginx-lua-401 cpu "<=" 1.0
+    fi
+    if has_case tls; then
+      target "$mode" "$c" "HTTPS keep-alive: rps vs nginx ssl" lunagate-tls nginx-tls rps ">=" 1.0
+      target "$mode" "$c" "HTTPS keep-alive: cpu/req" lunagate-tls nginx-tls cpu "<=" 1.0
+    fi
+    if has_case tls-hs; then
+      target "$mode" "$c" "HTTPS handshakes: rps vs nginx ssl" lunagate-tls-hs nginx-tls-hs rps ">=" 1.0
+      target "$mode" "$c" "HTTPS handshakes: cpu/req" lunagate-tls-hs nginx-tls-hs cpu "<=" 1.0
+    fi
+  done
 done

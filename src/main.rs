@@ -5,11 +5,13 @@
 /// The static build replaces musl's allocator, which costs twice glibc's
 /// CPU per proxied request, with a pure-Rust one (Cargo.toml; README,
 /// "Benchmarks"). glibc builds keep glibc's, the fastest measured.
-#[cfg(target_env = "musl")]
+#[cfg(all(target_env = "musl", not(feature = "alloc-count")))]
 #[global_allocator]
 static ALLOCATOR: rusty_alloc_api::RustyAlloc = rusty_alloc_api::RustyAlloc;
 
 mod admin;
+#[cfg(feature = "alloc-count")]
+mod alloc_count;
 mod config;
 mod entities;
 mod pdk;
@@ -94,6 +96,8 @@ fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
 }
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    #[cfg(feature = "alloc-count")]
+    alloc_count::serve_counts();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .with_context(|| format!("invalid --log-level '{}'", config.log_level))?;
     tracing_subscriber::fmt()

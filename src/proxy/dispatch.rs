@@ -1,6 +1,6 @@
 //! The entry point of one client request: check what the gateway must
 //! check before anything else, route it on the current configuration
-//! snapshot (one atomic load), and send it down one of two paths —
+//! snapshot (one atomic load, `WorkerContext::snapshot`), and send it down one of two paths —
 //! straight to `forward`, or through `functions` when the route has
 //! serverless functions to run. Nothing calls back up into this module.
 
@@ -60,7 +60,7 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let request_id = ctx.request_ids.next();
-    let snapshot = ctx.config.load_full();
+    let snapshot = ctx.snapshot();
     let (mut parts, body) = req.into_parts();
     if !settle_host(&mut parts) {
         tracing::info!(worker = ctx.id, client = %conn.peer, "client error: missing, repeated or invalid Host");
@@ -118,7 +118,7 @@ pub async fn handle(
             start,
         );
     }
-    let Some(upstream) = route.upstream.clone() else {
+    let Some(upstream) = route.upstream.as_ref() else {
         return error_response(
             ProxyError::NoService,
             negotiation_header(&parts.headers),
@@ -141,7 +141,7 @@ pub async fn handle(
         let matched = Matched {
             route,
             matched_len: found.matched_len,
-            upstream: &upstream,
+            upstream,
         };
         let path = String::from_utf8_lossy(&norm).into_owned();
         let captures = found.captures;
@@ -154,7 +154,7 @@ pub async fn handle(
     let matched = Matched {
         route,
         matched_len: found.matched_len,
-        upstream: &upstream,
+        upstream,
     };
     forward(
         ctx,

@@ -27,7 +27,7 @@ use super::path::{upstream_path, PathPlan};
 use super::pool::{Pool, Target};
 use super::router::{CompiledRoute, Upstream};
 use super::ClientTimeouts;
-use crate::snapshot::SharedConfig;
+use crate::snapshot::{ConfigSnapshot, SharedConfig};
 
 /// Everything one worker thread owns. Not `Send`: it never leaves its
 /// thread, which is what lets a per-worker Lua VM live here later.
@@ -41,11 +41,27 @@ pub struct WorkerContext {
     /// The worker's Lua VM, created when a serverless function first runs.
     pub lua: RefCell<Option<crate::plugins::serverless::LuaWorker>>,
     pub timeouts: ClientTimeouts,
+    /// The snapshot the last request used (see [`WorkerContext::snapshot`]).
+    snapshot: RefCell<Rc<Held>>,
+}
+
+/// A configuration snapshot held by one worker, shared between its
+/// requests through an `Rc` (see [`WorkerContext::snapshot`]).
+pub struct Held(Arc<ConfigSnapshot>);
+
+impl std::ops::Deref for Held {
+    type Target = ConfigSnapshot;
+
+    fn deref(&self) -> &ConfigSnapshot {
+        &self.0
+    }
 }
 
 impl WorkerContext {
     pub fn new(id: usize, config: SharedConfig, timeouts: ClientTimeouts) -> Self {
+        let snapshot = RefCell::new(Rc::new(Held(config.load_full())));
         WorkerContext {
+            snapshot,
             id,
             config,
             pool: Rc::new(Pool::new()),
@@ -54,6 +70,19 @@ impl WorkerContext {
             lua: RefCell::new(None),
             timeouts,
         }
+    }
+
+    /// The current configuration snapshot, for one request. Requests clone
+    /// a worker-local `Rc`: cloning the shared `Arc` would write its count,
+    /// one cache line every worker writes on every request. `ArcSwap`'s
+    /// `load` writes nothing shared; the `Arc` is cloned once per change.
+    pub fn snapshot(&self) -> Rc<Held> {
+        let current = self.config.load();
+        let mut cached = self.snapshot.borrow_mut();
+        if !Arc::ptr_eq(&cached.0, &current) {
+            *cached = Rc::new(Held(arc_swap::Guard::into_inner(current)));
+        }
+        Rc::clone(&cached)
     }
 }
 

@@ -93,9 +93,25 @@ pub fn latency_value(elapsed: Duration) -> HeaderValue {
     }
 }
 
+/// The hop-by-hop headers of a response (besides what `Connection` lists).
+fn hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == TRAILER
+        || name == PROXY_AUTHENTICATE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 /// Removes hop-by-hop headers from an upstream response: the fixed list and
-/// whatever `Connection` names.
+/// whatever `Connection` names. A response has few headers and usually
+/// none of these: one pass over its names decides, rather than a hashed
+/// lookup of each of the seven.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.keys().any(hop_by_hop) {
+        return;
+    }
     if let Some(conn) = headers.get(CONNECTION) {
         // Rare: only clients that list extra headers pay for this.
         if let Ok(list) = conn.to_str() {

@@ -5,10 +5,13 @@
 //! A connection is checked out for one request and comes back when its
 //! response has been read to the end, cleanly framed, with nothing left
 //! over (see `client`). Before an idle connection is handed out again it
-//! is probed with a non-blocking `peek`: if the upstream closed it (EOF or
-//! reset) or wrote anything after its last response (stray bytes that
-//! would be read as the next answer), it is discarded — nginx's keepalive
-//! module does the same from its event loop. New connections honour the
+//! is checked: if the upstream closed it (EOF or reset) or wrote anything
+//! after its last response (stray bytes that would be read as the next
+//! answer), it is discarded — nginx's keepalive module does the same from
+//! its event loop. The check is a non-blocking `peek`, made only when the
+//! worker's event loop has seen the socket become readable since its last
+//! response was read, or when it has been idle a while: a busy pool then
+//! costs no syscall per request. New connections honour the
 //! service's `connect_timeout` and `retries` (Kong retries on connect
 //! failures: refused, unreachable, timed out).
 //!
@@ -42,6 +45,9 @@ use super::router::Upstream;
 const MAX_IDLE: Duration = Duration::from_secs(50);
 /// Idle connections kept per upstream.
 const MAX_IDLE_PER_KEY: usize = 1024;
+/// Idle connections older than this are probed with a real `peek` even
+/// if the event loop saw nothing arrive (see [`UpstreamConn::is_quiet`]).
+const PROBE_AFTER: Duration = Duration::from_secs(1);
 /// Initial capacity of a connection's read buffer.
 pub const READ_CHUNK: usize = 4 * 1024;
 
@@ -123,19 +129,36 @@ impl UpstreamConn {
     }
 
     /// Whether an idle connection can carry another request: open, and
-    /// nothing waiting to be read. A real `recv(MSG_PEEK)` on the
-    /// non-blocking socket (one syscall), not tokio's cached readiness,
-    /// which may not have seen the upstream's last bytes or FIN yet.
+    /// nothing waiting to be read.
+    ///
+    /// A connection idle for less than [`PROBE_AFTER`] is probed only if
+    /// tokio's readiness says bytes or a FIN arrived since its last
+    /// response was read (a read that comes back short clears it, and the
+    /// event loop sets it again on the next event): that is what nginx
+    /// knows from its event loop too. The probe itself is a real
+    /// `recv(MSG_PEEK)` on the non-blocking socket; one that finds
+    /// nothing clears the readiness. Older connections are always probed:
+    /// an upstream closing an idle connection (its keep-alive timeout) is
+    /// then seen even if the event loop has not caught up with it; a close
+    /// that still slips through is `client::send`'s stale-connection case.
     ///
     /// On TLS, bytes may be records that carry no data (a session ticket
     /// sent late, a key update): they are read through TLS without
     /// waiting; only data or a close makes the connection unusable.
-    fn is_quiet(&mut self) -> bool {
+    fn is_quiet(&mut self, idle_for: Duration) -> bool {
         if !self.read_buf.is_empty() {
             return false;
         }
+        let tcp = self.stream.tcp();
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
-        match socket2::SockRef::from(self.stream.tcp()).peek(&mut probe) {
+        let mut peek = || socket2::SockRef::from(tcp).peek(&mut probe);
+        let peeked = if idle_for < PROBE_AFTER {
+            // Err(WouldBlock) without a syscall when nothing was seen.
+            tcp.try_io(tokio::io::Interest::READABLE, peek)
+        } else {
+            peek()
+        };
+        match peeked {
             Err(e) => e.kind() == io::ErrorKind::WouldBlock,
             // Ok(0): the upstream closed it.
             Ok(0) => false,
@@ -196,10 +219,11 @@ impl Pool {
         let mut map = self.idle.borrow_mut();
         let list = map.get_mut(key)?;
         while let Some(mut idle) = list.pop() {
-            if idle.since.elapsed() > MAX_IDLE {
+            let idle_for = idle.since.elapsed();
+            if idle_for > MAX_IDLE {
                 continue;
             }
-            if idle.conn.is_quiet() {
+            if idle.conn.is_quiet(idle_for) {
                 return Some(idle.conn);
             }
             tracing::debug!(upstream = %key, "idle upstream connection closed or not quiet: discarded");

@@ -216,7 +216,10 @@ fn servers() -> Servers {
         // Idle and slow clients are handled by `idle` (no timer per request).
         .header_read_timeout(None)
         .max_buf_size(64 * 1024)
-        .max_headers(200)
+        // hyper's default of 100 request headers, whose slots live on the
+        // stack: any `max_headers` puts two arrays of them on the heap for
+        // every request. A 101st header is answered 431 (HAProxy stops at
+        // 101 too).
         .keep_alive(true);
     let mut h2 = http2::Builder::new(LocalExec);
     h2.timer(TokioTimer::new()).max_concurrent_streams(128);
@@ -513,7 +516,7 @@ async fn tls_handshake(
             return None;
         }
     };
-    let snapshot = ctx.config.load_full();
+    let snapshot = ctx.snapshot();
     let hello = start.client_hello();
     let server_name = hello.server_name().map(str::to_string);
     let global = snapshot.plugins_plan.for_route(None);

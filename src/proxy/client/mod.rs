@@ -21,6 +21,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use http::{Method, Response, StatusCode};
 use hyper::body::{Body, Bytes, Incoming};
@@ -67,10 +68,18 @@ pub enum SendError {
     Io(io::Error),
 }
 
+/// Runs an I/O operation under a timeout. The operation is tried once
+/// first: most writes (and a flush of a plain socket) complete at once,
+/// and then no timer is set up (a clock read, a runtime handle and a timer
+/// registration saved per operation).
 async fn with_timeout<T>(
     dur: Duration,
     fut: impl Future<Output = io::Result<T>>,
 ) -> Result<T, SendError> {
+    let mut fut = std::pin::pin!(fut);
+    if let Some(done) = fut.as_mut().now_or_never() {
+        return done.map_err(SendError::Io);
+    }
     match tokio::time::timeout(dur, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(SendError::Io(e)),
