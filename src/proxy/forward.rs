@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::Guard;
 use http::header::HOST;
 use http::{Response, Version};
 
@@ -75,12 +76,18 @@ impl WorkerContext {
     /// The current configuration snapshot, for one request. Requests clone
     /// a worker-local `Rc`: cloning the shared `Arc` would write its count,
     /// one cache line every worker writes on every request. `ArcSwap`'s
-    /// `load` writes nothing shared; the `Arc` is cloned once per change.
+    /// `load` writes nothing shared; the `Arc` is cloned once per change,
+    /// and the worker's hold on the previous snapshot is released then.
     pub fn snapshot(&self) -> Rc<Held> {
         let current = self.config.load();
         let mut cached = self.snapshot.borrow_mut();
         if !Arc::ptr_eq(&cached.0, &current) {
-            *cached = Rc::new(Held(arc_swap::Guard::into_inner(current)));
+            let old = std::mem::replace(&mut *cached, Rc::new(Held(Guard::into_inner(current))));
+            // As the Admin API does: a large snapshot is freed off the
+            // request path (unless a request in flight still holds it).
+            if let Ok(Held(old)) = Rc::try_unwrap(old) {
+                tokio::task::spawn_blocking(move || drop(old));
+            }
         }
         Rc::clone(&cached)
     }
