@@ -106,14 +106,27 @@ pub fn compile_value_env<'gc>(
     env: Value<'gc>,
 ) -> Result<Closure<'gc>, String> {
     let proto = crate::compiler::compile(source, chunk_name).map_err(|e| e.message)?;
+    Ok(closure_of(ctx, &proto, env))
+}
+
+/// A closure of a compiled (or undumped) prototype: its first upvalue is
+/// `env`, any others are fresh and nil (as `load` makes them).
+pub(crate) fn closure_of<'gc>(
+    ctx: Context<'gc>,
+    proto: &std::sync::Arc<crate::vm::closure::Proto>,
+    env: Value<'gc>,
+) -> Closure<'gc> {
     // Equal string constants of one chunk are one string, long ones too
     // (lua5.4's `luaK_stringK` reuses them within a chunk).
     let mut seen: std::collections::HashMap<Vec<u8>, crate::String<'gc>> = Default::default();
-    let fp = crate::vm::closure::FunctionProto::load(&ctx, &proto, &mut |s| {
+    let fp = crate::vm::closure::FunctionProto::load(&ctx, proto, &mut |s| {
         *seen.entry(s.to_vec()).or_insert_with(|| ctx.intern(s))
     });
-    let up = ctx.new_upval(crate::vm::closure::UpvalState::Closed(env));
-    Ok(ctx.new_closure(fp, [up]))
+    let upvalues = (0..proto.upvalues.len()).map(|i| {
+        let v = if i == 0 { env } else { Value::Nil };
+        ctx.new_upval(crate::vm::closure::UpvalState::Closed(v))
+    });
+    ctx.new_closure(fp, upvalues)
 }
 
 /// The message for a file that cannot be read, as lua5.4 words it.
@@ -191,22 +204,24 @@ fn load_files<'gc>(ctx: Context<'gc>, env: Table<'gc>, package: Table<'gc>) {
     let loadfile = Callback::from_fn_with(&ctx, env, |env, ctx, _, mut stack| {
         let path = str_arg(&stack, 0).unwrap_or_default();
         let mode = str_arg(&stack, 1).unwrap_or_else(|| "bt".to_string());
+        let env = if stack.len() >= 3 {
+            stack.get(2)
+        } else {
+            Value::Table(*env)
+        };
         let result = match read_source(&path) {
-            Ok(source) if source.first() == Some(&0x1b) || !mode.contains('t') => {
-                let kind = if source.first() == Some(&0x1b) {
-                    "binary"
-                } else {
-                    "text"
-                };
-                Err(format!("attempt to load a {kind} chunk (mode is '{mode}')"))
-            }
             Ok(source) => {
-                let env = if stack.len() >= 3 {
-                    stack.get(2)
+                let binary = source.first() == Some(&0x1b);
+                let kind = if binary { 'b' } else { 't' };
+                if !mode.contains(kind) {
+                    let kind = if binary { "binary" } else { "text" };
+                    Err(format!("attempt to load a {kind} chunk (mode is '{mode}')"))
+                } else if binary {
+                    crate::lib::dump::undump(&source, &format!("@{path}"))
+                        .map(|p| closure_of(ctx, &p, env))
                 } else {
-                    Value::Table(*env)
-                };
-                compile_value_env(ctx, &source, &format!("@{path}"), env)
+                    compile_value_env(ctx, &source, &format!("@{path}"), env)
+                }
             }
             Err(m) => Err(m),
         };

@@ -126,12 +126,35 @@ pub fn set_fn<'gc>(ctx: Context<'gc>, table: Table<'gc>, name: &'static str, f: 
 
 /// The type name lua5.4 uses in argument errors (`no value` for a missing
 /// argument).
-pub fn type_name_at(stack: &Stack<'_, '_>, i: usize) -> &'static str {
+pub fn type_name_at(stack: &Stack<'_, '_>, i: usize) -> std::borrow::Cow<'static, str> {
     if i >= stack.len() {
-        "no value"
+        "no value".into()
     } else {
-        stack.get(i).type_name()
+        type_name_for_errors(stack.get(i))
     }
+}
+
+/// `luaL_typeerror`'s name of a value: its metatable's `__name` when that
+/// is a string (`FILE*`), else its type.
+pub fn type_name_for_errors(v: Value<'_>) -> std::borrow::Cow<'static, str> {
+    let mt = match v {
+        Value::Table(t) => t.metatable(),
+        Value::UserData(u) => u.metatable(),
+        _ => None,
+    };
+    if let Some(mt) = mt {
+        // An error path: a scan of the metatable needs no interned key.
+        let mut k = Value::Nil;
+        while let Ok(Some((key, val))) = mt.next(k) {
+            if let (Value::String(ks), Value::String(name)) = (key, val) {
+                if ks.as_bytes() == b"__name" {
+                    return name.to_string().into();
+                }
+            }
+            k = key;
+        }
+    }
+    v.type_name().into()
 }
 
 /// `bad argument #i (<expected> expected, got <type>)` (`luaL_typeerror`).

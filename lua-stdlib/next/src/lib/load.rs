@@ -1,7 +1,7 @@
-//! `load(chunk [, chunkname [, mode [, env]]])`: compiles text chunks,
-//! from a string or a reader function. Binary chunks are refused with
-//! lua5.4's message for a mode that excludes them (we have no binary
-//! format).
+//! `load(chunk [, chunkname [, mode [, env]]])`: compiles text chunks and
+//! loads binary ones (`string.dump`'s, see `dump.rs`), from a string or a
+//! reader function, with lua5.4's messages for a mode that excludes
+//! them.
 
 use gc_arena::Collect;
 
@@ -147,11 +147,8 @@ fn finish_load<'gc>(
             "attempt to load a binary chunk (mode is '{mode_text}')"
         ))
     } else if binary {
-        // No binary chunk format exists here (`string.dump` is absent).
-        Err(format!(
-            "{}: bad binary format (precompiled chunks are not supported)",
-            crate::compiler::chunk_id(&std::string::String::from_utf8_lossy(name))
-        ))
+        super::dump::undump(source, &std::string::String::from_utf8_lossy(name))
+            .map(|proto| crate::env::closure_of(ctx, &proto, env))
     } else if !mode.contains(&b't') {
         Err(format!(
             "attempt to load a text chunk (mode is '{mode_text}')"

@@ -8,7 +8,8 @@
 //! | `string`, `patterns`, `format`, `pack` | `string.*`: Lua patterns, `string.format`, `string.pack`; the string metatable |
 //! | `table`, `table_sort`, `math`, `utf8`, `coroutine`, `os` | as in Lua 5.4 (`os` without files and processes in the sandbox) |
 //! | `bit`, `compat` | LuaJIT / 5.1 compatibility (`bit`, `unpack`, `loadstring`, `table.new` …) |
-//! | `io` | the command-line runner's minimal `io` |
+//! | `dump` | `string.dump` and the binary chunks `load` takes (only this process's, checked by a keyed hash) |
+//! | `io` | the command-line runner's `io` (files, formats, `lines`, `seek`) |
 //!
 //! `crate::env` puts them together per profile.
 //!
@@ -28,6 +29,7 @@ pub mod base;
 pub mod bit;
 pub mod compat;
 pub mod coroutine;
+pub mod dump;
 pub mod format;
 pub mod io;
 pub mod load;

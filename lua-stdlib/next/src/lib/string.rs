@@ -768,6 +768,7 @@ pub fn load_string<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let string = ctx.new_table();
     set_fn(ctx, string, "string.byte", str_byte);
     set_fn(ctx, string, "string.char", str_char);
+    set_fn(ctx, string, "string.dump", super::dump::str_dump);
     set_fn(ctx, string, "string.find", str_find);
     set_fn(ctx, string, "string.format", super::format::str_format);
     set_fn(ctx, string, "string.gmatch", str_gmatch);
