@@ -182,3 +182,68 @@ fn warnings_go_to_stderr_when_on() {
     let (_, err, _) = run(&["-W", "-e", "warn('x')"], "");
     assert_eq!(err, "Lua warning: x\n");
 }
+
+#[test]
+fn require_dofile_and_loadfile_match_lua54() {
+    let dir = std::env::temp_dir().join(format!("lua-next-require-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("pkg")).expect("temp dir");
+    std::fs::write(
+        dir.join("mod.lua"),
+        "local n = ... return { name = n, n = 1 }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pkg/init.lua"), "return 'pkg init'\n").unwrap();
+    std::fs::write(dir.join("noret.lua"), "NORET = (NORET or 0) + 1\n").unwrap();
+    std::fs::write(dir.join("bad.lua"), "return +\n").unwrap();
+    std::fs::write(dir.join("env.lua"), "return x\n").unwrap();
+    let script = r#"
+local m = require("mod")
+print(m.name, m.n, require("mod") == m, package.loaded.mod == m)
+print(require("pkg"), select(2, require("noret")), require("noret"), NORET)
+package.preload.pre = function(...) return { ... } end
+local p = require("pre") print(p[1], p[2])
+print(pcall(require, "missing"))
+print(select(2, pcall(require, "bad")):gsub("\n.*", ""))
+print(dofile("mod.lua").n, loadfile("env.lua", "t", { x = 7 })())
+print(loadfile("missing.lua"))
+print(loadfile("mod.lua", "b"))
+print(pcall(dofile, "bad.lua"))
+print(package.searchpath("mod", package.path), package.searchpath("nope", "./?.lua;./?.x"))
+"#;
+    let args = ["-e", script];
+    let ours = run_in(&dir, &args);
+    if let Some(reference) = reference_in(&dir, &args) {
+        assert_eq!(ours, reference);
+    }
+    assert_eq!(ours.2, 0, "{}", ours.1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = Command::new(lua())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run luanext");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn reference_in(dir: &Path, args: &[&str]) -> Option<(String, String, i32)> {
+    reference(&["-v"], "")?;
+    let out = Command::new("lua5.4")
+        .args(args)
+        .current_dir(dir)
+        .env("LUA_PATH", "./?.lua;./?/init.lua")
+        .env("LUA_CPATH", "")
+        .output()
+        .ok()?;
+    Some((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    ))
+}
