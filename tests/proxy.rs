@@ -435,3 +435,31 @@ async fn malformed_requests_get_4xx_and_workers_survive() {
         assert_eq!(gw.get("/still-alive").await.status(), 200);
     }
 }
+
+/// A request may carry 100 header fields (hyper's limit, whose slots stay
+/// on the stack; HAProxy stops at 101): the 101st is answered 431 before
+/// anything is routed. The service's port is closed, so an accepted
+/// request shows as the gateway's 503 (no upstream to connect to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_header_count_limit() {
+    let gw = Gateway::start();
+    gw.service(
+        "s",
+        &format!("http://127.0.0.1:{}", closed_port()),
+        json!({}),
+    )
+    .await;
+    gw.route("s", json!({"paths": ["/"]})).await;
+    let request = |fields: usize| {
+        let mut r = String::from("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        for i in 2..fields {
+            r.push_str(&format!("x-h{i}: v\r\n"));
+        }
+        r.push_str("\r\n");
+        r
+    };
+    let raw = gw.raw(request(100).as_bytes());
+    assert!(raw.starts_with("HTTP/1.1 503"), "100 fields: {raw}");
+    let raw = gw.raw(request(101).as_bytes());
+    assert!(raw.starts_with("HTTP/1.1 431"), "101 fields: {raw}");
+}
