@@ -76,9 +76,9 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// `lunagate lua`: a panic inside the VM (piccolo 0.3.3 has a few, see
-/// conformance/deviations.txt) is reported like a Lua error, not as a
-/// Rust backtrace.
+/// `lunagate lua`, on lua-next's runner. A panic inside the VM would be a
+/// bug in it: the last-resort hook reports it in one line, not as a Rust
+/// backtrace.
 fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
     std::panic::set_hook(Box::new(|info| {
         let what = info
@@ -87,9 +87,9 @@ fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("lua: internal error in the Lua VM: {what}");
+        eprintln!("lua: internal error in the Lua VM (a bug, please report it): {what}");
     }));
-    match std::panic::catch_unwind(|| lua_stdlib::cli::main(args)) {
+    match std::panic::catch_unwind(|| lua_next::cli::main(args)) {
         Ok(status) => status.clamp(0, 255) as u8,
         Err(_) => 1,
     }

@@ -112,15 +112,19 @@ async fn functions_cannot_poison_each_other() {
         try('globals_mt', function() getmetatable(_G).__index.print = evil end)
         try('G', function() _G.x = 'POISONED' end)
         try('global', function() y = 'POISONED' end)
-        out[#out + 1] = 'own=' .. tostring(x) .. ',' .. tostring(y) .. ',' .. string.upper('a')
+        try('load', function()
+          load("z = 'POISONED'")()
+          assert(load('return string.upper')() == string.upper)
+        end)
+        out[#out + 1] = 'own=' .. tostring(x) .. ',' .. tostring(y) .. ',' .. tostring(z) .. ',' .. string.upper('a')
         return kong.response.exit(200, table.concat(out, '\n'))
     "#;
     let observe = "return kong.response.exit(200, table.concat({string.upper('a'), ('b'):upper(), \
-                   tostring(x), tostring(_G.x), tostring(y), tostring(_G.y), \
+                   tostring(x), tostring(_G.x), tostring(y), tostring(_G.y), tostring(z), \
                    kong.request.get_method(), tostring(print == nil)}, ','))";
     route_with(&gw, &up, "poison", pre(poison)).await;
     route_with(&gw, &up, "observe", pre(observe)).await;
-    let clean = "A,B,nil,nil,nil,nil,GET,false";
+    let clean = "A,B,nil,nil,nil,nil,nil,GET,false";
     assert_eq!(get(&gw, "/observe").await, (200, clean.into()));
     for _ in 0..2 {
         let (s, body) = get(&gw, "/poison").await;
@@ -129,7 +133,7 @@ async fn functions_cannot_poison_each_other() {
         for line in &lines[..lines.len() - 1] {
             let (name, result) = line.split_once('=').unwrap();
             match name {
-                "G" | "global" => assert_eq!(result, "ok", "{body}"),
+                "G" | "global" | "load" => assert_eq!(result, "ok", "{body}"),
                 _ => assert!(
                     result != "ok" && !result.is_empty(),
                     "{name} must fail: {body}"
@@ -142,7 +146,7 @@ async fn functions_cannot_poison_each_other() {
         );
         assert_eq!(
             lines.last().copied(),
-            Some("own=POISONED,POISONED,A"),
+            Some("own=POISONED,POISONED,nil,A"),
             "globals stay the function's own"
         );
         assert_eq!(get(&gw, "/observe").await, (200, clean.into()));

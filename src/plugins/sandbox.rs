@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use lua_next::{Context, Table, Value};
+use lua_next::{Callback, CallbackReturn, Context, Table, Value};
 
 use crate::pdk::{self, RequestCell};
 
@@ -29,15 +29,16 @@ pub fn build<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> (Table<'gc>, Table<'
     let globals = ctx.new_table();
     load_libraries(ctx, globals);
     pdk::install(ctx, globals, cell);
-    let mut seen = HashSet::new();
-    freeze(ctx, globals, 0, &mut seen);
-    if let Some(mt) = ctx.string_metatable() {
-        freeze(ctx, mt, 0, &mut seen);
-    }
     let env_meta = ctx.new_table();
     let _ = env_meta.set(ctx, "__index", globals);
     let _ = env_meta.set(ctx, "__metatable", false);
-    env_meta.freeze(&ctx);
+    own_env_for_loaded_chunks(ctx, globals, env_meta);
+    let mut seen = HashSet::new();
+    freeze(ctx, globals, 0, &mut seen);
+    freeze(ctx, env_meta, 0, &mut seen);
+    if let Some(mt) = ctx.string_metatable() {
+        freeze(ctx, mt, 0, &mut seen);
+    }
     (globals, env_meta)
 }
 
@@ -56,6 +57,35 @@ fn load_libraries<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
     // `_G` of the shared table would name it; each function's own `_ENV`
     // has its own `_G`.
     let _ = globals.set(ctx, "_G", Value::Nil);
+}
+
+/// `load` and `loadstring` without an `env` argument give the chunk an
+/// `_ENV` of its own, as functions have: the library's default would be
+/// the shared globals, which are frozen (so `load("x = 1")()` would fail)
+/// and common to every function.
+fn own_env_for_loaded_chunks<'gc>(ctx: Context<'gc>, globals: Table<'gc>, env_meta: Table<'gc>) {
+    let Value::Function(load) = globals.get(ctx, "load") else {
+        return;
+    };
+    let wrapped = Callback::from_fn_with(
+        &ctx,
+        (load, env_meta),
+        |&(load, env_meta), ctx, _, mut stack| {
+            if stack.len() < 4 {
+                stack.resize(4);
+                stack.set(3, Value::Table(function_env(ctx, env_meta)));
+            }
+            Ok(CallbackReturn::Call {
+                function: load,
+                then: None,
+            })
+        },
+    );
+    for name in ["load", "loadstring"] {
+        if !globals.get(ctx, name).is_nil() {
+            let _ = globals.set(ctx, name, wrapped);
+        }
+    }
 }
 
 /// Freezes `t`, its metatable and every table reachable from them.
