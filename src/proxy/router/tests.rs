@@ -588,3 +588,180 @@ fn updates_match_a_fresh_build() {
     assert!(router.is_empty(), "every node went with its routes");
     assert!(router.trie.matchers.is_empty());
 }
+
+/// Issue 8: no route the Admin API accepts changes how other routes
+/// match. Random routes go through the Admin API's route rules (schema,
+/// protocol defaults, `routes::check`); for each accepted newcomer N and
+/// each request, the answer either stays what it was, or is N — and then
+/// N alone matches the request too (its own rules describe it), and N has
+/// a rule that applies to the request (a route whose only rule is ignored,
+/// such as `snis` on plain HTTP, takes only requests no route answered).
+#[test]
+fn an_accepted_route_takes_only_what_it_describes() {
+    use crate::entities::{routes, schema};
+    use serde_json::{json, Map, Value};
+
+    let svc = Arc::new(service("upstream.test"));
+    let sid = svc.id;
+    let services = HashMap::from([(sid, svc)]);
+    let seed = std::cell::Cell::new(0x9e37_79b9_7f4a_7c15u64);
+    let next = |n: u64| {
+        let mut x = seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        seed.set(x);
+        x % n
+    };
+    let pick = |items: &[Value]| items[next(items.len() as u64) as usize].clone();
+    // Most routes have few rules: a field is absent two times in three.
+    let maybe = |items: &[Value]| {
+        if next(3) == 0 {
+            pick(items)
+        } else {
+            Value::Null
+        }
+    };
+    let protocols = [
+        Value::Null,
+        json!(["http"]),
+        json!(["https"]),
+        json!(["http", "https"]),
+        json!(["grpc"]),
+        json!(["grpcs"]),
+        json!(["grpc", "grpcs"]),
+        json!(["http", "grpc"]),
+    ];
+    let paths = [
+        json!(["/"]),
+        json!(["/a"]),
+        json!(["/a/b", "/b"]),
+        json!(["~/a/[0-9]+"]),
+    ];
+    let hosts = [json!(["x.test"]), json!(["*.test"])];
+    let methods = [json!(["GET"]), json!(["POST"])];
+    let headers = [json!({"x-a": ["1"]})];
+    let snis = [json!(["s.test"])];
+    let strip = [Value::Null, json!(true), json!(false)];
+    // What the Admin API would store, or None when it refuses the route.
+    let accepted = |name: &str, created_at: i64| -> Option<Route> {
+        let mut obj = Map::new();
+        for (key, value) in [
+            ("protocols", pick(&protocols)),
+            ("paths", maybe(&paths)),
+            ("hosts", maybe(&hosts)),
+            ("methods", maybe(&methods)),
+            ("headers", maybe(&headers)),
+            ("snis", maybe(&snis)),
+            ("strip_path", pick(&strip)),
+        ] {
+            if !value.is_null() {
+                obj.insert(key.into(), value);
+            }
+        }
+        let mut errors = Map::new();
+        schema::validate(routes::fields(), &obj, &mut errors);
+        routes::fill_protocol_defaults(&mut obj);
+        schema::fill_defaults(routes::fields(), &mut obj);
+        routes::check(&obj, &mut errors);
+        if !errors.is_empty() {
+            return None;
+        }
+        obj.insert("id".into(), json!(Uuid::new_v4()));
+        obj.insert("name".into(), json!(name));
+        obj.insert("created_at".into(), json!(created_at));
+        obj.insert("updated_at".into(), json!(created_at));
+        obj.insert("service".into(), json!({"id": sid}));
+        Some(serde_json::from_value(Value::Object(obj)).expect("a stored route"))
+    };
+    let build = |routes: &[Arc<Route>]| Router::build(&services, routes);
+    let answer = |r: &Router, req: &(&str, &str, Option<&str>, bool, bool, Option<&str>)| {
+        let (method, path, host, header, tls, sni) = *req;
+        let mut map = HeaderMap::new();
+        if header {
+            map.insert("x-a", HeaderValue::from_static("1"));
+        }
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let norm = normalize_path(path);
+        let view = RequestView {
+            method: &method,
+            path: &norm,
+            host,
+            headers: &map,
+            tls,
+            sni,
+        };
+        r.find(&view).and_then(|m| m.route.route.name.clone())
+    };
+    let mut requests = Vec::new();
+    for method in ["GET", "POST"] {
+        for path in ["/", "/a", "/a/12", "/b", "/c"] {
+            for host in [None, Some("x.test"), Some("y.test"), Some("other.org")] {
+                for header in [false, true] {
+                    for (tls, sni) in [
+                        (false, None),
+                        (true, Some("s.test")),
+                        (true, Some("t.test")),
+                    ] {
+                        requests.push((method, path, host, header, tls, sni));
+                    }
+                }
+            }
+        }
+    }
+    let mut tried = 0;
+    for round in 0..200 {
+        let mut base: Vec<Arc<Route>> = Vec::new();
+        while base.len() < 6 {
+            // Kong's timestamps are seconds: ties in age are common.
+            let age = next(3) as i64;
+            if let Some(r) = accepted(&format!("r{round}-{}", base.len()), age) {
+                base.push(Arc::new(r));
+            }
+        }
+        let age = next(3) as i64;
+        let Some(newcomer) = accepted("new", age) else {
+            continue;
+        };
+        tried += 1;
+        let newcomer = Arc::new(newcomer);
+        let before = build(&base);
+        let mut with = base.clone();
+        with.push(newcomer.clone());
+        let after = build(&with);
+        let alone = build(std::slice::from_ref(&newcomer));
+        for req in &requests {
+            let (b, a) = (answer(&before, req), answer(&after, req));
+            if a == b {
+                continue;
+            }
+            let what = format!("{req:?}: {b:?} became {a:?} with {newcomer:?}");
+            assert_eq!(a.as_deref(), Some("new"), "{what}");
+            assert_eq!(answer(&alone, req).as_deref(), Some("new"), "{what}");
+            let (_, _, _, _, tls, _) = *req;
+            let has = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+            let applies = has(&newcomer.paths)
+                || has(&newcomer.hosts)
+                || has(&newcomer.methods)
+                || newcomer.headers.as_ref().is_some_and(|h| !h.is_empty())
+                || (tls && has(&newcomer.snis));
+            // Before, no route answered, or only one whose rules do not
+            // apply either (another snis-only route on plain HTTP).
+            let answered_by_rule = b.as_deref().is_some_and(|name| {
+                base.iter().any(|r| {
+                    r.name.as_deref() == Some(name)
+                        && (has(&r.paths)
+                            || has(&r.hosts)
+                            || has(&r.methods)
+                            || r.headers.as_ref().is_some_and(|h| !h.is_empty())
+                            || (tls && has(&r.snis)))
+                })
+            });
+            assert!(
+                applies || !answered_by_rule,
+                "{what}: no rule of it applies"
+            );
+        }
+    }
+    assert!(tried > 20, "only {tried} newcomers were accepted");
+}
