@@ -552,6 +552,11 @@ impl<'gc> Format<'gc> {
 }
 
 impl<'gc> Sequence<'gc> for Format<'gc> {
+    /// Called the way `lua_call` calls: a yield below it is an error.
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn poll(
         &mut self,
         ctx: Context<'gc>,

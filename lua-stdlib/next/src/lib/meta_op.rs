@@ -202,6 +202,11 @@ impl<'gc, O: MetaOp<'gc>> Driver<'gc, O> {
 }
 
 impl<'gc, O: MetaOp<'gc>> Sequence<'gc> for Driver<'gc, O> {
+    /// Called the way `lua_call` calls: a yield below it is an error.
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn traceback_name(&self) -> Option<&'static str> {
         Some(self.op.name())
     }

@@ -692,6 +692,11 @@ enum GsubNext<'gc> {
 }
 
 impl<'gc> Sequence<'gc> for Gsub<'gc> {
+    /// Called the way `lua_call` calls: a yield below it is an error.
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn poll(
         &mut self,
         ctx: Context<'gc>,

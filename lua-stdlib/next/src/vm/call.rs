@@ -383,7 +383,17 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 },
                 _ => None,
             });
-            if let Some(Some(h)) = handler {
+            // An error inside the handler calls the handler again (as
+            // lua5.4 does) until the nesting gives up, as lua5.4's C stack
+            // does, with "error in error handling".
+            let nested = st
+                .frames
+                .iter()
+                .filter(|f| matches!(f, Frame::Sequence { seq, .. } if seq.0.traceback_name() == Some(HANDLER_NAME)))
+                .count();
+            if nested >= MAX_HANDLER_NESTING && handler.is_some() {
+                err = self.error_msg("error in error handling").handled();
+            } else if let Some(Some(h)) = handler {
                 let base = st.stack.len();
                 st.frames.push(Frame::Sequence {
                     seq: BoxSequence(Box::new(HandlerDone)),
@@ -634,12 +644,19 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
             }
             Stop::Yield { from } => {
                 let mut st = thread.0.borrow_mut(&ctx);
-                if is_main {
+                // The yielding callback's own frame is on top; what is below
+                // it must let a yield through (`lua_yieldk`'s checks).
+                let below = st.frames.len().saturating_sub(1);
+                let refused = if is_main {
+                    Some("attempt to yield from outside a coroutine")
+                } else if !super::callback::frames_yieldable(&st.frames[..below]) {
+                    Some("attempt to yield across a C-call boundary")
+                } else {
+                    None
+                };
+                if let Some(msg) = refused {
                     st.stack.truncate(from);
-                    st.incoming = Incoming::Error(error_value(
-                        ctx,
-                        "attempt to yield from outside a coroutine",
-                    ));
+                    st.incoming = Incoming::Error(error_value(ctx, msg));
                     continue;
                 }
                 let values: Vec<Value<'gc>> = st.stack.drain(from..).collect();
@@ -721,6 +738,10 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
         Some("")
     }
 
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn poll(
         &mut self,
         _ctx: Context<'gc>,
@@ -736,9 +757,21 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
 #[collect(no_drop)]
 struct HandlerDone;
 
+/// `traceback_name` of [`HandlerDone`] (hidden from tracebacks, and how
+/// nested handler calls are counted).
+const HANDLER_NAME: &str = "\0handler";
+
+/// Nested message-handler calls before an error in the handler becomes
+/// "error in error handling" (lua5.4 reaches it through `LUAI_MAXCCALLS`).
+const MAX_HANDLER_NESTING: usize = 180;
+
 impl<'gc> super::callback::Sequence<'gc> for HandlerDone {
     fn traceback_name(&self) -> Option<&'static str> {
-        Some("")
+        Some(HANDLER_NAME)
+    }
+
+    fn yieldable(&self) -> bool {
+        false
     }
 
     fn poll(

@@ -161,6 +161,18 @@ pub trait Sequence<'gc>: DynCollect<'gc> {
     fn traceback_name(&self) -> Option<&'static str> {
         None
     }
+
+    /// Whether a coroutine may yield while this continuation waits for the
+    /// function it called. lua5.4 lets a yield cross only continuations
+    /// made with `lua_callk`/`lua_pcallk` (`pcall`, `xpcall`, `dofile`,
+    /// `__pairs`); a library function that calls Lua the way `lua_call`
+    /// does (a `table.sort` comparator, a `gsub` replacement, `__index`
+    /// reached through `lua_geti`, `__tostring` from `tostring`, a message
+    /// handler, a finalizer) answers `false`, and a yield below it raises
+    /// `attempt to yield across a C-call boundary`.
+    fn yieldable(&self) -> bool {
+        true
+    }
 }
 
 /// What a sequence does with errors, as the VM needs to know before
@@ -571,9 +583,25 @@ impl<'gc, 'a> Execution<'gc, 'a> {
         }
     }
 
+    /// Whether the running coroutine may yield here
+    /// (`coroutine.isyieldable`, `lua_isyieldable`): not the main thread,
+    /// and no non-yieldable continuation ([`Sequence::yieldable`]) between
+    /// this callback and the coroutine's start.
+    pub fn is_yieldable(&self) -> bool {
+        !self.is_main && frames_yieldable(self.frames)
+    }
+
     /// Whether the caller at `level` is a Lua function (for `'name'` vs
     /// `'lib.name'` in argument errors).
     pub fn is_lua_frame(&self, level: usize) -> bool {
         self.lua_frame(level).is_some()
     }
+}
+
+/// No frame of `frames` is a continuation that forbids yields.
+pub(crate) fn frames_yieldable(frames: &[Frame<'_>]) -> bool {
+    frames.iter().all(|f| match f {
+        Frame::Sequence { seq, .. } => seq.0.yieldable(),
+        _ => true,
+    })
 }

@@ -296,7 +296,8 @@ pub(crate) fn traceback<'gc>(
                 frame_function_name(ctx, frames, i)
             )),
             Frame::Sequence { seq, .. } => match seq.0.traceback_name() {
-                Some("") => {}
+                // "": VM-internal; a leading NUL: internal and named.
+                Some(n) if n.is_empty() || n.starts_with('\0') => {}
                 Some(n) => lines.push(format!("\n\t[C]: in function '{n}'")),
                 None => lines.push("\n\t[C]: in ?".into()),
             },
