@@ -396,8 +396,12 @@ pub(crate) fn level_info<'gc>(
 ) -> Option<DebugInfo<'gc>> {
     use super::thread::Frame;
     use super::value::Function;
+    if level == 0 {
+        // Level 0 is the running callback itself.
+        return Some(c_info(None));
+    }
     let idx = frames.len().checked_sub(level)?;
-    match &frames[idx] {
+    match frames.get(idx)? {
         Frame::Lua(f) => {
             let mut info = function_info(Function::Closure(f.closure));
             info.current_line = f.current_line() as i64;
