@@ -511,3 +511,103 @@ fn more_gmatch_gsub_and_byte_mode_cases() {
         ],
     );
 }
+
+#[test]
+fn generated_patterns_never_panic() {
+    // Patterns and subjects drawn from PCRE's metacharacters, escapes,
+    // UTF-8 and raw bytes (a fixed xorshift sequence, so a failure
+    // replays): every call answers (a match, nil, or nil and a message),
+    // none panics.
+    const PIECES: &[&str] = &[
+        "a",
+        "b",
+        "é",
+        "\\xff",
+        ".",
+        "*",
+        "+",
+        "?",
+        "*?",
+        "++",
+        "{2}",
+        "{1,",
+        "{,3}",
+        "}",
+        "(",
+        ")",
+        "(?:",
+        "(?<n>",
+        "(?P<m>",
+        "(?=",
+        "(?!",
+        "(?<=",
+        "(?>",
+        "(?#c)",
+        "[",
+        "]",
+        "[^",
+        "[:alpha:]",
+        "-",
+        "^",
+        "$",
+        "|",
+        "\\",
+        "\\d",
+        "\\W",
+        "\\b",
+        "\\1",
+        "\\k<n>",
+        "\\Q",
+        "\\E",
+        "\\x{41}",
+        "\\0",
+        "\\p{L}",
+        "\\Z",
+        "\\h",
+        "\\R",
+        "#",
+        " ",
+        "\\n",
+        "&&",
+        "~",
+    ];
+    const FLAGS: &[&str] = &["", "i", "x", "m", "s", "u", "U", "a", "D", "jo", "imsx"];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut cases = String::new();
+    for _ in 0..600 {
+        let mut pat = String::new();
+        for _ in 0..1 + next(8) {
+            pat.push_str(PIECES[next(PIECES.len())]);
+        }
+        let subject = ["", "aab", r"éa\nb", r"ab ab\n", r"\255\0a"][next(5)];
+        let flags = FLAGS[next(FLAGS.len())];
+        cases.push_str(&format!(
+            "t({:?}, \"{subject}\", {flags:?})\n",
+            pat.replace('\\', "\\\\")
+        ));
+    }
+    let src = format!(
+        "{PRELUDE}local split = require('ngx.re').split
+         local n = 0
+         local function t(p, s, o)
+           local ok, e = pcall(function()
+             ngx.re.match(s, p, o)
+             ngx.re.find(s, p, o)
+             ngx.re.gsub(s, p, '<$0>', o)
+             for m in (ngx.re.gmatch(s, p, o) or function() end) do end
+             split(s, p, o)
+           end)
+           n = n + 1
+         end
+         {cases}
+         print(n)"
+    );
+    let got = lines(&mut lua(), &src);
+    assert_eq!(got, ["600"]);
+}
