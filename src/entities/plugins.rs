@@ -107,7 +107,11 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
     if !obj.get("consumer").unwrap_or(&Value::Null).is_null() {
         errors.insert("consumer".into(), json!("value must be null"));
     }
-    let config = obj.entry("config").or_insert_with(|| json!({}));
+    // No config, or `config: null`: the default record, as Kong fills it.
+    let config = obj.entry("config").or_insert(Value::Null);
+    if config.is_null() {
+        *config = json!({});
+    }
     let Value::Object(config) = config else {
         errors.insert("config".into(), json!("expected a record"));
         return;
@@ -195,5 +199,14 @@ fn function_error(plugin: &str, phase: &str, code: &str) -> Option<String> {
     }
     lua_next::Chunk::compile(code.as_bytes(), code)
         .err()
-        .map(|e| format!("error parsing {plugin}: {}", e.message))
+        .map(|e| format!("error parsing {plugin}: {}", luajit_eof(&e.message)))
+}
+
+/// LuaJIT, and so Kong, quotes the end of input as a token
+/// (`near '<eof>'`); Lua 5.4 writes it bare (`near <eof>`).
+fn luajit_eof(message: &str) -> String {
+    match message.strip_suffix("near <eof>") {
+        Some(head) => format!("{head}near '<eof>'"),
+        None => message.to_string(),
+    }
 }
