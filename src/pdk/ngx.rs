@@ -1,9 +1,11 @@
 //! The parts of OpenResty's `ngx` API that Kong functions commonly use
 //! (§2.6 of the Kong reference): status, exit, say/print, var, req, header,
-//! ctx, time, log, worker, base64 and URI escaping.
+//! ctx, log, worker; and lua-next's OpenResty libraries (`ngx.re`, codecs,
+//! digests, time helpers, `ngx.null`).
 
-use base64::Engine as _;
-use lua_next::{Callback, CallbackReturn, Context, Table, Value};
+use std::rc::Rc;
+
+use lua_next::{ext, Callback, CallbackReturn, Context, Table, Value};
 
 use super::response::{default_message, finish, status_arg};
 use super::{
@@ -52,7 +54,6 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     ] {
         let _ = ngx.set(ctx, name, v);
     }
-    let _ = ngx.set(ctx, "null", Value::Nil);
 
     add(ctx, ngx, "exit", cell, |ctx, _, stack, req| {
         let code = match stack.get(0) {
@@ -163,25 +164,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         stack.replace(ctx, ctx.intern(req.phase.name().as_bytes()));
         Ok(())
     });
-    let time = Callback::from_fn(&ctx, |ctx, _, mut stack| {
-        stack.replace(ctx, now().as_secs() as i64);
-        Ok(CallbackReturn::Return)
-    });
-    let _ = ngx.set(ctx, "time", time);
-    let now_cb = Callback::from_fn(&ctx, |ctx, _, mut stack| {
-        stack.replace(ctx, (now().as_millis() as f64) / 1000.0);
-        Ok(CallbackReturn::Return)
-    });
-    let _ = ngx.set(ctx, "now", now_cb);
-    let _ = ngx.set(
-        ctx,
-        "update_time",
-        Callback::from_fn(&ctx, |_, _, mut stack| {
-            stack.clear();
-            Ok(CallbackReturn::Return)
-        }),
-    );
-    install_codecs(ctx, ngx);
+    install_libraries(ctx, ngx);
     install_req(ctx, ngx, cell);
     install_var(ctx, ngx, cell);
     install_header(ctx, ngx, cell);
@@ -260,12 +243,6 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     super::set(ctx, env, "ngx", ngx);
 }
 
-fn now() -> std::time::Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
 fn append_printable<'gc>(
     ctx: Context<'gc>,
     out: &mut Vec<u8>,
@@ -292,85 +269,22 @@ fn append_printable<'gc>(
     Ok(())
 }
 
-fn install_codecs<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
-    let codec = |f: fn(&[u8], bool) -> Option<Vec<u8>>| {
-        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
-            let input = arg_bytes(&stack, 0).unwrap_or_default();
-            let flag = matches!(stack.get(1), Value::Boolean(true));
-            let out = f(&input, flag);
-            stack.replace(
-                ctx,
-                out.map_or(Value::Nil, |o| Value::String(ctx.intern(&o))),
-            );
-            Ok(CallbackReturn::Return)
-        })
-    };
-    let _ = ngx.set(
-        ctx,
-        "encode_base64",
-        codec(|s, no_pad| {
-            let engine = if no_pad {
-                base64::engine::general_purpose::STANDARD_NO_PAD
-            } else {
-                base64::engine::general_purpose::STANDARD
-            };
-            Some(engine.encode(s).into_bytes())
-        }),
-    );
-    let _ = ngx.set(
-        ctx,
-        "decode_base64",
-        codec(|s, _| {
-            let trimmed: Vec<u8> = s.iter().copied().filter(|c| *c != b'=').collect();
-            base64::engine::general_purpose::STANDARD_NO_PAD
-                .decode(trimmed)
-                .ok()
-        }),
-    );
-    let _ = ngx.set(
-        ctx,
-        "escape_uri",
-        codec(|s, _| {
-            Some(
-                percent_encoding::percent_encode(s, URI_COMPONENT)
-                    .to_string()
-                    .into_bytes(),
-            )
-        }),
-    );
-    let _ = ngx.set(
-        ctx,
-        "unescape_uri",
-        codec(|s, _| {
-            let plus: Vec<u8> = s
-                .iter()
-                .map(|c| if *c == b'+' { b' ' } else { *c })
-                .collect();
-            Some(percent_encoding::percent_decode(&plus).collect())
-        }),
-    );
-    let _ = ngx.set(
-        ctx,
-        "encode_args",
-        Callback::from_fn(&ctx, |ctx, _, mut stack| {
-            let Value::Table(t) = stack.get(0) else {
-                return Err(lua_error(
-                    ctx,
-                    "bad argument #1 to 'encode_args' (table expected)",
-                ));
-            };
-            let s = super::service::encode_args(ctx, t);
-            stack.replace(ctx, ctx.intern(s.as_bytes()));
-            Ok(CallbackReturn::Return)
-        }),
-    );
+/// The OpenResty libraries of lua-next's `ext` that live in `ngx`:
+/// `ngx.null` (the value `cjson.null` is), `ngx.re`, the codecs and
+/// digests (`encode_args` … `quote_sql_str`) and the time helpers
+/// (`time now update_time localtime utctime today cookie_time http_time
+/// parse_http_time`) on the system clock.
+fn install_libraries<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
+    let _ = ngx.set(ctx, "null", ext::null(ctx));
+    let _ = ngx.set(ctx, "re", ext::re::load_ngx_re(ctx));
+    ext::copy_fields(ctx, ext::codec::load_ngx_codecs(ctx), ngx);
+    let clock: ext::time::Clock = Rc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    });
+    ext::copy_fields(ctx, ext::time::load_ngx_time(ctx, clock), ngx);
 }
-
-const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();

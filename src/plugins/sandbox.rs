@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use lua_next::{Callback, CallbackReturn, Context, Table, Value};
+use lua_next::{ext, Callback, CallbackReturn, Context, Table, Value};
 
 use crate::pdk::{self, RequestCell};
 
@@ -29,6 +29,7 @@ pub fn build<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> (Table<'gc>, Table<'
     let globals = ctx.new_table();
     load_libraries(ctx, globals);
     pdk::install(ctx, globals, cell);
+    install_kong_libraries(ctx, globals);
     let env_meta = ctx.new_table();
     let _ = env_meta.set(ctx, "__index", globals);
     let _ = env_meta.set(ctx, "__metatable", false);
@@ -57,6 +58,17 @@ fn load_libraries<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
     // `_G` of the shared table would name it; each function's own `_ENV`
     // has its own `_G`.
     let _ = globals.set(ctx, "_G", Value::Nil);
+}
+
+/// `kong.table` and `kong.tools.uuid` (lua-next's `ext::kong`).
+fn install_kong_libraries<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
+    let Value::Table(kong) = globals.get(ctx, "kong") else {
+        return;
+    };
+    let _ = kong.set(ctx, "table", ext::kong::load_kong_table(ctx));
+    let tools = ctx.new_table();
+    let _ = tools.set(ctx, "uuid", ext::kong::load_kong_uuid(ctx));
+    let _ = kong.set(ctx, "tools", tools);
 }
 
 /// `load` and `loadstring` without an `env` argument give the chunk an
