@@ -465,9 +465,12 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 targets.push(self.suffixedexp()?);
+                // lua5.4's `restassign` recurses (one level) per target
+                self.enter()?;
             }
             self.check_next(&Tok::Char(b'='))?;
             let exprs = self.exprlist()?;
+            self.depth -= targets.len() as u32 - 1;
             Ok(StatKind::Assign(targets, exprs))
         } else {
             if !e.is_call() {

@@ -670,7 +670,9 @@ impl FuncState {
     }
 
     pub fn exp_to_val(&mut self, e: &mut ExpDesc, nvarstack: u32) -> GResult<()> {
-        if e.has_jumps() {
+        // A bare comparison (`Jmp`) has empty lists but still needs its
+        // value materialized (5.4.8's fix of `_ENV[1 < 2]`).
+        if matches!(e.k, ExpKind::Jmp(_)) || e.has_jumps() {
             self.exp_to_any_reg(e, nvarstack)?;
         } else {
             self.discharge_vars(e, nvarstack);
@@ -679,7 +681,7 @@ impl FuncState {
     }
 
     /// Makes `e` a constant operand if it can be one (`luaK_exp2K`).
-    fn exp_to_k(&mut self, e: &mut ExpDesc) -> bool {
+    pub fn exp_to_k(&mut self, e: &mut ExpDesc) -> bool {
         if !e.has_jumps() {
             let info = match e.k.clone() {
                 ExpKind::True => self.bool_k(true),

@@ -333,9 +333,10 @@ impl Gen {
         Ok(())
     }
 
+    /// `luaK_exp2K`: a constant operand when it fits, else `e` unchanged
+    /// (never a register: the caller may still reorder the operands).
     fn exp_to_k(&mut self, e: &mut ExpDesc) -> bool {
-        let nvs = self.nvs();
-        matches!(self.fs().exp_to_rk(e, nvs), Ok((true, _)))
+        self.fs().exp_to_k(e)
     }
 
     /// `finishbinexpval`.

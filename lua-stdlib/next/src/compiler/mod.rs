@@ -261,7 +261,11 @@ impl Gen {
         let k = self.single_var_aux(top, name, true)?;
         match k {
             ExpKind::Void => {
-                let env = self.single_var_aux(top, b"_ENV", true)?;
+                let env = match self.single_var_aux(top, b"_ENV", true)? {
+                    // `local _ENV <const> = 11`: globals index the value
+                    ExpKind::Const(vidx) => self.const_value(vidx)?,
+                    k => k,
+                };
                 *v = ExpDesc::new(env);
                 let nvs = self.nvs();
                 self.fs().exp_to_any_reg_up(v, nvs)?;
@@ -269,15 +273,28 @@ impl Gen {
                 let nvs = self.nvs();
                 self.fs().indexed(v, &mut key, nvs)?;
             }
-            ExpKind::Const(vidx) => {
-                let VarKind::CompileConst(val) = self.actvar[vidx].kind.clone() else {
-                    return Err(self.gen_error("internal: constant"));
-                };
-                *v = ExpDesc::new(val);
-            }
+            ExpKind::Const(vidx) => *v = ExpDesc::new(self.const_value(vidx)?),
             k => *v = ExpDesc::new(k),
         }
         Ok(())
+    }
+
+    /// The value of the compile-time constant at `vidx` (`const2exp`).
+    fn const_value(&self, vidx: usize) -> GResult<ExpKind> {
+        match &self.actvar[vidx].kind {
+            VarKind::CompileConst(val) => Ok(val.clone()),
+            _ => Err(self.gen_error("internal: constant")),
+        }
+    }
+
+    /// Whether `name` names a compile-time constant here (an assignment
+    /// to it is an error even though it compiles to its value).
+    fn is_compile_const(&mut self, name: &[u8]) -> GResult<bool> {
+        let top = self.fs.len() - 1;
+        Ok(matches!(
+            self.single_var_aux(top, name, true)?,
+            ExpKind::Const(_)
+        ))
     }
 }
 

@@ -351,6 +351,15 @@ impl Gen {
     fn assign(&mut self, targets: &[Expr], exprs: &[Expr]) -> GResult<()> {
         let mut lhs: Vec<ExpDesc> = Vec::with_capacity(targets.len());
         for t in targets {
+            if let ExprKind::Name(n) = &t.kind {
+                self.fs().line = t.line;
+                if self.is_compile_const(n)? {
+                    return Err(self.gen_error(&format!(
+                        "attempt to assign to const variable '{}'",
+                        String::from_utf8_lossy(n)
+                    )));
+                }
+            }
             let mut v = ExpDesc::new(ExpKind::Void);
             self.suffixed(t, &mut v)?;
             self.check_readonly(&v)?;

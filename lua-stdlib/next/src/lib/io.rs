@@ -523,19 +523,19 @@ fn f_tostring<'gc>(
     Ok(CallbackReturn::Return)
 }
 
-/// `__close`/`__gc`: closes a file left open (errors ignored).
+/// `__close`/`__gc`: closes a file left open (errors ignored); anything
+/// but a file is a bad argument, as `luaL_checkudata` says.
 fn f_gc<'gc>(
     _: Context<'gc>,
     _: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
-    if let Value::UserData(u) = stack.get(0) {
-        if let Some(mut f) = u.downcast_static_mut::<LuaFile>() {
-            if !f.closed && !f.standard {
-                let _ = f.flush();
-                f.closed = true;
-                f.kind = Kind::Stdin;
-            }
+    let u = to_file(stack, 0)?;
+    if let Some(mut f) = u.downcast_static_mut::<LuaFile>() {
+        if !f.closed && !f.standard {
+            let _ = f.flush();
+            f.closed = true;
+            f.kind = Kind::Stdin;
         }
     }
     stack.clear();
@@ -860,7 +860,8 @@ pub fn load_io<'gc>(ctx: Context<'gc>, out: Output) -> Table<'gc> {
         "__tostring",
         super::args::lib_fn(ctx, "tostring", f_tostring),
     );
-    let gc = super::args::lib_fn(ctx, "close", f_gc);
+    // no global name: called from a C function its errors say `to '?'`
+    let gc = super::args::lib_fn(ctx, "?", f_gc);
     let _ = meta.set(ctx, "__gc", gc);
     let _ = meta.set(ctx, "__close", gc);
     let _ = ctx.registry().set(ctx, FILE_META, meta);

@@ -123,21 +123,19 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         Err(self.rt_error(st, "'__call' chain too long; possible loop"))
     }
 
-    /// "attempt to call a nil value (global 'f')".
+    /// "attempt to call a nil value (global 'f')": named by how the
+    /// running Lua function called it (`luaG_callerror`: the calling
+    /// instruction, `(metamethod 'add')` for a metamethod), else by what
+    /// the slot holds.
     fn call_error(&self, st: &ThreadState<'gc>, v: Value<'gc>, func: usize) -> Error<'gc> {
         let mut info = String::new();
         if let Some(Frame::Lua(f)) = st.frames.last() {
             let p = f.closure.proto();
             let pc = f.pc.saturating_sub(1);
-            if let Some(&i) = p.code.get(pc) {
-                use super::opcode::*;
-                match op(i) {
-                    CALL | TAILCALL if f.base + a(i) == func => {
-                        info = super::debug::reg_info(p, pc, a(i));
-                    }
-                    TFORCALL => info = " (for iterator 'for iterator')".into(),
-                    _ => {}
-                }
+            if let Some((kind, name)) = super::debug::called_name(p, pc) {
+                info = format!(" ({kind} '{name}')");
+            } else if func >= f.base {
+                info = super::debug::reg_info(p, pc, func - f.base);
             }
         }
         let tn = meta::type_name_of(self.ctx, v);
@@ -667,6 +665,12 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
             Stop::Resume { thread: co, from } => {
                 let mut st = thread.0.borrow_mut(&ctx);
                 let values: Vec<Value<'gc>> = st.stack.drain(from..).collect();
+                if ex.0.borrow().chain.len() >= MAX_RESUME_DEPTH {
+                    // `lua_resume`'s `LUAI_MAXCCALLS` check: coroutines
+                    // resuming coroutines without end
+                    st.incoming = Incoming::Error(error_value(ctx, "C stack overflow"));
+                    continue;
+                }
                 let target = if co.ptr_eq(thread) {
                     Err(ThreadMode::Running)
                 } else {
@@ -706,6 +710,11 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
         }
     }
 }
+
+/// Deepest chain of coroutines resuming one another (the main thread
+/// counts): lua5.4's `LUAI_MAXCCALLS` (200) less what its `lua.c` and the
+/// first call take, so the same program fails at the same depth.
+const MAX_RESUME_DEPTH: usize = 198;
 
 /// A coroutine yielded, returned or died: give the values (or the error)
 /// to the thread that resumed it.

@@ -506,7 +506,7 @@ pub struct Execution<'gc, 'a> {
 #[derive(Debug, Clone)]
 pub struct LuaFrameInfo<'a> {
     pub chunk_name: &'a str,
-    pub current_line: u32,
+    pub current_line: i64,
 }
 
 /// The running thread, as `coroutine.running` sees it.

@@ -108,19 +108,49 @@ fn kname(p: &Proto, k: usize) -> String {
     const_name(p, k).unwrap_or_else(|| "?".into())
 }
 
+/// `basicgetobjname`: a local, an upvalue, a string constant or a move of
+/// one, for register `reg` at `*pc`; `*pc` becomes the instruction that
+/// set the register (`None` when none could be found).
+fn basic_obj_name(p: &Proto, pc: &mut Option<usize>, reg: usize) -> Option<(&'static str, String)> {
+    let at = (*pc)?;
+    if let Some(n) = local_name(p, reg + 1, at) {
+        return Some(("local", String::from_utf8_lossy(n).into_owned()));
+    }
+    *pc = find_set_reg(p, at, reg);
+    let i = p.code[(*pc)?];
+    match op(i) {
+        MOVE if b(i) < a(i) => basic_obj_name(p, pc, b(i)),
+        GETUPVAL => Some(("upvalue", upval_name(p, b(i)))),
+        LOADK => const_name(p, bx(i)).map(|n| ("constant", n)),
+        LOADKX => p
+            .code
+            .get((*pc)? + 1)
+            .and_then(|&e| const_name(p, ax(e)))
+            .map(|n| ("constant", n)),
+        _ => None,
+    }
+}
+
+/// `rname`: the name of a key in register `r`, when it is a string
+/// constant; else `?`.
 fn rname(p: &Proto, pc: usize, r: usize) -> String {
-    match obj_name(p, pc, r) {
+    match basic_obj_name(p, &mut Some(pc), r) {
         Some(("constant", n)) => n,
         _ => "?".into(),
     }
 }
 
+/// `isEnv`: `global` when the indexed table is the variable (local or
+/// upvalue) `_ENV`, else `field`.
 fn is_env(p: &Proto, pc: usize, i: Instruction, is_up: bool) -> &'static str {
     let t = b(i);
     let name = if is_up {
         Some(upval_name(p, t))
     } else {
-        obj_name(p, pc, t).map(|(_, n)| n)
+        match basic_obj_name(p, &mut Some(pc), t) {
+            Some(("local" | "upvalue", n)) => Some(n),
+            _ => None,
+        }
     };
     if name.as_deref() == Some("_ENV") {
         "global"
@@ -131,29 +161,17 @@ fn is_env(p: &Proto, pc: usize, i: Instruction, is_up: bool) -> &'static str {
 
 /// `getobjname`: what register `reg` holds at `lastpc`, as a (kind, name).
 pub fn obj_name(p: &Proto, lastpc: usize, reg: usize) -> Option<(&'static str, String)> {
-    if let Some(n) = local_name(p, reg + 1, lastpc) {
-        return Some(("local", String::from_utf8_lossy(n).into_owned()));
+    let mut pc = Some(lastpc);
+    if let Some(found) = basic_obj_name(p, &mut pc, reg) {
+        return Some(found);
     }
-    let pc = find_set_reg(p, lastpc, reg)?;
+    let pc = pc?;
     let i = p.code[pc];
     match op(i) {
-        MOVE => {
-            if b(i) < a(i) {
-                return obj_name(p, pc, b(i));
-            }
-            None
-        }
         GETTABUP => Some((is_env(p, pc, i, true), kname(p, c(i)))),
         GETTABLE => Some((is_env(p, pc, i, false), rname(p, pc, c(i)))),
         GETI => Some(("field", "integer index".into())),
         GETFIELD => Some((is_env(p, pc, i, false), kname(p, c(i)))),
-        GETUPVAL => Some(("upvalue", upval_name(p, b(i)))),
-        LOADK => const_name(p, bx(i)).map(|n| ("constant", n)),
-        LOADKX => p
-            .code
-            .get(pc + 1)
-            .and_then(|&e| const_name(p, ax(e)))
-            .map(|n| ("constant", n)),
         SELF => {
             let n = if k(i) {
                 kname(p, c(i))
@@ -182,12 +200,28 @@ pub fn upval_info(p: &Proto, i: usize) -> String {
 /// How the function called at `pc` is named (`funcnamefromcode`), for
 /// tracebacks and `debug.getinfo(...).name`.
 pub fn called_name(p: &Proto, pc: usize) -> Option<(&'static str, String)> {
+    use super::meta;
     let i = *p.code.get(pc)?;
-    match op(i) {
-        CALL | TAILCALL => obj_name(p, pc, a(i)),
-        TFORCALL => Some(("for iterator", "for iterator".into())),
-        _ => None,
-    }
+    let event = match op(i) {
+        CALL | TAILCALL => return obj_name(p, pc, a(i)),
+        TFORCALL => return Some(("for iterator", "for iterator".into())),
+        // other instructions call through metamethods
+        SELF | GETTABUP | GETTABLE | GETI | GETFIELD => meta::INDEX,
+        SETTABUP | SETTABLE | SETI | SETFIELD => meta::NEWINDEX,
+        MMBIN | MMBINI | MMBINK => c(i) as meta::Event,
+        UNM => meta::UNM,
+        BNOT => meta::BNOT,
+        LEN => meta::LEN,
+        CONCAT => meta::CONCAT,
+        EQ => meta::EQ,
+        // no EQI or EQK: they call no metamethod
+        LT | LTI | GTI => meta::LT,
+        LE | LEI | GEI => meta::LE,
+        CLOSE | RETURN => meta::CLOSE,
+        _ => return None,
+    };
+    let name = meta::EVENT_NAMES.get(event as usize)?;
+    Some(("metamethod", name.trim_start_matches("__").to_string()))
 }
 
 /// The name `luaL_traceback` gives the function of a Lua frame: a global
@@ -404,7 +438,7 @@ pub(crate) fn level_info<'gc>(
     match frames.get(idx)? {
         Frame::Lua(f) => {
             let mut info = function_info(Function::Closure(f.closure));
-            info.current_line = f.current_line() as i64;
+            info.current_line = f.current_line();
             if idx > 0 {
                 if let Frame::Lua(caller) = &frames[idx - 1] {
                     info.name = called_name(caller.closure.proto(), caller.pc.saturating_sub(1));

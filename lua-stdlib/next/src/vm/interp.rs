@@ -305,7 +305,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 let tm = meta::event(self.ctx, t, meta::INDEX);
                 if tm.is_nil() {
                     let c = if n == 0 { culprit } else { Culprit::Other };
-                    return Err(self.index_error(st, t, key, c));
+                    return Err(self.index_error(st, t, c));
                 }
                 tm
             };
@@ -323,23 +323,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         Err(self.rt_error(st, "'__index' chain too long; possible loop"))
     }
 
-    fn index_error(
-        &self,
-        st: &ThreadState<'gc>,
-        t: Value<'gc>,
-        key: Value<'gc>,
-        c: Culprit,
-    ) -> Error<'gc> {
-        let mut info = self.var_info(st, c);
-        if info.is_empty() {
-            if let Value::String(s) = key {
-                if matches!(c, Culprit::Other) {
-                    info = String::new();
-                } else {
-                    info = format!(" (field '{s}')");
-                }
-            }
-        }
+    /// "attempt to index a nil value (local 't')": named by what holds
+    /// the indexed value, never by the key (`luaG_typeerror`).
+    fn index_error(&self, st: &ThreadState<'gc>, t: Value<'gc>, c: Culprit) -> Error<'gc> {
+        let info = self.var_info(st, c);
         let tn = meta::type_name_of(self.ctx, t);
         self.rt_error(st, &format!("attempt to index a {tn} value{info}"))
     }
@@ -375,7 +362,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 let tm = meta::event(self.ctx, t, meta::NEWINDEX);
                 if tm.is_nil() {
                     let c = if n == 0 { culprit } else { Culprit::Other };
-                    return Err(self.index_error(st, t, key, c));
+                    return Err(self.index_error(st, t, c));
                 }
                 tm
             };
@@ -1015,10 +1002,11 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 }
                                 Ok(None) => {}
                                 Err(m) => {
-                                    // As in lua5.4, the position is the last
-                                    // saved one: integer division by zero is
-                                    // raised from the unprotected fast path.
-                                    self.fuel.set_remaining(budget);
+                                    // Integer division by zero: at this
+                                    // instruction's line, as 5.4.8 saves
+                                    // the pc for it (5.4.4 kept the last
+                                    // saved one; errors.lua checks 5.4.8).
+                                    save!();
                                     return Err(self.rt_error(st, m));
                                 }
                             }
@@ -1075,10 +1063,11 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 }
                                 Ok(None) => {}
                                 Err(m) => {
-                                    // As in lua5.4, the position is the last
-                                    // saved one: integer division by zero is
-                                    // raised from the unprotected fast path.
-                                    self.fuel.set_remaining(budget);
+                                    // Integer division by zero: at this
+                                    // instruction's line, as 5.4.8 saves
+                                    // the pc for it (5.4.4 kept the last
+                                    // saved one; errors.lua checks 5.4.8).
+                                    save!();
                                     return Err(self.rt_error(st, m));
                                 }
                             }
@@ -1308,31 +1297,37 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             }
                         };
                         save!();
+                        // `__call` is resolved while this frame is still
+                        // there (`luaD_pretailcall`'s `tryfuncTM`): a value
+                        // that cannot be called is named by this call, and
+                        // a callback found that way is treated as below.
+                        let mut nargs = nargs;
+                        for _ in 0..100 {
+                            let v = st.stack[func];
+                            if matches!(v, Value::Function(_)) {
+                                break;
+                            }
+                            let tm = meta::event(ctx, v, meta::CALL);
+                            if tm.is_nil() {
+                                break;
+                            }
+                            st.stack.truncate(func + 1 + nargs);
+                            st.stack.insert(func, tm);
+                            nargs += 1;
+                        }
                         // A Rust function is not tail-called (nor is a C
                         // function in lua5.4): this frame stays under it, so
                         // its errors get this line and the name this call
                         // gave it, and the RETURN after this instruction
-                        // returns its results.
-                        if let Value::Function(Function::Callback(_)) = st.stack[func] {
+                        // returns its results. A value that is still not a
+                        // function fails here, with this frame.
+                        if !matches!(st.stack[func], Value::Function(Function::Closure(_))) {
                             let ret = Ret {
                                 func,
                                 nresults: -1,
                                 meta: false,
                             };
                             flow!(self.call_value(st, func, nargs, ret));
-                        }
-                        // A value that is not a function keeps this frame for
-                        // the error message (and `__call` resolution).
-                        if !matches!(st.stack[func], Value::Function(_)) {
-                            let ret = Ret {
-                                func,
-                                nresults: -1,
-                                meta: false,
-                            };
-                            let tm = meta::event(ctx, st.stack[func], meta::CALL);
-                            if tm.is_nil() {
-                                flow!(self.call_value(st, func, nargs, ret));
-                            }
                         }
                         let Some(Frame::Lua(f)) = st.frames.pop() else {
                             return Ok(Flow::Continue);

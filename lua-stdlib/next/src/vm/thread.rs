@@ -51,14 +51,14 @@ pub(crate) struct LuaFrame<'gc> {
 }
 
 impl<'gc> LuaFrame<'gc> {
-    /// The line of the instruction being executed.
-    pub fn current_line(&self) -> u32 {
+    /// The line of the instruction being executed; -1 for a function
+    /// without line information (a stripped dump), as lua5.4 shows it.
+    pub fn current_line(&self) -> i64 {
         let lines = &self.closure.proto().lines;
         lines
             .get(self.pc.saturating_sub(1))
             .or(lines.last())
-            .copied()
-            .unwrap_or(0)
+            .map_or(-1, |&l| i64::from(l))
     }
 }
 
@@ -227,7 +227,7 @@ impl<'gc> Thread<'gc> {
 
     /// Stack depth info for `debug.traceback`: the (chunk, line, function
     /// name) of each Lua frame, innermost first.
-    pub fn traceback_frames(self) -> Vec<(String, u32)> {
+    pub fn traceback_frames(self) -> Vec<(String, i64)> {
         match self.0.try_borrow() {
             Ok(s) => s
                 .frames
