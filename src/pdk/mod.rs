@@ -8,8 +8,12 @@
 //! on one worker). One file per PDK module, each with an `install`
 //! function that adds its callbacks.
 
+mod body;
+mod cache;
 mod client;
+pub mod configuration;
 mod ctx;
+mod glue;
 mod log;
 mod ngx;
 mod request;
@@ -206,13 +210,15 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     let kong = ctx.new_table();
     set(ctx, kong, "version", env!("CARGO_PKG_VERSION"));
     set(ctx, kong, "version_num", 1000);
-    request::install(ctx, kong, cell);
+    request::install(ctx, env, kong, cell);
     response::install(ctx, kong, cell);
     service::install(ctx, kong, cell);
     client::install(ctx, kong, cell);
     router::install(ctx, kong, cell);
     log::install(ctx, kong, cell);
     ctx::install(ctx, kong, cell);
+    configuration::install(ctx, env, kong);
+    cache::install(ctx, env, kong);
     let node = ctx.new_table();
     let node_id = uuid::Uuid::new_v4().to_string();
     set(

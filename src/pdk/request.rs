@@ -3,11 +3,28 @@
 //! its own serverless-functions page uses: it clears the header on the way
 //! upstream, like `kong.service.request.clear_header`.
 
-use lua_next::{Context, Table, Value};
+use lua_next::{Context, Error, Stack, Table, Value};
 
-use super::{add, arg_string, header_name_arg, headers_table, lua_error, RequestCell};
+use super::body::{form_fields, multipart_boundary, multipart_fields};
+use super::configuration::CLIENT_BODY_BUFFER_SIZE;
+use super::glue::{self, Glue};
+use super::{
+    add, arg_string, header_name_arg, headers_table, lua_error, only_in, Phase, RequestCell,
+    RequestContext,
+};
 
-pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
+/// Where the body can be read (Kong's `before_content`).
+const BODY_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/form-data";
+
+/// `ngx.req.get_post_args`' default and Kong's bounds for `max_args`.
+const DEFAULT_POST_ARGS: usize = 100;
+const MAX_POST_ARGS: i64 = 1000;
+
+pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
         let name = header_name_arg(ctx, stack, 0)?;
@@ -119,10 +136,14 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_raw_body", cell, |ctx, _, stack, req| {
-        let body = req.body.as_deref().unwrap_or_default();
-        stack.replace(ctx, ctx.intern(body));
+        only_in(ctx, req, BODY_PHASES)?;
+        match raw_body(req, stack.get(0)) {
+            Ok(body) => stack.replace(ctx, ctx.intern(body)),
+            Err(e) => stack.replace(ctx, (Value::Nil, ctx.intern(e.as_bytes()))),
+        }
         Ok(())
     });
+    install_get_body(ctx, globals, t, cell);
     add(ctx, t, "get_start_time", cell, |ctx, _, stack, req| {
         stack.replace(ctx, req.started_ms);
         Ok(())
@@ -150,6 +171,210 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     super::set(ctx, kong, "request", t);
+}
+
+/// `kong.request.get_raw_body(max_allowed_file_size)`: the body, or
+/// Kong's error for one nginx would have spooled to a file (larger than
+/// `client_body_buffer_size`), unless the caller allows that size.
+fn raw_body<'a>(req: &'a RequestContext, max_file: Value<'_>) -> Result<&'a [u8], String> {
+    let body = req.body.as_deref().unwrap_or_default();
+    if body.len() <= CLIENT_BODY_BUFFER_SIZE {
+        return Ok(body);
+    }
+    let max = match max_file {
+        Value::Integer(n) => Some(n as f64),
+        Value::Number(f) => Some(f),
+        _ => None,
+    };
+    match max {
+        Some(m) if m >= 0.0 => {
+            if m > 0.0 && body.len() as f64 > m {
+                Err(format!(
+                    "request body file too big: {} > {}",
+                    body.len(),
+                    m as i64
+                ))
+            } else {
+                Ok(body)
+            }
+        }
+        _ => Err("request body did not fit into client body buffer, \
+                  consider raising 'client_body_buffer_size'"
+            .into()),
+    }
+}
+
+/// `kong.request.get_body(mimetype, max_args, max_allowed_file_size)`:
+/// Kong's function, with the JSON decode left to the VM's cjson (the
+/// glue below) so a body decodes as `cjson.decode` decodes it.
+static GET_BODY: Glue = Glue::new(
+    "=kong.request.get_body",
+    r#"local what, a, b, c = prepare(...)
+if what == "json" then
+  cjson.decode_array_with_array_mt(true)
+  local value = cjson.decode(a)
+  if type(value) ~= "table" then
+    return nil, "invalid json body", b
+  end
+  return value, nil, b
+elseif what == "error" then
+  error(a, 2)
+end
+return a, b, c
+"#,
+);
+
+fn install_get_body<'gc>(
+    ctx: Context<'gc>,
+    globals: Table<'gc>,
+    request: Table<'gc>,
+    cell: &RequestCell,
+) {
+    let env = glue::private_env(ctx, globals);
+    let _ = env.set(ctx, "cjson", lua_next::ext::cjson::load_cjson_safe(ctx));
+    add(ctx, env, "prepare", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, BODY_PHASES)?;
+        prepare_body(ctx, stack, req)
+    });
+    let _ = request.set(ctx, "get_body", GET_BODY.load(ctx, env));
+}
+
+/// What the `get_body` glue does next: `"done", body, err, mime`,
+/// `"json", raw, mime` or `"error", message` (raised at the caller).
+fn prepare_body<'gc>(
+    ctx: Context<'gc>,
+    stack: &mut Stack<'gc, '_>,
+    req: &RequestContext,
+) -> Result<(), Error<'gc>> {
+    let (mimetype, max_args, max_file) = (stack.get(0), stack.get(1), stack.get(2));
+    let content_type: Vec<u8> = match mimetype {
+        Value::Nil | Value::Boolean(false) => {
+            match req.request.headers.get(http::header::CONTENT_TYPE) {
+                Some(v) => v.as_bytes().to_vec(),
+                None => {
+                    stack.replace(ctx, ("done", Value::Nil, "missing content type"));
+                    return Ok(());
+                }
+            }
+        }
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Integer(_) | Value::Number(_) => super::arg_bytes(stack, 0).unwrap_or_default(),
+        other => {
+            return Err(lua_error(
+                ctx,
+                &format!(
+                    "bad argument #1 to 'lower' (string expected, got {})",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    let mut lower = content_type.to_ascii_lowercase();
+    if let Some(semi) = lower.iter().position(|&b| b == b';') {
+        lower.truncate(semi);
+    }
+    let done = |stack: &mut Stack<'gc, '_>, body: Value<'gc>, err: Option<String>, mime: &str| {
+        let err = err.map_or(Value::Nil, |e| ctx.intern(e.as_bytes()).into());
+        stack.replace(ctx, ("done", body, err, ctx.intern(mime.as_bytes())));
+    };
+    if lower.starts_with(FORM.as_bytes()) {
+        let max = match max_args {
+            Value::Nil => DEFAULT_POST_ARGS,
+            Value::Integer(_) | Value::Number(_) => {
+                let n = match max_args {
+                    Value::Integer(n) => n as f64,
+                    Value::Number(f) => f,
+                    _ => 0.0,
+                };
+                if n < 1.0 {
+                    stack.replace(ctx, ("error", "max_args must be >= 1"));
+                    return Ok(());
+                }
+                if n > MAX_POST_ARGS as f64 {
+                    stack.replace(
+                        ctx,
+                        ("error", format!("max_args must be <= {MAX_POST_ARGS}")),
+                    );
+                    return Ok(());
+                }
+                n as usize
+            }
+            _ => {
+                stack.replace(ctx, ("error", "max_args must be a number"));
+                return Ok(());
+            }
+        };
+        let body = req.body.as_deref().unwrap_or_default();
+        if body.len() > CLIENT_BODY_BUFFER_SIZE {
+            let e = "request body in temp file not supported".to_string();
+            done(stack, Value::Nil, Some(e), FORM);
+            return Ok(());
+        }
+        let fields = form_fields(body, max).into_iter().map(|(k, v)| {
+            let v = match v {
+                Some(v) => Value::String(ctx.intern(&v)),
+                None => Value::Boolean(true),
+            };
+            (k, v)
+        });
+        done(stack, fields_table(ctx, fields).into(), None, FORM);
+    } else if lower.starts_with(JSON.as_bytes()) {
+        match raw_body(req, max_file) {
+            Ok(raw) => stack.replace(ctx, ("json", ctx.intern(raw), JSON)),
+            Err(e) => done(stack, Value::Nil, Some(e), JSON),
+        }
+    } else if lower.starts_with(MULTIPART.as_bytes()) {
+        match raw_body(req, max_file) {
+            Ok(raw) => {
+                let fields = match multipart_boundary(&content_type) {
+                    Some(boundary) => multipart_fields(raw, &boundary),
+                    None => Vec::new(),
+                };
+                let fields = fields
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(ctx.intern(&v))));
+                done(stack, fields_table(ctx, fields).into(), None, MULTIPART);
+            }
+            Err(e) => done(stack, Value::Nil, Some(e), MULTIPART),
+        }
+    } else {
+        let shown = String::from_utf8_lossy(&content_type);
+        let lower = String::from_utf8_lossy(&lower).into_owned();
+        done(
+            stack,
+            Value::Nil,
+            Some(format!("unsupported content type '{shown}'")),
+            &lower,
+        );
+    }
+    Ok(())
+}
+
+/// Fields as a Lua table: a repeated name becomes an array of its values
+/// in order (`get_post_args`, lua-multipart's `get_all_with_arrays`).
+fn fields_table<'gc>(
+    ctx: Context<'gc>,
+    fields: impl Iterator<Item = (Vec<u8>, Value<'gc>)>,
+) -> Table<'gc> {
+    let t = ctx.new_table();
+    for (k, value) in fields {
+        let key = ctx.intern(&k);
+        match t.raw_get(Value::String(key)) {
+            Value::Nil => {
+                let _ = t.set(ctx, key, value);
+            }
+            Value::Table(list) => {
+                let _ = list.set(ctx, list.length() + 1, value);
+            }
+            first => {
+                let list = ctx.new_table();
+                let _ = list.set(ctx, 1, first);
+                let _ = list.set(ctx, 2, value);
+                let _ = t.set(ctx, key, list);
+            }
+        }
+    }
+    t
 }
 
 /// The request host without the port, lowercased, and the port if given.
@@ -215,4 +440,12 @@ pub(crate) fn query_table<'gc>(ctx: Context<'gc>, query: Option<&str>) -> Table<
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glue_compiles() {
+        super::glue::check_compiles(&super::GET_BODY);
+    }
 }

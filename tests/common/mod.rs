@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod kong;
+pub mod pdk;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};
