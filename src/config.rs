@@ -112,6 +112,42 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_LUA_SLICE", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub lua_slice: u64,
 
+    /// Lua functions from the Admin API (Kong's `untrusted_lua`): `sandbox`
+    /// runs them in Kong's sandbox; `on` gives them the whole library
+    /// (`io`, `os`, `require`, `load`: they can do anything the gateway's
+    /// user can); `off` refuses them at the Admin API, and stored ones fail
+    /// their requests. In every mode one function's changes are not seen by
+    /// another.
+    #[arg(
+        long,
+        env = "LUNAGATE_UNTRUSTED_LUA",
+        value_enum,
+        default_value = "sandbox"
+    )]
+    pub untrusted_lua: crate::plugins::sandbox::Mode,
+
+    /// Modules `require` may load in `sandbox` mode (comma-separated, e.g.
+    /// `cjson,cjson.safe`); others raise `require 'x' not allowed within
+    /// sandbox`. Allowing `os` or `io` lets functions out of the sandbox.
+    #[arg(
+        long,
+        env = "LUNAGATE_UNTRUSTED_LUA_SANDBOX_REQUIRES",
+        value_name = "MODULE",
+        value_delimiter = ','
+    )]
+    pub untrusted_lua_sandbox_requires: Vec<String>,
+
+    /// Dotted global names also visible in `sandbox` mode
+    /// (comma-separated, e.g. `os.getenv`), read-only; their siblings stay
+    /// hidden.
+    #[arg(
+        long,
+        env = "LUNAGATE_UNTRUSTED_LUA_SANDBOX_ENVIRONMENT",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub untrusted_lua_sandbox_environment: Vec<String>,
+
     /// Log filter: error, warn, info, debug, trace (or a tracing
     /// `EnvFilter` directive such as `lunagate=debug`).
     #[arg(long, env = "LUNAGATE_LOG_LEVEL", default_value = "info")]

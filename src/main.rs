@@ -112,7 +112,14 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store::Store::open(&db_path)
             .with_context(|| format!("cannot open database {}", db_path.display()))?,
     );
+    // Before the plugins are compiled: `off` loads no function.
+    plugins::sandbox::configure(plugins::sandbox::Settings {
+        mode: config.untrusted_lua,
+        requires: config.untrusted_lua_sandbox_requires.clone(),
+        environment: config.untrusted_lua_sandbox_environment.clone(),
+    });
     let model = Model::load(&store).context("cannot load configuration")?;
+    plugins::sandbox::warn_hidden(model.plugins());
     let shared = Arc::new(ArcSwap::from_pointee(model.snapshot()));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 

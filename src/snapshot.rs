@@ -285,6 +285,11 @@ impl Model {
         Ok(())
     }
 
+    /// Every stored plugin (the start-up checks read them).
+    pub fn plugins(&self) -> impl Iterator<Item = &crate::entities::Plugin> {
+        self.plugins.values().map(|c| c.plugin.as_ref())
+    }
+
     /// The names of the plugins configured, sorted, once each (`GET /`).
     pub fn plugin_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self

@@ -197,6 +197,12 @@ fn function_error(plugin: &str, phase: &str, code: &str) -> Option<String> {
             ));
         }
     }
+    if crate::plugins::sandbox::settings().mode == crate::plugins::sandbox::Mode::Off {
+        return Some(format!(
+            "error parsing {plugin}: {}",
+            crate::plugins::sandbox::OFF_MESSAGE
+        ));
+    }
     lua_next::Chunk::compile(code.as_bytes(), code)
         .err()
         .map(|e| format!("error parsing {plugin}: {}", luajit_eof(&e.message)))

@@ -172,8 +172,8 @@ enum Next {
 
 pub struct LuaWorker {
     vm: Vm,
-    /// The frozen metatable of every function's `_ENV`.
-    env_meta: StashedTable,
+    /// What every function's `_ENV` is built from (`sandbox::build`).
+    env_base: StashedTable,
     cell: RequestCell,
     slots: HashMap<SlotKey, Owned>,
     /// `RETIRED` at the last sweep.
@@ -190,13 +190,10 @@ impl LuaWorker {
     pub fn new() -> Self {
         let mut vm = Vm::new();
         let cell: RequestCell = Rc::new(RefCell::new(None));
-        let env_meta = vm.enter(|ctx| {
-            let (_, env_meta) = sandbox::build(ctx, &cell);
-            ctx.stash(env_meta)
-        });
+        let env_base = vm.enter(|ctx| ctx.stash(sandbox::build(ctx, &cell)));
         LuaWorker {
             vm,
-            env_meta,
+            env_base,
             cell,
             slots: HashMap::new(),
             swept: RETIRED.load(Ordering::Acquire),
@@ -346,9 +343,9 @@ impl LuaWorker {
             .get(&key)
             .is_some_and(|s| std::ptr::eq(s.owner.as_ptr(), Arc::as_ptr(plugin)));
         if !current {
-            let env_meta = &self.env_meta;
+            let env_base = &self.env_base;
             let f = self.vm.enter(|ctx| {
-                let env = sandbox::function_env(ctx, ctx.fetch(env_meta));
+                let env = sandbox::function_env(ctx, ctx.fetch(env_base));
                 ctx.stash(Function::from(chunk.load(ctx, env)))
             });
             let owned = Owned {
