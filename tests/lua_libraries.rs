@@ -1,9 +1,9 @@
 //! The OpenResty and Kong libraries a stored function reaches (lua-next's
 //! `ext`, registered by the gateway): `ngx.re`, the `ngx` codecs and
-//! digests, the time helpers, `ngx.null`, `kong.table`, `kong.tools.uuid`,
-//! and `cjson`/`cjson.safe`/`ngx.re`/`ngx.base64` through `require` when
-//! the node allows them. Each is called from a function stored through the
-//! Admin API and read back through the proxy.
+//! digests, the time helpers, `ngx.null`, `kong.table`, `kong.tools.uuid`
+//! (`cjson` and the other modules `require` loads are in
+//! tests/untrusted_lua.rs, with the allow-list). Each is called from a
+//! function stored through the Admin API and read back through the proxy.
 
 mod common;
 
