@@ -73,7 +73,7 @@ fn require<'gc>(
         return Ok(CallbackReturn::Return);
     }
     let s = settings();
-    if s.mode == Mode::Sandbox && !s.requires.iter().any(|r| *r == name) {
+    if s.mode == Mode::Sandbox && !s.requires.contains(&name) {
         return Err(lua_error(
             ctx,
             &format!("require '{name}' not allowed within sandbox"),
