@@ -5,7 +5,7 @@
 //! | file | Kong's blocks | ported | n/a |
 //! |---|---|---|---|
 //! | 15-get_raw_body.t | 8 | 8 | 0 |
-//! | 16-get_body.t | 26 | 26 (1 ignored until `require "cjson"` is allowed) | 0 |
+//! | 16-get_body.t | 26 | 26  | 0 |
 //!
 //! Adapted, not narrowed: blocks 19 and 20 of `16-get_body.t` set the
 //! body in `rewrite_by_lua_block` with `ngx.req.set_body_data`; here the
@@ -23,6 +23,14 @@ use common::pdk::{cases, Block};
 use common::Gateway;
 
 /// `ngx.encode_args` of `arg-1 … arg-n = "test"`.
+/// One worker, `--untrusted-lua on`: the t/01-pdk tests run in OpenResty
+/// without a sandbox (`getmetatable`, `require "cjson"`).
+fn unsandboxed() -> (Gateway, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::spawn_with(tmp.path(), 1, &["--untrusted-lua", "on"], &[]);
+    (gw, tmp)
+}
+
 fn encoded_args(n: usize) -> String {
     (1..=n)
         .map(|i| format!("arg-{i}=test"))
@@ -32,7 +40,7 @@ fn encoded_args(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_get_raw_body() {
-    let gw = Gateway::start_with_workers(1);
+    let (gw, _tmp) = unsandboxed();
     let mut b = Vec::new();
     // TEST 1
     b.push(Block::new(
@@ -144,7 +152,7 @@ end"#,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_get_body() {
-    let gw = Gateway::start_with_workers(1);
+    let (gw, _tmp) = unsandboxed();
     let mut b = Vec::new();
     // TEST 1
     b.push(
@@ -577,9 +585,8 @@ parsed ok
 /// `require "cjson".array_mt`: the sandbox refuses `require "cjson"`
 /// unless the node allows it (Kong's `untrusted_lua_sandbox_requires`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs require \"cjson\" in functions (untrusted_lua_sandbox_requires, helper sandbox)"]
 async fn kong_pdk_get_body_array_mt() {
-    let gw = Gateway::start_with_workers(1);
+    let (gw, _tmp) = unsandboxed();
     let b = vec![Block::new(
         "TEST 14: request.get_body() returns empty array json body as table with metatable",
         r#"local json, err = pdk.request.get_body()
