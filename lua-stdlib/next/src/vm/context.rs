@@ -27,8 +27,16 @@ pub struct GlobalState<'gc> {
     pub(crate) roots: DynamicRootSet<'gc>,
     pub(crate) meter: Meter,
     /// Warnings (`warn`, errors in finalizers) not yet taken by the host.
-    pub(crate) warnings: Gc<'gc, RefLock<Vec<std::string::String>>>,
+    pub(crate) warnings: Warnings,
 }
+
+/// Warnings kept outside the arena: a `Gc<RefLock<_>>` of pointer-free
+/// data is marked black without being traced, and gc-arena 0.7's write
+/// barrier on it then uncounts a trace it never counted (the metrics
+/// underflow, a panic in debug builds, at the start of a marking phase).
+#[derive(Default, Collect)]
+#[collect(require_static)]
+pub(crate) struct Warnings(std::cell::RefCell<Vec<std::string::String>>);
 
 impl<'gc> GlobalState<'gc> {
     pub(crate) fn new(mc: &Mutation<'gc>) -> GlobalState<'gc> {
@@ -47,7 +55,7 @@ impl<'gc> GlobalState<'gc> {
             event_names,
             roots: DynamicRootSet::new(mc),
             meter,
-            warnings: Gc::new(mc, RefLock::new(Vec::new())),
+            warnings: Warnings::default(),
         }
     }
 }
@@ -155,11 +163,11 @@ impl<'gc> Context<'gc> {
     /// Records a warning (as lua5.4's `warn` or a failed finalizer would
     /// print it) for the host to take with `Vm::take_warnings`.
     pub fn warn(self, message: std::string::String) {
-        self.state.warnings.borrow_mut(self.mc).push(message);
+        self.state.warnings.0.borrow_mut().push(message);
     }
 
     pub(crate) fn take_warnings(self) -> Vec<std::string::String> {
-        std::mem::take(&mut *self.state.warnings.borrow_mut(self.mc))
+        std::mem::take(&mut *self.state.warnings.0.borrow_mut())
     }
 
     pub(crate) fn new_upval(self, state: UpvalState<'gc>) -> UpVal<'gc> {
