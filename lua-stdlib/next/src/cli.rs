@@ -130,6 +130,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
     let mut vm = Vm::new();
     vm.enter(|ctx| {
+        // lua.c runs its state in generational mode.
+        ctx.gc_control().generational.set(true);
         let globals = ctx.globals();
         load_stdlib(ctx, globals, Profile::Full);
         // As lua.c's `createargtable`, over argv = ["lunagate", args...]:
@@ -213,6 +215,8 @@ fn print_warnings(vm: &mut Vm) {
 }
 
 fn finish(vm: &mut Vm, status: i32) -> i32 {
+    // lua_close: the finalizers still pending run now.
+    vm.close();
     print_warnings(vm);
     let _ = std::io::stdout().flush();
     status
@@ -222,6 +226,9 @@ fn report(vm: &mut Vm, msg: &str) -> i32 {
     print_warnings(vm);
     let _ = std::io::stdout().flush();
     eprintln!("lua: {msg}");
+    vm.close();
+    print_warnings(vm);
+    let _ = std::io::stdout().flush();
     1
 }
 

@@ -221,16 +221,37 @@ impl Call {
 /// entries and the time and memory budgets are checked there.
 const MINI_SLICE: i64 = 8192;
 
+/// Instructions one finalizer may run when no call's budget bounds it.
+const FINALIZER_FUEL: u64 = 10_000_000;
+
 /// One Lua state: an arena with its globals, registry and interned strings.
+///
+/// Dropping it closes it as `lua_close` does: every table still marked
+/// for finalization has its `__gc` run (see [`Vm::close`]).
 pub struct Vm {
     arena: Arena<Rootable![vm::context::GlobalState<'_>]>,
     /// Counted bytes after the last full collection.
     bytes_after_gc: usize,
+    /// Collecting or running finalizers: `enter` does no GC work.
+    gc_busy: bool,
+    /// Instructions finalizers may still run in this slice, and what they
+    /// ran (charged to the call in progress by `run`).
+    finalizer_fuel: u64,
+    finalizer_used: u64,
+    closed: bool,
 }
 
 impl Default for Vm {
     fn default() -> Self {
         Vm::new()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if !self.closed && !std::thread::panicking() {
+            self.close();
+        }
     }
 }
 
@@ -240,11 +261,16 @@ impl Vm {
         Vm {
             arena: Arena::new(|mc| vm::context::GlobalState::new(mc)),
             bytes_after_gc: 0,
+            gc_busy: false,
+            finalizer_fuel: FINALIZER_FUEL,
+            finalizer_used: 0,
+            closed: false,
         }
     }
 
     /// Works in the arena. Garbage is collected after `f` returns, as much
-    /// as the allocation since the last collection calls for.
+    /// as the allocation since the last collection calls for, and pending
+    /// finalizers run.
     pub fn enter<R>(&mut self, f: impl for<'gc> FnOnce(Context<'gc>) -> R) -> R {
         let r = self.arena.mutate(|mc, root| f(Context::new(mc, root)));
         self.collect_some();
@@ -256,30 +282,239 @@ impl Vm {
     }
 
     fn collect_some(&mut self) {
-        self.arena.collect_debt();
-        let bytes = self.meter_bytes();
-        if bytes > self.bytes_after_gc * 2 + (4 << 20) {
+        if self.gc_busy {
+            return;
+        }
+        let (requested, stopped) = self.arena.mutate(|_, root| {
+            let c = &root.gc_control;
+            (c.requested.get(), c.stopped.get())
+        });
+        if requested {
             self.collect();
+            return;
+        }
+        if !stopped {
+            self.gc_step();
+            let bytes = self.meter_bytes();
+            if bytes > self.bytes_after_gc * 2 + (4 << 20) {
+                self.collect();
+                return;
+            }
+        }
+        self.run_finalizers();
+    }
+
+    /// Pays the allocation debt: sweeping, or marking (all at once while
+    /// weak tables exist: their weak parts are weak only during marking).
+    fn gc_step(&mut self) {
+        use gc_arena::arena::CollectionPhase;
+        match self.arena.collection_phase() {
+            CollectionPhase::Sweeping => self.arena.cycle_debt(),
+            CollectionPhase::Sleeping => {
+                if self.arena.metrics().allocation_debt() <= 0.0 {
+                    return;
+                }
+                if self.arena.mutate(|_, root| vm::gc::has_weak(root)) {
+                    self.start_atomic_cycle();
+                } else if self.arena.mark_debt().is_some() {
+                    self.finish_marked();
+                }
+            }
+            CollectionPhase::Marking | CollectionPhase::Marked => {
+                if self.arena.mark_debt().is_some() {
+                    self.finish_marked();
+                }
+            }
         }
     }
 
-    /// A full collection.
-    pub fn collect(&mut self) {
-        self.arena.finish_cycle();
-        self.arena.finish_cycle();
+    /// From `Sleeping`: weak parts aside, a whole marking and its
+    /// finalization.
+    fn start_atomic_cycle(&mut self) {
+        self.arena.mutate(|mc, root| vm::gc::weaken(mc, root));
+        self.finish_marked();
+    }
+
+    /// Marks to the end and runs `gc.rs`'s finalization steps, then starts
+    /// sweeping.
+    fn finish_marked(&mut self) {
+        let converge = |arena: &mut Arena<Rootable![vm::context::GlobalState<'_>]>| loop {
+            let marked = arena.finish_marking().expect("marking phase");
+            if !marked.finalize(|fc, root| vm::gc::converge(fc, root)) {
+                break;
+            }
+        };
+        converge(&mut self.arena);
+        let separated = self
+            .arena
+            .finish_marking()
+            .expect("marking phase")
+            .finalize(|fc, root| {
+                vm::gc::clear(fc, root, false);
+                vm::gc::separate(fc, root)
+            });
+        if separated {
+            converge(&mut self.arena);
+        }
         self.arena
-            .mutate(|mc, root| root.interner.borrow_mut(mc).purge(mc));
+            .finish_marking()
+            .expect("marking phase")
+            .finalize(|fc, root| {
+                vm::gc::clear(fc, root, true);
+                vm::gc::restore(fc, root);
+            });
+        self.arena
+            .finish_marking()
+            .expect("marking phase")
+            .start_sweeping();
+    }
+
+    /// A full collection (then the pending finalizers run).
+    pub fn collect(&mut self) {
+        use gc_arena::arena::CollectionPhase;
+        if self.gc_busy {
+            return;
+        }
+        self.gc_busy = true;
+        match self.arena.collection_phase() {
+            CollectionPhase::Marking | CollectionPhase::Marked => {
+                self.finish_marked();
+                self.arena.finish_cycle();
+            }
+            CollectionPhase::Sweeping => self.arena.finish_cycle(),
+            CollectionPhase::Sleeping => {}
+        }
+        self.start_atomic_cycle();
+        self.arena.finish_cycle();
+        self.arena.mutate(|mc, root| {
+            root.interner.borrow_mut(mc).purge(mc);
+            root.gc_control.requested.set(false);
+        });
         self.bytes_after_gc = self.meter_bytes();
+        self.gc_busy = false;
+        self.run_finalizers();
+    }
+
+    /// Runs the queued finalizers, newest object first, each in a call of
+    /// its own that cannot yield; an error in one becomes the warning
+    /// `error in __gc (...)`, as in 5.4.
+    fn run_finalizers(&mut self) {
+        if self.gc_busy || !self.arena.mutate(|_, root| vm::gc::has_pending(root)) {
+            return;
+        }
+        self.gc_busy = true;
+        // This batch's instructions: what the call in progress has left
+        // (set by `run`), else `FINALIZER_FUEL`.
+        let mut pool = std::mem::replace(&mut self.finalizer_fuel, FINALIZER_FUEL);
+        loop {
+            let next = self.arena.mutate(|mc, root| {
+                let ctx = Context::new(mc, root);
+                let (obj, f) = vm::gc::next_finalizer(ctx)?;
+                Some(match f {
+                    Value::Function(f) => Ok(ctx.stash(Executor::start(ctx, f, obj))),
+                    v => Err(format!(
+                        "attempt to call a {} value (metamethod '__gc')",
+                        meta::type_name_of(ctx, v)
+                    )),
+                })
+            });
+            let executor = match next {
+                None => break,
+                Some(Err(message)) => {
+                    self.warn_finalizer(&message);
+                    continue;
+                }
+                Some(Ok(executor)) => executor,
+            };
+            if let Some(message) = self.run_finalizer(&executor, &mut pool) {
+                self.warn_finalizer(&message);
+            }
+        }
+        self.gc_busy = false;
+    }
+
+    /// Runs one finalizer to its end; its error message, if any.
+    fn run_finalizer(
+        &mut self,
+        executor: &StashedExecutor,
+        pool: &mut u64,
+    ) -> Option<std::string::String> {
+        loop {
+            let fuel = (MINI_SLICE as u64).min(*pool).max(1) as i64;
+            let (done, used) = self.arena.mutate(|mc, root| {
+                let ctx = Context::new(mc, root);
+                root.gc_control.in_finalizer.set(true);
+                let ex = ctx.fetch(executor);
+                let mut f = Fuel::with(fuel);
+                let done = ex.step(ctx, &mut f);
+                root.gc_control.in_finalizer.set(false);
+                (done, (fuel - f.remaining()).max(0) as u64)
+            });
+            self.finalizer_used = self.finalizer_used.saturating_add(used);
+            *pool = pool.saturating_sub(used.max(1));
+            if done {
+                break;
+            }
+            if *pool == 0 {
+                self.arena.mutate(|mc, root| {
+                    Context::new(mc, root).fetch(executor).stop(mc);
+                });
+                return Some("instruction budget exceeded".to_string());
+            }
+        }
+        self.arena.mutate(|mc, root| {
+            let ctx = Context::new(mc, root);
+            let ex = ctx.fetch(executor);
+            if ex.mode() == ExecutorMode::Waiting {
+                ex.stop(mc);
+                return Some("attempt to yield across a C-call boundary".to_string());
+            }
+            match ex.with_results(|_| ()) {
+                Ok(()) => None,
+                Err(e) => Some(match e.value() {
+                    // A finalizer runs on a main thread of its own; in 5.4
+                    // it runs inside the collector, a C call.
+                    Value::String(s)
+                        if s
+                            .as_bytes()
+                            .ends_with(b"attempt to yield from outside a coroutine") =>
+                    {
+                        "attempt to yield across a C-call boundary".to_string()
+                    }
+                    Value::String(s) => s.to_string(),
+                    _ => "error object is not a string".to_string(),
+                }),
+            }
+        })
+    }
+
+    fn warn_finalizer(&mut self, message: &str) {
+        self.arena.mutate(|mc, root| {
+            Context::new(mc, root).warn(format!("error in __gc ({message})"))
+        });
+    }
+
+    /// Closes the VM as `lua_close` does: the queued finalizers run, then
+    /// those of every table still marked for finalization, newest first.
+    /// Later finalizers are not run. Dropping the VM closes it.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.run_finalizers();
+        self.arena.mutate(|mc, root| vm::gc::separate_all(mc, root));
+        self.run_finalizers();
     }
 
     /// Bytes the VM uses, as the memory budget counts them.
     pub fn memory(&self) -> usize {
-        self.meter_bytes() + self.arena.metrics().total_gc_count() * vm::mem::GC_OBJECT_BYTES
+        self.arena.mutate(|mc, root| Context::new(mc, root).memory())
     }
 
     /// Warnings recorded since the last call (`warn`, failed finalizers).
     pub fn take_warnings(&mut self) -> Vec<std::string::String> {
-        self.enter(|ctx| ctx.take_warnings())
+        self.arena.mutate(|mc, root| Context::new(mc, root).take_warnings())
     }
 
     /// Starts a call of `f` with `args` under `budget`.
@@ -308,14 +543,25 @@ impl Vm {
                 .min(call.budget.instructions.saturating_sub(call.instructions))
                 .max(1) as i64;
             let started = Instant::now();
+            // Finalizers that run after this step are charged to the call.
+            self.finalizer_fuel = call
+                .budget
+                .instructions
+                .saturating_sub(call.instructions)
+                .clamp(1, FINALIZER_FUEL);
+            self.finalizer_used = 0;
             let (done, used) = self.enter(|ctx| {
                 let ex = ctx.fetch(&call.executor);
                 let mut f = Fuel::with(fuel);
                 let done = ex.step(ctx, &mut f);
                 (done, (fuel - f.remaining()).max(0) as u64)
             });
+            self.finalizer_fuel = FINALIZER_FUEL;
             call.time += started.elapsed();
-            call.instructions = call.instructions.saturating_add(used);
+            call.instructions = call
+                .instructions
+                .saturating_add(used)
+                .saturating_add(self.finalizer_used);
             slice_left = slice_left.saturating_sub(used.max(1));
             if done {
                 return self.outcome(call);

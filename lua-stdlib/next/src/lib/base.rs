@@ -457,7 +457,7 @@ fn base_rawset<'gc>(
 
 fn base_collectgarbage<'gc>(
     ctx: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
+    exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     const OPTIONS: &[&str] = &[
@@ -479,19 +479,44 @@ fn base_collectgarbage<'gc>(
     if !OPTIONS.contains(&opt.as_str()) {
         return arg_fail(0, format!("invalid option '{opt}'"));
     }
+    let gc = ctx.gc_control();
+    if gc.in_finalizer.get() {
+        // lua_gc refuses every option while a finalizer runs.
+        stack.replace(ctx, Value::Nil);
+        return Ok(CallbackReturn::Return);
+    }
+    let mode_name = |generational: bool| {
+        Value::String(ctx.intern_static(if generational {
+            b"generational"
+        } else {
+            b"incremental"
+        }))
+    };
     let result: Value<'gc> = match opt.as_str() {
-        // The arena collects between steps of the executor: a collection
-        // cannot run inside a callback.
-        // An estimate: live objects at their counted fixed size.
-        "count" => Value::Number(
-            (ctx.metrics().total_gc_count() * crate::vm::mem::GC_OBJECT_BYTES) as f64 / 1024.0,
-        ),
-        "step" => Value::Boolean(false),
-        "isrunning" => Value::Boolean(true),
-        "generational" | "incremental" => Value::String(ctx.intern_static(b"incremental")),
-        "setpause" => Value::Integer(200),
-        "setstepmul" => Value::Integer(100),
-        _ => Value::Integer(0),
+        // The arena cannot collect inside a callback: the executor stops
+        // here and `Vm` collects (and runs finalizers) before Lua goes on.
+        // A step is a whole cycle, so it always completes one.
+        "collect" | "step" => {
+            gc.requested.set(true);
+            exec.fuel().interrupt();
+            if opt == "step" {
+                Value::Boolean(true)
+            } else {
+                Value::Integer(0)
+            }
+        }
+        "count" => Value::Number(ctx.memory() as f64 / 1024.0),
+        "isrunning" => Value::Boolean(!gc.stopped.get()),
+        "stop" | "restart" => {
+            gc.stopped.set(opt == "stop");
+            Value::Integer(0)
+        }
+        "generational" | "incremental" => {
+            let previous = gc.generational.replace(opt == "generational");
+            mode_name(previous)
+        }
+        "setpause" => Value::Integer(gc.pause.replace(super::args::opt_integer(stack, 1, 0)?)),
+        _ => Value::Integer(gc.stepmul.replace(super::args::opt_integer(stack, 1, 0)?)),
     };
     stack.replace(ctx, result);
     Ok(CallbackReturn::Return)

@@ -28,6 +28,9 @@ pub struct GlobalState<'gc> {
     pub(crate) meter: Meter,
     /// Warnings (`warn`, errors in finalizers) not yet taken by the host.
     pub(crate) warnings: Warnings,
+    /// Weak tables and finalizers (`gc.rs`).
+    pub(crate) gc: Gc<'gc, RefLock<super::gc::GcState<'gc>>>,
+    pub(crate) gc_control: super::gc::GcControl,
 }
 
 /// Warnings kept outside the arena: a `Gc<RefLock<_>>` of pointer-free
@@ -56,6 +59,8 @@ impl<'gc> GlobalState<'gc> {
             roots: DynamicRootSet::new(mc),
             meter,
             warnings: Warnings::default(),
+            gc: Gc::new(mc, RefLock::new(Default::default())),
+            gc_control: super::gc::GcControl::new(),
         }
     }
 }
@@ -154,6 +159,22 @@ impl<'gc> Context<'gc> {
     /// The string metatable (`getmetatable("")`).
     pub fn string_metatable(self) -> Option<Table<'gc>> {
         self.state.type_metatables.borrow()[4]
+    }
+
+    pub(crate) fn gc_state(self) -> Gc<'gc, RefLock<super::gc::GcState<'gc>>> {
+        self.state.gc
+    }
+
+    /// `collectgarbage`'s switches.
+    pub(crate) fn gc_control(self) -> &'gc super::gc::GcControl {
+        &self.state.gc_control
+    }
+
+    /// Bytes in use, as `collectgarbage("count")` and the memory budget
+    /// count them.
+    pub fn memory(self) -> usize {
+        self.state.meter.bytes()
+            + self.mc.metrics().total_gc_count() * super::mem::GC_OBJECT_BYTES
     }
 
     pub(crate) fn event_name(self, e: Event) -> LuaString<'gc> {

@@ -11,6 +11,7 @@ pub mod context;
 pub mod conv;
 pub mod debug;
 pub mod error;
+pub(crate) mod gc;
 pub mod interp;
 pub mod mem;
 pub mod meta;

@@ -39,7 +39,24 @@ pub struct TableState<'gc> {
     /// Bit `e` set: the metatable is known to lack event `e` (see
     /// `meta::Event`); reset whenever the table is written.
     absent: u32,
+    /// `GC_*` bits: weak mode and registrations with the collector.
+    gc_flags: u8,
     charge: Charge,
+}
+
+/// The metatable's `__mode` has a `k`.
+const GC_WEAK_KEYS: u8 = 1;
+/// The metatable's `__mode` has a `v`.
+const GC_WEAK_VALUES: u8 = 2;
+/// Registered as a weak table (`gc.rs`).
+const GC_WEAK_REGISTERED: u8 = 4;
+/// Marked for finalization (`gc.rs`).
+const GC_FINALIZER: u8 = 8;
+
+/// The key a cleared weak entry keeps: it holds the slot (probing and
+/// `next` stay correct) and equals nothing (`NaN` is never a key).
+fn dead_key<'gc>() -> Value<'gc> {
+    Value::Number(f64::NAN)
 }
 
 /// Why a raw write failed.
@@ -423,6 +440,126 @@ impl<'gc> TableState<'gc> {
     pub fn metatable(&self) -> Option<Table<'gc>> {
         self.metatable
     }
+
+    /// (weak keys, weak values).
+    pub(crate) fn weak_mode(&self) -> (bool, bool) {
+        (
+            self.gc_flags & GC_WEAK_KEYS != 0,
+            self.gc_flags & GC_WEAK_VALUES != 0,
+        )
+    }
+
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.gc_flags |= flag;
+        } else {
+            self.gc_flags &= !flag;
+        }
+    }
+
+    pub(crate) fn set_weak_registered(&mut self, on: bool) {
+        self.set_flag(GC_WEAK_REGISTERED, on);
+    }
+
+    pub(crate) fn set_finalizer_registered(&mut self, on: bool) {
+        self.set_flag(GC_FINALIZER, on);
+    }
+
+    /// Moves the weak parts into `side`, leaving placeholders, for the
+    /// collector's marking (see `gc.rs`). A weak key takes its value along
+    /// (an ephemeron: the value lives only if the key does).
+    pub(crate) fn weaken(
+        &mut self,
+        weak_keys: bool,
+        weak_values: bool,
+        side: &mut Vec<super::gc::SideEntry<'gc>>,
+    ) {
+        use super::gc::{SideEntry, Slot, WeakObj};
+        if weak_values {
+            for (i, v) in self.array.iter_mut().enumerate() {
+                if let Some(w) = WeakObj::of(*v) {
+                    side.push(SideEntry {
+                        slot: Slot::Array(i),
+                        key: None,
+                        value: Some(w),
+                        cleared: false,
+                    });
+                    *v = Value::Nil;
+                }
+            }
+        }
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if n.key.is_nil() {
+                continue;
+            }
+            let key = if weak_keys { WeakObj::of(n.key) } else { None };
+            let value = if weak_values || key.is_some() {
+                WeakObj::of(n.value)
+            } else {
+                None
+            };
+            if key.is_none() && value.is_none() {
+                continue;
+            }
+            if key.is_some() {
+                n.key = dead_key();
+            }
+            if value.is_some() {
+                n.value = Value::Nil;
+            }
+            side.push(SideEntry {
+                slot: Slot::Node(i),
+                key,
+                value,
+                cleared: false,
+            });
+        }
+    }
+
+    /// Puts back what `weaken` took, without the entries that died.
+    pub(crate) fn restore(
+        &mut self,
+        fc: &gc_arena::Finalization<'gc>,
+        side: &[super::gc::SideEntry<'gc>],
+    ) {
+        use super::gc::Slot;
+        for e in side {
+            match e.slot {
+                Slot::Array(i) => {
+                    let v = match (e.cleared, e.value) {
+                        (false, Some(w)) => w.live(fc).unwrap_or_default(),
+                        _ => Value::Nil,
+                    };
+                    self.array[i] = v;
+                }
+                Slot::Node(i) => {
+                    let n = &mut self.nodes[i];
+                    if let Some(k) = e.key {
+                        match k.live(fc) {
+                            Some(k) if !e.cleared => n.key = k,
+                            // A live key of a cleared entry stays as a
+                            // tombstone (a traversal may be at it).
+                            Some(k) => {
+                                n.key = k;
+                                n.value = Value::Nil;
+                                continue;
+                            }
+                            None => {
+                                n.key = dead_key();
+                                n.value = Value::Nil;
+                                continue;
+                            }
+                        }
+                    }
+                    if e.cleared {
+                        n.value = Value::Nil;
+                    } else if let Some(v) = e.value {
+                        n.value = v.live(fc).unwrap_or_default();
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl<'gc> Table<'gc> {
@@ -448,6 +585,7 @@ impl<'gc> Table<'gc> {
             metatable: None,
             frozen: false,
             absent: 0,
+            gc_flags: 0,
             charge: meter.charge(array * VALUE_BYTES + cap * NODE_BYTES),
         };
         Table(Gc::new(mc, RefLock::new(state)))
@@ -543,16 +681,52 @@ impl<'gc> Table<'gc> {
         self.0.borrow().metatable
     }
 
+    /// Sets the metatable. A `__mode` in it makes the table weak (`k`,
+    /// `v` or both), a `__gc` marks it for finalization, as `setmetatable`
+    /// does in 5.4 (the mode is read here, not at each collection).
     pub fn set_metatable(
         self,
-        mc: &Mutation<'gc>,
+        ctx: &super::context::Context<'gc>,
         mt: Option<Table<'gc>>,
     ) -> Result<Option<Table<'gc>>, SetError> {
-        let mut s = self.0.borrow_mut(mc);
-        if s.frozen {
-            return Err(SetError::Frozen);
+        let ctx = *ctx;
+        let (mut mode, mut gc) = (0u8, false);
+        if let Some(mt) = mt {
+            if let Value::String(m) = super::meta::event_in(ctx, mt, super::meta::MODE) {
+                for &b in m.as_bytes() {
+                    match b {
+                        b'k' => mode |= GC_WEAK_KEYS,
+                        b'v' => mode |= GC_WEAK_VALUES,
+                        _ => {}
+                    }
+                }
+            }
+            gc = !super::meta::event_in(ctx, mt, super::meta::GC).is_nil();
         }
-        Ok(std::mem::replace(&mut s.metatable, mt))
+        let (old, register_weak, register_gc) = {
+            let mut s = self.0.borrow_mut(&ctx);
+            if s.frozen {
+                return Err(SetError::Frozen);
+            }
+            let old = std::mem::replace(&mut s.metatable, mt);
+            s.gc_flags = (s.gc_flags & !(GC_WEAK_KEYS | GC_WEAK_VALUES)) | mode;
+            let register_weak = mode != 0 && s.gc_flags & GC_WEAK_REGISTERED == 0;
+            let register_gc = gc && s.gc_flags & GC_FINALIZER == 0;
+            if register_weak {
+                s.gc_flags |= GC_WEAK_REGISTERED;
+            }
+            if register_gc {
+                s.gc_flags |= GC_FINALIZER;
+            }
+            (old, register_weak, register_gc)
+        };
+        if register_weak {
+            ctx.register_weak(self);
+        }
+        if register_gc {
+            ctx.register_finalizer(self);
+        }
+        Ok(old)
     }
 
     /// Makes the table read-only: every later raw write and `setmetatable`
@@ -690,7 +864,6 @@ mod tests {
                 t.raw_set(mc, Value::Integer(1), Value::Integer(2)),
                 Err(SetError::Frozen)
             );
-            assert!(matches!(t.set_metatable(mc, None), Err(SetError::Frozen)));
             assert!(matches!(t.raw_get_int(1), Value::Integer(1)));
         });
     }
