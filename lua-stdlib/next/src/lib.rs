@@ -60,6 +60,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gc_arena::{Arena, Rootable};
+use vm::gc::GcRequest;
 
 pub use compiler::CompileError;
 pub use lib::{
@@ -287,21 +288,52 @@ impl Vm {
         }
         let (requested, stopped) = self.arena.mutate(|_, root| {
             let c = &root.gc_control;
-            (c.requested.get(), c.stopped.get())
+            (c.requested.replace(GcRequest::None), c.stopped.get())
         });
-        if requested {
-            self.collect();
-            return;
-        }
-        if !stopped {
-            self.gc_step();
-            let bytes = self.meter_bytes();
-            if bytes > self.bytes_after_gc * 2 + (4 << 20) {
-                self.collect();
-                return;
+        match requested {
+            GcRequest::Full => return self.collect(),
+            GcRequest::StartCycle => self.start_cycle(),
+            GcRequest::FinishCycle => self.finish_cycle(),
+            GcRequest::None => {
+                if !stopped {
+                    self.gc_step();
+                    let bytes = self.meter_bytes();
+                    if bytes > self.bytes_after_gc * 2 + (4 << 20) {
+                        return self.collect();
+                    }
+                }
             }
         }
+        self.sync_phase();
         self.run_finalizers();
+    }
+
+    /// Tells `collectgarbage` whether a cycle is in progress.
+    fn sync_phase(&self) {
+        let in_cycle = self.arena.collection_phase() != gc_arena::arena::CollectionPhase::Sleeping;
+        self.arena
+            .mutate(|_, root| root.gc_control.in_cycle.set(in_cycle));
+    }
+
+    /// Starts a cycle: marking (all of it) and its finalization.
+    fn start_cycle(&mut self) {
+        use gc_arena::arena::CollectionPhase;
+        match self.arena.collection_phase() {
+            CollectionPhase::Sleeping => self.start_atomic_cycle(),
+            CollectionPhase::Marking | CollectionPhase::Marked => self.finish_marked(),
+            CollectionPhase::Sweeping => {}
+        }
+    }
+
+    /// Ends the cycle in progress.
+    fn finish_cycle(&mut self) {
+        use gc_arena::arena::CollectionPhase;
+        match self.arena.collection_phase() {
+            CollectionPhase::Sleeping => return,
+            CollectionPhase::Marking | CollectionPhase::Marked => self.finish_marked(),
+            CollectionPhase::Sweeping => {}
+        }
+        self.arena.finish_cycle();
     }
 
     /// Pays the allocation debt: sweeping, or marking (all at once while
@@ -331,7 +363,7 @@ impl Vm {
     /// From `Sleeping`: weak parts aside, a whole marking and its
     /// finalization.
     fn start_atomic_cycle(&mut self) {
-        self.arena.mutate(|mc, root| vm::gc::weaken(mc, root));
+        self.arena.mutate(vm::gc::weaken);
         self.finish_marked();
     }
 
@@ -340,7 +372,7 @@ impl Vm {
     fn finish_marked(&mut self) {
         let converge = |arena: &mut Arena<Rootable![vm::context::GlobalState<'_>]>| loop {
             let marked = arena.finish_marking().expect("marking phase");
-            if !marked.finalize(|fc, root| vm::gc::converge(fc, root)) {
+            if !marked.finalize(vm::gc::converge) {
                 break;
             }
         };
@@ -388,7 +420,8 @@ impl Vm {
         self.arena.finish_cycle();
         self.arena.mutate(|mc, root| {
             root.interner.borrow_mut(mc).purge(mc);
-            root.gc_control.requested.set(false);
+            root.gc_control.requested.set(GcRequest::None);
+            root.gc_control.in_cycle.set(false);
         });
         self.bytes_after_gc = self.meter_bytes();
         self.gc_busy = false;
@@ -475,8 +508,7 @@ impl Vm {
                     // A finalizer runs on a main thread of its own; in 5.4
                     // it runs inside the collector, a C call.
                     Value::String(s)
-                        if s
-                            .as_bytes()
+                        if s.as_bytes()
                             .ends_with(b"attempt to yield from outside a coroutine") =>
                     {
                         "attempt to yield across a C-call boundary".to_string()
@@ -489,9 +521,8 @@ impl Vm {
     }
 
     fn warn_finalizer(&mut self, message: &str) {
-        self.arena.mutate(|mc, root| {
-            Context::new(mc, root).warn(format!("error in __gc ({message})"))
-        });
+        self.arena
+            .mutate(|mc, root| Context::new(mc, root).warn(format!("error in __gc ({message})")));
     }
 
     /// Closes the VM as `lua_close` does: the queued finalizers run, then
@@ -503,18 +534,20 @@ impl Vm {
         }
         self.closed = true;
         self.run_finalizers();
-        self.arena.mutate(|mc, root| vm::gc::separate_all(mc, root));
+        self.arena.mutate(vm::gc::separate_all);
         self.run_finalizers();
     }
 
     /// Bytes the VM uses, as the memory budget counts them.
     pub fn memory(&self) -> usize {
-        self.arena.mutate(|mc, root| Context::new(mc, root).memory())
+        self.arena
+            .mutate(|mc, root| Context::new(mc, root).memory())
     }
 
     /// Warnings recorded since the last call (`warn`, failed finalizers).
     pub fn take_warnings(&mut self) -> Vec<std::string::String> {
-        self.arena.mutate(|mc, root| Context::new(mc, root).take_warnings())
+        self.arena
+            .mutate(|mc, root| Context::new(mc, root).take_warnings())
     }
 
     /// Starts a call of `f` with `args` under `budget`.

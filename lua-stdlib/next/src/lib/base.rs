@@ -455,6 +455,8 @@ fn base_rawset<'gc>(
     Ok(CallbackReturn::Return)
 }
 
+use crate::vm::gc::GcRequest;
+
 fn base_collectgarbage<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
@@ -494,16 +496,29 @@ fn base_collectgarbage<'gc>(
     };
     let result: Value<'gc> = match opt.as_str() {
         // The arena cannot collect inside a callback: the executor stops
-        // here and `Vm` collects (and runs finalizers) before Lua goes on.
-        // A step is a whole cycle, so it always completes one.
-        "collect" | "step" => {
-            gc.requested.set(true);
+        // here and `Vm` does the work (and runs finalizers) before Lua
+        // goes on. A step with a size finishes a cycle; a basic step
+        // starts or ends one (`lua_gc`'s answer: whether a cycle ended);
+        // in generational mode no step ends a cycle.
+        "collect" => {
+            gc.requested.set(GcRequest::Full);
             exec.fuel().interrupt();
-            if opt == "step" {
-                Value::Boolean(true)
+            Value::Integer(0)
+        }
+        "step" => {
+            let size = super::args::opt_integer(stack, 1, 0)?;
+            let (request, ended) = if gc.generational.get() {
+                (GcRequest::Full, false)
+            } else if size > 0 {
+                (GcRequest::Full, true)
+            } else if gc.in_cycle.get() {
+                (GcRequest::FinishCycle, true)
             } else {
-                Value::Integer(0)
-            }
+                (GcRequest::StartCycle, false)
+            };
+            gc.requested.set(request);
+            exec.fuel().interrupt();
+            Value::Boolean(ended)
         }
         "count" => Value::Number(ctx.memory() as f64 / 1024.0),
         "isrunning" => Value::Boolean(!gc.stopped.get()),

@@ -173,8 +173,7 @@ impl<'gc> Context<'gc> {
     /// Bytes in use, as `collectgarbage("count")` and the memory budget
     /// count them.
     pub fn memory(self) -> usize {
-        self.state.meter.bytes()
-            + self.mc.metrics().total_gc_count() * super::mem::GC_OBJECT_BYTES
+        self.state.meter.bytes() + self.mc.metrics().total_gc_count() * super::mem::GC_OBJECT_BYTES
     }
 
     pub(crate) fn event_name(self, e: Event) -> LuaString<'gc> {

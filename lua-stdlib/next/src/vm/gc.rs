@@ -20,7 +20,9 @@
 //!    tombstone (a dead key keeps its slot as a key nothing equals, so
 //!    probing and `next` stay correct until the next rehash).
 //!
-//! Strings, numbers and booleans are values, never weak. Ordinary tables
+//! Strings, numbers and booleans are values, never weak: a string key of
+//! an all-weak (`kv`) table lives as long as its entry, and so does the
+//! key of a tombstone (a cleared entry) of any weak table. Ordinary tables
 //! pay nothing: the hot paths of `table.rs` are unchanged, a table is
 //! registered only when `setmetatable` gives it a `__mode` or a `__gc`.
 //! The driver (when cycles start, running finalizers) is `Vm` in `lib.rs`.
@@ -33,6 +35,7 @@ use gc_arena::{lock::RefLock, Collect, Finalization, Gc, GcWeak, Mutation};
 use super::callback::CallbackBox;
 use super::closure::ClosureState;
 use super::context::{Context, GlobalState};
+use super::string::StrBox;
 use super::table::{Table, TableState};
 use super::thread::ThreadState;
 use super::userdata::UserDataBox;
@@ -47,6 +50,9 @@ pub(crate) enum WeakObj<'gc> {
     Callback(GcWeak<'gc, CallbackBox<'gc>>),
     Thread(GcWeak<'gc, RefLock<ThreadState<'gc>>>),
     UserData(GcWeak<'gc, UserDataBox<'gc>>),
+    /// A string key of an all-weak table or a tombstone's: it lives only
+    /// if its entry does (strings are values, never cleared themselves).
+    String(GcWeak<'gc, StrBox>),
 }
 
 impl<'gc> WeakObj<'gc> {
@@ -63,8 +69,21 @@ impl<'gc> WeakObj<'gc> {
         })
     }
 
+    /// Like [`WeakObj::of`], strings included.
+    pub(crate) fn of_key(v: Value<'gc>) -> Option<WeakObj<'gc>> {
+        match v {
+            Value::String(s) => Some(WeakObj::String(Gc::downgrade(s.0))),
+            v => WeakObj::of(v),
+        }
+    }
+
+    fn is_string(self) -> bool {
+        matches!(self, WeakObj::String(_))
+    }
+
     fn is_dead(self, fc: &Finalization<'gc>) -> bool {
         match self {
+            WeakObj::String(w) => w.is_dead(fc),
             WeakObj::Table(w) => w.is_dead(fc),
             WeakObj::Closure(w) => w.is_dead(fc),
             WeakObj::Callback(w) => w.is_dead(fc),
@@ -75,6 +94,7 @@ impl<'gc> WeakObj<'gc> {
 
     fn resurrect(self, fc: &Finalization<'gc>) {
         match self {
+            WeakObj::String(w) => drop(w.resurrect(fc)),
             WeakObj::Table(w) => drop(w.resurrect(fc)),
             WeakObj::Closure(w) => drop(w.resurrect(fc)),
             WeakObj::Callback(w) => drop(w.resurrect(fc)),
@@ -94,11 +114,12 @@ impl<'gc> WeakObj<'gc> {
             WeakObj::Closure(w) => {
                 Value::Function(Function::Closure(super::closure::Closure(w.upgrade(mc)?)))
             }
-            WeakObj::Callback(w) => {
-                Value::Function(Function::Callback(super::callback::Callback(w.upgrade(mc)?)))
-            }
+            WeakObj::Callback(w) => Value::Function(Function::Callback(super::callback::Callback(
+                w.upgrade(mc)?,
+            ))),
             WeakObj::Thread(w) => Value::Thread(super::thread::Thread(w.upgrade(mc)?)),
             WeakObj::UserData(w) => Value::UserData(super::userdata::UserData(w.upgrade(mc)?)),
+            WeakObj::String(w) => Value::String(super::string::String(w.upgrade(mc)?)),
         })
     }
 }
@@ -154,8 +175,10 @@ pub(crate) struct GcState<'gc> {
 #[derive(Default, Collect)]
 #[collect(require_static)]
 pub(crate) struct GcControl {
-    /// A full collection is due before Lua runs again.
-    pub requested: Cell<bool>,
+    /// Collection work due before Lua runs again (`collectgarbage`).
+    pub requested: Cell<GcRequest>,
+    /// A cycle is in progress (mirrored by `Vm` after collector work).
+    pub in_cycle: Cell<bool>,
     /// `collectgarbage("stop")`: no automatic collection.
     pub stopped: Cell<bool>,
     pub generational: Cell<bool>,
@@ -163,6 +186,19 @@ pub(crate) struct GcControl {
     pub in_finalizer: Cell<bool>,
     pub pause: Cell<i64>,
     pub stepmul: Cell<i64>,
+}
+
+/// What `collectgarbage` asked for.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum GcRequest {
+    #[default]
+    None,
+    /// `collect`: a full cycle.
+    Full,
+    /// A basic step with no cycle in progress: the cycle starts.
+    StartCycle,
+    /// A basic step during a cycle: the cycle ends.
+    FinishCycle,
 }
 
 impl GcControl {
@@ -261,7 +297,7 @@ pub(crate) fn clear<'gc>(fc: &Finalization<'gc>, root: &GlobalState<'gc>, keys: 
                 continue;
             }
             let value_dead = wv && e.value.is_some_and(|v| v.is_dead(fc));
-            let key_dead = keys && wk && e.key.is_some_and(|k| k.is_dead(fc));
+            let key_dead = keys && wk && e.key.is_some_and(|k| !k.is_string() && k.is_dead(fc));
             e.cleared = value_dead || key_dead;
         }
     }
@@ -301,6 +337,13 @@ pub(crate) fn restore<'gc>(fc: &Finalization<'gc>, root: &GlobalState<'gc>) {
             return false;
         }
         if r.converted {
+            for e in &r.side {
+                if let Some(k @ WeakObj::String(_)) = e.key {
+                    if !e.cleared {
+                        k.resurrect(fc);
+                    }
+                }
+            }
             if let Some(t) = r.table.upgrade(fc) {
                 t.borrow_mut(fc).restore(fc, &r.side);
             }

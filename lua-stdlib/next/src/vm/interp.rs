@@ -783,8 +783,14 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     if $cond != k($i) {
                         pc += 1;
                     } else {
-                        let j = code[pc];
-                        pc = (pc as i64 + 1 + sj(j)) as usize;
+                        let off = sj(code[pc]);
+                        pc = (pc as i64 + 1 + off) as usize;
+                        // A backward jump (`repeat ... until cond`) is a
+                        // loop: out of fuel, the step ends here.
+                        if off < 0 && budget <= 0 {
+                            save!();
+                            return Ok(Flow::Continue);
+                        }
                     }
                 };
             }

@@ -492,7 +492,17 @@ impl<'gc> TableState<'gc> {
             if n.key.is_nil() {
                 continue;
             }
-            let key = if weak_keys { WeakObj::of(n.key) } else { None };
+            // A tombstone's key, and in an all-weak table a string key,
+            // lives only if the entry does; an object key of a weak-key
+            // table takes its value along (an ephemeron).
+            let tombstone = n.value.is_nil();
+            let key = if tombstone || weak_keys && weak_values {
+                WeakObj::of_key(n.key)
+            } else if weak_keys {
+                WeakObj::of(n.key)
+            } else {
+                None
+            };
             let value = if weak_values || key.is_some() {
                 WeakObj::of(n.value)
             } else {
@@ -511,7 +521,7 @@ impl<'gc> TableState<'gc> {
                 slot: Slot::Node(i),
                 key,
                 value,
-                cleared: false,
+                cleared: tombstone,
             });
         }
     }
