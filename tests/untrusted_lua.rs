@@ -178,6 +178,9 @@ async fn sandbox_mode_shows_kongs_set_and_refuses_the_rest() {
           function() kong.x = 1 end,
           function() ngx.x = 1 end,
           function() debug.x = 1 end,
+          function() string.upper = nil end,
+          function() kong.request.get_method = print end,
+          function() ngx.say = print end,
         }) do
           local ok, err = pcall(f)
           out[#out + 1] = ok and "ok" or err
@@ -244,6 +247,9 @@ async fn sandbox_mode_shows_kongs_set_and_refuses_the_rest() {
             "Cannot modify kong.x. Protected by the sandbox.",
             "Cannot modify ngx.x. Protected by the sandbox.",
             "Cannot modify debug.x. Protected by the sandbox.",
+            "Cannot modify string.upper. Protected by the sandbox.",
+            "Cannot modify kong.request.get_method. Protected by the sandbox.",
+            "Cannot modify ngx.say. Protected by the sandbox.",
         ]
         .join("\n")
     );
@@ -348,6 +354,10 @@ async fn on_mode_gives_the_whole_library_and_keeps_functions_apart() {
         "#,
     )
     .await;
+    // sandbox_spec :: untrusted_lua = 'on' does not load binary strings
+    // (text only): a function is source, never bytecode.
+    let (status, b) = function_at(&admin, "binary", "\u{1b}Lua\u{54}\u{0}").await;
+    assert_eq!(status, 400, "{b}");
     for _ in 0..2 {
         assert_eq!(
             body(&proxy, "full").await,

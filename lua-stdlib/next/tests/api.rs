@@ -174,6 +174,48 @@ fn frozen_tables_are_read_only_for_lua() {
     assert_eq!(shown[4], "Integer(7)");
 }
 
+/// A frozen table with a `__newindex` hears every write, to present keys
+/// too (the gateway names the table in its refusal); `rawset` still fails.
+#[test]
+fn a_frozen_tables_newindex_answers_every_write() {
+    let mut vm = Vm::new();
+    let setup = load(
+        &mut vm,
+        "seen = {}
+         shared = setmetatable({k = 7}, {__newindex = function(_, k) seen[#seen + 1] = k end})",
+    );
+    let mut call = vm.start(&setup, (), Budget::default());
+    assert!(matches!(finish(&mut vm, &mut call), Outcome::Finished(_)));
+    vm.enter(|ctx| {
+        let Value::Table(t) = ctx.globals().get(ctx, "shared") else {
+            panic!("shared is a table")
+        };
+        t.freeze(&ctx);
+    });
+    let f = load(
+        &mut vm,
+        "shared.k = 1 shared.new = 2
+         local ok = pcall(rawset, shared, 'k', 3)
+         return seen[1], seen[2], shared.k, shared.new, ok",
+    );
+    let mut call = vm.start(&f, (), Budget::default());
+    let Outcome::Finished(v) = finish(&mut vm, &mut call) else {
+        panic!()
+    };
+    let shown: Vec<String> =
+        vm.enter(|ctx| v.iter().map(|s| format!("{:?}", ctx.fetch(s))).collect());
+    assert_eq!(
+        shown,
+        [
+            "String(\"k\")",
+            "String(\"new\")",
+            "Integer(7)",
+            "Nil",
+            "Boolean(false)"
+        ]
+    );
+}
+
 #[test]
 fn a_chunk_compiled_once_loads_into_many_vms_across_threads() {
     let chunk = Chunk::compile(b"local n = ... return n * 2", "=shared").expect("compiles");

@@ -342,8 +342,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     ) -> Result<bool, Error<'gc>> {
         for n in 0..MAX_TAG_LOOP {
             let tm = if let Value::Table(tab) = t {
-                let existing = tab.raw_get(key);
-                let tm = if existing.is_nil() {
+                // A frozen table refuses every raw write: one with a
+                // `__newindex` answers every write, present keys too (the
+                // gateway's sandbox names the table in its message).
+                let tm = if tab.is_frozen() || tab.raw_get(key).is_nil() {
                     match tab.metatable() {
                         Some(mt) => meta::event_in(self.ctx, mt, meta::NEWINDEX),
                         None => Value::Nil,

@@ -239,7 +239,10 @@ pub fn new_index<'gc>(
         let tm = match t {
             Value::Table(tab) => {
                 let tm = match tab.metatable() {
-                    Some(mt) if tab.raw_get(key).is_nil() => event_in(ctx, mt, NEWINDEX),
+                    // A frozen table's `__newindex` answers every write.
+                    Some(mt) if tab.is_frozen() || tab.raw_get(key).is_nil() => {
+                        event_in(ctx, mt, NEWINDEX)
+                    }
                     _ => Value::Nil,
                 };
                 if tm.is_nil() {

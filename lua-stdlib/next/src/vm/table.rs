@@ -6,7 +6,8 @@
 //! until the next rehash, and a rehash happens only when a new key is
 //! inserted, so `next` stays correct while a traversal assigns to or clears
 //! existing fields. Float keys with an integer value are stored as integers.
-//! A table can be frozen: every raw write fails.
+//! A table can be frozen: every raw write fails (and the VM sends every
+//! write, present keys too, to a frozen table's `__newindex`).
 
 use gc_arena::{lock::RefLock, Collect, Gc, Mutation};
 
