@@ -426,6 +426,12 @@ async fn modes_that_hide_what_stored_functions_use_say_so_at_start() {
         "return kong.response.exit(200, string.upper('ok'))",
     )
     .await;
+    stored(
+        &admin,
+        "uses-cjson",
+        "local cjson = require 'cjson' return kong.response.exit(200, cjson.encode({1}))",
+    )
+    .await;
     assert_eq!(body(&proxy, "uses-load").await, "1");
     let (_, plugins) = get_json(&format!("{admin}/plugins")).await;
     let id_of = |needle: &str| -> String {
@@ -440,6 +446,7 @@ async fn modes_that_hide_what_stored_functions_use_say_so_at_start() {
             .to_string()
     };
     let (load_id, meta_id, plain_id) = (id_of("load("), id_of("setmetatable"), id_of("upper"));
+    let cjson_id = id_of("require 'cjson'");
     stop(child);
 
     let (child, proxy, _) = spawn_logged(&data, &log, &[]);
@@ -460,6 +467,13 @@ async fn modes_that_hide_what_stored_functions_use_say_so_at_start() {
         warning(&meta_id).unwrap_or_else(|| panic!("no warning for {meta_id}:\n{text}"));
     assert!(meta_line.contains("uses setmetatable"), "{meta_line}");
     assert_eq!(warning(&plain_id), None, "{text}");
+    let cjson_line =
+        warning(&cjson_id).unwrap_or_else(|| panic!("no warning for {cjson_id}:\n{text}"));
+    assert!(
+        cjson_line
+            .contains("requires cjson, which --untrusted-lua-sandbox-requires does not allow"),
+        "{cjson_line}"
+    );
 
     let (child, proxy, admin) = spawn_logged(&data, &log, &["--untrusted-lua", "off"]);
     let (status, b) = function_at(&admin, "refused", "return 1").await;
@@ -474,7 +488,7 @@ async fn modes_that_hide_what_stored_functions_use_say_so_at_start() {
     assert_eq!(status, 500, "{b}");
     stop(child);
     let text = std::fs::read_to_string(&log).unwrap();
-    for id in [&load_id, &meta_id, &plain_id] {
+    for id in [&load_id, &meta_id, &plain_id, &cjson_id] {
         assert!(
             text.lines()
                 .any(|l| l.contains(id.as_str()) && l.contains("untrusted_lua is 'off'")),

@@ -386,6 +386,14 @@ pub fn warn_hidden<'a>(plugins: impl Iterator<Item = &'a Plugin>) {
                         "{place}: untrusted_lua is 'off': this function fails every request it runs for"
                     ),
                     Mode::Sandbox => {
+                        let refused = visible::refused_requires(code, &s.requires);
+                        if !refused.is_empty() {
+                            tracing::warn!(
+                                "{place} requires {}, which --untrusted-lua-sandbox-requires \
+                                 does not allow: it fails when it reaches them",
+                                refused.join(", ")
+                            );
+                        }
                         let hidden = visible::hidden_uses(code, &s.environment);
                         if !hidden.is_empty() {
                             tracing::warn!(

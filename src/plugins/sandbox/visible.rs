@@ -249,6 +249,33 @@ pub fn hidden_uses(source: &str, linked: &[String]) -> Vec<String> {
     found
 }
 
+/// The modules `source` requires by a literal name (`require "cjson"`,
+/// `require('cjson.safe')`) that `allowed` does not list.
+pub fn refused_requires(source: &str, allowed: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("require") {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + "require".len()..].trim_start();
+        rest = &rest[at + "require".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ':') {
+            continue;
+        }
+        let after = after.strip_prefix('(').map_or(after, str::trim_start);
+        let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let Some(end) = after[1..].find(quote) else {
+            continue;
+        };
+        let name = &after[1..1 + end];
+        if !allowed.iter().any(|a| a == name) && !found.iter().any(|f| f == name) {
+            found.push(name.to_string());
+        }
+    }
+    found
+}
+
 /// Dotted name chains at the start of an expression (`a`, `a.b.c`), from a
 /// token scan that skips strings, comments and field names after `.`/`:`.
 fn global_paths(source: &str) -> Vec<Vec<String>> {
@@ -411,5 +438,15 @@ mod tests {
             ["load"]
         );
         assert!(hidden_uses("kong.response.exit(200, string.rep('a', 3))", &[]).is_empty());
+    }
+
+    #[test]
+    fn literal_requires_outside_the_allow_list_are_found() {
+        let src = r#"local cjson = require "cjson" local safe = require('cjson.safe')
+            local re = require ( 'ngx.re' ) local x = my.require "nope" local y = require(name)"#;
+        assert_eq!(
+            refused_requires(src, &["cjson.safe".into()]),
+            ["cjson", "ngx.re"]
+        );
     }
 }
