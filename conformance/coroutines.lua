@@ -97,3 +97,56 @@ local dead = coroutine.create(error)
 show(coroutine.resume(dead, 100))
 show(coroutine.close(dead))
 show(coroutine.close(dead))
+
+-- closing a suspended coroutine runs its pending __close, innermost first,
+-- on the coroutine itself
+local function closer(name, fail)
+  return setmetatable({}, {__close = function(_, err)
+    show("close", name, err, coroutine.status(coroutine.running()) == "running")
+    if fail then error(name .. " failed", 0) end
+  end})
+end
+local co2 = coroutine.create(function()
+  local a <close> = closer("a")
+  local b <close> = closer("b")
+  coroutine.yield(1)
+  show("never here")
+end)
+show(coroutine.resume(co2))
+show(coroutine.close(co2), coroutine.status(co2))
+show(coroutine.close(co2))
+
+-- an error in a __close goes to the next ones and is close's answer
+local co3 = coroutine.create(function()
+  local a <close> = closer("a", true)
+  local b <close> = closer("b", true)
+  local c <close> = closer("c")
+  coroutine.yield()
+end)
+coroutine.resume(co3)
+show(coroutine.close(co3))
+show(coroutine.status(co3), coroutine.close(co3))
+
+-- closing itself from its own __close: it is the running coroutine
+local co4
+co4 = coroutine.create(function()
+  local x <close> = setmetatable({}, {__close = function()
+    show("inner close", pcall(coroutine.close, co4))
+    coroutine.close(co4)
+  end})
+  coroutine.yield(20)
+end)
+show(coroutine.resume(co4))
+local ok, msg = coroutine.close(co4)
+show(ok, string.find(msg, "running coroutine") ~= nil)
+
+-- a yield inside such a __close cannot cross the close
+local co5 = coroutine.create(function()
+  local x <close> = setmetatable({}, {__close = function() coroutine.yield("no") end})
+  coroutine.yield()
+end)
+coroutine.resume(co5)
+show(coroutine.close(co5))
+show(coroutine.isyieldable(), coroutine.wrap(function()
+  return coroutine.isyieldable(), string.gsub("a", ".", function() return tostring(coroutine.isyieldable()) end)
+end)())

@@ -19,10 +19,7 @@ use std::{
 };
 
 /// Scripts that differ until a VM item lands: `(script, reason)`.
-const WAITING: &[(&str, &str)] = &[(
-    "coroutines.lua",
-    "closing a coroutine twice: Thread::close keeps the death error, so the second close reports it again (lua5.4: true)",
-)];
+const WAITING: &[(&str, &str)] = &[];
 
 /// Longest a script may run on either interpreter.
 const TIME_LIMIT: Duration = Duration::from_secs(60);

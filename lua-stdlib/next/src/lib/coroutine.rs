@@ -144,7 +144,9 @@ fn co_isyieldable<'gc>(
     let current = exec.current_thread();
     let yieldable = match stack.get(0) {
         Value::Thread(t) if !t.ptr_eq(current.thread) => !t.ptr_eq(exec.executor().main_thread()),
-        Value::Nil | Value::Thread(_) => !current.is_main,
+        // The running coroutine: not across a non-yieldable call
+        // (`lua_isyieldable`).
+        Value::Nil | Value::Thread(_) => exec.is_yieldable(),
         _ => return type_error(stack, 0, "thread"),
     };
     stack.replace(ctx, yieldable);
@@ -159,16 +161,115 @@ fn co_close<'gc>(
     let thread = check_co(stack, 0)?;
     match status(exec, thread) {
         "suspended" | "dead" => {
-            // A coroutine that died by an error reports it.
+            // A coroutine that died by an error reports it, once.
             let death = thread.death();
-            let _ = thread.close(&ctx);
-            match death {
-                Some(error) => stack.replace(ctx, (false, error.value())),
-                None => stack.replace(ctx, true),
+            let pending = thread.take_pending_close(&ctx).unwrap_or_default();
+            if pending.is_empty() {
+                match death {
+                    Some(error) => stack.replace(ctx, (false, error.value())),
+                    None => stack.replace(ctx, true),
+                }
+                return Ok(CallbackReturn::Return);
             }
-            Ok(CallbackReturn::Return)
+            // Pending `__close` metamethods run on the coroutine itself
+            // (inside them it is the running coroutine), innermost first,
+            // each getting the error of the one before, if any.
+            let closer = Callback::from_fn(&ctx, |ctx, _, mut stack| {
+                let values = stack.drain(..).collect();
+                Ok(CallbackReturn::Sequence(BoxSequence::new(
+                    &ctx,
+                    CloseAll {
+                        values,
+                        next: 0,
+                        error: None,
+                    },
+                )))
+            });
+            thread.restart_with(&ctx, closer.into());
+            stack.clear();
+            for v in pending {
+                stack.push_back(v);
+            }
+            Ok(CallbackReturn::Resume { thread, then: None })
         }
         other => fail(format!("cannot close a {other} coroutine")),
+    }
+}
+
+/// `lua_closethread`'s loop over a coroutine's pending to-be-closed
+/// values: `true`, or `false` and the last error a `__close` raised.
+#[derive(Collect)]
+#[collect(no_drop)]
+struct CloseAll<'gc> {
+    values: Vec<Value<'gc>>,
+    next: usize,
+    error: Option<Value<'gc>>,
+}
+
+impl<'gc> CloseAll<'gc> {
+    fn advance(
+        &mut self,
+        ctx: Context<'gc>,
+        mut stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        stack.clear();
+        while let Some(&v) = self.values.get(self.next) {
+            self.next += 1;
+            match crate::meta::event(ctx, v, crate::vm::meta::CLOSE) {
+                Value::Nil => {}
+                Value::Function(function) => {
+                    stack.push_back(v);
+                    stack.push_back(self.error.unwrap_or(Value::Nil));
+                    return Ok(SequencePoll::Call {
+                        function,
+                        is_tail: false,
+                    });
+                }
+                tm => {
+                    let msg = format!("attempt to call a {} value", tm.type_name());
+                    self.error = Some(Value::String(ctx.intern(msg.as_bytes())));
+                }
+            }
+        }
+        match self.error {
+            Some(e) => stack.replace(ctx, (false, e)),
+            None => stack.replace(ctx, true),
+        }
+        Ok(SequencePoll::Return)
+    }
+}
+
+impl<'gc> Sequence<'gc> for CloseAll<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        _: Execution<'gc, '_>,
+        stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        self.advance(ctx, stack)
+    }
+
+    fn error(
+        &mut self,
+        ctx: Context<'gc>,
+        _: Execution<'gc, '_>,
+        error: Error<'gc>,
+        stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        self.error = Some(error.value());
+        self.advance(ctx, stack)
+    }
+
+    fn handler(&self) -> Handler<'gc> {
+        Handler::Catch
+    }
+
+    fn traceback_name(&self) -> Option<&'static str> {
+        Some("")
+    }
+
+    fn yieldable(&self) -> bool {
+        false
     }
 }
 

@@ -184,21 +184,47 @@ impl<'gc> Thread<'gc> {
         self.0.try_borrow().ok().and_then(|s| s.death)
     }
 
-    /// `coroutine.close` on a suspended or dead coroutine: drops its frames
-    /// (pending to-be-closed variables are not run here).
+    /// Closes a suspended or dead coroutine: drops its frames, closes its
+    /// upvalues and forgets the error it died with. Its pending
+    /// to-be-closed variables are not run here: `coroutine.close` runs
+    /// them (see [`Thread::take_pending_close`]).
     pub fn close(self, mc: &Mutation<'gc>) -> Result<(), ThreadMode> {
+        self.take_pending_close(mc).map(drop)
+    }
+
+    /// [`Thread::close`], answering the values of the to-be-closed
+    /// variables still pending, innermost first (`lua_closethread` calls
+    /// their `__close` on the coroutine after this reset).
+    pub(crate) fn take_pending_close(
+        self,
+        mc: &Mutation<'gc>,
+    ) -> Result<Vec<Value<'gc>>, ThreadMode> {
         let mut s = self.0.try_borrow_mut(mc).map_err(|_| ThreadMode::Running)?;
         match s.mode {
             ThreadMode::Suspended | ThreadMode::Fresh | ThreadMode::Dead => {
                 close_upvalues(mc, self, &mut s, 0);
+                let pending = s
+                    .tbc
+                    .iter()
+                    .rev()
+                    .map(|&i| s.stack.get(i).copied().unwrap_or(Value::Nil))
+                    .collect();
                 s.frames.clear();
                 s.stack.clear();
                 s.tbc.clear();
+                s.incoming = Incoming::None;
+                s.death = None;
                 s.mode = ThreadMode::Dead;
-                Ok(())
+                Ok(pending)
             }
             m => Err(m),
         }
+    }
+
+    /// Makes a closed coroutine run `f` when resumed (`coroutine.close`
+    /// runs the pending `__close` metamethods on the coroutine itself).
+    pub(crate) fn restart_with(self, mc: &Mutation<'gc>, f: Function<'gc>) {
+        self.start_function(mc, f);
     }
 
     /// `debug.traceback(co)` of a suspended coroutine (a running one is
