@@ -486,6 +486,21 @@ async fn modes_that_hide_what_stored_functions_use_say_so_at_start() {
     );
     let (status, b) = call(&proxy, "plain").await;
     assert_eq!(status, 500, "{b}");
+    // A stored function can still be switched off, not on.
+    let patch = |enabled: bool| {
+        let url = format!("{admin}/plugins/{plain_id}");
+        async move {
+            let r = client()
+                .patch(url)
+                .json(&json!({"enabled": enabled}))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(patch(false).await, 200);
+    assert_eq!(patch(true).await, 400);
     stop(child);
     let text = std::fs::read_to_string(&log).unwrap();
     for id in [&load_id, &meta_id, &plain_id, &cjson_id] {

@@ -122,7 +122,13 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
         errors.insert("config".into(), Value::Object(config_errors));
         return;
     }
-    check_functions(&name, config, errors);
+    // With `untrusted_lua = off` an enabled function is refused; a disabled
+    // one never runs (so a stored function can still be switched off).
+    let enabled = obj.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    let Some(Value::Object(config)) = obj.get_mut("config") else {
+        return;
+    };
+    check_functions(&name, config, enabled, errors);
     if !errors.is_empty() {
         return;
     }
@@ -163,7 +169,12 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
 /// Kong's words (`error parsing pre-function: [string "print("]:1: …`).
 /// A value like `@custom-auth.lua` is what curl sends when `--data` is used
 /// for a file upload: the message says how to send the file's content.
-fn check_functions(plugin: &str, config: &Map<String, Value>, errors: &mut Map<String, Value>) {
+fn check_functions(
+    plugin: &str,
+    config: &Map<String, Value>,
+    enabled: bool,
+    errors: &mut Map<String, Value>,
+) {
     let mut config_errors = Map::new();
     for phase in PHASES.iter().chain(["functions"].iter()) {
         let Some(Value::Array(items)) = config.get(*phase) else {
@@ -172,7 +183,7 @@ fn check_functions(plugin: &str, config: &Map<String, Value>, errors: &mut Map<S
         let mut per_item = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let Some(code) = item.as_str() else { continue };
-            if let Some(msg) = function_error(plugin, phase, code) {
+            if let Some(msg) = function_error(plugin, phase, code, enabled) {
                 per_item.resize(i, Value::Null);
                 per_item.push(Value::String(msg));
             }
@@ -186,7 +197,7 @@ fn check_functions(plugin: &str, config: &Map<String, Value>, errors: &mut Map<S
     }
 }
 
-fn function_error(plugin: &str, phase: &str, code: &str) -> Option<String> {
+fn function_error(plugin: &str, phase: &str, code: &str, enabled: bool) -> Option<String> {
     let trimmed = code.trim();
     if let Some(file) = trimmed.strip_prefix('@') {
         if !file.is_empty() && !file.contains(char::is_whitespace) {
@@ -197,7 +208,7 @@ fn function_error(plugin: &str, phase: &str, code: &str) -> Option<String> {
             ));
         }
     }
-    if crate::plugins::sandbox::settings().mode == crate::plugins::sandbox::Mode::Off {
+    if enabled && crate::plugins::sandbox::settings().mode == crate::plugins::sandbox::Mode::Off {
         return Some(format!(
             "error parsing {plugin}: {}",
             crate::plugins::sandbox::OFF_MESSAGE
