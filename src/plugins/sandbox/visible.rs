@@ -253,6 +253,7 @@ pub fn hidden_uses(source: &str, linked: &[String]) -> Vec<String> {
 /// `require('cjson.safe')`) that `allowed` does not list.
 pub fn refused_requires(source: &str, allowed: &[String]) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = Default::default();
     let mut rest = source;
     while let Some(at) = rest.find("require") {
         let before = rest[..at].chars().next_back();
@@ -269,7 +270,7 @@ pub fn refused_requires(source: &str, allowed: &[String]) -> Vec<String> {
             continue;
         };
         let name = &after[1..1 + end];
-        if !allowed.iter().any(|a| a == name) && !found.iter().any(|f| f == name) {
+        if !allowed.iter().any(|a| a == name) && seen.insert(name) {
             found.push(name.to_string());
         }
     }
@@ -284,7 +285,7 @@ fn global_paths(source: &str) -> Vec<Vec<String>> {
     let mut i = 0;
     // The previous significant byte: `.` or `:` make a name a field.
     let mut prev = b' ';
-    let mut locals: Vec<String> = Vec::new();
+    let mut locals: std::collections::HashSet<&str> = Default::default();
     let mut after_local = false;
     while i < b.len() {
         let c = b[i];
@@ -326,12 +327,12 @@ fn global_paths(source: &str) -> Vec<Vec<String>> {
                 continue;
             }
             if after_local {
-                locals.push(word.to_string());
+                locals.insert(word);
             }
             after_local = word == "local";
             let keyword = KEYWORDS.contains(&word);
             prev = b'a';
-            if keyword || locals.iter().any(|l| l == word) {
+            if keyword || locals.contains(word) {
                 continue;
             }
             // A field name in a table constructor: `{ load = 1 }`.
@@ -438,6 +439,30 @@ mod tests {
             ["load"]
         );
         assert!(hidden_uses("kong.response.exit(200, string.rep('a', 3))", &[]).is_empty());
+    }
+
+    /// Generated sources (a fixed xorshift sequence over Lua's punctuation,
+    /// quotes, brackets, names and non-ASCII text) never make the scans
+    /// panic.
+    #[test]
+    fn generated_sources_never_panic() {
+        let pieces = [
+            "load", "os", ".", ":", "getenv", "require", "(", ")", "\"", "'", "[[", "]]", "[=[",
+            "]=]", "--", "--[[", "\\", "local", "=", "==", " ", "\n", "é", "ü", "{", "}", "x",
+            "string", "dump", "..",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let mut src = String::new();
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                src.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            let _ = hidden_uses(&src, &["os.getenv".into()]);
+            let _ = refused_requires(&src, &[]);
+        }
     }
 
     #[test]
