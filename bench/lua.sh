@@ -7,8 +7,8 @@
 #   bench/lua.sh            # builds release, 3 runs each
 #   RUNS=5 bench/lua.sh fib gsub
 #
-# lua-next (the VM replacing piccolo) runs the same scripts in
-# `cargo bench -p lua-next --bench scripts`, with CPU-time ratios too.
+# lua-stdlib (our VM) runs the same scripts in
+# `cargo bench -p lua-stdlib --bench scripts`, with CPU-time ratios too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}

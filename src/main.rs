@@ -76,7 +76,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// `lunagate lua`, on lua-next's runner. A panic inside the VM would be a
+/// `lunagate lua`, on lua-stdlib's runner. A panic inside the VM would be a
 /// bug in it: the last-resort hook reports it in one line, not as a Rust
 /// backtrace.
 fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
@@ -89,7 +89,7 @@ fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
             .unwrap_or_default();
         eprintln!("lua: internal error in the Lua VM (a bug, please report it): {what}");
     }));
-    match std::panic::catch_unwind(|| lua_next::cli::main(args)) {
+    match std::panic::catch_unwind(|| lua_stdlib::cli::main(args)) {
         Ok(status) => status.clamp(0, 255) as u8,
         Err(_) => 1,
     }

@@ -1,4 +1,4 @@
-//! The OpenResty and Kong libraries a stored function reaches (lua-next's
+//! The OpenResty and Kong libraries a stored function reaches (lua-stdlib's
 //! `ext`, registered by the gateway): `ngx.re`, the `ngx` codecs and
 //! digests, the time helpers, `ngx.null`, `kong.table`, `kong.tools.uuid`
 //! (`cjson` and the other modules `require` loads are in

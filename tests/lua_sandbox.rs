@@ -1,4 +1,4 @@
-//! Functions on lua-next (issue 7): a spinning function yields its worker
+//! Functions on lua-stdlib (issue 7): a spinning function yields its worker
 //! to other requests between slices and is stopped by its budget (with a
 //! log line naming plugin, route, phase and limit); one function cannot
 //! poison the library, the string metatable, the globals or the PDK of

@@ -24,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lua_stdlib::compiler::compile;
+use lua_stdlib::Chunk;
 
 /// Stack of the thread the cases run on (the gateway's threads' size).
 const STACK: usize = 2 << 20;
@@ -462,8 +462,8 @@ fn check(src: &[u8], last: &Path) -> Result<(), String> {
     std::thread::Builder::new()
         .stack_size(STACK)
         .spawn(move || {
-            let _ = compile(&owned, "=fuzz");
-            let _ = compile(&owned, &String::from_utf8_lossy(&owned));
+            let _ = Chunk::compile(&owned, "=fuzz");
+            let _ = Chunk::compile(&owned, &String::from_utf8_lossy(&owned));
         })
         .expect("spawn")
         .join()

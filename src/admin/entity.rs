@@ -471,11 +471,11 @@ fn unescape_commas(plugin: &str, config: &mut Map<String, Value>) {
         };
         for (i, item) in items.iter_mut().enumerate() {
             let Value::String(code) = item else { continue };
-            if !code.contains("\\,") || lua_next::Chunk::compile(code.as_bytes(), code).is_ok() {
+            if !code.contains("\\,") || lua_stdlib::Chunk::compile(code.as_bytes(), code).is_ok() {
                 continue;
             }
             let unescaped = code.replace("\\,", ",");
-            if lua_next::Chunk::compile(unescaped.as_bytes(), &unescaped).is_ok() {
+            if lua_stdlib::Chunk::compile(unescaped.as_bytes(), &unescaped).is_ok() {
                 tracing::warn!(
                     "[{plugin}] config.{phase}[{}] compiles only without the backslashes before \
                      its commas (the README's \"Escaping Commas\" advice, unneeded since Kong \

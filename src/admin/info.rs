@@ -32,7 +32,7 @@ impl Admin {
             "edition": "community",
             "hostname": hostname,
             "node_id": self.node.node_id,
-            "lua_version": "Lua 5.4 (lua-next)",
+            "lua_version": "Lua 5.4 (lua-stdlib)",
             "plugins": {"available_on_server": available, "enabled_in_cluster": in_cluster},
             "configuration": {
                 "proxy_listen": [self.node.proxy_listen.to_string()],

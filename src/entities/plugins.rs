@@ -214,7 +214,7 @@ fn function_error(plugin: &str, phase: &str, code: &str, enabled: bool) -> Optio
             crate::plugins::sandbox::OFF_MESSAGE
         ));
     }
-    lua_next::Chunk::compile(code.as_bytes(), code)
+    lua_stdlib::Chunk::compile(code.as_bytes(), code)
         .err()
         .map(|e| format!("error parsing {plugin}: {}", luajit_eof(&e.message)))
 }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use lua_next::{Callback, CallbackReturn, Context, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::configuration::MEM_CACHE_SIZE;
 use super::glue::{self, Glue};
@@ -242,7 +242,7 @@ delete(key)
 /// Builds `kong.cache`.
 pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>) {
     let env = glue::private_env(ctx, globals);
-    let _ = env.set(ctx, "cjson", lua_next::ext::cjson::load_cjson_safe(ctx));
+    let _ = env.set(ctx, "cjson", lua_stdlib::ext::cjson::load_cjson_safe(ctx));
     let _ = env.set(ctx, "lookup", Callback::from_fn(&ctx, lookup));
     let _ = env.set(ctx, "store", Callback::from_fn(&ctx, store));
     let _ = env.set(
@@ -279,9 +279,9 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>) {
 /// forever).
 fn lookup<'gc>(
     ctx: Context<'gc>,
-    _: lua_next::Execution<'gc, '_>,
-    mut stack: lua_next::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, lua_next::Error<'gc>> {
+    _: lua_stdlib::Execution<'gc, '_>,
+    mut stack: lua_stdlib::Stack<'gc, '_>,
+) -> Result<CallbackReturn<'gc>, lua_stdlib::Error<'gc>> {
     let Value::String(key) = stack.get(0) else {
         stack.clear();
         return Ok(CallbackReturn::Return);
@@ -310,9 +310,9 @@ fn lookup<'gc>(
 /// `store(key, kind, value, ttl)`; the glue has checked the types.
 fn store<'gc>(
     _: Context<'gc>,
-    _: lua_next::Execution<'gc, '_>,
-    mut stack: lua_next::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, lua_next::Error<'gc>> {
+    _: lua_stdlib::Execution<'gc, '_>,
+    mut stack: lua_stdlib::Stack<'gc, '_>,
+) -> Result<CallbackReturn<'gc>, lua_stdlib::Error<'gc>> {
     let (Value::String(key), Value::String(kind)) = (stack.get(0), stack.get(1)) else {
         stack.clear();
         return Ok(CallbackReturn::Return);

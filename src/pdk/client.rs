@@ -1,6 +1,6 @@
 //! `kong.client`: who sent the request.
 
-use lua_next::{Context, Table};
+use lua_stdlib::{Context, Table};
 
 use super::{add, RequestCell};
 

@@ -13,7 +13,7 @@
 
 use std::sync::OnceLock;
 
-use lua_next::{Callback, CallbackReturn, Context, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::glue::{self, Glue};
 use crate::config::ServeConfig;

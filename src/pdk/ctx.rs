@@ -5,7 +5,7 @@
 //! itself is frozen with the rest of the PDK, and calls of several
 //! requests may interleave on one worker's VM.
 
-use lua_next::{Callback, CallbackReturn, Context, StashedTable, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, StashedTable, Table, Value};
 use uuid::Uuid;
 
 use super::RequestCell;

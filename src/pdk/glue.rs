@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use lua_next::{Chunk, Context, Table, Value};
+use lua_stdlib::{Chunk, Context, Table, Value};
 
 /// A glue chunk: its name (as tracebacks show it) and its source.
 pub(crate) struct Glue {

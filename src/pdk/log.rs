@@ -1,12 +1,12 @@
 //! `kong.log`: `kong.log(...)` and `kong.log.err(...)` etc. write to the
 //! gateway's log, prefixed with the plugin name as Kong does.
 
-use lua_next::{Callback, CallbackReturn, Context, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::RequestCell;
 
 /// Joins log arguments as Kong does (tostring of each, no separator).
-pub(crate) fn join_args(stack: &lua_next::Stack<'_, '_>) -> String {
+pub(crate) fn join_args(stack: &lua_stdlib::Stack<'_, '_>) -> String {
     let mut out = String::new();
     for i in 0..stack.len() {
         match stack.get(i) {

@@ -1,4 +1,4 @@
-//! The `kong` PDK and the `ngx` shim, as lua-next callbacks.
+//! The `kong` PDK and the `ngx` shim, as lua-stdlib callbacks.
 //!
 //! One VM per worker builds these tables once (the sandbox then freezes
 //! them: no function can replace `kong.request.get_method` for the
@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use lua_next::{Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
 
 use crate::entities::{Route, Service};
 
@@ -240,7 +240,7 @@ pub(crate) fn set<'gc>(
     ctx: Context<'gc>,
     t: Table<'gc>,
     key: &'static str,
-    v: impl lua_next::IntoValue<'gc>,
+    v: impl lua_stdlib::IntoValue<'gc>,
 ) {
     let _ = t.set(ctx, key, v);
 }
@@ -483,7 +483,7 @@ pub(crate) fn arg_bytes(stack: &Stack<'_, '_>, i: usize) -> Option<Vec<u8>> {
 /// integral float has no `.0` (`set_header("x", 10/2)` sends `5`, as Kong
 /// does). Lua's own `tostring` stays lua5.4's (`5.0`).
 pub(crate) fn lua_number(n: f64) -> String {
-    let s = lua_next::number::float_to_string(n);
+    let s = lua_stdlib::number::float_to_string(n);
     match s.strip_suffix(".0") {
         Some(integral) => integral.to_string(),
         None => s,

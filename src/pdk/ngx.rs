@@ -1,11 +1,11 @@
 //! The parts of OpenResty's `ngx` API that Kong functions commonly use
 //! (§2.6 of the Kong reference): status, exit, say/print, var, req, header,
-//! ctx, log, worker; and lua-next's OpenResty libraries (`ngx.re`, codecs,
+//! ctx, log, worker; and lua-stdlib's OpenResty libraries (`ngx.re`, codecs,
 //! digests, time helpers, `ngx.null`).
 
 use std::rc::Rc;
 
-use lua_next::{ext, Callback, CallbackReturn, Context, Table, Value};
+use lua_stdlib::{ext, Callback, CallbackReturn, Context, Table, Value};
 
 use super::response::{default_message, finish, status_arg};
 use super::{
@@ -247,7 +247,7 @@ fn append_printable<'gc>(
     ctx: Context<'gc>,
     out: &mut Vec<u8>,
     v: Value<'gc>,
-) -> Result<(), lua_next::Error<'gc>> {
+) -> Result<(), lua_stdlib::Error<'gc>> {
     match v {
         Value::String(s) => out.extend_from_slice(s.as_bytes()),
         Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
@@ -269,7 +269,7 @@ fn append_printable<'gc>(
     Ok(())
 }
 
-/// The OpenResty libraries of lua-next's `ext` that live in `ngx`:
+/// The OpenResty libraries of lua-stdlib's `ext` that live in `ngx`:
 /// `ngx.null` (the value `cjson.null` is), `ngx.re`, the codecs and
 /// digests (`encode_args` … `quote_sql_str`) and the time helpers
 /// (`time now update_time localtime utctime today cookie_time http_time

@@ -3,7 +3,7 @@
 //! its own serverless-functions page uses: it clears the header on the way
 //! upstream, like `kong.service.request.clear_header`.
 
-use lua_next::{Context, Error, Stack, Table, Value};
+use lua_stdlib::{Context, Error, Stack, Table, Value};
 
 use super::body::{form_fields, multipart_boundary, multipart_fields};
 use super::configuration::CLIENT_BODY_BUFFER_SIZE;
@@ -231,7 +231,7 @@ fn install_get_body<'gc>(
     cell: &RequestCell,
 ) {
     let env = glue::private_env(ctx, globals);
-    let _ = env.set(ctx, "cjson", lua_next::ext::cjson::load_cjson_safe(ctx));
+    let _ = env.set(ctx, "cjson", lua_stdlib::ext::cjson::load_cjson_safe(ctx));
     add(ctx, env, "prepare", cell, |ctx, _, stack, req| {
         only_in(ctx, req, BODY_PHASES)?;
         prepare_body(ctx, stack, req)

@@ -4,7 +4,7 @@
 //! remaining access handlers.
 
 use http::{HeaderMap, HeaderValue};
-use lua_next::{Context, Error, Table, Value};
+use lua_stdlib::{Context, Error, Table, Value};
 use serde_json::Map;
 
 use super::{

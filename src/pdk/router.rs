@@ -1,7 +1,7 @@
 //! `kong.router`: the matched Route and Service, as tables shaped like
 //! the Admin API's JSON.
 
-use lua_next::{Context, Table, Value};
+use lua_stdlib::{Context, Table, Value};
 
 use super::{add, RequestCell};
 

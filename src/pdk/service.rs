@@ -2,7 +2,7 @@
 //! the Kong reference). Header changes edit the request headers the proxy
 //! forwards; path, query and body changes replace what the router computed.
 
-use lua_next::{Context, Table, Value};
+use lua_stdlib::{Context, Table, Value};
 
 use super::{add, arg_bytes, arg_string, lua_error, only_in, request_line_arg, Phase, RequestCell};
 

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use lua_next::Chunk;
+use lua_stdlib::Chunk;
 use serde_json::Value;
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! The per-worker Lua runner for `pre-function` and `post-function`.
 //!
-//! Each proxy worker owns one [`LuaWorker`]: a lua-next VM with the
+//! Each proxy worker owns one [`LuaWorker`]: a lua-stdlib VM with the
 //! sandboxed globals (`sandbox`: standard library, `kong` PDK and `ngx`,
 //! frozen). Functions are loaded into it on first use from the chunks
 //! compiled once at config time (a [`Chunk`] is shared by every worker),
@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use lua_next::{Budget, Call, Chunk, Function, Outcome, StashedFunction, StashedTable, Value, Vm};
+use lua_stdlib::{
+    Budget, Call, Chunk, Function, Outcome, StashedFunction, StashedTable, Value, Vm,
+};
 use uuid::Uuid;
 
 use super::{sandbox, CompiledPlugin};

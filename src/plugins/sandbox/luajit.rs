@@ -1,10 +1,10 @@
 //! The LuaJIT (OpenResty's LuaJIT 2.1) names Kong functions find and Lua
 //! 5.4 lacks: the `jit` table and `table`'s extras (`clone isarray
 //! isempty nkeys getn maxn foreach foreachi`; `new` and `clear` come from
-//! lua-next's compat library). Table walks charge the instruction budget
+//! lua-stdlib's compat library). Table walks charge the instruction budget
 //! per element; `foreach`/`foreachi` call Lua, so they are Lua.
 
-use lua_next::{Callback, CallbackReturn, Context, Error, Stack, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Error, Stack, Table, Value};
 
 use crate::pdk::lua_error;
 
@@ -12,7 +12,7 @@ use crate::pdk::lua_error;
 const VERSION_NUM: i64 = 20100;
 
 /// Adds `jit` and the table extras to `globals` (whose `table` and `next`
-/// are lua-next's).
+/// are lua-stdlib's).
 pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
     let jit = ctx.new_table();
     let os = match std::env::consts::OS {
@@ -80,7 +80,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
         ),
     ] {
         let chunk = format!("=table.{name}");
-        if let Ok(f) = lua_next::env::compile_closure(ctx, source.as_bytes(), &chunk, globals) {
+        if let Ok(f) = lua_stdlib::env::compile_closure(ctx, source.as_bytes(), &chunk, globals) {
             let _ = table.set(ctx, name, f);
         }
     }

@@ -14,7 +14,7 @@
 //!
 //! In every mode every table reachable from the globals — library tables,
 //! PDK tables, their metatables — and the string metatable are frozen
-//! (lua-next refuses every raw write), and library tables raise Kong's
+//! (lua-stdlib refuses every raw write), and library tables raise Kong's
 //! `Cannot modify string.x. Protected by the sandbox.` for a new key. Each
 //! function gets a table of its own as `_ENV`: `_G` names it, globals it
 //! assigns stay there, its `require` has its own `package.loaded` (and
@@ -30,8 +30,8 @@ pub mod visible;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use lua_next::env::{load_file, load_stdlib_with, Output, Profile};
-use lua_next::{ext, Callback, CallbackReturn, Context, Table, Value};
+use lua_stdlib::env::{load_file, load_stdlib_with, Output, Profile};
+use lua_stdlib::{ext, Callback, CallbackReturn, Context, Table, Value};
 
 use crate::entities::Plugin;
 use crate::pdk::{self, lua_error, RequestCell};
@@ -132,7 +132,7 @@ pub fn build<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
     let _ = base.set(ctx, "meta", meta);
     let _ = base.set(ctx, "modules", modules);
     let _ = base.set(ctx, "package", package);
-    if let Ok(store) = lua_next::env::compile_closure(
+    if let Ok(store) = lua_stdlib::env::compile_closure(
         ctx,
         require::STORE_MODULE.as_bytes(),
         "=require",
@@ -234,7 +234,7 @@ fn modules<'gc>(ctx: Context<'gc>, full: Table<'gc>) -> Table<'gc> {
     modules
 }
 
-/// `kong.table` and `kong.tools.uuid` (lua-next's `ext::kong`).
+/// `kong.table` and `kong.tools.uuid` (lua-stdlib's `ext::kong`).
 fn install_kong_libraries<'gc>(ctx: Context<'gc>, globals: Table<'gc>) {
     let Value::Table(kong) = globals.get(ctx, "kong") else {
         return;

@@ -10,7 +10,7 @@
 //! message); in `on` mode, and for allowed names, `package.preload` and
 //! files along `package.path` work as in Lua.
 
-use lua_next::{ext, Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
+use lua_stdlib::{ext, Callback, CallbackReturn, Context, Error, Execution, Stack, Table, Value};
 
 use super::{function_env, settings, Mode};
 use crate::pdk::lua_error;
@@ -127,7 +127,7 @@ fn require<'gc>(
             continue;
         }
         let env = function_env(ctx, base);
-        let closure = lua_next::env::load_file(ctx, &candidate, env).map_err(|m| {
+        let closure = lua_stdlib::env::load_file(ctx, &candidate, env).map_err(|m| {
             lua_error(
                 ctx,
                 &format!("error loading module '{name}' from file '{candidate}':\n\t{m}"),

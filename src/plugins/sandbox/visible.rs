@@ -11,7 +11,7 @@
 //! The same lists answer, without a VM, which globals a stored function
 //! uses that the mode hides ([`hidden_uses`], for the start-up warning).
 
-use lua_next::{Context, Table, Value};
+use lua_stdlib::{Context, Table, Value};
 
 /// Kong's base functions.
 pub const KONG_BASE: &[&str] = &[
