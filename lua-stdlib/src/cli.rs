@@ -338,7 +338,7 @@ fn msghandler<'gc>(
             format!("(error object is a {} value)", v.type_name())
         }
     };
-    let text = exec.traceback(ctx, Some(&msg), 1);
+    let text = exec.traceback_with(ctx, &stack, Some(&msg), 1);
     stack.replace(ctx, ctx.intern(text.as_bytes()));
     Ok(CallbackReturn::Return)
 }

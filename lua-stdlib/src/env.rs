@@ -14,7 +14,7 @@
 use gc_arena::Collect;
 
 use crate::lib::args::{message_error, position};
-use crate::lib::{base, bit, compat, coroutine, io, math, os, string, table, utf8};
+use crate::lib::{base, bit, compat, coroutine, debug, io, math, os, string, table, utf8};
 use crate::{
     BoxSequence, Callback, CallbackReturn, Closure, Context, Error, Execution, Sequence,
     SequencePoll, Stack, Table, Value,
@@ -56,6 +56,8 @@ pub fn load_stdlib_with<'gc>(ctx: Context<'gc>, env: Table<'gc>, profile: Profil
     add("coroutine", coroutine::load_coroutine(ctx));
     add("bit", bit::load_bit(ctx));
     let _ = loaded.set(ctx, "_G", env);
+    // `package.loaded`, where tracebacks look for a function's name.
+    let _ = ctx.registry().set(ctx, "_LOADED", loaded);
     compat::load_compat(ctx, env);
 
     let package = ctx.new_table();
@@ -69,7 +71,7 @@ pub fn load_stdlib_with<'gc>(ctx: Context<'gc>, env: Table<'gc>, profile: Profil
     if profile == Profile::Full {
         load_files(ctx, env, package);
         add("io", io::load_io(ctx, out));
-        add("debug", stopgap_debug(ctx));
+        add("debug", debug::load_debug(ctx));
     }
 }
 
@@ -405,103 +407,6 @@ impl<'gc> Sequence<'gc> for StoreModule<'gc> {
         stack.replace(ctx, (value, self.extra));
         Ok(SequencePoll::Return)
     }
-}
-
-/// `debug.traceback` and `debug.getinfo` until the `debug` library is
-/// ported (`lib/debug.rs`).
-fn stopgap_debug<'gc>(ctx: Context<'gc>) -> Table<'gc> {
-    let debug = ctx.new_table();
-    let traceback = Callback::from_fn(&ctx, |ctx, exec, mut stack| {
-        let (thread, rest) = match stack.get(0) {
-            Value::Thread(t) => (Some(t), 1),
-            _ => (None, 0),
-        };
-        let m = stack.get(rest);
-        let msg = match m {
-            Value::String(s) => Some(s.to_string()),
-            Value::Nil => None,
-            Value::Integer(_) | Value::Number(_) => {
-                Some(crate::lib::args::plain_tostring(ctx, m).to_string())
-            }
-            v => {
-                stack.replace(ctx, v);
-                return Ok(CallbackReturn::Return);
-            }
-        };
-        let level = stack
-            .get(rest + 1)
-            .to_integer()
-            .unwrap_or(if thread.is_some() { 0 } else { 1 });
-        let text = match thread {
-            Some(t) if !t.ptr_eq(exec.current_thread().thread) => {
-                t.traceback(ctx, msg.as_deref(), (level + 1).max(1) as usize)
-            }
-            _ => exec.traceback(ctx, msg.as_deref(), level.max(0) as usize),
-        };
-        stack.replace(ctx, ctx.intern(text.as_bytes()));
-        Ok(CallbackReturn::Return)
-    });
-    let _ = debug.set(ctx, "traceback", traceback);
-    let getinfo = Callback::from_fn(&ctx, |ctx, exec, mut stack| {
-        let what = match stack.get(1) {
-            Value::String(s) => s.to_string(),
-            _ => "flnSrtu".to_string(),
-        };
-        let info = match stack.get(0) {
-            Value::Function(f) => Some(crate::function_info(f)),
-            v => match v.to_integer() {
-                Some(l) if l > 0 => exec.debug_info(l as usize),
-                Some(_) => None,
-                None => {
-                    return Err(crate::lib::args::LibError::Arg(
-                        1,
-                        "function or level expected".into(),
-                    )
-                    .into_error(ctx, &exec, "debug.getinfo"))
-                }
-            },
-        };
-        let Some(info) = info else {
-            stack.replace(ctx, Value::Nil);
-            return Ok(CallbackReturn::Return);
-        };
-        let t = ctx.new_table();
-        if what.contains('S') {
-            let _ = t.set(ctx, "source", info.source.as_str());
-            let _ = t.set(ctx, "short_src", info.short_src.as_str());
-            let _ = t.set(ctx, "what", info.what);
-            let _ = t.set(ctx, "linedefined", info.line_defined);
-            let _ = t.set(ctx, "lastlinedefined", info.last_line_defined);
-        }
-        if what.contains('l') {
-            let _ = t.set(ctx, "currentline", info.current_line);
-        }
-        if what.contains('n') {
-            if let Some((kind, name)) = &info.name {
-                let _ = t.set(ctx, "name", name.as_str());
-                let _ = t.set(ctx, "namewhat", *kind);
-            } else {
-                let _ = t.set(ctx, "namewhat", "");
-            }
-        }
-        if what.contains('u') {
-            let _ = t.set(ctx, "nups", info.nups as i64);
-            let _ = t.set(ctx, "nparams", info.nparams as i64);
-            let _ = t.set(ctx, "isvararg", info.is_vararg);
-        }
-        if what.contains('t') {
-            let _ = t.set(ctx, "istailcall", false);
-        }
-        if what.contains('f') {
-            if let Some(f) = info.function {
-                let _ = t.set(ctx, "func", f);
-            }
-        }
-        stack.replace(ctx, t);
-        Ok(CallbackReturn::Return)
-    });
-    let _ = debug.set(ctx, "getinfo", getinfo);
-    debug
 }
 
 #[cfg(test)]

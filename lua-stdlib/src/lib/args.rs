@@ -134,9 +134,19 @@ pub fn type_name_at(stack: &Stack<'_, '_>, i: usize) -> std::borrow::Cow<'static
     }
 }
 
+/// What stands for lua5.4's light userdata (an address as a value, e.g.
+/// `debug.upvalueid`'s answer): a userdata holding it, named `light
+/// userdata` in argument errors.
+pub struct LightUserData(pub usize);
+
 /// `luaL_typeerror`'s name of a value: its metatable's `__name` when that
 /// is a string (`FILE*`), else its type.
 pub fn type_name_for_errors(v: Value<'_>) -> std::borrow::Cow<'static, str> {
+    if let Value::UserData(u) = v {
+        if u.downcast_static::<LightUserData>().is_some() {
+            return "light userdata".into();
+        }
+    }
     let mt = match v {
         Value::Table(t) => t.metatable(),
         Value::UserData(u) => u.metatable(),

@@ -9,6 +9,7 @@
 //! | `bit`, `compat` | LuaJIT / 5.1 compatibility (`bit`, `unpack`, `loadstring`, `table.new` …) |
 //! | `dump` | `string.dump` and the binary chunks `load` takes (only this process's, checked by a keyed hash) |
 //! | `io` | the command-line runner's `io` (files, formats, `lines`, `seek`) |
+//! | `debug`, `hook` | the command-line runner's `debug` (levels, locals, upvalues, hooks, tracebacks) |
 //!
 //! `crate::env` puts them together per profile.
 //!
@@ -28,8 +29,10 @@ pub mod base;
 pub mod bit;
 pub mod compat;
 pub mod coroutine;
+pub mod debug;
 pub mod dump;
 pub mod format;
+mod hook;
 pub mod io;
 pub mod load;
 pub mod math;

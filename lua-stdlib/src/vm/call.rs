@@ -10,7 +10,7 @@ use super::error::Error;
 use super::meta;
 use super::thread::{
     close_upvalues, Executor, ExecutorMode, Frame, Incoming, LuaFrame, Ret, Stop, Thread,
-    ThreadMode, ThreadState, MAX_STACK,
+    ThreadMode, ThreadState, ERROR_STACK_EXTRA, MAX_STACK,
 };
 use super::value::{Function, Value};
 
@@ -31,6 +31,27 @@ pub(crate) struct Machine<'gc, 'f> {
     /// A stop requested by a metamethod call made inside an instruction
     /// (a callback that yielded or waits).
     pub pending_stop: Option<Stop<'gc>>,
+    /// The callback whose error is being thrown (the level a message
+    /// handler sees below itself).
+    pub raiser: Option<Function<'gc>>,
+}
+
+/// lua5.4's `LUAI_MAXCCALLS`: nested C calls (a callback calling a
+/// function, a metamethod called by an instruction, a resume, a message
+/// handler) at which a call fails with "C stack overflow"; a tenth more
+/// (room for handling that error) and it is "error in error handling".
+pub(crate) const MAX_C_CALLS: usize = 200;
+
+/// The C-call depth a call made now from the top frame runs at (relative
+/// to the thread's `c_base`): a Lua caller's own, one more under a
+/// callback's continuation.
+#[inline]
+pub(crate) fn top_depth(st: &ThreadState<'_>) -> u16 {
+    match st.frames.last() {
+        Some(Frame::Lua(f)) => f.ret.depth,
+        Some(Frame::Sequence { ret, .. } | Frame::Await { ret }) => ret.depth.saturating_add(1),
+        None => 0,
+    }
 }
 
 /// An action asked by a callback or a sequence.
@@ -65,15 +86,16 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         st: &mut ThreadState<'gc>,
         func: usize,
         mut nargs: usize,
-        ret: Ret,
+        mut ret: Ret,
     ) -> Result<Flow<'gc>, Error<'gc>> {
-        for _ in 0..100 {
+        loop {
             match st.stack[func] {
                 Value::Function(Function::Closure(c)) => {
                     self.call_lua(st, c, func, nargs, ret)?;
                     return Ok(Flow::Continue);
                 }
                 Value::Function(Function::Callback(cb)) => {
+                    ret.depth = self.call_depth(st, &ret)?;
                     st.stack.truncate(func + 1 + nargs);
                     let r = {
                         let exec = Execution {
@@ -85,7 +107,14 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         };
                         cb.call(self.ctx, exec, Stack::new(&mut st.stack, func + 1))
                     };
-                    return match r? {
+                    let r = match r {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.raiser = Some(Function::Callback(cb));
+                            return Err(e);
+                        }
+                    };
+                    return match r {
                         CallbackReturn::Return => self.act(st, None, func + 1, ret, Action::Return),
                         CallbackReturn::Sequence(seq) => {
                             st.frames.push(Frame::Sequence {
@@ -114,13 +143,53 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     if tm.is_nil() {
                         return Err(self.call_error(st, v, func));
                     }
+                    // A chain of `__call`s is bounded by the stack, as
+                    // in lua5.4.
+                    if func + nargs + 2 > MAX_STACK {
+                        if let Some(e) = self.stack_overflow(st, func + nargs + 2) {
+                            return Err(e);
+                        }
+                    }
                     st.stack.truncate(func + 1 + nargs);
                     st.stack.insert(func, tm);
                     nargs += 1;
                 }
             }
         }
-        Err(self.rt_error(st, "'__call' chain too long; possible loop"))
+    }
+
+    /// The C-call depth of a call with `ret` made now, or the error
+    /// lua5.4's `luaE_checkcstack` raises for it.
+    #[inline]
+    pub fn call_depth(&self, st: &ThreadState<'gc>, ret: &Ret) -> Result<u16, Error<'gc>> {
+        if ret.tail {
+            return Ok(ret.depth);
+        }
+        let depth = top_depth(st) + ret.meta as u16;
+        let total = st.c_base as usize + depth as usize;
+        if total >= MAX_C_CALLS {
+            if total == MAX_C_CALLS {
+                return Err(self.rt_error(st, "C stack overflow"));
+            }
+            if total >= MAX_C_CALLS / 10 * 11 {
+                return Err(self.error_msg("error in error handling").handled());
+            }
+        }
+        Ok(depth)
+    }
+
+    /// "stack overflow" for a call that needs the stack up to `need`; once
+    /// it is being handled, [`ERROR_STACK_EXTRA`] more slots are allowed
+    /// (`None`), and past those "error in error handling".
+    pub fn stack_overflow(&self, st: &mut ThreadState<'gc>, need: usize) -> Option<Error<'gc>> {
+        if !st.overflow {
+            st.overflow = true;
+            Some(self.rt_error(st, "stack overflow"))
+        } else if need > MAX_STACK + ERROR_STACK_EXTRA {
+            Some(self.error_msg("error in error handling").handled())
+        } else {
+            None
+        }
     }
 
     /// "attempt to call a nil value (global 'f')": named by how the
@@ -149,8 +218,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         c: Closure<'gc>,
         func: usize,
         nargs: usize,
-        ret: Ret,
+        mut ret: Ret,
     ) -> Result<(), Error<'gc>> {
+        ret.depth = self.call_depth(st, &ret)?;
         let p = c.fproto();
         let nparams = p.num_params as usize;
         let max = p.max_stack as usize;
@@ -159,7 +229,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let newfunc = func + 1 + nargs;
             let base = newfunc + 1;
             if base + max > MAX_STACK {
-                return Err(self.rt_error(st, "stack overflow"));
+                if let Some(e) = self.stack_overflow(st, base + max) {
+                    return Err(e);
+                }
             }
             st.stack.truncate(newfunc);
             st.stack.reserve(1 + max);
@@ -184,7 +256,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         } else {
             let base = func + 1;
             if base + max > MAX_STACK {
-                return Err(self.rt_error(st, "stack overflow"));
+                if let Some(e) = self.stack_overflow(st, base + max) {
+                    return Err(e);
+                }
             }
             // Missing parameters are nil; other registers are written
             // before they are read (the code generator guarantees it).
@@ -226,7 +300,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     } else {
                         Value::Nil
                     };
-                    st.stack.resize(extent, Value::Nil);
+                    // Values live below the call stay (a `RETURN` that
+                    // runs `__close` first keeps its results above the
+                    // registers).
+                    st.stack.resize(extent.max(ret.func), Value::Nil);
                     return self.finish_op(st, v);
                 }
                 if ret.nresults < 0 {
@@ -299,11 +376,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 match seq {
                     Some(seq) => {
                         st.frames.push(Frame::Sequence { seq, base, ret });
-                        let r = Ret {
-                            func: base,
-                            nresults: -1,
-                            meta: false,
-                        };
+                        let r = Ret::new(base, -1);
                         self.call_value(st, base, nargs, r)
                     }
                     None => self.call_value(st, base, nargs, ret),
@@ -382,39 +455,35 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 _ => None,
             });
             // An error inside the handler calls the handler again (as
-            // lua5.4 does) until the nesting gives up, as lua5.4's C stack
-            // does, with "error in error handling".
-            let nested = st
-                .frames
-                .iter()
-                .filter(|f| matches!(f, Frame::Sequence { seq, .. } if seq.0.traceback_name() == Some(HANDLER_NAME)))
-                .count();
-            if nested >= MAX_HANDLER_NESTING && handler.is_some() {
-                err = self.error_msg("error in error handling").handled();
-            } else if let Some(Some(h)) = handler {
+            // lua5.4 does), one C level deeper each time: past lua5.4's C
+            // stack limit it is "error in error handling".
+            if let Some(Some(h)) = handler {
                 let base = st.stack.len();
-                st.frames.push(Frame::Sequence {
-                    seq: BoxSequence(Box::new(HandlerDone)),
-                    base,
-                    ret: Ret {
-                        func: base,
-                        nresults: 0,
-                        meta: false,
-                    },
-                });
-                st.stack
-                    .extend_from_slice(&[Value::Function(h), err.value()]);
-                let ret = Ret {
-                    func: base,
-                    nresults: 1,
-                    meta: false,
-                };
-                match self.call_value(st, base, 1, ret) {
-                    Ok(flow) => return flow,
-                    Err(e) => err = e.handled(),
+                let depth = top_depth(st);
+                if st.c_base as usize + depth as usize + 1 >= MAX_C_CALLS {
+                    err = self.error_msg("error in error handling").handled();
+                } else {
+                    st.frames.push(Frame::Sequence {
+                        seq: BoxSequence(Box::new(HandlerDone {
+                            culprit: self.raiser.take(),
+                        })),
+                        base,
+                        ret: Ret {
+                            depth,
+                            ..Ret::new(base, 0)
+                        },
+                    });
+                    st.stack
+                        .extend_from_slice(&[Value::Function(h), err.value()]);
+                    let ret = Ret::new(base, 1);
+                    match self.call_value(st, base, 1, ret) {
+                        Ok(flow) => return flow,
+                        Err(e) => err = e.handled(),
+                    }
                 }
             }
         }
+        self.raiser = None;
         loop {
             // A Lua frame with pending to-be-closed variables runs their
             // `__close(value, err)` first (each as a call; unwinding goes on
@@ -432,26 +501,21 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         st.tbc.pop();
                         close_upvalues(self.ctx.mutation(), self.thread, st, idx);
                         let v = st.stack.get(idx).copied().unwrap_or(Value::Nil);
+                        // A removed `__close` is called all the same (and
+                        // fails), as lua5.4 does.
                         let tm = meta::event(self.ctx, v, meta::CLOSE);
-                        if tm.is_nil() {
-                            continue;
-                        }
                         let base = st.stack.len();
+                        let depth = top_depth(st);
                         st.frames.push(Frame::Sequence {
                             seq: BoxSequence(Box::new(CloseOnError { error: err })),
                             base,
                             ret: Ret {
-                                func: base,
-                                nresults: 0,
-                                meta: false,
+                                depth,
+                                ..Ret::new(base, 0)
                             },
                         });
                         st.stack.extend_from_slice(&[tm, v, err.value()]);
-                        let ret = Ret {
-                            func: base,
-                            nresults: -1,
-                            meta: false,
-                        };
+                        let ret = Ret::new(base, -1);
                         match self.call_value(st, base, 2, ret) {
                             Ok(flow) => return flow,
                             Err(e) => {
@@ -493,8 +557,16 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         seq.0
                             .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
                     };
-                    match r.and_then(|poll| self.poll_result(st, seq, base, ret, poll)) {
-                        Ok(flow) => return flow,
+                    match r {
+                        Ok(poll) => {
+                            // Caught: the stack is back to its normal size
+                            // (lua5.4's `luaD_shrinkstack` after a pcall).
+                            st.overflow = false;
+                            match self.poll_result(st, seq, base, ret, poll) {
+                                Ok(flow) => return flow,
+                                Err(e) => err = e,
+                            }
+                        }
                         Err(e) => err = e,
                     }
                 }
@@ -502,11 +574,42 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         }
     }
 
+    /// What the top frame waited for (a resumed coroutine, the host)
+    /// failed: a continuation sees the error first, as the Rust function
+    /// that called `lua_resume` does in lua5.4 (`coroutine.wrap` adds its
+    /// position), and a message handler runs only if it raises it again.
+    fn deliver_error(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        err: Error<'gc>,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        if !matches!(st.frames.last(), Some(Frame::Sequence { .. })) {
+            return Err(err);
+        }
+        let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
+            return Err(err);
+        };
+        st.stack.truncate(base);
+        let r = {
+            let exec = Execution {
+                executor: self.ex,
+                thread: self.thread,
+                is_main: self.is_main,
+                frames: &st.frames,
+                fuel: &mut *self.fuel,
+            };
+            seq.0
+                .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
+        };
+        let poll = r?;
+        self.poll_result(st, seq, base, ret, poll)
+    }
+
     /// Runs the thread until it stops.
     pub fn run(&mut self, st: &mut ThreadState<'gc>) -> Stop<'gc> {
         let first = match std::mem::replace(&mut st.incoming, Incoming::None) {
             Incoming::None => Ok(Flow::Continue),
-            Incoming::Error(e) => Err(e),
+            Incoming::Error(e) => self.deliver_error(st, e),
             Incoming::Values(n) => self.receive(st, n),
         };
         let mut flow = match first {
@@ -542,11 +645,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             None => {
                 // A fresh start: the function is below its arguments.
                 let func = from - 1;
-                let ret = Ret {
-                    func,
-                    nresults: -1,
-                    meta: false,
-                };
+                let ret = Ret::new(func, -1);
                 self.call_value(st, func, n, ret)
             }
             Some(Frame::Await { ret }) => {
@@ -598,6 +697,7 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
                 is_main,
                 fuel: &mut *fuel,
                 pending_stop: None,
+                raiser: None,
             };
             m.run(&mut st)
         };
@@ -671,8 +771,13 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
                     st.incoming = Incoming::Error(error_value(ctx, "C stack overflow"));
                     continue;
                 }
+                // `lua_resume`: the coroutine runs one C call deeper than
+                // the resume (that callback's continuation is on top).
+                let c_base = st.c_base.saturating_add(top_depth(&st));
                 let target = if co.ptr_eq(thread) {
                     Err(ThreadMode::Running)
+                } else if c_base as usize > MAX_C_CALLS {
+                    Err(ThreadMode::Normal)
                 } else {
                     match co.0.try_borrow_mut(&ctx) {
                         Ok(mut cs) => match cs.mode {
@@ -683,6 +788,7 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
                                 cs.stack.extend(values);
                                 cs.incoming = Incoming::Values(n);
                                 cs.mode = ThreadMode::Running;
+                                cs.c_base = c_base;
                                 Ok(())
                             }
                             m => Err(m),
@@ -700,6 +806,9 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
                         let msg = match m {
                             ThreadMode::Dead | ThreadMode::Suspended => {
                                 "cannot resume dead coroutine"
+                            }
+                            ThreadMode::Normal if c_base as usize > MAX_C_CALLS => {
+                                "C stack overflow"
                             }
                             _ => "cannot resume non-suspended coroutine",
                         };
@@ -747,6 +856,10 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
         Some("")
     }
 
+    fn unwinding(&self) -> bool {
+        true
+    }
+
     fn yieldable(&self) -> bool {
         false
     }
@@ -764,17 +877,21 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
 /// The message handler returned: its result is the error that unwinds.
 #[derive(gc_arena::Collect)]
 #[collect(no_drop)]
-struct HandlerDone;
+pub(crate) struct HandlerDone<'gc> {
+    /// The callback that raised the error, shown as the level below the
+    /// handler (`[C]: in function 'error'`).
+    pub culprit: Option<Function<'gc>>,
+}
 
 /// `traceback_name` of [`HandlerDone`] (hidden from tracebacks, and how
 /// nested handler calls are counted).
 const HANDLER_NAME: &str = "\0handler";
 
-/// Nested message-handler calls before an error in the handler becomes
-/// "error in error handling" (lua5.4 reaches it through `LUAI_MAXCCALLS`).
-const MAX_HANDLER_NESTING: usize = 180;
+impl<'gc> super::callback::Sequence<'gc> for HandlerDone<'gc> {
+    fn culprit(&self) -> Option<Function<'gc>> {
+        self.culprit
+    }
 
-impl<'gc> super::callback::Sequence<'gc> for HandlerDone {
     fn traceback_name(&self) -> Option<&'static str> {
         Some(HANDLER_NAME)
     }

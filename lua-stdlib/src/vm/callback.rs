@@ -162,6 +162,23 @@ pub trait Sequence<'gc>: DynCollect<'gc> {
         None
     }
 
+    /// A VM-internal continuation that stands for a Rust function still
+    /// on the stack (the callback whose error a message handler is
+    /// handling): debug levels show it as that function.
+    #[doc(hidden)]
+    fn culprit(&self) -> Option<Function<'gc>> {
+        None
+    }
+
+    /// A VM-internal continuation running a `__close` while an error
+    /// unwinds: the frames between it and the protected call that will
+    /// catch the error are already gone for lua5.4 (its debug levels skip
+    /// them).
+    #[doc(hidden)]
+    fn unwinding(&self) -> bool {
+        false
+    }
+
     /// Whether a coroutine may yield while this continuation waits for the
     /// function it called. lua5.4 lets a yield cross only continuations
     /// made with `lua_callk`/`lua_pcallk` (`pcall`, `xpcall`, `dofile`,
@@ -415,6 +432,11 @@ impl<'gc, 'a> Stack<'gc, 'a> {
         self.values[self.base..].iter().copied()
     }
 
+    /// The whole thread stack under this window, and the window's start.
+    pub(crate) fn thread_values(&mut self) -> (&mut Vec<Value<'gc>>, usize) {
+        (self.values, self.base)
+    }
+
     /// A sub-stack above the first `n` values (for a nested call's region).
     pub fn sub_stack(&mut self, n: usize) -> Stack<'gc, '_> {
         Stack {
@@ -560,7 +582,34 @@ impl<'gc, 'a> Execution<'gc, 'a> {
         msg: Option<&str>,
         level: usize,
     ) -> std::string::String {
-        super::debug::traceback(ctx, self.frames, self.is_main, msg, level)
+        super::debug::traceback(ctx, self.frames, &[], self.is_main, msg, level)
+    }
+
+    /// [`Execution::traceback`] seeing the thread's values through the
+    /// callback's `stack`: Rust functions on the stack are named as lua5.4
+    /// names them (`[C]: in function 'pcall'`), and level 0 is the running
+    /// callback itself.
+    pub fn traceback_with(
+        &self,
+        ctx: Context<'gc>,
+        stack: &Stack<'gc, '_>,
+        msg: Option<&str>,
+        level: usize,
+    ) -> std::string::String {
+        self.stack_view(stack)
+            .traceback(ctx, msg, level, self.is_main)
+    }
+
+    /// The running thread's levels, level 0 being this callback.
+    pub(crate) fn stack_view<'s>(
+        &'s self,
+        stack: &'s Stack<'gc, '_>,
+    ) -> super::debug::StackView<'s, 'gc> {
+        super::debug::StackView {
+            frames: self.frames,
+            stack: stack.values,
+            running: stack.base.checked_sub(1),
+        }
     }
 
     /// `debug.getinfo(level)`: level 1 is the function that called the

@@ -198,14 +198,14 @@ pub fn upval_info(p: &Proto, i: usize) -> String {
 }
 
 /// How the function called at `pc` is named (`funcnamefromcode`), for
-/// tracebacks and `debug.getinfo(...).name`.
+/// tracebacks and `debug.getinfo(...).name`: the called register's name,
+/// `for iterator`, or the metamethod an instruction calls.
 pub fn called_name(p: &Proto, pc: usize) -> Option<(&'static str, String)> {
     use super::meta;
     let i = *p.code.get(pc)?;
-    let event = match op(i) {
+    let ev = match op(i) {
         CALL | TAILCALL => return obj_name(p, pc, a(i)),
         TFORCALL => return Some(("for iterator", "for iterator".into())),
-        // other instructions call through metamethods
         SELF | GETTABUP | GETTABLE | GETI | GETFIELD => meta::INDEX,
         SETTABUP | SETTABLE | SETI | SETFIELD => meta::NEWINDEX,
         MMBIN | MMBINI | MMBINK => c(i) as meta::Event,
@@ -220,74 +220,249 @@ pub fn called_name(p: &Proto, pc: usize) -> Option<(&'static str, String)> {
         CLOSE | RETURN => meta::CLOSE,
         _ => return None,
     };
-    let name = meta::EVENT_NAMES.get(event as usize)?;
-    Some(("metamethod", name.trim_start_matches("__").to_string()))
+    let name = meta::EVENT_NAMES.get(ev as usize)?;
+    Some(("metamethod", name[2..].to_string()))
 }
 
-/// The name `luaL_traceback` gives the function of a Lua frame: a global
-/// (or library) name, else how its caller named it, else `main chunk` or
-/// `function <src:line>`.
-fn frame_function_name<'gc>(
-    ctx: super::context::Context<'gc>,
-    frames: &[super::thread::Frame<'gc>],
-    i: usize,
-) -> String {
-    use super::thread::Frame;
-    use super::value::{Function, Value};
-    let Frame::Lua(f) = &frames[i] else {
-        return "?".into();
-    };
-    let me = Value::Function(Function::Closure(f.closure));
-    if let Some(name) = global_name(ctx, me) {
-        return format!("function '{name}'");
+use super::context::Context;
+use super::thread::Frame;
+use super::value::{Function, Value};
+
+/// One thread's stack as the debug functions see it: its frames, its
+/// values, and (on the running thread) the slot of the running callback,
+/// which is level 0.
+pub(crate) struct StackView<'a, 'gc> {
+    pub frames: &'a [Frame<'gc>],
+    pub stack: &'a [Value<'gc>],
+    pub running: Option<usize>,
+}
+
+/// A stack level: the running callback, or a frame (by index).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Level {
+    Running(usize),
+    Frame(usize),
+}
+
+/// Whether a frame is a level `debug` functions count: VM-internal
+/// continuations are not, except the one standing for a callback whose
+/// error a message handler is handling.
+fn visible(f: &Frame<'_>) -> bool {
+    match f {
+        Frame::Sequence { seq, .. } => {
+            seq.0.culprit().is_some()
+                || !matches!(seq.0.traceback_name(), Some(n) if n.is_empty() || n.starts_with('\0'))
+        }
+        _ => true,
     }
-    if i > 0 {
-        if let Frame::Lua(caller) = &frames[i - 1] {
-            let p = caller.closure.proto();
-            if let Some((kind, name)) = called_name(p, caller.pc.saturating_sub(1)) {
-                let kind = if kind == "global" { "function" } else { kind };
-                return format!("{kind} '{name}'");
+}
+
+impl<'a, 'gc> StackView<'a, 'gc> {
+    /// Every level, innermost (0) first.
+    pub fn levels(&self) -> Vec<Level> {
+        let mut v = Vec::with_capacity(self.frames.len() + 1);
+        if let Some(slot) = self.running {
+            v.push(Level::Running(slot));
+        }
+        let mut unwound = false;
+        for (i, f) in self.frames.iter().enumerate().rev() {
+            if let Frame::Sequence { seq, .. } = f {
+                if seq.0.unwinding() {
+                    unwound = true;
+                    continue;
+                }
+                if unwound && !matches!(seq.0.handler(), super::callback::Handler::None) {
+                    unwound = false;
+                }
+            }
+            if !unwound && visible(f) {
+                v.push(Level::Frame(i));
             }
         }
+        v
     }
-    let p = f.closure.proto();
-    if p.line_defined == 0 {
-        "main chunk".into()
-    } else {
-        format!("function <{}:{}>", p.source, p.line_defined)
+
+    pub fn level(&self, n: usize) -> Option<Level> {
+        if let (0, Some(slot)) = (n, self.running) {
+            return Some(Level::Running(slot));
+        }
+        self.levels().get(n).copied()
+    }
+
+    fn callback_at(&self, slot: usize) -> Option<Function<'gc>> {
+        match self.stack.get(slot) {
+            Some(Value::Function(f @ Function::Callback(_))) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The function running at `level` (`getinfo(level, "f")`).
+    pub fn function(&self, level: Level) -> Option<Function<'gc>> {
+        match level {
+            Level::Running(slot) => match self.stack.get(slot) {
+                Some(Value::Function(f)) => Some(*f),
+                _ => None,
+            },
+            Level::Frame(i) => match &self.frames[i] {
+                Frame::Lua(f) => Some(Function::Closure(f.closure)),
+                Frame::Sequence { seq, base, .. } => seq
+                    .0
+                    .culprit()
+                    .or_else(|| self.callback_at(base.checked_sub(1)?)),
+                Frame::Await { ret } => self.callback_at(ret.func),
+            },
+        }
+    }
+
+    /// The Lua frame below `level` that called it, if it is Lua and the
+    /// call was not a tail call.
+    fn caller(&self, level: Level) -> Option<&'a super::thread::LuaFrame<'gc>> {
+        let below = match level {
+            Level::Running(_) => self.frames.len(),
+            Level::Frame(i) => {
+                match &self.frames[i] {
+                    Frame::Lua(f) if f.ret.tail => return None,
+                    Frame::Sequence { seq, .. } if seq.0.culprit().is_some() => {
+                        // The callback that raised: named by the Lua
+                        // frame below the handler's marker.
+                    }
+                    _ => {}
+                }
+                i
+            }
+        };
+        match self.frames.get(below.checked_sub(1)?)? {
+            Frame::Lua(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// How the caller named the function at `level` (`getfuncname`).
+    pub fn name(&self, level: Level) -> Option<(&'static str, String)> {
+        let caller = self.caller(level)?;
+        called_name(caller.closure.proto(), caller.pc.checked_sub(1)?)
+    }
+
+    pub fn is_tail_call(&self, level: Level) -> bool {
+        matches!(level, Level::Frame(i) if matches!(&self.frames[i], Frame::Lua(f) if f.ret.tail))
+    }
+
+    /// `getinfo` at `level`.
+    pub fn info(&self, level: Level) -> DebugInfo<'gc> {
+        let mut info = match self.function(level) {
+            Some(f) => function_info(f),
+            None => c_info(None),
+        };
+        if let Level::Frame(i) = level {
+            if let Frame::Lua(f) = &self.frames[i] {
+                info.current_line = f.current_line();
+            }
+        }
+        info.name = self.name(level);
+        info.is_tail_call = self.is_tail_call(level);
+        info
+    }
+
+    /// `luaL_traceback` from `level`, with `[C]: in ?` for the host below
+    /// when `host_below`.
+    pub fn traceback(
+        &self,
+        ctx: Context<'gc>,
+        msg: Option<&str>,
+        level: usize,
+        host_below: bool,
+    ) -> String {
+        let mut out = String::new();
+        if let Some(m) = msg {
+            out.push_str(m);
+            out.push('\n');
+        }
+        out.push_str("stack traceback:");
+        let mut lines: Vec<String> = self
+            .levels()
+            .into_iter()
+            .skip(level)
+            .map(|l| self.traceback_line(ctx, l))
+            .collect();
+        if host_below {
+            lines.push("\n\t[C]: in ?".into());
+        }
+        if lines.len() > 22 {
+            // lua5.4 shows the first 10 and the last 11 levels, and counts
+            // the skipped ones one short (`luaL_traceback`'s arithmetic).
+            let n = lines.len() - 22;
+            for l in &lines[..10] {
+                out.push_str(l);
+            }
+            out.push_str(&format!("\n\t...\t(skipping {n} levels)"));
+            for l in &lines[lines.len() - 11..] {
+                out.push_str(l);
+            }
+        } else {
+            for l in &lines {
+                out.push_str(l);
+            }
+        }
+        out
+    }
+
+    fn traceback_line(&self, ctx: Context<'gc>, level: Level) -> String {
+        let info = self.info(level);
+        let mut line = if info.current_line > 0 {
+            format!("\n\t{}:{}: in ", info.short_src, info.current_line)
+        } else {
+            format!("\n\t{}: in ", info.short_src)
+        };
+        let global = info
+            .function
+            .and_then(|f| global_name(ctx, Value::Function(f)));
+        // Without the stack's values a callback is known by its
+        // continuation's name.
+        let hint = match level {
+            Level::Frame(i) => match &self.frames[i] {
+                Frame::Sequence { seq, .. } if info.function.is_none() => seq.0.traceback_name(),
+                _ => None,
+            },
+            Level::Running(_) => None,
+        };
+        if let Some(g) = global.as_deref().or(hint) {
+            line.push_str(&format!("function '{g}'"));
+        } else if let Some((kind, name)) = &info.name {
+            line.push_str(&format!("{kind} '{name}'"));
+        } else if info.what == "main" {
+            line.push_str("main chunk");
+        } else if info.what != "C" {
+            line.push_str(&format!(
+                "function <{}:{}>",
+                info.short_src, info.line_defined
+            ));
+        } else {
+            line.push('?');
+        }
+        if info.is_tail_call {
+            line.push_str("\n\t(...tail calls...)");
+        }
+        line
     }
 }
 
 /// `pushglobalfuncname`: the function's name in the loaded libraries
-/// (`package.loaded`, or the globals when there is none).
-fn global_name<'gc>(
-    ctx: super::context::Context<'gc>,
-    f: super::value::Value<'gc>,
-) -> Option<String> {
-    use super::value::Value;
+/// (`package.loaded`, two levels deep; `_G.` dropped).
+pub(crate) fn global_name<'gc>(ctx: Context<'gc>, f: Value<'gc>) -> Option<String> {
     let loaded = match ctx.registry().get(ctx, "_LOADED") {
         Value::Table(t) => t,
-        _ => {
-            let g = ctx.globals();
-            let mut k = Value::Nil;
-            while let Ok(Some((key, v))) = g.next(k) {
-                if v.raw_eq(f) {
-                    if let Value::String(s) = key {
-                        return Some(s.to_string());
-                    }
-                }
-                k = key;
-            }
-            return None;
-        }
+        _ => return None,
     };
     let mut k = Value::Nil;
     while let Ok(Some((lib, t))) = loaded.next(k) {
-        if let (Value::String(lname), Value::Table(t)) = (lib, t) {
-            let mut fk = Value::Nil;
-            while let Ok(Some((key, v))) = t.next(fk) {
-                if v.raw_eq(f) {
-                    if let Value::String(s) = key {
+        if let Value::String(lname) = lib {
+            if t.raw_eq(f) {
+                return Some(lname.to_string());
+            }
+            if let Value::Table(t) = t {
+                let mut fk = Value::Nil;
+                while let Ok(Some((key, v))) = t.next(fk) {
+                    if let (true, Value::String(s)) = (v.raw_eq(f), key) {
                         let l = lname.to_string();
                         return Some(if l == "_G" {
                             s.to_string()
@@ -295,8 +470,8 @@ fn global_name<'gc>(
                             format!("{l}.{s}")
                         });
                     }
+                    fk = key;
                 }
-                fk = key;
             }
         }
         k = lib;
@@ -304,61 +479,22 @@ fn global_name<'gc>(
     None
 }
 
-/// `luaL_traceback` over a thread's frames, innermost first, starting
-/// `level` Lua-visible levels up (1: the innermost frame).
+/// `luaL_traceback` over a thread's frames (no running callback slot),
+/// from `level` (0: the innermost frame).
 pub(crate) fn traceback<'gc>(
-    ctx: super::context::Context<'gc>,
-    frames: &[super::thread::Frame<'gc>],
+    ctx: Context<'gc>,
+    frames: &[Frame<'gc>],
+    stack: &[Value<'gc>],
     host_below: bool,
     msg: Option<&str>,
     level: usize,
 ) -> String {
-    use super::thread::Frame;
-    let mut out = String::new();
-    if let Some(m) = msg {
-        out.push_str(m);
-        out.push('\n');
+    StackView {
+        frames,
+        stack,
+        running: None,
     }
-    out.push_str("stack traceback:");
-    let mut lines = Vec::new();
-    for i in (0..frames.len()).rev() {
-        match &frames[i] {
-            Frame::Lua(f) => lines.push(format!(
-                "\n\t{}:{}: in {}",
-                f.closure.proto().source,
-                f.current_line(),
-                frame_function_name(ctx, frames, i)
-            )),
-            Frame::Sequence { seq, .. } => match seq.0.traceback_name() {
-                // "": VM-internal; a leading NUL: internal and named.
-                Some(n) if n.is_empty() || n.starts_with('\0') => {}
-                Some(n) => lines.push(format!("\n\t[C]: in function '{n}'")),
-                None => lines.push("\n\t[C]: in ?".into()),
-            },
-            Frame::Await { .. } => lines.push("\n\t[C]: in ?".into()),
-        }
-    }
-    if host_below {
-        lines.push("\n\t[C]: in ?".into());
-    }
-    let lines: Vec<String> = lines.into_iter().skip(level.saturating_sub(1)).collect();
-    if lines.len() > 22 {
-        // lua5.4 shows the first 10 and the last 11 levels, and counts
-        // the skipped ones one short (`luaL_traceback`'s arithmetic).
-        let n = lines.len() - 22;
-        for l in &lines[..10] {
-            out.push_str(l);
-        }
-        out.push_str(&format!("\n\t...\t(skipping {n} levels)"));
-        for l in &lines[lines.len() - 11..] {
-            out.push_str(l);
-        }
-    } else {
-        for l in &lines {
-            out.push_str(l);
-        }
-    }
-    out
+    .traceback(ctx, msg, level, host_below)
 }
 
 /// What `debug.getinfo` reports about a function or a stack level.
@@ -375,17 +511,18 @@ pub struct DebugInfo<'gc> {
     pub line_defined: i64,
     pub last_line_defined: i64,
     /// How the caller named it (`local`, `global`, `field`, `method`,
-    /// `upvalue`, `for iterator`), when known.
+    /// `upvalue`, `for iterator`, `metamethod`), when known.
     pub name: Option<(&'static str, String)>,
     pub nups: usize,
     pub nparams: usize,
     pub is_vararg: bool,
-    pub function: Option<super::value::Function<'gc>>,
+    /// Called by a tail call.
+    pub is_tail_call: bool,
+    pub function: Option<Function<'gc>>,
 }
 
 /// Info about a function value.
-pub fn function_info<'gc>(f: super::value::Function<'gc>) -> DebugInfo<'gc> {
-    use super::value::Function;
+pub fn function_info(f: Function<'_>) -> DebugInfo<'_> {
     match f {
         Function::Closure(c) => {
             let p = c.proto();
@@ -400,6 +537,7 @@ pub fn function_info<'gc>(f: super::value::Function<'gc>) -> DebugInfo<'gc> {
                 nups: p.upvalues.len(),
                 nparams: p.num_params as usize,
                 is_vararg: p.is_vararg,
+                is_tail_call: false,
                 function: Some(f),
             }
         }
@@ -407,7 +545,7 @@ pub fn function_info<'gc>(f: super::value::Function<'gc>) -> DebugInfo<'gc> {
     }
 }
 
-fn c_info<'gc>(function: Option<super::value::Function<'gc>>) -> DebugInfo<'gc> {
+fn c_info(function: Option<Function<'_>>) -> DebugInfo<'_> {
     DebugInfo {
         source: "=[C]".into(),
         short_src: "[C]".into(),
@@ -419,33 +557,26 @@ fn c_info<'gc>(function: Option<super::value::Function<'gc>>) -> DebugInfo<'gc> 
         nups: 0,
         nparams: 0,
         is_vararg: true,
+        is_tail_call: false,
         function,
     }
 }
 
-/// Info about stack level `level` (1: the innermost frame) of `frames`.
-pub(crate) fn level_info<'gc>(
-    frames: &[super::thread::Frame<'gc>],
-    level: usize,
-) -> Option<DebugInfo<'gc>> {
-    use super::thread::Frame;
-    use super::value::Function;
+/// Info about stack level `level` (0: the running callback, 1: its
+/// caller …) of `frames`, for the host (`Execution::debug_info`).
+pub(crate) fn level_info<'gc>(frames: &[Frame<'gc>], level: usize) -> Option<DebugInfo<'gc>> {
     if level == 0 {
-        // Level 0 is the running callback itself.
         return Some(c_info(None));
     }
-    let idx = frames.len().checked_sub(level)?;
-    match frames.get(idx)? {
-        Frame::Lua(f) => {
-            let mut info = function_info(Function::Closure(f.closure));
-            info.current_line = f.current_line();
-            if idx > 0 {
-                if let Frame::Lua(caller) = &frames[idx - 1] {
-                    info.name = called_name(caller.closure.proto(), caller.pc.saturating_sub(1));
-                }
-            }
-            Some(info)
-        }
-        _ => Some(c_info(None)),
+    let view = StackView {
+        frames,
+        stack: &[],
+        running: None,
+    };
+    let l = view.level(level - 1)?;
+    let mut info = view.info(l);
+    if let Level::Running(_) = l {
+        info.function = None;
     }
+    Some(info)
 }

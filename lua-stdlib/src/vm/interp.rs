@@ -265,14 +265,15 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     ) -> Result<Flow<'gc>, Error<'gc>> {
         let func = st.stack.len();
         if func + args.len() + 1 > MAX_STACK {
-            return Err(self.rt_error(st, "stack overflow"));
+            if let Some(e) = self.stack_overflow(st, func + args.len() + 1) {
+                return Err(e);
+            }
         }
         st.stack.push(f);
         st.stack.extend_from_slice(args);
         let ret = Ret {
-            func,
-            nresults: 1,
             meta: true,
+            ..Ret::new(func, 1)
         };
         self.call_value(st, func, args.len(), ret)
     }
@@ -709,22 +710,20 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     /// there; `Ok(true)` when none is left.
     fn close_level(&mut self, st: &mut ThreadState<'gc>, level: usize) -> Result<bool, Error<'gc>> {
         super::thread::close_upvalues(&self.ctx, self.thread, st, level);
-        while let Some(&idx) = st.tbc.last() {
-            if idx < level {
-                break;
+        match st.tbc.last() {
+            Some(&idx) if idx >= level => {
+                st.tbc.pop();
+                let v = st.stack[idx];
+                // A removed `__close` is called all the same (and fails),
+                // as lua5.4 does.
+                let tm = meta::event(self.ctx, v, meta::CLOSE);
+                if let Flow::Stop(s) = self.meta_call(st, tm, &[v, Value::Nil])? {
+                    self.pending_stop = Some(s);
+                }
+                Ok(false)
             }
-            st.tbc.pop();
-            let v = st.stack[idx];
-            let tm = meta::event(self.ctx, v, meta::CLOSE);
-            if tm.is_nil() {
-                continue;
-            }
-            if let Flow::Stop(s) = self.meta_call(st, tm, &[v, Value::Nil])? {
-                self.pending_stop = Some(s);
-            }
-            return Ok(false);
+            _ => Ok(true),
         }
-        Ok(true)
     }
 
     /// Runs the Lua frame on top of `st`.
@@ -1283,11 +1282,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             }
                         };
                         save!();
-                        let ret = Ret {
-                            func,
-                            nresults: c(i) as i32 - 1,
-                            meta: false,
-                        };
+                        let ret = Ret::new(func, c(i) as i32 - 1);
                         if let Value::Function(Function::Closure(c)) = st.stack[func] {
                             self.call_lua(st, c, func, nargs, ret)?;
                             continue 'newframe;
@@ -1330,11 +1325,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         // returns its results. A value that is still not a
                         // function fails here, with this frame.
                         if !matches!(st.stack[func], Value::Function(Function::Closure(_))) {
-                            let ret = Ret {
-                                func,
-                                nresults: -1,
-                                meta: false,
-                            };
+                            let ret = Ret::new(func, -1);
                             flow!(self.call_value(st, func, nargs, ret));
                         }
                         let Some(Frame::Lua(f)) = st.frames.pop() else {
@@ -1349,7 +1340,15 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         super::thread::close_upvalues(&ctx, self.thread, st, start);
                         st.stack.copy_within(func..func + 1 + nargs, start);
                         st.stack.truncate(start + 1 + nargs);
-                        flow!(self.call_value(st, start, nargs, f.ret));
+                        flow!(self.call_value(
+                            st,
+                            start,
+                            nargs,
+                            Ret {
+                                tail: true,
+                                ..f.ret
+                            }
+                        ));
                     }
                     RETURN => {
                         let n = if b(i) != 0 {
@@ -1455,11 +1454,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         let cb = base + ra + 4;
                         st.stack.copy_within(base + ra..base + ra + 3, cb);
                         save!();
-                        let ret = Ret {
-                            func: cb,
-                            nresults: c(i) as i32,
-                            meta: false,
-                        };
+                        let ret = Ret::new(cb, c(i) as i32);
                         st.stack.truncate(cb + 3);
                         flow!(self.call_value(st, cb, 2, ret));
                     }

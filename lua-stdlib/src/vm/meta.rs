@@ -138,18 +138,28 @@ pub fn call<'gc>(
     match v {
         Value::Function(f) => Ok(f),
         v => match event(ctx, v, CALL) {
-            Value::Function(tm) => Ok(Function::Callback(Callback::from_fn_with(
+            Value::Nil => Err(v),
+            // A chain of `__call`s resolves one link per call, as lua5.4's
+            // `luaD_tryfuncTM` does.
+            tm => Ok(Function::Callback(Callback::from_fn_with(
                 &ctx,
                 (tm, v),
-                |&(tm, v), _, _, mut stack| {
+                |&(tm, v), ctx, _, mut stack| {
                     stack.push_front(v);
-                    Ok(CallbackReturn::Call {
-                        function: tm,
-                        then: None,
-                    })
+                    match call(ctx, tm) {
+                        Ok(function) => Ok(CallbackReturn::Call {
+                            function,
+                            then: None,
+                        }),
+                        Err(bad) => Err(super::error::Error::from_value(Value::String(
+                            ctx.intern(
+                                format!("attempt to call a {} value", type_name_of(ctx, bad))
+                                    .as_bytes(),
+                            ),
+                        ))),
+                    }
                 },
             ))),
-            _ => Err(v),
         },
     }
 }

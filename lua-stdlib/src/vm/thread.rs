@@ -32,6 +32,27 @@ pub(crate) struct Ret {
     /// A metamethod call made by an instruction: the caller finishes that
     /// instruction with the first result (`luaV_finishOp`).
     pub meta: bool,
+    /// Made by a tail call: `debug.getinfo(...).istailcall` and
+    /// `(...tail calls...)` in tracebacks; a tail call keeps `depth`.
+    pub tail: bool,
+    /// Nested C calls (lua5.4's `nCcalls`, counted from the thread's
+    /// start) the called function runs under; set when its frame is
+    /// pushed (see `Machine::call_depth`).
+    pub depth: u16,
+}
+
+impl Ret {
+    /// Results to `func`, `nresults` of them (-1: all).
+    #[inline]
+    pub const fn new(func: usize, nresults: i32) -> Ret {
+        Ret {
+            func,
+            nresults,
+            meta: false,
+            tail: false,
+            depth: 0,
+        }
+    }
 }
 
 #[derive(Collect)]
@@ -119,7 +140,18 @@ pub struct ThreadState<'gc> {
     pub(crate) incoming: Incoming<'gc>,
     /// The error a dead coroutine died with (for `coroutine.close`).
     pub(crate) death: Option<Error<'gc>>,
+    /// C calls of the threads below it when it was last resumed (its
+    /// frames' `Ret::depth` counts from here).
+    pub(crate) c_base: u16,
+    /// A stack overflow is being handled: the stack may use
+    /// [`ERROR_STACK_EXTRA`] more slots, and overflowing those is "error in
+    /// error handling" (lua5.4's `ERRORSTACKSIZE`).
+    pub(crate) overflow: bool,
 }
+
+/// Slots a thread may use past [`MAX_STACK`] while it handles a stack
+/// overflow (a message handler's room).
+pub const ERROR_STACK_EXTRA: usize = 200;
 
 /// A Lua thread (coroutine).
 #[derive(Copy, Clone, Collect)]
@@ -138,6 +170,8 @@ impl<'gc> Thread<'gc> {
                 mode: ThreadMode::Suspended,
                 incoming: Incoming::None,
                 death: None,
+                c_base: 0,
+                overflow: false,
             }),
         ))
     }
@@ -159,6 +193,7 @@ impl<'gc> Thread<'gc> {
         s.mode = ThreadMode::Fresh;
         s.incoming = Incoming::None;
         s.death = None;
+        s.overflow = false;
     }
 
     #[inline]
@@ -227,7 +262,8 @@ impl<'gc> Thread<'gc> {
         self.start_function(mc, f);
     }
 
-    /// `debug.traceback(co)` of a suspended coroutine (a running one is
+    /// `debug.traceback(co)` of a suspended coroutine, from `level` (0: its
+    /// innermost level; a running one is
     /// described by its `Execution`).
     pub fn traceback(
         self,
@@ -236,17 +272,7 @@ impl<'gc> Thread<'gc> {
         level: usize,
     ) -> std::string::String {
         match self.0.try_borrow() {
-            Ok(s) => {
-                let mut t = super::debug::traceback(ctx, &s.frames, false, msg, level);
-                if matches!(
-                    s.frames.last(),
-                    Some(Frame::Await { .. } | Frame::Sequence { .. })
-                ) {
-                    // The callback that yielded is the innermost level.
-                    t = t.replacen("\n\t[C]: in ?", "\n\t[C]: in function 'coroutine.yield'", 1);
-                }
-                t
-            }
+            Ok(s) => super::debug::traceback(ctx, &s.frames, &s.stack, false, msg, level),
             Err(_) => String::new(),
         }
     }
@@ -397,6 +423,8 @@ impl<'gc> Executor<'gc> {
             t.mode = ThreadMode::Fresh;
             t.incoming = Incoming::Values(n);
             t.death = None;
+            t.c_base = 0;
+            t.overflow = false;
         }
         s.mode = ExecutorMode::Running;
         s.result = Ok(());
