@@ -70,3 +70,48 @@ show(pcall(table.sort, {1, 2}, 3))
 local calls = 0
 table.sort({4, 3, 2, 1}, function(a, b) calls = calls + 1 return a < b end)
 show("comparisons", calls)
+
+-- `#` on tables with holes: lua5.4's border (its array/hash sizing, the
+-- `alimit` hint that `#` and integer accesses move) for tables built the
+-- same way; and `pairs` order over integer, float and boolean keys
+do
+  local seed = 1
+  local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n end
+  for trial = 1, 60 do
+    local c, t = rnd(4)
+    if c == 0 then t = {}
+    elseif c == 1 then t = {1, 2, 3, nil, 5}
+    elseif c == 2 then t = {[50] = 1, [33] = 2, 10, 20}
+    else t = {nil, nil, 3} end
+    local lens = {}
+    for step = 1, 40 do
+      local op = rnd(10)
+      if op <= 3 then t[rnd(24) + 1] = step
+      elseif op == 4 then t[rnd(24) + 1] = nil
+      elseif op == 5 then t[rnd(40) + 30] = step
+      elseif op == 6 then t[rnd(40) + 30] = nil
+      elseif op == 7 then table.insert(t, step)
+      elseif op == 8 then t[#t + 1] = step
+      else t[#t] = nil end
+      lens[#lens + 1] = #t
+    end
+    print(table.concat(lens, ","))
+  end
+  for n = 1, 12 do
+    local a, b, c = {}, {}, {}
+    for i = 1, n do a[i] = i; c[n + 1 - i] = i end
+    a[n // 2 + 1] = nil
+    c[2] = nil
+    for i = 1, n do b[i * 2] = i end
+    print(n, #a, #b, #c)
+  end
+  for trial = 1, 30 do
+    local t = {}
+    for i = 1, rnd(30) do t[rnd(100) - 20] = i; if rnd(3) == 0 then t[rnd(100) - 20] = nil end end
+    for i = 1, rnd(5) do t[rnd(1000) + 0.5] = i end
+    t[true] = 1
+    local ks = {}
+    for k in pairs(t) do ks[#ks + 1] = tostring(k) end
+    print(table.concat(ks, " "))
+  end
+end

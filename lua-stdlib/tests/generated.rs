@@ -1,8 +1,15 @@
 //! Generated programs: thousands of small random Lua programs (arithmetic,
 //! comparisons, strings, tables, closures, loops, pcall'd errors) compiled
 //! and run on lua-stdlib, compared with lua5.4 in batches. No program may
-//! panic the VM. Runs for a fixed time budget; the seed is printed (set
-//! `LUA_STDLIB_SEED` to replay one).
+//! panic the VM.
+//!
+//! A run is a fixed number of programs ([`PROGRAMS`], or
+//! `LUA_STDLIB_GEN_PROGRAMS`) from a printed seed (`LUA_STDLIB_SEED` replays
+//! one), so what passes does not depend on the machine's speed. A time cap
+//! ([`TIME_CAP`], or `LUA_STDLIB_GEN_SECS`) only bounds the wall time on a
+//! loaded machine: reaching it stops between batches, says how many
+//! programs ran, and is not a failure. A panic or a difference from
+//! lua5.4 always is.
 
 use std::cell::RefCell;
 use std::process::Command;
@@ -11,6 +18,13 @@ use std::time::{Duration, Instant};
 
 use lua_stdlib::env::{load_stdlib_with, Output, Profile};
 use lua_stdlib::{Budget, Chunk, Function, Outcome, Vm};
+
+/// Programs in one run.
+const PROGRAMS: u64 = 2000;
+/// Programs per lua5.4 batch.
+const BATCH: u64 = 40;
+/// Longest a run goes on (checked between batches).
+const TIME_CAP: Duration = Duration::from_secs(120);
 
 struct Rng(u64);
 
@@ -29,8 +43,9 @@ impl Rng {
     }
 }
 
-// `#t` is left out: with holes, lua5.4's border depends on ltable.c's exact
-// node allocation, which our hash part does not reproduce yet.
+// `#t` is left out: `t` has a string key, and with one in the hash part
+// lua5.4's border can depend on its seeded string hashes (which differ from
+// run to run). conformance/tables.lua checks `#` on integer-keyed tables.
 const ATOMS: &[&str] = &[
     "a",
     "b",
@@ -178,12 +193,28 @@ fn random_programs_match_lua54_and_never_panic() {
     println!("seed {seed} (LUA_STDLIB_SEED={seed} replays it)");
     let mut r = Rng(seed);
     let have_lua = Command::new("lua5.4").arg("-v").output().is_ok();
-    let deadline = Instant::now() + Duration::from_secs(8);
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let total = setting("LUA_STDLIB_GEN_PROGRAMS", PROGRAMS);
+    let cap = Duration::from_secs(setting("LUA_STDLIB_GEN_SECS", TIME_CAP.as_secs()));
+    let started = Instant::now();
     let mut programs = 0;
     let mut compared = 0;
-    while Instant::now() < deadline {
-        // A batch of programs run as one lua5.4 process (one file each is slow).
-        let batch: Vec<String> = (0..40).map(|_| program(&mut r)).collect();
+    while programs < total {
+        if started.elapsed() > cap {
+            println!(
+                "time cap of {}s reached: stopped after {programs} of {total} programs",
+                cap.as_secs()
+            );
+            break;
+        }
+        let batch: Vec<String> = (0..BATCH.min(total - programs))
+            .map(|_| program(&mut r))
+            .collect();
         let mut ours = Vec::new();
         for body in &batch {
             let src = format!("{PRELUDE}{body}");
@@ -232,8 +263,10 @@ fn random_programs_match_lua54_and_never_panic() {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
-    println!("{programs} programs run, {compared} compared with lua5.4");
-    assert!(programs > 100);
+    println!(
+        "{programs} programs run, {compared} compared with lua5.4 in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn unline(out: &str) -> String {

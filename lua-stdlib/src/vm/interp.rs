@@ -106,17 +106,7 @@ pub(crate) fn arith<'gc>(
         meta::ADD => a + b,
         meta::SUB => a - b,
         meta::MUL => a * b,
-        meta::MOD => {
-            if b.is_infinite() && a.is_finite() {
-                if (a >= 0.0) == (b > 0.0) {
-                    a
-                } else {
-                    b
-                }
-            } else {
-                number::float_mod(a, b)
-            }
-        }
+        meta::MOD => number::float_mod(a, b),
         meta::IDIV => number::float_floor_div(a, b),
         meta::DIV => a / b,
         meta::POW => {
@@ -1484,6 +1474,8 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             pc += 1;
                         }
                         if let Value::Table(t) = reg!(ra) {
+                            // lua5.4 sizes the array part for them at once
+                            t.reserve_array(&ctx, last + n);
                             for j in 1..=n {
                                 let v = reg!(ra + j);
                                 if let Err(e) = t.raw_set_int(&ctx, (last + j) as i64, v) {

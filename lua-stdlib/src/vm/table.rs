@@ -1,6 +1,14 @@
-//! Lua tables: an array part for the keys `1..n` and a hash part (open
-//! addressing, linear probing) for the rest, sized as `ltable.c` sizes them
-//! (the array part is the largest power of two more than half used).
+//! Lua tables, as `ltable.c` builds them: an array part for the keys
+//! `1..n` and a hash part for the rest, a chained scatter table with
+//! Brent's variation (each key in its main position or chained from it,
+//! free slots taken from the end, a new key rehashing only when none is
+//! left), the same main positions for integer, float and boolean keys, the
+//! same sizes (the array part is the largest power of two more than half
+//! used; the hash part the next power of two) and `luaH_getn` with its
+//! `alimit` hint. So `#t` on a table with holes, and the order `next`
+//! gives integer keys, are lua5.4's for a table built the same way.
+//! (String and object keys depend on lua5.4's seeded hashes and
+//! addresses, which differ from run to run there too.)
 //!
 //! Clearing a field keeps its key in place with a `nil` value (a tombstone)
 //! until the next rehash, and a rehash happens only when a new key is
@@ -23,18 +31,26 @@ pub struct Table<'gc>(pub(crate) Gc<'gc, RefLock<TableState<'gc>>>);
 #[derive(Copy, Clone, Default, Collect)]
 #[collect(no_drop)]
 struct Node<'gc> {
+    /// `Nil` for a free slot. A cleared entry keeps its key (with a `nil`
+    /// value) until the next rehash.
     key: Value<'gc>,
     value: Value<'gc>,
+    /// Offset to the next node of this chain (0: the end), as `gnext`.
+    next: i32,
 }
 
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct TableState<'gc> {
     array: Vec<Value<'gc>>,
-    /// Power-of-two length or empty. `key == Nil` marks a never-used slot.
+    /// Power-of-two length, or empty (lua5.4's dummy node).
     nodes: Vec<Node<'gc>>,
-    /// Slots of `nodes` whose key is set (live or tombstone).
-    used: usize,
+    /// `lastfree`: every slot at or above it is taken.
+    last_free: usize,
+    /// `luaH_getn`'s hint (`alimit`): `array.len()`, or a border below it
+    /// when `array.len()` is a power of two.
+    #[collect(require_static)]
+    alimit: std::cell::Cell<usize>,
     metatable: Option<Table<'gc>>,
     frozen: bool,
     /// Bit `e` set: the metatable is known to lack event `e` (see
@@ -82,19 +98,32 @@ impl SetError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidKey;
 
-#[inline]
-fn key_hash(k: Value<'_>) -> u64 {
-    match k {
-        Value::Integer(i) => mix(i as u64),
-        Value::Number(f) => mix(f.to_bits()),
-        Value::String(s) => s.hash(),
-        Value::Boolean(b) => b as u64 + 1,
-        Value::Table(t) => ptr_hash(t.0),
-        Value::Function(f) => mix(f.as_ptr() as usize as u64),
-        Value::Thread(t) => mix(t.as_ptr() as usize as u64),
-        Value::UserData(u) => mix(u.as_ptr() as usize as u64),
-        Value::Nil => 0,
+/// `l_hashfloat`: the float's exponent plus its mantissa scaled to an
+/// `int`, folded to a non-negative `int`.
+fn hash_float(n: f64) -> u64 {
+    if !n.is_finite() {
+        return 0;
     }
+    let (m, e) = frexp(n);
+    let ni = (m * 2147483648.0) as i64; // -(INT_MIN)
+    let u = (e as u32).wrapping_add(ni as u32);
+    u64::from(if u <= i32::MAX as u32 { u } else { !u })
+}
+
+/// `frexp`: `n = m * 2^e` with `0.5 <= |m| < 1` (finite `n`).
+fn frexp(n: f64) -> (f64, i32) {
+    if n == 0.0 {
+        return (n, 0);
+    }
+    let bits = n.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // subnormal: scale into the normal range first
+        let (m, e) = frexp(n * 2f64.powi(64));
+        return (m, e - 64);
+    }
+    let m = f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52));
+    (m, exp - 1022)
 }
 
 /// Key equality: like raw equality, but keys are normalised so no int/float
@@ -125,12 +154,45 @@ fn normalize(k: Value<'_>) -> Value<'_> {
     k
 }
 
+/// lua5.4's node count for `n` keys (`luaO_ceillog2`; 0 is its dummy).
+fn node_count(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        n.next_power_of_two()
+    }
+}
+
+/// Largest integer key counted for the array part (`MAXASIZE`).
+const MAX_ARRAY_KEY: i64 = 1 << 31;
+
 const NODE_BYTES: usize = std::mem::size_of::<Node<'static>>();
 const VALUE_BYTES: usize = std::mem::size_of::<Value<'static>>();
 
 impl<'gc> TableState<'gc> {
     fn bytes(&self) -> usize {
         self.array.capacity() * VALUE_BYTES + self.nodes.capacity() * NODE_BYTES
+    }
+
+    /// `mainposition`: where `key` (normalised) belongs in `nodes`
+    /// (non-empty).
+    #[inline]
+    fn main_position(&self, key: Value<'gc>) -> usize {
+        let size = self.nodes.len();
+        let pow2 = |h: u64| (h & (size as u64 - 1)) as usize;
+        // `hashmod`: integers, floats and pointers spread by an odd modulus
+        let modulo = |h: u64| (h % ((size as u64 - 1) | 1)) as usize;
+        match key {
+            Value::Integer(i) => modulo(i as u64),
+            Value::Number(f) => modulo(hash_float(f)),
+            Value::String(s) => pow2(s.hash()),
+            Value::Boolean(b) => pow2(b as u64),
+            Value::Table(t) => pow2(ptr_hash(t.0)),
+            Value::Function(f) => pow2(mix(f.as_ptr() as usize as u64)),
+            Value::Thread(t) => pow2(mix(t.as_ptr() as usize as u64)),
+            Value::UserData(u) => pow2(mix(u.as_ptr() as usize as u64)),
+            Value::Nil => 0,
+        }
     }
 
     #[inline]
@@ -143,33 +205,35 @@ impl<'gc> TableState<'gc> {
                 return self.find_short_string(s);
             }
         }
-        let mask = self.nodes.len() - 1;
-        let mut i = key_hash(key) as usize & mask;
+        let mut i = self.main_position(key);
         loop {
             let n = &self.nodes[i];
-            if n.key.is_nil() {
-                return None;
-            }
             if key_eq(n.key, key) {
                 return Some(i);
             }
-            i = (i + 1) & mask;
+            if n.next == 0 {
+                return None;
+            }
+            i = (i as i64 + n.next as i64) as usize;
         }
     }
 
     /// `find_node` for an interned (short) string: it equals only itself,
-    /// so probing compares pointers and never reads another string (a
-    /// cache miss per probe on a big table).
+    /// so the chain is walked comparing pointers.
     #[inline]
     fn find_short_string(&self, s: super::string::String<'gc>) -> Option<usize> {
-        let mask = self.nodes.len() - 1;
-        let mut i = s.hash() as usize & mask;
+        let mut i = (s.hash() & (self.nodes.len() as u64 - 1)) as usize;
         loop {
-            match self.nodes[i].key {
-                Value::Nil => return None,
-                Value::String(k) if Gc::ptr_eq(k.0, s.0) => return Some(i),
-                _ => i = (i + 1) & mask,
+            let n = &self.nodes[i];
+            if let Value::String(k) = n.key {
+                if Gc::ptr_eq(k.0, s.0) {
+                    return Some(i);
+                }
             }
+            if n.next == 0 {
+                return None;
+            }
+            i = (i as i64 + n.next as i64) as usize;
         }
     }
 
@@ -196,10 +260,21 @@ impl<'gc> TableState<'gc> {
 
     #[inline]
     pub fn get_int(&self, i: i64) -> Value<'gc> {
-        if (i as u64).wrapping_sub(1) < self.array.len() as u64 {
-            self.array[(i - 1) as usize]
+        let k = (i as u64).wrapping_sub(1);
+        if k < self.array.len() as u64 {
+            self.touch(k as usize);
+            self.array[k as usize]
         } else {
             self.get_node(Value::Integer(i))
+        }
+    }
+
+    /// `luaH_getint` moves `#t`'s hint up to an array key it reaches past
+    /// it ("probably '#t' is here now"); reads and writes both do.
+    #[inline]
+    fn touch(&self, k: usize) {
+        if k >= self.alimit.get() {
+            self.alimit.set(k + 1);
         }
     }
 
@@ -219,44 +294,85 @@ impl<'gc> TableState<'gc> {
             k => normalize(k),
         };
         self.absent = 0;
+        self.set_normalized(key, value);
+        Ok(())
+    }
+
+    /// `luaH_set` for a normalised key.
+    fn set_normalized(&mut self, key: Value<'gc>, value: Value<'gc>) {
         if let Value::Integer(i) = key {
-            if (i as u64).wrapping_sub(1) < self.array.len() as u64 {
-                self.array[(i - 1) as usize] = value;
-                return Ok(());
+            let k = (i as u64).wrapping_sub(1);
+            if k < self.array.len() as u64 {
+                self.touch(k as usize);
+                self.array[k as usize] = value;
+                return;
             }
         }
         if let Some(n) = self.find_node(key) {
             self.nodes[n].value = value;
-            return Ok(());
+            return;
         }
-        if value.is_nil() {
-            return Ok(());
+        if !value.is_nil() {
+            self.insert_new(key, value);
         }
-        self.insert_new(key, value);
-        Ok(())
     }
 
-    /// Inserts a key known to be absent (and normalised, not nil/NaN).
-    fn insert_new(&mut self, key: Value<'gc>, value: Value<'gc>) {
-        if (self.used + 1) * 8 > self.nodes.len() * 7 {
-            self.rehash(key);
-            // The key may now belong to the array part.
-            if let Value::Integer(i) = key {
-                if (i as u64).wrapping_sub(1) < self.array.len() as u64 {
-                    self.array[(i - 1) as usize] = value;
-                    self.update_charge();
-                    return;
-                }
+    /// `getfreepos`: the highest free slot below `last_free`.
+    fn free_position(&mut self) -> Option<usize> {
+        while self.last_free > 0 {
+            self.last_free -= 1;
+            if self.nodes[self.last_free].key.is_nil() {
+                return Some(self.last_free);
             }
+        }
+        None
+    }
+
+    /// `luaH_newkey`: inserts a key known to be absent (normalised, not
+    /// nil/NaN; `value` not nil).
+    fn insert_new(&mut self, key: Value<'gc>, value: Value<'gc>) {
+        if self.nodes.is_empty() {
+            self.rehash(key);
+            self.set_normalized(key, value);
             self.update_charge();
+            return;
         }
-        let mask = self.nodes.len() - 1;
-        let mut i = key_hash(key) as usize & mask;
-        while !self.nodes[i].key.is_nil() {
-            i = (i + 1) & mask;
+        let mut mp = self.main_position(key);
+        if !self.nodes[mp].value.is_nil() {
+            // the main position is taken
+            let Some(f) = self.free_position() else {
+                self.rehash(key);
+                self.set_normalized(key, value);
+                self.update_charge();
+                return;
+            };
+            let other = self.main_position(self.nodes[mp].key);
+            if other != mp {
+                // the colliding node is out of its main position: move it
+                // to the free slot and give the new key its place
+                let mut prev = other;
+                while (prev as i64 + self.nodes[prev].next as i64) as usize != mp {
+                    prev = (prev as i64 + self.nodes[prev].next as i64) as usize;
+                }
+                self.nodes[prev].next = (f as i64 - prev as i64) as i32;
+                self.nodes[f] = self.nodes[mp];
+                if self.nodes[mp].next != 0 {
+                    self.nodes[f].next += (mp as i64 - f as i64) as i32;
+                    self.nodes[mp].next = 0;
+                }
+                self.nodes[mp].value = Value::Nil;
+            } else {
+                // the colliding node is in its main position: chain the new
+                // key from it, in the free slot
+                if self.nodes[mp].next != 0 {
+                    self.nodes[f].next = (mp as i64 + self.nodes[mp].next as i64 - f as i64) as i32;
+                }
+                self.nodes[mp].next = (f as i64 - mp as i64) as i32;
+                mp = f;
+            }
         }
-        self.nodes[i] = Node { key, value };
-        self.used += 1;
+        self.nodes[mp].key = key;
+        self.nodes[mp].value = value;
     }
 
     fn update_charge(&mut self) {
@@ -265,13 +381,13 @@ impl<'gc> TableState<'gc> {
     }
 
     /// `ltable.c`'s `rehash`: recount the integer keys (with `extra`), pick
-    /// the array size, and rebuild both parts without tombstones.
+    /// the sizes, and rebuild both parts without cleared entries
+    /// (`luaH_resize`).
     fn rehash(&mut self, extra: Value<'gc>) {
         // nums[b]: number of integer keys k with 2^(b-1) < k <= 2^b.
-        let mut nums = [0usize; 65];
-        let mut total_int = 0usize;
-        let count_int = |k: i64, nums: &mut [usize; 65]| {
-            if k >= 1 {
+        let mut nums = [0usize; 33];
+        let count_int = |k: i64, nums: &mut [usize; 33]| {
+            if (1..=MAX_ARRAY_KEY).contains(&k) {
                 let b = 64 - ((k - 1) as u64).leading_zeros() as usize;
                 nums[b] += 1;
                 true
@@ -279,15 +395,19 @@ impl<'gc> TableState<'gc> {
                 false
             }
         };
+        let mut total_int = 0usize;
+        let mut total = 0usize;
         for (i, v) in self.array.iter().enumerate() {
-            if !v.is_nil() && count_int(i as i64 + 1, &mut nums) {
-                total_int += 1;
+            if !v.is_nil() {
+                total += 1;
+                if count_int(i as i64 + 1, &mut nums) {
+                    total_int += 1;
+                }
             }
         }
-        let mut live_nodes = 0usize;
         for n in &self.nodes {
-            if !n.key.is_nil() && !n.value.is_nil() {
-                live_nodes += 1;
+            if !n.value.is_nil() {
+                total += 1;
                 if let Value::Integer(k) = n.key {
                     if count_int(k, &mut nums) {
                         total_int += 1;
@@ -300,13 +420,14 @@ impl<'gc> TableState<'gc> {
                 total_int += 1;
             }
         }
+        total += 1;
         // computesizes: the largest 2^b with more than 2^(b-1) keys in 1..2^b.
         let mut array_size = 0usize;
         let mut acc = 0usize;
         let mut in_array = 0usize;
         let mut two_b = 1usize;
         for &n in nums.iter() {
-            if two_b / 2 >= total_int {
+            if total_int <= two_b / 2 {
                 break;
             }
             acc += n;
@@ -314,90 +435,121 @@ impl<'gc> TableState<'gc> {
                 array_size = two_b;
                 in_array = acc;
             }
-            two_b = two_b.saturating_mul(2);
+            two_b *= 2;
         }
-        let live_array = self.array.iter().filter(|v| !v.is_nil()).count();
-        let total = live_array + live_nodes + 1;
-        let hash_count = total - in_array;
-        let mut old_array = std::mem::take(&mut self.array);
-        let old_nodes = std::mem::take(&mut self.nodes);
-        self.array = vec![Value::Nil; array_size];
-        let cap = if hash_count == 0 {
-            0
-        } else {
-            (hash_count * 8 / 7 + 1).next_power_of_two().max(4)
-        };
-        self.nodes = vec![Node::default(); cap];
-        self.used = 0;
-        let moved = old_array
-            .drain(..)
-            .enumerate()
-            .map(|(i, v)| (Value::Integer(i as i64 + 1), v))
-            .chain(old_nodes.into_iter().map(|n| (n.key, n.value)));
-        for (k, v) in moved {
-            if v.is_nil() {
-                continue;
-            }
-            if let Value::Integer(i) = k {
-                if (i as u64).wrapping_sub(1) < array_size as u64 {
-                    self.array[(i - 1) as usize] = v;
-                    continue;
+        self.resize(array_size, total - in_array);
+    }
+
+    /// `luaH_resize`: the array part gets `array_size` slots and the hash
+    /// part room for `hash_keys` keys; entries move in lua5.4's order (the
+    /// vanishing slice of the array, then the old nodes in slot order).
+    fn resize(&mut self, array_size: usize, hash_keys: usize) {
+        let old_nodes = std::mem::replace(
+            &mut self.nodes,
+            vec![Node::default(); node_count(hash_keys)],
+        );
+        self.last_free = self.nodes.len();
+        if array_size < self.array.len() {
+            let vanishing: Vec<Value<'gc>> = self.array.drain(array_size..).collect();
+            for (i, v) in vanishing.into_iter().enumerate() {
+                if !v.is_nil() {
+                    self.set_normalized(Value::Integer((array_size + i + 1) as i64), v);
                 }
             }
-            if self.nodes.is_empty() {
-                self.nodes = vec![Node::default(); 4];
-            }
-            let mask = self.nodes.len() - 1;
-            let mut i = key_hash(k) as usize & mask;
-            while !self.nodes[i].key.is_nil() {
-                i = (i + 1) & mask;
-            }
-            self.nodes[i] = Node { key: k, value: v };
-            self.used += 1;
+        } else {
+            self.array.resize(array_size, Value::Nil);
         }
-        if self.nodes.is_empty()
-            && !matches!(extra, Value::Integer(i) if (i as u64).wrapping_sub(1) < array_size as u64)
-        {
-            self.nodes = vec![Node::default(); 4];
+        self.alimit.set(array_size);
+        for n in old_nodes {
+            if !n.value.is_nil() {
+                self.set_normalized(n.key, n.value);
+            }
         }
     }
 
-    /// The border `#t` gives (`luaH_getn`).
+    /// `luaH_resizearray`: `SETLIST` makes room for its values at once
+    /// (the hash part keeps its size).
+    pub(crate) fn resize_array(&mut self, array_size: usize) {
+        self.resize(array_size, self.nodes.len());
+        self.update_charge();
+    }
+
+    /// The border `#t` gives: `luaH_getn`, step for step, with its
+    /// `alimit` hint (which it may move), so tables with holes answer as
+    /// lua5.4's.
     pub fn length(&self) -> i64 {
-        let n = self.array.len();
-        if n > 0 && self.array[n - 1].is_nil() {
-            // Binary search for a border in the array part.
-            let (mut lo, mut hi) = (0usize, n);
-            while hi - lo > 1 {
-                let m = (lo + hi) / 2;
-                if self.array[m - 1].is_nil() {
-                    hi = m;
+        let asize = self.array.len();
+        let empty = |i: usize| self.array[i].is_nil();
+        // binary search for a border in the array part, in (i, j]
+        let binsearch = |mut i: usize, mut j: usize| {
+            while j - i > 1 {
+                let m = (i + j) / 2;
+                if empty(m - 1) {
+                    j = m;
                 } else {
-                    lo = m;
+                    i = m;
                 }
             }
-            return lo as i64;
-        }
-        if self.nodes.is_empty() || self.get_node(Value::Integer(n as i64 + 1)).is_nil() {
-            return n as i64;
-        }
-        // Unbounded search in the hash part.
-        let mut i = n as u64 + 1;
-        let mut j = i * 2;
-        loop {
-            if j > i64::MAX as u64 / 2 {
-                // Pathological: linear search.
-                let mut k = 1i64;
-                while !self.get_int(k).is_nil() {
-                    k += 1;
+            i
+        };
+        let mut limit = self.alimit.get();
+        // `ispow2realasize`: the hint may move only in a power-of-two array
+        let movable = asize.is_power_of_two();
+        if limit > 0 && empty(limit - 1) {
+            // (1) a border before `limit`
+            if limit >= 2 && !empty(limit - 2) {
+                if movable && !(limit - 1).is_power_of_two() {
+                    self.alimit.set(limit - 1);
                 }
-                return k - 1;
+                return limit as i64 - 1;
+            }
+            let border = binsearch(0, limit);
+            if movable && border > asize / 2 {
+                self.alimit.set(border);
+            }
+            return border as i64;
+        }
+        if limit != asize {
+            // (2) `limit` is present and the array goes on after it
+            if empty(limit) {
+                return limit as i64;
+            }
+            limit = asize;
+            if empty(limit - 1) {
+                let border = binsearch(self.alimit.get(), limit);
+                self.alimit.set(border);
+                return border as i64;
+            }
+        }
+        // (3) the array is full up to `limit`: `limit + 1` in the hash part?
+        if self.nodes.is_empty() || self.get_node(Value::Integer(limit as i64 + 1)).is_nil() {
+            return limit as i64;
+        }
+        self.hash_search(limit as u64)
+    }
+
+    /// `hash_search`: `t[j + 1]` is present; doubles until an absent
+    /// index, then binary search.
+    fn hash_search(&self, mut j: u64) -> i64 {
+        let max = i64::MAX as u64;
+        let mut i;
+        if j == 0 {
+            j = 1;
+        }
+        loop {
+            i = j;
+            if j <= max / 2 {
+                j *= 2;
+            } else {
+                j = max;
+                if self.get_int(j as i64).is_nil() {
+                    break;
+                }
+                return j as i64;
             }
             if self.get_int(j as i64).is_nil() {
                 break;
             }
-            i = j;
-            j *= 2;
         }
         while j - i > 1 {
             let m = (i + j) / 2;
@@ -430,7 +582,7 @@ impl<'gc> TableState<'gc> {
         let mut n = idx - self.array.len();
         while n < self.nodes.len() {
             let node = self.nodes[n];
-            if !node.key.is_nil() && !node.value.is_nil() {
+            if !node.value.is_nil() {
                 return Ok(Some((node.key, node.value)));
             }
             n += 1;
@@ -584,15 +736,12 @@ impl<'gc> Table<'gc> {
         array: usize,
         hash: usize,
     ) -> Table<'gc> {
-        let cap = if hash == 0 {
-            0
-        } else {
-            (hash * 8 / 7 + 1).next_power_of_two().max(4)
-        };
+        let cap = node_count(hash);
         let state = TableState {
             array: vec![Value::Nil; array],
             nodes: vec![Node::default(); cap],
-            used: 0,
+            last_free: cap,
+            alimit: std::cell::Cell::new(array),
             metatable: None,
             frozen: false,
             absent: 0,
@@ -651,8 +800,10 @@ impl<'gc> Table<'gc> {
         value: Value<'gc>,
     ) -> Result<(), SetError> {
         let mut s = self.0.borrow_mut(mc);
-        if !s.frozen && (i as u64).wrapping_sub(1) < s.array.len() as u64 {
-            s.array[(i - 1) as usize] = value;
+        let k = (i as u64).wrapping_sub(1);
+        if !s.frozen && k < s.array.len() as u64 {
+            s.touch(k as usize);
+            s.array[k as usize] = value;
             s.absent = 0;
             return Ok(());
         }
@@ -765,6 +916,15 @@ impl<'gc> Table<'gc> {
         }
     }
 
+    /// Makes the array part at least `n` long (`SETLIST`'s
+    /// `luaH_resizearray`).
+    pub(crate) fn reserve_array(self, mc: &Mutation<'gc>, n: usize) {
+        let mut s = self.0.borrow_mut(mc);
+        if n > s.array.len() && !s.frozen {
+            s.resize_array(n);
+        }
+    }
+
     /// Array part length (for `table` library fast paths).
     pub fn array_len(self) -> usize {
         self.0.borrow().array.len()
@@ -859,7 +1019,7 @@ mod tests {
                     t.raw_set(mc, k, Value::Nil).unwrap();
                 }
             }
-            assert!(t.state().nodes.len() <= 512, "{}", t.state().nodes.len());
+            assert!(t.state().nodes.len() <= 256, "{}", t.state().nodes.len());
             assert!(t.next(Value::Nil).unwrap().is_none());
         });
     }
