@@ -461,9 +461,17 @@ impl<'gc> TableState<'gc> {
         }
         self.alimit.set(array_size);
         for n in old_nodes {
-            if !n.value.is_nil() {
-                self.set_normalized(n.key, n.value);
+            if n.value.is_nil() {
+                continue;
             }
+            // keys are distinct: no lookup before the insertion
+            if let Value::Integer(i) = n.key {
+                if (i as u64).wrapping_sub(1) < array_size as u64 {
+                    self.array[(i - 1) as usize] = n.value;
+                    continue;
+                }
+            }
+            self.insert_new(n.key, n.value);
         }
     }
 
