@@ -1032,6 +1032,67 @@ mod tests {
         });
     }
 
+    /// Random writes and clears of integer, float, string and boolean keys
+    /// against a model: every key reads back what the model holds, and
+    /// `next` visits exactly the live keys, through every rehash.
+    #[test]
+    fn random_writes_match_a_model() {
+        rootless_mutate(|mc| {
+            let meter = Meter::default();
+            let mut strings = super::super::string::Interner::new(meter.clone());
+            let names: Vec<_> = (0..64)
+                .map(|i| strings.intern(mc, format!("k{i}").as_bytes()))
+                .collect();
+            let long = strings.intern(mc, &[b'x'; 100]);
+            let mut seed = 12345u64;
+            let mut rnd = |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            for _trial in 0..40 {
+                let t = Table::new(mc, &meter);
+                let mut model: std::collections::HashMap<u64, i64> = Default::default();
+                let key = |id: u64| match id {
+                    0..=99 => Value::Integer(id as i64 - 20),
+                    100..=149 => Value::Number(id as f64 + 0.25),
+                    150..=213 => Value::String(names[(id - 150) as usize]),
+                    214 => Value::Boolean(true),
+                    215 => Value::Boolean(false),
+                    _ => Value::String(long),
+                };
+                for step in 0..600 {
+                    let id = rnd(217);
+                    if rnd(3) == 0 {
+                        t.raw_set(mc, key(id), Value::Nil).unwrap();
+                        model.remove(&id);
+                    } else {
+                        t.raw_set(mc, key(id), Value::Integer(step)).unwrap();
+                        model.insert(id, step);
+                    }
+                    if step % 50 == 0 {
+                        for id in 0..217 {
+                            let got = t.raw_get(key(id));
+                            match model.get(&id) {
+                                Some(&v) => assert!(matches!(got, Value::Integer(g) if g == v)),
+                                None => assert!(got.is_nil(), "key {id} should be absent"),
+                            }
+                        }
+                        let mut seen = 0;
+                        let mut k = Value::Nil;
+                        while let Some((nk, v)) = t.next(k).unwrap() {
+                            assert!(!v.is_nil());
+                            seen += 1;
+                            k = nk;
+                        }
+                        assert_eq!(seen, model.len());
+                    }
+                }
+            }
+        });
+    }
+
     #[test]
     fn frozen_tables_refuse_writes() {
         rootless_mutate(|mc| {
