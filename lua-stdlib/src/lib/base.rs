@@ -119,6 +119,12 @@ impl<'gc> ToStrings<'gc> {
 }
 
 impl<'gc> Sequence<'gc> for ToStrings<'gc> {
+    /// Called the way `lua_call` calls (lua5.4's C boundary): a yield
+    /// below it is an error and `coroutine.isyieldable` answers false.
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn poll(
         &mut self,
         ctx: Context<'gc>,
@@ -385,6 +391,12 @@ fn base_ipairs_step<'gc>(
 struct IpairsIndex(i64);
 
 impl<'gc> Sequence<'gc> for IpairsIndex {
+    /// Called the way `lua_call` calls (lua5.4's C boundary): a yield
+    /// below it is an error and `coroutine.isyieldable` answers false.
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn poll(
         &mut self,
         ctx: Context<'gc>,

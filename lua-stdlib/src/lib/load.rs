@@ -72,6 +72,12 @@ struct ReadChunk<'gc> {
 }
 
 impl<'gc> Sequence<'gc> for ReadChunk<'gc> {
+    /// Called the way `lua_call` calls (lua5.4's C boundary): a yield
+    /// below it is an error and `coroutine.isyieldable` answers false.
+    fn yieldable(&self) -> bool {
+        false
+    }
+
     fn poll(
         &mut self,
         ctx: Context<'gc>,

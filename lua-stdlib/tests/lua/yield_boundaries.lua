@@ -140,3 +140,28 @@ run("close", function()
   end
   return "closed"
 end)
+
+-- lua5.4's other C boundaries: __tostring under print/tostring, __index
+-- under ipairs, load's reader function (load catches the error)
+local ts = {__tostring = function() coroutine.yield("ts") return "x" end}
+run("print __tostring", function() print(setmetatable({}, ts)) end)
+run("tostring __tostring", function() return tostring(setmetatable({}, ts)) end)
+run("ipairs __index", function()
+  local t = setmetatable({}, {__index = function(_, k) if k < 3 then coroutine.yield(k) return k end end})
+  for _ in ipairs(t) do end
+  return "ok"
+end)
+run("load reader", function() return load(function() coroutine.yield("r") return nil end) end)
+run("isyieldable in __tostring", function()
+  return tostring(setmetatable({}, {__tostring = function() return tostring(coroutine.isyieldable()) end}))
+end)
+run("isyieldable in ipairs __index", function()
+  local r
+  for _ in ipairs(setmetatable({}, {__index = function(_, k) if k == 1 then r = coroutine.isyieldable() return 1 end end})) do end
+  return r
+end)
+run("isyieldable in a reader", function()
+  local r, n = nil, 0
+  load(function() n = n + 1 if n == 1 then r = coroutine.isyieldable() return "return 1" end end)
+  return r
+end)
