@@ -1,5 +1,7 @@
-//! `kong.ctx.shared` (one table per request, shared by all plugins, also
-//! `ngx.ctx`) and `kong.ctx.plugin` (one per request and plugin). The
+//! `kong.ctx.shared` (one table per request, shared by all plugins),
+//! `kong.ctx.plugin` (one per request and plugin) and `ngx.ctx` (one per
+//! request, another table than `kong.ctx.shared`, as in Kong, which keeps
+//! the shared table under a private key of `ngx.ctx`). The
 //! tables belong to the request ([`LuaTables`] in its context), are made
 //! on first use, and are found through `kong.ctx`'s metatable: `kong.ctx`
 //! itself is frozen with the rest of the PDK, and calls of several
@@ -14,6 +16,7 @@ use super::RequestCell;
 #[derive(Default)]
 pub struct LuaTables {
     shared: Option<StashedTable>,
+    ngx: Option<StashedTable>,
     plugins: Vec<(Uuid, StashedTable)>,
 }
 
@@ -25,6 +28,18 @@ impl LuaTables {
             None => {
                 let t = ctx.new_table();
                 self.shared = Some(ctx.stash(t));
+                t
+            }
+        }
+    }
+
+    /// `ngx.ctx`.
+    pub fn ngx_ctx<'gc>(&mut self, ctx: Context<'gc>) -> Table<'gc> {
+        match &self.ngx {
+            Some(t) => ctx.fetch(t),
+            None => {
+                let t = ctx.new_table();
+                self.ngx = Some(ctx.stash(t));
                 t
             }
         }

@@ -123,6 +123,34 @@ pub struct RequestContext {
     /// `kong.ctx.shared` and the `kong.ctx.plugin` tables of this request,
     /// made on first use.
     pub lua_tables: LuaTables,
+    /// The upstream `Host` set by `kong.service.request.set_header("Host", …)`.
+    pub upstream_host: Option<HeaderValue>,
+    /// The service's response as it arrived (`kong.service.response.*`):
+    /// `None` when the upstream was not called or did not answer.
+    pub service_status: Option<u16>,
+    pub service_headers: Option<HeaderMap>,
+    /// body_filter's `ngx.arg[1]` (the chunk) and `ngx.arg[2]` (eof).
+    pub arg_chunk: Bytes,
+    pub arg_eof: bool,
+    /// `kong.response.get_raw_body`'s buffer (Kong's `KONG_BODY_BUFFER`).
+    pub body_buffer: Option<bytes::BytesMut>,
+    /// Timings and sizes for `kong.log.serialize` (filled for log).
+    pub times: Times,
+}
+
+/// When things happened to a request, and how much was sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    /// The request head was read.
+    pub start: std::time::Instant,
+    /// The request went to the upstream.
+    pub sent: Option<std::time::Instant>,
+    /// The upstream's response head arrived.
+    pub answered: Option<std::time::Instant>,
+    /// The response was sent (or abandoned).
+    pub done: Option<std::time::Instant>,
+    /// Response body bytes sent to the client.
+    pub body_bytes: u64,
 }
 
 impl RequestContext {
@@ -161,6 +189,19 @@ impl RequestContext {
             server_name: None,
             plugin_id: None,
             lua_tables: LuaTables::default(),
+            upstream_host: None,
+            service_status: None,
+            service_headers: None,
+            arg_chunk: Bytes::new(),
+            arg_eof: false,
+            body_buffer: None,
+            times: Times {
+                start: std::time::Instant::now(),
+                sent: None,
+                answered: None,
+                done: None,
+                body_bytes: 0,
+            },
         }
     }
 
@@ -233,6 +274,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     set(ctx, kong, "node", node);
     set(ctx, env, "kong", kong);
     ngx::install(ctx, env, kong, cell);
+    response::install_ngx_arg(ctx, env, cell);
 }
 
 /// Sets a string key, which cannot fail.

@@ -189,7 +189,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     let _ = ngx.set(ctx, "worker", worker);
 
     // `ngx.status` reads and writes the response status; `ngx.ctx` is the
-    // request's `kong.ctx.shared`. The table itself is frozen by the
+    // request's own table (not `kong.ctx.shared`, as in Kong). The table itself is frozen by the
     // sandbox, so these live in its metatable.
     let mt = ctx.new_table();
     let get_cell = cell.clone();
@@ -206,7 +206,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
                 Value::String(s) if s.as_bytes() == b"ctx" => get_cell
                     .borrow_mut()
                     .as_mut()
-                    .map_or(Value::Nil, |r| Value::Table(r.lua_tables.shared(ctx))),
+                    .map_or(Value::Nil, |r| Value::Table(r.lua_tables.ngx_ctx(ctx))),
                 _ => Value::Nil,
             };
             stack.replace(ctx, v);

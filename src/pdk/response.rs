@@ -3,8 +3,9 @@
 //! stops the function at once (pcall cannot catch it) and skips the
 //! remaining access handlers.
 
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue};
-use lua_stdlib::{Context, Error, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Error, Table, Value};
 use serde_json::Map;
 
 use super::{
@@ -109,8 +110,147 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         stack.replace(ctx, headers_table(ctx, &req.response_headers));
         Ok(())
     });
+    add(ctx, t, "get_raw_body", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, BODY_PHASES)?;
+        let v = match get_raw_body(req) {
+            Some(body) => Value::String(ctx.intern(&body)),
+            None => Value::Nil,
+        };
+        stack.replace(ctx, v);
+        Ok(())
+    });
+    add(ctx, t, "set_raw_body", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, BODY_PHASES)?;
+        let Value::String(body) = stack.get(0) else {
+            return Err(lua_error(ctx, "body must be a string"));
+        };
+        // Kong sends "\n" for "" (nginx needs a buffer to end the body).
+        req.arg_chunk = if body.as_bytes().is_empty() {
+            Bytes::from_static(b"\n")
+        } else {
+            Bytes::copy_from_slice(body.as_bytes())
+        };
+        req.arg_eof = true;
+        req.body_buffer = None;
+        stack.clear();
+        Ok(())
+    });
     super::add_header_functions(ctx, t, cell, SET_PHASES, |req| &mut req.response_headers);
     super::set(ctx, kong, "response", t);
+}
+
+const BODY_PHASES: &[Phase] = &[Phase::BodyFilter];
+
+/// `kong.response.get_raw_body` in body_filter, as Kong's: chunks are
+/// buffered (and not sent) until the last one, which then carries the
+/// whole body and is what this returns; `None` before the end.
+fn get_raw_body(req: &mut RequestContext) -> Option<Bytes> {
+    let chunk = std::mem::take(&mut req.arg_chunk);
+    if req.arg_eof && req.body_buffer.is_none() {
+        req.arg_chunk = chunk.clone();
+        return Some(chunk);
+    }
+    if !chunk.is_empty() {
+        req.body_buffer
+            .get_or_insert_with(BytesMut::new)
+            .extend_from_slice(&chunk);
+    }
+    if req.arg_eof {
+        let body = req
+            .body_buffer
+            .take()
+            .map(BytesMut::freeze)
+            .unwrap_or_default();
+        req.arg_chunk = body.clone();
+        return Some(body);
+    }
+    None
+}
+
+/// `ngx.arg`: in body_filter, `ngx.arg[1]` is the chunk and `ngx.arg[2]`
+/// whether it is the last, both writable (OpenResty's
+/// `body_filter_by_lua`); `ngx.arg` is frozen with `ngx`, so both live in
+/// its metatable.
+pub fn install_ngx_arg<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
+    let Value::Table(ngx) = env.get(ctx, "ngx") else {
+        return;
+    };
+    let arg = ctx.new_table();
+    let mt = ctx.new_table();
+    let get_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__index",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let guard = get_cell.borrow();
+            let v = match (guard.as_ref(), stack.get(1)) {
+                (Some(req), Value::Integer(1)) if req.phase == Phase::BodyFilter => {
+                    Value::String(ctx.intern(&req.arg_chunk))
+                }
+                (Some(req), Value::Integer(2)) if req.phase == Phase::BodyFilter => {
+                    Value::Boolean(req.arg_eof)
+                }
+                _ => Value::Nil,
+            };
+            drop(guard);
+            stack.replace(ctx, v);
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let set_cell = cell.clone();
+    let _ = mt.set(
+        ctx,
+        "__newindex",
+        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
+            let mut guard = set_cell.borrow_mut();
+            let Some(req) = guard.as_mut().filter(|r| r.phase == Phase::BodyFilter) else {
+                return Err(lua_error(ctx, "API disabled in the current context"));
+            };
+            match stack.get(1) {
+                Value::Integer(1) => req.arg_chunk = chunk_arg(ctx, stack.get(2))?,
+                Value::Integer(2) => req.arg_eof = stack.get(2).to_bool(),
+                _ => return Err(lua_error(ctx, "bad index to ngx.arg")),
+            }
+            drop(guard);
+            stack.clear();
+            Ok(CallbackReturn::Return)
+        }),
+    );
+    let _ = arg.set_metatable(&ctx, Some(mt));
+    let _ = ngx.set(ctx, "arg", arg);
+}
+
+/// A value for `ngx.arg[1]`: a string, a number, nil or false (nothing),
+/// or a table of those, concatenated (OpenResty's rules).
+fn chunk_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Bytes, Error<'gc>> {
+    let mut out = BytesMut::new();
+    let mut one = |v: Value<'gc>| -> Result<(), Error<'gc>> {
+        match v {
+            Value::String(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Number(n) => out.extend_from_slice(super::lua_number(n).as_bytes()),
+            Value::Nil | Value::Boolean(false) => {}
+            other => {
+                return Err(lua_error(
+                    ctx,
+                    &format!(
+                        "bad argument #1 to '?' (string, number, nil, or table expected, got {})",
+                        other.type_name()
+                    ),
+                ))
+            }
+        }
+        Ok(())
+    };
+    match v {
+        Value::Table(t) => {
+            for i in 1..=t.length() {
+                one(t.raw_get_int(i))?;
+            }
+        }
+        other => one(other)?,
+    }
+    Ok(out.freeze())
 }
 
 /// Records the early response; the first exit of a request wins.

@@ -4,7 +4,10 @@
 
 use lua_stdlib::{Context, Table, Value};
 
-use super::{add, arg_bytes, arg_string, lua_error, only_in, request_line_arg, Phase, RequestCell};
+use super::{
+    add, arg_bytes, arg_string, header_name_arg, header_values_arg, lua_error, only_in,
+    request_line_arg, request_line_safe, Phase, RequestCell,
+};
 
 const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
 
@@ -51,8 +54,107 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     super::add_header_functions(ctx, t, cell, PHASES, |req| &mut req.request.headers);
+    // `Host` is the upstream's Host (Kong sets `ngx.var.upstream_host`),
+    // not the client's, which stays what the PDK and X-Forwarded-Host see.
+    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, PHASES)?;
+        let name = header_name_arg(ctx, stack, 0)?;
+        let values = match stack.get(1) {
+            Value::Nil => Vec::new(),
+            v => header_values_arg(ctx, v)?,
+        };
+        if name == http::header::HOST {
+            let value = values
+                .into_iter()
+                .next()
+                .ok_or_else(|| lua_error(ctx, "invalid header value for \"Host\": got nil"))?;
+            if !request_line_safe(value.as_bytes()) || value.is_empty() {
+                return Err(lua_error(ctx, "invalid Host header value"));
+            }
+            req.upstream_host = Some(value);
+        } else {
+            req.request.headers.remove(&name);
+            for v in values {
+                req.request.headers.append(name.clone(), v);
+            }
+        }
+        stack.clear();
+        Ok(())
+    });
     super::set(ctx, service, "request", t);
+    super::set(ctx, service, "response", service_response(ctx, cell));
     super::set(ctx, kong, "service", service);
+}
+
+const RESPONSE_PHASES: &[Phase] = &[Phase::HeaderFilter, Phase::BodyFilter, Phase::Log];
+
+/// `kong.service.response`: the service's response as it arrived, before
+/// functions changed it; nothing when the response did not come from the
+/// service (an exit, an error).
+fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
+    let t = ctx.new_table();
+    add(ctx, t, "get_status", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, RESPONSE_PHASES)?;
+        let v = req
+            .service_status
+            .map_or(Value::Nil, |s| Value::Integer(i64::from(s)));
+        stack.replace(ctx, v);
+        Ok(())
+    });
+    add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, RESPONSE_PHASES)?;
+        let max = max_headers_arg(ctx, stack.get(0))?;
+        let empty = http::HeaderMap::new();
+        let headers = req.service_headers.as_ref().unwrap_or(&empty);
+        let mut limited = http::HeaderMap::new();
+        for (name, value) in headers.iter().take(max) {
+            limited.append(name.clone(), value.clone());
+        }
+        stack.replace(ctx, super::headers_table(ctx, &limited));
+        Ok(())
+    });
+    add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, RESPONSE_PHASES)?;
+        let Value::String(_) = stack.get(0) else {
+            return Err(lua_error(ctx, "name must be a string"));
+        };
+        let name = header_name_arg(ctx, stack, 0)?;
+        let v = req
+            .service_headers
+            .as_ref()
+            .and_then(|h| h.get(&name))
+            .map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes())));
+        stack.replace(ctx, v);
+        Ok(())
+    });
+    for name in ["get_raw_body", "get_body"] {
+        add(ctx, t, name, cell, |ctx, _, _, req| {
+            only_in(ctx, req, RESPONSE_PHASES)?;
+            Err(lua_error(
+                ctx,
+                "service body is only available with buffered proxying \
+                 (see: kong.service.request.enable_buffering function)",
+            ))
+        });
+    }
+    t
+}
+
+/// Kong's `max_headers` argument: 1..=1000, 100 when absent.
+fn max_headers_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, lua_stdlib::Error<'gc>> {
+    let n = match v {
+        Value::Nil => return Ok(100),
+        Value::Integer(n) => n as f64,
+        Value::Number(n) => n,
+        _ => return Err(lua_error(ctx, "max_headers must be a number")),
+    };
+    if n < 1.0 {
+        Err(lua_error(ctx, "max_headers must be >= 1"))
+    } else if n > 1000.0 {
+        Err(lua_error(ctx, "max_headers must be <= 1000"))
+    } else {
+        Ok(n as usize)
+    }
 }
 
 /// `ngx.encode_args`: keys sorted, values URL-encoded, `true` as a flag,

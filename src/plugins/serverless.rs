@@ -471,6 +471,34 @@ impl LuaWorker {
     }
 }
 
+/// Runs a phase on a worker's VM (made on first use). Between slices of a
+/// long function the worker's event loop runs its other requests (whose
+/// functions may run on the same VM meanwhile); the VM is borrowed only
+/// for one slice at a time.
+pub async fn run_phase(
+    lua: &RefCell<Option<LuaWorker>>,
+    phase: Phase,
+    plugins: &[Arc<CompiledPlugin>],
+    req: RequestContext,
+) -> RequestContext {
+    let mut run = PhaseRun::new(phase, plugins, req);
+    loop {
+        let done = lua
+            .borrow_mut()
+            .get_or_insert_with(LuaWorker::new)
+            .advance(&mut run);
+        if done {
+            return run.finish();
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Whether any of `plugins` has functions for `phase`.
+pub fn any_for(plugins: &[Arc<CompiledPlugin>], phase: Phase) -> bool {
+    plugins.iter().any(|p| !p.functions(phase).is_empty())
+}
+
 /// Which `serve` limit a budget error is about, for the log line.
 fn limit_hit(message: &str) -> String {
     let l = limits();

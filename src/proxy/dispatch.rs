@@ -1,9 +1,12 @@
 //! The entry point of one client request: check what the gateway must
 //! check before anything else, route it on the current configuration
-//! snapshot (one atomic load, `WorkerContext::snapshot`), and send it down one of two paths —
-//! straight to `forward`, or through `functions` when the route has
-//! serverless functions to run. Nothing calls back up into this module.
+//! snapshot (one atomic load, `WorkerContext::snapshot`), and send it down
+//! the request path (`pipeline::run`) with the route's hooks: none, or its
+//! serverless functions (`functions::Functions`). Nothing calls back up
+//! into this module.
 
+use std::borrow::Cow;
+use std::rc::Rc;
 use std::time::Instant;
 
 use http::header::{HeaderValue, HOST};
@@ -12,11 +15,13 @@ use hyper::body::{Body, Incoming};
 
 use super::body::ProxyBody;
 use super::client::OutgoingBody;
+use super::context::WorkerContext;
 use super::errors::{error_response, https_redirect, negotiation_header, ProxyError};
-use super::forward::{forward, Matched, WorkerContext};
+use super::forward::Matched;
 use super::functions;
 use super::headers::ConnInfo;
 use super::normalize::normalize_path;
+use super::pipeline::{self, NoHooks, Session};
 use super::router::RequestView;
 
 /// Settles which host a request is for, before routing (RFC 9112 §3.2):
@@ -54,7 +59,7 @@ fn valid_authority(v: &[u8]) -> bool {
 
 /// Handles one client request; never fails (errors become responses).
 pub async fn handle(
-    ctx: &WorkerContext,
+    ctx: &Rc<WorkerContext>,
     conn: &ConnInfo,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
@@ -137,35 +142,23 @@ pub async fn handle(
     }
 
     let plugins = snapshot.plugins_plan.for_route(Some(route.route.id));
-    if functions::has_work(plugins) {
-        let matched = Matched {
-            route,
-            matched_len: found.matched_len,
-            upstream,
-        };
-        let path = String::from_utf8_lossy(&norm).into_owned();
-        let captures = found.captures;
-        return functions::handle(
-            ctx, conn, parts, body, path, captures, matched, plugins, request_id, start,
-        )
-        .await;
-    }
-    let body = (!body.is_end_stream()).then_some(OutgoingBody::Stream(body));
     let matched = Matched {
         route,
         matched_len: found.matched_len,
         upstream,
     };
-    forward(
-        ctx,
-        conn,
-        &parts,
-        &norm,
-        body,
-        matched,
-        None,
-        &request_id,
-        start,
-    )
-    .await
+    let captures = found.captures;
+    let norm = match norm {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(n) => Some(n),
+    };
+    let body = (!body.is_end_stream()).then_some(OutgoingBody::Stream(body));
+    let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
+    match functions::Functions::for_route(plugins) {
+        Some(hooks) => {
+            session.captures = captures;
+            pipeline::run(session, hooks).await
+        }
+        None => pipeline::run(session, NoHooks).await,
+    }
 }

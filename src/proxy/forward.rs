@@ -1,97 +1,27 @@
-//! The forwarding step of a routed request: build the upstream request
-//! (path, Host, forwarding headers), send it through the worker's pool, and
-//! hand the streamed response back with the response headers of §4.5 — or
-//! answer with one of Kong's error pages.
-//!
-//! `dispatch` calls it directly for routes without functions; `functions`
-//! calls it between the access and header_filter phases. It also holds
-//! the per-worker state both need ([`WorkerContext`]).
+//! The upstream step of the request path (`pipeline::run`): build the
+//! upstream request (path, Host, forwarding headers) from the
+//! [`Session`], send it through the worker's pool, and hand the streamed
+//! response back with the response headers of §4.5 — or answer with one
+//! of Kong's error pages. It knows nothing of functions: what they changed
+//! is in the session (`Session::upstream`, `Session::body`).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arc_swap::Guard;
 use http::header::HOST;
 use http::{Response, Version};
 
 use super::body::ProxyBody;
-use super::client::{self, Outgoing, OutgoingBody, SendError, UpstreamBody};
+use super::client::{self, Outgoing, SendError, UpstreamBody};
+use super::context::WorkerContext;
 use super::errors::{error_response, negotiation_header, ProxyError};
-use super::headers::{
-    add_response_headers, latency_value, strip_hop_by_hop, ConnInfo, Forwarding, RequestIds,
-};
+use super::headers::{add_response_headers, latency_value, strip_hop_by_hop, Forwarding};
 use super::normalize::escape_path;
 use super::path::{upstream_path, PathPlan};
-use super::pool::{Pool, Target};
+use super::pipeline::{Session, Source};
+use super::pool::Target;
 use super::router::{CompiledRoute, Upstream};
-use super::ClientTimeouts;
-use crate::snapshot::{ConfigSnapshot, SharedConfig};
-
-/// Everything one worker thread owns. Not `Send`: it never leaves its
-/// thread, which is what lets a per-worker Lua VM live here later.
-pub struct WorkerContext {
-    pub id: usize,
-    pub config: SharedConfig,
-    pub pool: Rc<Pool>,
-    pub request_ids: RequestIds,
-    /// Reused buffer for the upstream path.
-    scratch: RefCell<Vec<u8>>,
-    /// The worker's Lua VM, created when a serverless function first runs.
-    pub lua: RefCell<Option<crate::plugins::serverless::LuaWorker>>,
-    pub timeouts: ClientTimeouts,
-    /// The snapshot the last request used (see [`WorkerContext::snapshot`]).
-    snapshot: RefCell<Rc<Held>>,
-}
-
-/// A configuration snapshot held by one worker, shared between its
-/// requests through an `Rc` (see [`WorkerContext::snapshot`]).
-pub struct Held(Arc<ConfigSnapshot>);
-
-impl std::ops::Deref for Held {
-    type Target = ConfigSnapshot;
-
-    fn deref(&self) -> &ConfigSnapshot {
-        &self.0
-    }
-}
-
-impl WorkerContext {
-    pub fn new(id: usize, config: SharedConfig, timeouts: ClientTimeouts) -> Self {
-        let snapshot = RefCell::new(Rc::new(Held(config.load_full())));
-        WorkerContext {
-            snapshot,
-            id,
-            config,
-            pool: Rc::new(Pool::new()),
-            request_ids: RequestIds::new(id),
-            scratch: RefCell::new(Vec::with_capacity(256)),
-            lua: RefCell::new(None),
-            timeouts,
-        }
-    }
-
-    /// The current configuration snapshot, for one request. Requests clone
-    /// a worker-local `Rc`: cloning the shared `Arc` would write its count,
-    /// one cache line every worker writes on every request. `ArcSwap`'s
-    /// `load` writes nothing shared; the `Arc` is cloned once per change,
-    /// and the worker's hold on the previous snapshot is released then.
-    pub fn snapshot(&self) -> Rc<Held> {
-        let current = self.config.load();
-        let mut cached = self.snapshot.borrow_mut();
-        if !Arc::ptr_eq(&cached.0, &current) {
-            let old = std::mem::replace(&mut *cached, Rc::new(Held(Guard::into_inner(current))));
-            // As the Admin API does: a large snapshot is freed off the
-            // request path (unless a request in flight still holds it).
-            if let Ok(Held(old)) = Rc::try_unwrap(old) {
-                tokio::task::spawn_blocking(move || drop(old));
-            }
-        }
-        Rc::clone(&cached)
-    }
-}
 
 /// The route a request matched, as the forwarding step needs it.
 pub struct Matched<'a> {
@@ -100,44 +30,29 @@ pub struct Matched<'a> {
     pub upstream: &'a Arc<Upstream>,
 }
 
-/// Path and query set by serverless functions, replacing what the route
-/// computed.
-#[derive(Default)]
-pub struct Overrides<'a> {
-    pub path: Option<&'a str>,
-    /// `Some("")` drops the query.
-    pub query: Option<&'a str>,
-}
-
 /// Sends the request upstream and returns the response (streamed) with
-/// the gateway's response headers, or Kong's error page for a failure.
-#[allow(clippy::too_many_arguments)]
-pub async fn forward(
-    ctx: &WorkerContext,
-    conn: &ConnInfo,
-    parts: &http::request::Parts,
-    norm: &[u8],
-    body: Option<OutgoingBody>,
-    matched: Matched<'_>,
-    overrides: Option<Overrides<'_>>,
-    request_id: &http::HeaderValue,
-    start: Instant,
-) -> Response<ProxyBody> {
+/// the gateway's response headers, or Kong's error page for a failure
+/// (then `s.source` is [`Source::Error`]).
+pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
+    let ctx: &WorkerContext = s.worker;
+    let body = s.body.take();
     let Matched {
         route,
         matched_len,
         upstream,
-    } = matched;
+    } = s.matched;
+    let parts = &s.parts;
+    let norm = s.norm();
     let host: Option<&str> = match parts.headers.get(HOST) {
         Some(h) => h.to_str().ok(),
         None => parts.uri.authority().map(|a| a.as_str()),
     };
     let raw_path = parts.uri.path();
+    let changes = &s.upstream;
     // Upstream path: the client's path-and-query when unchanged.
     let target: Cow<'_, [u8]> = {
         let mut out = ctx.scratch.borrow_mut();
-        let overrides = overrides.unwrap_or_default();
-        match overrides.path {
+        match &changes.path {
             Some(p) => {
                 out.clear();
                 out.extend_from_slice(p.as_bytes());
@@ -152,7 +67,7 @@ pub async fn forward(
                 upstream_path(plan, norm, &mut out);
             }
         }
-        let query = match overrides.query {
+        let query = match changes.query.as_deref() {
             Some("") => None,
             Some(q) => Some(q),
             None => parts.uri.query(),
@@ -177,8 +92,11 @@ pub async fn forward(
         Some(n) if route.route.strip_path => norm.get(..n).map(escape_path),
         _ => None,
     };
-    let upstream_host: &[u8] = match host {
-        Some(h) if route.route.preserve_host => h.as_bytes(),
+    // `kong.service.request.set_header("Host", …)` wins, then
+    // `preserve_host`, then the service's host.
+    let upstream_host: &[u8] = match (&changes.host, host) {
+        (Some(h), _) => h.as_bytes(),
+        (None, Some(h)) if route.route.preserve_host => h.as_bytes(),
         _ => upstream.host_header.as_bytes(),
     };
     let mut outgoing = Outgoing {
@@ -187,33 +105,42 @@ pub async fn forward(
         headers: &parts.headers,
         host: upstream_host,
         forwarding: Forwarding {
-            conn,
+            conn: s.conn,
             host: host.map(str::as_bytes),
             path: raw_path.as_bytes(),
             prefix: prefix.as_deref().map(str::as_bytes),
-            request_id: request_id.as_bytes(),
+            request_id: s.request_id.as_bytes(),
         },
         body,
         client_body_timeout: ctx.timeouts.body,
     };
 
     let sent_at = Instant::now();
-    let proxy_latency = latency_value(sent_at.duration_since(start));
+    let proxy_latency = latency_value(sent_at.duration_since(s.start));
     let result = send(ctx, upstream, &mut outgoing).await;
+    let answered = Instant::now();
+    s.timing.sent = Some(sent_at);
     let resp = match result {
         Ok(resp) => resp,
         Err(error) => {
-            return error_response(error, negotiation_header(&parts.headers), request_id, start)
+            s.source = Source::Error;
+            return error_response(
+                error,
+                negotiation_header(&s.parts.headers),
+                &s.request_id,
+                s.start,
+            );
         }
     };
-    let upstream_latency = latency_value(sent_at.elapsed());
+    s.timing.answered = Some(answered);
+    let upstream_latency = latency_value(answered.duration_since(sent_at));
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers);
     add_response_headers(
         &mut rparts.headers,
         upstream_latency,
         proxy_latency,
-        request_id,
+        &s.request_id,
     );
     rparts.version = Version::HTTP_11;
     Response::from_parts(rparts, ProxyBody::Upstream(rbody))

@@ -1,44 +1,311 @@
-//! Serverless functions on the proxy path: a route whose plugins have Lua
-//! functions goes through here instead of straight to `forward`.
+//! The hooks of a route with serverless functions ([`Functions`], run by
+//! `pipeline::run`), and the TLS handshake's `certificate` phase.
 //!
 //! rewrite and access run before the upstream call (an exit or an error
 //! answers the client without calling the upstream); header_filter runs on
-//! the response head; log runs once the response is ready to be sent.
-//! body_filter functions are not run yet (the response body streams).
+//! the response head, whichever it is; body_filter runs per chunk of the
+//! streamed body and log once it has been sent (`filter::Filtered`).
+//! The response's framing stays the gateway's throughout.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, SERVER, TRANSFER_ENCODING};
-use http::{HeaderValue, Response, StatusCode};
-use hyper::body::{Body, Incoming};
+use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::body::ProxyBody;
 use super::client::OutgoingBody;
+use super::context::WorkerContext;
 use super::errors::{error_response, negotiation_header, plugin_error_response, ProxyError};
-use super::forward::{forward, Matched, Overrides, WorkerContext};
+use super::filter::Filtered;
 use super::headers::{
-    latency_value, strip_framing, ConnInfo, SERVER_VALUE, X_KONG_REQUEST_ID,
-    X_KONG_RESPONSE_LATENCY,
+    latency_value, strip_framing, SERVER_VALUE, X_KONG_PROXY_LATENCY, X_KONG_REQUEST_ID,
+    X_KONG_RESPONSE_LATENCY, X_KONG_UPSTREAM_LATENCY,
 };
 use super::inbound::{read_whole, ClientBodyError};
-use super::router::UriCaptures;
+use super::pipeline::{Hooks, Session, Source};
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
-use crate::plugins::serverless::{LuaWorker, PhaseRun};
-use crate::plugins::CompiledPlugin;
+use crate::plugins::serverless::{any_for, run_phase, LuaWorker};
+use crate::plugins::{CompiledPlugin, PluginList};
 
 /// Request bodies up to this size are read for functions
 /// (`kong.request.get_raw_body`); a larger one is a 413.
 const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
-/// Whether any plugin of the route has functions for a phase we run.
-pub fn has_work(plugins: &[Arc<CompiledPlugin>]) -> bool {
-    plugins.iter().any(|p| {
-        p.phases
-            .iter()
-            .any(|(phase, f)| *phase != Phase::Certificate && !f.is_empty())
-    })
+/// Which phases a route's functions need.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub rewrite: bool,
+    pub access: bool,
+    pub header_filter: bool,
+    pub body_filter: bool,
+    pub log: bool,
+}
+
+impl Needs {
+    fn of(plugins: &[std::sync::Arc<CompiledPlugin>]) -> Self {
+        Needs {
+            rewrite: any_for(plugins, Phase::Rewrite),
+            access: any_for(plugins, Phase::Access),
+            header_filter: any_for(plugins, Phase::HeaderFilter),
+            body_filter: any_for(plugins, Phase::BodyFilter),
+            log: any_for(plugins, Phase::Log),
+        }
+    }
+
+    fn any(self) -> bool {
+        self.rewrite || self.access || self.header_filter || self.body_filter || self.log
+    }
+
+    /// A phase after the head needs the service's own response.
+    fn late(self) -> bool {
+        self.header_filter || self.body_filter || self.log
+    }
+}
+
+/// The request's functions, as hooks on the request path.
+pub struct Functions {
+    plugins: PluginList,
+    needs: Needs,
+    /// The request as the PDK sees it, from the first hook on.
+    req: Option<RequestContext>,
+    /// The request went upstream (the session holds its head meanwhile).
+    forwarded: bool,
+}
+
+impl Functions {
+    /// The hooks for a route's plugins; `None` when no function of theirs
+    /// runs on requests (the route takes `NoHooks`).
+    pub fn for_route(plugins: &PluginList) -> Option<Self> {
+        let needs = Needs::of(plugins);
+        needs.any().then(|| Functions {
+            plugins: plugins.clone(),
+            needs,
+            req: None,
+            forwarded: false,
+        })
+    }
+}
+
+/// An empty request head, left in place of one moved elsewhere.
+fn empty_parts() -> http::request::Parts {
+    http::Request::new(()).into_parts().0
+}
+
+fn source_of(name: &str) -> Source {
+    match name {
+        "exit" => Source::Exit,
+        "error" => Source::Error,
+        _ => Source::Service,
+    }
+}
+
+impl Hooks for Functions {
+    async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>> {
+        let path = String::from_utf8_lossy(s.norm()).into_owned();
+        let parts = std::mem::replace(&mut s.parts, empty_parts());
+        let mut req = RequestContext::new(parts, s.conn.peer, s.conn.port, path);
+        req.scheme = s.conn.scheme();
+        req.route = Some(s.matched.route.route.clone());
+        req.service = Some(s.matched.upstream.service.clone());
+        req.captures = s.captures.take();
+        req.times.start = s.start;
+        let worker: &WorkerContext = s.worker;
+
+        // Functions may read the body: read it whole (bounded) before access.
+        if self.needs.access || self.needs.rewrite {
+            if let Some(OutgoingBody::Stream(body)) = s.body.take() {
+                match read_whole(body, MAX_BUFFERED_BODY, worker.timeouts.body).await {
+                    Ok(bytes) => req.body = Some(bytes),
+                    Err(e) => {
+                        tracing::info!(worker = worker.id, client = %s.conn.peer, error = %e, "client error");
+                        let accept = negotiation_header(&req.request.headers);
+                        let resp = match e {
+                            ClientBodyError::TooLarge(_) => plugin_error_response(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "Payload too large",
+                                accept,
+                                &s.request_id,
+                                s.start,
+                            ),
+                            ClientBodyError::Timeout => error_response(
+                                ProxyError::RequestTimeout,
+                                accept,
+                                &s.request_id,
+                                s.start,
+                            ),
+                            ClientBodyError::Malformed(_) => error_response(
+                                ProxyError::BadRequest,
+                                accept,
+                                &s.request_id,
+                                s.start,
+                            ),
+                        };
+                        req.response_source = "error";
+                        s.source = Source::Error;
+                        self.req = Some(req);
+                        return Some(resp);
+                    }
+                }
+            }
+        }
+
+        if self.needs.rewrite {
+            // As in Kong, only global plugins have a rewrite phase.
+            let global: Vec<_> = self
+                .plugins
+                .iter()
+                .filter(|p| p.plugin.route.is_none() && p.plugin.service.is_none())
+                .cloned()
+                .collect();
+            req = run_phase(&worker.lua, Phase::Rewrite, &global, req).await;
+        }
+        if self.needs.access && req.exit.is_none() {
+            req = run_phase(&worker.lua, Phase::Access, &self.plugins, req).await;
+        }
+        if let Some(exit) = req.exit.take() {
+            let resp = exit_response(exit, &mut req, &s.request_id, s.start);
+            s.source = source_of(req.response_source);
+            self.req = Some(req);
+            return Some(resp);
+        }
+
+        // What goes upstream: a body the functions set, or the one read for them.
+        match (req.upstream_body.take(), &req.body) {
+            (Some(b), _) => s.body = Some(whole_body(&mut req.request.headers, b)),
+            (None, Some(b)) => s.body = Some(whole_body(&mut req.request.headers, b.clone())),
+            (None, None) => {}
+        }
+        s.upstream.path = req.upstream_path.clone();
+        s.upstream.query = req.upstream_query.clone();
+        s.upstream.host = req.upstream_host.clone();
+        s.parts = std::mem::replace(&mut req.request, empty_parts());
+        self.forwarded = true;
+        self.req = Some(req);
+        None
+    }
+
+    async fn response(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>) {
+        let Some(mut req) = self.req.take() else {
+            return;
+        };
+        let worker: &WorkerContext = s.worker;
+        if self.forwarded {
+            req.request = std::mem::replace(&mut s.parts, empty_parts());
+            req.response_source = s.source.name();
+            if s.source == Source::Service && self.needs.late() {
+                req.service_status = Some(resp.status().as_u16());
+                let mut own = resp.headers().clone();
+                // What the gateway added is not the service's.
+                for name in [
+                    &X_KONG_UPSTREAM_LATENCY,
+                    &X_KONG_PROXY_LATENCY,
+                    &X_KONG_REQUEST_ID,
+                ] {
+                    own.remove(name);
+                }
+                req.service_headers = Some(own);
+            }
+            // Headers set in access apply to whatever response comes back.
+            let mut set_in_access = std::mem::take(&mut req.response_headers);
+            strip_framing(&mut set_in_access);
+            replace_headers(resp.headers_mut(), set_in_access);
+        }
+        if self.needs.header_filter {
+            // The upstream's length (checked against its framing), shown to
+            // the functions and put back after them.
+            let length: Vec<HeaderValue> = resp
+                .headers()
+                .get_all(CONTENT_LENGTH)
+                .iter()
+                .cloned()
+                .collect();
+            req.response_status = Some(resp.status().as_u16());
+            req.response_headers = std::mem::take(resp.headers_mut());
+            req = run_phase(&worker.lua, Phase::HeaderFilter, &self.plugins, req).await;
+            let mut headers = std::mem::take(&mut req.response_headers);
+            strip_framing(&mut headers);
+            if let Some(status) = req
+                .response_status
+                .and_then(|s| StatusCode::from_u16(s).ok())
+            {
+                *resp.status_mut() = status;
+            }
+            if let Some(mut exit) = req.exit.take() {
+                // An exit in header_filter replaces the body that was coming.
+                let status = resp.status();
+                let mut replaced = Response::new(match exit.body {
+                    ExitBody::Bytes(b) => ProxyBody::full(b),
+                    ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
+                });
+                *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
+                strip_framing(&mut exit.headers);
+                replace_headers(&mut headers, exit.headers);
+                *replaced.headers_mut() = headers;
+                *resp = replaced;
+                s.source = Source::Exit;
+                req.response_source = "exit";
+            } else {
+                for v in length {
+                    headers.append(CONTENT_LENGTH, v);
+                }
+                *resp.headers_mut() = headers;
+            }
+        }
+        if resp.status().is_informational() {
+            // A 1xx status cannot end a request: the client would wait for the
+            // real response, or take what follows for another protocol.
+            tracing::error!(target: "lunagate::lua", status = resp.status().as_u16(), "a function set an informational status as the final response");
+            let accept = negotiation_header(&req.request.headers);
+            *resp = plugin_error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An unexpected error occurred",
+                accept,
+                &s.request_id,
+                s.start,
+            );
+            s.source = Source::Error;
+            req.response_source = "error";
+        }
+        if self.needs.body_filter && !bodiless(&req.request.method, resp.status()) {
+            // body_filter may change the body: its length is the gateway's
+            // to work out again (chunked), never the upstream's.
+            resp.headers_mut().remove(CONTENT_LENGTH);
+        }
+        self.req = Some(req);
+    }
+
+    fn body(self, s: Session<'_>, head: &http::response::Parts, body: ProxyBody) -> ProxyBody {
+        let Some(mut req) = self.req else {
+            return body;
+        };
+        if !self.needs.body_filter && !self.needs.log {
+            return body;
+        }
+        req.response_status = Some(head.status.as_u16());
+        if self.needs.log {
+            req.response_headers = head.headers.clone();
+        }
+        req.times.sent = s.timing.sent;
+        req.times.answered = s.timing.answered;
+        let filter = self.needs.body_filter && !bodiless(&req.request.method, head.status);
+        ProxyBody::Filtered(Box::new(Filtered::new(
+            s.worker.clone(),
+            self.plugins,
+            req,
+            body,
+            filter,
+            self.needs.log,
+        )))
+    }
+}
+
+/// Responses that carry no body whatever their headers say.
+fn bodiless(method: &Method, status: StatusCode) -> bool {
+    *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status.is_informational()
 }
 
 /// Runs the global plugins' `certificate` functions for a TLS handshake,
@@ -47,7 +314,7 @@ pub fn has_work(plugins: &[Arc<CompiledPlugin>]) -> bool {
 /// `ngx.exit(ngx.OK)`, or an error), and the handshake is then aborted.
 pub fn certificate_phase(
     ctx: &WorkerContext,
-    plugins: &[Arc<CompiledPlugin>],
+    plugins: &[std::sync::Arc<CompiledPlugin>],
     peer: std::net::SocketAddr,
     port: u16,
     server_name: Option<&str>,
@@ -70,212 +337,11 @@ pub fn certificate_phase(
     true
 }
 
-fn any_for(plugins: &[Arc<CompiledPlugin>], phase: Phase) -> bool {
-    plugins.iter().any(|p| !p.functions(phase).is_empty())
-}
-
-/// Runs a phase on the worker's VM (made on first use). Between slices of
-/// a long function the worker's event loop runs its other requests (whose
-/// functions may run on the same VM meanwhile); the VM is borrowed only
-/// for one slice at a time.
-async fn run(
-    ctx: &WorkerContext,
-    phase: Phase,
-    plugins: &[Arc<CompiledPlugin>],
-    req: RequestContext,
-) -> RequestContext {
-    let mut run = PhaseRun::new(phase, plugins, req);
-    loop {
-        let done = ctx
-            .lua
-            .borrow_mut()
-            .get_or_insert_with(LuaWorker::new)
-            .advance(&mut run);
-        if done {
-            return run.finish();
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub async fn handle(
-    ctx: &WorkerContext,
-    conn: &ConnInfo,
-    parts: http::request::Parts,
-    body: Incoming,
-    path: String,
-    captures: Option<UriCaptures>,
-    matched: Matched<'_>,
-    plugins: &Arc<[Arc<CompiledPlugin>]>,
-    request_id: HeaderValue,
-    start: Instant,
-) -> Response<ProxyBody> {
-    let mut req = RequestContext::new(parts, conn.peer, conn.port, path);
-    req.scheme = conn.scheme();
-    req.route = Some(matched.route.route.clone());
-    req.service = Some(matched.upstream.service.clone());
-    req.captures = captures;
-
-    // Functions may read the body: read it whole (bounded) before access.
-    let mut stream = None;
-    if !body.is_end_stream() {
-        if any_for(plugins, Phase::Access) || any_for(plugins, Phase::Rewrite) {
-            match read_whole(body, MAX_BUFFERED_BODY, ctx.timeouts.body).await {
-                Ok(bytes) => req.body = Some(bytes),
-                Err(e) => {
-                    tracing::info!(worker = ctx.id, client = %conn.peer, error = %e, "client error");
-                    let accept = negotiation_header(&req.request.headers);
-                    return match e {
-                        ClientBodyError::TooLarge(_) => plugin_error_response(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "Payload too large",
-                            accept,
-                            &request_id,
-                            start,
-                        ),
-                        ClientBodyError::Timeout => {
-                            error_response(ProxyError::RequestTimeout, accept, &request_id, start)
-                        }
-                        ClientBodyError::Malformed(_) => {
-                            error_response(ProxyError::BadRequest, accept, &request_id, start)
-                        }
-                    };
-                }
-            }
-        } else {
-            stream = Some(OutgoingBody::Stream(body));
-        }
-    }
-
-    if any_for(plugins, Phase::Rewrite) {
-        // As in Kong, only global plugins have a rewrite phase.
-        let global: Vec<Arc<CompiledPlugin>> = plugins
-            .iter()
-            .filter(|p| p.plugin.route.is_none() && p.plugin.service.is_none())
-            .cloned()
-            .collect();
-        req = run(ctx, Phase::Rewrite, &global, req).await;
-    }
-    if any_for(plugins, Phase::Access) && req.exit.is_none() {
-        req = run(ctx, Phase::Access, plugins, req).await;
-    }
-    if let Some(exit) = req.exit.take() {
-        let resp = exit_response(exit, &mut req, &request_id, start);
-        return after_response(ctx, plugins, req, resp, &request_id, start).await;
-    }
-
-    // What goes upstream: a body the functions set, or the one read for them.
-    let body = match (req.upstream_body.take(), req.body.clone()) {
-        (Some(b), _) | (None, Some(b)) => Some(whole_body(&mut req.request.headers, b)),
-        (None, None) => stream,
-    };
-    let overrides = Overrides {
-        path: req.upstream_path.as_deref(),
-        query: req.upstream_query.as_deref(),
-    };
-    let norm = req.path.clone();
-    let mut resp = forward(
-        ctx,
-        conn,
-        &req.request,
-        norm.as_bytes(),
-        body,
-        matched,
-        Some(overrides),
-        &request_id,
-        start,
-    )
-    .await;
-    req.response_source = if resp.headers().contains_key(&X_KONG_RESPONSE_LATENCY) {
-        "error"
-    } else {
-        "service"
-    };
-    // Headers set in access apply to whatever response comes back.
-    let mut set_in_access = std::mem::take(&mut req.response_headers);
-    strip_framing(&mut set_in_access);
-    replace_headers(resp.headers_mut(), set_in_access);
-    after_response(ctx, plugins, req, resp, &request_id, start).await
-}
-
 /// A whole body replaces the client's framing with a `Content-Length`.
 fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
     headers.remove(TRANSFER_ENCODING);
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     OutgoingBody::Whole(body)
-}
-
-/// Runs header_filter (which may change status and headers, or exit) and
-/// log on the response about to be sent. The response's framing stays the
-/// gateway's: what header_filter does to `Content-Length`,
-/// `Transfer-Encoding` or `Connection` is undone.
-async fn after_response(
-    ctx: &WorkerContext,
-    plugins: &[Arc<CompiledPlugin>],
-    mut req: RequestContext,
-    mut resp: Response<ProxyBody>,
-    request_id: &HeaderValue,
-    start: Instant,
-) -> Response<ProxyBody> {
-    if any_for(plugins, Phase::HeaderFilter) {
-        // The upstream's length (checked against its framing), shown to
-        // the functions and put back after them.
-        let length: Vec<HeaderValue> = resp
-            .headers()
-            .get_all(CONTENT_LENGTH)
-            .iter()
-            .cloned()
-            .collect();
-        req.response_status = Some(resp.status().as_u16());
-        req.response_headers = std::mem::take(resp.headers_mut());
-        req = run(ctx, Phase::HeaderFilter, plugins, req).await;
-        let mut headers = std::mem::take(&mut req.response_headers);
-        strip_framing(&mut headers);
-        if let Some(status) = req
-            .response_status
-            .and_then(|s| StatusCode::from_u16(s).ok())
-        {
-            *resp.status_mut() = status;
-        }
-        if let Some(mut exit) = req.exit.take() {
-            // An exit in header_filter replaces the body that was coming.
-            let status = resp.status();
-            let mut replaced = Response::new(match exit.body {
-                ExitBody::Bytes(b) => ProxyBody::full(b),
-                ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
-            });
-            *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
-            strip_framing(&mut exit.headers);
-            replace_headers(&mut headers, exit.headers);
-            *replaced.headers_mut() = headers;
-            resp = replaced;
-        } else {
-            for v in length {
-                headers.append(CONTENT_LENGTH, v);
-            }
-            *resp.headers_mut() = headers;
-        }
-    }
-    if resp.status().is_informational() {
-        // A 1xx status cannot end a request: the client would wait for the
-        // real response, or take what follows for another protocol.
-        tracing::error!(target: "lunagate::lua", status = resp.status().as_u16(), "a function set an informational status as the final response");
-        let accept = negotiation_header(&req.request.headers);
-        resp = plugin_error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An unexpected error occurred",
-            accept,
-            request_id,
-            start,
-        );
-    }
-    if any_for(plugins, Phase::Log) {
-        req.response_status = Some(resp.status().as_u16());
-        req.response_headers = resp.headers().clone();
-        run(ctx, Phase::Log, plugins, req).await;
-    }
-    resp
 }
 
 /// The response for `kong.response.exit`, `ngx.exit` or a failed function.

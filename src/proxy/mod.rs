@@ -5,22 +5,29 @@
 //! worker's own SO_REUSEPORT socket (HTTP/1.1, or h2c with prior
 //! knowledge) and supervises the connection (`idle`); `dispatch` routes it
 //! on the current configuration snapshot (`router`, with `normalize`d
-//! paths) and runs its serverless functions (`functions`) if it has any;
-//! `forward` works out the upstream path (`path`) and headers (`headers`),
-//! and `client` writes it on a keep-alive connection from the worker's
-//! `pool` and streams the response back (`body`); failures become Kong's
-//! error responses (`errors`).
+//! paths) and sends it down the one request path, `pipeline::run`, with
+//! the route's hooks: none (`NoHooks`), or its serverless functions
+//! (`functions`: rewrite, access, header_filter; `filter`: body_filter and
+//! log on the body); `forward` works out the upstream path (`path`) and
+//! headers (`headers`), and `client` writes it on a keep-alive connection
+//! from the worker's `pool` and streams the response back (`body`);
+//! failures become Kong's error responses (`errors`). `context` is what
+//! a worker owns.
 //!
-//! Modules depend on each other one way: worker → dispatch → functions →
-//! forward → {client → pool, errors → body → client}.
+//! Modules depend on each other one way: worker → dispatch → {functions
+//! → filter, pipeline → forward → {client → pool, errors → body →
+//! client}}; `functions` implements `pipeline::Hooks` and never calls
+//! `forward`, which knows nothing of functions.
 //!
 //! Entry point: [`spawn_workers`].
 
 pub mod body;
 pub mod client;
+pub mod context;
 pub mod dispatch;
 pub mod errors;
 pub mod fdlimit;
+pub mod filter;
 pub mod forward;
 pub mod functions;
 pub mod headers;
@@ -28,6 +35,7 @@ pub mod idle;
 pub mod inbound;
 pub mod normalize;
 pub mod path;
+pub mod pipeline;
 pub mod pool;
 pub mod router;
 pub mod worker;

@@ -47,10 +47,10 @@ use tokio::sync::{watch, Notify};
 
 use super::body::ProxyBody;
 use super::client::BodyError;
+use super::context::{run_deferred, WorkerContext};
 use super::dispatch::handle;
 use super::errors::{raw_response, ProxyError};
 use super::fdlimit::{out_of_descriptors, Reserve};
-use super::forward::WorkerContext;
 use super::headers::ConnInfo;
 use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRules};
 use super::ClientTimeouts;
@@ -297,6 +297,8 @@ async fn accept_loop(
         .and_then(|l| l.local_addr().ok())
         .map_or(0, |a| a.port());
     let ctx = Rc::new(WorkerContext::new(id, config, timeouts));
+    // Log phases run here, after their responses were sent.
+    let deferred = tokio::task::spawn_local(run_deferred(ctx.clone()));
     let builder = Rc::new(servers());
     let conns = Rc::new(Connections::default());
     let registry = Registry::default();
@@ -377,6 +379,7 @@ async fn accept_loop(
             "shutdown: connections still open after the drain timeout"
         );
     }
+    deferred.abort();
 }
 
 /// At the descriptor limit: accepts the waiting client with the reserved

@@ -23,6 +23,9 @@ pub struct Gateway {
     /// The HTTPS listener (`None` when a test turned it off).
     pub proxy_tls: Option<SocketAddr>,
     pub data_dir: PathBuf,
+    /// Where the gateway's log goes, when started with [`Gateway::start_logged`]
+    /// (else it is the test's stderr).
+    pub log: Option<PathBuf>,
     /// A client for both listeners (no proxy from the environment).
     pub http: reqwest::Client,
     _tmp: Option<tempfile::TempDir>,
@@ -64,11 +67,48 @@ impl Gateway {
         Gateway::spawn_with(data_dir, workers, &[], &[])
     }
 
+    /// Starts a gateway with `workers` workers whose log (stderr) goes to
+    /// a file the test can read ([`Gateway::log_text`]).
+    pub fn start_logged(workers: usize) -> Gateway {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let log = tmp.path().join("stderr.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut gw = Gateway::spawn_to(
+            &tmp.path().join("data"),
+            workers,
+            &[],
+            &[],
+            Stdio::from(file),
+        );
+        gw.log = Some(log);
+        gw._tmp = Some(tmp);
+        gw
+    }
+
+    /// The gateway's log so far (empty unless started with
+    /// [`Gateway::start_logged`]).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
     pub fn spawn_with(
         data_dir: &Path,
         workers: usize,
         args: &[&str],
         envs: &[(&str, &str)],
+    ) -> Gateway {
+        Gateway::spawn_to(data_dir, workers, args, envs, Stdio::inherit())
+    }
+
+    fn spawn_to(
+        data_dir: &Path,
+        workers: usize,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stderr: Stdio,
     ) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lunagate"))
             .args([
@@ -91,7 +131,7 @@ impl Gateway {
             .envs(envs.iter().copied())
             .env("LUNAGATE_LOG_LEVEL", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start lunagate");
         let stdout = child.stdout.take().expect("stdout");
@@ -124,6 +164,7 @@ impl Gateway {
             proxy,
             proxy_tls,
             data_dir: data_dir.to_path_buf(),
+            log: None,
             http: client(),
             _tmp: None,
         }
@@ -563,6 +604,7 @@ impl Gateway {
             proxy,
             proxy_tls: None,
             data_dir: tmp.path().to_path_buf(),
+            log: None,
             http: client(),
             _tmp: Some(tmp),
         };

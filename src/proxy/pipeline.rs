@@ -1,0 +1,171 @@
+//! The one path every routed request takes, with Kong's phases as hooks on
+//! it (the shape of pingora's `ProxyHttp`):
+//!
+//! ```text
+//! Hooks::request    rewrite → access      may answer at once (exit, error)
+//! forward           the upstream call     (skipped when request answered)
+//! Hooks::response   header_filter         on whatever response goes out
+//! Hooks::body       body_filter → log     wraps the body; log runs once it is sent
+//! ```
+//!
+//! [`run`] is generic over the hooks: a route without functions runs with
+//! [`NoHooks`], whose hooks are empty and inlined away, so it pays nothing
+//! for them. `functions::Functions` is the hooks of a route with
+//! serverless functions. `forward` knows nothing of functions and
+//! functions nothing of `forward`: both only see the [`Session`].
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use http::{HeaderValue, Response};
+
+use super::body::ProxyBody;
+use super::client::OutgoingBody;
+use super::context::WorkerContext;
+use super::forward::{forward, Matched};
+use super::headers::ConnInfo;
+use super::router::UriCaptures;
+
+/// One request on its way through the gateway: what the router found,
+/// what goes upstream, and what happened so far.
+pub struct Session<'a> {
+    pub worker: &'a Rc<WorkerContext>,
+    pub conn: &'a ConnInfo,
+    pub request_id: HeaderValue,
+    /// When the request head was read.
+    pub start: Instant,
+    /// The client's request head; its headers are also what goes upstream.
+    pub parts: http::request::Parts,
+    /// The normalised path, when it differs from the raw one.
+    norm: Option<Vec<u8>>,
+    pub matched: Matched<'a>,
+    pub captures: Option<UriCaptures>,
+    /// The body to send upstream (the client's, streamed, until a hook
+    /// reads or replaces it).
+    pub body: Option<OutgoingBody>,
+    /// What hooks changed of the upstream request.
+    pub upstream: UpstreamChanges,
+    pub timing: Timing,
+    /// Who produced the response (`kong.response.get_source`).
+    pub source: Source,
+}
+
+/// Path, query and Host set by functions, replacing what the route
+/// computed.
+#[derive(Default)]
+pub struct UpstreamChanges {
+    pub path: Option<String>,
+    /// `Some("")` drops the query.
+    pub query: Option<String>,
+    pub host: Option<HeaderValue>,
+}
+
+/// When the upstream call happened (Kong's latencies).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timing {
+    /// The request was handed to the upstream connection.
+    pub sent: Option<Instant>,
+    /// The upstream's response head arrived.
+    pub answered: Option<Instant>,
+}
+
+/// Where the response came from, as `kong.response.get_source` names it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    #[default]
+    Service,
+    Exit,
+    Error,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Service => "service",
+            Source::Exit => "exit",
+            Source::Error => "error",
+        }
+    }
+}
+
+impl<'a> Session<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        worker: &'a Rc<WorkerContext>,
+        conn: &'a ConnInfo,
+        request_id: HeaderValue,
+        start: Instant,
+        parts: http::request::Parts,
+        norm: Option<Vec<u8>>,
+        matched: Matched<'a>,
+        body: Option<OutgoingBody>,
+    ) -> Self {
+        Session {
+            worker,
+            conn,
+            request_id,
+            start,
+            parts,
+            norm,
+            matched,
+            captures: None,
+            body,
+            upstream: UpstreamChanges::default(),
+            timing: Timing::default(),
+            source: Source::Service,
+        }
+    }
+
+    /// The normalised request path the router matched.
+    pub fn norm(&self) -> &[u8] {
+        match &self.norm {
+            Some(n) => n,
+            None => self.parts.uri.path().as_bytes(),
+        }
+    }
+}
+
+/// Kong's phases on the request path. Each hook has the whole
+/// [`Session`]; none calls the upstream or another hook.
+#[allow(async_fn_in_trait)]
+pub trait Hooks {
+    /// rewrite → access. `Some`: the request is answered here (an exit or
+    /// an error) and the upstream is not called.
+    async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>>;
+
+    /// header_filter, on the response about to be sent, whichever it is.
+    async fn response(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>);
+
+    /// body_filter and log: the body that goes out in place of `body`.
+    fn body(self, s: Session<'_>, head: &http::response::Parts, body: ProxyBody) -> ProxyBody;
+}
+
+/// The hooks of a route without functions: nothing.
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    #[inline(always)]
+    async fn request(&mut self, _: &mut Session<'_>) -> Option<Response<ProxyBody>> {
+        None
+    }
+
+    #[inline(always)]
+    async fn response(&mut self, _: &mut Session<'_>, _: &mut Response<ProxyBody>) {}
+
+    #[inline(always)]
+    fn body(self, _: Session<'_>, _: &http::response::Parts, body: ProxyBody) -> ProxyBody {
+        body
+    }
+}
+
+/// Runs one routed request through its hooks and the upstream.
+pub async fn run<H: Hooks>(mut s: Session<'_>, mut hooks: H) -> Response<ProxyBody> {
+    let mut resp = match hooks.request(&mut s).await {
+        Some(answered) => answered,
+        None => forward(&mut s).await,
+    };
+    hooks.response(&mut s, &mut resp).await;
+    let (head, body) = resp.into_parts();
+    let body = hooks.body(s, &head, body);
+    Response::from_parts(head, body)
+}
