@@ -28,7 +28,8 @@ struct Upstream {
 const BIG: usize = 1024 * 1024;
 
 /// A raw HTTP/1.1 upstream (one request per connection):
-/// `/big` 1 MiB of `a` with a Content-Length; `/text` "hello";
+/// `/big` 1 MiB of `a` with a Content-Length; `/text` "hello"; `/slow`
+/// "slow" after 300 ms;
 /// `/steps` a chunked body "one", "two", "three", each after a permit;
 /// anything else echoes its request head as the body.
 async fn upstream() -> Upstream {
@@ -68,6 +69,10 @@ async fn upstream() -> Upstream {
                     }
                     "/text" => {
                         let _ = stream.write_all(&plain(b"hello")).await;
+                    }
+                    p if p.starts_with("/slow") => {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let _ = stream.write_all(&plain(b"slow")).await;
                     }
                     "/steps" => {
                         let _ = stream
@@ -264,6 +269,49 @@ async fn log_runs_after_the_body_was_sent(gw: Arc<Gateway>, up: Arc<Upstream>) {
     );
 }
 
+async fn serialize_has_kongs_record_and_latencies(gw: Arc<Gateway>, up: Arc<Upstream>) {
+    route(
+        &gw,
+        "serial",
+        &format!("http://{}/slow", up.addr),
+        json!({
+            "access": ["kong.log.set_serialize_value('custom.a.b', 'x') \
+                        kong.log.set_serialize_value('request.method', 'NOPE', {mode = 'add'}) \
+                        kong.log.set_serialize_value('nothere.x', 1, {mode = 'replace'}) \
+                        kong.log.set_serialize_value('route.name', 'renamed', {mode = 'replace'})"],
+            "log": ["local s = kong.log.serialize() \
+                     kong.log.err('SERIALIZED status=', s.response.status, ' method=', s.request.method, \
+                       ' uri=', s.request.uri, ' upstream_uri=', s.upstream_uri, \
+                       ' upstream_status=', s.upstream_status, ' source=', s.source, \
+                       ' auth=', s.request.headers.authorization, ' q=', s.request.querystring.q, \
+                       ' route=', s.route.name, ' service=', s.service.name, \
+                       ' custom=', s.custom.a.b, ' nothere=', tostring(s.nothere), \
+                       ' proxy300=', tostring(s.latencies.proxy >= 300), \
+                       ' request>=proxy=', tostring(s.latencies.request >= s.latencies.proxy), \
+                       ' kong>=0=', tostring(s.latencies.kong >= 0), \
+                       ' size=', tostring(s.response.size > 4), ' ip=', s.client_ip)"],
+        }),
+    )
+    .await;
+    let resp = gw
+        .http
+        .get(gw.proxy_url("/serial/x?q=1"))
+        .header("authorization", "secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "slow");
+    let line = log_line(&gw, "SERIALIZED").await;
+    assert!(
+        line.contains(
+            "SERIALIZED status=200 method=GET uri=/serial/x?q=1 upstream_uri=/slow/x?q=1 \
+             upstream_status=200 source=upstream auth=REDACTED q=1 route=renamed service=serial \
+             custom=x nothere=nil proxy300=true request>=proxy=true kong>=0=true size=true ip=127.0.0.1"
+        ),
+        "{line}"
+    );
+}
+
 async fn ngx_ctx_is_not_kong_ctx_shared(gw: Arc<Gateway>, up: Arc<Upstream>) {
     route(
         &gw,
@@ -387,6 +435,12 @@ async fn pipeline_phases() {
         "log runs after the body was sent",
         &up,
         log_runs_after_the_body_was_sent,
+    );
+    common::kong::add(
+        &mut c,
+        "kong.log.serialize: Kong's record, latencies and set_serialize_value",
+        &up,
+        serialize_has_kongs_record_and_latencies,
     );
     common::kong::add(
         &mut c,

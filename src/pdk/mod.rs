@@ -19,6 +19,7 @@ mod ngx;
 mod request;
 mod response;
 mod router;
+mod serialize;
 mod service;
 
 use std::cell::RefCell;
@@ -136,6 +137,26 @@ pub struct RequestContext {
     pub body_buffer: Option<bytes::BytesMut>,
     /// Timings and sizes for `kong.log.serialize` (filled for log).
     pub times: Times,
+    /// `X-Kong-Request-Id`.
+    pub request_id: Option<HeaderValue>,
+    /// The request target sent upstream (path and query).
+    pub upstream_uri: Option<String>,
+    /// `kong.log.set_serialize_value` edits, in call order.
+    pub serialize_values: Vec<SerializeValue>,
+}
+
+/// One `kong.log.set_serialize_value` call.
+pub struct SerializeValue {
+    pub key: String,
+    pub value: lua_stdlib::StashedValue,
+    pub mode: SerializeMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SerializeMode {
+    Set,
+    Add,
+    Replace,
 }
 
 /// When things happened to a request, and how much was sent.
@@ -147,6 +168,8 @@ pub struct Times {
     pub sent: Option<std::time::Instant>,
     /// The upstream's response head arrived.
     pub answered: Option<std::time::Instant>,
+    /// The response head was ready to go out.
+    pub head: Option<std::time::Instant>,
     /// The response was sent (or abandoned).
     pub done: Option<std::time::Instant>,
     /// Response body bytes sent to the client.
@@ -199,9 +222,13 @@ impl RequestContext {
                 start: std::time::Instant::now(),
                 sent: None,
                 answered: None,
+                head: None,
                 done: None,
                 body_bytes: 0,
             },
+            request_id: None,
+            upstream_uri: None,
+            serialize_values: Vec::new(),
         }
     }
 
@@ -257,6 +284,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     client::install(ctx, kong, cell);
     router::install(ctx, kong, cell);
     log::install(ctx, kong, cell);
+    serialize::install(ctx, kong, cell);
     ctx::install(ctx, kong, cell);
     configuration::install(ctx, env, kong);
     cache::install(ctx, env, kong);

@@ -119,6 +119,9 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
     let proxy_latency = latency_value(sent_at.duration_since(s.start));
     let result = send(ctx, upstream, &mut outgoing).await;
     let answered = Instant::now();
+    if s.record_target {
+        s.upstream_target = Some(String::from_utf8_lossy(&target).into_owned());
+    }
     s.timing.sent = Some(sent_at);
     let resp = match result {
         Ok(resp) => resp,

@@ -110,6 +110,8 @@ impl Hooks for Functions {
         req.service = Some(s.matched.upstream.service.clone());
         req.captures = s.captures.take();
         req.times.start = s.start;
+        req.request_id = Some(s.request_id.clone());
+        s.record_target = self.needs.log;
         let worker: &WorkerContext = s.worker;
 
         // Functions may read the body: read it whole (bounded) before access.
@@ -275,7 +277,7 @@ impl Hooks for Functions {
         self.req = Some(req);
     }
 
-    fn body(self, s: Session<'_>, head: &http::response::Parts, body: ProxyBody) -> ProxyBody {
+    fn body(self, mut s: Session<'_>, head: &http::response::Parts, body: ProxyBody) -> ProxyBody {
         let Some(mut req) = self.req else {
             return body;
         };
@@ -288,6 +290,8 @@ impl Hooks for Functions {
         }
         req.times.sent = s.timing.sent;
         req.times.answered = s.timing.answered;
+        req.times.head = Some(Instant::now());
+        req.upstream_uri = s.upstream_target.take();
         let filter = self.needs.body_filter && !bodiless(&req.request.method, head.status);
         ProxyBody::Filtered(Box::new(Filtered::new(
             s.worker.clone(),

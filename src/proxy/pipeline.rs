@@ -48,6 +48,9 @@ pub struct Session<'a> {
     pub timing: Timing,
     /// Who produced the response (`kong.response.get_source`).
     pub source: Source,
+    /// Keep the upstream request target in `upstream_target` (for log).
+    pub record_target: bool,
+    pub upstream_target: Option<String>,
 }
 
 /// Path, query and Host set by functions, replacing what the route
@@ -113,6 +116,8 @@ impl<'a> Session<'a> {
             upstream: UpstreamChanges::default(),
             timing: Timing::default(),
             source: Source::Service,
+            record_target: false,
+            upstream_target: None,
         }
     }
 
