@@ -10,7 +10,10 @@
 #            TLS listener on the same ECDSA P-256 certificate;
 #   tls-hs   the same with `Connection: close` (one full handshake per
 #            request; wrk resumes no session);
-#   up       the upstream alone (the ceiling).
+#   up       the upstream alone (the ceiling);
+#   1m       a 1 MiB response through lunagate, without functions and with
+#            a pass-through body_filter function (what running body_filter
+#            per chunk costs; not in the default CASES).
 #
 # Two modes. `pinned` (the one the targets are read on): every gateway
 # runs one worker pinned to CPU GW_CPU, the upstream (nginx, 1 worker) and
@@ -212,6 +215,7 @@ run_mode() {
   echo "== $MODE: gateways on CPU $GW_CPUSET with $WORKERS worker(s); upstream and wrk on CPU $LOAD_CPUSET" >&2
 
   start_nginx upstream upstream.nginx.conf "$up" "$LOAD_CPUSET" "$WORKERS"
+  head -c 1048576 /dev/zero | tr '\0' a >"$RUN/$MODE/upstream/1m.bin"
   PEER[up]="http://127.0.0.1:$up/|$LAST_PID|"
   wait_url "http://127.0.0.1:$up/"
   start_nginx nginx nginx-plain.conf "$ngx" "$GW_CPUSET" "$WORKERS" "127.0.0.1:$up"
@@ -239,6 +243,8 @@ run_mode() {
   PEER[lunagate]="http://127.0.0.1:$lg/|$lg_pid|"
   PEER[lunagate-lua]="http://127.0.0.1:$lg/auth|$lg_pid|x-custom-auth: k"
   PEER[lunagate-lua-401]="http://127.0.0.1:$lg/auth|$lg_pid|"
+  PEER[lunagate-1m]="http://127.0.0.1:$lg/1m|$lg_pid|"
+  PEER[lunagate-1m-bf]="http://127.0.0.1:$lg/1m-bf|$lg_pid|"
   PEER[lunagate-tls]="https://localhost:$lg_tls/|$lg_pid|"
   PEER[lunagate-tls-hs]="https://localhost:$lg_tls/|$lg_pid|Connection: close"
   local a="http://127.0.0.1:$admin"
@@ -249,6 +255,15 @@ run_mode() {
   curl -sf -o /dev/null -X POST "$a/services/auth/routes" -d 'paths[]=/auth'
   curl -sf -o /dev/null -X POST "$a/services/auth/plugins" \
     -F name=pre-function -F "config.access[]=@$RUN/custom-auth.lua"
+  if has_case 1m; then
+    curl -sf -o /dev/null -X POST "$a/services" -d name=1m -d "url=http://127.0.0.1:$up/1m"
+    curl -sf -o /dev/null -X POST "$a/services/1m/routes" -d 'paths[]=/1m' -d name=1m
+    curl -sf -o /dev/null -X POST "$a/services" -d name=1m-bf -d "url=http://127.0.0.1:$up/1m"
+    curl -sf -o /dev/null -X POST "$a/services/1m-bf/routes" -d 'paths[]=/1m-bf'
+    # Pass-through: reads the chunk and the eof flag, changes nothing.
+    curl -sf -o /dev/null -X POST "$a/services/1m-bf/plugins" -F name=post-function \
+      -F 'config.body_filter[]=local chunk, eof = ngx.arg[1], ngx.arg[2]'
+  fi
   if has_case tls || has_case tls-hs; then
     # The same certificate as nginx's, for every SNI.
     curl -sf -o /dev/null -X POST "$a/certificates" \
@@ -271,6 +286,12 @@ run_mode() {
       [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 401 ] || { echo "$p does not answer 401" >&2; exit 1; }
     done
   fi
+  if has_case 1m; then
+    for p in lunagate-1m lunagate-1m-bf; do
+      IFS='|' read -r url _ _ <<<"${PEER[$p]}"
+      [ "$(curl -s "$url" | wc -c)" = 1048576 ] || { echo "$p does not send the 1 MiB body" >&2; exit 1; }
+    done
+  fi
   if has_case tls || has_case tls-hs; then
     for p in nginx-tls lunagate-tls; do
       IFS='|' read -r url _ _ <<<"${PEER[$p]}"
@@ -289,6 +310,7 @@ run_mode() {
         401) measure_case 401 "$c" nginx-lua-401 lunagate-lua-401 ;;
         tls) measure_case tls "$c" nginx-tls lunagate-tls ;;
         tls-hs) measure_case tls-hs "$c" nginx-tls-hs lunagate-tls-hs ;;
+        1m) measure_case 1m "$c" lunagate-1m lunagate-1m-bf ;;
         *) echo "unknown case $case" >&2; exit 2 ;;
       esac
     done
@@ -340,6 +362,9 @@ for mode in $MODES; do
     if has_case 401; then
       target "$mode" "$c" "401 path: rps vs nginx+Lua" lunagate-lua-401 nginx-lua-401 rps ">=" 1.0
       target "$mode" "$c" "401 path: cpu/req" lunagate-lua-401 nginx-lua-401 cpu "<=" 1.0
+    fi
+    if has_case 1m; then
+      target "$mode" "$c" "1 MiB, body_filter: cpu/req vs none" lunagate-1m-bf lunagate-1m cpu "<=" 1.0
     fi
     if has_case tls; then
       target "$mode" "$c" "HTTPS keep-alive: rps vs nginx ssl" lunagate-tls nginx-tls rps ">=" 1.0

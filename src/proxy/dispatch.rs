@@ -157,7 +157,9 @@ pub async fn handle(
     match functions::Functions::for_route(plugins) {
         Some(hooks) => {
             session.captures = captures;
-            pipeline::run(session, hooks).await
+            // Boxed: the function path's state (the PDK's request context)
+            // does not make every request's future larger.
+            Box::pin(pipeline::run(session, hooks)).await
         }
         None => pipeline::run(session, NoHooks).await,
     }
