@@ -285,9 +285,9 @@ impl Hooks for Functions {
             return body;
         }
         req.response_status = Some(head.status.as_u16());
-        if self.needs.log {
-            req.response_headers = head.headers.clone();
-        }
+        // What body_filter (`ngx.header`, `kong.response.get_header`) and
+        // log (`kong.log.serialize`) read.
+        req.response_headers = head.headers.clone();
         req.times.sent = s.timing.sent;
         req.times.answered = s.timing.answered;
         req.times.head = Some(Instant::now());

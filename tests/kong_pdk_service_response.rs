@@ -1,0 +1,403 @@
+//! Kong's `kong.service.response` specs, one gateway per spec file:
+//! `t/01-pdk/07-service-response/01-get_status.t`, `02-get_headers.t` and
+//! `03-get_header.t`, plus `t/01-pdk/06-service-request/09-set_header.t`'s
+//! Host case. Kong's unix-socket upstream is a local one here; its
+//! `access_by_lua_block` / `header_filter_by_lua_block` /
+//! `body_filter_by_lua_block` are a post-function's phases.
+//!
+//! Not here: 02-get_headers.t TEST 4-6 and 03-get_header.t TEST 4 (the
+//! 100-header truncation of `ngx.resp.get_headers`: the proxy keeps 100
+//! response headers from an upstream at most, checked in the proxy's own
+//! tests), 09-set_header.t's other cases (argument checks and header
+//! values: the PDK's argument tests).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::kong::{json, status, Case};
+use common::Gateway;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A raw upstream: `/status/N` an empty N, `/multi` Foo, Bar and two
+/// Accept headers, `/xfoo` `X-Foo-Header: Hello`, `/service-header`
+/// `X-Service-Header: test`; anything else echoes its request head.
+async fn upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let path = text.split(' ').nth(1).unwrap_or("/").to_string();
+                let empty = |status: &str, headers: &str| {
+                    format!("HTTP/1.1 {status}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n")
+                };
+                let answer = match path.as_str() {
+                    "/status/200" => empty("200 OK", ""),
+                    "/status/404" => empty("404 Not Found", ""),
+                    "/multi" => empty(
+                        "200 OK",
+                        "Foo: Hello\r\nBar: World\r\nAccept: application/json\r\nAccept: text/html\r\n",
+                    ),
+                    "/xfoo" => empty("200 OK", "X-Foo-Header: Hello\r\n"),
+                    "/service-header" => empty("200 OK", "X-Service-Header: test\r\n"),
+                    _ => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
+                    ),
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// One ported case: a route to `upstream_path` with these functions, and
+/// the answer Kong's case expects.
+struct Port {
+    upstream_path: &'static str,
+    access: Option<&'static str>,
+    header_filter: &'static str,
+    body_filter: &'static str,
+    status: u16,
+    body: &'static str,
+}
+
+/// Kong's `header_filter_by_lua_block` in most of these cases.
+const NO_LENGTH: &str = "ngx.header.content_length = nil";
+
+async fn run_port(gw: &Gateway, up: std::net::SocketAddr, name: &str, p: &Port) {
+    let service = json(
+        gw,
+        "POST",
+        "/services",
+        json!({"name": name, "url": format!("http://{up}{}", p.upstream_path)}),
+    )
+    .await;
+    status(&service, 201, "service");
+    let route = json(
+        gw,
+        "POST",
+        &format!("/services/{name}/routes"),
+        json!({"paths": [format!("/{name}")]}),
+    )
+    .await;
+    status(&route, 201, "route");
+    let mut config = json!({
+        "header_filter": [p.header_filter],
+        "body_filter": [p.body_filter],
+    });
+    if let Some(access) = p.access {
+        config["access"] = json!([access]);
+    }
+    let plugin = json(
+        gw,
+        "POST",
+        &format!("/services/{name}/plugins"),
+        json!({"name": "post-function", "config": config}),
+    )
+    .await;
+    status(&plugin, 201, "plugin");
+    let resp = gw.get(&format!("/{name}")).await;
+    assert_eq!(resp.status().as_u16(), p.status);
+    assert_eq!(resp.text().await.unwrap(), p.body);
+}
+
+/// Registers `ports` as cases of one spec file and runs them on `gw`.
+async fn run_file(file: &str, gw: Gateway, ports: Vec<(&'static str, Port)>) {
+    let up = upstream().await;
+    let mut c: Vec<Case> = Vec::new();
+    for (i, (title, port)) in ports.into_iter().enumerate() {
+        let port = Arc::new(port);
+        c.push((
+            title.to_string(),
+            Box::new(move |gw| -> common::kong::CaseFuture {
+                let port = port.clone();
+                Box::pin(async move { run_port(&gw, up, &format!("case{i}"), &port).await })
+            }),
+        ));
+    }
+    common::kong::run(file, gw, c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_status() {
+    let ports = vec![
+        (
+            "TEST 1: service.response.get_status() returns a number",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "ngx.arg[1] = 'type: ' .. type(kong.service.response.get_status()) ngx.arg[2] = true",
+                status: 200,
+                body: "type: number",
+            },
+        ),
+        (
+            "TEST 2: service.response.get_status() returns 200",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "ngx.arg[1] = 'status: ' .. kong.service.response.get_status() ngx.arg[2] = true",
+                status: 200,
+                body: "status: 200",
+            },
+        ),
+        (
+            "TEST 3: service.response.get_status() returns 404",
+            Port {
+                upstream_path: "/status/404",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "ngx.arg[1] = 'status: ' .. kong.service.response.get_status() ngx.arg[2] = true",
+                status: 404,
+                body: "status: 404",
+            },
+        ),
+        (
+            "TEST 4: service.response.get_status() gets service status only",
+            Port {
+                upstream_path: "/status/404",
+                access: None,
+                header_filter: "ngx.header.content_length = nil ngx.status = 200",
+                body_filter: "ngx.arg[1] = 'service response status: ' .. kong.service.response.get_status() .. '\\n' \
+                              .. 'response status: ' .. ngx.status ngx.arg[2] = true",
+                status: 200,
+                body: "service response status: 404\nresponse status: 200",
+            },
+        ),
+    ];
+    run_file(
+        "t/01-pdk/07-service-response/01-get_status.t",
+        Gateway::start(),
+        ports,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_headers() {
+    let ports = vec![
+        (
+            "TEST 1: service.response.get_headers() returns a table",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "ngx.arg[1] = 'type: ' .. type(kong.service.response.get_headers()) ngx.arg[2] = true",
+                status: 200,
+                body: "type: table",
+            },
+        ),
+        (
+            "TEST 2: service.response.get_headers() returns service response headers",
+            Port {
+                upstream_path: "/multi",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local headers = kong.service.response.get_headers() \
+                    ngx.arg[1] = 'Foo: ' .. headers.Foo .. '\\n' .. 'Bar: ' .. headers.Bar .. '\\n' \
+                    .. 'Accept: ' .. table.concat(headers.Accept, ', ') ngx.arg[2] = true",
+                status: 200,
+                body: "Foo: Hello\nBar: World\nAccept: application/json, text/html",
+            },
+        ),
+        (
+            "TEST 3: service.response.get_headers() returns service response headers with case-insensitive metatable",
+            Port {
+                upstream_path: "/xfoo",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local headers = kong.service.response.get_headers() \
+                    ngx.arg[1] = 'X-Foo-Header: ' .. headers['X-Foo-Header'] .. '\\n' \
+                    .. 'x-Foo-header: ' .. headers['x-Foo-header'] .. '\\n' \
+                    .. 'x_foo_header: ' .. headers['x_foo_header'] .. '\\n' \
+                    .. 'x_Foo_header: ' .. headers['x_Foo_header'] ngx.arg[2] = true",
+                status: 200,
+                body: "X-Foo-Header: Hello\nx-Foo-header: Hello\nx_foo_header: Hello\nx_Foo_header: Hello",
+            },
+        ),
+        (
+            "TEST 7: service.response.get_headers() raises error when trying to fetch with max_headers invalid value",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local _, err = pcall(kong.service.response.get_headers, 'invalid') \
+                    ngx.arg[1] = 'error: ' .. err ngx.arg[2] = true",
+                status: 200,
+                body: "error: max_headers must be a number",
+            },
+        ),
+        (
+            "TEST 8: service.response.get_headers() raises error when trying to fetch with max_headers < 1",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local _, err = pcall(kong.service.response.get_headers, 0) \
+                    ngx.arg[1] = 'error: ' .. err ngx.arg[2] = true",
+                status: 200,
+                body: "error: max_headers must be >= 1",
+            },
+        ),
+        (
+            "TEST 9: service.response.get_headers() raises error when trying to fetch with max_headers > 1000",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local _, err = pcall(kong.service.response.get_headers, 1001) \
+                    ngx.arg[1] = 'error: ' .. err ngx.arg[2] = true",
+                status: 200,
+                body: "error: max_headers must be <= 1000",
+            },
+        ),
+        (
+            "TEST 10: service.response.get_headers() returns only service headers",
+            Port {
+                upstream_path: "/service-header",
+                access: Some("ngx.header['X-Non-Service-Header'] = 'test'"),
+                header_filter: NO_LENGTH,
+                body_filter: "local headers = kong.service.response.get_headers() \
+                    ngx.arg[1] = 'X-Service-Header: ' .. headers['X-Service-Header'] .. '\\n' \
+                    .. 'X-Non-Service-Header: ' .. type(headers['X-Non-Service-Header']) .. '\\n' \
+                    .. 'X-Non-Service-Header: ' .. ngx.header['X-Non-Service-Header'] ngx.arg[2] = true",
+                status: 200,
+                body: "X-Service-Header: test\nX-Non-Service-Header: nil\nX-Non-Service-Header: test",
+            },
+        ),
+    ];
+    run_file(
+        "t/01-pdk/07-service-response/02-get_headers.t",
+        Gateway::start(),
+        ports,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_header() {
+    let only_service = "local get_header = kong.service.response.get_header \
+        ngx.arg[1] = 'X-Service-Header: ' .. get_header('X-Service-Header') .. '\\n' \
+        .. 'X-Non-Service-Header: ' .. type(get_header('X-Non-Service-Header')) .. '\\n' \
+        .. 'X-Non-Service-Header: ' .. ngx.header['X-Non-Service-Header'] ngx.arg[2] = true";
+    let ports = vec![
+        (
+            "TEST 1: service.response.get_header() returns first header when multiple is given with same name",
+            Port {
+                upstream_path: "/multi",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "ngx.arg[1] = 'content type header value: ' .. kong.service.response.get_header('Accept') ngx.arg[2] = true",
+                status: 200,
+                body: "content type header value: application/json",
+            },
+        ),
+        (
+            "TEST 2: service.response.get_header() returns values from case-insensitive metatable",
+            Port {
+                upstream_path: "/xfoo",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local get = kong.service.response.get_header \
+                    ngx.arg[1] = 'X-Foo-Header: ' .. get('X-Foo-Header') .. '\\n' \
+                    .. 'x-Foo-header: ' .. get('x-Foo-header') .. '\\n' \
+                    .. 'x_foo_header: ' .. get('x_foo_header') .. '\\n' \
+                    .. 'x_Foo_header: ' .. get('x_Foo_header') ngx.arg[2] = true",
+                status: 200,
+                body: "X-Foo-Header: Hello\nx-Foo-header: Hello\nx_foo_header: Hello\nx_Foo_header: Hello",
+            },
+        ),
+        (
+            "TEST 3: service.response.get_header() returns nil when header is missing",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "ngx.arg[1] = 'X-Missing: ' .. type(kong.service.response.get_header('X-Missing')) ngx.arg[2] = true",
+                status: 200,
+                body: "X-Missing: nil",
+            },
+        ),
+        (
+            "TEST 5: service.response.get_header() raises error when trying to fetch with invalid argument",
+            Port {
+                upstream_path: "/status/200",
+                access: None,
+                header_filter: NO_LENGTH,
+                body_filter: "local _, err = pcall(kong.service.response.get_header) \
+                    ngx.arg[1] = 'error: ' .. err ngx.arg[2] = true",
+                status: 200,
+                body: "error: name must be a string",
+            },
+        ),
+        (
+            "TEST 6: service.response.get_header() returns only service header",
+            Port {
+                upstream_path: "/service-header",
+                access: Some("ngx.header['X-Non-Service-Header'] = 'test'"),
+                header_filter: NO_LENGTH,
+                body_filter: only_service,
+                status: 200,
+                body: "X-Service-Header: test\nX-Non-Service-Header: nil\nX-Non-Service-Header: test",
+            },
+        ),
+        (
+            "TEST 7: service.response.get_header() doesn't include headers set by response.set_header",
+            Port {
+                upstream_path: "/service-header",
+                access: Some("ngx.header['X-Non-Service-Header'] = 'test'"),
+                header_filter: NO_LENGTH,
+                body_filter: only_service,
+                status: 200,
+                body: "X-Service-Header: test\nX-Non-Service-Header: nil\nX-Non-Service-Header: test",
+            },
+        ),
+    ];
+    run_file(
+        "t/01-pdk/07-service-response/03-get_header.t",
+        Gateway::start(),
+        ports,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_header_host() {
+    let ports = vec![(
+        "TEST 5: service.request.set_header(\"Host\") sets Host header sent to the service",
+        Port {
+            upstream_path: "/echo",
+            access: Some("kong.service.request.set_header('Host', 'example.com')"),
+            header_filter: NO_LENGTH,
+            body_filter: "local body = kong.response.get_raw_body() \
+                if body then kong.response.set_raw_body('host: ' .. body:match('\\r\\n[Hh]ost: ([^\\r]*)') .. '\\n') end",
+            status: 200,
+            body: "host: example.com\n",
+        },
+    )];
+    run_file(
+        "t/01-pdk/06-service-request/09-set_header.t",
+        Gateway::start(),
+        ports,
+    )
+    .await;
+}
