@@ -216,6 +216,9 @@ run_mode() {
 
   start_nginx upstream upstream.nginx.conf "$up" "$LOAD_CPUSET" "$WORKERS"
   head -c 1048576 /dev/zero | tr '\0' a >"$RUN/$MODE/upstream/1m.bin"
+  # nginx's workers (nobody) must reach it through mktemp's 0700 directory.
+  chmod 711 "$RUN" "$RUN/$MODE" "$RUN/$MODE/upstream"
+  chmod 644 "$RUN/$MODE/upstream/1m.bin"
   PEER[up]="http://127.0.0.1:$up/|$LAST_PID|"
   wait_url "http://127.0.0.1:$up/"
   start_nginx nginx nginx-plain.conf "$ngx" "$GW_CPUSET" "$WORKERS" "127.0.0.1:$up"

@@ -320,7 +320,7 @@ async fn ngx_ctx_is_not_kong_ctx_shared(gw: Arc<Gateway>, up: Arc<Upstream>) {
         json!({"access": [
             "ngx.ctx.a = 1 kong.ctx.shared.a = 2 \
              return kong.response.exit(200, tostring(ngx.ctx.a) .. tostring(kong.ctx.shared.a) \
-             .. tostring(rawequal(ngx.ctx, kong.ctx.shared)))"
+             .. tostring(ngx.ctx == kong.ctx.shared))"
         ]}),
     )
     .await;
