@@ -9,10 +9,10 @@
 //!   with the PDK's other checks;
 //! - TEST 4-6, 8 need nginx's content phase or a response already sent by
 //!   `ngx.say` outside Kong's flow (no such phase for a function);
+//! - TEST 14 checks nginx's `default_type` (a location's Content-Type),
+//!   a setting the gateway does not have;
 //! - TEST 22-38 are gRPC (stream/TLS: HTTP/2 with a gRPC client);
-//! - TEST 39 is the stream subsystem (stream/TLS);
-//! - TEST 41-42 call `exit` from a timer-less log context of the test
-//!   harness (nginx's `ngx.timer` + log phase: mock-upstream endpoint);
+//! - TEST 39 and 41-43 are the stream subsystem (stream/TLS);
 //! - TEST 45 needs `kong.globalpatches` (cjson precision), covered by the
 //!   cjson tests;
 //! - TEST 19 ("does not override content-length header when given") is
