@@ -124,11 +124,13 @@ pub(crate) fn closure_of<'gc>(
     let fp = crate::vm::closure::FunctionProto::load(&ctx, proto, &mut |s| {
         *seen.entry(s.to_vec()).or_insert_with(|| ctx.intern(s))
     });
-    let upvalues = (0..proto.upvalues.len()).map(|i| {
-        let v = if i == 0 { env } else { Value::Nil };
-        ctx.new_upval(crate::vm::closure::UpvalState::Closed(v))
-    });
-    ctx.new_closure(fp, upvalues)
+    let upvalues: Vec<_> = (0..proto.upvalues.len())
+        .map(|i| {
+            let v = if i == 0 { env } else { Value::Nil };
+            ctx.new_upval(crate::vm::closure::UpvalState::Closed(v))
+        })
+        .collect();
+    ctx.new_closure(fp, &upvalues)
 }
 
 /// The message for a file that cannot be read, as lua5.4 words it.

@@ -187,7 +187,8 @@ impl<'gc, O: MetaOp<'gc>> Driver<'gc, O> {
             }
             Drive::Call(function, call_args, n, kind) => {
                 self.awaiting = Some(kind);
-                stack.replace(ctx, call_args[..n].to_vec());
+                stack.clear();
+                stack.extend(call_args[..n].iter().copied());
                 SequencePoll::Call {
                     function,
                     is_tail: false,
@@ -255,7 +256,8 @@ pub(super) fn run<'gc, O: MetaOp<'gc>>(
     let then = BoxSequence::new(&ctx, driver);
     match call {
         Some((function, args, n)) => {
-            stack.replace(ctx, args[..n].to_vec());
+            stack.clear();
+            stack.extend(args[..n].iter().copied());
             Ok(CallbackReturn::Call {
                 function,
                 then: Some(then),

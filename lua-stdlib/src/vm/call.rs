@@ -212,6 +212,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     }
 
     /// Pushes a Lua frame for closure `c` called at `func`.
+    #[inline(always)]
     pub fn call_lua(
         &mut self,
         st: &mut ThreadState<'gc>,
@@ -262,7 +263,11 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
             // Missing parameters are nil; other registers are written
             // before they are read (the code generator guarantees it).
-            st.stack.resize(base + max, Value::Nil);
+            if st.stack.len() >= base + max {
+                st.stack.truncate(base + max);
+            } else {
+                st.stack.resize(base + max, Value::Nil);
+            }
             for j in nargs..nparams {
                 st.stack[base + j] = Value::Nil;
             }

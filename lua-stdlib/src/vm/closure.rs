@@ -142,24 +142,60 @@ pub type UpVal<'gc> = Gc<'gc, Lock<UpvalState<'gc>>>;
 #[collect(no_drop)]
 pub struct Closure<'gc>(pub(crate) Gc<'gc, ClosureState<'gc>>);
 
+/// Upvalues kept inside the closure object: most closures have this many
+/// or fewer, and are then one allocation, not two.
+const INLINE_UPVALUES: usize = 4;
+
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct ClosureState<'gc> {
     pub proto: Gc<'gc, FunctionProto<'gc>>,
-    pub upvalues: Box<[Lock<UpVal<'gc>>]>,
+    /// The upvalues when there are at most [`INLINE_UPVALUES`]; the slots
+    /// past `len` (and all of them when `heap` is used) hold a placeholder.
+    inline: [Lock<UpVal<'gc>>; INLINE_UPVALUES],
+    /// All the upvalues when there are more.
+    heap: Box<[Lock<UpVal<'gc>>]>,
+    len: u8,
+}
+
+impl<'gc> ClosureState<'gc> {
+    /// The closure's upvalues, in the prototype's order.
+    #[inline]
+    pub fn upvalues(&self) -> &[Lock<UpVal<'gc>>] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len as usize]
+        } else {
+            &self.heap
+        }
+    }
 }
 
 impl<'gc> Closure<'gc> {
+    /// A closure of `proto` with `upvalues` (at most 255); `placeholder`
+    /// fills the unused inline slots.
     pub fn new(
         mc: &Mutation<'gc>,
         proto: Gc<'gc, FunctionProto<'gc>>,
-        upvalues: impl IntoIterator<Item = UpVal<'gc>>,
+        upvalues: &[UpVal<'gc>],
+        placeholder: UpVal<'gc>,
     ) -> Closure<'gc> {
+        let small = upvalues.len() <= INLINE_UPVALUES;
+        let inline = std::array::from_fn(|i| match upvalues.get(i) {
+            Some(&up) if small => Lock::new(up),
+            _ => Lock::new(placeholder),
+        });
+        let heap: Box<[Lock<UpVal<'gc>>]> = if small {
+            Box::default()
+        } else {
+            upvalues.iter().map(|&up| Lock::new(up)).collect()
+        };
         Closure(Gc::new(
             mc,
             ClosureState {
                 proto,
-                upvalues: upvalues.into_iter().map(Lock::new).collect(),
+                inline,
+                heap,
+                len: upvalues.len().min(255) as u8,
             },
         ))
     }
@@ -191,8 +227,15 @@ impl<'gc> Closure<'gc> {
     /// Replaces upvalue `i` (for `debug.upvaluejoin`).
     pub fn set_upvalue(self, mc: &Mutation<'gc>, i: usize, up: UpVal<'gc>) {
         let w = Gc::write(mc, self.0);
-        if i < self.0.upvalues.len() {
-            gc_arena::barrier::field!(w, ClosureState, upvalues).as_deref()[i]
+        if i >= self.0.upvalues().len() {
+            return;
+        }
+        if self.0.heap.is_empty() {
+            gc_arena::barrier::field!(w, ClosureState, inline)[i]
+                .unlock()
+                .set(up);
+        } else {
+            gc_arena::barrier::field!(w, ClosureState, heap).as_deref()[i]
                 .unlock()
                 .set(up);
         }

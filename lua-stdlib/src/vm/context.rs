@@ -31,6 +31,8 @@ pub struct GlobalState<'gc> {
     /// Weak tables and finalizers (`gc.rs`).
     pub(crate) gc: Gc<'gc, RefLock<super::gc::GcState<'gc>>>,
     pub(crate) gc_control: super::gc::GcControl,
+    /// Fills the unused upvalue slots of closures (never read).
+    pub(crate) placeholder_upval: UpVal<'gc>,
 }
 
 /// Warnings kept outside the arena: a `Gc<RefLock<_>>` of pointer-free
@@ -61,6 +63,10 @@ impl<'gc> GlobalState<'gc> {
             warnings: Warnings::default(),
             gc: Gc::new(mc, RefLock::new(Default::default())),
             gc_control: super::gc::GcControl::new(),
+            placeholder_upval: Gc::new(
+                mc,
+                gc_arena::lock::Lock::new(UpvalState::Closed(Value::Nil)),
+            ),
         }
     }
 }
@@ -194,12 +200,16 @@ impl<'gc> Context<'gc> {
         Gc::new(self.mc, gc_arena::lock::Lock::new(state))
     }
 
+    pub(crate) fn placeholder_upval(self) -> UpVal<'gc> {
+        self.state.placeholder_upval
+    }
+
     pub(crate) fn new_closure(
         self,
         proto: Gc<'gc, FunctionProto<'gc>>,
-        upvalues: impl IntoIterator<Item = UpVal<'gc>>,
+        upvalues: &[UpVal<'gc>],
     ) -> Closure<'gc> {
-        Closure::new(self.mc, proto, upvalues)
+        Closure::new(self.mc, proto, upvalues, self.state.placeholder_upval)
     }
 
     /// Keeps `v` alive outside the arena; [`Context::fetch`] gets it back in

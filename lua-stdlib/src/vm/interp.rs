@@ -733,7 +733,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let fp = Gc::as_ref(cs.proto);
             let code: &'gc [u32] = &fp.code;
             let kst: &'gc [Value<'gc>] = &fp.constants;
-            let ups = &cs.upvalues;
+            let ups = cs.upvalues();
             // Fuel is counted in a local and written back before anything that
             // can run a callback or leave the loop.
             let mut budget = self.fuel.remaining();
@@ -869,7 +869,13 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         };
                         let v = if k(i) { kst[c(i)] } else { reg!(c(i)) };
                         if let Value::Table(tab) = t {
-                            if tab.metatable().is_none() {
+                            if tab.metatable().is_some() {
+                                // An existing field is written without
+                                // consulting `__newindex`.
+                                if tab.raw_set_existing(&ctx, key, v) {
+                                    continue;
+                                }
+                            } else {
                                 let r = match key {
                                     Value::Integer(n) => tab.raw_set_int(&ctx, n, v),
                                     key => tab.raw_set(&ctx, key, v),
@@ -1375,9 +1381,20 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                         caller.base + caller.closure.fproto().max_stack as usize;
                                     let v = if n == 1 { reg!(ra) } else { Value::Nil };
                                     let want = ret.nresults as usize;
-                                    st.frames.pop();
+                                    // A Lua frame: nothing to drop.
+                                    if let Some(
+                                        other @ (Frame::Sequence { .. } | Frame::Await { .. }),
+                                    ) = st.frames.pop()
+                                    {
+                                        drop(other);
+                                    }
                                     self.fuel.set_remaining(budget);
-                                    st.stack.resize(extent.max(ret.func + want), Value::Nil);
+                                    let need = extent.max(ret.func + want);
+                                    if st.stack.len() >= need {
+                                        st.stack.truncate(need);
+                                    } else {
+                                        st.stack.resize(need, Value::Nil);
+                                    }
                                     if want > 0 {
                                         st.stack[ret.func] = v;
                                         for j in 1..want {
@@ -1493,15 +1510,25 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         save!();
                         let np = fp.protos[bx(i)];
                         let descs = &np.proto.upvalues;
-                        let mut upv = Vec::with_capacity(descs.len());
-                        for d in descs {
-                            upv.push(if d.in_stack {
-                                self.find_upval(st, base + d.index as usize)
-                            } else {
-                                ups[d.index as usize].get()
-                            });
-                        }
-                        reg!(ra) = Value::Function(Function::Closure(ctx.new_closure(np, upv)));
+                        let capture =
+                            |m: &Self, st: &mut ThreadState<'gc>, d: &super::closure::UpvalDesc| {
+                                if d.in_stack {
+                                    m.find_upval(st, base + d.index as usize)
+                                } else {
+                                    ups[d.index as usize].get()
+                                }
+                            };
+                        let cl = if descs.len() <= 4 {
+                            let mut upv = [ctx.placeholder_upval(); 4];
+                            for (slot, d) in upv.iter_mut().zip(descs.iter()) {
+                                *slot = capture(self, st, d);
+                            }
+                            ctx.new_closure(np, &upv[..descs.len()])
+                        } else {
+                            let upv: Vec<_> = descs.iter().map(|d| capture(self, st, d)).collect();
+                            ctx.new_closure(np, &upv)
+                        };
+                        reg!(ra) = Value::Function(Function::Closure(cl));
                     }
                     VARARG => {
                         // lua5.4 saves the pc here (its GC check), which decides the

@@ -25,21 +25,57 @@ pub struct StrBox {
     /// 0 until computed for long strings; always set for short ones.
     hash: Cell<u64>,
     seed: u64,
-    bytes: Box<[u8]>,
+    bytes: Bytes,
     _charge: Charge,
 }
 
-impl<'gc> String<'gc> {
-    pub fn as_bytes(self) -> &'gc [u8] {
-        &Gc::as_ref(self.0).bytes
+/// A string's bytes: inside the object for short strings (one allocation,
+/// and comparing or sorting them reads one object, not two), in a buffer
+/// of their own for long ones.
+enum Bytes {
+    Inline { len: u8, buf: [u8; SHORT_STRING] },
+    Heap(Box<[u8]>),
+}
+
+impl Bytes {
+    fn new(bytes: &[u8]) -> Bytes {
+        if bytes.len() <= SHORT_STRING {
+            let mut buf = [0u8; SHORT_STRING];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Bytes::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            Bytes::Heap(bytes.into())
+        }
     }
 
+    #[inline]
+    fn get(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, buf } => &buf[..*len as usize],
+            Bytes::Heap(b) => b,
+        }
+    }
+}
+
+impl<'gc> String<'gc> {
+    #[inline]
+    pub fn as_bytes(self) -> &'gc [u8] {
+        Gc::as_ref(self.0).bytes.get()
+    }
+
+    #[inline]
     pub fn len(self) -> usize {
-        self.0.bytes.len()
+        match &self.0.bytes {
+            Bytes::Inline { len, .. } => *len as usize,
+            Bytes::Heap(b) => b.len(),
+        }
     }
 
     pub fn is_empty(self) -> bool {
-        self.0.bytes.is_empty()
+        self.len() == 0
     }
 
     /// The bytes as UTF-8, if they are.
@@ -47,8 +83,9 @@ impl<'gc> String<'gc> {
         std::str::from_utf8(self.as_bytes())
     }
 
+    #[inline]
     pub fn is_short(self) -> bool {
-        self.len() <= SHORT_STRING
+        matches!(self.0.bytes, Bytes::Inline { .. })
     }
 
     /// The hash used by tables (cached).
@@ -58,7 +95,7 @@ impl<'gc> String<'gc> {
         if h != 0 {
             return h;
         }
-        let h = hash_bytes(self.0.seed, &self.0.bytes);
+        let h = hash_bytes(self.0.seed, self.0.bytes.get());
         self.0.hash.set(h);
         h
     }
@@ -76,7 +113,7 @@ impl PartialEq for String<'_> {
             return true;
         }
         // Two distinct short strings always differ: they are interned.
-        let (a, b) = (&self.0.bytes, &other.0.bytes);
+        let (a, b) = (self.as_bytes(), other.as_bytes());
         a.len() > SHORT_STRING && a.len() == b.len() && self.hash() == other.hash() && a == b
     }
 }
@@ -164,7 +201,7 @@ impl<'gc> Interner<'gc> {
             StrBox {
                 hash: Cell::new(hash),
                 seed: self.seed,
-                bytes: bytes.into(),
+                bytes: Bytes::new(bytes),
                 _charge: self.meter.charge(bytes.len()),
             },
         ))
@@ -187,7 +224,7 @@ impl<'gc> Interner<'gc> {
                 // big set. Dead entries of other hashes go at the next
                 // rehash or purge.
                 (h, Some(weak)) if h == hash => match weak.upgrade(mc) {
-                    Some(s) if *s.bytes == *bytes => return String(s),
+                    Some(s) if s.bytes.get() == bytes => return String(s),
                     Some(_) => {}
                     None => {
                         free.get_or_insert(i);

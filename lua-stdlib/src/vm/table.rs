@@ -280,7 +280,55 @@ impl<'gc> TableState<'gc> {
 
     #[inline]
     pub fn get_str(&self, key: super::string::String<'gc>) -> Value<'gc> {
-        self.get_node(Value::String(key))
+        if self.nodes.is_empty() {
+            return Value::Nil;
+        }
+        let found = if key.is_short() {
+            self.find_short_string(key)
+        } else {
+            self.find_node(Value::String(key))
+        };
+        match found {
+            Some(i) => self.nodes[i].value,
+            None => Value::Nil,
+        }
+    }
+
+    /// Overwrites the value of a key that is present with a non-nil value
+    /// (where no `__newindex` is consulted); `false` when it is absent or
+    /// the table is frozen (the caller takes the general path).
+    #[inline]
+    fn set_existing(&mut self, key: Value<'gc>, value: Value<'gc>) -> bool {
+        if self.frozen {
+            return false;
+        }
+        let slot = match key {
+            Value::Integer(i) if (i as u64).wrapping_sub(1) < self.array.len() as u64 => {
+                let slot = &mut self.array[(i - 1) as usize];
+                if slot.is_nil() {
+                    return false;
+                }
+                slot
+            }
+            Value::String(s) if s.is_short() && !self.nodes.is_empty() => {
+                match self.find_short_string(s) {
+                    Some(n) => &mut self.nodes[n].value,
+                    None => return false,
+                }
+            }
+            Value::Nil => return false,
+            Value::Number(f) if f.is_nan() => return false,
+            k => match self.find_node(normalize(k)) {
+                Some(n) => &mut self.nodes[n].value,
+                None => return false,
+            },
+        };
+        if slot.is_nil() {
+            return false;
+        }
+        *slot = value;
+        self.absent = 0;
+        true
     }
 
     /// Sets `t[key] = value` without metamethods.
@@ -796,6 +844,14 @@ impl<'gc> Table<'gc> {
         value: Value<'gc>,
     ) -> Result<(), SetError> {
         self.0.borrow_mut(mc).set(key, value)
+    }
+
+    /// `t[key] = value` when `key` is present with a non-nil value, so
+    /// that a table with a metatable is written without looking up
+    /// `__newindex`; `false`: absent (or frozen), nothing was written.
+    #[inline]
+    pub fn raw_set_existing(self, mc: &Mutation<'gc>, key: Value<'gc>, value: Value<'gc>) -> bool {
+        self.0.borrow_mut(mc).set_existing(key, value)
     }
 
     /// Sets an integer key without checks beyond frozenness, fast for
