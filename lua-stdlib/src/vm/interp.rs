@@ -1381,13 +1381,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                         caller.base + caller.closure.fproto().max_stack as usize;
                                     let v = if n == 1 { reg!(ra) } else { Value::Nil };
                                     let want = ret.nresults as usize;
-                                    // A Lua frame: nothing to drop.
-                                    if let Some(
-                                        other @ (Frame::Sequence { .. } | Frame::Await { .. }),
-                                    ) = st.frames.pop()
-                                    {
-                                        drop(other);
-                                    }
+                                    // A Lua frame: it owns nothing, so it
+                                    // is forgotten rather than dropped (a
+                                    // call to `Frame`'s drop glue).
+                                    std::mem::forget(st.frames.pop());
                                     self.fuel.set_remaining(budget);
                                     let need = extent.max(ret.func + want);
                                     if st.stack.len() >= need {
