@@ -256,11 +256,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
             // Missing parameters are nil; other registers are written
             // before they are read (the code generator guarantees it).
-            if st.stack.len() >= base + max {
-                st.stack.truncate(base + max);
-            } else {
-                st.stack.resize(base + max, Value::Nil);
-            }
+            set_top(&mut st.stack, base + max);
             for j in nargs..nparams {
                 st.stack[base + j] = Value::Nil;
             }
@@ -656,6 +652,17 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 Ok(Flow::Continue)
             }
         }
+    }
+}
+
+/// Truncates the stack to `top` slots or extends it with nils.
+/// (`resize_with`: `resize` takes its fill value through memory.)
+#[inline(always)]
+pub(crate) fn set_top(stack: &mut Vec<Value<'_>>, top: usize) {
+    if stack.len() >= top {
+        stack.truncate(top);
+    } else {
+        stack.resize_with(top, || Value::Nil);
     }
 }
 

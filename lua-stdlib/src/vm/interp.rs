@@ -131,6 +131,39 @@ fn to_int_strict(v: Value<'_>) -> Option<i64> {
     }
 }
 
+/// The operands of an arithmetic instruction were not two integers or two
+/// floats: mixed numbers are computed here; `Ok(None)` leaves the operation
+/// to the `MMBIN*` instruction that follows (metamethods, string coercion,
+/// errors). `k`: the second operand is a constant.
+#[cold]
+#[inline(never)]
+fn arith_slow<'gc>(
+    op: u8,
+    x: Value<'gc>,
+    y: Value<'gc>,
+    k: bool,
+) -> Result<Option<Value<'gc>>, &'static str> {
+    let ev = op_event(op);
+    let is_num = |v: Value<'gc>| matches!(v, Value::Integer(_) | Value::Number(_));
+    let go = if k {
+        match ev {
+            meta::BAND | meta::BOR | meta::BXOR => is_num(x),
+            _ => true,
+        }
+    } else {
+        (is_num(x) && is_num(y))
+            || matches!(
+                ev,
+                meta::BAND | meta::BOR | meta::BXOR | meta::SHL | meta::SHR
+            )
+    };
+    if go {
+        arith(ev, x, y)
+    } else {
+        Ok(None)
+    }
+}
+
 fn op_event(op: u8) -> Event {
     match op {
         ADD | ADDI | ADDK => meta::ADD,
@@ -786,6 +819,48 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 };
             }
 
+            // A binary arithmetic or bitwise instruction (`$k`: with a
+            // constant operand): integer and float operands here, each
+            // opcode its own copy with its operation known; mixed numbers
+            // in `arith_slow`; anything else falls to the `MMBIN*` after it.
+            macro_rules! arith_op {
+                ($i:ident, $ra:ident, $op:expr, $y:expr, $k:expr) => {{
+                    let x = reg!(b($i));
+                    let y = $y;
+                    match (x, y) {
+                        (Value::Integer(p), Value::Integer(q)) => {
+                            if let Some(r) = arith_int($op, p, q) {
+                                reg!($ra) = Value::Integer(r);
+                                pc += 1;
+                                continue;
+                            }
+                        }
+                        (Value::Number(p), Value::Number(q)) => {
+                            if let Some(r) = arith_float($op, p, q) {
+                                reg!($ra) = Value::Number(r);
+                                pc += 1;
+                                continue;
+                            }
+                        }
+                        _ => {}
+                    }
+                    match arith_slow($op, x, y, $k) {
+                        Ok(Some(v)) => {
+                            reg!($ra) = v;
+                            pc += 1;
+                        }
+                        Ok(None) => {}
+                        Err(m) => {
+                            // As in lua5.4, the position is the last
+                            // saved one: integer division by zero is
+                            // raised from the unprotected fast path.
+                            self.fuel.set_remaining(budget);
+                            return Err(self.rt_error(st, m));
+                        }
+                    }
+                }};
+            }
+
             loop {
                 let i = code[pc];
                 pc += 1;
@@ -970,50 +1045,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             _ => {}
                         }
                     }
-                    ADDK | SUBK | MULK | MODK | POWK | DIVK | IDIVK | BANDK | BORK | BXORK => {
-                        let x = reg!(b(i));
-                        let y = kst[c(i)];
-                        match (x, y) {
-                            (Value::Integer(p), Value::Integer(q)) => {
-                                if let Some(r) = arith_int(op(i), p, q) {
-                                    reg!(ra) = Value::Integer(r);
-                                    pc += 1;
-                                    continue;
-                                }
-                            }
-                            (Value::Number(p), Value::Number(q)) => {
-                                if let Some(r) = arith_float(op(i), p, q) {
-                                    reg!(ra) = Value::Number(r);
-                                    pc += 1;
-                                    continue;
-                                }
-                            }
-                            _ => {}
-                        }
-                        let ev = op_event(op(i));
-                        let numeric = match ev {
-                            meta::BAND | meta::BOR | meta::BXOR => {
-                                matches!(x, Value::Integer(_) | Value::Number(_))
-                            }
-                            _ => true,
-                        };
-                        if numeric {
-                            match arith(ev, x, y) {
-                                Ok(Some(v)) => {
-                                    reg!(ra) = v;
-                                    pc += 1;
-                                }
-                                Ok(None) => {}
-                                Err(m) => {
-                                    // Integer division by zero: at this
-                                    // instruction's line, as 5.4.8 saves
-                                    // the pc for it (5.4.4 kept the last
-                                    // saved one; errors.lua checks 5.4.8).
-                                    save!();
-                                    return Err(self.rt_error(st, m));
-                                }
-                            }
-                        }
+                    ADDK => arith_op!(i, ra, ADDK, kst[c(i)], true),
+                    SUBK => arith_op!(i, ra, SUBK, kst[c(i)], true),
+                    MULK => arith_op!(i, ra, MULK, kst[c(i)], true),
+                    MODK => arith_op!(i, ra, MODK, kst[c(i)], true),
+                    POWK | DIVK | IDIVK | BANDK | BORK | BXORK => {
+                        arith_op!(i, ra, op(i), kst[c(i)], true)
                     }
                     SHRI | SHLI => {
                         let imm = sc(i);
@@ -1031,50 +1068,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             pc += 1;
                         }
                     }
-                    ADD | SUB | MUL | MOD | POW | DIV | IDIV | BAND | BOR | BXOR | SHL | SHR => {
-                        let x = reg!(b(i));
-                        let y = reg!(c(i));
-                        match (x, y) {
-                            (Value::Integer(p), Value::Integer(q)) => {
-                                if let Some(r) = arith_int(op(i), p, q) {
-                                    reg!(ra) = Value::Integer(r);
-                                    pc += 1;
-                                    continue;
-                                }
-                            }
-                            (Value::Number(p), Value::Number(q)) => {
-                                if let Some(r) = arith_float(op(i), p, q) {
-                                    reg!(ra) = Value::Number(r);
-                                    pc += 1;
-                                    continue;
-                                }
-                            }
-                            _ => {}
-                        }
-                        let ev = op_event(op(i));
-                        let numeric = matches!(x, Value::Integer(_) | Value::Number(_))
-                            && matches!(y, Value::Integer(_) | Value::Number(_));
-                        let bitwise = matches!(
-                            ev,
-                            meta::BAND | meta::BOR | meta::BXOR | meta::SHL | meta::SHR
-                        );
-                        if numeric || bitwise {
-                            match arith(ev, x, y) {
-                                Ok(Some(v)) => {
-                                    reg!(ra) = v;
-                                    pc += 1;
-                                }
-                                Ok(None) => {}
-                                Err(m) => {
-                                    // Integer division by zero: at this
-                                    // instruction's line, as 5.4.8 saves
-                                    // the pc for it (5.4.4 kept the last
-                                    // saved one; errors.lua checks 5.4.8).
-                                    save!();
-                                    return Err(self.rt_error(st, m));
-                                }
-                            }
-                        }
+                    ADD => arith_op!(i, ra, ADD, reg!(c(i)), false),
+                    SUB => arith_op!(i, ra, SUB, reg!(c(i)), false),
+                    MUL => arith_op!(i, ra, MUL, reg!(c(i)), false),
+                    MOD => arith_op!(i, ra, MOD, reg!(c(i)), false),
+                    POW | DIV | IDIV | BAND | BOR | BXOR | SHL | SHR => {
+                        arith_op!(i, ra, op(i), reg!(c(i)), false)
                     }
                     MMBIN | MMBINI | MMBINK => {
                         let prev = code[pc - 2];
@@ -1386,12 +1385,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                     // call to `Frame`'s drop glue).
                                     std::mem::forget(st.frames.pop());
                                     self.fuel.set_remaining(budget);
-                                    let need = extent.max(ret.func + want);
-                                    if st.stack.len() >= need {
-                                        st.stack.truncate(need);
-                                    } else {
-                                        st.stack.resize(need, Value::Nil);
-                                    }
+                                    super::call::set_top(
+                                        &mut st.stack,
+                                        extent.max(ret.func + want),
+                                    );
                                     if want > 0 {
                                         st.stack[ret.func] = v;
                                         for j in 1..want {
