@@ -6,6 +6,7 @@
 #
 #   bench/lua.sh            # builds release, 3 runs each
 #   RUNS=5 bench/lua.sh fib gsub
+#   LUNAGATE_BIN=path/to/lunagate bench/lua.sh   # that binary, no build
 #
 # lua-stdlib (our VM) runs the same scripts in
 # `cargo bench -p lua-stdlib --bench scripts`, with CPU-time ratios too.
@@ -13,8 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 command -v lua5.4 >/dev/null || { echo "needs lua5.4 (apt-get install lua5.4)"; exit 1; }
-cargo build --release -q
-LG=target/release/lunagate
+if [ -n "${LUNAGATE_BIN:-}" ]; then
+  LG=$LUNAGATE_BIN
+else
+  cargo build --release -q
+  LG=target/release/lunagate
+fi
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $LG"
 
 best() { # best wall time in ms of "$@" over RUNS runs
   local best=

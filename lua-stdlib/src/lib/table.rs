@@ -488,18 +488,34 @@ impl<'gc> MetaOp<'gc> for Concat<'gc> {
                 }
             }
             ConcatAt::Add => {
-                let before = self.out.len();
-                add_field(ctx, &mut self.out, answer, self.i)?;
-                if self.i == self.last {
+                let mut answer = answer;
+                loop {
+                    let before = self.out.len();
+                    add_field(ctx, &mut self.out, answer, self.i)?;
+                    if self.i == self.last {
+                        charge(exec, self.out.len() - before);
+                        self.result = Value::String(ctx.intern(&self.out));
+                        return Ok(Access::Done);
+                    }
+                    if let Some(sep) = self.sep {
+                        add_bytes(ctx, &mut self.out, sep.as_bytes())?;
+                    }
                     charge(exec, self.out.len() - before);
-                    self.result = Value::String(ctx.intern(&self.out));
-                    return Ok(Access::Done);
+                    self.i += 1;
+                    // A table without a metatable is read here, one unit
+                    // per element as the machine charges, while the slice
+                    // lasts (the machine's round trip per element cost
+                    // more than the element).
+                    match self.t {
+                        Value::Table(t)
+                            if t.metatable().is_none() && exec.fuel().remaining() > 1 =>
+                        {
+                            exec.fuel().consume(1);
+                            answer = t.raw_get_int(self.i);
+                        }
+                        _ => break,
+                    }
                 }
-                if let Some(sep) = self.sep {
-                    add_bytes(ctx, &mut self.out, sep.as_bytes())?;
-                }
-                charge(exec, self.out.len() - before);
-                self.i += 1;
             }
         }
         self.at = ConcatAt::Add;

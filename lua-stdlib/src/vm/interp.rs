@@ -944,13 +944,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         };
                         let v = if k(i) { kst[c(i)] } else { reg!(c(i)) };
                         if let Value::Table(tab) = t {
-                            if tab.metatable().is_some() {
-                                // An existing field is written without
-                                // consulting `__newindex`.
-                                if tab.raw_set_existing(&ctx, key, v) {
-                                    continue;
-                                }
-                            } else {
+                            if tab.metatable().is_none() {
                                 let r = match key {
                                     Value::Integer(n) => tab.raw_set_int(&ctx, n, v),
                                     key => tab.raw_set(&ctx, key, v),
