@@ -225,16 +225,6 @@ const MINI_SLICE: i64 = 8192;
 /// Instructions one finalizer may run when no call's budget bounds it.
 const FINALIZER_FUEL: u64 = 10_000_000;
 
-/// The collector's pacing: a cycle starts when the number of objects has
-/// doubled since the last one (lua5.4's default pause of 200%; gc-arena's
-/// default, 50%, spent a fifth of a closure-heavy script's time tracing the
-/// same live libraries), and never before 4096 new objects.
-const GC_PACING: gc_arena::metrics::Pacing = gc_arena::metrics::Pacing {
-    sleep_factor: 1.0,
-    min_sleep: 4096,
-    ..gc_arena::metrics::Pacing::DEFAULT
-};
-
 /// One Lua state: an arena with its globals, registry and interned strings.
 ///
 /// Dropping it closes it as `lua_close` does: every table still marked
@@ -269,12 +259,8 @@ impl Drop for Vm {
 impl Vm {
     /// An empty VM: no library is loaded (see [`env`]).
     pub fn new() -> Vm {
-        let arena = Arena::<Rootable![vm::context::GlobalState<'_>]>::new(|mc| {
-            vm::context::GlobalState::new(mc)
-        });
-        arena.metrics().set_pacing(GC_PACING);
         Vm {
-            arena,
+            arena: Arena::new(|mc| vm::context::GlobalState::new(mc)),
             bytes_after_gc: 0,
             gc_busy: false,
             finalizer_fuel: FINALIZER_FUEL,

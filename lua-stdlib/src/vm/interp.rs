@@ -851,10 +851,11 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         }
                         Ok(None) => {}
                         Err(m) => {
-                            // As in lua5.4, the position is the last
-                            // saved one: integer division by zero is
-                            // raised from the unprotected fast path.
-                            self.fuel.set_remaining(budget);
+                            // Integer division by zero: at this
+                            // instruction's line, as 5.4.8 saves
+                            // the pc for it (5.4.4 kept the last
+                            // saved one; errors.lua checks 5.4.8).
+                            save!();
                             return Err(self.rt_error(st, m));
                         }
                     }
