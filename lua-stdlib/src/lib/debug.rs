@@ -410,7 +410,7 @@ fn db_getupvalue<'gc>(
         stack.clear();
         return Ok(CallbackReturn::Return);
     };
-    let up = c.state().upvalues[n as usize - 1].get();
+    let up = c.state().upvalues()[n as usize - 1].get();
     let v = read_upval(exec, stack, up);
     stack.replace(ctx, (name, v));
     Ok(CallbackReturn::Return)
@@ -428,7 +428,7 @@ fn db_setupvalue<'gc>(
         stack.clear();
         return Ok(CallbackReturn::Return);
     };
-    let up = c.state().upvalues[n as usize - 1].get();
+    let up = c.state().upvalues()[n as usize - 1].get();
     write_upval(ctx, exec, stack, up, v);
     stack.replace(ctx, name);
     Ok(CallbackReturn::Return)
@@ -447,7 +447,7 @@ fn check_upval<'gc>(
         Function::Closure(c) => usize::try_from(n)
             .ok()
             .and_then(|n| n.checked_sub(1))
-            .filter(|&i| i < c.state().upvalues.len())
+            .filter(|&i| i < c.state().upvalues().len())
             .map(|i| (c, i)),
         Function::Callback(_) => None,
     })
@@ -462,7 +462,7 @@ fn db_upvalueid<'gc>(
         stack.replace(ctx, Value::Nil);
         return Ok(CallbackReturn::Return);
     };
-    let up = c.state().upvalues[i].get();
+    let up = c.state().upvalues()[i].get();
     stack.replace(ctx, upvalue_id(ctx, up));
     Ok(CallbackReturn::Return)
 }
@@ -504,7 +504,7 @@ fn db_upvaluejoin<'gc>(
     let Some((f2, n2)) = check_upval(stack, 2, 3)? else {
         return arg_fail(3, "invalid upvalue index");
     };
-    let up = f2.state().upvalues[n2].get();
+    let up = f2.state().upvalues()[n2].get();
     f1.set_upvalue(&ctx, n1, up);
     stack.clear();
     Ok(CallbackReturn::Return)
