@@ -65,7 +65,7 @@ const WAITING: &[(&str, &str)] = &[
     ),
     (
         "coroutine",
-        "needs debug.sethook (lib/debug.rs; coroutine.lua:349)",
+        "a hook set on another (suspended) coroutine: its call/line/return trace (coroutine.lua:349)",
     ),
     (
         "errors",
@@ -73,7 +73,7 @@ const WAITING: &[(&str, &str)] = &[
     ),
     (
         "locals",
-        "return hooks (debug.sethook with 'r') around __close (locals.lua:784)",
+        "yields inside __close while an error unwinds, then the error reported (locals.lua:969)",
     ),
 ];
 

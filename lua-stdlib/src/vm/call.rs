@@ -10,7 +10,7 @@ use super::error::Error;
 use super::meta;
 use super::thread::{
     close_upvalues, Executor, ExecutorMode, Frame, Incoming, LuaFrame, Ret, Stop, Thread,
-    ThreadMode, ThreadState, ERROR_STACK_EXTRA, MAX_STACK,
+    ThreadMode, ThreadState, ERROR_STACK_EXTRA, HOOK_CALL, HOOK_RET, MAX_STACK,
 };
 use super::value::{Function, Value};
 
@@ -97,6 +97,15 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 Value::Function(Function::Callback(cb)) => {
                     ret.depth = self.call_depth(st, &ret)?;
                     st.stack.truncate(func + 1 + nargs);
+                    if st.hook_for(HOOK_CALL) && !take_skip(&mut st.hook, |h| &mut h.skip_call) {
+                        // The hook first, with the callback as level 2;
+                        // then the callback, from its marker.
+                        if let Some(h) = st.hook.as_mut() {
+                            h.skip_call = true;
+                        }
+                        let culprit = Some(Function::Callback(cb));
+                        return self.call_hook(st, "call", None, culprit, Some((func + 1, ret)));
+                    }
                     let r = {
                         let exec = Execution {
                             executor: self.ex,
@@ -104,6 +113,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             is_main: self.is_main,
                             frames: &st.frames,
                             fuel: &mut *self.fuel,
+                            hook: &mut st.hook,
                         };
                         cb.call(self.ctx, exec, Stack::new(&mut st.stack, func + 1))
                     };
@@ -115,6 +125,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         }
                     };
                     return match r {
+                        CallbackReturn::Return if st.hook_for(HOOK_RET) => {
+                            let culprit = Some(Function::Callback(cb));
+                            self.call_hook(st, "return", None, culprit, Some((func + 1, ret)))
+                        }
                         CallbackReturn::Return => self.act(st, None, func + 1, ret, Action::Return),
                         CallbackReturn::Sequence(seq) => {
                             st.frames.push(Frame::Sequence {
@@ -192,6 +206,46 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         }
     }
 
+    /// Calls the thread's hook function with `event` (and `line`) above
+    /// a marker frame: `window` is the marker's stack window and return
+    /// (a callback's arguments or results, handed on when the hook is
+    /// done), else an empty window above the live stack. `culprit`: the
+    /// callback the marker stands for (level 2 for the hook).
+    pub fn call_hook(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+        event: &'static str,
+        line: Option<i64>,
+        culprit: Option<Function<'gc>>,
+        window: Option<(usize, Ret)>,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        let Some(h) = st.hook.as_mut() else {
+            return Ok(Flow::Continue);
+        };
+        h.in_hook = true;
+        let func = h.func;
+        let (base, mut ret) = window.unwrap_or_else(|| {
+            let b = st.stack.len();
+            (b, Ret::new(b, 0))
+        });
+        if window.is_none() {
+            ret.depth = top_depth(st);
+        }
+        st.frames.push(Frame::Sequence {
+            seq: BoxSequence(Box::new(HookDone {
+                culprit,
+                then_call: event == "call",
+            })),
+            base,
+            ret,
+        });
+        let at = st.stack.len();
+        let ev = Value::String(self.ctx.intern(event.as_bytes()));
+        let line = line.map_or(Value::Nil, Value::Integer);
+        st.stack.extend_from_slice(&[func, ev, line]);
+        self.call_value(st, at, 2, Ret::new(at, 0))
+    }
+
     /// "attempt to call a nil value (global 'f')": named by how the
     /// running Lua function called it (`luaG_callerror`: the calling
     /// instruction, `(metamethod 'add')` for a metamethod), else by what
@@ -262,6 +316,19 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
             push_lua_frame(&mut st.frames, c, base, 0, ret);
         }
+        if st.hook.is_some() {
+            if let Some(h) = st.hook.as_mut() {
+                if !h.in_hook {
+                    h.oldpc = 0;
+                }
+            }
+            if st.hook_for(HOOK_CALL) {
+                let event = if ret.tail { "tail call" } else { "call" };
+                if let Flow::Stop(s) = self.call_hook(st, event, None, None, None)? {
+                    self.pending_stop = Some(s);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -299,7 +366,15 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         st.stack.resize(extent, Value::Nil);
                     }
                 } else {
-                    st.stack.resize(extent, Value::Nil);
+                    // (A hook's marker returns above live values.)
+                    st.stack.resize(extent.max(ret.func), Value::Nil);
+                }
+                if let Some(h) = st.hook.as_mut() {
+                    // `rethook`: the caller's line is not new again (a
+                    // trace hook returns to an instruction not yet run).
+                    if !h.skip_trace {
+                        h.oldpc = f.pc.saturating_sub(1);
+                    }
                 }
                 Ok(Flow::Continue)
             }
@@ -315,6 +390,19 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         first: usize,
         n: usize,
     ) -> Result<Flow<'gc>, Error<'gc>> {
+        if st.hook_for(HOOK_RET) && !take_skip(&mut st.hook, |h| &mut h.skip_return) {
+            // The hook runs with the function still on the stack; then the
+            // return instruction runs again.
+            if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+                f.pc = f.pc.saturating_sub(1);
+            }
+            if let Some(h) = st.hook.as_mut() {
+                h.skip_return = true;
+                h.skip_trace = true;
+            }
+            let _ = (first, n);
+            return self.call_hook(st, "return", None, None, None);
+        }
         let Some(Frame::Lua(f)) = st.frames.pop() else {
             return Err(self.error_msg("return from a non-Lua frame"));
         };
@@ -414,6 +502,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
             return Ok(Flow::Continue);
         };
+        if seq.0.hook_marker() {
+            hook_done(st);
+        }
         let r = {
             let exec = Execution {
                 executor: self.ex,
@@ -421,6 +512,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 is_main: self.is_main,
                 frames: &st.frames,
                 fuel: &mut *self.fuel,
+                hook: &mut st.hook,
             };
             seq.0.poll(self.ctx, exec, Stack::new(&mut st.stack, base))
         };
@@ -528,6 +620,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 }
                 Some(Frame::Await { .. }) => {}
                 Some(Frame::Sequence { mut seq, base, ret }) => {
+                    if seq.0.hook_marker() {
+                        hook_done(st);
+                    }
                     close_upvalues(self.ctx.mutation(), self.thread, st, base);
                     while st.tbc.last().is_some_and(|&t| t >= base) {
                         st.tbc.pop();
@@ -540,6 +635,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             is_main: self.is_main,
                             frames: &st.frames,
                             fuel: &mut *self.fuel,
+                            hook: &mut st.hook,
                         };
                         seq.0
                             .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
@@ -576,6 +672,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
             return Err(err);
         };
+        if seq.0.hook_marker() {
+            hook_done(st);
+        }
         st.stack.truncate(base);
         let r = {
             let exec = Execution {
@@ -584,6 +683,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 is_main: self.is_main,
                 frames: &st.frames,
                 fuel: &mut *self.fuel,
+                hook: &mut st.hook,
             };
             seq.0
                 .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
@@ -611,7 +711,8 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 return Stop::Paused;
             }
             let r = match st.frames.last() {
-                Some(Frame::Lua(_)) => self.execute(st),
+                Some(Frame::Lua(_)) if st.traced() => self.execute::<true>(st),
+                Some(Frame::Lua(_)) => self.execute::<false>(st),
                 Some(Frame::Sequence { .. }) => self.poll_sequence(st),
                 Some(Frame::Await { .. }) | None => {
                     Err(self.error_msg("cannot continue a thread with nothing to run"))
@@ -863,6 +964,68 @@ fn hand_back<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, r: Result<Vec<Value<'gc>
             t.incoming = Incoming::Values(n);
         }
         Err(e) => t.incoming = Incoming::Error(e),
+    }
+}
+
+/// The hook is off while it runs: on again when its marker is done.
+fn hook_done(st: &mut ThreadState<'_>) {
+    if let Some(h) = st.hook.as_mut() {
+        h.in_hook = false;
+    }
+}
+
+/// Takes a one-shot flag of the hook state.
+fn take_skip<'gc>(
+    hook: &mut Option<Box<super::thread::HookState<'gc>>>,
+    flag: impl for<'h> FnOnce(&'h mut super::thread::HookState<'gc>) -> &'h mut bool,
+) -> bool {
+    match hook.as_mut() {
+        Some(h) => std::mem::take(flag(h)),
+        None => false,
+    }
+}
+
+/// A hook function's caller: when the hook returns, its window (empty, or
+/// the arguments or results of the callback it stands for) is returned
+/// to where the marker's call goes (`HookThen` runs the callback first).
+#[derive(gc_arena::Collect)]
+#[collect(no_drop)]
+struct HookDone<'gc> {
+    culprit: Option<Function<'gc>>,
+    /// A call hook: the callback runs when the hook is done.
+    then_call: bool,
+}
+
+impl<'gc> super::callback::Sequence<'gc> for HookDone<'gc> {
+    fn traceback_name(&self) -> Option<&'static str> {
+        Some("\0hook")
+    }
+
+    fn culprit(&self) -> Option<Function<'gc>> {
+        self.culprit
+    }
+
+    fn hook_marker(&self) -> bool {
+        true
+    }
+
+    fn yieldable(&self) -> bool {
+        false
+    }
+
+    fn poll(
+        &mut self,
+        _ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        _stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        match (self.then_call, self.culprit) {
+            (true, Some(function)) => Ok(SequencePoll::Call {
+                function,
+                is_tail: true,
+            }),
+            _ => Ok(SequencePoll::Return),
+        }
     }
 }
 

@@ -170,6 +170,14 @@ pub trait Sequence<'gc>: DynCollect<'gc> {
         None
     }
 
+    /// A VM-internal continuation waiting for a hook function: the
+    /// function it calls is named `hook '?'`, and the hook is on again
+    /// when it is done.
+    #[doc(hidden)]
+    fn hook_marker(&self) -> bool {
+        false
+    }
+
     /// A VM-internal continuation running a `__close` while an error
     /// unwinds: the frames between it and the protected call that will
     /// catch the error are already gone for lua5.4 (its debug levels skip
@@ -522,6 +530,8 @@ pub struct Execution<'gc, 'a> {
     pub(crate) is_main: bool,
     pub(crate) frames: &'a [Frame<'gc>],
     pub(crate) fuel: &'a mut Fuel,
+    /// The running thread's hook (`debug.sethook`).
+    pub(crate) hook: &'a mut Option<Box<super::thread::HookState<'gc>>>,
 }
 
 /// The Lua function that called a callback: where errors point.

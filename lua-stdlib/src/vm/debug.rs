@@ -339,6 +339,15 @@ impl<'a, 'gc> StackView<'a, 'gc> {
 
     /// How the caller named the function at `level` (`getfuncname`).
     pub fn name(&self, level: Level) -> Option<(&'static str, String)> {
+        let below = match level {
+            Level::Running(_) => self.frames.len(),
+            Level::Frame(i) => i,
+        };
+        if let Some(Frame::Sequence { seq, .. }) = below.checked_sub(1).map(|b| &self.frames[b]) {
+            if seq.0.hook_marker() {
+                return Some(("hook", "?".into()));
+            }
+        }
         let caller = self.caller(level)?;
         called_name(caller.closure.proto(), caller.pc.checked_sub(1)?)
     }

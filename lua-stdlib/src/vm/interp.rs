@@ -699,6 +699,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
             CLOSE | RETURN => {
                 f.pc -= 1;
+                if let Some(h) = st.hook.as_mut() {
+                    // The instruction goes on: no new line for it.
+                    h.skip_trace = true;
+                }
             }
             _ => {}
         }
@@ -750,10 +754,15 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     }
 
     /// Runs the Lua frame on top of `st`.
-    pub(crate) fn execute(&mut self, st: &mut ThreadState<'gc>) -> Result<Flow<'gc>, Error<'gc>> {
+    /// `HOOKED`: line and count hooks are checked before each instruction
+    /// (a second copy of the loop, so code without hooks pays nothing).
+    pub(crate) fn execute<const HOOKED: bool>(
+        &mut self,
+        st: &mut ThreadState<'gc>,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
         let ctx = self.ctx;
         'newframe: loop {
-            if self.fuel.should_stop() {
+            if self.fuel.should_stop() || HOOKED != st.traced() {
                 return Ok(Flow::Continue);
             }
             let Some(Frame::Lua(frame)) = st.frames.last() else {
@@ -863,6 +872,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
 
             loop {
+                if HOOKED {
+                    save!();
+                    if self.trace_exec(st, pc)? {
+                        leave!();
+                    }
+                }
                 let i = code[pc];
                 pc += 1;
                 budget -= 1;
@@ -1365,7 +1380,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         // number of results, with no upvalue to close.
                         let n = (op(i) == RETURN1) as usize;
                         let nf = st.frames.len();
-                        if nf >= 2 && st.open_upvals.last().is_none_or(|&(idx, _)| idx < base) {
+                        if !HOOKED
+                            && nf >= 2
+                            && st.open_upvals.last().is_none_or(|&(idx, _)| idx < base)
+                        {
                             if let (Frame::Lua(caller), Frame::Lua(f)) =
                                 (&st.frames[nf - 2], &st.frames[nf - 1])
                             {
@@ -1559,6 +1577,65 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 }
             }
         }
+    }
+
+    /// `luaG_traceexec`: the count and line hooks before the instruction
+    /// at `pc` of the top frame; `Ok(true)` when a hook call was pushed
+    /// (the instruction runs when it is done).
+    fn trace_exec(&mut self, st: &mut ThreadState<'gc>, pc: usize) -> Result<bool, Error<'gc>> {
+        use super::thread::{HOOK_COUNT, HOOK_LINE};
+        let Some(Frame::Lua(f)) = st.frames.last() else {
+            return Ok(false);
+        };
+        let p = f.closure.proto();
+        let Some(h) = st.hook.as_mut() else {
+            return Ok(false);
+        };
+        if std::mem::take(&mut h.skip_trace) {
+            return Ok(false);
+        }
+        if pc == 0 && p.code.first().is_some_and(|&i| op(i) == VARARGPREP) {
+            // Hooks start after VARARGPREP; the next line is new.
+            h.oldpc = 1;
+            return Ok(false);
+        }
+        let mut count = false;
+        if !std::mem::take(&mut h.line_pending) {
+            h.left = h.left.saturating_sub(1);
+            if h.left == 0 && h.mask & HOOK_COUNT != 0 {
+                h.left = h.count;
+                count = true;
+            }
+        }
+        let line = |i: usize| p.lines.get(i).copied().map_or(-1, i64::from);
+        let mut new_line = None;
+        if h.mask & HOOK_LINE != 0 {
+            let oldpc = if h.oldpc < p.code.len() { h.oldpc } else { 0 };
+            if count {
+                // The line event waits for the count hook's return.
+                h.line_pending = true;
+            } else {
+                if pc <= oldpc || line(oldpc) != line(pc) {
+                    new_line = Some(line(pc));
+                }
+                h.oldpc = pc;
+            }
+        }
+        let (event, l) = if count {
+            if !h.line_pending {
+                h.skip_trace = true;
+            }
+            ("count", None)
+        } else if let Some(l) = new_line {
+            h.skip_trace = true;
+            ("line", Some(l))
+        } else {
+            return Ok(false);
+        };
+        if let Flow::Stop(s) = self.call_hook(st, event, l, None, None)? {
+            self.pending_stop = Some(s);
+        }
+        Ok(true)
     }
 
     fn for_error(&self, st: &ThreadState<'gc>, what: &str, v: Value<'gc>) -> Error<'gc> {

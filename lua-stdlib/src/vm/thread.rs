@@ -147,6 +147,59 @@ pub struct ThreadState<'gc> {
     /// [`ERROR_STACK_EXTRA`] more slots, and overflowing those is "error in
     /// error handling" (lua5.4's `ERRORSTACKSIZE`).
     pub(crate) overflow: bool,
+    /// `debug.sethook`'s hook on this thread.
+    pub(crate) hook: Option<Box<HookState<'gc>>>,
+}
+
+/// Hook events (`LUA_MASK*`).
+pub(crate) const HOOK_CALL: u8 = 1;
+pub(crate) const HOOK_RET: u8 = 2;
+pub(crate) const HOOK_LINE: u8 = 4;
+pub(crate) const HOOK_COUNT: u8 = 8;
+
+/// A thread's hook (`L->hook`, `hookmask`, `basehookcount`, `hookcount`,
+/// `oldpc`) and where it is in calling it.
+#[derive(Collect)]
+#[collect(no_drop)]
+pub(crate) struct HookState<'gc> {
+    pub func: Value<'gc>,
+    pub mask: u8,
+    pub count: u32,
+    /// Instructions left before the count hook.
+    pub left: u32,
+    /// The hook is running (hooks do not fire inside it).
+    pub in_hook: bool,
+    /// The next trace of the top Lua frame only finishes what the last
+    /// one started (the instruction it stopped before runs now).
+    pub skip_trace: bool,
+    /// The line event is still due after the count hook of this pc.
+    pub line_pending: bool,
+    /// The next return of the top Lua frame already called its hook.
+    pub skip_return: bool,
+    /// The next call of a callback already called its hook.
+    pub skip_call: bool,
+    /// The pc of the last line traced (`L->oldpc`).
+    pub oldpc: usize,
+}
+
+impl ThreadState<'_> {
+    /// Line or count hooks are to be checked before each instruction.
+    #[inline]
+    pub(crate) fn traced(&self) -> bool {
+        match &self.hook {
+            None => false,
+            Some(h) => !h.in_hook && h.mask & (HOOK_LINE | HOOK_COUNT) != 0,
+        }
+    }
+
+    /// The hook for `event`, when it is to be called now.
+    #[inline]
+    pub(crate) fn hook_for(&self, event: u8) -> bool {
+        match &self.hook {
+            None => false,
+            Some(h) => !h.in_hook && h.mask & event != 0,
+        }
+    }
 }
 
 /// Slots a thread may use past [`MAX_STACK`] while it handles a stack
@@ -172,6 +225,7 @@ impl<'gc> Thread<'gc> {
                 death: None,
                 c_base: 0,
                 overflow: false,
+                hook: None,
             }),
         ))
     }
