@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 
 use common::kong::{run, Case, CaseFuture};
-use common::pdk::{cases, function_of, route_with, Block};
+use common::pdk::{cases, function_of, gateway_with_token, route_with, Block};
 use common::Gateway;
 
 const TOKEN: &str = "node-test-token";
@@ -174,18 +174,7 @@ async fn shared_between_functions(gw: Arc<Gateway>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_node() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut gw = Gateway::spawn_with(tmp.path(), 1, &[], &[("LUNAGATE_ADMIN_TOKEN", TOKEN)]);
-    let mut auth = reqwest::header::HeaderMap::new();
-    auth.insert(
-        "authorization",
-        format!("Bearer {TOKEN}").parse().expect("header"),
-    );
-    gw.http = reqwest::Client::builder()
-        .no_proxy()
-        .default_headers(auth)
-        .build()
-        .expect("client");
+    let (gw, _dir) = gateway_with_token(1, TOKEN);
     let mut c: Vec<Case> = cases(blocks());
     c.push((
         "kong.cache is shared by the node's functions".into(),

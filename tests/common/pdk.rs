@@ -158,3 +158,46 @@ pub fn cases(blocks: Vec<Block>) -> Vec<Case> {
         })
         .collect()
 }
+
+/// A gateway with `workers` workers whose Admin API wants `token` (so the
+/// node has a sensitive setting), and whose client sends it. Keep the
+/// directory as long as the gateway.
+pub fn gateway_with_token(workers: usize, token: &str) -> (Gateway, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut gw = Gateway::spawn_with(tmp.path(), workers, &[], &[("LUNAGATE_ADMIN_TOKEN", token)]);
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    gw.http = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(auth)
+        .build()
+        .expect("client");
+    (gw, tmp)
+}
+
+/// Sends one request (raw HTTP/1.1, `Connection: close`) with `host` and
+/// an optional body, and reads the answer.
+pub async fn send(
+    gw: &Arc<Gateway>,
+    method: &str,
+    host: &str,
+    path: &str,
+    body: Option<&str>,
+) -> super::RawResponse {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(b) = body {
+        raw.push_str(&format!("Content-Length: {}\r\n\r\n{b}", b.len()));
+    } else {
+        raw.push_str("\r\n");
+    }
+    let addr = gw.proxy;
+    tokio::task::spawn_blocking(move || {
+        let (mut responses, _) = super::pipelined(addr, &[&raw]);
+        responses.remove(0)
+    })
+    .await
+    .expect("request")
+}
