@@ -221,3 +221,19 @@ do
   collectgarbage()
   print("modes", count(t), count(u))
 end
+
+-- the mode is read from the metatable at each collection (of a table
+-- whose metatable had a __mode when set: see conformance/README.md)
+do
+  local mt = {__mode = "k"}
+  local t = setmetatable({}, mt)
+  local function fill() t[{}] = 1; t[1] = {} end
+  fill()
+  mt.__mode = "v"
+  collectgarbage()
+  print("k then v", count(t), t[1])
+  fill()
+  mt.__mode = nil
+  collectgarbage()
+  print("then strong", count(t))
+end

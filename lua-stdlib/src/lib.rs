@@ -37,9 +37,12 @@
 //! A [`Call`] runs under a [`Budget`]: instructions (every VM instruction
 //! costs 1 and library functions charge for their work), running time
 //! (counted only while the call runs, not while it is suspended or
-//! waiting), and a memory cap on the whole VM. A call over budget ends with
-//! an error that `pcall` cannot catch; the VM stays usable and the memory
-//! the call took is collected.
+//! waiting), and a memory cap on the whole VM (what the VM holds, checked
+//! between slices of the call: a call that takes the VM past it ends with
+//! `not enough memory`). A call over budget ends with an error that `pcall`
+//! cannot catch; the VM stays usable and the memory the call took is
+//! collected. Finalizers (`__gc`) that run during a call are charged to its
+//! instruction budget.
 
 #![forbid(unsafe_code)]
 

@@ -248,7 +248,14 @@ pub(crate) fn weaken<'gc>(mc: &Mutation<'gc>, root: &GlobalState<'gc>) {
         let Some(t) = r.table.upgrade(mc) else {
             return false;
         };
+        // The mode is the metatable's now, as each lgc.c traversal reads
+        // it (the metatable may be the table itself: read it first).
+        let mode = match t.borrow().metatable() {
+            Some(mt) => mt.raw_get_str(root.event_names[super::meta::MODE as usize]),
+            None => Value::Nil,
+        };
         let mut s = t.borrow_mut(mc);
+        s.set_weak_mode(mode);
         let (k, v) = s.weak_mode();
         if !k && !v {
             s.set_weak_registered(false);

@@ -70,6 +70,21 @@ const GC_WEAK_REGISTERED: u8 = 4;
 /// Marked for finalization (`gc.rs`).
 const GC_FINALIZER: u8 = 8;
 
+/// The `GC_WEAK_*` bits of a `__mode` value.
+fn mode_bits(mode: Value<'_>) -> u8 {
+    let mut bits = 0;
+    if let Value::String(m) = mode {
+        for &b in m.as_bytes() {
+            match b {
+                b'k' => bits |= GC_WEAK_KEYS,
+                b'v' => bits |= GC_WEAK_VALUES,
+                _ => {}
+            }
+        }
+    }
+    bits
+}
+
 /// The key a cleared weak entry keeps: it holds the slot (probing and
 /// `next` stay correct) and equals nothing (`NaN` is never a key).
 fn dead_key<'gc>() -> Value<'gc> {
@@ -650,6 +665,11 @@ impl<'gc> TableState<'gc> {
         self.metatable
     }
 
+    /// Sets the weak mode from the metatable's `__mode` as it is now.
+    pub(crate) fn set_weak_mode(&mut self, mode: Value<'gc>) {
+        self.gc_flags = (self.gc_flags & !(GC_WEAK_KEYS | GC_WEAK_VALUES)) | mode_bits(mode);
+    }
+
     /// (weak keys, weak values).
     pub(crate) fn weak_mode(&self) -> (bool, bool) {
         (
@@ -918,15 +938,7 @@ impl<'gc> Table<'gc> {
         let ctx = *ctx;
         let (mut mode, mut gc) = (0u8, false);
         if let Some(mt) = mt {
-            if let Value::String(m) = super::meta::event_in(ctx, mt, super::meta::MODE) {
-                for &b in m.as_bytes() {
-                    match b {
-                        b'k' => mode |= GC_WEAK_KEYS,
-                        b'v' => mode |= GC_WEAK_VALUES,
-                        _ => {}
-                    }
-                }
-            }
+            mode = mode_bits(super::meta::event_in(ctx, mt, super::meta::MODE));
             gc = !super::meta::event_in(ctx, mt, super::meta::GC).is_nil();
         }
         let (old, register_weak, register_gc) = {
