@@ -218,6 +218,14 @@ async fn sandbox_mode_shows_kongs_set_and_refuses_the_rest() {
         "#,
     )
     .await;
+    stored(
+        &admin,
+        "configuration",
+        "local c = kong.configuration return kong.response.exit(200, c.untrusted_lua .. ';' \
+         .. table.concat(c.untrusted_lua_sandbox_requires, ',') .. ';' \
+         .. table.concat(c.untrusted_lua_sandbox_environment, ','))",
+    )
+    .await;
     // sandbox_spec :: has access to string.rep
     stored(
         &admin,
@@ -269,6 +277,10 @@ async fn sandbox_mode_shows_kongs_set_and_refuses_the_rest() {
         })
     );
     assert_eq!(body(&proxy, "rep").await, "aaatruetrue");
+    assert_eq!(
+        body(&proxy, "configuration").await,
+        "sandbox;cjson,cjson.safe,ngx.re,kong.tools.uuid,table.new;os.getenv,debug.traceback"
+    );
     assert_eq!(body(&proxy, "globals").await, "true121true");
 }
 

@@ -122,6 +122,18 @@ impl NodeConfiguration {
             c.add("admin_token", Setting::Str(String::new()));
         }
         c.add(
+            "untrusted_lua",
+            Setting::Str(config.untrusted_lua.name().to_string()),
+        );
+        c.add(
+            "untrusted_lua_sandbox_requires",
+            Setting::List(config.untrusted_lua_sandbox_requires.clone()),
+        );
+        c.add(
+            "untrusted_lua_sandbox_environment",
+            Setting::List(config.untrusted_lua_sandbox_environment.clone()),
+        );
+        c.add(
             "lua_instruction_limit",
             Setting::Int(i64::try_from(config.lua_instruction_limit).unwrap_or(i64::MAX)),
         );
