@@ -157,7 +157,6 @@ async fn hits_all_phases(gw: Arc<Gateway>, plugin: &'static str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs pipeline: body_filter per chunk and log after the response was sent"]
 async fn kong_serverless_phases_spec() {
     let gw = Gateway::start_with_workers(1);
     let mut c: Vec<Case> = Vec::new();

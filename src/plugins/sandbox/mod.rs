@@ -8,7 +8,8 @@
 //! - `sandbox` (the default): Kong's visible set ([`visible`]), `require`
 //!   limited to `--untrusted-lua-sandbox-requires`, names linked by
 //!   `--untrusted-lua-sandbox-environment`.
-//! - `on`: all of it, `io`, `os`, `require`, `load`, `debug` included.
+//! - `on`: all of it, `io`, `os`, `require`, `load` included, and of
+//!   `debug` what only reads (no mode can reach shared state through it).
 //! - `off`: nothing runs; the Admin API refuses functions
 //!   ([`OFF_MESSAGE`]), and stored ones fail their requests.
 //!
@@ -119,6 +120,7 @@ pub fn build<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
     luajit::install(ctx, full);
     pdk::install(ctx, full, cell);
     install_kong_libraries(ctx, full);
+    introspection_only_debug(ctx, full);
     // Each function has its own `_G`, `require` and `package`.
     let package = full.get(ctx, "package");
     let modules = modules(ctx, full);
@@ -193,6 +195,22 @@ pub fn function_env<'gc>(ctx: Context<'gc>, base: Table<'gc>) -> Table<'gc> {
         let _ = env.set_metatable(&ctx, Some(meta));
     }
     env
+}
+
+/// `debug` keeps only what reads: `setmetatable` (of numbers, strings,
+/// nil …), `getregistry`, `setupvalue`, `upvaluejoin`, `setlocal`,
+/// `sethook` and the uservalue setters reach state other functions share,
+/// so no mode has them, `on` included ("nothing one function does is seen
+/// by another").
+fn introspection_only_debug<'gc>(ctx: Context<'gc>, full: Table<'gc>) {
+    let Value::Table(debug) = full.get(ctx, "debug") else {
+        return;
+    };
+    let kept = ctx.new_table();
+    for name in ["traceback", "getinfo", "getlocal", "upvalueid", "gethook"] {
+        let _ = kept.set(ctx, name, debug.get(ctx, name));
+    }
+    let _ = full.set(ctx, "debug", kept);
 }
 
 /// What `require` finds without a file: the libraries (whole, as Kong's
