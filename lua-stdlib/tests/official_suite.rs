@@ -55,14 +55,10 @@ const EXTRA: &[&str] = &[
 const BEYOND: &[&str] = &["gc"];
 
 /// Files of `EXTRA` that pass: they must keep passing.
-const EXTRA_PASSING: &[&str] = &["attrib", "calls", "cstack"];
+const EXTRA_PASSING: &[&str] = &["attrib", "calls", "closure", "cstack", "locals"];
 
 /// Files that fail until a VM item lands: `(file, reason)`.
 const WAITING: &[(&str, &str)] = &[
-    (
-        "closure",
-        "waits for a weak table's entry to be collected (closure.lua:36, `while x[1]`: weak tables), then needs debug.upvalueid (closure.lua:253)",
-    ),
     (
         "coroutine",
         "a hook set on another (suspended) coroutine: its call/line/return trace (coroutine.lua:349)",
@@ -70,10 +66,6 @@ const WAITING: &[(&str, &str)] = &[
     (
         "errors",
         "a call spanning lines errors at the line of its '(' (5.4.8's funcargs; the shared parser gives the line where the expression starts, errors.lua:415); 'too many local variables' is found by the code generator, after a syntax error later in the chunk (errors.lua:696)",
-    ),
-    (
-        "locals",
-        "yields inside __close while an error unwinds, then the error reported (locals.lua:969)",
     ),
 ];
 

@@ -14,7 +14,7 @@
 //! where it stopped.
 
 use super::args::{
-    arg_fail, check_any, check_integer, fail, lib_fn, opt_integer, type_error, LibResult,
+    arg_fail, check_any, check_integer, fail, opt_integer, set_fn, type_error, LibResult,
 };
 use crate::vm::closure::UpvalState;
 use crate::vm::debug::{function_info, Level, StackView};
@@ -25,25 +25,25 @@ use crate::{CallbackReturn, Context, Execution, Function, Stack, Table, Thread, 
 pub fn load_debug<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let t = ctx.new_table();
     let fns: [(&'static str, super::args::LibFn); 16] = [
-        ("getinfo", db_getinfo),
-        ("getlocal", db_getlocal),
-        ("setlocal", db_setlocal),
-        ("getupvalue", db_getupvalue),
-        ("setupvalue", db_setupvalue),
-        ("upvalueid", db_upvalueid),
-        ("upvaluejoin", db_upvaluejoin),
-        ("getmetatable", db_getmetatable),
-        ("setmetatable", db_setmetatable),
-        ("getregistry", db_getregistry),
-        ("getuservalue", db_getuservalue),
-        ("setuservalue", db_setuservalue),
-        ("sethook", super::hook::db_sethook),
-        ("gethook", super::hook::db_gethook),
-        ("traceback", db_traceback),
-        ("setcstacklimit", db_setcstacklimit),
+        ("debug.getinfo", db_getinfo),
+        ("debug.getlocal", db_getlocal),
+        ("debug.setlocal", db_setlocal),
+        ("debug.getupvalue", db_getupvalue),
+        ("debug.setupvalue", db_setupvalue),
+        ("debug.upvalueid", db_upvalueid),
+        ("debug.upvaluejoin", db_upvaluejoin),
+        ("debug.getmetatable", db_getmetatable),
+        ("debug.setmetatable", db_setmetatable),
+        ("debug.getregistry", db_getregistry),
+        ("debug.getuservalue", db_getuservalue),
+        ("debug.setuservalue", db_setuservalue),
+        ("debug.sethook", super::hook::db_sethook),
+        ("debug.gethook", super::hook::db_gethook),
+        ("debug.traceback", db_traceback),
+        ("debug.setcstacklimit", db_setcstacklimit),
     ];
     for (name, f) in fns {
-        let _ = t.set(ctx, name, lib_fn(ctx, name, f));
+        set_fn(ctx, t, name, f);
     }
     t
 }
@@ -322,18 +322,33 @@ fn db_setlocal<'gc>(
     Ok(CallbackReturn::Return)
 }
 
-/// The name lua5.4 gives upvalue `n` (1-based) of `f`, if it has one.
-fn upvalue_name(f: Function<'_>, n: i64) -> Option<String> {
-    let Function::Closure(c) = f else {
-        return None;
-    };
+/// Upvalue `n` (1-based) of a function, when it has one: a Lua
+/// closure's (an index into its upvalues), or one of the upvalues a
+/// callback shows for lua5.4's C closure.
+#[derive(Copy, Clone)]
+enum Upvalue<'gc> {
+    Lua(crate::Closure<'gc>, usize),
+    C(crate::Callback<'gc>, usize),
+}
+
+fn upvalue_at(f: Function<'_>, n: i64) -> Option<Upvalue<'_>> {
     let i = usize::try_from(n).ok()?.checked_sub(1)?;
-    let d = c.proto().upvalues.get(i)?;
-    Some(if d.name.is_empty() {
-        "(no name)".into()
-    } else {
-        String::from_utf8_lossy(&d.name).into_owned()
-    })
+    match f {
+        Function::Closure(c) => (i < c.state().upvalues().len()).then_some(Upvalue::Lua(c, i)),
+        Function::Callback(cb) => (i < cb.upvalues().len()).then_some(Upvalue::C(cb, i)),
+    }
+}
+
+/// The name lua5.4 gives an upvalue (`aux_upvalue`): a C closure's are
+/// all `""`, a stripped Lua function's `(no name)`.
+fn upvalue_name(up: Upvalue<'_>) -> String {
+    match up {
+        Upvalue::C(..) => String::new(),
+        Upvalue::Lua(c, i) => match c.proto().upvalues.get(i) {
+            Some(d) if !d.name.is_empty() => String::from_utf8_lossy(&d.name).into_owned(),
+            _ => "(no name)".into(),
+        },
+    }
 }
 
 /// The value of an upvalue: closed, or in a thread's stack slot (the
@@ -402,17 +417,15 @@ fn db_getupvalue<'gc>(
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let n = check_integer(stack, 1)?;
     let f = check_function_at(stack, 0)?;
-    let Some(name) = upvalue_name(f, n) else {
+    let Some(up) = upvalue_at(f, n) else {
         stack.clear();
         return Ok(CallbackReturn::Return);
     };
-    let Function::Closure(c) = f else {
-        stack.clear();
-        return Ok(CallbackReturn::Return);
+    let v = match up {
+        Upvalue::Lua(c, i) => read_upval(exec, stack, c.state().upvalues()[i].get()),
+        Upvalue::C(cb, i) => cb.upvalues()[i].get(),
     };
-    let up = c.state().upvalues()[n as usize - 1].get();
-    let v = read_upval(exec, stack, up);
-    stack.replace(ctx, (name, v));
+    stack.replace(ctx, (upvalue_name(up), v));
     Ok(CallbackReturn::Return)
 }
 
@@ -424,33 +437,28 @@ fn db_setupvalue<'gc>(
     let v = check_any(stack, 2)?;
     let n = check_integer(stack, 1)?;
     let f = check_function_at(stack, 0)?;
-    let (Some(name), Function::Closure(c)) = (upvalue_name(f, n), f) else {
+    let Some(up) = upvalue_at(f, n) else {
         stack.clear();
         return Ok(CallbackReturn::Return);
     };
-    let up = c.state().upvalues()[n as usize - 1].get();
-    write_upval(ctx, exec, stack, up, v);
-    stack.replace(ctx, name);
+    match up {
+        Upvalue::Lua(c, i) => write_upval(ctx, exec, stack, c.state().upvalues()[i].get(), v),
+        Upvalue::C(cb, i) => cb.set_upvalue(&ctx, i, v),
+    }
+    stack.replace(ctx, upvalue_name(up));
     Ok(CallbackReturn::Return)
 }
 
-/// `checkupval`: the upvalue `n` (argument `argnup`) of the function at
+/// `checkupval`: upvalue `n` (argument `argnup`) of the function at
 /// `argf`, if it exists.
 fn check_upval<'gc>(
     stack: &Stack<'gc, '_>,
     argf: usize,
     argnup: usize,
-) -> LibResult<'gc, Option<(crate::Closure<'gc>, usize)>> {
+) -> LibResult<'gc, Option<Upvalue<'gc>>> {
     let n = check_integer(stack, argnup)?;
     let f = check_function_at(stack, argf)?;
-    Ok(match f {
-        Function::Closure(c) => usize::try_from(n)
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .filter(|&i| i < c.state().upvalues().len())
-            .map(|i| (c, i)),
-        Function::Callback(_) => None,
-    })
+    Ok(upvalue_at(f, n))
 }
 
 fn db_upvalueid<'gc>(
@@ -458,20 +466,25 @@ fn db_upvalueid<'gc>(
     _: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let Some((c, i)) = check_upval(stack, 0, 1)? else {
-        stack.replace(ctx, Value::Nil);
-        return Ok(CallbackReturn::Return);
+    let id = match check_upval(stack, 0, 1)? {
+        None => Value::Nil,
+        Some(Upvalue::Lua(c, i)) => upvalue_id(
+            ctx,
+            gc_arena::Gc::as_ptr(c.state().upvalues()[i].get()) as usize,
+        ),
+        // lua5.4's id of a C closure's upvalue is its slot's address.
+        Some(Upvalue::C(cb, i)) => upvalue_id(ctx, &cb.upvalues()[i] as *const _ as usize),
     };
-    let up = c.state().upvalues()[i].get();
-    stack.replace(ctx, upvalue_id(ctx, up));
+    stack.replace(ctx, id);
     Ok(CallbackReturn::Return)
 }
 
-/// An upvalue's identity as a value: lua5.4 answers a light userdata (its
-/// address); ours is a userdata holding the address, one per address (kept
-/// in the registry), so ids of one upvalue are equal.
-fn upvalue_id<'gc>(ctx: Context<'gc>, up: crate::vm::closure::UpVal<'gc>) -> Value<'gc> {
-    let addr = gc_arena::Gc::as_ptr(up) as usize as i64;
+/// An upvalue's identity as a value: lua5.4 answers a light userdata (the
+/// address of the upvalue, `addr` here); ours is a userdata holding the
+/// address, one per address (kept in the registry), so ids of one upvalue
+/// are equal.
+fn upvalue_id(ctx: Context<'_>, addr: usize) -> Value<'_> {
+    let key = Value::Integer(addr as i64);
     let ids = match ctx.registry().get(ctx, "_UPVALUEIDS") {
         Value::Table(t) => t,
         _ => {
@@ -480,13 +493,13 @@ fn upvalue_id<'gc>(ctx: Context<'gc>, up: crate::vm::closure::UpVal<'gc>) -> Val
             t
         }
     };
-    match ids.get(ctx, Value::Integer(addr)) {
+    match ids.get(ctx, key) {
         Value::Nil => {
             let u = Value::UserData(crate::UserData::new_static(
                 &ctx,
-                super::args::LightUserData(addr as usize),
+                super::args::LightUserData(addr),
             ));
-            let _ = ids.set(ctx, Value::Integer(addr), u);
+            let _ = ids.set(ctx, key, u);
             u
         }
         u => u,
@@ -498,11 +511,15 @@ fn db_upvaluejoin<'gc>(
     _: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let Some((f1, n1)) = check_upval(stack, 0, 1)? else {
+    let Some(up1) = check_upval(stack, 0, 1)? else {
         return arg_fail(1, "invalid upvalue index");
     };
-    let Some((f2, n2)) = check_upval(stack, 2, 3)? else {
+    let Some(up2) = check_upval(stack, 2, 3)? else {
         return arg_fail(3, "invalid upvalue index");
+    };
+    let (Upvalue::Lua(f1, n1), Upvalue::Lua(f2, n2)) = (up1, up2) else {
+        let arg = if matches!(up1, Upvalue::C(..)) { 0 } else { 2 };
+        return arg_fail(arg, "Lua function expected");
     };
     let up = f2.state().upvalues()[n2].get();
     f1.set_upvalue(&ctx, n1, up);

@@ -386,8 +386,9 @@ fn gmatch_step<'gc>(
             push_captures(ctx, stack, &m, s, (start, e), true)?;
         }
         Scan::NotFound => {
+            // No results at all, as `gmatch_aux` returns 0.
             state.set((s.len() + 1, last));
-            stack.replace(ctx, Value::Nil);
+            stack.clear();
         }
         Scan::Paused(at) => {
             state.set((at, last));
@@ -432,8 +433,21 @@ fn str_gmatch<'gc>(
     let init = start_pos(opt_integer(stack, 2, 1)?, s.len()) - 1;
     // Past the end: the iterator finds nothing.
     let state: GmatchState = Rc::new(Cell::new((init.min(s.len() + 1), None)));
-    let iter = Callback::from_fn_with(&ctx, (s, p), move |&subject, ctx, mut exec, mut stack| {
-        match gmatch_step(ctx, &mut exec, &mut stack, subject, &state) {
+    // lua5.4's iterator is a C closure over the subject, the pattern and
+    // its state: the debug library sees those three upvalues.
+    let state_ud = crate::UserData::new_static(&ctx, state.clone());
+    let upvalues = [
+        Value::String(s),
+        Value::String(p),
+        Value::UserData(state_ud),
+    ];
+    let iter = Callback::from_fn_with_upvalues(
+        &ctx,
+        (s, p),
+        &upvalues,
+        move |&subject, ctx, mut exec, mut stack| match gmatch_step(
+            ctx, &mut exec, &mut stack, subject, &state,
+        ) {
             Ok(true) => Ok(CallbackReturn::Return),
             Ok(false) => Ok(CallbackReturn::Sequence(BoxSequence::new(
                 &ctx,
@@ -443,8 +457,8 @@ fn str_gmatch<'gc>(
                 },
             ))),
             Err(e) => Err(e.into_error(ctx, &exec, "string.gmatch")),
-        }
-    });
+        },
+    );
     stack.replace(ctx, iter);
     Ok(CallbackReturn::Return)
 }

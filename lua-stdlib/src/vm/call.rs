@@ -585,8 +585,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         let tm = meta::event(self.ctx, v, meta::CLOSE);
                         let base = st.stack.len();
                         let depth = top_depth(st);
+                        let caught = st.frames.iter().any(|f| {
+                            matches!(f, Frame::Sequence { seq, .. }
+                                if !matches!(seq.0.handler(), Handler::None))
+                        });
                         st.frames.push(Frame::Sequence {
-                            seq: BoxSequence(Box::new(CloseOnError { error: err })),
+                            seq: BoxSequence(Box::new(CloseOnError { error: err, caught })),
                             base,
                             ret: Ret {
                                 depth,
@@ -1035,6 +1039,11 @@ impl<'gc> super::callback::Sequence<'gc> for HookDone<'gc> {
 #[collect(no_drop)]
 struct CloseOnError<'gc> {
     error: Error<'gc>,
+    /// A protected call of this thread catches the error: the `__close`
+    /// may yield, as lua5.4's `finishpcallk` closes with yields allowed
+    /// (`luaF_close(..., 1)`); with none, lua5.4 closes only when the
+    /// thread is closed, where a yield is refused.
+    caught: bool,
 }
 
 impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
@@ -1047,7 +1056,7 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
     }
 
     fn yieldable(&self) -> bool {
-        false
+        self.caught
     }
 
     fn poll(

@@ -11,6 +11,7 @@
 
 use gc_arena::{
     collect::{dyn_collect, DynCollect},
+    lock::Lock,
     Collect, Gc, Mutation,
 };
 
@@ -245,6 +246,11 @@ pub struct Callback<'gc>(pub(crate) Gc<'gc, CallbackBox<'gc>>);
 #[collect(no_drop)]
 pub struct CallbackBox<'gc> {
     f: Box<dyn CallbackFn<'gc> + 'gc>,
+    /// The upvalues lua5.4's C closure for this function has (a `gmatch`
+    /// iterator's subject, pattern and state), as `debug.getupvalue`,
+    /// `setupvalue`, `upvalueid` and `getinfo(f, "u").nups` see them; the
+    /// function itself keeps what it works with.
+    upvalues: Box<[Lock<Value<'gc>>]>,
 }
 
 #[derive(Collect)]
@@ -278,7 +284,29 @@ where
 
 impl<'gc> Callback<'gc> {
     pub fn new(mc: &Mutation<'gc>, f: impl CallbackFn<'gc> + 'gc) -> Callback<'gc> {
-        Callback(Gc::new(mc, CallbackBox { f: Box::new(f) }))
+        Callback(Gc::new(
+            mc,
+            CallbackBox {
+                f: Box::new(f),
+                upvalues: Box::default(),
+            },
+        ))
+    }
+
+    /// Its upvalues as the debug library sees them (none for most).
+    pub fn upvalues(self) -> &'gc [Lock<Value<'gc>>] {
+        &Gc::as_ref(self.0).upvalues
+    }
+
+    /// Sets upvalue `i` (`debug.setupvalue`); out of range: nothing.
+    pub fn set_upvalue(self, mc: &Mutation<'gc>, i: usize, v: Value<'gc>) {
+        if i >= self.upvalues().len() {
+            return;
+        }
+        let w = Gc::write(mc, self.0);
+        gc_arena::barrier::field!(w, CallbackBox, upvalues).as_deref()[i]
+            .unlock()
+            .set(v);
     }
 
     /// A callback from a closure that holds no arena pointers.
@@ -307,6 +335,33 @@ impl<'gc> Callback<'gc> {
             ) -> Result<CallbackReturn<'gc>, Error<'gc>>,
     {
         Callback::new(mc, RootCallback { root, call })
+    }
+
+    /// [`Callback::from_fn_with`], with `upvalues` for the debug library
+    /// to see (see [`CallbackBox`]).
+    pub fn from_fn_with_upvalues<R, F>(
+        mc: &Mutation<'gc>,
+        root: R,
+        upvalues: &[Value<'gc>],
+        call: F,
+    ) -> Callback<'gc>
+    where
+        R: Collect<'gc> + 'gc,
+        F: 'static
+            + Fn(
+                &R,
+                Context<'gc>,
+                Execution<'gc, '_>,
+                Stack<'gc, '_>,
+            ) -> Result<CallbackReturn<'gc>, Error<'gc>>,
+    {
+        Callback(Gc::new(
+            mc,
+            CallbackBox {
+                f: Box::new(RootCallback { root, call }),
+                upvalues: upvalues.iter().map(|&v| Lock::new(v)).collect(),
+            },
+        ))
     }
 
     pub(crate) fn call(

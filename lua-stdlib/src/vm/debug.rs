@@ -563,7 +563,10 @@ fn c_info(function: Option<Function<'_>>) -> DebugInfo<'_> {
         line_defined: -1,
         last_line_defined: -1,
         name: None,
-        nups: 0,
+        nups: match function {
+            Some(Function::Callback(cb)) => cb.upvalues().len(),
+            _ => 0,
+        },
         nparams: 0,
         is_vararg: true,
         is_tail_call: false,
