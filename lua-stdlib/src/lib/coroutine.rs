@@ -171,28 +171,40 @@ fn co_close<'gc>(
                 }
                 return Ok(CallbackReturn::Return);
             }
-            // Pending `__close` metamethods run on the coroutine itself
-            // (inside them it is the running coroutine), innermost first,
-            // each getting the error of the one before, if any.
-            let closer = Callback::from_fn(&ctx, |ctx, _, mut stack| {
-                let values = stack.drain(..).collect();
-                Ok(CallbackReturn::Sequence(BoxSequence::new(
-                    &ctx,
-                    CloseAll {
-                        values,
-                        next: 0,
-                        error: None,
-                    },
-                )))
-            });
-            thread.restart_with(&ctx, closer.into());
-            stack.clear();
-            for v in pending {
-                stack.push_back(v);
-            }
+            start_closing(ctx, thread, pending, death.map(|e| e.value()), stack);
             Ok(CallbackReturn::Resume { thread, then: None })
         }
         other => fail(format!("cannot close a {other} coroutine")),
+    }
+}
+
+/// Makes `thread` (just reset by [`Thread::take_pending_close`]) run the
+/// `__close` metamethods of `pending` when it is resumed with what is left
+/// on `stack`: on the coroutine itself (inside them it is the running
+/// coroutine), innermost first, each getting the error of the one before
+/// (the first: `error`, the one the coroutine died with).
+fn start_closing<'gc>(
+    ctx: Context<'gc>,
+    thread: Thread<'gc>,
+    pending: Vec<Value<'gc>>,
+    error: Option<Value<'gc>>,
+    stack: &mut Stack<'gc, '_>,
+) {
+    let closer = Callback::from_fn_with(&ctx, error, |&error, ctx, _, mut stack| {
+        let values = stack.drain(..).collect();
+        Ok(CallbackReturn::Sequence(BoxSequence::new(
+            &ctx,
+            CloseAll {
+                values,
+                next: 0,
+                error,
+            },
+        )))
+    });
+    thread.restart_with(&ctx, closer.into());
+    stack.clear();
+    for v in pending {
+        stack.push_back(v);
     }
 }
 
@@ -273,19 +285,46 @@ impl<'gc> Sequence<'gc> for CloseAll<'gc> {
     }
 }
 
-/// `wrap`'s continuation: results pass through; a string error gets the
-/// caller's position, as lua5.4's `auxwrap` adds it.
+/// `wrap`'s continuation: results pass through; a coroutine that died by
+/// an error is closed first (its pending `__close` metamethods run, and an
+/// error they raise replaces the first), as lua5.4's `auxwrap` calls
+/// `lua_closethread`; a string error gets the caller's position.
 #[derive(Collect)]
-#[collect(require_static)]
-struct WrapResult;
+#[collect(no_drop)]
+struct WrapResult<'gc> {
+    thread: Thread<'gc>,
+    /// The coroutine runs its pending `__close` metamethods: the results
+    /// are `false` and the error to raise.
+    closing: bool,
+}
 
-impl<'gc> Sequence<'gc> for WrapResult {
+impl<'gc> WrapResult<'gc> {
+    fn raise(
+        ctx: Context<'gc>,
+        exec: &Execution<'gc, '_>,
+        error: Error<'gc>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        match error.value() {
+            Value::String(s) if s.as_bytes() != b"not enough memory" => {
+                let mut msg = position(exec).into_bytes();
+                msg.extend_from_slice(s.as_bytes());
+                Err(Error::from_value(Value::String(ctx.intern(&msg))))
+            }
+            _ => Err(error),
+        }
+    }
+}
+
+impl<'gc> Sequence<'gc> for WrapResult<'gc> {
     fn poll(
         &mut self,
-        _: Context<'gc>,
-        _: Execution<'gc, '_>,
-        _: Stack<'gc, '_>,
+        ctx: Context<'gc>,
+        exec: Execution<'gc, '_>,
+        stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        if self.closing {
+            return Self::raise(ctx, &exec, Error::from_value(stack.get(1)));
+        }
         Ok(SequencePoll::Return)
     }
 
@@ -294,16 +333,20 @@ impl<'gc> Sequence<'gc> for WrapResult {
         ctx: Context<'gc>,
         exec: Execution<'gc, '_>,
         error: Error<'gc>,
-        _: Stack<'gc, '_>,
+        mut stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        match error.value() {
-            Value::String(s) if s.as_bytes() != b"not enough memory" => {
-                let mut msg = position(&exec).into_bytes();
-                msg.extend_from_slice(s.as_bytes());
-                Err(Error::from_value(Value::String(ctx.intern(&msg))))
+        if !self.closing && self.thread.mode() == ThreadMode::Dead {
+            let pending = self.thread.take_pending_close(&ctx).unwrap_or_default();
+            if !pending.is_empty() {
+                start_closing(ctx, self.thread, pending, Some(error.value()), &mut stack);
+                self.closing = true;
+                return Ok(SequencePoll::Resume {
+                    thread: self.thread,
+                    is_tail: false,
+                });
             }
-            _ => Err(error),
         }
+        Self::raise(ctx, &exec, error)
     }
 }
 
@@ -320,7 +363,13 @@ fn co_wrap<'gc>(
         }
         Ok(CallbackReturn::Resume {
             thread: *thread,
-            then: Some(BoxSequence::new(&ctx, WrapResult)),
+            then: Some(BoxSequence::new(
+                &ctx,
+                WrapResult {
+                    thread: *thread,
+                    closing: false,
+                },
+            )),
         })
     });
     stack.replace(ctx, wrapper);

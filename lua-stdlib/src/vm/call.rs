@@ -562,7 +562,24 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 }
             }
         }
-        self.raiser = None;
+        let raiser = self.raiser.take();
+        if !self.is_main && !st.frames.iter().any(catches) {
+            // No protected call of this coroutine catches the error: it
+            // dies where it stands (`lua_resume`), its frames kept for
+            // `debug.traceback(co)` and `getinfo` (with the callback that
+            // raised on top), its to-be-closed variables pending until
+            // `coroutine.close` (or `wrap`, which closes it at once) runs
+            // them with this error.
+            if let Some(culprit) = raiser {
+                let base = st.stack.len();
+                st.frames.push(Frame::Sequence {
+                    seq: BoxSequence(Box::new(Died { culprit })),
+                    base,
+                    ret: Ret::new(base, 0),
+                });
+            }
+            return Flow::Stop(Stop::Error(err));
+        }
         loop {
             // A Lua frame with pending to-be-closed variables runs their
             // `__close(value, err)` first (each as a call; unwinding goes on
@@ -585,10 +602,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         let tm = meta::event(self.ctx, v, meta::CLOSE);
                         let base = st.stack.len();
                         let depth = top_depth(st);
-                        let caught = st.frames.iter().any(|f| {
-                            matches!(f, Frame::Sequence { seq, .. }
-                                if !matches!(seq.0.handler(), Handler::None))
-                        });
+                        let caught = st.frames.iter().any(catches);
                         st.frames.push(Frame::Sequence {
                             seq: BoxSequence(Box::new(CloseOnError { error: err, caught })),
                             base,
@@ -760,6 +774,11 @@ impl<'gc, 'f> Machine<'gc, 'f> {
     }
 }
 
+/// A protected call that catches errors (`pcall`, `xpcall`, a resume …).
+fn catches(f: &Frame<'_>) -> bool {
+    matches!(f, Frame::Sequence { seq, .. } if !matches!(seq.0.handler(), Handler::None))
+}
+
 /// Truncates the stack to `top` slots or extends it with nils.
 /// (`resize_with`: `resize` takes its fill value through memory.)
 #[inline(always)]
@@ -854,8 +873,8 @@ pub(crate) fn step<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, fuel: &mut Fuel) -
             }
             Stop::Error(e) => {
                 let mut st = thread.0.borrow_mut(&ctx);
-                st.stack.clear();
                 if is_main {
+                    st.stack.clear();
                     st.mode = ThreadMode::Suspended;
                     drop(st);
                     let mut s = ex.0.borrow_mut(&ctx);
@@ -1066,6 +1085,29 @@ impl<'gc> super::callback::Sequence<'gc> for CloseOnError<'gc> {
         _stack: Stack<'gc, '_>,
     ) -> Result<SequencePoll<'gc>, Error<'gc>> {
         Err(self.error)
+    }
+}
+
+/// Where a coroutine died: the callback that raised the error, as the
+/// innermost level of its stack (it is never resumed).
+#[derive(gc_arena::Collect)]
+#[collect(no_drop)]
+struct Died<'gc> {
+    culprit: Function<'gc>,
+}
+
+impl<'gc> super::callback::Sequence<'gc> for Died<'gc> {
+    fn culprit(&self) -> Option<Function<'gc>> {
+        Some(self.culprit)
+    }
+
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        _exec: Execution<'gc, '_>,
+        _stack: Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        Err(error_value(ctx, "cannot resume dead coroutine"))
     }
 }
 
