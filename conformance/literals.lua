@@ -30,3 +30,17 @@ print(a, b)
 print(0x7fffffffffffffff + 1 == math.mininteger, 1//0.0 == math.huge)
 print(100 // 1e0, 3 | 0, 0xF0 & 0x3C, 0xF0 ~ 0x3C, ~0, 1 << 62, 1 << 63, 1 << 64, -1 >> 1)
 print(2^-1, 8 % 3.5, -2^2, (-2)^2, not nil == true, 1 .. 2)
+-- numerals: what the lexer reads into one (a touching letter, once) and
+-- what `lua_stringtonumber` makes of it
+for _, s in ipairs{"3x", "3x5", "3inf", "0xinf", "0x", "1e", "1e+", ".e1",
+    "0x.p1", "0x1p", "1..2", "3.4.5", "0xep-1", "0x1P+4", "9223372036854775807",
+    "9223372036854775808", "0x7fffffffffffffffff", "1e400", "0x1p99999",
+    "0x.0000000000000000000000000000001p200", "00012", "08.5e-3", "1E",
+    "0x1.8p1", "12345678901234567890123", "1_0", "0x_1", "5.e", "0x1.p"} do
+  local f, e = load("return " .. s)
+  if f then
+    print(s, math.type(f()), string.format("%.17g", f()))
+  else
+    print(s, e)
+  end
+end

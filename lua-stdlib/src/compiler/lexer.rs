@@ -4,6 +4,8 @@
 //! for it in a `near ...` clause, so the parser can build messages that match
 //! the reference interpreter byte for byte.
 
+use crate::vm::number::{self, Number};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
     Name(Vec<u8>),
@@ -581,8 +583,12 @@ impl<'a> Lexer<'a> {
                 break;
             }
         }
-        // lua reads any trailing name characters into the numeral too
-        while self.peek().is_some_and(is_name_char) {
+        // a letter touching the numeral is read into it (one, as lua5.4's
+        // `read_numeral` does), to force `malformed number near '3i'`
+        if self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        {
             self.pos += 1;
         }
         let text = self.src[start..self.pos].to_vec();
@@ -619,118 +625,15 @@ fn utf8_encode(mut x: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&buf[8 - n..]);
 }
 
-/// Parses a Lua numeral (as `lua_stringtonumber` does, without surrounding
-/// spaces or sign). Decimal integers that overflow become floats; hex
-/// integers wrap around.
-pub fn parse_number(text: &[u8]) -> Option<Tok> {
-    let s = std::str::from_utf8(text).ok()?;
-    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        return parse_hex(hex);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    let is_int = s.bytes().all(|c| c.is_ascii_digit());
-    if is_int {
-        if let Ok(i) = s.parse::<i64>() {
-            return Some(Tok::Int(i));
-        }
-        return s.parse::<f64>().ok().map(Tok::Float);
-    }
-    // validate the grammar strictly: digits [. digits] [e [sign] digits]
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut mant = 0;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-        mant += 1;
-    }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-            mant += 1;
-        }
-    }
-    if mant == 0 {
-        return None;
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        let ds = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if ds == i {
-            return None;
-        }
-    }
-    if i != b.len() {
-        return None;
-    }
-    s.parse::<f64>().ok().map(Tok::Float)
-}
-
-fn parse_hex(s: &str) -> Option<Tok> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut mantissa: u64 = 0;
-    let mut fmant: f64 = 0.0;
-    let mut any = false;
-    let mut exp: i64 = 0;
-    let mut is_float = false;
-    while i < b.len() && b[i].is_ascii_hexdigit() {
-        let d = (b[i] as char).to_digit(16)? as u64;
-        mantissa = mantissa.wrapping_mul(16).wrapping_add(d);
-        fmant = fmant * 16.0 + d as f64;
-        any = true;
-        i += 1;
-    }
-    if i < b.len() && b[i] == b'.' {
-        is_float = true;
-        i += 1;
-        while i < b.len() && b[i].is_ascii_hexdigit() {
-            let d = (b[i] as char).to_digit(16)? as f64;
-            fmant = fmant * 16.0 + d;
-            exp -= 4;
-            any = true;
-            i += 1;
-        }
-    }
-    if !any {
-        return None;
-    }
-    if i < b.len() && (b[i] == b'p' || b[i] == b'P') {
-        is_float = true;
-        i += 1;
-        let mut neg = false;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            neg = b[i] == b'-';
-            i += 1;
-        }
-        let ds = i;
-        let mut e: i64 = 0;
-        while i < b.len() && b[i].is_ascii_digit() {
-            e = (e * 10 + (b[i] - b'0') as i64).min(100_000);
-            i += 1;
-        }
-        if ds == i {
-            return None;
-        }
-        exp += if neg { -e } else { e };
-    }
-    if i != b.len() {
-        return None;
-    }
-    if is_float {
-        Some(Tok::Float(
-            fmant * 2f64.powi(exp.clamp(-100_000, 100_000) as i32),
-        ))
-    } else {
-        Some(Tok::Int(mantissa as i64))
+/// A numeral's token: the text the lexer read (digits, `.`, exponent,
+/// and any name characters that follow) is a number exactly when
+/// `lua_stringtonumber` takes it, which `vm::number` decides for the
+/// whole engine (decimal integers that overflow become floats, hex
+/// integers wrap around).
+fn parse_number(text: &[u8]) -> Option<Tok> {
+    match number::str_to_number(text)? {
+        Number::Int(i) => Some(Tok::Int(i)),
+        Number::Float(f) => Some(Tok::Float(f)),
     }
 }
 
