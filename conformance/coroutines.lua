@@ -77,6 +77,9 @@ show(pcall(coroutine.resume, 42))
 show(pcall(coroutine.create, 42))
 show(pcall(coroutine.status, nil))
 show(pcall(coroutine.yield, 1))
+-- yield in the main thread, called from Lua: still no position
+show(pcall(function() coroutine.yield() end))
+show(pcall(function() local v = coroutine.yield(1, 2) return v end))
 show(select("#", coroutine.resume(coroutine.create(function() return end))))
 show(coroutine.resume(coroutine.create(function(...) return select("#", ...), ... end), nil, nil))
 

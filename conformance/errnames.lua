@@ -9,6 +9,7 @@ end
 local function try(f, ...) show(pcall(f, ...)) end
 
 local up
+local up2 = setmetatable({}, {__call = 42})
 local cases = {
   function() local x; return x.y end,
   function() local x; x.y = 1 end,
@@ -68,11 +69,23 @@ local cases = {
   function() for i = 1, {} do end end,
   function() for i = "a", 2 do end end,
   function() for i = 1, 2, "x" do end end,
+  -- a `__call` that is not callable: the value finally tried is named
+  function() local t = setmetatable({}, {__call = 42}) t() end,
+  function() return up2() end,
+  function() local x = setmetatable({}, {__call = setmetatable({}, {__call = 42})}) x() end,
+  -- a call spanning lines (the line is the same in 5.4.4 and 5.4.8 here)
+  function() local t = {} t.missing(
+    1) end,
 }
 for i, f in ipairs(cases) do
   local ok, err = pcall(f)
   print(i, ok, err)
 end
+
+-- called from C (pcall): no variable to name
+show(pcall(setmetatable({}, {__call = 42})))
+show(pcall(setmetatable({}, {__call = setmetatable({}, {__call = 42})})))
+show(pcall(setmetatable({}, {__call = setmetatable({}, {__call = select})}), "#", 1, 2))
 
 -- error objects and levels
 local function lvl1() error("msg", 1) end

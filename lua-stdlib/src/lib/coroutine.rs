@@ -5,7 +5,9 @@
 
 use gc_arena::Collect;
 
-use super::args::{check_function, fail, position, set_fn, type_error, LibError, LibResult};
+use super::args::{
+    check_function, fail, message_error, position, set_fn, type_error, LibError, LibResult,
+};
 use crate::{
     BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Handler, Sequence,
     SequencePoll, Stack, Table, Thread, ThreadMode, Value,
@@ -103,12 +105,18 @@ fn co_resume<'gc>(
 }
 
 fn co_yield<'gc>(
-    _: Context<'gc>,
+    ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     _: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     if exec.current_thread().is_main {
-        return fail("attempt to yield from outside a coroutine");
+        // `lua_yieldk`'s `luaG_runerror`, raised while the running frame
+        // is `yield` itself (a C function): no position, even when Lua
+        // code called it.
+        return Err(LibError::Raw(message_error(
+            ctx,
+            "attempt to yield from outside a coroutine",
+        )));
     }
     Ok(CallbackReturn::Yield {
         to_thread: None,
