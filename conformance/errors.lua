@@ -57,3 +57,24 @@ show(pcall(load("error('from loaded chunk')", "=loaded")))
 show(pcall(load("error('from loaded chunk')", "@file.lua")))
 show(pcall(load("error('from loaded chunk')")))
 show(pcall(load("local a = 1\nerror('line two')")))
+
+-- limits found while parsing: they win over a syntax error later in the
+-- chunk, and name the token where the limit was passed
+local function names(prefix, n, sep)
+  local t = {}
+  for i = 1, n do t[i] = prefix .. i end
+  return table.concat(t, sep or ", ")
+end
+show(load("\nfunction foo ()\n  local " .. names("a", 300) .. ", b\n"))
+show(load("local " .. names("a", 201) .. " = 1"))
+show(load("local " .. names("a", 200) .. " = 1 return a1")())
+show(load("function f(" .. names("a", 201) .. ") end"))
+show(load("local t = {} function t:m(" .. names("a", 200) .. ") end"))
+show(load(string.rep("for i in x do ", 40) .. "local " .. names("b", 200)))
+show(load(string.rep("for i = 1, 2 do ", 50) .. "local x"))
+show(load(string.rep("local x <const> = 1 ", 200) .. "local y = ("))
+show(load(string.rep("local x = 1 ", 200) .. "local function y() end"))
+show(load(string.rep("do local x = 1 end ", 300) .. "return 1")())
+show(load("local function f(...) " .. string.rep("local x ", 199) .. " local a, b ="))
+show(load("function f(1) end"))
+show(load("f(\n1,\n2"))

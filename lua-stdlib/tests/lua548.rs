@@ -112,3 +112,24 @@ fn assigning_a_compile_time_constant_fails_to_compile() {
          false\ttest:3: attempt to index a number value\n"
     );
 }
+
+#[test]
+fn a_call_spanning_lines_errors_at_the_line_of_its_arguments() {
+    // errors.lua:411-428 (5.4.8's `funcargs` takes the line of `(`; 5.4.4
+    // gives the line where the called expression starts)
+    let out = run("print(pcall(load('a\\n(\\n23)\\n')))\n\
+         print(pcall(load('local a = {x = 13}\\na\\n.\\nx\\n(\\n23\\n)')))\n\
+         print(pcall(load('local a = {}\\na:x\\n(\\n23)')))\n\
+         print(pcall(load('local a = {}\\na:x\\n\"s\"')))\n\
+         print(pcall(load('local a = {}\\na\\n{}')))\n\
+         print(load('f\\n(1,\\n2'))");
+    assert_eq!(
+        out,
+        "false\t[string \"a...\"]:2: attempt to call a nil value (global 'a')\n\
+         false\t[string \"local a = {x = 13}...\"]:5: attempt to call a number value (field 'x')\n\
+         false\t[string \"local a = {}...\"]:3: attempt to call a nil value (method 'x')\n\
+         false\t[string \"local a = {}...\"]:3: attempt to call a nil value (method 'x')\n\
+         false\t[string \"local a = {}...\"]:3: attempt to call a table value (local 'a')\n\
+         nil\t[string \"f...\"]:3: ')' expected (to close '(' at line 2) near <eof>\n"
+    );
+}

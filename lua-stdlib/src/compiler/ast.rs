@@ -119,9 +119,15 @@ pub struct BinRhs {
 #[derive(Debug, Clone)]
 pub struct Suffix {
     pub kind: SuffixKind,
-    /// The key's line for an index; for calls, the line where the whole
-    /// suffixed expression starts (what lua5.4 reports for a call).
+    /// The key's line for an index; for a call, the line of the token
+    /// that opens its arguments (`(`, `{` or the string), where lua 5.4.8
+    /// reports the call's errors (5.4.4 gave the line where the whole
+    /// suffixed expression starts).
     pub line: u32,
+    /// For a call, the line lua5.4's `lastline` has when the function is
+    /// put in its register: the token before the arguments (for a method
+    /// call, the method's name, where `SELF` is coded).
+    pub callee_line: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -13,6 +13,9 @@ pub const NO_JUMP: i32 = -1;
 /// Registers a function may use (`MAXREGS`).
 pub const MAX_REGS: usize = 255;
 
+/// lua5.4's `MAXUPVAL`: upvalues one function may have.
+pub const MAX_UPVALUES: usize = 255;
+
 /// A compile-time error (semantic, found after parsing).
 #[derive(Debug)]
 pub struct GenError {
@@ -991,8 +994,10 @@ impl FuncState {
     }
 
     pub fn add_upvalue(&mut self, name: &[u8], in_stack: bool, index: u8) -> GResult<u32> {
-        if self.p.upvalues.len() >= 255 {
-            return self.err("too many upvalues");
+        if self.p.upvalues.len() >= MAX_UPVALUES {
+            // (lua5.4 adds `near <token>`: the code generator has no tokens)
+            let line = self.p.line_defined;
+            return self.err(super::parser::limit_message("upvalues", MAX_UPVALUES, line));
         }
         self.p.upvalues.push(UpvalDesc {
             in_stack,

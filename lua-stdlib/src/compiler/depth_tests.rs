@@ -326,8 +326,8 @@ fn deepest_nesting_runs() {
 
 #[test]
 fn limits_on_names_and_registers_are_errors() {
-    // lua5.4: "too many local variables (limit is 200)"; we stop at our
-    // register budget, above 200: both are errors, neither a crash
+    // lua5.4's "too many local variables (limit is 200) in main function
+    // near '='", raised by the parser (more in conformance/errors.lua)
     let locals = |n: usize| {
         (0..n)
             .map(|i| format!("local v{i} = {i} "))
@@ -336,6 +336,13 @@ fn limits_on_names_and_registers_are_errors() {
     assert_eq!(
         run_small(format!("{} return v199", locals(200))).as_deref(),
         Ok("199")
+    );
+    let got = run_small(locals(201));
+    assert!(
+        got.as_ref()
+            .is_err_and(|e| e
+                .ends_with("too many local variables (limit is 200) in main function near '='")),
+        "{got:?}"
     );
     assert!(run_small(locals(2_000)).is_err());
     let closes = |n: usize| "local c <close> = nil ".repeat(n) + "return 1";
@@ -365,12 +372,11 @@ fn limits_on_names_and_registers_are_errors() {
         "{a}local function f() {b}return function() return {} + g end end return f()()",
         refs.join(" + ")
     );
-    // lua5.4 goes on: " (limit is 255) in function at line 1 near '+'";
-    // our code generator does not say that part yet.
+    // lua5.4 goes on: " near '+'"; the code generator has no tokens
     let got = run_small(src);
     assert!(
         got.as_ref().is_err_and(|e| e.ends_with(
-            "[string \"local a0 = 0 local a1 = 1 local a2 = 2 local ...\"]:1: too many upvalues"
+            "[string \"local a0 = 0 local a1 = 1 local a2 = 2 local ...\"]:1: too many upvalues (limit is 255) in function at line 1"
         )),
         "{got:?}"
     );

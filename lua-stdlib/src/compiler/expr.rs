@@ -107,7 +107,11 @@ impl Gen {
             _ => self.expr(cur, v)?,
         }
         for node in spine {
-            self.fs().line = node.line;
+            self.fs().line = if node.kind.is_call() {
+                node.callee_line
+            } else {
+                node.line
+            };
             let nvs = self.nvs();
             match &node.kind {
                 SuffixKind::Index(key) => {

@@ -138,12 +138,10 @@ impl Gen {
         Ok(fs.p)
     }
 
-    /// Declares a local (active only after `adjust_locals`).
+    /// Declares a local (active only after `adjust_locals`). The parser
+    /// has checked lua5.4's limit of 200 locals per function
+    /// (`parser::MAX_LOCALS`), at the token where lua5.4 raises it.
     fn new_local(&mut self, name: &[u8], kind: VarKind) -> GResult<()> {
-        let fs = self.fs_ref();
-        if self.actvar.len() + 1 - fs.first_local > 200 {
-            return Err(self.gen_error("too many local variables (limit is 200) in function"));
-        }
         self.actvar.push(VarDesc {
             name: name.to_vec(),
             kind,

@@ -64,13 +64,40 @@ pub const MAX_LEVELS: u32 = 200;
 /// line (`lua5.4 -e`, `lua5.4 file`): the `pmain` call.
 pub const BASE_LEVEL: u32 = 1;
 
+/// lua5.4's `MAXVARS`: locals one function may have in scope at once.
+pub const MAX_LOCALS: usize = 200;
+
+/// lua5.4's `errorlimit` text: `too many local variables (limit is 200)
+/// in function at line 3` (`in main function` for the chunk itself).
+pub(crate) fn limit_message(what: &str, limit: usize, line_defined: u32) -> String {
+    if line_defined == 0 {
+        format!("too many {what} (limit is {limit}) in main function")
+    } else {
+        format!("too many {what} (limit is {limit}) in function at line {line_defined}")
+    }
+}
+
 pub struct Parser<'a> {
     lexer: Lexer<'a>,
     tok: Token,
     ahead: Option<Token>,
-    /// Whether each enclosing function is vararg (innermost last).
-    vararg: Vec<bool>,
+    /// Line of the last token consumed (lua5.4's `lastline`).
+    last_line: u32,
+    /// The enclosing functions (innermost last).
+    funcs: Vec<FuncScope>,
     depth: u32,
+}
+
+/// What the parser tracks of a function being parsed: enough to raise
+/// lua5.4's parse-time limits where `lparser.c` raises them (so a limit
+/// wins over a syntax error later in the chunk, as in lua5.4).
+struct FuncScope {
+    /// `linedefined` (0 for the main chunk), for `in function at line N`.
+    line: u32,
+    vararg: bool,
+    /// Locals declared and still in scope, counted as `new_localvar`
+    /// counts them (`(for state)` variables and `<const>`s included).
+    locals: usize,
 }
 
 pub fn parse_chunk(src: &[u8]) -> PResult<Block> {
@@ -80,7 +107,12 @@ pub fn parse_chunk(src: &[u8]) -> PResult<Block> {
         lexer,
         tok,
         ahead: None,
-        vararg: vec![true],
+        last_line: 1,
+        funcs: vec![FuncScope {
+            line: 0,
+            vararg: true,
+            locals: 0,
+        }],
         depth: BASE_LEVEL,
     };
     let block = p.block()?;
@@ -92,6 +124,7 @@ pub fn parse_chunk(src: &[u8]) -> PResult<Block> {
 
 impl<'a> Parser<'a> {
     fn next(&mut self) -> PResult<()> {
+        self.last_line = self.tok.line;
         self.tok = match self.ahead.take() {
             Some(t) => t,
             None => self.lexer.next_token()?,
@@ -181,6 +214,23 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    fn func(&mut self) -> &mut FuncScope {
+        self.funcs.last_mut().expect("a function is open")
+    }
+
+    /// lua5.4's `new_localvar`: declares `n` locals of the current
+    /// function, raising `too many local variables` at the current token
+    /// as `checklimit` does.
+    fn new_locals(&mut self, n: usize) -> PResult<()> {
+        let f = self.func();
+        f.locals += n;
+        if f.locals > MAX_LOCALS {
+            let msg = limit_message("local variables", MAX_LOCALS, f.line);
+            return Err(self.error(&msg));
+        }
+        Ok(())
+    }
+
     fn block_follow(&self, with_until: bool) -> bool {
         match self.tok.tok {
             Tok::Else | Tok::Elseif | Tok::End | Tok::Eof => true,
@@ -189,7 +239,9 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A statement list; the locals it declares go out of scope at its end.
     fn block(&mut self) -> PResult<Block> {
+        let outer = self.func().locals;
         let mut stats = Vec::new();
         while !self.block_follow(true) {
             // `return` is one of lua5.4's statements (one level too)
@@ -204,6 +256,7 @@ impl<'a> Parser<'a> {
             }
             self.depth -= 1;
         }
+        self.func().locals = outer;
         Ok(Block {
             stats,
             end_line: self.line(),
@@ -292,6 +345,7 @@ impl<'a> Parser<'a> {
         self.next()?;
         if self.test_next(&Tok::Function)? {
             let name = self.name()?;
+            self.new_locals(1)?;
             let body = self.body(false, line, Some(name.clone()))?;
             Ok(StatKind::LocalFunction(name, Box::new(body)))
         } else {
@@ -324,6 +378,7 @@ impl<'a> Parser<'a> {
                     line: kline,
                 }),
                 line: kline,
+                callee_line: 0,
             });
             if colon {
                 is_method = true;
@@ -368,11 +423,15 @@ impl<'a> Parser<'a> {
         Ok(StatKind::If(arms, orelse))
     }
 
+    /// The loop's variables are in scope until its `end`.
     fn forstat(&mut self, line: u32) -> PResult<StatKind> {
+        let outer = self.func().locals;
         self.next()?;
         let var = self.name()?;
         match self.tok.tok {
             Tok::Char(b'=') => {
+                // three `(for state)` and the variable
+                self.new_locals(4)?;
                 self.next()?;
                 let start = self.expr()?;
                 self.check_next(&Tok::Char(b','))?;
@@ -385,6 +444,7 @@ impl<'a> Parser<'a> {
                 self.check_next(&Tok::Do)?;
                 let body = self.block()?;
                 self.check_match(&Tok::End, &Tok::For, line)?;
+                self.func().locals = outer;
                 Ok(StatKind::NumFor(Box::new(NumFor {
                     var,
                     start,
@@ -394,15 +454,19 @@ impl<'a> Parser<'a> {
                 })))
             }
             Tok::Char(b',') | Tok::In => {
+                // four `(for state)` and the first variable
+                self.new_locals(5)?;
                 let mut names = vec![var];
                 while self.test_next(&Tok::Char(b','))? {
                     names.push(self.name()?);
+                    self.new_locals(1)?;
                 }
                 self.check_next(&Tok::In)?;
                 let exprs = self.exprlist()?;
                 self.check_next(&Tok::Do)?;
                 let body = self.block()?;
                 self.check_match(&Tok::End, &Tok::For, line)?;
+                self.func().locals = outer;
                 Ok(StatKind::GenFor(Box::new(GenFor { names, exprs, body })))
             }
             _ => Err(self.error("'=' or 'in' expected")),
@@ -414,6 +478,7 @@ impl<'a> Parser<'a> {
         let mut has_close = false;
         loop {
             let name = self.name()?;
+            self.new_locals(1)?;
             let attrib = if self.test_next(&Tok::Char(b'<'))? {
                 let a = self.name()?;
                 self.check_next(&Tok::Char(b'>'))?;
@@ -489,11 +554,17 @@ impl<'a> Parser<'a> {
     }
 
     fn body(&mut self, is_method: bool, line: u32, name: Option<Name>) -> PResult<FuncBody> {
-        self.check_next(&Tok::Char(b'('))?;
+        self.funcs.push(FuncScope {
+            line,
+            vararg: false,
+            locals: 0,
+        });
         let mut params = Vec::new();
         if is_method {
+            self.new_locals(1)?;
             params.push(b"self".to_vec());
         }
+        self.check_next(&Tok::Char(b'('))?;
         let mut vararg = false;
         if self.tok.tok != Tok::Char(b')') {
             loop {
@@ -501,12 +572,13 @@ impl<'a> Parser<'a> {
                     Tok::Name(n) => {
                         params.push(n.clone());
                         self.next()?;
+                        self.new_locals(1)?;
                     }
                     Tok::Dots => {
                         self.next()?;
                         vararg = true;
                     }
-                    _ => return Err(self.error("<name> expected")),
+                    _ => return Err(self.error("<name> or '...' expected")),
                 }
                 if vararg || !self.test_next(&Tok::Char(b','))? {
                     break;
@@ -514,9 +586,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.check_next(&Tok::Char(b')'))?;
-        self.vararg.push(vararg);
+        self.func().vararg = vararg;
         let body = self.block()?;
-        self.vararg.pop();
+        self.funcs.pop();
         let end_line = self.line();
         self.check_match(&Tok::End, &Tok::Function, line)?;
         Ok(FuncBody {
@@ -561,29 +633,32 @@ impl<'a> Parser<'a> {
         let line = self.line();
         let base = self.primaryexp()?;
         let mut suffixes = Vec::new();
-        while let Some(suffix) = self.suffix(line)? {
+        while let Some(suffix) = self.suffix()? {
             suffixes.push(suffix);
         }
         Ok(match suffixes.last() {
             None => base,
             Some(last) => Expr {
-                line: last.line,
+                // a call chain keeps the line where it starts
+                line: if last.kind.is_call() { line } else { last.line },
                 kind: ExprKind::Suffixed(Box::new(base), suffixes),
             },
         })
     }
 
-    /// One suffix, if one follows (`line`: where the expression starts).
-    fn suffix(&mut self, line: u32) -> PResult<Option<Suffix>> {
+    /// One suffix, if one follows.
+    fn suffix(&mut self) -> PResult<Option<Suffix>> {
         // one `?` for all arms (small frames on the nesting path)
         match &self.tok.tok {
             Tok::Char(b'.') => self.field_suffix(),
             Tok::Char(b'[') => self.index_suffix(),
-            Tok::Char(b':') => self.method_suffix(line),
+            Tok::Char(b':') => self.method_suffix(),
             Tok::Char(b'(') | Tok::Str(_) | Tok::Char(b'{') => {
-                self.funcargs(line).map(|args| Suffix {
+                let (callee_line, line) = (self.last_line, self.line());
+                self.funcargs().map(|args| Suffix {
                     kind: SuffixKind::Call(args),
                     line,
+                    callee_line,
                 })
             }
             _ => return Ok(None),
@@ -601,6 +676,7 @@ impl<'a> Parser<'a> {
                 line: kline,
             }),
             line: kline,
+            callee_line: 0,
         })
     }
 
@@ -611,20 +687,25 @@ impl<'a> Parser<'a> {
         Ok(Suffix {
             kind: SuffixKind::Index(k),
             line: self.line(),
+            callee_line: 0,
         })
     }
 
-    fn method_suffix(&mut self, line: u32) -> PResult<Suffix> {
+    fn method_suffix(&mut self) -> PResult<Suffix> {
         self.next()?;
         let name = self.name()?;
-        let args = self.funcargs(line)?;
+        let (callee_line, line) = (self.last_line, self.line());
+        let args = self.funcargs()?;
         Ok(Suffix {
             kind: SuffixKind::Method(name, args),
             line,
+            callee_line,
         })
     }
 
-    fn funcargs(&mut self, line: u32) -> PResult<Vec<Expr>> {
+    /// Call arguments; a missing `)` names the line of its `(` (5.4.8).
+    fn funcargs(&mut self) -> PResult<Vec<Expr>> {
+        let line = self.line();
         match &self.tok.tok {
             Tok::Char(b'(') => {
                 self.next()?;
@@ -707,7 +788,7 @@ impl<'a> Parser<'a> {
             Tok::True => ExprKind::True,
             Tok::False => ExprKind::False,
             Tok::Dots => {
-                if !self.vararg.last().copied().unwrap_or(false) {
+                if !self.funcs.last().is_some_and(|f| f.vararg) {
                     return Err(self.error("cannot use '...' outside a vararg function"));
                 }
                 ExprKind::Vararg
