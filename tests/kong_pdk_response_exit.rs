@@ -5,8 +5,9 @@
 //! read with raw HTTP so every header is seen as sent.
 //!
 //! Kong's other cases in the file, and why they are not here:
-//! - TEST 1-3, 9-12, 40 (argument errors) are PDK argument checks, ported
-//!   with the PDK's other checks;
+//! - TEST 1-3 and 9-12 (argument errors) are in
+//!   `kong_pdk_response_setters.rs` with the other setters' checks; TEST 40
+//!   is the stream subsystem (stream/TLS);
 //! - TEST 4-6, 8 need nginx's content phase or a response already sent by
 //!   `ngx.say` outside Kong's flow (no such phase for a function);
 //! - TEST 14 checks nginx's `default_type` (a location's Content-Type),

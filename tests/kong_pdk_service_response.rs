@@ -8,8 +8,8 @@
 //! Not here: 02-get_headers.t TEST 4-6 and 03-get_header.t TEST 4 (the
 //! 100-header truncation of `ngx.resp.get_headers`: the proxy keeps 100
 //! response headers from an upstream at most, checked in the proxy's own
-//! tests), 09-set_header.t's other cases (argument checks and header
-//! values: the PDK's argument tests).
+//! tests); 09-set_header.t is ported whole in
+//! `kong_pdk_service_request_headers.rs`.
 
 mod common;
 

@@ -10,6 +10,7 @@
 
 mod body;
 mod cache;
+mod checks;
 mod client;
 pub mod configuration;
 mod ctx;
@@ -389,103 +390,39 @@ pub(crate) fn entries<'gc>(t: Table<'gc>) -> Vec<(Value<'gc>, Value<'gc>)> {
     out
 }
 
-/// The header map a set of header functions edits.
-pub(crate) type HeadersOf = fn(&mut RequestContext) -> &mut HeaderMap;
-
-/// `set_header`, `add_header`, `clear_header` and `set_headers` on the
-/// headers `which` selects, callable in `phases` (empty: any phase). Shared
-/// by `kong.response`, `kong.service.request` and `ngx.req`.
-pub(crate) fn add_header_functions<'gc>(
-    ctx: Context<'gc>,
-    t: Table<'gc>,
-    cell: &RequestCell,
-    phases: &'static [Phase],
-    which: HeadersOf,
-) {
-    let data = (phases, which);
-    add_with(
-        ctx,
-        t,
-        "set_header",
-        cell,
-        data,
-        |(phases, which), ctx, _, stack, req| {
-            check_phase(ctx, req, phases)?;
-            let name = header_name_arg(ctx, stack, 0)?;
-            let values = match stack.get(1) {
-                // ngx.req.set_header(name, nil) clears.
-                Value::Nil => Vec::new(),
-                v => header_values_arg(ctx, v)?,
-            };
-            let headers = which(req);
-            headers.remove(&name);
-            for v in values {
-                headers.append(name.clone(), v);
-            }
-            stack.clear();
-            Ok(())
-        },
-    );
-    add_with(
-        ctx,
-        t,
-        "add_header",
-        cell,
-        data,
-        |(phases, which), ctx, _, stack, req| {
-            check_phase(ctx, req, phases)?;
-            let name = header_name_arg(ctx, stack, 0)?;
-            let values = header_values_arg(ctx, stack.get(1))?;
-            let headers = which(req);
-            for v in values {
-                headers.append(name.clone(), v);
-            }
-            stack.clear();
-            Ok(())
-        },
-    );
-    add_with(
-        ctx,
-        t,
-        "clear_header",
-        cell,
-        data,
-        |(phases, which), ctx, _, stack, req| {
-            check_phase(ctx, req, phases)?;
-            let name = header_name_arg(ctx, stack, 0)?;
-            which(req).remove(&name);
-            stack.clear();
-            Ok(())
-        },
-    );
-    add_with(
-        ctx,
-        t,
-        "set_headers",
-        cell,
-        data,
-        |(phases, which), ctx, _, stack, req| {
-            check_phase(ctx, req, phases)?;
-            let Value::Table(h) = stack.get(0) else {
-                return Err(lua_error(ctx, "headers must be a table"));
-            };
-            response::set_headers_from(ctx, which(req), h)?;
-            stack.clear();
-            Ok(())
-        },
-    );
-}
-
-fn check_phase<'gc>(
-    ctx: Context<'gc>,
-    req: &RequestContext,
-    phases: &[Phase],
-) -> Result<(), Error<'gc>> {
-    if phases.is_empty() {
+/// `ngx.req.set_header`, `add_header` and `clear_header`, with
+/// OpenResty's looser checks (a nil value clears); Kong's setters
+/// (`kong.response`, `kong.service.request`) check their arguments with
+/// [`checks`].
+fn add_ngx_req_header_functions<'gc>(ctx: Context<'gc>, t: Table<'gc>, cell: &RequestCell) {
+    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
+        let name = header_name_arg(ctx, stack, 0)?;
+        let values = match stack.get(1) {
+            Value::Nil => Vec::new(),
+            v => header_values_arg(ctx, v)?,
+        };
+        let headers = &mut req.request.headers;
+        headers.remove(&name);
+        for v in values {
+            headers.append(name.clone(), v);
+        }
+        stack.clear();
         Ok(())
-    } else {
-        only_in(ctx, req, phases)
-    }
+    });
+    add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
+        let name = header_name_arg(ctx, stack, 0)?;
+        for v in header_values_arg(ctx, stack.get(1))? {
+            req.request.headers.append(name.clone(), v);
+        }
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
+        let name = header_name_arg(ctx, stack, 0)?;
+        req.request.headers.remove(&name);
+        stack.clear();
+        Ok(())
+    });
 }
 
 pub(crate) fn lua_error<'gc>(ctx: Context<'gc>, msg: &str) -> Error<'gc> {

@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use lua_stdlib::{ext, Callback, CallbackReturn, Context, Table, Value};
 
-use super::response::{default_message, finish, status_arg};
+use super::checks::{self, MAX_STATUS, MIN_STATUS};
+use super::response::{default_message, finish};
 use super::{
     add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error,
     request_line_arg, Exit, ExitBody, RequestCell,
@@ -72,7 +73,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
             return Ok(());
         }
         let status = if code >= 200 {
-            status_arg(ctx, Value::Integer(code))?
+            checks::status_code(ctx, Value::Integer(code), MIN_STATUS, MAX_STATUS)?
         } else {
             req.response_status.unwrap_or(500)
         };
@@ -168,6 +169,13 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     install_req(ctx, ngx, cell);
     install_var(ctx, ngx, cell);
     install_header(ctx, ngx, cell);
+    // `ngx.resp.get_headers()`: the response headers as they will be sent.
+    let resp = ctx.new_table();
+    add(ctx, resp, "get_headers", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, headers_table(ctx, &req.response_headers));
+        Ok(())
+    });
+    let _ = ngx.set(ctx, "resp", resp);
 
     let worker = ctx.new_table();
     let _ = worker.set(
@@ -220,7 +228,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         Callback::from_fn(&ctx, move |ctx, _, mut stack| {
             match stack.get(1) {
                 Value::String(s) if s.as_bytes() == b"status" => {
-                    let status = status_arg(ctx, stack.get(2))?;
+                    let status = checks::status_code(ctx, stack.get(2), MIN_STATUS, MAX_STATUS)?;
                     if let Some(req) = set_cell.borrow_mut().as_mut() {
                         req.response_status = Some(status);
                     }
@@ -304,7 +312,7 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "set_uri_args", cell, |ctx, _, stack, req| {
         let q = match stack.get(0) {
-            Value::Table(args) => super::service::encode_args(ctx, args),
+            Value::Table(args) => super::service::encode_args(ctx, args)?,
             _ => request_line_arg(ctx, "args", arg_string(stack, 0).unwrap_or_default())?,
         };
         req.upstream_query = Some(q);
@@ -329,7 +337,7 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
-    super::add_header_functions(ctx, t, cell, &[], |req| &mut req.request.headers);
+    super::add_ngx_req_header_functions(ctx, t, cell);
     let _ = ngx.set(ctx, "req", t);
 }
 

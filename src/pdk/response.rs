@@ -8,9 +8,10 @@ use http::{HeaderMap, HeaderValue};
 use lua_stdlib::{Callback, CallbackReturn, Context, Error, Table, Value};
 use serde_json::Map;
 
+use super::checks::{self, Names, MAX_STATUS, MIN_ERR_STATUS, MIN_STATUS};
 use super::{
-    add, header_name_arg, header_values_arg, headers_table, lua_error, only_in, Exit, ExitBody,
-    Phase, RequestCell, RequestContext,
+    add, header_name_arg, headers_table, lua_error, only_in, Exit, ExitBody, Phase, RequestCell,
+    RequestContext,
 };
 
 const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
@@ -20,16 +21,14 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "exit", cell, |ctx, _, stack, req| {
         only_in(ctx, req, EXIT_PHASES)?;
-        let status = status_arg(ctx, stack.get(0))?;
-        let mut headers = HeaderMap::new();
-        if let Value::Table(h) = stack.get(2) {
-            set_headers_from(ctx, &mut headers, h)?;
-        } else if !matches!(stack.get(2), Value::Nil) {
-            return Err(lua_error(ctx, "headers must be a nil or table"));
+        let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
+        let body = stack.get(1);
+        if !matches!(body, Value::Nil | Value::String(_) | Value::Table(_)) {
+            return Err(lua_error(ctx, "body must be a nil, string or table"));
         }
-        let body = match stack.get(1) {
-            Value::Nil => bytes::Bytes::new(),
-            Value::String(s) => bytes::Bytes::copy_from_slice(s.as_bytes()),
+        let mut headers = exit_headers(ctx, stack.get(2))?;
+        let body = match body {
+            Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
             Value::Table(t) => {
                 if !headers.contains_key(http::header::CONTENT_TYPE) {
                     headers.insert(
@@ -37,9 +36,9 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                         HeaderValue::from_static("application/json; charset=utf-8"),
                     );
                 }
-                bytes::Bytes::from(to_json(ctx, Value::Table(t), 0)?.to_string())
+                Bytes::from(to_json(ctx, Value::Table(t), 0)?.to_string())
             }
-            _ => return Err(lua_error(ctx, "body must be a nil, string or table")),
+            _ => Bytes::new(),
         };
         finish(
             req,
@@ -55,18 +54,22 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "error", cell, |ctx, _, stack, req| {
         only_in(ctx, req, EXIT_PHASES)?;
-        let status = status_arg(ctx, stack.get(0))?;
-        if status < 400 {
-            return Err(lua_error(ctx, "code must be a number between 400 and 599"));
-        }
+        let status = checks::status_code(ctx, stack.get(0), MIN_ERR_STATUS, MAX_STATUS)?;
         let message = match stack.get(1) {
+            Value::Nil => error_message(status),
             Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-            _ => default_message(status).to_string(),
+            Value::Table(t) => match to_json(ctx, Value::Table(t), 0) {
+                Ok(json) => json.to_string(),
+                Err(e) => {
+                    return Err(lua_error(
+                        ctx,
+                        &format!("could not JSON encode the error message: {e}"),
+                    ))
+                }
+            },
+            _ => return Err(lua_error(ctx, "message must be a nil, a string or a table")),
         };
-        let mut headers = HeaderMap::new();
-        if let Value::Table(h) = stack.get(2) {
-            set_headers_from(ctx, &mut headers, h)?;
-        }
+        let headers = exit_headers(ctx, stack.get(2))?;
         finish(
             req,
             Exit {
@@ -89,7 +92,8 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "set_status", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
-        req.response_status = Some(status_arg(ctx, stack.get(0))?);
+        let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
+        req.response_status = Some(status);
         stack.clear();
         Ok(())
     });
@@ -135,7 +139,39 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
-    super::add_header_functions(ctx, t, cell, SET_PHASES, |req| &mut req.response_headers);
+    add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let header = checks::validate_header(ctx, Names::Response, stack.get(0), stack.get(1))?;
+        if !framing_ignored(req, &header.name) {
+            header.set_in(&mut req.response_headers);
+        }
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let header = checks::validate_header(ctx, Names::Response, stack.get(0), stack.get(1))?;
+        header.add_to(&mut req.response_headers);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        let name = checks::header_name_arg(ctx, Names::Response, stack.get(0), "header name")?;
+        req.response_headers.remove(&name);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, SET_PHASES)?;
+        for header in checks::validate_headers(ctx, Names::Response, stack.get(0))? {
+            if !framing_ignored(req, &header.name) {
+                header.set_in(&mut req.response_headers);
+            }
+        }
+        stack.clear();
+        Ok(())
+    });
     super::set(ctx, kong, "response", t);
 }
 
@@ -261,40 +297,35 @@ pub(crate) fn finish(req: &mut RequestContext, exit: Exit) {
     }
 }
 
-pub(crate) fn status_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<u16, Error<'gc>> {
-    let n = match v {
-        Value::Integer(n) => Some(n),
-        Value::Number(f) if f.fract() == 0.0 => Some(f as i64),
-        _ => None,
-    };
-    match n {
-        Some(n @ 100..=599) => Ok(n as u16),
-        _ => Err(lua_error(ctx, "code must be a number between 100 and 599")),
+/// `exit`'s and `error`'s headers argument: nil or a table Kong's
+/// `validate_headers` accepts; names as `ngx.header` writes them.
+fn exit_headers<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<HeaderMap, Error<'gc>> {
+    let mut headers = HeaderMap::new();
+    match v {
+        Value::Nil => {}
+        Value::Table(_) => {
+            for header in checks::validate_headers(ctx, Names::Response, v)? {
+                header.set_in(&mut headers);
+            }
+        }
+        _ => return Err(lua_error(ctx, "headers must be a nil or table")),
     }
+    Ok(headers)
 }
 
-/// Copies a Lua table of headers (`{["X-A"] = "v", ["X-B"] = {"1", "2"}}`).
-pub(crate) fn set_headers_from<'gc>(
-    ctx: Context<'gc>,
-    into: &mut HeaderMap,
-    t: Table<'gc>,
-) -> Result<(), Error<'gc>> {
-    for (k, v) in super::entries(t) {
-        let Value::String(k) = k else {
-            return Err(lua_error(ctx, "header name must be a string"));
-        };
-        let name = http::HeaderName::from_bytes(
-            String::from_utf8_lossy(k.as_bytes())
-                .replace('_', "-")
-                .as_bytes(),
-        )
-        .map_err(|_| lua_error(ctx, "invalid header name"))?;
-        into.remove(&name);
-        for value in header_values_arg(ctx, v)? {
-            into.append(name.clone(), value);
-        }
+/// Kong's `set_header`/`set_headers` ignore `Transfer-Encoding` with a
+/// warning (the gateway frames the response itself).
+fn framing_ignored(req: &RequestContext, name: &http::HeaderName) -> bool {
+    if name != http::header::TRANSFER_ENCODING {
+        return false;
     }
-    Ok(())
+    super::log::emit(
+        "warn",
+        req.plugin_name,
+        "",
+        "manually setting Transfer-Encoding. Ignored.",
+    );
+    true
 }
 
 /// Encodes a Lua value as JSON, as cjson does: a table whose keys are
@@ -360,7 +391,58 @@ pub(crate) fn to_json<'gc>(
     })
 }
 
-/// Kong's default error messages (`kong.response.error` without a message).
+/// `kong.response.error`'s message when none is given (Kong's PDK
+/// `HTTP_ERROR_MESSAGES`).
+fn error_message(status: u16) -> String {
+    let known = match status {
+        400 => "Bad request",
+        401 => "Unauthorized",
+        402 => "Payment required",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        406 => "Not acceptable",
+        407 => "Proxy authentication required",
+        408 => "Request timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length required",
+        412 => "Precondition failed",
+        413 => "Payload too large",
+        414 => "URI too long",
+        415 => "Unsupported media type",
+        416 => "Range not satisfiable",
+        417 => "Expectation failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected request",
+        422 => "Unprocessable entity",
+        423 => "Locked",
+        424 => "Failed dependency",
+        425 => "Too early",
+        426 => "Upgrade required",
+        428 => "Precondition required",
+        429 => "Too many requests",
+        431 => "Request header fields too large",
+        451 => "Unavailable for legal reasons",
+        494 => "Request header or cookie too large",
+        500 => "An unexpected error occurred",
+        501 => "Not implemented",
+        502 => "An invalid response was received from the upstream server",
+        503 => "The upstream server is currently unavailable",
+        504 => "The upstream server is timing out",
+        505 => "HTTP version not supported",
+        506 => "Variant also negotiates",
+        507 => "Insufficient storage",
+        508 => "Loop detected",
+        510 => "Not extended",
+        511 => "Network authentication required",
+        _ => return format!("The upstream server responded with {status}"),
+    };
+    known.to_string()
+}
+
+/// The error handler's messages (`ngx.exit(status)` without a body; Kong's
+/// `error_handlers.lua`).
 pub(crate) fn default_message(status: u16) -> &'static str {
     match status {
         400 => "Bad request",

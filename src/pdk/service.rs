@@ -2,29 +2,35 @@
 //! the Kong reference). Header changes edit the request headers the proxy
 //! forwards; path, query and body changes replace what the router computed.
 
-use lua_stdlib::{Context, Table, Value};
+mod set_body;
 
+use lua_stdlib::{ext, Context, Table, Value};
+
+use super::checks::{self, Names};
 use super::{
-    add, arg_bytes, arg_string, header_name_arg, header_values_arg, lua_error, only_in,
-    request_line_arg, request_line_safe, Phase, RequestCell,
+    add, header_name_arg, lua_error, only_in, request_line_arg, request_line_safe, Phase,
+    RequestCell,
 };
 
-const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
+pub(super) const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let service = ctx.new_table();
     let t = ctx.new_table();
     add(ctx, t, "set_path", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
-        let path = arg_string(stack, 0).filter(|p| p.starts_with('/'));
-        let path = path.ok_or_else(|| lua_error(ctx, "path must start with /"))?;
-        req.upstream_path = Some(path);
+        let path = checks::string_arg(ctx, stack.get(0), "path")?;
+        if path.first() != Some(&b'/') {
+            return Err(lua_error(ctx, "path must start with /"));
+        }
+        req.upstream_path = Some(escape_path(&path));
         stack.clear();
         Ok(())
     });
     add(ctx, t, "set_raw_query", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
-        let q = arg_string(stack, 0).ok_or_else(|| lua_error(ctx, "query must be a string"))?;
+        let q = checks::string_arg(ctx, stack.get(0), "query")?;
+        let q = String::from_utf8_lossy(&q).into_owned();
         req.upstream_query = Some(request_line_arg(ctx, "query", q)?);
         stack.clear();
         Ok(())
@@ -34,49 +40,54 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         let Value::Table(args) = stack.get(0) else {
             return Err(lua_error(ctx, "args must be a table"));
         };
-        req.upstream_query = Some(encode_args(ctx, args));
+        req.upstream_query = Some(encode_args(ctx, args)?);
         stack.clear();
         Ok(())
     });
     add(ctx, t, "set_method", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
-        let m = arg_string(stack, 0).ok_or_else(|| lua_error(ctx, "method must be a string"))?;
-        req.request.method = http::Method::from_bytes(m.as_bytes())
-            .map_err(|_| lua_error(ctx, &format!("invalid method: {}", m.escape_debug())))?;
+        req.request.method = checks::method(ctx, stack.get(0))?;
         stack.clear();
         Ok(())
     });
     add(ctx, t, "set_raw_body", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
-        let body = arg_bytes(stack, 0).ok_or_else(|| lua_error(ctx, "body must be a string"))?;
+        let body = checks::string_arg(ctx, stack.get(0), "body")?;
         req.upstream_body = Some(body.into());
         stack.clear();
         Ok(())
     });
-    super::add_header_functions(ctx, t, cell, PHASES, |req| &mut req.request.headers);
+    add(ctx, t, "set_body", cell, set_body::set_body);
     // `Host` is the upstream's Host (Kong sets `ngx.var.upstream_host`),
     // not the client's, which stays what the PDK and X-Forwarded-Host see.
     add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        let values = match stack.get(1) {
-            Value::Nil => Vec::new(),
-            v => header_values_arg(ctx, v)?,
-        };
+        let header = checks::validate_header(ctx, Names::Request, stack.get(0), stack.get(1))?;
+        set_upstream_header(ctx, req, header, false)?;
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, PHASES)?;
+        let header = checks::validate_header(ctx, Names::Request, stack.get(0), stack.get(1))?;
+        set_upstream_header(ctx, req, header, true)?;
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, PHASES)?;
+        let name = checks::header_name_arg(ctx, Names::Request, stack.get(0), "header")?;
         if name == http::header::HOST {
-            let value = values
-                .into_iter()
-                .next()
-                .ok_or_else(|| lua_error(ctx, "invalid header value for \"Host\": got nil"))?;
-            if !request_line_safe(value.as_bytes()) || value.is_empty() {
-                return Err(lua_error(ctx, "invalid Host header value"));
-            }
-            req.upstream_host = Some(value);
-        } else {
-            req.request.headers.remove(&name);
-            for v in values {
-                req.request.headers.append(name.clone(), v);
-            }
+            req.upstream_host = None;
+        }
+        req.request.headers.remove(&name);
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, PHASES)?;
+        for header in checks::validate_headers(ctx, Names::Request, stack.get(0))? {
+            set_upstream_header(ctx, req, header, false)?;
         }
         stack.clear();
         Ok(())
@@ -84,6 +95,50 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     super::set(ctx, service, "request", t);
     super::set(ctx, service, "response", service_response(ctx, cell));
     super::set(ctx, kong, "service", service);
+}
+
+/// A header for the upstream request (`add`: after the ones there). `Host`
+/// sets the upstream Host instead (Kong's `ngx.var.upstream_host`; with
+/// several values, the last).
+fn set_upstream_header<'gc>(
+    ctx: Context<'gc>,
+    req: &mut super::RequestContext,
+    header: checks::Header,
+    add: bool,
+) -> Result<(), lua_stdlib::Error<'gc>> {
+    if header.name != http::header::HOST {
+        if add {
+            header.add_to(&mut req.request.headers);
+        } else {
+            header.set_in(&mut req.request.headers);
+        }
+        return Ok(());
+    }
+    let Some(value) = header.values.into_iter().last() else {
+        req.upstream_host = None;
+        return Ok(());
+    };
+    let trimmed = value.as_bytes().trim_ascii();
+    if trimmed.is_empty() || !request_line_safe(trimmed) {
+        return Err(lua_error(ctx, "invalid Host header value"));
+    }
+    req.upstream_host = http::HeaderValue::from_bytes(trimmed).ok();
+    Ok(())
+}
+
+/// Kong's `kong.tools.uri.escape`: every byte outside
+/// `!#$&'()*+,/:;=?@[]`, letters, digits, `-_.~` and `%` as `%XX`, so a
+/// path with spaces or UTF-8 is sent escaped and an escaped one as given.
+fn escape_path(path: &[u8]) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &c in path {
+        if c.is_ascii_alphanumeric() || b"!#$&'()*+,/:;=?@[]-_.~%".contains(&c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
 }
 
 const RESPONSE_PHASES: &[Phase] = &[Phase::HeaderFilter, Phase::BodyFilter, Phase::Log];
@@ -157,43 +212,57 @@ fn max_headers_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, lua_s
     }
 }
 
-/// `ngx.encode_args`: keys sorted, values URL-encoded, `true` as a flag,
-/// arrays repeated.
-pub(crate) fn encode_args<'gc>(ctx: Context<'gc>, args: Table<'gc>) -> String {
-    let mut pairs: Vec<(String, Value<'gc>)> = super::entries(args)
-        .into_iter()
-        .filter_map(|(k, v)| match k {
-            Value::String(s) => Some((String::from_utf8_lossy(s.as_bytes()).into_owned(), v)),
-            Value::Integer(n) => Some((n.to_string(), v)),
-            _ => None,
-        })
-        .collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let escape = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    let mut out = Vec::new();
-    for (k, v) in pairs {
-        let mut one = |v: Value<'gc>| match v {
-            Value::Boolean(true) => out.push(escape(&k)),
-            Value::Boolean(false) | Value::Nil => {}
-            Value::String(s) => out.push(format!(
-                "{}={}",
-                escape(&k),
-                escape(&String::from_utf8_lossy(s.as_bytes()))
-            )),
-            Value::Integer(n) => out.push(format!("{}={n}", escape(&k))),
-            Value::Number(f) => out.push(format!("{}={}", escape(&k), super::lua_number(f))),
-            _ => {}
+/// Kong's `make_ordered_args`: each key's `ngx.encode_args` (an array
+/// repeats the key, `true` is a bare key, `false` adds nothing), sorted;
+/// `arg keys must be strings`, `attempt to use function as query arg
+/// value`.
+pub(crate) fn encode_args<'gc>(
+    ctx: Context<'gc>,
+    args: Table<'gc>,
+) -> Result<String, lua_stdlib::Error<'gc>> {
+    let mut parts = Vec::new();
+    for (k, v) in super::entries(args) {
+        let Value::String(key) = k else {
+            return Err(lua_error(ctx, "arg keys must be strings"));
+        };
+        let key = key.as_bytes();
+        let mut part = Vec::new();
+        let mut one = |v: Value<'gc>| -> Result<(), lua_stdlib::Error<'gc>> {
+            let value = match v {
+                Value::Boolean(true) => None,
+                Value::Boolean(false) => return Ok(()),
+                Value::String(s) => Some(s.as_bytes().to_vec()),
+                Value::Integer(n) => Some(n.to_string().into_bytes()),
+                Value::Number(f) => Some(super::lua_number(f).into_bytes()),
+                other => {
+                    return Err(lua_error(
+                        ctx,
+                        &format!("attempt to use {} as query arg value", other.type_name()),
+                    ))
+                }
+            };
+            if !part.is_empty() {
+                part.push(b'&');
+            }
+            part.extend_from_slice(&ext::codec::escape_uri_component(key));
+            if let Some(value) = value {
+                part.push(b'=');
+                part.extend_from_slice(&ext::codec::escape_uri_component(&value));
+            }
+            Ok(())
         };
         match v {
             Value::Table(list) => {
                 for i in 1..=list.length() {
-                    one(list.get(ctx, i));
+                    one(list.raw_get_int(i))?;
                 }
             }
-            other => one(other),
+            other => one(other)?,
         }
+        parts.push(part);
     }
-    out.join("&")
+    parts.sort();
+    let joined = parts.join(&b'&');
+    // Escaped: ASCII only.
+    Ok(String::from_utf8_lossy(&joined).into_owned())
 }

@@ -348,6 +348,31 @@ fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
     OutgoingBody::Whole(body)
 }
 
+/// What picks the format of Kong's error page for an exit (Kong's
+/// `kong.response.error`): a Content-Type the function gave, else every
+/// `Accept` value of the request (joined, as Kong joins them), else the
+/// request's [`negotiation_header`].
+fn error_format_header(
+    exit_headers: &http::HeaderMap,
+    request: &http::HeaderMap,
+) -> Option<HeaderValue> {
+    if let Some(ct) = exit_headers.get(http::header::CONTENT_TYPE) {
+        return Some(ct.clone());
+    }
+    let mut accept = request.get_all(http::header::ACCEPT).iter();
+    if let (Some(first), Some(_)) = (accept.next(), accept.next()) {
+        let joined: Vec<&[u8]> = request
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        return HeaderValue::from_bytes(&joined.join(&b","[..]))
+            .ok()
+            .or(Some(first.clone()));
+    }
+    negotiation_header(request).cloned()
+}
+
 /// The response for `kong.response.exit`, `ngx.exit` or a failed function.
 fn exit_response(
     exit: Exit,
@@ -360,7 +385,7 @@ fn exit_response(
         ExitBody::KongError(message) => plugin_error_response(
             status,
             &message,
-            negotiation_header(&req.request.headers),
+            error_format_header(&exit.headers, &req.request.headers).as_ref(),
             request_id,
             start,
         ),

@@ -31,6 +31,17 @@ pub struct Block {
     pub want: String,
     /// `--- error_code` (200 unless given).
     pub status: u16,
+    /// The block's upstream server's Lua (`server { listen unix:… }`),
+    /// when the block proxies: see [`Block::upstream`].
+    pub upstream: Option<String>,
+    /// The path the upstream's route matches (its own unless given).
+    pub upstream_route: Option<String>,
+    /// More phases of the block's route (`header_filter_by_lua_block` …).
+    pub also: Vec<(&'static str, String)>,
+    /// More phases of the upstream's route.
+    pub upstream_also: Vec<(&'static str, String)>,
+    /// Appended to the request path (`?a=b`).
+    pub query: String,
 }
 
 impl Block {
@@ -45,7 +56,48 @@ impl Block {
             body: Vec::new(),
             want: want.to_string(),
             status: 200,
+            upstream: None,
+            upstream_route: None,
+            also: Vec::new(),
+            upstream_also: Vec::new(),
+            query: String::new(),
         }
+    }
+
+    /// The block proxies: `lua` (the upstream location's
+    /// `content_by_lua_block`, printing with `ngx.say`) runs as a
+    /// pre-function on a second route of the same gateway, which the
+    /// block's route proxies to; the block's own Lua then runs as given
+    /// (no closing `ngx.exit`), and the answer is the upstream's as the
+    /// gateway passes it on.
+    pub fn upstream(mut self, lua: &str) -> Block {
+        self.upstream = Some(lua.to_string());
+        self
+    }
+
+    /// Where the upstream route listens, for blocks that set the upstream
+    /// path (`/foo`).
+    pub fn upstream_at(mut self, path: &str) -> Block {
+        self.upstream_route = Some(path.to_string());
+        self
+    }
+
+    /// Another phase of the block's route.
+    pub fn also(mut self, phase: &'static str, lua: &str) -> Block {
+        self.also.push((phase, format!("local pdk = kong\n{lua}")));
+        self
+    }
+
+    /// Another phase of the upstream's route (its `header_filter_by_lua_block` …).
+    pub fn upstream_also(mut self, phase: &'static str, lua: &str) -> Block {
+        self.upstream_also
+            .push((phase, format!("local pdk = kong\n{lua}")));
+        self
+    }
+
+    pub fn query(mut self, q: &str) -> Block {
+        self.query = q.to_string();
+        self
     }
 
     pub fn method(mut self, m: &'static str) -> Block {
@@ -131,8 +183,115 @@ pub fn request(gw: &Gateway, b: &Block, path: &str) -> super::RawResponse {
     responses.remove(0)
 }
 
+/// Adds a route `/<unique>` whose service is `url`, with a pre-function
+/// of `config` (phase: [code]; none when empty).
+pub async fn route_to(gw: &Gateway, url: &str, config: serde_json::Value) -> String {
+    let name = unique("pdk");
+    let svc = json(gw, "POST", "/services", json!({"name": name, "url": url})).await;
+    assert_eq!(svc.status, 201, "{}", svc.text);
+    let path = format!("/{name}");
+    let r = json(
+        gw,
+        "POST",
+        &format!("/services/{name}/routes"),
+        json!({"paths": [path]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    if config.as_object().is_some_and(|c| c.is_empty()) {
+        return path;
+    }
+    let p = json(
+        gw,
+        "POST",
+        &format!("/services/{name}/plugins"),
+        json!({"name": "pre-function", "config": config}),
+    )
+    .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    path
+}
+
+/// The id of the global pre-function that runs `rewrite` blocks.
+const GLOBAL_REWRITE: &str = "8d1e6a4c-52c4-4e0b-9c55-7a1f0c7d2b31";
+
+/// The routes of a proxying block: its upstream (at its own path or
+/// `upstream_route`), then its own route proxying there.
+async fn proxied_route(gw: &Gateway, b: &Block, upstream: &str) -> String {
+    let up = match &b.upstream_route {
+        Some(at) => at.clone(),
+        None => format!("/{}", unique("up")),
+    };
+    let name = unique("up");
+    let svc = json(
+        gw,
+        "POST",
+        "/services",
+        json!({"name": name, "url": format!("http://127.0.0.1:{}", super::closed_port())}),
+    )
+    .await;
+    assert_eq!(svc.status, 201, "{}", svc.text);
+    // A route at a given path is told apart from other blocks' routes at
+    // the same path by a header the block's route adds.
+    let mut route = json!({"paths": [up], "strip_path": false});
+    let mut front_lua = b.lua.clone();
+    if b.upstream_route.is_some() {
+        route["headers"] = json!({"x-pdk-block": [name]});
+        front_lua =
+            format!("kong.service.request.set_header(\"X-Pdk-Block\", \"{name}\")\n{front_lua}");
+    }
+    let r = json(gw, "POST", &format!("/services/{name}/routes"), route).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut up_config = serde_json::Map::new();
+    up_config.insert("access".into(), json!([function_of(upstream)]));
+    for (phase, lua) in &b.upstream_also {
+        up_config.insert(phase.to_string(), json!([lua]));
+    }
+    let p = json(
+        gw,
+        "POST",
+        &format!("/services/{name}/plugins"),
+        json!({"name": "pre-function", "config": up_config}),
+    )
+    .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let mut config = serde_json::Map::new();
+    let url = format!("http://127.0.0.1:{}{up}", gw.proxy.port());
+    if b.phase == "rewrite" {
+        // Kong runs `rewrite` for global plugins only: the block's Lua is
+        // the gateway's global pre-function's, for its route's path.
+        let path = route_to(gw, &url, json!({})).await;
+        let code = format!(
+            "if kong.request.get_path() == \"{path}\" then\nlocal pdk = kong\n{front_lua}\nend"
+        );
+        let p = json(
+            gw,
+            "PUT",
+            &format!("/plugins/{GLOBAL_REWRITE}"),
+            json!({"name": "pre-function", "config": {"rewrite": [code]}}),
+        )
+        .await;
+        assert!(p.status == 200 || p.status == 201, "{}", p.text);
+        return path;
+    }
+    if !front_lua.is_empty() {
+        config.insert(
+            b.phase.to_string(),
+            json!([format!("local pdk = kong\n{front_lua}")]),
+        );
+    }
+    for (phase, lua) in &b.also {
+        config.insert(phase.to_string(), json!([lua]));
+    }
+    route_to(gw, &url, serde_json::Value::Object(config)).await
+}
+
 async fn run_block(gw: Arc<Gateway>, b: Block) {
-    let path = route_with(&gw, b.phase, &[function_of(&b.lua)]).await;
+    let path = match &b.upstream {
+        Some(up) => proxied_route(&gw, &b, up).await,
+        None => route_with(&gw, b.phase, &[function_of(&b.lua)]).await,
+    };
+    let path = format!("{path}{}", b.query);
     let gw2 = gw.clone();
     let b2 = b.clone();
     let resp = tokio::task::spawn_blocking(move || request(&gw2, &b2, &path))

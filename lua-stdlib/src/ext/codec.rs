@@ -305,6 +305,14 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8], kind: i64) {
     }
 }
 
+/// `ngx.escape_uri(s)` (component mode, what `encode_args` writes), for
+/// the PDK's query builders.
+pub fn escape_uri_component(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    escape_into(&mut out, s, 2);
+    out
+}
+
 fn escape_uri<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
