@@ -318,6 +318,23 @@ pub(crate) fn string_arg<'gc>(
     }
 }
 
+/// Kong's `max_headers` argument: 1..=1000, 100 when absent.
+pub(crate) fn max_headers<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, Error<'gc>> {
+    let n = match v {
+        Value::Nil => return Ok(100),
+        Value::Integer(n) => n as f64,
+        Value::Number(n) => n,
+        _ => return Err(lua_error(ctx, "max_headers must be a number")),
+    };
+    if n < 1.0 {
+        Err(lua_error(ctx, "max_headers must be >= 1"))
+    } else if n > 1000.0 {
+        Err(lua_error(ctx, "max_headers must be <= 1000"))
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// The methods `kong.service.request.set_method` takes (Kong's
 /// `accepted_methods`, upper case only).
 const METHODS: &[&str] = &[

@@ -576,6 +576,23 @@ pub(crate) fn headers_table<'gc>(ctx: Context<'gc>, headers: &HeaderMap) -> Tabl
     t
 }
 
+/// [`headers_table`] of the first `max` header lines, and whether some
+/// were left out (Kong's `get_headers(max_headers)` answers `"truncated"`).
+pub(crate) fn headers_table_limited<'gc>(
+    ctx: Context<'gc>,
+    headers: &HeaderMap,
+    max: usize,
+) -> (Table<'gc>, bool) {
+    if headers.len() <= max {
+        return (headers_table(ctx, headers), false);
+    }
+    let mut limited = HeaderMap::new();
+    for (name, value) in headers.iter().take(max) {
+        limited.append(name.clone(), value.clone());
+    }
+    (headers_table(ctx, &limited), true)
+}
+
 /// Lets `headers["X-Foo"]` and `headers.x_foo` find `x-foo`, as Kong's
 /// header tables do.
 fn header_lookup_metatable<'gc>(ctx: Context<'gc>, t: Table<'gc>) {

@@ -10,8 +10,7 @@ use serde_json::Map;
 
 use super::checks::{self, Names, MAX_STATUS, MIN_ERR_STATUS, MIN_STATUS};
 use super::{
-    add, header_name_arg, headers_table, lua_error, only_in, Exit, ExitBody, Phase, RequestCell,
-    RequestContext,
+    add, header_name_arg, lua_error, only_in, Exit, ExitBody, Phase, RequestCell, RequestContext,
 };
 
 const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
@@ -111,7 +110,13 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, headers_table(ctx, &req.response_headers));
+        let max = checks::max_headers(ctx, stack.get(0))?;
+        let (table, truncated) = super::headers_table_limited(ctx, &req.response_headers, max);
+        if truncated {
+            stack.replace(ctx, (table, "truncated"));
+        } else {
+            stack.replace(ctx, table);
+        }
         Ok(())
     });
     add(ctx, t, "get_raw_body", cell, |ctx, _, stack, req| {

@@ -44,6 +44,19 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
+    add(ctx, t, "clear_query_arg", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, PHASES)?;
+        let name = checks::string_arg(ctx, stack.get(0), "query argument name")?;
+        let current = match &req.upstream_query {
+            Some(q) => Some(q.clone()),
+            None => req.request.uri.query().map(str::to_string),
+        };
+        if let Some(q) = current.filter(|q| !q.is_empty()) {
+            req.upstream_query = Some(remove_query_arg(&q, &name));
+        }
+        stack.clear();
+        Ok(())
+    });
     add(ctx, t, "set_method", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
         req.request.method = checks::method(ctx, stack.get(0))?;
@@ -126,6 +139,41 @@ fn set_upstream_header<'gc>(
     Ok(())
 }
 
+/// Kong's `clear_query_arg` (lua-resty-ada's `search.remove`): every pair
+/// whose decoded name is `name` goes, the others stay in order, written
+/// back as URLSearchParams writes them (with `%20` for a space, as Kong
+/// rewrites `+`).
+fn remove_query_arg(query: &str, name: &[u8]) -> String {
+    fn decode(s: &str) -> Vec<u8> {
+        let spaced = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced).collect()
+    }
+    fn encode(out: &mut String, b: &[u8]) {
+        for &c in b {
+            if c.is_ascii_alphanumeric() || b"*-._".contains(&c) {
+                out.push(c as char);
+            } else {
+                out.push_str(&format!("%{c:02X}"));
+            }
+        }
+    }
+    let mut out = String::with_capacity(query.len());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode(k);
+        if key == name {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('&');
+        }
+        encode(&mut out, &key);
+        out.push('=');
+        encode(&mut out, &decode(v));
+    }
+    out
+}
+
 /// Kong's `kong.tools.uri.escape`: every byte outside
 /// `!#$&'()*+,/:;=?@[]`, letters, digits, `-_.~` and `%` as `%XX`, so a
 /// path with spaces or UTF-8 is sent escaped and an escaped one as given.
@@ -158,14 +206,15 @@ fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
     });
     add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
         only_in(ctx, req, RESPONSE_PHASES)?;
-        let max = max_headers_arg(ctx, stack.get(0))?;
+        let max = checks::max_headers(ctx, stack.get(0))?;
         let empty = http::HeaderMap::new();
         let headers = req.service_headers.as_ref().unwrap_or(&empty);
-        let mut limited = http::HeaderMap::new();
-        for (name, value) in headers.iter().take(max) {
-            limited.append(name.clone(), value.clone());
+        let (table, truncated) = super::headers_table_limited(ctx, headers, max);
+        if truncated {
+            stack.replace(ctx, (table, "truncated"));
+        } else {
+            stack.replace(ctx, table);
         }
-        stack.replace(ctx, super::headers_table(ctx, &limited));
         Ok(())
     });
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
@@ -193,23 +242,6 @@ fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
         });
     }
     t
-}
-
-/// Kong's `max_headers` argument: 1..=1000, 100 when absent.
-fn max_headers_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, lua_stdlib::Error<'gc>> {
-    let n = match v {
-        Value::Nil => return Ok(100),
-        Value::Integer(n) => n as f64,
-        Value::Number(n) => n,
-        _ => return Err(lua_error(ctx, "max_headers must be a number")),
-    };
-    if n < 1.0 {
-        Err(lua_error(ctx, "max_headers must be >= 1"))
-    } else if n > 1000.0 {
-        Err(lua_error(ctx, "max_headers must be <= 1000"))
-    } else {
-        Ok(n as usize)
-    }
 }
 
 /// Kong's `make_ordered_args`: each key's `ngx.encode_args` (an array
