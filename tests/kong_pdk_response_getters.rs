@@ -4,15 +4,20 @@
 //!
 //! | file | Kong's blocks | ported | passing | n/a |
 //! |---|---|---|---|---|
-//! | 01-get_status.t | 4 | 2 | 2 | 0 |
+//! | 01-get_status.t | 4 | 4 | 4 | 0 |
 //! | 02-get_header.t | 6 | 5 | 5 | 0 |
 //! | 03-get_headers.t | 10 | 7 | 7 | 0 |
-//! | 12-get_source.t | 6 | 2 | 2 | 0 |
+//! | 12-get_source.t | 6 | 4 | 4 | 2 |
 //!
-//! Not ported yet (left open, they can apply): 01-get_status.t TEST 3-4
-//! and 12-get_source.t TEST 3-6 use nginx directives (`return 404`,
-//! `proxy_read_timeout`, `error_page`) for their upstream and need
-//! porting by hand; 02-get_header.t TEST 4 and 03-get_headers.t TEST 4-6
+//! Not applicable: 12-get_source.t TEST 5-6 set Kong's internal
+//! `ngx.ctx.KONG_PROXIED` / `KONG_EXITED` flags (Kong internals). Adapted:
+//! 01-get_status.t TEST 3-4's upstreams are nginx directives (`return
+//! 404;`), here `ngx.exit` on the upstream route; TEST 4's rewrite block
+//! is left out (Kong runs rewrite for global plugins only). 12-get_source.t
+//! TEST 4: an upstream that refuses the connection is a 503 here (the
+//! proxy's choice), a 502 from Kong's nginx; the source is "error" in both.
+//!
+//! Not ported yet (left open, they can apply): 02-get_header.t TEST 4 and 03-get_headers.t TEST 4-6
 //! need an upstream answering with more than 100 headers, which the proxy
 //! refuses today (502), and nginx's header order.
 
@@ -21,8 +26,12 @@
 
 mod common;
 
-use common::pdk::{cases, Block};
+use std::sync::Arc;
+
+use common::kong::CaseFuture;
+use common::pdk::{cases, route_to, send, Block};
 use common::Gateway;
+use serde_json::json;
 
 /// One worker, `--untrusted-lua on`: the t/01-pdk tests run in OpenResty
 /// without a sandbox (`require "cjson"`).
@@ -72,6 +81,49 @@ ngx.arg[2] = true"#,
         ),
     );
 
+    // TEST 3: Kong's upstream is nginx's `return 404;`.
+    b.push(
+        Block::new(
+            "TEST 3: response.get_status() returns 404 from service",
+            "",
+            "status: 404",
+        )
+        .status(404)
+        .upstream("ngx.exit(404)")
+        .also("header_filter", "ngx.header.content_length = nil")
+        .also(
+            "body_filter",
+            r#"ngx.arg[1] = "status: " .. pdk.response.get_status()
+ngx.arg[2] = true"#,
+        ),
+    );
+    // TEST 4: adapted: the block's `rewrite_by_lua_block` (`ngx.status =
+    // 201`, overwritten by access) is left out: Kong runs rewrite for
+    // global plugins only.
+    b.push(
+        Block::new(
+            "TEST 4: response.get_status() returns last status code set",
+            "ngx.status = 202",
+            "",
+        )
+        .status(204)
+        .upstream("ngx.exit(203)")
+        .also(
+            "header_filter",
+            r#"ngx.header.content_length = nil
+assert(pdk.response.get_status() == 203, "203 ~=" .. tostring(pdk.response.get_status()))
+ngx.status = 204
+assert(pdk.response.get_status() == 204, "204 ~=" .. tostring(pdk.response.get_status()))"#,
+        )
+        .also(
+            "body_filter",
+            r#"assert(pdk.response.get_status() == 204, "204 ~=" .. tostring(pdk.response.get_status()))"#,
+        )
+        .also(
+            "log",
+            r#"assert(pdk.response.get_status() == 204, "204 ~=" .. tostring(pdk.response.get_status()))"#,
+        ),
+    );
     common::kong::run("t/01-pdk/08-response/01-get_status.t", gw, cases(b)).await;
 }
 
@@ -379,5 +431,56 @@ async fn kong_pdk_response_get_source() {
         ),
     );
 
-    common::kong::run("t/01-pdk/08-response/12-get_source.t", gw, cases(b)).await;
+    let mut all = cases(b);
+    all.push((
+        r#"TEST 3: response.get_source() returns "exit" when kong.response.exit was previously used"#.into(),
+        Box::new(|gw| -> CaseFuture { Box::pin(get_source_test_3(gw)) }),
+    ));
+    all.push((
+        r#"TEST 4: response.get_source() returns "error" when upstream timeouts"#.into(),
+        Box::new(|gw| -> CaseFuture { Box::pin(get_source_test_4(gw)) }),
+    ));
+    common::kong::run("t/01-pdk/08-response/12-get_source.t", gw, all).await;
+}
+
+/// `12-get_source.t` TEST 3: the exit's header_filter sees "exit".
+async fn get_source_test_3(gw: Arc<Gateway>) {
+    let url = format!("http://127.0.0.1:{}", common::closed_port());
+    let path = route_to(
+        &gw,
+        &url,
+        json!({
+            "access": [r#"kong.response.exit(200, "ok")"#],
+            "header_filter": [r#"ngx.header["X-Source"] = kong.response.get_source()"#],
+        }),
+    )
+    .await;
+    let resp = send(&gw, "GET", "test", &path, None).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-source"), Some("exit"));
+}
+
+/// `12-get_source.t` TEST 4, adapted: the upstream cannot be reached
+/// (Kong's test points at a closed port too); Kong's `KONG_UNEXPECTED`
+/// flag is the gateway's own business here.
+async fn get_source_test_4(gw: Arc<Gateway>) {
+    let url = format!("http://127.0.0.1:{}", common::closed_port());
+    let path = route_to(
+        &gw,
+        &url,
+        json!({
+            "header_filter": ["ngx.header.content_length = nil"],
+            "body_filter": [r#"ngx.arg[1] = "content source: " ..  kong.response.get_source()
+        ngx.arg[2] = true"#],
+        }),
+    )
+    .await;
+    let resp = send(&gw, "GET", "test", &path, None).await;
+    // Kong's nginx answers a refused connection with 502; the gateway's
+    // proxy answers 503 ("The upstream server is currently unavailable",
+    // src/proxy/errors.rs). The source is what this case is about.
+    assert_eq!(
+        (resp.status, resp.text()),
+        (503, "content source: error".to_string())
+    );
 }
