@@ -17,9 +17,9 @@
 //! TEST 4: an upstream that refuses the connection is a 503 here (the
 //! proxy's choice), a 502 from Kong's nginx; the source is "error" in both.
 //!
-//! Not ported yet (left open, they can apply): 02-get_header.t TEST 4 and 03-get_headers.t TEST 4-6
-//! need an upstream answering with more than 100 headers, which the proxy
-//! refuses today (502), and nginx's header order.
+//! Not ported yet (left open, they can apply): 02-get_header.t TEST 4 and
+//! 03-get_headers.t TEST 4-6 need an upstream answering with more than 100
+//! headers, which the proxy refuses today (502), and nginx's header order.
 
 // One `b.push` per Kong block, in Kong's order.
 #![allow(clippy::vec_init_then_push)]
