@@ -266,3 +266,30 @@ fn a_weak_cache_does_not_grow_without_bound() {
     let n = vm.enter(|ctx| ctx.fetch(&values[0]).to_integer());
     assert_eq!(n, Some(0));
 }
+
+/// `debug.upvalueid` answers one id per upvalue while the id is held
+/// (they compare equal, as lua5.4's light userdata do), and an id nobody
+/// holds is collected: asking for the ids of many short-lived closures
+/// does not grow the registry for ever.
+#[test]
+fn upvalue_ids_nobody_holds_are_collected() {
+    let mut vm = Vm::new();
+    let f = load(
+        &mut vm,
+        r#"
+        local function mk() local a = 1; return function() return a end end
+        local f = mk()
+        local id = debug.upvalueid(f, 1)
+        for i = 1, 20000 do debug.upvalueid(mk(), 1) end
+        collectgarbage(); collectgarbage()
+        assert(id == debug.upvalueid(f, 1), "an id held stays the upvalue's id")
+        local n = 0
+        for _ in pairs(debug.getregistry()._UPVALUEIDS) do n = n + 1 end
+        assert(n < 100, "ids kept: " .. n)
+        "#,
+    );
+    match finish(&mut vm, &f) {
+        Outcome::Finished(_) => {}
+        o => panic!("{o:?}"),
+    }
+}

@@ -481,14 +481,17 @@ fn db_upvalueid<'gc>(
 
 /// An upvalue's identity as a value: lua5.4 answers a light userdata (the
 /// address of the upvalue, `addr` here); ours is a userdata holding the
-/// address, one per address (kept in the registry), so ids of one upvalue
-/// are equal.
+/// address, one per address while it is alive (a registry table with weak
+/// values), so ids of one upvalue are equal and unused ones are collected.
 fn upvalue_id(ctx: Context<'_>, addr: usize) -> Value<'_> {
     let key = Value::Integer(addr as i64);
     let ids = match ctx.registry().get(ctx, "_UPVALUEIDS") {
         Value::Table(t) => t,
         _ => {
             let t = ctx.new_table();
+            let mt = ctx.new_table();
+            let _ = mt.set(ctx, "__mode", "v");
+            let _ = t.set_metatable(&ctx, Some(mt));
             let _ = ctx.registry().set(ctx, "_UPVALUEIDS", t);
             t
         }
