@@ -44,3 +44,15 @@ for _, s in ipairs{"3x", "3x5", "3inf", "0xinf", "0x", "1e", "1e+", ".e1",
     print(s, e)
   end
 end
+-- lexical and syntax errors: message, line and `near` text
+for _, s in ipairs{"x = [==", "x = [=", "x = [=[", "x = [==[ ]=]", "--[==[ x", "--[=[ x",
+    "x = '\\u{1'", "x = '\\u1'", "x = '\\u{}'", "x = '\\u{80000000}'", "x = '\\xa'", "x = '\\",
+    "x = '\\q'", "x = '\\300'", "x = 'abc", "x = \"abc\ndef\"", "x = [[abc", "x = @", "x = \1",
+    "x = = 1", "local function", "function f:a.b() end", "for i = 1 do end", "for i, j = 1, 2 do end",
+    "if x then", "while x end", "repeat x = 1", "return return", "return 1 2", "goto 1",
+    "local x <foo> = 1", "x = {1, 2", "x = {[1] 2}", "f(1,", "a.b:c", "function f() return ... end",
+    "local function f(a,) end", "function f(a b) end", "for i in x", "f() = 1", "a = b = c",
+    "local a.b = 1", "x = (1", "if x then else else end", "x = [=[ ]]", "local function f()\n\nreturn\n",
+    "while true do\n\n", "x = 1 .. 2 .."} do
+  print((select(2, load(s))))
+end

@@ -124,10 +124,11 @@ pub struct Suffix {
     /// reports the call's errors (5.4.4 gave the line where the whole
     /// suffixed expression starts).
     pub line: u32,
-    /// For a call, the line lua5.4's `lastline` has when the function is
-    /// put in its register: the token before the arguments (for a method
-    /// call, the method's name, where `SELF` is coded).
-    pub callee_line: u32,
+    /// The line lua5.4's `lastline` has when the value the suffix applies
+    /// to is put in a register (where an error indexing or calling it is
+    /// reported): the token before the suffix (for a method call, the
+    /// method's name, where `SELF` is coded).
+    pub lead_line: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -107,11 +107,7 @@ impl Gen {
             _ => self.expr(cur, v)?,
         }
         for node in spine {
-            self.fs().line = if node.kind.is_call() {
-                node.callee_line
-            } else {
-                node.line
-            };
+            self.fs().line = node.lead_line;
             let nvs = self.nvs();
             match &node.kind {
                 SuffixKind::Index(key) => {
@@ -125,6 +121,7 @@ impl Gen {
                         self.fs().exp_to_val(&mut k, nvs)?;
                     }
                     let nvs = self.nvs();
+                    self.fs().line = node.line;
                     self.fs().indexed(v, &mut k, nvs)?;
                 }
                 SuffixKind::Call(args) => {

@@ -289,7 +289,9 @@ impl<'a> Lexer<'a> {
                     p += 1;
                 }
                 if p > self.pos + 1 {
-                    return Err(self.err("invalid long string delimiter", Some("'[='".into())));
+                    // lua5.4 shows what it read: `[` and every `=`
+                    let text = Self::near_text(&self.src[self.pos..p]);
+                    return Err(self.err("invalid long string delimiter", Some(text)));
                 }
                 self.single(Tok::Char(b'['), 1)
             }
@@ -497,7 +499,7 @@ impl<'a> Lexer<'a> {
                     if let Some(d) = self.peek() {
                         text.push(d);
                     }
-                    return Err(self.escape_error("missing '{' in \\u{xxxx}", text));
+                    return Err(self.escape_error("missing '{'", text));
                 }
                 self.pos += 1;
                 text.push(b'{');
@@ -526,7 +528,7 @@ impl<'a> Lexer<'a> {
                                 if let Some(d) = d {
                                     text.push(d);
                                 }
-                                return Err(self.escape_error("missing '}' in \\u{xxxx}", text));
+                                return Err(self.escape_error("missing '}'", text));
                             }
                             self.pos += 1;
                             break;

@@ -367,6 +367,7 @@ impl<'a> Parser<'a> {
         let mut is_method = false;
         while matches!(self.tok.tok, Tok::Char(b'.') | Tok::Char(b':')) {
             let colon = self.tok.tok == Tok::Char(b':');
+            let lead_line = self.last_line;
             self.next()?;
             let kline = self.line();
             let key = self.name()?;
@@ -378,7 +379,7 @@ impl<'a> Parser<'a> {
                     line: kline,
                 }),
                 line: kline,
-                callee_line: 0,
+                lead_line,
             });
             if colon {
                 is_method = true;
@@ -654,11 +655,11 @@ impl<'a> Parser<'a> {
             Tok::Char(b'[') => self.index_suffix(),
             Tok::Char(b':') => self.method_suffix(),
             Tok::Char(b'(') | Tok::Str(_) | Tok::Char(b'{') => {
-                let (callee_line, line) = (self.last_line, self.line());
+                let (lead_line, line) = (self.last_line, self.line());
                 self.funcargs().map(|args| Suffix {
                     kind: SuffixKind::Call(args),
                     line,
-                    callee_line,
+                    lead_line,
                 })
             }
             _ => return Ok(None),
@@ -667,6 +668,7 @@ impl<'a> Parser<'a> {
     }
 
     fn field_suffix(&mut self) -> PResult<Suffix> {
+        let lead_line = self.last_line;
         self.next()?;
         let kline = self.line();
         let key = self.name()?;
@@ -676,30 +678,31 @@ impl<'a> Parser<'a> {
                 line: kline,
             }),
             line: kline,
-            callee_line: 0,
+            lead_line,
         })
     }
 
     fn index_suffix(&mut self) -> PResult<Suffix> {
+        let lead_line = self.last_line;
         self.next()?;
         let k = self.expr()?;
         self.check_next(&Tok::Char(b']'))?;
         Ok(Suffix {
             kind: SuffixKind::Index(k),
-            line: self.line(),
-            callee_line: 0,
+            line: self.last_line,
+            lead_line,
         })
     }
 
     fn method_suffix(&mut self) -> PResult<Suffix> {
         self.next()?;
         let name = self.name()?;
-        let (callee_line, line) = (self.last_line, self.line());
+        let (lead_line, line) = (self.last_line, self.line());
         let args = self.funcargs()?;
         Ok(Suffix {
             kind: SuffixKind::Method(name, args),
             line,
-            callee_line,
+            lead_line,
         })
     }
 
