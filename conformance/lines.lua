@@ -1,4 +1,7 @@
--- the line a runtime error names when an expression spans lines: each
+-- the line a runtime error names when an expression spans lines (where
+-- lua5.4 puts a value in a register: the token before '.', '[', an
+-- operator's operand's last token, a comparison's right operand, a
+-- table item's separator or closing brace, an `if`'s `then`): each
 -- snippet is run with every one or two of its token gaps made newlines
 -- (calls spanning lines are left out: 5.4.8 names the line of their `(`,
 -- 5.4.4 the line where the call starts; see README)
@@ -19,6 +22,19 @@ local snippets = {
   "local t = { } ; t [ 1 ] . x . y = 1",
   "local t = { } ; while t . x . y do end",
   "local t = { } ; return t . x and t . y . z",
+  "return # x . y",
+  "return - x . y",
+  "local t = { } ; return not t . x . y",
+  "local t = { } ; return t . x < 1",
+  "local t = { } ; return 1 >= t . x",
+  "local t = { } ; return t . x == t . y . z",
+  "local t = { } ; return { t . x . y }",
+  "local t = { } ; return { t . x . y , 1 }",
+  "local t = { } ; return { 1 ; t . x . y ; }",
+  "local t = { } ; if t . x . y then end",
+  "local t = { } ; if t then elseif t . x . y then end",
+  "local t = { } ; for k , v in t . x do end",
+  "local t = { } ; for k in next , t . x . y do end",
 }
 for i, s in ipairs(snippets) do
   local toks = {}

@@ -97,7 +97,10 @@ pub enum ExprKind {
     /// is `a` + [(or, `b and c`)]), and right-associative `..` and `^`
     /// nest in right operands.
     Binary(Box<Expr>, Vec<BinRhs>),
-    Un(UnOp, Box<Expr>),
+    /// An operator and its operand; the `u32` is the line of the
+    /// operand's last token (lua5.4's `lastline` when the operator is
+    /// coded: the operand is put in a register there).
+    Un(UnOp, Box<Expr>, u32),
     Name(Name),
     /// A prefix (a `Name` or a `Paren`) followed by indexing, calls and
     /// method calls, applied in order; never empty.
@@ -111,8 +114,13 @@ pub enum ExprKind {
 pub struct BinRhs {
     pub op: BinOp,
     pub rhs: Expr,
-    /// Line of the operator (where lua5.4 reports its errors).
+    /// Line of the operator (where lua5.4 reports arithmetic errors).
     pub line: u32,
+    /// Line of the right operand's last token: lua5.4's `lastline` when
+    /// the operator is coded (the right operand is put in a register
+    /// there, and comparisons, which `luaK_fixline` leaves alone, report
+    /// their errors there).
+    pub end_line: u32,
 }
 
 /// One step of a [`ExprKind::Suffixed`] chain.
@@ -191,8 +199,10 @@ impl Expr {
 pub enum Field {
     /// `[k] = v` or `name = v`
     Keyed(Expr, Expr),
-    /// positional item
-    Item(Expr),
+    /// positional item, and the line lua5.4 puts it in a register at
+    /// (`closelistfield`/`lastlistfield`: the separator after it, or the
+    /// closing `}` for the last item)
+    Item(Expr, u32),
 }
 
 #[derive(Debug, Clone)]
@@ -234,7 +244,9 @@ pub enum StatKind {
     Do(Block),
     While(Expr, Block),
     Repeat(Block, Expr),
-    If(Vec<(Expr, Block)>, Option<Block>),
+    /// `if`/`elseif` arms: condition, line of its `then` (where lua5.4
+    /// tests the condition), block.
+    If(Vec<(Expr, u32, Block)>, Option<Block>),
     /// (boxed, like `GenFor`: statements stay small, and so do the
     /// parser's frames that hold them)
     NumFor(Box<NumFor>),
@@ -261,4 +273,7 @@ pub struct GenFor {
     pub names: Vec<Name>,
     pub exprs: Vec<Expr>,
     pub body: Block,
+    /// Line of the first token after `in` (the loop's own line in
+    /// lua5.4: its `TFORCALL` reports there).
+    pub line: u32,
 }

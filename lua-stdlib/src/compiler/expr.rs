@@ -78,9 +78,9 @@ impl Gen {
             ExprKind::Function(body) => self.function(body, false, v)?,
             ExprKind::Table(fields) => self.constructor(fields, v)?,
             ExprKind::Binary(first, rest) => self.binary_chain(first, rest, v)?,
-            ExprKind::Un(op, operand) => {
+            ExprKind::Un(op, operand, end_line) => {
                 self.expr(operand, v)?;
-                self.fs().line = e.line;
+                self.fs().line = *end_line;
                 self.prefix(*op, v, e.line)?;
             }
             ExprKind::Paren(inner) => {
@@ -183,7 +183,7 @@ impl Gen {
             self.infix(node.op, v)?;
             let mut v2 = ExpDesc::new(ExpKind::Void);
             self.expr(&node.rhs, &mut v2)?;
-            self.fs().line = node.line;
+            self.fs().line = node.end_line;
             self.posfix(node.op, v, &mut v2, node.line)?;
         }
         Ok(())
@@ -542,9 +542,11 @@ impl Gen {
         let mut nh: u32 = 0;
         let mut tostore: u32 = 0;
         let mut pending = ExpDesc::new(ExpKind::Void);
+        let mut pending_line = 0;
         for f in fields {
             // closelistfield
             if !matches!(pending.k, ExpKind::Void) {
+                self.fs().line = pending_line;
                 let nvs = self.nvs();
                 self.fs().exp_to_next_reg(&mut pending, nvs)?;
                 pending = ExpDesc::new(ExpKind::Void);
@@ -555,8 +557,9 @@ impl Gen {
                 }
             }
             match f {
-                Field::Item(e) => {
+                Field::Item(e, line) => {
                     self.expr(e, &mut pending)?;
+                    pending_line = *line;
                     tostore += 1;
                 }
                 Field::Keyed(k, v) => {
@@ -583,6 +586,9 @@ impl Gen {
         }
         // lastlistfield
         if tostore > 0 {
+            if !matches!(pending.k, ExpKind::Void) {
+                self.fs().line = pending_line;
+            }
             if matches!(pending.k, ExpKind::Call(_) | ExpKind::Vararg(_)) {
                 self.fs().set_returns(&mut pending, -1)?;
                 self.fs().set_list(treg, na, -1);

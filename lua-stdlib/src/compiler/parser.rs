@@ -411,8 +411,9 @@ impl<'a> Parser<'a> {
             self.next()?;
             let cond = self.expr()?;
             self.check_next(&Tok::Then)?;
+            let then_line = self.last_line;
             let body = self.block()?;
-            arms.push((cond, body));
+            arms.push((cond, then_line, body));
             if self.tok.tok != Tok::Elseif {
                 break;
             }
@@ -463,12 +464,18 @@ impl<'a> Parser<'a> {
                     self.new_locals(1)?;
                 }
                 self.check_next(&Tok::In)?;
+                let exprs_line = self.line();
                 let exprs = self.exprlist()?;
                 self.check_next(&Tok::Do)?;
                 let body = self.block()?;
                 self.check_match(&Tok::End, &Tok::For, line)?;
                 self.func().locals = outer;
-                Ok(StatKind::GenFor(Box::new(GenFor { names, exprs, body })))
+                Ok(StatKind::GenFor(Box::new(GenFor {
+                    names,
+                    exprs,
+                    body,
+                    line: exprs_line,
+                })))
             }
             _ => Err(self.error("'=' or 'in' expected")),
         }
@@ -757,7 +764,7 @@ impl<'a> Parser<'a> {
                             v,
                         ));
                     } else {
-                        fields.push(Field::Item(self.expr()?));
+                        fields.push(Field::Item(self.expr()?, 0));
                     }
                 }
                 Tok::Char(b'[') => {
@@ -768,13 +775,19 @@ impl<'a> Parser<'a> {
                     let v = self.expr()?;
                     fields.push(Field::Keyed(k, v));
                 }
-                _ => fields.push(Field::Item(self.expr()?)),
+                _ => fields.push(Field::Item(self.expr()?, 0)),
             }
             if !(self.test_next(&Tok::Char(b','))? || self.test_next(&Tok::Char(b';'))?) {
                 break;
             }
+            if let Some(Field::Item(_, sep_line)) = fields.last_mut() {
+                *sep_line = self.last_line;
+            }
         }
         self.check_match(&Tok::Char(b'}'), &Tok::Char(b'{'), line)?;
+        if let Some(Field::Item(_, close_line)) = fields.last_mut() {
+            *close_line = self.last_line;
+        }
         Ok(Expr {
             kind: ExprKind::Table(fields),
             line,
@@ -857,7 +870,7 @@ impl<'a> Parser<'a> {
             let line = self.line();
             self.next()?;
             let operand = self.subexpr(UNARY_PRIORITY)?;
-            fold_unary(op, operand, line)
+            fold_unary(op, operand, line, self.last_line)
         } else {
             self.simpleexp()?
         };
@@ -871,7 +884,12 @@ impl<'a> Parser<'a> {
             let line = self.line();
             self.next()?;
             let rhs = self.subexpr(right)?;
-            chain.push(BinRhs { op, rhs, line });
+            chain.push(BinRhs {
+                op,
+                rhs,
+                line,
+                end_line: self.last_line,
+            });
         }
         if let Some(last) = chain.last() {
             e = Expr {
@@ -886,7 +904,7 @@ impl<'a> Parser<'a> {
 
 /// Folds `-<numeral>` so that `-9223372036854775808` stays an integer and
 /// negative constants need no instruction.
-fn fold_unary(op: UnOp, operand: Expr, line: u32) -> Expr {
+fn fold_unary(op: UnOp, operand: Expr, line: u32, end_line: u32) -> Expr {
     if op == UnOp::Neg {
         match operand.kind {
             ExprKind::Int(i) => {
@@ -905,7 +923,7 @@ fn fold_unary(op: UnOp, operand: Expr, line: u32) -> Expr {
         }
     }
     Expr {
-        kind: ExprKind::Un(op, Box::new(operand)),
+        kind: ExprKind::Un(op, Box::new(operand), end_line),
         line,
     }
 }

@@ -91,10 +91,11 @@ impl Gen {
             }
             StatKind::If(arms, orelse) => {
                 let mut escape = NO_JUMP;
-                for (idx, (cond, body)) in arms.iter().enumerate() {
+                for (idx, (cond, then_line, body)) in arms.iter().enumerate() {
                     self.fs().line = cond.line;
                     let mut v = ExpDesc::new(ExpKind::Void);
                     self.expr(cond, &mut v)?;
+                    self.fs().line = *then_line;
                     let nvs = self.nvs();
                     self.fs().go_if_true(&mut v, nvs)?;
                     let jf = v.f;
@@ -144,7 +145,7 @@ impl Gen {
                 for n in names {
                     self.new_local(n, VarKind::Regular)?;
                 }
-                let line = exprs.first().map_or(s.line, |e| e.line);
+                let line = f.line;
                 let mut e = ExpDesc::new(ExpKind::Void);
                 let n = self.exp_list(exprs, &mut e)?;
                 self.adjust_assign(4, n, &mut e)?;
