@@ -471,6 +471,35 @@ fn a_backtracking_gsub_prepares_its_subject_once() {
 }
 
 #[test]
+fn backtracking_is_charged_by_its_steps_whatever_the_load() {
+    // A catastrophic pattern on the backtracking engine (a back-reference)
+    // passes PCRE's match limit: the search fails with `-8`, and what it
+    // costs is a count of its steps, the same on every run (so it cannot
+    // depend on how busy the machine is), and large: a loop of such
+    // searches ends on the budget after a few of them.
+    let search =
+        r#"local m, err = ngx.re.match(string.rep("a", 64) .. "!", [[^(a|aa)+\1$]], "jo")"#;
+    let once = format!("{PRELUDE}{search} assert(m == nil and err == 'pcre_exec() failed: -8')");
+    let budget = Budget {
+        instructions: 12_000_000,
+        ..Budget::default()
+    };
+    let mut lua = lua();
+    let (r, first) = lua.run_with(&once, budget);
+    assert_eq!(r, Ok(String::new()));
+    assert!(first > 1_000_000, "one search cost {first} instructions");
+    // The pattern is cached now: every later run costs the same.
+    let runs: Vec<u64> = (0..2).map(|_| lua.run_with(&once, budget).1).collect();
+    assert!(runs.iter().all(|&n| n == runs[0]), "{runs:?}");
+    let forever = format!("{PRELUDE}local n = 0 while true do {search} n = n + 1 end");
+    let (r, used) = lua.run_with(&forever, budget);
+    assert!(
+        r.is_err_and(|e| e.contains("instruction budget exceeded")),
+        "{used}"
+    );
+}
+
+#[test]
 fn more_gmatch_gsub_and_byte_mode_cases() {
     // oracle (nginx prints these with ngx.say; the values are the same).
     // Where OpenResty steps one byte into a UTF-8 character after an empty

@@ -7,11 +7,20 @@
 //! -8`). `fancy-regex` works on `str`: outside UTF-8 mode a subject with
 //! non-ASCII bytes is searched as Latin-1 (one char per byte, the pattern
 //! spells its bytes as `\x{HH}` too) and offsets are mapped back.
+//!
+//! The backtracking engine is charged by its steps, not by its running
+//! time, so that the same function stops at the same point on an idle or
+//! a loaded machine. `fancy-regex` does not say how many steps a search
+//! took, only whether it passed a limit: a search runs under a small
+//! limit first and again under limits [`TIER_GROWTH`] times larger
+//! ([`BACKTRACK_TIERS`], each compiled when first needed) until it ends
+//! or passes [`BACKTRACK_LIMIT`]. It is charged every run's limit: a
+//! count the pattern and subject decide, at most [`TIER_GROWTH`] times
+//! (plus the earlier runs) the steps it really took.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Instant;
 
 use super::translate::{translate, Mode};
 
@@ -20,12 +29,37 @@ use super::translate::{translate, Mode};
 pub const CACHE_ENTRIES: usize = 1024;
 /// Backtracking steps one search may take before it fails.
 pub const BACKTRACK_LIMIT: usize = 1_000_000;
+/// How much larger each run's backtrack limit is than the last one's.
+pub const TIER_GROWTH: usize = 4;
+/// The backtrack limits a search runs under in turn (the last is
+/// [`BACKTRACK_LIMIT`]).
+pub const BACKTRACK_TIERS: [usize; 8] = [
+    64,
+    256,
+    1024,
+    4096,
+    16_384,
+    65_536,
+    262_144,
+    BACKTRACK_LIMIT,
+];
+/// Work charged per backtracking step, in units of
+/// [`crate::lib::args::charge`]: one step (pop a branch, run the
+/// instructions up to the next failure) costs about as much as four VM
+/// instructions.
+pub const BACKTRACK_UNITS: usize = 32;
 /// Total weight (see `translate::Translated::weight`, roughly compiled
 /// states) of the patterns one thread's cache keeps; a pattern heavier
 /// than an eighth of it is compiled for each call and not kept.
 pub const CACHE_WEIGHT: u64 = 1 << 20;
 /// Size limit of one compiled program (and of its lazy DFA cache).
 const SIZE_LIMIT: usize = 1 << 20;
+
+/// Work charged for compiling a pattern of `len` bytes, in units of
+/// [`crate::lib::args::charge`].
+pub fn compile_work(len: usize) -> usize {
+    4096usize.saturating_add(len.saturating_mul(64))
+}
 
 /// The options OpenResty takes.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
@@ -71,7 +105,24 @@ impl Flags {
 
 enum Engine {
     Plain(regex::bytes::Regex),
-    Fancy(fancy_regex::Regex),
+    /// The pattern's text for `fancy-regex`, and its program under each of
+    /// [`BACKTRACK_TIERS`], compiled when a search first needs it.
+    Fancy(
+        Box<(
+            String,
+            [OnceCell<fancy_regex::Regex>; BACKTRACK_TIERS.len()],
+        )>,
+    ),
+}
+
+/// `fancy-regex`'s program for `text` with at most `limit` backtracks.
+fn build_fancy(text: &str, limit: usize) -> Result<fancy_regex::Regex, String> {
+    fancy_regex::RegexBuilder::new(text)
+        .backtrack_limit(limit)
+        .delegate_size_limit(SIZE_LIMIT)
+        .delegate_dfa_size_limit(SIZE_LIMIT)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 pub struct Compiled {
@@ -247,13 +298,11 @@ fn build(pattern: &[u8], flags: Flags) -> Result<Compiled, String> {
             }
         }
         text.push_str(&t.text);
-        let re = fancy_regex::RegexBuilder::new(&text)
-            .backtrack_limit(BACKTRACK_LIMIT)
-            .delegate_size_limit(SIZE_LIMIT)
-            .delegate_dfa_size_limit(SIZE_LIMIT)
-            .build()
-            .map_err(|e| compile_error(pattern, &pcre_words(&e.to_string())))?;
-        Engine::Fancy(re)
+        let re = build_fancy(&text, BACKTRACK_TIERS[0])
+            .map_err(|e| compile_error(pattern, &pcre_words(&e)))?;
+        let tiers: [OnceCell<fancy_regex::Regex>; BACKTRACK_TIERS.len()] = Default::default();
+        let _ = tiers[0].set(re);
+        Engine::Fancy(Box::new((text, tiers)))
     } else {
         let re = regex::bytes::RegexBuilder::new(&t.text)
             .case_insensitive(flags.caseless)
@@ -271,7 +320,13 @@ fn build(pattern: &[u8], flags: Flags) -> Result<Compiled, String> {
         groups: t.groups,
         names: t.names,
         flags,
-        weight: t.weight.max(1),
+        // A backtracking pattern may keep a program per tier.
+        weight: t.weight.max(1)
+            * if t.fancy {
+                BACKTRACK_TIERS.len() as u64
+            } else {
+                1
+            },
     })
 }
 
@@ -334,17 +389,35 @@ impl Compiled {
                 let scanned = rest(&spans);
                 (spans, scanned + 16)
             }
-            Engine::Fancy(re) => {
-                let started = Instant::now();
+            Engine::Fancy(fancy) => {
+                let (text, tiers) = &**fancy;
+                let mut work = 16;
                 if let Prepared::Unprepared = prepared {
+                    // Copying the subject is work too (once per call).
                     *prepared = Prepared::make(subject, self.flags);
+                    work += subject.len();
                 }
-                let r = self.fancy_search(re, subject, pos, prepared);
-                // The backtracking engine does not count its steps: charge
-                // its running time, about one unit per nanosecond.
-                let spent = started.elapsed().as_nanos().min(usize::MAX as u128) as usize;
-                let scanned = rest(&r);
-                (r, spent + scanned + 16)
+                for (tier, &limit) in tiers.iter().zip(BACKTRACK_TIERS.iter()) {
+                    // Each tier compiles the text the first tier compiled.
+                    let re = match tier.get() {
+                        Some(re) => re,
+                        None => match build_fancy(text, limit) {
+                            Ok(re) => {
+                                work = work.saturating_add(compile_work(text.len()));
+                                tier.get_or_init(|| re)
+                            }
+                            Err(e) => return (Err(ExecError::Other(e)), work),
+                        },
+                    };
+                    work = work.saturating_add(limit.saturating_mul(BACKTRACK_UNITS));
+                    let r = self.fancy_search(re, subject, pos, prepared);
+                    if matches!(r, Err(ExecError::MatchLimit)) && limit < BACKTRACK_LIMIT {
+                        continue;
+                    }
+                    let scanned = rest(&r);
+                    return (r, work.saturating_add(scanned));
+                }
+                (Err(ExecError::MatchLimit), work)
             }
         }
     }

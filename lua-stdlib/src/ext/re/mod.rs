@@ -87,7 +87,7 @@ fn compiled<'gc>(
 ) -> Result<Rc<Compiled>, std::string::String> {
     let (c, fresh) = engine::compile(pattern, flags)?;
     if fresh {
-        charge(exec, 4096 + pattern.len() * 64);
+        charge(exec, engine::compile_work(pattern.len()));
     }
     Ok(c)
 }
