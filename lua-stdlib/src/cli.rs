@@ -24,9 +24,10 @@ use gc_arena::Collect;
 
 use crate::env::{compile_closure, load_stdlib, Profile};
 use crate::lib::args::plain_tostring;
+use crate::lib::base::HandledCall;
 use crate::{
-    BoxSequence, Budget, Callback, CallbackReturn, Context, Error, Execution, Function, Handler,
-    Outcome, Sequence, SequencePoll, Stack, StashedFunction, Value, Vm,
+    BoxSequence, Budget, Callback, CallbackReturn, Context, Error, Execution, Function, Outcome,
+    Sequence, SequencePoll, Stack, StashedFunction, Value, Vm,
 };
 
 /// One `-e` or `-l` option, in command-line order.
@@ -242,7 +243,9 @@ fn run(vm: &mut Vm, source: &[u8], chunk_name: &str, args: &[String]) -> Result<
                 function: Function::Closure(*closure),
                 then: Some(BoxSequence::new(
                     &ctx,
-                    Protected(Function::Callback(Callback::from_fn(&ctx, msghandler))),
+                    // The chunk's protected call: `true` or `false, message`
+                    // (the message handler already ran).
+                    HandledCall::new(Function::Callback(Callback::from_fn(&ctx, msghandler)), ""),
                 )),
             })
         });
@@ -271,43 +274,6 @@ fn run(vm: &mut Vm, source: &[u8], chunk_name: &str, args: &[String]) -> Result<
             Outcome::Suspended => continue,
             Outcome::Waiting => return Err("a callback waits for a host".to_string()),
         }
-    }
-}
-
-/// The chunk's protected call: `true` or `false, message` (the message
-/// handler already ran).
-#[derive(Collect)]
-#[collect(no_drop)]
-struct Protected<'gc>(Function<'gc>);
-
-impl<'gc> Sequence<'gc> for Protected<'gc> {
-    fn poll(
-        &mut self,
-        ctx: Context<'gc>,
-        _: Execution<'gc, '_>,
-        mut stack: Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace(ctx, true);
-        Ok(SequencePoll::Return)
-    }
-
-    fn error(
-        &mut self,
-        ctx: Context<'gc>,
-        _: Execution<'gc, '_>,
-        error: Error<'gc>,
-        mut stack: Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace(ctx, (false, error.value()));
-        Ok(SequencePoll::Return)
-    }
-
-    fn handler(&self) -> Handler<'gc> {
-        Handler::CatchWith(self.0)
-    }
-
-    fn traceback_name(&self) -> Option<&'static str> {
-        Some("")
     }
 }
 

@@ -12,7 +12,6 @@
 
 use base64::Engine as _;
 use hmac::Mac as _;
-use md5::Digest as _;
 
 use crate::lib::args::{
     charge, check_integer, check_string_size, lib_fn, plain_tostring, type_error, LibError, LibFn,
@@ -27,9 +26,9 @@ pub fn load_ngx_codecs<'gc>(ctx: Context<'gc>) -> Table<'gc> {
     let fns: [(&'static str, LibFn); 13] = [
         ("encode_args", encode_args),
         ("decode_args", decode_args),
-        ("md5", md5_hex),
-        ("md5_bin", md5_bin),
-        ("sha1_bin", sha1_bin),
+        ("md5", digest::<md5::Md5, true>),
+        ("md5_bin", digest::<md5::Md5, false>),
+        ("sha1_bin", digest::<sha1::Sha1, false>),
         ("hmac_sha1", hmac_sha1),
         ("crc32_short", crc32),
         ("crc32_long", crc32),
@@ -115,32 +114,20 @@ fn required<'gc>(
     }
 }
 
-fn md5_hex<'gc>(
+/// `ngx.md5` (`HEX`), `ngx.md5_bin`, `ngx.sha1_bin`: the digest of the
+/// argument, as hex digits or bytes.
+fn digest<'gc, D: md5::Digest, const HEX: bool>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let data = input(ctx, exec, stack, 0)?;
-    let digest = md5::Md5::digest(&data);
-    ret(ctx, stack, hex(&digest).as_bytes())
-}
-
-fn md5_bin<'gc>(
-    ctx: Context<'gc>,
-    exec: &mut Execution<'gc, '_>,
-    stack: &mut Stack<'gc, '_>,
-) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let data = input(ctx, exec, stack, 0)?;
-    ret(ctx, stack, &md5::Md5::digest(&data))
-}
-
-fn sha1_bin<'gc>(
-    ctx: Context<'gc>,
-    exec: &mut Execution<'gc, '_>,
-    stack: &mut Stack<'gc, '_>,
-) -> LibResult<'gc, CallbackReturn<'gc>> {
-    let data = input(ctx, exec, stack, 0)?;
-    ret(ctx, stack, &sha1::Sha1::digest(&data))
+    let digest = D::digest(&data);
+    if HEX {
+        ret(ctx, stack, hex(&digest).as_bytes())
+    } else {
+        ret(ctx, stack, &digest)
+    }
 }
 
 fn hmac_sha1<'gc>(

@@ -607,10 +607,24 @@ fn base_pcall<'gc>(
 }
 
 /// `xpcall`'s continuation: the VM runs the handler at the error point;
-/// its result arrives here as the error.
+/// its result arrives here as the error. `true` and the results, or
+/// `false` and the handler's result. The stand-alone interpreter's
+/// protected call of a chunk (`lua.c`'s `docall`) is one too, unnamed.
 #[derive(Collect)]
 #[collect(no_drop)]
-struct HandledCall<'gc>(Function<'gc>);
+pub struct HandledCall<'gc> {
+    handler: Function<'gc>,
+    /// What a traceback calls this frame.
+    name: &'static str,
+}
+
+impl<'gc> HandledCall<'gc> {
+    /// A protected call whose errors go through `handler`, named `name` in
+    /// tracebacks.
+    pub fn new(handler: Function<'gc>, name: &'static str) -> Self {
+        HandledCall { handler, name }
+    }
+}
 
 impl<'gc> Sequence<'gc> for HandledCall<'gc> {
     fn poll(
@@ -635,11 +649,11 @@ impl<'gc> Sequence<'gc> for HandledCall<'gc> {
     }
 
     fn handler(&self) -> Handler<'gc> {
-        Handler::CatchWith(self.0)
+        Handler::CatchWith(self.handler)
     }
 
     fn traceback_name(&self) -> Option<&'static str> {
-        Some("xpcall")
+        Some(self.name)
     }
 }
 
@@ -691,7 +705,7 @@ fn base_xpcall<'gc>(
     match meta::call(ctx, f) {
         Ok(function) => Ok(CallbackReturn::Call {
             function,
-            then: Some(BoxSequence::new(&ctx, HandledCall(handler))),
+            then: Some(BoxSequence::new(&ctx, HandledCall::new(handler, "xpcall"))),
         }),
         Err(v) => {
             let msg = format!("attempt to call a {} value", meta::type_name_of(ctx, v));

@@ -684,25 +684,59 @@ impl<'gc> Gsub<'gc> {
         ctx: Context<'gc>,
         exec: &mut Execution<'gc, '_>,
         stack: &mut Stack<'gc, '_>,
-    ) -> LibResult<'gc, GsubNext<'gc>> {
+    ) -> LibResult<'gc, Resume<'gc>> {
         Ok(match self.run(ctx, exec)? {
             GsubStep::Done => {
                 self.finish(ctx, stack)?;
-                GsubNext::Return
+                Resume::Return
             }
-            GsubStep::Paused => GsubNext::Pending,
+            GsubStep::Paused => Resume::Pending,
             GsubStep::Call(f, args) => {
                 stack.replace(ctx, args);
-                GsubNext::Call(f)
+                Resume::Call(f)
             }
         })
     }
 }
 
-enum GsubNext<'gc> {
+/// What a substitution (`string.gsub`, `ngx.re.sub`/`gsub`) that can stop
+/// between matches asks of the executor after a stretch of its work: its
+/// results are on the stack, its budget slice is spent (run it again), or
+/// a replacement function is to be called with the arguments on the stack.
+pub(crate) enum Resume<'gc> {
     Return,
     Pending,
     Call(Function<'gc>),
+}
+
+impl<'gc> Resume<'gc> {
+    /// The callback's answer, continuing in `seq` when not finished.
+    pub(crate) fn callback_return(
+        self,
+        ctx: Context<'gc>,
+        seq: impl Sequence<'gc> + 'gc,
+    ) -> CallbackReturn<'gc> {
+        match self {
+            Resume::Return => CallbackReturn::Return,
+            Resume::Pending => CallbackReturn::Sequence(BoxSequence::new(&ctx, seq)),
+            Resume::Call(function) => CallbackReturn::Call {
+                function,
+                then: Some(BoxSequence::new(&ctx, seq)),
+            },
+        }
+    }
+
+    /// The continuing sequence's answer.
+    pub(crate) fn poll(self) -> SequencePoll<'gc> {
+        match self {
+            Resume::Return => SequencePoll::Return,
+            Resume::Pending => SequencePoll::Pending,
+            Resume::Call(function) => SequencePoll::Call {
+                function,
+                is_tail: false,
+            },
+        }
+    }
 }
 
 impl<'gc> Sequence<'gc> for Gsub<'gc> {
@@ -723,20 +757,13 @@ impl<'gc> Sequence<'gc> for Gsub<'gc> {
                 self.changed |= add_value(&mut self.out, self.src.as_bytes(), m, v)?;
                 if self.pat.as_bytes().first() == Some(&b'^') {
                     self.finish(ctx, &mut stack)?;
-                    return Ok(GsubNext::Return);
+                    return Ok(Resume::Return);
                 }
             }
             self.advance(ctx, &mut exec, &mut stack)
         })();
-        match r {
-            Ok(GsubNext::Return) => Ok(SequencePoll::Return),
-            Ok(GsubNext::Pending) => Ok(SequencePoll::Pending),
-            Ok(GsubNext::Call(function)) => Ok(SequencePoll::Call {
-                function,
-                is_tail: false,
-            }),
-            Err(e) => Err(e.into_error(ctx, &exec, "string.gsub")),
-        }
+        r.map(Resume::poll)
+            .map_err(|e| e.into_error(ctx, &exec, "string.gsub"))
     }
 }
 
@@ -771,14 +798,7 @@ fn str_gsub<'gc>(
         pending: None,
         changed: false,
     };
-    Ok(match gsub.advance(ctx, exec, stack)? {
-        GsubNext::Return => CallbackReturn::Return,
-        GsubNext::Pending => CallbackReturn::Sequence(BoxSequence::new(&ctx, gsub)),
-        GsubNext::Call(function) => CallbackReturn::Call {
-            function,
-            then: Some(BoxSequence::new(&ctx, gsub)),
-        },
-    })
+    Ok(gsub.advance(ctx, exec, stack)?.callback_return(ctx, gsub))
 }
 
 /// Builds the `string` table and makes it the `__index` of a fresh

@@ -34,10 +34,11 @@ use crate::lib::args::{
     charge, check_string, check_string_size, plain_tostring, type_error, work_left, LibError,
     LibResult,
 };
+use crate::lib::string::Resume;
 use crate::number::float_to_integer;
 use crate::{
-    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Function, Sequence,
-    SequencePoll, Stack, String, Table, Value,
+    Callback, CallbackReturn, Context, Error, Execution, Function, Sequence, SequencePoll, Stack,
+    String, Table, Value,
 };
 use engine::{Compiled, Flags, Prepared, Spans};
 pub use split::load_ngx_re_module;
@@ -488,20 +489,20 @@ impl<'gc> Substitution<'gc> {
         ctx: Context<'gc>,
         exec: &mut Execution<'gc, '_>,
         stack: &mut Stack<'gc, '_>,
-    ) -> LibResult<'gc, SubNext<'gc>> {
+    ) -> LibResult<'gc, Resume<'gc>> {
         Ok(match self.run(ctx, exec)? {
             SubStep::Done => {
                 self.finish(ctx, stack)?;
-                SubNext::Return
+                Resume::Return
             }
-            SubStep::Paused => SubNext::Pending,
+            SubStep::Paused => Resume::Pending,
             SubStep::Call(f, t) => {
                 stack.replace(ctx, t);
-                SubNext::Call(f)
+                Resume::Call(f)
             }
             SubStep::Failed(m) => {
                 stack.replace(ctx, (Value::Nil, Value::Nil, m));
-                SubNext::Return
+                Resume::Return
             }
         })
     }
@@ -513,12 +514,6 @@ impl<'gc> Substitution<'gc> {
             "sub"
         }
     }
-}
-
-enum SubNext<'gc> {
-    Return,
-    Pending,
-    Call(Function<'gc>),
 }
 
 impl<'gc> Sequence<'gc> for Substitution<'gc> {
@@ -547,15 +542,8 @@ impl<'gc> Sequence<'gc> for Substitution<'gc> {
             }
             self.advance(ctx, &mut exec, &mut stack)
         })();
-        match r {
-            Ok(SubNext::Return) => Ok(SequencePoll::Return),
-            Ok(SubNext::Pending) => Ok(SequencePoll::Pending),
-            Ok(SubNext::Call(function)) => Ok(SequencePoll::Call {
-                function,
-                is_tail: false,
-            }),
-            Err(e) => Err(e.into_error(ctx, &exec, self.name())),
-        }
+        r.map(Resume::poll)
+            .map_err(|e| e.into_error(ctx, &exec, self.name()))
     }
 }
 
@@ -604,14 +592,7 @@ fn substitute<'gc>(
         pending: None,
         prepared: Prepared::default(),
     };
-    Ok(match sub.advance(ctx, exec, stack)? {
-        SubNext::Return => CallbackReturn::Return,
-        SubNext::Pending => CallbackReturn::Sequence(BoxSequence::new(&ctx, sub)),
-        SubNext::Call(function) => CallbackReturn::Call {
-            function,
-            then: Some(BoxSequence::new(&ctx, sub)),
-        },
-    })
+    Ok(sub.advance(ctx, exec, stack)?.callback_return(ctx, sub))
 }
 
 fn re_sub<'gc>(
