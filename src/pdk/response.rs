@@ -15,6 +15,8 @@ use super::{
 
 const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
 const SET_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
+/// Kong's `header_body_log`: the response is readable once it exists.
+const READ_PHASES: &[Phase] = &[Phase::HeaderFilter, Phase::BodyFilter, Phase::Log];
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
@@ -82,6 +84,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_status", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, READ_PHASES)?;
         stack.replace(
             ctx,
             req.response_status
@@ -101,6 +104,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, READ_PHASES)?;
         let name = header_name_arg(ctx, stack, 0)?;
         let v = req
             .response_headers
@@ -110,6 +114,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, READ_PHASES)?;
         let max = checks::max_headers(ctx, stack.get(0))?;
         let (table, truncated) = super::headers_table_limited(ctx, &req.response_headers, max);
         if truncated {
