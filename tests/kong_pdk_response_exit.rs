@@ -271,11 +271,23 @@ async fn test_44(gw: Arc<Gateway>) {
     assert_eq!(r.body, "test\n");
     assert_eq!(r.one("content-length"), Some("5"));
     assert_eq!(r.one("x-test"), Some("test"));
+    // --- error_log: manually setting Transfer-Encoding. Ignored.
+    let mut logged = false;
+    for _ in 0..200 {
+        logged = gw
+            .log_text()
+            .contains("manually setting Transfer-Encoding. Ignored.");
+        if logged {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(logged, "no log line:\n{}", gw.log_text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_response_exit() {
-    let gw = Gateway::start();
+    let gw = Gateway::start_logged(2);
     let mut c: Vec<Case> = Vec::new();
     case!(c, "TEST 7: response.exit() has no default content", test_7);
     case!(

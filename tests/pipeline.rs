@@ -269,6 +269,54 @@ async fn log_runs_after_the_body_was_sent(gw: Arc<Gateway>, up: Arc<Upstream>) {
     );
 }
 
+async fn log_runs_when_the_client_leaves_during_body_filter(gw: Arc<Gateway>, up: Arc<Upstream>) {
+    // body_filter never ends on its own (the function's time budget stops
+    // it): the client is surely gone while it runs.
+    route(
+        &gw,
+        "leave",
+        &format!("http://{}/text", up.addr),
+        json!({
+            "body_filter": ["if not ngx.arg[2] then while true do end end"],
+            "log": ["kong.log.err('LEFTLOG status=', kong.response.get_status())"],
+        }),
+    )
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    stream
+        .write_all(b"GET /leave HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // The head goes out while body_filter runs on the first chunk.
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the response head did not come")
+            .unwrap();
+        assert!(n > 0, "closed before the head: {head:?}");
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+    // The client leaves in the middle of the body.
+    drop(stream);
+    let mut line = None;
+    for _ in 0..600 {
+        line = gw
+            .log_text()
+            .lines()
+            .find(|l| l.contains("LEFTLOG"))
+            .map(str::to_string);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = line.unwrap_or_else(|| panic!("log did not run:\n{}", gw.log_text()));
+    assert!(line.contains("LEFTLOG status=200"), "{line}");
+}
+
 async fn serialize_has_kongs_record_and_latencies(gw: Arc<Gateway>, up: Arc<Upstream>) {
     route(
         &gw,
@@ -435,6 +483,12 @@ async fn pipeline_phases() {
         "log runs after the body was sent",
         &up,
         log_runs_after_the_body_was_sent,
+    );
+    common::kong::add(
+        &mut c,
+        "log runs when the client leaves during body_filter",
+        &up,
+        log_runs_when_the_client_leaves_during_body_filter,
     );
     common::kong::add(
         &mut c,

@@ -228,6 +228,10 @@ const MINI_SLICE: i64 = 8192;
 /// Instructions one finalizer may run when no call's budget bounds it.
 const FINALIZER_FUEL: u64 = 10_000_000;
 
+/// Stack slots and frames a restarted executor keeps ([`Vm::restart`]).
+const REUSED_STACK: usize = 1024;
+const REUSED_FRAMES: usize = 64;
+
 /// One Lua state: an arena with its globals, registry and interned strings.
 ///
 /// Dropping it closes it as `lua_close` does: every table still marked
@@ -568,6 +572,37 @@ impl Vm {
             instructions: 0,
             time: Duration::ZERO,
         }
+    }
+
+    /// Starts a call of `f` with `args` under `budget` on the executor of
+    /// `call`, a call that has ended (its last outcome was not
+    /// `Suspended`): its main thread and stacks are reused, so starting
+    /// allocates nothing, and no executor is left for the collector. What
+    /// `call` left behind is cleared as [`Executor::stop`] does (the
+    /// frames of a callback it waited in, coroutines it was resuming, open
+    /// upvalues, which are closed), and a hook set on its thread is
+    /// removed: the new call starts as on a new executor, except that
+    /// `coroutine.running()` is the same thread object.
+    pub fn restart<A>(&mut self, call: &mut Call, f: &StashedFunction, args: A, budget: Budget)
+    where
+        A: for<'gc> IntoValues<'gc>,
+    {
+        self.enter(|ctx| {
+            let ex = ctx.fetch(&call.executor);
+            if ex.mode() != ExecutorMode::Finished {
+                ex.stop(&ctx);
+            }
+            ex.main_thread().0.borrow_mut(&ctx).hook = None;
+            ex.restart(ctx, ctx.fetch(f), args);
+            // A call that went deep leaves large stacks behind: later calls
+            // do not keep them.
+            let mut t = ex.main_thread().0.borrow_mut(&ctx);
+            t.stack.shrink_to(REUSED_STACK);
+            t.frames.shrink_to(REUSED_FRAMES);
+        });
+        call.budget = budget;
+        call.instructions = 0;
+        call.time = Duration::ZERO;
     }
 
     /// Runs `call` for at most one slice of its budget.

@@ -271,8 +271,9 @@ const CERTIFICATE_PHASE_PDK: &[&str] = &[
 const REQUEST_PHASES: &str =
     "rewrite, access, balancer, response, header_filter, body_filter, log, admin_api";
 
-/// The current request, shared by all PDK callbacks of one VM.
-pub type RequestCell = Rc<RefCell<Option<RequestContext>>>;
+/// The current request, shared by all PDK callbacks of one VM (boxed: the
+/// runner moves it in and out at every slice).
+pub type RequestCell = Rc<RefCell<Option<Box<RequestContext>>>>;
 
 /// Builds the `kong` and `ngx` globals into `env`.
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {

@@ -89,6 +89,11 @@ type SlotKey = (Uuid, Phase, usize);
 struct Owned {
     owner: Weak<CompiledPlugin>,
     slot: Slot,
+    /// The executor of this slot's last call, once it ended: the next call
+    /// of the slot starts on it (`Vm::restart`), not on a new one. Kept
+    /// per slot, so that no function ever runs on a thread another
+    /// function could have kept (`coroutine.running()`).
+    idle: Option<Call>,
 }
 
 /// Bumped whenever a plugin version is dropped: workers then sweep slots.
@@ -121,24 +126,29 @@ struct Running {
     first_run: Option<StashedFunction>,
 }
 
-/// One phase of one request, in progress.
-pub struct PhaseRun {
+/// One phase of one request, in progress. The request is boxed: it moves
+/// between the run and the PDK's cell at every slice.
+pub struct PhaseRun<'p> {
     phase: Phase,
-    plugins: Vec<Arc<CompiledPlugin>>,
+    plugins: &'p [Arc<CompiledPlugin>],
     /// The next function to start: plugin index, function index.
     plugin: usize,
     function: usize,
     /// The request, while no slice of it runs.
-    req: Option<RequestContext>,
+    req: Option<Box<RequestContext>>,
     running: Option<Running>,
 }
 
-impl PhaseRun {
-    pub fn new(phase: Phase, plugins: &[Arc<CompiledPlugin>], mut req: RequestContext) -> Self {
+impl<'p> PhaseRun<'p> {
+    pub fn new(
+        phase: Phase,
+        plugins: &'p [Arc<CompiledPlugin>],
+        mut req: Box<RequestContext>,
+    ) -> Self {
         req.phase = phase;
         PhaseRun {
             phase,
-            plugins: plugins.to_vec(),
+            plugins,
             plugin: 0,
             function: 0,
             req: Some(req),
@@ -147,7 +157,7 @@ impl PhaseRun {
     }
 
     /// The request, once [`LuaWorker::advance`] said the phase is done.
-    pub fn finish(self) -> RequestContext {
+    pub fn finish(self) -> Box<RequestContext> {
         self.req
             .expect("the request is back in the run between slices")
     }
@@ -180,6 +190,9 @@ pub struct LuaWorker {
     slots: HashMap<SlotKey, Owned>,
     /// `RETIRED` at the last sweep.
     swept: u64,
+    /// The VM panicked in the last slice (its call's executor is not
+    /// reused).
+    panicked: bool,
 }
 
 impl Default for LuaWorker {
@@ -199,6 +212,7 @@ impl LuaWorker {
             cell,
             slots: HashMap::new(),
             swept: RETIRED.load(Ordering::Acquire),
+            panicked: false,
         }
     }
 
@@ -208,8 +222,8 @@ impl LuaWorker {
         &mut self,
         phase: Phase,
         plugins: &[Arc<CompiledPlugin>],
-        req: RequestContext,
-    ) -> RequestContext {
+        req: Box<RequestContext>,
+    ) -> Box<RequestContext> {
         let mut run = PhaseRun::new(phase, plugins, req);
         while !self.advance(&mut run) {}
         run.finish()
@@ -221,7 +235,7 @@ impl LuaWorker {
     /// Every function of the phase runs, in order; in rewrite and access
     /// an exit or an error ends the phase for all plugins; in the later
     /// phases an error is logged and the rest run.
-    pub fn advance(&mut self, run: &mut PhaseRun) -> bool {
+    pub fn advance(&mut self, run: &mut PhaseRun<'_>) -> bool {
         self.sweep();
         *self.cell.borrow_mut() = run.req.take();
         let done = loop {
@@ -234,8 +248,8 @@ impl LuaWorker {
                 match self.settle(running, outcome) {
                     Next::Call(next) => run.running = Some(next),
                     Next::Done(result) => {
-                        let plugin = run.plugins[run.plugin].clone();
-                        if self.after_function(run.phase, &plugin, result) {
+                        let plugin = &run.plugins[run.plugin];
+                        if self.after_function(run.phase, plugin, result) {
                             run.plugin = run.plugins.len();
                         }
                     }
@@ -245,7 +259,7 @@ impl LuaWorker {
             let Some((p, f)) = run.next_function() else {
                 break true;
             };
-            let plugin = run.plugins[p].clone();
+            let plugin = &run.plugins[p];
             if let Some(req) = self.cell.borrow_mut().as_mut() {
                 // The enabled plugins' names are static: no allocation.
                 req.plugin_name = crate::entities::plugins::ENABLED
@@ -255,13 +269,13 @@ impl LuaWorker {
                 req.plugin_id = Some(plugin.plugin.id);
             }
             let started = match &plugin.functions(run.phase)[f] {
-                Ok(chunk) => self.start_slot(&plugin, run.phase, f, chunk),
+                Ok(chunk) => self.start_slot(plugin, run.phase, f, chunk),
                 Err(message) => Err(message.clone()),
             };
             match started {
                 Ok(running) => run.running = Some(running),
                 Err(message) => {
-                    if self.after_function(run.phase, &plugin, CallResult::Failed(message)) {
+                    if self.after_function(run.phase, plugin, CallResult::Failed(message)) {
                         run.plugin = run.plugins.len();
                     }
                 }
@@ -356,13 +370,16 @@ impl LuaWorker {
                     chunk: f,
                     started: false,
                 },
+                idle: None,
             };
             // A slot of the plugin's previous version is replaced.
             if self.slots.insert(key, owned).is_none() {
                 SLOTS.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let slot = &mut self.slots.get_mut(&key).expect("inserted above").slot;
+        let owned = self.slots.get_mut(&key).expect("inserted above");
+        let idle = owned.idle.take();
+        let slot = &mut owned.slot;
         let (f, first_run) = match slot {
             Slot::Resolved(f) => (f.clone(), None),
             Slot::Chunk {
@@ -380,13 +397,14 @@ impl LuaWorker {
             }
         };
         Ok(Running {
-            call: self.start(&f),
+            call: self.start(&f, idle),
             key,
             first_run,
         })
     }
 
-    fn start(&mut self, f: &StashedFunction) -> Call {
+    /// Starts a call of `f`, on `idle`'s executor when there is one.
+    fn start(&mut self, f: &StashedFunction, idle: Option<Call>) -> Call {
         let l = limits();
         let budget = Budget {
             instructions: l.instructions,
@@ -394,7 +412,24 @@ impl LuaWorker {
             memory: l.memory,
             slice: l.slice,
         };
-        self.vm.start(f, (), budget)
+        match idle {
+            Some(mut call) => {
+                self.vm.restart(&mut call, f, (), budget);
+                call
+            }
+            None => self.vm.start(f, (), budget),
+        }
+    }
+
+    /// Keeps the executor of a call that ended for its slot's next call
+    /// (not after a panic in the VM: that executor's state is unknown).
+    fn park(&mut self, key: &SlotKey, call: Call) {
+        if std::mem::take(&mut self.panicked) {
+            return;
+        }
+        if let Some(owned) = self.slots.get_mut(key) {
+            owned.idle.get_or_insert(call);
+        }
     }
 
     /// One slice of a call. A panic inside the VM is a bug in it: the
@@ -410,6 +445,7 @@ impl LuaWorker {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!(target: "lunagate::lua", "bug: the Lua VM panicked: {what}");
+                self.panicked = true;
                 Outcome::Error("internal error in the Lua VM".into())
             }
         }
@@ -417,9 +453,15 @@ impl LuaWorker {
 
     /// What a finished, failed or waiting call leads to.
     fn settle(&mut self, running: Running, outcome: Outcome) -> Next {
+        let Running {
+            call,
+            key,
+            first_run,
+        } = running;
         match outcome {
             Outcome::Finished(values) => {
-                let Some(chunk) = running.first_run else {
+                let Some(chunk) = first_run else {
+                    self.park(&key, call);
                     return Next::Done(CallResult::Returned);
                 };
                 let inner = self
@@ -430,28 +472,33 @@ impl LuaWorker {
                     });
                 match inner {
                     Some(inner) => {
-                        self.resolve(&running.key, inner.clone());
+                        self.resolve(&key, inner.clone());
                         Next::Call(Running {
-                            call: self.start(&inner),
-                            key: running.key,
+                            call: self.start(&inner, Some(call)),
+                            key,
                             first_run: None,
                         })
                     }
                     None => {
-                        self.resolve(&running.key, chunk);
+                        self.resolve(&key, chunk);
+                        self.park(&key, call);
                         Next::Done(CallResult::Returned)
                     }
                 }
             }
-            Outcome::Error(message) => Next::Done(CallResult::Failed(message)),
+            Outcome::Error(message) => {
+                self.park(&key, call);
+                Next::Done(CallResult::Failed(message))
+            }
             Outcome::Waiting => {
                 let exited = self
                     .cell
                     .borrow()
                     .as_ref()
                     .is_some_and(|r| r.leave_function);
-                // Only an exit suspends a call for now; the call is dropped
-                // and its executor collected.
+                // Only an exit suspends a call for now; the call is
+                // abandoned (its executor stopped when it is reused).
+                self.park(&key, call);
                 Next::Done(if exited {
                     CallResult::Stopped
                 } else {
@@ -459,7 +506,11 @@ impl LuaWorker {
                 })
             }
             // `advance` keeps a suspended call running; nothing to settle.
-            Outcome::Suspended => Next::Call(running),
+            Outcome::Suspended => Next::Call(Running {
+                call,
+                key,
+                first_run,
+            }),
         }
     }
 
@@ -479,8 +530,8 @@ pub async fn run_phase(
     lua: &RefCell<Option<LuaWorker>>,
     phase: Phase,
     plugins: &[Arc<CompiledPlugin>],
-    req: RequestContext,
-) -> RequestContext {
+    req: Box<RequestContext>,
+) -> Box<RequestContext> {
     let mut run = PhaseRun::new(phase, plugins, req);
     loop {
         let done = lua
@@ -541,25 +592,25 @@ mod tests {
         Arc::new(CompiledPlugin::compile(Arc::new(p)))
     }
 
-    fn request(headers: &[(&str, &str)]) -> RequestContext {
+    fn request(headers: &[(&str, &str)]) -> Box<RequestContext> {
         let mut b = http::Request::builder().uri("/test?a=b");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
         let (parts, ()) = b.body(()).unwrap().into_parts();
-        RequestContext::new(
+        Box::new(RequestContext::new(
             parts,
             "127.0.0.1:5000".parse().unwrap(),
             8000,
             "/test".into(),
-        )
+        ))
     }
 
     fn access(
         w: &mut LuaWorker,
         plugins: &[Arc<CompiledPlugin>],
-        req: RequestContext,
-    ) -> RequestContext {
+        req: Box<RequestContext>,
+    ) -> Box<RequestContext> {
         w.run_phase(Phase::Access, plugins, req)
     }
 
@@ -683,6 +734,39 @@ mod tests {
             req.exit.unwrap().headers["content-type"],
             "application/json; charset=utf-8"
         );
+    }
+
+    #[test]
+    fn a_slot_starts_each_call_clean_on_its_reused_executor() {
+        let mut w = LuaWorker::new();
+        // Exits from inside a coroutine (the call waits with two threads in
+        // its chain) and after deep recursion (large stacks), then errors:
+        // every later call of the same slot sees a fresh start.
+        let p = [plugin(
+            "pre-function",
+            &[r#"
+            local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
+            local depth = deep(5000)
+            local args = select('#', ...)
+            if kong.request.get_header("x-fail") then error("failed on purpose") end
+            local co = coroutine.wrap(function()
+              return kong.response.exit(403, depth .. " " .. args .. " " .. coroutine.status(coroutine.running()))
+            end)
+            return co()
+        "#],
+        )];
+        for round in 0..3 {
+            assert_eq!(
+                exit_of(&access(&mut w, &p, request(&[]))),
+                (403, "5000 0 running".into()),
+                "round {round}"
+            );
+            assert_eq!(
+                exit_of(&access(&mut w, &p, request(&[("x-fail", "1")]))),
+                (500, "kong error: An unexpected error occurred".into()),
+                "round {round}"
+            );
+        }
     }
 
     #[test]

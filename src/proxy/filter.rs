@@ -10,8 +10,9 @@
 //! by hyper (chunked), never the upstream's.
 //!
 //! log runs when the body is dropped: once it has been sent (or the client
-//! went away), on the worker's deferred queue (`context::run_deferred`),
-//! with the request's timings and the bytes sent.
+//! went away, a body_filter in progress finishing first), on the worker's
+//! deferred queue (`context::run_deferred`), with the request's timings
+//! and the bytes sent.
 
 use std::pin::Pin;
 use std::rc::Rc;
@@ -33,7 +34,7 @@ enum State {
     /// Waiting for the next chunk of the inner body.
     Reading,
     /// body_filter runs on a chunk.
-    Filtering(LocalBoxFuture<'static, RequestContext>),
+    Filtering(LocalBoxFuture<'static, Box<RequestContext>>),
     /// Nothing more to send.
     Done,
 }
@@ -42,7 +43,7 @@ pub struct Filtered {
     worker: Rc<WorkerContext>,
     plugins: PluginList,
     /// The request, while no body_filter runs on it.
-    req: Option<RequestContext>,
+    req: Option<Box<RequestContext>>,
     inner: ProxyBody,
     state: State,
     /// Run body_filter on the chunks (else only count them).
@@ -57,7 +58,7 @@ impl Filtered {
     pub fn new(
         worker: Rc<WorkerContext>,
         plugins: PluginList,
-        req: RequestContext,
+        req: Box<RequestContext>,
         inner: ProxyBody,
         filter: bool,
         log: bool,
@@ -172,15 +173,28 @@ impl Drop for Filtered {
         if !self.log {
             return;
         }
-        // A body_filter still running (the client went away meanwhile)
-        // has the request: its log is lost with it.
-        let Some(mut req) = self.req.take() else {
-            return;
+        let done = Instant::now();
+        // A body_filter still running when the body is dropped (the client
+        // went away meanwhile) has the request: it runs to its end, as
+        // OpenResty's filter would (a Lua filter is not cut off by a
+        // client leaving), and log runs after it, as Kong's does.
+        let pending = match std::mem::replace(&mut self.state, State::Done) {
+            State::Filtering(run) => Some(run),
+            _ => None,
         };
-        req.times.done = Some(Instant::now());
+        let req = self.req.take();
+        if pending.is_none() && req.is_none() {
+            return;
+        }
         let plugins = self.plugins.clone();
         self.worker.defer(Box::new(move |worker| {
             Box::pin(async move {
+                let mut req = match (pending, req) {
+                    (Some(run), _) => run.await,
+                    (None, Some(req)) => req,
+                    (None, None) => return,
+                };
+                req.times.done = Some(done);
                 run_phase(&worker.lua, Phase::Log, &plugins, req).await;
             })
         }));

@@ -202,14 +202,18 @@ async fn send(
             .await
             .map_err(|e| ProxyError::from(&e))
     };
+    // Connecting (TCP, then TLS) is boxed: its future is two thirds of the
+    // request's (1.4 of 2.2 KB), and every request's future would carry it
+    // (and copy it at each `.await` that moves it) for what pooled
+    // connections seldom need.
     let conn = match ctx.pool.checkout(&key) {
         Some(c) => c,
-        None => connect().await?,
+        None => Box::pin(connect()).await?,
     };
     let result = match client::send(conn, request, upstream, &ctx.pool).await {
         Err(SendError::Stale) => {
             tracing::debug!(worker = ctx.id, upstream = %upstream.pool_key, "pooled connection closed by the upstream: retrying on a new one");
-            client::send(connect().await?, request, upstream, &ctx.pool).await
+            client::send(Box::pin(connect()).await?, request, upstream, &ctx.pool).await
         }
         result => result,
     };

@@ -68,7 +68,7 @@ pub struct Functions {
     plugins: PluginList,
     needs: Needs,
     /// The request as the PDK sees it, from the first hook on.
-    req: Option<RequestContext>,
+    req: Option<Box<RequestContext>>,
     /// The request went upstream (the session holds its head meanwhile).
     forwarded: bool,
 }
@@ -104,7 +104,7 @@ impl Hooks for Functions {
     async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>> {
         let path = String::from_utf8_lossy(s.norm()).into_owned();
         let parts = std::mem::replace(&mut s.parts, empty_parts());
-        let mut req = RequestContext::new(parts, s.conn.peer, s.conn.port, path);
+        let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
         req.scheme = s.conn.scheme();
         req.route = Some(s.matched.route.route.clone());
         req.service = Some(s.matched.upstream.service.clone());
@@ -210,7 +210,7 @@ impl Hooks for Functions {
             }
             // Headers set in access apply to whatever response comes back.
             let mut set_in_access = std::mem::take(&mut req.response_headers);
-            strip_framing(&mut set_in_access);
+            drop_framing_set_by(&mut set_in_access, &req);
             replace_headers(resp.headers_mut(), set_in_access);
         }
         if self.needs.header_filter {
@@ -226,7 +226,12 @@ impl Hooks for Functions {
             req.response_headers = std::mem::take(resp.headers_mut());
             req = run_phase(&worker.lua, Phase::HeaderFilter, &self.plugins, req).await;
             let mut headers = std::mem::take(&mut req.response_headers);
-            strip_framing(&mut headers);
+            // The upstream's Content-Length is put back below.
+            strip_framing(&mut headers, |name| {
+                if name != CONTENT_LENGTH {
+                    ignored(name, &req);
+                }
+            });
             if let Some(status) = req
                 .response_status
                 .and_then(|s| StatusCode::from_u16(s).ok())
@@ -241,7 +246,7 @@ impl Hooks for Functions {
                     ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
                 });
                 *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
-                strip_framing(&mut exit.headers);
+                drop_framing_set_by(&mut exit.headers, &req);
                 replace_headers(&mut headers, exit.headers);
                 *replaced.headers_mut() = headers;
                 *resp = replaced;
@@ -326,7 +331,7 @@ pub fn certificate_phase(
     if !any_for(plugins, Phase::Certificate) {
         return true;
     }
-    let req = RequestContext::for_handshake(peer, port, server_name);
+    let req = Box::new(RequestContext::for_handshake(peer, port, server_name));
     // The handshake waits for it: the phase runs to its end (under the
     // same budgets) without returning to the event loop.
     let req = ctx
@@ -400,12 +405,32 @@ fn exit_response(
         }
     };
     let mut set_before = std::mem::take(&mut req.response_headers);
-    strip_framing(&mut set_before);
+    drop_framing_set_by(&mut set_before, req);
     replace_headers(resp.headers_mut(), set_before);
     let mut exit_headers = exit.headers;
-    strip_framing(&mut exit_headers);
+    drop_framing_set_by(&mut exit_headers, req);
     replace_headers(resp.headers_mut(), exit_headers);
     resp
+}
+
+/// Drops the framing headers functions set for the response (the gateway
+/// owns framing: hyper writes it from the body sent) and logs each, as
+/// Kong logs `manually setting Transfer-Encoding. Ignored.`
+fn drop_framing_set_by(headers: &mut http::HeaderMap, req: &RequestContext) {
+    strip_framing(headers, |name| ignored(name, req));
+}
+
+/// Logs a framing header a function set, in Kong's words
+/// (`t/01-pdk/08-response/11-exit.t` TEST 44).
+fn ignored(name: &http::HeaderName, req: &RequestContext) {
+    // Kong's spelling of the name: `Transfer-Encoding`.
+    let mut shown = String::with_capacity(name.as_str().len());
+    let mut upper = true;
+    for c in name.as_str().chars() {
+        shown.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    tracing::warn!(target: "lunagate::lua", plugin = req.plugin_name, phase = req.phase.name(), "manually setting {shown}. Ignored.");
 }
 
 /// Every header name in `from` replaces that name's values in `into`.

@@ -142,7 +142,11 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// hop-by-hop ones) from headers a function set. The gateway owns them:
 /// toward the client hyper computes them from the real body, toward the
 /// upstream `client::encode_head` does, as nginx and Kong do.
-pub fn strip_framing(headers: &mut HeaderMap) {
+/// `dropped` is told each name that was there.
+pub fn strip_framing(headers: &mut HeaderMap, mut dropped: impl FnMut(&HeaderName)) {
+    if headers.is_empty() {
+        return;
+    }
     for name in [
         &CONTENT_LENGTH,
         &TRANSFER_ENCODING,
@@ -152,7 +156,9 @@ pub fn strip_framing(headers: &mut HeaderMap) {
         &UPGRADE,
         &TRAILER,
     ] {
-        headers.remove(name);
+        if headers.remove(name).is_some() {
+            dropped(name);
+        }
     }
 }
 
