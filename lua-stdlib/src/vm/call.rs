@@ -174,20 +174,28 @@ impl<'gc, 'f> Machine<'gc, 'f> {
 
     /// The C-call depth of a call with `ret` made now, or the error
     /// lua5.4's `luaE_checkcstack` raises for it.
-    #[inline]
+    #[inline(always)]
     pub fn call_depth(&self, st: &ThreadState<'gc>, ret: &Ret) -> Result<u16, Error<'gc>> {
         if ret.tail {
             return Ok(ret.depth);
         }
         let depth = top_depth(st) + ret.meta as u16;
+        if st.c_base as usize + depth as usize >= MAX_C_CALLS {
+            return self.deep_call(st, depth);
+        }
+        Ok(depth)
+    }
+
+    /// [`Self::call_depth`] at or past [`MAX_C_CALLS`].
+    #[cold]
+    #[inline(never)]
+    fn deep_call(&self, st: &ThreadState<'gc>, depth: u16) -> Result<u16, Error<'gc>> {
         let total = st.c_base as usize + depth as usize;
-        if total >= MAX_C_CALLS {
-            if total == MAX_C_CALLS {
-                return Err(self.rt_error(st, "C stack overflow"));
-            }
-            if total >= MAX_C_CALLS / 10 * 11 {
-                return Err(self.error_msg("error in error handling").handled());
-            }
+        if total == MAX_C_CALLS {
+            return Err(self.rt_error(st, "C stack overflow"));
+        }
+        if total >= MAX_C_CALLS / 10 * 11 {
+            return Err(self.error_msg("error in error handling").handled());
         }
         Ok(depth)
     }
@@ -781,12 +789,18 @@ fn catches(f: &Frame<'_>) -> bool {
 
 /// Truncates the stack to `top` slots or extends it with nils.
 /// (`resize_with`: `resize` takes its fill value through memory.)
+/// (Not `resize_with`: it stays a function call, and a Lua call grows the
+/// stack by a few slots.)
 #[inline(always)]
 pub(crate) fn set_top(stack: &mut Vec<Value<'_>>, top: usize) {
-    if stack.len() >= top {
+    let len = stack.len();
+    if len >= top {
         stack.truncate(top);
     } else {
-        stack.resize_with(top, || Value::Nil);
+        stack.reserve(top - len);
+        while stack.len() < top {
+            stack.push(Value::Nil);
+        }
     }
 }
 

@@ -973,6 +973,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                     }
                                 }
                             }
+                            // A present field is written without asking
+                            // for `__newindex` (`luaV_fastset`): one probe
+                            // for `self.n = v` on an object.
+                            if tab.raw_set_existing(&ctx, key, v) {
+                                continue;
+                            }
                         }
                         save!();
                         if !self.new_index(st, t, key, v, culprit)? {
