@@ -78,3 +78,16 @@ show(load(string.rep("do local x = 1 end ", 300) .. "return 1")())
 show(load("local function f(...) " .. string.rep("local x ", 199) .. " local a, b ="))
 show(load("function f(1) end"))
 show(load("f(\n1,\n2"))
+
+-- load's first argument: a number is its text, anything else not a
+-- string must be a reader function
+show(pcall(load))
+show(pcall(load, {}))
+show(load(1.5))
+show(load(12, nil))
+show(load("return 1", 5)())
+show(pcall(load, "x", {}))
+-- errors raised inside a C function by the core: no position
+show(pcall(next, {}, "x"))
+show(pcall(function() return next({}, "x") end))
+show(pcall(function() for k in next, {a = 1}, "zz" do end end))

@@ -337,7 +337,9 @@ fn base_next<'gc>(
     match t.next(stack.get(1)) {
         Ok(Some((k, v))) => stack.replace(ctx, (k, v)),
         Ok(None) => stack.replace(ctx, Value::Nil),
-        Err(_) => return fail("invalid key to 'next'"),
+        // `luaH_next`'s `luaG_runerror` while `next` (a C function) runs:
+        // no position
+        Err(_) => return Err(LibError::Raw(message_error(ctx, "invalid key to 'next'"))),
     }
     Ok(CallbackReturn::Return)
 }

@@ -5,7 +5,7 @@
 
 use gc_arena::Collect;
 
-use super::args::{opt_string, position, type_error, LibResult};
+use super::args::{check_string, opt_string, position, type_error, LibResult};
 use crate::{
     BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Function, Handler, Sequence,
     SequencePoll, Stack, Table, Value,
@@ -37,7 +37,9 @@ fn load_chunk<'gc>(
     };
     let name = opt_string(ctx, stack, 1)?.map(|n| n.as_bytes().to_vec());
     match chunk {
-        Value::String(s) => {
+        // `lua_tolstring`: a number is loaded as its text
+        Value::String(_) | Value::Integer(_) | Value::Number(_) => {
+            let s = check_string(ctx, stack, 0)?;
             let source = s.as_bytes();
             let name = name.unwrap_or_else(|| source.to_vec());
             finish_load(ctx, stack, source, &name, &mode, env);
@@ -54,7 +56,8 @@ fn load_chunk<'gc>(
                 started: false,
             },
         ))),
-        _ => type_error(stack, 0, "string"),
+        // `luaL_checktype(L, 1, LUA_TFUNCTION)`
+        _ => type_error(stack, 0, "function"),
     }
 }
 
