@@ -94,3 +94,26 @@ end)
 local v, n = co2()
 while v ~= "total" do v, n = co2(1) end
 print(v, n)
+
+-- the error left a function that forbids yields (a sort comparator, a
+-- gsub replacement): the pcall's level is what counts while closing
+for _, case in ipairs{
+  {"sort", function(cmp) return pcall(table.sort, {3, 2, 1}, cmp) end},
+  {"gsub", function(rep) return pcall(string.gsub, "abc", "%w", rep) end},
+} do
+  local co = coroutine.wrap(function()
+    return case[2](function()
+      local x <close> = setmetatable({}, {__close = function(_, e)
+        coroutine.yield("in close", e, coroutine.isyieldable())
+      end})
+      error(case[1], 0)
+    end)
+  end)
+  print(case[1], co())
+  print(case[1], co())
+end
+
+-- without a protected call, the yield inside the callback is refused
+print(pcall(coroutine.wrap(function()
+  table.sort({3, 2, 1}, function() coroutine.yield() end)
+end)))

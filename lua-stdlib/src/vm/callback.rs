@@ -712,9 +712,26 @@ impl<'gc, 'a> Execution<'gc, 'a> {
     }
 }
 
-/// No frame of `frames` is a continuation that forbids yields.
+/// No frame of `frames` is a continuation that forbids yields. Below a
+/// `__close` run while an error unwinds ([`Sequence::unwinding`]), the
+/// frames up to the protected call that catches the error do not count:
+/// lua5.4 has already left them (a `table.sort` whose comparator raised),
+/// and closes from the `pcall`'s level.
 pub(crate) fn frames_yieldable(frames: &[Frame<'_>]) -> bool {
-    frames.iter().all(|f| match f {
+    let mut unwound = false;
+    frames.iter().rev().all(|f| match f {
+        Frame::Sequence { seq, .. } if seq.0.unwinding() => {
+            unwound = true;
+            seq.0.yieldable()
+        }
+        Frame::Sequence { seq, .. } if unwound => {
+            if matches!(seq.0.handler(), Handler::None) {
+                true
+            } else {
+                unwound = false;
+                seq.0.yieldable()
+            }
+        }
         Frame::Sequence { seq, .. } => seq.0.yieldable(),
         _ => true,
     })
