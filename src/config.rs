@@ -87,6 +87,14 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub client_body_timeout: Duration,
 
+    /// nginx's `client_body_buffer_size` (Kong's
+    /// `nginx_http_client_body_buffer_size`, `8k`; `16k`, `1m`, or a bare
+    /// number of bytes): a request body larger than this is one Kong would
+    /// have spooled to a file, which `kong.request.get_raw_body()` and
+    /// `get_body()` report as Kong does.
+    #[arg(long, env = "LUNAGATE_CLIENT_BODY_BUFFER_SIZE", default_value = "8k", value_parser = parse_size)]
+    pub client_body_buffer_size: usize,
+
     /// Lua: VM instructions one function call may run (library functions
     /// count their work too) before it is stopped with an error.
     #[arg(
@@ -205,9 +213,39 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// nginx's size syntax: `8k`, `1m`, `1g`, or a bare number of bytes.
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 8k, 1m, 8192)"))?;
+    let shift = match unit {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        _ => return Err(format!("'{s}': the unit must be k, m or g")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_nginx_syntax() {
+        assert_eq!(parse_size("8k"), Ok(8192));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("8kb").is_err());
+        assert!(parse_size("k").is_err());
+    }
 
     #[test]
     fn durations_in_nginx_syntax() {

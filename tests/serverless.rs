@@ -276,3 +276,105 @@ async fn phases_and_plugins_cooperate() {
         "pre-function (1000000) runs before post-function (-1000)"
     );
 }
+
+/// A function's worker, its `print` and the body buffer, as a Kong user
+/// sees them: with `--workers 2` `ngx.worker.id()` is 0 or 1 and
+/// `ngx.worker.pid()` differs between the two (Kong's specs tell workers
+/// apart by pid), `ngx.worker.count()` is 2; `print` writes to the log at
+/// `notice` with the plugin's name, as OpenResty's `print` writes to
+/// nginx's error log; `--client-body-buffer-size 16k` is the size past
+/// which `kong.request.get_raw_body()` reports a body Kong would have
+/// spooled to a file, and what `kong.configuration` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_see_their_worker_print_to_the_log_and_the_body_buffer() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_logged_with(
+        2,
+        &["--client-body-buffer-size", "16k", "--log-level", "info"],
+    );
+    let pre = |code: &str| json!({"name": "pre-function", "config": {"access": [code]}});
+    route_with(
+        &gw,
+        &up,
+        "who",
+        pre("return kong.response.exit(200, {id = ngx.worker.id(), pid = ngx.worker.pid(), count = ngx.worker.count()})"),
+    )
+    .await;
+    route_with(
+        &gw,
+        &up,
+        "print",
+        pre("print('printed by ', 'a function: ', 42, ' ', nil, ' ', true) return kong.response.exit(204)"),
+    )
+    .await;
+    route_with(
+        &gw,
+        &up,
+        "body",
+        pre("local body, err = kong.request.get_raw_body() \
+             return kong.response.exit(200, {len = body and #body, err = err, \
+               conf = kong.configuration.client_body_buffer_size, \
+               nginx = kong.configuration.nginx_http_client_body_buffer_size})"),
+    )
+    .await;
+
+    // Each request on a new connection: the kernel spreads connections
+    // over the two workers' listeners (all on one worker: 2^-63).
+    let mut pid_of = std::collections::BTreeMap::new();
+    for _ in 0..64 {
+        let fresh = reqwest::Client::new();
+        let r = fresh.get(gw.proxy_url("/who")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["count"], 2, "{v}");
+        let (id, pid) = (v["id"].as_i64().unwrap(), v["pid"].as_i64().unwrap());
+        assert_eq!(*pid_of.entry(id).or_insert(pid), pid, "one pid per worker");
+    }
+    assert_eq!(pid_of.keys().copied().collect::<Vec<_>>(), [0, 1]);
+    assert_ne!(pid_of[&0], pid_of[&1], "the workers' pids differ");
+
+    let (s, _) = get(&gw, "/print").await;
+    assert_eq!(s, 204);
+    let log = gw.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("printed by a function: 42 nil true"))
+        .unwrap_or_else(|| panic!("print is in the log:\n{log}"));
+    assert!(line.contains("[pre-function]"), "{line}");
+
+    for (size, fits) in [(12 * 1024, true), (20 * 1024, false)] {
+        let r = client()
+            .post(gw.proxy_url("/body"))
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["conf"], "16k", "{v}");
+        assert_eq!(v["nginx"], "16k", "{v}");
+        if fits {
+            assert_eq!(v["len"], size, "{v}");
+        } else {
+            assert_eq!(
+                v["err"],
+                "request body did not fit into client body buffer, consider raising 'client_body_buffer_size'",
+                "{v}"
+            );
+        }
+    }
+}
+
+/// The README's walkthrough numbers its steps 1, 2, 3 … with none
+/// skipped (the step that saves the function is one of them).
+#[test]
+fn the_readme_walkthrough_numbers_its_steps_in_order() {
+    let readme = include_str!("../README.md");
+    let steps: Vec<u32> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter_map(|l| l.split_once(". "))
+        .filter_map(|(n, _)| n.parse().ok())
+        .collect();
+    assert_eq!(steps, (1..=steps.len() as u32).collect::<Vec<_>>());
+    assert!(steps.len() >= 7, "{steps:?}");
+}

@@ -35,10 +35,9 @@ const SENSITIVE: &[&str] = &[
     "admin_token",
 ];
 
-/// nginx's `client_body_buffer_size` as Kong sets it (`8k`): a request
-/// body larger than this is one Kong would have spooled to a file, which
-/// `kong.request.get_raw_body()` and `get_body()` report as Kong does.
-pub const CLIENT_BODY_BUFFER_SIZE: usize = 8 * 1024;
+/// nginx's `client_body_buffer_size` as Kong sets it (`8k`), when the
+/// `serve` flags did not say (`--client-body-buffer-size`).
+const CLIENT_BODY_BUFFER_SIZE: usize = 8 * 1024;
 
 /// Kong's `mem_cache_size` default (`128m`): what `kong.cache` holds on
 /// this node at most.
@@ -59,6 +58,8 @@ pub enum Setting {
 #[derive(Debug, Clone)]
 pub struct NodeConfiguration {
     entries: Vec<(&'static str, Setting)>,
+    /// `client_body_buffer_size` in bytes.
+    body_buffer: usize,
 }
 
 static NODE: OnceLock<NodeConfiguration> = OnceLock::new();
@@ -72,20 +73,25 @@ fn node() -> &'static NodeConfiguration {
     NODE.get_or_init(NodeConfiguration::defaults)
 }
 
+/// nginx's `client_body_buffer_size`: a request body larger than this is
+/// one Kong would have spooled to a file, which
+/// `kong.request.get_raw_body()` and `get_body()` report as Kong does.
+pub fn client_body_buffer_size() -> usize {
+    node().body_buffer
+}
+
 impl NodeConfiguration {
     /// The settings that do not depend on the `serve` flags.
     fn defaults() -> NodeConfiguration {
         let mut c = NodeConfiguration {
             entries: Vec::new(),
+            body_buffer: 0,
         };
+        c.set_body_buffer(CLIENT_BODY_BUFFER_SIZE);
         c.add("plugins", Setting::List(vec!["bundled".into()]));
         c.add(
             "loaded_plugins",
             Setting::Set(vec!["pre-function".into(), "post-function".into()]),
-        );
-        c.add(
-            "client_body_buffer_size",
-            Setting::Str(format!("{}k", CLIENT_BODY_BUFFER_SIZE / 1024)),
         );
         c.add(
             "mem_cache_size",
@@ -118,6 +124,7 @@ impl NodeConfiguration {
             Setting::Str(config.workers().to_string()),
         );
         c.add("log_level", Setting::Str(config.log_level.clone()));
+        c.set_body_buffer(config.client_body_buffer_size);
         if config.admin_token.is_some() {
             c.add("admin_token", Setting::Str(String::new()));
         }
@@ -146,6 +153,21 @@ impl NodeConfiguration {
             Setting::Int(i64::try_from(config.lua_memory_limit).unwrap_or(i64::MAX)),
         );
         c
+    }
+
+    /// Sets `client_body_buffer_size`, under both of Kong's names, in
+    /// nginx's notation (`8k`, `1m`, bytes).
+    fn set_body_buffer(&mut self, bytes: usize) {
+        self.body_buffer = bytes;
+        let text = if bytes.is_multiple_of(1 << 20) && bytes > 0 {
+            format!("{}m", bytes >> 20)
+        } else if bytes.is_multiple_of(1024) && bytes > 0 {
+            format!("{}k", bytes >> 10)
+        } else {
+            bytes.to_string()
+        };
+        self.add("client_body_buffer_size", Setting::Str(text.clone()));
+        self.add("nginx_http_client_body_buffer_size", Setting::Str(text));
     }
 
     /// Adds (or replaces) a setting; a sensitive one is stored redacted.

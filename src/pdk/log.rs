@@ -1,5 +1,7 @@
 //! `kong.log`: `kong.log(...)` and `kong.log.err(...)` etc. write to the
-//! gateway's log, prefixed with the plugin name as Kong does.
+//! gateway's log, prefixed with the plugin name as Kong does. The global
+//! `print` writes there too, at `notice`, as OpenResty's does (nginx has
+//! no standard output for it: it goes to the error log).
 
 use lua_stdlib::{Callback, CallbackReturn, Context, Table, Value};
 
@@ -21,11 +23,24 @@ pub(crate) fn join_args(stack: &lua_stdlib::Stack<'_, '_>) -> String {
     out
 }
 
-fn make<'gc>(ctx: Context<'gc>, cell: &RequestCell, level: &'static str) -> Callback<'gc> {
+/// How a log function is reached.
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    /// `kong.log.err(...)`, `print(...)`.
+    Field,
+    /// `kong.log(...)`: `__call` passes the table itself first.
+    Call,
+}
+
+fn make<'gc>(
+    ctx: Context<'gc>,
+    cell: &RequestCell,
+    level: &'static str,
+    via: Via,
+) -> Callback<'gc> {
     let cell = cell.clone();
     Callback::from_fn(&ctx, move |_, exec, mut stack| {
-        // `kong.log(...)` passes the table itself first through __call.
-        if matches!(stack.get(0), Value::Table(_)) && level == "notice" {
+        if via == Via::Call && matches!(stack.get(0), Value::Table(_)) {
             stack.pop_front();
         }
         let msg = join_args(&stack);
@@ -60,14 +75,15 @@ pub(crate) fn emit(level: &str, plugin: &str, place: &str, msg: &str) {
     }
 }
 
-pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
+pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     for level in ["alert", "crit", "err", "warn", "notice", "info", "debug"] {
-        let _ = t.set(ctx, level, make(ctx, cell, level));
+        let _ = t.set(ctx, level, make(ctx, cell, level, Via::Field));
     }
-    let _ = t.set(ctx, "inspect", make(ctx, cell, "notice"));
+    let _ = t.set(ctx, "inspect", make(ctx, cell, "notice", Via::Field));
     let mt = ctx.new_table();
-    let _ = mt.set(ctx, "__call", make(ctx, cell, "notice"));
+    let _ = mt.set(ctx, "__call", make(ctx, cell, "notice", Via::Call));
     let _ = t.set_metatable(&ctx, Some(mt));
     super::set(ctx, kong, "log", t);
+    super::set(ctx, env, "print", make(ctx, cell, "notice", Via::Field));
 }

@@ -22,6 +22,7 @@ mod response;
 mod router;
 mod serialize;
 mod service;
+pub mod worker;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -285,7 +286,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     service::install(ctx, kong, cell);
     client::install(ctx, kong, cell);
     router::install(ctx, kong, cell);
-    log::install(ctx, kong, cell);
+    log::install(ctx, env, kong, cell);
     serialize::install(ctx, kong, cell);
     ctx::install(ctx, kong, cell);
     configuration::install(ctx, env, kong);

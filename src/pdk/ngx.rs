@@ -177,24 +177,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
     });
     let _ = ngx.set(ctx, "resp", resp);
 
-    let worker = ctx.new_table();
-    let _ = worker.set(
-        ctx,
-        "pid",
-        Callback::from_fn(&ctx, |ctx, _, mut stack| {
-            stack.replace(ctx, std::process::id() as i64);
-            Ok(CallbackReturn::Return)
-        }),
-    );
-    let _ = worker.set(
-        ctx,
-        "id",
-        Callback::from_fn(&ctx, |ctx, _, mut stack| {
-            stack.replace(ctx, 0);
-            Ok(CallbackReturn::Return)
-        }),
-    );
-    let _ = ngx.set(ctx, "worker", worker);
+    super::worker::install(ctx, ngx);
 
     // `ngx.status` reads and writes the response status; `ngx.ctx` is the
     // request's own table (not `kong.ctx.shared`, as in Kong). The table itself is frozen by the

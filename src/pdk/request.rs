@@ -6,7 +6,7 @@
 use lua_stdlib::{Context, Error, Stack, Table, Value};
 
 use super::body::{form_fields, multipart_boundary, multipart_fields};
-use super::configuration::CLIENT_BODY_BUFFER_SIZE;
+use super::configuration::client_body_buffer_size;
 use super::glue::{self, Glue};
 use super::{
     add, arg_string, header_name_arg, headers_table, lua_error, only_in, Phase, RequestCell,
@@ -178,7 +178,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
 /// `client_body_buffer_size`), unless the caller allows that size.
 fn raw_body<'a>(req: &'a RequestContext, max_file: Value<'_>) -> Result<&'a [u8], String> {
     let body = req.body.as_deref().unwrap_or_default();
-    if body.len() <= CLIENT_BODY_BUFFER_SIZE {
+    if body.len() <= client_body_buffer_size() {
         return Ok(body);
     }
     let max = match max_file {
@@ -305,7 +305,7 @@ fn prepare_body<'gc>(
             }
         };
         let body = req.body.as_deref().unwrap_or_default();
-        if body.len() > CLIENT_BODY_BUFFER_SIZE {
+        if body.len() > client_body_buffer_size() {
             let e = "request body in temp file not supported".to_string();
             done(stack, Value::Nil, Some(e), FORM);
             return Ok(());

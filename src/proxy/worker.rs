@@ -127,7 +127,10 @@ pub fn spawn_workers(
         let tls_listener = tls_listeners[id].take();
         let handle = std::thread::Builder::new()
             .name(format!("lunagate-proxy-{id}"))
-            .spawn(move || run_worker(id, listener, tls_listener, config, timeouts, shutdown))?;
+            .spawn(move || {
+                crate::pdk::worker::enter(id, workers);
+                run_worker(id, listener, tls_listener, config, timeouts, shutdown)
+            })?;
         handles.push(handle);
     }
     Ok(ProxyWorkers {

@@ -70,13 +70,18 @@ impl Gateway {
     /// Starts a gateway with `workers` workers whose log (stderr) goes to
     /// a file the test can read ([`Gateway::log_text`]).
     pub fn start_logged(workers: usize) -> Gateway {
+        Gateway::start_logged_with(workers, &[])
+    }
+
+    /// [`Gateway::start_logged`] with more `serve` flags.
+    pub fn start_logged_with(workers: usize, args: &[&str]) -> Gateway {
         let tmp = tempfile::tempdir().expect("tempdir");
         let log = tmp.path().join("stderr.log");
         let file = std::fs::File::create(&log).expect("log file");
         let mut gw = Gateway::spawn_to(
             &tmp.path().join("data"),
             workers,
-            &[],
+            args,
             &[],
             Stdio::from(file),
         );
