@@ -45,11 +45,13 @@ fn resume_problem<'gc>(exec: &Execution<'gc, '_>, co: Thread<'gc>) -> Option<&'s
 
 fn co_create<'gc>(
     ctx: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
+    exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let f = check_function(stack, 0)?;
-    stack.replace(ctx, Thread::with_function(&ctx, f));
+    let thread = Thread::with_function(&ctx, f);
+    super::hook::inherit(ctx, exec, thread);
+    stack.replace(ctx, thread);
     Ok(CallbackReturn::Return)
 }
 
@@ -360,11 +362,12 @@ impl<'gc> Sequence<'gc> for WrapResult<'gc> {
 
 fn co_wrap<'gc>(
     ctx: Context<'gc>,
-    _: &mut Execution<'gc, '_>,
+    exec: &mut Execution<'gc, '_>,
     stack: &mut Stack<'gc, '_>,
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let f = check_function(stack, 0)?;
     let thread = Thread::with_function(&ctx, f);
+    super::hook::inherit(ctx, exec, thread);
     let wrapper = Callback::from_fn_with(&ctx, thread, |thread, ctx, exec, _| {
         if let Some(problem) = resume_problem(&exec, *thread) {
             return Err(LibError::Msg(problem.to_string()).into_error(ctx, &exec, "wrap"));

@@ -7,7 +7,7 @@
 
 use super::args::{check_string, opt_integer, type_error, LibResult};
 use crate::vm::thread::{HookState, HOOK_CALL, HOOK_COUNT, HOOK_LINE, HOOK_RET};
-use crate::{CallbackReturn, Context, Execution, Stack, Value};
+use crate::{CallbackReturn, Context, Execution, Stack, Thread, Value};
 
 pub(crate) fn db_sethook<'gc>(
     ctx: Context<'gc>,
@@ -42,15 +42,7 @@ pub(crate) fn db_sethook<'gc>(
         (mask != 0).then(|| {
             Box::new(HookState {
                 func,
-                mask,
-                count,
-                left: count,
-                in_hook: false,
-                skip_trace: false,
-                line_pending: false,
-                skip_return: false,
-                skip_call: false,
-                oldpc: 0,
+                ..new_state(mask, count)
             })
         })
     };
@@ -72,6 +64,35 @@ pub(crate) fn db_sethook<'gc>(
     }
     stack.clear();
     Ok(CallbackReturn::Return)
+}
+
+/// `lua_newthread` copies the creator's hook, mask and count to the new
+/// thread; ldblib keeps hook functions per thread, so the copy calls
+/// nothing, and `debug.gethook(co)` answers `nil, mask, count`.
+pub(crate) fn inherit<'gc>(ctx: Context<'gc>, exec: &Execution<'gc, '_>, thread: Thread<'gc>) {
+    let Some(h) = exec.hook.as_ref() else {
+        return;
+    };
+    if let Ok(mut s) = thread.0.try_borrow_mut(&ctx) {
+        s.hook = Some(Box::new(new_state(h.mask, h.count)));
+    }
+}
+
+/// A hook state with no function, not running.
+fn new_state<'gc>(mask: u8, count: u32) -> HookState<'gc> {
+    HookState {
+        func: Value::Nil,
+        mask,
+        count,
+        left: count,
+        in_hook: false,
+        skip_trace: false,
+        line_pending: false,
+        skip_return: false,
+        skip_call: false,
+        oldpc: 0,
+        rewind: false,
+    }
 }
 
 pub(crate) fn db_gethook<'gc>(

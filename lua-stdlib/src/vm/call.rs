@@ -401,12 +401,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         if st.hook_for(HOOK_RET) && !take_skip(&mut st.hook, |h| &mut h.skip_return) {
             // The hook runs with the function still on the stack; then the
             // return instruction runs again.
-            if let Some(Frame::Lua(f)) = st.frames.last_mut() {
-                f.pc = f.pc.saturating_sub(1);
-            }
             if let Some(h) = st.hook.as_mut() {
                 h.skip_return = true;
                 h.skip_trace = true;
+                h.rewind = true;
             }
             let _ = (first, n);
             return self.call_hook(st, "return", None, None, None);
@@ -494,6 +492,18 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         ret: Ret,
         poll: SequencePoll<'gc>,
     ) -> Result<Flow<'gc>, Error<'gc>> {
+        if matches!(poll, SequencePoll::Return)
+            && st.hook_for(HOOK_RET)
+            && returns_as_function(&seq)
+        {
+            // The Rust function this continues returns now: the hook
+            // first, with that function as level 2.
+            let culprit = match base.checked_sub(1).and_then(|b| st.stack.get(b)) {
+                Some(Value::Function(f @ Function::Callback(_))) => Some(*f),
+                _ => None,
+            };
+            return self.call_hook(st, "return", None, culprit, Some((base, ret)));
+        }
         let (action, tail) = match poll {
             SequencePoll::Pending => (Action::Pending, false),
             SequencePoll::Return => (Action::Return, true),
@@ -763,6 +773,16 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 self.call_value(st, func, n, ret)
             }
             Some(Frame::Await { ret }) => {
+                if st.hook_for(HOOK_RET) {
+                    // The callback that yielded returns now (`luaD_poscall`
+                    // in `resume` calls `rethook`), with the callback as
+                    // level 2.
+                    let culprit = match st.stack.get(ret.func) {
+                        Some(Value::Function(f @ Function::Callback(_))) => Some(*f),
+                        _ => None,
+                    };
+                    return self.call_hook(st, "return", None, culprit, Some((from, ret)));
+                }
                 st.stack.copy_within(from.., ret.func);
                 st.stack.truncate(ret.func + n);
                 self.post_return(st, ret, n)
@@ -1004,10 +1024,25 @@ fn hand_back<'gc>(ctx: Context<'gc>, ex: Executor<'gc>, r: Result<Vec<Value<'gc>
     }
 }
 
+/// Whether `seq` continues a Rust function whose return lua5.4 reports
+/// to a return hook: a level the debug functions see (see
+/// `debug::visible`), not a VM-internal continuation (a hook's marker, a
+/// message handler's, a `__close` while unwinding).
+fn returns_as_function(seq: &BoxSequence<'_>) -> bool {
+    !seq.0.hook_marker()
+        && seq.0.culprit().is_none()
+        && !matches!(seq.0.traceback_name(), Some(n) if n.is_empty() || n.starts_with('\0'))
+}
+
 /// The hook is off while it runs: on again when its marker is done.
 fn hook_done(st: &mut ThreadState<'_>) {
     if let Some(h) = st.hook.as_mut() {
         h.in_hook = false;
+        if std::mem::take(&mut h.rewind) {
+            if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+                f.pc = f.pc.saturating_sub(1);
+            }
+        }
     }
 }
 

@@ -1469,6 +1469,13 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         save!();
                         self.new_tbc(st, base + ra + 3, ra + 3)?;
                         pc += bx(i);
+                        if HOOKED {
+                            // lua5.4 goes straight on to TFORCALL, with no
+                            // line or count hook for it.
+                            if let Some(h) = st.hook.as_mut() {
+                                h.skip_trace |= !h.in_hook;
+                            }
+                        }
                     }
                     TFORCALL => {
                         let cb = base + ra + 4;
@@ -1597,6 +1604,18 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         let Some(h) = st.hook.as_mut() else {
             return Ok(false);
         };
+        if op(p.code[pc]) == TFORLOOP {
+            // lua5.4's TFORCALL goes straight on to TFORLOOP.
+            return Ok(false);
+        }
+        if h.in_hook {
+            // The hook's own instructions count; no hook runs for them.
+            h.left = h.left.saturating_sub(1);
+            if h.left == 0 {
+                h.left = h.count;
+            }
+            return Ok(false);
+        }
         if std::mem::take(&mut h.skip_trace) {
             return Ok(false);
         }
@@ -1638,6 +1657,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         } else {
             return Ok(false);
         };
+        h.rewind = true;
+        if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+            f.pc = pc + 1;
+        }
         if let Flow::Stop(s) = self.call_hook(st, event, l, None, None)? {
             self.pending_stop = Some(s);
         }

@@ -162,6 +162,9 @@ pub(crate) const HOOK_COUNT: u8 = 8;
 #[derive(Collect)]
 #[collect(no_drop)]
 pub(crate) struct HookState<'gc> {
+    /// The hook function; nil for a hook a new coroutine inherited (its
+    /// mask and count show in `debug.gethook`, but ldblib's `hookf` finds
+    /// no function for the new thread, so nothing is called).
     pub func: Value<'gc>,
     pub mask: u8,
     pub count: u32,
@@ -180,15 +183,24 @@ pub(crate) struct HookState<'gc> {
     pub skip_call: bool,
     /// The pc of the last line traced (`L->oldpc`).
     pub oldpc: usize,
+    /// While the hook runs, the hooked Lua frame's pc is one past the
+    /// instruction it stopped before or at (lua5.4's `savedpc`, so the
+    /// hook sees that instruction's line): back one when it is done.
+    pub rewind: bool,
 }
 
 impl ThreadState<'_> {
-    /// Line or count hooks are to be checked before each instruction.
+    /// A hook is on: Lua frames run the hooked copy of the instruction
+    /// loop, which checks line and count hooks before each instruction
+    /// and sends every return through the return hook (the unhooked
+    /// loop's fast returns skip it). Inside the hook, a count hook still
+    /// counts instructions (lua5.4 counts the hook's own; one that runs
+    /// out there is skipped).
     #[inline]
     pub(crate) fn traced(&self) -> bool {
         match &self.hook {
             None => false,
-            Some(h) => !h.in_hook && h.mask & (HOOK_LINE | HOOK_COUNT) != 0,
+            Some(h) => (!h.in_hook || h.mask & HOOK_COUNT != 0) && h.mask != 0 && !h.func.is_nil(),
         }
     }
 
@@ -197,7 +209,7 @@ impl ThreadState<'_> {
     pub(crate) fn hook_for(&self, event: u8) -> bool {
         match &self.hook {
             None => false,
-            Some(h) => !h.in_hook && h.mask & event != 0,
+            Some(h) => !h.in_hook && h.mask & event != 0 && !h.func.is_nil(),
         }
     }
 }
