@@ -190,17 +190,22 @@ fn parse_listen_tls(s: &str) -> Result<ListenTls, String> {
         .map_err(|_| format!("'{s}' is neither an address (0.0.0.0:8443) nor 'off'"))
 }
 
+/// An nginx setting's number and unit (`500ms` → 500, `ms`); a bare
+/// number has the unit `bare`.
+fn number_and_unit<'a>(s: &'a str, bare: &'a str) -> Option<(u64, &'a str)> {
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, bare),
+    };
+    Some((number.parse().ok()?, unit))
+}
+
 /// nginx's time syntax for a setting: `500ms`, `60s`, `2m`, or a bare number
 /// of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (e.g. 60s, 500ms, 2m)"))?;
+    let (n, unit) = number_and_unit(s, "s")
+        .ok_or_else(|| format!("'{s}' is not a duration (e.g. 60s, 500ms, 2m)"))?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
@@ -216,13 +221,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// nginx's size syntax: `8k`, `1m`, `1g`, or a bare number of bytes.
 pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, ""),
-    };
-    let n: usize = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size (e.g. 8k, 1m, 8192)"))?;
+    let (n, unit) =
+        number_and_unit(s, "").ok_or_else(|| format!("'{s}' is not a size (e.g. 8k, 1m, 8192)"))?;
+    let n = usize::try_from(n).map_err(|_| format!("'{s}' is too large"))?;
     let shift = match unit {
         "" => 0,
         "k" | "K" => 10,
