@@ -19,18 +19,9 @@
 
 mod common;
 
-use common::pdk::{cases, Block};
-use common::Gateway;
+use common::pdk::{cases, unsandboxed, Block};
 
 /// `ngx.encode_args` of `arg-1 … arg-n = "test"`.
-/// One worker, `--untrusted-lua on`: the t/01-pdk tests run in OpenResty
-/// without a sandbox (`getmetatable`, `require "cjson"`).
-fn unsandboxed() -> (Gateway, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::spawn_with(tmp.path(), 1, &["--untrusted-lua", "on"], &[]);
-    (gw, tmp)
-}
-
 fn encoded_args(n: usize) -> String {
     (1..=n)
         .map(|i| format!("arg-{i}=test"))

@@ -11,16 +11,7 @@
 
 mod common;
 
-use common::pdk::{cases, Block};
-use common::Gateway;
-
-/// One worker, `--untrusted-lua on`: the t/01-pdk tests run in OpenResty
-/// without a sandbox (`require "cjson"`).
-fn unsandboxed() -> (Gateway, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::spawn_with(tmp.path(), 1, &["--untrusted-lua", "on"], &[]);
-    (gw, tmp)
-}
+use common::pdk::{cases, unsandboxed, Block};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_service_request_clear_query_arg() {

@@ -24,17 +24,9 @@ mod common;
 use std::sync::Arc;
 
 use common::kong::CaseFuture;
-use common::pdk::{cases, route_to, send, Block};
+use common::pdk::{cases, route_to, send, unsandboxed, Block};
 use common::Gateway;
 use serde_json::json;
-
-/// One worker, `--untrusted-lua on`: the t/01-pdk tests run in OpenResty
-/// without a sandbox (`require "cjson"`).
-fn unsandboxed() -> (Gateway, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::spawn_with(tmp.path(), 1, &["--untrusted-lua", "on"], &[]);
-    (gw, tmp)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_service_request_set_body() {

@@ -360,3 +360,12 @@ pub async fn send(
     .await
     .expect("request")
 }
+
+/// One worker, `--untrusted-lua on`: the t/01-pdk tests run in OpenResty
+/// without a sandbox (`getmetatable`, `require "cjson"`). Keep the
+/// directory as long as the gateway.
+pub fn unsandboxed() -> (Gateway, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::spawn_with(tmp.path(), 1, &["--untrusted-lua", "on"], &[]);
+    (gw, tmp)
+}
