@@ -24,7 +24,7 @@ use gc_arena::Collect;
 
 use crate::env::{compile_closure, load_stdlib, Profile};
 use crate::lib::args::plain_tostring;
-use crate::lib::base::HandledCall;
+use crate::lib::base::ProtectedCall;
 use crate::{
     BoxSequence, Budget, Callback, CallbackReturn, Context, Error, Execution, Function, Outcome,
     Sequence, SequencePoll, Stack, StashedFunction, Value, Vm,
@@ -245,7 +245,10 @@ fn run(vm: &mut Vm, source: &[u8], chunk_name: &str, args: &[String]) -> Result<
                     &ctx,
                     // The chunk's protected call: `true` or `false, message`
                     // (the message handler already ran).
-                    HandledCall::new(Function::Callback(Callback::from_fn(&ctx, msghandler)), ""),
+                    ProtectedCall::with_handler(
+                        Function::Callback(Callback::from_fn(&ctx, msghandler)),
+                        "",
+                    ),
                 )),
             })
         });

@@ -551,43 +551,6 @@ fn base_collectgarbage<'gc>(
     Ok(CallbackReturn::Return)
 }
 
-/// `pcall`'s continuation: prepends `true`, or turns an error into
-/// `false, error`.
-#[derive(Collect)]
-#[collect(require_static)]
-struct ProtectedCall;
-
-impl<'gc> Sequence<'gc> for ProtectedCall {
-    fn poll(
-        &mut self,
-        _: Context<'gc>,
-        _: Execution<'gc, '_>,
-        mut stack: Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.push_front(true);
-        Ok(SequencePoll::Return)
-    }
-
-    fn error(
-        &mut self,
-        ctx: Context<'gc>,
-        _: Execution<'gc, '_>,
-        error: Error<'gc>,
-        mut stack: Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace(ctx, (false, error.value()));
-        Ok(SequencePoll::Return)
-    }
-
-    fn handler(&self) -> Handler<'gc> {
-        Handler::Catch
-    }
-
-    fn traceback_name(&self) -> Option<&'static str> {
-        Some("pcall")
-    }
-}
-
 fn base_pcall<'gc>(
     ctx: Context<'gc>,
     _: &mut Execution<'gc, '_>,
@@ -598,7 +561,7 @@ fn base_pcall<'gc>(
     match meta::call(ctx, f) {
         Ok(function) => Ok(CallbackReturn::Call {
             function,
-            then: Some(BoxSequence::new(&ctx, ProtectedCall)),
+            then: Some(BoxSequence::new(&ctx, ProtectedCall::pcall())),
         }),
         Err(v) => {
             let msg = format!("attempt to call a {} value", meta::type_name_of(ctx, v));
@@ -608,27 +571,48 @@ fn base_pcall<'gc>(
     }
 }
 
-/// `xpcall`'s continuation: the VM runs the handler at the error point;
-/// its result arrives here as the error. `true` and the results, or
-/// `false` and the handler's result. The stand-alone interpreter's
-/// protected call of a chunk (`lua.c`'s `docall`) is one too, unnamed.
+/// The continuation of a protected call: `true` and the results, or
+/// `false` and the error. `pcall` and `coroutine.resume` catch the error
+/// as it is; `xpcall` (and the stand-alone interpreter's protected call of
+/// a chunk, `lua.c`'s `docall`) has the VM run its handler at the error
+/// point, and the handler's result arrives here as the error.
 #[derive(Collect)]
 #[collect(no_drop)]
-pub struct HandledCall<'gc> {
-    handler: Function<'gc>,
-    /// What a traceback calls this frame.
-    name: &'static str,
+pub struct ProtectedCall<'gc> {
+    handler: Option<Function<'gc>>,
+    /// What a traceback calls this frame (a resume is not named).
+    name: Option<&'static str>,
 }
 
-impl<'gc> HandledCall<'gc> {
+impl<'gc> ProtectedCall<'gc> {
+    /// `pcall`'s.
+    pub fn pcall() -> Self {
+        ProtectedCall {
+            handler: None,
+            name: Some("pcall"),
+        }
+    }
+
+    /// `coroutine.resume`'s: the coroutine's errors end here, no message
+    /// handler further out may see them.
+    pub fn resume() -> Self {
+        ProtectedCall {
+            handler: None,
+            name: None,
+        }
+    }
+
     /// A protected call whose errors go through `handler`, named `name` in
     /// tracebacks.
-    pub fn new(handler: Function<'gc>, name: &'static str) -> Self {
-        HandledCall { handler, name }
+    pub fn with_handler(handler: Function<'gc>, name: &'static str) -> Self {
+        ProtectedCall {
+            handler: Some(handler),
+            name: Some(name),
+        }
     }
 }
 
-impl<'gc> Sequence<'gc> for HandledCall<'gc> {
+impl<'gc> Sequence<'gc> for ProtectedCall<'gc> {
     fn poll(
         &mut self,
         _: Context<'gc>,
@@ -651,11 +635,14 @@ impl<'gc> Sequence<'gc> for HandledCall<'gc> {
     }
 
     fn handler(&self) -> Handler<'gc> {
-        Handler::CatchWith(self.handler)
+        match self.handler {
+            Some(h) => Handler::CatchWith(h),
+            None => Handler::Catch,
+        }
     }
 
     fn traceback_name(&self) -> Option<&'static str> {
-        Some(self.name)
+        self.name
     }
 }
 
@@ -707,7 +694,10 @@ fn base_xpcall<'gc>(
     match meta::call(ctx, f) {
         Ok(function) => Ok(CallbackReturn::Call {
             function,
-            then: Some(BoxSequence::new(&ctx, HandledCall::new(handler, "xpcall"))),
+            then: Some(BoxSequence::new(
+                &ctx,
+                ProtectedCall::with_handler(handler, "xpcall"),
+            )),
         }),
         Err(v) => {
             let msg = format!("attempt to call a {} value", meta::type_name_of(ctx, v));

@@ -55,40 +55,6 @@ fn co_create<'gc>(
     Ok(CallbackReturn::Return)
 }
 
-/// `resume`'s continuation: `true, results` or `false, error`.
-#[derive(Collect)]
-#[collect(require_static)]
-struct ResumeResult;
-
-impl<'gc> Sequence<'gc> for ResumeResult {
-    fn poll(
-        &mut self,
-        _: Context<'gc>,
-        _: Execution<'gc, '_>,
-        mut stack: Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.push_front(true);
-        Ok(SequencePoll::Return)
-    }
-
-    fn error(
-        &mut self,
-        ctx: Context<'gc>,
-        _: Execution<'gc, '_>,
-        error: Error<'gc>,
-        mut stack: Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        stack.replace(ctx, (false, error.value()));
-        Ok(SequencePoll::Return)
-    }
-
-    fn handler(&self) -> Handler<'gc> {
-        // The coroutine's errors end here: no message handler further out
-        // may see them.
-        Handler::Catch
-    }
-}
-
 fn co_resume<'gc>(
     ctx: Context<'gc>,
     exec: &mut Execution<'gc, '_>,
@@ -102,7 +68,7 @@ fn co_resume<'gc>(
     stack.pop_front();
     Ok(CallbackReturn::Resume {
         thread,
-        then: Some(BoxSequence::new(&ctx, ResumeResult)),
+        then: Some(BoxSequence::new(&ctx, super::base::ProtectedCall::resume())),
     })
 }
 
