@@ -65,6 +65,25 @@ enum Action<'gc> {
 }
 
 impl<'gc, 'f> Machine<'gc, 'f> {
+    /// What a callback or a continuation gets of the running thread: the
+    /// execution context, and its stack window from `base`.
+    #[inline(always)]
+    fn enter<'s>(
+        &'s mut self,
+        st: &'s mut ThreadState<'gc>,
+        base: usize,
+    ) -> (Execution<'gc, 's>, Stack<'gc, 's>) {
+        let exec = Execution {
+            executor: self.ex,
+            thread: self.thread,
+            is_main: self.is_main,
+            frames: &st.frames,
+            fuel: &mut *self.fuel,
+            hook: &mut st.hook,
+        };
+        (exec, Stack::new(&mut st.stack, base))
+    }
+
     pub fn error_msg(&self, msg: &str) -> Error<'gc> {
         Error::from_value(Value::String(self.ctx.intern(msg.as_bytes())))
     }
@@ -107,15 +126,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         return self.call_hook(st, "call", None, culprit, Some((func + 1, ret)));
                     }
                     let r = {
-                        let exec = Execution {
-                            executor: self.ex,
-                            thread: self.thread,
-                            is_main: self.is_main,
-                            frames: &st.frames,
-                            fuel: &mut *self.fuel,
-                            hook: &mut st.hook,
-                        };
-                        cb.call(self.ctx, exec, Stack::new(&mut st.stack, func + 1))
+                        let ctx = self.ctx;
+                        let (exec, stack) = self.enter(st, func + 1);
+                        cb.call(ctx, exec, stack)
                     };
                     let r = match r {
                         Ok(r) => r,
@@ -524,15 +537,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             hook_done(st);
         }
         let r = {
-            let exec = Execution {
-                executor: self.ex,
-                thread: self.thread,
-                is_main: self.is_main,
-                frames: &st.frames,
-                fuel: &mut *self.fuel,
-                hook: &mut st.hook,
-            };
-            seq.0.poll(self.ctx, exec, Stack::new(&mut st.stack, base))
+            let ctx = self.ctx;
+            let (exec, stack) = self.enter(st, base);
+            seq.0.poll(ctx, exec, stack)
         };
         self.poll_result(st, seq, base, ret, r?)
     }
@@ -665,16 +672,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     }
                     st.stack.truncate(base);
                     let r = {
-                        let exec = Execution {
-                            executor: self.ex,
-                            thread: self.thread,
-                            is_main: self.is_main,
-                            frames: &st.frames,
-                            fuel: &mut *self.fuel,
-                            hook: &mut st.hook,
-                        };
-                        seq.0
-                            .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
+                        let ctx = self.ctx;
+                        let (exec, stack) = self.enter(st, base);
+                        seq.0.error(ctx, exec, err, stack)
                     };
                     match r {
                         Ok(poll) => {
@@ -713,16 +713,9 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         }
         st.stack.truncate(base);
         let r = {
-            let exec = Execution {
-                executor: self.ex,
-                thread: self.thread,
-                is_main: self.is_main,
-                frames: &st.frames,
-                fuel: &mut *self.fuel,
-                hook: &mut st.hook,
-            };
-            seq.0
-                .error(self.ctx, exec, err, Stack::new(&mut st.stack, base))
+            let ctx = self.ctx;
+            let (exec, stack) = self.enter(st, base);
+            seq.0.error(ctx, exec, err, stack)
         };
         let poll = r?;
         self.poll_result(st, seq, base, ret, poll)
