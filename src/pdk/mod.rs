@@ -36,6 +36,7 @@ use lua_stdlib::{Callback, CallbackReturn, Context, Error, Execution, Stack, Tab
 use crate::entities::{Route, Service};
 
 pub use ctx::LuaTables;
+pub(crate) use response::warn_framing_ignored;
 
 /// Kong's request phases, in the order a request goes through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

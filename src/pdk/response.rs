@@ -329,13 +329,22 @@ fn framing_ignored(req: &RequestContext, name: &http::HeaderName) -> bool {
     if name != http::header::TRANSFER_ENCODING {
         return false;
     }
-    super::log::emit(
-        "warn",
-        req.plugin_name,
-        "",
-        "manually setting Transfer-Encoding. Ignored.",
-    );
+    warn_framing_ignored(req, name);
     true
+}
+
+/// Logs a framing header a function set and the gateway dropped, in Kong's
+/// words: `manually setting Transfer-Encoding. Ignored.` (names spelled as
+/// Kong spells them; `t/01-pdk/08-response/11-exit.t` TEST 44).
+pub(crate) fn warn_framing_ignored(req: &RequestContext, name: &http::HeaderName) {
+    let mut shown = String::with_capacity(name.as_str().len());
+    let mut upper = true;
+    for c in name.as_str().chars() {
+        shown.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    let msg = format!("manually setting {shown}. Ignored.");
+    super::log::emit("warn", req.plugin_name, "", &msg);
 }
 
 /// Encodes a Lua value as JSON, as cjson does: a table whose keys are

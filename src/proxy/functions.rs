@@ -229,7 +229,7 @@ impl Hooks for Functions {
             // The upstream's Content-Length is put back below.
             strip_framing(&mut headers, |name| {
                 if name != CONTENT_LENGTH {
-                    ignored(name, &req);
+                    crate::pdk::warn_framing_ignored(&req, name);
                 }
             });
             if let Some(status) = req
@@ -417,20 +417,7 @@ fn exit_response(
 /// owns framing: hyper writes it from the body sent) and logs each, as
 /// Kong logs `manually setting Transfer-Encoding. Ignored.`
 fn drop_framing_set_by(headers: &mut http::HeaderMap, req: &RequestContext) {
-    strip_framing(headers, |name| ignored(name, req));
-}
-
-/// Logs a framing header a function set, in Kong's words
-/// (`t/01-pdk/08-response/11-exit.t` TEST 44).
-fn ignored(name: &http::HeaderName, req: &RequestContext) {
-    // Kong's spelling of the name: `Transfer-Encoding`.
-    let mut shown = String::with_capacity(name.as_str().len());
-    let mut upper = true;
-    for c in name.as_str().chars() {
-        shown.push(if upper { c.to_ascii_uppercase() } else { c });
-        upper = c == '-';
-    }
-    tracing::warn!(target: "lunagate::lua", plugin = req.plugin_name, phase = req.phase.name(), "manually setting {shown}. Ignored.");
+    strip_framing(headers, |name| crate::pdk::warn_framing_ignored(req, name));
 }
 
 /// Every header name in `from` replaces that name's values in `into`.
