@@ -5,8 +5,8 @@
 //! | file | Kong's blocks | ported | passing | n/a |
 //! |---|---|---|---|---|
 //! | 01-get_status.t | 4 | 4 | 4 | 0 |
-//! | 02-get_header.t | 6 | 5 | 5 | 0 |
-//! | 03-get_headers.t | 10 | 7 | 7 | 0 |
+//! | 02-get_header.t | 6 | 6 | 6 | 0 |
+//! | 03-get_headers.t | 10 | 10 | 10 | 0 |
 //! | 12-get_source.t | 6 | 4 | 4 | 2 |
 //!
 //! Not applicable: 12-get_source.t TEST 5-6 set Kong's internal
@@ -16,10 +16,9 @@
 //! is left out (Kong runs rewrite for global plugins only). 12-get_source.t
 //! TEST 4: an upstream that refuses the connection is a 503 here (the
 //! proxy's choice), a 502 from Kong's nginx; the source is "error" in both.
-//!
-//! Not ported yet (left open, they can apply): 02-get_header.t TEST 4 and
-//! 03-get_headers.t TEST 4-6 need an upstream answering with more than 100
-//! headers, which the proxy refuses today (502), and nginx's header order.
+//! 02-get_header.t TEST 4 and 03-get_headers.t TEST 4-6: the upstream
+//! answers with 101 to 200 headers, which the proxy passes on as nginx
+//! does; `get_headers` keeps the first 100 header lines.
 
 // One `b.push` per Kong block, in Kong's order.
 #![allow(clippy::vec_init_then_push)]
@@ -189,6 +188,30 @@ ngx.ctx.data = "X-Missing: " .. type(pdk.response.get_header("X-Missing"))"#,
 ngx.arg[2] = true"#,
         ),
     );
+    // TEST 4: response.get_header() returns nil when response header does not fit in default max_headers
+    b.push(
+        Block::new(
+            "TEST 4: response.get_header() returns nil when response header does not fit in default max_headers",
+            r#""#,
+            r#"accept header value: nil"#,
+        )
+        .upstream(r#"for i = 1, 100 do
+    ngx.header["X-Header-" .. i] = "test"
+end
+
+ngx.header["Accept"] = "text/html""#)
+        .also(
+            "header_filter",
+            r#"ngx.header.content_length = nil
+
+ngx.ctx.data = "accept header value: " .. type(pdk.response.get_header("Accept"))"#,
+        )
+        .also(
+            "body_filter",
+            r#"ngx.arg[1] = ngx.ctx.data
+ngx.arg[2] = true"#,
+        ),
+    );
     // TEST 5: response.get_header() raises error when trying to fetch with invalid argument
     b.push(
         Block::new(
@@ -311,6 +334,109 @@ ngx.arg[1] = "X-Foo-Header: " .. headers["X-Foo-Header"] .. "\n" ..
              "x_Foo_header: " .. headers["x_Foo_header"]
 
 ngx.arg[2] = true"#)
+    );
+    // TEST 4: response.get_headers() fetches 100 headers max by default
+    b.push(
+        Block::new(
+            "TEST 4: response.get_headers() fetches 100 headers max by default",
+            r#""#,
+            r#"number of headers fetched: 100"#,
+        )
+        .upstream(
+            r#"for i = 1, 200 do
+    ngx.header["X-Header-" .. i] = "test"
+end"#,
+        )
+        // Adapted: Kong's headers are set in the same location, before
+        // nginx adds `Server`; here the upstream is a route whose answer
+        // starts with one, so it clears it.
+        .upstream_also("header_filter", r#"ngx.header["Server"] = nil"#)
+        .also(
+            "header_filter",
+            r#"ngx.header.content_length = nil
+
+local headers = pdk.response.get_headers()
+
+local n = 0
+
+for k in pairs(headers) do
+    if string.lower(string.sub(k, 1, 1)) == "x" then
+        n = n + 1
+
+    elseif string.lower(k) == "connection" then
+        n = n + 1
+    end
+end
+
+ngx.ctx.n = n"#,
+        )
+        .also(
+            "body_filter",
+            r#"ngx.arg[1] = "number of headers fetched: " .. ngx.ctx.n
+ngx.arg[2] = true"#,
+        ),
+    );
+    // TEST 5: response.get_headers() returns error when truncating
+    b.push(
+        Block::new(
+            "TEST 5: response.get_headers() returns error when truncating",
+            r#""#,
+            r#"truncated"#,
+        )
+        .upstream(
+            r#"for i = 1, 200 do
+    ngx.header["X-Header-" .. i] = "test"
+end"#,
+        )
+        .also(
+            "body_filter",
+            r#"local headers, err = pdk.response.get_headers()
+if err then
+    ngx.arg[1] = err
+    ngx.arg[2] = true
+end"#,
+        ),
+    );
+    // TEST 6: response.get_headers() fetches max_headers argument
+    b.push(
+        Block::new(
+            "TEST 6: response.get_headers() fetches max_headers argument",
+            r#""#,
+            r#"number of headers fetched: 60"#,
+        )
+        .upstream(
+            r#"for i = 1, 100 do
+    ngx.header["X-Header-" .. i] = "test"
+end"#,
+        )
+        // Adapted: Kong's headers are set in the same location, before
+        // nginx adds `Server`; here the upstream is a route whose answer
+        // starts with one, so it clears it.
+        .upstream_also("header_filter", r#"ngx.header["Server"] = nil"#)
+        .also(
+            "header_filter",
+            r#"ngx.header.content_length = nil
+
+local headers = pdk.response.get_headers(60)
+
+local n = 0
+
+for k in pairs(headers) do
+    if string.lower(string.sub(k, 1, 1)) == "x" then
+        n = n + 1
+
+    elseif string.lower(k) == "connection" then
+        n = n + 1
+    end
+end
+
+ngx.ctx.n = n"#,
+        )
+        .also(
+            "body_filter",
+            r#"ngx.arg[1] = "number of headers fetched: " .. ngx.ctx.n
+ngx.arg[2] = true"#,
+        ),
     );
     // TEST 7: response.get_headers() raises error when trying to fetch with max_headers invalid value
     b.push(Block::new(

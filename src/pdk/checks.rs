@@ -318,10 +318,14 @@ pub(crate) fn string_arg<'gc>(
     }
 }
 
+/// Kong's `get_headers` limit when no `max_headers` is given
+/// (`lua_max_req_headers` / `lua_max_resp_headers`).
+pub(crate) const MAX_HEADERS_DEFAULT: usize = 100;
+
 /// Kong's `max_headers` argument: 1..=1000, 100 when absent.
 pub(crate) fn max_headers<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, Error<'gc>> {
     let n = match v {
-        Value::Nil => return Ok(100),
+        Value::Nil => return Ok(MAX_HEADERS_DEFAULT),
         Value::Integer(n) => n as f64,
         Value::Number(n) => n,
         _ => return Err(lua_error(ctx, "max_headers must be a number")),

@@ -596,6 +596,23 @@ pub(crate) fn headers_table_limited<'gc>(
     (headers_table(ctx, &limited), true)
 }
 
+/// The first value of `name` among the first [`checks::MAX_HEADERS_DEFAULT`]
+/// header lines: Kong's response `get_header` reads `get_headers()[name]`,
+/// so a header past the 100th is not found.
+pub(crate) fn header_in_default_max<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Option<&'a HeaderValue> {
+    if headers.len() <= checks::MAX_HEADERS_DEFAULT {
+        return headers.get(name);
+    }
+    headers
+        .iter()
+        .take(checks::MAX_HEADERS_DEFAULT)
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
 /// Lets `headers["X-Foo"]` and `headers.x_foo` find `x-foo`, as Kong's
 /// header tables do.
 fn header_lookup_metatable<'gc>(ctx: Context<'gc>, t: Table<'gc>) {

@@ -9,7 +9,7 @@ use super::body::{form_fields, multipart_boundary, multipart_fields};
 use super::configuration::client_body_buffer_size;
 use super::glue::{self, Glue};
 use super::{
-    add, arg_string, header_name_arg, headers_table, lua_error, only_in, Phase, RequestCell,
+    add, arg_string, checks, header_name_arg, lua_error, only_in, Phase, RequestCell,
     RequestContext,
 };
 
@@ -36,8 +36,16 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         stack.replace(ctx, v.unwrap_or(Value::Nil));
         Ok(())
     });
+    // The first `max_headers` header lines (100 by default), and
+    // "truncated" when there were more, as `ngx.req.get_headers`.
     add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, headers_table(ctx, &req.request.headers));
+        let max = checks::max_headers(ctx, stack.get(0))?;
+        let (table, truncated) = super::headers_table_limited(ctx, &req.request.headers, max);
+        if truncated {
+            stack.replace(ctx, (table, "truncated"));
+        } else {
+            stack.replace(ctx, table);
+        }
         Ok(())
     });
     add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {

@@ -106,9 +106,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, READ_PHASES)?;
         let name = header_name_arg(ctx, stack, 0)?;
-        let v = req
-            .response_headers
-            .get(&name)
+        let v = super::header_in_default_max(&req.response_headers, &name)
             .map(|v| Value::String(ctx.intern(v.as_bytes())));
         stack.replace(ctx, v.unwrap_or(Value::Nil));
         Ok(())

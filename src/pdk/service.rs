@@ -226,7 +226,7 @@ fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
         let v = req
             .service_headers
             .as_ref()
-            .and_then(|h| h.get(&name))
+            .and_then(|h| super::header_in_default_max(h, &name))
             .map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes())));
         stack.replace(ctx, v);
         Ok(())

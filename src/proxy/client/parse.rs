@@ -18,7 +18,6 @@ use http::{Method, StatusCode, Version};
 
 /// Largest response head accepted from an upstream.
 pub const MAX_HEAD: usize = 60 * 1024;
-const MAX_HEADERS: usize = 128;
 /// Longest chunk-size line (with extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
 /// Most trailer bytes accepted after the last chunk (they are dropped).
@@ -71,48 +70,111 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     })
 }
 
-/// Parses a response head at the start of `buf`, removing it from `buf`;
-/// `Ok(None)` when more bytes are needed. `method` is the request's (a
-/// response to HEAD has no body).
-pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, ParseError> {
-    // Uninitialised header slots: nothing to zero on every response.
-    let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+/// Where a header line's name and value lie in the head (u16 offsets: a
+/// head is at most [`MAX_HEAD`] bytes).
+type Span = (u16, u16, u16, u16);
+
+/// What [`scan`] found: the head's length, status code, HTTP version and
+/// how many header lines it filled in.
+struct Scanned {
+    len: usize,
+    code: u16,
+    version: Version,
+    count: usize,
+}
+
+/// Header slots tried first, on the stack.
+const STACK_HEADERS: usize = 128;
+/// The most header lines a head of [`MAX_HEAD`] bytes can hold (`a:` and
+/// CRLF): nginx has no count limit for an upstream's headers, only its
+/// buffer's size, so neither has the proxy.
+const MAX_HEADERS: usize = MAX_HEAD / 4;
+
+/// Finds the head at the start of `buf` and the spans of its header lines;
+/// `Ok(None)` when more bytes are needed, `Err(None)` when it has more
+/// lines than `raw` has slots.
+fn scan<'a>(
+    buf: &'a [u8],
+    raw: &mut [MaybeUninit<httparse::Header<'a>>],
+    spans: &mut [Span],
+) -> Result<Option<Scanned>, Option<ParseError>> {
     let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, buf, &mut raw)
+        .parse_response_with_uninit_headers(&mut resp, buf, raw)
     {
         Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
-        Ok(httparse::Status::Complete(_)) => return Err(ParseError::HeadTooLarge),
+        Ok(httparse::Status::Complete(_)) => return Err(Some(ParseError::HeadTooLarge)),
         Ok(httparse::Status::Partial) => {
             if buf.len() > MAX_HEAD {
-                return Err(ParseError::HeadTooLarge);
+                return Err(Some(ParseError::HeadTooLarge));
             }
             return Ok(None);
         }
-        Err(_) => return Err(ParseError::MalformedHead),
+        Err(httparse::Error::TooManyHeaders) => return Err(None),
+        Err(_) => return Err(Some(ParseError::MalformedHead)),
     };
     let code = resp.code.ok_or(ParseError::BadStatus)?;
-    let status = StatusCode::from_u16(code).map_err(|_| ParseError::BadStatus)?;
     let version = if resp.version == Some(0) {
         Version::HTTP_10
     } else {
         Version::HTTP_11
     };
-    let count = resp.headers.len();
     // Offsets into the head, so values can share its bytes once frozen.
     let base = buf.as_ptr() as usize;
-    // u16 offsets: a head is at most MAX_HEAD bytes.
-    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
-    for (i, h) in resp.headers.iter().enumerate() {
+    for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
         let n = h.name.as_ptr() as usize - base;
         let v = h.value.as_ptr() as usize - base;
-        spans[i] = (
+        *span = (
             n as u16,
             h.name.len() as u16,
             v as u16,
             h.value.len() as u16,
         );
     }
+    Ok(Some(Scanned {
+        len,
+        code,
+        version,
+        count: resp.headers.len(),
+    }))
+}
+
+/// Parses a response head at the start of `buf`, removing it from `buf`;
+/// `Ok(None)` when more bytes are needed. `method` is the request's (a
+/// response to HEAD has no body).
+pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, ParseError> {
+    // Uninitialised header slots: nothing to zero on every response.
+    let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+    let mut stack_spans = [(0u16, 0u16, 0u16, 0u16); STACK_HEADERS];
+    let mut heap_spans = Vec::new();
+    let scanned = match scan(buf, &mut raw, &mut stack_spans) {
+        Err(None) => {
+            // More lines than the stack's slots: once more, with room
+            // for as many as the head can hold.
+            let mut raw = Vec::with_capacity(MAX_HEADERS);
+            raw.resize_with(MAX_HEADERS, MaybeUninit::uninit);
+            heap_spans = vec![(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
+            scan(buf, &mut raw, &mut heap_spans)
+        }
+        other => other,
+    };
+    let Scanned {
+        len,
+        code,
+        version,
+        count,
+    } = match scanned {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        // The heap's slots are enough for any head of MAX_HEAD bytes.
+        Err(e) => return Err(e.unwrap_or(ParseError::HeadTooLarge)),
+    };
+    let spans: &[Span] = if heap_spans.is_empty() {
+        &stack_spans
+    } else {
+        &heap_spans
+    };
+    let status = StatusCode::from_u16(code).map_err(|_| ParseError::BadStatus)?;
     let head = buf.split_to(len).freeze();
 
     let mut headers = HeaderMap::with_capacity(count + 6);
@@ -362,6 +424,34 @@ mod tests {
         assert_eq!(
             parse_head(&mut buf, &Method::GET).unwrap().unwrap().framing,
             RespFraming::Empty
+        );
+    }
+
+    /// nginx passes on an upstream's headers whatever their count (Kong's
+    /// `t/01-pdk/07-service-response/02-get_headers.t` sends 200); only the
+    /// head's size is bounded.
+    #[test]
+    fn many_header_lines_fit_as_long_as_the_head_does() {
+        for n in [127, 128, 129, 200, MAX_HEADERS - 16] {
+            let mut head = String::from("HTTP/1.1 200 OK\r\n");
+            for i in 0..n {
+                head.push_str(&format!("{}:\r\n", (b'a' + (i % 26) as u8) as char));
+            }
+            head.push_str("X-Last: yes\r\nContent-Length: 2\r\n\r\nok");
+            let mut buf = BytesMut::from(head.as_bytes());
+            let parsed = parse_head(&mut buf, &Method::GET).unwrap().unwrap();
+            assert_eq!(parsed.headers.len(), n + 2, "{n} lines");
+            assert_eq!(parsed.headers["x-last"], "yes");
+            assert_eq!(parsed.framing, RespFraming::Length(2));
+            assert_eq!(&buf[..], b"ok");
+        }
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        head.push_str(&"a:\r\n".repeat(MAX_HEADERS + 1));
+        head.push_str("\r\n");
+        let mut buf = BytesMut::from(head.as_bytes());
+        assert_eq!(
+            parse_head(&mut buf, &Method::GET).unwrap_err(),
+            ParseError::HeadTooLarge
         );
     }
 
