@@ -13,9 +13,7 @@
 //! `ngx.ctx.KONG_PROXIED` / `KONG_EXITED` flags (Kong internals). Adapted:
 //! 01-get_status.t TEST 3-4's upstreams are nginx directives (`return
 //! 404;`), here `ngx.exit` on the upstream route; TEST 4's rewrite block
-//! is left out (Kong runs rewrite for global plugins only). 12-get_source.t
-//! TEST 4: an upstream that refuses the connection is a 503 here (the
-//! proxy's choice), a 502 from Kong's nginx; the source is "error" in both.
+//! is left out (Kong runs rewrite for global plugins only).
 //! 02-get_header.t TEST 4 and 03-get_headers.t TEST 4-6: the upstream
 //! answers with 101 to 200 headers, which the proxy passes on as nginx
 //! does; `get_headers` keeps the first 100 header lines.
@@ -594,11 +592,8 @@ async fn get_source_test_4(gw: Arc<Gateway>) {
     )
     .await;
     let resp = send(&gw, "GET", "test", &path, None).await;
-    // Kong's nginx answers a refused connection with 502; the gateway's
-    // proxy answers 503 ("The upstream server is currently unavailable",
-    // src/proxy/errors.rs). The source is what this case is about.
     assert_eq!(
         (resp.status, resp.text()),
-        (503, "content source: error".to_string())
+        (502, "content source: error".to_string())
     );
 }

@@ -422,7 +422,7 @@ async fn get_source_names_service_exit_and_error(gw: Arc<Gateway>, up: Arc<Upstr
     for (path, want, code) in [
         ("/src-service", "service", 200),
         ("/src-exit", "exit", 418),
-        ("/src-error", "error", 503),
+        ("/src-error", "error", 502),
     ] {
         let resp = gw.get(path).await;
         assert_eq!(resp.status().as_u16(), code, "{path}");

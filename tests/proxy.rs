@@ -284,11 +284,14 @@ async fn upstream_errors() {
         .await;
     gw.route("bad", json!({"paths": ["/bad"]})).await;
 
+    // A refused connection is nginx's 502 in Kong
+    // (spec/02-integration/05-proxy/04-plugins_triggering_spec.lua ::
+    // executes a log plugin on Bad Gateway (HTTP 502)).
     let resp = gw.get("/down").await;
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), 502);
     assert_eq!(
         json_of(resp).await["message"],
-        "The upstream server is currently unavailable"
+        "An invalid response was received from the upstream server"
     );
 
     let started = std::time::Instant::now();
@@ -370,9 +373,9 @@ async fn error_bodies_follow_accept() {
     .await;
     gw.route("down", json!({"paths": ["/down"]})).await;
     let raw = gw.raw(b"GET /down HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
+    assert!(raw.starts_with("HTTP/1.1 502"), "{raw}");
     assert!(
-        raw.contains("The upstream server is currently unavailable\nrequest_id: "),
+        raw.contains("An invalid response was received from the upstream server\nrequest_id: "),
         "{raw}"
     );
 }
@@ -439,7 +442,7 @@ async fn malformed_requests_get_4xx_and_workers_survive() {
 /// A request may carry 100 header fields (hyper's limit, whose slots stay
 /// on the stack; HAProxy stops at 101): the 101st is answered 431 before
 /// anything is routed. The service's port is closed, so an accepted
-/// request shows as the gateway's 503 (no upstream to connect to).
+/// request shows as the gateway's 502 (no upstream to connect to).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_header_count_limit() {
     let gw = Gateway::start();
@@ -459,7 +462,7 @@ async fn request_header_count_limit() {
         r
     };
     let raw = gw.raw(request(100).as_bytes());
-    assert!(raw.starts_with("HTTP/1.1 503"), "100 fields: {raw}");
+    assert!(raw.starts_with("HTTP/1.1 502"), "100 fields: {raw}");
     let raw = gw.raw(request(101).as_bytes());
     assert!(raw.starts_with("HTTP/1.1 431"), "101 fields: {raw}");
 }

@@ -12,7 +12,8 @@ use http::{Response, StatusCode};
 use super::body::ProxyBody;
 use super::client::SendError;
 use super::headers::{
-    latency_value, PRODUCT, SERVER_VALUE, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY,
+    add_response_headers, latency_value, PRODUCT, SERVER_VALUE, X_KONG_REQUEST_ID,
+    X_KONG_RESPONSE_LATENCY,
 };
 use super::inbound::ClientBodyError;
 use super::pool::ConnectError;
@@ -25,9 +26,13 @@ pub enum ProxyError {
     HttpsRequired,
     Http2Required,
     NotGrpc,
-    /// The upstream sent something that is not HTTP, or closed early.
+    /// The upstream refused the connection (after retries), sent
+    /// something that is not HTTP, or closed early: nginx's 502.
     BadGateway,
-    /// The upstream refused the connection (after retries).
+    /// The upstream's host name does not resolve (Kong's balancer: 503
+    /// "name resolution failed", through `kong.response.error`).
+    NameResolution,
+    /// The gateway cannot take the connection (at the descriptor limit).
     Unavailable,
     /// Connect, write or read timeout.
     Timeout,
@@ -44,7 +49,9 @@ impl ProxyError {
     pub fn status(self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::NoService | ProxyError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoService | ProxyError::Unavailable | ProxyError::NameResolution => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::HttpsRequired | ProxyError::Http2Required => StatusCode::UPGRADE_REQUIRED,
             ProxyError::NotGrpc => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::BadGateway => StatusCode::BAD_GATEWAY,
@@ -63,6 +70,7 @@ impl ProxyError {
             ProxyError::Http2Required => "Please use HTTP2 protocol",
             ProxyError::NotGrpc => "Non-gRPC request matched gRPC route",
             ProxyError::BadGateway => "An invalid response was received from the upstream server",
+            ProxyError::NameResolution => "name resolution failed",
             ProxyError::Unavailable => "The upstream server is currently unavailable",
             ProxyError::Timeout => "The upstream server is timing out",
             ProxyError::Internal => "An unexpected error occurred",
@@ -102,7 +110,8 @@ impl From<&ConnectError> for ProxyError {
     fn from(e: &ConnectError) -> Self {
         match e {
             ConnectError::Timeout => ProxyError::Timeout,
-            ConnectError::Failed(_) => ProxyError::Unavailable,
+            ConnectError::Resolve(_) => ProxyError::NameResolution,
+            ConnectError::Failed(_) => ProxyError::BadGateway,
             ConnectError::Handshake(_) => ProxyError::BadGateway,
         }
     }
@@ -223,6 +232,29 @@ pub fn error_response(
         let h = resp.headers_mut();
         h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
         h.insert(UPGRADE, HeaderValue::from_static("TLS/1.2, HTTP/1.1"));
+    }
+    resp
+}
+
+/// The gateway's response for `error` once the request went to the
+/// upstream (Kong's `KONG_PROXIED`): nginx's 502 or 504 page, with the
+/// headers of a proxied response (`Via`, `X-Kong-Upstream-Latency`,
+/// `X-Kong-Proxy-Latency`) instead of `X-Kong-Response-Latency`, as
+/// Kong's `spec/02-integration/05-proxy/14-server_tokens_spec.lua`
+/// checks. An answer that never reached the upstream (a name that does
+/// not resolve, a client body that fails) is the gateway's own.
+pub fn upstream_error_response(
+    error: ProxyError,
+    accept: Option<&HeaderValue>,
+    request_id: &HeaderValue,
+    start: Instant,
+    latencies: (HeaderValue, HeaderValue),
+) -> Response<ProxyBody> {
+    let mut resp = error_response(error, accept, request_id, start);
+    if matches!(error, ProxyError::BadGateway | ProxyError::Timeout) {
+        let h = resp.headers_mut();
+        h.remove(&X_KONG_RESPONSE_LATENCY);
+        add_response_headers(h, latencies.0, latencies.1, request_id);
     }
     resp
 }

@@ -15,7 +15,7 @@ use http::{Response, Version};
 use super::body::ProxyBody;
 use super::client::{self, Outgoing, SendError, UpstreamBody};
 use super::context::WorkerContext;
-use super::errors::{error_response, negotiation_header, ProxyError};
+use super::errors::{negotiation_header, upstream_error_response, ProxyError};
 use super::headers::{add_response_headers, latency_value, strip_hop_by_hop, Forwarding};
 use super::normalize::escape_path;
 use super::path::{upstream_path, PathPlan};
@@ -127,11 +127,15 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         Ok(resp) => resp,
         Err(error) => {
             s.source = Source::Error;
-            return error_response(
+            return upstream_error_response(
                 error,
                 negotiation_header(&s.parts.headers),
                 &s.request_id,
                 s.start,
+                (
+                    latency_value(answered.duration_since(sent_at)),
+                    proxy_latency,
+                ),
             );
         }
     };
@@ -168,7 +172,10 @@ fn push_query(target: &mut Vec<u8>, query: &[u8]) {
 /// Sends the request on a pooled or new connection. A pooled connection
 /// that proves closed before the request could have been acted on
 /// ([`SendError::Stale`]) gets the request once more, on a fresh
-/// connection.
+/// connection; a fresh one that closes without answering a replayable
+/// request ([`SendError::Unanswered`]) is tried again up to the service's
+/// `retries`, as nginx's `proxy_next_upstream error` does for Kong
+/// (`spec/02-integration/05-proxy/05-dns_spec.lua`).
 async fn send(
     ctx: &WorkerContext,
     upstream: &Arc<Upstream>,
@@ -206,16 +213,23 @@ async fn send(
     // request's (1.4 of 2.2 KB), and every request's future would carry it
     // (and copy it at each `.await` that moves it) for what pooled
     // connections seldom need.
-    let conn = match ctx.pool.checkout(&key) {
+    let mut conn = match ctx.pool.checkout(&key) {
         Some(c) => c,
         None => Box::pin(connect()).await?,
     };
-    let result = match client::send(conn, request, upstream, &ctx.pool).await {
-        Err(SendError::Stale) => {
-            tracing::debug!(worker = ctx.id, upstream = %upstream.pool_key, "pooled connection closed by the upstream: retrying on a new one");
-            client::send(Box::pin(connect()).await?, request, upstream, &ctx.pool).await
+    let mut tries = 0;
+    let result = loop {
+        match client::send(conn, request, upstream, &ctx.pool).await {
+            Err(SendError::Stale) => {
+                tracing::debug!(worker = ctx.id, upstream = %upstream.pool_key, "pooled connection closed by the upstream: retrying on a new one");
+            }
+            Err(SendError::Unanswered) if tries < upstream.retries => {
+                tries += 1;
+                tracing::debug!(worker = ctx.id, upstream = %upstream.pool_key, tries, "upstream closed without answering: retrying");
+            }
+            result => break result,
         }
-        result => result,
+        conn = Box::pin(connect()).await?;
     };
     result.map_err(|e| {
         match e {

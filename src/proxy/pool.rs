@@ -194,6 +194,9 @@ pub struct Pool {
 pub enum ConnectError {
     #[error("connect timed out")]
     Timeout,
+    /// The host name does not resolve.
+    #[error("name resolution failed: {0}")]
+    Resolve(io::Error),
     #[error("{0}")]
     Failed(io::Error),
     /// The TLS handshake failed (a certificate that does not verify …).
@@ -257,7 +260,8 @@ impl Pool {
         loop {
             match connect_once(upstream, target.server_name).await {
                 Ok(s) => return Ok(UpstreamConn::new(s, key)),
-                Err(e) if attempt < upstream.retries => {
+                // Kong resolves once, before its balancer's tries.
+                Err(e) if attempt < upstream.retries && !matches!(e, ConnectError::Resolve(_)) => {
                     tracing::debug!(upstream = %upstream.pool_key, attempt, error = %e, "connect failed, retrying");
                     attempt += 1;
                 }
@@ -297,7 +301,14 @@ async fn connect_once(
                 // The platform resolver: /etc/hosts, then DNS per
                 // /etc/resolv.conf (musl without one asks 127.0.0.1:53).
                 let host = upstream.host.trim_start_matches('[').trim_end_matches(']');
-                TcpStream::connect((host, upstream.port)).await
+                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, upstream.port))
+                    .await
+                    .map_err(ConnectError::Resolve)?
+                    .collect();
+                if addrs.is_empty() {
+                    return Err(ConnectError::Resolve(io::ErrorKind::NotFound.into()));
+                }
+                TcpStream::connect(&addrs[..]).await
             }
         }
         .map_err(ConnectError::Failed)?;

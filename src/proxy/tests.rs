@@ -224,11 +224,11 @@ async fn upstream_failures() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.status(), 502);
     assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     let text = resp.text().await.unwrap();
     assert!(
-        text.starts_with("The upstream server is currently unavailable\nrequest_id: "),
+        text.starts_with("An invalid response was received from the upstream server\nrequest_id: "),
         "{text}"
     );
 

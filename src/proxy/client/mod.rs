@@ -49,6 +49,11 @@ pub enum SendError {
     /// once more on a fresh connection.
     #[error("the pooled connection was closed by the upstream")]
     Stale,
+    /// A fresh connection failed before any byte of the response, and
+    /// the request is replayable: nginx's `proxy_next_upstream error`
+    /// sends it again, up to the service's `retries`.
+    #[error("upstream closed the connection without answering")]
+    Unanswered,
     #[error("timed out")]
     Timeout,
     #[error("invalid response: {0}")]
@@ -226,8 +231,9 @@ async fn write_counted(
 /// (retry once on a fresh connection) under the rules of Go's `net/http`
 /// transport: when nothing of the request was written, or when the
 /// request is replayable (idempotent, body still held) and the connection
-/// failed before any byte of the response. A request the upstream may have
-/// acted on is never replayed otherwise.
+/// failed before any byte of the response. The same failure on a fresh
+/// connection is [`SendError::Unanswered`] (the service's retries decide).
+/// A request the upstream may have acted on is never replayed otherwise.
 pub async fn send(
     mut conn: UpstreamConn,
     req: &mut Outgoing<'_>,
@@ -237,13 +243,13 @@ pub async fn send(
     let reused = conn.uses > 0;
     conn.uses = conn.uses.saturating_add(1);
     let framing = encode_head(&mut conn.write_buf, req)?;
-    let replayable = reused
-        && !matches!(req.body, Some(OutgoingBody::Stream(_)))
-        && idempotent(req.method, req.headers);
+    let replayable =
+        !matches!(req.body, Some(OutgoingBody::Stream(_))) && idempotent(req.method, req.headers);
     // Once the upstream may have read the request, only a replayable one
     // goes again, and only if the connection failed (not a timeout).
     let closed = |e: SendError| match e {
-        SendError::Io(_) | SendError::Closed if replayable => SendError::Stale,
+        SendError::Io(_) | SendError::Closed if replayable && reused => SendError::Stale,
+        SendError::Io(_) | SendError::Closed if replayable => SendError::Unanswered,
         e => e,
     };
 
