@@ -153,3 +153,37 @@ show(coroutine.close(co5))
 show(coroutine.isyieldable(), coroutine.wrap(function()
   return coroutine.isyieldable(), string.gsub("a", ".", function() return tostring(coroutine.isyieldable()) end)
 end)())
+
+-- isyieldable of another coroutine (lua_isyieldable of that thread): a
+-- suspended, dead or normal one is, the main thread is not, and a normal
+-- one that resumed us from inside a non-yieldable call (a sort comparator,
+-- a gsub replacement) is not
+do
+  local main = coroutine.running()
+  local fresh = coroutine.create(function() coroutine.yield() end)
+  show("fresh", coroutine.isyieldable(fresh))
+  coroutine.resume(fresh)
+  show("suspended", coroutine.isyieldable(fresh))
+  coroutine.resume(fresh)
+  show("dead", coroutine.isyieldable(fresh))
+  local failed = coroutine.create(function() table.sort({2, 1}, function() error("in sort") end) end)
+  coroutine.resume(failed)
+  show("died in a comparator", coroutine.isyieldable(failed))
+  show("main", coroutine.isyieldable(main))
+  local outer
+  local function peek(tag)
+    local inner = coroutine.create(function()
+      show(tag, coroutine.isyieldable(outer), coroutine.isyieldable(main), coroutine.isyieldable())
+    end)
+    assert(coroutine.resume(inner))
+  end
+  outer = coroutine.create(function()
+    peek("normal")
+    pcall(peek, "normal in pcall")
+    table.sort({2, 1}, function(a, b) peek("normal in sort") return a < b end)
+    string.gsub("a", "a", function() peek("normal in gsub") end)
+    coroutine.wrap(function() peek("normal in wrap") end)()
+    local _ = setmetatable({}, {__index = function() peek("normal in __index") end}).x
+  end)
+  assert(coroutine.resume(outer))
+end

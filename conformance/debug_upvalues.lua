@@ -56,3 +56,15 @@ print(pcall(debug.getupvalue, {}, 1))
 print(pcall(debug.setupvalue, inc, 1))
 debug.upvaluejoin(inc2, 1, inc, 1)
 print("joined", inc2(), get(), debug.upvalueid(inc2, 1) == debug.upvalueid(get, 1))
+
+-- coroutine.wrap's function: a C closure over its coroutine (one upvalue
+-- named "", the thread, with an id)
+local co_body = function() coroutine.yield(1) end
+local wrapped = coroutine.wrap(co_body)
+local wi = debug.getinfo(wrapped, "uS")
+print("wrap", wi.nups, wi.nparams, wi.isvararg, wi.what)
+local wname, wco = debug.getupvalue(wrapped, 1)
+print("wrap upvalue", wname == "", type(wco), coroutine.status(wco), debug.getupvalue(wrapped, 2))
+wrapped()
+print("wrap after", coroutine.status(wco), type(debug.upvalueid(wrapped, 1)))
+print(pcall(debug.upvalueid, wrapped, 2))

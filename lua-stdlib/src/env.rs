@@ -7,8 +7,7 @@
 //!   `dofile loadfile require`, `os.getenv execute exit remove rename
 //!   tmpname`, `io` and `debug`.
 //!
-//! The same public shape as the piccolo engine's `lua_stdlib::env`, so the
-//! host swaps imports: `load_stdlib(ctx, env, profile)`, `string_metatable`,
+//! The host's helpers: `load_stdlib(ctx, env, profile)`, `string_metatable`,
 //! `compile_closure`, `load_file`.
 
 use gc_arena::Collect;

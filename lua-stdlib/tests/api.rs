@@ -1,6 +1,8 @@
 //! The embedding contract: budgets, slices, host waits, frozen tables and
 //! compile-once chunks, exercised as a host uses them.
 
+use std::time::{Duration, Instant};
+
 use lua_stdlib::env::{load_stdlib_with, Output, Profile};
 use lua_stdlib::{
     Budget, Callback, CallbackReturn, Chunk, Function, Outcome, StashedFunction, Value, Vm,
@@ -112,6 +114,75 @@ fn budgets_stop_runaway_calls_and_the_vm_stays_usable() {
     assert_eq!(ints(&mut vm, &v), vec![2]);
 }
 
+/// The time budget counts the call's own running slices (issue 7): a call
+/// suspended between slices and waiting for the host for longer than its
+/// whole budget still finishes, and a spin is stopped once its running
+/// time reaches the budget.
+#[test]
+fn the_time_budget_counts_only_running_slices() {
+    let mut vm = Vm::new();
+    let f = load(
+        &mut vm,
+        "local s = 0 for i = 1, 20000 do s = s + i end return s + sleep()",
+    );
+    vm.enter(|ctx| {
+        let sleep = Callback::from_fn(&ctx, |_, _, mut stack| {
+            stack.clear();
+            Ok(CallbackReturn::Wait { then: None })
+        });
+        let _ = ctx
+            .globals()
+            .raw_set(&ctx, Value::String(ctx.intern(b"sleep")), sleep.into());
+    });
+    let budget = Budget {
+        time: Duration::from_millis(300),
+        slice: 10_000,
+        ..Budget::default()
+    };
+    let started = Instant::now();
+    let mut call = vm.start(&f, (), budget);
+    let mut suspended = 0;
+    let values = loop {
+        match vm.run(&mut call) {
+            // The host's event loop serves others between slices ...
+            Outcome::Suspended => {
+                suspended += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // ... and while the callback's work is under way.
+            Outcome::Waiting => {
+                std::thread::sleep(Duration::from_millis(400));
+                vm.resume(&mut call, 1).expect("was waiting");
+            }
+            Outcome::Finished(v) => break v,
+            o => panic!("{o:?}"),
+        }
+    };
+    assert!(suspended >= 3, "{suspended} slices");
+    assert!(started.elapsed() > budget.time);
+    assert!(call.time() < budget.time, "ran {:?}", call.time());
+    assert_eq!(ints(&mut vm, &values), vec![200010001]);
+
+    let spin = load(&mut vm, "while true do end");
+    let budget = Budget {
+        time: Duration::from_millis(100),
+        slice: 10_000,
+        ..Budget::default()
+    };
+    let mut call = vm.start(&spin, (), budget);
+    match finish(&mut vm, &mut call) {
+        Outcome::Error(m) => assert_eq!(m, "time budget exceeded"),
+        o => panic!("{o:?}"),
+    }
+    assert!(call.time() >= budget.time, "ran {:?}", call.time());
+    let ok = load(&mut vm, "return 1 + 1");
+    let mut call = vm.start(&ok, (), Budget::default());
+    let Outcome::Finished(v) = finish(&mut vm, &mut call) else {
+        panic!("the VM is usable after a time stop")
+    };
+    assert_eq!(ints(&mut vm, &v), vec![2]);
+}
+
 #[test]
 fn a_callback_can_wait_for_the_host_inside_a_coroutine() {
     let mut vm = Vm::new();
@@ -218,6 +289,8 @@ fn a_frozen_tables_newindex_answers_every_write() {
 
 #[test]
 fn a_chunk_compiled_once_loads_into_many_vms_across_threads() {
+    fn shared_by_workers<T: Send + Sync + Clone>() {}
+    shared_by_workers::<Chunk>();
     let chunk = Chunk::compile(b"local n = ... return n * 2", "=shared").expect("compiles");
     let handles: Vec<_> = (0..2)
         .map(|i| {

@@ -119,7 +119,19 @@ fn co_isyieldable<'gc>(
 ) -> LibResult<'gc, CallbackReturn<'gc>> {
     let current = exec.current_thread();
     let yieldable = match stack.get(0) {
-        Value::Thread(t) if !t.ptr_eq(current.thread) => !t.ptr_eq(exec.executor().main_thread()),
+        Value::Thread(t) if !t.ptr_eq(current.thread) => {
+            // `lua_isyieldable` of another thread: its own count of
+            // non-yieldable calls. Only a normal coroutine (one that
+            // resumed the running one) can be inside such a call (a sort
+            // comparator, a gsub replacement); suspended and dead ones left
+            // theirs (lua_resume restores the count), and a main thread
+            // never yields.
+            !t.ptr_eq(exec.executor().main_thread())
+                && (t.mode() != ThreadMode::Normal
+                    || t.0
+                        .try_borrow()
+                        .map_or(true, |st| crate::vm::callback::frames_yieldable(&st.frames)))
+        }
         // The running coroutine: not across a non-yieldable call
         // (`lua_isyieldable`).
         Value::Nil | Value::Thread(_) => exec.is_yieldable(),
@@ -334,21 +346,25 @@ fn co_wrap<'gc>(
     let f = check_function(stack, 0)?;
     let thread = Thread::with_function(&ctx, f);
     super::hook::inherit(ctx, exec, thread);
-    let wrapper = Callback::from_fn_with(&ctx, thread, |thread, ctx, exec, _| {
-        if let Some(problem) = resume_problem(&exec, *thread) {
-            return Err(LibError::Msg(problem.to_string()).into_error(ctx, &exec, "wrap"));
-        }
-        Ok(CallbackReturn::Resume {
-            thread: *thread,
-            then: Some(BoxSequence::new(
-                &ctx,
-                WrapResult {
-                    thread: *thread,
-                    closing: false,
-                },
-            )),
-        })
-    });
+    // lua5.4's wrapper is a C closure over the coroutine: the debug
+    // library sees that one upvalue (`getinfo(f, "u").nups` is 1).
+    let upvalues = [Value::Thread(thread)];
+    let wrapper =
+        Callback::from_fn_with_upvalues(&ctx, thread, &upvalues, |thread, ctx, exec, _| {
+            if let Some(problem) = resume_problem(&exec, *thread) {
+                return Err(LibError::Msg(problem.to_string()).into_error(ctx, &exec, "wrap"));
+            }
+            Ok(CallbackReturn::Resume {
+                thread: *thread,
+                then: Some(BoxSequence::new(
+                    &ctx,
+                    WrapResult {
+                        thread: *thread,
+                        closing: false,
+                    },
+                )),
+            })
+        });
     stack.replace(ctx, wrapper);
     Ok(CallbackReturn::Return)
 }
