@@ -13,9 +13,14 @@
 #   REQUESTS=4000 bench/instructions.sh main=bin
 #
 # Cases: plain (no plugin), auth (the seed's custom-auth pre-function,
-# proxied: 200) and 401 (the same function, no key). The upstream is
-# nginx (bench/nginx/upstream.nginx.conf, 1 worker). Needs valgrind,
-# nginx and curl.
+# proxied: 200) and 401 (the same function, no key); on request, 1m (a
+# 1 MiB response, no function) and 1m-bf (the same response through a
+# pass-through body_filter post-function, as bench/proxy.sh's 1m case):
+#
+#   CASES="1m 1m-bf" REQUESTS=200 bench/instructions.sh main=bin
+#
+# The upstream is nginx (bench/nginx/upstream.nginx.conf, 1 worker).
+# Needs valgrind, nginx and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +31,7 @@ BASE_PORT=${BASE_PORT:-28500}
 CASES=${CASES:-plain auth 401}
 OUT=${OUT:-/tmp/lunagate-instructions}
 
-[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
 for tool in valgrind callgrind_control nginx curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
@@ -53,6 +58,10 @@ wait_port() {
 mkdir -p "$RUN/upstream"
 sed -e "s#@WORKERS@#1#g" -e "s#@PORT@#$UP_PORT#g" -e "s#@RUNDIR@#$RUN/upstream#g" \
   bench/nginx/upstream.nginx.conf >"$RUN/upstream/nginx.conf"
+head -c 1048576 /dev/zero | tr '\0' a >"$RUN/upstream/1m.bin"
+# nginx's workers (nobody) must reach it through mktemp's 0700 directory.
+chmod 711 "$RUN" "$RUN/upstream"
+chmod 644 "$RUN/upstream/1m.bin"
 nginx -p "$RUN/upstream" -c "$RUN/upstream/nginx.conf" -g 'daemon off;' 2>"$RUN/upstream/stderr" &
 PIDS+=($!)
 wait_port "$UP_PORT"
@@ -72,6 +81,8 @@ burst() {
     plain) path=/ ;;
     auth) path=/auth header=(-H 'x-custom-auth: k') ;;
     401) path=/auth ;;
+    1m) path=/1m ;;
+    1m-bf) path=/1m-bf ;;
   esac
   curl -s -o /dev/null "${header[@]}" "http://127.0.0.1:$1$path?n=[1-$3]"
 }
@@ -97,6 +108,13 @@ for spec in "$@"; do
   curl -sf -o /dev/null -X POST "$a/services/auth/routes" -d 'paths[]=/auth'
   curl -sf -o /dev/null -X POST "$a/services/auth/plugins" \
     -F name=pre-function -F "config.access[]=@$RUN/custom-auth.lua"
+  curl -sf -o /dev/null -X POST "$a/services" -d name=1m -d "url=http://127.0.0.1:$UP_PORT/1m"
+  curl -sf -o /dev/null -X POST "$a/services/1m/routes" -d 'paths[]=/1m' -d name=1m
+  curl -sf -o /dev/null -X POST "$a/services" -d name=1m-bf -d "url=http://127.0.0.1:$UP_PORT/1m"
+  curl -sf -o /dev/null -X POST "$a/services/1m-bf/routes" -d 'paths[]=/1m-bf'
+  # Pass-through: reads the chunk and the eof flag, changes nothing.
+  curl -sf -o /dev/null -X POST "$a/services/1m-bf/plugins" -F name=post-function \
+    -F 'config.body_filter[]=local chunk, eof = ngx.arg[1], ngx.arg[2]'
   [ "$(curl -s "http://127.0.0.1:$proxy/")" = ok ] || { echo "$name does not proxy" >&2; exit 1; }
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy/auth")" = 401 ] ||
     { echo "$name: the pre-function does not answer 401" >&2; exit 1; }

@@ -324,16 +324,28 @@ pub(crate) const MAX_HEADERS_DEFAULT: usize = 100;
 
 /// Kong's `max_headers` argument: 1..=1000, 100 when absent.
 pub(crate) fn max_headers<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, Error<'gc>> {
+    max_count(ctx, v, "max_headers")
+}
+
+/// `kong.request.get_query`'s `max_args` argument: 1..=1000, 100 when
+/// absent.
+pub(crate) fn max_args<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<usize, Error<'gc>> {
+    max_count(ctx, v, "max_args")
+}
+
+/// A count limit named `what`: 1..=1000, 100 when absent, with Kong's
+/// messages.
+fn max_count<'gc>(ctx: Context<'gc>, v: Value<'gc>, what: &str) -> Result<usize, Error<'gc>> {
     let n = match v {
         Value::Nil => return Ok(MAX_HEADERS_DEFAULT),
         Value::Integer(n) => n as f64,
         Value::Number(n) => n,
-        _ => return Err(lua_error(ctx, "max_headers must be a number")),
+        _ => return Err(lua_error(ctx, &format!("{what} must be a number"))),
     };
     if n < 1.0 {
-        Err(lua_error(ctx, "max_headers must be >= 1"))
+        Err(lua_error(ctx, &format!("{what} must be >= 1")))
     } else if n > 1000.0 {
-        Err(lua_error(ctx, "max_headers must be <= 1000"))
+        Err(lua_error(ctx, &format!("{what} must be <= 1000")))
     } else {
         Ok(n as usize)
     }

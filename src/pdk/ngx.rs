@@ -288,8 +288,7 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_uri_args", cell, |ctx, _, stack, req| {
-        let q = req.upstream_query.clone();
-        let q = q.as_deref().or(req.request.uri.query());
+        let q = super::request::current_query(req);
         stack.replace(ctx, super::request::query_table(ctx, q));
         Ok(())
     });

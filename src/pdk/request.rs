@@ -23,6 +23,8 @@ const MULTIPART: &str = "multipart/form-data";
 /// `ngx.req.get_post_args`' default and Kong's bounds for `max_args`.
 const DEFAULT_POST_ARGS: usize = 100;
 const MAX_POST_ARGS: i64 = 1000;
+/// `ngx.req.get_uri_args`' default.
+const DEFAULT_QUERY_ARGS: usize = 100;
 
 pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
@@ -120,17 +122,18 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         stack.replace(ctx, ctx.intern(pq.as_bytes()));
         Ok(())
     });
+    // The query as `ngx.req.set_uri_args` (and the service request's
+    // query setters, which call it in Kong) left it: nginx's `$args`.
     add(ctx, t, "get_raw_query", cell, |ctx, _, stack, req| {
-        stack.replace(
-            ctx,
-            ctx.intern(req.request.uri.query().unwrap_or("").as_bytes()),
-        );
+        stack.replace(ctx, ctx.intern(current_query(req).unwrap_or("").as_bytes()));
         Ok(())
     });
+    // `get_query()[name]`: among the first 100 arguments.
     add(ctx, t, "get_query_arg", cell, |ctx, _, stack, req| {
         let name = arg_string(stack, 0)
             .ok_or_else(|| lua_error(ctx, "query argument name must be a string"))?;
-        let v = query_pairs(req.request.uri.query())
+        let v = query_pairs(current_query(req))
+            .take(DEFAULT_QUERY_ARGS)
             .find(|(k, _)| *k == name)
             .map(|(_, v)| match v {
                 Some(v) => Value::String(ctx.intern(v.as_bytes())),
@@ -140,7 +143,13 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         Ok(())
     });
     add(ctx, t, "get_query", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, query_table(ctx, req.request.uri.query()));
+        let max = checks::max_args(ctx, stack.get(0))?;
+        let (table, truncated) = query_table_limited(ctx, current_query(req), max);
+        if truncated {
+            stack.replace(ctx, (table, "truncated"));
+        } else {
+            stack.replace(ctx, table);
+        }
         Ok(())
     });
     add(ctx, t, "get_raw_body", cell, |ctx, _, stack, req| {
@@ -425,29 +434,32 @@ pub(crate) fn query_pairs(
 
 /// `get_query`/`ngx.req.get_uri_args`: repeated keys become arrays, flags `true`.
 pub(crate) fn query_table<'gc>(ctx: Context<'gc>, query: Option<&str>) -> Table<'gc> {
-    let t = ctx.new_table();
-    for (k, v) in query_pairs(query).take(100) {
-        let key = ctx.intern(k.as_bytes());
+    query_table_limited(ctx, query, DEFAULT_QUERY_ARGS).0
+}
+
+/// The request's query now: the one `ngx.req.set_uri_args` set, else the
+/// client's.
+pub(crate) fn current_query(req: &super::RequestContext) -> Option<&str> {
+    req.upstream_query.as_deref().or(req.request.uri.query())
+}
+
+/// [`query_table`] of the first `max` arguments, and whether there were
+/// more (`ngx.req.get_uri_args(max)`'s "truncated").
+fn query_table_limited<'gc>(
+    ctx: Context<'gc>,
+    query: Option<&str>,
+    max: usize,
+) -> (Table<'gc>, bool) {
+    let mut pairs = query_pairs(query);
+    let fields = pairs.by_ref().take(max).map(|(k, v)| {
         let value = match v {
             Some(v) => Value::String(ctx.intern(v.as_bytes())),
             None => Value::Boolean(true),
         };
-        match t.raw_get(Value::String(key)) {
-            Value::Nil => {
-                let _ = t.set(ctx, key, value);
-            }
-            Value::Table(list) => {
-                let _ = list.set(ctx, list.length() + 1, value);
-            }
-            first => {
-                let list = ctx.new_table();
-                let _ = list.set(ctx, 1, first);
-                let _ = list.set(ctx, 2, value);
-                let _ = t.set(ctx, key, list);
-            }
-        }
-    }
-    t
+        (k.into_bytes(), value)
+    });
+    let t = fields_table(ctx, fields);
+    (t, pairs.next().is_some())
 }
 
 #[cfg(test)]
