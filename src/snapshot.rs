@@ -30,7 +30,7 @@ pub struct ConfigSnapshot {
     pub plugins_plan: PluginPlan,
     /// The listener's TLS configuration (per-SNI certificates); `None`
     /// only if rustls refused to build one (logged).
-    pub server_tls: Option<Arc<rustls::ServerConfig>>,
+    pub server_tls: Option<Arc<crate::tls::server::ServerTls>>,
 }
 
 /// What every worker and the Admin API share.
@@ -81,7 +81,7 @@ pub struct Model {
     /// Certificates, SNIs and CA certificates, parsed; rebuilt from the
     /// store whenever one of them changes (they are few).
     tls: Arc<TlsMaterial>,
-    server_tls: Option<Arc<rustls::ServerConfig>>,
+    server_tls: Option<Arc<crate::tls::server::ServerTls>>,
     /// `Store::generation` when the model was loaded.
     generation: u64,
 }

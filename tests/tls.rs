@@ -397,3 +397,61 @@ async fn route_snis_match_the_tls_server_name() {
     .await;
     assert_eq!(status, 201, "snis alone route an https route");
 }
+
+/// The suite a client offering `suites` (in its order of preference) gets
+/// from the listener.
+async fn negotiated(tls: std::net::SocketAddr, suites: &[rustls::SupportedCipherSuite]) -> String {
+    let mut provider = (*common::tls::provider()).clone();
+    provider.cipher_suites = suites.to_vec();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(common::tls::AnyCert::new())
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(tls).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let suite = stream.get_ref().1.negotiated_cipher_suite().unwrap();
+    format!("{:?}", suite.suite())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aes_128_gcm_is_chosen_unless_the_client_prefers_chacha20() {
+    use rustls_graviola::suites::*;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    // OpenSSL's order (AES-256 first): the server's order wins.
+    let openssl_like = [
+        TLS13_AES_256_GCM_SHA384,
+        TLS13_CHACHA20_POLY1305_SHA256,
+        TLS13_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        negotiated(tls, &openssl_like).await,
+        "TLS13_AES_128_GCM_SHA256"
+    );
+    // A client without AES instructions lists ChaCha20 first: it gets it.
+    let no_aes = [TLS13_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256];
+    assert_eq!(
+        negotiated(tls, &no_aes).await,
+        "TLS13_CHACHA20_POLY1305_SHA256"
+    );
+    // A client that offers only AES-256 still connects.
+    assert_eq!(
+        negotiated(tls, &[TLS13_AES_256_GCM_SHA384]).await,
+        "TLS13_AES_256_GCM_SHA384"
+    );
+    // TLS 1.2 clients: the same rule.
+    let tls12 = [
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        negotiated(tls, &tls12).await,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    );
+}

@@ -525,11 +525,11 @@ async fn tls_handshake(
     let snapshot = ctx.snapshot();
     let hello = start.client_hello();
     let server_name = hello.server_name().map(str::to_string);
+    let config = snapshot.server_tls.as_ref()?.for_hello(&hello);
     let global = snapshot.plugins_plan.for_route(None);
     if !super::functions::certificate_phase(ctx, global, peer, port, server_name.as_deref()) {
         return None;
     }
-    let config = snapshot.server_tls.clone()?;
     match start.into_stream(config).await {
         Ok(stream) => {
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");

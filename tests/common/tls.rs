@@ -193,13 +193,21 @@ impl TlsResponse {
     }
 }
 
-/// A client config that accepts any certificate (the tests look at which
-/// one was served) and offers `alpn`.
-pub fn any_cert_client(alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
-    #[derive(Debug)]
-    struct Any(Arc<rustls::crypto::CryptoProvider>);
+/// A certificate verifier that accepts any certificate (the tests look at
+/// which one was served).
+#[derive(Debug)]
+pub struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl AnyCert {
+    pub fn new() -> Arc<AnyCert> {
+        Arc::new(AnyCert(provider()))
+    }
+}
+
+mod any_cert {
+    use super::*;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    impl ServerCertVerifier for Any {
+    impl ServerCertVerifier for AnyCert {
         fn verify_server_cert(
             &self,
             _: &CertificateDer<'_>,
@@ -240,12 +248,15 @@ pub fn any_cert_client(alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
             self.0.signature_verification_algorithms.supported_schemes()
         }
     }
-    let p = provider();
-    let mut c = rustls::ClientConfig::builder_with_provider(p.clone())
+}
+
+/// A client config that accepts any certificate and offers `alpn`.
+pub fn any_cert_client(alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    let mut c = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Any(p)))
+        .with_custom_certificate_verifier(AnyCert::new())
         .with_no_client_auth();
     c.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
     Arc::new(c)
