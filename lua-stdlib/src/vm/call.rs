@@ -823,7 +823,7 @@ pub(crate) fn set_top(stack: &mut Vec<Value<'_>>, top: usize) {
 /// call-heavy script); `resize_with` grows first and writes the frame
 /// straight into its slot.
 #[inline(always)]
-fn push_lua_frame<'gc>(
+pub(crate) fn push_lua_frame<'gc>(
     frames: &mut Vec<Frame<'gc>>,
     closure: Closure<'gc>,
     base: usize,

@@ -768,14 +768,16 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let Some(Frame::Lua(frame)) = st.frames.last() else {
                 return Ok(Flow::Continue);
             };
-            let closure = frame.closure;
-            let base = frame.base;
+            // The running function: a Lua call or return without hooks
+            // switches these in place (`goto startfunc` / `returning` in
+            // lvm.c) instead of going round `'newframe`.
+            let mut base = frame.base;
             let mut pc = frame.pc;
-            let cs = closure.state();
-            let fp = Gc::as_ref(cs.proto);
-            let code: &'gc [u32] = &fp.code;
-            let kst: &'gc [Value<'gc>] = &fp.constants;
-            let ups = cs.upvalues();
+            let cs = frame.closure.state();
+            let mut fp = Gc::as_ref(cs.proto);
+            let mut code: &'gc [u32] = &fp.code;
+            let mut kst: &'gc [Value<'gc>] = &fp.constants;
+            let mut ups = cs.upvalues();
             // Fuel is counted in a local and written back before anything that
             // can run a callback or leave the loop.
             let mut budget = self.fuel.remaining();
@@ -1292,6 +1294,47 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 None => 0,
                             }
                         };
+                        if let (false, Value::Function(Function::Closure(callee))) =
+                            (HOOKED, st.stack[func])
+                        {
+                            // Lua to Lua without hooks (`luaD_precall`
+                            // inline): no vararg adjustment, no C-call
+                            // depth check (lua5.4 counts none for it).
+                            let nfp = callee.fproto();
+                            let nbase = func + 1;
+                            let top = nbase + nfp.max_stack as usize;
+                            if !nfp.is_vararg && top <= MAX_STACK && st.hook.is_none() {
+                                if let Some(Frame::Lua(f)) = st.frames.last_mut() {
+                                    f.pc = pc;
+                                    let ret = Ret {
+                                        depth: f.ret.depth,
+                                        ..Ret::new(func, c(i) as i32 - 1)
+                                    };
+                                    super::call::set_top(&mut st.stack, top);
+                                    for j in nargs..nfp.num_params as usize {
+                                        st.stack[nbase + j] = Value::Nil;
+                                    }
+                                    super::call::push_lua_frame(
+                                        &mut st.frames,
+                                        callee,
+                                        nbase,
+                                        0,
+                                        ret,
+                                    );
+                                    base = nbase;
+                                    pc = 0;
+                                    fp = nfp;
+                                    code = &nfp.code;
+                                    kst = &nfp.constants;
+                                    ups = callee.state().upvalues();
+                                    if budget <= 0 {
+                                        self.fuel.set_remaining(budget);
+                                        return Ok(Flow::Continue);
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         save!();
                         let ret = Ret::new(func, c(i) as i32 - 1);
                         if let Value::Function(Function::Closure(c)) = st.stack[func] {
@@ -1383,7 +1426,8 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     }
                     RETURN0 | RETURN1 => {
                         // Fast path: back into a Lua caller that wants a fixed
-                        // number of results, with no upvalue to close.
+                        // number of results, with no upvalue to close; the
+                        // caller goes on here (`returning` in lvm.c).
                         let n = (op(i) == RETURN1) as usize;
                         let nf = st.frames.len();
                         if !HOOKED
@@ -1393,29 +1437,31 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             if let (Frame::Lua(caller), Frame::Lua(f)) =
                                 (&st.frames[nf - 2], &st.frames[nf - 1])
                             {
-                                let ret = f.ret;
-                                if !ret.meta && ret.nresults >= 0 {
-                                    let extent =
-                                        caller.base + caller.closure.fproto().max_stack as usize;
+                                let (func, want) = (f.ret.func, f.ret.nresults);
+                                if !f.ret.meta && want >= 0 {
+                                    let want = want as usize;
                                     let v = if n == 1 { reg!(ra) } else { Value::Nil };
-                                    let want = ret.nresults as usize;
+                                    base = caller.base;
+                                    pc = caller.pc;
+                                    let cs = caller.closure.state();
+                                    fp = Gc::as_ref(cs.proto);
+                                    code = &fp.code;
+                                    kst = &fp.constants;
+                                    ups = cs.upvalues();
                                     // A Lua frame: it owns nothing, so it
                                     // is forgotten rather than dropped (a
                                     // call to `Frame`'s drop glue).
                                     std::mem::forget(st.frames.pop());
-                                    self.fuel.set_remaining(budget);
-                                    super::call::set_top(
-                                        &mut st.stack,
-                                        extent.max(ret.func + want),
-                                    );
+                                    let extent = base + fp.max_stack as usize;
+                                    super::call::set_top(&mut st.stack, extent.max(func + want));
                                     if want > 0 {
-                                        st.stack[ret.func] = v;
+                                        st.stack[func] = v;
                                         for j in 1..want {
-                                            st.stack[ret.func + j] = Value::Nil;
+                                            st.stack[func + j] = Value::Nil;
                                         }
                                     }
                                     st.stack.truncate(extent);
-                                    continue 'newframe;
+                                    continue;
                                 }
                             }
                         }
