@@ -11,9 +11,9 @@
 //! | 08-response/00-phase_checks.t | 12 | 1 | 1 | 0 |
 //! | 06-service-request/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //!
-//! `kong.service.request`'s `enable_buffering`, `set_scheme`,
-//! `enable_tls` and `disable_tls` do not exist yet; their entries are
-//! left out.
+//! `kong.service.request`'s `enable_buffering` does not exist yet; its
+//! entry is left out. `enable_tls` and `disable_tls` are "forced false"
+//! in every HTTP phase (they belong to the stream subsystem): not checked.
 //!
 //! Kong's entries marked "pending" or "forced false" (not decided by the
 //! PDK itself) are not checked; `exit` and `error` end the request, so
@@ -48,6 +48,7 @@ local module = kong.response"#;
 /// 06-service-request's table: in the filters, Kong's answer is "forced
 /// false" (not checked) but for the body setters.
 const SERVICE_REQUEST: &str = r#"local data = {
+    { "set_scheme", { "http" }, true },
     { "set_method", { "GET" }, true },
     { "set_path", { "/" }, true },
     { "set_raw_query", { "foo=bar&baz=bla" }, true },

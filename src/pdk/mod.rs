@@ -129,6 +129,9 @@ pub struct RequestContext {
     pub lua_tables: LuaTables,
     /// The upstream `Host` set by `kong.service.request.set_header("Host", …)`.
     pub upstream_host: Option<HeaderValue>,
+    /// The upstream scheme set by `kong.service.request.set_scheme`
+    /// (`true`: https).
+    pub upstream_https: Option<bool>,
     /// The service's response as it arrived (`kong.service.response.*`):
     /// `None` when the upstream was not called or did not answer.
     pub service_status: Option<u16>,
@@ -216,6 +219,7 @@ impl RequestContext {
             plugin_id: None,
             lua_tables: LuaTables::default(),
             upstream_host: None,
+            upstream_https: None,
             service_status: None,
             service_headers: None,
             arg_chunk: Bytes::new(),

@@ -57,6 +57,20 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
+    add(ctx, t, "set_scheme", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, PHASES)?;
+        let scheme = checks::string_arg(ctx, stack.get(0), "scheme")?;
+        req.upstream_https = Some(match scheme.as_slice() {
+            b"http" => false,
+            b"https" => true,
+            _ => {
+                let shown = String::from_utf8_lossy(&scheme);
+                return Err(lua_error(ctx, &format!("invalid scheme: {shown}")));
+            }
+        });
+        stack.clear();
+        Ok(())
+    });
     add(ctx, t, "set_method", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
         req.request.method = checks::method(ctx, stack.get(0))?;

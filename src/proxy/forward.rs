@@ -41,6 +41,14 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         matched_len,
         upstream,
     } = s.matched;
+    // `kong.service.request.set_scheme`: the service over the other
+    // scheme (the same one when it cannot be built: its TLS settings are
+    // logged as unusable).
+    let flipped = s
+        .upstream
+        .https
+        .and_then(|https| upstream.with_scheme(https));
+    let upstream = flipped.as_ref().unwrap_or(upstream);
     let parts = &s.parts;
     let norm = s.norm();
     let host: Option<&str> = match parts.headers.get(HOST) {

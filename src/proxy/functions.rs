@@ -181,6 +181,7 @@ impl Hooks for Functions {
         s.upstream.path = req.upstream_path.clone();
         s.upstream.query = req.upstream_query.clone();
         s.upstream.host = req.upstream_host.clone();
+        s.upstream.https = req.upstream_https;
         s.parts = std::mem::replace(&mut req.request, empty_parts());
         self.forwarded = true;
         self.req = Some(req);

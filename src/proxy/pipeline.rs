@@ -57,6 +57,8 @@ pub struct Session<'a> {
 /// computed.
 #[derive(Default)]
 pub struct UpstreamChanges {
+    /// `kong.service.request.set_scheme` (`true`: https).
+    pub https: Option<bool>,
     pub path: Option<String>,
     /// `Some("")` drops the query.
     pub query: Option<String>,

@@ -22,7 +22,7 @@ use crate::tls::material::TlsMaterial;
 use crate::tls::upstream;
 
 impl Upstream {
-    fn new(service: &Arc<Service>, tls: &TlsMaterial) -> Option<Self> {
+    pub(super) fn new(service: &Arc<Service>, material: &Arc<TlsMaterial>) -> Option<Self> {
         let host = service.host.to_ascii_lowercase();
         let default_port = if service.protocol == "https" { 443 } else { 80 };
         // An IPv6 literal is bracketed in a Host header.
@@ -40,7 +40,7 @@ impl Upstream {
         let ms = |v: u64| Duration::from_millis(v.max(1));
         let (usable, tls, settings) = match service.protocol.as_str() {
             "http" => (true, None, String::new()),
-            "https" => match upstream::client_config(service, tls) {
+            "https" => match upstream::client_config(service, material) {
                 Ok((config, settings)) => (true, Some(config), format!("|{settings}")),
                 Err(e) => {
                     tracing::error!(service = %service.id, "TLS settings unusable: {e}");
@@ -64,6 +64,8 @@ impl Upstream {
             write_timeout: ms(service.write_timeout),
             read_timeout: ms(service.read_timeout),
             retries: service.retries.clamp(0, 32767) as u32,
+            flipped: std::sync::OnceLock::new(),
+            material: super::Material(material.clone()),
         })
     }
 }

@@ -61,6 +61,39 @@ pub struct Upstream {
     pub write_timeout: Duration,
     pub read_timeout: Duration,
     pub retries: u32,
+    /// The same service over the other scheme, for
+    /// `kong.service.request.set_scheme`: built on first use.
+    pub flipped: std::sync::OnceLock<Option<Arc<Upstream>>>,
+    /// What its TLS settings refer to (to build `flipped`).
+    pub(super) material: Material,
+}
+
+/// The TLS material an upstream was built with.
+pub struct Material(pub Arc<crate::tls::material::TlsMaterial>);
+
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsMaterial")
+    }
+}
+
+impl Upstream {
+    /// This upstream over `https` or plain HTTP
+    /// (`kong.service.request.set_scheme`): itself when it already is,
+    /// else the service with the other protocol, on its own port (Kong
+    /// changes only `$upstream_scheme`). `None` when that cannot be built.
+    pub fn with_scheme(self: &Arc<Self>, https: bool) -> Option<Arc<Upstream>> {
+        if (self.service.protocol == "https") == https {
+            return Some(self.clone());
+        }
+        self.flipped
+            .get_or_init(|| {
+                let mut service = (*self.service).clone();
+                service.protocol = if https { "https" } else { "http" }.into();
+                Upstream::new(&Arc::new(service), &self.material.0).map(Arc::new)
+            })
+            .clone()
+    }
 }
 
 /// A route as the matcher sees it.
