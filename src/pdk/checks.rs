@@ -13,7 +13,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use lua_stdlib::{Context, Error, Table, Value};
 
-use super::{lua_error, lua_number};
+use super::{lua_error, lua_number, NameArg};
 
 /// Kong's `MIN_STATUS_CODE`, `MAX_STATUS_CODE` and `MIN_ERR_STATUS_CODE`.
 pub(crate) const MIN_STATUS: u16 = 100;
@@ -98,25 +98,17 @@ fn header_name<'gc>(
     names: Names,
     name: &[u8],
 ) -> Result<HeaderName, Error<'gc>> {
-    let parsed = match names {
-        Names::Response if name.contains(&b'_') => {
-            let dashed: Vec<u8> = name
-                .iter()
-                .map(|&b| if b == b'_' { b'-' } else { b })
-                .collect();
-            HeaderName::from_bytes(&dashed)
-        }
-        _ => HeaderName::from_bytes(name),
-    };
-    parsed.map_err(|_| {
-        lua_error(
-            ctx,
-            &format!(
-                "invalid header name {}: contains characters a header name cannot have",
-                quoted_bytes(name)
-            ),
-        )
-    })
+    NameArg::new(name, names == Names::Response)
+        .to_name()
+        .map_err(|_| {
+            lua_error(
+                ctx,
+                &format!(
+                    "invalid header name {}: contains characters a header name cannot have",
+                    quoted_bytes(name)
+                ),
+            )
+        })
 }
 
 fn quoted_bytes(b: &[u8]) -> String {

@@ -425,8 +425,7 @@ fn add_ngx_req_header_functions<'gc>(ctx: Context<'gc>, t: Table<'gc>, cell: &Re
         Ok(())
     });
     add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
-        let name = header_name_arg(ctx, stack, 0)?;
-        req.request.headers.remove(&name);
+        name_arg(ctx, stack, 0)?.remove(&mut req.request.headers)?;
         stack.clear();
         Ok(())
     });
@@ -508,33 +507,202 @@ pub(crate) fn arg_string(stack: &Stack<'_, '_>, i: usize) -> Option<String> {
     arg_bytes(stack, i).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
-/// A header name argument; `_` counts as `-`, as in Kong's `get_header`.
+/// A header name given from Lua, read by Kong's rule (in one place for
+/// every PDK function): any case, and `_` counts as `-` when `dashes`
+/// (every getter, as Kong's `get_header` documents; the setters of
+/// response headers, as nginx's `lua_transform_underscores_in_response_headers`
+/// does under Kong). Getters look it up as it is: a `HeaderName` costs an
+/// allocation for every name `http` does not know.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NameArg<'a> {
+    bytes: &'a [u8],
+    dashes: bool,
+}
+
+/// Each byte of a header name in lowercase, 0 for a byte no header name
+/// can have (RFC 9110's `tchar`: what `http::HeaderName` accepts).
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    let symbols = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < symbols.len() {
+        table[symbols[i] as usize] = symbols[i];
+        i += 1;
+    }
+    table
+};
+
+/// `http`'s longest header name.
+const MAX_NAME_LEN: usize = (1 << 16) - 1;
+
+impl<'a> NameArg<'a> {
+    pub(crate) fn new(bytes: &'a [u8], dashes: bool) -> Self {
+        NameArg { bytes, dashes }
+    }
+
+    /// The byte of the name as sent (lowercase; `-` for `_` when dashes;
+    /// 0 for a byte no name can have).
+    fn byte(self, b: u8) -> u8 {
+        match NAME_BYTES[b as usize] {
+            b'_' if self.dashes => b'-',
+            c => c,
+        }
+    }
+
+    /// Whether the name can be a header name at all.
+    pub(crate) fn is_valid(self) -> bool {
+        !self.bytes.is_empty()
+            && self.bytes.len() <= MAX_NAME_LEN
+            && self.bytes.iter().all(|&b| NAME_BYTES[b as usize] != 0)
+    }
+
+    /// Whether `name` is the header this argument names (never, for an
+    /// invalid name).
+    pub(crate) fn matches(self, name: &HeaderName) -> bool {
+        let name = name.as_str().as_bytes();
+        if name.len() != self.bytes.len() {
+            return false;
+        }
+        // Usually the name is given as sent: one comparison.
+        if name == self.bytes {
+            return !(self.dashes && self.bytes.contains(&b'_'));
+        }
+        name.iter()
+            .zip(self.bytes)
+            .all(|(&n, &b)| n == self.byte(b))
+    }
+
+    /// The first value of the header among the first `lines` of
+    /// `headers` (in `HeaderMap::iter` order).
+    pub(crate) fn get<'h>(self, headers: &'h HeaderMap, lines: usize) -> Option<&'h HeaderValue> {
+        headers
+            .iter()
+            .take(lines)
+            .find_map(|(name, value)| self.matches(name).then_some(value))
+    }
+
+    /// Removes every value of the header from `headers`; false for an
+    /// invalid name.
+    pub(crate) fn remove(self, headers: &mut HeaderMap) -> bool {
+        if self.bytes.is_empty() || self.bytes.len() > MAX_NAME_LEN {
+            return false;
+        }
+        // The name as sent, as text: `HeaderMap::remove` takes it without
+        // allocating (up to 64 bytes).
+        let mut short = [0u8; 64];
+        let mut long = Vec::new();
+        let sent = if self.bytes.len() <= short.len() {
+            &mut short[..self.bytes.len()]
+        } else {
+            long.resize(self.bytes.len(), 0);
+            &mut long[..]
+        };
+        for (to, &b) in sent.iter_mut().zip(self.bytes) {
+            *to = self.byte(b);
+        }
+        if sent.contains(&0) {
+            return false;
+        }
+        if let Ok(sent) = std::str::from_utf8(sent) {
+            headers.remove(sent);
+        }
+        true
+    }
+
+    /// The name as sent: a `HeaderName` (for setters).
+    pub(crate) fn to_name(self) -> Result<HeaderName, http::header::InvalidHeaderName> {
+        if self.dashes && self.bytes.contains(&b'_') {
+            let sent: Vec<u8> = self.bytes.iter().map(|&b| self.byte(b)).collect();
+            HeaderName::from_bytes(&sent)
+        } else {
+            HeaderName::from_bytes(self.bytes)
+        }
+    }
+}
+
+/// A header name argument of a getter or of `ngx`'s setters (`_` counts
+/// as `-`); an invalid name raises `invalid header name "…"`.
+#[derive(Clone, Copy)]
+pub(crate) struct HeaderArg<'gc> {
+    ctx: Context<'gc>,
+    name: NameArg<'gc>,
+}
+
+pub(crate) fn name_arg<'gc>(
+    ctx: Context<'gc>,
+    stack: &Stack<'gc, '_>,
+    i: usize,
+) -> Result<HeaderArg<'gc>, Error<'gc>> {
+    let Value::String(name) = stack.get(i) else {
+        return Err(lua_error(ctx, "header name must be a string"));
+    };
+    Ok(HeaderArg {
+        ctx,
+        name: NameArg::new(name.as_bytes(), true),
+    })
+}
+
+impl<'gc> HeaderArg<'gc> {
+    fn invalid(self) -> Error<'gc> {
+        let shown = String::from_utf8_lossy(self.name.bytes);
+        lua_error(
+            self.ctx,
+            &format!("invalid header name \"{}\"", shown.escape_debug()),
+        )
+    }
+
+    /// The first value of the header in `headers` (a name that is not
+    /// found is checked then: an invalid one raises).
+    pub(crate) fn get<'h>(
+        self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h HeaderValue>, Error<'gc>> {
+        self.get_in_first(headers, usize::MAX)
+    }
+
+    /// [`HeaderArg::get`] among the first `lines` header lines (Kong's
+    /// `get_headers()[name]`).
+    pub(crate) fn get_in_first<'h>(
+        self,
+        headers: &'h HeaderMap,
+        lines: usize,
+    ) -> Result<Option<&'h HeaderValue>, Error<'gc>> {
+        match self.name.get(headers, lines) {
+            None if !self.name.is_valid() => Err(self.invalid()),
+            found => Ok(found),
+        }
+    }
+
+    /// Removes every value of the header from `headers`.
+    pub(crate) fn remove(self, headers: &mut HeaderMap) -> Result<(), Error<'gc>> {
+        if self.name.remove(headers) {
+            Ok(())
+        } else {
+            Err(self.invalid())
+        }
+    }
+
+    /// The name as sent, for setters.
+    pub(crate) fn to_name(self) -> Result<HeaderName, Error<'gc>> {
+        self.name.to_name().map_err(|_| self.invalid())
+    }
+}
+
+/// [`name_arg`] as a `HeaderName`, for setters.
 pub(crate) fn header_name_arg<'gc>(
     ctx: Context<'gc>,
     stack: &Stack<'gc, '_>,
     i: usize,
 ) -> Result<HeaderName, Error<'gc>> {
-    let Value::String(name) = stack.get(i) else {
-        return Err(lua_error(ctx, "header name must be a string"));
-    };
-    let bytes = name.as_bytes();
-    // `HeaderName::from_bytes` lowercases; only `_` needs rewriting.
-    let parsed = if bytes.contains(&b'_') {
-        let dashed: Vec<u8> = bytes
-            .iter()
-            .map(|&b| if b == b'_' { b'-' } else { b })
-            .collect();
-        HeaderName::from_bytes(&dashed)
-    } else {
-        HeaderName::from_bytes(bytes)
-    };
-    parsed.map_err(|_| {
-        let shown = String::from_utf8_lossy(bytes);
-        lua_error(
-            ctx,
-            &format!("invalid header name \"{}\"", shown.escape_debug()),
-        )
-    })
+    name_arg(ctx, stack, i)?.to_name()
 }
 
 /// A header value argument: a string, a number, or a table of them.
@@ -600,23 +768,6 @@ pub(crate) fn headers_table_limited<'gc>(
     (headers_table(ctx, &limited), true)
 }
 
-/// The first value of `name` among the first [`checks::MAX_HEADERS_DEFAULT`]
-/// header lines: Kong's response `get_header` reads `get_headers()[name]`,
-/// so a header past the 100th is not found.
-pub(crate) fn header_in_default_max<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-) -> Option<&'a HeaderValue> {
-    if headers.len() <= checks::MAX_HEADERS_DEFAULT {
-        return headers.get(name);
-    }
-    headers
-        .iter()
-        .take(checks::MAX_HEADERS_DEFAULT)
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
-}
-
 /// Lets `headers["X-Foo"]` and `headers.x_foo` find `x-foo`, as Kong's
 /// header tables do.
 fn header_lookup_metatable<'gc>(ctx: Context<'gc>, t: Table<'gc>) {
@@ -636,4 +787,71 @@ fn header_lookup_metatable<'gc>(ctx: Context<'gc>, t: Table<'gc>) {
     });
     let _ = mt.set(ctx, "__index", index);
     let _ = t.set_metatable(&ctx, Some(mt));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `NameArg`'s idea of a valid name is `http`'s, byte for byte.
+    #[test]
+    fn a_name_is_valid_when_http_takes_it() {
+        for b in 0..=255u8 {
+            for name in [vec![b], vec![b'x', b, b'y']] {
+                assert_eq!(
+                    NameArg::new(&name, false).is_valid(),
+                    HeaderName::from_bytes(&name).is_ok(),
+                    "{name:?}"
+                );
+            }
+        }
+        assert!(!NameArg::new(b"", true).is_valid());
+        let longest = vec![b'a'; MAX_NAME_LEN];
+        assert!(NameArg::new(&longest, true).is_valid());
+        assert!(HeaderName::from_bytes(&longest).is_ok());
+        let longer = vec![b'a'; MAX_NAME_LEN + 1];
+        assert!(!NameArg::new(&longer, true).is_valid());
+        assert!(HeaderName::from_bytes(&longer).is_err());
+    }
+
+    /// Any case; `_` is `-` only with dashes, and never matches a `_` the
+    /// client sent.
+    #[test]
+    fn a_name_is_found_by_kongs_rule() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-custom-auth", HeaderValue::from_static("one"));
+        headers.append("x-custom-auth", HeaderValue::from_static("two"));
+        headers.append("x_under", HeaderValue::from_static("u"));
+        headers.append(http::header::HOST, HeaderValue::from_static("h"));
+        let get = |name: &str, dashes| {
+            NameArg::new(name.as_bytes(), dashes)
+                .get(&headers, usize::MAX)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(get("X-Custom_Auth", true).as_deref(), Some("one"));
+        assert_eq!(get("X-Custom_Auth", false), None);
+        assert_eq!(get("x_under", true), None);
+        assert_eq!(get("x_under", false).as_deref(), Some("u"));
+        assert_eq!(get("HOST", true).as_deref(), Some("h"));
+        assert_eq!(get("x-custom", true), None);
+
+        assert!(NameArg::new(b"X_CUSTOM_AUTH", true).remove(&mut headers));
+        assert!(!NameArg::new(b"x custom", true).remove(&mut headers));
+        assert!(headers.get("x-custom-auth").is_none());
+        let long = "x".repeat(100);
+        headers.append(
+            HeaderName::from_bytes(long.as_bytes()).unwrap(),
+            HeaderValue::from_static("l"),
+        );
+        assert!(NameArg::new(long.to_uppercase().as_bytes(), true).remove(&mut headers));
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        assert_eq!(
+            NameArg::new(b"A_b", true).to_name().unwrap().as_str(),
+            "a-b"
+        );
+        assert_eq!(
+            NameArg::new(b"A_b", false).to_name().unwrap().as_str(),
+            "a_b"
+        );
+    }
 }

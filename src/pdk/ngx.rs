@@ -11,7 +11,7 @@ use super::checks::{self, MAX_STATUS, MIN_STATUS};
 use super::response::{default_message, finish};
 use super::{
     add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error,
-    request_line_arg, Exit, ExitBody, RequestCell,
+    name_arg, request_line_arg, Exit, ExitBody, RequestCell,
 };
 
 /// Statuses for which nginx serves Kong's error page when nothing was printed.
@@ -437,12 +437,14 @@ fn install_header<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         ctx,
         "__index",
         Callback::from_fn(&ctx, move |ctx, _, mut stack| {
-            let name = header_name_arg(ctx, &stack, 1)?;
-            let v = get_cell
-                .borrow()
-                .as_ref()
-                .and_then(|r| r.response_headers.get(&name).map(|v| v.as_bytes().to_vec()));
-            stack.replace(ctx, v.map_or(Value::Nil, |v| Value::String(ctx.intern(&v))));
+            let name = name_arg(ctx, &stack, 1)?;
+            let none = http::HeaderMap::new();
+            let req = get_cell.borrow();
+            let v = name
+                .get(req.as_ref().map_or(&none, |r| &r.response_headers))?
+                .map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes())));
+            drop(req);
+            stack.replace(ctx, v);
             Ok(CallbackReturn::Return)
         }),
     );

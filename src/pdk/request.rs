@@ -9,8 +9,7 @@ use super::body::{form_fields, multipart_boundary, multipart_fields};
 use super::configuration::client_body_buffer_size;
 use super::glue::{self, Glue};
 use super::{
-    add, arg_string, checks, header_name_arg, lua_error, only_in, Phase, RequestCell,
-    RequestContext,
+    add, arg_string, checks, lua_error, name_arg, only_in, Phase, RequestCell, RequestContext,
 };
 
 /// Where the body can be read (Kong's `before_content`).
@@ -29,13 +28,10 @@ const DEFAULT_QUERY_ARGS: usize = 100;
 pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
-        let name = header_name_arg(ctx, stack, 0)?;
-        let v = req
-            .request
-            .headers
-            .get(&name)
-            .map(|v| Value::String(ctx.intern(v.as_bytes())));
-        stack.replace(ctx, v.unwrap_or(Value::Nil));
+        let v = name_arg(ctx, stack, 0)?
+            .get(&req.request.headers)?
+            .map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes())));
+        stack.replace(ctx, v);
         Ok(())
     });
     // The first `max_headers` header lines (100 by default), and
@@ -51,8 +47,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         Ok(())
     });
     add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
-        let name = header_name_arg(ctx, stack, 0)?;
-        req.request.headers.remove(&name);
+        name_arg(ctx, stack, 0)?.remove(&mut req.request.headers)?;
         stack.clear();
         Ok(())
     });

@@ -10,7 +10,7 @@ use serde_json::Map;
 
 use super::checks::{self, Names, MAX_STATUS, MIN_ERR_STATUS, MIN_STATUS};
 use super::{
-    add, header_name_arg, lua_error, only_in, Exit, ExitBody, Phase, RequestCell, RequestContext,
+    add, lua_error, name_arg, only_in, Exit, ExitBody, Phase, RequestCell, RequestContext,
 };
 
 const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
@@ -105,10 +105,11 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, READ_PHASES)?;
-        let name = header_name_arg(ctx, stack, 0)?;
-        let v = super::header_in_default_max(&req.response_headers, &name)
-            .map(|v| Value::String(ctx.intern(v.as_bytes())));
-        stack.replace(ctx, v.unwrap_or(Value::Nil));
+        // Kong reads `get_headers()[name]`: the first 100 header lines.
+        let v = name_arg(ctx, stack, 0)?
+            .get_in_first(&req.response_headers, checks::MAX_HEADERS_DEFAULT)?
+            .map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes())));
+        stack.replace(ctx, v);
         Ok(())
     });
     add(ctx, t, "get_headers", cell, |ctx, _, stack, req| {

@@ -8,8 +8,7 @@ use lua_stdlib::{ext, Context, Table, Value};
 
 use super::checks::{self, Names};
 use super::{
-    add, header_name_arg, lua_error, only_in, request_line_arg, request_line_safe, Phase,
-    RequestCell,
+    add, lua_error, name_arg, only_in, request_line_arg, request_line_safe, Phase, RequestCell,
 };
 
 pub(super) const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
@@ -236,11 +235,13 @@ fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
         let Value::String(_) = stack.get(0) else {
             return Err(lua_error(ctx, "name must be a string"));
         };
-        let name = header_name_arg(ctx, stack, 0)?;
-        let v = req
-            .service_headers
-            .as_ref()
-            .and_then(|h| super::header_in_default_max(h, &name))
+        // Kong reads `get_headers()[name]`: the first 100 header lines.
+        let none = http::HeaderMap::new();
+        let v = name_arg(ctx, stack, 0)?
+            .get_in_first(
+                req.service_headers.as_ref().unwrap_or(&none),
+                checks::MAX_HEADERS_DEFAULT,
+            )?
             .map_or(Value::Nil, |v| Value::String(ctx.intern(v.as_bytes())));
         stack.replace(ctx, v);
         Ok(())
