@@ -582,7 +582,7 @@ impl<'a> NameArg<'a> {
 
     /// The first value of the header among the first `lines` of
     /// `headers` (in `HeaderMap::iter` order).
-    pub(crate) fn get<'h>(self, headers: &'h HeaderMap, lines: usize) -> Option<&'h HeaderValue> {
+    pub(crate) fn get(self, headers: &HeaderMap, lines: usize) -> Option<&HeaderValue> {
         headers
             .iter()
             .take(lines)

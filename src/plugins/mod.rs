@@ -40,7 +40,9 @@ const PHASES: [(Phase, &str); 6] = [
 pub struct CompiledPlugin {
     pub plugin: Arc<Plugin>,
     pub priority: i64,
-    pub phases: Vec<(Phase, Vec<Result<Chunk, String>>)>,
+    /// The functions of each phase, indexed by `Phase as usize` (read on
+    /// every request: no search).
+    functions: [Vec<Result<Chunk, String>>; PHASES.len()],
 }
 
 /// Chunks compiled for plugins since start (`GET /status` shows it: a
@@ -125,24 +127,21 @@ impl CompiledPlugin {
             .iter()
             .find(|(n, _)| *n == plugin.name)
             .map_or(0, |(_, p)| *p);
-        let mut phases = Vec::new();
+        let mut functions: [Vec<Result<Chunk, String>>; PHASES.len()] = Default::default();
         for (phase, key) in PHASES {
             let Some(Value::Array(items)) = plugin.config.get(key) else {
                 continue;
             };
-            let chunks: Vec<Result<Chunk, String>> = items
+            functions[phase as usize] = items
                 .iter()
                 .filter_map(Value::as_str)
                 .map(|code| cache.acquire(code))
                 .collect();
-            if !chunks.is_empty() {
-                phases.push((phase, chunks));
-            }
         }
         CompiledPlugin {
             plugin,
             priority,
-            phases,
+            functions,
         }
     }
 
@@ -156,10 +155,7 @@ impl CompiledPlugin {
     }
 
     pub fn functions(&self, phase: Phase) -> &[Result<Chunk, String>] {
-        self.phases
-            .iter()
-            .find(|(p, _)| *p == phase)
-            .map_or(&[], |(_, f)| f.as_slice())
+        &self.functions[phase as usize]
     }
 }
 
@@ -183,7 +179,7 @@ const SHARDS: usize = 64;
 /// no route, and for the rewrite phase). Cloning it is cheap.
 #[derive(Clone, Default)]
 pub struct PluginPlan {
-    by_route: Vec<Arc<HashMap<Uuid, PluginList>>>,
+    by_route: Vec<Arc<foldhash::HashMap<Uuid, PluginList>>>,
     global: PluginList,
 }
 

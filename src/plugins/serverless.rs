@@ -22,7 +22,7 @@
 //! worker's next function call, so their upvalues can be collected.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -31,7 +31,6 @@ use std::time::Duration;
 use lua_stdlib::{
     Budget, Call, Chunk, Function, Outcome, StashedFunction, StashedTable, Value, Vm,
 };
-use uuid::Uuid;
 
 use super::{sandbox, CompiledPlugin};
 use crate::pdk::{Exit, ExitBody, Phase, RequestCell, RequestContext};
@@ -83,7 +82,9 @@ enum Slot {
     Resolved(StashedFunction),
 }
 
-type SlotKey = (Uuid, Phase, usize);
+/// The plugin's id (as a number: hashed in one step), the phase and the
+/// function's index.
+type SlotKey = (u128, Phase, usize);
 
 /// A slot and the plugin version it belongs to.
 struct Owned {
@@ -187,7 +188,7 @@ pub struct LuaWorker {
     /// What every function's `_ENV` is built from (`sandbox::build`).
     env_base: StashedTable,
     cell: RequestCell,
-    slots: HashMap<SlotKey, Owned>,
+    slots: foldhash::HashMap<SlotKey, Owned>,
     /// `RETIRED` at the last sweep.
     swept: u64,
     /// The VM panicked in the last slice (its call's executor is not
@@ -210,7 +211,7 @@ impl LuaWorker {
             vm,
             env_base,
             cell,
-            slots: HashMap::new(),
+            slots: foldhash::HashMap::default(),
             swept: RETIRED.load(Ordering::Acquire),
             panicked: false,
         }
@@ -353,72 +354,60 @@ impl LuaWorker {
         index: usize,
         chunk: &Chunk,
     ) -> Result<Running, String> {
-        let key = (plugin.plugin.id, phase, index);
-        let current = self
-            .slots
-            .get(&key)
-            .is_some_and(|s| std::ptr::eq(s.owner.as_ptr(), Arc::as_ptr(plugin)));
-        if !current {
-            let env_base = &self.env_base;
-            let f = self.vm.enter(|ctx| {
-                let env = sandbox::function_env(ctx, ctx.fetch(env_base));
-                ctx.stash(Function::from(chunk.load(ctx, env)))
-            });
-            let owned = Owned {
-                owner: Arc::downgrade(plugin),
-                slot: Slot::Chunk {
-                    chunk: f,
-                    started: false,
-                },
-                idle: None,
-            };
-            // A slot of the plugin's previous version is replaced.
-            if self.slots.insert(key, owned).is_none() {
-                SLOTS.fetch_add(1, Ordering::Relaxed);
+        let key = (plugin.plugin.id.as_u128(), phase, index);
+        let owned = match self.slots.entry(key) {
+            Entry::Occupied(e) if std::ptr::eq(e.get().owner.as_ptr(), Arc::as_ptr(plugin)) => {
+                e.into_mut()
             }
-        }
-        let owned = self.slots.get_mut(&key).expect("inserted above");
+            entry => {
+                let env_base = &self.env_base;
+                let f = self.vm.enter(|ctx| {
+                    let env = sandbox::function_env(ctx, ctx.fetch(env_base));
+                    ctx.stash(Function::from(chunk.load(ctx, env)))
+                });
+                let owned = Owned {
+                    owner: Arc::downgrade(plugin),
+                    slot: Slot::Chunk {
+                        chunk: f,
+                        started: false,
+                    },
+                    idle: None,
+                };
+                match entry {
+                    // A slot of the plugin's previous version is replaced.
+                    Entry::Occupied(mut e) => {
+                        e.insert(owned);
+                        e.into_mut()
+                    }
+                    Entry::Vacant(e) => {
+                        SLOTS.fetch_add(1, Ordering::Relaxed);
+                        e.insert(owned)
+                    }
+                }
+            }
+        };
         let idle = owned.idle.take();
-        let slot = &mut owned.slot;
-        let (f, first_run) = match slot {
-            Slot::Resolved(f) => (f.clone(), None),
+        let first_run = match &mut owned.slot {
+            Slot::Resolved(_) => None,
             Slot::Chunk {
                 chunk,
                 started: true,
             } => {
                 // The first run ended early: from now on the chunk itself runs.
-                let f = chunk.clone();
-                *slot = Slot::Resolved(f.clone());
-                (f, None)
+                owned.slot = Slot::Resolved(chunk.clone());
+                None
             }
             Slot::Chunk { chunk, started } => {
                 *started = true;
-                (chunk.clone(), Some(chunk.clone()))
+                Some(chunk.clone())
             }
         };
+        let (Slot::Resolved(f) | Slot::Chunk { chunk: f, .. }) = &owned.slot;
         Ok(Running {
-            call: self.start(&f, idle),
+            call: start_call(&mut self.vm, f, idle),
             key,
             first_run,
         })
-    }
-
-    /// Starts a call of `f`, on `idle`'s executor when there is one.
-    fn start(&mut self, f: &StashedFunction, idle: Option<Call>) -> Call {
-        let l = limits();
-        let budget = Budget {
-            instructions: l.instructions,
-            time: l.time,
-            memory: l.memory,
-            slice: l.slice,
-        };
-        match idle {
-            Some(mut call) => {
-                self.vm.restart(&mut call, f, (), budget);
-                call
-            }
-            None => self.vm.start(f, (), budget),
-        }
     }
 
     /// Keeps the executor of a call that ended for its slot's next call
@@ -474,7 +463,7 @@ impl LuaWorker {
                     Some(inner) => {
                         self.resolve(&key, inner.clone());
                         Next::Call(Running {
-                            call: self.start(&inner, Some(call)),
+                            call: start_call(&mut self.vm, &inner, Some(call)),
                             key,
                             first_run: None,
                         })
@@ -545,6 +534,24 @@ pub async fn run_phase(
     }
 }
 
+/// Starts a call of `f`, on `idle`'s executor when there is one.
+fn start_call(vm: &mut Vm, f: &StashedFunction, idle: Option<Call>) -> Call {
+    let l = limits();
+    let budget = Budget {
+        instructions: l.instructions,
+        time: l.time,
+        memory: l.memory,
+        slice: l.slice,
+    };
+    match idle {
+        Some(mut call) => {
+            vm.restart(&mut call, f, (), budget);
+            call
+        }
+        None => vm.start(f, (), budget),
+    }
+}
+
 /// Whether any of `plugins` has functions for `phase`.
 pub fn any_for(plugins: &[Arc<CompiledPlugin>], phase: Phase) -> bool {
     plugins.iter().any(|p| !p.functions(phase).is_empty())
@@ -581,6 +588,7 @@ mod tests {
     use super::*;
     use crate::entities::Plugin;
     use serde_json::json;
+    use uuid::Uuid;
 
     fn plugin(name: &str, access: &[&str]) -> Arc<CompiledPlugin> {
         let p: Plugin = serde_json::from_value(json!({
