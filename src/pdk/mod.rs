@@ -91,8 +91,9 @@ pub struct RequestContext {
     pub client_addr: SocketAddr,
     pub server_port: u16,
     pub scheme: &'static str,
-    /// The normalised request path the router matched.
-    pub path: String,
+    /// The normalised request path the router matched, when it is not
+    /// the request's own (see [`RequestContext::path`]).
+    path: Option<String>,
     /// The request body, when the proxy read it for the functions.
     pub body: Option<Bytes>,
     pub route: Option<Arc<Route>>,
@@ -187,7 +188,7 @@ impl RequestContext {
         request: http::request::Parts,
         client_addr: SocketAddr,
         server_port: u16,
-        path: String,
+        path: Option<String>,
     ) -> Self {
         let started_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -239,6 +240,13 @@ impl RequestContext {
         }
     }
 
+    /// The normalised request path the router matched.
+    pub fn path(&self) -> &str {
+        self.path
+            .as_deref()
+            .unwrap_or_else(|| self.request.uri.path())
+    }
+
     /// The context of a TLS handshake's `certificate` phase: a client and
     /// a server name, no request.
     pub fn for_handshake(
@@ -247,7 +255,7 @@ impl RequestContext {
         server_name: Option<&str>,
     ) -> Self {
         let (parts, ()) = http::Request::new(()).into_parts();
-        let mut req = RequestContext::new(parts, client_addr, server_port, String::new());
+        let mut req = RequestContext::new(parts, client_addr, server_port, Some(String::new()));
         req.phase = Phase::Certificate;
         req.scheme = "https";
         req.server_name = server_name.map(str::to_string);

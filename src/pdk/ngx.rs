@@ -341,7 +341,7 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
                     "request_uri" => uri
                         .path_and_query()
                         .map_or("/".into(), |pq| pq.as_str().to_string()),
-                    "uri" => req.path.clone(),
+                    "uri" => req.path().to_string(),
                     "args" | "query_string" => {
                         let q = req.upstream_query.as_deref().or(uri.query())?;
                         if q.is_empty() {

@@ -86,7 +86,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         Ok(())
     });
     add(ctx, t, "get_forwarded_path", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, ctx.intern(req.path.as_bytes()));
+        stack.replace(ctx, ctx.intern(req.path().as_bytes()));
         Ok(())
     });
     add(ctx, t, "get_http_version", cell, |ctx, _, stack, req| {
@@ -100,7 +100,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         Ok(())
     });
     add(ctx, t, "get_path", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, ctx.intern(req.path.as_bytes()));
+        stack.replace(ctx, ctx.intern(req.path().as_bytes()));
         Ok(())
     });
     add(ctx, t, "get_raw_path", cell, |ctx, _, stack, req| {

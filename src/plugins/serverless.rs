@@ -610,7 +610,7 @@ mod tests {
             parts,
             "127.0.0.1:5000".parse().unwrap(),
             8000,
-            "/test".into(),
+            None,
         ))
     }
 

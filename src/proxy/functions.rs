@@ -102,7 +102,10 @@ fn source_of(name: &str) -> Source {
 
 impl Hooks for Functions {
     async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>> {
-        let path = String::from_utf8_lossy(s.norm()).into_owned();
+        // The request's own path unless normalising changed it.
+        let path = s
+            .normalized()
+            .map(|n| String::from_utf8_lossy(n).into_owned());
         let parts = std::mem::replace(&mut s.parts, empty_parts());
         let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
         req.scheme = s.conn.scheme();
@@ -423,6 +426,10 @@ fn drop_framing_set_by(headers: &mut http::HeaderMap, req: &RequestContext) {
 
 /// Every header name in `from` replaces that name's values in `into`.
 fn replace_headers(into: &mut http::HeaderMap, from: http::HeaderMap) {
+    if from.is_empty() {
+        // Usually: no function set any (consuming a map costs even then).
+        return;
+    }
     let mut last = None;
     for (name, value) in from {
         match name {

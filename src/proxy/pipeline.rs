@@ -123,6 +123,11 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The normalised request path, when it differs from the raw one.
+    pub fn normalized(&self) -> Option<&[u8]> {
+        self.norm.as_deref()
+    }
+
     /// The normalised request path the router matched.
     pub fn norm(&self) -> &[u8] {
         match &self.norm {
