@@ -354,3 +354,41 @@ fn long_chains_compile_without_deep_recursion() {
         assert!(got.starts_with(want), "{got}");
     }
 }
+
+/// Lua-to-Lua calls switch functions inside the instruction loop: a
+/// recursion with no loop in it still runs in slices and is stopped by
+/// the instruction budget.
+#[test]
+fn recursion_without_loops_runs_in_slices_and_stops_at_the_budget() {
+    let mut vm = Vm::new();
+    let fib = load(
+        &mut vm,
+        "local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end \
+         return fib(22)",
+    );
+    let budget = Budget {
+        slice: 10_000,
+        ..Budget::default()
+    };
+    let mut call = vm.start(&fib, (), budget);
+    let mut slices = 0;
+    let values = loop {
+        match vm.run(&mut call) {
+            Outcome::Suspended => slices += 1,
+            Outcome::Finished(v) => break v,
+            o => panic!("{o:?}"),
+        }
+    };
+    assert!(slices > 20, "{slices} slices");
+    assert_eq!(ints(&mut vm, &values), vec![17711]);
+
+    let budget = Budget {
+        instructions: 100_000,
+        ..Budget::default()
+    };
+    let mut call = vm.start(&fib, (), budget);
+    match finish(&mut vm, &mut call) {
+        Outcome::Error(m) => assert_eq!(m, "instruction budget exceeded"),
+        o => panic!("{o:?}"),
+    }
+}

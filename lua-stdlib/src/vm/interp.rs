@@ -1,5 +1,7 @@
 //! The instruction loop (`lvm.c`): runs the Lua frame on top of a thread
-//! until it calls, returns, raises or runs out of fuel. Fast paths are
+//! until it calls, returns, raises or runs out of fuel; a Lua function
+//! calling a Lua function, and its return to a Lua caller, switch frames
+//! inside the loop (no hooks). Fast paths are
 //! inline; everything that may call a metamethod leaves the loop through a
 //! helper that pushes the call as a frame, and [`Machine::finish_op`]
 //! completes the instruction with its result when it returns.
