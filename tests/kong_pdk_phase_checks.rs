@@ -1,121 +1,358 @@
-//! Kong's `t/01-pdk/08-response/00-phase_checks.t` TEST 1 and
+//! Kong's `t/01-pdk/08-response/00-phase_checks.t` and
 //! `t/01-pdk/06-service-request/00-phase_checks.t`, the phases in which
-//! each `kong.response` / `kong.service.request` function may be called,
-//! ported as one Lua checker run in each phase of a route
+//! each `kong.response` / `kong.service.request` function may be called.
+//! TEST 1 of each is one Lua checker run in each phase of a route
 //! (`tests/common/pdk.rs`): every entry of Kong's table whose answer for
-//! the phase is `true` or `false` is called under `pcall`, and any call
-//! that succeeds where Kong raises (or the other way round) is printed.
+//! the phase is decided by the PDK is called under `pcall`, a call that
+//! succeeds where Kong raises (or the other way round) is reported, and
+//! so is a refusal whose text is not Kong's `function cannot be called in
+//! X phase (only in: …)` with Kong's whole phase list. The response
+//! file's TEST 2-12 call `kong.response.exit` in one phase each; as in
+//! Kong (`no_error_log [error]`), the checker logs what went wrong, and
+//! the test reads the gateway's log and the response the exit made.
 //!
 //! | file | Kong's blocks | ported | passing | n/a |
 //! |---|---|---|---|---|
-//! | 08-response/00-phase_checks.t | 12 | 1 | 1 | 0 |
+//! | 08-response/00-phase_checks.t | 12 | 12 | 12 | 0 |
 //! | 06-service-request/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //!
+//! Kong's checker calls each function twice, with OpenResty's answer and
+//! with the PDK's phase check; a function here has only the second, so an
+//! entry marked "forced false" (refused by the phase check alone) is
+//! expected to raise, and "pending" entries are not checked. Columns of
+//! phases no function runs in are not checked: `init_worker`,
+//! `certificate` (`tests/tls.rs` covers it), `response` (Kong's own
+//! content phase) and `admin_api` (TEST 1); TEST 1's `rewrite` column is
+//! not checked either (Kong runs rewrite for global plugins only; TEST
+//! 4-6 call `exit` there). `exit` and `error` end the request, so TEST 1
+//! checks them where they raise; TEST 2-12 check where they succeed.
+//!
+//! Adapted: TEST 10-12 run Kong's checker for its `admin_api` phase
+//! (Kong's Admin API, where no function runs) from an
+//! `access_by_lua_block`: here the same calls are a function's in access.
+//! The upstream answers "upstream\n" (Kong's `return 200` is empty) so a
+//! response the exit made can be told from the upstream's. TEST 2's
+//! `ngx.header["Content-Length"] = 0` is left out: it repairs nginx's
+//! answer after Kong's header_filter checks, which are "pending" there.
 //! `kong.service.request`'s `enable_buffering` does not exist yet; its
 //! entry is left out. `enable_tls` and `disable_tls` are "forced false"
 //! in every HTTP phase (they belong to the stream subsystem): not checked.
-//!
-//! Kong's entries marked "pending" or "forced false" (not decided by the
-//! PDK itself) are not checked; `exit` and `error` end the request, so
-//! their entries are left to TEST 2-12, not ported yet (they can apply).
-//! TEST 1's `rewrite` (global plugins only), `log` (nothing can be
-//! printed after the response), `response`, `admin_api`, `init_worker`
-//! and `certificate` columns are not checked here.
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::kong::{Case, CaseFuture};
 use common::pdk::{cases, Block};
 use common::Gateway;
 
-/// 08-response's table for TEST 1: method, arguments, and the answer in access,
-/// header_filter and body_filter (`nil`: not checked).
+/// Kong's phase sets, as its refusal lists them.
+const SETS: &str = r#"local RAH = "rewrite, access, balancer, response, header_filter, error, admin_api"
+local HBL = "response, header_filter, body_filter, log, error, admin_api"
+local BF = "body_filter"
+local RA = "rewrite, access"
+local RAB = "rewrite, access, balancer""#;
+
+/// 08-response's table for TEST 1: method, arguments, the answer in
+/// access, header_filter, body_filter and log (`nil`: not checked), and
+/// the phases Kong's refusal lists.
 const RESPONSE: &str = r#"local data = {
-    { "get_status", {}, false, true, true },
-    { "get_header", { "X-Foo" }, false, true, true },
-    { "get_headers", {}, false, true, true },
-    { "get_headers", { 100 }, false, true, true },
-    { "set_status", { 200 }, true, true, false },
-    { "set_header", { "X-Foo", "bar" }, true, true, false },
-    { "add_header", { "X-Foo", "bar" }, true, true, false },
-    { "clear_header", { "X-Foo" }, true, true, false },
-    { "set_headers", { { ["X-Foo"] = "bar" } }, true, true, false },
-    { "get_source", {}, nil, true, true },
-    { "get_raw_body", {}, false, false, true },
-    { "set_raw_body", { "lorem, ipsum" }, false, false, true },
+    { "get_status", {}, false, true, true, true, HBL },
+    { "get_header", { "X-Foo" }, false, true, true, true, HBL },
+    { "get_headers", {}, false, true, true, true, HBL },
+    { "get_headers", { 100 }, false, true, true, true, HBL },
+    { "set_status", { 200 }, true, true, false, false, RAH },
+    { "set_header", { "X-Foo", "bar" }, true, true, false, false, RAH },
+    { "add_header", { "X-Foo", "bar" }, true, true, false, false, RAH },
+    { "clear_header", { "X-Foo" }, true, true, false, false, RAH },
+    { "set_headers", { { ["X-Foo"] = "bar" } }, true, true, false, false, RAH },
+    { "exit", { 200, "Hello, world" }, nil, nil, false, false, RAH },
+    { "get_source", {}, false, true, true, true, HBL },
+    { "error", { 500 }, nil, nil, false, false, RAH },
+    { "get_raw_body", {}, false, false, true, false, BF },
+    { "set_raw_body", { "lorem, ipsum" }, false, false, true, false, BF },
 }
 local module = kong.response"#;
 
-/// 06-service-request's table: in the filters, Kong's answer is "forced
-/// false" (not checked) but for the body setters.
+/// 06-service-request's table, as [`RESPONSE`].
 const SERVICE_REQUEST: &str = r#"local data = {
-    { "set_scheme", { "http" }, true },
-    { "set_method", { "GET" }, true },
-    { "set_path", { "/" }, true },
-    { "set_raw_query", { "foo=bar&baz=bla" }, true },
-    { "set_query", { { foo = "bar", baz = "bla" } }, true },
-    { "clear_query_arg", { "foo" }, true },
-    { "set_header", { "X-Foo", "bar" }, true },
-    { "add_header", { "X-Foo", "bar" }, true },
-    { "clear_header", { "X-Foo" }, true },
-    { "set_headers", { { ["X-Foo"] = "bar" } }, true },
-    { "set_raw_body", { "foo" }, true, false, false },
-    { "set_body", { { foo = "bar" }, "application/json" }, true, false, false },
+    { "set_scheme", { "http" }, true, false, false, false, RAB },
+    { "set_method", { "GET" }, true, false, false, false, RA },
+    { "set_path", { "/" }, true, false, false, false, RAB },
+    { "set_raw_query", { "foo=bar&baz=bla" }, true, false, false, false, RA },
+    { "set_query", { { foo = "bar", baz = "bla" } }, true, false, false, false, RA },
+    { "clear_query_arg", { "foo" }, true, false, false, false, RA },
+    { "set_header", { "X-Foo", "bar" }, true, false, false, false, RAB },
+    { "add_header", { "X-Foo", "bar" }, true, false, false, false, RA },
+    { "clear_header", { "X-Foo" }, true, false, false, false, RA },
+    { "set_headers", { { ["X-Foo"] = "bar" } }, true, false, false, false, RA },
+    { "set_raw_body", { "foo" }, true, false, false, false, RAB },
+    { "set_body", { { foo = "bar" }, "application/json" }, true, false, false, false, RA },
 }
 local module = kong.service.request"#;
 
-/// Calls every entry of `data` that has an answer for this phase.
-const CHECK: &str = r#"local column = { access = 3, header_filter = 4, body_filter = 5 }
+/// Calls every entry of `data` that has an answer for this phase; `bad`
+/// lists the calls that answered otherwise than Kong (log starts afresh:
+/// the earlier phases' list was sent in the body).
+const CHECK: &str = r#"local column = { access = 3, header_filter = 4, body_filter = 5, log = 6 }
 local phase = ngx.get_phase()
-local bad = ngx.ctx.bad or {}
+local bad = (phase ~= "log" and ngx.ctx.bad) or {}
 for _, d in ipairs(data) do
     local want = d[column[phase]]
     if want ~= nil then
         local ok, err = pcall(module[d[1]], table.unpack(d[2]))
-        if ok ~= want then
+        local refused = "function cannot be called in " .. phase .. " phase (only in: " .. d[7] .. ")"
+        if ok ~= want or (not ok and err ~= refused) then
             bad[#bad + 1] = phase .. " " .. d[1] .. ": " .. tostring(err)
         end
     end
 end
 ngx.ctx.bad = bad"#;
 
-/// A route whose access, header_filter and body_filter run `table`'s
-/// checks; the body is "ok" or the calls that answered otherwise.
-fn checked(title: &str, table: &str) -> Block {
-    let checker = format!("{table}\n{CHECK}");
+/// A route whose access, header_filter, body_filter and log run
+/// `table`'s checks; the body is "ok" or the calls that answered
+/// otherwise, and log's go to the gateway's log.
+fn checked(title: &str, tag: &str, table: &str) -> Block {
+    let checker = format!("{SETS}\n{table}\n{CHECK}");
     let body_filter = format!(
         "{checker}\nngx.arg[1] = #bad == 0 and \"ok\" or table.concat(bad, \"\\n\")\nngx.arg[2] = true"
+    );
+    let log = format!(
+        "{checker}\nfor _, line in ipairs(bad) do kong.log.err(\"PHASECHECK {tag} BAD \", line) end\n\
+         kong.log.warn(\"PHASECHECK {tag} done\")"
     );
     Block::new(title, &checker, "ok")
         .upstream("")
         .also("header_filter", &checker)
         .also("body_filter", &body_filter)
+        .also("log", &log)
 }
+
+/// `kong.response.exit(args)` in the phase it runs in: Kong's answer is
+/// `want`. A call that succeeds ends the function (so nothing after it
+/// runs, and the response shows it); one that raises must raise Kong's
+/// refusal. Anything else is logged as "BAD", a refusal as "refused".
+fn exit_check(tag: &str, args: &str, want: bool) -> String {
+    format!(
+        r#"local phase = ngx.get_phase()
+local ok, err = pcall(kong.response.exit, {args})
+local refused = "function cannot be called in " .. phase ..
+    " phase (only in: rewrite, access, balancer, response, header_filter, error, admin_api)"
+if {want} then
+    if not ok then kong.log.err("PHASECHECK {tag} BAD ", phase, ": exit raised ", tostring(err)) end
+elseif ok or err ~= refused then
+    kong.log.err("PHASECHECK {tag} BAD ", phase, ": wanted Kong's refusal, got ", tostring(err))
+else
+    kong.log.warn("PHASECHECK {tag} ", phase, " refused")
+end"#
+    )
+}
+
+/// The upstream of TEST 2-12 (Kong's `location / { return 200; }`),
+/// with a body an exit's response can be told from.
+const UPSTREAM: &str = "ngx.say('upstream')";
+
+/// TEST 2 and 3: `exit(args)` in header_filter (`Some(want)`, or not
+/// called when Kong's answer is "pending"), body_filter and log (refused).
+fn exit_in_filters(title: &str, tag: &str, args: &str, header_filter: Option<bool>) -> Block {
+    let want = if header_filter.is_some() {
+        ""
+    } else {
+        "upstream\n"
+    };
+    let mut b = Block::new(title, "", want).upstream(UPSTREAM);
+    if let Some(want) = header_filter {
+        b = b.also("header_filter", &exit_check(tag, args, want));
+    }
+    b.also("body_filter", &exit_check(tag, args, false))
+        .also("log", &exit_check(tag, args, false))
+}
+
+/// TEST 4-12: `exit(args)` in `phase`, where it answers `want`.
+fn exit_in(title: &str, tag: &str, phase: &'static str, args: &str, want: &str) -> Block {
+    Block::new(title, &exit_check(tag, args, true), want)
+        .phase(phase)
+        .upstream(UPSTREAM)
+}
+
+/// `block`'s case, then the gateway's log: every `markers` line of `tag`
+/// was written and no "BAD" one.
+fn logged(tag: &'static str, markers: &'static [&'static str], block: Block) -> Case {
+    let (title, run) = cases(vec![block]).remove(0);
+    let case = move |gw: Arc<Gateway>| -> CaseFuture {
+        let sent = run(gw.clone());
+        Box::pin(async move {
+            sent.await;
+            let line = |m: &str| format!("PHASECHECK {tag} {m}");
+            let mut log = gw.log_text();
+            for _ in 0..200 {
+                if markers.iter().all(|m| log.contains(&line(m))) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                log = gw.log_text();
+            }
+            let bad: Vec<&str> = log.lines().filter(|l| l.contains(&line("BAD"))).collect();
+            assert!(bad.is_empty(), "{}", bad.join("\n"));
+            for m in markers {
+                assert!(log.contains(&line(m)), "no {:?} in the log", line(m));
+            }
+        })
+    };
+    (title, Box::new(case))
+}
+
+const TABLE: &str = "200, { message = \"Hello\" }, { [\"X-Foo\"] = \"bar\" }";
+const TABLE_BODY: &str = r#"{"message":"Hello"}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_response_phase_checks() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::spawn_with(tmp.path(), 1, &[], &[]);
-    let b = vec![checked(
-        "TEST 1: verify phase checking in kong.response",
-        RESPONSE,
-    )];
-    common::kong::run("t/01-pdk/08-response/00-phase_checks.t", gw, cases(b)).await;
+    let gw = Gateway::start_logged(1);
+    let filters: &[&str] = &["body_filter refused", "log refused"];
+    let c = vec![
+        logged(
+            "r1",
+            &["done"],
+            checked("TEST 1: verify phase checking in kong.response", "r1", RESPONSE),
+        ),
+        logged(
+            "r2",
+            filters,
+            exit_in_filters(
+                "TEST 2: verify phase checking for kong.response.exit with table, failing phases",
+                "r2",
+                "200, { message = \"Hello\" }",
+                None,
+            ),
+        ),
+        logged(
+            "r3",
+            filters,
+            exit_in_filters(
+                "TEST 3: verify phase checking for kong.response.exit and with no body, failing phases",
+                "r3",
+                "200",
+                Some(true),
+            ),
+        ),
+        logged(
+            "r4",
+            &[],
+            exit_in(
+                "TEST 4: verify phase checking for kong.response.exit, rewrite, with plain string",
+                "r4",
+                "rewrite",
+                "200, \"Hello\"",
+                "Hello",
+            ),
+        ),
+        logged(
+            "r5",
+            &[],
+            exit_in(
+                "TEST 5: verify phase checking for kong.response.exit, rewrite, with tables",
+                "r5",
+                "rewrite",
+                TABLE,
+                TABLE_BODY,
+            ),
+        ),
+        logged(
+            "r6",
+            &[],
+            exit_in(
+                "TEST 6: verify phase checking for kong.response.exit, rewrite, with no body",
+                "r6",
+                "rewrite",
+                "200",
+                "",
+            ),
+        ),
+        logged(
+            "r7",
+            &[],
+            exit_in(
+                "TEST 7: verify phase checking for kong.response.exit, access, with plain string",
+                "r7",
+                "access",
+                "200, \"Hello\"",
+                "Hello",
+            ),
+        ),
+        logged(
+            "r8",
+            &[],
+            exit_in(
+                "TEST 8: verify phase checking for kong.response.exit, access, with tables",
+                "r8",
+                "access",
+                TABLE,
+                TABLE_BODY,
+            ),
+        ),
+        logged(
+            "r9",
+            &[],
+            exit_in(
+                "TEST 9: verify phase checking for kong.response.exit, access, with no body",
+                "r9",
+                "access",
+                "200",
+                "",
+            ),
+        ),
+        logged(
+            "r10",
+            &[],
+            exit_in(
+                "TEST 10: verify phase checking for kong.response.exit, admin_api, with plain string",
+                "r10",
+                "access",
+                "200, \"Hello\"",
+                "Hello",
+            ),
+        ),
+        logged(
+            "r11",
+            &[],
+            exit_in(
+                "TEST 11: verify phase checking for kong.response.exit, admin_api, with tables",
+                "r11",
+                "access",
+                TABLE,
+                TABLE_BODY,
+            ),
+        ),
+        logged(
+            "r12",
+            &[],
+            exit_in(
+                "TEST 12: verify phase checking for kong.response.exit, admin_api, with no body",
+                "r12",
+                "access",
+                "200",
+                "",
+            ),
+        ),
+    ];
+    common::kong::run("t/01-pdk/08-response/00-phase_checks.t", gw, c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_service_request_phase_checks() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let gw = Gateway::spawn_with(tmp.path(), 1, &[], &[]);
+    let gw = Gateway::start_logged(1);
     // The checks send the request to `/` (`set_path`): the upstream is there.
-    let b = vec![checked(
+    let block = checked(
         "TEST 1: verify phase checking in kong.service.request",
+        "s1",
         SERVICE_REQUEST,
     )
-    .upstream_at("/")];
+    .upstream_at("/");
     common::kong::run(
         "t/01-pdk/06-service-request/00-phase_checks.t",
         gw,
-        cases(b),
+        vec![logged("s1", &["done"], block)],
     )
     .await;
 }

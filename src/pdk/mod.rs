@@ -17,6 +17,7 @@ mod ctx;
 mod glue;
 mod log;
 mod ngx;
+mod phases;
 mod request;
 mod response;
 mod router;
@@ -36,6 +37,7 @@ use lua_stdlib::{Callback, CallbackReturn, Context, Error, Execution, Stack, Tab
 use crate::entities::{Route, Service};
 
 pub use ctx::LuaTables;
+pub(crate) use phases::{only_in, Phases};
 pub(crate) use response::warn_framing_ignored;
 
 /// Kong's request phases, in the order a request goes through them.
@@ -281,10 +283,6 @@ const CERTIFICATE_PHASE_PDK: &[&str] = &[
     "server_name",
 ];
 
-/// Kong's "request" phases, as its phase error lists them.
-const REQUEST_PHASES: &str =
-    "rewrite, access, balancer, response, header_filter, body_filter, log, admin_api";
-
 /// The current request, shared by all PDK callbacks of one VM (boxed: the
 /// runner moves it in and out at every slice).
 pub type RequestCell = Rc<RefCell<Option<Box<RequestContext>>>>;
@@ -376,12 +374,7 @@ pub(crate) fn add_with<'gc, D: Copy + 'static>(
             return Err(lua_error(ctx, &format!("{name}: no request in progress")));
         };
         if req.phase == Phase::Certificate && !CERTIFICATE_PHASE_PDK.contains(&name) {
-            return Err(lua_error(
-                ctx,
-                &format!(
-                    "function cannot be called in certificate phase (only in: {REQUEST_PHASES})"
-                ),
-            ));
+            return Err(lua_error(ctx, &Phases::REQUEST.error(req.phase)));
         }
         f(data, ctx, &mut exec, &mut stack, req)?;
         if req.leave_function {
@@ -441,26 +434,6 @@ fn add_ngx_req_header_functions<'gc>(ctx: Context<'gc>, t: Table<'gc>, cell: &Re
 
 pub(crate) fn lua_error<'gc>(ctx: Context<'gc>, msg: &str) -> Error<'gc> {
     Error::from_value(Value::String(ctx.intern(msg.as_bytes())))
-}
-
-/// Kong's phase check: "function cannot be called in X phase (only in: …)".
-pub(crate) fn only_in<'gc>(
-    ctx: Context<'gc>,
-    req: &RequestContext,
-    allowed: &[Phase],
-) -> Result<(), Error<'gc>> {
-    if allowed.contains(&req.phase) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(|p| p.name()).collect();
-    Err(lua_error(
-        ctx,
-        &format!(
-            "function cannot be called in {} phase (only in: {})",
-            req.phase.name(),
-            names.join(", ")
-        ),
-    ))
 }
 
 /// Whether `b` may appear in a request line as given: not a control

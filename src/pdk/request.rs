@@ -9,11 +9,15 @@ use super::body::{form_fields, multipart_boundary, multipart_fields};
 use super::configuration::client_body_buffer_size;
 use super::glue::{self, Glue};
 use super::{
-    add, arg_string, checks, lua_error, name_arg, only_in, Phase, RequestCell, RequestContext,
+    add, arg_string, checks, lua_error, name_arg, only_in, Phases, RequestCell, RequestContext,
 };
 
 /// Where the body can be read (Kong's `before_content`).
-const BODY_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
+const BODY_PHASES: Phases = Phases::REWRITE
+    .or(Phases::ACCESS)
+    .or(Phases::RESPONSE)
+    .or(Phases::ERROR)
+    .or(Phases::ADMIN_API);
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";

@@ -10,18 +10,20 @@ use serde_json::Map;
 
 use super::checks::{self, Names, MAX_STATUS, MIN_ERR_STATUS, MIN_STATUS};
 use super::{
-    add, lua_error, name_arg, only_in, Exit, ExitBody, Phase, RequestCell, RequestContext,
+    add, lua_error, name_arg, only_in, Exit, ExitBody, Phase, Phases, RequestCell, RequestContext,
 };
 
-const EXIT_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
-const SET_PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access, Phase::HeaderFilter];
+/// Kong's `rewrite_access_header`: the response can still be changed.
+const SET_PHASES: Phases = Phases::REWRITE_ACCESS_HEADER;
 /// Kong's `header_body_log`: the response is readable once it exists.
-const READ_PHASES: &[Phase] = &[Phase::HeaderFilter, Phase::BodyFilter, Phase::Log];
+const READ_PHASES: Phases = Phases::HEADER_BODY_LOG;
+/// The raw body is a body_filter's chunk.
+const BODY_PHASES: Phases = Phases::BODY_FILTER;
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "exit", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, EXIT_PHASES)?;
+        only_in(ctx, req, SET_PHASES)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
         let body = stack.get(1);
         if !matches!(body, Value::Nil | Value::String(_) | Value::Table(_)) {
@@ -54,7 +56,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "error", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, EXIT_PHASES)?;
+        only_in(ctx, req, SET_PHASES)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_ERR_STATUS, MAX_STATUS)?;
         let message = match stack.get(1) {
             Value::Nil => error_message(status),
@@ -100,6 +102,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_source", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, READ_PHASES)?;
         stack.replace(ctx, ctx.intern(req.response_source.as_bytes()));
         Ok(())
     });
@@ -183,8 +186,6 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     super::set(ctx, kong, "response", t);
 }
-
-const BODY_PHASES: &[Phase] = &[Phase::BodyFilter];
 
 /// `kong.response.get_raw_body` in body_filter, as Kong's: chunks are
 /// buffered (and not sent) until the last one, which then carries the

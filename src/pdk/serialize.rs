@@ -8,7 +8,7 @@ use std::time::Instant;
 use lua_stdlib::{Context, Error, Table, Value};
 
 use super::{
-    add, headers_table, lua_error, only_in, request, Phase, RequestCell, RequestContext,
+    add, headers_table, lua_error, only_in, request, Phases, RequestCell, RequestContext,
     SerializeMode, SerializeValue,
 };
 
@@ -17,13 +17,12 @@ use super::{
 const MAX_DEPTH: usize = 32;
 
 /// Kong's `phases_with_ctx` for `set_serialize_value`.
-const WITH_CTX: &[Phase] = &[
-    Phase::Rewrite,
-    Phase::Access,
-    Phase::HeaderFilter,
-    Phase::BodyFilter,
-    Phase::Log,
-];
+const WITH_CTX: Phases = Phases::REWRITE
+    .or(Phases::ACCESS)
+    .or(Phases::HEADER_FILTER)
+    .or(Phases::RESPONSE)
+    .or(Phases::BODY_FILTER)
+    .or(Phases::LOG);
 
 /// Adds `serialize` and `set_serialize_value` to `kong.log` (made by
 /// `log::install`).
@@ -66,7 +65,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         },
     );
     add(ctx, log, "serialize", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, &[Phase::Log])?;
+        only_in(ctx, req, Phases::LOG)?;
         let root = serialize(ctx, req)?;
         stack.replace(ctx, root);
         Ok(())

@@ -8,16 +8,20 @@ use lua_stdlib::{ext, Context, Table, Value};
 
 use super::checks::{self, Names};
 use super::{
-    add, lua_error, name_arg, only_in, request_line_arg, request_line_safe, Phase, RequestCell,
+    add, lua_error, name_arg, only_in, request_line_arg, request_line_safe, Phases, RequestCell,
 };
 
-pub(super) const PHASES: &[Phase] = &[Phase::Rewrite, Phase::Access];
+/// Kong's `access_and_rewrite`.
+pub(super) const PHASES: Phases = Phases::REWRITE.or(Phases::ACCESS);
+/// Kong's `access_rewrite_balancer` (`set_scheme`, `set_path`, `set_header`,
+/// `set_raw_body`).
+const WITH_BALANCER: Phases = PHASES.or(Phases::BALANCER);
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let service = ctx.new_table();
     let t = ctx.new_table();
     add(ctx, t, "set_path", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
+        only_in(ctx, req, WITH_BALANCER)?;
         let path = checks::string_arg(ctx, stack.get(0), "path")?;
         if path.first() != Some(&b'/') {
             return Err(lua_error(ctx, "path must start with /"));
@@ -57,7 +61,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "set_scheme", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
+        only_in(ctx, req, WITH_BALANCER)?;
         let scheme = checks::string_arg(ctx, stack.get(0), "scheme")?;
         req.upstream_https = Some(match scheme.as_slice() {
             b"http" => false,
@@ -77,7 +81,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "set_raw_body", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
+        only_in(ctx, req, WITH_BALANCER)?;
         let body = checks::string_arg(ctx, stack.get(0), "body")?;
         req.upstream_body = Some(body.into());
         stack.clear();
@@ -87,7 +91,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     // `Host` is the upstream's Host (Kong sets `ngx.var.upstream_host`),
     // not the client's, which stays what the PDK and X-Forwarded-Host see.
     add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, PHASES)?;
+        only_in(ctx, req, WITH_BALANCER)?;
         let header = checks::validate_header(ctx, Names::Request, stack.get(0), stack.get(1))?;
         set_upstream_header(ctx, req, header, false)?;
         stack.clear();
@@ -202,7 +206,11 @@ fn escape_path(path: &[u8]) -> String {
     out
 }
 
-const RESPONSE_PHASES: &[Phase] = &[Phase::HeaderFilter, Phase::BodyFilter, Phase::Log];
+/// Kong's `header_body_log` for `kong.service.response`.
+const RESPONSE_PHASES: Phases = Phases::RESPONSE
+    .or(Phases::HEADER_FILTER)
+    .or(Phases::BODY_FILTER)
+    .or(Phases::LOG);
 
 /// `kong.service.response`: the service's response as it arrived, before
 /// functions changed it; nothing when the response did not come from the
