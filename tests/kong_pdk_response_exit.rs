@@ -337,3 +337,56 @@ async fn kong_pdk_response_exit() {
     );
     common::kong::run(F, gw, c).await;
 }
+
+/// nginx's own page for a status Kong's `error_page` does not send to
+/// its handler, as Kong's build sends it (no server line).
+fn nginx_page(title: &str) -> String {
+    format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n\
+         <center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+/// Not a Kong spec case: what a function's `ngx.exit(status)` sends when
+/// it printed nothing, as Kong's nginx sends it. The statuses Kong's
+/// `error_page` lists get its error handler's message (494 is answered
+/// 400, `kong/error_handlers.lua`); the others nginx has a page for get
+/// that HTML page, headers the function set kept; the rest no body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ngx_exit_without_output_sends_kongs_and_nginxs_pages() {
+    let gw = Gateway::start();
+    exit_route(&gw, "x494", "return ngx.exit(494)").await;
+    let r = get_raw(&gw, "/x494").await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("\"Request header or cookie too large\""),
+        "{}",
+        r.body
+    );
+    exit_route(&gw, "x404", "return ngx.exit(ngx.HTTP_NOT_FOUND)").await;
+    let r = get_raw(&gw, "/x404").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("\"Not found\""), "{}", r.body);
+
+    exit_route(
+        &gw,
+        "x401",
+        "ngx.header['WWW-Authenticate'] = 'Basic' return ngx.exit(401)",
+    )
+    .await;
+    let r = get_raw(&gw, "/x401").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.one("content-type"), Some("text/html"));
+    assert_eq!(r.one("www-authenticate"), Some("Basic"));
+    assert_eq!(r.body, nginx_page("401 Authorization Required"));
+    for (status, title) in [(403, "403 Forbidden"), (429, "429 Too Many Requests")] {
+        let name = format!("x{status}");
+        exit_route(&gw, &name, &format!("return ngx.exit({status})")).await;
+        let r = get_raw(&gw, &format!("/{name}")).await;
+        assert_eq!((r.status, r.body), (status, nginx_page(title)));
+    }
+
+    exit_route(&gw, "x418", "return ngx.exit(418)").await;
+    let r = get_raw(&gw, "/x418").await;
+    assert_eq!((r.status, r.body.as_str()), (418, ""));
+}

@@ -8,16 +8,87 @@ use std::rc::Rc;
 use lua_stdlib::{ext, Callback, CallbackReturn, Context, Table, Value};
 
 use super::checks::{self, MAX_STATUS, MIN_STATUS};
-use super::response::{default_message, finish};
+use super::response::finish;
 use super::{
     add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error,
     name_arg, request_line_arg, Exit, ExitBody, RequestCell,
 };
 
-/// Statuses for which nginx serves Kong's error page when nothing was printed.
-const ERROR_PAGES: &[u16] = &[
-    400, 404, 405, 408, 411, 412, 413, 414, 417, 494, 500, 502, 503, 504,
+/// `ngx.exit(status)` with nothing printed: the statuses Kong's nginx
+/// sends to its error handler (`error_page` in Kong's template) and that
+/// handler's messages (`kong/error_handlers.lua`); the page is Kong's, in
+/// the format the client accepts.
+const KONG_ERROR_PAGES: &[(u16, &str)] = &[
+    (400, "Bad request"),
+    (404, "Not found"),
+    (405, "Method not allowed"),
+    (408, "Request timeout"),
+    (411, "Length required"),
+    (412, "Precondition failed"),
+    (413, "Payload too large"),
+    (414, "URI too long"),
+    (417, "Expectation failed"),
+    (494, "Request header or cookie too large"),
+    (500, "An unexpected error occurred"),
+    (
+        502,
+        "An invalid response was received from the upstream server",
+    ),
+    (503, "The upstream server is currently unavailable"),
+    (504, "The upstream server is timing out"),
 ];
+
+/// The other statuses nginx has a page of its own for, and the page's
+/// title; any other status is sent with no body, as by nginx.
+const NGINX_PAGES: &[(u16, &str)] = &[
+    (301, "301 Moved Permanently"),
+    (302, "302 Found"),
+    (303, "303 See Other"),
+    (307, "307 Temporary Redirect"),
+    (308, "308 Permanent Redirect"),
+    (401, "401 Authorization Required"),
+    (402, "402 Payment Required"),
+    (403, "403 Forbidden"),
+    (406, "406 Not Acceptable"),
+    (409, "409 Conflict"),
+    (410, "410 Gone"),
+    (415, "415 Unsupported Media Type"),
+    (416, "416 Requested Range Not Satisfiable"),
+    (421, "421 Misdirected Request"),
+    (429, "429 Too Many Requests"),
+    (498, "404 Not Found"),
+    (501, "501 Not Implemented"),
+    (505, "505 HTTP Version Not Supported"),
+    (507, "507 Insufficient Storage"),
+];
+
+/// What `ngx.exit(status)` sends when nothing was printed: Kong's error
+/// page (494 is answered 400, as Kong's handler does), nginx's HTML page
+/// (Kong's build leaves out nginx's server line), or no body.
+fn unprinted_exit(status: u16, headers: &mut http::HeaderMap) -> (u16, ExitBody) {
+    let page = |table: &[(u16, &'static str)]| {
+        table
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, text)| *text)
+    };
+    if let Some(message) = page(KONG_ERROR_PAGES) {
+        let status = if status == 494 { 400 } else { status };
+        return (status, ExitBody::KongError(message.to_string()));
+    }
+    let Some(title) = page(NGINX_PAGES) else {
+        return (status, ExitBody::Bytes(bytes::Bytes::new()));
+    };
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html"),
+    );
+    let html = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n\
+         <center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    );
+    (status, ExitBody::Bytes(html.into()))
+}
 
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let ngx = ctx.new_table();
@@ -82,14 +153,15 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         } else {
             status
         };
-        let body = if !req.printed.is_empty() {
-            ExitBody::Bytes(std::mem::take(&mut req.printed).into())
-        } else if ERROR_PAGES.contains(&status) {
-            ExitBody::KongError(default_message(status).to_string())
+        let mut headers = std::mem::take(&mut req.response_headers);
+        let (status, body) = if !req.printed.is_empty() {
+            (
+                status,
+                ExitBody::Bytes(std::mem::take(&mut req.printed).into()),
+            )
         } else {
-            ExitBody::Bytes(bytes::Bytes::new())
+            unprinted_exit(status, &mut headers)
         };
-        let headers = std::mem::take(&mut req.response_headers);
         finish(
             req,
             Exit {

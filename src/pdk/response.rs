@@ -459,29 +459,3 @@ fn error_message(status: u16) -> String {
     };
     known.to_string()
 }
-
-/// The error handler's messages (`ngx.exit(status)` without a body; Kong's
-/// `error_handlers.lua`).
-pub(crate) fn default_message(status: u16) -> &'static str {
-    match status {
-        400 => "Bad request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not found",
-        405 => "Method not allowed",
-        408 => "Request timeout",
-        409 => "Conflict",
-        411 => "Length required",
-        412 => "Precondition failed",
-        413 => "Payload too large",
-        414 => "URI too long",
-        415 => "Unsupported media type",
-        417 => "Expectation failed",
-        429 => "API rate limit exceeded",
-        500 => "An unexpected error occurred",
-        502 => "An invalid response was received from the upstream server",
-        503 => "The upstream server is currently unavailable",
-        504 => "The upstream server is timing out",
-        _ => "The upstream server responded with an error",
-    }
-}
