@@ -1,20 +1,24 @@
-//! Kong's `t/01-pdk/08-response/00-phase_checks.t` and
-//! `t/01-pdk/06-service-request/00-phase_checks.t`, the phases in which
-//! each `kong.response` / `kong.service.request` function may be called.
-//! TEST 1 of each is one Lua checker run in each phase of a route
-//! (`tests/common/pdk.rs`): every entry of Kong's table whose answer for
-//! the phase is decided by the PDK is called under `pcall`, a call that
-//! succeeds where Kong raises (or the other way round) is reported, and
-//! so is a refusal whose text is not Kong's `function cannot be called in
-//! X phase (only in: …)` with Kong's whole phase list. The response
-//! file's TEST 2-12 call `kong.response.exit` in one phase each; as in
-//! Kong (`no_error_log [error]`), the checker logs what went wrong, and
-//! the test reads the gateway's log and the response the exit made.
+//! Kong's `00-phase_checks.t` for `t/01-pdk/08-response`,
+//! `06-service-request`, `07-service-response` and `13-router`: the
+//! phases in which each function of the module may be called. TEST 1 of
+//! each is one Lua checker run in each phase (`tests/common/pdk.rs`):
+//! access, header_filter, body_filter and log of one route, and rewrite
+//! (a global function's, as Kong runs rewrite) for a second request.
+//! Every entry of Kong's table whose answer for the phase is decided by
+//! the PDK is called under `pcall`; a call that succeeds where Kong raises
+//! (or the other way round) is reported, and so is a refusal whose text
+//! is not Kong's `function cannot be called in X phase (only in: …)`
+//! with Kong's whole phase list. 08-response's TEST 2-12 call
+//! `kong.response.exit` in one phase each; as in Kong (`no_error_log
+//! [error]`), the checker logs what went wrong, and the test reads the
+//! gateway's log and the response the exit made.
 //!
 //! | file | Kong's blocks | ported | passing | n/a |
 //! |---|---|---|---|---|
 //! | 08-response/00-phase_checks.t | 12 | 12 | 12 | 0 |
 //! | 06-service-request/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 07-service-response/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 13-router/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //!
 //! Kong's checker calls each function twice, with OpenResty's answer and
 //! with the PDK's phase check; a function here has only the second, so an
@@ -22,13 +26,12 @@
 //! expected to raise, and "pending" entries are not checked. Columns of
 //! phases no function runs in are not checked: `init_worker`,
 //! `certificate` (`tests/tls.rs` covers it), `response` (Kong's own
-//! content phase) and `admin_api` (TEST 1); TEST 1's `rewrite` column is
-//! not checked either (Kong runs rewrite for global plugins only; TEST
-//! 4-6 call `exit` there). `exit` and `error` end the request, so TEST 1
-//! checks them where they raise; TEST 2-12 check where they succeed.
+//! content phase) and `admin_api` (TEST 1). `exit` and `error` end the
+//! request, so TEST 1 checks them where they raise; TEST 2-12 check
+//! where they succeed.
 //!
-//! Adapted: TEST 10-12 run Kong's checker for its `admin_api` phase
-//! (Kong's Admin API, where no function runs) from an
+//! Adapted: 08-response's TEST 10-12 run Kong's checker for its
+//! `admin_api` phase (Kong's Admin API, where no function runs) from an
 //! `access_by_lua_block`: here the same calls are a function's in access.
 //! The upstream answers "upstream\n" (Kong's `return 200` is empty) so a
 //! response the exit made can be told from the upstream's. TEST 2's
@@ -37,6 +40,9 @@
 //! `kong.service.request`'s `enable_buffering` does not exist yet; its
 //! entry is left out. `enable_tls` and `disable_tls` are "forced false"
 //! in every HTTP phase (they belong to the stream subsystem): not checked.
+//! 07-service-response's `get_raw_body` and `get_body` are "pending" in
+//! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
+//! its two entries.
 
 mod common;
 
@@ -52,57 +58,75 @@ const SETS: &str = r#"local RAH = "rewrite, access, balancer, response, header_f
 local HBL = "response, header_filter, body_filter, log, error, admin_api"
 local BF = "body_filter"
 local RA = "rewrite, access"
-local RAB = "rewrite, access, balancer""#;
+local RAB = "rewrite, access, balancer"
+local SR = "response, header_filter, body_filter, log"
+local RT = "access, response, header_filter, body_filter, log""#;
 
 /// 08-response's table for TEST 1: method, arguments, the answer in
-/// access, header_filter, body_filter and log (`nil`: not checked), and
-/// the phases Kong's refusal lists.
+/// rewrite, access, header_filter, body_filter and log (`nil`: not
+/// checked), and the phases Kong's refusal lists.
 const RESPONSE: &str = r#"local data = {
-    { "get_status", {}, false, true, true, true, HBL },
-    { "get_header", { "X-Foo" }, false, true, true, true, HBL },
-    { "get_headers", {}, false, true, true, true, HBL },
-    { "get_headers", { 100 }, false, true, true, true, HBL },
-    { "set_status", { 200 }, true, true, false, false, RAH },
-    { "set_header", { "X-Foo", "bar" }, true, true, false, false, RAH },
-    { "add_header", { "X-Foo", "bar" }, true, true, false, false, RAH },
-    { "clear_header", { "X-Foo" }, true, true, false, false, RAH },
-    { "set_headers", { { ["X-Foo"] = "bar" } }, true, true, false, false, RAH },
-    { "exit", { 200, "Hello, world" }, nil, nil, false, false, RAH },
-    { "get_source", {}, false, true, true, true, HBL },
-    { "error", { 500 }, nil, nil, false, false, RAH },
-    { "get_raw_body", {}, false, false, true, false, BF },
-    { "set_raw_body", { "lorem, ipsum" }, false, false, true, false, BF },
+    { "get_status", {}, false, false, true, true, true, HBL },
+    { "get_header", { "X-Foo" }, false, false, true, true, true, HBL },
+    { "get_headers", {}, false, false, true, true, true, HBL },
+    { "get_headers", { 100 }, false, false, true, true, true, HBL },
+    { "set_status", { 200 }, true, true, true, false, false, RAH },
+    { "set_header", { "X-Foo", "bar" }, true, true, true, false, false, RAH },
+    { "add_header", { "X-Foo", "bar" }, true, true, true, false, false, RAH },
+    { "clear_header", { "X-Foo" }, true, true, true, false, false, RAH },
+    { "set_headers", { { ["X-Foo"] = "bar" } }, true, true, true, false, false, RAH },
+    { "exit", { 200, "Hello, world" }, nil, nil, nil, false, false, RAH },
+    { "get_source", {}, false, false, true, true, true, HBL },
+    { "error", { 500 }, nil, nil, nil, false, false, RAH },
+    { "get_raw_body", {}, false, false, false, true, false, BF },
+    { "set_raw_body", { "lorem, ipsum" }, false, false, false, true, false, BF },
 }
 local module = kong.response"#;
 
 /// 06-service-request's table, as [`RESPONSE`].
 const SERVICE_REQUEST: &str = r#"local data = {
-    { "set_scheme", { "http" }, true, false, false, false, RAB },
-    { "set_method", { "GET" }, true, false, false, false, RA },
-    { "set_path", { "/" }, true, false, false, false, RAB },
-    { "set_raw_query", { "foo=bar&baz=bla" }, true, false, false, false, RA },
-    { "set_query", { { foo = "bar", baz = "bla" } }, true, false, false, false, RA },
-    { "clear_query_arg", { "foo" }, true, false, false, false, RA },
-    { "set_header", { "X-Foo", "bar" }, true, false, false, false, RAB },
-    { "add_header", { "X-Foo", "bar" }, true, false, false, false, RA },
-    { "clear_header", { "X-Foo" }, true, false, false, false, RA },
-    { "set_headers", { { ["X-Foo"] = "bar" } }, true, false, false, false, RA },
-    { "set_raw_body", { "foo" }, true, false, false, false, RAB },
-    { "set_body", { { foo = "bar" }, "application/json" }, true, false, false, false, RA },
+    { "set_scheme", { "http" }, true, true, false, false, false, RAB },
+    { "set_method", { "GET" }, true, true, false, false, false, RA },
+    { "set_path", { "/" }, true, true, false, false, false, RAB },
+    { "set_raw_query", { "foo=bar&baz=bla" }, true, true, false, false, false, RA },
+    { "set_query", { { foo = "bar", baz = "bla" } }, true, true, false, false, false, RA },
+    { "clear_query_arg", { "foo" }, true, true, false, false, false, RA },
+    { "set_header", { "X-Foo", "bar" }, true, true, false, false, false, RAB },
+    { "add_header", { "X-Foo", "bar" }, true, true, false, false, false, RA },
+    { "clear_header", { "X-Foo" }, true, true, false, false, false, RA },
+    { "set_headers", { { ["X-Foo"] = "bar" } }, true, true, false, false, false, RA },
+    { "set_raw_body", { "foo" }, true, true, false, false, false, RAB },
+    { "set_body", { { foo = "bar" }, "application/json" }, true, true, false, false, false, RA },
 }
 local module = kong.service.request"#;
+
+/// 07-service-response's table, as [`RESPONSE`] (`get_raw_body` and
+/// `get_body` are "pending" in every phase).
+const SERVICE_RESPONSE: &str = r#"local data = {
+    { "get_status", {}, false, false, true, true, true, SR },
+    { "get_headers", {}, false, false, true, true, true, SR },
+    { "get_header", { "Host" }, false, false, true, true, true, SR },
+}
+local module = kong.service.response"#;
+
+/// 13-router's table, as [`RESPONSE`].
+const ROUTER: &str = r#"local data = {
+    { "get_route", {}, false, true, true, true, true, RT },
+    { "get_service", {}, false, true, true, true, true, RT },
+}
+local module = kong.router"#;
 
 /// Calls every entry of `data` that has an answer for this phase; `bad`
 /// lists the calls that answered otherwise than Kong (log starts afresh:
 /// the earlier phases' list was sent in the body).
-const CHECK: &str = r#"local column = { access = 3, header_filter = 4, body_filter = 5, log = 6 }
+const CHECK: &str = r#"local column = { rewrite = 3, access = 4, header_filter = 5, body_filter = 6, log = 7 }
 local phase = ngx.get_phase()
 local bad = (phase ~= "log" and ngx.ctx.bad) or {}
 for _, d in ipairs(data) do
     local want = d[column[phase]]
     if want ~= nil then
         local ok, err = pcall(module[d[1]], table.unpack(d[2]))
-        local refused = "function cannot be called in " .. phase .. " phase (only in: " .. d[7] .. ")"
+        local refused = "function cannot be called in " .. phase .. " phase (only in: " .. d[8] .. ")"
         if ok ~= want or (not ok and err ~= refused) then
             bad[#bad + 1] = phase .. " " .. d[1] .. ": " .. tostring(err)
         end
@@ -110,23 +134,29 @@ for _, d in ipairs(data) do
 end
 ngx.ctx.bad = bad"#;
 
-/// A route whose access, header_filter, body_filter and log run
-/// `table`'s checks; the body is "ok" or the calls that answered
-/// otherwise, and log's go to the gateway's log.
-fn checked(title: &str, tag: &str, table: &str) -> Block {
+/// Two requests: one to a route whose access, header_filter, body_filter
+/// and log run `table`'s checks (the body is "ok" or the calls that
+/// answered otherwise, and log's go to the gateway's log), and one whose
+/// rewrite (a global function's) runs them and answers the same way.
+fn checked(title: &str, tag: &str, table: &str) -> Vec<Block> {
     let checker = format!("{SETS}\n{table}\n{CHECK}");
-    let body_filter = format!(
-        "{checker}\nngx.arg[1] = #bad == 0 and \"ok\" or table.concat(bad, \"\\n\")\nngx.arg[2] = true"
-    );
+    let verdict = "#bad == 0 and \"ok\" or table.concat(bad, \"\\n\")";
+    let body_filter = format!("{checker}\nngx.arg[1] = {verdict}\nngx.arg[2] = true");
     let log = format!(
         "{checker}\nfor _, line in ipairs(bad) do kong.log.err(\"PHASECHECK {tag} BAD \", line) end\n\
          kong.log.warn(\"PHASECHECK {tag} done\")"
     );
-    Block::new(title, &checker, "ok")
-        .upstream("")
-        .also("header_filter", &checker)
-        .also("body_filter", &body_filter)
-        .also("log", &log)
+    let rewrite = format!("{checker}\nreturn kong.response.exit(200, {verdict})");
+    vec![
+        Block::new(title, &checker, "ok")
+            .upstream("")
+            .also("header_filter", &checker)
+            .also("body_filter", &body_filter)
+            .also("log", &log),
+        Block::new(title, &rewrite, "ok")
+            .phase("rewrite")
+            .upstream(""),
+    ]
 }
 
 /// `kong.response.exit(args)` in the phase it runs in: Kong's answer is
@@ -176,14 +206,18 @@ fn exit_in(title: &str, tag: &str, phase: &'static str, args: &str, want: &str) 
         .upstream(UPSTREAM)
 }
 
-/// `block`'s case, then the gateway's log: every `markers` line of `tag`
-/// was written and no "BAD" one.
-fn logged(tag: &'static str, markers: &'static [&'static str], block: Block) -> Case {
-    let (title, run) = cases(vec![block]).remove(0);
+/// `blocks`' requests, in order, as one case, then the gateway's log:
+/// every `markers` line of `tag` was written and no "BAD" one.
+fn logged(tag: &'static str, markers: &'static [&'static str], blocks: Vec<Block>) -> Case {
+    let runs = cases(blocks);
+    let title = runs[0].0.clone();
+    let runs: Vec<_> = runs.into_iter().map(|(_, run)| run).collect();
     let case = move |gw: Arc<Gateway>| -> CaseFuture {
-        let sent = run(gw.clone());
+        let sent: Vec<CaseFuture> = runs.iter().map(|run| run(gw.clone())).collect();
         Box::pin(async move {
-            sent.await;
+            for request in sent {
+                request.await;
+            }
             let line = |m: &str| format!("PHASECHECK {tag} {m}");
             let mut log = gw.log_text();
             for _ in 0..200 {
@@ -219,121 +253,121 @@ async fn kong_pdk_response_phase_checks() {
         logged(
             "r2",
             filters,
-            exit_in_filters(
+            vec![exit_in_filters(
                 "TEST 2: verify phase checking for kong.response.exit with table, failing phases",
                 "r2",
                 "200, { message = \"Hello\" }",
                 None,
-            ),
+            )],
         ),
         logged(
             "r3",
             filters,
-            exit_in_filters(
+            vec![exit_in_filters(
                 "TEST 3: verify phase checking for kong.response.exit and with no body, failing phases",
                 "r3",
                 "200",
                 Some(true),
-            ),
+            )],
         ),
         logged(
             "r4",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 4: verify phase checking for kong.response.exit, rewrite, with plain string",
                 "r4",
                 "rewrite",
                 "200, \"Hello\"",
                 "Hello",
-            ),
+            )],
         ),
         logged(
             "r5",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 5: verify phase checking for kong.response.exit, rewrite, with tables",
                 "r5",
                 "rewrite",
                 TABLE,
                 TABLE_BODY,
-            ),
+            )],
         ),
         logged(
             "r6",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 6: verify phase checking for kong.response.exit, rewrite, with no body",
                 "r6",
                 "rewrite",
                 "200",
                 "",
-            ),
+            )],
         ),
         logged(
             "r7",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 7: verify phase checking for kong.response.exit, access, with plain string",
                 "r7",
                 "access",
                 "200, \"Hello\"",
                 "Hello",
-            ),
+            )],
         ),
         logged(
             "r8",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 8: verify phase checking for kong.response.exit, access, with tables",
                 "r8",
                 "access",
                 TABLE,
                 TABLE_BODY,
-            ),
+            )],
         ),
         logged(
             "r9",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 9: verify phase checking for kong.response.exit, access, with no body",
                 "r9",
                 "access",
                 "200",
                 "",
-            ),
+            )],
         ),
         logged(
             "r10",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 10: verify phase checking for kong.response.exit, admin_api, with plain string",
                 "r10",
                 "access",
                 "200, \"Hello\"",
                 "Hello",
-            ),
+            )],
         ),
         logged(
             "r11",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 11: verify phase checking for kong.response.exit, admin_api, with tables",
                 "r11",
                 "access",
                 TABLE,
                 TABLE_BODY,
-            ),
+            )],
         ),
         logged(
             "r12",
             &[],
-            exit_in(
+            vec![exit_in(
                 "TEST 12: verify phase checking for kong.response.exit, admin_api, with no body",
                 "r12",
                 "access",
                 "200",
                 "",
-            ),
+            )],
         ),
     ];
     common::kong::run("t/01-pdk/08-response/00-phase_checks.t", gw, c).await;
@@ -343,16 +377,48 @@ async fn kong_pdk_response_phase_checks() {
 async fn kong_pdk_service_request_phase_checks() {
     let gw = Gateway::start_logged(1);
     // The checks send the request to `/` (`set_path`): the upstream is there.
-    let block = checked(
+    let mut blocks = checked(
         "TEST 1: verify phase checking in kong.service.request",
         "s1",
         SERVICE_REQUEST,
-    )
-    .upstream_at("/");
+    );
+    blocks[0] = blocks[0].clone().upstream_at("/");
     common::kong::run(
         "t/01-pdk/06-service-request/00-phase_checks.t",
         gw,
-        vec![logged("s1", &["done"], block)],
+        vec![logged("s1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_service_response_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked(
+        "TEST 1: verify phase checking in kong.service.response",
+        "sr1",
+        SERVICE_RESPONSE,
+    );
+    common::kong::run(
+        "t/01-pdk/07-service-response/00-phase_checks.t",
+        gw,
+        vec![logged("sr1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_router_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked(
+        "TEST 1: verify phase checking in kong.router",
+        "rt1",
+        ROUTER,
+    );
+    common::kong::run(
+        "t/01-pdk/13-router/00-phase_checks.t",
+        gw,
+        vec![logged("rt1", &["done"], blocks)],
     )
     .await;
 }

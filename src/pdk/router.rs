@@ -3,11 +3,19 @@
 
 use lua_stdlib::{Context, Table, Value};
 
-use super::{add, RequestCell};
+use super::{add, only_in, Phases, RequestCell};
+
+/// Kong's `ROUTER_PHASES`: the route is known from access on.
+const ROUTER_PHASES: Phases = Phases::ACCESS
+    .or(Phases::HEADER_FILTER)
+    .or(Phases::RESPONSE)
+    .or(Phases::BODY_FILTER)
+    .or(Phases::LOG);
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "get_route", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, ROUTER_PHASES)?;
         let v = req
             .route
             .as_ref()
@@ -16,6 +24,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_service", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, ROUTER_PHASES)?;
         let v = req
             .service
             .as_ref()
