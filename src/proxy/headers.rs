@@ -93,48 +93,60 @@ pub fn latency_value(elapsed: Duration) -> HeaderValue {
     }
 }
 
-/// The hop-by-hop headers of a response (besides what `Connection` lists).
-fn hop_by_hop(name: &HeaderName) -> bool {
-    name == CONNECTION
-        || name == TRANSFER_ENCODING
-        || name == UPGRADE
-        || name == TRAILER
-        || name == PROXY_AUTHENTICATE
-        || name == KEEP_ALIVE
-        || name == PROXY_CONNECTION
-}
+/// The hop-by-hop headers of a response (besides what `Connection`
+/// lists), `Connection` first.
+static HOP_BY_HOP: [&HeaderName; 7] = [
+    &CONNECTION,
+    &TRANSFER_ENCODING,
+    &UPGRADE,
+    &TRAILER,
+    &PROXY_AUTHENTICATE,
+    &KEEP_ALIVE,
+    &PROXY_CONNECTION,
+];
 
 /// Removes hop-by-hop headers from an upstream response: the fixed list and
-/// whatever `Connection` names. A response has few headers and usually
-/// none of these: one pass over its names decides, rather than a hashed
-/// lookup of each of the seven.
+/// whatever `Connection` names. One pass over the response's few names
+/// finds which are there, and only those are removed (a hashed lookup
+/// each): nginx sends `Connection` with every response, seldom another.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(hop_by_hop) {
-        return;
+    let mut present = [false; HOP_BY_HOP.len()];
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == name) {
+            present[i] = true;
+        }
     }
-    if let Some(conn) = headers.get(CONNECTION) {
-        // Rare: only clients that list extra headers pay for this.
-        if let Ok(list) = conn.to_str() {
-            let names: Vec<HeaderName> = list
-                .split(',')
-                .map(str::trim)
-                .filter(|t| {
-                    !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close")
-                })
-                .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-                .collect();
-            for n in names {
-                headers.remove(n);
+    if present[0] {
+        // `Connection` goes, with the headers it lists (rare: most say
+        // only `keep-alive` or `close`).
+        if let Some(conn) = headers.remove(CONNECTION) {
+            let v = conn.as_bytes();
+            if !v.eq_ignore_ascii_case(b"keep-alive") && !v.eq_ignore_ascii_case(b"close") {
+                remove_listed(headers, &conn);
             }
         }
-        headers.remove(CONNECTION);
     }
-    headers.remove(&KEEP_ALIVE);
-    headers.remove(&PROXY_CONNECTION);
-    headers.remove(TRANSFER_ENCODING);
-    headers.remove(UPGRADE);
-    headers.remove(TRAILER);
-    headers.remove(PROXY_AUTHENTICATE);
+    for (name, there) in HOP_BY_HOP[1..].iter().zip(&present[1..]) {
+        if *there {
+            headers.remove(*name);
+        }
+    }
+}
+
+/// Removes the headers a `Connection` value lists.
+fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
+    let Ok(list) = connection.to_str() else {
+        return;
+    };
+    let names: Vec<HeaderName> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for n in names {
+        headers.remove(n);
+    }
 }
 
 /// Removes the headers that frame a message or its connection
@@ -380,6 +392,16 @@ mod tests {
                 && h.get(CONNECTION).is_none()
                 && h.get("keep-alive").is_none()
         );
+        assert_eq!(h.get("x-kept").unwrap(), "1");
+        // Each of the fixed list, with `Connection: close`; the rest stays.
+        let mut h = HeaderMap::new();
+        for name in HOP_BY_HOP {
+            h.append(name, HeaderValue::from_static("chunked"));
+        }
+        h.insert(CONNECTION, HeaderValue::from_static("Close"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
         assert_eq!(h.get("x-kept").unwrap(), "1");
     }
 

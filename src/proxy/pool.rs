@@ -184,9 +184,12 @@ struct Idle {
     since: Instant,
 }
 
+/// Idle lists by pool key. Looked up twice per request (check-out, check-in):
+/// foldhash, seeded per process, rather than SipHash (~500 instructions a
+/// request less).
 #[derive(Default)]
 pub struct Pool {
-    idle: RefCell<HashMap<Box<str>, Vec<Idle>>>,
+    idle: RefCell<HashMap<Box<str>, Vec<Idle>, foldhash::fast::RandomState>>,
 }
 
 /// How an attempt to open a connection failed.
