@@ -37,8 +37,7 @@
 //! response the exit made can be told from the upstream's. TEST 2's
 //! `ngx.header["Content-Length"] = 0` is left out: it repairs nginx's
 //! answer after Kong's header_filter checks, which are "pending" there.
-//! `kong.service.request`'s `enable_buffering` does not exist yet; its
-//! entry is left out. `enable_tls` and `disable_tls` are "forced false"
+//! `kong.service.request`'s `enable_tls` and `disable_tls` are "forced false"
 //! in every HTTP phase (they belong to the stream subsystem): not checked.
 //! 07-service-response's `get_raw_body` and `get_body` are "pending" in
 //! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
@@ -85,6 +84,7 @@ local module = kong.response"#;
 
 /// 06-service-request's table, as [`RESPONSE`].
 const SERVICE_REQUEST: &str = r#"local data = {
+    { "enable_buffering", {}, true, true, false, false, false, RAB },
     { "set_scheme", { "http" }, true, true, false, false, false, RAB },
     { "set_method", { "GET" }, true, true, false, false, false, RA },
     { "set_path", { "/" }, true, true, false, false, false, RAB },

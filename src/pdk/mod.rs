@@ -135,6 +135,11 @@ pub struct RequestContext {
     /// The upstream scheme set by `kong.service.request.set_scheme`
     /// (`true`: https).
     pub upstream_https: Option<bool>,
+    /// `kong.service.request.enable_buffering` was called: the service's
+    /// whole body is read before `header_filter`.
+    pub buffered_proxying: bool,
+    /// That body (`kong.service.response.get_raw_body`).
+    pub service_body: Option<Bytes>,
     /// The service's response as it arrived (`kong.service.response.*`):
     /// `None` when the upstream was not called or did not answer.
     pub service_status: Option<u16>,
@@ -223,6 +228,8 @@ impl RequestContext {
             lua_tables: LuaTables::default(),
             upstream_host: None,
             upstream_https: None,
+            buffered_proxying: false,
+            service_body: None,
             service_status: None,
             service_headers: None,
             arg_chunk: Bytes::new(),
@@ -294,7 +301,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     set(ctx, kong, "version_num", 1000);
     request::install(ctx, env, kong, cell);
     response::install(ctx, kong, cell);
-    service::install(ctx, kong, cell);
+    service::install(ctx, env, kong, cell);
     client::install(ctx, kong, cell);
     router::install(ctx, kong, cell);
     log::install(ctx, env, kong, cell);

@@ -246,33 +246,74 @@ fn install_get_body<'gc>(
     request: Table<'gc>,
     cell: &RequestCell,
 ) {
+    install_body_decoder(ctx, globals, request, cell, |ctx, stack, req| {
+        only_in(ctx, req, BODY_PHASES)?;
+        let body = req.body.as_deref().unwrap_or_default();
+        let source = BodySource {
+            content_type: req.request.headers.get(http::header::CONTENT_TYPE),
+            form: if body.len() > client_body_buffer_size() {
+                Err("request body in temp file not supported".into())
+            } else {
+                Ok(body)
+            },
+            raw: raw_body(req, stack.get(2)),
+        };
+        prepare_body(ctx, stack, source)
+    });
+}
+
+/// Sets `get_body` in `module`: Kong's body decoding, over what
+/// `prepare` finds (`kong.request`'s body or the service's).
+pub(super) fn install_body_decoder<'gc>(
+    ctx: Context<'gc>,
+    globals: Table<'gc>,
+    module: Table<'gc>,
+    cell: &RequestCell,
+    prepare: BodyPreparer,
+) {
     let env = glue::private_env(ctx, globals);
     let _ = env.set(ctx, "cjson", lua_stdlib::ext::cjson::load_cjson_safe(ctx));
-    add(ctx, env, "prepare", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, BODY_PHASES)?;
-        prepare_body(ctx, stack, req)
-    });
-    let _ = request.set(ctx, "get_body", GET_BODY.load(ctx, env));
+    super::add_with(
+        ctx,
+        env,
+        "prepare",
+        cell,
+        prepare,
+        |prepare, ctx, _, stack, req| prepare(ctx, stack, req),
+    );
+    let _ = module.set(ctx, "get_body", GET_BODY.load(ctx, env));
+}
+
+/// Finds the body `get_body` decodes (see [`prepare_body`]).
+pub(super) type BodyPreparer =
+    for<'a> fn(Context<'a>, &mut Stack<'a, '_>, &mut RequestContext) -> Result<(), Error<'a>>;
+
+/// A body to decode: its `Content-Type` (unless the caller names one),
+/// and the body a form decodes and the one JSON and multipart decode, or
+/// why it cannot be read.
+pub(super) struct BodySource<'a> {
+    pub content_type: Option<&'a http::HeaderValue>,
+    pub form: Result<&'a [u8], String>,
+    pub raw: Result<&'a [u8], String>,
 }
 
 /// What the `get_body` glue does next: `"done", body, err, mime`,
 /// `"json", raw, mime` or `"error", message` (raised at the caller).
-fn prepare_body<'gc>(
+/// The arguments are Kong's `get_body(mimetype, max_args, …)`.
+pub(super) fn prepare_body<'gc>(
     ctx: Context<'gc>,
     stack: &mut Stack<'gc, '_>,
-    req: &RequestContext,
+    source: BodySource<'_>,
 ) -> Result<(), Error<'gc>> {
-    let (mimetype, max_args, max_file) = (stack.get(0), stack.get(1), stack.get(2));
+    let (mimetype, max_args) = (stack.get(0), stack.get(1));
     let content_type: Vec<u8> = match mimetype {
-        Value::Nil | Value::Boolean(false) => {
-            match req.request.headers.get(http::header::CONTENT_TYPE) {
-                Some(v) => v.as_bytes().to_vec(),
-                None => {
-                    stack.replace(ctx, ("done", Value::Nil, "missing content type"));
-                    return Ok(());
-                }
+        Value::Nil | Value::Boolean(false) => match source.content_type {
+            Some(v) => v.as_bytes().to_vec(),
+            None => {
+                stack.replace(ctx, ("done", Value::Nil, "missing content type"));
+                return Ok(());
             }
-        }
+        },
         Value::String(s) => s.as_bytes().to_vec(),
         Value::Integer(_) | Value::Number(_) => super::arg_bytes(stack, 0).unwrap_or_default(),
         other => {
@@ -320,12 +361,13 @@ fn prepare_body<'gc>(
                 return Ok(());
             }
         };
-        let body = req.body.as_deref().unwrap_or_default();
-        if body.len() > client_body_buffer_size() {
-            let e = "request body in temp file not supported".to_string();
-            done(stack, Value::Nil, Some(e), FORM);
-            return Ok(());
-        }
+        let body = match source.form {
+            Ok(body) => body,
+            Err(e) => {
+                done(stack, Value::Nil, Some(e), FORM);
+                return Ok(());
+            }
+        };
         let fields = form_fields(body, max).into_iter().map(|(k, v)| {
             let v = match v {
                 Some(v) => Value::String(ctx.intern(&v)),
@@ -335,12 +377,12 @@ fn prepare_body<'gc>(
         });
         done(stack, fields_table(ctx, fields).into(), None, FORM);
     } else if lower.starts_with(JSON.as_bytes()) {
-        match raw_body(req, max_file) {
+        match source.raw {
             Ok(raw) => stack.replace(ctx, ("json", ctx.intern(raw), JSON)),
             Err(e) => done(stack, Value::Nil, Some(e), JSON),
         }
     } else if lower.starts_with(MULTIPART.as_bytes()) {
-        match raw_body(req, max_file) {
+        match source.raw {
             Ok(raw) => {
                 let fields = match multipart_boundary(&content_type) {
                     Some(boundary) => multipart_fields(raw, &boundary),

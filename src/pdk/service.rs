@@ -17,7 +17,7 @@ pub(super) const PHASES: Phases = Phases::REWRITE.or(Phases::ACCESS);
 /// `set_raw_body`).
 const WITH_BALANCER: Phases = PHASES.or(Phases::BALANCER);
 
-pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
+pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let service = ctx.new_table();
     let t = ctx.new_table();
     add(ctx, t, "set_path", cell, |ctx, _, stack, req| {
@@ -57,6 +57,12 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         if let Some(q) = current.filter(|q| !q.is_empty()) {
             req.upstream_query = Some(remove_query_arg(&q, &name));
         }
+        stack.clear();
+        Ok(())
+    });
+    add(ctx, t, "enable_buffering", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, WITH_BALANCER)?;
+        req.buffered_proxying = true;
         stack.clear();
         Ok(())
     });
@@ -123,7 +129,12 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     super::set(ctx, service, "request", t);
-    super::set(ctx, service, "response", service_response(ctx, cell));
+    super::set(
+        ctx,
+        service,
+        "response",
+        service_response(ctx, globals, cell),
+    );
     super::set(ctx, kong, "service", service);
 }
 
@@ -212,10 +223,13 @@ const RESPONSE_PHASES: Phases = Phases::RESPONSE
     .or(Phases::BODY_FILTER)
     .or(Phases::LOG);
 
+const NOT_BUFFERED: &str = "service body is only available with buffered proxying \
+     (see: kong.service.request.enable_buffering function)";
+
 /// `kong.service.response`: the service's response as it arrived, before
 /// functions changed it; nothing when the response did not come from the
 /// service (an exit, an error).
-fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
+fn service_response<'gc>(ctx: Context<'gc>, globals: Table<'gc>, cell: &RequestCell) -> Table<'gc> {
     let t = ctx.new_table();
     add(ctx, t, "get_status", cell, |ctx, _, stack, req| {
         only_in(ctx, req, RESPONSE_PHASES)?;
@@ -254,16 +268,34 @@ fn service_response<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
         stack.replace(ctx, v);
         Ok(())
     });
-    for name in ["get_raw_body", "get_body"] {
-        add(ctx, t, name, cell, |ctx, _, _, req| {
-            only_in(ctx, req, RESPONSE_PHASES)?;
-            Err(lua_error(
-                ctx,
-                "service body is only available with buffered proxying \
-                 (see: kong.service.request.enable_buffering function)",
-            ))
-        });
-    }
+    add(ctx, t, "get_raw_body", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, RESPONSE_PHASES)?;
+        if !req.buffered_proxying {
+            return Err(lua_error(ctx, NOT_BUFFERED));
+        }
+        let body = req.service_body.as_deref().unwrap_or_default();
+        stack.replace(ctx, ctx.intern(body));
+        Ok(())
+    });
+    // Kong's `get_body` over the buffered body, its type from the
+    // service's `Content-Type` (among its first 100 headers).
+    super::request::install_body_decoder(ctx, globals, t, cell, |ctx, stack, req| {
+        only_in(ctx, req, RESPONSE_PHASES)?;
+        if !req.buffered_proxying {
+            return Err(lua_error(ctx, NOT_BUFFERED));
+        }
+        let body = req.service_body.as_deref().unwrap_or_default();
+        let source = super::request::BodySource {
+            content_type: req.service_headers.as_ref().and_then(|h| {
+                h.iter()
+                    .take(checks::MAX_HEADERS_DEFAULT)
+                    .find_map(|(n, v)| (n == http::header::CONTENT_TYPE).then_some(v))
+            }),
+            form: Ok(body),
+            raw: Ok(body),
+        };
+        super::request::prepare_body(ctx, stack, source)
+    });
     t
 }
 

@@ -32,6 +32,21 @@ use crate::plugins::{CompiledPlugin, PluginList};
 /// (`kong.request.get_raw_body`); a larger one is a 413.
 const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
+/// The rest of `body`, whole; `None` when it fails or passes `limit`.
+async fn buffer_body(body: &mut ProxyBody, limit: usize) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            if out.len() + data.len() > limit {
+                return None;
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Some(out.freeze())
+}
+
 /// Which phases a route's functions need.
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
@@ -211,6 +226,27 @@ impl Hooks for Functions {
                     own.remove(name);
                 }
                 req.service_headers = Some(own);
+            }
+            if req.buffered_proxying && s.source == Source::Service {
+                // `kong.service.request.enable_buffering`: the whole body
+                // before header_filter (Kong reads it with a subrequest;
+                // one it cannot read is a 502).
+                match buffer_body(resp.body_mut(), MAX_BUFFERED_BODY).await {
+                    Some(body) => {
+                        *resp.body_mut() = ProxyBody::full(body.clone());
+                        req.service_body = Some(body);
+                    }
+                    None => {
+                        *resp = error_response(
+                            ProxyError::BadGateway,
+                            negotiation_header(&req.request.headers),
+                            &s.request_id,
+                            s.start,
+                        );
+                        s.source = Source::Error;
+                        req.response_source = s.source.name();
+                    }
+                }
             }
             // Headers set in access apply to whatever response comes back.
             let mut set_in_access = std::mem::take(&mut req.response_headers);
