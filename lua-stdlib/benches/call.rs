@@ -9,6 +9,11 @@
 //! (`Vm::restart`, `Vm::run` under a `Budget`, the results stashed and
 //! fetched). `cargo bench -p lua-stdlib --bench call` prints the best mean
 //! of 5 rounds of each, and whether the target is met.
+//!
+//! For instruction counts (valgrind), `-- executor` or `-- vm` runs one way
+//! only, and `CALL_BENCH_CALLS=n` sets the calls per round: the difference
+//! of two runs with different `n`, divided by 5 × the difference of `n`, is
+//! the instructions per call.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -24,17 +29,17 @@ const ROUNDS: usize = 5;
 const TARGET: f64 = 0.3;
 
 /// Best mean of [`ROUNDS`] rounds of [`CALLS`] calls, in µs per call.
-fn best_of(mut call: impl FnMut(i64, i64) -> (i64, i64)) -> f64 {
+fn best_of(calls: u32, mut call: impl FnMut(i64, i64) -> (i64, i64)) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..ROUNDS {
         let start = Instant::now();
         let mut acc = 0i64;
-        for i in 0..CALLS {
+        for i in 0..calls {
             let (s, p) = call(black_box(i as i64), black_box(2));
             acc = acc.wrapping_add(s ^ p);
         }
         black_box(acc);
-        best = best.min(start.elapsed().as_secs_f64() * 1e6 / CALLS as f64);
+        best = best.min(start.elapsed().as_secs_f64() * 1e6 / calls as f64);
     }
     best
 }
@@ -45,6 +50,15 @@ fn report(what: &str, us: f64) {
 }
 
 fn main() {
+    let calls = std::env::var("CALL_BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(CALLS);
+    let args: Vec<std::string::String> = std::env::args().collect();
+    let only = |way: &str| {
+        let chosen = |w: &str| args.iter().any(|a| a == w);
+        !chosen(if way == "vm" { "executor" } else { "vm" })
+    };
     let mut vm = Vm::new();
     let chunk = Chunk::compile(SOURCE.as_bytes(), "=bench").expect("compiles");
     let (function, executor): (StashedFunction, StashedExecutor) = vm.enter(|ctx| {
@@ -67,7 +81,9 @@ fn main() {
         })
     };
     assert_eq!(on_executor(3, 4), (7, 12));
-    report("on an executor", best_of(on_executor));
+    if only("executor") {
+        report("on an executor", best_of(calls, on_executor));
+    }
 
     // The gateway's way: a parked call restarted under a budget.
     let mut parked = vm.start(&function, (0, 0), Budget::default());
@@ -83,5 +99,10 @@ fn main() {
         })
     };
     assert_eq!(through_vm(3, 4), (7, 12));
-    report("through Vm::restart and Vm::run", best_of(through_vm));
+    if only("vm") {
+        report(
+            "through Vm::restart and Vm::run",
+            best_of(calls, through_vm),
+        );
+    }
 }

@@ -290,7 +290,7 @@ impl Vm {
     }
 
     fn collect_some(&mut self) {
-        if self.gc_busy {
+        if self.gc_busy || self.gc_idle() {
             return;
         }
         let (requested, stopped) = self.arena.mutate(|_, root| {
@@ -304,8 +304,7 @@ impl Vm {
             GcRequest::None => {
                 if !stopped {
                     self.gc_step();
-                    let bytes = self.meter_bytes();
-                    if bytes > self.bytes_after_gc * 2 + (4 << 20) {
+                    if self.meter_bytes() > self.full_collection_bytes() {
                         return self.collect();
                     }
                 }
@@ -313,6 +312,36 @@ impl Vm {
         }
         self.sync_phase();
         self.run_finalizers();
+    }
+
+    /// Counted bytes past which `collect_some` does a full collection.
+    fn full_collection_bytes(&self) -> usize {
+        self.bytes_after_gc * 2 + (4 << 20)
+    }
+
+    /// Whether `collect_some` has nothing to do (what it sees after most
+    /// entries, checked in one look at the root): nothing requested, no
+    /// cycle in progress, no allocation debt or collection stopped, the
+    /// counted bytes under the full-collection threshold, no finalizer
+    /// pending. `collectgarbage` is then told no cycle is in progress, as
+    /// `sync_phase` would.
+    fn gc_idle(&self) -> bool {
+        use gc_arena::arena::CollectionPhase;
+        if self.arena.collection_phase() != CollectionPhase::Sleeping {
+            return false;
+        }
+        self.arena.mutate(|_, root| {
+            let c = &root.gc_control;
+            let idle = c.requested.get() == GcRequest::None
+                && (c.stopped.get()
+                    || (self.arena.metrics().allocation_debt() <= 0.0
+                        && root.meter.bytes() <= self.full_collection_bytes()))
+                && !vm::gc::has_pending(root);
+            if idle {
+                c.in_cycle.set(false);
+            }
+            idle
+        })
     }
 
     /// Tells `collectgarbage` whether a cycle is in progress.
@@ -621,11 +650,14 @@ impl Vm {
                 .saturating_sub(call.instructions)
                 .clamp(1, FINALIZER_FUEL);
             self.finalizer_used = 0;
-            let (done, used) = self.enter(|ctx| {
+            // A finished call's outcome is read in the same entry (the
+            // collector and finalizers that run after it leave the
+            // executor's results alone).
+            let (outcome, used) = self.enter(|ctx| {
                 let ex = ctx.fetch(&call.executor);
                 let mut f = Fuel::with(fuel);
-                let done = ex.step(ctx, &mut f);
-                (done, (fuel - f.remaining()).max(0) as u64)
+                let outcome = ex.step(ctx, &mut f).then(|| Self::outcome(ctx, ex));
+                (outcome, (fuel - f.remaining()).max(0) as u64)
             });
             self.finalizer_fuel = FINALIZER_FUEL;
             call.time += started.elapsed();
@@ -634,8 +666,8 @@ impl Vm {
                 .saturating_add(used)
                 .saturating_add(self.finalizer_used);
             slice_left = slice_left.saturating_sub(used.max(1));
-            if done {
-                return self.outcome(call);
+            if let Some(outcome) = outcome {
+                return outcome;
             }
             let over = if call.instructions >= call.budget.instructions {
                 Some("instruction budget exceeded")
@@ -658,17 +690,15 @@ impl Vm {
         }
     }
 
-    fn outcome(&mut self, call: &Call) -> Outcome {
-        self.enter(|ctx| {
-            let ex = ctx.fetch(&call.executor);
-            match ex.mode() {
-                ExecutorMode::Waiting => Outcome::Waiting,
-                _ => match ex.with_results(|vs| vs.iter().map(|&v| ctx.stash(v)).collect()) {
-                    Ok(values) => Outcome::Finished(values),
-                    Err(e) => Outcome::Error(e.to_string()),
-                },
-            }
-        })
+    /// How the call on `ex`, whose step has ended, ended.
+    fn outcome<'gc>(ctx: Context<'gc>, ex: Executor<'gc>) -> Outcome {
+        match ex.mode() {
+            ExecutorMode::Waiting => Outcome::Waiting,
+            _ => match ex.with_results(|vs| vs.iter().map(|&v| ctx.stash(v)).collect()) {
+                Ok(values) => Outcome::Finished(values),
+                Err(e) => Outcome::Error(e.to_string()),
+            },
+        }
     }
 
     /// Delivers `values` to the callback a `Waiting` call waits on.
