@@ -282,6 +282,8 @@ async fn upstream_errors() {
     gw.route("down", json!({"paths": ["/down"]})).await;
     gw.route("slow", json!({"paths": ["/slow"], "strip_path": false}))
         .await;
+    gw.route("slow", json!({"paths": ["/fast"], "strip_path": false}))
+        .await;
     gw.route("bad", json!({"paths": ["/bad"]})).await;
 
     // A refused connection is nginx's 502 in Kong
@@ -302,6 +304,20 @@ async fn upstream_errors() {
         json_of(resp).await["message"],
         "The upstream server is timing out"
     );
+    // The same on a pooled connection whose earlier reads had to wait (its
+    // read timer is kept and reset for each response).
+    for _ in 0..3 {
+        assert_eq!(gw.get("/fast").await.status(), 200);
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(gw.get("/slow").await.status(), 504);
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(250)
+            && waited < std::time::Duration::from_millis(1500),
+        "{waited:?}"
+    );
+    assert_eq!(gw.get("/fast").await.status(), 200);
 
     let resp = gw.get("/bad").await;
     assert_eq!(resp.status(), 502);

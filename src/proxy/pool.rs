@@ -115,6 +115,9 @@ pub struct UpstreamConn {
     pub uses: u32,
     /// The pool list it goes back to.
     pub key: Rc<str>,
+    /// The timer of reads that wait for the response head, kept and reset
+    /// (see `client::read_head_bytes`).
+    pub timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl UpstreamConn {
@@ -125,6 +128,7 @@ impl UpstreamConn {
             write_buf: Vec::with_capacity(1024),
             uses: 0,
             key,
+            timer: None,
         }
     }
 

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -90,6 +91,39 @@ async fn with_timeout<T>(
         Ok(Err(e)) => Err(SendError::Io(e)),
         Err(_) => Err(SendError::Timeout),
     }
+}
+
+/// Reads more of a response head into the connection's buffer, under
+/// `timeout`. Tried once first, as [`with_timeout`]; a read that waits uses
+/// the connection's own timer, reset rather than made anew: tokio moves a
+/// registered timer's deadline later without touching its wheel, where a
+/// `Timeout` per read set up, registered and removed a timer entry.
+async fn read_head_bytes(conn: &mut UpstreamConn, timeout: Duration) -> Result<usize, SendError> {
+    let UpstreamConn {
+        stream,
+        read_buf,
+        timer,
+        ..
+    } = conn;
+    let mut read = std::pin::pin!(stream.read_buf(read_buf));
+    if let Some(done) = read.as_mut().now_or_never() {
+        return done.map_err(SendError::Io);
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timer = match timer {
+        Some(t) => {
+            t.as_mut().reset(deadline);
+            t
+        }
+        None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+    };
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = read.as_mut().poll(cx) {
+            return Poll::Ready(r.map_err(SendError::Io));
+        }
+        timer.as_mut().poll(cx).map(|()| Err(SendError::Timeout))
+    })
+    .await
 }
 
 /// How the request body is framed on the wire: decided by the gateway
@@ -305,11 +339,7 @@ pub async fn send(
                 }
             }
             reserve_read(&mut conn.read_buf);
-            let read = with_timeout(
-                upstream.read_timeout,
-                conn.stream.read_buf(&mut conn.read_buf),
-            )
-            .await;
+            let read = read_head_bytes(&mut conn, upstream.read_timeout).await;
             let got = conn.read_buf.len();
             match read {
                 Ok(0) if !answered && got == 0 => return Err(closed(SendError::Closed)),
