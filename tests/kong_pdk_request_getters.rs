@@ -17,6 +17,7 @@
 //! | 12-get_query.t | 8 | 8 | 8 | 0 |
 //! | 17-get_path_with_query.t | 3 | 2 | 2 | 1 |
 //! | 20-get_raw_path.t | 4 | 4 | 4 | 0 |
+//! | 21-get_uri_captures.t | 1 | 1 | 1 | 0 |
 //!
 //! Adapted: 01-get_scheme.t TEST 2 proxies to a TLS server; here the
 //! client speaks TLS to the gateway's own TLS listener (what the function
@@ -26,7 +27,9 @@
 //! TEST 6 and 12-get_query.t TEST 4-5 set the query in
 //! `rewrite_by_lua_block` (`ngx.req.set_uri_args`); Kong runs `rewrite`
 //! for global plugins only, so that Lua runs first in the block's own
-//! function.
+//! function. 21-get_uri_captures.t sets `ngx.ctx.router_matches` by hand
+//! from its own `ngx.re.match`; here the route's regex path is that
+//! regex, and the router's captures are what the function reads.
 //!
 //! Not applicable: 17-get_path_with_query.t TEST 3 reads the path in
 //! nginx's `error_page` location for a request that is not HTTP (no
@@ -54,6 +57,8 @@ struct G {
     want: &'static str,
     /// The route matches this host at `/` instead of a path of its own.
     own_host: bool,
+    /// The route's path instead of `{p}` (`{p}` in it is the route's name).
+    route: Option<&'static str>,
     tls: bool,
 }
 
@@ -66,6 +71,7 @@ fn g(title: &'static str, target: &'static str, lua: &str, want: &'static str) -
         lua: lua.to_string(),
         want,
         own_host: false,
+        route: None,
         tls: false,
     }
 }
@@ -83,7 +89,8 @@ async fn run_g(gw: Arc<Gateway>, b: G) {
     let (route, host) = if b.own_host {
         (json!({"hosts": [name], "paths": ["/"]}), name.clone())
     } else {
-        (json!({"paths": [format!("/{name}")]}), "test".to_string())
+        let path = b.route.unwrap_or("{p}").replace("{p}", &format!("/{name}"));
+        (json!({"paths": [path]}), "test".to_string())
     };
     status(
         &json(&gw, "POST", &format!("/services/{name}/routes"), route).await,
@@ -557,6 +564,28 @@ async fn get_raw_path() {
                 "path: {p}/demo\n",
             ),
         ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_uri_captures() {
+    run_file(
+        "t/01-pdk/04-request/21-get_uri_captures.t",
+        vec![G {
+            route: Some(r"~{p}((\/\d+)(?P<tag>\/\w+))?"),
+            ..g(
+                "TEST 1: request.get_uri_captures()",
+                "{p}/01/ok",
+                r#"local captures = pdk.request.get_uri_captures()
+ngx.say("uri_captures: ", "tag: ", captures.named["tag"],
+        ", 0: ", captures.unnamed[0], ", 1: ", captures.unnamed[1],
+        ", 2: ", captures.unnamed[2], ", 3: ", captures.unnamed[3])
+array_mt = assert(require("cjson").array_mt, "expected array_mt to be truthy")
+assert(getmetatable(captures.unnamed) == array_mt, "expected the 'unnamed' captures to be an array")"#,
+                "uri_captures: tag: /ok, 0: {p}/01/ok, 1: /01/ok, 2: /01, 3: /ok\n",
+            )
+        }],
     )
     .await;
 }

@@ -180,6 +180,10 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
                 }
             }
         }
+        // Kong marks it an array for cjson (`cjson.array_mt`).
+        if let Value::Table(mt) = lua_stdlib::ext::cjson::array_mt(ctx) {
+            let _ = unnamed.set_metatable(&ctx, Some(mt));
+        }
         let captures = ctx.new_table();
         let _ = captures.set(ctx, "unnamed", unnamed);
         let _ = captures.set(ctx, "named", named);

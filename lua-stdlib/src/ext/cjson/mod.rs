@@ -115,7 +115,7 @@ fn registry_value<'gc>(
 }
 
 /// The metatable that makes a table encode as an array (`cjson.array_mt`).
-fn array_mt<'gc>(ctx: Context<'gc>) -> Value<'gc> {
+pub fn array_mt<'gc>(ctx: Context<'gc>) -> Value<'gc> {
     registry_value(ctx, "lua-stdlib.ext.cjson.array_mt", || {
         Value::Table(ctx.new_table())
     })
