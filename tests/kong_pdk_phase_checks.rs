@@ -1,5 +1,6 @@
 //! Kong's `00-phase_checks.t` for `t/01-pdk/08-response`,
-//! `06-service-request`, `07-service-response` and `13-router`: the
+//! `06-service-request`, `07-service-response`, `13-router`, `04-request`
+//! and `05-client`: the
 //! phases in which each function of the module may be called. TEST 1 of
 //! each is one Lua checker run in each phase (`tests/common/pdk.rs`):
 //! access, header_filter, body_filter and log of one route, and rewrite
@@ -19,6 +20,8 @@
 //! | 06-service-request/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 07-service-response/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 13-router/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 04-request/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 05-client/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //!
 //! Kong's checker calls each function twice, with OpenResty's answer and
 //! with the PDK's phase check; a function here has only the second, so an
@@ -41,7 +44,10 @@
 //! in every HTTP phase (they belong to the stream subsystem): not checked.
 //! 07-service-response's `get_raw_body` and `get_body` are "pending" in
 //! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
-//! its two entries.
+//! its two entries. Entries of functions that do not exist yet are left
+//! out: 04-request's `get_forwarded_prefix`, 05-client's
+//! `get_credential`, `get_consumer`, `authenticate` and `load_consumer`.
+//! 04-request's `error` column (`get_uri_captures`) is not checked.
 
 mod common;
 
@@ -59,7 +65,10 @@ local BF = "body_filter"
 local RA = "rewrite, access"
 local RAB = "rewrite, access, balancer"
 local SR = "response, header_filter, body_filter, log"
-local RT = "access, response, header_filter, body_filter, log""#;
+local RT = "access, response, header_filter, body_filter, log"
+local REQ = "rewrite, access, balancer, response, cluster_listener, header_filter, body_filter, log, error, admin_api"
+local BC = "rewrite, access, response, error, admin_api"
+local AL = "access, response, header_filter, body_filter, log""#;
 
 /// 08-response's table for TEST 1: method, arguments, the answer in
 /// rewrite, access, header_filter, body_filter and log (`nil`: not
@@ -115,6 +124,47 @@ const ROUTER: &str = r#"local data = {
     { "get_service", {}, false, true, true, true, true, RT },
 }
 local module = kong.router"#;
+
+/// 04-request's table, as [`RESPONSE`] (`get_forwarded_prefix` does not
+/// exist yet: left out).
+const REQUEST: &str = r#"local data = {
+    { "get_scheme", {}, true, true, true, true, true, REQ },
+    { "get_host", {}, true, true, true, true, true, REQ },
+    { "get_port", {}, true, true, true, true, true, REQ },
+    { "get_forwarded_scheme", {}, true, true, true, true, true, REQ },
+    { "get_forwarded_host", {}, true, true, true, true, true, REQ },
+    { "get_forwarded_port", {}, true, true, true, true, true, REQ },
+    { "get_forwarded_path", {}, true, true, true, true, true, REQ },
+    { "get_http_version", {}, true, true, true, true, true, REQ },
+    { "get_method", {}, true, true, true, true, true, REQ },
+    { "get_path", {}, true, true, true, true, true, REQ },
+    { "get_raw_path", {}, true, true, true, true, true, REQ },
+    { "get_path_with_query", {}, true, true, true, true, true, REQ },
+    { "get_raw_query", {}, true, true, true, true, true, REQ },
+    { "get_query_arg", { "foo" }, true, true, true, true, true, REQ },
+    { "get_query", {}, true, true, true, true, true, REQ },
+    { "get_query", { 100 }, true, true, true, true, true, REQ },
+    { "get_header", { "Host" }, true, true, true, true, true, REQ },
+    { "get_headers", {}, true, true, true, true, true, REQ },
+    { "get_headers", { 100 }, true, true, true, true, true, REQ },
+    { "get_raw_body", {}, true, true, false, false, false, BC },
+    { "get_body", { "application/json" }, true, true, false, false, false, BC },
+    { "get_body", { "application/x-www-form-urlencoded" }, true, true, false, false, false, BC },
+    { "get_start_time", {}, true, true, true, true, true, REQ },
+    { "get_uri_captures", {}, true, true, true, true, true, REQ },
+}
+local module = kong.request"#;
+
+/// 05-client's table, as [`RESPONSE`] (`get_credential`, `get_consumer`,
+/// `authenticate` and `load_consumer` do not exist yet: left out).
+const CLIENT: &str = r#"local data = {
+    { "get_ip", {}, true, true, true, true, true, "" },
+    { "get_forwarded_ip", {}, true, true, true, true, true, "" },
+    { "get_port", {}, true, true, true, true, true, "" },
+    { "get_forwarded_port", {}, true, true, true, true, true, "" },
+    { "get_protocol", {}, false, true, true, true, true, AL },
+}
+local module = kong.client"#;
 
 /// Calls every entry of `data` that has an answer for this phase; `bad`
 /// lists the calls that answered otherwise than Kong (log starts afresh:
@@ -419,6 +469,34 @@ async fn kong_pdk_router_phase_checks() {
         "t/01-pdk/13-router/00-phase_checks.t",
         gw,
         vec![logged("rt1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_request_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked(
+        "TEST 1: verify phase checking in kong.request",
+        "rq1",
+        REQUEST,
+    );
+    common::kong::run(
+        "t/01-pdk/04-request/00-phase_checks.t",
+        gw,
+        vec![logged("rq1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_client_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked("TEST 1: verify phase checking in kong.client", "c1", CLIENT);
+    common::kong::run(
+        "t/01-pdk/05-client/00-phase_checks.t",
+        gw,
+        vec![logged("c1", &["done"], blocks)],
     )
     .await;
 }

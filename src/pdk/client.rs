@@ -2,7 +2,15 @@
 
 use lua_stdlib::{Context, Table};
 
-use super::{add, RequestCell};
+use super::{add, only_in, Phases, RequestCell};
+
+/// Kong's `AUTH_AND_LATER`: who the client is authenticated as is known
+/// from access on (`get_protocol` and the consumer functions).
+const AUTH_AND_LATER: Phases = Phases::ACCESS
+    .or(Phases::HEADER_FILTER)
+    .or(Phases::RESPONSE)
+    .or(Phases::BODY_FILTER)
+    .or(Phases::LOG);
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
@@ -19,6 +27,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         });
     }
     add(ctx, t, "get_protocol", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, AUTH_AND_LATER)?;
         stack.replace(ctx, ctx.intern(req.scheme.as_bytes()));
         Ok(())
     });
