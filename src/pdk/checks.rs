@@ -100,15 +100,17 @@ fn header_name<'gc>(
 ) -> Result<HeaderName, Error<'gc>> {
     NameArg::new(name, names == Names::Response)
         .to_name()
-        .map_err(|_| {
-            lua_error(
-                ctx,
-                &format!(
-                    "invalid header name {}: contains characters a header name cannot have",
-                    quoted_bytes(name)
-                ),
-            )
-        })
+        .map_err(|_| invalid_name(ctx, name))
+}
+
+fn invalid_name<'gc>(ctx: Context<'gc>, name: &[u8]) -> Error<'gc> {
+    lua_error(
+        ctx,
+        &format!(
+            "invalid header name {}: contains characters a header name cannot have",
+            quoted_bytes(name)
+        ),
+    )
 }
 
 fn quoted_bytes(b: &[u8]) -> String {
@@ -263,16 +265,32 @@ pub(crate) fn validate_headers<'gc>(
 
 /// A header name argument of `clear_header`: a string (`what` is Kong's
 /// wording: `header name` for the response, `header` for the service).
+pub(crate) fn name_arg<'gc>(
+    ctx: Context<'gc>,
+    names: Names,
+    v: Value<'gc>,
+    what: &str,
+) -> Result<NameArg<'gc>, Error<'gc>> {
+    let Value::String(s) = v else {
+        return Err(lua_error(ctx, &format!("{what} must be a string")));
+    };
+    let name = NameArg::new(s.as_bytes(), names == Names::Response);
+    if name.is_valid() {
+        Ok(name)
+    } else {
+        Err(invalid_name(ctx, s.as_bytes()))
+    }
+}
+
+/// [`name_arg`] as a `HeaderName`.
 pub(crate) fn header_name_arg<'gc>(
     ctx: Context<'gc>,
     names: Names,
     v: Value<'gc>,
     what: &str,
 ) -> Result<HeaderName, Error<'gc>> {
-    let Value::String(s) = v else {
-        return Err(lua_error(ctx, &format!("{what} must be a string")));
-    };
-    header_name(ctx, names, s.as_bytes())
+    let name = name_arg(ctx, names, v, what)?;
+    name.to_name().map_err(|_| invalid_name(ctx, name.bytes))
 }
 
 /// A status code argument: `code must be a number`, then `code must be a

@@ -39,7 +39,10 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                         HeaderValue::from_static("application/json; charset=utf-8"),
                     );
                 }
-                Bytes::from(to_json(ctx, Value::Table(t), 0)?.to_string())
+                // Written as bytes: `to_string` goes through `fmt`, 2x slower.
+                Bytes::from(
+                    serde_json::to_vec(&to_json(ctx, Value::Table(t), 0)?).unwrap_or_default(),
+                )
             }
             _ => Bytes::new(),
         };

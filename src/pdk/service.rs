@@ -112,11 +112,12 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
     });
     add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, PHASES)?;
-        let name = checks::header_name_arg(ctx, Names::Request, stack.get(0), "header")?;
-        if name == http::header::HOST {
+        // Found in place: no `HeaderName` (an allocation) per call.
+        let name = checks::name_arg(ctx, Names::Request, stack.get(0), "header")?;
+        if name.matches(&http::header::HOST) {
             req.upstream_host = None;
         }
-        req.request.headers.remove(&name);
+        name.remove(&mut req.request.headers);
         stack.clear();
         Ok(())
     });
