@@ -1,6 +1,6 @@
 //! Kong's `00-phase_checks.t` for `t/01-pdk/08-response`,
-//! `06-service-request`, `07-service-response`, `13-router`, `04-request`
-//! and `05-client`: the
+//! `06-service-request`, `07-service-response`, `13-router`, `04-request`,
+//! `05-client`, `02-log` and `12-node`: the
 //! phases in which each function of the module may be called. TEST 1 of
 //! each is one Lua checker run in each phase (`tests/common/pdk.rs`):
 //! access, header_filter, body_filter and log of one route, and rewrite
@@ -22,6 +22,15 @@
 //! | 13-router/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 04-request/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 05-client/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 02-log/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 12-node/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//!
+//! Not ported yet: 09-service (2 blocks: TEST 2 is the stream subsystem's,
+//! n/a stream/TLS; TEST 1's `kong.service.set_upstream`, `set_target` …
+//! do not exist yet), 10-nginx (1 block: `kong.nginx.get_subsystem` and
+//! `get_statistics` do not exist yet), 14-client-tls (1 block, n/a
+//! stream/TLS: `kong.client.tls` in the certificate and client_hello
+//! phases).
 //!
 //! Kong's checker calls each function twice, with OpenResty's answer and
 //! with the PDK's phase check; a function here has only the second, so an
@@ -46,7 +55,10 @@
 //! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
 //! its two entries. Entries of functions that do not exist yet are left
 //! out: 04-request's `get_forwarded_prefix`, 05-client's
-//! `get_credential`, `get_consumer`, `authenticate` and `load_consumer`.
+//! `get_credential`, `get_consumer`, `authenticate` and `load_consumer`,
+//! 02-log's `new`, `set_format` and `emerg`, 12-node's `get_memory_stats`
+//! and `get_hostname`. 02-log's `serialize` gets an
+//! empty options table (Kong's mocks `ngx` and `kong`, which ours ignores).
 //! 04-request's `error` column (`get_uri_captures`) is not checked.
 
 mod common;
@@ -68,7 +80,8 @@ local SR = "response, header_filter, body_filter, log"
 local RT = "access, response, header_filter, body_filter, log"
 local REQ = "rewrite, access, balancer, response, cluster_listener, header_filter, body_filter, log, error, admin_api"
 local BC = "rewrite, access, response, error, admin_api"
-local AL = "access, response, header_filter, body_filter, log""#;
+local AL = "access, response, header_filter, body_filter, log"
+local L = "log""#;
 
 /// 08-response's table for TEST 1: method, arguments, the answer in
 /// rewrite, access, header_filter, body_filter and log (`nil`: not
@@ -165,6 +178,27 @@ const CLIENT: &str = r#"local data = {
     { "get_protocol", {}, false, true, true, true, true, AL },
 }
 local module = kong.client"#;
+
+/// 02-log's table, as [`RESPONSE`] (`new`, `set_format` and `emerg` do
+/// not exist yet: left out; Kong leaves `err` out, it writes an error).
+const LOG: &str = r#"local data = {
+    { "serialize", { {} }, false, false, false, false, true, L },
+    { "set_serialize_value", { "valname", "valvalue" }, true, true, true, true, true, "" },
+    { "debug", { "foo" }, true, true, true, true, true, "" },
+    { "info", { "foo" }, true, true, true, true, true, "" },
+    { "notice", { "foo" }, true, true, true, true, true, "" },
+    { "warn", { "foo" }, true, true, true, true, true, "" },
+    { "crit", { "foo" }, true, true, true, true, true, "" },
+    { "alert", { "foo" }, true, true, true, true, true, "" },
+}
+local module = kong.log"#;
+
+/// 12-node's table, as [`RESPONSE`] (`get_memory_stats` and
+/// `get_hostname` do not exist yet: left out).
+const NODE: &str = r#"local data = {
+    { "get_id", {}, true, true, true, true, true, "" },
+}
+local module = kong.node"#;
 
 /// Calls every entry of `data` that has an answer for this phase; `bad`
 /// lists the calls that answered otherwise than Kong (log starts afresh:
@@ -497,6 +531,30 @@ async fn kong_pdk_client_phase_checks() {
         "t/01-pdk/05-client/00-phase_checks.t",
         gw,
         vec![logged("c1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_log_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked("TEST 1: verify phase checking in kong.log", "l1", LOG);
+    common::kong::run(
+        "t/01-pdk/02-log/00-phase_checks.t",
+        gw,
+        vec![logged("l1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_node_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked("TEST 1: verify phase checking in kong.service", "n1", NODE);
+    common::kong::run(
+        "t/01-pdk/12-node/00-phase_checks.t",
+        gw,
+        vec![logged("n1", &["done"], blocks)],
     )
     .await;
 }
