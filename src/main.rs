@@ -143,6 +143,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         slice: config.lua_slice,
     });
     let workers = config.workers();
+    proxy::pool::set_idle_limit(workers);
     let timeouts = proxy::ClientTimeouts {
         header: config.client_header_timeout,
         body: config.client_body_timeout,

@@ -455,3 +455,48 @@ async fn aes_128_gcm_is_chosen_unless_the_client_prefers_chacha20() {
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
     );
 }
+
+/// Attack: with `preserve_host`, an `https` service's connections are
+/// pooled per client Host (the SNI). A client sending a new Host on every
+/// request made the gateway keep one idle upstream connection, and its
+/// descriptor, per Host for ever. A worker's pool is bounded as a whole
+/// (`proxy/pool.rs`'s `set_idle_limit`: a quarter of the open files limit,
+/// here 256 for the one worker, so 64).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_hosts_cannot_grow_the_upstream_pool_without_bound() {
+    const BOUND: usize = 256 / 4;
+    const HOSTS: usize = 200;
+    let leaf = self_signed(&["localhost"], false);
+    let up = tls_upstream(vec![leaf.cert.clone()], leaf.key.clone_key(), None).await;
+    let (gw, _log) =
+        Gateway::start_under(&["sh", "-c", "ulimit -n 256 && exec \"$0\" \"$@\""], 1, &[]);
+    gw.service("s", &format!("https://localhost:{}", up.port()), json!({}))
+        .await;
+    gw.route("s", json!({"paths": ["/"], "preserve_host": true}))
+        .await;
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", gw.pid()))
+            .unwrap()
+            .count()
+    };
+    let request = |host: String| gw.http.get(gw.proxy_url("/")).header("host", host).send();
+    let before = fds();
+    for i in 0..HOSTS {
+        let host = format!("h{i}.example");
+        let resp = request(host.clone()).await.expect("proxy request");
+        assert_eq!(resp.status(), 200, "{host}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["sni"], host.as_str());
+    }
+    // The bound, and the client's connection to the gateway.
+    let grown = fds() - before;
+    assert!(
+        grown <= BOUND + 1,
+        "{grown} descriptors more after {HOSTS} Hosts"
+    );
+    // Pooling still works: the same Host again reuses its connection.
+    assert_eq!(request("again.example".into()).await.unwrap().status(), 200);
+    let after = fds();
+    assert_eq!(request("again.example".into()).await.unwrap().status(), 200);
+    assert_eq!(fds(), after, "the idle connection was reused");
+}

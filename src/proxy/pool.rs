@@ -2,6 +2,15 @@
 //! connections per `host:port`, owned by one worker thread (no locks;
 //! `RefCell`).
 //!
+//! The pool as a whole is bounded (see [`set_idle_limit`]): pool keys come
+//! partly from clients (the SNI of an `https` service with `preserve_host`
+//! is the client's Host), and a client sending a new Host each time would
+//! otherwise leave a connection, and its descriptor, idle for ever under
+//! each. Check-in sweeps when the pool is full (the longest idle go, down
+//! to three quarters of the bound) and when a sweep is [`MAX_IDLE`] old
+//! (expired connections go): a sweep walks the pool, but the next one is
+//! a quarter of the bound's check-ins or `MAX_IDLE` away.
+//!
 //! A connection is checked out for one request and comes back when its
 //! response has been read to the end, cleanly framed, with nothing left
 //! over (see `client`). Before an idle connection is handed out again it
@@ -28,6 +37,7 @@ use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -43,13 +53,36 @@ use super::router::Upstream;
 /// nginx's default `keepalive_timeout` (60 s) so a reuse rarely races the
 /// upstream closing it (and when it does, the request may be retried).
 const MAX_IDLE: Duration = Duration::from_secs(50);
-/// Idle connections kept per upstream.
-const MAX_IDLE_PER_KEY: usize = 1024;
+/// Idle connections (and pool lists) kept per worker, over all
+/// upstreams, at most: enough for any one upstream's keep-alive (Kong
+/// keeps 512 per pool).
+const MAX_IDLE_TOTAL: usize = 1024;
+/// ... and at least.
+const MIN_IDLE_TOTAL: usize = 8;
+/// The bound of a worker's pool made from now on (see [`set_idle_limit`]).
+static IDLE_LIMIT: AtomicUsize = AtomicUsize::new(MAX_IDLE_TOTAL);
+
 /// Idle connections older than this are probed with a real `peek` even
 /// if the event loop saw nothing arrive (see [`UpstreamConn::is_quiet`]).
 const PROBE_AFTER: Duration = Duration::from_secs(1);
 /// Initial capacity of a connection's read buffer.
 pub const READ_CHUNK: usize = 4 * 1024;
+
+/// Bounds each worker's idle connections to its share (of `workers`) of a
+/// quarter of the open files limit, within [`MIN_IDLE_TOTAL`] and
+/// [`MAX_IDLE_TOTAL`]: idle connections alone then never exhaust the
+/// descriptors clients and busy connections need. Called at start-up,
+/// after the limit is raised, before the workers start.
+pub fn set_idle_limit(workers: usize) {
+    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let share = nofile.map_or(usize::MAX, |n| {
+        usize::try_from(n / 4).unwrap_or(usize::MAX) / workers.max(1)
+    });
+    IDLE_LIMIT.store(
+        share.clamp(MIN_IDLE_TOTAL, MAX_IDLE_TOTAL),
+        Ordering::Relaxed,
+    );
+}
 
 /// A connection to an upstream: plain TCP, or TLS over it.
 pub enum UpstreamStream {
@@ -188,12 +221,60 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle lists by pool key. Looked up twice per request (check-out, check-in):
-/// foldhash, seeded per process, rather than SipHash (~500 instructions a
-/// request less).
-#[derive(Default)]
+/// The worker's idle connections.
 pub struct Pool {
-    idle: RefCell<HashMap<Box<str>, Vec<Idle>, foldhash::fast::RandomState>>,
+    idle: RefCell<Lists>,
+    /// Idle connections (and lists) kept at most.
+    limit: usize,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            limit: IDLE_LIMIT.load(Ordering::Relaxed),
+            idle: RefCell::new(Lists {
+                lists: HashMap::default(),
+                count: 0,
+                swept: Instant::now(),
+            }),
+        }
+    }
+}
+
+/// Idle lists by pool key, each oldest first. Looked up twice per request
+/// (check-out, check-in): foldhash, seeded per process, rather than SipHash
+/// (~500 instructions a request less).
+struct Lists {
+    lists: HashMap<Box<str>, Vec<Idle>, foldhash::fast::RandomState>,
+    /// Connections in all lists.
+    count: usize,
+    /// When the last sweep was.
+    swept: Instant,
+}
+
+impl Lists {
+    /// Drops expired connections, then the longest idle ones beyond
+    /// `keep`, and the lists left empty.
+    fn sweep(&mut self, now: Instant, keep: usize) {
+        self.swept = now;
+        let mut bound = now.checked_sub(MAX_IDLE);
+        if self.count > keep {
+            let mut since: Vec<Instant> = self.lists.values().flatten().map(|i| i.since).collect();
+            if let Some(nth) = since.len().checked_sub(keep + 1) {
+                bound = bound.max(Some(*since.select_nth_unstable(nth).1));
+            }
+        }
+        let mut count = 0;
+        self.lists.retain(|_, list| {
+            if let Some(bound) = bound {
+                let old = list.partition_point(|i| i.since <= bound);
+                list.drain(..old);
+            }
+            count += list.len();
+            !list.is_empty()
+        });
+        self.count = count;
+    }
 }
 
 /// How an attempt to open a connection failed.
@@ -226,9 +307,11 @@ impl Pool {
     /// The most recently used idle connection of pool list `key` that is
     /// still open and quiet; the others are closed on the way.
     pub fn checkout(&self, key: &str) -> Option<UpstreamConn> {
-        let mut map = self.idle.borrow_mut();
-        let list = map.get_mut(key)?;
+        let mut pool = self.idle.borrow_mut();
+        let Lists { lists, count, .. } = &mut *pool;
+        let list = lists.get_mut(key)?;
         while let Some(mut idle) = list.pop() {
+            *count -= 1;
             let idle_for = idle.since.elapsed();
             if idle_for > MAX_IDLE {
                 continue;
@@ -241,19 +324,22 @@ impl Pool {
         None
     }
 
-    /// Puts back a connection whose last response was read to its end.
+    /// Puts back a connection whose last response was read to its end;
+    /// sweeps the pool when it is full or a sweep is due.
     pub fn checkin(&self, conn: UpstreamConn) {
-        let mut map = self.idle.borrow_mut();
-        let list = match map.get_mut(&*conn.key) {
-            Some(list) => list,
-            None => map.entry((*conn.key).into()).or_default(),
-        };
-        if list.len() < MAX_IDLE_PER_KEY {
-            list.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+        let now = Instant::now();
+        let mut pool = self.idle.borrow_mut();
+        if pool.count >= self.limit || pool.lists.len() >= self.limit {
+            pool.sweep(now, self.limit * 3 / 4);
+        } else if now.duration_since(pool.swept) > MAX_IDLE {
+            pool.sweep(now, self.limit);
         }
+        pool.count += 1;
+        let list = match pool.lists.get_mut(&*conn.key) {
+            Some(list) => list,
+            None => pool.lists.entry((*conn.key).into()).or_default(),
+        };
+        list.push(Idle { conn, since: now });
     }
 
     /// Opens a new connection, retrying connect failures `retries` times.
@@ -337,7 +423,31 @@ async fn connect_once(
 
 #[cfg(test)]
 mod tests {
-    use super::is_localhost;
+    use super::*;
+
+    /// A pool bounded to 4 connections: a check-in to the full pool first
+    /// sweeps it to 3, the longest idle going, and drops the lists left
+    /// empty.
+    #[tokio::test]
+    async fn a_full_pool_drops_its_longest_idle_connections() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pool = Pool {
+            limit: 4,
+            ..Pool::default()
+        };
+        let mut held = Vec::new();
+        for key in ["a", "b", "c", "d", "d", "d"] {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            held.push(listener.accept().await.unwrap());
+            pool.checkin(UpstreamConn::new(UpstreamStream::Plain(stream), key.into()));
+        }
+        let idle = pool.idle.borrow();
+        assert_eq!(idle.count, 4);
+        let mut keys: Vec<_> = idle.lists.iter().map(|(k, l)| (&**k, l.len())).collect();
+        keys.sort();
+        assert_eq!(keys, [("c", 1), ("d", 3)]);
+    }
 
     #[test]
     fn localhost_names_are_loopback_without_a_resolver() {
