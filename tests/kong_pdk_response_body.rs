@@ -22,7 +22,7 @@ use common::kong::{json, status, Case};
 use common::pdk::Block;
 use common::Gateway;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A raw upstream: `/hello` "Hello, Content by Lua Block\n", `/two` the
 /// same in two chunks ("Hello, " then the rest, as Kong's two `echo`s),
@@ -37,15 +37,9 @@ async fn upstream() -> std::net::SocketAddr {
                 return;
             };
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
+                let Some(text) = common::read_request_head(&mut stream).await else {
+                    return;
+                };
                 let path = text.split(' ').nth(1).unwrap_or("/").to_string();
                 let plain = |body: &str| {
                     format!(

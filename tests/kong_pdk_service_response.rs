@@ -23,7 +23,7 @@ use std::sync::Arc;
 use common::kong::{json, status, Case};
 use common::Gateway;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A raw upstream: `/status/N` an empty N, `/multi` Foo, Bar and two
 /// Accept headers, `/xfoo` `X-Foo-Header: Hello`, `/service-header`
@@ -40,15 +40,9 @@ async fn upstream() -> std::net::SocketAddr {
                 return;
             };
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
+                let Some(text) = common::read_request_head(&mut stream).await else {
+                    return;
+                };
                 let path = text.split(' ').nth(1).unwrap_or("/").to_string();
                 let empty = |status: &str, headers: &str| {
                     format!("HTTP/1.1 {status}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n")

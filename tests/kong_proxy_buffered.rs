@@ -28,7 +28,7 @@ use std::sync::Arc;
 use common::kong::{json, status, Case, CaseFuture};
 use common::Gateway;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// `/status/N` (any path ending so): status N, body `{"status":N}` and a
 /// newline, as Kong's mock upstream.
@@ -38,15 +38,9 @@ async fn upstream() -> std::net::SocketAddr {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
+                let Some(text) = common::read_request_head(&mut stream).await else {
+                    return;
+                };
                 let head_request = text.starts_with("HEAD ");
                 let path = text.split(' ').nth(1).unwrap_or("/");
                 let code: u16 = path

@@ -44,15 +44,9 @@ async fn upstream() -> Upstream {
             };
             let permits = permits.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
+                let Some(text) = common::read_request_head(&mut stream).await else {
+                    return;
+                };
                 let path = text.split(' ').nth(1).unwrap_or("/").to_string();
                 let plain = |body: &[u8]| {
                     let mut out = format!(

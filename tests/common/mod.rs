@@ -393,6 +393,22 @@ pub async fn echo_upstream(name: &'static str) -> SocketAddr {
     addr
 }
 
+/// Reads a request head, through its blank line, from a raw upstream
+/// connection (the hand-written upstreams of the tests that need exact
+/// bytes); `None` when the gateway closes or fails first.
+pub async fn read_request_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
 /// An upstream that answers every connection with bytes that are not HTTP.
 pub async fn garbage_upstream() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
