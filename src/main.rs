@@ -135,6 +135,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit (RLIMIT_NOFILE)"),
     }
     pdk::configuration::set(pdk::configuration::NodeConfiguration::from_serve(&config));
+    pdk::client::set_store(store.clone());
     plugins::serverless::set_limits(plugins::serverless::Limits {
         instructions: config.lua_instruction_limit,
         time: config.lua_time_limit,

@@ -54,8 +54,7 @@
 //! 07-service-response's `get_raw_body` and `get_body` are "pending" in
 //! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
 //! its two entries. Entries of functions that do not exist yet are left
-//! out: 04-request's `get_forwarded_prefix`, 05-client's
-//! `get_credential`, `get_consumer`, `authenticate` and `load_consumer`,
+//! out: 04-request's `get_forwarded_prefix`,
 //! 02-log's `new`, `set_format` and `emerg`, 12-node's `get_memory_stats`
 //! and `get_hostname`. 02-log's `serialize` gets an
 //! empty options table (Kong's mocks `ngx` and `kong`, which ours ignores).
@@ -168,14 +167,17 @@ const REQUEST: &str = r#"local data = {
 }
 local module = kong.request"#;
 
-/// 05-client's table, as [`RESPONSE`] (`get_credential`, `get_consumer`,
-/// `authenticate` and `load_consumer` do not exist yet: left out).
+/// 05-client's table, as [`RESPONSE`].
 const CLIENT: &str = r#"local data = {
     { "get_ip", {}, true, true, true, true, true, "" },
     { "get_forwarded_ip", {}, true, true, true, true, true, "" },
     { "get_port", {}, true, true, true, true, true, "" },
     { "get_forwarded_port", {}, true, true, true, true, true, "" },
+    { "get_credential", {}, false, true, true, true, true, AL },
+    { "get_consumer", {}, false, true, true, true, true, AL },
+    { "authenticate", { {}, {} }, false, true, false, false, false, "access" },
     { "get_protocol", {}, false, true, true, true, true, AL },
+    { "load_consumer", { "bob", true }, false, true, true, true, true, AL },
 }
 local module = kong.client"#;
 

@@ -11,7 +11,7 @@
 mod body;
 mod cache;
 mod checks;
-mod client;
+pub mod client;
 pub mod configuration;
 mod ctx;
 mod glue;

@@ -1,0 +1,455 @@
+//! Kong's `kong.client` specs in `t/01-pdk/05-client/`, ported block by
+//! block: each block's Lua is a pre-function's access code on a route of
+//! its own (`local pdk = kong`, then `ngx.exit(200)` sends what it
+//! printed, as `tests/common/pdk.rs` does), one gateway per spec file.
+//! The request is sent on a connection whose local port the test knows,
+//! so where Kong's block only asks for `port: \d+` the port must be that
+//! one (`{port}` below).
+//!
+//! | file | Kong's blocks | ported | passing | n/a |
+//! |---|---|---|---|---|
+//! | 00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 01-get_ip.t | 4 | 0 | 0 | 2 |
+//! | 02-get_forwarded_ip.t | 10 | 3 | 3 | 2 |
+//! | 03-get_port.t | 5 | 2 | 2 | 2 |
+//! | 04-get_forwarded_port.t | 14 | 6 | 6 | 2 |
+//! | 05-get_credential.t | 2 | 2 | 2 | 0 |
+//! | 06-get_consumer.t | 2 | 2 | 2 | 0 |
+//! | 07-authenticate.t | 4 | 4 | 4 | 0 |
+//! | 08-get_protocol.t | 11 | 4 | 4 | 2 |
+//! | 09-load-consumer.t | 4 | 4 | 4 | 0 |
+//!
+//! 00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.
+//!
+//! Not applicable (stream/TLS): the `(stream)` blocks, which run in
+//! nginx's stream subsystem: 01-get_ip.t TEST 2 and 4, 02 TEST 5 and 10,
+//! 03 TEST 2 and 5, 04 TEST 8 and 14, 08 TEST 9 (`tcp`) and 10 (`tls`).
+//!
+//! Adapted: Kong's blocks that set `ngx.ctx.route` by hand to a route
+//! with given protocols (08-get_protocol.t) run on a route with those
+//! protocols; TEST 1's `https`-only route is reached over the gateway's
+//! TLS listener (a plain HTTP request gets 426 there, as on Kong), and
+//! TEST 3's TLS server is the gateway's own TLS listener. 09's mocked
+//! `kong.db.consumers` is the node's database: the Consumer `bob` is made
+//! through the Admin API, with TEST 1's id.
+//!
+//! Blocks without a trusted proxy (Kong's blocks with no
+//! `set_real_ip_from`) run on a gateway with no trusted IPs, where
+//! `real_ip_header` changes nothing.
+//!
+//! Not ported yet: the blocks that trust the client's address headers
+//! (`set_real_ip_from 0.0.0.0/0`; 08-get_protocol.t's mocked
+//! `kong.ip.is_trusted`): 01 TEST 1, 02 TEST 1-3, 04 TEST 3-6, 08 TEST
+//! 4, 5, 7, 8 and 11; and the `proxy_protocol` listener blocks (01 TEST
+//! 3, 02 TEST 4 and 9, 03 TEST 4, 04 TEST 7 and 13): the gateway does not
+//! read the PROXY protocol, which is no reason in the issue's list.
+
+mod common;
+
+use std::io::{BufReader, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::kong::{json, status, unique, Case, CaseFuture};
+use common::pdk::function_of;
+use common::Gateway;
+use serde_json::json;
+
+/// One block: its Lua (using `pdk.`), the headers it sends, and the body
+/// Kong expects (`{port}` is the client's own port).
+#[derive(Clone)]
+struct C {
+    title: &'static str,
+    lua: String,
+    headers: Vec<(&'static str, &'static str)>,
+    want: &'static str,
+    /// The route's protocols (Kong's `ngx.ctx.route.protocols`).
+    protocols: Option<&'static [&'static str]>,
+    /// Sent over the gateway's TLS listener.
+    tls: bool,
+}
+
+fn c(title: &'static str, lua: &str, want: &'static str) -> C {
+    C {
+        title,
+        lua: lua.to_string(),
+        headers: Vec::new(),
+        want,
+        protocols: None,
+        tls: false,
+    }
+}
+
+impl C {
+    fn header(mut self, name: &'static str, value: &'static str) -> C {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn protocols(mut self, p: &'static [&'static str]) -> C {
+        self.protocols = Some(p);
+        self
+    }
+
+    fn tls(mut self) -> C {
+        self.tls = true;
+        self
+    }
+}
+
+/// A route `/<name>` whose pre-function runs the block in access.
+async fn route_for(gw: &Gateway, b: &C) -> String {
+    let name = unique("client");
+    let svc = json(
+        gw,
+        "POST",
+        "/services",
+        json!({"name": name, "url": format!("http://127.0.0.1:{}", common::closed_port())}),
+    )
+    .await;
+    status(&svc, 201, "service");
+    let mut route = json!({"paths": [format!("/{name}")]});
+    if let Some(p) = b.protocols {
+        route["protocols"] = json!(p);
+    }
+    status(
+        &json(gw, "POST", &format!("/services/{name}/routes"), route).await,
+        201,
+        "route",
+    );
+    let plugin = json(
+        gw,
+        "POST",
+        &format!("/services/{name}/plugins"),
+        json!({"name": "pre-function", "config": {"access": [function_of(&b.lua)]}}),
+    )
+    .await;
+    status(&plugin, 201, "plugin");
+    format!("/{name}")
+}
+
+/// Sends the block's request over plain HTTP; the answer and the local
+/// port it was sent from.
+fn send_plain(gw: &Gateway, b: &C, path: &str) -> (common::RawResponse, u16) {
+    let mut raw = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in &b.headers {
+        raw.push_str(&format!("{k}: {v}\r\n"));
+    }
+    raw.push_str("\r\n");
+    let mut s = std::net::TcpStream::connect(gw.proxy).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let port = s.local_addr().expect("local address").port();
+    s.write_all(raw.as_bytes()).expect("write");
+    let resp = common::read_response(&mut BufReader::new(s), false).expect("response");
+    (resp, port)
+}
+
+async fn run_c(gw: Arc<Gateway>, b: C) {
+    let path = route_for(&gw, &b).await;
+    let (code, body, port) = if b.tls {
+        assert!(b.headers.is_empty(), "headers over TLS are not sent");
+        let addr = gw.proxy_tls.expect("a TLS listener");
+        let client = common::tls::any_cert_client(&[b"http/1.1"]);
+        let r = common::tls::https_request(addr, "test", client, common::tls::get("test", &path))
+            .await
+            .expect("https");
+        (r.status, r.body, 0)
+    } else {
+        let gw2 = gw.clone();
+        let b2 = b.clone();
+        let (r, port) = tokio::task::spawn_blocking(move || send_plain(&gw2, &b2, &path))
+            .await
+            .expect("request");
+        (r.status, r.text(), port)
+    };
+    let want = b.want.replace("{port}", &port.to_string());
+    assert_eq!((code, body), (200, want), "Lua:\n{}", b.lua);
+}
+
+fn cases(blocks: Vec<C>) -> Vec<Case> {
+    blocks
+        .into_iter()
+        .map(|b| {
+            let title = b.title.to_string();
+            let case: Box<dyn Fn(Arc<Gateway>) -> CaseFuture + Send> =
+                Box::new(move |gw| -> CaseFuture { Box::pin(run_c(gw, b.clone())) });
+            (title, case)
+        })
+        .collect()
+}
+
+/// Runs `blocks` on a gateway with no trusted IPs, run without a sandbox
+/// as Kong's tests are (`setmetatable`).
+async fn untrusted(file: &str, blocks: Vec<C>) {
+    let (gw, _tmp) = common::pdk::unsandboxed();
+    common::kong::run(file, gw, cases(blocks)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_forwarded_ip() {
+    let say = r#"ngx.say("ip: ", pdk.client.get_forwarded_ip())"#;
+    untrusted(
+        "t/01-pdk/05-client/02-get_forwarded_ip.t",
+        vec![
+            c(
+                "TEST 6: client.get_forwarded_ip() returns client ip from last hop with X-Real-IP header when not trusted",
+                say,
+                "ip: 127.0.0.1\n",
+            )
+            .header("X-Real-IP", "10.0.0.1"),
+            c(
+                "TEST 7: client.get_forwarded_ip() returns client ip from last hop with X-Forwarded-For header when not trusted",
+                say,
+                "ip: 127.0.0.1\n",
+            )
+            .header("X-Forwarded-For", "10.0.0.1"),
+            c(
+                "TEST 8: client.get_forwarded_ip() returns client ip from last hop with X-Forwarded-For header with port when not trusted",
+                say,
+                "ip: 127.0.0.1\n",
+            )
+            .header("X-Forwarded-For", "10.0.0.1:1234"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_port() {
+    untrusted(
+        "t/01-pdk/05-client/03-get_port.t",
+        vec![
+            c(
+                "TEST 1: client.get_port() returns client port",
+                r#"ngx.say("port: ", pdk.client.get_port())"#,
+                "port: {port}\n",
+            ),
+            c(
+                "TEST 3: client.get_port() returns a number",
+                r#"ngx.say("port type: ", type(pdk.client.get_port()))"#,
+                "port type: number\n",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_forwarded_port() {
+    let say = r#"ngx.say("port: ", pdk.client.get_forwarded_port())"#;
+    untrusted(
+        "t/01-pdk/05-client/04-get_forwarded_port.t",
+        vec![
+            c(
+                "TEST 1: client.get_forwarded_port() returns forwarded client port",
+                say,
+                "port: {port}\n",
+            ),
+            c(
+                "TEST 2: client.get_forwarded_port() returns a number",
+                r#"ngx.say("port type: ", type(pdk.client.get_forwarded_port()))"#,
+                "port type: number\n",
+            ),
+            c(
+                "TEST 9: client.get_forwarded_port() returns client port from last hop with X-Real-IP not having port when not trusted",
+                say,
+                "port: {port}\n",
+            )
+            .header("X-Real-IP", "10.0.0.1"),
+            c(
+                "TEST 10: client.get_forwarded_port() returns client port from last hop with X-Forwarded-For not having port when not trusted",
+                say,
+                "port: {port}\n",
+            )
+            .header("X-Forwarded-For", "10.0.0.1"),
+            c(
+                "TEST 11: client.get_forwarded_port() returns client port from last hop with X-Real-IP with port when not trusted",
+                say,
+                "port: {port}\n",
+            )
+            .header("X-Real-IP", "10.0.0.1:1234"),
+            c(
+                "TEST 12: client.get_forwarded_port() returns client port from last hop with X-Forwarded-For with port when not trusted",
+                say,
+                "port: {port}\n",
+            )
+            .header("X-Forwarded-For", "10.0.0.1:1234"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_credential() {
+    untrusted(
+        "t/01-pdk/05-client/05-get_credential.t",
+        vec![
+            c(
+                "TEST 1: client.get_credential() returns selected credential",
+                r#"ngx.ctx.authenticated_credential = setmetatable({},{
+    __tostring = function() return "this credential" end,
+})
+ngx.say("credential: ", tostring(pdk.client.get_credential()))"#,
+                "credential: this credential\n",
+            ),
+            c(
+                "TEST 2: client.get_service() returns nil if not set",
+                r#"ngx.ctx.authenticated_credential = nil
+ngx.say("credential: ", tostring(pdk.client.get_credential()))"#,
+                "credential: nil\n",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_consumer() {
+    untrusted(
+        "t/01-pdk/05-client/06-get_consumer.t",
+        vec![
+            c(
+                "TEST 1: client.get_consumer() returns selected consumer",
+                r#"ngx.ctx.authenticated_consumer = setmetatable({},{
+    __tostring = function() return "this consumer" end,
+})
+ngx.say("consumer: ", tostring(pdk.client.get_consumer()))"#,
+                "consumer: this consumer\n",
+            ),
+            c(
+                "TEST 2: client.get_service() returns nil if not set",
+                r#"ngx.ctx.authenticated_consumer = nil
+ngx.say("consumer: ", tostring(pdk.client.get_consumer()))"#,
+                "consumer: nil\n",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticate() {
+    untrusted(
+        "t/01-pdk/05-client/07-authenticate.t",
+        vec![
+            c(
+                "TEST 1: client.authenticate() sets the consumer",
+                r#"pdk.client.authenticate(setmetatable({},{
+    __tostring = function() return "this consumer" end,
+}),
+setmetatable({},{
+    __tostring = function() return "this credential" end,
+}))
+ngx.say("consumer: ", tostring(pdk.client.get_consumer()), ", credential: ", tostring(pdk.client.get_credential()))"#,
+                "consumer: this consumer, credential: this credential\n",
+            ),
+            c(
+                "TEST 2: client.authenticate() does not allow unsetting both",
+                r#"local pok, err = pcall(pdk.client.authenticate, nil, nil)
+ngx.say(tostring(err))"#,
+                "either credential or consumer must be provided\n",
+            ),
+            c(
+                "TEST 3: client.authenticate() only accepts table as consumer",
+                r#"local pok, err = pcall(pdk.client.authenticate, "not_a_proper_consumer")
+ngx.say(tostring(err))"#,
+                "consumer must be a table or nil\n",
+            ),
+            c(
+                "TEST 4: client.authenticate() only accepts table as credential",
+                r#"local pok, err = pcall(pdk.client.authenticate, nil, "not_a_proper_credential")
+ngx.say(tostring(err))"#,
+                "credential must be a table or nil\n",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_protocol() {
+    let say = r#"ngx.say("protocol=", assert(pdk.client.get_protocol()))"#;
+    let both: &[&str] = &["http", "https"];
+    untrusted(
+        "t/01-pdk/05-client/08-get_protocol.t",
+        vec![
+            c(
+                "TEST 1: client.get_protocol() returns the protocol on single-protocol matched route",
+                say,
+                "protocol=https\n",
+            )
+            .protocols(&["https"])
+            .tls(),
+            c(
+                "TEST 2: client.get_protocol() returns \"http\" when subsystem is \"http\"",
+                say,
+                "protocol=http\n",
+            )
+            .protocols(both),
+            c(
+                "TEST 3: client.get_protocol() returns \"https\" when kong receives an https request",
+                say,
+                "protocol=https\n",
+            )
+            .protocols(both)
+            .tls(),
+            c(
+                "TEST 6: client.get_protocol() returns \"http\" when kong receives an http request from a non trusted ip",
+                r#"ngx.say("protocol=", assert(pdk.client.get_protocol(true)))"#,
+                "protocol=http\n",
+            )
+            .protocols(both)
+            .header("X-Forwarded-Proto", "https"),
+        ],
+    )
+    .await;
+}
+
+/// TEST 1's consumer id (Kong's mocked `select` answers `bob` for it).
+const BOB: &str = "5a61a36e-6133-4be7-b8be-6431d6e98019";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_consumer() {
+    let (gw, _tmp) = common::pdk::unsandboxed();
+    let bob = json(
+        &gw,
+        "PUT",
+        &format!("/consumers/{BOB}"),
+        json!({"username": "bob"}),
+    )
+    .await;
+    assert!(bob.status == 200 || bob.status == 201, "{}", bob.text);
+    common::kong::run(
+        "t/01-pdk/05-client/09-load-consumer.t",
+        gw,
+        cases(vec![
+            c(
+                "TEST 1: client.load_consumer() loads a consumer by id.",
+                &format!(
+                    r#"local consumer, err = pdk.client.load_consumer("{BOB}")
+ngx.say("consumer: " .. consumer.username)"#
+                ),
+                "consumer: bob\n",
+            ),
+            c(
+                "TEST 2: client.load_consumer() loads a consumer by username",
+                r#"local consumer, err = pdk.client.load_consumer("bob", true)
+ngx.say("consumer: " .. consumer.username)"#,
+                "consumer: bob\n",
+            ),
+            c(
+                "TEST 3: client.load_consumer() returns an error",
+                r#"local consumer, err = pcall(pdk.client.load_consumer)
+ngx.say(tostring(err))"#,
+                "consumer_id must be a string\n",
+            ),
+            c(
+                "TEST 4: client.load_consumer() errors for a non-uuid ID based search",
+                r#"local consumer, err = pcall(pdk.client.load_consumer, "bob", false)
+ngx.say(tostring(err))"#,
+                "cannot load a consumer with an id that is not a uuid\n",
+            ),
+        ]),
+    )
+    .await;
+}
