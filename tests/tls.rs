@@ -231,11 +231,14 @@ async fn https_only_routes_answer_426_or_redirect_on_plain_http() {
     gw.service("s", &format!("http://{up}"), json!({})).await;
     gw.route("s", json!({"paths": ["/secure"], "protocols": ["https"]}))
         .await;
-    gw.route(
-        "s",
-        json!({"paths": ["/moved"], "protocols": ["https"], "https_redirect_status_code": 308}),
-    )
-    .await;
+    for code in [301, 302, 307, 308] {
+        gw.route(
+            "s",
+            json!({"paths": [format!("/moved{code}")], "protocols": ["https"],
+                   "https_redirect_status_code": code}),
+        )
+        .await;
+    }
     gw.route("s", json!({"paths": ["/plain"], "protocols": ["http"]}))
         .await;
 
@@ -246,17 +249,20 @@ async fn https_only_routes_answer_426_or_redirect_on_plain_http() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["message"], "Please use HTTPS protocol");
 
-    let resp = gw
-        .raw(b"GET /moved/a?b=1 HTTP/1.1\r\nHost: Example.test:8000\r\nConnection: close\r\n\r\n");
-    assert!(resp.starts_with("HTTP/1.1 308"), "{resp}");
-    assert!(
-        resp.to_ascii_lowercase()
-            .contains("\r\nlocation: https://example.test/moved/a?b=1\r\n"),
-        "{resp}"
-    );
+    // Kong's redirects: `Location: https://` + the host without its port
+    // + the request URI, for each of the four codes.
+    for code in [301, 302, 307, 308] {
+        let request = format!(
+            "GET /moved{code}/a?b=1 HTTP/1.1\r\nHost: Example.test:8000\r\nConnection: close\r\n\r\n"
+        );
+        let resp = gw.raw(request.as_bytes());
+        assert!(resp.starts_with(&format!("HTTP/1.1 {code} ")), "{resp}");
+        let location = format!("\r\nlocation: https://example.test/moved{code}/a?b=1\r\n");
+        assert!(resp.to_ascii_lowercase().contains(&location), "{resp}");
+    }
 
     let client = any_cert_client(&[b"http/1.1"]);
-    for path in ["/secure/a", "/moved/a", "/plain/a"] {
+    for path in ["/secure/a", "/moved301/a", "/moved308/a", "/plain/a"] {
         let r = https_request(tls, "localhost", client.clone(), get("localhost", path))
             .await
             .unwrap();
@@ -265,11 +271,57 @@ async fn https_only_routes_answer_426_or_redirect_on_plain_http() {
     }
 }
 
+const GENERATED_LOG: &str = "TLS: generated a self-signed ECDSA P-256 certificate for 'localhost'";
+
+/// Kong's `proxy_listen … ssl` is 8443; this checks the default through
+/// `--help` (a gateway on the default port would share it with any other
+/// through SO_REUSEPORT).
+#[test]
+fn the_tls_listener_defaults_to_8443() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lunagate"))
+        .args(["serve", "--help"])
+        .env_remove("LUNAGATE_PROXY_LISTEN_TLS")
+        .output()
+        .expect("lunagate serve --help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let option = help
+        .split("\n  -")
+        .find(|o| o.contains("--proxy-listen-tls"))
+        .unwrap_or_else(|| panic!("no --proxy-listen-tls in:\n{help}"));
+    assert!(option.contains("[default: 0.0.0.0:8443]"), "{option}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_certificate_the_listener_generates_one_and_logs_it() {
+    let gw = Gateway::start_logged_with(1, &["--log-level", "info"]);
+    let tls = gw.proxy_tls.expect("TLS listener");
+    assert!(gw.log_text().contains(GENERATED_LOG), "{}", gw.log_text());
+    let r = https_request(
+        tls,
+        "any.test",
+        any_cert_client(&[b"http/1.1"]),
+        get("any.test", "/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 404);
+    let cert = r.peer_cert.expect("a certificate");
+    let organization = b"lunagate (generated)";
+    assert!(
+        cert.windows(organization.len()).any(|w| w == organization),
+        "the generated certificate names itself"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tls_listener_can_be_turned_off() {
-    let gw = Gateway::start_with(&["--proxy-listen-tls", "off"], &[]);
+    let gw = Gateway::start_logged_with(1, &["--proxy-listen-tls", "off", "--log-level", "info"]);
     assert!(gw.proxy_tls.is_none());
     assert_eq!(gw.get("/").await.status(), 404);
+    assert!(
+        !gw.log_text().contains(GENERATED_LOG),
+        "no listener, no certificate"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -236,3 +236,20 @@ impl ServerCertVerifier for Verifier {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `tls_verify` without `ca_certificates` trusts Mozilla's roots from
+    /// the binary, not from a system store a `FROM scratch` image lacks.
+    #[test]
+    fn mozillas_roots_are_compiled_in() {
+        let roots = super::public_roots();
+        assert!(roots.len() > 100, "{} roots", roots.len());
+        assert_eq!(roots.len(), webpki_roots::TLS_SERVER_ROOTS.len());
+        let isrg = b"ISRG Root X1";
+        assert!(roots
+            .roots
+            .iter()
+            .any(|a| a.subject.windows(isrg.len()).any(|w| w == isrg)));
+    }
+}
