@@ -95,6 +95,26 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_CLIENT_BODY_BUFFER_SIZE", default_value = "8k", value_parser = parse_size)]
     pub client_body_buffer_size: usize,
 
+    /// Kong's `trusted_ips`: addresses and CIDR blocks (IPv4 and IPv6,
+    /// comma-separated; `0.0.0.0/0,::/0` trusts every peer) whose
+    /// `X-Forwarded-*` headers are believed and passed upstream, and whose
+    /// `real_ip_header` names the client. Unset (Kong's `NONE`): no one;
+    /// clients' `X-Forwarded-Proto/Host/Port/Path/Prefix` are replaced.
+    #[arg(long, env = "LUNAGATE_TRUSTED_IPS", value_name = "LIST", value_parser = crate::trust::parse_trusted_ips)]
+    pub trusted_ips: Option<crate::trust::TrustedIps>,
+
+    /// Kong's `real_ip_header`: the header in which a trusted peer names
+    /// the client (`X-Real-IP`, `X-Forwarded-For` or any header name), for
+    /// `X-Real-IP` upstream and `kong.client.get_forwarded_ip()`.
+    #[arg(long, env = "LUNAGATE_REAL_IP_HEADER", default_value = "X-Real-IP", value_parser = crate::trust::parse_real_ip_header)]
+    pub real_ip_header: crate::trust::RealIpHeader,
+
+    /// Kong's `real_ip_recursive` (`on`/`off`): `on` takes the rightmost
+    /// address of `real_ip_header` that is not itself trusted; `off` the
+    /// last one.
+    #[arg(long, env = "LUNAGATE_REAL_IP_RECURSIVE", default_value = "off", value_name = "on|off", action = clap::ArgAction::Set, value_parser = crate::trust::parse_on_off)]
+    pub real_ip_recursive: bool,
+
     /// Lua: VM instructions one function call may run (library functions
     /// count their work too) before it is stopped with an error.
     #[arg(
@@ -169,6 +189,16 @@ impl ServeConfig {
                 .map(|n| n.get())
                 .unwrap_or(1)
         })
+    }
+
+    /// Who may speak for the client (`--trusted-ips`, `--real-ip-header`,
+    /// `--real-ip-recursive`).
+    pub fn trust(&self) -> crate::trust::Trust {
+        crate::trust::Trust {
+            trusted_ips: self.trusted_ips.clone().unwrap_or_default(),
+            real_ip_header: self.real_ip_header.clone(),
+            real_ip_recursive: self.real_ip_recursive,
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -20,6 +20,7 @@ mod proxy;
 mod snapshot;
 mod store;
 mod tls;
+mod trust;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,6 +135,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit (RLIMIT_NOFILE)"),
     }
+    trust::configure(config.trust());
     pdk::configuration::set(pdk::configuration::NodeConfiguration::from_serve(&config));
     pdk::client::set_store(store.clone());
     plugins::serverless::set_limits(plugins::serverless::Limits {

@@ -124,6 +124,17 @@ impl NodeConfiguration {
             Setting::Str(config.workers().to_string()),
         );
         c.add("log_level", Setting::Str(config.log_level.clone()));
+        let trust = config.trust();
+        c.add(
+            "trusted_ips",
+            Setting::List(trust.trusted_ips.entries().to_vec()),
+        );
+        c.add(
+            "real_ip_header",
+            Setting::Str(trust.real_ip_header.text().to_string()),
+        );
+        let recursive = if trust.real_ip_recursive { "on" } else { "off" };
+        c.add("real_ip_recursive", Setting::Str(recursive.into()));
         c.set_body_buffer(config.client_body_buffer_size);
         if config.admin_token.is_some() {
             c.add("admin_token", Setting::Str(String::new()));

@@ -15,6 +15,7 @@ pub mod client;
 pub mod configuration;
 mod ctx;
 mod glue;
+mod ip;
 mod log;
 mod ngx;
 mod phases;
@@ -102,6 +103,8 @@ pub struct RequestContext {
     pub service: Option<Arc<Service>>,
     /// Regex captures of the matched route path.
     pub captures: Option<crate::proxy::router::UriCaptures>,
+    /// The prefix `strip_path` takes off (`get_forwarded_prefix`).
+    pub stripped_prefix: Option<String>,
     /// Epoch milliseconds when the request arrived.
     pub started_ms: i64,
     /// Set by `kong.service.request.set_path` / `set_raw_query` / `ngx.var.args`.
@@ -212,6 +215,7 @@ impl RequestContext {
             route: None,
             service: None,
             captures: None,
+            stripped_prefix: None,
             started_ms,
             upstream_path: None,
             upstream_query: None,
@@ -309,6 +313,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     ctx::install(ctx, kong, cell);
     configuration::install(ctx, env, kong);
     cache::install(ctx, env, kong);
+    ip::install(ctx, kong);
     let node = ctx.new_table();
     let node_id = uuid::Uuid::new_v4().to_string();
     set(

@@ -3,6 +3,7 @@
 //! its own serverless-functions page uses: it clears the header on the way
 //! upstream, like `kong.service.request.clear_header`.
 
+use http::{HeaderName, HeaderValue};
 use lua_stdlib::{Context, Error, Stack, Table, Value};
 
 use super::body::{form_fields, multipart_boundary, multipart_fields};
@@ -71,28 +72,73 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         stack.replace(ctx, req.server_port as i64);
         Ok(())
     });
+    // The forwarded getters believe the client's `X-Forwarded-*` (first
+    // line) only from a trusted peer (`crate::trust`), as Kong's.
     add(
         ctx,
         t,
         "get_forwarded_scheme",
         cell,
         |ctx, _, stack, req| {
-            stack.replace(ctx, ctx.intern(req.scheme.as_bytes()));
+            let scheme = match forwarded(req, &X_FORWARDED_PROTO) {
+                Some(v) => ctx.intern(&v.to_ascii_lowercase()),
+                None => ctx.intern(req.scheme.as_bytes()),
+            };
+            stack.replace(ctx, scheme);
             Ok(())
         },
     );
     add(ctx, t, "get_forwarded_host", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, ctx.intern(host(req).0.as_bytes()));
+        let host = match forwarded(req, &X_FORWARDED_HOST) {
+            Some(v) => {
+                let (name, _) = split_forwarded_host(v);
+                ctx.intern(&name.to_ascii_lowercase())
+            }
+            None => ctx.intern(host(req).0.as_bytes()),
+        };
+        stack.replace(ctx, host);
         Ok(())
     });
     add(ctx, t, "get_forwarded_port", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, req.server_port as i64);
+        let port = forwarded(req, &X_FORWARDED_PORT)
+            .and_then(port_number)
+            .or_else(|| {
+                forwarded(req, &X_FORWARDED_HOST)
+                    .and_then(|v| split_forwarded_host(v).1)
+                    .and_then(port_number)
+            })
+            .unwrap_or(lua_stdlib::Number::Int(req.server_port as i64));
+        stack.replace(ctx, port);
         Ok(())
     });
     add(ctx, t, "get_forwarded_path", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, ctx.intern(req.path().as_bytes()));
+        let path = match forwarded(req, &X_FORWARDED_PATH) {
+            Some(v) => ctx.intern(v),
+            None => ctx.intern(req.path().as_bytes()),
+        };
+        stack.replace(ctx, path);
         Ok(())
     });
+    // A trusted `X-Forwarded-Prefix`, else the prefix `strip_path` takes
+    // off (what goes upstream as `X-Forwarded-Prefix`), else nil.
+    add(
+        ctx,
+        t,
+        "get_forwarded_prefix",
+        cell,
+        |ctx, _, stack, req| {
+            let prefix = match forwarded(req, &X_FORWARDED_PREFIX) {
+                Some(v) => Value::String(ctx.intern(v)),
+                None => req
+                    .stripped_prefix
+                    .as_deref()
+                    .filter(|p| !p.is_empty() && *p != "/")
+                    .map_or(Value::Nil, |p| Value::String(ctx.intern(p.as_bytes()))),
+            };
+            stack.replace(ctx, prefix);
+            Ok(())
+        },
+    );
     add(ctx, t, "get_http_version", cell, |ctx, _, stack, req| {
         let v = match req.request.version {
             http::Version::HTTP_10 => Value::Number(1.0),
@@ -437,6 +483,41 @@ fn fields_table<'gc>(
         }
     }
     t
+}
+
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_FORWARDED_PATH: HeaderName = HeaderName::from_static("x-forwarded-path");
+static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
+/// The client's header `name` (first line) when its peer is trusted.
+fn forwarded<'r>(req: &'r RequestContext, name: &HeaderName) -> Option<&'r [u8]> {
+    crate::trust::node()
+        .forwarded(req.client_addr.ip(), &req.request.headers, name)
+        .map(HeaderValue::as_bytes)
+}
+
+/// Kong's reading of `X-Forwarded-Host`: what follows an `@`, up to the
+/// first `:`, and what follows that `:`.
+fn split_forwarded_host(v: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let v = match v.iter().position(|b| *b == b'@') {
+        Some(at) => &v[at + 1..],
+        None => v,
+    };
+    match v.iter().position(|b| *b == b':') {
+        Some(colon) => (&v[..colon], Some(&v[colon + 1..])),
+        None => (v, None),
+    }
+}
+
+/// `tonumber(v, 10)` when it is a port (1 to 65535).
+fn port_number(v: &[u8]) -> Option<lua_stdlib::Number> {
+    use lua_stdlib::Number;
+    lua_stdlib::number::str_to_number(v).filter(|n| match *n {
+        Number::Int(n) => (1..=65535).contains(&n),
+        Number::Float(f) => (1.0..=65535.0).contains(&f),
+    })
 }
 
 /// The request host without the port, lowercased, and the port if given.

@@ -96,10 +96,7 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
             }
         }
     };
-    let prefix = match matched_len {
-        Some(n) if route.route.strip_path => norm.get(..n).map(escape_path),
-        _ => None,
-    };
+    let prefix = s.stripped_prefix();
     // `kong.service.request.set_header("Host", …)` wins, then
     // `preserve_host`, then the service's host.
     let upstream_host: &[u8] = match (&changes.host, host) {

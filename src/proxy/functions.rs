@@ -127,6 +127,7 @@ impl Hooks for Functions {
         req.route = Some(s.matched.route.route.clone());
         req.service = Some(s.matched.upstream.service.clone());
         req.captures = s.captures.take();
+        req.stripped_prefix = s.stripped_prefix().map(|p| p.into_owned());
         req.times.start = s.start;
         req.request_id = Some(s.request_id.clone());
         s.record_target = self.needs.log;

@@ -195,8 +195,8 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) 
 /// Client headers never copied upstream: hop-by-hop ones (RFC 9110 §7.6.1;
 /// `TE` included, trailers are not forwarded), `Expect` (hyper answers
 /// `100 Continue` itself and the body follows at once) and the ones the
-/// gateway writes itself (§4.4; no trusted_ips yet, so clients' copies are
-/// replaced).
+/// gateway writes itself (§4.4: [`Forwarding`] writes a trusted client's
+/// own values back).
 pub fn skip_upstream(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -276,13 +276,53 @@ fn put_appended(buf: &mut Vec<u8>, client: &HeaderMap, name: &HeaderName, ours: 
     buf.extend_from_slice(b"\r\n");
 }
 
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+pub static X_FORWARDED_PATH: HeaderName = HeaderName::from_static("x-forwarded-path");
+pub static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
 impl Forwarding<'_> {
+    /// Writes the headers with the node's trust settings.
     pub fn write(&self, buf: &mut Vec<u8>, client: &HeaderMap) {
-        let ip = self.conn.peer_ip.as_bytes();
-        put(buf, b"x-real-ip", ip);
-        put_appended(buf, client, &X_FORWARDED_FOR, ip);
-        put(buf, b"x-forwarded-proto", self.conn.scheme().as_bytes());
-        if let Some(host) = self.host {
+        self.write_trusting(crate::trust::node(), buf, client);
+    }
+
+    /// As Kong's runloop: `X-Real-IP` is the client address (the realip
+    /// module's, see [`crate::trust`]); `X-Forwarded-For` the client's
+    /// list plus the peer (or the client address alone when it sent
+    /// none); `X-Forwarded-Proto/Host/Port/Path/Prefix` the client's own
+    /// (first line) when the peer is trusted and sent one, else the
+    /// gateway's.
+    fn write_trusting(&self, trust: &crate::trust::Trust, buf: &mut Vec<u8>, client: &HeaderMap) {
+        let peer = self.conn.peer_ip.as_bytes();
+        let forwarded = |name: &HeaderName| {
+            trust
+                .forwarded(self.conn.peer.ip(), client, name)
+                .map(HeaderValue::as_bytes)
+        };
+        let real = (!trust.trusted_ips.is_empty())
+            .then(|| trust.client(self.conn.peer, client).ip)
+            .filter(|ip| *ip != crate::trust::canonical(self.conn.peer.ip()))
+            .map(|ip| ip.to_string());
+        let real = real.as_deref().map_or(peer, str::as_bytes);
+        put(buf, X_REAL_IP.as_str().as_bytes(), real);
+        let last = if client.contains_key(&X_FORWARDED_FOR) {
+            peer
+        } else {
+            real
+        };
+        put_appended(buf, client, &X_FORWARDED_FOR, last);
+        let proto = forwarded(&X_FORWARDED_PROTO);
+        put(
+            buf,
+            b"x-forwarded-proto",
+            proto.unwrap_or(self.conn.scheme().as_bytes()),
+        );
+        if let Some(host) = forwarded(&X_FORWARDED_HOST) {
+            put(buf, b"x-forwarded-host", host);
+        } else if let Some(host) = self.host {
             // nginx's `$host`: no port, lower-cased.
             let name = std::str::from_utf8(host)
                 .map_or(host, |h| super::router::split_host_port(h).0.as_bytes());
@@ -290,9 +330,20 @@ impl Forwarding<'_> {
             buf.extend(name.iter().map(u8::to_ascii_lowercase));
             buf.extend_from_slice(b"\r\n");
         }
-        put(buf, b"x-forwarded-port", self.conn.server_port.as_bytes());
-        put(buf, b"x-forwarded-path", self.path);
-        if let Some(prefix) = self.prefix.filter(|p| !p.is_empty() && *p != b"/") {
+        let port = forwarded(&X_FORWARDED_PORT);
+        put(
+            buf,
+            b"x-forwarded-port",
+            port.unwrap_or(self.conn.server_port.as_bytes()),
+        );
+        put(
+            buf,
+            b"x-forwarded-path",
+            forwarded(&X_FORWARDED_PATH).unwrap_or(self.path),
+        );
+        let prefix =
+            forwarded(&X_FORWARDED_PREFIX).or(self.prefix.filter(|p| !p.is_empty() && *p != b"/"));
+        if let Some(prefix) = prefix {
             put(buf, b"x-forwarded-prefix", prefix);
         }
         put_appended(buf, client, &VIA, VIA_VALUE.as_bytes());
@@ -438,6 +489,63 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from {text}");
         }
+    }
+
+    #[test]
+    fn trusted_clients_forwarding_headers_pass() {
+        let conn = ConnInfo::new("127.0.0.1:5555".parse().unwrap(), 8000, false);
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-real-ip", "10.0.0.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "Outer.example:8443"),
+            ("x-forwarded-port", "8443"),
+            ("x-forwarded-path", "/outer"),
+            ("x-forwarded-prefix", "/pre"),
+        ] {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let fwd = Forwarding {
+            conn: &conn,
+            host: Some(b"inner"),
+            path: b"/a/b",
+            prefix: None,
+            request_id: b"id",
+        };
+        let trusting = crate::trust::Trust {
+            trusted_ips: crate::trust::parse_trusted_ips("127.0.0.1").unwrap(),
+            ..Default::default()
+        };
+        let mut buf = Vec::new();
+        fwd.write_trusting(&trusting, &mut buf, &h);
+        let text = String::from_utf8(buf).unwrap();
+        for line in [
+            "x-real-ip: 10.0.0.7\r\n",
+            // No client X-Forwarded-For: the client address alone.
+            "x-forwarded-for: 10.0.0.7\r\n",
+            "x-forwarded-proto: https\r\n",
+            "x-forwarded-host: Outer.example:8443\r\n",
+            "x-forwarded-port: 8443\r\n",
+            "x-forwarded-path: /outer\r\n",
+            "x-forwarded-prefix: /pre\r\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
+        // The same client untrusted: the gateway's own values.
+        let mut buf = Vec::new();
+        fwd.write_trusting(&crate::trust::Trust::default(), &mut buf, &h);
+        let text = String::from_utf8(buf).unwrap();
+        for line in [
+            "x-real-ip: 127.0.0.1\r\n",
+            "x-forwarded-for: 127.0.0.1\r\n",
+            "x-forwarded-proto: http\r\n",
+            "x-forwarded-host: inner\r\n",
+            "x-forwarded-port: 8000\r\n",
+            "x-forwarded-path: /a/b\r\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
+        assert!(!text.contains("x-forwarded-prefix"), "{text}");
     }
 
     #[test]

@@ -128,6 +128,17 @@ impl<'a> Session<'a> {
         self.norm.as_deref()
     }
 
+    /// The prefix `strip_path` takes off the path, escaped
+    /// (`X-Forwarded-Prefix`, `kong.request.get_forwarded_prefix`).
+    pub fn stripped_prefix(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.matched.matched_len {
+            Some(n) if self.matched.route.route.strip_path => {
+                self.norm().get(..n).map(super::normalize::escape_path)
+            }
+            _ => None,
+        }
+    }
+
     /// The normalised request path the router matched.
     pub fn norm(&self) -> &[u8] {
         match &self.norm {
