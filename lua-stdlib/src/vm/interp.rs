@@ -915,8 +915,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         let t = self.get_upval(st, ups[b(i)].get());
                         let key = kst[c(i)];
                         if let (Value::Table(tab), Value::String(s)) = (t, key) {
-                            let v = tab.raw_get_str(s);
-                            if !v.is_nil() || tab.metatable().is_none() {
+                            if let Some(v) = meta::index_str(ctx, tab, s) {
                                 reg!(ra) = v;
                                 continue;
                             }
@@ -927,12 +926,26 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             None => leave!(),
                         }
                     }
-                    GETTABLE | GETI | GETFIELD => {
+                    GETFIELD => {
+                        let t = reg!(b(i));
+                        let key = kst[c(i)];
+                        if let (Value::Table(tab), Value::String(s)) = (t, key) {
+                            if let Some(v) = meta::index_str(ctx, tab, s) {
+                                reg!(ra) = v;
+                                continue;
+                            }
+                        }
+                        save!();
+                        match self.index(st, t, key, Culprit::Reg(b(i)))? {
+                            Some(v) => reg!(ra) = v,
+                            None => leave!(),
+                        }
+                    }
+                    GETTABLE | GETI => {
                         let t = reg!(b(i));
                         let key = match op(i) {
                             GETTABLE => reg!(c(i)),
-                            GETI => Value::Integer(c(i) as i64),
-                            _ => kst[c(i)],
+                            _ => Value::Integer(c(i) as i64),
                         };
                         if let Value::Table(tab) = t {
                             let v = match key {
@@ -951,7 +964,21 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             None => leave!(),
                         }
                     }
-                    SETTABUP | SETTABLE | SETI | SETFIELD => {
+                    SETFIELD => {
+                        let t = reg!(ra);
+                        let key = kst[b(i)];
+                        let v = if k(i) { kst[c(i)] } else { reg!(c(i)) };
+                        if let (Value::Table(tab), Value::String(s)) = (t, key) {
+                            if tab.set_str_fast(&ctx, s, v) {
+                                continue;
+                            }
+                        }
+                        save!();
+                        if !self.new_index(st, t, key, v, Culprit::Reg(ra))? {
+                            leave!();
+                        }
+                    }
+                    SETTABUP | SETTABLE | SETI => {
                         let (t, key, culprit) = match op(i) {
                             SETTABUP => (
                                 self.get_upval(st, ups[ra].get()),
@@ -959,8 +986,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 Culprit::Upval(ra),
                             ),
                             SETTABLE => (reg!(ra), reg!(b(i)), Culprit::Reg(ra)),
-                            SETI => (reg!(ra), Value::Integer(b(i) as i64), Culprit::Reg(ra)),
-                            _ => (reg!(ra), kst[b(i)], Culprit::Reg(ra)),
+                            _ => (reg!(ra), Value::Integer(b(i) as i64), Culprit::Reg(ra)),
                         };
                         let v = if k(i) { kst[c(i)] } else { reg!(c(i)) };
                         if let Value::Table(tab) = t {
@@ -1007,37 +1033,16 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         let key = if k(i) { kst[c(i)] } else { reg!(c(i)) };
                         reg!(ra + 1) = t;
                         let fast = match (t, key) {
-                            (Value::Table(tab), Value::String(s)) => {
-                                let v = tab.raw_get_str(s);
-                                if !v.is_nil() {
-                                    Some(v)
-                                } else {
-                                    match tab.metatable() {
-                                        None => Some(v),
-                                        Some(mt) => match meta::event_in(ctx, mt, meta::INDEX) {
-                                            Value::Table(cls) => {
-                                                let v = cls.raw_get_str(s);
-                                                if !v.is_nil() || cls.metatable().is_none() {
-                                                    Some(v)
-                                                } else {
-                                                    None
-                                                }
-                                            }
-                                            Value::Nil => Some(Value::Nil),
-                                            _ => None,
-                                        },
-                                    }
+                            (Value::Table(tab), Value::String(s)) => meta::index_str(ctx, tab, s),
+                            (Value::String(_), Value::String(s)) => {
+                                match ctx
+                                    .string_metatable()
+                                    .map(|mt| meta::event_in(ctx, mt, meta::INDEX))
+                                {
+                                    Some(Value::Table(lib)) => meta::index_str(ctx, lib, s),
+                                    _ => None,
                                 }
                             }
-                            (Value::String(_), Value::String(s)) => match ctx.string_metatable() {
-                                Some(mt) => match mt.raw_get_str(ctx.event_name(meta::INDEX)) {
-                                    Value::Table(lib) if lib.metatable().is_none() => {
-                                        Some(lib.raw_get_str(s))
-                                    }
-                                    _ => None,
-                                },
-                                None => None,
-                            },
                             _ => None,
                         };
                         match fast {

@@ -93,15 +93,54 @@ pub fn metatable<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
 /// `mt[event]` raw, with the absence cache for the frequent events.
 #[inline]
 pub fn event_in<'gc>(ctx: Context<'gc>, mt: Table<'gc>, event: Event) -> Value<'gc> {
+    let name = ctx.event_name(event);
+    if event > EQ {
+        return mt.raw_get_str(name);
+    }
     let bit = 1u32 << event;
-    if event <= EQ && mt.known_absent(bit) {
-        return Value::Nil;
+    match mt.raw_get_event(name, bit) {
+        None => Value::Nil,
+        Some(v) => {
+            if v.is_nil() {
+                mt.mark_absent(&ctx, bit);
+            }
+            v
+        }
     }
-    let v = mt.raw_get_str(ctx.event_name(event));
-    if v.is_nil() && event <= EQ {
-        mt.mark_absent(&ctx, bit);
+}
+
+/// How many `__index` tables [`index_str`] follows before it leaves the
+/// rest (and the loop check) to the general path.
+const FAST_INDEX_DEPTH: usize = 8;
+
+/// `t.key` for a short string key when no call is needed: the raw field,
+/// else along the chain of `__index` tables (`luaV_finishget` without
+/// its calls), as a method lookup through a class table does. `None`: a
+/// function handler, a value that is not a table, or a long chain; the
+/// caller takes the general path, which starts again from `t` (reads have
+/// no side effects).
+#[inline]
+pub(crate) fn index_str<'gc>(
+    ctx: Context<'gc>,
+    mut t: Table<'gc>,
+    key: super::string::String<'gc>,
+) -> Option<Value<'gc>> {
+    for _ in 0..FAST_INDEX_DEPTH {
+        let (v, mt) = t.raw_get_str_and_meta(key);
+        if !v.is_nil() {
+            return Some(v);
+        }
+        let mt = match mt {
+            None => return Some(v),
+            Some(mt) => mt,
+        };
+        match event_in(ctx, mt, INDEX) {
+            Value::Nil => return Some(Value::Nil),
+            Value::Table(next) => t = next,
+            _ => return None,
+        }
     }
-    v
+    None
 }
 
 /// The metamethod `event` of `v`, or `Nil`.

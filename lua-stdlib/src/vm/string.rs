@@ -88,13 +88,20 @@ impl<'gc> String<'gc> {
         matches!(self.0.bytes, Bytes::Inline { .. })
     }
 
-    /// The hash used by tables (cached).
+    /// The hash used by tables (cached; short strings always have it, so
+    /// a table lookup inlines only the load).
     #[inline]
     pub fn hash(self) -> u64 {
         let h = self.0.hash.get();
         if h != 0 {
             return h;
         }
+        self.compute_hash()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn compute_hash(self) -> u64 {
         let h = hash_bytes(self.0.seed, self.0.bytes.get());
         self.0.hash.set(h);
         h

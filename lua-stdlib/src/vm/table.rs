@@ -234,12 +234,13 @@ impl<'gc> TableState<'gc> {
     }
 
     /// `find_node` for an interned (short) string: it equals only itself,
-    /// so the chain is walked comparing pointers.
-    #[inline]
+    /// so the chain is walked comparing pointers. An empty hash part needs
+    /// no test of its own: every index misses it.
+    #[inline(always)]
     fn find_short_string(&self, s: super::string::String<'gc>) -> Option<usize> {
-        let mut i = (s.hash() & (self.nodes.len() as u64 - 1)) as usize;
+        let mut i = (s.hash() as usize) & self.nodes.len().wrapping_sub(1);
         loop {
-            let n = &self.nodes[i];
+            let n = self.nodes.get(i)?;
             if let Value::String(k) = n.key {
                 if Gc::ptr_eq(k.0, s.0) {
                     return Some(i);
@@ -248,7 +249,27 @@ impl<'gc> TableState<'gc> {
             if n.next == 0 {
                 return None;
             }
-            i = (i as i64 + n.next as i64) as usize;
+            i = i.wrapping_add(n.next as isize as usize);
+        }
+    }
+
+    /// The value of a short string key (`luaH_getshortstr`).
+    #[inline(always)]
+    fn get_short_str(&self, s: super::string::String<'gc>) -> Value<'gc> {
+        let mut i = (s.hash() as usize) & self.nodes.len().wrapping_sub(1);
+        loop {
+            let Some(n) = self.nodes.get(i) else {
+                return Value::Nil;
+            };
+            if let Value::String(k) = n.key {
+                if Gc::ptr_eq(k.0, s.0) {
+                    return n.value;
+                }
+            }
+            if n.next == 0 {
+                return Value::Nil;
+            }
+            i = i.wrapping_add(n.next as isize as usize);
         }
     }
 
@@ -295,17 +316,10 @@ impl<'gc> TableState<'gc> {
 
     #[inline]
     pub fn get_str(&self, key: super::string::String<'gc>) -> Value<'gc> {
-        if self.nodes.is_empty() {
-            return Value::Nil;
-        }
-        let found = if key.is_short() {
-            self.find_short_string(key)
+        if key.is_short() {
+            self.get_short_str(key)
         } else {
-            self.find_node(Value::String(key))
-        };
-        match found {
-            Some(i) => self.nodes[i].value,
-            None => Value::Nil,
+            self.get_node(Value::String(key))
         }
     }
 
@@ -325,12 +339,10 @@ impl<'gc> TableState<'gc> {
                 }
                 slot
             }
-            Value::String(s) if s.is_short() && !self.nodes.is_empty() => {
-                match self.find_short_string(s) {
-                    Some(n) => &mut self.nodes[n].value,
-                    None => return false,
-                }
-            }
+            Value::String(s) if s.is_short() => match self.find_short_string(s) {
+                Some(n) => &mut self.nodes[n].value,
+                None => return false,
+            },
             Value::Nil => return false,
             Value::Number(f) if f.is_nan() => return false,
             k => match self.find_node(normalize(k)) {
@@ -857,6 +869,33 @@ impl<'gc> Table<'gc> {
         self.0.borrow().get_str(key)
     }
 
+    /// `t[key]` raw and the metatable, in one borrow: what an index
+    /// needs to decide whether `__index` is asked.
+    #[inline]
+    pub(crate) fn raw_get_str_and_meta(
+        self,
+        key: super::string::String<'gc>,
+    ) -> (Value<'gc>, Option<Table<'gc>>) {
+        let s = self.0.borrow();
+        (s.get_str(key), s.metatable)
+    }
+
+    /// `mt[name]` for a metatable's event `bit` (see `meta::Event`) when
+    /// its absence cache does not already say it is missing; `None`: known
+    /// absent.
+    #[inline]
+    pub(crate) fn raw_get_event(
+        self,
+        name: super::string::String<'gc>,
+        bit: u32,
+    ) -> Option<Value<'gc>> {
+        let s = self.0.borrow();
+        if s.absent & bit != 0 {
+            return None;
+        }
+        Some(s.get_str(name))
+    }
+
     pub fn raw_set(
         self,
         mc: &Mutation<'gc>,
@@ -872,6 +911,43 @@ impl<'gc> Table<'gc> {
     #[inline]
     pub fn raw_set_existing(self, mc: &Mutation<'gc>, key: Value<'gc>, value: Value<'gc>) -> bool {
         self.0.borrow_mut(mc).set_existing(key, value)
+    }
+
+    /// `t.key = value` for a short string key when no `__newindex` can be
+    /// involved (`luaV_fastset`, then the raw write): the key is present
+    /// with a non-nil value, or the table has no metatable. `false`:
+    /// nothing was written (a new key under a metatable, a frozen table, a
+    /// long string); the caller takes the general path.
+    #[inline]
+    pub(crate) fn set_str_fast(
+        self,
+        mc: &Mutation<'gc>,
+        key: super::string::String<'gc>,
+        value: Value<'gc>,
+    ) -> bool {
+        let mut s = self.0.borrow_mut(mc);
+        if s.frozen || !key.is_short() {
+            return false;
+        }
+        let no_meta = s.metatable.is_none();
+        match s.find_short_string(key) {
+            Some(i) => {
+                let slot = &mut s.nodes[i].value;
+                if slot.is_nil() && !no_meta {
+                    return false;
+                }
+                *slot = value;
+                s.absent = 0;
+            }
+            None if no_meta => {
+                s.absent = 0;
+                if !value.is_nil() {
+                    s.insert_new(Value::String(key), value);
+                }
+            }
+            None => return false,
+        }
+        true
     }
 
     /// Sets an integer key without checks beyond frozenness, fast for
@@ -975,12 +1051,6 @@ impl<'gc> Table<'gc> {
 
     pub fn is_frozen(self) -> bool {
         self.0.borrow().frozen
-    }
-
-    /// Whether the metatable cache says event bit `bit` is absent.
-    #[inline]
-    pub(crate) fn known_absent(self, bit: u32) -> bool {
-        self.0.borrow().absent & bit != 0
     }
 
     /// Records that this table (used as a metatable) lacks event bit `bit`.
