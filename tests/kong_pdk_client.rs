@@ -9,17 +9,24 @@
 //! | file | Kong's blocks | ported | passing | n/a |
 //! |---|---|---|---|---|
 //! | 00-phase_checks.t | 1 | 1 | 1 | 0 |
-//! | 01-get_ip.t | 4 | 0 | 0 | 2 |
-//! | 02-get_forwarded_ip.t | 10 | 3 | 3 | 2 |
+//! | 01-get_ip.t | 4 | 1 | 1 | 2 |
+//! | 02-get_forwarded_ip.t | 10 | 6 | 6 | 2 |
 //! | 03-get_port.t | 5 | 2 | 2 | 2 |
-//! | 04-get_forwarded_port.t | 14 | 6 | 6 | 2 |
+//! | 04-get_forwarded_port.t | 14 | 10 | 10 | 2 |
 //! | 05-get_credential.t | 2 | 2 | 2 | 0 |
 //! | 06-get_consumer.t | 2 | 2 | 2 | 0 |
 //! | 07-authenticate.t | 4 | 4 | 4 | 0 |
-//! | 08-get_protocol.t | 11 | 4 | 4 | 2 |
+//! | 08-get_protocol.t | 11 | 9 | 9 | 2 |
 //! | 09-load-consumer.t | 4 | 4 | 4 | 0 |
 //!
 //! 00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.
+//!
+//! A block's nginx realip settings are the node's (one gateway per
+//! setting a file uses): `set_real_ip_from 0.0.0.0/0; ::/0; unix:` is
+//! `--trusted-ips 0.0.0.0/0,::/0,unix:`, `real_ip_header` is
+//! `--real-ip-header`; a block with no `set_real_ip_from` trusts no one.
+//! 08-get_protocol.t's mocked `kong.ip.is_trusted` returning true (or
+//! false) is a node trusting every address (or none).
 //!
 //! Not applicable (stream/TLS): the `(stream)` blocks, which run in
 //! nginx's stream subsystem: 01-get_ip.t TEST 2 and 4, 02 TEST 5 and 10,
@@ -33,16 +40,10 @@
 //! `kong.db.consumers` is the node's database: the Consumer `bob` is made
 //! through the Admin API, with TEST 1's id.
 //!
-//! Blocks without a trusted proxy (Kong's blocks with no
-//! `set_real_ip_from`) run on a gateway with no trusted IPs, where
-//! `real_ip_header` changes nothing.
-//!
-//! Not ported yet: the blocks that trust the client's address headers
-//! (`set_real_ip_from 0.0.0.0/0`; 08-get_protocol.t's mocked
-//! `kong.ip.is_trusted`): 01 TEST 1, 02 TEST 1-3, 04 TEST 3-6, 08 TEST
-//! 4, 5, 7, 8 and 11; and the `proxy_protocol` listener blocks (01 TEST
-//! 3, 02 TEST 4 and 9, 03 TEST 4, 04 TEST 7 and 13): the gateway does not
-//! read the PROXY protocol, which is no reason in the issue's list.
+//! Not ported: the blocks on a `proxy_protocol` listener (01 TEST 3, 02
+//! TEST 4 and 9, 03 TEST 4, 04 TEST 7 and 13): the gateway does not read
+//! the PROXY protocol (`--real-ip-header proxy_protocol` is refused),
+//! which is no reason in the issue's list.
 
 mod common;
 
@@ -178,37 +179,120 @@ fn cases(blocks: Vec<C>) -> Vec<Case> {
         .collect()
 }
 
-/// Runs `blocks` on a gateway with no trusted IPs, run without a sandbox
-/// as Kong's tests are (`setmetatable`).
-async fn untrusted(file: &str, blocks: Vec<C>) {
-    let (gw, _tmp) = common::pdk::unsandboxed();
-    common::kong::run(file, gw, cases(blocks)).await;
+/// Kong's `set_real_ip_from 0.0.0.0/0; set_real_ip_from ::/0;
+/// set_real_ip_from unix:`.
+const EVERYONE: &str = "0.0.0.0/0,::/0,unix:";
+
+/// The node's realip settings of a group of blocks.
+#[derive(Clone, Copy)]
+enum Node {
+    /// No `set_real_ip_from`, with this `real_ip_header`.
+    Untrusted(&'static str),
+    /// Every peer trusted, with this `real_ip_header`.
+    Trusting(&'static str),
+}
+
+/// A gateway with `node`'s settings, run without a sandbox as Kong's
+/// tests are (`setmetatable`). Keep the directory as long as the gateway.
+fn gateway(node: Node) -> (Gateway, tempfile::TempDir) {
+    let mut args = vec!["--untrusted-lua", "on"];
+    match node {
+        Node::Untrusted(header) => args.extend(["--real-ip-header", header]),
+        Node::Trusting(header) => {
+            args.extend(["--trusted-ips", EVERYONE, "--real-ip-header", header])
+        }
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::spawn_with(tmp.path(), 1, &args, &[]);
+    (gw, tmp)
+}
+
+/// Runs each group of `file`'s blocks on a gateway of its settings.
+async fn run_file(file: &str, groups: Vec<(Node, Vec<C>)>) {
+    for (node, blocks) in groups {
+        let (gw, _tmp) = gateway(node);
+        common::kong::run(file, gw, cases(blocks)).await;
+    }
+}
+
+/// Kong's default `real_ip_header`, where a block sets none.
+const DEFAULT: Node = Node::Untrusted("X-Real-IP");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_ip() {
+    run_file(
+        "t/01-pdk/05-client/01-get_ip.t",
+        vec![(
+            Node::Trusting("X-Real-IP"),
+            vec![c(
+                "TEST 1: client.get_ip() returns client ip",
+                r#"ngx.say("ip: ", pdk.client.get_ip())"#,
+                "ip: 127.0.0.1\n",
+            )
+            .header("X-Real-IP", "10.0.0.1")],
+        )],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_forwarded_ip() {
     let say = r#"ngx.say("ip: ", pdk.client.get_forwarded_ip())"#;
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/02-get_forwarded_ip.t",
         vec![
-            c(
-                "TEST 6: client.get_forwarded_ip() returns client ip from last hop with X-Real-IP header when not trusted",
-                say,
-                "ip: 127.0.0.1\n",
-            )
-            .header("X-Real-IP", "10.0.0.1"),
-            c(
-                "TEST 7: client.get_forwarded_ip() returns client ip from last hop with X-Forwarded-For header when not trusted",
-                say,
-                "ip: 127.0.0.1\n",
-            )
-            .header("X-Forwarded-For", "10.0.0.1"),
-            c(
-                "TEST 8: client.get_forwarded_ip() returns client ip from last hop with X-Forwarded-For header with port when not trusted",
-                say,
-                "ip: 127.0.0.1\n",
-            )
-            .header("X-Forwarded-For", "10.0.0.1:1234"),
+            (
+                Node::Trusting("X-Real-IP"),
+                vec![c(
+                    "TEST 1: client.get_forwarded_ip() returns client ip with X-Real-IP header when trusted",
+                    say,
+                    "ip: 10.0.0.1\n",
+                )
+                .header("X-Real-IP", "10.0.0.1")],
+            ),
+            (
+                Node::Trusting("X-Forwarded-For"),
+                vec![
+                    c(
+                        "TEST 2: client.get_forwarded_ip() returns client ip with X-Forwarded-For header when trusted",
+                        say,
+                        "ip: 10.0.0.1\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1"),
+                    c(
+                        "TEST 3: client.get_forwarded_ip() returns client ip with X-Forwarded-For header with port when trusted",
+                        say,
+                        "ip: 10.0.0.1\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1:1234"),
+                ],
+            ),
+            (
+                Node::Untrusted("X-Real-IP"),
+                vec![c(
+                    "TEST 6: client.get_forwarded_ip() returns client ip from last hop with X-Real-IP header when not trusted",
+                    say,
+                    "ip: 127.0.0.1\n",
+                )
+                .header("X-Real-IP", "10.0.0.1")],
+            ),
+            (
+                Node::Untrusted("X-Forwarded-For"),
+                vec![
+                    c(
+                        "TEST 7: client.get_forwarded_ip() returns client ip from last hop with X-Forwarded-For header when not trusted",
+                        say,
+                        "ip: 127.0.0.1\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1"),
+                    c(
+                        "TEST 8: client.get_forwarded_ip() returns client ip from last hop with X-Forwarded-For header with port when not trusted",
+                        say,
+                        "ip: 127.0.0.1\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1:1234"),
+                ],
+            ),
         ],
     )
     .await;
@@ -216,20 +300,23 @@ async fn get_forwarded_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_port() {
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/03-get_port.t",
-        vec![
-            c(
-                "TEST 1: client.get_port() returns client port",
-                r#"ngx.say("port: ", pdk.client.get_port())"#,
-                "port: {port}\n",
-            ),
-            c(
-                "TEST 3: client.get_port() returns a number",
-                r#"ngx.say("port type: ", type(pdk.client.get_port()))"#,
-                "port type: number\n",
-            ),
-        ],
+        vec![(
+            DEFAULT,
+            vec![
+                c(
+                    "TEST 1: client.get_port() returns client port",
+                    r#"ngx.say("port: ", pdk.client.get_port())"#,
+                    "port: {port}\n",
+                ),
+                c(
+                    "TEST 3: client.get_port() returns a number",
+                    r#"ngx.say("port type: ", type(pdk.client.get_port()))"#,
+                    "port type: number\n",
+                ),
+            ],
+        )],
     )
     .await;
 }
@@ -237,43 +324,90 @@ async fn get_port() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_forwarded_port() {
     let say = r#"ngx.say("port: ", pdk.client.get_forwarded_port())"#;
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/04-get_forwarded_port.t",
         vec![
-            c(
-                "TEST 1: client.get_forwarded_port() returns forwarded client port",
-                say,
-                "port: {port}\n",
+            (
+                DEFAULT,
+                vec![
+                    c(
+                        "TEST 1: client.get_forwarded_port() returns forwarded client port",
+                        say,
+                        "port: {port}\n",
+                    ),
+                    c(
+                        "TEST 2: client.get_forwarded_port() returns a number",
+                        r#"ngx.say("port type: ", type(pdk.client.get_forwarded_port()))"#,
+                        "port type: number\n",
+                    ),
+                ],
             ),
-            c(
-                "TEST 2: client.get_forwarded_port() returns a number",
-                r#"ngx.say("port type: ", type(pdk.client.get_forwarded_port()))"#,
-                "port type: number\n",
+            (
+                Node::Trusting("X-Real-IP"),
+                vec![
+                    c(
+                        "TEST 3: client.get_forwarded_port() returns client port with X-Real-IP header when trusted",
+                        say,
+                        "port: 1234\n",
+                    )
+                    .header("X-Real-IP", "10.0.0.1:1234"),
+                    c(
+                        "TEST 4: client.get_forwarded_port() returns nil as client port when X-Real-IP doesn't define port when trusted",
+                        say,
+                        "port: nil\n",
+                    )
+                    .header("X-Real-IP", "10.0.0.1"),
+                ],
             ),
-            c(
-                "TEST 9: client.get_forwarded_port() returns client port from last hop with X-Real-IP not having port when not trusted",
-                say,
-                "port: {port}\n",
-            )
-            .header("X-Real-IP", "10.0.0.1"),
-            c(
-                "TEST 10: client.get_forwarded_port() returns client port from last hop with X-Forwarded-For not having port when not trusted",
-                say,
-                "port: {port}\n",
-            )
-            .header("X-Forwarded-For", "10.0.0.1"),
-            c(
-                "TEST 11: client.get_forwarded_port() returns client port from last hop with X-Real-IP with port when not trusted",
-                say,
-                "port: {port}\n",
-            )
-            .header("X-Real-IP", "10.0.0.1:1234"),
-            c(
-                "TEST 12: client.get_forwarded_port() returns client port from last hop with X-Forwarded-For with port when not trusted",
-                say,
-                "port: {port}\n",
-            )
-            .header("X-Forwarded-For", "10.0.0.1:1234"),
+            (
+                Node::Trusting("X-Forwarded-For"),
+                vec![
+                    c(
+                        "TEST 5: client.get_forwarded_port() returns client port with X-Forwarded-For header when trusted",
+                        say,
+                        "port: 1234\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1:1234"),
+                    c(
+                        "TEST 6: client.get_forwarded_port() returns nil as client port when X-Forwarded-For doesn't define port when trusted",
+                        say,
+                        "port: nil\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1"),
+                ],
+            ),
+            (
+                Node::Untrusted("X-Real-IP"),
+                vec![c(
+                    "TEST 9: client.get_forwarded_port() returns client port from last hop with X-Real-IP not having port when not trusted",
+                    say,
+                    "port: {port}\n",
+                )
+                .header("X-Real-IP", "10.0.0.1")],
+            ),
+            (
+                Node::Untrusted("X-Forwarded-For"),
+                vec![
+                    c(
+                        "TEST 10: client.get_forwarded_port() returns client port from last hop with X-Forwarded-For not having port when not trusted",
+                        say,
+                        "port: {port}\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1"),
+                    c(
+                        "TEST 11: client.get_forwarded_port() returns client port from last hop with X-Real-IP with port when not trusted",
+                        say,
+                        "port: {port}\n",
+                    )
+                    .header("X-Real-IP", "10.0.0.1:1234"),
+                    c(
+                        "TEST 12: client.get_forwarded_port() returns client port from last hop with X-Forwarded-For with port when not trusted",
+                        say,
+                        "port: {port}\n",
+                    )
+                    .header("X-Forwarded-For", "10.0.0.1:1234"),
+                ],
+            ),
         ],
     )
     .await;
@@ -281,87 +415,96 @@ async fn get_forwarded_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_credential() {
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/05-get_credential.t",
-        vec![
-            c(
-                "TEST 1: client.get_credential() returns selected credential",
-                r#"ngx.ctx.authenticated_credential = setmetatable({},{
+        vec![(
+            DEFAULT,
+            vec![
+                c(
+                    "TEST 1: client.get_credential() returns selected credential",
+                    r#"ngx.ctx.authenticated_credential = setmetatable({},{
     __tostring = function() return "this credential" end,
 })
 ngx.say("credential: ", tostring(pdk.client.get_credential()))"#,
-                "credential: this credential\n",
-            ),
-            c(
-                "TEST 2: client.get_service() returns nil if not set",
-                r#"ngx.ctx.authenticated_credential = nil
+                    "credential: this credential\n",
+                ),
+                c(
+                    "TEST 2: client.get_service() returns nil if not set",
+                    r#"ngx.ctx.authenticated_credential = nil
 ngx.say("credential: ", tostring(pdk.client.get_credential()))"#,
-                "credential: nil\n",
-            ),
-        ],
+                    "credential: nil\n",
+                ),
+            ],
+        )],
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_consumer() {
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/06-get_consumer.t",
-        vec![
-            c(
-                "TEST 1: client.get_consumer() returns selected consumer",
-                r#"ngx.ctx.authenticated_consumer = setmetatable({},{
+        vec![(
+            DEFAULT,
+            vec![
+                c(
+                    "TEST 1: client.get_consumer() returns selected consumer",
+                    r#"ngx.ctx.authenticated_consumer = setmetatable({},{
     __tostring = function() return "this consumer" end,
 })
 ngx.say("consumer: ", tostring(pdk.client.get_consumer()))"#,
-                "consumer: this consumer\n",
-            ),
-            c(
-                "TEST 2: client.get_service() returns nil if not set",
-                r#"ngx.ctx.authenticated_consumer = nil
+                    "consumer: this consumer\n",
+                ),
+                c(
+                    "TEST 2: client.get_service() returns nil if not set",
+                    r#"ngx.ctx.authenticated_consumer = nil
 ngx.say("consumer: ", tostring(pdk.client.get_consumer()))"#,
-                "consumer: nil\n",
-            ),
-        ],
+                    "consumer: nil\n",
+                ),
+            ],
+        )],
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authenticate() {
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/07-authenticate.t",
-        vec![
-            c(
-                "TEST 1: client.authenticate() sets the consumer",
-                r#"pdk.client.authenticate(setmetatable({},{
+        vec![(
+            DEFAULT,
+            vec![
+                c(
+                    "TEST 1: client.authenticate() sets the consumer",
+                    r#"pdk.client.authenticate(setmetatable({},{
     __tostring = function() return "this consumer" end,
 }),
 setmetatable({},{
     __tostring = function() return "this credential" end,
 }))
 ngx.say("consumer: ", tostring(pdk.client.get_consumer()), ", credential: ", tostring(pdk.client.get_credential()))"#,
-                "consumer: this consumer, credential: this credential\n",
-            ),
-            c(
-                "TEST 2: client.authenticate() does not allow unsetting both",
-                r#"local pok, err = pcall(pdk.client.authenticate, nil, nil)
+                    "consumer: this consumer, credential: this credential\n",
+                ),
+                c(
+                    "TEST 2: client.authenticate() does not allow unsetting both",
+                    r#"local pok, err = pcall(pdk.client.authenticate, nil, nil)
 ngx.say(tostring(err))"#,
-                "either credential or consumer must be provided\n",
-            ),
-            c(
-                "TEST 3: client.authenticate() only accepts table as consumer",
-                r#"local pok, err = pcall(pdk.client.authenticate, "not_a_proper_consumer")
+                    "either credential or consumer must be provided\n",
+                ),
+                c(
+                    "TEST 3: client.authenticate() only accepts table as consumer",
+                    r#"local pok, err = pcall(pdk.client.authenticate, "not_a_proper_consumer")
 ngx.say(tostring(err))"#,
-                "consumer must be a table or nil\n",
-            ),
-            c(
-                "TEST 4: client.authenticate() only accepts table as credential",
-                r#"local pok, err = pcall(pdk.client.authenticate, nil, "not_a_proper_credential")
+                    "consumer must be a table or nil\n",
+                ),
+                c(
+                    "TEST 4: client.authenticate() only accepts table as credential",
+                    r#"local pok, err = pcall(pdk.client.authenticate, nil, "not_a_proper_credential")
 ngx.say(tostring(err))"#,
-                "credential must be a table or nil\n",
-            ),
-        ],
+                    "credential must be a table or nil\n",
+                ),
+            ],
+        )],
     )
     .await;
 }
@@ -369,37 +512,85 @@ ngx.say(tostring(err))"#,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_protocol() {
     let say = r#"ngx.say("protocol=", assert(pdk.client.get_protocol()))"#;
+    let terminated = r#"ngx.say("protocol=", assert(pdk.client.get_protocol(true)))"#;
     let both: &[&str] = &["http", "https"];
-    untrusted(
+    run_file(
         "t/01-pdk/05-client/08-get_protocol.t",
         vec![
-            c(
-                "TEST 1: client.get_protocol() returns the protocol on single-protocol matched route",
-                say,
-                "protocol=https\n",
-            )
-            .protocols(&["https"])
-            .tls(),
-            c(
-                "TEST 2: client.get_protocol() returns \"http\" when subsystem is \"http\"",
-                say,
-                "protocol=http\n",
-            )
-            .protocols(both),
-            c(
-                "TEST 3: client.get_protocol() returns \"https\" when kong receives an https request",
-                say,
-                "protocol=https\n",
-            )
-            .protocols(both)
-            .tls(),
-            c(
-                "TEST 6: client.get_protocol() returns \"http\" when kong receives an http request from a non trusted ip",
-                r#"ngx.say("protocol=", assert(pdk.client.get_protocol(true)))"#,
-                "protocol=http\n",
-            )
-            .protocols(both)
-            .header("X-Forwarded-Proto", "https"),
+            (
+                DEFAULT,
+                vec![
+                    c(
+                        "TEST 1: client.get_protocol() returns the protocol on single-protocol matched route",
+                        say,
+                        "protocol=https\n",
+                    )
+                    .protocols(&["https"])
+                    .tls(),
+                    c(
+                        "TEST 2: client.get_protocol() returns \"http\" when subsystem is \"http\"",
+                        say,
+                        "protocol=http\n",
+                    )
+                    .protocols(both),
+                    c(
+                        "TEST 3: client.get_protocol() returns \"https\" when kong receives an https request",
+                        say,
+                        "protocol=https\n",
+                    )
+                    .protocols(both)
+                    .tls(),
+                    c(
+                        "TEST 6: client.get_protocol() returns \"http\" when kong receives an http request from a non trusted ip",
+                        terminated,
+                        "protocol=http\n",
+                    )
+                    .protocols(both)
+                    .header("X-Forwarded-Proto", "https"),
+                ],
+            ),
+            (
+                Node::Trusting("X-Real-IP"),
+                vec![
+                    c(
+                        "TEST 4: client.get_protocol() returns \"https\" when kong receives an http request from a trusted ip and allow_terminated is true",
+                        terminated,
+                        "protocol=https\n",
+                    )
+                    .protocols(both)
+                    .header("X-Forwarded-Proto", "https"),
+                    c(
+                        "TEST 5: client.get_protocol() returns \"http\" when kong receives an http request but allow_terminated is false",
+                        r#"ngx.say("protocol=", assert(pdk.client.get_protocol(false))) -- was true"#,
+                        "protocol=http\n",
+                    )
+                    .protocols(both)
+                    .header("X-Forwarded-Proto", "https"),
+                    c(
+                        "TEST 7: client.get_protocol() returns \"http\" when kong receives an http request with a non-https x-forwarded-proto header",
+                        terminated,
+                        "protocol=http\n",
+                    )
+                    .protocols(both)
+                    .header("X-Forwarded-Proto", "something other than \"https\""),
+                    c(
+                        "TEST 8: client.get_protocol() returns \"http\" when the request has no x-forwarded-proto header",
+                        terminated,
+                        "protocol=http\n",
+                    )
+                    .protocols(both),
+                    c(
+                        "TEST 11: client.get_protocol() fails when kong receives an http request with multiple x-forwarded-proto headers",
+                        r#"local ok, err = pdk.client.get_protocol(true)
+assert(ok == nil)
+ngx.say("err=", err)"#,
+                        "err=Only one X-Forwarded-Proto header allowed\n",
+                    )
+                    .protocols(both)
+                    .header("X-Forwarded-Proto", "https")
+                    .header("X-Forwarded-Proto", "http"),
+                ],
+            ),
         ],
     )
     .await;
@@ -410,7 +601,7 @@ const BOB: &str = "5a61a36e-6133-4be7-b8be-6431d6e98019";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_consumer() {
-    let (gw, _tmp) = common::pdk::unsandboxed();
+    let (gw, _tmp) = gateway(DEFAULT);
     let bob = json(
         &gw,
         "PUT",

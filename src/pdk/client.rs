@@ -16,6 +16,7 @@ use super::router::from_json;
 use super::{add, lua_error, only_in, Phases, RequestCell, RequestContext};
 use crate::entities::Kind;
 use crate::store::Store;
+use crate::trust::{self, Client};
 
 /// Kong's `AUTH_AND_LATER`: who the client is authenticated as is known
 /// from access on (`get_protocol` and the consumer functions).
@@ -48,14 +49,14 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_forwarded_ip", cell, |ctx, _, stack, req| {
-        let (ip, _) = forwarded(req);
+        let ip = forwarded(req).ip;
         stack.replace(ctx, ctx.intern(ip.to_string().as_bytes()));
         Ok(())
     });
     add(ctx, t, "get_forwarded_port", cell, |ctx, _, stack, req| {
         // nginx's `$remote_port` is empty when the trusted header gave an
         // address without a port: Kong's `tonumber` makes it nil.
-        let (_, port) = forwarded(req);
+        let port = forwarded(req).port;
         stack.replace(
             ctx,
             port.map_or(Value::Nil, |p| Value::Integer(i64::from(p))),
@@ -114,13 +115,8 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
 
 /// The client's address and port as the trusted proxies report them
 /// (nginx's `$remote_addr`/`$remote_port` after its realip module).
-fn forwarded(req: &RequestContext) -> (std::net::IpAddr, Option<u16>) {
-    (req.client_addr.ip(), Some(req.client_addr.port()))
-}
-
-/// Whether the peer is one of the node's trusted proxies.
-fn peer_is_trusted(_req: &RequestContext) -> bool {
-    false
+fn forwarded(req: &RequestContext) -> Client {
+    trust::node().client(req.client_addr, &req.request.headers)
 }
 
 /// `get_protocol(allow_terminated)`: the route's protocol when it has one;
@@ -135,7 +131,9 @@ fn protocol(req: &RequestContext, allow_terminated: bool) -> Result<&str, &'stat
         return Ok(only);
     }
     let https = req.scheme.eq_ignore_ascii_case("https")
-        || (allow_terminated && peer_is_trusted(req) && forwarded_https(req)?);
+        || (allow_terminated
+            && trust::node().is_trusted(req.client_addr.ip())
+            && forwarded_https(req)?);
     Ok(if https { "https" } else { "http" })
 }
 
