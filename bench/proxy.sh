@@ -15,6 +15,11 @@
 #            a pass-through body_filter function (what running body_filter
 #            per chunk costs; not in the default CASES).
 #
+# lunagate runs twice in every case, as two peers: `lunagate` (the glibc
+# release build, target/release/lunagate) and `lunagate-static` (the
+# shipped static musl binary, built by .ci/build-static), so both builds'
+# ratios come from the same run. STATIC=0 leaves the static one out.
+#
 # Two modes. `pinned` (the one the targets are read on): every gateway
 # runs one worker pinned to CPU GW_CPU, the upstream (nginx, 1 worker) and
 # wrk (1 thread) to CPU LOAD_CPU. `all`: gateways, upstream and wrk get
@@ -29,11 +34,13 @@
 # CPU time / requests: the figure least disturbed by other load); then the
 # ratios of issue 9's targets, measured in this run.
 #
-#   bench/proxy.sh                              # both modes, c=32 and 256, 5 x 10 s
-#   REPS=1 DURATION=3 bench/proxy.sh            # a quick look
+#   bench/proxy.sh                              # both modes, c=32 and 256, 5 x 10 s:
+#                                               # ~60 min of measuring after the builds
+#   MODES=pinned bench/proxy.sh                 # the target runs only: ~30 min
+#   REPS=1 DURATION=3 STATIC=0 bench/proxy.sh   # a quick look, glibc build only
 #   MODES=pinned CONNS=32 CASES="plain 401" bench/proxy.sh
 #   LUA=0 TLS=0 bench/proxy.sh                  # no function / HTTPS cases
-#   LUNAGATE_BIN=target/x86_64-unknown-linux-musl/release/lunagate bench/proxy.sh
+#   LUNAGATE_BIN=… LUNAGATE_STATIC_BIN=… bench/proxy.sh   # given binaries, no build
 #
 # Needs nginx, libnginx-mod-http-lua, haproxy and wrk (Debian packages),
 # and the openssl command for the HTTPS cases' certificate.
@@ -64,10 +71,17 @@ done
 has_case() { [[ " $CASES " == *" $1 "* ]]; }
 
 if [ -n "${LUNAGATE_BIN:-}" ]; then
-  LG=$LUNAGATE_BIN # a given build, e.g. the static one from .ci/build-static
+  LG=$LUNAGATE_BIN # a given build
 else
   cargo build --release -q -p lunagate >/dev/null 2>&1 || cargo build --release -p lunagate
   LG=${CARGO_TARGET_DIR:-$PWD/target}/release/lunagate
+fi
+# The gateways measured: name -> binary.
+LGS=(lunagate)
+declare -A LG_BIN=([lunagate]=$LG)
+if [ "${STATIC:-1}" = 1 ]; then
+  LGS+=(lunagate-static)
+  LG_BIN[lunagate-static]=${LUNAGATE_STATIC_BIN:-$(.ci/build-static)}
 fi
 
 RUN=$(mktemp -d /tmp/lunagate-bench.XXXXXX)
@@ -194,9 +208,56 @@ measure_case() {
       vals+=("$(awk -v p="$p" -v k="$col" '$1 == p { print $k }' "$raw" | median)")
     done
     echo "$MODE $case $p $c ${vals[*]}" >>"$RESULTS"
-    printf '%-6s %-6s %-16s c=%-4s %8s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' \
+    printf '%-6s %-6s %-23s c=%-4s %8s rps  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' \
       "$MODE" "$case" "$p" "$c" "${vals[@]}" >&2
   done
+}
+
+# start_lunagate NAME PORT: the gateway LG_BIN[NAME], one route to the
+# upstream ($up), the custom-auth function on /auth, the bench certificate
+# for every SNI (and the 1m routes); proxy on PORT, admin on PORT+1, TLS on
+# PORT+44. Its peers: NAME, NAME-lua, NAME-lua-401, NAME-1m, NAME-1m-bf,
+# NAME-tls, NAME-tls-hs.
+start_lunagate() {
+  local name=$1 lg=$2
+  local admin=$((lg + 1)) lg_tls=$((lg + 44))
+  mkdir -p "$RUN/$MODE/$name"
+  LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPUSET" "${LG_BIN[$name]}" serve --workers "$WORKERS" \
+    --proxy-listen "127.0.0.1:$lg" --admin-listen "127.0.0.1:$admin" \
+    --proxy-listen-tls "127.0.0.1:$lg_tls" \
+    --data-dir "$RUN/$MODE/$name" >"$RUN/$MODE/$name.out" 2>&1 &
+  local lg_pid=$!
+  PIDS+=("$lg_pid")
+  PEER[$name]="http://127.0.0.1:$lg/|$lg_pid|"
+  PEER[$name-lua]="http://127.0.0.1:$lg/auth|$lg_pid|x-custom-auth: k"
+  PEER[$name-lua-401]="http://127.0.0.1:$lg/auth|$lg_pid|"
+  PEER[$name-1m]="http://127.0.0.1:$lg/1m|$lg_pid|"
+  PEER[$name-1m-bf]="http://127.0.0.1:$lg/1m-bf|$lg_pid|"
+  PEER[$name-tls]="https://localhost:$lg_tls/|$lg_pid|"
+  PEER[$name-tls-hs]="https://localhost:$lg_tls/|$lg_pid|Connection: close"
+  local a="http://127.0.0.1:$admin"
+  wait_url "$a/"
+  curl -sf -o /dev/null -X POST "$a/services" -d name=bench -d "url=http://127.0.0.1:$up"
+  curl -sf -o /dev/null -X POST "$a/services/bench/routes" -d 'paths[]=/'
+  curl -sf -o /dev/null -X POST "$a/services" -d name=auth -d "url=http://127.0.0.1:$up"
+  curl -sf -o /dev/null -X POST "$a/services/auth/routes" -d 'paths[]=/auth'
+  curl -sf -o /dev/null -X POST "$a/services/auth/plugins" \
+    -F name=pre-function -F "config.access[]=@$RUN/custom-auth.lua"
+  if has_case 1m; then
+    curl -sf -o /dev/null -X POST "$a/services" -d name=1m -d "url=http://127.0.0.1:$up/1m"
+    curl -sf -o /dev/null -X POST "$a/services/1m/routes" -d 'paths[]=/1m' -d name=1m
+    curl -sf -o /dev/null -X POST "$a/services" -d name=1m-bf -d "url=http://127.0.0.1:$up/1m"
+    curl -sf -o /dev/null -X POST "$a/services/1m-bf/routes" -d 'paths[]=/1m-bf'
+    # Pass-through: reads the chunk and the eof flag, changes nothing.
+    curl -sf -o /dev/null -X POST "$a/services/1m-bf/plugins" -F name=post-function \
+      -F 'config.body_filter[]=local chunk, eof = ngx.arg[1], ngx.arg[2]'
+  fi
+  if has_case tls || has_case tls-hs; then
+    # The same certificate as nginx's, for every SNI.
+    curl -sf -o /dev/null -X POST "$a/certificates" \
+      --data-urlencode "cert@$RUN/tls/cert.pem" --data-urlencode "key@$RUN/tls/key.pem" -d 'snis[]=*'
+  fi
+
 }
 
 run_mode() {
@@ -210,7 +271,7 @@ run_mode() {
   fi
   local up=$((BASE_PORT + off + 80)) ngx=$((BASE_PORT + off + 81)) ngx_lua=$((BASE_PORT + off + 82))
   local hap=$((BASE_PORT + off + 83)) ngx_tls=$((BASE_PORT + off + 43))
-  local lg=$((BASE_PORT + off)) admin=$((BASE_PORT + off + 1)) lg_tls=$((BASE_PORT + off + 44))
+  local lg=$((BASE_PORT + off)) # lunagate-static: +10
   mkdir -p "$RUN/$MODE"
   echo "== $MODE: gateways on CPU $GW_CPUSET with $WORKERS worker(s); upstream and wrk on CPU $LOAD_CPUSET" >&2
 
@@ -236,53 +297,19 @@ run_mode() {
     PEER[nginx-tls-hs]="https://localhost:$ngx_tls/|$LAST_PID|Connection: close"
   fi
 
-  mkdir -p "$RUN/$MODE/lunagate"
-  LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPUSET" "$LG" serve --workers "$WORKERS" \
-    --proxy-listen "127.0.0.1:$lg" --admin-listen "127.0.0.1:$admin" \
-    --proxy-listen-tls "127.0.0.1:$lg_tls" \
-    --data-dir "$RUN/$MODE/lunagate" >"$RUN/$MODE/lunagate.out" 2>&1 &
-  local lg_pid=$!
-  PIDS+=("$lg_pid")
-  PEER[lunagate]="http://127.0.0.1:$lg/|$lg_pid|"
-  PEER[lunagate-lua]="http://127.0.0.1:$lg/auth|$lg_pid|x-custom-auth: k"
-  PEER[lunagate-lua-401]="http://127.0.0.1:$lg/auth|$lg_pid|"
-  PEER[lunagate-1m]="http://127.0.0.1:$lg/1m|$lg_pid|"
-  PEER[lunagate-1m-bf]="http://127.0.0.1:$lg/1m-bf|$lg_pid|"
-  PEER[lunagate-tls]="https://localhost:$lg_tls/|$lg_pid|"
-  PEER[lunagate-tls-hs]="https://localhost:$lg_tls/|$lg_pid|Connection: close"
-  local a="http://127.0.0.1:$admin"
-  wait_url "$a/"
-  curl -sf -o /dev/null -X POST "$a/services" -d name=bench -d "url=http://127.0.0.1:$up"
-  curl -sf -o /dev/null -X POST "$a/services/bench/routes" -d 'paths[]=/'
-  curl -sf -o /dev/null -X POST "$a/services" -d name=auth -d "url=http://127.0.0.1:$up"
-  curl -sf -o /dev/null -X POST "$a/services/auth/routes" -d 'paths[]=/auth'
-  curl -sf -o /dev/null -X POST "$a/services/auth/plugins" \
-    -F name=pre-function -F "config.access[]=@$RUN/custom-auth.lua"
-  if has_case 1m; then
-    curl -sf -o /dev/null -X POST "$a/services" -d name=1m -d "url=http://127.0.0.1:$up/1m"
-    curl -sf -o /dev/null -X POST "$a/services/1m/routes" -d 'paths[]=/1m' -d name=1m
-    curl -sf -o /dev/null -X POST "$a/services" -d name=1m-bf -d "url=http://127.0.0.1:$up/1m"
-    curl -sf -o /dev/null -X POST "$a/services/1m-bf/routes" -d 'paths[]=/1m-bf'
-    # Pass-through: reads the chunk and the eof flag, changes nothing.
-    curl -sf -o /dev/null -X POST "$a/services/1m-bf/plugins" -F name=post-function \
-      -F 'config.body_filter[]=local chunk, eof = ngx.arg[1], ngx.arg[2]'
-  fi
-  if has_case tls || has_case tls-hs; then
-    # The same certificate as nginx's, for every SNI.
-    curl -sf -o /dev/null -X POST "$a/certificates" \
-      --data-urlencode "cert@$RUN/tls/cert.pem" --data-urlencode "key@$RUN/tls/key.pem" -d 'snis[]=*'
-  fi
+  start_lunagate lunagate "$lg"
+  if [ "${#LGS[@]}" -gt 1 ]; then start_lunagate lunagate-static $((lg + 10)); fi
 
   # Every peer answers what it should before anything is measured.
   wait_url "http://127.0.0.1:$ngx/"
   wait_url "http://127.0.0.1:$hap/"
-  for p in nginx haproxy lunagate; do
+  for p in nginx haproxy "${LGS[@]}"; do
     IFS='|' read -r url _ _ <<<"${PEER[$p]}"
-    [ "$(curl -s "$url")" = ok ] || { echo "$p does not proxy" >&2; cat "$RUN/$MODE/lunagate.out" >&2; exit 1; }
+    [ "$(curl -s "$url")" = ok ] || { echo "$p does not proxy" >&2; cat "$RUN/$MODE/"*.out >&2; exit 1; }
   done
   if has_case auth || has_case 401; then
     wait_url "http://127.0.0.1:$ngx_lua/"
-    for p in nginx-lua lunagate-lua; do
+    for p in nginx-lua "${LGS[@]/%/-lua}"; do
       IFS='|' read -r url _ hdr <<<"${PEER[$p]}"
       [ "$(curl -s -H "$hdr" "$url")" = ok ] || { echo "$p does not let the request through" >&2; exit 1; }
       IFS='|' read -r url _ _ <<<"${PEER[$p-401]}"
@@ -290,13 +317,13 @@ run_mode() {
     done
   fi
   if has_case 1m; then
-    for p in lunagate-1m lunagate-1m-bf; do
+    for p in "${LGS[@]/%/-1m}" "${LGS[@]/%/-1m-bf}"; do
       IFS='|' read -r url _ _ <<<"${PEER[$p]}"
       [ "$(curl -s "$url" | wc -c)" = 1048576 ] || { echo "$p does not send the 1 MiB body" >&2; exit 1; }
     done
   fi
   if has_case tls || has_case tls-hs; then
-    for p in nginx-tls lunagate-tls; do
+    for p in nginx-tls "${LGS[@]/%/-tls}"; do
       IFS='|' read -r url _ _ <<<"${PEER[$p]}"
       wait_url "$url" --cacert "$RUN/tls/cert.pem"
       [ "$(curl -s --cacert "$RUN/tls/cert.pem" "$url")" = ok ] ||
@@ -308,12 +335,12 @@ run_mode() {
     for case in $CASES; do
       case $case in
         up) measure_case up "$c" up ;;
-        plain) measure_case plain "$c" nginx haproxy lunagate ;;
-        auth) measure_case auth "$c" nginx-lua lunagate-lua ;;
-        401) measure_case 401 "$c" nginx-lua-401 lunagate-lua-401 ;;
-        tls) measure_case tls "$c" nginx-tls lunagate-tls ;;
-        tls-hs) measure_case tls-hs "$c" nginx-tls-hs lunagate-tls-hs ;;
-        1m) measure_case 1m "$c" lunagate-1m lunagate-1m-bf ;;
+        plain) measure_case plain "$c" nginx haproxy "${LGS[@]}" ;;
+        auth) measure_case auth "$c" nginx-lua "${LGS[@]/%/-lua}" ;;
+        401) measure_case 401 "$c" nginx-lua-401 "${LGS[@]/%/-lua-401}" ;;
+        tls) measure_case tls "$c" nginx-tls "${LGS[@]/%/-tls}" ;;
+        tls-hs) measure_case tls-hs "$c" nginx-tls-hs "${LGS[@]/%/-tls-hs}" ;;
+        1m) measure_case 1m "$c" "${LGS[@]/%/-1m}" "${LGS[@]/%/-1m-bf}" ;;
         *) echo "unknown case $case" >&2; exit 2 ;;
       esac
     done
@@ -321,61 +348,64 @@ run_mode() {
   stop_all
 }
 
-echo "lunagate: $LG; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg); rustc processes: $(pgrep -c rustc || true)" >&2
+echo "lunagate: $LG${LG_BIN[lunagate-static]:+; lunagate-static: ${LG_BIN[lunagate-static]}}; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg); rustc processes: $(pgrep -c rustc || true)" >&2
 for mode in $MODES; do run_mode "$mode"; done
 
 echo
 echo "REPS=$REPS DURATION=$DURATION, medians; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %-6s %-16s %5s %9s %8s %8s %11s\n' mode case peer conns rps "p50 ms" "p99 ms" "cpu us/req"
+printf '%-6s %-6s %-23s %5s %9s %8s %8s %11s\n' mode case peer conns rps "p50 ms" "p99 ms" "cpu us/req"
 while read -r mode case p c r a b cpu; do
-  printf '%-6s %-6s %-16s %5s %9s %8s %8s %11s\n' "$mode" "$case" "$p" "$c" "$r" "$a" "$b" "$cpu"
+  printf '%-6s %-6s %-23s %5s %9s %8s %8s %11s\n' "$mode" "$case" "$p" "$c" "$r" "$a" "$b" "$cpu"
 done <"$RESULTS"
 
 # target MODE CONNS LABEL OURS PEER FIELD(rps|p99|cpu) OP(>=|<=) BOUND
+# (OURS is a lunagate peer; its build, glibc or static, is printed.)
 target() {
   awk -v m="$1" -v c="$2" -v label="$3" -v o="$4" -v p="$5" -v f="$6" -v op="$7" -v bound="$8" '
-    BEGIN { k = (f == "rps") ? 5 : (f == "p99") ? 7 : 8 }
+    BEGIN { k = (f == "rps") ? 5 : (f == "p99") ? 7 : 8; build = (o ~ /^lunagate-static/) ? "static" : "glibc" }
     $1 == m && $4 == c && $3 == o { ours = $k }
     $1 == m && $4 == c && $3 == p { peer = $k }
     END {
       if (ours == "" || peer == "" || ours == "-" || peer == "-" || peer == 0) exit
       r = ours / peer
       met = (op == ">=") ? (r >= bound) : (r <= bound)
-      if (f == "cpu") { printf "%-6s c=%-4s %-36s %6.2fx  (lower is better; no target)\n", m, c, label, r; exit }
+      if (f == "cpu") { printf "%-6s c=%-4s %-6s %-36s %6.2fx  (lower is better; no target)\n", m, c, build, label, r; exit }
       if (m != "pinned") verdict = "(no target)"
       else verdict = met ? "met" : "NOT met"
-      printf "%-6s c=%-4s %-36s %6.2fx  target %s %.1fx: %s\n", m, c, label, r, op, bound, verdict
+      printf "%-6s c=%-4s %-6s %-36s %6.2fx  target %s %.1fx: %s\n", m, c, build, label, r, op, bound, verdict
     }' "$RESULTS"
 }
 echo
 echo "issue 9 targets (ratios in this run; targets hold on the pinned 1-worker runs):"
 for mode in $MODES; do
   for c in $CONNS; do
-    if has_case plain; then
-      target "$mode" "$c" "plain proxy: rps vs HAProxy" lunagate haproxy rps ">=" 1.0
-      target "$mode" "$c" "plain proxy: p99 vs nginx" lunagate nginx p99 "<=" 1.0
-      target "$mode" "$c" "plain proxy: cpu/req vs HAProxy" lunagate haproxy cpu "<=" 1.0
-      target "$mode" "$c" "plain proxy: cpu/req vs nginx" lunagate nginx cpu "<=" 1.0
-    fi
-    if has_case auth; then
-      target "$mode" "$c" "custom-auth 200: rps vs nginx+Lua" lunagate-lua nginx-lua rps ">=" 1.1
-      target "$mode" "$c" "custom-auth 200: p99 vs nginx+Lua" lunagate-lua nginx-lua p99 "<=" 1.0
-      target "$mode" "$c" "custom-auth 200: cpu/req" lunagate-lua nginx-lua cpu "<=" 1.0
-    fi
-    if has_case 401; then
-      target "$mode" "$c" "401 path: rps vs nginx+Lua" lunagate-lua-401 nginx-lua-401 rps ">=" 1.0
-      target "$mode" "$c" "401 path: cpu/req" lunagate-lua-401 nginx-lua-401 cpu "<=" 1.0
-    fi
-    if has_case 1m; then
-      target "$mode" "$c" "1 MiB, body_filter: cpu/req vs none" lunagate-1m-bf lunagate-1m cpu "<=" 1.0
-    fi
-    if has_case tls; then
-      target "$mode" "$c" "HTTPS keep-alive: rps vs nginx ssl" lunagate-tls nginx-tls rps ">=" 1.0
-      target "$mode" "$c" "HTTPS keep-alive: cpu/req" lunagate-tls nginx-tls cpu "<=" 1.0
-    fi
-    if has_case tls-hs; then
-      target "$mode" "$c" "HTTPS handshakes: rps vs nginx ssl" lunagate-tls-hs nginx-tls-hs rps ">=" 1.0
-      target "$mode" "$c" "HTTPS handshakes: cpu/req" lunagate-tls-hs nginx-tls-hs cpu "<=" 1.0
-    fi
+    for lg in "${LGS[@]}"; do
+      if has_case plain; then
+        target "$mode" "$c" "plain proxy: rps vs HAProxy" "$lg" haproxy rps ">=" 1.0
+        target "$mode" "$c" "plain proxy: p99 vs nginx" "$lg" nginx p99 "<=" 1.0
+        target "$mode" "$c" "plain proxy: cpu/req vs HAProxy" "$lg" haproxy cpu "<=" 1.0
+        target "$mode" "$c" "plain proxy: cpu/req vs nginx" "$lg" nginx cpu "<=" 1.0
+      fi
+      if has_case auth; then
+        target "$mode" "$c" "custom-auth 200: rps vs nginx+Lua" "$lg-lua" nginx-lua rps ">=" 1.1
+        target "$mode" "$c" "custom-auth 200: p99 vs nginx+Lua" "$lg-lua" nginx-lua p99 "<=" 1.0
+        target "$mode" "$c" "custom-auth 200: cpu/req" "$lg-lua" nginx-lua cpu "<=" 1.0
+      fi
+      if has_case 401; then
+        target "$mode" "$c" "401 path: rps vs nginx+Lua" "$lg-lua-401" nginx-lua-401 rps ">=" 1.0
+        target "$mode" "$c" "401 path: cpu/req" "$lg-lua-401" nginx-lua-401 cpu "<=" 1.0
+      fi
+      if has_case 1m; then
+        target "$mode" "$c" "1 MiB, body_filter: cpu/req vs none" "$lg-1m-bf" "$lg-1m" cpu "<=" 1.0
+      fi
+      if has_case tls; then
+        target "$mode" "$c" "HTTPS keep-alive: rps vs nginx ssl" "$lg-tls" nginx-tls rps ">=" 1.0
+        target "$mode" "$c" "HTTPS keep-alive: cpu/req" "$lg-tls" nginx-tls cpu "<=" 1.0
+      fi
+      if has_case tls-hs; then
+        target "$mode" "$c" "HTTPS handshakes: rps vs nginx ssl" "$lg-tls-hs" nginx-tls-hs rps ">=" 1.0
+        target "$mode" "$c" "HTTPS handshakes: cpu/req" "$lg-tls-hs" nginx-tls-hs cpu "<=" 1.0
+      fi
+    done
   done
 done
