@@ -644,3 +644,37 @@ ngx.say(tostring(err))"#,
     )
     .await;
 }
+
+/// Not a Kong block: nginx's realip module names the client once, when
+/// the request arrives, so a function that rewrites the real-IP header
+/// for the service (or clears it) does not change who the client is
+/// for itself or for later phases: `get_forwarded_ip/port`, and
+/// `ngx.var.remote_addr/remote_port` (with `realip_remote_addr`, the
+/// peer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forwarded_client_is_fixed_when_the_request_arrives() {
+    let (gw, _tmp) = gateway(Node::Trusting("X-Real-IP"));
+    let say = r#"ngx.say(pdk.client.get_forwarded_ip(), " ", pdk.client.get_forwarded_port(), " ",
+    ngx.var.remote_addr, " ", ngx.var.remote_port, " ", ngx.var.realip_remote_addr)"#;
+    let lua = |change: &str| format!("pdk.service.request.{change}\n{say}");
+    let want = "10.0.0.1 1234 10.0.0.1 1234 127.0.0.1\n";
+    common::kong::run(
+        "lunagate",
+        gw,
+        cases(vec![
+            c(
+                "set_header of the real-IP header",
+                &lua(r#"set_header("X-Real-IP", "10.9.9.9:99")"#),
+                want,
+            )
+            .header("X-Real-IP", "10.0.0.1:1234"),
+            c(
+                "clear_header of the real-IP header",
+                &lua(r#"clear_header("X-Real-IP")"#),
+                want,
+            )
+            .header("X-Real-IP", "10.0.0.1:1234"),
+        ]),
+    )
+    .await;
+}

@@ -16,7 +16,7 @@ use super::router::from_json;
 use super::{add, lua_error, only_in, Phases, RequestCell, RequestContext};
 use crate::entities::Kind;
 use crate::store::Store;
-use crate::trust::{self, Client};
+use crate::trust;
 
 /// Kong's `AUTH_AND_LATER`: who the client is authenticated as is known
 /// from access on (`get_protocol` and the consumer functions).
@@ -49,14 +49,14 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "get_forwarded_ip", cell, |ctx, _, stack, req| {
-        let ip = forwarded(req).ip;
+        let ip = req.client.ip;
         stack.replace(ctx, ctx.intern(ip.to_string().as_bytes()));
         Ok(())
     });
     add(ctx, t, "get_forwarded_port", cell, |ctx, _, stack, req| {
         // nginx's `$remote_port` is empty when the trusted header gave an
         // address without a port: Kong's `tonumber` makes it nil.
-        let port = forwarded(req).port;
+        let port = req.client.port;
         stack.replace(
             ctx,
             port.map_or(Value::Nil, |p| Value::Integer(i64::from(p))),
@@ -111,12 +111,6 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     super::set(ctx, kong, "client", t);
-}
-
-/// The client's address and port as the trusted proxies report them
-/// (nginx's `$remote_addr`/`$remote_port` after its realip module).
-fn forwarded(req: &RequestContext) -> Client {
-    trust::node().client(req.client_addr, &req.request.headers)
 }
 
 /// `get_protocol(allow_terminated)`: the route's protocol when it has one;

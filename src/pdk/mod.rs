@@ -92,6 +92,11 @@ pub struct RequestContext {
     /// them, as `ngx.req.set_header` does in Kong.
     pub request: http::request::Parts,
     pub client_addr: SocketAddr,
+    /// The client as the node's trusted proxies name it (nginx's
+    /// `$remote_addr`/`$remote_port` after its realip module), fixed when
+    /// the request arrived: functions that change its headers do not
+    /// move it.
+    pub client: crate::trust::Client,
     pub server_port: u16,
     pub scheme: &'static str,
     /// The normalised request path the router matched, when it is not
@@ -204,10 +209,12 @@ impl RequestContext {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        let client = crate::trust::node().client(client_addr, &request.headers);
         RequestContext {
             phase: Phase::Access,
             request,
             client_addr,
+            client,
             server_port,
             scheme: "http",
             path,

@@ -436,10 +436,10 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
                         .to_str()
                         .ok()?
                         .to_string(),
-                    "remote_addr" | "realip_remote_addr" | "binary_remote_addr" => {
-                        req.client_addr.ip().to_string()
-                    }
-                    "remote_port" => req.client_addr.port().to_string(),
+                    "remote_addr" | "binary_remote_addr" => req.client.ip.to_string(),
+                    "remote_port" => req.client.port.map_or(String::new(), |p| p.to_string()),
+                    "realip_remote_addr" => req.client_addr.ip().to_string(),
+                    "realip_remote_port" => req.client_addr.port().to_string(),
                     "request_method" => req.request.method.to_string(),
                     "scheme" => req.scheme.to_string(),
                     "server_port" => req.server_port.to_string(),
