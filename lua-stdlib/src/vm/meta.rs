@@ -94,6 +94,9 @@ pub fn metatable<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
 #[inline]
 pub fn event_in<'gc>(ctx: Context<'gc>, mt: Table<'gc>, event: Event) -> Value<'gc> {
     let name = ctx.event_name(event);
+    if event == INDEX {
+        return mt.index_handler(&ctx, name);
+    }
     if event > EQ {
         return mt.raw_get_str(name);
     }
@@ -134,7 +137,7 @@ pub(crate) fn index_str<'gc>(
             None => return Some(v),
             Some(mt) => mt,
         };
-        match event_in(ctx, mt, INDEX) {
+        match mt.index_handler(&ctx, ctx.event_name(INDEX)) {
             Value::Nil => return Some(Value::Nil),
             Value::Table(next) => t = next,
             _ => return None,

@@ -56,6 +56,10 @@ pub struct TableState<'gc> {
     /// Bit `e` set: the metatable is known to lack event `e` (see
     /// `meta::Event`); reset whenever the table is written.
     absent: u32,
+    /// This table's `__index` field as last read for its use as a
+    /// metatable; `None`: not known. Reset with `absent` (and before the
+    /// collector looks at a weak table), so it never outlives the field.
+    index_handler: Option<Value<'gc>>,
     /// `GC_*` bits: weak mode and registrations with the collector.
     gc_flags: u8,
     charge: Charge,
@@ -354,8 +358,16 @@ impl<'gc> TableState<'gc> {
             return false;
         }
         *slot = value;
-        self.absent = 0;
+        self.written();
         true
+    }
+
+    /// Forgets what was cached about this table as a metatable: called by
+    /// every write.
+    #[inline(always)]
+    fn written(&mut self) {
+        self.absent = 0;
+        self.index_handler = None;
     }
 
     /// Sets `t[key] = value` without metamethods.
@@ -368,7 +380,7 @@ impl<'gc> TableState<'gc> {
             Value::Number(f) if f.is_nan() => return Err(SetError::NaNKey),
             k => normalize(k),
         };
-        self.absent = 0;
+        self.written();
         self.set_normalized(key, value);
         Ok(())
     }
@@ -716,6 +728,8 @@ impl<'gc> TableState<'gc> {
         side: &mut Vec<super::gc::SideEntry<'gc>>,
     ) {
         use super::gc::{SideEntry, Slot, WeakObj};
+        // The cached `__index` would keep a weak value alive.
+        self.index_handler = None;
         if weak_values {
             for (i, v) in self.array.iter_mut().enumerate() {
                 if let Some(w) = WeakObj::of(*v) {
@@ -833,6 +847,7 @@ impl<'gc> Table<'gc> {
             metatable: None,
             frozen: false,
             absent: 0,
+            index_handler: None,
             gc_flags: 0,
             charge: meter.charge(array * VALUE_BYTES + cap * NODE_BYTES),
         };
@@ -937,10 +952,10 @@ impl<'gc> Table<'gc> {
                     return false;
                 }
                 *slot = value;
-                s.absent = 0;
+                s.written();
             }
             None if no_meta => {
-                s.absent = 0;
+                s.written();
                 if !value.is_nil() {
                     s.insert_new(Value::String(key), value);
                 }
@@ -964,7 +979,7 @@ impl<'gc> Table<'gc> {
         if !s.frozen && k < s.array.len() as u64 {
             s.touch(k as usize);
             s.array[k as usize] = value;
-            s.absent = 0;
+            s.written();
             return Ok(());
         }
         s.set(Value::Integer(i), value)
@@ -1051,6 +1066,28 @@ impl<'gc> Table<'gc> {
 
     pub fn is_frozen(self) -> bool {
         self.0.borrow().frozen
+    }
+
+    /// `self.__index` for this table used as a metatable (`fasttm` for
+    /// `__index`): cached until the table is next written, so a method
+    /// call through a class table does not probe for `__index` each time.
+    #[inline]
+    pub(crate) fn index_handler(
+        self,
+        mc: &Mutation<'gc>,
+        name: super::string::String<'gc>,
+    ) -> Value<'gc> {
+        let v = {
+            let s = self.0.borrow();
+            if let Some(v) = s.index_handler {
+                return v;
+            }
+            s.get_str(name)
+        };
+        if let Ok(mut s) = self.0.try_borrow_mut(mc) {
+            s.index_handler = Some(v);
+        }
+        v
     }
 
     /// Records that this table (used as a metatable) lacks event bit `bit`.
