@@ -930,6 +930,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                         let t = reg!(b(i));
                         let key = kst[c(i)];
                         if let (Value::Table(tab), Value::String(s)) = (t, key) {
+                            // A present field without a call (`luaV_fastget`).
+                            let v = tab.raw_get_str(s);
+                            if !v.is_nil() {
+                                reg!(ra) = v;
+                                continue;
+                            }
                             if let Some(v) = meta::index_str(ctx, tab, s) {
                                 reg!(ra) = v;
                                 continue;
