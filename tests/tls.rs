@@ -369,14 +369,18 @@ async fn certificate_phase_functions_run_during_the_handshake() {
     // Plain HTTP requests do not run certificate functions.
     assert_eq!(gw.get("/").await.status(), 200);
 
-    // The PDK knows the request came over TLS.
+    // The PDK knows the request came over TLS. And as in Kong, only global
+    // plugins run in the certificate phase: this route's never does.
     let proto = r#"return kong.response.exit(200, kong.client.get_protocol() .. " "
         .. kong.request.get_scheme() .. " " .. kong.request.get_forwarded_scheme())"#;
     let route = gw.route("s", json!({"paths": ["/proto"]})).await;
     gw.admin(
         Method::POST,
         &format!("/routes/{}/plugins", route["id"].as_str().unwrap()),
-        json!({"name": "pre-function", "config": {"access": [proto]}}),
+        json!({"name": "pre-function", "config": {
+            "access": [proto],
+            "certificate": ["error('a route plugin ran in the certificate phase')"],
+        }}),
     )
     .await;
     let r = https_request(
