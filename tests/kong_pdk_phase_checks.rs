@@ -24,10 +24,9 @@
 //! | 05-client/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 02-log/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 12-node/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 09-service/00-phase_checks.t | 2 | 1 | 1 | 1 (stream/TLS: TEST 2, the stream subsystem) |
 //!
-//! Not ported yet: 09-service (2 blocks: TEST 2 is the stream subsystem's,
-//! n/a stream/TLS; TEST 1's `kong.service.set_upstream`, `set_target` …
-//! do not exist yet), 10-nginx (1 block: `kong.nginx.get_subsystem` and
+//! Not ported yet: 10-nginx (1 block: `kong.nginx.get_subsystem` and
 //! `get_statistics` do not exist yet), 14-client-tls (1 block, n/a
 //! stream/TLS: `kong.client.tls` in the certificate and client_hello
 //! phases).
@@ -49,6 +48,10 @@
 //! response the exit made can be told from the upstream's. TEST 2's
 //! `ngx.header["Content-Length"] = 0` is left out: it repairs nginx's
 //! answer after Kong's header_filter checks, which are "pending" there.
+//! 09-service's `set_target` and `set_timeouts` are called twice (see
+//! [`service_table`]) so the access check's request still reaches its
+//! upstream; its `set_target_retry_callback` does not exist yet and its
+//! `set_tls_*` entries (OpenResty's cdata) are stream/TLS: left out.
 //! `kong.service.request`'s `enable_tls` and `disable_tls` are "forced false"
 //! in every HTTP phase (they belong to the stream subsystem): not checked.
 //! 07-service-response's `get_raw_body` and `get_body` are "pending" in
@@ -129,6 +132,28 @@ const SERVICE_RESPONSE: &str = r#"local data = {
     { "get_header", { "Host" }, false, false, true, true, true, SR },
 }
 local module = kong.service.response"#;
+
+/// 09-service's table, as [`RESPONSE`], for a gateway on `port`.
+/// `set_target` and `set_timeouts` change where and how the request goes:
+/// each is called a second time, with a target and timeouts that let the
+/// request reach its upstream route (the gateway itself) and answer.
+/// `set_target_retry_callback` does not exist yet, and the `set_tls_*`
+/// entries are stream/TLS (OpenResty's cdata and x509 stores): left out.
+fn service_table(port: u16) -> String {
+    format!(
+        r#"local RABP = "rewrite, access, balancer, preread"
+local A = "access"
+local data = {{
+    {{ "set_upstream", {{ "my_upstream" }}, false, true, false, false, false, A }},
+    {{ "set_target", {{ "example.com", 8000 }}, true, true, false, false, false, RABP }},
+    {{ "set_target", {{ "127.0.0.1", {port} }}, true, true, false, false, false, RABP }},
+    {{ "set_retries", {{ 3 }}, false, true, false, false, false, A }},
+    {{ "set_timeouts", {{ 1, 2, 3 }}, false, true, false, false, false, A }},
+    {{ "set_timeouts", {{ 60000, 60000, 60000 }}, false, true, false, false, false, A }},
+}}
+local module = kong.service"#
+    )
+}
 
 /// 13-router's table, as [`RESPONSE`].
 const ROUTER: &str = r#"local data = {
@@ -473,6 +498,23 @@ async fn kong_pdk_service_request_phase_checks() {
         "t/01-pdk/06-service-request/00-phase_checks.t",
         gw,
         vec![logged("s1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_service_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let table = service_table(gw.proxy.port());
+    let blocks = checked(
+        "TEST 1: verify phase checking in kong.service",
+        "sv1",
+        &table,
+    );
+    common::kong::run(
+        "t/01-pdk/09-service/00-phase_checks.t",
+        gw,
+        vec![logged("sv1", &["done"], blocks)],
     )
     .await;
 }

@@ -143,6 +143,8 @@ pub struct RequestContext {
     /// The upstream scheme set by `kong.service.request.set_scheme`
     /// (`true`: https).
     pub upstream_https: Option<bool>,
+    /// `kong.service.set_target`, `set_retries`, `set_timeouts`.
+    pub balancer: crate::proxy::pipeline::Balancer,
     /// `kong.service.request.enable_buffering` was called: the service's
     /// whole body is read before `header_filter`.
     pub buffered_proxying: bool,
@@ -239,6 +241,7 @@ impl RequestContext {
             lua_tables: LuaTables::default(),
             upstream_host: None,
             upstream_https: None,
+            balancer: Default::default(),
             buffered_proxying: false,
             service_body: None,
             service_status: None,

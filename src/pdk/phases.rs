@@ -40,6 +40,7 @@ impl Phases {
     pub const HEADER_FILTER: Phases = Phases(0x0000_0200);
     pub const BODY_FILTER: Phases = Phases(0x0000_0400);
     pub const LOG: Phases = Phases(0x0000_2000);
+    pub const PREREAD: Phases = Phases(0x0000_4000);
     pub const ERROR: Phases = Phases(0x0100_0000);
     pub const ADMIN_API: Phases = Phases(0x1000_0000);
 

@@ -2,6 +2,7 @@
 //! the Kong reference). Header changes edit the request headers the proxy
 //! forwards; path, query and body changes replace what the router computed.
 
+mod balancer;
 mod set_body;
 
 use lua_stdlib::{ext, Context, Table, Value};
@@ -136,6 +137,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         "response",
         service_response(ctx, globals, cell),
     );
+    balancer::install(ctx, service, cell);
     super::set(ctx, kong, "service", service);
 }
 

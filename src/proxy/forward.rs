@@ -49,6 +49,13 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         .https
         .and_then(|https| upstream.with_scheme(https));
     let upstream = flipped.as_ref().unwrap_or(upstream);
+    // `kong.service.set_target` / `set_retries` / `set_timeouts`: this
+    // request's own copy of the upstream.
+    let balanced = match s.upstream.balancer.is_set() {
+        true => upstream.with_balancer(&s.upstream.balancer).map(Arc::new),
+        false => None,
+    };
+    let upstream = balanced.as_ref().unwrap_or(upstream);
     let parts = &s.parts;
     let norm = s.norm();
     let host: Option<&str> = match parts.headers.get(HOST) {

@@ -201,6 +201,7 @@ impl Hooks for Functions {
         s.upstream.query = req.upstream_query.clone();
         s.upstream.host = req.upstream_host.clone();
         s.upstream.https = req.upstream_https;
+        s.upstream.balancer = std::mem::take(&mut req.balancer);
         s.parts = std::mem::replace(&mut req.request, empty_parts());
         self.forwarded = true;
         self.req = Some(req);

@@ -63,6 +63,32 @@ pub struct UpstreamChanges {
     /// `Some("")` drops the query.
     pub query: Option<String>,
     pub host: Option<HeaderValue>,
+    pub balancer: Balancer,
+}
+
+/// `kong.service.set_target`, `set_retries` and `set_timeouts`: where this
+/// request connects and how patiently, replacing the service's settings
+/// (Kong's `ngx.ctx.balancer_data`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Balancer {
+    /// Host (a name or an IP address, checked) and port.
+    pub target: Option<(Box<str>, u16)>,
+    pub retries: Option<u32>,
+    pub timeouts: Option<BalancerTimeouts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BalancerTimeouts {
+    pub connect: std::time::Duration,
+    pub write: std::time::Duration,
+    pub read: std::time::Duration,
+}
+
+impl Balancer {
+    /// Whether a function changed anything.
+    pub fn is_set(&self) -> bool {
+        self.target.is_some() || self.retries.is_some() || self.timeouts.is_some()
+    }
 }
 
 /// When the upstream call happened (Kong's latencies).

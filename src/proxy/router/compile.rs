@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderName;
 use http::Method;
 use regex::bytes::Regex;
 use uuid::Uuid;
@@ -24,19 +24,7 @@ use crate::tls::upstream;
 impl Upstream {
     pub(super) fn new(service: &Arc<Service>, material: &Arc<TlsMaterial>) -> Option<Self> {
         let host = service.host.to_ascii_lowercase();
-        let default_port = if service.protocol == "https" { 443 } else { 80 };
-        // An IPv6 literal is bracketed in a Host header.
-        let named = if host.contains(':') && !host.starts_with('[') {
-            format!("[{host}]")
-        } else {
-            host.clone()
-        };
-        let header = if service.port == default_port {
-            named
-        } else {
-            format!("{named}:{}", service.port)
-        };
-        let host_header = HeaderValue::from_str(&header).ok()?;
+        let host_header = super::host_header(&host, service.port, service.protocol == "https")?;
         let ms = |v: u64| Duration::from_millis(v.max(1));
         let (usable, tls, settings) = match service.protocol.as_str() {
             "http" => (true, None, String::new()),

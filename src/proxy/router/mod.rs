@@ -94,6 +94,66 @@ impl Upstream {
             })
             .clone()
     }
+
+    /// This upstream with a function's balancer settings
+    /// (`kong.service.set_target`, `set_retries`, `set_timeouts`): another
+    /// host and port (pooled apart, its SNI the new host's), retries and
+    /// timeouts, for one request. `None` when the target cannot be a
+    /// `Host` (the PDK checked it already).
+    pub fn with_balancer(&self, b: &super::pipeline::Balancer) -> Option<Upstream> {
+        let mut up = Upstream {
+            service: self.service.clone(),
+            pool_key: self.pool_key.clone(),
+            tls: self.tls.clone(),
+            server_name: self.server_name.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            host_header: self.host_header.clone(),
+            path: self.path.clone(),
+            usable: self.usable,
+            connect_timeout: self.connect_timeout,
+            write_timeout: self.write_timeout,
+            read_timeout: self.read_timeout,
+            retries: b.retries.unwrap_or(self.retries),
+            flipped: std::sync::OnceLock::new(),
+            material: Material(self.material.0.clone()),
+        };
+        if let Some((host, port)) = &b.target {
+            let host = host.to_ascii_lowercase();
+            // Pooled by the service's key (its TLS settings) and the
+            // target's address.
+            up.pool_key = format!("{}@{host}:{port}", self.pool_key).into_boxed_str();
+            up.server_name = self
+                .tls
+                .as_ref()
+                .and_then(|_| crate::tls::upstream::server_name(&host));
+            up.host_header = host_header(&host, *port, self.tls.is_some())?;
+            up.host = host.into_boxed_str();
+            up.port = *port;
+        }
+        if let Some(t) = b.timeouts {
+            up.connect_timeout = t.connect;
+            up.write_timeout = t.write;
+            up.read_timeout = t.read;
+        }
+        Some(up)
+    }
+}
+
+/// The `Host` header for `host` (lowercase) on `port`: an IPv6 literal
+/// bracketed, the port unless it is the scheme's default.
+pub(super) fn host_header(host: &str, port: u16, https: bool) -> Option<HeaderValue> {
+    let named = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let header = if port == if https { 443 } else { 80 } {
+        named
+    } else {
+        format!("{named}:{port}")
+    };
+    HeaderValue::from_str(&header).ok()
 }
 
 /// A route as the matcher sees it.
