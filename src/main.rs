@@ -185,7 +185,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             })?;
         let admin_addr = listener.local_addr()?;
         let node = admin::NodeInfo {
-            node_id: uuid::Uuid::new_v4(),
+            node_id: pdk::node::id(),
             proxy_listen: proxy.local_addr,
             admin_listen: admin_addr,
             workers,

@@ -25,9 +25,9 @@
 //! | 02-log/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 12-node/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 09-service/00-phase_checks.t | 2 | 1 | 1 | 1 (stream/TLS: TEST 2, the stream subsystem) |
+//! | 10-nginx/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //!
-//! Not ported yet: 10-nginx (1 block: `kong.nginx.get_subsystem` and
-//! `get_statistics` do not exist yet), 14-client-tls (1 block, n/a
+//! Not ported yet: 14-client-tls (1 block, n/a
 //! stream/TLS: `kong.client.tls` in the certificate and client_hello
 //! phases).
 //!
@@ -58,8 +58,7 @@
 //! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
 //! its two entries. Entries of functions that do not exist yet are left
 //! out: 04-request's `get_forwarded_prefix`,
-//! 02-log's `new`, `set_format` and `emerg`, 12-node's `get_memory_stats`
-//! and `get_hostname`. 02-log's `serialize` gets an
+//! 02-log's `new`, `set_format` and `emerg`. 02-log's `serialize` gets an
 //! empty options table (Kong's mocks `ngx` and `kong`, which ours ignores).
 //! 04-request's `error` column (`get_uri_captures`) is not checked.
 
@@ -155,6 +154,13 @@ local module = kong.service"#
     )
 }
 
+/// 10-nginx's table, as [`RESPONSE`].
+const NGINX: &str = r#"local data = {
+    { "get_subsystem", {}, true, true, true, true, true, "" },
+    { "get_statistics", {}, true, true, true, true, true, "" },
+}
+local module = kong.nginx"#;
+
 /// 13-router's table, as [`RESPONSE`].
 const ROUTER: &str = r#"local data = {
     { "get_route", {}, false, true, true, true, true, RT },
@@ -220,10 +226,11 @@ const LOG: &str = r#"local data = {
 }
 local module = kong.log"#;
 
-/// 12-node's table, as [`RESPONSE`] (`get_memory_stats` and
-/// `get_hostname` do not exist yet: left out).
+/// 12-node's table, as [`RESPONSE`].
 const NODE: &str = r#"local data = {
     { "get_id", {}, true, true, true, true, true, "" },
+    { "get_memory_stats", {}, true, true, true, true, true, "" },
+    { "get_hostname", {}, true, true, true, true, true, "" },
 }
 local module = kong.node"#;
 
@@ -587,6 +594,18 @@ async fn kong_pdk_log_phase_checks() {
         "t/01-pdk/02-log/00-phase_checks.t",
         gw,
         vec![logged("l1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_nginx_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked("TEST 1: verify phase checking in kong.router", "ng1", NGINX);
+    common::kong::run(
+        "t/01-pdk/10-nginx/00-phase_checks.t",
+        gw,
+        vec![logged("ng1", &["done"], blocks)],
     )
     .await;
 }

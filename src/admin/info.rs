@@ -23,9 +23,7 @@ impl Admin {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .plugin_names();
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default();
+        let hostname = crate::pdk::node::hostname();
         Ok(json!({
             "tagline": "Welcome to lunagate",
             "version": env!("CARGO_PKG_VERSION"),

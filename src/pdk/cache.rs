@@ -145,6 +145,13 @@ impl NodeCache {
 static CACHE: LazyLock<Mutex<NodeCache>> =
     LazyLock::new(|| Mutex::new(NodeCache::new(MEM_CACHE_SIZE)));
 
+/// The bytes the cache's entries take (by its own count) and its bound
+/// (`kong.node.get_memory_stats`' `kong_db_cache`).
+pub(super) fn usage() -> (usize, usize) {
+    let c = cache();
+    (c.bytes, c.limit)
+}
+
 fn cache() -> MutexGuard<'static, NodeCache> {
     // A panic while holding the lock leaves consistent maps (every
     // mutation is a few map calls): keep serving.

@@ -17,7 +17,9 @@ mod ctx;
 mod glue;
 mod ip;
 mod log;
+mod nginx;
 mod ngx;
+pub mod node;
 mod phases;
 mod request;
 mod response;
@@ -324,18 +326,8 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     configuration::install(ctx, env, kong);
     cache::install(ctx, env, kong);
     ip::install(ctx, kong);
-    let node = ctx.new_table();
-    let node_id = uuid::Uuid::new_v4().to_string();
-    set(
-        ctx,
-        node,
-        "get_id",
-        Callback::from_fn(&ctx, move |ctx, _, mut stack| {
-            stack.replace(ctx, ctx.intern(node_id.as_bytes()));
-            Ok(CallbackReturn::Return)
-        }),
-    );
-    set(ctx, kong, "node", node);
+    node::install(ctx, kong);
+    nginx::install(ctx, kong);
     set(ctx, env, "kong", kong);
     ngx::install(ctx, env, kong, cell);
     response::install_ngx_arg(ctx, env, cell);

@@ -27,7 +27,7 @@ pub fn enter(id: usize, count: usize) {
 }
 
 /// This thread's id (`/proc/thread-self` names it), else the process id.
-fn pid() -> i64 {
+pub(super) fn pid() -> i64 {
     PID.with(|c| match c.get() {
         Some(pid) => pid,
         None => {

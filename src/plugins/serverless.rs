@@ -283,6 +283,10 @@ impl LuaWorker {
             }
         };
         run.req = self.cell.borrow_mut().take();
+        if done {
+            // `kong.node.get_memory_stats`' report of this worker's VM.
+            crate::pdk::node::report_lua_memory(self.vm.memory());
+        }
         done
     }
 

@@ -38,6 +38,7 @@ pub mod path;
 pub mod pipeline;
 pub mod pool;
 pub mod router;
+pub mod stats;
 pub mod worker;
 
 pub use worker::spawn_workers;

@@ -205,6 +205,7 @@ struct ConnGuard(Rc<Connections>);
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
+        super::stats::closed();
         let n = self.0.live.get().saturating_sub(1);
         self.0.live.set(n);
         if n == 0 {
@@ -330,6 +331,7 @@ async fn accept_loop(
         };
         match event {
             Event::Accepted(Ok((stream, peer)), tls) => {
+                super::stats::accepted(true);
                 conns.live.set(conns.live.get() + 1);
                 let guard = ConnGuard(conns.clone());
                 let activity = Rc::new(Activity::default());
@@ -408,6 +410,7 @@ fn refuse_at_limit(listener: &TcpListener, reserve: &mut Reserve, ctx: &WorkerCo
             let _ = stream.try_read(&mut buf);
             let answer = raw_response(ProxyError::Unavailable, &ctx.request_ids.next());
             let _ = stream.try_write(&answer);
+            super::stats::accepted(false);
             true
         }
         _ => false,
@@ -447,6 +450,8 @@ impl LimitLog {
 struct InFlight {
     body: ProxyBody,
     _sending: RespondingGuard,
+    /// `connections_writing` until the response is sent.
+    _writing: super::stats::Writing,
 }
 
 impl Body for InFlight {
@@ -567,12 +572,14 @@ async fn serve_http<S>(
         let ctx = ctx.clone();
         let info = info.clone();
         let busy = requests.busy();
+        let writing = super::stats::request();
         async move {
             let resp = handle(&ctx, &info, req).await;
             let sending = busy.into_responding();
             Ok::<_, Infallible>(resp.map(|body| InFlight {
                 body,
                 _sending: sending,
+                _writing: writing,
             }))
         }
     });
