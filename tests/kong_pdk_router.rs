@@ -4,7 +4,7 @@
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
 //! | 01-get_route.t | 2 | 1 | 1 | 0 | 1 |
-//! | 02-get_service.t | 2 | 1 | 1 | 0 | 1 |
+//! | 02-get_service.t | 2 | 2 | 2 | 0 | 0 |
 //!
 //! (00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.)
 //!
@@ -14,16 +14,81 @@
 //! matched, as the Admin API shows it, and the block prints "this route"
 //! when it is the block's own (its path, its service's name).
 //!
-//! Not ported: TEST 2 of each ("returns nil if not set"). Kong's getters
-//! return nil where no route matched (a global plugin's later phases on a
-//! 404) or the route has no service (Kong runs its access phase, then
-//! answers 503); no function runs on such requests here (the gateway
-//! answers 404 or 503 before any). Not one of the fixed reasons.
+//! 02-get_service.t TEST 2 ("returns nil if not set") runs on a route
+//! without a service: as Kong, its functions run, then the gateway
+//! answers 503 "no Service found with those values" (unless a function
+//! answered).
+//!
+//! Not ported: 01-get_route.t TEST 2 ("returns nil if not set"): Kong's
+//! `get_route` is nil in a global plugin's later phases on a request no
+//! route matched (a 404); no function runs on such a request here (the
+//! gateway answers 404 before any). Not one of the fixed reasons.
 
 mod common;
 
-use common::kong::run;
-use common::pdk::{cases, unsandboxed, Block};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use common::kong::{json, run, unique, Case, CaseFuture};
+use common::pdk::{cases, function_of, send, unsandboxed, Block};
+use common::Gateway;
+
+/// A route `/<unique>` without a service, whose access runs `lua` (none
+/// when empty).
+async fn serviceless_route(gw: &Gateway, lua: &str) -> String {
+    let path = format!("/{}", unique("nosvc"));
+    let r = json(gw, "POST", "/routes", json!({"paths": [path]})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    if !lua.is_empty() {
+        let id = r.json["id"].as_str().expect("id");
+        let p = json(
+            gw,
+            "POST",
+            &format!("/routes/{id}/plugins"),
+            json!({"name": "pre-function", "config": {"access": [lua]}}),
+        )
+        .await;
+        assert_eq!(p.status, 201, "{}", p.text);
+    }
+    path
+}
+
+/// 02-get_service.t TEST 2 on a route without a service.
+fn get_service_nil(gw: Arc<Gateway>) -> CaseFuture {
+    Box::pin(async move {
+        let lua = function_of(
+            r#"ngx.ctx.service = nil
+
+ngx.say("service: ", tostring(pdk.router.get_service()))"#,
+        );
+        let path = serviceless_route(&gw, &lua).await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(
+            (resp.status, resp.text()),
+            (200, "service: nil\n".to_string())
+        );
+    })
+}
+
+/// A route without a service: its functions run (one that answers makes
+/// the route work, a mock endpoint), then, if none answered, Kong's 503.
+fn serviceless_routes_run_functions(gw: Arc<Gateway>) -> CaseFuture {
+    Box::pin(async move {
+        let path = serviceless_route(&gw, r#"return kong.response.exit(200, "mock")"#).await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!((resp.status, resp.text()), (200, "mock".to_string()));
+        let path =
+            serviceless_route(&gw, r#"kong.service.request.set_header("X-Ran", "yes")"#).await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(resp.status, 503, "{}", resp.text());
+        assert!(resp.text().contains("no Service found with those values"));
+        let path = serviceless_route(&gw, "").await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(resp.status, 503, "{}", resp.text());
+        assert!(resp.text().contains("no Service found with those values"));
+    })
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_router_get_route() {
@@ -48,5 +113,14 @@ local mine = "/" .. service.name == kong.request.get_path()
 ngx.say("service: ", mine and "this service" or tostring(service.id))"#,
         "service: this service\n",
     )];
-    run("t/01-pdk/13-router/02-get_service.t", gw, cases(b)).await;
+    let mut all: Vec<Case> = cases(b);
+    all.push((
+        "TEST 2: router.get_service() returns nil if not set".into(),
+        Box::new(get_service_nil),
+    ));
+    all.push((
+        "a route without a service runs its functions, then answers 503".into(),
+        Box::new(serviceless_routes_run_functions),
+    ));
+    run("t/01-pdk/13-router/02-get_service.t", gw, all).await;
 }

@@ -141,15 +141,10 @@ pub async fn handle(
             start,
         );
     }
-    let Some(upstream) = route.upstream.as_ref() else {
-        return error_response(
-            ProxyError::NoService,
-            negotiation_header(&parts.headers),
-            &request_id,
-            start,
-        );
-    };
-    if !upstream.usable {
+    // A route without a service still runs its functions (as Kong runs
+    // access before its 503): `forward` answers "no Service found".
+    let upstream = route.upstream.as_ref();
+    if let Some(upstream) = upstream.filter(|u| !u.usable) {
         tracing::warn!(service = %upstream.service.id, protocol = %upstream.service.protocol, "only http and https services can be proxied");
         return error_response(
             ProxyError::BadGateway,

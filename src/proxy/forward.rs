@@ -15,7 +15,7 @@ use http::{Response, Version};
 use super::body::ProxyBody;
 use super::client::{self, Outgoing, SendError, UpstreamBody};
 use super::context::WorkerContext;
-use super::errors::{negotiation_header, upstream_error_response, ProxyError};
+use super::errors::{error_response, negotiation_header, upstream_error_response, ProxyError};
 use super::headers::{add_response_headers, latency_value, strip_hop_by_hop, Forwarding};
 use super::normalize::escape_path;
 use super::path::{upstream_path, PathPlan};
@@ -27,7 +27,9 @@ use super::router::{CompiledRoute, Upstream};
 pub struct Matched<'a> {
     pub route: &'a CompiledRoute,
     pub matched_len: Option<usize>,
-    pub upstream: &'a Arc<Upstream>,
+    /// `None` for a route without a service: after its functions (Kong
+    /// runs them), the request is answered 503.
+    pub upstream: Option<&'a Arc<Upstream>>,
 }
 
 /// Sends the request upstream and returns the response (streamed) with
@@ -41,6 +43,15 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         matched_len,
         upstream,
     } = s.matched;
+    let Some(upstream) = upstream else {
+        s.source = Source::Error;
+        return error_response(
+            ProxyError::NoService,
+            negotiation_header(&s.parts.headers),
+            &s.request_id,
+            s.start,
+        );
+    };
     // `kong.service.request.set_scheme`: the service over the other
     // scheme (the same one when it cannot be built: its TLS settings are
     // logged as unusable).

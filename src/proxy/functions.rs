@@ -125,7 +125,7 @@ impl Hooks for Functions {
         let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
         req.scheme = s.conn.scheme();
         req.route = Some(s.matched.route.route.clone());
-        req.service = Some(s.matched.upstream.service.clone());
+        req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
         req.stripped_prefix = s.stripped_prefix().map(|p| p.into_owned());
         req.times.start = s.start;
