@@ -74,3 +74,30 @@ show("at mini", n)
 n = 0
 for i = 1, 0/0 do n = n + 1 end
 show("to nan", n)
+
+-- string order: bytes as unsigned, embedded zeros, prefixes, and lengths
+-- around the word size and the short-string limit (40 bytes), short
+-- against long strings
+local strs = {
+  "", "\0", "\0\0", "a", "a\0", "a\0b", "a\0c", "ab", "\127", "\128", "\255", "\255\0",
+  "abcdefg", "abcdefgh", "abcdefgh\0", "abcdefghi", "abcdefgi",
+  string.rep("x", 39), string.rep("x", 40), string.rep("x", 41), string.rep("x", 40) .. "\0",
+  string.rep("x", 39) .. "y", string.rep("x", 39) .. "y" .. "z", string.rep("x", 80),
+}
+local row = {}
+for i = 1, #strs do
+  local r = {}
+  for j = 1, #strs do
+    local a, b = strs[i], strs[j]
+    r[j] = (a < b and "<" or "") .. (a <= b and "=" or "") .. (a == b and "e" or "")
+  end
+  row[i] = table.concat(r, ",")
+end
+show("string order", table.concat(row, ";"))
+local sorted = {}
+for i = 1, #strs do sorted[i] = strs[#strs + 1 - i] end
+table.sort(sorted)
+for i = 1, #sorted do sorted[i] = #sorted[i] .. ":" .. (sorted[i]:byte(-1) or "-") end
+show("sorted", table.concat(sorted, " "))
+table.sort(sorted, function(a, b) return a > b end)
+show("sorted desc", table.concat(sorted, " "))

@@ -499,7 +499,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }));
         }
         if let (Value::String(x), Value::String(y)) = (a, b) {
-            let o = x.as_bytes().cmp(y.as_bytes());
+            let o = x.cmp(&y);
             return Ok(Some(if le {
                 o != std::cmp::Ordering::Greater
             } else {

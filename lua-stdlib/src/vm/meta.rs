@@ -356,7 +356,7 @@ pub fn less_than<'gc>(
         ));
     }
     if let (Value::String(x), Value::String(y)) = (a, b) {
-        return Ok(Step::Done(x.as_bytes() < y.as_bytes()));
+        return Ok(Step::Done(x < y));
     }
     let mut tm = event(ctx, a, LT);
     if tm.is_nil() {

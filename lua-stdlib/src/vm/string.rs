@@ -134,10 +134,44 @@ impl PartialOrd for String<'_> {
 }
 
 impl Ord for String<'_> {
-    /// Byte order, as `strcoll` in the C locale.
+    /// Byte order, as `strcoll` in the C locale (lua5.4's `l_strcmp`
+    /// compares the parts between embedded zeros with it, then the
+    /// lengths: byte order again).
+    ///
+    /// Two short strings are compared in place, eight bytes at a time:
+    /// their buffers are zero-padded, so the padded bytes order them as
+    /// their bytes do up to the shorter one's end, and when all are
+    /// equal the shorter one (a prefix of the other, or equal) is less.
+    #[inline(always)]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        if Gc::ptr_eq(self.0, other.0) {
+            return std::cmp::Ordering::Equal;
+        }
+        match (&self.0.bytes, &other.0.bytes) {
+            (Bytes::Inline { len: la, buf: a }, Bytes::Inline { len: lb, buf: b }) => {
+                let words = (*la.max(lb) as usize).div_ceil(8);
+                for w in 0..words {
+                    let (x, y) = (word(a, w), word(b, w));
+                    if x != y {
+                        return x.cmp(&y);
+                    }
+                }
+                la.cmp(lb)
+            }
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
     }
+}
+
+// `word` reads a short string's buffer in whole words.
+const _: () = assert!(SHORT_STRING.is_multiple_of(8));
+
+/// Word `w` of a short string's buffer, its first byte most significant.
+#[inline(always)]
+fn word(buf: &[u8; SHORT_STRING], w: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[w * 8..w * 8 + 8]);
+    u64::from_be_bytes(b)
 }
 
 impl std::fmt::Debug for String<'_> {
