@@ -70,6 +70,35 @@ show(pcall(table.sort, {1, 2}, 3))
 local calls = 0
 table.sort({4, 3, 2, 1}, function(a, b) calls = calls + 1 return a < b end)
 show("comparisons", calls)
+-- a comparator that gives the table a metatable mid-sort: the reads and
+-- writes after it go through __index/__newindex (a proxy), in lua5.4's
+-- order
+do
+  local store, log = {}, {}
+  local t = {}
+  for i = 1, 30 do t[i] = (i * 7) % 31 end
+  local n = 0
+  table.sort(t, function(a, b)
+    n = n + 1
+    if n == 40 then
+      for k = 1, #t do store[k] = t[k]; t[k] = nil end
+      setmetatable(t, {
+        __index = function(_, k) log[#log + 1] = "r" .. k return store[k] end,
+        __newindex = function(_, k, v) log[#log + 1] = "w" .. k store[k] = v end,
+        __len = function() return #store end,
+      })
+    end
+    return a < b
+  end)
+  show("proxied", n, #log, table.concat(log, " ", 1, 12), table.concat(store, ","))
+end
+-- no comparator, integers and floats mixed (compared one by one)
+do
+  local t = {}
+  for i = 1, 200 do t[i] = i % 3 == 0 and (i * 37 % 101) + 0.5 or i * 37 % 101 end
+  table.sort(t)
+  show("mixed", t[1], t[2], t[100], t[199], t[200])
+end
 
 -- `#` on tables with holes: lua5.4's border (its array/hash sizing, the
 -- `alimit` hint that `#` and integer accesses move) for tables built the

@@ -119,6 +119,29 @@ fn library_work_runs_in_slices() {
 }
 
 #[test]
+fn a_sort_compared_in_place_runs_in_slices() {
+    // Integers and floats mixed: no comparator, and too mixed for the
+    // whole-array fast path, so each `<` is done by the sort itself.
+    let src = "local t = {} for i = 1, 20000 do \
+               t[i] = i % 3 == 0 and (i * 7919 % 20011) + 0.5 or i * 7919 % 20011 end \
+               table.sort(t) \
+               for i = 2, #t do assert(t[i - 1] <= t[i]) end \
+               print(t[1], t[2], t[10000], t[20000])";
+    let sliced = run(
+        src,
+        Budget {
+            slice: 4_000,
+            ..Budget::default()
+        },
+    );
+    assert_eq!(sliced.error, None);
+    assert!(sliced.suspensions > 50, "{}", sliced.suspensions);
+    let whole = run(src, Budget::default());
+    assert_eq!(whole.output, sliced.output);
+    assert_eq!(whole.instructions, sliced.instructions);
+}
+
+#[test]
 fn sort_and_concat_charge_for_their_work() {
     let base = "local t = {} for i = 1, 100000 do t[i] = (i * 7919) % 100003 end";
     let without = run(base, Budget::default()).instructions;

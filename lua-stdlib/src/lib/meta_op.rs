@@ -177,9 +177,8 @@ impl<'gc, O: MetaOp<'gc>> Driver<'gc, O> {
         stack: &mut Stack<'gc, '_>,
         answer: Value<'gc>,
     ) -> LibResult<'gc, SequencePoll<'gc>> {
-        let mut args = std::mem::take(&mut self.args);
-        let r = drive(&mut self.op, ctx, exec, &Stack::new(&mut args, 0), answer);
-        self.args = args;
+        let args = Stack::new(&mut self.args, 0);
+        let r = drive(&mut self.op, ctx, exec, &args, answer);
         Ok(match r? {
             Drive::Done => {
                 self.op.results(ctx, stack);
@@ -188,7 +187,9 @@ impl<'gc, O: MetaOp<'gc>> Driver<'gc, O> {
             Drive::Call(function, call_args, n, kind) => {
                 self.awaiting = Some(kind);
                 stack.clear();
-                stack.extend(call_args[..n].iter().copied());
+                for &v in &call_args[..n] {
+                    stack.push_back(v);
+                }
                 SequencePoll::Call {
                     function,
                     is_tail: false,

@@ -8,6 +8,10 @@
 //! It runs as a [`MetaOp`]: each read, write and comparison is an access
 //! the driver answers, calling the order function (or `__lt`,
 //! `__index`, `__newindex`) through the executor when one is needed.
+//! Reads and writes of a table without metatable, and `<` between two
+//! numbers or two strings, are done in place instead, charged to the
+//! budget as the driver charges them; an access that would end the
+//! budget slice is left to the driver, which pauses after it.
 //!
 //! Fast path: with no order function, a plain table (no `__index`,
 //! `__newindex` or `__len`) whose elements are all integers, all strings
@@ -20,9 +24,9 @@
 use gc_arena::Collect;
 
 use super::args::{arg_fail, fail, type_error, LibResult};
-use super::meta_op::{run, Access, MetaOp};
+use super::meta_op::{raw_error, run, Access, MetaOp};
 use super::table::{check_tab, to_len, TAB_L, TAB_R, TAB_W};
-use crate::vm::meta::{event_in, LEN};
+use crate::vm::meta::{self, event_in, Step, LEN};
 use crate::{CallbackReturn, Context, Execution, Function, Stack, Table, Value};
 
 /// Below this many elements the pivot is the middle one (`RANLIMIT`).
@@ -133,13 +137,31 @@ impl<'gc> Sort<'gc> {
         }
     }
 
-    /// `sort_comp(a, b)`: `a < b` by the order function or `<`.
-    fn less(&mut self, a: Value<'gc>, b: Value<'gc>) -> Access<'gc> {
+    /// `sort_comp(a, b)`: `a < b` by the order function or `<`. Two
+    /// numbers or two strings are compared here (`Ok(answer)`) when the
+    /// budget slice goes on after this access's unit; else the access.
+    #[inline(always)]
+    fn less(
+        &mut self,
+        ctx: Context<'gc>,
+        exec: &mut Execution<'gc, '_>,
+        a: Value<'gc>,
+        b: Value<'gc>,
+    ) -> Result<Value<'gc>, Access<'gc>> {
         self.comparisons = self.comparisons.wrapping_add(1);
-        match self.order {
-            Some(f) => Access::Order(f, a, b),
-            None => Access::Less(a, b),
+        if let Some(f) = self.order {
+            return Err(Access::Order(f, a, b));
         }
+        let plain = matches!((a, b), (Value::String(_), Value::String(_)))
+            || a.as_number().is_some() && b.as_number().is_some();
+        if plain {
+            if let Ok(Step::Done(r)) = meta::less_than(ctx, a, b) {
+                if charge(exec) {
+                    return Ok(Value::Boolean(r));
+                }
+            }
+        }
+        Err(Access::Less(a, b))
     }
 
     fn get(&self, k: u32) -> Access<'gc> {
@@ -148,6 +170,43 @@ impl<'gc> Sort<'gc> {
 
     fn set(&self, k: u32, v: Value<'gc>) -> Access<'gc> {
         Access::Set(self.t, k as i64, v)
+    }
+
+    /// `a[k]` read here, as the driver would read it, when `a` is a table
+    /// whose raw value answers and the budget slice goes on after this
+    /// access's unit; `None`: ask the driver.
+    #[inline(always)]
+    fn raw_get(&self, exec: &mut Execution<'gc, '_>, k: u32) -> Option<Value<'gc>> {
+        let Value::Table(tab) = self.t else {
+            return None;
+        };
+        let v = tab.raw_get_int(k as i64);
+        if v.is_nil() && tab.metatable().is_some() || !charge(exec) {
+            return None;
+        }
+        Some(v)
+    }
+
+    /// `a[k] = v` done here, as the driver would do it, when `a` is a table
+    /// without metatable and the budget slice goes on after it; `false`:
+    /// ask the driver.
+    #[inline(always)]
+    fn raw_set(
+        &self,
+        ctx: Context<'gc>,
+        exec: &mut Execution<'gc, '_>,
+        k: u32,
+        v: Value<'gc>,
+    ) -> LibResult<'gc, bool> {
+        let Value::Table(tab) = self.t else {
+            return Ok(false);
+        };
+        if tab.metatable().is_some() || !charge(exec) {
+            return Ok(false);
+        }
+        tab.raw_set_int(&ctx, k as i64, v)
+            .map_err(|e| raw_error(ctx, e.message().into()))?;
+        Ok(true)
     }
 
     /// `choosePivot` for large ranges once randomized.
@@ -173,6 +232,20 @@ impl<'gc> Sort<'gc> {
     }
 }
 
+/// Charges one access to the budget when the slice goes on after it
+/// (the driver charges one unit per access and pauses when the slice is
+/// used up: an access that would end it is left to the driver).
+#[inline(always)]
+fn charge(exec: &mut Execution<'_, '_>) -> bool {
+    let fuel = exec.fuel();
+    if fuel.remaining() > 1 && !fuel.is_interrupted() {
+        fuel.consume(1);
+        true
+    } else {
+        false
+    }
+}
+
 impl<'gc> MetaOp<'gc> for Sort<'gc> {
     fn name(&self) -> &'static str {
         "table.sort"
@@ -180,11 +253,47 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
 
     fn next(
         &mut self,
-        _: Context<'gc>,
-        _: &mut Execution<'gc, '_>,
+        ctx: Context<'gc>,
+        exec: &mut Execution<'gc, '_>,
         args: &Stack<'gc, '_>,
-        answer: Value<'gc>,
+        mut answer: Value<'gc>,
     ) -> LibResult<'gc, Access<'gc>> {
+        // Reads and writes of a plain table are answered here and the
+        // sort goes on to the state they lead to; others go to the driver.
+        macro_rules! get {
+            ($k:expr) => {{
+                let k = $k;
+                match self.raw_get(exec, k) {
+                    Some(v) => {
+                        answer = v;
+                        continue;
+                    }
+                    None => return Ok(self.get(k)),
+                }
+            }};
+        }
+        macro_rules! set {
+            ($k:expr, $v:expr) => {{
+                let (k, v) = ($k, $v);
+                if self.raw_set(ctx, exec, k, v)? {
+                    answer = Value::Nil;
+                    continue;
+                }
+                return Ok(self.set(k, v));
+            }};
+        }
+        macro_rules! less {
+            ($a:expr, $b:expr) => {{
+                let (a, b) = ($a, $b);
+                match self.less(ctx, exec, a, b) {
+                    Ok(r) => {
+                        answer = r;
+                        continue;
+                    }
+                    Err(access) => return Ok(access),
+                }
+            }};
+        }
         loop {
             match self.at {
                 At::Start => {
@@ -209,28 +318,28 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
                         continue;
                     }
                     self.at = At::EndsLo;
-                    return Ok(self.get(self.lo));
+                    get!(self.lo)
                 }
                 At::EndsLo => {
                     self.x = answer;
                     self.at = At::EndsUp;
-                    return Ok(self.get(self.up));
+                    get!(self.up)
                 }
                 At::EndsUp => {
                     self.y = answer;
                     self.at = At::EndsCmp;
-                    return Ok(self.less(self.y, self.x));
+                    less!(self.y, self.x)
                 }
                 At::EndsCmp => {
                     if answer.to_bool() {
                         self.at = At::EndsSwapped;
-                        return Ok(self.set(self.lo, self.y));
+                        set!(self.lo, self.y)
                     }
                     self.at = At::Median;
                 }
                 At::EndsSwapped => {
                     self.at = At::Median;
-                    return Ok(self.set(self.up, self.x));
+                    set!(self.up, self.x)
                 }
                 At::Median => {
                     if self.up - self.lo == 1 {
@@ -239,45 +348,45 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
                     }
                     self.p = self.pivot_index();
                     self.at = At::MedianP;
-                    return Ok(self.get(self.p));
+                    get!(self.p)
                 }
                 At::MedianP => {
                     self.x = answer;
                     self.at = At::MedianLo;
-                    return Ok(self.get(self.lo));
+                    get!(self.lo)
                 }
                 At::MedianLo => {
                     self.y = answer;
                     self.at = At::MedianCmpLo;
-                    return Ok(self.less(self.x, self.y));
+                    less!(self.x, self.y)
                 }
                 At::MedianCmpLo => {
                     if answer.to_bool() {
                         self.at = At::MedianSwappedLo;
-                        return Ok(self.set(self.p, self.y));
+                        set!(self.p, self.y)
                     }
                     self.at = At::MedianUp;
-                    return Ok(self.get(self.up));
+                    get!(self.up)
                 }
                 At::MedianSwappedLo => {
                     self.at = At::Pivot;
-                    return Ok(self.set(self.lo, self.x));
+                    set!(self.lo, self.x)
                 }
                 At::MedianUp => {
                     self.y = answer;
                     self.at = At::MedianCmpUp;
-                    return Ok(self.less(self.y, self.x));
+                    less!(self.y, self.x)
                 }
                 At::MedianCmpUp => {
                     if answer.to_bool() {
                         self.at = At::MedianSwappedUp;
-                        return Ok(self.set(self.p, self.y));
+                        set!(self.p, self.y)
                     }
                     self.at = At::Pivot;
                 }
                 At::MedianSwappedUp => {
                     self.at = At::Pivot;
-                    return Ok(self.set(self.up, self.x));
+                    set!(self.up, self.x)
                 }
                 At::Pivot => {
                     if self.up - self.lo == 2 {
@@ -285,32 +394,32 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
                         continue;
                     }
                     self.at = At::PivotP;
-                    return Ok(self.get(self.p));
+                    get!(self.p)
                 }
                 At::PivotP => {
                     self.pivot = answer;
                     self.at = At::PivotUp1;
-                    return Ok(self.get(self.up - 1));
+                    get!(self.up - 1)
                 }
                 At::PivotUp1 => {
                     self.at = At::PivotPlaced;
-                    return Ok(self.set(self.p, answer));
+                    set!(self.p, answer)
                 }
                 At::PivotPlaced => {
                     self.i = self.lo;
                     self.j = self.up - 1;
                     self.at = At::NextI;
-                    return Ok(self.set(self.up - 1, self.pivot));
+                    set!(self.up - 1, self.pivot)
                 }
                 At::NextI => {
                     self.i += 1;
                     self.at = At::GotI;
-                    return Ok(self.get(self.i));
+                    get!(self.i)
                 }
                 At::GotI => {
                     self.x = answer;
                     self.at = At::CmpI;
-                    return Ok(self.less(self.x, self.pivot));
+                    less!(self.x, self.pivot)
                 }
                 At::CmpI => {
                     if answer.to_bool() {
@@ -325,12 +434,12 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
                 At::NextJ => {
                     self.j = self.j.wrapping_sub(1);
                     self.at = At::GotJ;
-                    return Ok(self.get(self.j));
+                    get!(self.j)
                 }
                 At::GotJ => {
                     self.y = answer;
                     self.at = At::CmpJ;
-                    return Ok(self.less(self.pivot, self.y));
+                    less!(self.pivot, self.y)
                 }
                 At::CmpJ => {
                     if answer.to_bool() {
@@ -343,19 +452,19 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
                     if self.j < self.i {
                         // set2(up - 1, i): a[up - 1] = a[i]; a[i] = P.
                         self.at = At::PlacePivot;
-                        return Ok(self.set(self.up - 1, self.x));
+                        set!(self.up - 1, self.x)
                     }
                     // set2(i, j): a[i] = a[j]; a[j] = a[i].
                     self.at = At::SwapIJ;
-                    return Ok(self.set(self.i, self.y));
+                    set!(self.i, self.y)
                 }
                 At::SwapIJ => {
                     self.at = At::NextI;
-                    return Ok(self.set(self.j, self.x));
+                    set!(self.j, self.x)
                 }
                 At::PlacePivot => {
                     self.at = At::Split;
-                    return Ok(self.set(self.i, self.pivot));
+                    set!(self.i, self.pivot)
                 }
                 At::Split => {
                     let (lo, up, p) = (self.lo, self.up, self.i);
@@ -458,7 +567,7 @@ fn sort_plain<'gc>(
             }) else {
                 return false;
             };
-            v.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            v.sort_unstable();
             v.into_iter().map(Value::String).collect()
         }
         _ => return false,

@@ -466,7 +466,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
             Action::Call(function) => {
                 let nargs = st.stack.len() - base;
-                st.stack.insert(base, Value::Function(function));
+                insert_function(&mut st.stack, base, Value::Function(function));
                 match seq {
                     Some(seq) => {
                         st.frames.push(Frame::Sequence { seq, base, ret });
@@ -541,7 +541,22 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let (exec, stack) = self.enter(st, base);
             seq.0.poll(ctx, exec, stack)
         };
-        self.poll_result(st, seq, base, ret, r?)
+        match r? {
+            // A library function calling a Lua function again (a `sort`
+            // comparator, a `gsub` replacement): what `act` and
+            // `call_value` would do, without their dispatch.
+            SequencePoll::Call {
+                function: Function::Closure(c),
+                is_tail: false,
+            } if st.hook.is_none() => {
+                let nargs = st.stack.len() - base;
+                insert_function(&mut st.stack, base, Value::Function(Function::Closure(c)));
+                st.frames.push(Frame::Sequence { seq, base, ret });
+                self.call_lua(st, c, base, nargs, Ret::new(base, -1))?;
+                Ok(Flow::Continue)
+            }
+            poll => self.poll_result(st, seq, base, ret, poll),
+        }
     }
 
     /// Unwinds frames until a sequence handles `err`; the thread dies with
@@ -798,6 +813,21 @@ impl<'gc, 'f> Machine<'gc, 'f> {
 /// A protected call that catches errors (`pcall`, `xpcall`, a resume …).
 fn catches(f: &Frame<'_>) -> bool {
     matches!(f, Frame::Sequence { seq, .. } if !matches!(seq.0.handler(), Handler::None))
+}
+
+/// Puts `f` under the arguments at `base..`: `Vec::insert` without its
+/// `memmove` call for the few arguments a call usually has.
+#[inline(always)]
+fn insert_function<'gc>(stack: &mut Vec<Value<'gc>>, base: usize, f: Value<'gc>) {
+    if stack.len() - base > 4 {
+        stack.insert(base, f);
+        return;
+    }
+    stack.push(f);
+    let top = stack.len() - 1;
+    for i in (base..top).rev() {
+        stack.swap(i, i + 1);
+    }
 }
 
 /// Truncates the stack to `top` slots or extends it with nils.
