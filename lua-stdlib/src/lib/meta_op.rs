@@ -89,6 +89,9 @@ pub(super) fn raw_error<'gc>(ctx: Context<'gc>, msg: std::string::String) -> Lib
 }
 
 /// Runs `op` until it finishes, needs a call, or the budget slice ends.
+/// (Inlined: its result is read at once, and an order function's call
+/// comes through here once per comparison.)
+#[inline(always)]
 fn drive<'gc, O: MetaOp<'gc>>(
     op: &mut O,
     ctx: Context<'gc>,

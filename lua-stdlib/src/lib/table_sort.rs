@@ -251,6 +251,7 @@ impl<'gc> MetaOp<'gc> for Sort<'gc> {
         "table.sort"
     }
 
+    #[inline(always)]
     fn next(
         &mut self,
         ctx: Context<'gc>,

@@ -441,6 +441,11 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
         }
         st.stack.truncate(ret.func + n);
+        if ret.nresults < 0 && matches!(st.frames.last(), Some(Frame::Sequence { .. })) {
+            // All results to a continuation (a library function's call):
+            // they are in place.
+            return Ok(Flow::Continue);
+        }
         self.post_return(st, ret, n)
     }
 
@@ -530,32 +535,41 @@ impl<'gc, 'f> Machine<'gc, 'f> {
 
     /// Polls the sequence on top of the stack of frames.
     pub fn poll_sequence(&mut self, st: &mut ThreadState<'gc>) -> Result<Flow<'gc>, Error<'gc>> {
-        let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
-            return Ok(Flow::Continue);
-        };
-        if seq.0.hook_marker() {
-            hook_done(st);
-        }
-        let r = {
-            let ctx = self.ctx;
-            let (exec, stack) = self.enter(st, base);
-            seq.0.poll(ctx, exec, stack)
-        };
-        match r? {
-            // A library function calling a Lua function again (a `sort`
-            // comparator, a `gsub` replacement): what `act` and
-            // `call_value` would do, without their dispatch.
-            SequencePoll::Call {
-                function: Function::Closure(c),
-                is_tail: false,
-            } if st.hook.is_none() => {
-                let nargs = st.stack.len() - base;
-                insert_function(&mut st.stack, base, Value::Function(Function::Closure(c)));
-                st.frames.push(Frame::Sequence { seq, base, ret });
-                self.call_lua(st, c, base, nargs, Ret::new(base, -1))?;
-                Ok(Flow::Continue)
+        loop {
+            let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
+                return Ok(Flow::Continue);
+            };
+            if seq.0.hook_marker() {
+                hook_done(st);
             }
-            poll => self.poll_result(st, seq, base, ret, poll),
+            let r = {
+                let ctx = self.ctx;
+                let (exec, stack) = self.enter(st, base);
+                seq.0.poll(ctx, exec, stack)
+            };
+            match r? {
+                // A library function calling a Lua function again and
+                // again (a `sort` comparator, a `gsub` replacement): what
+                // `act` and `call_value` would do, without their dispatch,
+                // and the function runs at once, the sequence polled again
+                // when it returns, as `run`'s loop would do.
+                SequencePoll::Call {
+                    function: Function::Closure(c),
+                    is_tail: false,
+                } if st.hook.is_none() => {
+                    let nargs = st.stack.len() - base;
+                    insert_function(&mut st.stack, base, Value::Function(Function::Closure(c)));
+                    st.frames.push(Frame::Sequence { seq, base, ret });
+                    self.call_lua(st, c, base, nargs, Ret::new(base, -1))?;
+                    match self.execute::<false>(st)? {
+                        Flow::Continue
+                            if !self.fuel.should_stop()
+                                && matches!(st.frames.last(), Some(Frame::Sequence { .. })) => {}
+                        flow => return Ok(flow),
+                    }
+                }
+                poll => return self.poll_result(st, seq, base, ret, poll),
+            }
         }
     }
 
