@@ -342,10 +342,15 @@ async fn certificate_phase_functions_run_during_the_handshake() {
           return ngx.exit(ngx.ERROR)
         end"#;
     let client_ip = r#"if ngx.ssl.server_name() == "ip.test" and kong.client.get_ip() == "127.0.0.1" then error("seen") end"#;
+    // `ngx.exit(ngx.OK)` ends the phase and the handshake goes on: the
+    // functions after it do not run.
+    let done = r#"if ngx.ssl.server_name() == "done.test" then return ngx.exit(ngx.OK) end"#;
+    let after_done =
+        r#"if ngx.ssl.server_name() == "done.test" then error("ran after ngx.exit(ngx.OK)") end"#;
     gw.admin(
         Method::POST,
         "/plugins",
-        json!({"name": "pre-function", "config": {"certificate": [refuse, phase_error, client_ip]}}),
+        json!({"name": "pre-function", "config": {"certificate": [done, refuse, phase_error, client_ip, after_done]}}),
     )
     .await;
     let attempt = |sni: &'static str| async move {
@@ -354,6 +359,7 @@ async fn certificate_phase_functions_run_during_the_handshake() {
             .map(|r| r.status)
     };
     assert_eq!(attempt("ok.test").await.unwrap(), 200);
+    assert_eq!(attempt("done.test").await.unwrap(), 200, "ngx.exit(ngx.OK)");
     assert!(
         attempt("blocked.test").await.is_err(),
         "ngx.exit(ngx.ERROR) aborts the handshake"

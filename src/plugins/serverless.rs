@@ -328,8 +328,12 @@ impl LuaWorker {
                 });
             }
         }
+        // In the certificate phase any `ngx.exit` ends the whole phase, as
+        // it ends Kong's `ssl_certificate_by_lua` handler: `ngx.exit(ngx.OK)`
+        // lets the handshake go on without the functions after it.
+        let ended = phase == Phase::Certificate && req.leave_function;
         req.leave_function = false;
-        req.exit.is_some() && early
+        (req.exit.is_some() && early) || ended
     }
 
     /// Drops the slots of plugin versions no configuration holds any more,
