@@ -57,8 +57,7 @@
 //! 07-service-response's `get_raw_body` and `get_body` are "pending" in
 //! every phase; 13-router's mocked `kong.runloop.balancer` is not used by
 //! its two entries. Entries of functions that do not exist yet are left
-//! out: 04-request's `get_forwarded_prefix`,
-//! 02-log's `new`, `set_format` and `emerg`. 02-log's `serialize` gets an
+//! out: 02-log's `new`, `set_format` and `emerg`. 02-log's `serialize` gets an
 //! empty options table (Kong's mocks `ngx` and `kong`, which ours ignores).
 //! 04-request's `error` column (`get_uri_captures`) is not checked.
 
@@ -168,8 +167,7 @@ const ROUTER: &str = r#"local data = {
 }
 local module = kong.router"#;
 
-/// 04-request's table, as [`RESPONSE`] (`get_forwarded_prefix` does not
-/// exist yet: left out).
+/// 04-request's table, as [`RESPONSE`].
 const REQUEST: &str = r#"local data = {
     { "get_scheme", {}, true, true, true, true, true, REQ },
     { "get_host", {}, true, true, true, true, true, REQ },
@@ -178,6 +176,7 @@ const REQUEST: &str = r#"local data = {
     { "get_forwarded_host", {}, true, true, true, true, true, REQ },
     { "get_forwarded_port", {}, true, true, true, true, true, REQ },
     { "get_forwarded_path", {}, true, true, true, true, true, REQ },
+    { "get_forwarded_prefix", {}, true, true, true, true, true, REQ },
     { "get_http_version", {}, true, true, true, true, true, REQ },
     { "get_method", {}, true, true, true, true, true, REQ },
     { "get_path", {}, true, true, true, true, true, REQ },

@@ -1,10 +1,6 @@
 //! Kong's Admin API specs for the TLS entities, ported:
 //! `spec/02-integration/04-admin_api/06-certificates_routes_spec.lua` and
-//! `16-ca_certificates_routes_spec.lua`, and the services' TLS fields
-//! (`spec/02-integration/03-db/02-db_core_entities_spec.lua`, the five
-//! `client_certificate`/`tls_verify`/`tls_verify_depth`/`ca_certificates`
-//! cases of `:insert()`, and the `path` case of
-//! `spec/01-unit/01-db/01-schema/05-services_spec.lua`). Every case names its source as
+//! `16-ca_certificates_routes_spec.lua`. Every case names its source as
 //! `file :: describe … :: it`; cases Kong runs once per content type run
 //! here once per content type too. One gateway per describe block keeps
 //! the wall time small.
@@ -1127,93 +1123,4 @@ async fn ca_certificates() {
     )
     .await;
     assert_eq!(status, 404);
-}
-
-const DB: &str = "spec/02-integration/03-db/02-db_core_entities_spec.lua";
-const CONDITIONAL: &str = "failed conditional validation given value of field 'protocol'";
-
-/// A service's TLS fields need `protocol` https (or tls), and a
-/// `client_certificate` must exist. Kong's DAO answers these (`err_t`),
-/// which its Admin API sends as the body. Kong passes `ca_certificates` as
-/// a table with an `id` key; JSON has no such value for an array field,
-/// so it is sent here as an array.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_tls_fields() {
-    let gw = Gateway::start();
-    let fk_id = "123e4567-e89b-12d3-a456-426655440000";
-    // `DB :: Services :insert() :: cannot create a Service with invalid client_certificate.id`
-    let (status, body) = json(
-        &gw,
-        "POST",
-        "/services",
-        json!({"name": "cc_test", "protocol": "https", "host": "example.com",
-               "client_certificate": {"id": fk_id}}),
-    )
-    .await;
-    assert_eq!(status, 400, "{DB} :: invalid client_certificate.id");
-    assert_eq!(
-        body,
-        json!({
-            "code": 4,
-            "name": "foreign key violation",
-            "message": format!("the foreign key '{{id=\"{fk_id}\"}}' does not reference an existing 'certificates' entity."),
-            "fields": {"client_certificate": {"id": fk_id}},
-        }),
-        "{DB} :: invalid client_certificate.id"
-    );
-    // `DB :: Services :insert() :: cannot create assign client_certificate when
-    // protocol is not https` and the three like it for tls_verify,
-    // tls_verify_depth and ca_certificates.
-    for (field, value) in [
-        ("client_certificate", json!({"id": fk_id})),
-        ("ca_certificates", json!([fk_id])),
-        ("tls_verify", json!(true)),
-        ("tls_verify_depth", json!(1)),
-    ] {
-        let mut service = json!({"name": "cc_test", "protocol": "http", "host": "example.com"});
-        service[field] = value;
-        let (status, body) = json(&gw, "POST", "/services", service).await;
-        assert_eq!(status, 400, "{DB} :: {field} when protocol is not https");
-        assert_eq!(
-            body,
-            json!({
-                "code": 2,
-                "name": "schema violation",
-                "message": format!("2 schema violations ({CONDITIONAL}; {field}: value must be null)"),
-                "fields": {"@entity": [CONDITIONAL], field: "value must be null"},
-            }),
-            "{DB} :: {field} when protocol is not https"
-        );
-    }
-    // `spec/01-unit/01-db/01-schema/05-services_spec.lua :: if 'protocol =
-    // tcp/tls/udp/grpc/grpcs', then 'path' is empty`
-    for protocol in ["tcp", "tls", "udp", "grpc", "grpcs"] {
-        let (status, body) = json(
-            &gw,
-            "POST",
-            "/services",
-            json!({"protocol": protocol, "host": "x.y", "port": 80, "path": "/", "enabled": true}),
-        )
-        .await;
-        assert_eq!(status, 400, "{protocol}: {body}");
-        assert_eq!(
-            body["fields"]["path"], "value must be null",
-            "{protocol}: {body}"
-        );
-        assert_eq!(
-            body["fields"]["@entity"],
-            json!([CONDITIONAL]),
-            "{protocol}"
-        );
-    }
-    // And each TLS field is accepted with https.
-    let (status, body) = json(
-        &gw,
-        "POST",
-        "/services",
-        json!({"name": "ok", "protocol": "https", "host": "example.com",
-               "tls_verify": true, "tls_verify_depth": 2, "ca_certificates": [fk_id]}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
 }

@@ -151,6 +151,14 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
         .get("protocol")
         .and_then(Value::as_str)
         .unwrap_or("http");
+    if matches!(protocol, "grpc" | "grpcs" | "tcp" | "tls" | "udp")
+        && !obj.get("path").unwrap_or(&Value::Null).is_null()
+    {
+        super::entity_error(
+            errors,
+            format!("value must be null (path with protocol '{protocol}')"),
+        );
+    }
     if let Some(Value::Array(ids)) = obj.get("ca_certificates") {
         let errs: Vec<Value> = ids
             .iter()
@@ -163,21 +171,6 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             errors.insert("ca_certificates".into(), Value::Array(errs));
         }
     }
-    // Kong's `conditional` entity checks on `protocol`, in its order: the
-    // field says "value must be null" (replacing any error it had), and
-    // each failed check adds its line under `@entity`.
-    let mut must_be_null = |field: &str| {
-        if !obj.get(field).unwrap_or(&Value::Null).is_null() {
-            errors.insert(field.into(), json!("value must be null"));
-            super::entity_error(
-                errors,
-                "failed conditional validation given value of field 'protocol'",
-            );
-        }
-    };
-    if matches!(protocol, "grpc" | "grpcs" | "tcp" | "tls" | "udp") {
-        must_be_null("path");
-    }
     if !matches!(protocol, "https" | "tls") {
         for f in [
             "client_certificate",
@@ -185,7 +178,9 @@ pub fn check(obj: &Map<String, Value>, errors: &mut Map<String, Value>) {
             "tls_verify_depth",
             "ca_certificates",
         ] {
-            must_be_null(f);
+            if !obj.get(f).unwrap_or(&Value::Null).is_null() {
+                errors.insert(f.into(), json!(format!("value must be null")));
+            }
         }
     }
 }

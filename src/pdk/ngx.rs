@@ -373,6 +373,10 @@ fn install_req<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         stack.clear();
         Ok(())
     });
+    add(ctx, t, "start_time", cell, |ctx, _, stack, req| {
+        stack.replace(ctx, super::request::start_time(req));
+        Ok(())
+    });
     add(ctx, t, "read_body", cell, |_, _, stack, _| {
         stack.clear();
         Ok(())
@@ -436,9 +440,13 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
                         .to_str()
                         .ok()?
                         .to_string(),
+                    // After nginx's realip module (`crate::trust`): the
+                    // client a trusted peer named; `realip_*` the peer.
                     "remote_addr" | "binary_remote_addr" => req.client.ip.to_string(),
                     "remote_port" => req.client.port.map_or(String::new(), |p| p.to_string()),
-                    "realip_remote_addr" => req.client_addr.ip().to_string(),
+                    "realip_remote_addr" => {
+                        crate::trust::canonical(req.client_addr.ip()).to_string()
+                    }
                     "realip_remote_port" => req.client_addr.port().to_string(),
                     "request_method" => req.request.method.to_string(),
                     "scheme" => req.scheme.to_string(),

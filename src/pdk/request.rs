@@ -6,6 +6,10 @@
 use http::{HeaderName, HeaderValue};
 use lua_stdlib::{Context, Error, Stack, Table, Value};
 
+use crate::proxy::headers::{
+    X_FORWARDED_HOST, X_FORWARDED_PATH, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+};
+
 use super::body::{form_fields, multipart_boundary, multipart_fields};
 use super::configuration::client_body_buffer_size;
 use super::glue::{self, Glue};
@@ -206,8 +210,16 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         Ok(())
     });
     install_get_body(ctx, globals, t, cell);
+    // Kong's: `ngx.ctx.KONG_PROCESSING_START or (ngx.req.start_time() * 1000)`.
     add(ctx, t, "get_start_time", cell, |ctx, _, stack, req| {
-        stack.replace(ctx, req.started_ms);
+        let set = req
+            .lua_tables
+            .ngx_ctx(ctx)
+            .get(ctx, "KONG_PROCESSING_START");
+        match set {
+            Value::Nil | Value::Boolean(false) => stack.replace(ctx, start_time(req) * 1000.0),
+            v => stack.replace(ctx, v),
+        }
         Ok(())
     });
     add(ctx, t, "get_uri_captures", cell, |ctx, _, stack, req| {
@@ -485,12 +497,6 @@ fn fields_table<'gc>(
     t
 }
 
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-static X_FORWARDED_PATH: HeaderName = HeaderName::from_static("x-forwarded-path");
-static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
-
 /// The client's header `name` (first line) when its peer is trusted.
 fn forwarded<'r>(req: &'r RequestContext, name: &HeaderName) -> Option<&'r [u8]> {
     crate::trust::node()
@@ -520,6 +526,16 @@ fn port_number(v: &[u8]) -> Option<lua_stdlib::Number> {
     })
 }
 
+/// `ngx.req.start_time()`: when the request arrived, in seconds since
+/// the epoch, to the millisecond.
+pub(crate) fn start_time(req: &RequestContext) -> f64 {
+    req.started_ms as f64 / 1000.0
+}
+
+/// Kong's `server_name` (its proxy `server` block's): nginx's `$host`
+/// when a request names no host (HTTP/1.0 without `Host`).
+const SERVER_NAME: &str = "kong";
+
 /// The request host without the port, lowercased, and the port if given.
 pub(crate) fn host(req: &super::RequestContext) -> (String, Option<u16>) {
     let raw = req
@@ -528,7 +544,8 @@ pub(crate) fn host(req: &super::RequestContext) -> (String, Option<u16>) {
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.request.uri.host())
-        .unwrap_or("");
+        .filter(|h| !h.is_empty())
+        .unwrap_or(SERVER_NAME);
     let (name, port) = match raw.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || raw.starts_with('[') => (h, p.parse().ok()),
         _ => (raw, None),

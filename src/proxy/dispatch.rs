@@ -19,7 +19,7 @@ use super::context::WorkerContext;
 use super::errors::{error_response, https_redirect, negotiation_header, ProxyError};
 use super::forward::Matched;
 use super::functions;
-use super::headers::ConnInfo;
+use super::headers::{ConnInfo, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use super::normalize::normalize_path;
 use super::pipeline::{self, NoHooks, Session};
 use super::router::RequestView;
@@ -117,11 +117,23 @@ pub async fn handle(
     let route = found.route;
     // Kong: an https-only route reached over plain HTTP answers 426, or
     // redirects per `https_redirect_status_code`; other routes serve both.
-    let served = route.allows_http || (conn.tls && route.allows_https);
+    // The scheme is a trusted peer's `X-Forwarded-Proto` when it sent one
+    // (a load balancer that ended TLS), as Kong's `forwarded_proto`.
+    let trust = crate::trust::node();
+    let peer = conn.peer.ip();
+    let https = trust
+        .forwarded(peer, &parts.headers, &X_FORWARDED_PROTO)
+        .map_or(conn.tls, |p| p == "https");
+    let served = route.allows_http || (https && route.allows_https);
     if !served {
         let code = route.route.https_redirect_status_code;
         if route.allows_https && matches!(code, 301 | 302 | 307 | 308) {
-            let host = host.map_or("", |h| super::router::split_host_port(h).0);
+            let forwarded_host = trust
+                .forwarded(peer, &parts.headers, &X_FORWARDED_HOST)
+                .and_then(|h| h.to_str().ok());
+            let host = forwarded_host
+                .or_else(|| host.map(|h| super::router::split_host_port(h).0))
+                .unwrap_or("");
             let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
             return https_redirect(code, host, uri, &request_id, start);
         }

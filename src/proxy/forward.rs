@@ -129,6 +129,7 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         host: upstream_host,
         forwarding: Forwarding {
             conn: s.conn,
+            client_ip: Some(s.client.ip),
             host: host.map(str::as_bytes),
             path: raw_path.as_bytes(),
             prefix: prefix.as_deref().map(str::as_bytes),

@@ -121,13 +121,15 @@ impl Hooks for Functions {
         let path = s
             .normalized()
             .map(|n| String::from_utf8_lossy(n).into_owned());
+        // Before the head moves: the prefix is cut from its path.
+        let stripped_prefix = s.stripped_prefix().map(|p| p.into_owned());
         let parts = std::mem::replace(&mut s.parts, empty_parts());
         let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
         req.scheme = s.conn.scheme();
         req.route = Some(s.matched.route.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
-        req.stripped_prefix = s.stripped_prefix().map(|p| p.into_owned());
+        req.stripped_prefix = stripped_prefix;
         req.times.start = s.start;
         req.request_id = Some(s.request_id.clone());
         s.record_target = self.needs.log;

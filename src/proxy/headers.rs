@@ -246,6 +246,10 @@ pub fn listed_in(tokens: &str, name: &HeaderName) -> bool {
 /// request head.
 pub struct Forwarding<'a> {
     pub conn: &'a ConnInfo,
+    /// The client a trusted peer named when the request arrived (nginx's
+    /// realip `$remote_addr`, [`crate::trust::Trust::client`]); `None`:
+    /// the peer.
+    pub client_ip: Option<std::net::IpAddr>,
     /// The client's Host (maybe with a port).
     pub host: Option<&'a [u8]>,
     /// The request path as the client sent it, without query.
@@ -277,9 +281,9 @@ fn put_appended(buf: &mut Vec<u8>, client: &HeaderMap, name: &HeaderName, ours: 
 }
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 pub static X_FORWARDED_PATH: HeaderName = HeaderName::from_static("x-forwarded-path");
 pub static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
@@ -289,8 +293,8 @@ impl Forwarding<'_> {
         self.write_trusting(crate::trust::node(), buf, client);
     }
 
-    /// As Kong's runloop: `X-Real-IP` is the client address (the realip
-    /// module's, see [`crate::trust`]); `X-Forwarded-For` the client's
+    /// As Kong's runloop: `X-Real-IP` is the client address
+    /// ([`Forwarding::client_ip`]); `X-Forwarded-For` the client's
     /// list plus the peer (or the client address alone when it sent
     /// none); `X-Forwarded-Proto/Host/Port/Path/Prefix` the client's own
     /// (first line) when the peer is trusted and sent one, else the
@@ -302,8 +306,8 @@ impl Forwarding<'_> {
                 .forwarded(self.conn.peer.ip(), client, name)
                 .map(HeaderValue::as_bytes)
         };
-        let real = (!trust.trusted_ips.is_empty())
-            .then(|| trust.client(self.conn.peer, client).ip)
+        let real = self
+            .client_ip
             .filter(|ip| *ip != crate::trust::canonical(self.conn.peer.ip()))
             .map(|ip| ip.to_string());
         let real = real.as_deref().map_or(peer, str::as_bytes);
@@ -464,6 +468,7 @@ mod tests {
         h.insert(VIA, HeaderValue::from_static("1.0 other"));
         let fwd = Forwarding {
             conn: &conn,
+            client_ip: None,
             host: Some(b"Example.com:8000"),
             path: b"/a/b",
             prefix: Some(b"/a"),
@@ -505,8 +510,9 @@ mod tests {
         ] {
             h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
-        let fwd = Forwarding {
+        let mut fwd = Forwarding {
             conn: &conn,
+            client_ip: Some([10, 0, 0, 7].into()),
             host: Some(b"inner"),
             path: b"/a/b",
             prefix: None,
@@ -532,6 +538,7 @@ mod tests {
             assert!(text.contains(line), "{line:?} missing from {text}");
         }
         // The same client untrusted: the gateway's own values.
+        fwd.client_ip = None;
         let mut buf = Vec::new();
         fwd.write_trusting(&crate::trust::Trust::default(), &mut buf, &h);
         let text = String::from_utf8(buf).unwrap();

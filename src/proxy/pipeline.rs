@@ -31,6 +31,9 @@ use super::router::UriCaptures;
 pub struct Session<'a> {
     pub worker: &'a Rc<WorkerContext>,
     pub conn: &'a ConnInfo,
+    /// The client as the trusted proxies named it when the request
+    /// arrived (nginx's realip runs before any phase).
+    pub client: crate::trust::Client,
     pub request_id: HeaderValue,
     /// When the request head was read.
     pub start: Instant,
@@ -133,6 +136,7 @@ impl<'a> Session<'a> {
     ) -> Self {
         Session {
             worker,
+            client: crate::trust::node().client(conn.peer, &parts.headers),
             conn,
             request_id,
             start,

@@ -443,6 +443,7 @@ mod tests {
                 host,
                 forwarding: Forwarding {
                     conn: &conn,
+                    client_ip: None,
                     host: None,
                     path: b"/",
                     prefix: None,
