@@ -539,7 +539,8 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             let Some(Frame::Sequence { mut seq, base, ret }) = st.frames.pop() else {
                 return Ok(Flow::Continue);
             };
-            if seq.0.hook_marker() {
+            // (Without a hook, `hook_done` has nothing to do.)
+            if st.hook.is_some() && seq.0.hook_marker() {
                 hook_done(st);
             }
             let r = {
