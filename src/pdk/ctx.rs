@@ -1,7 +1,9 @@
-//! `kong.ctx.shared` (one table per request, shared by all plugins),
-//! `kong.ctx.plugin` (one per request and plugin) and `ngx.ctx` (one per
-//! request, another table than `kong.ctx.shared`, as in Kong, which keeps
-//! the shared table under a private key of `ngx.ctx`). The
+//! The Lua state of one request: `kong.ctx.shared` (one table per
+//! request, shared by all plugins), `kong.ctx.plugin` (one per request and
+//! plugin), `ngx.ctx` (one per request, another table than
+//! `kong.ctx.shared`, as in Kong, which keeps the shared table under a
+//! private key of `ngx.ctx`), and what each plugin's `kong.log.set_format`
+//! and `inspect.on/off` changed. The
 //! tables belong to the request ([`LuaTables`] in its context), are made
 //! on first use, and are found through `kong.ctx`'s metatable: `kong.ctx`
 //! itself is frozen with the rest of the PDK, and calls of several
@@ -10,6 +12,7 @@
 use lua_stdlib::{Callback, CallbackReturn, Context, StashedTable, Table, Value};
 use uuid::Uuid;
 
+use super::log::LogSettings;
 use super::RequestCell;
 
 /// The per-request Lua tables of one request.
@@ -18,6 +21,8 @@ pub struct LuaTables {
     shared: Option<StashedTable>,
     ngx: Option<StashedTable>,
     plugins: Vec<(Uuid, StashedTable)>,
+    /// What each plugin's `kong.log.set_format` / `inspect.off` changed.
+    logs: Vec<(Option<Uuid>, LogSettings)>,
 }
 
 impl LuaTables {
@@ -43,6 +48,19 @@ impl LuaTables {
                 t
             }
         }
+    }
+
+    /// The `kong.log` settings of plugin `id` (named `name`) in this
+    /// request.
+    pub(crate) fn log_settings(&mut self, id: Option<Uuid>, name: &str) -> &mut LogSettings {
+        let i = match self.logs.iter().position(|(p, _)| *p == id) {
+            Some(i) => i,
+            None => {
+                self.logs.push((id, LogSettings::for_plugin(name)));
+                self.logs.len() - 1
+            }
+        };
+        &mut self.logs[i].1
     }
 
     /// `kong.ctx.plugin` of plugin `id`.

@@ -15,6 +15,7 @@ pub mod client;
 pub mod configuration;
 mod ctx;
 mod glue;
+mod inspect;
 mod ip;
 mod log;
 mod nginx;
@@ -167,22 +168,6 @@ pub struct RequestContext {
     pub request_id: Option<HeaderValue>,
     /// The request target sent upstream (path and query).
     pub upstream_uri: Option<String>,
-    /// `kong.log.set_serialize_value` edits, in call order.
-    pub serialize_values: Vec<SerializeValue>,
-}
-
-/// One `kong.log.set_serialize_value` call.
-pub struct SerializeValue {
-    pub key: String,
-    pub value: lua_stdlib::StashedValue,
-    pub mode: SerializeMode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SerializeMode {
-    Set,
-    Add,
-    Replace,
 }
 
 /// When things happened to a request, and how much was sent.
@@ -261,7 +246,6 @@ impl RequestContext {
             },
             request_id: None,
             upstream_uri: None,
-            serialize_values: Vec::new(),
         }
     }
 
@@ -321,7 +305,6 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     client::install(ctx, kong, cell);
     router::install(ctx, kong, cell);
     log::install(ctx, env, kong, cell);
-    serialize::install(ctx, kong, cell);
     ctx::install(ctx, kong, cell);
     configuration::install(ctx, env, kong);
     cache::install(ctx, env, kong);

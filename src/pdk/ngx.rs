@@ -190,7 +190,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         });
         let _ = ngx.set(ctx, name, cb);
     }
-    add(ctx, ngx, "log", cell, |_, exec, stack, req| {
+    add(ctx, ngx, "log", cell, |ctx, exec, stack, req| {
         let level = match stack.get(0) {
             Value::Integer(n) => n,
             _ => 6,
@@ -216,7 +216,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
             level,
             req.plugin_name,
             &place,
-            &super::log::join_args(stack),
+            &super::log::join_args(ctx, stack),
         );
         stack.clear();
         Ok(())

@@ -7,10 +7,7 @@ use std::time::Instant;
 
 use lua_stdlib::{Context, Error, Table, Value};
 
-use super::{
-    add, headers_table, lua_error, only_in, request, Phases, RequestCell, RequestContext,
-    SerializeMode, SerializeValue,
-};
+use super::{add, headers_table, lua_error, only_in, request, Phases, RequestCell, RequestContext};
 
 /// How deep a `set_serialize_value` table, or an entity turned into Lua,
 /// may nest.
@@ -24,12 +21,11 @@ const WITH_CTX: Phases = Phases::REWRITE
     .or(Phases::BODY_FILTER)
     .or(Phases::LOG);
 
-/// Adds `serialize` and `set_serialize_value` to `kong.log` (made by
-/// `log::install`).
-pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
-    let Value::Table(log) = kong.get(ctx, "log") else {
-        return;
-    };
+/// Adds `serialize` and `set_serialize_value` to a `kong.log` facility.
+/// The edits are kept where Kong keeps them, in `ngx.ctx.serialize_values`
+/// (a list of `{ key = …, value = …, mode = … }`), and applied by
+/// `serialize`.
+pub fn install<'gc>(ctx: Context<'gc>, log: Table<'gc>, cell: &RequestCell) {
     add(
         ctx,
         log,
@@ -37,29 +33,32 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         cell,
         |ctx, _, stack, req| {
             only_in(ctx, req, WITH_CTX)?;
-            let Value::String(key) = stack.get(0) else {
+            if !matches!(stack.get(0), Value::String(_)) {
                 return Err(lua_error(ctx, "key must be a string"));
-            };
+            }
             let mode = match stack.get(2) {
-                Value::Table(o) => match o.get(ctx, "mode") {
-                    Value::Nil => Some(SerializeMode::Set),
-                    Value::String(m) => match m.as_bytes() {
-                        b"set" => Some(SerializeMode::Set),
-                        b"add" => Some(SerializeMode::Add),
-                        b"replace" => Some(SerializeMode::Replace),
-                        _ => None,
-                    },
-                    _ => None,
-                },
-                _ => Some(SerializeMode::Set),
+                Value::Table(o) => o.get(ctx, "mode"),
+                _ => Value::Nil,
             };
-            let mode =
-                mode.ok_or_else(|| lua_error(ctx, "mode must be 'set', 'add' or 'replace'"))?;
-            req.serialize_values.push(SerializeValue {
-                key: String::from_utf8_lossy(key.as_bytes()).into_owned(),
-                value: ctx.stash(stack.get(1)),
-                mode,
-            });
+            let mode = match mode {
+                Value::Nil | Value::Boolean(false) => ctx.intern(b"set"),
+                Value::String(m) if matches!(m.as_bytes(), b"set" | b"add" | b"replace") => m,
+                _ => return Err(lua_error(ctx, "mode must be 'set', 'add' or 'replace'")),
+            };
+            let data = ctx.new_table();
+            set(ctx, data, "key", stack.get(0));
+            set(ctx, data, "value", stack.get(1));
+            set(ctx, data, "mode", mode);
+            let ngx_ctx = req.lua_tables.ngx_ctx(ctx);
+            let list = match ngx_ctx.get(ctx, "serialize_values") {
+                Value::Table(t) => t,
+                _ => {
+                    let t = ctx.new_table();
+                    set(ctx, ngx_ctx, "serialize_values", t);
+                    t
+                }
+            };
+            let _ = list.set(ctx, list.length() + 1, data);
             stack.clear();
             Ok(())
         },
@@ -209,28 +208,68 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
     };
     set(ctx, root, "source", source);
 
-    for item in &req.serialize_values {
-        let value = ctx.fetch(&item.value);
-        edit(ctx, root, &item.key, value, item.mode)?;
+    if let Value::Table(list) = req.lua_tables.ngx_ctx(ctx).get(ctx, "serialize_values") {
+        for i in 1..=list.length() {
+            let Value::Table(item) = list.get(ctx, i) else {
+                continue;
+            };
+            let (Value::String(key), Value::String(mode)) =
+                (item.get(ctx, "key"), item.get(ctx, "mode"))
+            else {
+                continue;
+            };
+            let mode = match mode.as_bytes() {
+                b"add" => Mode::Add,
+                b"replace" => Mode::Replace,
+                _ => Mode::Set,
+            };
+            let key = String::from_utf8_lossy(key.as_bytes());
+            edit(ctx, root, &key, item.get(ctx, "value"), mode)?;
+        }
     }
     Ok(root)
 }
 
-/// Kong's `is_valid_value`: nil, a number, a string, a boolean, or a
-/// table of those (keys strings, numbers or booleans), not cyclic.
-fn valid(v: Value<'_>, depth: usize) -> bool {
+/// How a `set_serialize_value` edit applies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Set,
+    Add,
+    Replace,
+}
+
+/// Kong's `is_valid_value`: nil, `ngx.null`, a number, a string, a
+/// boolean, or a table of those (keys strings, numbers or booleans) in
+/// which no table is met twice (so a cycle, or a table shared twice, is
+/// refused, and checking takes one visit per table), nesting at most
+/// [`MAX_DEPTH`] levels.
+fn valid<'gc>(
+    ctx: Context<'gc>,
+    v: Value<'gc>,
+    depth: usize,
+    visited: &mut std::collections::HashSet<*const ()>,
+) -> bool {
     match v {
         Value::Nil
         | Value::Boolean(_)
         | Value::Integer(_)
         | Value::Number(_)
         | Value::String(_) => true,
-        Value::Table(t) if depth < MAX_DEPTH => super::entries(t).into_iter().all(|(k, v)| {
-            matches!(
-                k,
-                Value::String(_) | Value::Integer(_) | Value::Number(_) | Value::Boolean(_)
-            ) && valid(v, depth + 1)
-        }),
+        Value::UserData(_) => v.raw_eq(lua_stdlib::ext::null(ctx)),
+        Value::Table(t) if depth < MAX_DEPTH && visited.insert(t.as_ptr()) => {
+            let mut key = Value::Nil;
+            while let Ok(Some((k, v))) = t.next(key) {
+                let key_ok = matches!(
+                    k,
+                    Value::String(_) | Value::Integer(_) | Value::Number(_) | Value::Boolean(_)
+                );
+                if !key_ok || !valid(ctx, v, depth + 1, visited) {
+                    return false;
+                }
+                key = k;
+            }
+            true
+        }
         _ => false,
     }
 }
@@ -242,9 +281,9 @@ fn edit<'gc>(
     root: Table<'gc>,
     key: &str,
     value: Value<'gc>,
-    mode: SerializeMode,
+    mode: Mode,
 ) -> Result<(), Error<'gc>> {
-    if !valid(value, 0) {
+    if !valid(ctx, value, 0, &mut Default::default()) {
         return Err(lua_error(
             ctx,
             "value must be nil, a number, string, boolean or a non-self-referencial table containing numbers, string and booleans",
@@ -270,7 +309,7 @@ fn edit<'gc>(
     for name in path {
         let k = ctx.intern(name.as_bytes());
         match node.raw_get(Value::String(k)) {
-            Value::Nil if mode == SerializeMode::Replace => return Ok(()),
+            Value::Nil if mode == Mode::Replace => return Ok(()),
             Value::Nil => {
                 let t = ctx.new_table();
                 let _ = node.set(ctx, k, t);
@@ -291,9 +330,9 @@ fn edit<'gc>(
     let k = ctx.intern(last.as_bytes());
     let existing = node.raw_get(Value::String(k));
     let write = match mode {
-        SerializeMode::Set => true,
-        SerializeMode::Add => matches!(existing, Value::Nil),
-        SerializeMode::Replace => !matches!(existing, Value::Nil),
+        Mode::Set => true,
+        Mode::Add => matches!(existing, Value::Nil),
+        Mode::Replace => !matches!(existing, Value::Nil),
     };
     if write {
         let _ = node.set(ctx, k, value);
