@@ -22,6 +22,7 @@ mod nginx;
 mod ngx;
 pub mod node;
 mod phases;
+pub mod rate_limiting;
 mod request;
 mod response;
 mod router;

@@ -215,7 +215,8 @@ fn introspection_only_debug<'gc>(ctx: Context<'gc>, full: Table<'gc>) {
 
 /// What `require` finds without a file: the libraries (whole, as Kong's
 /// real `require` gives them), `jit`, LuaJIT's `table.*` modules,
-/// `ngx.base64` and `kong.tools.uuid`. `cjson`, `cjson.safe` and `ngx.re`
+/// `ngx.base64`, `kong.tools.uuid` and Kong's private rate-limiting
+/// context (`pdk/rate_limiting.rs`). `cjson`, `cjson.safe` and `ngx.re`
 /// are made per function (`require.rs`).
 fn modules<'gc>(ctx: Context<'gc>, full: Table<'gc>) -> Table<'gc> {
     let modules = ctx.new_table();
@@ -244,6 +245,11 @@ fn modules<'gc>(ctx: Context<'gc>, full: Table<'gc>) -> Table<'gc> {
         }
     }
     let _ = modules.set(ctx, "ngx.base64", ext::codec::load_ngx_base64(ctx));
+    let _ = modules.set(
+        ctx,
+        "kong.pdk.private.rate_limiting",
+        pdk::rate_limiting::module(ctx, full),
+    );
     if let Value::Table(kong) = full.get(ctx, "kong") {
         if let Value::Table(tools) = kong.get(ctx, "tools") {
             let _ = modules.set(ctx, "kong.tools.uuid", tools.get(ctx, "uuid"));
