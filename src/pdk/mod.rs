@@ -17,6 +17,7 @@ mod ctx;
 mod glue;
 mod inspect;
 mod ip;
+mod kong_tracing;
 mod log;
 mod nginx;
 mod ngx;
@@ -315,6 +316,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     set(ctx, env, "kong", kong);
     ngx::install(ctx, env, kong, cell);
     response::install_ngx_arg(ctx, env, cell);
+    kong_tracing::install(ctx, env, kong);
 }
 
 /// Sets a string key, which cannot fail.
