@@ -775,11 +775,12 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             // lvm.c) instead of going round `'newframe`.
             let mut base = frame.base;
             let mut pc = frame.pc;
-            let cs = frame.closure.state();
+            // The running closure; its upvalues are looked up where an
+            // instruction uses them, not at every call and return.
+            let mut cs = frame.closure.state();
             let mut fp = Gc::as_ref(cs.proto);
             let mut code: &'gc [u32] = &fp.code;
             let mut kst: &'gc [Value<'gc>] = &fp.constants;
-            let mut ups = cs.upvalues();
             // Fuel is counted in a local and written back before anything that
             // can run a callback or leave the loop.
             let mut budget = self.fuel.remaining();
@@ -906,13 +907,13 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                             reg!(r) = Value::Nil;
                         }
                     }
-                    GETUPVAL => reg!(ra) = self.get_upval(st, ups[b(i)].get()),
+                    GETUPVAL => reg!(ra) = self.get_upval(st, cs.upvalues()[b(i)].get()),
                     SETUPVAL => {
                         let v = reg!(ra);
-                        self.set_upval(st, ups[b(i)].get(), v);
+                        self.set_upval(st, cs.upvalues()[b(i)].get(), v);
                     }
                     GETTABUP => {
-                        let t = self.get_upval(st, ups[b(i)].get());
+                        let t = self.get_upval(st, cs.upvalues()[b(i)].get());
                         let key = kst[c(i)];
                         if let (Value::Table(tab), Value::String(s)) = (t, key) {
                             if let Some(v) = meta::index_str(ctx, tab, s) {
@@ -987,7 +988,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     SETTABUP | SETTABLE | SETI => {
                         let (t, key, culprit) = match op(i) {
                             SETTABUP => (
-                                self.get_upval(st, ups[ra].get()),
+                                self.get_upval(st, cs.upvalues()[ra].get()),
                                 kst[b(i)],
                                 Culprit::Upval(ra),
                             ),
@@ -1339,7 +1340,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                     fp = nfp;
                                     code = &nfp.code;
                                     kst = &nfp.constants;
-                                    ups = callee.state().upvalues();
+                                    cs = callee.state();
                                     if budget <= 0 {
                                         self.fuel.set_remaining(budget);
                                         return Ok(Flow::Continue);
@@ -1456,11 +1457,10 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                     let v = if n == 1 { reg!(ra) } else { Value::Nil };
                                     base = caller.base;
                                     pc = caller.pc;
-                                    let cs = caller.closure.state();
+                                    cs = caller.closure.state();
                                     fp = Gc::as_ref(cs.proto);
                                     code = &fp.code;
                                     kst = &fp.constants;
-                                    ups = cs.upvalues();
                                     // A Lua frame: it owns nothing, so it
                                     // is forgotten rather than dropped (a
                                     // call to `Frame`'s drop glue).
@@ -1594,7 +1594,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                                 if d.in_stack {
                                     m.find_upval(st, base + d.index as usize)
                                 } else {
-                                    ups[d.index as usize].get()
+                                    cs.upvalues()[d.index as usize].get()
                                 }
                             };
                         let cl = if descs.len() <= 4 {
