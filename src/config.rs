@@ -8,14 +8,19 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeConfig {
-    /// Address the proxy accepts client traffic on.
-    #[arg(long, env = "LUNAGATE_PROXY_LISTEN", default_value = "0.0.0.0:8000")]
-    pub proxy_listen: SocketAddr,
+    /// Address the proxy accepts client traffic on. Followed by
+    /// `proxy_protocol` (`"0.0.0.0:8000 proxy_protocol"`, Kong's
+    /// `proxy_listen` flag), every connection must open with a PROXY
+    /// protocol header (v1 or v2, as AWS NLB and HAProxy send it); one
+    /// without is closed.
+    #[arg(long, env = "LUNAGATE_PROXY_LISTEN", default_value = "0.0.0.0:8000", value_parser = parse_listen)]
+    pub proxy_listen: Listen,
 
     /// Address the proxy accepts HTTPS on, as Kong's `proxy_listen …
     /// ssl` (8443); `off` disables it. Certificates come from the
     /// `certificates` and `snis` entities; without one the gateway serves a
-    /// self-signed certificate generated at start.
+    /// self-signed certificate generated at start. `proxy_protocol` after
+    /// the address: a PROXY protocol header precedes the TLS handshake.
     #[arg(long, env = "LUNAGATE_PROXY_LISTEN_TLS", default_value = "0.0.0.0:8443", value_parser = parse_listen_tls)]
     pub proxy_listen_tls: ListenTls,
 
@@ -105,7 +110,9 @@ pub struct ServeConfig {
 
     /// Kong's `real_ip_header`: the header in which a trusted peer names
     /// the client (`X-Real-IP`, `X-Forwarded-For` or any header name), for
-    /// `X-Real-IP` upstream and `kong.client.get_forwarded_ip()`.
+    /// `X-Real-IP` upstream and `kong.client.get_forwarded_ip()`;
+    /// `proxy_protocol`: the PROXY header's source (needs a listener with
+    /// `proxy_protocol`).
     #[arg(long, env = "LUNAGATE_REAL_IP_HEADER", default_value = "X-Real-IP", value_parser = crate::trust::parse_real_ip_header)]
     pub real_ip_header: crate::trust::RealIpHeader,
 
@@ -201,23 +208,80 @@ impl ServeConfig {
         }
     }
 
+    /// Settings that contradict each other: `--real-ip-header
+    /// proxy_protocol` without a listener that reads the header could never
+    /// apply.
+    pub fn check(&self) -> Result<(), String> {
+        let reads_header = self.proxy_listen.proxy_protocol
+            || self.proxy_listen_tls.0.is_some_and(|l| l.proxy_protocol);
+        if self.real_ip_header.is_proxy_protocol() && !reads_header {
+            return Err(
+                "--real-ip-header proxy_protocol needs a listener that reads the \
+                        PROXY protocol (--proxy-listen \"0.0.0.0:8000 proxy_protocol\")"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("lunagate.redb")
     }
 }
 
-/// `--proxy-listen-tls`: an address, or `off`.
+/// A proxy listener: an address and Kong's `proxy_protocol` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    /// Connections open with a PROXY protocol header.
+    pub proxy_protocol: bool,
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.addr)?;
+        if self.proxy_protocol {
+            f.write_str(" proxy_protocol")?;
+        }
+        Ok(())
+    }
+}
+
+/// `--proxy-listen`: `ADDRESS [proxy_protocol]`.
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    let mut words = s.split_whitespace();
+    let addr = words
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("'{s}' does not start with an address (0.0.0.0:8000)"))?;
+    let mut listen = Listen {
+        addr,
+        proxy_protocol: false,
+    };
+    for flag in words {
+        match flag {
+            "proxy_protocol" => listen.proxy_protocol = true,
+            other => {
+                return Err(format!(
+                    "'{other}': the only flag a proxy listener takes is 'proxy_protocol'"
+                ))
+            }
+        }
+    }
+    Ok(listen)
+}
+
+/// `--proxy-listen-tls`: a listener, or `off`.
 #[derive(Debug, Clone, Copy)]
-pub struct ListenTls(pub Option<SocketAddr>);
+pub struct ListenTls(pub Option<Listen>);
 
 fn parse_listen_tls(s: &str) -> Result<ListenTls, String> {
     if s.trim().eq_ignore_ascii_case("off") {
         return Ok(ListenTls(None));
     }
-    s.trim()
-        .parse()
-        .map(|a| ListenTls(Some(a)))
-        .map_err(|_| format!("'{s}' is neither an address (0.0.0.0:8443) nor 'off'"))
+    parse_listen(s)
+        .map(|l| ListenTls(Some(l)))
+        .map_err(|e| format!("{e}, nor is it 'off'"))
 }
 
 /// An nginx setting's number and unit (`500ms` → 500, `ms`); a bare
@@ -268,6 +332,20 @@ pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_as_kong_flags_them() {
+        let l = parse_listen(" 0.0.0.0:8000  proxy_protocol ").unwrap();
+        assert!(l.proxy_protocol);
+        assert_eq!(l.to_string(), "0.0.0.0:8000 proxy_protocol");
+        assert!(!parse_listen("[::]:8000").unwrap().proxy_protocol);
+        assert!(parse_listen("0.0.0.0:8000 ssl").is_err());
+        assert!(parse_listen("proxy_protocol").is_err());
+        assert!(parse_listen_tls("off").unwrap().0.is_none());
+        let tls = parse_listen_tls("127.0.0.1:8443 proxy_protocol").unwrap();
+        assert!(tls.0.unwrap().proxy_protocol);
+        assert!(parse_listen_tls("of").is_err());
+    }
 
     #[test]
     fn sizes_in_nginx_syntax() {

@@ -97,6 +97,7 @@ fn run_lua(args: Vec<std::ffi::OsString>) -> u8 {
 }
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    config.check().map_err(anyhow::Error::msg)?;
     #[cfg(feature = "alloc-count")]
     alloc_count::serve_counts();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
@@ -167,7 +168,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         format!(
             "cannot listen on {} (--proxy-listen) or {} (--proxy-listen-tls)",
             config.proxy_listen,
-            tls_listen.map_or("off".to_string(), |a| a.to_string())
+            tls_listen.map_or("off".to_string(), |l| l.to_string())
         )
     })?;
 

@@ -14,7 +14,10 @@
 //!   `addr:port`, `[v6]:port`): then it is that header's last address, or
 //!   with `real_ip_recursive` the rightmost one not itself trusted, as
 //!   nginx's `ngx_http_get_forwarded_addr`. Anything that does not parse
-//!   as an address leaves the address found so far.
+//!   as an address leaves the address found so far. With `real_ip_header
+//!   proxy_protocol` it is the source the connection's PROXY protocol
+//!   header named (`proxy::proxy_protocol`; nginx's
+//!   `$proxy_protocol_addr`), and the peer on a connection without one.
 //!
 //! Set once at start-up from the `serve` flags ([`configure`]); nothing is
 //! trusted until then (Kong's default, `trusted_ips = NONE`).
@@ -124,10 +127,12 @@ pub fn parse_trusted_ips(s: &str) -> Result<TrustedIps, String> {
 
 /// `--real-ip-header`: where a trusted peer names the client. Every line
 /// of `X-Forwarded-For` counts, as one list; of another header
-/// (`X-Real-IP`, Kong's default) the first line.
+/// (`X-Real-IP`, Kong's default) the first line; `proxy_protocol` is the
+/// connection's PROXY header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealIpHeader {
-    name: HeaderName,
+    /// `None`: `proxy_protocol`.
+    name: Option<HeaderName>,
     /// As given, for `kong.configuration.real_ip_header`.
     text: String,
 }
@@ -136,12 +141,16 @@ impl RealIpHeader {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    pub fn is_proxy_protocol(&self) -> bool {
+        self.name.is_none()
+    }
 }
 
 impl Default for RealIpHeader {
     fn default() -> Self {
         RealIpHeader {
-            name: HeaderName::from_static("x-real-ip"),
+            name: Some(HeaderName::from_static("x-real-ip")),
             text: "X-Real-IP".into(),
         }
     }
@@ -149,16 +158,15 @@ impl Default for RealIpHeader {
 
 pub fn parse_real_ip_header(s: &str) -> Result<RealIpHeader, String> {
     let s = s.trim();
-    if s.eq_ignore_ascii_case("proxy_protocol") {
-        return Err(
-            "real_ip_header: 'proxy_protocol' needs a proxy_listen with \
-                    proxy_protocol, which lunagate does not have"
-                .into(),
-        );
+    if s == "proxy_protocol" {
+        return Ok(RealIpHeader {
+            name: None,
+            text: s.to_string(),
+        });
     }
     match HeaderName::from_bytes(s.as_bytes()) {
         Ok(name) => Ok(RealIpHeader {
-            name,
+            name: Some(name),
             text: s.to_string(),
         }),
         Err(_) => Err(format!("real_ip_header is not a header name: '{s}'")),
@@ -239,7 +247,13 @@ impl Trust {
 
     /// The client as the gateway sees it (`$remote_addr`/`$remote_port`
     /// after nginx's realip module): see the module's description.
-    pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> Client {
+    /// `proxied` is the source the connection's PROXY header named.
+    pub fn client(
+        &self,
+        peer: SocketAddr,
+        proxied: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Client {
         let mut found = Client {
             ip: canonical(peer.ip()),
             port: Some(peer.port()),
@@ -247,8 +261,13 @@ impl Trust {
         if self.trusted_ips.is_empty() || !self.is_trusted(found.ip) {
             return found;
         }
-        let name = &self.real_ip_header.name;
-        let lines: Vec<&HeaderValue> = if *name == X_FORWARDED_FOR {
+        let Some(name) = &self.real_ip_header.name else {
+            return proxied.map_or(found, |p| Client {
+                ip: canonical(p.ip()),
+                port: Some(p.port()),
+            });
+        };
+        let lines: Vec<&HeaderValue> = if name == X_FORWARDED_FOR {
             headers.get_all(name).iter().collect()
         } else {
             headers.get(name).into_iter().collect()
@@ -391,7 +410,9 @@ mod tests {
             "real_ip_recursive is not a ngx_boolean: 'yes'"
         );
         assert!(parse_real_ip_header("bad header").is_err());
-        assert!(parse_real_ip_header("proxy_protocol").is_err());
+        assert!(parse_real_ip_header("proxy_protocol")
+            .unwrap()
+            .is_proxy_protocol());
         assert_eq!(parse_real_ip_header("X-Client").unwrap().text(), "X-Client");
     }
 
@@ -400,15 +421,16 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let real = trust("127.0.0.1", "X-Real-IP", false);
-        let c = real.client(peer, &headers(&[("x-real-ip", "10.0.0.1:1234")]));
+        let c = real.client(peer, None, &headers(&[("x-real-ip", "10.0.0.1:1234")]));
         assert_eq!((c.ip, c.port), (ip("10.0.0.1"), Some(1234)));
-        let c = real.client(peer, &headers(&[("x-real-ip", "10.0.0.1")]));
+        let c = real.client(peer, None, &headers(&[("x-real-ip", "10.0.0.1")]));
         assert_eq!((c.ip, c.port), (ip("10.0.0.1"), None));
-        let c = real.client(peer, &headers(&[("x-real-ip", "[2001:db8::1]:80")]));
+        let c = real.client(peer, None, &headers(&[("x-real-ip", "[2001:db8::1]:80")]));
         assert_eq!((c.ip, c.port), (ip("2001:db8::1"), Some(80)));
         // The first line; its last address.
         let c = real.client(
             peer,
+            None,
             &headers(&[("x-real-ip", "1.1.1.1, 2.2.2.2"), ("x-real-ip", "3.3.3.3")]),
         );
         assert_eq!(c.ip, ip("2.2.2.2"));
@@ -421,11 +443,11 @@ mod tests {
             "1.2.3.4:",
             ", ,",
         ] {
-            let c = real.client(peer, &headers(&[("x-real-ip", bad)]));
+            let c = real.client(peer, None, &headers(&[("x-real-ip", bad)]));
             assert_eq!((c.ip, c.port), (ip("127.0.0.1"), Some(5555)), "{bad}");
         }
         // Untrusted peer: the header is ignored.
-        let c = Trust::default().client(peer, &headers(&[("x-real-ip", "10.0.0.1")]));
+        let c = Trust::default().client(peer, None, &headers(&[("x-real-ip", "10.0.0.1")]));
         assert_eq!(c.ip, ip("127.0.0.1"));
 
         let xff = trust("127.0.0.1,10.0.0.0/8", "X-Forwarded-For", false);
@@ -433,19 +455,45 @@ mod tests {
             ("x-forwarded-for", "1.1.1.1, 10.0.0.2"),
             ("x-forwarded-for", "10.0.0.3"),
         ]);
-        assert_eq!(xff.client(peer, &h).ip, ip("10.0.0.3"));
+        assert_eq!(xff.client(peer, None, &h).ip, ip("10.0.0.3"));
         let rec = trust("127.0.0.1,10.0.0.0/8", "X-Forwarded-For", true);
-        assert_eq!(rec.client(peer, &h).ip, ip("1.1.1.1"));
+        assert_eq!(rec.client(peer, None, &h).ip, ip("1.1.1.1"));
         // Everything trusted: the leftmost.
         let h = headers(&[("x-forwarded-for", "10.0.0.1, 10.0.0.2")]);
-        assert_eq!(rec.client(peer, &h).ip, ip("10.0.0.1"));
+        assert_eq!(rec.client(peer, None, &h).ip, ip("10.0.0.1"));
         // Recursion stops at what does not parse, keeping what it found.
         let h = headers(&[("x-forwarded-for", "1.1.1.1, junk, 10.0.0.2")]);
-        assert_eq!(rec.client(peer, &h).ip, ip("10.0.0.2"));
+        assert_eq!(rec.client(peer, None, &h).ip, ip("10.0.0.2"));
         // A mapped peer counts as its IPv4 address.
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:5555".parse().unwrap();
-        let c = real.client(mapped, &headers(&[("x-real-ip", "10.0.0.1")]));
+        let c = real.client(mapped, None, &headers(&[("x-real-ip", "10.0.0.1")]));
         assert_eq!(c.ip, ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn client_address_from_the_proxy_protocol() {
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let named: SocketAddr = "10.0.0.1:1234".parse().unwrap();
+        let h = headers(&[("x-real-ip", "10.9.9.9")]);
+        let pp = trust("127.0.0.1", "proxy_protocol", false);
+        assert_eq!(
+            pp.client(peer, Some(named), &h),
+            Client {
+                ip: named.ip(),
+                port: Some(1234)
+            }
+        );
+        // No header on the connection (or UNKNOWN/LOCAL): the peer; an
+        // untrusted peer's header is not believed; nor is the header on a
+        // node reading a real-IP header.
+        assert_eq!(pp.client(peer, None, &h).ip, peer.ip());
+        let untrusted = trust("10.0.0.0/8", "proxy_protocol", false);
+        assert_eq!(untrusted.client(peer, Some(named), &h).ip, peer.ip());
+        let xri = trust("127.0.0.1", "X-Real-IP", false);
+        assert_eq!(
+            xri.client(peer, Some(named), &h).ip,
+            "10.9.9.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -9,10 +9,10 @@
 //! | file | Kong's blocks | ported | passing | n/a |
 //! |---|---|---|---|---|
 //! | 00-phase_checks.t | 1 | 1 | 1 | 0 |
-//! | 01-get_ip.t | 4 | 1 | 1 | 2 |
-//! | 02-get_forwarded_ip.t | 10 | 6 | 6 | 2 |
-//! | 03-get_port.t | 5 | 2 | 2 | 2 |
-//! | 04-get_forwarded_port.t | 14 | 10 | 10 | 2 |
+//! | 01-get_ip.t | 4 | 2 | 2 | 2 |
+//! | 02-get_forwarded_ip.t | 10 | 8 | 8 | 2 |
+//! | 03-get_port.t | 5 | 3 | 3 | 2 |
+//! | 04-get_forwarded_port.t | 14 | 12 | 12 | 2 |
 //! | 05-get_credential.t | 2 | 2 | 2 | 0 |
 //! | 06-get_consumer.t | 2 | 2 | 2 | 0 |
 //! | 07-authenticate.t | 4 | 4 | 4 | 0 |
@@ -40,10 +40,16 @@
 //! `kong.db.consumers` is the node's database: the Consumer `bob` is made
 //! through the Admin API, with TEST 1's id.
 //!
-//! Not ported: the blocks on a `proxy_protocol` listener (01 TEST 3, 02
-//! TEST 4 and 9, 03 TEST 4, 04 TEST 7 and 13): the gateway does not read
-//! the PROXY protocol (`--real-ip-header proxy_protocol` is refused),
-//! which is no reason in the issue's list.
+//! The blocks on a `proxy_protocol` listener (01 TEST 3, 02 TEST 4 and
+//! 9, 03 TEST 4, 04 TEST 7 and 13) run on a gateway started with
+//! `--proxy-listen "127.0.0.1:0 proxy_protocol" --real-ip-header
+//! proxy_protocol`; the request is sent after Kong's PROXY line
+//! (`PROXY TCP4 10.0.0.1 <server addr> <port> <server port>`). Adapted:
+//! Kong's inner server listens on a UNIX socket, so its peer is `unix:`
+//! with no port; here the peer is the test's TCP connection (127.0.0.1,
+//! `{port}`), and where Kong's line carries the outer client's port
+//! (`ngx.var.remote_port`) it carries 4321, which is not the peer's.
+//! Kong sends `GET /` as HTTP/0.9; here it is HTTP/1.1.
 
 mod common;
 
@@ -68,6 +74,8 @@ struct C {
     protocols: Option<&'static [&'static str]>,
     /// Sent over the gateway's TLS listener.
     tls: bool,
+    /// Sent after a PROXY line naming 10.0.0.1 and this source port.
+    proxied: Option<u16>,
 }
 
 fn c(title: &'static str, lua: &str, want: &'static str) -> C {
@@ -78,6 +86,7 @@ fn c(title: &'static str, lua: &str, want: &'static str) -> C {
         want,
         protocols: None,
         tls: false,
+        proxied: None,
     }
 }
 
@@ -94,6 +103,11 @@ impl C {
 
     fn tls(mut self) -> C {
         self.tls = true;
+        self
+    }
+
+    fn proxied(mut self, port: u16) -> C {
+        self.proxied = Some(port);
         self
     }
 }
@@ -132,7 +146,17 @@ async fn route_for(gw: &Gateway, b: &C) -> String {
 /// Sends the block's request over plain HTTP; the answer and the local
 /// port it was sent from.
 fn send_plain(gw: &Gateway, b: &C, path: &str) -> (common::RawResponse, u16) {
-    let mut raw = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    let mut raw = match b.proxied {
+        Some(source_port) => format!(
+            "PROXY TCP4 10.0.0.1 {} {source_port} {}\r\n",
+            gw.proxy.ip(),
+            gw.proxy.port()
+        ),
+        None => String::new(),
+    };
+    raw.push_str(&format!(
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+    ));
     for (k, v) in &b.headers {
         raw.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -196,6 +220,9 @@ enum Node {
 /// tests are (`setmetatable`). Keep the directory as long as the gateway.
 fn gateway(node: Node) -> (Gateway, tempfile::TempDir) {
     let mut args = vec!["--untrusted-lua", "on"];
+    if let Node::Untrusted(PROXY_PROTOCOL) | Node::Trusting(PROXY_PROTOCOL) = node {
+        args.extend(["--proxy-listen", "127.0.0.1:0 proxy_protocol"]);
+    }
     match node {
         Node::Untrusted(header) => args.extend(["--real-ip-header", header]),
         Node::Trusting(header) => {
@@ -215,6 +242,9 @@ async fn run_file(file: &str, groups: Vec<(Node, Vec<C>)>) {
     }
 }
 
+/// `real_ip_header proxy_protocol`, on a `proxy_protocol` listener.
+const PROXY_PROTOCOL: &str = "proxy_protocol";
+
 /// Kong's default `real_ip_header`, where a block sets none.
 const DEFAULT: Node = Node::Untrusted("X-Real-IP");
 
@@ -222,15 +252,26 @@ const DEFAULT: Node = Node::Untrusted("X-Real-IP");
 async fn get_ip() {
     run_file(
         "t/01-pdk/05-client/01-get_ip.t",
-        vec![(
-            Node::Trusting("X-Real-IP"),
-            vec![c(
-                "TEST 1: client.get_ip() returns client ip",
-                r#"ngx.say("ip: ", pdk.client.get_ip())"#,
-                "ip: 127.0.0.1\n",
-            )
-            .header("X-Real-IP", "10.0.0.1")],
-        )],
+        vec![
+            (
+                Node::Trusting("X-Real-IP"),
+                vec![c(
+                    "TEST 1: client.get_ip() returns client ip",
+                    r#"ngx.say("ip: ", pdk.client.get_ip())"#,
+                    "ip: 127.0.0.1\n",
+                )
+                .header("X-Real-IP", "10.0.0.1")],
+            ),
+            (
+                Node::Trusting(PROXY_PROTOCOL),
+                vec![c(
+                    "TEST 3: client.get_ip() returns client ip not affected by proxy_protocol",
+                    r#"ngx.say("ip: ", pdk.client.get_ip())"#,
+                    "ip: 127.0.0.1\n",
+                )
+                .proxied(4321)],
+            ),
+        ],
     )
     .await;
 }
@@ -268,6 +309,24 @@ async fn get_forwarded_ip() {
                 ],
             ),
             (
+                Node::Trusting(PROXY_PROTOCOL),
+                vec![c(
+                    "TEST 4: client.get_forwarded_ip() returns client ip with proxy_protocol when trusted",
+                    say,
+                    "ip: 10.0.0.1\n",
+                )
+                .proxied(4321)],
+            ),
+            (
+                Node::Untrusted(PROXY_PROTOCOL),
+                vec![c(
+                    "TEST 9: client.get_forwarded_ip() returns client ip from last hop with proxy_protocol when not trusted",
+                    say,
+                    "ip: 127.0.0.1\n",
+                )
+                .proxied(4321)],
+            ),
+            (
                 Node::Untrusted("X-Real-IP"),
                 vec![c(
                     "TEST 6: client.get_forwarded_ip() returns client ip from last hop with X-Real-IP header when not trusted",
@@ -302,21 +361,32 @@ async fn get_forwarded_ip() {
 async fn get_port() {
     run_file(
         "t/01-pdk/05-client/03-get_port.t",
-        vec![(
-            DEFAULT,
-            vec![
-                c(
-                    "TEST 1: client.get_port() returns client port",
+        vec![
+            (
+                DEFAULT,
+                vec![
+                    c(
+                        "TEST 1: client.get_port() returns client port",
+                        r#"ngx.say("port: ", pdk.client.get_port())"#,
+                        "port: {port}\n",
+                    ),
+                    c(
+                        "TEST 3: client.get_port() returns a number",
+                        r#"ngx.say("port type: ", type(pdk.client.get_port()))"#,
+                        "port type: number\n",
+                    ),
+                ],
+            ),
+            (
+                Node::Trusting(PROXY_PROTOCOL),
+                vec![c(
+                    "TEST 4: client.get_port() returns client port not affected by proxy_protocol",
                     r#"ngx.say("port: ", pdk.client.get_port())"#,
                     "port: {port}\n",
-                ),
-                c(
-                    "TEST 3: client.get_port() returns a number",
-                    r#"ngx.say("port type: ", type(pdk.client.get_port()))"#,
-                    "port type: number\n",
-                ),
-            ],
-        )],
+                )
+                .proxied(4321)],
+            ),
+        ],
     )
     .await;
 }
@@ -375,6 +445,24 @@ async fn get_forwarded_port() {
                     )
                     .header("X-Forwarded-For", "10.0.0.1"),
                 ],
+            ),
+            (
+                Node::Trusting(PROXY_PROTOCOL),
+                vec![c(
+                    "TEST 7: client.get_forwarded_port() returns client port with proxy_protocol when trusted",
+                    say,
+                    "port: 1234\n",
+                )
+                .proxied(1234)],
+            ),
+            (
+                Node::Untrusted(PROXY_PROTOCOL),
+                vec![c(
+                    "TEST 13: client.get_forwarded_port() returns client port from last hop with proxy_protocol when not trusted",
+                    say,
+                    "port: {port}\n",
+                )
+                .proxied(1234)],
             ),
             (
                 Node::Untrusted("X-Real-IP"),

@@ -200,7 +200,7 @@ impl RequestContext {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let client = crate::trust::node().client(client_addr, &request.headers);
+        let client = crate::trust::node().client(client_addr, None, &request.headers);
         RequestContext {
             phase: Phase::Access,
             request,

@@ -125,6 +125,9 @@ impl Hooks for Functions {
         let stripped_prefix = s.stripped_prefix().map(|p| p.into_owned());
         let parts = std::mem::replace(&mut s.parts, empty_parts());
         let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
+        // Who the client is was settled when the request arrived (its
+        // PROXY header included).
+        req.client = s.client;
         req.scheme = s.conn.scheme();
         req.route = Some(s.matched.route.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());

@@ -47,6 +47,9 @@ pub struct ConnInfo {
     pub tls: bool,
     /// The server name the TLS client sent (lower case).
     pub sni: Option<Box<str>>,
+    /// The source the connection's PROXY protocol header named (nginx's
+    /// `$proxy_protocol_addr`/`$proxy_protocol_port`).
+    pub proxy_protocol: Option<SocketAddr>,
 }
 
 impl ConnInfo {
@@ -65,6 +68,7 @@ impl ConnInfo {
             port: server_port,
             tls,
             sni: None,
+            proxy_protocol: None,
         }
     }
 

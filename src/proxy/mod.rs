@@ -37,6 +37,7 @@ pub mod normalize;
 pub mod path;
 pub mod pipeline;
 pub mod pool;
+pub mod proxy_protocol;
 pub mod router;
 pub mod stats;
 pub mod worker;

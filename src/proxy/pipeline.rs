@@ -136,7 +136,7 @@ impl<'a> Session<'a> {
     ) -> Self {
         Session {
             worker,
-            client: crate::trust::node().client(conn.peer, &parts.headers),
+            client: crate::trust::node().client(conn.peer, conn.proxy_protocol, &parts.headers),
             conn,
             request_id,
             start,

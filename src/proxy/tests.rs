@@ -112,7 +112,10 @@ impl Gateway {
         )));
         let (stop, rx) = tokio::sync::watch::channel(false);
         let workers = super::spawn_workers(
-            "127.0.0.1:0".parse().unwrap(),
+            crate::config::Listen {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                proxy_protocol: false,
+            },
             None,
             2,
             config.clone(),

@@ -16,6 +16,11 @@
 //! or `http/1.1`), and the connection is served like a plain one, marked
 //! `https` for the router, the forwarding headers and the PDK.
 //!
+//! PROXY protocol: on a listener marked `proxy_protocol`, a connection
+//! first sends a PROXY header (`proxy_protocol`), read within the client
+//! header timeout before HTTP or TLS; a connection without a valid one is
+//! closed, as nginx does (`broken header`).
+//!
 //! Shutdown: when the watch channel turns `true`, a worker stops accepting,
 //! asks its connections to finish (keep-alive connections close after their
 //! in-flight request), waits for them at most [`DRAIN_TIMEOUT`], and
@@ -54,6 +59,7 @@ use super::fdlimit::{out_of_descriptors, Reserve};
 use super::headers::ConnInfo;
 use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRules};
 use super::ClientTimeouts;
+use crate::config::Listen;
 use crate::snapshot::SharedConfig;
 
 /// A client connection with no traffic for this long is closed (up to half
@@ -95,8 +101,8 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// Starts `workers` proxy workers listening on `listen`. Every socket is
 /// bound before this returns, so address errors are reported here.
 pub fn spawn_workers(
-    listen: SocketAddr,
-    tls_listen: Option<SocketAddr>,
+    listen: Listen,
+    tls_listen: Option<Listen>,
     workers: usize,
     config: SharedConfig,
     timeouts: ClientTimeouts,
@@ -112,10 +118,14 @@ pub fn spawn_workers(
         }
         Ok((bound, listeners))
     };
-    let (local_addr, listeners) = bind_all(listen)?;
+    let (local_addr, listeners) = bind_all(listen.addr)?;
+    let proxy_protocol = Expects {
+        plain: listen.proxy_protocol,
+        tls: tls_listen.is_some_and(|l| l.proxy_protocol),
+    };
     let (tls_addr, mut tls_listeners) = match tls_listen {
-        Some(addr) => {
-            let (bound, l) = bind_all(addr)?;
+        Some(listen) => {
+            let (bound, l) = bind_all(listen.addr)?;
             (Some(bound), l.into_iter().map(Some).collect())
         }
         None => (None, (0..workers).map(|_| None).collect::<Vec<_>>()),
@@ -129,7 +139,15 @@ pub fn spawn_workers(
             .name(format!("lunagate-proxy-{id}"))
             .spawn(move || {
                 crate::pdk::worker::enter(id, workers);
-                run_worker(id, listener, tls_listener, config, timeouts, shutdown)
+                run_worker(
+                    id,
+                    listener,
+                    tls_listener,
+                    proxy_protocol,
+                    config,
+                    timeouts,
+                    shutdown,
+                )
             })?;
         handles.push(handle);
     }
@@ -140,10 +158,18 @@ pub fn spawn_workers(
     })
 }
 
+/// Which listeners' connections open with a PROXY protocol header.
+#[derive(Debug, Clone, Copy)]
+struct Expects {
+    plain: bool,
+    tls: bool,
+}
+
 fn run_worker(
     id: usize,
     listener: std::net::TcpListener,
     tls_listener: Option<std::net::TcpListener>,
+    proxy_protocol: Expects,
     config: SharedConfig,
     timeouts: ClientTimeouts,
     shutdown: watch::Receiver<bool>,
@@ -172,7 +198,15 @@ fn run_worker(
             // each time any task of the set runs, and a select! over four
             // sources cost ~1,000 instructions per request there.
             Ok(listener) => {
-                let accepting = accept_loop(id, listener, tls, config, timeouts, shutdown);
+                let accepting = accept_loop(
+                    id,
+                    listener,
+                    tls,
+                    proxy_protocol,
+                    config,
+                    timeouts,
+                    shutdown,
+                );
                 let _ = tokio::task::spawn_local(accepting).await;
             }
             Err(e) => tracing::error!(worker = id, error = %e, "cannot register the listener"),
@@ -297,6 +331,7 @@ async fn accept_loop(
     id: usize,
     listener: TcpListener,
     tls_listener: Option<TcpListener>,
+    proxy_protocol: Expects,
     config: SharedConfig,
     timeouts: ClientTimeouts,
     mut shutdown: watch::Receiver<bool>,
@@ -338,7 +373,13 @@ async fn accept_loop(
                 registry.add(&activity);
                 let port = if tls { tls_port } else { server_port };
                 let info = ConnInfo::new(peer, port, tls);
-                let task = serve_connection(stream, info, ctx.clone(), builder.clone(), activity);
+                let header = if tls {
+                    proxy_protocol.tls
+                } else {
+                    proxy_protocol.plain
+                };
+                let task =
+                    serve_connection(stream, header, info, ctx.clone(), builder.clone(), activity);
                 tokio::task::spawn_local(async move {
                     task.await;
                     drop(guard);
@@ -475,8 +516,9 @@ impl Body for InFlight {
 }
 
 async fn serve_connection(
-    stream: TcpStream,
-    info: ConnInfo,
+    mut stream: TcpStream,
+    proxy_protocol: bool,
+    mut info: ConnInfo,
     ctx: Rc<WorkerContext>,
     builder: Rc<Servers>,
     activity: Rc<Activity>,
@@ -491,13 +533,33 @@ async fn serve_connection(
         })
     };
     let peer = info.peer;
+    if proxy_protocol {
+        let header = tokio::time::timeout(
+            ctx.timeouts.header,
+            super::proxy_protocol::read(&mut stream),
+        );
+        let read = tokio::select! {
+            read = header => read,
+            _ = stop() => return,
+        };
+        match read {
+            Ok(Ok(source)) => info.proxy_protocol = source,
+            Ok(Err(e)) => {
+                tracing::info!(%peer, "PROXY protocol: {e}; closing the connection");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "PROXY protocol: no header within the client header timeout; closing the connection");
+                return;
+            }
+        }
+    }
     if info.tls {
         let accepted = tokio::select! {
             accepted = tls_handshake(stream, &ctx, peer, info.port) => accepted,
             _ = stop() => return,
         };
         if let Some((stream, h2, sni)) = accepted {
-            let mut info = info;
             info.sni = sni.map(|s| s.to_ascii_lowercase().into_boxed_str());
             serve_http(stream, h2, info, ctx, builder, activity).await;
         }

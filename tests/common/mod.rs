@@ -116,13 +116,13 @@ impl Gateway {
         stderr: Stdio,
     ) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lunagate"))
-            .args([
-                "serve",
-                "--proxy-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .args(["serve", "--admin-listen", "127.0.0.1:0"])
+            .args(
+                (!args.contains(&"--proxy-listen"))
+                    .then_some(["--proxy-listen", "127.0.0.1:0"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(["--workers", &workers.to_string()])
             .args(
                 (!args.contains(&"--proxy-listen-tls"))
