@@ -464,12 +464,31 @@ pub(crate) fn request_line_arg<'gc>(
 
 /// Argument `i` (0-based) as bytes, if it is a string or a number.
 pub(crate) fn arg_bytes(stack: &Stack<'_, '_>, i: usize) -> Option<Vec<u8>> {
-    match stack.get(i) {
+    value_bytes(stack.get(i))
+}
+
+/// A string, or a number as its text ([`lua_number`]).
+fn value_bytes(v: Value<'_>) -> Option<Vec<u8>> {
+    match v {
         Value::String(s) => Some(s.as_bytes().to_vec()),
         Value::Integer(n) => Some(n.to_string().into_bytes()),
         Value::Number(n) => Some(lua_number(n).into_bytes()),
         _ => None,
     }
+}
+
+/// The text of a value Kong's Lua calls `:lower()` on: a string or a
+/// number; anything else raises what that call raises.
+pub(crate) fn lower_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Vec<u8>, Error<'gc>> {
+    value_bytes(v).ok_or_else(|| {
+        lua_error(
+            ctx,
+            &format!(
+                "bad argument #1 to 'lower' (string expected, got {})",
+                v.type_name()
+            ),
+        )
+    })
 }
 
 /// A float as text where the PDK writes numbers (header values, query

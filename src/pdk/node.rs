@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use lua_stdlib::{Callback, CallbackReturn, Context, Error, Table, Value};
 
-use super::{lua_error, lua_number};
+use super::lua_error;
 
 /// This node's id.
 pub fn id() -> uuid::Uuid {
@@ -81,18 +81,7 @@ impl Unit {
     fn of<'gc>(ctx: Context<'gc>, unit: Value<'gc>, scale: Value<'gc>) -> Result<Unit, Error<'gc>> {
         let unit = match unit {
             Value::Nil => b"b".to_vec(),
-            Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(n) => n.to_string().into_bytes(),
-            Value::Number(f) => lua_number(f).into_bytes(),
-            other => {
-                return Err(lua_error(
-                    ctx,
-                    &format!(
-                        "bad argument #1 to 'lower' (string expected, got {})",
-                        other.type_name()
-                    ),
-                ))
-            }
+            v => super::lower_arg(ctx, v)?,
         };
         let lower = unit.to_ascii_lowercase();
         if lower.is_empty() || lower == b"b" {

@@ -376,17 +376,7 @@ pub(super) fn prepare_body<'gc>(
                 return Ok(());
             }
         },
-        Value::String(s) => s.as_bytes().to_vec(),
-        Value::Integer(_) | Value::Number(_) => super::arg_bytes(stack, 0).unwrap_or_default(),
-        other => {
-            return Err(lua_error(
-                ctx,
-                &format!(
-                    "bad argument #1 to 'lower' (string expected, got {})",
-                    other.type_name()
-                ),
-            ))
-        }
+        v => super::lower_arg(ctx, v)?,
     };
     let mut lower = content_type.to_ascii_lowercase();
     if let Some(semi) = lower.iter().position(|&b| b == b';') {
