@@ -47,7 +47,7 @@ mod common;
 use std::sync::Arc;
 
 use common::kong::{json, status, unique, Case, CaseFuture};
-use common::pdk::function_of;
+use common::pdk::{digits_match, function_of};
 use common::Gateway;
 use serde_json::json;
 
@@ -185,16 +185,6 @@ async fn run_f(gw: Arc<Gateway>, b: F) {
         Some(re) => assert!(digits_match(re, &body), "{body:?} does not match {re:?}"),
         None => assert_eq!(body, want),
     }
-}
-
-/// `^prefix\d+rest$` without a regex crate.
-fn digits_match(pattern: &str, text: &str) -> bool {
-    let (before, after) = pattern.split_once("\\d+").unwrap_or((pattern, ""));
-    let Some(rest) = text.strip_prefix(before) else {
-        return false;
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && &rest[digits..] == after
 }
 
 fn cases(blocks: Vec<F>) -> Vec<Case> {

@@ -40,7 +40,7 @@ mod common;
 use std::sync::Arc;
 
 use common::kong::{json, status, unique, Case, CaseFuture};
-use common::pdk::function_of;
+use common::pdk::{digits_match, function_of};
 use common::Gateway;
 use serde_json::json;
 
@@ -136,23 +136,9 @@ async fn run_g(gw: Arc<Gateway>, b: G) {
     let want = b.want.replace("{p}", &p);
     assert_eq!(code, 200, "{body}");
     match want.strip_prefix('~') {
-        Some(re) => assert!(
-            regex_lite_match(re, &body),
-            "{body:?} does not match {re:?}"
-        ),
+        Some(re) => assert!(digits_match(re, &body), "{body:?} does not match {re:?}"),
         None => assert_eq!(body, want),
     }
-}
-
-/// `^prefix\d+\n$`-style checks without a regex crate: `\d+` matches one
-/// or more digits, everything else itself.
-fn regex_lite_match(pattern: &str, text: &str) -> bool {
-    let (before, after) = pattern.split_once("\\d+").unwrap_or((pattern, ""));
-    let Some(rest) = text.strip_prefix(before) else {
-        return false;
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && &rest[digits..] == after
 }
 
 fn cases(blocks: Vec<G>) -> Vec<Case> {

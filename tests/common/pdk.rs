@@ -126,6 +126,17 @@ impl Block {
     }
 }
 
+/// A block's expected body with one `\d+` (one or more digits; every
+/// other character matches itself), checked without a regex.
+pub fn digits_match(pattern: &str, text: &str) -> bool {
+    let (before, after) = pattern.split_once("\\d+").unwrap_or((pattern, ""));
+    let Some(rest) = text.strip_prefix(before) else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && &rest[digits..] == after
+}
+
 /// The gateway-side function of a block.
 pub fn function_of(lua: &str) -> String {
     format!("local pdk = kong\n{lua}\nreturn ngx.exit(200)\n")
