@@ -122,6 +122,16 @@ pub struct ServeConfig {
     #[arg(long, env = "LUNAGATE_REAL_IP_RECURSIVE", default_value = "off", value_name = "on|off", action = clap::ArgAction::Set, value_parser = crate::trust::parse_on_off)]
     pub real_ip_recursive: bool,
 
+    /// Kong's `port_maps`: `PUBLISHED:LISTENING` port pairs, comma-separated
+    /// (`80:8000,443:8443`), for a gateway its clients reach on other ports
+    /// than it listens on (a container's published ports). The published
+    /// port is the `X-Forwarded-Port` sent upstream, what
+    /// `kong.request.get_forwarded_port()` returns (unless a trusted peer
+    /// sent its own) and the port of `kong.log.serialize`'s `request.url`;
+    /// `kong.request.get_port()` stays the listening one.
+    #[arg(long, env = "LUNAGATE_PORT_MAPS", value_name = "LIST", value_parser = parse_port_maps)]
+    pub port_maps: Option<PortMaps>,
+
     /// Lua: VM instructions one function call may run (library functions
     /// count their work too) before it is stopped with an error.
     #[arg(
@@ -271,6 +281,37 @@ fn parse_listen(s: &str) -> Result<Listen, String> {
     Ok(listen)
 }
 
+/// `--port-maps`: (published, listening) port pairs, as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortMaps(pub Vec<(u16, u16)>);
+
+impl PortMaps {
+    /// The port clients reach for listening port `port`.
+    pub fn published(&self, port: u16) -> u16 {
+        self.0
+            .iter()
+            .find(|(_, listening)| *listening == port)
+            .map_or(port, |(published, _)| *published)
+    }
+}
+
+/// Kong's `port_maps` parsing: each item `HOST_PORT:KONG_PORT`, both in
+/// 1..=65535, else Kong's `invalid port mapping (`port_maps`): ITEM`.
+fn parse_port_maps(s: &str) -> Result<PortMaps, String> {
+    let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
+    let mut maps = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let pair = item
+            .split_once(':')
+            .and_then(|(published, listening)| Some((port(published)?, port(listening)?)));
+        match pair {
+            Some(pair) => maps.push(pair),
+            None => return Err(format!("invalid port mapping (`port_maps`): {item}")),
+        }
+    }
+    Ok(PortMaps(maps))
+}
+
 /// `--proxy-listen-tls`: a listener, or `off`.
 #[derive(Debug, Clone, Copy)]
 pub struct ListenTls(pub Option<Listen>);
@@ -341,6 +382,15 @@ mod tests {
         assert!(!parse_listen("[::]:8000").unwrap().proxy_protocol);
         assert!(parse_listen("0.0.0.0:8000 ssl").is_err());
         assert!(parse_listen("proxy_protocol").is_err());
+        let maps = parse_port_maps("80:8000, 443:8443").unwrap();
+        assert_eq!(maps.0, [(80, 8000), (443, 8443)]);
+        assert_eq!((maps.published(8443), maps.published(9000)), (443, 9000));
+        for bad in ["80", "0:8000", "80:65536", "x:1", "80:8000:1"] {
+            assert_eq!(
+                parse_port_maps(bad),
+                Err(format!("invalid port mapping (`port_maps`): {bad}"))
+            );
+        }
         assert!(parse_listen_tls("off").unwrap().0.is_none());
         let tls = parse_listen_tls("127.0.0.1:8443 proxy_protocol").unwrap();
         assert!(tls.0.unwrap().proxy_protocol);

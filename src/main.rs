@@ -137,6 +137,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit (RLIMIT_NOFILE)"),
     }
     trust::configure(config.trust());
+    proxy::headers::set_port_maps(config.port_maps.clone().unwrap_or_default());
     pdk::configuration::set(pdk::configuration::NodeConfiguration::from_serve(&config));
     pdk::client::set_store(store.clone());
     plugins::serverless::set_limits(plugins::serverless::Limits {

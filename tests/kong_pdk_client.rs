@@ -766,3 +766,43 @@ async fn the_forwarded_client_is_fixed_when_the_request_arrives() {
     )
     .await;
 }
+
+/// Not a Kong block: nginx's `$proxy_protocol_addr`/`$proxy_protocol_port`
+/// are the PROXY header's source whether or not the peer is trusted (and
+/// nil without a PROXY header), and `$binary_remote_addr` is the
+/// client's address as its 4 raw bytes, not its text. Red before: the
+/// PROXY variables were nil, and `binary_remote_addr` was the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ngx_var_proxy_protocol_and_binary_remote_addr() {
+    let say = r#"ngx.say(tostring(ngx.var.proxy_protocol_addr), " ",
+    tostring(ngx.var.proxy_protocol_port), " ", ngx.var.remote_addr, " ",
+    #ngx.var.binary_remote_addr, " ", table.concat({string.byte(ngx.var.binary_remote_addr, 1, -1)}, "."))"#;
+    run_file(
+        "lunagate",
+        vec![
+            (
+                Node::Untrusted(PROXY_PROTOCOL),
+                vec![c(
+                    "untrusted PROXY source",
+                    say,
+                    "10.0.0.1 4321 127.0.0.1 4 127.0.0.1\n",
+                )
+                .proxied(4321)],
+            ),
+            (
+                Node::Trusting(PROXY_PROTOCOL),
+                vec![c(
+                    "trusted PROXY source",
+                    say,
+                    "10.0.0.1 4321 10.0.0.1 4 10.0.0.1\n",
+                )
+                .proxied(4321)],
+            ),
+            (
+                DEFAULT,
+                vec![c("no PROXY header", say, "nil nil 127.0.0.1 4 127.0.0.1\n")],
+            ),
+        ],
+    )
+    .await;
+}

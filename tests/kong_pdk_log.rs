@@ -35,7 +35,8 @@
 //! Also here (lunagate's own, hostile input, one gateway): huge, CR/LF
 //! and cyclic or deep arguments to `kong.log`, `inspect` and
 //! `set_serialize_value` stay bounded single lines and never stop the
-//! gateway.
+//! gateway; and `kong.log.serialize`'s fields of Kong's `serialize` that
+//! no Kong block asserts (`client_ip`, `consumer`, `authenticated_entity`).
 
 mod common;
 
@@ -89,6 +90,8 @@ pub struct LogBlock {
     /// `--- response_body` (empty unless given).
     body: String,
     headers: Vec<(String, String)>,
+    /// Lua run in access before the log block (lunagate's own cases).
+    access: String,
 }
 
 impl LogBlock {
@@ -102,6 +105,7 @@ impl LogBlock {
             not: Vec::new(),
             body: String::new(),
             headers: Vec::new(),
+            access: String::new(),
         }
     }
 
@@ -122,6 +126,12 @@ impl LogBlock {
 
     fn in_log(mut self) -> LogBlock {
         self.phase = "log";
+        self
+    }
+
+    /// Runs `lua` in access first (then the log block).
+    fn after_access(mut self, lua: &str) -> LogBlock {
+        self.access = lua.to_string();
         self
     }
 
@@ -152,7 +162,7 @@ async fn run_block(gw: &Arc<Gateway>, b: &LogBlock) -> Vec<String> {
     };
     let code = format!("{head}{}\nngx.log(ngx.WARN, \"{tag}\")\n", b.lua);
     let config = if b.phase == "log" {
-        json!({"access": ["return ngx.exit(200)"], "log": [code]})
+        json!({"access": [format!("{}\nreturn ngx.exit(200)", b.access)], "log": [code]})
     } else {
         json!({ "access": [format!("{code}return ngx.exit(200)\n")] })
     };
@@ -916,4 +926,56 @@ pdk.log.warn("DEEPSER ", ok, " ", err)"#,
     // Still serving.
     let after = run_block(&gw, &b("after", "\npdk.log.warn(\"STILL\")")).await;
     assert!(after.iter().any(|l| l.contains("STILL")));
+}
+
+/// Kong's `serialize` (kong/pdk/log.lua), fields no Kong block asserts:
+/// `client_ip` is nginx's `$remote_addr`, the client the trusted proxies
+/// name (`kong.client.get_forwarded_ip()`), not the peer; `consumer` is a
+/// copy of the consumer `kong.client.authenticate` set, and
+/// `authenticated_entity` the credential's `id` and `consumer_id`; both
+/// absent when nobody authenticated. Red before: `client_ip` was the peer
+/// (127.0.0.1) and neither field was there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serialize_names_the_forwarded_client_and_who_authenticated() {
+    let gw = Gateway::start_logged_with(
+        1,
+        &[
+            "--log-level",
+            "warn,lunagate::lua=debug",
+            "--trusted-ips",
+            "0.0.0.0/0,::/0",
+            "--real-ip-header",
+            "X-Real-IP",
+        ],
+    );
+    let blocks = vec![
+        b(
+            "authenticated",
+            r#"
+local s = pdk.log.serialize()
+pdk.log.warn("CLIENT ", s.client_ip)
+pdk.log.warn("CONSUMER ", s.consumer.username, " ", s.consumer.id, " ",
+  s.consumer ~= ngx.ctx.authenticated_consumer, " ", s.consumer.tags[1])
+pdk.log.warn("ENTITY ", s.authenticated_entity.id, " ", s.authenticated_entity.consumer_id)"#,
+        )
+        .in_log()
+        .after_access(
+            "kong.client.authenticate({ id = 'c1', username = 'bob', tags = { 't' } }, { id = 'k1', consumer_id = 'c1' })",
+        )
+        .header("X-Real-IP", "10.0.0.9")
+        .want("CLIENT 10.0.0.9")
+        .want("CONSUMER bob c1 true t")
+        .want("ENTITY k1 c1")
+        .not("[error]"),
+        b(
+            "anonymous",
+            r#"
+local s = pdk.log.serialize()
+pdk.log.warn("ANON ", s.client_ip, " ", s.consumer == nil, " ", s.authenticated_entity == nil)"#,
+        )
+        .in_log()
+        .want("ANON 127.0.0.1 true true")
+        .not("[error]"),
+    ];
+    common::kong::run("lunagate", gw, cases(blocks)).await;
 }

@@ -3,16 +3,17 @@
 //!
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
-//! | 01-get_subsystem.t | 3 | 1 | 1 | 1 (stream/TLS: TEST 3) | 1 |
+//! | 01-get_subsystem.t | 3 | 1 | 1 | 2 (stream/TLS: TEST 3; TEST 2) | 0 |
 //! | 02-get_statistics.t | 1 | 1 | 1 | 0 | 0 |
 //!
 //! (00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.)
 //!
-//! Not ported: 01-get_subsystem.t TEST 2 calls `get_subsystem` from
-//! nginx's `error_page` location for a request that is not HTTP; no
-//! function runs for such a request (the gateway answers 400 itself).
-//! Not one of the fixed reasons (as 04-request/17-get_path_with_query.t
-//! TEST 3).
+//! Not applicable: 01-get_subsystem.t TEST 2 calls `get_subsystem` from
+//! nginx's `error_page` location for a request that is not HTTP. No
+//! plugin phase runs for such a request on Kong either (nginx refuses it
+//! before `rewrite`, and Kong's error handler runs no plugin), so no
+//! function can make the call; the gateway answers 400 itself. Not one
+//! of the fixed reasons (as 04-request/17-get_path_with_query.t TEST 3).
 //!
 //! 02-get_statistics.t matches the counters' names and digits; a case of
 //! our own checks that they count (`src/pdk/nginx.rs` says what each is).

@@ -18,7 +18,7 @@
 //! | 02-get_host.t | 9 | 8 | 8 | 0 |
 //! | 04-get_forwarded_scheme.t | 7 | 7 | 7 | 0 |
 //! | 05-get_forwarded_host.t | 13 | 12 | 12 | 0 |
-//! | 06-get_forwarded_port.t | 8 | 6 | 6 | 0 |
+//! | 06-get_forwarded_port.t | 8 | 8 | 8 | 0 |
 //! | 18-get_forwarded_path.t | 6 | 6 | 6 | 0 |
 //! | 19-get_forwarded_prefix.t | 4 | 4 | 4 | 0 |
 //! | 20-get_start_time.t | 3 | 2 | 2 | 1 |
@@ -36,11 +36,12 @@
 //! request without `Host`: the host is then the server's name, Kong's
 //! `server_name kong`.
 //!
+//! 06 TEST 7 and 8 give the PDK Kong's `host_ports`, which Kong's
+//! `port_maps` setting makes: here the gateway runs with `--port-maps`.
+//!
 //! Not ported (no reason from the fixed list fits): 02 TEST 9 and 05
 //! TEST 9 read a `server_name K0nG` the block sets on its own nginx
 //! server; Kong's is always `kong` and lunagate has no such setting.
-//! 06 TEST 7 and 8 set Kong's `host_ports` (the `port_maps` setting),
-//! which lunagate does not have yet.
 
 mod common;
 
@@ -202,11 +203,17 @@ fn cases(blocks: Vec<F>) -> Vec<Case> {
 /// Runs `blocks` of `file` on a gateway trusting `trusted_ips` (none:
 /// Kong's default).
 async fn run_file(file: &str, trusted_ips: Option<&str>, blocks: Vec<F>) {
+    run_file_with(file, trusted_ips, &[], blocks).await;
+}
+
+/// [`run_file`] with more `serve` flags.
+async fn run_file_with(file: &str, trusted_ips: Option<&str>, more: &[&str], blocks: Vec<F>) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut args = vec!["--untrusted-lua", "on"];
     if let Some(ips) = trusted_ips {
         args.extend(["--trusted-ips", ips]);
     }
+    args.extend(more);
     let gw = Gateway::spawn_with(tmp.path(), 1, &args, &[]);
     common::kong::run(file, gw, cases(blocks)).await;
 }
@@ -514,6 +521,97 @@ async fn get_forwarded_port_untrusted() {
         ],
     )
     .await;
+}
+
+/// Kong's blocks give the PDK `host_ports = { [server_port] = 29181 }`,
+/// what Kong's `port_maps = 29181:<port>` makes: here `--port-maps` on a
+/// gateway listening on a port chosen first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_forwarded_port_published() {
+    for (trusted, block) in [
+        (
+            None,
+            f(
+                "TEST 7: request.get_forwarded_port() returns published port when configured",
+                SAY_PORT_TYPE,
+                "port: 29181\ntype: number\n",
+            ),
+        ),
+        (
+            Some(TRUST_ALL),
+            f(
+                "TEST 8: request.get_forwarded_port() does not return published port when X-Forwarded-Port is trusted",
+                SAY_PORT_TYPE,
+                "port: 1234\ntype: number\n",
+            )
+            .header("X-Forwarded-Port", "1234"),
+        ),
+    ] {
+        let port = common::closed_port();
+        let listen = format!("127.0.0.1:{port}");
+        let maps = format!("29181:{port}");
+        let more = ["--proxy-listen", listen.as_str(), "--port-maps", maps.as_str()];
+        run_file_with(PORT_FILE, trusted, &more, vec![block]).await;
+    }
+}
+
+/// Not a Kong block: with `--port-maps`, the published port is the
+/// `X-Forwarded-Port` sent upstream and the port of `kong.log.serialize`'s
+/// `request.url`, while `kong.request.get_port()` stays the listening
+/// port; a bad mapping stops the gateway with Kong's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_maps_publish_the_port_upstream() {
+    let up = common::echo_upstream("up").await;
+    let port = common::closed_port();
+    let listen = format!("127.0.0.1:{port}");
+    let maps = format!("80:1, 8080:{port}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::spawn_with(
+        tmp.path(),
+        1,
+        &["--proxy-listen", &listen, "--port-maps", &maps],
+        &[],
+    );
+    let svc = json(
+        &gw,
+        "POST",
+        "/services",
+        json!({"name": "published", "url": format!("http://{up}")}),
+    )
+    .await;
+    status(&svc, 201, "service");
+    let route = json(
+        &gw,
+        "POST",
+        "/services/published/routes",
+        json!({"paths": ["/published"]}),
+    )
+    .await;
+    status(&route, 201, "route");
+    let plugin = json(
+        &gw,
+        "POST",
+        "/services/published/plugins",
+        json!({"name": "pre-function", "config": {"access": [
+            "kong.service.request.set_header('x-ports', kong.request.get_port() .. ' ' .. kong.request.get_forwarded_port())"
+        ]}}),
+    )
+    .await;
+    status(&plugin, 201, "plugin");
+    let echo: serde_json::Value = gw.get("/published").await.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-forwarded-port"], "8080", "{echo}");
+    assert_eq!(echo["headers"]["x-ports"], format!("{port} 8080"), "{echo}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lunagate"))
+        .args(["serve", "--port-maps", "80:8000,443"])
+        .output()
+        .expect("run lunagate");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid port mapping (`port_maps`): 443"),
+        "{err}"
+    );
 }
 
 const PATH_FILE: &str = "t/01-pdk/04-request/18-get_forwarded_path.t";

@@ -8,14 +8,20 @@
 //! - TEST 1-3 and 9-12 (argument errors) are in
 //!   `kong_pdk_response_setters.rs` with the other setters' checks; TEST 40
 //!   is the stream subsystem (stream/TLS);
-//! - TEST 4-6, 8 need nginx's content phase or a response already sent by
-//!   `ngx.say` outside Kong's flow (no such phase for a function);
+//! - TEST 4 sends the head with `ngx.send_headers()` before the exit, and
+//!   TEST 5 and 8 call Kong's internal `ngx.ctx.delayed_response_callback`
+//!   from nginx's content phase: a function has no content phase, nor a
+//!   way to send the head early;
 //! - TEST 14 checks nginx's `default_type` (a location's Content-Type),
 //!   a setting the gateway does not have;
 //! - TEST 22-38 are gRPC (stream/TLS: HTTP/2 with a gRPC client);
-//! - TEST 39 and 41-43 are the stream subsystem (stream/TLS);
-//! - TEST 45 needs `kong.globalpatches` (cjson precision), covered by the
-//!   cjson tests;
+//! - TEST 39 and 41-43 are the stream subsystem (stream/TLS).
+//!
+//! Adapted: TEST 6's rewrite block is a global plugin's rewrite function
+//! (only global plugins have one), its `content_by_lua_block` is the
+//! service that is never called; TEST 45 leaves out
+//! `require("kong.globalpatches")()` (cjson's 16-digit precision for
+//! LuaJIT's doubles): the integer is written exactly here.
 //! - TEST 19 ("does not override content-length header when given") is
 //!   the one case lunagate answers differently on purpose: Kong sends the
 //!   given `Content-Length: 100` with an empty body, a response that never
@@ -119,6 +125,59 @@ async fn get_raw(gw: &Gateway, path: &str) -> Raw {
         .unwrap();
     assert_eq!(length, raw.body.len(), "the length is the body's");
     raw
+}
+
+async fn test_6(gw: Arc<Gateway>) {
+    // The block's rewrite is a global plugin's (post-function: the route's
+    // own pre-function would shadow a global pre-function), for this path.
+    let global = json(
+        &gw,
+        "POST",
+        "/plugins",
+        json!({"name": "post-function", "config": {"rewrite": [
+            r#"if kong.request.get_path() == "/t6" then
+                kong.response.exit(200)
+                ngx.ctx.rewrite = true
+            end"#
+        ]}}),
+    )
+    .await;
+    status(&global, 201, "global plugin");
+    let service = json(
+        &gw,
+        "POST",
+        "/services",
+        json!({"name": "t6", "url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    status(&service, 201, "service");
+    let route = json(
+        &gw,
+        "POST",
+        "/services/t6/routes",
+        json!({"paths": ["/t6"]}),
+    )
+    .await;
+    status(&route, 201, "route");
+    let plugin = json(
+        &gw,
+        "POST",
+        "/services/t6/plugins",
+        json!({"name": "pre-function", "config": {
+            "access": ["ngx.ctx.access = true"],
+            "header_filter": ["ngx.header.content_length = nil\nngx.ctx.header_filter = true"],
+            "body_filter": [r#"ngx.arg[1] = tostring(ngx.ctx.rewrite) .. "\n" ..
+                         tostring(ngx.ctx.access)  .. "\n" ..
+                         tostring(ngx.ctx.content) .. "\n" ..
+                         tostring(ngx.ctx.header_filter)
+            ngx.arg[2] = true"#],
+        }}),
+    )
+    .await;
+    status(&plugin, 201, "plugin");
+    let r = gw.get("/t6").await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "nil\nnil\nnil\ntrue");
 }
 
 async fn test_7(gw: Arc<Gateway>) {
@@ -285,10 +344,34 @@ async fn test_44(gw: Arc<Gateway>) {
     assert!(logged, "no log line:\n{}", gw.log_text());
 }
 
+async fn test_45(gw: Arc<Gateway>) {
+    // Kong's block first calls `require("kong.globalpatches")()`, which
+    // makes cjson write 16 significant digits (LuaJIT's number is a
+    // double); here the integer is one and is written exactly.
+    exit_route(
+        &gw,
+        "t45",
+        "kong.response.exit(200, { n = 9007199254740992 })",
+    )
+    .await;
+    let r = get_raw(&gw, "/t45").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.one("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(r.body, r#"{"n":9007199254740992}"#);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_response_exit() {
     let gw = Gateway::start_logged(2);
     let mut c: Vec<Case> = Vec::new();
+    case!(
+        c,
+        "TEST 6: response.exit() skips all the content phases",
+        test_6
+    );
     case!(c, "TEST 7: response.exit() has no default content", test_7);
     case!(
         c,
@@ -334,6 +417,11 @@ async fn kong_pdk_response_exit() {
         c,
         "TEST 44: response.exit() does not set transfer-encoding from headers",
         test_44
+    );
+    case!(
+        c,
+        "TEST 45: response.exit() json encoding of numbers with a precision of 16 decimals",
+        test_45
     );
     common::kong::run(F, gw, c).await;
 }

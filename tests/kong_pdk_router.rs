@@ -3,7 +3,7 @@
 //!
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
-//! | 01-get_route.t | 2 | 1 | 1 | 0 | 1 |
+//! | 01-get_route.t | 2 | 2 | 2 | 0 | 0 |
 //! | 02-get_service.t | 2 | 2 | 2 | 0 | 0 |
 //!
 //! (00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.)
@@ -19,10 +19,10 @@
 //! answers 503 "no Service found with those values" (unless a function
 //! answered).
 //!
-//! Not ported: 01-get_route.t TEST 2 ("returns nil if not set"): Kong's
-//! `get_route` is nil in a global plugin's later phases on a request no
-//! route matched (a 404); no function runs on such a request here (the
-//! gateway answers 404 before any). Not one of the fixed reasons.
+//! 01-get_route.t TEST 2 ("returns nil if not set") clears Kong's
+//! `ngx.ctx.route` in a content block: where Kong has no route, a global
+//! plugin's header_filter on a request no route matched, it prints what
+//! `get_route` returns there (and answers with it, as the block does).
 
 mod common;
 
@@ -90,6 +90,31 @@ fn serviceless_routes_run_functions(gw: Arc<Gateway>) -> CaseFuture {
     })
 }
 
+/// 01-get_route.t TEST 2 on a request no route matched, in a global
+/// plugin's header_filter.
+fn get_route_nil(gw: Arc<Gateway>) -> CaseFuture {
+    Box::pin(async move {
+        let lua = r#"if kong.request.get_path() == "/no-route-matches" then
+  local pdk = kong
+  ngx.ctx.route = nil
+  return pdk.response.exit(200, "route: " .. tostring(pdk.router.get_route()) .. "\n")
+end"#;
+        let p = json(
+            &gw,
+            "POST",
+            "/plugins",
+            json!({"name": "post-function", "config": {"header_filter": [lua]}}),
+        )
+        .await;
+        assert_eq!(p.status, 201, "{}", p.text);
+        let resp = send(&gw, "GET", "test", "/no-route-matches", None).await;
+        assert_eq!(
+            (resp.status, resp.text()),
+            (200, "route: nil\n".to_string())
+        );
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_router_get_route() {
     let (gw, _tmp) = unsandboxed();
@@ -100,7 +125,12 @@ local mine = route.paths[1] == kong.request.get_path()
 ngx.say("route: ", mine and "this route" or tostring(route.id))"#,
         "route: this route\n",
     )];
-    run("t/01-pdk/13-router/01-get_route.t", gw, cases(b)).await;
+    let mut all: Vec<Case> = cases(b);
+    all.push((
+        "TEST 2: router.get_route() returns nil if not set".into(),
+        Box::new(get_route_nil),
+    ));
+    run("t/01-pdk/13-router/01-get_route.t", gw, all).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

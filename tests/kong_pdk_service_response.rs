@@ -10,11 +10,16 @@
 //! | 01-get_status.t | 4 | 4 | 4 | 0 |
 //! | 02-get_headers.t | 10 | 10 | 10 | 0 |
 //! | 03-get_header.t | 7 | 7 | 7 | 0 |
+//! | 04-get_raw_body.t | 1 | 1 | 1 | 0 |
+//! | 05-get_body.t | 1 | 1 | 1 | 0 |
 //!
 //! 09-set_header.t is ported whole in `kong_pdk_service_request_headers.rs`;
 //! its Host case is here too. 04-get_raw_body.t and 05-get_body.t are one
-//! `TODO` block each in Kong (nothing asserted); the buffered body is
-//! checked by `kong_proxy_buffered.rs` (Kong's `24-buffered_spec.lua`).
+//! placeholder block each in Kong, not disabled: a content block holding
+//! only `-- TODO: implement`, which must answer an empty body without an
+//! error; ported as that. The buffered body itself
+//! (`kong.service.response.get_raw_body`/`get_body`) is checked by
+//! `kong_proxy_buffered.rs` (Kong's `24-buffered_spec.lua`).
 
 mod common;
 
@@ -472,4 +477,23 @@ async fn set_header_host() {
         ports,
     )
     .await;
+}
+
+/// Kong's placeholder blocks: the function is a comment, the answer empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn todo_blocks() {
+    use common::pdk::{cases, Block};
+    for (file, title) in [
+        (
+            "t/01-pdk/07-service-response/04-get_raw_body.t",
+            "TEST 1: service.response.get_raw_body() returns full raw body",
+        ),
+        (
+            "t/01-pdk/07-service-response/05-get_body.t",
+            "TEST 1: service.response.get_body() returns full raw body",
+        ),
+    ] {
+        let blocks = vec![Block::new(title, "-- TODO: implement", "")];
+        common::kong::run(file, Gateway::start(), cases(blocks)).await;
+    }
 }

@@ -277,6 +277,130 @@ async fn phases_and_plugins_cooperate() {
     );
 }
 
+/// `ngx.exit` as OpenResty runs it under Kong, where one handler runs every
+/// plugin of a phase: `ngx.exit(ngx.OK)` in rewrite or access ends that
+/// handler (no function of the plugin, nor any plugin, after it runs in
+/// the phase) and the request goes on to the next phase (access, then the
+/// service); in header_filter `ngx.exit` and `kong.response.exit` return
+/// (lua-resty-core: `ngx_http_lua_ffi_exit` answers `NGX_DONE` there) and
+/// the phase goes on, the exit replacing the response when it ends; in
+/// body_filter and log they are refused. Red before: the functions after
+/// `ngx.exit(ngx.OK)` ran, and the header_filter functions stopped at
+/// their exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ngx_exit_ends_the_phase_before_the_response_and_returns_after() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start();
+    route_with(
+        &gw,
+        &up,
+        "exitok",
+        json!({"name": "pre-function", "config": {
+            "access": [
+                "kong.service.request.set_header('x-rewrite', tostring(ngx.ctx.r1) .. ',' .. tostring(ngx.ctx.r2)) ngx.exit(ngx.OK) kong.service.request.set_header('x-a1', 'after exit')",
+                "kong.service.request.set_header('x-a2', 'ran')",
+            ],
+            "header_filter": [
+                "ngx.exit(ngx.OK) kong.response.set_header('x-hf1', 'went on')",
+                "kong.response.set_header('x-hf2', 'ran')",
+            ],
+            "body_filter": [
+                "local ok, err = pcall(ngx.exit, ngx.OK) if ngx.arg[2] then ngx.arg[1] = (ngx.arg[1] or '') .. '\\n' .. tostring(err) end",
+            ],
+        }}),
+    )
+    .await;
+    // Lower priority than pre-function: its access must not run after the exit.
+    let (s, b) = post_json(
+        &gw.admin_url("/plugins"),
+        json!({"name": "post-function", "config": {
+            "rewrite": [
+                "if kong.request.get_path() == '/exitok' then ngx.ctx.r1 = true return ngx.exit(ngx.OK) end",
+                "if kong.request.get_path() == '/exitok' then ngx.ctx.r2 = true end",
+            ],
+            "access": ["kong.service.request.set_header('x-post', 'ran')"],
+        }}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    route_with(
+        &gw,
+        &up,
+        "hfexit",
+        json!({"name": "pre-function", "config": {"header_filter": [
+            "kong.response.exit(403, 'denied') kong.response.set_header('x-went-on', '1')",
+            "kong.response.set_header('x-next', kong.response.get_status())",
+        ]}}),
+    )
+    .await;
+
+    let r = client().get(gw.proxy_url("/exitok")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["x-hf1"],
+        "went on",
+        "ngx.exit returns in header_filter"
+    );
+    assert_eq!(r.headers()["x-hf2"], "ran");
+    let text = r.text().await.unwrap();
+    let (echo, refused) = text.split_once('\n').expect("body_filter's line");
+    assert_eq!(
+        refused,
+        "API disabled in the context of body_filter_by_lua*"
+    );
+    let echo: Value = serde_json::from_str(echo).unwrap();
+    let headers = &echo["headers"];
+    assert_eq!(
+        headers["x-rewrite"], "true,nil",
+        "the second rewrite function did not run, access did"
+    );
+    assert!(headers.get("x-a1").is_none(), "the function ended: {echo}");
+    assert!(headers.get("x-a2").is_none(), "the phase ended: {echo}");
+    assert!(headers.get("x-post").is_none(), "for every plugin: {echo}");
+
+    let r = client().get(gw.proxy_url("/hfexit")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        r.headers()["x-went-on"],
+        "1",
+        "kong.response.exit returns in header_filter"
+    );
+    assert_eq!(r.headers()["x-next"], "403", "the status is set at once");
+    assert_eq!(r.text().await.unwrap(), "denied");
+}
+
+/// A request no route matched, as on Kong: the global plugins' rewrite runs
+/// (Kong runs it before routing) and may answer; otherwise the 404 goes
+/// through their header_filter (no route there, the source Kong's `exit`
+/// of `kong.response.error`); access never runs. Red before: no function
+/// ran on such a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_functions_run_on_a_request_no_route_matched() {
+    let gw = Gateway::start();
+    let (s, b) = post_json(
+        &gw.admin_url("/plugins"),
+        json!({"name": "post-function", "config": {
+            "rewrite": ["if kong.request.get_path() == '/teapot' then return kong.response.exit(418, 'rewrite answered') end ngx.ctx.seen = 'rewrite'"],
+            "access": ["ngx.ctx.seen = 'access'"],
+            "header_filter": ["kong.response.set_header('x-seen', tostring(ngx.ctx.seen) .. ' ' .. kong.response.get_status() .. ' ' .. tostring(kong.router.get_route()) .. ' ' .. kong.response.get_source())"],
+        }}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let r = client().get(gw.proxy_url("/nowhere")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(r.headers()["x-seen"], "rewrite 404 nil exit");
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("no Route matched with those values"));
+    let r = client().get(gw.proxy_url("/teapot")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 418);
+    assert_eq!(r.headers()["x-seen"], "nil 418 nil exit");
+    assert_eq!(r.text().await.unwrap(), "rewrite answered");
+}
+
 /// A function's worker, its `print` and the body buffer, as a Kong user
 /// sees them: with `--workers 2` `ngx.worker.id()` is 0 or 1 and
 /// `ngx.worker.pid()` differs between the two (Kong's specs tell workers

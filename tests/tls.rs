@@ -562,3 +562,73 @@ async fn client_hosts_cannot_grow_the_upstream_pool_without_bound() {
     assert_eq!(request("again.example".into()).await.unwrap().status(), 200);
     assert_eq!(fds(), after, "the idle connection was reused");
 }
+
+/// nginx's `$ssl_protocol`, `$ssl_cipher` and `$ssl_client_verify` (OpenSSL's
+/// names; nil on a plain connection) and Kong's `kong.log.serialize()`
+/// `request.tls` (`version`, `cipher`, `client_verify`: `NONE` without a
+/// client certificate), absent on a plain request. Red before: all nil,
+/// and no `request.tls`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_session_variables_and_the_serialized_tls() {
+    let up = echo_upstream("echo").await;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/s"]})).await;
+    gw.service("read", &format!("http://{up}"), json!({})).await;
+    gw.route("read", json!({"paths": ["/read"]})).await;
+    let show = r#"kong.response.set_header("x-ssl", tostring(ngx.var.ssl_protocol) .. " " ..
+        tostring(ngx.var.ssl_cipher) .. " " .. tostring(ngx.var.ssl_client_verify))"#;
+    let record = r#"local t = kong.log.serialize().request.tls
+        local seen = t and (t.version .. " " .. t.cipher .. " " .. t.client_verify) or "none"
+        kong.cache:invalidate("tls")
+        kong.cache:get("tls", nil, function() return seen end)"#;
+    gw.admin(
+        Method::POST,
+        "/services/s/plugins",
+        json!({"name": "pre-function", "config": {"access": [show], "log": [record]}}),
+    )
+    .await;
+    gw.admin(
+        Method::POST,
+        "/services/read/plugins",
+        json!({"name": "pre-function", "config": {"access": [
+            r#"return kong.response.exit(200, kong.cache:get("tls") or "unset")"#
+        ]}}),
+    )
+    .await;
+    // What the last request's log phase recorded (it runs after the answer).
+    let recorded = |want_plain: bool| {
+        let gw = &gw;
+        async move {
+            for _ in 0..100 {
+                let text = gw.get("/read").await.text().await.unwrap();
+                if (text == "none") == want_plain && text != "unset" {
+                    return text;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("the log phase recorded nothing");
+        }
+    };
+
+    let r = gw.get("/s").await;
+    assert_eq!(r.headers()["x-ssl"], "nil nil nil");
+    assert_eq!(recorded(true).await, "none");
+
+    let r = https_request(
+        tls,
+        "any.test",
+        any_cert_client(&[b"http/1.1"]),
+        get("any.test", "/s"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let seen = r.headers["x-ssl"].to_str().unwrap().to_string();
+    assert!(
+        seen.starts_with("TLSv1.3 TLS_") && seen.ends_with(" NONE"),
+        "{seen}"
+    );
+    assert_eq!(recorded(false).await, seen, "serialize's request.tls");
+}

@@ -135,6 +135,10 @@ impl NodeConfiguration {
         );
         let recursive = if trust.real_ip_recursive { "on" } else { "off" };
         c.add("real_ip_recursive", Setting::Str(recursive.into()));
+        if let Some(maps) = &config.port_maps {
+            let items = maps.0.iter().map(|(p, l)| format!("{p}:{l}")).collect();
+            c.add("port_maps", Setting::List(items));
+        }
         c.set_body_buffer(config.client_body_buffer_size);
         if config.admin_token.is_some() {
             c.add("admin_token", Setting::Str(String::new()));

@@ -103,7 +103,15 @@ pub struct RequestContext {
     /// move it.
     pub client: crate::trust::Client,
     pub server_port: u16,
+    /// The port as clients reach it (`--port-maps`; Kong's
+    /// `ngx.ctx.host_port`).
+    pub host_port: u16,
+    /// The source the connection's PROXY protocol header named
+    /// (`ngx.var.proxy_protocol_addr`/`_port`), trusted or not.
+    pub proxy_protocol: Option<SocketAddr>,
     pub scheme: &'static str,
+    /// The TLS session's protocol and cipher, OpenSSL's names.
+    pub tls_session: Option<(&'static str, &'static str)>,
     /// The normalised request path the router matched, when it is not
     /// the request's own (see [`RequestContext::path`]).
     path: Option<String>,
@@ -129,9 +137,10 @@ pub struct RequestContext {
     pub response_source: &'static str,
     /// Output of `ngx.say`/`ngx.print`, sent by a following `ngx.exit`.
     pub printed: Vec<u8>,
-    /// Set by `kong.response.exit`, `kong.response.error` and `ngx.exit`:
-    /// the running function stops at once (its callback suspends the call
-    /// and the runner drops it); for `ngx.exit(ngx.OK)` the phase goes on.
+    /// Set by `kong.response.exit`, `kong.response.error` and `ngx.exit`
+    /// before header_filter: the running function stops at once (its
+    /// callback suspends the call and the runner drops it) and so does its
+    /// phase; after `ngx.exit(ngx.OK)` the request goes on to the next.
     pub leave_function: bool,
     pub exit: Option<Exit>,
     /// The running plugin's name, for `kong.log` prefixes.
@@ -207,7 +216,10 @@ impl RequestContext {
             client_addr,
             client,
             server_port,
+            host_port: server_port,
+            proxy_protocol: None,
             scheme: "http",
+            tls_session: None,
             path,
             body: None,
             route: None,

@@ -11,7 +11,7 @@ use super::checks::{self, MAX_STATUS, MIN_STATUS};
 use super::response::finish;
 use super::{
     add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error,
-    name_arg, request_line_arg, Exit, ExitBody, RequestCell,
+    name_arg, request_line_arg, Exit, ExitBody, Phase, RequestCell,
 };
 
 /// `ngx.exit(status)` with nothing printed: the statuses Kong's nginx
@@ -139,7 +139,29 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
             }
         };
         stack.clear();
-        req.leave_function = true;
+        if code == -2 || code == -4 {
+            return Err(lua_error(
+                ctx,
+                "bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE",
+            ));
+        }
+        // OpenResty: body_filter and log cannot exit; in header_filter
+        // `ngx.exit` returns at once (the function and the phase go on,
+        // the exit applies when the phase ends); elsewhere it ends the
+        // phase's handler (see `LuaWorker::after_function`).
+        match req.phase {
+            Phase::BodyFilter | Phase::Log => {
+                return Err(lua_error(
+                    ctx,
+                    &format!(
+                        "API disabled in the context of {}_by_lua*",
+                        req.phase.name()
+                    ),
+                ))
+            }
+            Phase::HeaderFilter => {}
+            _ => req.leave_function = true,
+        }
         if code == 0 {
             return Ok(());
         }
@@ -153,7 +175,13 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         } else {
             status
         };
-        let mut headers = std::mem::take(&mut req.response_headers);
+        let mut headers = if req.phase == Phase::HeaderFilter {
+            // The response's headers stay the phase's own.
+            req.response_status = Some(status);
+            http::HeaderMap::new()
+        } else {
+            std::mem::take(&mut req.response_headers)
+        };
         let (status, body) = if !req.printed.is_empty() {
             (
                 status,
@@ -411,6 +439,16 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
         Callback::from_fn(&ctx, move |ctx, _, mut stack| {
             let name = arg_string(&stack, 1).unwrap_or_default();
             let guard = get_cell.borrow();
+            if name == "binary_remote_addr" {
+                // nginx's: the address's 4 or 16 bytes, not its text.
+                let v = guard.as_ref().map(|req| match req.client.ip {
+                    std::net::IpAddr::V4(a) => ctx.intern(&a.octets()),
+                    std::net::IpAddr::V6(a) => ctx.intern(&a.octets()),
+                });
+                drop(guard);
+                stack.replace(ctx, v.map_or(Value::Nil, Value::String));
+                return Ok(CallbackReturn::Return);
+            }
             let v: Option<String> = guard.as_ref().and_then(|req| {
                 let uri = &req.request.uri;
                 Some(match name.as_str() {
@@ -442,7 +480,14 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
                         .to_string(),
                     // After nginx's realip module (`crate::trust`): the
                     // client a trusted peer named; `realip_*` the peer.
-                    "remote_addr" | "binary_remote_addr" => req.client.ip.to_string(),
+                    "remote_addr" => req.client.ip.to_string(),
+                    "proxy_protocol_addr" => req.proxy_protocol?.ip().to_string(),
+                    "proxy_protocol_port" => req.proxy_protocol?.port().to_string(),
+                    // nil on a plain connection, as nginx's.
+                    "ssl_protocol" => req.tls_session?.0.to_string(),
+                    "ssl_cipher" => req.tls_session?.1.to_string(),
+                    // No client certificate is ever asked for.
+                    "ssl_client_verify" => req.tls_session.map(|_| "NONE".to_string())?,
                     "remote_port" => req.client.port.map_or(String::new(), |p| p.to_string()),
                     "realip_remote_addr" => {
                         crate::trust::canonical(req.client_addr.ip()).to_string()

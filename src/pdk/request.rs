@@ -111,7 +111,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
                     .and_then(|v| split_forwarded_host(v).1)
                     .and_then(port_number)
             })
-            .unwrap_or(lua_stdlib::Number::Int(req.server_port as i64));
+            .unwrap_or(lua_stdlib::Number::Int(req.host_port as i64));
         stack.replace(ctx, port);
         Ok(())
     });

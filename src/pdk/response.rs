@@ -46,7 +46,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
             }
             _ => Bytes::new(),
         };
-        finish(
+        exit_with(
             req,
             Exit {
                 status,
@@ -54,7 +54,6 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                 body: ExitBody::Bytes(body),
             },
         );
-        req.leave_function = true;
         stack.clear();
         Ok(())
     });
@@ -76,7 +75,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
             _ => return Err(lua_error(ctx, "message must be a nil, a string or a table")),
         };
         let headers = exit_headers(ctx, stack.get(2))?;
-        finish(
+        exit_with(
             req,
             Exit {
                 status,
@@ -84,7 +83,6 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
                 body: ExitBody::KongError(message),
             },
         );
-        req.leave_function = true;
         stack.clear();
         Ok(())
     });
@@ -300,6 +298,28 @@ fn chunk_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Bytes, Error<'gc>>
         other => one(other)?,
     }
     Ok(out.freeze())
+}
+
+/// `exit` and `error`: records the response and stops the function. In
+/// header_filter, as Kong's `send` does there, the status and headers go
+/// on the response at once (a later function may still change them), the
+/// body replaces the one coming, and the function goes on (`send` ends
+/// with `ngx.exit(ngx.OK)`, which returns in header_filter).
+fn exit_with(req: &mut RequestContext, mut exit: Exit) {
+    if req.phase != Phase::HeaderFilter {
+        finish(req, exit);
+        req.leave_function = true;
+        return;
+    }
+    req.response_status = Some(exit.status);
+    let headers = std::mem::take(&mut exit.headers);
+    for name in headers.keys() {
+        req.response_headers.remove(name);
+    }
+    for (name, value) in &headers {
+        req.response_headers.append(name, value.clone());
+    }
+    finish(req, exit);
 }
 
 /// Records the early response; the first exit of a request wins.

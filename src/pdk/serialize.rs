@@ -98,7 +98,7 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
         .map_or("/", |pq| pq.as_str())
         .to_string();
     let (host, _) = request::host(req);
-    let url = format!("{}://{}:{}{}", req.scheme, host, req.server_port, uri);
+    let url = format!("{}://{}:{}{}", req.scheme, host, req.host_port, uri);
 
     let r = ctx.new_table();
     let id = req.request_id.as_ref().map_or(&b""[..], |v| v.as_bytes());
@@ -130,6 +130,24 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
     let line = parts.method.as_str().len() + 1 + uri.len() + " HTTP/1.1".len();
     let body = req.body.as_ref().map_or(0, |b| b.len() as i64);
     set(ctx, r, "size", head_size(line, &parts.headers) + body);
+    if let Some((version, cipher)) = req.tls_session {
+        // Kong's `build_tls_info`: `client_verify` is a function's
+        // `ngx.ctx.CLIENT_VERIFY_OVERRIDE`, else nginx's
+        // `$ssl_client_verify` (`NONE`: no client certificate is asked for).
+        let tls = ctx.new_table();
+        set(ctx, tls, "version", version);
+        set(ctx, tls, "cipher", cipher);
+        let verify = match req
+            .lua_tables
+            .ngx_ctx(ctx)
+            .get(ctx, "CLIENT_VERIFY_OVERRIDE")
+        {
+            Value::Nil => Value::String(ctx.intern(b"NONE")),
+            v => v,
+        };
+        set(ctx, tls, "client_verify", verify);
+        set(ctx, r, "tls", tls);
+    }
     set(ctx, root, "request", r);
 
     set(
@@ -194,13 +212,39 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
             set(ctx, root, "service", json_to_lua(ctx, &v, 0));
         }
     }
-    let ip = match req.client_addr.ip() {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
-        v4 => v4.to_string(),
-    };
-    set(ctx, root, "client_ip", ctx.intern(ip.as_bytes()));
+    // Who authenticated (`kong.client.authenticate`), from `ngx.ctx` as
+    // Kong's `build_authenticated_entity` reads it: the credential's id
+    // and its `consumer_id`, else the id of `ngx.ctx.authenticate_consumer`
+    // (sic: the field Kong reads, which Kong itself never sets).
+    let ngx_ctx = req.lua_tables.ngx_ctx(ctx);
+    if let Value::Table(credential) = ngx_ctx.get(ctx, "authenticated_credential") {
+        let entity = ctx.new_table();
+        set(ctx, entity, "id", credential.get(ctx, "id"));
+        let consumer_id = match credential.get(ctx, "consumer_id") {
+            Value::Nil | Value::Boolean(false) => match ngx_ctx.get(ctx, "authenticate_consumer") {
+                Value::Table(c) => c.get(ctx, "id"),
+                _ => Value::Nil,
+            },
+            id => id,
+        };
+        set(ctx, entity, "consumer_id", consumer_id);
+        set(ctx, root, "authenticated_entity", entity);
+    }
+    let consumer = ngx_ctx.get(ctx, "authenticated_consumer");
+    set(
+        ctx,
+        root,
+        "consumer",
+        deep_copy(ctx, consumer, 0, &mut Default::default()),
+    );
+    // nginx's `$remote_addr`: the client as the trusted proxies name it
+    // (`kong.client.get_forwarded_ip`), not the peer.
+    set(
+        ctx,
+        root,
+        "client_ip",
+        ctx.intern(req.client.ip.to_string().as_bytes()),
+    );
     set(ctx, root, "started_at", req.started_ms);
     let source = match req.response_source {
         "service" => "upstream",
@@ -228,6 +272,37 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
         }
     }
     Ok(root)
+}
+
+/// Kong's `cycle_aware_deep_copy`: tables are copied (a table met twice
+/// is copied once, so cycles stay cycles; metatables are kept), keys are
+/// not. Past [`MAX_DEPTH`] levels a table is shared, not copied.
+fn deep_copy<'gc>(
+    ctx: Context<'gc>,
+    v: Value<'gc>,
+    depth: usize,
+    copies: &mut std::collections::HashMap<*const (), Table<'gc>>,
+) -> Value<'gc> {
+    let Value::Table(t) = v else {
+        return v;
+    };
+    if depth >= MAX_DEPTH {
+        return v;
+    }
+    if let Some(copy) = copies.get(&t.as_ptr()) {
+        return Value::Table(*copy);
+    }
+    let copy = ctx.new_table();
+    copies.insert(t.as_ptr(), copy);
+    let mut key = Value::Nil;
+    while let Ok(Some((k, item))) = t.next(key) {
+        let _ = copy.set(ctx, k, deep_copy(ctx, item, depth + 1, copies));
+        key = k;
+    }
+    if let Some(mt) = t.metatable() {
+        let _ = copy.set_metatable(&ctx, Some(mt));
+    }
+    Value::Table(copy)
 }
 
 /// How a `set_serialize_value` edit applies.

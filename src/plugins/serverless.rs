@@ -233,9 +233,10 @@ impl LuaWorker {
     /// Runs `run` until it is done (true) or a call used up its slice
     /// (false: let the worker's other requests run, then call again).
     ///
-    /// Every function of the phase runs, in order; in rewrite and access
-    /// an exit or an error ends the phase for all plugins; in the later
-    /// phases an error is logged and the rest run.
+    /// Every function of the phase runs, in order; in certificate, rewrite
+    /// and access an exit (`ngx.exit(ngx.OK)` too) or an error ends the
+    /// phase for all plugins; in the later phases an error is logged and
+    /// the rest run.
     pub fn advance(&mut self, run: &mut PhaseRun<'_>) -> bool {
         self.sweep();
         *self.cell.borrow_mut() = run.req.take();
@@ -328,12 +329,15 @@ impl LuaWorker {
                 });
             }
         }
-        // In the certificate phase any `ngx.exit` ends the whole phase, as
-        // it ends Kong's `ssl_certificate_by_lua` handler: `ngx.exit(ngx.OK)`
-        // lets the handshake go on without the functions after it.
-        let ended = phase == Phase::Certificate && req.leave_function;
+        // Before the response any exit ends the whole phase, as `ngx.exit`
+        // ends Kong's `ssl_certificate_by_lua`, `rewrite_by_lua` or
+        // `access_by_lua` handler (Kong runs every plugin of a phase in
+        // one): `ngx.exit(ngx.OK)` lets the handshake or the request go on
+        // to the next phase without the functions after it. (From
+        // header_filter on, exits never stop a function: see `ngx.exit`.)
+        let ended = early && (req.leave_function || req.exit.is_some());
         req.leave_function = false;
-        (req.exit.is_some() && early) || ended
+        ended
     }
 
     /// Drops the slots of plugin versions no configuration holds any more,

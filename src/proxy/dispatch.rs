@@ -2,8 +2,11 @@
 //! check before anything else, route it on the current configuration
 //! snapshot (one atomic load, `WorkerContext::snapshot`), and send it down
 //! the request path (`pipeline::run`) with the route's hooks: none, or its
-//! serverless functions (`functions::Functions`). Nothing calls back up
-//! into this module.
+//! serverless functions (`functions::Functions`). A request no route
+//! matched is answered 404 at once, unless global functions have a phase
+//! that runs on it (rewrite, header_filter, body_filter, log): then it
+//! takes the request path with theirs, without a route. Nothing calls
+//! back up into this module.
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -75,6 +78,19 @@ fn plain_authority(v: &[u8]) -> bool {
         && port.iter().all(u8::is_ascii_digit)
 }
 
+/// The normalised path, when it differs from the raw one.
+fn owned(norm: Cow<'_, [u8]>) -> Option<Vec<u8>> {
+    match norm {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(n) => Some(n),
+    }
+}
+
+/// The client's body, streamed upstream unless it has none.
+fn streamed(body: Incoming) -> Option<OutgoingBody> {
+    (!body.is_end_stream()).then_some(OutgoingBody::Stream(body))
+}
+
 /// Handles one client request; never fails (errors become responses).
 pub async fn handle(
     ctx: &Rc<WorkerContext>,
@@ -107,12 +123,24 @@ pub async fn handle(
         sni: conn.sni.as_deref(),
     };
     let Some(found) = snapshot.router.find(&view) else {
-        return error_response(
-            ProxyError::NoRoute,
-            negotiation_header(&parts.headers),
-            &request_id,
-            start,
-        );
+        let global = snapshot.plugins_plan.for_route(None);
+        let Some(hooks) = functions::Functions::for_unrouted(global) else {
+            return error_response(
+                ProxyError::NoRoute,
+                negotiation_header(&parts.headers),
+                &request_id,
+                start,
+            );
+        };
+        // Global functions see it: `forward` answers the 404 after rewrite.
+        let matched = Matched {
+            route: None,
+            matched_len: None,
+            upstream: None,
+        };
+        let (norm, body) = (owned(norm), streamed(body));
+        let session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
+        return pipeline::run(session, hooks).await;
     };
     let route = found.route;
     // Kong: an https-only route reached over plain HTTP answers 426, or
@@ -168,16 +196,12 @@ pub async fn handle(
 
     let plugins = snapshot.plugins_plan.for_route(Some(route.route.id));
     let matched = Matched {
-        route,
+        route: Some(route),
         matched_len: found.matched_len,
         upstream,
     };
     let captures = found.captures;
-    let norm = match norm {
-        Cow::Borrowed(_) => None,
-        Cow::Owned(n) => Some(n),
-    };
-    let body = (!body.is_end_stream()).then_some(OutgoingBody::Stream(body));
+    let (norm, body) = (owned(norm), streamed(body));
     let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
     match functions::Functions::for_route(plugins) {
         Some(hooks) => {

@@ -25,7 +25,10 @@ use super::router::{CompiledRoute, Upstream};
 
 /// The route a request matched, as the forwarding step needs it.
 pub struct Matched<'a> {
-    pub route: &'a CompiledRoute,
+    /// `None` for a request no route matched that global functions see:
+    /// after them (Kong runs rewrite before routing, and header_filter,
+    /// body_filter and log on its 404), the request is answered 404.
+    pub route: Option<&'a CompiledRoute>,
     pub matched_len: Option<usize>,
     /// `None` for a route without a service: after its functions (Kong
     /// runs them), the request is answered 503.
@@ -43,6 +46,16 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         matched_len,
         upstream,
     } = s.matched;
+    let Some(route) = route else {
+        // Kong's `kong.response.error(404, …)`: an exit.
+        s.source = Source::Exit;
+        return error_response(
+            ProxyError::NoRoute,
+            negotiation_header(&s.parts.headers),
+            &s.request_id,
+            s.start,
+        );
+    };
     let Some(upstream) = upstream else {
         s.source = Source::Error;
         return error_response(

@@ -92,7 +92,22 @@ impl Functions {
     /// The hooks for a route's plugins; `None` when no function of theirs
     /// runs on requests (the route takes `NoHooks`).
     pub fn for_route(plugins: &PluginList) -> Option<Self> {
-        let needs = Needs::of(plugins);
+        Self::with_needs(plugins, Needs::of(plugins))
+    }
+
+    /// The hooks of the global plugins for a request no route matched:
+    /// as Kong, their rewrite runs (before routing there) and may answer,
+    /// then the 404 goes through header_filter, body_filter and log;
+    /// access never runs (Kong answers 404 before it).
+    pub fn for_unrouted(global: &PluginList) -> Option<Self> {
+        let needs = Needs {
+            access: false,
+            ..Needs::of(global)
+        };
+        Self::with_needs(global, needs)
+    }
+
+    fn with_needs(plugins: &PluginList, needs: Needs) -> Option<Self> {
         needs.any().then(|| Functions {
             plugins: plugins.clone(),
             needs,
@@ -128,8 +143,11 @@ impl Hooks for Functions {
         // Who the client is was settled when the request arrived (its
         // PROXY header included).
         req.client = s.client;
+        req.proxy_protocol = s.conn.proxy_protocol;
+        req.host_port = s.conn.host_port;
         req.scheme = s.conn.scheme();
-        req.route = Some(s.matched.route.route.clone());
+        req.tls_session = s.conn.tls_session;
+        req.route = s.matched.route.map(|r| r.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
         req.stripped_prefix = stripped_prefix;
@@ -286,13 +304,13 @@ impl Hooks for Functions {
                 *resp.status_mut() = status;
             }
             if let Some(mut exit) = req.exit.take() {
-                // An exit in header_filter replaces the body that was coming.
-                let status = resp.status();
+                // An exit in header_filter replaces the body that was coming;
+                // its status is on the response already (the phase's last word).
                 let mut replaced = Response::new(match exit.body {
                     ExitBody::Bytes(b) => ProxyBody::full(b),
                     ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
                 });
-                *replaced.status_mut() = StatusCode::from_u16(exit.status).unwrap_or(status);
+                *replaced.status_mut() = resp.status();
                 drop_framing_set_by(&mut exit.headers, &req);
                 replace_headers(&mut headers, exit.headers);
                 *replaced.headers_mut() = headers;

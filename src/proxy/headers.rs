@@ -32,6 +32,14 @@ pub static X_KONG_RESPONSE_LATENCY: HeaderName = HeaderName::from_static("x-kong
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
+/// `--port-maps` (Kong's `port_maps`), set once at start-up.
+static PORT_MAPS: std::sync::OnceLock<crate::config::PortMaps> = std::sync::OnceLock::new();
+
+/// Records the node's `--port-maps`.
+pub fn set_port_maps(maps: crate::config::PortMaps) {
+    let _ = PORT_MAPS.set(maps);
+}
+
 /// Per-connection values for the upstream headers.
 #[derive(Debug)]
 pub struct ConnInfo {
@@ -39,14 +47,20 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// The client IP, for `X-Real-IP` and `X-Forwarded-For`.
     pub peer_ip: HeaderValue,
-    /// The port the client connected to (`X-Forwarded-Port`).
+    /// The port the client connected to as it reached it: `port`, or the
+    /// one `--port-maps` publishes for it (`X-Forwarded-Port`).
     pub server_port: HeaderValue,
-    /// The same, as a number (`kong.request.get_port()`).
+    /// The same, as a number (Kong's `ngx.ctx.host_port`).
+    pub host_port: u16,
+    /// The port the gateway listens on (`kong.request.get_port()`).
     pub port: u16,
     /// Accepted on the TLS listener.
     pub tls: bool,
     /// The server name the TLS client sent (lower case).
     pub sni: Option<Box<str>>,
+    /// The TLS session's protocol and cipher (`$ssl_protocol`,
+    /// `$ssl_cipher`).
+    pub tls_session: Option<(&'static str, &'static str)>,
     /// The source the connection's PROXY protocol header named (nginx's
     /// `$proxy_protocol_addr`/`$proxy_protocol_port`).
     pub proxy_protocol: Option<SocketAddr>,
@@ -60,14 +74,19 @@ impl ConnInfo {
                 .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
             v4 => v4.to_string(),
         };
+        let host_port = PORT_MAPS
+            .get()
+            .map_or(server_port, |m| m.published(server_port));
         ConnInfo {
             peer,
             peer_ip: HeaderValue::from_str(&ip)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
-            server_port: HeaderValue::from(server_port),
+            server_port: HeaderValue::from(host_port),
+            host_port,
             port: server_port,
             tls,
             sni: None,
+            tls_session: None,
             proxy_protocol: None,
         }
     }

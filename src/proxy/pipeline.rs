@@ -162,7 +162,7 @@ impl<'a> Session<'a> {
     /// (`X-Forwarded-Prefix`, `kong.request.get_forwarded_prefix`).
     pub fn stripped_prefix(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self.matched.matched_len {
-            Some(n) if self.matched.route.route.strip_path => {
+            Some(n) if self.matched.route.is_some_and(|r| r.route.strip_path) => {
                 self.norm().get(..n).map(super::normalize::escape_path)
             }
             _ => None,

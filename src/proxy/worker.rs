@@ -561,6 +561,7 @@ async fn serve_connection(
         };
         if let Some((stream, h2, sni)) = accepted {
             info.sni = sni.map(|s| s.to_ascii_lowercase().into_boxed_str());
+            info.tls_session = crate::tls::server::session_names(stream.get_ref().1);
             serve_http(stream, h2, info, ctx, builder, activity).await;
         }
     } else {

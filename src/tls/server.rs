@@ -174,6 +174,30 @@ fn prefers_chacha(offered: &[CipherSuite]) -> bool {
         .unwrap_or(false)
 }
 
+/// A TLS session's protocol and cipher suite as nginx's `$ssl_protocol`
+/// and `$ssl_cipher` name them (OpenSSL's names), for the PDK.
+pub fn session_names(conn: &rustls::ServerConnection) -> Option<(&'static str, &'static str)> {
+    use CipherSuite::*;
+    let version = match conn.protocol_version()? {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+        _ => return None,
+    };
+    let cipher = match conn.negotiated_cipher_suite()?.suite() {
+        TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => "UNKNOWN",
+    };
+    Some((version, cipher))
+}
+
 /// The listener's configuration for `material`.
 pub fn server_config(material: Arc<TlsMaterial>) -> Result<Arc<ServerTls>, rustls::Error> {
     let provider: Arc<CryptoProvider> = super::provider();
