@@ -26,10 +26,11 @@
 //! | 12-node/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //! | 09-service/00-phase_checks.t | 2 | 1 | 1 | 1 (stream/TLS: TEST 2, the stream subsystem) |
 //! | 10-nginx/00-phase_checks.t | 1 | 1 | 1 | 0 |
+//! | 14-client-tls/00-phase_checks.t | 1 | 1 | 1 | 0 |
 //!
-//! Not ported yet: 14-client-tls (1 block, n/a
-//! stream/TLS: `kong.client.tls` in the certificate and client_hello
-//! phases).
+//! 14-client-tls's `certificate` column is checked by `tests/tls.rs`
+//! (`request_client_certificate` and `disable_session_reuse` there, the
+//! others refused); Kong's `client_hello` phase has no functions here.
 //!
 //! Kong's checker calls each function twice, with OpenResty's answer and
 //! with the PDK's phase check; a function here has only the second, so an
@@ -232,6 +233,19 @@ const NODE: &str = r#"local data = {
     { "get_hostname", {}, true, true, true, true, true, "" },
 }
 local module = kong.node"#;
+
+/// 14-client-tls's table, as [`RESPONSE`] (its certificate column is
+/// checked by `tests/tls.rs`, where certificate functions run).
+const CLIENT_TLS: &str = r#"local CERT = "certificate"
+local RABRL = "rewrite, access, balancer, response, log"
+local RABR = "rewrite, access, balancer, response"
+local data = {
+    { "request_client_certificate", {}, false, false, false, false, false, CERT },
+    { "disable_session_reuse", {}, false, false, false, false, false, CERT },
+    { "get_full_client_certificate_chain", {}, true, true, false, false, true, RABRL },
+    { "set_client_verify", { "SUCCESS" }, nil, nil, false, false, false, RABR },
+}
+local module = kong.client.tls"#;
 
 /// Calls every entry of `data` that has an answer for this phase; `bad`
 /// lists the calls that answered otherwise than Kong (log starts afresh:
@@ -617,6 +631,22 @@ async fn kong_pdk_node_phase_checks() {
         "t/01-pdk/12-node/00-phase_checks.t",
         gw,
         vec![logged("n1", &["done"], blocks)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_pdk_client_tls_phase_checks() {
+    let gw = Gateway::start_logged(1);
+    let blocks = checked(
+        "TEST 1: verify phase checking in kong.client.tls",
+        "ct1",
+        CLIENT_TLS,
+    );
+    common::kong::run(
+        "t/01-pdk/14-client-tls/00-phase_checks.t",
+        gw,
+        vec![logged("ct1", &["done"], blocks)],
     )
     .await;
 }

@@ -632,3 +632,121 @@ async fn tls_session_variables_and_the_serialized_tls() {
     );
     assert_eq!(recorded(false).await, seen, "serialize's request.tls");
 }
+
+/// A client configuration presenting `cert` (none: no client
+/// certificate), accepting any server certificate.
+fn client_presenting(cert: Option<&common::tls::Issued>) -> std::sync::Arc<rustls::ClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(common::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(common::tls::AnyCert::new());
+    let mut c = match cert {
+        Some(i) => builder
+            .with_client_auth_cert(vec![i.cert.clone()], i.key.clone_key())
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    std::sync::Arc::new(c)
+}
+
+/// `kong.client.tls` (Kong's `kong/pdk/client/tls.lua`, issue 9): a
+/// certificate-phase function asks for a client certificate
+/// (`request_client_certificate`, with the CA certificates' PEM where
+/// Kong takes OpenResty's parsed chain) and turns session reuse off;
+/// requests then read nginx's `$ssl_client_verify` (`SUCCESS`,
+/// `FAILED:unable to get local issuer certificate` for a chain no given
+/// CA issued or when none was given, `NONE` when no certificate came or
+/// none was asked for) and the chain as PEM
+/// (`get_full_client_certificate_chain`); `set_client_verify` overrides
+/// what `kong.log.serialize` reports, with Kong's checks. The handshake
+/// goes on whatever the client sends, as nginx's `optional_no_ca`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_phase_asks_for_client_certificates() {
+    let up = echo_upstream("echo").await;
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"paths": ["/"]})).await;
+    let client_ca = ca("client CA", false);
+    let alice = client_ca.leaf(&["alice.test"]);
+    let mallory = ca("someone else", false).leaf(&["mallory.test"]);
+    let certificate = format!(
+        r#"local sni = ngx.ssl.server_name()
+        if sni == "mtls.test" then
+          assert(kong.client.tls.request_client_certificate([[{}]]))
+          assert(kong.client.tls.disable_session_reuse())
+          for name, only in pairs({{
+            get_full_client_certificate_chain = "rewrite, access, balancer, response, log",
+            set_client_verify = "rewrite, access, balancer, response",
+          }}) do
+            local ok, err = pcall(kong.client.tls[name], "SUCCESS")
+            local refused = "function cannot be called in certificate phase (only in: " .. only .. ")"
+            if ok or err ~= refused then error(name .. ": " .. tostring(err)) end
+          end
+        elseif sni == "noca.test" then
+          assert(kong.client.tls.request_client_certificate())
+        elseif sni == "bad.test" then
+          local ok, err = kong.client.tls.request_client_certificate("no pem here")
+          if ok or not err then error("a bad PEM was taken") end
+        end"#,
+        client_ca.issued.cert_pem
+    );
+    gw.admin(
+        Method::POST,
+        "/plugins",
+        json!({"name": "pre-function", "config": {"certificate": [certificate]}}),
+    )
+    .await;
+    let access = r#"
+        local ok, err = pcall(kong.client.tls.set_client_verify, "MAYBE")
+        if ok or not err:find('unknown client verify value: MAYBE accepted values are: "SUCCESS", "NONE" or "FAILED:<reason>"', 1, true) then
+          error("set_client_verify took MAYBE: " .. tostring(err))
+        end
+        local _, phase_err = pcall(kong.client.tls.request_client_certificate)
+        local chain = kong.client.tls.get_full_client_certificate_chain()
+        return kong.response.exit(200, ngx.var.ssl_client_verify .. "\n" .. tostring(chain) .. "\n" .. phase_err)"#;
+    gw.admin(
+        Method::POST,
+        "/services/s/plugins",
+        json!({"name": "post-function", "config": {"access": [access]}}),
+    )
+    .await;
+    let ask = |sni: &'static str, cert: Option<&common::tls::Issued>| {
+        let config = client_presenting(cert);
+        async move {
+            let r = https_request(tls, sni, config, get(sni, "/"))
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{sni}: {}", r.body);
+            let mut lines = r.body.splitn(2, '\n');
+            let verify = lines.next().unwrap().to_string();
+            let rest = lines.next().unwrap_or_default().replace('\r', "");
+            (verify, rest)
+        }
+    };
+    let phase_error = "function cannot be called in access phase (only in: certificate)";
+    let alice_pem = alice.cert_pem.replace('\r', "");
+
+    // Not asked for: nothing requested, whatever the client holds.
+    let (verify, rest) = ask("plain.test", Some(&alice)).await;
+    assert_eq!(verify, "NONE");
+    assert_eq!(rest, format!("nil\n{phase_error}"));
+    // Asked for, with the CA: hers chains to it, his does not.
+    let (verify, rest) = ask("mtls.test", Some(&alice)).await;
+    assert_eq!(verify, "SUCCESS");
+    assert_eq!(rest, format!("{alice_pem}\n{phase_error}"));
+    let (verify, rest) = ask("mtls.test", Some(&mallory)).await;
+    assert_eq!(verify, "FAILED:unable to get local issuer certificate");
+    assert!(rest.starts_with("-----BEGIN CERTIFICATE-----"), "{rest}");
+    let (verify, rest) = ask("mtls.test", None).await;
+    assert_eq!(verify, "NONE");
+    assert_eq!(rest, format!("nil\n{phase_error}"));
+    // Asked for without CA certificates: no chain can succeed.
+    let (verify, _) = ask("noca.test", Some(&alice)).await;
+    assert_eq!(verify, "FAILED:unable to get local issuer certificate");
+    // A bad PEM is refused with an error, and the handshake goes on.
+    let (verify, _) = ask("bad.test", Some(&alice)).await;
+    assert_eq!(verify, "NONE");
+}

@@ -10,6 +10,7 @@
 use std::sync::{Arc, OnceLock};
 
 use lua_stdlib::{Context, Error, Stack, Table, Value};
+use rustls::pki_types::CertificateDer;
 use uuid::Uuid;
 
 use super::router::from_json;
@@ -110,7 +111,110 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         }
         Ok(())
     });
+    install_tls(ctx, t, cell);
     super::set(ctx, kong, "client", t);
+}
+
+/// Kong's `REWRITE_AND_LATER` (the client's chain) and
+/// `REWRITE_BEFORE_LOG` (`set_client_verify`) of `kong.client.tls`.
+const CHAIN_PHASES: Phases = Phases::REWRITE
+    .or(Phases::ACCESS)
+    .or(Phases::RESPONSE)
+    .or(Phases::BALANCER)
+    .or(Phases::LOG);
+const VERIFY_PHASES: Phases = Phases::REWRITE
+    .or(Phases::ACCESS)
+    .or(Phases::RESPONSE)
+    .or(Phases::BALANCER);
+
+/// `kong.client.tls` (Kong's `kong/pdk/client/tls.lua`): in the
+/// certificate phase, ask the client for a certificate (checked against
+/// the given CA certificates once the handshake is done, nginx's
+/// `$ssl_client_verify`) and turn session reuse off; from rewrite on,
+/// read the chain it sent and override the verdict logged
+/// (`ngx.ctx.CLIENT_VERIFY_OVERRIDE`, for `kong.log.serialize`).
+fn install_tls<'gc>(ctx: Context<'gc>, client: Table<'gc>, cell: &RequestCell) {
+    let t = ctx.new_table();
+    add(
+        ctx,
+        t,
+        "request_client_certificate",
+        cell,
+        |ctx, _, stack, req| {
+            only_in(ctx, req, Phases::CERTIFICATE)?;
+            // Kong takes OpenResty's parsed cdata (`ngx.ssl.parse_pem_cert`),
+            // which functions cannot make: here the CA certificates' PEM.
+            let cas: Result<Arc<[CertificateDer<'static>]>, String> = match stack.get(0) {
+                Value::Nil => Ok(Arc::from(Vec::new())),
+                Value::String(pem) => crate::tls::client_auth::parse_cas(pem.as_bytes()),
+                other => {
+                    return Err(lua_error(
+                        ctx,
+                        &format!(
+                            "bad ca_certs arg: PEM string expected, got {}",
+                            other.type_name()
+                        ),
+                    ))
+                }
+            };
+            match cas {
+                Ok(cas) => {
+                    req.handshake.client_cert = Some(cas);
+                    stack.replace(ctx, true);
+                }
+                Err(e) => stack.replace(ctx, (Value::Nil, ctx.intern(e.as_bytes()))),
+            }
+            Ok(())
+        },
+    );
+    add(
+        ctx,
+        t,
+        "disable_session_reuse",
+        cell,
+        |ctx, _, stack, req| {
+            only_in(ctx, req, Phases::CERTIFICATE)?;
+            req.handshake.no_session_reuse = true;
+            stack.replace(ctx, true);
+            Ok(())
+        },
+    );
+    add(
+        ctx,
+        t,
+        "get_full_client_certificate_chain",
+        cell,
+        |ctx, _, stack, req| {
+            only_in(ctx, req, CHAIN_PHASES)?;
+            let pem = req.client_cert.as_ref().map(|c| c.pem());
+            stack.replace(
+                ctx,
+                pem.map_or(Value::Nil, |p| Value::String(ctx.intern(p.as_bytes()))),
+            );
+            Ok(())
+        },
+    );
+    add(ctx, t, "set_client_verify", cell, |ctx, _, stack, req| {
+        only_in(ctx, req, VERIFY_PHASES)?;
+        let Value::String(v) = stack.get(0) else {
+            return Err(lua_error(ctx, "assertion failed!"));
+        };
+        let b = v.as_bytes();
+        if b != b"SUCCESS" && b != b"NONE" && !b.starts_with(b"FAILED:") {
+            return Err(lua_error(
+                ctx,
+                &format!(
+                    "unknown client verify value: {} accepted values are: \"SUCCESS\", \"NONE\" or \"FAILED:<reason>\"",
+                    String::from_utf8_lossy(b)
+                ),
+            ));
+        }
+        let ngx_ctx = req.lua_tables.ngx_ctx(ctx);
+        let _ = ngx_ctx.set(ctx, "CLIENT_VERIFY_OVERRIDE", v);
+        stack.clear();
+        Ok(())
+    });
+    super::set(ctx, client, "tls", t);
 }
 
 /// `get_protocol(allow_terminated)`: the route's protocol when it has one;

@@ -112,6 +112,10 @@ pub struct RequestContext {
     pub scheme: &'static str,
     /// The TLS session's protocol and cipher, OpenSSL's names.
     pub tls_session: Option<(&'static str, &'static str)>,
+    /// The client's certificate (`kong.client.tls`).
+    pub client_cert: Option<Arc<crate::tls::client_auth::ClientCert>>,
+    /// What the certificate phase asks of the handshake.
+    pub handshake: crate::tls::client_auth::HandshakeAsks,
     /// The normalised request path the router matched, when it is not
     /// the request's own (see [`RequestContext::path`]).
     path: Option<String>,
@@ -220,6 +224,8 @@ impl RequestContext {
             proxy_protocol: None,
             scheme: "http",
             tls_session: None,
+            client_cert: None,
+            handshake: Default::default(),
             path,
             body: None,
             route: None,
@@ -302,6 +308,11 @@ const CERTIFICATE_PHASE_PDK: &[&str] = &[
     "exit",
     "get_phase",
     "server_name",
+    // `kong.client.tls` (checks its own phases, with Kong's errors).
+    "request_client_certificate",
+    "disable_session_reuse",
+    "get_full_client_certificate_chain",
+    "set_client_verify",
 ];
 
 /// The current request, shared by all PDK callbacks of one VM (boxed: the

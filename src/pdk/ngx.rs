@@ -486,8 +486,15 @@ fn install_var<'gc>(ctx: Context<'gc>, ngx: Table<'gc>, cell: &RequestCell) {
                     // nil on a plain connection, as nginx's.
                     "ssl_protocol" => req.tls_session?.0.to_string(),
                     "ssl_cipher" => req.tls_session?.1.to_string(),
-                    // No client certificate is ever asked for.
-                    "ssl_client_verify" => req.tls_session.map(|_| "NONE".to_string())?,
+                    // `NONE` unless the certificate phase asked for a
+                    // client certificate and one came.
+                    "ssl_client_verify" => {
+                        req.tls_session?;
+                        req.client_cert
+                            .as_ref()
+                            .map_or("NONE", |c| c.verify)
+                            .to_string()
+                    }
                     "remote_port" => req.client.port.map_or(String::new(), |p| p.to_string()),
                     "realip_remote_addr" => {
                         crate::trust::canonical(req.client_addr.ip()).to_string()

@@ -132,8 +132,7 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
     set(ctx, r, "size", head_size(line, &parts.headers) + body);
     if let Some((version, cipher)) = req.tls_session {
         // Kong's `build_tls_info`: `client_verify` is a function's
-        // `ngx.ctx.CLIENT_VERIFY_OVERRIDE`, else nginx's
-        // `$ssl_client_verify` (`NONE`: no client certificate is asked for).
+        // `ngx.ctx.CLIENT_VERIFY_OVERRIDE`, else nginx's `$ssl_client_verify`.
         let tls = ctx.new_table();
         set(ctx, tls, "version", version);
         set(ctx, tls, "cipher", cipher);
@@ -142,7 +141,10 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
             .ngx_ctx(ctx)
             .get(ctx, "CLIENT_VERIFY_OVERRIDE")
         {
-            Value::Nil => Value::String(ctx.intern(b"NONE")),
+            Value::Nil => {
+                let verdict = req.client_cert.as_ref().map_or("NONE", |c| c.verify);
+                Value::String(ctx.intern(verdict.as_bytes()))
+            }
             v => v,
         };
         set(ctx, tls, "client_verify", verify);

@@ -27,6 +27,7 @@ use super::pipeline::{Hooks, Session, Source};
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
 use crate::plugins::serverless::{any_for, run_phase, LuaWorker};
 use crate::plugins::{CompiledPlugin, PluginList};
+use crate::tls::client_auth::HandshakeAsks;
 
 /// Request bodies up to this size are read for functions
 /// (`kong.request.get_raw_body`); a larger one is a 413.
@@ -147,6 +148,7 @@ impl Hooks for Functions {
         req.host_port = s.conn.host_port;
         req.scheme = s.conn.scheme();
         req.tls_session = s.conn.tls_session;
+        req.client_cert = s.conn.client_cert.clone();
         req.route = s.matched.route.map(|r| r.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
@@ -383,18 +385,19 @@ fn bodiless(method: &Method, status: StatusCode) -> bool {
 }
 
 /// Runs the global plugins' `certificate` functions for a TLS handshake,
-/// as Kong does between the ClientHello and the certificate: false when
-/// one of them ended it (`ngx.exit(ngx.ERROR)` or any exit but
-/// `ngx.exit(ngx.OK)`, or an error), and the handshake is then aborted.
+/// as Kong does between the ClientHello and the certificate: what they
+/// ask of the handshake (`kong.client.tls`), or `None` when one of them
+/// ended it (`ngx.exit(ngx.ERROR)` or any exit but `ngx.exit(ngx.OK)`, or
+/// an error), and the handshake is then aborted.
 pub fn certificate_phase(
     ctx: &WorkerContext,
     plugins: &[std::sync::Arc<CompiledPlugin>],
     peer: std::net::SocketAddr,
     port: u16,
     server_name: Option<&str>,
-) -> bool {
+) -> Option<HandshakeAsks> {
     if !any_for(plugins, Phase::Certificate) {
-        return true;
+        return Some(HandshakeAsks::default());
     }
     let req = Box::new(RequestContext::for_handshake(peer, port, server_name));
     // The handshake waits for it: the phase runs to its end (under the
@@ -406,9 +409,9 @@ pub fn certificate_phase(
         .run_phase(Phase::Certificate, plugins, req);
     if let Some(exit) = &req.exit {
         tracing::info!(worker = ctx.id, client = %peer, status = exit.status, "TLS handshake ended by the certificate phase");
-        return false;
+        return None;
     }
-    true
+    Some(req.handshake.clone())
 }
 
 /// A whole body replaces the client's framing with a `Content-Length`.

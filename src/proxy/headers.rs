@@ -61,6 +61,9 @@ pub struct ConnInfo {
     /// The TLS session's protocol and cipher (`$ssl_protocol`,
     /// `$ssl_cipher`).
     pub tls_session: Option<(&'static str, &'static str)>,
+    /// The client's certificate, when the certificate phase asked for one
+    /// (`kong.client.tls`).
+    pub client_cert: Option<std::sync::Arc<crate::tls::client_auth::ClientCert>>,
     /// The source the connection's PROXY protocol header named (nginx's
     /// `$proxy_protocol_addr`/`$proxy_protocol_port`).
     pub proxy_protocol: Option<SocketAddr>,
@@ -87,6 +90,7 @@ impl ConnInfo {
             tls,
             sni: None,
             tls_session: None,
+            client_cert: None,
             proxy_protocol: None,
         }
     }

@@ -33,6 +33,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Context;
 use std::task::Poll;
 use std::thread::JoinHandle;
@@ -61,6 +62,7 @@ use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRu
 use super::ClientTimeouts;
 use crate::config::Listen;
 use crate::snapshot::SharedConfig;
+use crate::tls::client_auth::ClientCert;
 
 /// A client connection with no traffic for this long is closed (up to half
 /// as long again, in fact): nginx's `keepalive_timeout`.
@@ -559,9 +561,12 @@ async fn serve_connection(
             accepted = tls_handshake(stream, &ctx, peer, info.port) => accepted,
             _ = stop() => return,
         };
-        if let Some((stream, h2, sni)) = accepted {
-            info.sni = sni.map(|s| s.to_ascii_lowercase().into_boxed_str());
-            info.tls_session = crate::tls::server::session_names(stream.get_ref().1);
+        if let Some((stream, h2, session)) = accepted {
+            info.sni = session
+                .server_name
+                .map(|s| s.to_ascii_lowercase().into_boxed_str());
+            info.tls_session = session.names;
+            info.client_cert = session.client_cert;
             serve_http(stream, h2, info, ctx, builder, activity).await;
         }
     } else {
@@ -573,20 +578,26 @@ async fn serve_connection(
     }
 }
 
+/// What a TLS handshake settled, for the connection's requests.
+struct Session {
+    server_name: Option<String>,
+    /// Protocol and cipher (`$ssl_protocol`, `$ssl_cipher`).
+    names: Option<(&'static str, &'static str)>,
+    /// The client's certificate, when the certificate phase asked for one
+    /// and the client sent it.
+    client_cert: Option<Arc<ClientCert>>,
+}
+
 /// Reads the ClientHello, runs the global plugins' `certificate`
-/// functions (which may end the handshake), then completes the handshake
-/// with the current configuration. Returns the stream and whether ALPN
-/// chose `h2`.
+/// functions (which may end the handshake, or ask for a client
+/// certificate), then completes the handshake with the current
+/// configuration. Returns the stream and whether ALPN chose `h2`.
 async fn tls_handshake(
     stream: TcpStream,
     ctx: &WorkerContext,
     peer: SocketAddr,
     port: u16,
-) -> Option<(
-    tokio_rustls::server::TlsStream<TcpStream>,
-    bool,
-    Option<String>,
-)> {
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, bool, Session)> {
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let start = match acceptor.await {
@@ -599,15 +610,24 @@ async fn tls_handshake(
     let snapshot = ctx.snapshot();
     let hello = start.client_hello();
     let server_name = hello.server_name().map(str::to_string);
-    let config = snapshot.server_tls.as_ref()?.for_hello(&hello);
     let global = snapshot.plugins_plan.for_route(None);
-    if !super::functions::certificate_phase(ctx, global, peer, port, server_name.as_deref()) {
-        return None;
-    }
+    let asks =
+        super::functions::certificate_phase(ctx, global, peer, port, server_name.as_deref())?;
+    let config = snapshot.server_tls.as_ref()?.for_hello(&hello, &asks);
     match start.into_stream(config).await {
         Ok(stream) => {
-            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            Some((stream, h2, server_name))
+            let conn = stream.get_ref().1;
+            let h2 = conn.alpn_protocol() == Some(b"h2");
+            let session = Session {
+                server_name,
+                names: crate::tls::server::session_names(conn),
+                client_cert: asks
+                    .client_cert
+                    .as_ref()
+                    .and_then(|cas| ClientCert::check(conn.peer_certificates(), cas))
+                    .map(Arc::new),
+            };
+            Some((stream, h2, session))
         }
         Err(e) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed");

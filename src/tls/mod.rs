@@ -26,7 +26,10 @@
 //! - `upstream`: the client configuration of `https` services:
 //!   verification, trust anchors, client certificates, session resumption.
 //! - `selfsigned`: the certificate served when none is configured.
+//! - `client_auth`: client certificates a certificate-phase function asks
+//!   for (`kong.client.tls`), and nginx's verdict on them.
 
+pub mod client_auth;
 pub mod material;
 pub mod pem;
 pub mod selfsigned;

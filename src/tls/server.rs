@@ -15,6 +15,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::{CipherSuite, ServerConfig};
 
+use super::client_auth::{AnyClientCert, HandshakeAsks};
 use super::material::{ServedCert, TlsMaterial};
 use super::x509::KeyType;
 
@@ -126,14 +127,18 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// The listener's two configurations, the same but for whose cipher suite
-/// order wins.
+/// The listener's configurations, the same but for whose cipher suite
+/// order wins, each without and with a request for a client certificate.
 pub struct ServerTls {
     /// Ours: AES-128-GCM first (the provider's order), then AES-256-GCM,
     /// then ChaCha20-Poly1305.
     ours: Arc<ServerConfig>,
     /// The client's.
     clients: Arc<ServerConfig>,
+    /// The same two, asking for a client certificate
+    /// (`kong.client.tls.request_client_certificate`).
+    ours_asking: Arc<ServerConfig>,
+    clients_asking: Arc<ServerConfig>,
 }
 
 impl ServerTls {
@@ -145,12 +150,47 @@ impl ServerTls {
     /// AES-128-GCM is as safe for a session and its key schedule hashes
     /// with SHA-256, which CPUs have instructions for (SHA-384 they do
     /// not): a resumed handshake took 8 % less CPU.
-    pub fn for_hello(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
-        if prefers_chacha(hello.cipher_suites()) {
-            self.clients.clone()
-        } else {
-            self.ours.clone()
+    ///
+    /// `asks`: what the certificate phase asked for: a client
+    /// certificate, and no session reuse (then the handshake neither
+    /// resumes a session nor makes one that could be resumed).
+    pub fn for_hello(&self, hello: &ClientHello<'_>, asks: &HandshakeAsks) -> Arc<ServerConfig> {
+        let config = match (
+            prefers_chacha(hello.cipher_suites()),
+            asks.client_cert.is_some(),
+        ) {
+            (true, false) => &self.clients,
+            (false, false) => &self.ours,
+            (true, true) => &self.clients_asking,
+            (false, true) => &self.ours_asking,
+        };
+        if !asks.no_session_reuse {
+            return config.clone();
         }
+        let mut once = (**config).clone();
+        once.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        once.ticketer = Arc::new(NoTickets);
+        once.send_tls13_tickets = 0;
+        Arc::new(once)
+    }
+}
+
+/// Issues no session ticket and accepts none.
+#[derive(Debug)]
+struct NoTickets;
+
+impl rustls::server::ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
     }
 }
 
@@ -200,21 +240,34 @@ pub fn session_names(conn: &rustls::ServerConnection) -> Option<(&'static str, &
 
 /// The listener's configuration for `material`.
 pub fn server_config(material: Arc<TlsMaterial>) -> Result<Arc<ServerTls>, rustls::Error> {
-    let provider: Arc<CryptoProvider> = super::provider();
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { material }));
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    config.session_storage = session_cache();
-    if let Some(t) = ticketer() {
-        config.ticketer = t;
-    }
-    let mut ours = config.clone();
-    ours.ignore_client_order = true;
+    let resolver = Arc::new(SniResolver { material });
+    // Ours and the client's cipher order.
+    let pair = |asking: bool| -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), rustls::Error> {
+        let provider: Arc<CryptoProvider> = super::provider();
+        let builder =
+            ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
+        let builder = if asking {
+            builder.with_client_cert_verifier(Arc::new(AnyClientCert))
+        } else {
+            builder.with_no_client_auth()
+        };
+        let mut config = builder.with_cert_resolver(resolver.clone());
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config.session_storage = session_cache();
+        if let Some(t) = ticketer() {
+            config.ticketer = t;
+        }
+        let mut ours = config.clone();
+        ours.ignore_client_order = true;
+        Ok((Arc::new(ours), Arc::new(config)))
+    };
+    let (ours, clients) = pair(false)?;
+    let (ours_asking, clients_asking) = pair(true)?;
     Ok(Arc::new(ServerTls {
-        ours: Arc::new(ours),
-        clients: Arc::new(config),
+        ours,
+        clients,
+        ours_asking,
+        clients_asking,
     }))
 }
 
