@@ -502,3 +502,37 @@ fn the_readme_walkthrough_numbers_its_steps_in_order() {
     assert_eq!(steps, (1..=steps.len() as u32).collect::<Vec<_>>());
     assert!(steps.len() >= 7, "{steps:?}");
 }
+
+/// Kong runs the rewrite phase for the global plugins, whatever a route
+/// configures: a route's own pre-function replaces the global one in
+/// access, not in rewrite (it used to drop the global rewrite too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_rewrite_runs_on_a_route_with_its_own_plugin_of_that_name() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start();
+    gw.service("s", &format!("http://{up}"), json!({})).await;
+    gw.route("s", json!({"name": "own", "paths": ["/own"]}))
+        .await;
+    gw.route("s", json!({"name": "plain", "paths": ["/plain"]}))
+        .await;
+    let (status, body) = post_json(
+        &gw.admin_url("/plugins"),
+        json!({"name": "pre-function", "config": {
+            "rewrite": ["ngx.req.set_header('x-rewrite', 'global')"],
+            "access": ["ngx.req.set_header('x-access', 'global')"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post_json(
+        &gw.admin_url("/routes/own/plugins"),
+        json!({"name": "pre-function", "config": {
+            "access": ["ngx.req.set_header('x-access', 'route')"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    for (path, access) in [("/own", "route"), ("/plain", "global")] {
+        let echo: Value = gw.get(path).await.json().await.unwrap();
+        assert_eq!(echo["headers"]["x-rewrite"], "global", "{path}");
+        assert_eq!(echo["headers"]["x-access"], access, "{path}");
+    }
+}

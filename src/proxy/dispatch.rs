@@ -203,7 +203,8 @@ pub async fn handle(
     let captures = found.captures;
     let (norm, body) = (owned(norm), streamed(body));
     let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
-    match functions::Functions::for_route(plugins) {
+    let global = snapshot.plugins_plan.for_route(None);
+    match functions::Functions::for_route(plugins, global) {
         Some(hooks) => {
             session.captures = captures;
             // Not boxed: the function path's future is a few hundred bytes

@@ -59,9 +59,12 @@ pub struct Needs {
 }
 
 impl Needs {
-    fn of(plugins: &[std::sync::Arc<CompiledPlugin>]) -> Self {
+    fn of(
+        plugins: &[std::sync::Arc<CompiledPlugin>],
+        global: &[std::sync::Arc<CompiledPlugin>],
+    ) -> Self {
         Needs {
-            rewrite: any_for(plugins, Phase::Rewrite),
+            rewrite: any_for(global, Phase::Rewrite),
             access: any_for(plugins, Phase::Access),
             header_filter: any_for(plugins, Phase::HeaderFilter),
             body_filter: any_for(plugins, Phase::BodyFilter),
@@ -82,6 +85,9 @@ impl Needs {
 /// The request's functions, as hooks on the request path.
 pub struct Functions {
     plugins: PluginList,
+    /// The global plugins: the only ones with a rewrite phase, as in Kong
+    /// (a route's own plugin of the same name does not replace them there).
+    global: PluginList,
     needs: Needs,
     /// The request as the PDK sees it, from the first hook on.
     req: Option<Box<RequestContext>>,
@@ -92,8 +98,8 @@ pub struct Functions {
 impl Functions {
     /// The hooks for a route's plugins; `None` when no function of theirs
     /// runs on requests (the route takes `NoHooks`).
-    pub fn for_route(plugins: &PluginList) -> Option<Self> {
-        Self::with_needs(plugins, Needs::of(plugins))
+    pub fn for_route(plugins: &PluginList, global: &PluginList) -> Option<Self> {
+        Self::with_needs(plugins, global, Needs::of(plugins, global))
     }
 
     /// The hooks of the global plugins for a request no route matched:
@@ -103,14 +109,15 @@ impl Functions {
     pub fn for_unrouted(global: &PluginList) -> Option<Self> {
         let needs = Needs {
             access: false,
-            ..Needs::of(global)
+            ..Needs::of(global, global)
         };
-        Self::with_needs(global, needs)
+        Self::with_needs(global, global, needs)
     }
 
-    fn with_needs(plugins: &PluginList, needs: Needs) -> Option<Self> {
+    fn with_needs(plugins: &PluginList, global: &PluginList, needs: Needs) -> Option<Self> {
         needs.any().then(|| Functions {
             plugins: plugins.clone(),
+            global: global.clone(),
             needs,
             req: None,
             forwarded: false,
@@ -198,13 +205,7 @@ impl Hooks for Functions {
 
         if self.needs.rewrite {
             // As in Kong, only global plugins have a rewrite phase.
-            let global: Vec<_> = self
-                .plugins
-                .iter()
-                .filter(|p| p.plugin.route.is_none() && p.plugin.service.is_none())
-                .cloned()
-                .collect();
-            req = run_phase(&worker.lua, Phase::Rewrite, &global, req).await;
+            req = run_phase(&worker.lua, Phase::Rewrite, &self.global, req).await;
         }
         if self.needs.access && req.exit.is_none() {
             req = run_phase(&worker.lua, Phase::Access, &self.plugins, req).await;
