@@ -193,6 +193,20 @@ pub struct ServeConfig {
     )]
     pub untrusted_lua_sandbox_environment: Vec<String>,
 
+    /// Kong's `plugins`: the plugins this node loads, comma-separated.
+    /// `bundled` loads pre-function and post-function; `off` (alone)
+    /// loads none; names add plugins (`bundled,rewriter`). `rewriter` is
+    /// Kong's test fixture plugin, for running Kong's specs: a global one
+    /// sets the request header `rewriter` to its `config.value` in the
+    /// rewrite phase; `api-override`, another, adds `Kong-Api-Override: ok`
+    /// to the Admin API's `/routes` and `/services` answers. Neither is
+    /// ever part of `bundled`. A plugin not loaded is
+    /// refused at the Admin API (Kong's `plugin 'x' not enabled; add it to
+    /// the 'plugins' configuration property`), and a stored one stops the
+    /// start.
+    #[arg(long, env = "LUNAGATE_PLUGINS", value_name = "LIST", default_value = "bundled", value_parser = crate::entities::plugins::parse_setting)]
+    pub plugins: crate::entities::plugins::PluginsSetting,
+
     /// Log filter: error, warn, info, debug, trace (or a tracing
     /// `EnvFilter` directive such as `lunagate=debug`).
     #[arg(long, env = "LUNAGATE_LOG_LEVEL", default_value = "info")]

@@ -120,7 +120,9 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         requires: config.untrusted_lua_sandbox_requires.clone(),
         environment: config.untrusted_lua_sandbox_environment.clone(),
     });
+    entities::plugins::configure(config.plugins.loaded.clone());
     let model = Model::load(&store).context("cannot load configuration")?;
+    entities::plugins::check_in_use(model.plugins()).map_err(anyhow::Error::msg)?;
     plugins::sandbox::warn_hidden(model.plugins());
     let shared = Arc::new(ArcSwap::from_pointee(model.snapshot()));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);

@@ -3,23 +3,14 @@
 //! over two content types count twice) and every content type of an
 //! `it_content_types`. Kong's database reads are Admin API reads; Kong
 //! truncates the consumers between cases, listings are narrowed by tag
-//! here instead.
+//! here instead. As Kong's, the gateway loads `plugins = bundled,rewriter`
+//! (`--plugins`): `rewriter` is Kong's test fixture plugin, and Kong's
+//! `bp.rewriter_plugins:insert()` is a `POST /plugins` of it here.
 //!
 //! Kong's file has 39 `it` (plus 3 inside its `it_content_types` helper;
-//! 6 of them run twice) and 18 `it_content_types` (54 cases): 99 cases.
-//! Ported: 72. Not applicable: 27, all for one reason: they need a plugin
-//! scoped to a consumer, which Kong gets from its `rewriter` test fixture
-//! plugin; the plugins we ship (pre-function, post-function) refuse a
-//! consumer, as Kong's do. These are: `/consumers/{c}/plugins` POST
-//! `creates a plugin config using a consumer id/username` (×2 each),
-//! `returns 409 on conflict` (×3), GET `retrieves the first page`;
-//! `/consumers/{c}/plugins/{plugin}` GET `retrieves by id`, `retrieves by
-//! consumer id when it has spaces`, `only retrieves if associated to the
-//! correct consumer`, `ignores an invalid body`; PATCH `updates if found`
-//! (×2), `doesn't override a plugin config if partial` (×2), `updates the
-//! enabled property` (×3), errors `handles invalid input` (×3); PUT
-//! `creates if not found` (×2), `updates if found` (×2); DELETE `deletes a
-//! plugin configuration`.
+//! 6 of them run twice) and 18 `it_content_types` (54 cases): 99 cases,
+//! all ported. Kong's `pairs(inputs)` runs its two content types in hash
+//! order; here urlencoded, then JSON.
 //!
 //! One case is narrowed: `updates by id` sleeps a second so that
 //! `updated_at` grows; here it checks `updated_at` does not go back,
@@ -596,9 +587,278 @@ async fn plugin_delete_404(gw: Arc<Gateway>) {
     );
 }
 
+/// The two content types Kong's `pairs(inputs)` loops run with.
+const INPUT_TYPES: [Ct; 2] = [Ct::Form, Ct::Json];
+
+/// Kong's `inputs` tables: `config.value` as a form field or in JSON
+/// (`send` encodes a nested record as Kong's `encode_args` does).
+fn input(name: Option<&str>, value: &str) -> Value {
+    let mut body = json!({"config": {"value": value}});
+    if let Some(name) = name {
+        body["name"] = json!(name);
+    }
+    body
+}
+
+/// `bp.rewriter_plugins:insert({ consumer = { id = consumer.id }})`.
+async fn rewriter_of(gw: &Gateway, c: &Value) -> Value {
+    Bp(gw)
+        .plugin(json!({"name": "rewriter", "consumer": {"id": c["id"]}}))
+        .await
+}
+
+fn plugin_path(c: &Value, p: &Value) -> String {
+    format!("/consumers/{}/plugins/{}", id(c), id(p))
+}
+
+/// `db.plugins:select(plugin, { nulls = true })`.
+async fn in_db(gw: &Gateway, p: &Value) -> Value {
+    status(
+        &get(gw, &format!("/plugins/{}", id(p))).await,
+        200,
+        "select",
+    )
+}
+
+async fn plugin_create_by_id(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let path = format!("/consumers/{}/plugins", id(&c));
+    let r = send(
+        &gw,
+        "POST",
+        &path,
+        Some(ct),
+        input(Some("rewriter"), "potato"),
+    )
+    .await;
+    let j = status(&r, 201, "create");
+    assert_eq!(j["name"], "rewriter");
+    assert_eq!(j["config"]["value"], "potato");
+}
+
+async fn plugin_create_by_username(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let path = format!("/consumers/{}/plugins", c["username"].as_str().unwrap());
+    let r = send(
+        &gw,
+        "POST",
+        &path,
+        Some(ct),
+        input(Some("rewriter"), "potato"),
+    )
+    .await;
+    let j = status(&r, 201, "create");
+    assert_eq!(j["name"], "rewriter");
+    assert_eq!(j["config"]["value"], "potato");
+}
+
+async fn plugin_409(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let path = format!("/consumers/{}/plugins", id(&c));
+    let body = json!({"name": "rewriter"});
+    let first = send(&gw, "POST", &path, Some(ct), body.clone()).await;
+    assert!(status(&first, 201, "first").is_object());
+    let again = send(&gw, "POST", &path, Some(ct), body).await;
+    assert_eq!(
+        status(&again, 409, "again"),
+        json!({
+            "code": 5,
+            "name": "unique constraint violation",
+            "message": format!(
+                "UNIQUE violation detected on '{{consumer={{id=\"{}\"}},name=\"rewriter\",route=null,service=null}}'",
+                id(&c)
+            ),
+            "fields": {"name": "rewriter", "consumer": {"id": c["id"]},
+                       "route": null, "service": null},
+        })
+    );
+}
+
+async fn plugins_first_page(gw: Arc<Gateway>) {
+    let c = consumer(&gw).await;
+    rewriter_of(&gw, &c).await;
+    let j = status(
+        &get(&gw, &format!("/consumers/{}/plugins", id(&c))).await,
+        200,
+        "list",
+    );
+    assert_eq!(j["data"].as_array().map(Vec::len), Some(1), "{j}");
+}
+
+async fn plugin_by_id(gw: Arc<Gateway>) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    assert_eq!(status(&get(&gw, &plugin_path(&c, &p)).await, 200, "get"), p);
+}
+
+async fn plugin_by_id_with_spaces(gw: Arc<Gateway>) {
+    // Kong's case is the same request as `retrieves by id`.
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    assert_eq!(status(&get(&gw, &plugin_path(&c, &p)).await, 200, "get"), p);
+}
+
+async fn plugin_other_consumer(gw: Arc<Gateway>) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let w = Bp(&gw)
+        .consumer(json!({"custom_id": "wc", "username": "wrong-consumer"}))
+        .await;
+    assert_eq!(get(&gw, &plugin_path(&w, &p)).await.status, 404);
+}
+
+async fn plugin_get_ignores_invalid_body(gw: Arc<Gateway>) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let r = send_raw(
+        &gw,
+        "GET",
+        &plugin_path(&c, &p),
+        "application/json",
+        "this fails if decoded as json",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+async fn plugin_patch(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let r = send(
+        &gw,
+        "PATCH",
+        &plugin_path(&c, &p),
+        Some(ct),
+        input(None, "updated"),
+    )
+    .await;
+    let j = status(&r, 200, "patch");
+    assert_eq!(j["config"]["value"], "updated");
+    assert_eq!(j["id"], p["id"]);
+    assert_eq!(in_db(&gw, &p).await, j);
+}
+
+async fn plugin_patch_partial(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    // `db.plugins:update(plugin, {…, config = {value = "potato", extra = "extra1"}})`.
+    let update = json!({"name": "rewriter", "route": p["route"], "service": p["service"],
+                        "consumer": p["consumer"],
+                        "config": {"value": "potato", "extra": "extra1"}});
+    let p = status(
+        &json(&gw, "PATCH", &format!("/plugins/{}", id(&p)), update).await,
+        200,
+        "update",
+    );
+    assert_eq!(p["config"]["value"], "potato");
+    assert_eq!(p["config"]["extra"], "extra1");
+    let r = send(
+        &gw,
+        "PATCH",
+        &plugin_path(&c, &p),
+        Some(ct),
+        input(None, "updated"),
+    )
+    .await;
+    let j = status(&r, 200, "patch");
+    assert_eq!(j["config"]["value"], "updated");
+    assert_eq!(j["config"]["extra"], "extra1");
+    let stored = in_db(&gw, &p).await;
+    assert_eq!(stored["config"]["value"], "updated");
+    assert_eq!(stored["config"]["extra"], "extra1");
+}
+
+async fn plugin_patch_enabled(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let body = json!({"name": "rewriter", "enabled": false});
+    let j = status(
+        &send(&gw, "PATCH", &plugin_path(&c, &p), Some(ct), body).await,
+        200,
+        "patch",
+    );
+    assert_eq!(j["enabled"], false);
+    assert_eq!(in_db(&gw, &p).await["enabled"], false);
+}
+
+async fn plugin_patch_invalid(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let body = json!({"name": "foo"});
+    let j = status(
+        &send(&gw, "PATCH", &plugin_path(&c, &p), Some(ct), body).await,
+        400,
+        "patch",
+    );
+    assert_eq!(j["name"], "schema violation");
+    assert_eq!(
+        j["fields"]["name"],
+        "plugin 'foo' not enabled; add it to the 'plugins' configuration property"
+    );
+}
+
+async fn plugin_put_creates(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let plugin_id = Uuid::new_v4().to_string();
+    let path = format!("/consumers/{}/plugins/{plugin_id}", id(&c));
+    let r = send(
+        &gw,
+        "PUT",
+        &path,
+        Some(ct),
+        input(Some("rewriter"), "updated"),
+    )
+    .await;
+    let j = status(&r, 200, "put");
+    assert_eq!(j["config"]["value"], "updated");
+    assert_eq!(j["id"], plugin_id);
+    assert_eq!(in_db(&gw, &j).await, j);
+}
+
+async fn plugin_put_updates(gw: Arc<Gateway>, ct: Ct) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let r = send(
+        &gw,
+        "PUT",
+        &plugin_path(&c, &p),
+        Some(ct),
+        input(Some("rewriter"), "updated"),
+    )
+    .await;
+    let j = status(&r, 200, "put");
+    assert_eq!(j["config"]["value"], "updated");
+    assert_eq!(j["id"], p["id"]);
+    assert_eq!(in_db(&gw, &p).await, j);
+}
+
+async fn plugin_delete(gw: Arc<Gateway>) {
+    let c = consumer(&gw).await;
+    let p = rewriter_of(&gw, &c).await;
+    let r = send(&gw, "DELETE", &plugin_path(&c, &p), None, Value::Null).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
+
+/// A case of Kong's `for content_type, input in pairs(inputs)` loops,
+/// once per content type.
+macro_rules! case_inputs {
+    ($cases:ident, $title:expr, $f:path) => {
+        for ct in INPUT_TYPES {
+            let kind = match ct {
+                Ct::Form => "application/x-www-form-urlencoded",
+                _ => "application/json",
+            };
+            $cases.push((
+                format!("{} {kind}", $title),
+                Box::new(move |gw| -> common::kong::CaseFuture { Box::pin($f(gw, ct)) }),
+            ));
+        }
+    };
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_consumers_routes_spec() {
-    let gw = Gateway::start();
+    let gw = Gateway::start_with(&["--plugins", "bundled,rewriter"], &[]);
     let mut c: Vec<Case> = Vec::new();
     case_ct!(c, "/consumers POST creates a Consumer", creates);
     case_ct!(
@@ -770,20 +1030,95 @@ async fn kong_consumers_routes_spec() {
         "/consumers/{consumer} DELETE deletes by username",
         deletes_by_username
     );
+    case_inputs!(
+        c,
+        "/consumers/{username_or_id}/plugins POST creates a plugin config using a consumer id with",
+        plugin_create_by_id
+    );
+    case_inputs!(
+        c,
+        "/consumers/{username_or_id}/plugins POST creates a plugin config using a consumer username with",
+        plugin_create_by_username
+    );
     case_ct!(
         c,
         "/consumers/{username_or_id}/plugins POST errors handles invalid input",
         plugins_post_invalid
+    );
+    case_ct!(
+        c,
+        "/consumers/{username_or_id}/plugins POST errors returns 409 on conflict",
+        plugin_409
+    );
+    case!(
+        c,
+        "/consumers/{username_or_id}/plugins GET retrieves the first page",
+        plugins_first_page
     );
     case!(
         c,
         "/consumers/{username_or_id}/plugins GET ignores an invalid body",
         plugins_get_ignores_invalid_body
     );
+    case!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} GET retrieves by id",
+        plugin_by_id
+    );
+    case!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} GET retrieves by consumer id when it has spaces",
+        plugin_by_id_with_spaces
+    );
+    case!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} GET only retrieves if associated to the correct consumer",
+        plugin_other_consumer
+    );
+    case!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} GET ignores an invalid body",
+        plugin_get_ignores_invalid_body
+    );
+    case_inputs!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} PATCH updates if found with",
+        plugin_patch
+    );
+    case_inputs!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} PATCH doesn't override a plugin config if partial with",
+        plugin_patch_partial
+    );
+    case_ct!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} PATCH updates the enabled property",
+        plugin_patch_enabled
+    );
     case_ct!(
         c,
         "/consumers/{username_or_id}/plugins/{plugin} PATCH errors returns 404 if not found",
         plugin_patch_404
+    );
+    case_ct!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} PATCH errors handles invalid input",
+        plugin_patch_invalid
+    );
+    case_inputs!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} PUT creates if not found with",
+        plugin_put_creates
+    );
+    case_inputs!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} PUT updates if found with",
+        plugin_put_updates
+    );
+    case!(
+        c,
+        "/consumers/{username_or_id}/plugins/{plugin} DELETE deletes a plugin configuration",
+        plugin_delete
     );
     case!(
         c,

@@ -8,13 +8,12 @@
 //! with multipart too.
 //!
 //! Kong's file has 41 `it` (plus the 3 inside its `it_content_types`
-//! helper) and 39 `it_content_types` (117 cases): 158 cases. Ported: 40
-//! `it` and 38 `it_content_types`, 154 cases. Not applicable (4 cases):
-//! the "Admin API Override" describe block (`creates a route` ×3 and
-//! `retrieves the first page`) checks the `Kong-Api-Override` header that
-//! Kong's `api-override` fixture plugin adds — a custom Lua plugin
-//! extending the Admin API, which we do not have (reason: enterprise,
-//! the nearest of the fixed list: an Admin API extension point).
+//! helper) and 39 `it_content_types` (117 cases): 158 cases, all ported.
+//! The "Admin API Override" describe block (`creates a route` ×3 and
+//! `retrieves the first page`) starts its own Kong with `plugins =
+//! bundled,api-override`, Kong's fixture plugin that extends the Admin API
+//! (`Kong-Api-Override: ok` on `/routes` and `/services`): here a second
+//! gateway with `--plugins bundled,api-override`, the block's own test.
 //!
 //! Kong truncates tables between describe blocks; one gateway serves
 //! every case here, so listings are narrowed by tag instead.
@@ -1778,6 +1777,82 @@ async fn kong_routes_routes_spec() {
         c,
         "/routes/{route}/plugins/{plugin} DELETE deletes a plugin by instance_name",
         plugin_delete_by_instance_name
+    );
+    common::kong::run(F, gw, c).await;
+}
+
+// ------------------------------------------- Admin API Override block
+
+async fn override_creates_a_route(gw: Arc<Gateway>, ct: Ct) {
+    let s = Bp(&gw).service(json!({})).await;
+    let body = json!({"protocols": ["http"], "hosts": ["my.route.test"],
+                      "headers": {"location": ["my-location"]}, "service": s});
+    let r = send(&gw, "POST", "/routes", Some(ct), body).await;
+    let j = status(&r, 201, "create");
+    assert_eq!(j["hosts"], json!(["my.route.test"]));
+    assert_eq!(j["headers"], json!({"location": ["my-location"]}));
+    assert!(j["created_at"].is_number() && j["regex_priority"].is_number());
+    assert!(j["id"].is_string());
+    assert_eq!(j["name"], Value::Null);
+    assert_eq!(j["paths"], Value::Null);
+    assert_eq!(j["preserve_host"], false);
+    assert_eq!(j["strip_path"], true);
+    assert_eq!(r.header("kong-api-override"), Some("ok"));
+}
+
+/// Kong's `db:truncate("services")` and `("routes")`, through the Admin API.
+async fn truncate_routes_and_services(gw: &Gateway) {
+    for collection in ["routes", "services"] {
+        loop {
+            let j = status(&get(gw, &format!("/{collection}")).await, 200, "list");
+            let ids: Vec<String> = j["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect();
+            if ids.is_empty() {
+                break;
+            }
+            for id in ids {
+                let path = format!("/{collection}/{id}");
+                let r = send(gw, "DELETE", &path, None, Value::Null).await;
+                assert_eq!(r.status, 204, "{path}: {}", r.text);
+            }
+        }
+    }
+}
+
+async fn override_first_page(gw: Arc<Gateway>) {
+    truncate_routes_and_services(&gw).await;
+    for i in 1..=10 {
+        Bp(&gw)
+            .route(json!({"paths": [format!("/route-{i}")]}))
+            .await;
+    }
+    for collection in ["/routes", "/services"] {
+        let r = get(&gw, collection).await;
+        let j = status(&r, 200, collection);
+        assert_eq!(j["data"].as_array().map(Vec::len), Some(10), "{collection}");
+        assert_eq!(r.header("kong-api-override"), Some("ok"), "{collection}");
+    }
+}
+
+/// Kong's "Admin API Override" block, on its own gateway as Kong starts
+/// its own Kong for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kong_routes_routes_spec_api_override() {
+    let gw = Gateway::start_with(&["--plugins", "bundled,api-override"], &[]);
+    let mut c: Vec<Case> = Vec::new();
+    case_ct!(
+        c,
+        "Admin API Override /routes POST creates a route",
+        override_creates_a_route
+    );
+    case!(
+        c,
+        "Admin API Override /routes GET with data retrieves the first page",
+        override_first_page
     );
     common::kong::run(F, gw, c).await;
 }

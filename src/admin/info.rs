@@ -9,12 +9,13 @@ use crate::entities::{plugins, Kind};
 
 impl Admin {
     pub(super) fn root_info(&self) -> Result<Value, AdminError> {
-        let available: Map<String, Value> = plugins::ENABLED
+        let available: Map<String, Value> = plugins::loaded()
             .iter()
-            .map(|(name, priority)| {
+            .filter_map(|name| plugins::known(name))
+            .map(|k| {
                 (
-                    name.to_string(),
-                    json!({"version": env!("CARGO_PKG_VERSION"), "priority": priority}),
+                    k.name.to_string(),
+                    json!({"version": env!("CARGO_PKG_VERSION"), "priority": k.priority}),
                 )
             })
             .collect();
@@ -59,7 +60,7 @@ impl Admin {
 }
 
 pub(super) fn enabled_plugins() -> Value {
-    json!({"enabled_plugins": plugins::ENABLED.iter().map(|(n, _)| n).collect::<Vec<_>>()})
+    json!({"enabled_plugins": plugins::loaded()})
 }
 
 pub(super) fn endpoints() -> Value {
@@ -100,15 +101,22 @@ pub(super) fn entity_schema(name: &str) -> Option<Value> {
 
 pub(super) fn plugin_schema(name: &str) -> Option<Value> {
     let config = plugins::config_fields(name)?;
-    let phases: Vec<Field> = config
+    let shown: Vec<Field> = config
         .iter()
         .filter(|f| f.name != "functions")
         .cloned()
         .collect();
+    let protocols =
+        json!({"protocols": {"type": "set", "default": ["grpc", "grpcs", "http", "https"]}});
+    let config =
+        json!({"config": {"type": "record", "required": true, "fields": describe_fields(&shown)}});
+    if !plugins::is_serverless(name) {
+        return Some(json!({"fields": [protocols, config]}));
+    }
     Some(json!({"fields": [
         {"consumer": {"type": "foreign", "reference": "consumers", "eq": null}},
-        {"protocols": {"type": "set", "default": ["grpc", "grpcs", "http", "https"]}},
-        {"config": {"type": "record", "required": true, "fields": describe_fields(&phases)}},
+        protocols,
+        config,
     ]}))
 }
 

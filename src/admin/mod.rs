@@ -263,6 +263,7 @@ impl Admin {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let preflight = req.method() == Method::OPTIONS;
+        let overridden = api_override(req.method(), req.uri().path());
         let allow = if preflight {
             route(&segments(req.uri().path())).map(allowed_methods)
         } else {
@@ -296,6 +297,9 @@ impl Admin {
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"lunagate-admin\""),
             );
+        }
+        if overridden {
+            headers.insert("kong-api-override", HeaderValue::from_static("ok"));
         }
         headers.insert(SERVER, HeaderValue::from_static(SERVER_TOKEN));
         headers.insert(VARY, HeaderValue::from_static("Origin"));
@@ -468,6 +472,23 @@ impl Admin {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or(AdminError::NotFound)?;
         Ok(Some(Parent { field, id }))
+    }
+}
+
+/// Whether Kong's `api-override` test fixture (loaded with `--plugins`)
+/// overrides this endpoint: its `api.lua` sets `Kong-Api-Override: ok`
+/// on `GET`/`POST /routes` and `GET /services`, then runs Kong's own
+/// handler.
+fn api_override(method: &Method, path: &str) -> bool {
+    if !crate::entities::plugins::is_loaded("api-override") {
+        return false;
+    }
+    match route(&segments(path)) {
+        Some(Endpoint::Collection(Kind::Route, None)) => {
+            *method == Method::GET || *method == Method::POST
+        }
+        Some(Endpoint::Collection(Kind::Service, None)) => *method == Method::GET,
+        _ => false,
     }
 }
 

@@ -1,5 +1,9 @@
-//! The Plugin entity and the config schemas of the plugins lunagate ships:
-//! `pre-function` and `post-function` (§1.2 of the Kong reference).
+//! The Plugin entity, the plugins this build has, which of them the node
+//! loads (Kong's `plugins` setting), and their config schemas:
+//! `pre-function` and `post-function` (§1.2 of the Kong reference), and
+//! `rewriter` and `api-override`, Kong's test fixture plugins
+//! (`spec/fixtures/custom_plugins/kong/plugins/`), loaded only when named,
+//! so that Kong's specs that use them can be ported.
 
 use std::sync::OnceLock;
 
@@ -26,8 +30,140 @@ pub struct Plugin {
     pub tags: Option<Vec<String>>,
 }
 
-/// The plugins this build knows, with their priorities (higher runs first).
-pub const ENABLED: &[(&str, i64)] = &[("pre-function", 1_000_000), ("post-function", -1000)];
+/// A plugin this build has.
+#[derive(Debug)]
+pub struct Known {
+    pub name: &'static str,
+    /// Higher runs first (Kong's `PRIORITY`).
+    pub priority: i64,
+    /// Loaded by Kong's `bundled` keyword. The others are Kong's test
+    /// fixtures: loaded only when `--plugins` names them.
+    pub bundled: bool,
+}
+
+/// Every plugin this build has.
+pub const KNOWN: &[Known] = &[
+    Known {
+        name: "pre-function",
+        priority: 1_000_000,
+        bundled: true,
+    },
+    Known {
+        name: "post-function",
+        priority: -1000,
+        bundled: true,
+    },
+    // Kong's fixture: `ngx.req.set_header("rewriter", conf.value)` in the
+    // rewrite phase (which runs global plugins only), priority 1000.
+    Known {
+        name: "rewriter",
+        priority: 1000,
+        bundled: false,
+    },
+    // Kong's fixture extending the Admin API: `GET`/`POST /routes` and
+    // `GET /services` answer with `Kong-Api-Override: ok` (admin/mod.rs);
+    // no handler, an empty config.
+    Known {
+        name: "api-override",
+        priority: 1000,
+        bundled: false,
+    },
+];
+
+/// The plugin of that name this build has (loaded or not).
+pub fn known(name: &str) -> Option<&'static Known> {
+    KNOWN.iter().find(|k| k.name == name)
+}
+
+/// Kong's `plugins` setting: the names as given (`kong.configuration.plugins`)
+/// and the plugins they load.
+#[derive(Debug, Clone)]
+pub struct PluginsSetting {
+    pub given: Vec<String>,
+    pub loaded: Vec<&'static str>,
+}
+
+/// Parses Kong's `plugins` syntax: comma-separated names, `bundled` for the
+/// bundled plugins, `off` first for none (elsewhere it is ignored, as Kong
+/// ignores it). A name this build does not have is refused, as Kong refuses
+/// to start with one (`foo plugin is enabled but not installed`).
+pub fn parse_setting(s: &str) -> Result<PluginsSetting, String> {
+    let given: Vec<String> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut loaded: Vec<&'static str> = Vec::new();
+    if given.first().map(String::as_str) != Some("off") {
+        for name in &given {
+            let names: Vec<&'static str> = match name.as_str() {
+                "off" => continue,
+                "bundled" => KNOWN.iter().filter(|k| k.bundled).map(|k| k.name).collect(),
+                other => match known(other) {
+                    Some(k) => vec![k.name],
+                    None => {
+                        let have: Vec<&str> = KNOWN.iter().map(|k| k.name).collect();
+                        return Err(format!(
+                            "{other} plugin is enabled but not installed (this build has: \
+                             {}; or 'bundled', 'off')",
+                            have.join(", ")
+                        ));
+                    }
+                },
+            };
+            for n in names {
+                if !loaded.contains(&n) {
+                    loaded.push(n);
+                }
+            }
+        }
+    }
+    // Kong's order of `loaded_plugins` is a set's; ours is the build's.
+    loaded.sort_by_key(|n| KNOWN.iter().position(|k| k.name == *n));
+    Ok(PluginsSetting { given, loaded })
+}
+
+static LOADED: OnceLock<Vec<&'static str>> = OnceLock::new();
+
+/// Records the node's `plugins` setting once at start-up.
+pub fn configure(loaded: Vec<&'static str>) {
+    let _ = LOADED.set(loaded);
+}
+
+/// The plugins this node loads (Kong's `loaded_plugins`): without
+/// [`configure`], the bundled ones.
+pub fn loaded() -> &'static [&'static str] {
+    LOADED.get_or_init(|| KNOWN.iter().filter(|k| k.bundled).map(|k| k.name).collect())
+}
+
+pub fn is_loaded(name: &str) -> bool {
+    loaded().contains(&name)
+}
+
+/// Kong's serverless plugins: pre-function and post-function.
+pub fn is_serverless(name: &str) -> bool {
+    matches!(name, "pre-function" | "post-function")
+}
+
+/// A stored plugin the node does not load stops the start, as it stops
+/// Kong's (`error building initial plugins iterator: rewriter plugin is in
+/// use but not enabled`).
+pub fn check_in_use<'a>(plugins: impl Iterator<Item = &'a Plugin>) -> Result<(), String> {
+    let mut missing: Vec<&str> = plugins
+        .map(|p| p.name.as_str())
+        .filter(|n| !is_loaded(n))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    match missing.first() {
+        None => Ok(()),
+        Some(name) => Err(format!(
+            "error building initial plugins iterator: {name} plugin is in use but not \
+             enabled (add it to --plugins / LUNAGATE_PLUGINS)"
+        )),
+    }
+}
 
 /// The phases a serverless function can run in, in request order.
 pub const PHASES: &[&str] = &[
@@ -69,15 +205,28 @@ pub fn fields() -> &'static [Field] {
     })
 }
 
-/// The config schema of a known plugin: the six phase arrays of
-/// serverless functions, plus Kong 2.x's legacy `functions` (stored as
-/// `access`, see `normalize_config`).
+/// The config schema of a plugin the node loads: for serverless functions
+/// the six phase arrays, plus Kong 2.x's legacy `functions` (stored as
+/// `access`, see `check`); for `rewriter`, Kong's fixture schema (`value`,
+/// and `extra` defaulting to "extra"); `api-override`'s is empty.
 pub fn config_fields(name: &str) -> Option<&'static [Field]> {
-    static FIELDS: OnceLock<Vec<Field>> = OnceLock::new();
-    if !ENABLED.iter().any(|(n, _)| *n == name) {
+    static SERVERLESS: OnceLock<Vec<Field>> = OnceLock::new();
+    static REWRITER: OnceLock<Vec<Field>> = OnceLock::new();
+    if !is_loaded(name) {
         return None;
     }
-    Some(FIELDS.get_or_init(|| {
+    if name == "api-override" {
+        return Some(&[]);
+    }
+    if name == "rewriter" {
+        return Some(REWRITER.get_or_init(|| {
+            vec![
+                Field::new("value", FieldType::String),
+                Field::new("extra", FieldType::String).default(json!("extra")),
+            ]
+        }));
+    }
+    Some(SERVERLESS.get_or_init(|| {
         PHASES
             .iter()
             .chain(["functions"].iter())
@@ -86,10 +235,10 @@ pub fn config_fields(name: &str) -> Option<&'static [Field]> {
     }))
 }
 
-/// Validates a plugin body after the entity fields passed: the name must be
-/// enabled, the config must fit its schema, and serverless functions
-/// cannot be scoped to a consumer. Also folds legacy `functions` into
-/// `access` (Kong's 2.8 → 3.0 migration does the same).
+/// Validates a plugin body after the entity fields passed: the node must
+/// load the plugin, the config must fit its schema, and serverless
+/// functions cannot be scoped to a consumer. Also folds legacy `functions`
+/// into `access` (Kong's 2.8 → 3.0 migration does the same).
 pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
     super::check_name(obj, "instance_name", errors);
     let Some(name) = obj.get("name").and_then(Value::as_str).map(str::to_string) else {
@@ -104,7 +253,8 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
         );
         return;
     };
-    if !obj.get("consumer").unwrap_or(&Value::Null).is_null() {
+    let serverless = is_serverless(&name);
+    if serverless && !obj.get("consumer").unwrap_or(&Value::Null).is_null() {
         errors.insert("consumer".into(), json!("value must be null"));
     }
     // No config, or `config: null`: the default record, as Kong fills it.
@@ -120,6 +270,10 @@ pub fn check(obj: &mut Map<String, Value>, errors: &mut Map<String, Value>) {
     schema::validate(config_fields, config, &mut config_errors);
     if !config_errors.is_empty() {
         errors.insert("config".into(), Value::Object(config_errors));
+        return;
+    }
+    if !serverless {
+        schema::fill_defaults(config_fields, config);
         return;
     }
     // With `untrusted_lua = off` an enabled function is refused; a disabled
@@ -225,5 +379,35 @@ fn luajit_eof(message: &str) -> String {
     match message.strip_suffix("near <eof>") {
         Some(head) => format!("{head}near '<eof>'"),
         None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_setting;
+
+    #[test]
+    fn kongs_plugins_syntax() {
+        let loaded = |s: &str| parse_setting(s).map(|p| p.loaded);
+        assert_eq!(loaded("bundled"), Ok(vec!["pre-function", "post-function"]));
+        assert_eq!(
+            loaded(" rewriter , bundled,rewriter"),
+            Ok(vec!["pre-function", "post-function", "rewriter"])
+        );
+        assert_eq!(loaded("post-function"), Ok(vec!["post-function"]));
+        // `off` first: none; elsewhere Kong ignores it.
+        assert_eq!(loaded("off"), Ok(vec![]));
+        assert_eq!(loaded("off,rewriter"), Ok(vec![]));
+        assert_eq!(loaded("rewriter,off"), Ok(vec!["rewriter"]));
+        assert_eq!(loaded(""), Ok(vec![]));
+        let err = parse_setting("bundled,key-auth").unwrap_err();
+        assert!(
+            err.starts_with("key-auth plugin is enabled but not installed"),
+            "{err}"
+        );
+        assert_eq!(
+            parse_setting("bundled, rewriter").unwrap().given,
+            ["bundled", "rewriter"]
+        );
     }
 }

@@ -91,7 +91,12 @@ impl NodeConfiguration {
         c.add("plugins", Setting::List(vec!["bundled".into()]));
         c.add(
             "loaded_plugins",
-            Setting::Set(vec!["pre-function".into(), "post-function".into()]),
+            Setting::Set(
+                crate::entities::plugins::loaded()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
+            ),
         );
         c.add(
             "mem_cache_size",
@@ -106,6 +111,7 @@ impl NodeConfiguration {
     /// The node's settings from its `serve` flags.
     pub fn from_serve(config: &ServeConfig) -> NodeConfiguration {
         let mut c = NodeConfiguration::defaults();
+        c.add("plugins", Setting::List(config.plugins.given.clone()));
         c.add(
             "prefix",
             Setting::Str(config.data_dir.display().to_string()),

@@ -123,11 +123,11 @@ impl CompiledPlugin {
 
     /// Compiles a plugin, taking chunks already compiled from `cache`.
     pub fn compile_with(plugin: Arc<Plugin>, cache: &mut ChunkCache) -> Self {
-        let priority = plugins::ENABLED
-            .iter()
-            .find(|(n, _)| *n == plugin.name)
-            .map_or(0, |(_, p)| *p);
+        let priority = plugins::known(&plugin.name).map_or(0, |k| k.priority);
         let mut functions: [Vec<Result<Chunk, String>>; PHASES.len()] = Default::default();
+        if plugin.name == "rewriter" {
+            functions[Phase::Rewrite as usize] = vec![rewriter_handler(&plugin.config)];
+        }
         for (phase, key) in PHASES {
             let Some(Value::Array(items)) = plugin.config.get(key) else {
                 continue;
@@ -157,6 +157,27 @@ impl CompiledPlugin {
     pub fn functions(&self, phase: Phase) -> &[Result<Chunk, String>] {
         &self.functions[phase as usize]
     }
+}
+
+/// Kong's `rewriter` fixture handler, `ngx.req.set_header("rewriter",
+/// conf.value)`, as one line of Lua with the value as a literal (every
+/// byte a decimal escape: no value can end the string). Its config has no
+/// phase arrays, so the chunk cache never sees it.
+fn rewriter_handler(config: &Value) -> Result<Chunk, String> {
+    let value = match config.get("value").and_then(Value::as_str) {
+        Some(v) => {
+            let mut lit = String::with_capacity(2 + 4 * v.len());
+            lit.push('"');
+            for b in v.bytes() {
+                lit.push_str(&format!("\\{b}"));
+            }
+            lit.push('"');
+            lit
+        }
+        None => "nil".to_string(),
+    };
+    let code = format!("ngx.req.set_header(\"rewriter\", {value})");
+    Chunk::compile(code.as_bytes(), "rewriter").map_err(|e| e.message)
 }
 
 impl Drop for CompiledPlugin {

@@ -264,10 +264,8 @@ impl LuaWorker {
             let plugin = &run.plugins[p];
             if let Some(req) = self.cell.borrow_mut().as_mut() {
                 // The enabled plugins' names are static: no allocation.
-                req.plugin_name = crate::entities::plugins::ENABLED
-                    .iter()
-                    .find(|(name, _)| *name == plugin.plugin.name)
-                    .map_or("", |(name, _)| name);
+                req.plugin_name =
+                    crate::entities::plugins::known(&plugin.plugin.name).map_or("", |k| k.name);
                 req.plugin_id = Some(plugin.plugin.id);
             }
             let started = match &plugin.functions(run.phase)[f] {
