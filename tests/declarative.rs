@@ -196,3 +196,178 @@ async fn a_nested_document_replaces_the_configuration() {
     assert_eq!(status, 201);
     assert_eq!(gw.get("/plain").await.status(), 404);
 }
+
+/// What the gateway at `addr` serves for SNI `name`: the certificate, and
+/// the answer to a GET.
+async fn served(addr: std::net::SocketAddr, name: &str) -> (Vec<u8>, u16) {
+    use common::tls::{any_cert_client, get, https_request};
+    let r = https_request(addr, name, any_cert_client(&[b"http/1.1"]), get(name, "/"))
+        .await
+        .expect("https");
+    (r.peer_cert.expect("a certificate").to_vec(), r.status)
+}
+
+/// The TLS entities travel in the document as `kong config db_export`
+/// writes them (issue 9): `ca_certificates`, `certificates` with their
+/// private keys, `snis` as a top-level section with the certificate's id,
+/// a service's `client_certificate` as an id. Loaded into a fresh gateway,
+/// the same certificate is served for the same SNI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_entities_round_trip_and_serve_the_same_certificate() {
+    let up = echo_upstream("up").await;
+    let authority = common::tls::ca("Round Trip CA", false);
+    let leaf = authority.leaf(&["shop.test"]);
+    let gw = Gateway::start();
+    let (status, cert) = post_json(
+        &gw.admin_url("/certificates"),
+        json!({"cert": leaf.cert_pem, "key": leaf.key_pem, "snis": ["shop.test"], "tags": ["t"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{cert}");
+    let (status, ca) = post_json(
+        &gw.admin_url("/ca_certificates"),
+        json!({"cert": authority.issued.cert_pem}),
+    )
+    .await;
+    assert_eq!(status, 201, "{ca}");
+    gw.service("shop", &format!("http://{up}"), json!({})).await;
+    gw.route("shop", json!({"paths": ["/"]})).await;
+    gw.service(
+        "secure",
+        "https://secure.test",
+        json!({"client_certificate": {"id": cert["id"]}, "ca_certificates": [ca["id"]],
+               "tls_verify": true}),
+    )
+    .await;
+    assert_eq!(
+        served(gw.proxy_tls.unwrap(), "shop.test").await,
+        (leaf.cert.to_vec(), 200)
+    );
+
+    let (status, backup) = get_json(&gw.admin_url("/config")).await;
+    assert_eq!(status, 200, "{backup}");
+    // Kong's export order: its schemas sorted topologically, else by name.
+    let sections: Vec<&str> = backup
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "_format_version",
+            "_transform",
+            "ca_certificates",
+            "certificates",
+            "services",
+            "routes",
+            "snis"
+        ]
+    );
+    let exported = &backup["certificates"][0];
+    assert_eq!(exported["id"], cert["id"]);
+    assert_eq!(exported["cert"], leaf.cert_pem.as_str());
+    // Kong exports private keys (as stored): a backup holds secrets.
+    assert_eq!(exported["key"], leaf.key_pem.as_str());
+    assert!(exported.get("snis").is_none(), "{exported}");
+    let snis = backup["snis"].as_array().unwrap();
+    assert_eq!(snis.len(), 1);
+    assert_eq!(snis[0]["name"], "shop.test");
+    // A foreign key as the bare id, as everywhere in the export.
+    assert_eq!(snis[0]["certificate"], cert["id"]);
+    assert_eq!(backup["ca_certificates"][0]["id"], ca["id"]);
+    assert_eq!(
+        backup["ca_certificates"][0]["cert_digest"],
+        ca["cert_digest"]
+    );
+    let secure = backup["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "secure")
+        .unwrap();
+    assert_eq!(secure["client_certificate"], cert["id"]);
+    assert_eq!(secure["ca_certificates"], json!([ca["id"]]));
+    drop(gw);
+
+    // A fresh gateway: the default certificate until the import.
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.unwrap();
+    assert_ne!(served(tls, "shop.test").await.0, leaf.cert.to_vec());
+    let (status, body) = post_json(&gw.admin_url("/config"), backup.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["certificates"].as_object().map(|m| m.len()), Some(1));
+    assert_eq!(body["snis"].as_object().map(|m| m.len()), Some(1));
+    assert_eq!(served(tls, "shop.test").await, (leaf.cert.to_vec(), 200));
+    let (_, again) = get_json(&gw.admin_url("/config")).await;
+    assert_eq!(again, backup);
+    // The Admin API shows the certificate with its SNI again.
+    let (_, by_sni) = get_json(&gw.admin_url("/certificates/shop.test")).await;
+    assert_eq!(by_sni["id"], cert["id"]);
+    assert_eq!(by_sni["snis"], json!(["shop.test"]));
+
+    // Kong's DB-less semantics: a document without them removes them.
+    let (status, _) = post_json(&gw.admin_url("/config"), json!({"_format_version": "3.0"})).await;
+    assert_eq!(status, 201);
+    let (_, certs) = get_json(&gw.admin_url("/certificates")).await;
+    assert_eq!(certs["data"], json!([]));
+    let (_, snis) = get_json(&gw.admin_url("/snis")).await;
+    assert_eq!(snis["data"], json!([]));
+    assert_ne!(served(tls, "shop.test").await.0, leaf.cert.to_vec());
+}
+
+/// A hand-written `kong.yml` nests SNIs under their certificate (Kong's
+/// declarative schema nests every entity under the one its foreign key
+/// points at); a certificate that does not match its key is refused with
+/// the document's path, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snis_nested_under_their_certificate() {
+    let up = echo_upstream("up").await;
+    let one = common::tls::self_signed(&["nested.test"], false);
+    let other = common::tls::self_signed(&["other.test"], false);
+    let gw = Gateway::start();
+    let doc = json!({
+        "_format_version": "3.0",
+        "certificates": [{"cert": one.cert_pem, "key": one.key_pem,
+                          "snis": [{"name": "nested.test"}, {"name": "*.wild.test"}]}],
+        "services": [{"name": "s", "url": format!("http://{up}"),
+                      "routes": [{"paths": ["/"]}]}],
+    });
+    let (status, body) = post_json(&gw.admin_url("/config"), doc).await;
+    assert_eq!(status, 201, "{body}");
+    let tls = gw.proxy_tls.unwrap();
+    assert_eq!(served(tls, "nested.test").await, (one.cert.to_vec(), 200));
+    assert_eq!(served(tls, "a.wild.test").await, (one.cert.to_vec(), 200));
+    let (_, snis) = get_json(&gw.admin_url("/snis")).await;
+    assert_eq!(snis["data"].as_array().map(Vec::len), Some(2));
+
+    let (_, before) = get_json(&gw.admin_url("/config")).await;
+    let doc = json!({
+        "_format_version": "3.0",
+        "certificates": [{"cert": one.cert_pem, "key": other.key_pem,
+                          "snis": [{"name": "x.test"}, "not-a-record"]}],
+    });
+    let (status, body) = post_json(&gw.admin_url("/config"), doc).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["fields"]["certificates"][0]["snis"][1]["@entity"],
+        json!(["expected a record"]),
+        "{body}"
+    );
+    let doc = json!({
+        "_format_version": "3.0",
+        "certificates": [{"cert": one.cert_pem, "key": other.key_pem,
+                          "snis": [{"name": "x.test"}]}],
+    });
+    let (status, body) = post_json(&gw.admin_url("/config"), doc).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["fields"]["certificates"][0]["@entity"],
+        json!(["certificate does not match key"]),
+        "{body}"
+    );
+    let (_, after) = get_json(&gw.admin_url("/config")).await;
+    assert_eq!(after, before);
+    assert_eq!(served(tls, "nested.test").await, (one.cert.to_vec(), 200));
+}

@@ -5,12 +5,16 @@
 //! taken from outside. `GET /config` reads every entity in one read
 //! transaction (a consistent copy while writes go on) and returns it as the
 //! document `kong config db_export` writes: `_format_version: "3.0"`, then
-//! `services`, `routes`, `consumers` and `plugins`, foreign keys as plain
-//! ids. `POST /config` takes such a document (or a hand-written `kong.yml`
-//! in JSON, with routes and plugins nested under their service) and
-//! replaces the whole configuration with it in one write transaction —
-//! Kong's DB-less semantics: what the document does not name is gone, and
-//! a document with one invalid entity changes nothing.
+//! every kind in Kong's export order (its schemas sorted topologically,
+//! alphabetically otherwise): `ca_certificates`, `certificates`,
+//! `consumers`, `services`, `routes`, `plugins`, `snis`. Foreign keys are
+//! plain ids, SNIs a top-level section (a certificate carries no `snis`
+//! there), and private keys are written as they are stored, as Kong writes
+//! them. `POST /config` takes such a document (or a hand-written `kong.yml`
+//! in JSON, with routes and plugins nested under their service, SNIs under
+//! their certificate) and replaces the whole configuration with it in one
+//! write transaction — Kong's DB-less semantics: what the document does not
+//! name is gone, and a document with one invalid entity changes nothing.
 //!
 //! Every entity goes through the same checks as a `POST` to its collection
 //! (`Admin::prepare`); uniqueness and foreign keys are checked by the store
@@ -32,23 +36,24 @@ use crate::store::{Entity, StoreError};
 /// The versions Kong's own parser accepts.
 const FORMAT_VERSIONS: [&str; 3] = ["1.1", "2.1", "3.0"];
 
-/// Top-level sections, in the order entities are written: a foreign key
-/// always points at a kind written before it.
-const SECTIONS: [(&str, Kind); 4] = [
+/// Top-level sections, in Kong's export order, which is also the order
+/// entities are written: a foreign key always points at a kind written
+/// before it (a service's `client_certificate`, an SNI's `certificate`).
+const SECTIONS: [(&str, Kind); 7] = [
+    ("ca_certificates", Kind::CaCertificate),
+    ("certificates", Kind::Certificate),
+    ("consumers", Kind::Consumer),
     ("services", Kind::Service),
     ("routes", Kind::Route),
-    ("consumers", Kind::Consumer),
     ("plugins", Kind::Plugin),
+    ("snis", Kind::Sni),
 ];
 
 /// Kong entities lunagate does not have yet: a document that holds some is
 /// refused rather than half applied.
-const UNSUPPORTED: [&str; 9] = [
+const UNSUPPORTED: [&str; 6] = [
     "upstreams",
     "targets",
-    "certificates",
-    "ca_certificates",
-    "snis",
     "vaults",
     "keys",
     "key_sets",
@@ -126,6 +131,11 @@ impl Admin {
                 Ok(mut entity) => {
                     if let Some(t) = updated_at {
                         entity.insert("updated_at".into(), t);
+                    }
+                    // The Admin API's `snis` shorthand: here SNIs are
+                    // entities of their own (a section, or nested).
+                    if items[i].kind == Kind::Certificate {
+                        entity.remove("snis");
                     }
                     entities.push((items[i].kind, entity));
                 }
@@ -310,7 +320,11 @@ fn children(kind: Kind) -> &'static [(&'static str, Kind, &'static str)] {
         ],
         Kind::Route => &[("plugins", Kind::Plugin, "route")],
         Kind::Consumer => &[("plugins", Kind::Plugin, "consumer")],
-        Kind::Plugin | Kind::Certificate | Kind::Sni | Kind::CaCertificate => &[],
+        Kind::Certificate => &[
+            ("snis", Kind::Sni, "certificate"),
+            ("services", Kind::Service, "client_certificate"),
+        ],
+        Kind::Plugin | Kind::Sni | Kind::CaCertificate => &[],
     }
 }
 

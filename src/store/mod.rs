@@ -482,48 +482,17 @@ impl Store {
     }
 }
 
-/// Empties every entity table the declarative configuration holds, and
-/// their rows of the unique index. The TLS entities are kept: the
-/// declarative format does not carry them yet, so a restore must not drop
-/// them.
+/// Empties every entity table (the declarative configuration holds every
+/// kind), and with them the unique and references indexes.
 fn clear(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let cleared: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !k.is_tls()).collect();
-    for kind in &cleared {
-        txn.delete_table(table(*kind))?;
-        txn.open_table(table(*kind))?;
+    for kind in Kind::ALL {
+        txn.delete_table(table(kind))?;
+        txn.open_table(table(kind))?;
     }
-    let mut unique = txn.open_table(UNIQUE)?;
-    let mut doomed = Vec::new();
-    for row in unique.iter()? {
-        let (k, _) = row?;
-        let k = k.value();
-        if cleared
-            .iter()
-            .any(|kind| k.starts_with(&format!("{}/", kind.collection())))
-        {
-            doomed.push(k.to_string());
-        }
-    }
-    for k in doomed {
-        unique.remove(k.as_str())?;
-    }
-    // The references index: the cleared kinds' rows only (an SNI's
-    // reference to its certificate stays).
-    let mut index = txn.open_table(refs::REFS)?;
-    let mut doomed = Vec::new();
-    for row in index.iter()? {
-        let (k, _) = row?;
-        let k = k.value();
-        if cleared
-            .iter()
-            .any(|kind| k.starts_with(&format!("{}/", kind.collection())))
-        {
-            doomed.push(k.to_string());
-        }
-    }
-    for k in doomed {
-        index.remove(k.as_str())?;
-    }
+    txn.delete_table(UNIQUE)?;
+    txn.open_table(UNIQUE)?;
+    txn.delete_table(refs::REFS)?;
+    txn.open_table(refs::REFS)?;
     Ok(())
 }
 
