@@ -29,6 +29,7 @@ pub mod errors;
 pub mod fdlimit;
 pub mod filter;
 pub mod forward;
+pub mod framing;
 pub mod functions;
 pub mod headers;
 pub mod idle;
@@ -39,10 +40,14 @@ pub mod pipeline;
 pub mod pool;
 pub mod proxy_protocol;
 pub mod router;
+pub mod server;
 pub mod stats;
 pub mod worker;
 
 pub use worker::spawn_workers;
+
+#[cfg(test)]
+mod fuzz;
 
 use std::time::Duration;
 

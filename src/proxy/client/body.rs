@@ -15,7 +15,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::AsyncReadExt;
 use tokio::time::Sleep;
 
-use super::parse::{ChunkedDecoder, ParseError, RespFraming};
+use super::parse::{ChunkedDecoder, RespFraming};
+use crate::proxy::framing::BadChunk;
 use crate::proxy::pool::{Pool, UpstreamConn, READ_CHUNK};
 use crate::proxy::router::Upstream;
 
@@ -116,8 +117,8 @@ pub enum BodyError {
     Truncated,
 }
 
-impl From<ParseError> for BodyError {
-    fn from(_: ParseError) -> Self {
+impl From<BadChunk> for BodyError {
+    fn from(_: BadChunk) -> Self {
         BodyError::Chunked
     }
 }

@@ -14,50 +14,14 @@
 //! - an unmutated response decodes to exactly its body, and what follows
 //!   it is left for the connection check (`pool`).
 //!
-//! It runs inside `cargo test` for a fixed time: 2 s, or
-//! `LUNAGATE_FUZZ_SECS`; the seed is printed and `LUNAGATE_FUZZ_SEED`
-//! replays one. It first replays the corpus in
-//! `tests/corpus/upstream-response/`; an input that fails is written to
-//! `target/fuzz-failures/` to be added there.
-
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+//! It runs inside `cargo test` for a fixed time (`proxy::fuzz::run`),
+//! after replaying the corpus in `tests/corpus/upstream-response/`.
 
 use bytes::BytesMut;
 use http::{Method, StatusCode};
 
 use super::parse::{parse_head, ChunkedDecoder, ParseError, RespFraming};
-
-/// xorshift64*: small, seedable, good enough to pick test inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use crate::proxy::fuzz::{mutate, pieces, random_bytes, random_cuts, random_value, Rng};
 
 /// What reading one response produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,14 +41,7 @@ struct Outcome {
 /// at `cuts` (sorted offsets). 1xx heads are skipped as `client` skips
 /// them.
 fn read(input: &[u8], cuts: &[usize], method: &Method) -> Outcome {
-    let mut pieces = Vec::new();
-    let mut at = 0;
-    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
-        let c = c.clamp(at, input.len());
-        pieces.push(&input[at..c]);
-        at = c;
-    }
-    let mut pieces = pieces.into_iter();
+    let mut pieces = pieces(input, cuts).into_iter();
     let mut buf = BytesMut::new();
     let mut out = Outcome {
         head: None,
@@ -135,7 +92,7 @@ fn read(input: &[u8], cuts: &[usize], method: &Method) -> Outcome {
                 false
             }
             RespFraming::Chunked => loop {
-                match chunked.decode(&mut buf) {
+                match chunked.decode(&mut buf).map_err(ParseError::from) {
                     Err(e) => {
                         out.end = Some(Err(e));
                         return out;
@@ -180,24 +137,6 @@ const NAMES: &[&str] = &[
     "Vary",
     "x-long-header-name-for-testing",
 ];
-
-fn random_value(rng: &mut Rng) -> Vec<u8> {
-    let len = rng.below(40);
-    (0..len)
-        .map(|_| match rng.below(10) {
-            0 => b' ',
-            1 => 0x80 + rng.below(0x80) as u8,
-            _ => b'!' + rng.below(94) as u8,
-        })
-        .collect::<Vec<_>>()
-        .trim_ascii()
-        .to_vec()
-}
-
-fn random_bytes(rng: &mut Rng, max: usize) -> Vec<u8> {
-    let len = rng.below(max + 1);
-    (0..len).map(|_| rng.next() as u8).collect()
-}
 
 fn build(rng: &mut Rng, method: &Method) -> Built {
     let mut out = Vec::new();
@@ -283,54 +222,6 @@ fn build(rng: &mut Rng, method: &Method) -> Built {
     }
 }
 
-fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
-    for _ in 0..1 + rng.below(4) {
-        if bytes.is_empty() {
-            bytes.push(rng.next() as u8);
-        }
-        let at = rng.below(bytes.len());
-        match rng.below(7) {
-            0 => bytes[at] = rng.next() as u8,
-            1 => bytes[at] = *rng.pick(b"\r\n \t:;0123456789abcdefABCDEF+-,"),
-            2 => {
-                bytes.remove(at);
-            }
-            3 => bytes.insert(at, *rng.pick(b"\r\n \t:;09afAF+-,\x00\x7f\x80")),
-            4 => bytes.truncate(at),
-            5 => {
-                const SNIPPETS: &[&[u8]] = &[
-                    b"\r\n",
-                    b"Content-Length: 5\r\n",
-                    b"Transfer-Encoding: chunked\r\n",
-                    b"Transfer-Encoding: gzip, chunked\r\n",
-                    b"ffffffffffffffff\r\n",
-                    b"10000000000000000\r\n",
-                    b"0\r\n\r\n",
-                    b"HTTP/1.1 200 OK\r\n",
-                ];
-                let snippet = *rng.pick(SNIPPETS);
-                bytes.splice(at..at, snippet.iter().copied());
-            }
-            _ => {
-                let from = rng.below(bytes.len());
-                let len = rng.below(bytes.len() - from + 1).min(64);
-                let copy = bytes[from..from + len].to_vec();
-                bytes.splice(at..at, copy);
-            }
-        }
-    }
-}
-
-fn random_cuts(rng: &mut Rng, len: usize) -> Vec<usize> {
-    let mut cuts: Vec<usize> = match rng.below(3) {
-        // Byte by byte (bounded, for long inputs).
-        0 => (1..len.min(2000)).collect(),
-        _ => (0..rng.below(8)).map(|_| rng.below(len + 1)).collect(),
-    };
-    cuts.sort_unstable();
-    cuts
-}
-
 /// Checks one input; `Err` says what went wrong.
 fn check(input: &[u8], rng: &mut Rng, built: Option<&Built>) -> Result<(), String> {
     for method in [Method::GET, Method::HEAD] {
@@ -370,97 +261,34 @@ fn check(input: &[u8], rng: &mut Rng, built: Option<&Built>) -> Result<(), Strin
     Ok(())
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/upstream-response")
-}
-
-/// Runs `check`, turning a panic into an error.
-fn guarded(input: &[u8], rng: &mut Rng, built: Option<&Built>) -> Result<(), String> {
-    match catch_unwind(AssertUnwindSafe(|| check(input, rng, built))) {
-        Ok(r) => r,
-        Err(panic) => Err(format!(
-            "panic: {}",
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        )),
-    }
-}
-
-/// Saves a failing input for the corpus and fails the test.
-fn fail(input: &[u8], seed: u64, why: &str) -> ! {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures");
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(format!(
-        "upstream-response-{seed:016x}-{}.http",
-        input.len()
-    ));
-    let _ = std::fs::write(&path, input);
-    panic!(
-        "seed {seed:#x}: {why}\ninput saved to {} (add it to {} once fixed)",
-        path.display(),
-        corpus_dir().display()
-    );
-}
+/// Responses an upstream may send back, mutated: what the fuzz splices in.
+const SNIPPETS: &[&[u8]] = &[
+    b"\r\n",
+    b"Content-Length: 5\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Transfer-Encoding: gzip, chunked\r\n",
+    b"ffffffffffffffff\r\n",
+    b"10000000000000000\r\n",
+    b"0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n",
+];
 
 #[test]
 fn upstream_response_parser_survives_arbitrary_input() {
-    let seed = std::env::var("LUNAGATE_FUZZ_SEED")
-        .ok()
-        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-        | 1;
-    let budget = std::env::var("LUNAGATE_FUZZ_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map_or(Duration::from_secs(2), Duration::from_secs);
-    println!("upstream response parser: seed {seed:#x} (LUNAGATE_FUZZ_SEED), {budget:?}");
-
-    let mut rng = Rng(seed);
-    let mut replayed = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
-        .expect("the corpus directory")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let input = std::fs::read(&path).expect("corpus file");
-        if let Err(why) = guarded(&input, &mut rng, None) {
-            panic!("corpus {}: {why}", path.display());
-        }
-        replayed += 1;
-    }
-    assert!(replayed > 0, "the corpus is empty");
-
-    let started = Instant::now();
-    let mut cases = 0u64;
-    while started.elapsed() < budget {
-        let case_seed = rng.next() | 1;
-        let mut case = Rng(case_seed);
-        let (input, built) = match case.below(10) {
-            0 => (random_bytes(&mut case, 200), None),
+    crate::proxy::fuzz::run(
+        "upstream-response",
+        |case| match case.below(10) {
+            0 => (random_bytes(case, 200), None),
             1..=3 => {
-                let b = build(&mut case, &Method::GET);
+                let b = build(case, &Method::GET);
                 (b.bytes.clone(), Some(b))
             }
             _ => {
-                let mut bytes = build(&mut case, &Method::GET).bytes;
-                mutate(&mut case, &mut bytes);
+                let mut bytes = build(case, &Method::GET).bytes;
+                mutate(case, &mut bytes, SNIPPETS);
                 (bytes, None)
             }
-        };
-        if let Err(why) = guarded(&input, &mut case, built.as_ref()) {
-            fail(&input, case_seed, &why);
-        }
-        cases += 1;
-    }
-    println!("{replayed} corpus inputs, {cases} generated cases");
+        },
+        check,
+    );
 }

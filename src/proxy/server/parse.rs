@@ -1,0 +1,357 @@
+//! Reading a client's HTTP/1 request head: the request line and header
+//! fields (`httparse`), then what frames the request's body and its
+//! connection. A pure function over the connection's read buffer, no I/O,
+//! so the generative test (`parse_fuzz`) drives it with arbitrary bytes
+//! split at arbitrary points.
+//!
+//! The rules are hyper's server's (what the gateway answered before this
+//! parser), with the framing values read by `proxy::framing`:
+//! - a head is at most [`MAX_HEAD`] bytes and [`MAX_HEADERS`] fields, else
+//!   431; a target longer than [`MAX_TARGET`] is a 414;
+//! - a malformed request line or field (obs-fold, a bare CR or LF, a space
+//!   before the colon, bytes no token allows), a method or target `http`
+//!   refuses, an invalid or repeated-but-different `Content-Length`, a
+//!   `Transfer-Encoding` on HTTP/1.0 or one whose last coding is not
+//!   `chunked`: 400;
+//! - `Transfer-Encoding` and `Content-Length` together: read by the
+//!   `Transfer-Encoding`, the `Content-Length` dropped, and the connection
+//!   closed after the response (no second request is read from a
+//!   connection whose framing two parsers could read two ways).
+
+use std::mem::MaybeUninit;
+
+use bytes::BytesMut;
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING,
+};
+use http::{Method, Request, Uri, Version};
+
+use crate::proxy::framing::{chunked_last, lists_token, parse_length};
+
+/// Largest request head (hyper's `max_buf_size` as the gateway set it).
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a request head: hyper's default, whose slots live
+/// on the stack (HAProxy stops at 101 too).
+pub const MAX_HEADERS: usize = 100;
+/// Longest request target (hyper's limit).
+pub const MAX_TARGET: usize = u16::MAX as usize - 1;
+
+/// Why a request head is refused; the connection is answered and closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error("request head too large or too many header fields")]
+    TooLarge,
+    #[error("request target too long")]
+    TargetTooLong,
+    #[error("malformed request head")]
+    Malformed,
+    #[error("invalid Content-Length")]
+    ContentLength,
+    #[error("invalid Transfer-Encoding")]
+    TransferEncoding,
+}
+
+/// How the request's body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body (no `Content-Length`, `Content-Length: 0`, no
+    /// `Transfer-Encoding`).
+    Empty,
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub struct RequestHead {
+    pub parts: http::request::Parts,
+    pub body: BodyFraming,
+    /// The client allows another request on the connection after this one.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue`: the client waits for a 100 before its body.
+    pub expect_continue: bool,
+}
+
+/// Parses a request head at the start of `buf`, removing it from `buf`
+/// (header values share its bytes); `Ok(None)` when more bytes are
+/// needed. `headers` is the map to fill, taken on success (a connection
+/// reuses its last response's, so no map is allocated per request).
+pub fn parse_request(
+    buf: &mut BytesMut,
+    headers: &mut HeaderMap,
+) -> Result<Option<RequestHead>, HeadError> {
+    // Uninitialised slots: nothing to zero for every request.
+    let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let base = buf.as_ptr() as usize;
+    let len = match httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, buf, &mut raw)
+    {
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
+        Ok(httparse::Status::Complete(_)) => return Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+        Err(_) => return Err(HeadError::Malformed),
+    };
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(HeadError::Malformed);
+    };
+    if target.len() > MAX_TARGET {
+        return Err(HeadError::TargetTooLong);
+    }
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Malformed)?;
+    let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+    let target_span = (at(target.as_bytes()), target.len() as u32);
+    let count = req.headers.len();
+    for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
+        *span = (
+            at(h.name.as_bytes()),
+            h.name.len() as u32,
+            at(h.value),
+            h.value.len() as u32,
+        );
+    }
+    let http11 = minor == 1;
+
+    let head = buf.split_to(len).freeze();
+    let (t, tl) = (target_span.0 as usize, target_span.1 as usize);
+    let uri = Uri::from_maybe_shared(head.slice(t..t + tl)).map_err(|_| HeadError::Malformed)?;
+
+    headers.clear();
+    headers.reserve(count);
+    let mut keep_alive = http11;
+    let mut closing = false;
+    let mut length: Option<u64> = None;
+    let mut has_length = false;
+    let mut encoded = false;
+    let mut chunked = false;
+    let mut expect_continue = false;
+    for &(n, nl, v, vl) in &spans[..count] {
+        let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
+        let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| HeadError::Malformed)?;
+        let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
+            .map_err(|_| HeadError::Malformed)?;
+        if name == TRANSFER_ENCODING {
+            if !http11 {
+                return Err(HeadError::TransferEncoding);
+            }
+            encoded = true;
+            if length.take().is_some() {
+                headers.remove(CONTENT_LENGTH);
+            }
+            chunked = chunked_last(value.as_bytes());
+        } else if name == CONTENT_LENGTH {
+            has_length = true;
+            if encoded {
+                continue;
+            }
+            let parsed = parse_length(value.as_bytes()).ok_or(HeadError::ContentLength)?;
+            match length {
+                Some(l) if l != parsed => return Err(HeadError::ContentLength),
+                // The same length twice: one is kept.
+                Some(_) => continue,
+                None => length = Some(parsed),
+            }
+        } else if name == CONNECTION {
+            if closing || lists_token(value.as_bytes(), b"close") {
+                closing = true;
+                keep_alive = false;
+            } else if !keep_alive {
+                keep_alive = lists_token(value.as_bytes(), b"keep-alive");
+            }
+        } else if name == EXPECT {
+            expect_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
+        }
+        headers.append(name, value);
+    }
+    if encoded && !chunked {
+        return Err(HeadError::TransferEncoding);
+    }
+    if encoded && has_length {
+        keep_alive = false;
+    }
+    let body = if encoded {
+        BodyFraming::Chunked
+    } else {
+        match length {
+            None | Some(0) => BodyFraming::Empty,
+            Some(l) => BodyFraming::Length(l),
+        }
+    };
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = if http11 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    parts.headers = std::mem::take(headers);
+    Ok(Some(RequestHead {
+        parts,
+        body,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> Result<Option<RequestHead>, HeadError> {
+        parse_request(&mut BytesMut::from(bytes), &mut HeaderMap::new())
+    }
+
+    fn head(bytes: &str) -> RequestHead {
+        parse(bytes.as_bytes()).unwrap().expect("a complete head")
+    }
+
+    #[test]
+    fn reads_heads_and_leaves_what_follows() {
+        let mut buf = BytesMut::from(
+            &b"\r\nPOST /a/b?c=d HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n\r\nabcGET"[..],
+        );
+        let h = parse_request(&mut buf, &mut HeaderMap::new())
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.parts.method, Method::POST);
+        assert_eq!(h.parts.uri.path(), "/a/b");
+        assert_eq!(h.parts.uri.query(), Some("c=d"));
+        assert_eq!(h.parts.version, Version::HTTP_11);
+        assert_eq!(h.parts.headers["host"], "x");
+        assert_eq!(h.parts.headers.get_all("x-a").iter().count(), 2);
+        assert_eq!(h.body, BodyFraming::Length(3));
+        assert!(h.keep_alive && !h.expect_continue);
+        assert_eq!(&buf[..], b"abcGET");
+
+        assert!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+        assert!(parse(b"GET / HTT").unwrap().is_none());
+
+        let h = head("GET http://a.example/x HTTP/1.0\r\n\r\n");
+        assert_eq!(h.parts.uri.authority().unwrap(), "a.example");
+        assert!(!h.keep_alive);
+        assert_eq!(h.body, BodyFraming::Empty);
+        assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+        assert!(!head("GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n").keep_alive);
+        assert!(
+            !head("GET / HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n")
+                .keep_alive,
+            "a later keep-alive does not undo a close"
+        );
+        let h = head("PUT / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 0\r\n\r\n");
+        assert!(h.expect_continue);
+        assert_eq!(h.body, BodyFraming::Empty);
+        let h = head("CONNECT a.example:443 HTTP/1.1\r\n\r\n");
+        assert_eq!(h.parts.uri.authority().unwrap(), "a.example:443");
+    }
+
+    #[test]
+    fn framing_is_read_one_way_only() {
+        let h = head("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(h.body, BodyFraming::Chunked);
+        assert!(h.keep_alive);
+        for (cl_first, req) in [
+            (
+                true,
+                "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            ),
+            (
+                false,
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            ),
+        ] {
+            let h = head(req);
+            assert_eq!(h.body, BodyFraming::Chunked, "{cl_first}");
+            assert!(!h.keep_alive, "TE + CL: the connection is not reused");
+            assert!(h.parts.headers.get(CONTENT_LENGTH).is_none());
+        }
+        let h = head("POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n");
+        assert_eq!(h.body, BodyFraming::Length(5));
+        assert_eq!(h.parts.headers.get_all(CONTENT_LENGTH).iter().count(), 1);
+
+        for bad in [
+            "Content-Length: 5\r\nContent-Length: 6",
+            "Content-Length: +5",
+            "Content-Length: 5, 5",
+            "Content-Length: -1",
+            "Content-Length: 0x10",
+            "Content-Length: 99999999999999999999",
+            "Content-Length:",
+        ] {
+            let req = format!("POST / HTTP/1.1\r\n{bad}\r\n\r\n");
+            assert_eq!(
+                parse(req.as_bytes()).unwrap_err(),
+                HeadError::ContentLength,
+                "{bad}"
+            );
+        }
+        for bad in [
+            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(bad.as_bytes()).unwrap_err(),
+                HeadError::TransferEncoding,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_heads_are_refused() {
+        for bad in [
+            "GET / HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n",
+            "GET / HTTP/1.1\r\nX-A : 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nX-A: 1\rX-B: 2\r\n\r\n",
+            "GET / HTTP/1.1\r\nX(A): 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nX-A: a\x00b\r\n\r\n",
+            "GET / HTTP/1.2\r\n\r\n",
+            "GET / HTTP/2.0\r\n\r\n",
+            "GET  / HTTP/1.1\r\n\r\n",
+            "G(T / HTTP/1.1\r\n\r\n",
+            "GET /a\x7f HTTP/1.1\r\n\r\n",
+            "GET a:b:c HTTP/1.1\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(bad.as_bytes()).unwrap_err(),
+                HeadError::Malformed,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let fields = |n: usize| {
+            let mut req = String::from("GET / HTTP/1.1\r\n");
+            for i in 0..n {
+                req.push_str(&format!("x-h{i}: v\r\n"));
+            }
+            req + "\r\n"
+        };
+        assert_eq!(head(&fields(MAX_HEADERS)).parts.headers.len(), MAX_HEADERS);
+        assert_eq!(
+            parse(fields(MAX_HEADERS + 1).as_bytes()).unwrap_err(),
+            HeadError::TooLarge
+        );
+
+        let big = format!("GET / HTTP/1.1\r\nx-a: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        assert_eq!(parse(big.as_bytes()).unwrap_err(), HeadError::TooLarge);
+        assert_eq!(
+            parse(&big.as_bytes()[..MAX_HEAD]).unwrap_err(),
+            HeadError::TooLarge
+        );
+        assert!(parse(&big.as_bytes()[..MAX_HEAD - 1]).unwrap().is_none());
+        let fits = format!(
+            "GET / HTTP/1.1\r\nx-a: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD - 30)
+        );
+        assert!(head(&fits).parts.headers.contains_key("x-a"));
+    }
+}
