@@ -271,6 +271,10 @@ async fn hostile_client_addresses_never_reach_the_upstream_unchecked() {
     ] {
         let (code, head) = send(&gw, &path, attempt).await;
         assert!(code == 200 || code == 400, "{attempt:?} -> {code}");
+        if code == 400 {
+            // Refused: nothing went up (the body is the gateway's page).
+            continue;
+        }
         let smuggled = head
             .split("\r\n")
             .any(|l| l.to_ascii_lowercase().starts_with("x-smuggled"));

@@ -13,8 +13,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use http::header::{HeaderValue, HOST};
-use http::{Request, Response, Version};
-use hyper::body::{Body, Incoming};
+use http::{Response, Version};
 
 use super::body::ProxyBody;
 use super::client::OutgoingBody;
@@ -23,6 +22,7 @@ use super::errors::{error_response, https_redirect, negotiation_header, ProxyErr
 use super::forward::Matched;
 use super::functions;
 use super::headers::{ConnInfo, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use super::inbound::RequestBody;
 use super::normalize::normalize_path;
 use super::pipeline::{self, NoHooks, Session};
 use super::router::RequestView;
@@ -87,7 +87,7 @@ fn owned(norm: Cow<'_, [u8]>) -> Option<Vec<u8>> {
 }
 
 /// The client's body, streamed upstream unless it has none.
-fn streamed(body: Incoming) -> Option<OutgoingBody> {
+fn streamed(body: RequestBody) -> Option<OutgoingBody> {
     (!body.is_end_stream()).then_some(OutgoingBody::Stream(body))
 }
 
@@ -95,12 +95,12 @@ fn streamed(body: Incoming) -> Option<OutgoingBody> {
 pub async fn handle(
     ctx: &Rc<WorkerContext>,
     conn: &ConnInfo,
-    req: Request<Incoming>,
+    mut parts: http::request::Parts,
+    body: RequestBody,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let request_id = ctx.request_ids.next();
     let snapshot = ctx.snapshot();
-    let (mut parts, body) = req.into_parts();
     if !settle_host(&mut parts) {
         tracing::info!(worker = ctx.id, client = %conn.peer, "client error: missing, repeated or invalid Host");
         return error_response(

@@ -43,6 +43,11 @@ pub enum ProxyError {
     BadRequest,
     /// The client was too slow sending its request head or body.
     RequestTimeout,
+    /// The request head is larger than the gateway reads, or has too many
+    /// fields.
+    HeadTooLarge,
+    /// The request target is longer than the gateway reads.
+    TargetTooLong,
 }
 
 impl ProxyError {
@@ -59,6 +64,8 @@ impl ProxyError {
             ProxyError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::BadRequest => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::TargetTooLong => StatusCode::URI_TOO_LONG,
         }
     }
 
@@ -76,6 +83,8 @@ impl ProxyError {
             ProxyError::Internal => "An unexpected error occurred",
             ProxyError::BadRequest => "Bad request",
             ProxyError::RequestTimeout => "Request timeout",
+            ProxyError::HeadTooLarge => "Request header fields too large",
+            ProxyError::TargetTooLong => "Request-URI too large",
         }
     }
 
@@ -90,6 +99,8 @@ impl ProxyError {
                 | ProxyError::Timeout
                 | ProxyError::BadRequest
                 | ProxyError::RequestTimeout
+                | ProxyError::HeadTooLarge
+                | ProxyError::TargetTooLong
         )
     }
 }

@@ -109,6 +109,11 @@ impl Activity {
         None
     }
 
+    /// The stop request, if any (nothing registered).
+    pub fn stop_requested(&self) -> Option<Stop> {
+        self.stop.get()
+    }
+
     pub fn request_stop(&self, stop: Stop) {
         if self.stop.get() == Some(Stop::Shutdown) {
             return;

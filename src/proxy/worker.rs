@@ -59,6 +59,7 @@ use super::errors::{raw_response, ProxyError};
 use super::fdlimit::{out_of_descriptors, Reserve};
 use super::headers::ConnInfo;
 use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRules};
+use super::inbound::RequestBody;
 use super::ClientTimeouts;
 use crate::config::Listen;
 use crate::snapshot::SharedConfig;
@@ -251,12 +252,15 @@ impl Drop for ConnGuard {
 }
 
 /// The HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) server settings.
+/// HTTP/1 is hyper's unless `LUNAGATE_HTTP1=own` picks the gateway's own
+/// server (`server`), while it is being proven.
 struct Servers {
-    h1: http1::Builder,
+    h1: Option<http1::Builder>,
     h2: http2::Builder<LocalExec>,
 }
 
 fn servers() -> Servers {
+    let own = std::env::var("LUNAGATE_HTTP1").is_ok_and(|v| v == "own");
     let mut h1 = http1::Builder::new();
     h1
         // Idle and slow clients are handled by `idle` (no timer per request).
@@ -269,7 +273,10 @@ fn servers() -> Servers {
         .keep_alive(true);
     let mut h2 = http2::Builder::new(LocalExec);
     h2.timer(TokioTimer::new()).max_concurrent_streams(128);
-    Servers { h1, h2 }
+    Servers {
+        h1: (!own).then_some(h1),
+        h2,
+    }
 }
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -648,6 +655,9 @@ async fn serve_http<S>(
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let peer = info.peer;
+    if !h2 && builder.h1.is_none() {
+        return serve_h1(stream, &info, &ctx, &activity).await;
+    }
     let info = Rc::new(info);
     let requests = activity.clone();
     let worker = ctx.clone();
@@ -657,7 +667,8 @@ async fn serve_http<S>(
         let busy = requests.busy();
         let writing = super::stats::request();
         async move {
-            let resp = handle(&ctx, &info, req).await;
+            let (parts, body) = req.into_parts();
+            let resp = handle(&ctx, &info, parts, RequestBody::Http2(body)).await;
             let sending = busy.into_responding();
             Ok::<_, Infallible>(resp.map(|body| InFlight {
                 body,
@@ -671,17 +682,42 @@ async fn serve_http<S>(
             .h2
             .serve_connection(io_for(stream, &activity), service);
         supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
-    } else {
+    } else if let Some(h1) = &builder.h1 {
         activity.time_heads();
-        let mut conn = builder
-            .h1
-            .serve_connection(io_for(stream, &activity), service);
+        let mut conn = h1.serve_connection(io_for(stream, &activity), service);
         let stopped = supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
         if stopped == Some(Stop::HeaderTimeout) {
             let stream = conn.into_parts().io.into_inner().into_inner();
             answer_header_timeout(stream, &worker, peer).await;
         }
     }
+}
+
+/// Serves HTTP/1 with the gateway's own server until the connection ends,
+/// or until the worker finds it idle (then it is dropped, and closed).
+async fn serve_h1<S>(stream: S, info: &ConnInfo, ctx: &Rc<WorkerContext>, activity: &Rc<Activity>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    activity.time_heads();
+    let io = CountingIo::new(stream, activity.clone());
+    let mut conn = std::pin::pin!(super::server::serve(io, info, ctx, activity));
+    std::future::poll_fn(|cx| {
+        if conn.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        match activity.poll_stop(cx.waker()) {
+            None => Poll::Pending,
+            Some(Stop::Idle) => {
+                tracing::debug!(peer = %info.peer, "closing idle client connection");
+                Poll::Ready(())
+            }
+            // The connection reads the others itself, between requests
+            // (a stop that came after it was polled wakes it here).
+            Some(_) => conn.as_mut().poll(cx),
+        }
+    })
+    .await
 }
 
 /// The client did not finish its request head in time: a 408 (nginx only

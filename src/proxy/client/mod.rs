@@ -22,14 +22,14 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use http::{Method, Response, StatusCode};
-use hyper::body::{Body, Bytes, Incoming};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
-use super::inbound::{next_data, ClientBodyError};
+use super::inbound::{next_data, ClientBodyError, RequestBody};
 use super::pool::{Pool, UpstreamConn, UpstreamStream};
 use super::router::Upstream;
 
@@ -145,7 +145,7 @@ impl ReqFraming {
             }
             None => ReqFraming::None,
             Some(OutgoingBody::Whole(b)) => ReqFraming::Length(b.len() as u64),
-            Some(OutgoingBody::Stream(b)) => match b.size_hint().exact() {
+            Some(OutgoingBody::Stream(b)) => match b.exact_len() {
                 Some(n) => ReqFraming::Length(n),
                 None => ReqFraming::Chunked,
             },
@@ -174,7 +174,7 @@ pub struct Outgoing<'a> {
 /// A request body: the client's, streamed, or one the gateway holds whole
 /// (read for serverless functions, or replaced by them).
 pub enum OutgoingBody {
-    Stream(Incoming),
+    Stream(RequestBody),
     Whole(Bytes),
 }
 
@@ -365,7 +365,7 @@ pub async fn send(
 /// [`SendError::ClientBody`] (and the upstream connection is dropped).
 async fn write_body(
     conn: &mut UpstreamConn,
-    mut body: Incoming,
+    mut body: RequestBody,
     framing: ReqFraming,
     write_timeout: Duration,
     client_timeout: Duration,

@@ -1,6 +1,574 @@
-//! The gateway's own HTTP/1 server side: reading client requests (`parse`)
-//! on the proxy listeners.
+//! The gateway's own HTTP/1 server side, on the proxy listeners (plain
+//! and TLS `http/1.1`; HTTP/2 stays hyper's): reading request heads
+//! (`parse`), request bodies, and writing responses (`encode`), one
+//! request after another on a keep-alive connection, in the connection's
+//! own task.
+//!
+//! hyper's server reads into its own buffer, hands the request to a
+//! service future it keeps in a slot, feeds the body through a channel,
+//! and encodes the response through a second header map walk. Here the
+//! request head is parsed from the connection's buffer (header values
+//! share it), the request runs inline (`dispatch::handle`), its body is
+//! read straight from the connection's buffer and socket by whoever holds
+//! it ([`RequestBodyH1`]), and the response head is written with its first
+//! bytes of body in one write.
+//!
+//! What the connection does, in order, per request:
+//! - read a head (pipelined requests are already in the buffer); a head
+//!   that cannot be read is answered (400, 414, 431, Kong's plain-text
+//!   page) and the connection closed;
+//! - handle it; `Expect: 100-continue` is answered when the body is first
+//!   read;
+//! - write the response: framing is the server's (`encode`), a body that
+//!   ends early or runs long ends the connection;
+//! - keep the connection if both sides allow it, the request's body was
+//!   read to its end (or what is left of it is already buffered) and the
+//!   worker is not shutting down.
+//!
+//! Slow and idle clients are the worker's sweeps' business (`idle`): the
+//! socket counts its reads and writes, and the connection is stopped from
+//! outside; see `worker::serve_h1`.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use hyper::body::Body;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::body::ProxyBody;
+use super::context::WorkerContext;
+use super::dispatch::handle;
+use super::errors::{raw_response, ProxyError};
+use super::framing::{BadChunk, ChunkedDecoder};
+use super::headers::ConnInfo;
+use super::idle::{Activity, Stop};
+use super::inbound::RequestBody;
+use encode::{encode_head, Answering, BodyLen, Framing};
+use parse::{parse_request, BodyFraming, HeadError, RequestHead};
+
+pub mod encode;
 pub mod parse;
 #[cfg(test)]
 mod parse_fuzz;
+
+/// Room made in the read buffer before a read.
+const READ_SPACE: usize = 8 * 1024;
+/// A read is topped up to [`READ_SPACE`] when less than this is free.
+const MIN_READ_SPACE: usize = 1024;
+/// Body pieces up to this size are copied behind the head (or a chunk's
+/// size line) into one write; larger ones are written on their own.
+const COALESCE: usize = 16 * 1024;
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Why reading a request body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyReadError {
+    #[error("{0}")]
+    Chunked(#[from] BadChunk),
+    #[error("the client closed the connection before the end of its body")]
+    Truncated,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Where the body of the request being handled stands.
+enum BodyState {
+    Done,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    Failed,
+}
+
+/// A connection's socket and read buffer, shared by the connection and the
+/// body of the request it is handling.
+struct Wire<S> {
+    io: S,
+    buf: BytesMut,
+    /// The request being handled (its body's handle carries the same).
+    seq: u64,
+    body: BodyState,
+    /// `Expect: 100-continue` not answered yet: bytes of [`CONTINUE`] sent.
+    continue_due: Option<usize>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
+    /// Reads more into the buffer: `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < MIN_READ_SPACE {
+            self.buf.reserve(READ_SPACE);
+        }
+        let read = self.io.read_buf(&mut self.buf);
+        std::pin::pin!(read).poll(cx)
+    }
+
+    /// Starts reading the body of a new request.
+    fn start(&mut self, framing: BodyFraming, expect_continue: bool) -> u64 {
+        self.seq = self.seq.wrapping_add(1);
+        self.body = match framing {
+            BodyFraming::Empty => BodyState::Done,
+            BodyFraming::Length(n) => BodyState::Length(n),
+            BodyFraming::Chunked => BodyState::Chunked(ChunkedDecoder::default()),
+        };
+        self.continue_due = (expect_continue && !matches!(self.body, BodyState::Done)).then_some(0);
+        self.seq
+    }
+
+    /// The next piece of the body that is already buffered.
+    fn decode(&mut self) -> Option<Result<Option<Bytes>, BodyReadError>> {
+        match &mut self.body {
+            BodyState::Done => Some(Ok(None)),
+            BodyState::Failed => Some(Err(BodyReadError::Truncated)),
+            BodyState::Length(left) => {
+                if self.buf.is_empty() {
+                    return None;
+                }
+                let n = (self.buf.len() as u64).min(*left) as usize;
+                *left -= n as u64;
+                if *left == 0 {
+                    self.body = BodyState::Done;
+                }
+                Some(Ok(Some(self.buf.split_to(n).freeze())))
+            }
+            BodyState::Chunked(dec) => match dec.decode(&mut self.buf) {
+                Err(e) => {
+                    self.body = BodyState::Failed;
+                    Some(Err(e.into()))
+                }
+                Ok(Some(data)) => Some(Ok(Some(data))),
+                Ok(None) if dec.is_done() => {
+                    self.body = BodyState::Done;
+                    Some(Ok(None))
+                }
+                Ok(None) => None,
+            },
+        }
+    }
+
+    /// Ends the request's body: true if it was read to its end, or its
+    /// rest was already in the buffer (and is dropped). Its handle reads
+    /// nothing more.
+    fn finish(&mut self) -> bool {
+        let read_all = loop {
+            match self.decode() {
+                Some(Ok(None)) => break true,
+                Some(Ok(Some(_))) => {}
+                Some(Err(_)) | None => break false,
+            }
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.body = BodyState::Done;
+        read_all
+    }
+
+    /// Answers `Expect: 100-continue` if it is due.
+    fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(sent) = self.continue_due {
+            if sent == CONTINUE.len() {
+                self.continue_due = None;
+                break;
+            }
+            match Pin::new(&mut self.io).poll_write(cx, &CONTINUE[sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.continue_due = Some(sent + n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+}
+
+/// What a request body's handle asks of its connection.
+trait BodySource {
+    fn poll_body(
+        &mut self,
+        seq: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, BodyReadError>>>;
+
+    /// Bytes of body still to come, when the framing says.
+    fn left(&self, seq: u64) -> Option<u64>;
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> BodySource for Wire<S> {
+    fn poll_body(
+        &mut self,
+        seq: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, BodyReadError>>> {
+        if seq != self.seq {
+            return Poll::Ready(None);
+        }
+        loop {
+            if let Some(next) = self.decode() {
+                self.continue_due = None;
+                return Poll::Ready(next.transpose());
+            }
+            if self.continue_due.is_some() {
+                if let Err(e) = std::task::ready!(self.poll_continue(cx)) {
+                    self.body = BodyState::Failed;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+            match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => {
+                    self.body = BodyState::Failed;
+                    return Poll::Ready(Some(Err(BodyReadError::Truncated)));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.body = BodyState::Failed;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+        }
+    }
+
+    fn left(&self, seq: u64) -> Option<u64> {
+        if seq != self.seq {
+            return Some(0);
+        }
+        match self.body {
+            BodyState::Done | BodyState::Failed => Some(0),
+            BodyState::Length(n) => Some(n),
+            BodyState::Chunked(_) => None,
+        }
+    }
+}
+
+/// The body of a request read by this server: read from its connection
+/// by whoever holds it, in the connection's task.
+pub struct RequestBodyH1 {
+    wire: Rc<RefCell<dyn BodySource>>,
+    seq: u64,
+}
+
+impl RequestBodyH1 {
+    pub fn is_end_stream(&self) -> bool {
+        self.exact_len() == Some(0)
+    }
+
+    /// What is left of the body, when its framing says.
+    pub fn exact_len(&self) -> Option<u64> {
+        self.wire.borrow().left(self.seq)
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn data(&mut self) -> Option<Result<Bytes, BodyReadError>> {
+        std::future::poll_fn(|cx| self.wire.borrow_mut().poll_body(self.seq, cx)).await
+    }
+}
+
+/// Serves HTTP/1 requests on `io` until the connection ends. `io` counts
+/// its traffic into `activity`; between requests the worker's stop request
+/// ends the connection (a 408 first if a head was too slow to come), and a
+/// shutdown lets the request in flight finish with `Connection: close`. An
+/// idle connection is stopped by dropping this future (`worker`).
+pub async fn serve<S>(io: S, info: &ConnInfo, ctx: &Rc<WorkerContext>, activity: &Rc<Activity>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let wire = Rc::new(RefCell::new(Wire {
+        io,
+        buf: BytesMut::new(),
+        seq: 0,
+        body: BodyState::Done,
+        continue_due: None,
+    }));
+    let mut out = Vec::new();
+    // The last response's header map, cleared, for the next request.
+    let mut spare = HeaderMap::new();
+    loop {
+        let head = match read_head(&wire, activity, &mut spare).await {
+            Ok(head) => head,
+            Err(Some(Ok(e))) => return refuse(&wire, e, ctx, info).await,
+            Err(Some(Err(Stop::HeaderTimeout))) => {
+                tracing::info!(peer = %info.peer, "client header timeout: 408");
+                return answer(&wire, ProxyError::RequestTimeout, ctx).await;
+            }
+            Err(_) => return,
+        };
+        let RequestHead {
+            parts,
+            body: framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        let busy = activity.busy();
+        let writing = super::stats::request();
+        let seq = wire.borrow_mut().start(framing, expect_continue);
+        let body = match framing {
+            BodyFraming::Empty => RequestBody::Empty,
+            _ => RequestBody::Http1(RequestBodyH1 {
+                wire: wire.clone(),
+                seq,
+            }),
+        };
+        let method = parts.method.clone();
+        let version = parts.version;
+        let resp = handle(ctx, info, parts, body).await;
+        let sending = busy.into_responding();
+
+        let read_all = wire.borrow_mut().finish();
+        let keep = keep_alive && read_all && activity.stop_requested() != Some(Stop::Shutdown);
+        let (mut head, body) = resp.into_parts();
+        let len = if body.is_end_stream() {
+            BodyLen::Empty
+        } else {
+            body.size_hint()
+                .exact()
+                .map_or(BodyLen::Unknown, BodyLen::Exact)
+        };
+        out.clear();
+        let req = Answering {
+            method: &method,
+            version,
+        };
+        let (framing, keep) = encode_head(&mut out, &head, req, len, keep);
+        head.headers.clear();
+        spare = std::mem::take(&mut head.headers);
+        let sent = send_body(&wire, &mut out, framing, body).await;
+        drop(sending);
+        drop(writing);
+        if !(sent.is_ok() && keep) {
+            let _ =
+                std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_shutdown(cx))
+                    .await;
+            return;
+        }
+    }
+}
+
+/// Reads the next request head. `Err(None)`: the connection ended;
+/// `Err(Some(Ok))`: a head to refuse; `Err(Some(Err))`: the worker asked
+/// the connection to stop.
+async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    activity: &Activity,
+    spare: &mut HeaderMap,
+) -> Result<RequestHead, Option<Result<HeadError, Stop>>> {
+    loop {
+        {
+            let mut w = wire.borrow_mut();
+            if !w.buf.is_empty() {
+                match parse_request(&mut w.buf, spare) {
+                    Ok(Some(head)) => return Ok(head),
+                    Ok(None) => {}
+                    Err(e) => return Err(Some(Ok(e))),
+                }
+            }
+        }
+        let read = std::future::poll_fn(|cx| {
+            if let Some(stop) = activity.stop_requested() {
+                return Poll::Ready(Err(stop));
+            }
+            wire.borrow_mut().poll_fill(cx).map(Ok)
+        })
+        .await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(None),
+            Ok(Ok(_)) => {}
+            Err(stop) => return Err(Some(Err(stop))),
+        }
+    }
+}
+
+/// Answers a head that cannot be read, then the connection closes.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    e: HeadError,
+    ctx: &WorkerContext,
+    info: &ConnInfo,
+) {
+    tracing::info!(worker = ctx.id, client = %info.peer, "client error: {e}");
+    let error = match e {
+        HeadError::TooLarge => ProxyError::HeadTooLarge,
+        HeadError::TargetTooLong => ProxyError::TargetTooLong,
+        _ => ProxyError::BadRequest,
+    };
+    answer(wire, error, ctx).await;
+}
+
+/// Writes the gateway's plain answer for `error` and closes, within a
+/// second. What the client still sends meanwhile is read and dropped (a
+/// lingering close, as nginx's): closing with unread bytes would reset
+/// the connection, and the client could lose the answer.
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    error: ProxyError,
+    ctx: &WorkerContext,
+) {
+    let answer = raw_response(error, &ctx.request_ids.next());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        write_all(wire, &answer).await?;
+        std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_shutdown(cx)).await?;
+        loop {
+            let read = std::future::poll_fn(|cx| {
+                let mut w = wire.borrow_mut();
+                w.buf.clear();
+                w.poll_fill(cx)
+            })
+            .await?;
+            if read == 0 {
+                return Ok::<(), io::Error>(());
+            }
+        }
+    })
+    .await;
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    mut data: &[u8],
+) -> io::Result<()> {
+    while !data.is_empty() {
+        let n = std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_write(cx, data))
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+/// Why a response could not be sent whole (the connection then closes).
+#[derive(Debug)]
+enum SendFailed {
+    Io,
+    /// The body failed, or did not match its length.
+    Body,
+}
+
+impl From<io::Error> for SendFailed {
+    fn from(_: io::Error) -> Self {
+        SendFailed::Io
+    }
+}
+
+/// Writes `out` (the head) and the body as `framing` says.
+async fn send_body<S: AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    out: &mut Vec<u8>,
+    framing: Framing,
+    mut body: ProxyBody,
+) -> Result<(), SendFailed> {
+    if framing == Framing::None {
+        drop(body);
+        write_all(wire, out).await?;
+        flush(wire).await?;
+        return Ok(());
+    }
+    let mut left = match framing {
+        Framing::Length(n) => n,
+        _ => u64::MAX,
+    };
+    loop {
+        // What is ready now goes with the head; when the body must wait,
+        // what is written so far goes first.
+        let frame = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+            Poll::Pending if !out.is_empty() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(frame) => Poll::Ready(Some(frame)),
+        })
+        .await;
+        let frame = match frame {
+            None => {
+                write_all(wire, out).await?;
+                out.clear();
+                flush(wire).await?;
+                continue;
+            }
+            Some(frame) => frame,
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "response body failed");
+                write_all(wire, out).await?;
+                return Err(SendFailed::Body);
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if !data.is_empty() => data,
+                _ => continue,
+            },
+        };
+        let data = match framing {
+            Framing::Length(_) => {
+                if data.len() as u64 > left {
+                    // Longer than it said: what fits goes, then the end.
+                    let fits = data.slice(..left as usize);
+                    write_all(wire, out).await?;
+                    write_all(wire, &fits).await?;
+                    return Err(SendFailed::Body);
+                }
+                left -= data.len() as u64;
+                data
+            }
+            Framing::Chunked => {
+                write_chunk_size(out, data.len());
+                data
+            }
+            _ => data,
+        };
+        if data.len() <= COALESCE {
+            out.extend_from_slice(&data);
+        } else {
+            write_all(wire, out).await?;
+            out.clear();
+            write_all(wire, &data).await?;
+        }
+        if framing == Framing::Chunked {
+            out.extend_from_slice(b"\r\n");
+        }
+        if out.len() > COALESCE {
+            write_all(wire, out).await?;
+            out.clear();
+        }
+    }
+    match framing {
+        Framing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
+        Framing::Length(_) if left > 0 => {
+            write_all(wire, out).await?;
+            return Err(SendFailed::Body);
+        }
+        _ => {}
+    }
+    write_all(wire, out).await?;
+    flush(wire).await?;
+    Ok(())
+}
+
+fn write_chunk_size(out: &mut Vec<u8>, n: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.push(HEX[(n >> (i * 4)) & 15]);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+async fn flush<S: AsyncWrite + Unpin>(wire: &RefCell<Wire<S>>) -> io::Result<()> {
+    std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_flush(cx)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_in_hex() {
+        for n in [0usize, 1, 15, 16, 255, 4096, 0x12345] {
+            let mut out = Vec::new();
+            write_chunk_size(&mut out, n);
+            assert_eq!(out, format!("{n:x}\r\n").into_bytes());
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The proxy's HTTP/1 server side against raw clients: pipelining order
+//! with bodies, `Expect: 100-continue`, HEAD, HTTP/1.0 keep-alive, and the
+//! request-smuggling shapes a front end and the gateway could read two
+//! ways (`Content-Length` with `Transfer-Encoding`, two lengths, obs-fold,
+//! bad chunk sizes): each is refused or read one way only, and nothing
+//! after it is served as a request of its own.
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+async fn gateway() -> Gateway {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("echo", &format!("http://{up}"), json!({})).await;
+    gw.route("echo", json!({"paths": ["/"]})).await;
+    gw
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_answered_in_order_with_their_bodies() {
+    let gw = gateway().await;
+    let (resps, rest) = pipelined(
+        gw.proxy,
+        &[
+            "POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+            "POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nde\r\n1\r\nf\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            "HEAD /three HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /four HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ],
+    );
+    let seen: Vec<_> = resps
+        .iter()
+        .filter(|r| r.status == 200 && !r.body.is_empty())
+        .map(|r| {
+            let echo = r.json();
+            (echo["path"].clone(), echo["body"].clone())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("/one"), json!("abc")),
+            (json!("/two"), json!("def")),
+            (json!("/four"), json!("")),
+        ]
+    );
+    assert_eq!(resps[2].status, 200);
+    assert!(
+        resps[2].header("content-length").is_some(),
+        "{:?}",
+        resps[2]
+    );
+    assert_eq!(resps[3].header("connection"), Some("close"));
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_is_answered_before_the_body_is_read() {
+    let gw = gateway().await;
+    let s = TcpStream::connect(gw.proxy).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    w.write_all(b"PUT /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let interim = read_response(&mut r, true).unwrap();
+    assert_eq!(interim.status, 100, "{interim:?}");
+    w.write_all(b"hello").unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!((resp.status, &resp.json()["body"]), (200, &json!("hello")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http10_keeps_the_connection_only_when_asked() {
+    let gw = gateway().await;
+    let s = TcpStream::connect(gw.proxy).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    w.write_all(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("connection"), Some("keep-alive"));
+    w.write_all(b"GET /b HTTP/1.0\r\n\r\n").unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.json()["path"], "/b");
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "closed after an HTTP/1.0 request without keep-alive"
+    );
+}
+
+/// Each request is followed on its connection by a request for
+/// `/smuggled`: whatever the gateway answers, it never proxies that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_framing_is_refused_or_read_one_way() {
+    let gw = gateway().await;
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let cases: &[(&str, &[u16])] = &[
+        // Read by its Transfer-Encoding; the connection is not reused.
+        ("POST /te-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &[200]),
+        ("POST /cl-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n", &[200]),
+        ("POST /cl-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n", &[400]),
+        ("POST /cl-plus HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", &[400]),
+        ("POST /te-gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", &[400]),
+        ("POST /te-10 HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &[400]),
+        ("GET /fold HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", &[400]),
+        ("GET /space HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", &[400]),
+        ("POST /chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n", &[400]),
+    ];
+    for (req, statuses) in cases {
+        let mut s = TcpStream::connect(gw.proxy).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(format!("{req}{smuggled}").as_bytes()).unwrap();
+        let mut all = Vec::new();
+        let _ = s.read_to_end(&mut all);
+        let text = String::from_utf8_lossy(&all);
+        let first: u16 = text
+            .get(9..12)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("{req:?}: {text}"));
+        assert!(statuses.contains(&first), "{req:?}: {text}");
+        assert!(
+            !text.contains("/smuggled"),
+            "{req:?} let a second request through: {text}"
+        );
+    }
+}
