@@ -129,9 +129,54 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
             .and_then(|c| c.parse().ok())
             .unwrap_or_else(|| panic!("{req:?}: {text}"));
         assert!(statuses.contains(&first), "{req:?}: {text}");
+        if first == 400 {
+            assert!(
+                text.contains("\r\n\r\nBad request\nrequest_id: "),
+                "Kong's page: {text}"
+            );
+        }
         assert!(
             !text.contains("/smuggled"),
             "{req:?} let a second request through: {text}"
         );
     }
+}
+
+/// A client that closes its connection while its request waits on the
+/// upstream: the request is dropped and its upstream connection closed at
+/// once, as nginx does (`proxy_ignore_client_abort off`), not when the
+/// upstream answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_cancels_its_upstream_request() {
+    use tokio::io::AsyncReadExt;
+    // An upstream that never answers and reports when a connection closes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let (tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(1..) = stream.read(&mut buf).await {}
+                let _ = tx.send(());
+            });
+        }
+    });
+    let gw = Gateway::start_with_workers(1);
+    gw.service(
+        "silent",
+        &format!("http://{up}"),
+        json!({"read_timeout": 60000}),
+    )
+    .await;
+    gw.route("silent", json!({"paths": ["/"]})).await;
+    let mut s = TcpStream::connect(gw.proxy).unwrap();
+    s.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+    tokio::time::timeout(Duration::from_secs(5), closed.recv())
+        .await
+        .expect("the upstream connection closed soon after the client left");
 }

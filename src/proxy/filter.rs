@@ -7,7 +7,7 @@
 //! `ngx.arg[1]` is sent instead of the chunk (nothing when empty); setting
 //! `ngx.arg[2]` ends the body there. The head went out without a
 //! `Content-Length` (`functions`), so whatever length results is framed
-//! by hyper (chunked), never the upstream's.
+//! by the server (chunked), never the upstream's.
 //!
 //! log runs when the body is dropped: once it has been sent (or the client
 //! went away, a body_filter in progress finishing first), on the worker's

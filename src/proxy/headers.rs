@@ -179,7 +179,7 @@ fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
 /// Removes the headers that frame a message or its connection
 /// (`Content-Length`, `Transfer-Encoding`, `Connection` and the other
 /// hop-by-hop ones) from headers a function set. The gateway owns them:
-/// toward the client hyper computes them from the real body, toward the
+/// toward the client `server::encode` computes them from the real body, toward the
 /// upstream `client::encode_head` does, as nginx and Kong do.
 /// `dropped` is told each name that was there.
 pub fn strip_framing(headers: &mut HeaderMap, mut dropped: impl FnMut(&HeaderName)) {
@@ -220,7 +220,7 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) 
 }
 
 /// Client headers never copied upstream: hop-by-hop ones (RFC 9110 §7.6.1;
-/// `TE` included, trailers are not forwarded), `Expect` (hyper answers
+/// `TE` included, trailers are not forwarded), `Expect` (the server answers
 /// `100 Continue` itself and the body follows at once) and the ones the
 /// gateway writes itself (§4.4: [`Forwarding`] writes a trusted client's
 /// own values back).

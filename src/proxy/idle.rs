@@ -1,9 +1,9 @@
 //! Supervising client connections without per-request timers or channels.
 //!
-//! hyper's `header_read_timeout` allocates and arms a timer for every
-//! request head (and answers nothing when it fires), and a `select!` over a
-//! shutdown channel and an idle timer polls both on every wake-up of the
-//! connection. Instead, every connection shares an [`Activity`] with its
+//! A timer per request head (hyper's `header_read_timeout` allocated and
+//! armed one, and answered nothing when it fired), or a `select!` over a
+//! shutdown channel and an idle timer polled on every wake-up of the
+//! connection, would cost every request. Instead, every connection shares an [`Activity`] with its
 //! worker: the socket wrapper ([`CountingIo`]) bumps a counter on each read
 //! and write, and notes when the first bytes of an HTTP/1 request head
 //! arrive; the worker's accept loop sweeps its connections a few times per
@@ -11,8 +11,9 @@
 //! timeout (and that have no request in flight) to stop, and those still
 //! sending a head after the client header timeout to stop with a 408 —
 //! however many bytes they trickle. At shutdown it asks all of them to
-//! finish gracefully. A connection checks its stop flag only when hyper
-//! returns `Pending` — one `Cell` read.
+//! finish gracefully. A connection checks its stop flag only when its
+//! server (`server` for HTTP/1, hyper for HTTP/2) returns `Pending` — one
+//! `Cell` read.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -212,8 +213,7 @@ impl Registry {
     }
 }
 
-/// A socket that counts its reads and writes into an [`Activity`] (hyper
-/// sees it through `TokioIo`).
+/// A socket that counts its reads and writes into an [`Activity`].
 pub struct CountingIo<T> {
     inner: T,
     activity: Rc<Activity>,
@@ -222,10 +222,6 @@ pub struct CountingIo<T> {
 impl<T> CountingIo<T> {
     pub fn new(inner: T, activity: Rc<Activity>) -> Self {
         CountingIo { inner, activity }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.inner
     }
 }
 

@@ -2,7 +2,9 @@
 //! runtime, its own SO_REUSEPORT listening socket (the kernel spreads
 //! connections), its own upstream pool and, later, its own Lua VM — the
 //! nginx worker model. Nothing is shared between workers but the
-//! configuration snapshot.
+//! configuration snapshot. HTTP/1 is served by the gateway's own server
+//! (`server`), HTTP/2 (ALPN `h2`, or cleartext with prior knowledge) by
+//! hyper's.
 //!
 //! Slow clients: connections are swept a few times per timeout period
 //! (`idle`): idle ones are closed, and one still sending its request head
@@ -42,12 +44,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
@@ -251,39 +253,21 @@ impl Drop for ConnGuard {
     }
 }
 
-/// The HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) server settings.
-/// HTTP/1 is hyper's unless `LUNAGATE_HTTP1=own` picks the gateway's own
-/// server (`server`), while it is being proven.
-struct Servers {
-    h1: Option<http1::Builder>,
-    h2: http2::Builder<LocalExec>,
-}
+/// The HTTP/2 (TLS with ALPN `h2`, or cleartext with prior knowledge)
+/// server settings; HTTP/1 is the gateway's own (`server`).
+type H2Server = http2::Builder<LocalExec>;
 
-fn servers() -> Servers {
-    let own = std::env::var("LUNAGATE_HTTP1").is_ok_and(|v| v == "own");
-    let mut h1 = http1::Builder::new();
-    h1
-        // Idle and slow clients are handled by `idle` (no timer per request).
-        .header_read_timeout(None)
-        .max_buf_size(64 * 1024)
-        // hyper's default of 100 request headers, whose slots live on the
-        // stack: any `max_headers` puts two arrays of them on the heap for
-        // every request. A 101st header is answered 431 (HAProxy stops at
-        // 101 too).
-        .keep_alive(true);
+fn h2_server() -> H2Server {
     let mut h2 = http2::Builder::new(LocalExec);
     h2.timer(TokioTimer::new()).max_concurrent_streams(128);
-    Servers {
-        h1: (!own).then_some(h1),
-        h2,
-    }
+    h2
 }
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Whether the client opens with HTTP/2's preface. Decided once per
 /// connection by peeking (nothing is consumed), so HTTP/1.1 requests are
-/// served by hyper's HTTP/1 connection directly rather than through a
+/// served by the HTTP/1 server directly rather than through a
 /// protocol-sniffing wrapper on every read.
 async fn is_h2(stream: &TcpStream) -> bool {
     let mut buf = [0u8; 24];
@@ -353,7 +337,7 @@ async fn accept_loop(
     let ctx = Rc::new(WorkerContext::new(id, config, timeouts));
     // Log phases run here, after their responses were sent.
     let deferred = tokio::task::spawn_local(run_deferred(ctx.clone()));
-    let builder = Rc::new(servers());
+    let h2 = Rc::new(h2_server());
     let conns = Rc::new(Connections::default());
     let registry = Registry::default();
     let (period, rules) = sweep_rules(&timeouts);
@@ -388,7 +372,7 @@ async fn accept_loop(
                     proxy_protocol.plain
                 };
                 let task =
-                    serve_connection(stream, header, info, ctx.clone(), builder.clone(), activity);
+                    serve_connection(stream, header, info, ctx.clone(), h2.clone(), activity);
                 tokio::task::spawn_local(async move {
                     task.await;
                     drop(guard);
@@ -529,7 +513,7 @@ async fn serve_connection(
     proxy_protocol: bool,
     mut info: ConnInfo,
     ctx: Rc<WorkerContext>,
-    builder: Rc<Servers>,
+    h2_server: Rc<H2Server>,
     activity: Rc<Activity>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -574,14 +558,14 @@ async fn serve_connection(
                 .map(|s| s.to_ascii_lowercase().into_boxed_str());
             info.tls_session = session.names;
             info.client_cert = session.client_cert;
-            serve_http(stream, h2, info, ctx, builder, activity).await;
+            serve_http(stream, h2, info, ctx, h2_server, activity).await;
         }
     } else {
         let h2 = tokio::select! {
             h2 = is_h2(&stream) => h2,
             _ = stop() => return,
         };
-        serve_http(stream, h2, info, ctx, builder, activity).await;
+        serve_http(stream, h2, info, ctx, h2_server, activity).await;
     }
 }
 
@@ -649,18 +633,17 @@ async fn serve_http<S>(
     h2: bool,
     info: ConnInfo,
     ctx: Rc<WorkerContext>,
-    builder: Rc<Servers>,
+    h2_server: Rc<H2Server>,
     activity: Rc<Activity>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let peer = info.peer;
-    if !h2 && builder.h1.is_none() {
+    if !h2 {
         return serve_h1(stream, &info, &ctx, &activity).await;
     }
+    let peer = info.peer;
     let info = Rc::new(info);
     let requests = activity.clone();
-    let worker = ctx.clone();
     let service = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         let info = info.clone();
@@ -677,20 +660,9 @@ async fn serve_http<S>(
             }))
         }
     });
-    if h2 {
-        let mut conn = builder
-            .h2
-            .serve_connection(io_for(stream, &activity), service);
-        supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
-    } else if let Some(h1) = &builder.h1 {
-        activity.time_heads();
-        let mut conn = h1.serve_connection(io_for(stream, &activity), service);
-        let stopped = supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
-        if stopped == Some(Stop::HeaderTimeout) {
-            let stream = conn.into_parts().io.into_inner().into_inner();
-            answer_header_timeout(stream, &worker, peer).await;
-        }
-    }
+    let io = TokioIo::new(CountingIo::new(stream, activity.clone()));
+    let mut conn = h2_server.serve_connection(io, service);
+    supervise(&mut conn, &activity, peer, |c| c.graceful_shutdown()).await;
 }
 
 /// Serves HTTP/1 with the gateway's own server until the connection ends,
@@ -720,35 +692,15 @@ where
     .await
 }
 
-/// The client did not finish its request head in time: a 408 (nginx only
-/// closes), then the connection is closed.
-async fn answer_header_timeout<S: AsyncWrite + Unpin>(
-    mut stream: S,
-    ctx: &WorkerContext,
-    peer: SocketAddr,
-) {
-    tracing::info!(%peer, "client header timeout: 408");
-    let answer = raw_response(ProxyError::RequestTimeout, &ctx.request_ids.next());
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(&answer).await?;
-        stream.shutdown().await
-    })
-    .await;
-}
-
-fn io_for<S>(stream: S, activity: &Rc<Activity>) -> TokioIo<CountingIo<S>> {
-    TokioIo::new(CountingIo::new(stream, activity.clone()))
-}
-
-/// Drives a connection until it ends or its worker asks it to stop; says
-/// why it was stopped, if it was.
+/// Drives an HTTP/2 connection until it ends or its worker asks it to
+/// stop: an idle one is dropped, and at shutdown its streams in flight
+/// finish first (HTTP/2 heads are not timed by the sweeps).
 async fn supervise<C, E>(
     conn: &mut C,
     activity: &Activity,
     peer: SocketAddr,
     graceful: impl FnOnce(Pin<&mut C>),
-) -> Option<Stop>
-where
+) where
     C: Future<Output = Result<(), E>> + Unpin,
     E: std::fmt::Display,
 {
@@ -762,20 +714,16 @@ where
     })
     .await;
     match outcome {
-        Ok(Ok(())) => None,
+        Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "client connection ended with an error");
-            None
-        }
-        Err(Stop::Idle) => {
-            tracing::debug!(%peer, "closing idle client connection");
-            Some(Stop::Idle)
         }
         Err(Stop::Shutdown) => {
             graceful(Pin::new(&mut *conn));
             let _ = conn.await;
-            Some(Stop::Shutdown)
         }
-        Err(Stop::HeaderTimeout) => Some(Stop::HeaderTimeout),
+        Err(Stop::Idle | Stop::HeaderTimeout) => {
+            tracing::debug!(%peer, "closing idle client connection");
+        }
     }
 }

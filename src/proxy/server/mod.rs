@@ -1,12 +1,13 @@
-//! The gateway's own HTTP/1 server side, on the proxy listeners (plain
-//! and TLS `http/1.1`; HTTP/2 stays hyper's): reading request heads
+//! The gateway's HTTP/1 server side, on the proxy listeners (plain and TLS
+//! `http/1.1`; HTTP/2 is hyper's): reading request heads
 //! (`parse`), request bodies, and writing responses (`encode`), one
 //! request after another on a keep-alive connection, in the connection's
 //! own task.
 //!
-//! hyper's server reads into its own buffer, hands the request to a
-//! service future it keeps in a slot, feeds the body through a channel,
-//! and encodes the response through a second header map walk. Here the
+//! It replaced hyper's HTTP/1 server (bench/PROFILE.md has the counts),
+//! which read into its own buffer, kept the request's future in a slot of
+//! its dispatcher, fed the body through a channel, and encoded the
+//! response through a second header map walk. Here the
 //! request head is parsed from the connection's buffer (header values
 //! share it), the request runs inline (`dispatch::handle`), its body is
 //! read straight from the connection's buffer and socket by whoever holds
@@ -313,7 +314,11 @@ where
         };
         let method = parts.method.clone();
         let version = parts.version;
-        let resp = handle(ctx, info, parts, body).await;
+        let handling = handle(ctx, info, parts, body);
+        let Some(resp) = watch_client(&wire, framing, handling).await else {
+            tracing::debug!(peer = %info.peer, "the client closed its connection: request dropped");
+            return;
+        };
         let sending = busy.into_responding();
 
         let read_all = wire.borrow_mut().finish();
@@ -344,6 +349,37 @@ where
             return;
         }
     }
+}
+
+/// Runs the request's handling; `None` if the client closed its
+/// connection first (the handling, an upstream call included, is dropped,
+/// as nginx drops it without `proxy_ignore_client_abort`). A request
+/// without a body leaves the socket unread meanwhile: it is read once to
+/// see an end of stream (bytes of a next request stay buffered). After a
+/// short read tokio knows the socket is drained, so this costs no syscall
+/// until something arrives.
+async fn watch_client<S: AsyncRead + AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    framing: BodyFraming,
+    handling: impl Future<Output = http::Response<ProxyBody>>,
+) -> Option<http::Response<ProxyBody>> {
+    let mut handling = std::pin::pin!(handling);
+    let watch = framing == BodyFraming::Empty;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(resp) = handling.as_mut().poll(cx) {
+            return Poll::Ready(Some(resp));
+        }
+        if watch {
+            let mut w = wire.borrow_mut();
+            if w.buf.is_empty() {
+                if let Poll::Ready(Ok(0) | Err(_)) = w.poll_fill(cx) {
+                    return Poll::Ready(None);
+                }
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Reads the next request head. `Err(None)`: the connection ended;
