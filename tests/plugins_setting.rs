@@ -152,10 +152,15 @@ async fn a_global_rewriter_sets_the_request_header_in_rewrite() {
 }
 
 /// A value that would break out of a Lua string literal is sent as it is.
+/// The fixture's handler is the gateway's, not a user's Lua: it runs with
+/// `--untrusted-lua off` too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewriter_value_is_a_literal_not_code() {
     let up = echo_upstream("up").await;
-    let gw = Gateway::start_with(&["--plugins", "rewriter,bundled"], &[]);
+    let gw = Gateway::start_with(
+        &["--plugins", "rewriter,bundled", "--untrusted-lua", "off"],
+        &[],
+    );
     gw.service("s", &format!("http://{up}"), json!({})).await;
     gw.route("s", json!({"paths": ["/"]})).await;
     let hostile = r#"a") ngx.req.set_header("x-injected", "1") --]] \" \\ \0"#;
