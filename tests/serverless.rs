@@ -358,6 +358,31 @@ async fn ngx_exit_ends_the_phase_before_the_response_and_returns_after() {
     assert!(headers.get("x-a2").is_none(), "the phase ended: {echo}");
     assert!(headers.get("x-post").is_none(), "for every plugin: {echo}");
 
+    route_with(
+        &gw,
+        &up,
+        "hferror",
+        json!({"name": "pre-function", "config": {"header_filter": [
+            "if kong.request.get_header('x-ngx') then ngx.exit(404) else kong.response.error(403) end",
+        ]}}),
+    )
+    .await;
+    // Kong's error page replaces the service's response, in its format.
+    for (ngx, status, message) in [(false, 403, "Forbidden"), (true, 404, "Not found")] {
+        let mut req = client().get(gw.proxy_url("/hferror"));
+        if ngx {
+            req = req.header("x-ngx", "1");
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json; charset=utf-8"
+        );
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["message"], message, "{page}");
+    }
+
     let r = client().get(gw.proxy_url("/hfexit")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(

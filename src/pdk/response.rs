@@ -304,7 +304,9 @@ fn chunk_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Bytes, Error<'gc>>
 /// header_filter, as Kong's `send` does there, the status and headers go
 /// on the response at once (a later function may still change them), the
 /// body replaces the one coming, and the function goes on (`send` ends
-/// with `ngx.exit(ngx.OK)`, which returns in header_filter).
+/// with `ngx.exit(ngx.OK)`, which returns in header_filter). An error
+/// page's headers stay with it: its format (and Content-Type) is settled
+/// when it is rendered, after the phase.
 fn exit_with(req: &mut RequestContext, mut exit: Exit) {
     if req.phase != Phase::HeaderFilter {
         finish(req, exit);
@@ -312,6 +314,10 @@ fn exit_with(req: &mut RequestContext, mut exit: Exit) {
         return;
     }
     req.response_status = Some(exit.status);
+    if matches!(exit.body, ExitBody::KongError(_)) {
+        finish(req, exit);
+        return;
+    }
     let headers = std::mem::take(&mut exit.headers);
     for name in headers.keys() {
         req.response_headers.remove(name);

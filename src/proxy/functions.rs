@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, SERVER, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, SERVER, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::body::ProxyBody;
@@ -309,11 +309,30 @@ impl Hooks for Functions {
             if let Some(mut exit) = req.exit.take() {
                 // An exit in header_filter replaces the body that was coming;
                 // its status is on the response already (the phase's last word).
-                let mut replaced = Response::new(match exit.body {
+                let status = resp.status();
+                let body = match exit.body {
                     ExitBody::Bytes(b) => ProxyBody::full(b),
-                    ExitBody::KongError(m) => ProxyBody::full(Bytes::from(m)),
-                });
-                *replaced.status_mut() = resp.status();
+                    ExitBody::KongError(m) => {
+                        // Kong's error page (`kong.response.error`, or
+                        // nginx's error handler after `ngx.exit(404)`), in
+                        // the format a Content-Type the function gave or
+                        // the client's Accept asks for.
+                        let format = error_format_header(&exit.headers, &req.request.headers);
+                        let page = plugin_error_response(
+                            status,
+                            &m,
+                            format.as_ref(),
+                            &s.request_id,
+                            s.start,
+                        );
+                        if let Some(ct) = page.headers().get(CONTENT_TYPE) {
+                            exit.headers.entry(CONTENT_TYPE).or_insert(ct.clone());
+                        }
+                        page.into_body()
+                    }
+                };
+                let mut replaced = Response::new(body);
+                *replaced.status_mut() = status;
                 drop_framing_set_by(&mut exit.headers, &req);
                 replace_headers(&mut headers, exit.headers);
                 *replaced.headers_mut() = headers;
