@@ -12,10 +12,11 @@
 #   bench/instructions.sh a=target/release/lunagate b=/tmp/other/lunagate
 #   REQUESTS=4000 bench/instructions.sh main=bin
 #
-# Cases: plain (no plugin), auth (the seed's custom-auth pre-function,
-# proxied: 200) and 401 (the same function, no key); on request, 1m (a
-# 1 MiB response, no function) and 1m-bf (the same response through a
-# pass-through body_filter post-function, as bench/proxy.sh's 1m case):
+# Cases: plain (no plugin), auth (the seed's custom-auth pre-function as
+# bench/proxy.sh runs it, proxied: 200) and 401 (the same function, no
+# key: a JSON body); on request, 1m (a 1 MiB response, no function) and
+# 1m-bf (the same response through a pass-through body_filter
+# post-function, as bench/proxy.sh's 1m case):
 #
 #   CASES="1m 1m-bf" REQUESTS=200 bench/instructions.sh main=bin
 #
@@ -31,7 +32,7 @@ BASE_PORT=${BASE_PORT:-28500}
 CASES=${CASES:-plain auth 401}
 OUT=${OUT:-/tmp/lunagate-instructions}
 
-[ $# -ge 1 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
 for tool in valgrind callgrind_control nginx curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
@@ -66,12 +67,12 @@ nginx -p "$RUN/upstream" -c "$RUN/upstream/nginx.conf" -g 'daemon off;' 2>"$RUN/
 PIDS+=($!)
 wait_port "$UP_PORT"
 
+# bench/proxy.sh's custom-auth (the one measured against nginx + Lua):
+# a JSON body on the 401, the header cleared through kong.service.request.
 cat >"$RUN/custom-auth.lua" <<'LUA'
-local custom_auth = kong.request.get_header("x-custom-auth")
-if not custom_auth then
-  return kong.response.exit(401, "Invalid Credentials")
-end
-kong.request.clear_header('x-custom-auth')
+local key = kong.request.get_header("x-custom-auth")
+if not key then return kong.response.exit(401, {message = "Invalid Credentials"}) end
+kong.service.request.clear_header("x-custom-auth")
 LUA
 
 # burst PORT CASE N: N requests of CASE on one keep-alive connection.
