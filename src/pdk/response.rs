@@ -13,6 +13,10 @@ use super::{
     add, lua_error, name_arg, only_in, Exit, ExitBody, Phase, Phases, RequestCell, RequestContext,
 };
 
+/// An exit's Content-Type for a table body (made once: `from_static`
+/// checks every byte when called).
+static JSON_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+
 /// Kong's `rewrite_access_header`: the response can still be changed.
 const SET_PHASES: Phases = Phases::REWRITE_ACCESS_HEADER;
 /// Kong's `header_body_log`: the response is readable once it exists.
@@ -34,15 +38,9 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
             Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
             Value::Table(t) => {
                 if !headers.contains_key(http::header::CONTENT_TYPE) {
-                    headers.insert(
-                        http::header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json; charset=utf-8"),
-                    );
+                    headers.insert(http::header::CONTENT_TYPE, JSON_CONTENT_TYPE.clone());
                 }
-                // Written as bytes: `to_string` goes through `fmt`, 2x slower.
-                Bytes::from(
-                    serde_json::to_vec(&to_json(ctx, Value::Table(t), 0)?).unwrap_or_default(),
-                )
+                json_body(ctx, Value::Table(t))?
             }
             _ => Bytes::new(),
         };
@@ -63,8 +61,8 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         let message = match stack.get(1) {
             Value::Nil => error_message(status),
             Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-            Value::Table(t) => match to_json(ctx, Value::Table(t), 0) {
-                Ok(json) => json.to_string(),
+            Value::Table(t) => match json_string(ctx, Value::Table(t)) {
+                Ok(json) => json,
                 Err(e) => {
                     return Err(lua_error(
                         ctx,
@@ -376,6 +374,131 @@ pub(crate) fn warn_framing_ignored(req: &RequestContext, name: &http::HeaderName
     super::log::emit("warn", req.plugin_name, "", &msg);
 }
 
+/// [`to_json`]'s text of `v`, appended to `out`.
+///
+/// Written straight from the Lua value when it can be (no
+/// `serde_json::Value` tree: a map, a `String` per key and string, then
+/// the tree written out and dropped). What that writer leaves to
+/// [`to_json`] — a table key that is not a UTF-8 string (numbers named
+/// like strings, or invalid UTF-8 made alike, become one key there), and
+/// any error — is done again by [`to_json`], so the text and the errors
+/// are its own.
+pub(crate) fn write_json<'gc>(
+    ctx: Context<'gc>,
+    v: Value<'gc>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error<'gc>> {
+    let mark = out.len();
+    if write_direct(v, 0, out).is_some() {
+        return Ok(());
+    }
+    out.truncate(mark);
+    // Writing a tree to a `Vec` cannot fail: its keys are strings.
+    let _ = serde_json::to_writer(out, &to_json(ctx, v, 0)?);
+    Ok(())
+}
+
+/// [`write_json`] as a `String`.
+pub(crate) fn json_string<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<String, Error<'gc>> {
+    let mut out = Vec::new();
+    write_json(ctx, v, &mut out)?;
+    // JSON is written as UTF-8 only.
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// [`write_json`] as an exit body: written into a buffer kept per thread,
+/// then copied out at its size (one allocation; a `Vec` made into
+/// `Bytes` takes two unless its capacity happens to be its length).
+fn json_body<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Bytes, Error<'gc>> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        out.clear();
+        let written = write_json(ctx, v, out).map(|()| Bytes::copy_from_slice(out));
+        if out.capacity() > 64 * 1024 {
+            // A large body does not stay on the worker.
+            *out = Vec::new();
+        }
+        written
+    })
+}
+
+/// `v` as JSON by [`to_json`]'s rules, with no tree; `None` where
+/// [`write_json`] hands over to [`to_json`].
+fn write_direct(v: Value<'_>, depth: usize, out: &mut Vec<u8>) -> Option<()> {
+    if depth > 100 {
+        return None;
+    }
+    match v {
+        Value::Nil => out.extend_from_slice(b"null"),
+        Value::Boolean(true) => out.extend_from_slice(b"true"),
+        Value::Boolean(false) => out.extend_from_slice(b"false"),
+        Value::Integer(n) => serde_json::to_writer(out, &n).ok()?,
+        Value::Number(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+            serde_json::to_writer(out, &(f as i64)).ok()?
+        }
+        Value::Number(f) if f.is_finite() => serde_json::to_writer(out, &f).ok()?,
+        Value::String(s) => write_string(s.as_bytes(), out),
+        Value::Table(t) => {
+            let len = t.length();
+            let array = len > 0 && {
+                let mut count = 0;
+                let mut key = Value::Nil;
+                while let Ok(Some((k, _))) = t.next(key) {
+                    count += 1;
+                    key = k;
+                }
+                count == len
+            };
+            if array {
+                out.push(b'[');
+                for i in 1..=len {
+                    if i > 1 {
+                        out.push(b',');
+                    }
+                    write_direct(t.raw_get_int(i), depth + 1, out)?;
+                }
+                out.push(b']');
+            } else {
+                out.push(b'{');
+                let mut key = Value::Nil;
+                while let Ok(Some((k, v))) = t.next(key) {
+                    let Value::String(name) = k else {
+                        return None;
+                    };
+                    std::str::from_utf8(name.as_bytes()).ok()?;
+                    if !matches!(key, Value::Nil) {
+                        out.push(b',');
+                    }
+                    write_string(name.as_bytes(), out);
+                    out.push(b':');
+                    write_direct(v, depth + 1, out)?;
+                    key = k;
+                }
+                out.push(b'}');
+            }
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A JSON string as serde_json writes the text of `s` (invalid UTF-8
+/// replaced, as `to_json` does): printable ASCII but `"` and `\` as it
+/// is, the rest through serde_json.
+fn write_string(s: &[u8], out: &mut Vec<u8>) {
+    if s.iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(out, &*String::from_utf8_lossy(s));
+    }
+}
+
 /// Encodes a Lua value as JSON, as cjson does: a table whose keys are
 /// 1..n is an array, any other table an object (an empty table is `{}`).
 pub(crate) fn to_json<'gc>(
@@ -487,4 +610,62 @@ fn error_message(status: u16) -> String {
         _ => return format!("The upstream server responded with {status}"),
     };
     known.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lua_stdlib::{Budget, Chunk, Function, Outcome, Vm};
+
+    /// `write_json` writes what `to_json`'s tree writes, and fails as it
+    /// fails; the usual bodies take the direct way.
+    #[test]
+    fn json_written_directly_is_the_trees() {
+        let source = br#"
+            local cyclic = {} cyclic.self = cyclic
+            local deep = {} local at = deep for i = 1, 150 do at.x = {} at = at.x end
+            local deep_ok = {} at = deep_ok for i = 1, 99 do at[1] = {} at = at[1] end
+            return {
+              {message = "Invalid Credentials"}, {}, {1, 2, 3}, {"a", {b = "c"}}, {p = "/a/b?c=d&e"},
+              {a = {b = {c = {true, false}}}, n = 1.5, i = -7, f = 2^53, z = -0.0, e = 1e300},
+              {s = "quote \" backslash \\ newline \n nul \0 bad \xff end / \u{e9}"},
+              deep_ok, "plain", 42, 4.25, true,
+              -- left to to_json
+              {1, nil, 3}, {[1] = "a", [3] = "c"}, {1, 2, x = 3},
+              {[1] = "int", ["1"] = "string"}, {[1.5] = "x", ["1.5"] = "y"},
+              {["\xff"] = 1, ["\xfe"] = 2},
+              {x = 0/0}, {x = 1/0}, {f = function() end}, {[true] = 1}, cyclic, deep,
+            }
+        "#;
+        let chunk = Chunk::compile(source, "=json").unwrap();
+        let mut vm = Vm::new();
+        let f = vm.enter(|ctx| ctx.stash(Function::from(chunk.load(ctx, ctx.new_table()))));
+        let mut call = vm.start(&f, (), Budget::default());
+        let Outcome::Finished(values) = vm.run(&mut call) else {
+            panic!("the chunk failed");
+        };
+        vm.enter(|ctx| {
+            let Value::Table(list) = ctx.fetch(&values[0]) else {
+                panic!("not a list");
+            };
+            for i in 1..=list.length() {
+                let v = list.raw_get_int(i);
+                let tree = to_json(ctx, v, 0).map(|j| serde_json::to_vec(&j).unwrap());
+                let mut written = Vec::new();
+                let written = write_json(ctx, v, &mut written).map(|()| written);
+                match (&tree, &written) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "value {i}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "value {i}"),
+                    _ => panic!("value {i}: {tree:?} / {written:?}"),
+                }
+                let mut direct = Vec::new();
+                let took_direct_way = write_direct(v, 0, &mut direct).is_some();
+                assert_eq!(took_direct_way, i <= 12, "value {i}");
+                if took_direct_way {
+                    assert_eq!(Some(&direct), tree.as_ref().ok(), "value {i}");
+                }
+            }
+            assert_eq!(list.length(), 24);
+        });
+    }
 }

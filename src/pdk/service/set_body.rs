@@ -49,8 +49,9 @@ pub(super) fn set_body<'gc>(
     let (body, content_type) = match bare {
         FORM => (super::encode_args(ctx, args)?.into_bytes(), mime.clone()),
         JSON => {
-            let json = super::super::response::to_json(ctx, Value::Table(args), 0)?;
-            (json.to_string().into_bytes(), mime.clone())
+            let mut json = Vec::new();
+            super::super::response::write_json(ctx, Value::Table(args), &mut json)?;
+            (json, mime.clone())
         }
         MULTIPART => multipart(ctx, args, &mime)?,
         _ => return Err(lua_error(ctx, &format!("unsupported content type {mime}"))),
