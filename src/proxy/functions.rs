@@ -474,31 +474,68 @@ fn exit_response(
     start: Instant,
 ) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(exit.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = match exit.body {
-        ExitBody::KongError(message) => plugin_error_response(
-            status,
-            &message,
-            error_format_header(&exit.headers, &req.request.headers).as_ref(),
-            request_id,
-            start,
-        ),
-        ExitBody::Bytes(body) => {
-            let mut resp = Response::new(ProxyBody::full(body));
-            *resp.status_mut() = status;
-            let h = resp.headers_mut();
-            h.insert(SERVER, SERVER_VALUE.clone());
-            h.insert(&X_KONG_RESPONSE_LATENCY, latency_value(start.elapsed()));
-            h.insert(&X_KONG_REQUEST_ID, request_id.clone());
-            resp
-        }
-    };
     let mut set_before = std::mem::take(&mut req.response_headers);
     drop_framing_set_by(&mut set_before, req);
-    replace_headers(resp.headers_mut(), set_before);
     let mut exit_headers = exit.headers;
     drop_framing_set_by(&mut exit_headers, req);
-    replace_headers(resp.headers_mut(), exit_headers);
-    resp
+    match exit.body {
+        ExitBody::KongError(message) => {
+            let mut resp = plugin_error_response(
+                status,
+                &message,
+                error_format_header(&exit_headers, &req.request.headers).as_ref(),
+                request_id,
+                start,
+            );
+            replace_headers(resp.headers_mut(), set_before);
+            replace_headers(resp.headers_mut(), exit_headers);
+            resp
+        }
+        ExitBody::Bytes(body) => {
+            // The exit's headers win over those set before it, which win
+            // over the gateway's: built on the exit's own map (often just
+            // a JSON body's Content-Type), not on a second one.
+            let mut headers = exit_headers;
+            add_missing(&mut headers, set_before);
+            headers
+                .entry(SERVER)
+                .or_insert_with(|| SERVER_VALUE.clone());
+            headers
+                .entry(&X_KONG_RESPONSE_LATENCY)
+                .or_insert_with(|| latency_value(start.elapsed()));
+            headers
+                .entry(&X_KONG_REQUEST_ID)
+                .or_insert_with(|| request_id.clone());
+            let mut resp = Response::new(ProxyBody::full(body));
+            *resp.status_mut() = status;
+            *resp.headers_mut() = headers;
+            resp
+        }
+    }
+}
+
+/// Every header name in `from` that `into` lacks, with all its values.
+fn add_missing(into: &mut http::HeaderMap, from: http::HeaderMap) {
+    if from.is_empty() {
+        return;
+    }
+    let mut last = None;
+    for (name, value) in from {
+        match name {
+            Some(name) => {
+                let missing = !into.contains_key(&name);
+                if missing {
+                    into.insert(name.clone(), value);
+                }
+                last = Some((name, missing));
+            }
+            None => {
+                if let Some((name, true)) = &last {
+                    into.append(name.clone(), value);
+                }
+            }
+        }
+    }
 }
 
 /// Drops the framing headers functions set for the response (the gateway
