@@ -126,7 +126,7 @@ pub struct RequestContext {
     /// Regex captures of the matched route path.
     pub captures: Option<crate::proxy::router::UriCaptures>,
     /// The prefix `strip_path` takes off (`get_forwarded_prefix`).
-    pub stripped_prefix: Option<String>,
+    pub stripped: Option<StrippedPrefix>,
     /// Epoch milliseconds when the request arrived.
     pub started_ms: i64,
     /// Set by `kong.service.request.set_path` / `set_raw_query` / `ngx.var.args`.
@@ -185,6 +185,15 @@ pub struct RequestContext {
     pub upstream_uri: Option<String>,
 }
 
+/// The prefix `strip_path` takes off the path, escaped: usually the
+/// request's own path up to a length (nothing copied per request).
+#[derive(Debug, Clone)]
+pub enum StrippedPrefix {
+    /// The first bytes of the request's own path, as they are.
+    Head(usize),
+    Escaped(String),
+}
+
 /// When things happened to a request, and how much was sent.
 #[derive(Debug, Clone, Copy)]
 pub struct Times {
@@ -231,7 +240,7 @@ impl RequestContext {
             route: None,
             service: None,
             captures: None,
-            stripped_prefix: None,
+            stripped: None,
             started_ms,
             upstream_path: None,
             upstream_query: None,
@@ -274,6 +283,14 @@ impl RequestContext {
         self.path
             .as_deref()
             .unwrap_or_else(|| self.request.uri.path())
+    }
+
+    /// The prefix `strip_path` takes off the path, escaped.
+    pub fn stripped_prefix(&self) -> Option<&str> {
+        match self.stripped.as_ref()? {
+            StrippedPrefix::Head(n) => self.request.uri.path().get(..*n),
+            StrippedPrefix::Escaped(p) => Some(p),
+        }
     }
 
     /// The context of a TLS handshake's `certificate` phase: a client and

@@ -134,8 +134,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
             let prefix = match forwarded(req, &X_FORWARDED_PREFIX) {
                 Some(v) => Value::String(ctx.intern(v)),
                 None => req
-                    .stripped_prefix
-                    .as_deref()
+                    .stripped_prefix()
                     .filter(|p| !p.is_empty() && *p != "/")
                     .map_or(Value::Nil, |p| Value::String(ctx.intern(p.as_bytes()))),
             };

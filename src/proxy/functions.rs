@@ -7,6 +7,7 @@
 //! streamed body and log once it has been sent (`filter::Filtered`).
 //! The response's framing stays the gateway's throughout.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,7 +25,7 @@ use super::headers::{
 };
 use super::inbound::{read_whole, ClientBodyError};
 use super::pipeline::{Hooks, Session, Source};
-use crate::pdk::{Exit, ExitBody, Phase, RequestContext};
+use crate::pdk::{Exit, ExitBody, Phase, RequestContext, StrippedPrefix};
 use crate::plugins::serverless::{any_for, run_phase, LuaWorker};
 use crate::plugins::{CompiledPlugin, PluginList};
 use crate::tls::client_auth::HandshakeAsks;
@@ -144,8 +145,12 @@ impl Hooks for Functions {
         let path = s
             .normalized()
             .map(|n| String::from_utf8_lossy(n).into_owned());
-        // Before the head moves: the prefix is cut from its path.
-        let stripped_prefix = s.stripped_prefix().map(|p| p.into_owned());
+        // Before the head moves: the prefix is cut from its path (kept
+        // as a length when it is the request's own path as it came).
+        let stripped_prefix = s.stripped_prefix().map(|p| match p {
+            Cow::Borrowed(p) if s.normalized().is_none() => StrippedPrefix::Head(p.len()),
+            p => StrippedPrefix::Escaped(p.into_owned()),
+        });
         let parts = std::mem::replace(&mut s.parts, empty_parts());
         let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
         // Who the client is was settled when the request arrived (its
@@ -159,7 +164,7 @@ impl Hooks for Functions {
         req.route = s.matched.route.map(|r| r.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
-        req.stripped_prefix = stripped_prefix;
+        req.stripped = stripped_prefix;
         req.times.start = s.start;
         req.request_id = Some(s.request_id.clone());
         s.record_target = self.needs.log;
