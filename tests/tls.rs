@@ -750,3 +750,111 @@ async fn certificate_phase_asks_for_client_certificates() {
     let (verify, _) = ask("bad.test", Some(&alice)).await;
     assert_eq!(verify, "NONE");
 }
+
+/// Counts the TLS 1.3 tickets a client receives.
+#[derive(Debug)]
+struct CountingStore {
+    inner: std::sync::Arc<rustls::client::ClientSessionMemoryCache>,
+    tickets: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingStore {
+    fn new() -> Self {
+        Self {
+            inner: std::sync::Arc::new(rustls::client::ClientSessionMemoryCache::new(16)),
+            tickets: Default::default(),
+        }
+    }
+}
+
+impl rustls::client::ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, name: rustls::pki_types::ServerName<'static>, g: rustls::NamedGroup) {
+        self.inner.set_kx_hint(name, g)
+    }
+    fn kx_hint(&self, name: &rustls::pki_types::ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+    fn set_tls12_session(
+        &self,
+        name: rustls::pki_types::ServerName<'static>,
+        v: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(name, v)
+    }
+    fn tls12_session(
+        &self,
+        name: &rustls::pki_types::ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+    fn remove_tls12_session(&self, name: &rustls::pki_types::ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        name: rustls::pki_types::ServerName<'static>,
+        v: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.insert_tls13_ticket(name, v)
+    }
+    fn take_tls13_ticket(
+        &self,
+        name: &rustls::pki_types::ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+/// One `Connection: close` request on a new TLS connection; returns how
+/// the handshake went.
+async fn close_request(
+    tls: std::net::SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> rustls::HandshakeKind {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(tls).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut s = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let kind = s.get_ref().1.handshake_kind().unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // To the end: the tickets come before the answer.
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    assert!(answer.starts_with(b"HTTP/1.1 "), "an HTTP answer");
+    kind
+}
+
+/// A TLS 1.3 client gets one session ticket per handshake, full or
+/// resumed, as from nginx after a resumption (rustls' default is two): a
+/// client resuming each connection takes one and gets one back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_session_ticket_per_handshake_and_resumption_works() {
+    let gw = Gateway::start();
+    let tls = gw.proxy_tls.expect("TLS listener");
+    let store = std::sync::Arc::new(CountingStore::new());
+    let mut config = (*any_cert_client(&[b"http/1.1"])).clone();
+    config.resumption = rustls::client::Resumption::store(store.clone());
+    let config = std::sync::Arc::new(config);
+    let tickets = || store.tickets.load(std::sync::atomic::Ordering::SeqCst);
+
+    assert_eq!(
+        close_request(tls, config.clone()).await,
+        rustls::HandshakeKind::Full
+    );
+    assert_eq!(tickets(), 1, "one ticket after a full handshake");
+    for n in 2..=3 {
+        assert_eq!(
+            close_request(tls, config.clone()).await,
+            rustls::HandshakeKind::Resumed,
+            "the ticket resumes the next connection"
+        );
+        assert_eq!(tickets(), n, "one ticket after a resumption");
+    }
+}
