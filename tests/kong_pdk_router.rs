@@ -87,6 +87,24 @@ fn serviceless_routes_run_functions(gw: Arc<Gateway>) -> CaseFuture {
         let resp = send(&gw, "GET", "test", &path, None).await;
         assert_eq!(resp.status, 503, "{}", resp.text());
         assert!(resp.text().contains("no Service found with those values"));
+        // Kong answers with `kong.response.error(503, …)`, which makes the
+        // response's source `exit` for header_filter and log.
+        let path = format!("/{}", unique("nosvc"));
+        let r = json(&gw, "POST", "/routes", json!({"paths": [path]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.json["id"].as_str().expect("id");
+        let source = "kong.response.set_header('x-source', kong.response.get_source())";
+        let p = json(
+            &gw,
+            "POST",
+            &format!("/routes/{id}/plugins"),
+            json!({"name": "pre-function", "config": {"header_filter": [source]}}),
+        )
+        .await;
+        assert_eq!(p.status, 201, "{}", p.text);
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(resp.status, 503, "{}", resp.text());
+        assert_eq!(resp.header("x-source"), Some("exit"));
     })
 }
 

@@ -57,7 +57,8 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         );
     };
     let Some(upstream) = upstream else {
-        s.source = Source::Error;
+        // Kong's `kong.response.error(503, …)` in access: an exit.
+        s.source = Source::Exit;
         return error_response(
             ProxyError::NoService,
             negotiation_header(&s.parts.headers),
