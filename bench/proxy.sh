@@ -8,8 +8,10 @@
 #   401      the same function's 401 path (no header);
 #   tls      HTTPS termination, keep-alive: nginx `ssl` against lunagate's
 #            TLS listener on the same ECDSA P-256 certificate;
-#   tls-hs   the same with `Connection: close` (one full handshake per
-#            request; wrk resumes no session);
+#   tls-hs   the same with `Connection: close` (one handshake per request;
+#            wrk resumes each with the server's last ticket: a PSK-DHE
+#            handshake, X25519, no certificate; the rate is wrk's, whose
+#            CPU is full: bench/PROFILE.md);
 #   up       the upstream alone (the ceiling);
 #   1m       a 1 MiB response through lunagate, without functions and with
 #            a pass-through body_filter function (what running body_filter
