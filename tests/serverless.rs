@@ -383,6 +383,32 @@ async fn ngx_exit_ends_the_phase_before_the_response_and_returns_after() {
         assert_eq!(page["message"], message, "{page}");
     }
 
+    route_with(
+        &gw,
+        &up,
+        "hftwice",
+        json!({"name": "pre-function", "config": {"header_filter": [
+            "kong.response.exit(403, 'first', {['x-first'] = '1'})",
+            "if kong.request.get_header('x-ngx') then ngx.exit(410) else kong.response.exit(451, 'second') end",
+        ]}}),
+    )
+    .await;
+    // The last exit of header_filter is the response (OpenResty and Kong
+    // send the last status and body); the first one's headers stay, as
+    // they went on the response at once.
+    let r = client().get(gw.proxy_url("/hftwice")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 451);
+    assert_eq!(r.headers()["x-first"], "1");
+    assert_eq!(r.text().await.unwrap(), "second");
+    let r = client()
+        .get(gw.proxy_url("/hftwice"))
+        .header("x-ngx", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 410);
+    assert_ne!(r.text().await.unwrap(), "first");
+
     let r = client().get(gw.proxy_url("/hfexit")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(

@@ -326,9 +326,12 @@ fn exit_with(req: &mut RequestContext, mut exit: Exit) {
     finish(req, exit);
 }
 
-/// Records the early response; the first exit of a request wins.
+/// Records the early response. Before the response the first exit of a
+/// request wins (it ends the phase); in header_filter, where an exit
+/// returns, a later one replaces it, as OpenResty and Kong keep the last
+/// status and body sent there.
 pub(crate) fn finish(req: &mut RequestContext, exit: Exit) {
-    if req.exit.is_none() {
+    if req.exit.is_none() || req.phase == Phase::HeaderFilter {
         req.response_source = "exit";
         req.exit = Some(exit);
     }
