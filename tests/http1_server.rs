@@ -111,7 +111,15 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
         ("POST /cl-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n", &[200]),
         ("POST /cl-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n", &[400]),
         ("POST /cl-plus HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", &[400]),
-        ("POST /te-gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", &[400]),
+        // A coding other than one `chunked` is one the gateway would not
+        // apply (the upstream would read gzip bytes, or a still-chunked
+        // body, as the body): refused as nginx refuses it (501), a
+        // second field as a duplicate (400).
+        ("POST /te-gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", &[501]),
+        ("POST /te-gzip-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[501]),
+        ("POST /te-identity-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", &[501]),
+        ("POST /te-chunked-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n8\r\n3\r\nabc\r\n\r\n0\r\n\r\n", &[501]),
+        ("POST /te-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n3\r\nabc\r\n\r\n0\r\n\r\n", &[400]),
         ("POST /te-10 HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &[400]),
         ("GET /fold HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", &[400]),
         ("GET /space HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", &[400]),
@@ -129,12 +137,15 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
             .and_then(|c| c.parse().ok())
             .unwrap_or_else(|| panic!("{req:?}: {text}"));
         assert!(statuses.contains(&first), "{req:?}: {text}");
-        if first == 400 {
-            assert!(
-                text.contains("\r\n\r\nBad request\nrequest_id: "),
-                "Kong's page: {text}"
-            );
-        }
+        let page = match first {
+            400 => "Bad request",
+            501 => "Not implemented",
+            _ => "",
+        };
+        assert!(
+            text.contains(&format!("\r\n\r\n{page}")),
+            "Kong's page: {text}"
+        );
         assert!(
             !text.contains("/smuggled"),
             "{req:?} let a second request through: {text}"

@@ -48,6 +48,9 @@ pub enum ProxyError {
     HeadTooLarge,
     /// The request target is longer than the gateway reads.
     TargetTooLong,
+    /// The request body has a transfer coding the gateway does not apply
+    /// (nginx's 501 for a `Transfer-Encoding` other than `chunked`).
+    NotImplemented,
 }
 
 impl ProxyError {
@@ -66,6 +69,7 @@ impl ProxyError {
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::TargetTooLong => StatusCode::URI_TOO_LONG,
+            ProxyError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -85,6 +89,7 @@ impl ProxyError {
             ProxyError::RequestTimeout => "Request timeout",
             ProxyError::HeadTooLarge => "Request header fields too large",
             ProxyError::TargetTooLong => "Request-URI too large",
+            ProxyError::NotImplemented => "Not implemented",
         }
     }
 
@@ -101,6 +106,7 @@ impl ProxyError {
                 | ProxyError::RequestTimeout
                 | ProxyError::HeadTooLarge
                 | ProxyError::TargetTooLong
+                | ProxyError::NotImplemented
         )
     }
 }

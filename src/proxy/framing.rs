@@ -28,7 +28,9 @@ pub fn parse_length(v: &[u8]) -> Option<u64> {
 }
 
 /// Whether a `Transfer-Encoding` value's last coding is `chunked` (the
-/// last coding of the last line decides, RFC 9112 §6.3).
+/// last coding of the last line decides, RFC 9112 §6.3): an upstream's
+/// response. A client's request may carry one `chunked` only
+/// (`server::parse`).
 pub fn chunked_last(value: &[u8]) -> bool {
     value
         .rsplit(|&b| b == b',')

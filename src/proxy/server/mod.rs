@@ -16,7 +16,7 @@
 //!
 //! What the connection does, in order, per request:
 //! - read a head (pipelined requests are already in the buffer); a head
-//!   that cannot be read is answered (400, 414, 431, Kong's plain-text
+//!   that cannot be read is answered (400, 414, 431, 501, Kong's plain-text
 //!   page) and the connection closed;
 //! - handle it; `Expect: 100-continue` is answered when the body is first
 //!   read;
@@ -428,6 +428,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     let error = match e {
         HeadError::TooLarge => ProxyError::HeadTooLarge,
         HeadError::TargetTooLong => ProxyError::TargetTooLong,
+        HeadError::Coding => ProxyError::NotImplemented,
         _ => ProxyError::BadRequest,
     };
     answer(wire, error, ctx).await;

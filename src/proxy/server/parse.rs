@@ -11,8 +11,12 @@
 //! - a malformed request line or field (obs-fold, a bare CR or LF, a space
 //!   before the colon, bytes no token allows), a method or target `http`
 //!   refuses, an invalid or repeated-but-different `Content-Length`, a
-//!   `Transfer-Encoding` on HTTP/1.0 or one whose last coding is not
-//!   `chunked`: 400;
+//!   `Transfer-Encoding` on HTTP/1.0 or in two fields: 400;
+//! - a `Transfer-Encoding` other than one `chunked` (`gzip, chunked`,
+//!   `chunked, chunked`): 501, as nginx answers it. The gateway applies
+//!   no other coding, and forwards the body with its own framing: the
+//!   coding would be dropped, and the upstream would read gzip bytes or a
+//!   still-chunked body as the body (hyper read the last `chunked` only);
 //! - `Transfer-Encoding` and `Content-Length` together: read by the
 //!   `Transfer-Encoding`, the `Content-Length` dropped, and the connection
 //!   closed after the response (no second request is read from a
@@ -26,7 +30,7 @@ use http::header::{
 };
 use http::{Method, Request, Uri, Version};
 
-use crate::proxy::framing::{chunked_last, lists_token, parse_length};
+use crate::proxy::framing::{lists_token, parse_length};
 
 /// Largest request head (hyper's `max_buf_size` as the gateway set it).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -49,6 +53,8 @@ pub enum HeadError {
     ContentLength,
     #[error("invalid Transfer-Encoding")]
     TransferEncoding,
+    #[error("a Transfer-Encoding other than chunked")]
+    Coding,
 }
 
 /// How the request's body is framed.
@@ -126,7 +132,6 @@ pub fn parse_request(
     let mut length: Option<u64> = None;
     let mut has_length = false;
     let mut encoded = false;
-    let mut chunked = false;
     let mut expect_continue = false;
     for &(n, nl, v, vl) in &spans[..count] {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
@@ -137,11 +142,20 @@ pub fn parse_request(
             if !http11 {
                 return Err(HeadError::TransferEncoding);
             }
+            if encoded {
+                return Err(HeadError::TransferEncoding);
+            }
+            if !value
+                .as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"chunked")
+            {
+                return Err(HeadError::Coding);
+            }
             encoded = true;
             if length.take().is_some() {
                 headers.remove(CONTENT_LENGTH);
             }
-            chunked = chunked_last(value.as_bytes());
         } else if name == CONTENT_LENGTH {
             has_length = true;
             if encoded {
@@ -165,9 +179,6 @@ pub fn parse_request(
             expect_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
         }
         headers.append(name, value);
-    }
-    if encoded && !chunked {
-        return Err(HeadError::TransferEncoding);
     }
     if encoded && has_length {
         keep_alive = false;
@@ -250,7 +261,7 @@ mod tests {
 
     #[test]
     fn framing_is_read_one_way_only() {
-        let h = head("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        let h = head("POST / HTTP/1.1\r\nTransfer-Encoding: \tChunked \r\n\r\n");
         assert_eq!(h.body, BodyFraming::Chunked);
         assert!(h.keep_alive);
         for (cl_first, req) in [
@@ -288,10 +299,26 @@ mod tests {
                 "{bad}"
             );
         }
+        for coding in [
+            "gzip",
+            "chunked, gzip",
+            "gzip, chunked",
+            "identity, chunked",
+            "chunked, chunked",
+            "chunked,",
+            "xchunked",
+            "",
+        ] {
+            let req = format!("POST / HTTP/1.1\r\nTransfer-Encoding: {coding}\r\n\r\n");
+            assert_eq!(
+                parse(req.as_bytes()).unwrap_err(),
+                HeadError::Coding,
+                "{coding:?}"
+            );
+        }
         for bad in [
-            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
             "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
         ] {
             assert_eq!(
