@@ -37,7 +37,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -391,10 +391,11 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
     activity: &Activity,
     spare: &mut HeaderMap,
 ) -> Result<RequestHead, Option<Result<HeadError, Stop>>> {
+    let mut pace = HeadPace::default();
     loop {
         {
             let mut w = wire.borrow_mut();
-            if !w.buf.is_empty() {
+            if pace.worth_parsing(&mut w.buf) {
                 match parse_request(&mut w.buf, spare) {
                     Ok(Some(head)) => return Ok(head),
                     Ok(None) => {}
@@ -413,6 +414,59 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(0)) | Ok(Err(_)) => return Err(None),
             Ok(Ok(_)) => {}
             Err(stop) => return Err(Some(Err(stop))),
+        }
+    }
+}
+
+/// When a partial request head is worth parsing again. A head arriving
+/// in many small reads (trickled a byte at a time) was parsed from its
+/// start after each read: 64 KiB in one-byte reads took 2^31 bytes of
+/// parsing, a core's second for a client's 64 KiB. Now it is parsed when
+/// it can be complete (an empty line arrived), when it doubled since it
+/// was last parsed (a malformed start is still refused after the first
+/// read), or at the limit: at most about three times its length in all.
+#[derive(Default)]
+struct HeadPace {
+    /// Bytes of the buffer searched for an empty line.
+    searched: usize,
+    /// The buffer's length when it was last parsed.
+    parsed: usize,
+}
+
+impl HeadPace {
+    fn worth_parsing(&mut self, buf: &mut BytesMut) -> bool {
+        // Empty lines before a request line are skipped (as `httparse`
+        // and nginx do), here, so a stream of them is not an empty line
+        // found again after every read.
+        let blank = leading_empty_lines(buf);
+        if blank > 0 {
+            buf.advance(blank);
+            *self = HeadPace::default();
+        }
+        if buf.is_empty() {
+            return false;
+        }
+        let from = self.searched.saturating_sub(2);
+        let ended = buf[from..].iter().enumerate().any(|(i, &b)| {
+            b == b'\n' && matches!(&buf[from + i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
+        });
+        self.searched = buf.len();
+        if ended || buf.len() >= 2 * self.parsed || buf.len() >= parse::MAX_HEAD {
+            self.parsed = buf.len();
+            return true;
+        }
+        false
+    }
+}
+
+/// Length of the empty lines (`CRLF` or a bare `LF`) at the start of `buf`.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut n = 0;
+    loop {
+        match &buf[n..] {
+            [b'\r', b'\n', ..] => n += 2,
+            [b'\n', ..] => n += 1,
+            _ => return n,
         }
     }
 }
@@ -600,6 +654,38 @@ async fn flush<S: AsyncWrite + Unpin>(wire: &RefCell<Wire<S>>) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A head trickled a byte at a time is parsed a few times, not once
+    /// per byte; it is still read whole, and a bad start refused at once.
+    #[test]
+    fn a_trickled_head_is_not_reparsed_after_every_byte() {
+        let head = format!(
+            "\r\n\n\r\nGET / HTTP/1.1\r\nHost: x\r\nX-A: {}\r\n\r\n",
+            "a".repeat(60_000)
+        );
+        let mut pace = HeadPace::default();
+        let mut buf = BytesMut::new();
+        let (mut parsed, mut parses) = (0, 0);
+        let mut got = None;
+        for &b in head.as_bytes() {
+            buf.extend_from_slice(&[b]);
+            if pace.worth_parsing(&mut buf) {
+                parses += 1;
+                parsed += buf.len();
+                if let Some(h) = parse_request(&mut buf, &mut HeaderMap::new()).unwrap() {
+                    got = Some(h);
+                }
+            }
+        }
+        let h = got.expect("the head is read");
+        assert_eq!(h.parts.headers["x-a"].len(), 60_000);
+        assert!(parsed < 3 * head.len(), "{parses} parses of {parsed} bytes");
+
+        let mut pace = HeadPace::default();
+        let mut buf = BytesMut::from(&b"\x16\x03\x01"[..]);
+        assert!(pace.worth_parsing(&mut buf), "a first read is parsed");
+        assert!(parse_request(&mut buf, &mut HeaderMap::new()).is_err());
+    }
 
     #[test]
     fn chunk_sizes_in_hex() {
