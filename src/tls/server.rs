@@ -244,7 +244,7 @@ pub fn session_names(conn: &rustls::ServerConnection) -> Option<(&'static str, &
 /// chosen). A client resuming every connection (wrk's `Connection: close`
 /// runs, a browser's next visit) takes one ticket and gets one back; each
 /// extra ticket costs the client a session object and the server an
-/// encryption and three `getrandom` calls: with 2, wrk did 3-5 % fewer
+/// encryption and three `getrandom` calls: with 2, wrk did 2-5 % fewer
 /// handshakes per second (`bench/PROFILE.md`).
 const TLS13_TICKETS: usize = 1;
 
