@@ -8,8 +8,8 @@
 //!   open-files limit), `connections_active` (open client connections),
 //!   `connections_writing` (requests being processed: from their head to
 //!   the end of their response, as nginx counts them), `total_requests`.
-//!   `connections_reading` is 0: hyper reads request heads itself and
-//!   does not say when one starts, so a connection reading a head counts
+//!   `connections_reading` is 0: the servers (ours for HTTP/1, hyper's for
+//!   HTTP/2) do not count heads being read yet, so a connection reading a head counts
 //!   as `connections_waiting` (active connections with no request being
 //!   processed; an HTTP/2 connection with several streams counts once).
 

@@ -544,7 +544,7 @@ fn add_missing(into: &mut http::HeaderMap, from: http::HeaderMap) {
 }
 
 /// Drops the framing headers functions set for the response (the gateway
-/// owns framing: hyper writes it from the body sent) and logs each, as
+/// owns framing: the server writes it from the body sent) and logs each, as
 /// Kong logs `manually setting Transfer-Encoding. Ignored.`
 fn drop_framing_set_by(headers: &mut http::HeaderMap, req: &RequestContext) {
     strip_framing(headers, |name| crate::pdk::warn_framing_ignored(req, name));

@@ -62,6 +62,36 @@ pub fn random_value(rng: &mut Rng) -> Vec<u8> {
         .to_vec()
 }
 
+/// `body` as a chunked body on `wire`: random chunk sizes, in lower or
+/// zero-padded upper hex, some with extensions, then the last chunk and up
+/// to two trailer fields.
+pub fn chunked_body(rng: &mut Rng, body: &[u8], wire: &mut Vec<u8>) {
+    let mut at = 0;
+    while at < body.len() {
+        let n = (1 + rng.below(body.len() - at)).min(body.len() - at);
+        let size = if rng.chance(2) {
+            format!("{n:x}")
+        } else {
+            format!("{:0width$X}", n, width = 1 + rng.below(4))
+        };
+        wire.extend_from_slice(size.as_bytes());
+        if rng.chance(4) {
+            wire.extend_from_slice(b" ;ext=\"v\";flag");
+        }
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&body[at..at + n]);
+        wire.extend_from_slice(b"\r\n");
+        at += n;
+    }
+    wire.extend_from_slice(b"0\r\n");
+    for _ in 0..rng.below(3) {
+        wire.extend_from_slice(b"X-Trailer: ");
+        wire.extend_from_slice(&random_value(rng));
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"\r\n");
+}
+
 /// One to four mutations: a byte flipped, replaced by one that matters to
 /// HTTP, removed or inserted, the input cut, one of `snippets` spliced in,
 /// or a piece of the input repeated.

@@ -21,7 +21,9 @@ use bytes::BytesMut;
 use http::{Method, StatusCode};
 
 use super::parse::{parse_head, ChunkedDecoder, ParseError, RespFraming};
-use crate::proxy::fuzz::{mutate, pieces, random_bytes, random_cuts, random_value, Rng};
+use crate::proxy::fuzz::{
+    chunked_body, mutate, pieces, random_bytes, random_cuts, random_value, Rng,
+};
 
 /// What reading one response produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -167,30 +169,7 @@ fn build(rng: &mut Rng, method: &Method) -> Built {
         }
         1 => {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-            let mut at = 0;
-            while at < body.len() {
-                let n = (1 + rng.below(body.len() - at)).min(body.len() - at);
-                let size = if rng.chance(2) {
-                    format!("{n:x}")
-                } else {
-                    format!("{:0width$X}", n, width = 1 + rng.below(4))
-                };
-                wire.extend_from_slice(size.as_bytes());
-                if rng.chance(4) {
-                    wire.extend_from_slice(b" ;ext=\"v\";flag");
-                }
-                wire.extend_from_slice(b"\r\n");
-                wire.extend_from_slice(&body[at..at + n]);
-                wire.extend_from_slice(b"\r\n");
-                at += n;
-            }
-            wire.extend_from_slice(b"0\r\n");
-            for _ in 0..rng.below(3) {
-                wire.extend_from_slice(b"X-Trailer: ");
-                wire.extend_from_slice(&random_value(rng));
-                wire.extend_from_slice(b"\r\n");
-            }
-            wire.extend_from_slice(b"\r\n");
+            chunked_body(rng, &body, &mut wire);
         }
         _ => {
             // Read to EOF: nothing can follow it.
