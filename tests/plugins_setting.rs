@@ -3,6 +3,8 @@
 //! gets Kong's 400 at the Admin API, a stored one stops the start, and a
 //! global rewriter sets the request header `rewriter` to its
 //! `config.value` in the rewrite phase, as Kong's fixture handler does.
+//! `api-override`, the other fixture, has its schema's own `protocols`
+//! default.
 
 mod common;
 
@@ -154,6 +156,45 @@ async fn a_global_rewriter_sets_the_request_header_in_rewrite() {
 /// A value that would break out of a Lua string literal is sent as it is.
 /// The fixture's handler is the gateway's, not a user's Lua: it runs with
 /// `--untrusted-lua off` too.
+/// Kong's `api-override` fixture schema declares `protocols` with its own
+/// default (`http https tcp tls grpc grpcs`, in that order), which its
+/// plugin entities take when they give none, and its schema shows; one
+/// that gives protocols keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_override_has_its_fixture_protocols_default() {
+    let gw = Gateway::start_with(&["--plugins", "bundled,api-override"], &[]);
+    let fixture = json!(["http", "https", "tcp", "tls", "grpc", "grpcs"]);
+    let (status, body) = post(&gw, "/plugins", json!({"name": "api-override"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["protocols"], fixture);
+    assert_eq!(body["config"], json!({}));
+    let (_, stored) =
+        get_json(&gw.admin_url(&format!("/plugins/{}", body["id"].as_str().unwrap()))).await;
+    assert_eq!(stored["protocols"], fixture);
+    let (status, schema) = get_json(&gw.admin_url("/schemas/plugins/api-override")).await;
+    assert_eq!(status, 200, "{schema}");
+    assert_eq!(schema["fields"][0]["protocols"]["default"], fixture);
+
+    gw.service("s", "http://127.0.0.1:9", json!({})).await;
+    let (status, body) = post(
+        &gw,
+        "/services/s/plugins",
+        json!({"name": "api-override", "protocols": ["http"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["protocols"], json!(["http"]));
+    // A serverless function keeps Kong's `typedefs.protocols` default.
+    let (status, body) = post(
+        &gw,
+        "/plugins",
+        json!({"name": "post-function", "config": {"access": ["return"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["protocols"], json!(["grpc", "grpcs", "http", "https"]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewriter_value_is_a_literal_not_code() {
     let up = echo_upstream("up").await;

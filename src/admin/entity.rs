@@ -341,8 +341,10 @@ impl Admin {
         if !unresolved.is_empty() {
             return Err(AdminError::Unresolved(unresolved));
         }
-        if kind == Kind::Route {
-            entities::routes::fill_protocol_defaults(&mut obj);
+        match kind {
+            Kind::Route => entities::routes::fill_protocol_defaults(&mut obj),
+            Kind::Plugin => plugins::fill_protocols_default(&mut obj),
+            _ => {}
         }
         schema::fill_defaults(fields, &mut obj);
         match kind {

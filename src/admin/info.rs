@@ -106,8 +106,8 @@ pub(super) fn plugin_schema(name: &str) -> Option<Value> {
         .filter(|f| f.name != "functions")
         .cloned()
         .collect();
-    let protocols =
-        json!({"protocols": {"type": "set", "default": ["grpc", "grpcs", "http", "https"]}});
+    let default = plugins::known(name).map_or(&[][..], |k| k.protocols);
+    let protocols = json!({"protocols": {"type": "set", "default": default}});
     let config =
         json!({"config": {"type": "record", "required": true, "fields": describe_fields(&shown)}});
     if !plugins::is_serverless(name) {

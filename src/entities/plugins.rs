@@ -39,7 +39,14 @@ pub struct Known {
     /// Loaded by Kong's `bundled` keyword. The others are Kong's test
     /// fixtures: loaded only when `--plugins` names them.
     pub bundled: bool,
+    /// `protocols` when a plugin entity gives none: Kong's
+    /// `typedefs.protocols` (the HTTP protocols, sorted) unless the
+    /// plugin's schema has a `protocols` field with its own default.
+    pub protocols: &'static [&'static str],
 }
+
+/// Kong's `typedefs.protocols` default.
+const HTTP_PROTOCOLS: &[&str] = &["grpc", "grpcs", "http", "https"];
 
 /// Every plugin this build has.
 pub const KNOWN: &[Known] = &[
@@ -47,11 +54,13 @@ pub const KNOWN: &[Known] = &[
         name: "pre-function",
         priority: 1_000_000,
         bundled: true,
+        protocols: HTTP_PROTOCOLS,
     },
     Known {
         name: "post-function",
         priority: -1000,
         bundled: true,
+        protocols: HTTP_PROTOCOLS,
     },
     // Kong's fixture: `ngx.req.set_header("rewriter", conf.value)` in the
     // rewrite phase (which runs global plugins only), priority 1000.
@@ -59,14 +68,17 @@ pub const KNOWN: &[Known] = &[
         name: "rewriter",
         priority: 1000,
         bundled: false,
+        protocols: HTTP_PROTOCOLS,
     },
     // Kong's fixture extending the Admin API: `GET`/`POST /routes` and
     // `GET /services` answer with `Kong-Api-Override: ok` (admin/mod.rs);
-    // no handler, an empty config.
+    // no handler, an empty config, and a `protocols` field of its own
+    // whose default, in its order, adds the stream protocols.
     Known {
         name: "api-override",
         priority: 1000,
         bundled: false,
+        protocols: &["http", "https", "tcp", "tls", "grpc", "grpcs"],
     },
 ];
 
@@ -188,7 +200,7 @@ pub fn fields() -> &'static [Field] {
             // Typed by `config_fields` once the plugin name is known.
             Field::new("config", FieldType::Any),
             Field::new("protocols", set_of(FieldType::String))
-                .default(json!(["grpc", "grpcs", "http", "https"]))
+                .default(json!(HTTP_PROTOCOLS))
                 .one_of(&[
                     "grpc",
                     "grpcs",
@@ -203,6 +215,18 @@ pub fn fields() -> &'static [Field] {
         ]);
         f
     })
+}
+
+/// The plugin's `protocols` default (its [`Known::protocols`]) when the
+/// entity gives none; runs before the entity's own defaults.
+pub fn fill_protocols_default(obj: &mut Map<String, Value>) {
+    if obj.contains_key("protocols") {
+        return;
+    }
+    let Some(k) = obj.get("name").and_then(Value::as_str).and_then(known) else {
+        return;
+    };
+    obj.insert("protocols".into(), json!(k.protocols));
 }
 
 /// The config schema of a plugin the node loads: for serverless functions
