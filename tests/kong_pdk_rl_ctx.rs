@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::kong::{json, unique};
-use common::pdk::{route_to, send};
+use common::pdk::{install_global_rewrite, route_to, send};
 use common::Gateway;
 use serde_json::json;
 
@@ -130,9 +130,6 @@ for _k, v in ipairs({ 1, true, {}, function() end, ngx.null }) do
     )
 end"#;
 
-/// The global pre-function standing for `rewrite_by_lua_block`s.
-const GLOBAL_REWRITE: &str = "5b0e7f0c-1d2a-4c55-9a7e-3f6d2b8c9e14";
-
 /// Runs a block: `lua` in `phase`, `log` (if any) in log, `content`
 /// answering; returns the response and whether the log phase finished.
 async fn block(
@@ -170,15 +167,7 @@ async fn block(
         assert_eq!(p.status, 201, "{}", p.text);
     }
     if phase == "rewrite" {
-        let code = format!("if kong.request.get_path() == \"{path}\" then\n{lua}\nend");
-        let p = json(
-            gw,
-            "PUT",
-            &format!("/plugins/{GLOBAL_REWRITE}"),
-            json!({"name": "pre-function", "config": {"rewrite": [code]}}),
-        )
-        .await;
-        assert!(p.status == 200 || p.status == 201, "{}", p.text);
+        install_global_rewrite(gw, &path, lua).await;
     }
     let resp = send(gw, "GET", "test", &path, None).await;
     let mut logged = log.is_none();

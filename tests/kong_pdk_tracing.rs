@@ -32,32 +32,26 @@ async fn two_functions(gw: Arc<Gateway>, access: &str, content: &str, want: &str
     assert_eq!((resp.status, resp.text()), (200, want.to_string()));
 }
 
-async fn noop_tracer(gw: Arc<Gateway>) {
-    two_functions(
-        gw,
+/// Kong's blocks: title, the access chunk, the content chunk and what it
+/// prints.
+const BLOCKS: [(&str, &str, &str, &str); 3] = [
+    (
+        "TEST 1: tracer.active_span() noop tracer not set active span",
         r#"pdk.tracing.start_span("access")"#,
         "local span = pdk.tracing.active_span()\nngx.say(span and span.name)",
         "nil\n",
-    )
-    .await
-}
-
-async fn set_active_span(gw: Arc<Gateway>) {
-    two_functions(
-        gw,
+    ),
+    (
+        "TEST 2: tracer.set_active_span() sets active span",
         r#"local tracer = pdk.tracing.new("t")
 local span = tracer.start_span("access")
 tracer.set_active_span(span)"#,
         r#"local span = pdk.tracing("t").active_span()
 ngx.say(span and span.name)"#,
         "access\n",
-    )
-    .await
-}
-
-async fn tracer_of_span(gw: Arc<Gateway>) {
-    two_functions(
-        gw,
+    ),
+    (
+        "TEST 3: tracer.active_span() get tracer from active span",
         r#"local tracer = pdk.tracing("t")
 local span = tracer.start_span("access")
 tracer.set_active_span(span)"#,
@@ -65,28 +59,20 @@ tracer.set_active_span(span)"#,
 local tracer = span.tracer
 ngx.say(tracer and tracer.name)"#,
         "t\n",
-    )
-    .await
-}
+    ),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_tracing_context() {
     let gw = Gateway::start_with_workers(1);
     let mut cases: Vec<common::kong::Case> = Vec::new();
-    case!(
-        cases,
-        "TEST 1: tracer.active_span() noop tracer not set active span",
-        noop_tracer
-    );
-    case!(
-        cases,
-        "TEST 2: tracer.set_active_span() sets active span",
-        set_active_span
-    );
-    case!(
-        cases,
-        "TEST 3: tracer.active_span() get tracer from active span",
-        tracer_of_span
-    );
+    for (title, access, content, want) in BLOCKS {
+        cases.push((
+            title.to_string(),
+            Box::new(move |gw| -> common::kong::CaseFuture {
+                Box::pin(two_functions(gw, access, content, want))
+            }),
+        ));
+    }
     common::kong::run("t/01-pdk/15-tracing/01-context.t", gw, cases).await;
 }

@@ -226,6 +226,22 @@ pub async fn route_to(gw: &Gateway, url: &str, config: serde_json::Value) -> Str
 /// The id of the global pre-function that runs `rewrite` blocks.
 const GLOBAL_REWRITE: &str = "8d1e6a4c-52c4-4e0b-9c55-7a1f0c7d2b31";
 
+/// Makes `lua` the rewrite of the gateway's one global pre-function, for
+/// requests to `path` only: Kong runs `rewrite` for global plugins only,
+/// so a block's `rewrite_by_lua` is that function's (each block replaces
+/// the last one's).
+pub async fn install_global_rewrite(gw: &Gateway, path: &str, lua: &str) {
+    let code = format!("if kong.request.get_path() == \"{path}\" then\n{lua}\nend");
+    let p = json(
+        gw,
+        "PUT",
+        &format!("/plugins/{GLOBAL_REWRITE}"),
+        json!({"name": "pre-function", "config": {"rewrite": [code]}}),
+    )
+    .await;
+    assert!(p.status == 200 || p.status == 201, "{}", p.text);
+}
+
 /// The routes of a proxying block: its upstream (at its own path or
 /// `upstream_route`), then its own route proxying there.
 async fn proxied_route(gw: &Gateway, b: &Block, upstream: &str) -> String {
@@ -272,17 +288,7 @@ async fn proxied_route(gw: &Gateway, b: &Block, upstream: &str) -> String {
         // Kong runs `rewrite` for global plugins only: the block's Lua is
         // the gateway's global pre-function's, for its route's path.
         let path = route_to(gw, &url, json!({})).await;
-        let code = format!(
-            "if kong.request.get_path() == \"{path}\" then\nlocal pdk = kong\n{front_lua}\nend"
-        );
-        let p = json(
-            gw,
-            "PUT",
-            &format!("/plugins/{GLOBAL_REWRITE}"),
-            json!({"name": "pre-function", "config": {"rewrite": [code]}}),
-        )
-        .await;
-        assert!(p.status == 200 || p.status == 201, "{}", p.text);
+        install_global_rewrite(gw, &path, &format!("local pdk = kong\n{front_lua}")).await;
         return path;
     }
     if !front_lua.is_empty() {
