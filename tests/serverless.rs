@@ -409,6 +409,37 @@ async fn ngx_exit_ends_the_phase_before_the_response_and_returns_after() {
     assert_eq!(r.status().as_u16(), 410);
     assert_ne!(r.text().await.unwrap(), "first");
 
+    route_with(
+        &gw,
+        &up,
+        "hferrorexit",
+        json!({"name": "pre-function", "config": {"header_filter": [
+            "kong.response.error(403, nil, {['x-error'] = '1', ['x-both'] = 'error'})",
+            "kong.response.exit(451, 'replaced', {['x-both'] = 'exit'})",
+        ]}}),
+    )
+    .await;
+    // An error page replaced by a later exit: Kong's `error` set its
+    // headers, its Content-Type (from the Accept) among them, when it was
+    // called; the exit's own win where they overlap. Red before: x-error
+    // and the Content-Type were dropped with the page.
+    for (accept, content_type) in [
+        ("*/*", "application/json; charset=utf-8"),
+        ("text/html", "text/html; charset=utf-8"),
+    ] {
+        let r = client()
+            .get(gw.proxy_url("/hferrorexit"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 451);
+        assert_eq!(r.headers()["x-error"], "1");
+        assert_eq!(r.headers()["x-both"], "exit");
+        assert_eq!(r.headers()["content-type"], content_type);
+        assert_eq!(r.text().await.unwrap(), "replaced");
+    }
+
     let r = client().get(gw.proxy_url("/hfexit")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(

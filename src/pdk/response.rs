@@ -12,6 +12,8 @@ use super::checks::{self, Names, MAX_STATUS, MIN_ERR_STATUS, MIN_STATUS};
 use super::{
     add, lua_error, name_arg, only_in, Exit, ExitBody, Phase, Phases, RequestCell, RequestContext,
 };
+use crate::proxy::errors::{error_format_header, plugin_error_content_type};
+use crate::proxy::headers::replace_headers;
 
 /// An exit's Content-Type for a table body (made once: `from_static`
 /// checks every byte when called).
@@ -317,13 +319,8 @@ fn exit_with(req: &mut RequestContext, mut exit: Exit) {
         return;
     }
     let headers = std::mem::take(&mut exit.headers);
-    for name in headers.keys() {
-        req.response_headers.remove(name);
-    }
-    for (name, value) in &headers {
-        req.response_headers.append(name, value.clone());
-    }
     finish(req, exit);
+    replace_headers(&mut req.response_headers, headers);
 }
 
 /// Records the early response. Before the response the first exit of a
@@ -331,10 +328,39 @@ fn exit_with(req: &mut RequestContext, mut exit: Exit) {
 /// returns, a later one replaces it, as OpenResty and Kong keep the last
 /// status and body sent there.
 pub(crate) fn finish(req: &mut RequestContext, exit: Exit) {
-    if req.exit.is_none() || req.phase == Phase::HeaderFilter {
-        req.response_source = "exit";
-        req.exit = Some(exit);
+    if req.phase == Phase::HeaderFilter {
+        keep_headers_of_replaced(req);
+    } else if req.exit.is_some() {
+        return;
     }
+    req.response_source = "exit";
+    req.exit = Some(exit);
+}
+
+/// In header_filter, before a later exit replaces an error page: Kong's
+/// `error` had set the page's headers on the response when it was called
+/// (its Content-Type, from the function's or the client's `Accept`,
+/// among them), so they stay where the later exit does not set the same
+/// names. Here they were still with the page: they go on the response
+/// now. (A plain exit's went on at once.)
+fn keep_headers_of_replaced(req: &mut RequestContext) {
+    let Some(Exit {
+        body: ExitBody::KongError(_),
+        headers,
+        ..
+    }) = req.exit.as_mut()
+    else {
+        return;
+    };
+    let mut headers = std::mem::take(headers);
+    if !headers.contains_key(http::header::CONTENT_TYPE) {
+        let format = error_format_header(&headers, &req.request.headers);
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(plugin_error_content_type(format.as_ref())),
+        );
+    }
+    replace_headers(&mut req.response_headers, headers);
 }
 
 /// `exit`'s and `error`'s headers argument: nil or a table Kong's

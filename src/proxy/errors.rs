@@ -211,29 +211,30 @@ pub fn format_for(error: ProxyError, accept: Option<&HeaderValue>) -> Format {
     }
 }
 
-fn body_for(format: Format, message: &str, request_id: &str) -> (Bytes, &'static str) {
+fn content_type(format: Format) -> &'static str {
     match format {
-        Format::Json => (
-            Bytes::from(format!(
-                "{{\n  \"message\":{},\n  \"request_id\":\"{request_id}\"\n}}",
-                serde_json::Value::from(message)
-            )),
-            "application/json; charset=utf-8",
-        ),
-        Format::Text => (Bytes::from(format!("{message}\nrequest_id: {request_id}\n")), "text/plain; charset=utf-8"),
-        Format::Html => (
-            Bytes::from(format!(
-                "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>{message}.</p>\n    <p>request_id: {request_id}</p>\n  </body>\n</html>\n"
-            )),
-            "text/html; charset=utf-8",
-        ),
-        Format::Xml => (
-            Bytes::from(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>{message}</message>\n  <requestid>{request_id}</requestid>\n</error>\n"
-            )),
-            "application/xml; charset=utf-8",
-        ),
+        Format::Json => "application/json; charset=utf-8",
+        Format::Text => "text/plain; charset=utf-8",
+        Format::Html => "text/html; charset=utf-8",
+        Format::Xml => "application/xml; charset=utf-8",
     }
+}
+
+fn body_for(format: Format, message: &str, request_id: &str) -> (Bytes, &'static str) {
+    let body = match format {
+        Format::Json => format!(
+            "{{\n  \"message\":{},\n  \"request_id\":\"{request_id}\"\n}}",
+            serde_json::Value::from(message)
+        ),
+        Format::Text => format!("{message}\nrequest_id: {request_id}\n"),
+        Format::Html => format!(
+            "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>{message}.</p>\n    <p>request_id: {request_id}</p>\n  </body>\n</html>\n"
+        ),
+        Format::Xml => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>{message}</message>\n  <requestid>{request_id}</requestid>\n</error>\n"
+        ),
+    };
+    (Bytes::from(body), content_type(format))
 }
 
 /// Builds the gateway's own response for `error`.
@@ -298,6 +299,39 @@ pub fn https_redirect(
     resp
 }
 
+/// What picks the format of Kong's error page for an exit (Kong's
+/// `kong.response.error`): a Content-Type the function gave, else every
+/// `Accept` value of the request (joined, as Kong joins them), else the
+/// request's [`negotiation_header`].
+pub fn error_format_header(exit_headers: &HeaderMap, request: &HeaderMap) -> Option<HeaderValue> {
+    if let Some(ct) = exit_headers.get(CONTENT_TYPE) {
+        return Some(ct.clone());
+    }
+    let mut accept = request.get_all(ACCEPT).iter();
+    if let (Some(first), Some(_)) = (accept.next(), accept.next()) {
+        let joined: Vec<&[u8]> = request
+            .get_all(ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        return HeaderValue::from_bytes(&joined.join(&b","[..]))
+            .ok()
+            .or(Some(first.clone()));
+    }
+    negotiation_header(request).cloned()
+}
+
+/// The Content-Type of [`plugin_error_response`]'s page for `accept`.
+pub fn plugin_error_content_type(accept: Option<&HeaderValue>) -> &'static str {
+    content_type(plugin_format(accept))
+}
+
+fn plugin_format(accept: Option<&HeaderValue>) -> Format {
+    accept
+        .and_then(|v| v.to_str().ok())
+        .map_or(Format::Json, negotiate)
+}
+
 /// Kong's error page for a status and message raised by a plugin
 /// (`kong.response.error`, `ngx.exit` on an error status, a failing
 /// function): JSON unless `Accept` asks for another format.
@@ -308,10 +342,7 @@ pub fn plugin_error_response(
     request_id: &HeaderValue,
     start: Instant,
 ) -> Response<ProxyBody> {
-    let format = accept
-        .and_then(|v| v.to_str().ok())
-        .map_or(Format::Json, negotiate);
-    page(status, format, message, request_id, start)
+    page(status, plugin_format(accept), message, request_id, start)
 }
 
 fn page(

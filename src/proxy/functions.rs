@@ -17,11 +17,13 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use super::body::ProxyBody;
 use super::client::OutgoingBody;
 use super::context::WorkerContext;
-use super::errors::{error_response, negotiation_header, plugin_error_response, ProxyError};
+use super::errors::{
+    error_format_header, error_response, negotiation_header, plugin_error_response, ProxyError,
+};
 use super::filter::Filtered;
 use super::headers::{
-    latency_value, strip_framing, SERVER_VALUE, X_KONG_PROXY_LATENCY, X_KONG_REQUEST_ID,
-    X_KONG_RESPONSE_LATENCY, X_KONG_UPSTREAM_LATENCY,
+    latency_value, replace_headers, strip_framing, SERVER_VALUE, X_KONG_PROXY_LATENCY,
+    X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY, X_KONG_UPSTREAM_LATENCY,
 };
 use super::inbound::{read_whole, ClientBodyError};
 use super::pipeline::{Hooks, Session, Source};
@@ -446,31 +448,6 @@ fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
     OutgoingBody::Whole(body)
 }
 
-/// What picks the format of Kong's error page for an exit (Kong's
-/// `kong.response.error`): a Content-Type the function gave, else every
-/// `Accept` value of the request (joined, as Kong joins them), else the
-/// request's [`negotiation_header`].
-fn error_format_header(
-    exit_headers: &http::HeaderMap,
-    request: &http::HeaderMap,
-) -> Option<HeaderValue> {
-    if let Some(ct) = exit_headers.get(http::header::CONTENT_TYPE) {
-        return Some(ct.clone());
-    }
-    let mut accept = request.get_all(http::header::ACCEPT).iter();
-    if let (Some(first), Some(_)) = (accept.next(), accept.next()) {
-        let joined: Vec<&[u8]> = request
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .map(HeaderValue::as_bytes)
-            .collect();
-        return HeaderValue::from_bytes(&joined.join(&b","[..]))
-            .ok()
-            .or(Some(first.clone()));
-    }
-    negotiation_header(request).cloned()
-}
-
 /// The response for `kong.response.exit`, `ngx.exit` or a failed function.
 fn exit_response(
     exit: Exit,
@@ -548,26 +525,4 @@ fn add_missing(into: &mut http::HeaderMap, from: http::HeaderMap) {
 /// Kong logs `manually setting Transfer-Encoding. Ignored.`
 fn drop_framing_set_by(headers: &mut http::HeaderMap, req: &RequestContext) {
     strip_framing(headers, |name| crate::pdk::warn_framing_ignored(req, name));
-}
-
-/// Every header name in `from` replaces that name's values in `into`.
-fn replace_headers(into: &mut http::HeaderMap, from: http::HeaderMap) {
-    if from.is_empty() {
-        // Usually: no function set any (consuming a map costs even then).
-        return;
-    }
-    let mut last = None;
-    for (name, value) in from {
-        match name {
-            Some(name) => {
-                into.insert(name.clone(), value);
-                last = Some(name);
-            }
-            None => {
-                if let Some(name) = &last {
-                    into.append(name.clone(), value);
-                }
-            }
-        }
-    }
 }

@@ -460,6 +460,28 @@ impl RequestIds {
     }
 }
 
+/// Every header name in `from` replaces that name's values in `into`.
+pub fn replace_headers(into: &mut http::HeaderMap, from: http::HeaderMap) {
+    if from.is_empty() {
+        // Usually: no function set any (consuming a map costs even then).
+        return;
+    }
+    let mut last = None;
+    for (name, value) in from {
+        match name {
+            Some(name) => {
+                into.insert(name.clone(), value);
+                last = Some(name);
+            }
+            None => {
+                if let Some(name) = &last {
+                    into.append(name.clone(), value);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
