@@ -451,6 +451,77 @@ async fn ngx_exit_ends_the_phase_before_the_response_and_returns_after() {
     assert_eq!(r.text().await.unwrap(), "denied");
 }
 
+/// `ngx.exit(ngx.ERROR)`, in access or in header_filter, as OpenResty
+/// under Kong: nginx finalizes the request with `NGX_ERROR` and closes the
+/// connection without a response (an HTTP/2 stream is reset, its
+/// connection goes on); the log phase still runs. Red before: a 500 page
+/// on a kept connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ngx_exit_error_ends_the_request_without_a_response() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_logged(2);
+    route_with(
+        &gw,
+        &up,
+        "ngxerror",
+        json!({"name": "pre-function", "config": {
+            "access": ["if kong.request.get_header('x-phase') == 'access' then ngx.exit(ngx.ERROR) end"],
+            "header_filter": ["if kong.request.get_header('x-phase') == 'hf' then ngx.exit(ngx.ERROR) end"],
+            "log": ["kong.log.warn('NGX_ERROR log ', kong.request.get_header('x-phase'))"],
+        }}),
+    )
+    .await;
+    for phase in ["access", "hf"] {
+        let request = format!("GET /ngxerror HTTP/1.1\r\nHost: t\r\nX-Phase: {phase}\r\n\r\n");
+        let addr = gw.proxy;
+        let answer = tokio::task::spawn_blocking(move || raw_to(addr, request.as_bytes()))
+            .await
+            .unwrap();
+        assert_eq!(
+            answer, "",
+            "{phase}: nothing is sent, the connection closes"
+        );
+        let logged = format!("NGX_ERROR log {phase}");
+        let mut seen = false;
+        for _ in 0..200 {
+            seen = gw.log_text().contains(&logged);
+            if seen {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(seen, "{phase}: log ran:\n{}", gw.log_text());
+    }
+
+    // HTTP/2 (cleartext, prior knowledge): the stream is reset, the
+    // connection serves the next request.
+    use http_body_util::Empty;
+    let tcp = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let get = |phase: &str| {
+        http::Request::builder()
+            .uri("http://t/ngxerror")
+            .header("x-phase", phase)
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap()
+    };
+    for phase in ["access", "hf"] {
+        let e = send.send_request(get(phase)).await.expect_err(phase);
+        assert!(
+            format!("{e:?}").contains("INTERNAL_ERROR"),
+            "{phase}: {e:?}"
+        );
+    }
+    let r = send.send_request(get("none")).await.expect("proxied");
+    assert_eq!(r.status(), 200);
+}
+
 /// A request no route matched, as on Kong: the global plugins' rewrite runs
 /// (Kong runs it before routing) and may answer; otherwise the 404 goes
 /// through their header_filter (no route there, the source Kong's `exit`

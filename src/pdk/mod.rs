@@ -87,6 +87,10 @@ pub enum ExitBody {
     /// Kong's standard error page for this message, rendered by the proxy
     /// in the format the client's `Accept` asks for.
     KongError(String),
+    /// No response at all: `ngx.exit(ngx.ERROR)`, after which nginx
+    /// finalizes the request with `NGX_ERROR` and closes the connection
+    /// (an HTTP/2 stream is reset); log still runs.
+    Close,
 }
 
 /// Everything the PDK can see and change of one request.

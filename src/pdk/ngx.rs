@@ -165,6 +165,17 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         if code == 0 {
             return Ok(());
         }
+        if code == -1 {
+            // NGX_ERROR: nginx ends the request without a response (in
+            // header_filter too, once the phase returns it).
+            let close = Exit {
+                status: req.response_status.unwrap_or(500),
+                headers: http::HeaderMap::new(),
+                body: ExitBody::Close,
+            };
+            finish(req, close);
+            return Ok(());
+        }
         let status = if code >= 200 {
             checks::status_code(ctx, Value::Integer(code), MIN_STATUS, MAX_STATUS)?
         } else {

@@ -637,6 +637,7 @@ mod tests {
         let body = match &exit.body {
             ExitBody::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             ExitBody::KongError(m) => format!("kong error: {m}"),
+            ExitBody::Close => "closed".into(),
         };
         (exit.status, body)
     }

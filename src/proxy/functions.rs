@@ -26,7 +26,7 @@ use super::headers::{
     X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY, X_KONG_UPSTREAM_LATENCY,
 };
 use super::inbound::{read_whole, ClientBodyError};
-use super::pipeline::{Hooks, Session, Source};
+use super::pipeline::{Hooks, NoResponse, Session, Source};
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext, StrippedPrefix};
 use crate::plugins::serverless::{any_for, run_phase, LuaWorker};
 use crate::plugins::{CompiledPlugin, PluginList};
@@ -245,6 +245,11 @@ impl Hooks for Functions {
         let Some(mut req) = self.req.take() else {
             return;
         };
+        if NoResponse::is(resp) {
+            // No header is sent: header_filter does not run (log does).
+            self.req = Some(req);
+            return;
+        }
         let worker: &WorkerContext = s.worker;
         if self.forwarded {
             req.request = std::mem::replace(&mut s.parts, empty_parts());
@@ -318,6 +323,14 @@ impl Hooks for Functions {
                 // its status is on the response already (the phase's last word).
                 let status = resp.status();
                 let body = match exit.body {
+                    ExitBody::Close => {
+                        // Nothing is sent: nginx's header filter failed.
+                        *resp = NoResponse::response();
+                        s.source = Source::Exit;
+                        req.response_source = "exit";
+                        self.req = Some(req);
+                        return;
+                    }
                     ExitBody::Bytes(b) => ProxyBody::full(b),
                     ExitBody::KongError(m) => {
                         // Kong's error page (`kong.response.error`, or
@@ -461,6 +474,7 @@ fn exit_response(
     let mut exit_headers = exit.headers;
     drop_framing_set_by(&mut exit_headers, req);
     match exit.body {
+        ExitBody::Close => NoResponse::response(),
         ExitBody::KongError(message) => {
             let mut resp = plugin_error_response(
                 status,

@@ -178,6 +178,33 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Marks a response that is never sent: the connection is closed instead
+/// (an HTTP/2 stream is reset), as nginx ends a request finalized with
+/// `NGX_ERROR` (`ngx.exit(ngx.ERROR)`). Its body is dropped unread, so
+/// log functions still run, as nginx's log phase does.
+#[derive(Debug, Clone, Copy)]
+pub struct NoResponse;
+
+impl NoResponse {
+    pub fn response() -> Response<ProxyBody> {
+        let mut resp = Response::new(ProxyBody::full(bytes::Bytes::new()));
+        resp.extensions_mut().insert(NoResponse);
+        resp
+    }
+
+    pub fn is<B>(resp: &Response<B>) -> bool {
+        resp.extensions().get::<NoResponse>().is_some()
+    }
+}
+
+impl std::fmt::Display for NoResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request ended without a response (ngx.exit(ngx.ERROR))")
+    }
+}
+
+impl std::error::Error for NoResponse {}
+
 /// Kong's phases on the request path. Each hook has the whole
 /// [`Session`]; none calls the upstream or another hook.
 #[allow(async_fn_in_trait)]

@@ -29,7 +29,6 @@
 //! returns.
 
 use std::cell::Cell;
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -62,6 +61,7 @@ use super::fdlimit::{out_of_descriptors, Reserve};
 use super::headers::ConnInfo;
 use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRules};
 use super::inbound::RequestBody;
+use super::pipeline::NoResponse;
 use super::ClientTimeouts;
 use crate::config::Listen;
 use crate::snapshot::SharedConfig;
@@ -652,8 +652,13 @@ async fn serve_http<S>(
         async move {
             let (parts, body) = req.into_parts();
             let resp = handle(&ctx, &info, parts, RequestBody::Http2(body)).await;
+            if NoResponse::is(&resp) {
+                // hyper resets the stream (INTERNAL_ERROR), as nginx's
+                // HTTP/2 does for a request ended with NGX_ERROR.
+                return Err(NoResponse);
+            }
             let sending = busy.into_responding();
-            Ok::<_, Infallible>(resp.map(|body| InFlight {
+            Ok(resp.map(|body| InFlight {
                 body,
                 _sending: sending,
                 _writing: writing,

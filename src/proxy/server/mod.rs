@@ -50,6 +50,7 @@ use super::framing::{BadChunk, ChunkedDecoder};
 use super::headers::ConnInfo;
 use super::idle::{Activity, Stop};
 use super::inbound::RequestBody;
+use super::pipeline::NoResponse;
 use encode::{encode_head, Answering, BodyLen, Framing};
 use parse::{parse_request, BodyFraming, HeadError, RequestHead};
 
@@ -321,6 +322,10 @@ where
             tracing::debug!(peer = %info.peer, "the client closed its connection: request dropped");
             return;
         };
+        if NoResponse::is(&resp) {
+            tracing::debug!(peer = %info.peer, "request ended without a response: connection closed");
+            return;
+        }
         let sending = busy.into_responding();
 
         let read_all = wire.borrow_mut().finish();
