@@ -191,3 +191,27 @@ async fn a_client_that_leaves_cancels_its_upstream_request() {
         .await
         .expect("the upstream connection closed soon after the client left");
 }
+
+/// A method is read as nginx reads it: `A`-`Z`, `_` and `-` only. `get /`
+/// is a 400 (Kong's page), not a request the upstream receives as `get`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_are_upper_case_as_nginx_reads_them() {
+    let gw = gateway().await;
+    for (method, status) in [
+        ("get", 400),
+        ("Get", 400),
+        ("G1T", 400),
+        ("M-SEARCH", 200),
+        ("G_T", 200),
+    ] {
+        let req = format!("{method} /m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (resps, _) = pipelined(gw.proxy, &[&req]);
+        let resp = &resps[0];
+        assert_eq!(resp.status, status, "{method}: {resp:?}");
+        if status == 200 {
+            assert_eq!(resp.json()["method"], method);
+        } else {
+            assert!(resp.text().starts_with("Bad request"), "{resp:?}");
+        }
+    }
+}

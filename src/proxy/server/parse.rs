@@ -9,8 +9,10 @@
 //! - a head is at most [`MAX_HEAD`] bytes and [`MAX_HEADERS`] fields, else
 //!   431; a target longer than [`MAX_TARGET`] is a 414;
 //! - a malformed request line or field (obs-fold, a bare CR or LF, a space
-//!   before the colon, bytes no token allows), a method or target `http`
-//!   refuses, an invalid or repeated-but-different `Content-Length`, a
+//!   before the colon, bytes no token allows), a method of other bytes
+//!   than `A`-`Z`, `_` and `-` (`get`, `G1T`: nginx's rule; hyper took
+//!   any token and the upstream got `get`), a target `http` refuses, an
+//!   invalid or repeated-but-different `Content-Length`, a
 //!   `Transfer-Encoding` on HTTP/1.0 or in two fields: 400;
 //! - a `Transfer-Encoding` other than one `chunked` (`gzip, chunked`,
 //!   `chunked, chunked`): 501, as nginx answers it. The gateway applies
@@ -106,6 +108,12 @@ pub fn parse_request(
     };
     if target.len() > MAX_TARGET {
         return Err(HeadError::TargetTooLong);
+    }
+    if !method
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+    {
+        return Err(HeadError::Malformed);
     }
     let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Malformed)?;
     let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
@@ -341,6 +349,10 @@ mod tests {
             "GET / HTTP/2.0\r\n\r\n",
             "GET  / HTTP/1.1\r\n\r\n",
             "G(T / HTTP/1.1\r\n\r\n",
+            "get / HTTP/1.1\r\n\r\n",
+            "Get / HTTP/1.1\r\n\r\n",
+            "G1T / HTTP/1.1\r\n\r\n",
+            "G~T / HTTP/1.1\r\n\r\n",
             "GET /a\x7f HTTP/1.1\r\n\r\n",
             "GET a:b:c HTTP/1.1\r\n\r\n",
             "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
