@@ -215,3 +215,35 @@ async fn methods_are_upper_case_as_nginx_reads_them() {
         }
     }
 }
+
+/// A chunked body's line that ends in a bare LF (or holds a bare CR) is
+/// answered at once with a 400, while the client waits: it used to wait
+/// for a CRLF that never came, until the client body timeout (60 s).
+/// nginx reads a bare LF as a line end; the gateway refuses it (a front
+/// end that reads it as part of an extension would read the body another
+/// way), as it refused it before, only now without the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_line_ends_in_a_chunked_body_are_answered_at_once() {
+    let gw = gateway().await;
+    for body in [
+        "3\n",
+        "3;ext=1\n",
+        "3\rabc",
+        "3\r\nabc\r\n0\n",
+        "3\r\nabc\r\n0\r\nX-Trailer: 1\n",
+    ] {
+        let s = TcpStream::connect(gw.proxy).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        w.write_all(
+            format!("POST /lf HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}")
+                .as_bytes(),
+        )
+        .unwrap();
+        // The client keeps its connection open and sends nothing more.
+        let resp = read_response(&mut BufReader::new(s), false)
+            .unwrap_or_else(|e| panic!("{body:?}: no answer within 5 s: {e}"));
+        assert_eq!(resp.status, 400, "{body:?}: {resp:?}");
+        assert!(resp.text().starts_with("Bad request"), "{resp:?}");
+    }
+}

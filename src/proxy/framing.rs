@@ -53,14 +53,15 @@ pub struct BadChunk;
 /// Where a chunked body's decoder stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunk {
-    /// Expecting a size line.
-    Size,
+    /// Expecting a size line; bytes of it searched for its end already.
+    Size(usize),
     /// Inside a chunk's data, bytes left.
     Data(u64),
     /// Expecting the CRLF after a chunk's data.
     DataEnd,
-    /// After the last chunk: trailer lines until an empty one; bytes seen.
-    Trailers(usize),
+    /// After the last chunk: trailer lines until an empty one; bytes of
+    /// the lines before this one, bytes of this one searched.
+    Trailers(usize, usize),
     /// The terminating empty line was read.
     Done,
 }
@@ -74,7 +75,9 @@ pub struct ChunkedDecoder {
 
 impl Default for ChunkedDecoder {
     fn default() -> Self {
-        ChunkedDecoder { state: Chunk::Size }
+        ChunkedDecoder {
+            state: Chunk::Size(0),
+        }
     }
 }
 
@@ -89,7 +92,7 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
         None => true,
         Some(i) => rest[i] == b';',
     };
-    // No control bytes (a bare CR or LF) hidden in an extension.
+    // No control bytes hidden in an extension (a CR or LF ends the line).
     if !rest_ok || rest.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return None;
     }
@@ -112,20 +115,19 @@ impl ChunkedDecoder {
         loop {
             match self.state {
                 Chunk::Done => return Ok(None),
-                Chunk::Size => {
-                    let Some(pos) = find_crlf(buf) else {
-                        if buf.len() > MAX_CHUNK_LINE {
-                            return Err(BadChunk);
+                Chunk::Size(searched) => {
+                    let pos = match line_end(buf, searched)? {
+                        Line::Ends(pos) if pos <= MAX_CHUNK_LINE => pos,
+                        Line::Searched(n) if n <= MAX_CHUNK_LINE => {
+                            self.state = Chunk::Size(n);
+                            return Ok(None);
                         }
-                        return Ok(None);
+                        _ => return Err(BadChunk),
                     };
-                    if pos > MAX_CHUNK_LINE {
-                        return Err(BadChunk);
-                    }
                     let size = parse_chunk_size(&buf[..pos]).ok_or(BadChunk)?;
                     buf.advance(pos + 2);
                     self.state = if size == 0 {
-                        Chunk::Trailers(0)
+                        Chunk::Trailers(0, 0)
                     } else {
                         Chunk::Data(size)
                     };
@@ -154,26 +156,22 @@ impl ChunkedDecoder {
                         return Err(BadChunk);
                     }
                     buf.advance(2);
-                    self.state = Chunk::Size;
+                    self.state = Chunk::Size(0);
                 }
-                Chunk::Trailers(seen) => {
-                    let Some(pos) = find_crlf(buf) else {
-                        if seen + buf.len() > MAX_TRAILERS {
-                            return Err(BadChunk);
+                Chunk::Trailers(seen, searched) => {
+                    let pos = match line_end(buf, searched)? {
+                        Line::Ends(pos) if seen + pos + 2 <= MAX_TRAILERS => pos,
+                        Line::Searched(n) if seen + n <= MAX_TRAILERS => {
+                            self.state = Chunk::Trailers(seen, n);
+                            return Ok(None);
                         }
-                        return Ok(None);
+                        _ => return Err(BadChunk),
                     };
-                    if seen + pos + 2 > MAX_TRAILERS {
-                        return Err(BadChunk);
-                    }
-                    if buf[..pos].contains(&b'\n') {
-                        return Err(BadChunk);
-                    }
                     buf.advance(pos + 2);
                     self.state = if pos == 0 {
                         Chunk::Done
                     } else {
-                        Chunk::Trailers(seen + pos + 2)
+                        Chunk::Trailers(seen + pos + 2, 0)
                     };
                 }
             }
@@ -181,8 +179,36 @@ impl ChunkedDecoder {
     }
 }
 
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
+/// Where a line of a chunked body (a size line, a trailer) ends.
+enum Line {
+    /// At this offset, before its CRLF.
+    Ends(usize),
+    /// Not yet: this many bytes hold no line end (a CR last in the buffer
+    /// is searched again once what follows it arrives).
+    Searched(usize),
+}
+
+/// Finds the end of the line at the start of `buf`, searching from
+/// `from` (the bytes before it were searched already): a line trickled in
+/// small reads is searched once, not from its start after every read (a
+/// 16 KiB trailer a byte at a time was 2^27 bytes searched). A bare LF or
+/// CR ends the body at once, as a malformed line: it is not read as a
+/// line end (nginx reads a bare LF as one; a front end that reads it as
+/// part of an extension or a trailer would read the body another way),
+/// and no CRLF is waited for after it.
+fn line_end(buf: &[u8], from: usize) -> Result<Line, BadChunk> {
+    let Some(at) = buf[from..]
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .map(|i| from + i)
+    else {
+        return Ok(Line::Searched(buf.len()));
+    };
+    match (buf[at], buf.get(at + 1)) {
+        (b'\r', Some(b'\n')) => Ok(Line::Ends(at)),
+        (b'\r', None) => Ok(Line::Searched(at)),
+        _ => Err(BadChunk),
+    }
 }
 
 #[cfg(test)]
@@ -224,5 +250,61 @@ mod tests {
         }
         let (out, done, _) = decode_all(b"3\r\nab").unwrap();
         assert_eq!((&out[..], done), (&b"ab"[..], false));
+    }
+
+    /// A line that ends in a bare LF (or has a bare CR) is refused as soon
+    /// as it arrives, not when a CRLF that never comes would end it.
+    #[test]
+    fn bare_line_ends_are_refused_at_once() {
+        for bad in [
+            &b"3\n"[..],
+            b"3;a=b\n",
+            b"3\rx",
+            b"3\r\nabc\n",
+            b"3\r\nabc\r\n0\n",
+            b"0\r\nX-T: 1\n",
+            b"0\r\nX-T: 1\r\n\n",
+            b"0\r\nX-T: a\rb",
+        ] {
+            assert_eq!(
+                decode_all(bad).unwrap_err(),
+                BadChunk,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        for partial in [&b"3\r"[..], b"3;a=b\r", b"0\r\nX-T: 1\r"] {
+            let (_, done, _) = decode_all(partial).unwrap();
+            assert!(!done);
+        }
+    }
+
+    /// A size line or trailer trickled a byte at a time is searched from
+    /// where the last search stopped, not from its start after each byte.
+    #[test]
+    fn trickled_lines_are_searched_once() {
+        let ext = format!("1;e={}\r\n", "v".repeat(MAX_CHUNK_LINE - 10));
+        let trailer = format!("X-T: {}\r\n", "t".repeat(MAX_TRAILERS - 100));
+        let body = format!("{ext}a\r\n0\r\n{trailer}\r\nNEXT");
+        let mut dec = ChunkedDecoder::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for &b in body.as_bytes() {
+            buf.extend_from_slice(&[b]);
+            while let Some(d) = dec.decode(&mut buf).unwrap() {
+                out.extend_from_slice(&d);
+            }
+            match dec.state {
+                Chunk::Size(n) | Chunk::Trailers(_, n) => {
+                    let cr_last = buf.last() == Some(&b'\r');
+                    assert_eq!(n, buf.len() - usize::from(cr_last), "searched so far");
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            (&out[..], dec.is_done(), &buf[..]),
+            (&b"a"[..], true, &b"NEXT"[..])
+        );
     }
 }
