@@ -247,3 +247,64 @@ async fn bare_line_ends_in_a_chunked_body_are_answered_at_once() {
         assert!(resp.text().starts_with("Bad request"), "{resp:?}");
     }
 }
+
+/// An upstream that answers each request with the bytes its path names in
+/// `responses`, then closes.
+async fn raw_upstream(responses: &'static [(&'static str, &'static str)]) -> std::net::SocketAddr {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Some(head) = read_request_head(&mut stream).await else {
+                    return;
+                };
+                let path = head.split(' ').nth(1).unwrap_or("");
+                if let Some((_, resp)) = responses.iter().find(|(p, _)| *p == path) {
+                    let _ = stream.write_all(resp.as_bytes()).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// An upstream's response under a transfer coding the gateway does not
+/// undo (`gzip, chunked`, `chunked, chunked`, two fields, `gzip`) is a 502,
+/// as nginx answers it ("upstream sent unknown Transfer-Encoding"): the
+/// gateway read it as chunked and passed on the still-gzipped bytes with
+/// the coding dropped (or, for `gzip`, read it to the connection's end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_transfer_codings_other_than_chunked_are_a_502() {
+    static RESPONSES: &[(&str, &str)] = &[
+        ("/chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/gzip-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/chunked-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/two-fields", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc"),
+    ];
+    let up = raw_upstream(RESPONSES).await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("raw", &format!("http://{up}"), json!({})).await;
+    gw.route("raw", json!({"paths": ["/"]})).await;
+    for (path, _) in RESPONSES {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (resps, _) = pipelined(gw.proxy, &[&req]);
+        let resp = &resps[0];
+        if *path == "/chunked" {
+            assert_eq!(
+                (resp.status, resp.text()),
+                (200, "abc".to_string()),
+                "{resp:?}"
+            );
+        } else {
+            assert_eq!(resp.status, 502, "{path}: {resp:?}");
+            assert!(
+                resp.text()
+                    .starts_with("An invalid response was received from the upstream server"),
+                "{path}: {resp:?}"
+            );
+        }
+    }
+}

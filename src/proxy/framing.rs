@@ -1,6 +1,6 @@
 //! The framing rules of HTTP/1 messages that both sides of the proxy
-//! read: a `Content-Length` value, a `Transfer-Encoding` that ends in
-//! `chunked`, and a chunked body (RFC 9112 §6, §7.1). The client's request
+//! read: a `Content-Length` value, a `Transfer-Encoding` (`chunked`
+//! only), and a chunked body (RFC 9112 §6, §7.1). The client's request
 //! heads (`server::parse`) and the upstream's response heads
 //! (`client::parse`) apply them; pure functions over a buffer, no I/O.
 //!
@@ -27,15 +27,17 @@ pub fn parse_length(v: &[u8]) -> Option<u64> {
     })
 }
 
-/// Whether a `Transfer-Encoding` value's last coding is `chunked` (the
-/// last coding of the last line decides, RFC 9112 §6.3): an upstream's
-/// response. A client's request may carry one `chunked` only
-/// (`server::parse`).
-pub fn chunked_last(value: &[u8]) -> bool {
-    value
-        .rsplit(|&b| b == b',')
-        .next()
-        .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+/// Whether a `Transfer-Encoding` value is the one coding the proxy reads
+/// and writes: `chunked`, alone. It applies and removes no other coding,
+/// and frames every body it forwards itself: a body under `gzip, chunked`
+/// (or `chunked, chunked`, or `gzip`) would reach the other side with its
+/// coding dropped, read as plain bytes. A client's request with another
+/// coding is refused (501, `server::parse`), an upstream's response is
+/// invalid (502, `client::parse`), as nginx does both (1.23 and later for
+/// the upstream's: "upstream sent unknown Transfer-Encoding"). Two fields
+/// are one list (RFC 9110 §5.3), so a second one is refused too.
+pub fn only_chunked(value: &[u8]) -> bool {
+    value.trim_ascii().eq_ignore_ascii_case(b"chunked")
 }
 
 /// Whether a comma-separated header value (`Connection`) lists `token`.

@@ -6,8 +6,10 @@
 //!
 //! Strict where leniency lets a response be read two ways (the root of
 //! response splitting and pool poisoning): `Content-Length` is plain digits,
-//! and a head that carries both `Content-Length` and `Transfer-Encoding` is
-//! read by its `Transfer-Encoding` but its connection is not reused.
+//! a `Transfer-Encoding` other than one `chunked` is an invalid response
+//! (502, as nginx; `framing::only_chunked`), and a head that carries both
+//! `Content-Length` and `Transfer-Encoding` is read by its
+//! `Transfer-Encoding` but its connection is not reused.
 
 use std::mem::MaybeUninit;
 
@@ -18,7 +20,7 @@ use http::header::{
 use http::{Method, StatusCode, Version};
 
 pub use crate::proxy::framing::ChunkedDecoder;
-use crate::proxy::framing::{chunked_last, lists_token, parse_length, BadChunk};
+use crate::proxy::framing::{lists_token, only_chunked, parse_length, BadChunk};
 
 /// Largest response head accepted from an upstream.
 pub const MAX_HEAD: usize = 60 * 1024;
@@ -36,6 +38,8 @@ pub enum ParseError {
     BadHeader,
     #[error("bad content-length")]
     BadContentLength,
+    #[error("a Transfer-Encoding other than one chunked")]
+    TransferEncoding,
     #[error("malformed chunked body")]
     Chunked,
 }
@@ -177,7 +181,6 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
     let mut keep_alive = version == Version::HTTP_11;
     let mut length: Option<u64> = None;
     let mut encoded = false;
-    let mut chunked = false;
     for &(n, nl, v, vl) in &spans[..count] {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| ParseError::BadHeader)?;
@@ -190,9 +193,10 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
             }
             length = Some(parsed);
         } else if name == TRANSFER_ENCODING {
-            // The last coding of the last line decides (RFC 9112 §6.3).
+            if encoded || !only_chunked(value.as_bytes()) {
+                return Err(ParseError::TransferEncoding);
+            }
             encoded = true;
-            chunked = chunked_last(value.as_bytes());
         } else if name == CONNECTION {
             if lists_token(value.as_bytes(), b"close") {
                 keep_alive = false;
@@ -204,9 +208,8 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
     }
     if encoded {
         // Transfer-Encoding overrides Content-Length; a response with both
-        // (or with a coding other than chunked last) is read, but its
-        // connection is not trusted with another request.
-        if length.is_some() || !chunked {
+        // is read, but its connection is not trusted with another request.
+        if length.is_some() {
             keep_alive = false;
         }
         headers.remove(CONTENT_LENGTH);
@@ -218,11 +221,7 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
     {
         RespFraming::Empty
     } else if encoded {
-        if chunked {
-            RespFraming::Chunked
-        } else {
-            RespFraming::Eof
-        }
+        RespFraming::Chunked
     } else if let Some(l) = length {
         if l == 0 {
             RespFraming::Empty
@@ -327,9 +326,26 @@ mod tests {
         assert_eq!(head.framing, RespFraming::Chunked);
         assert!(!head.keep_alive, "CL + TE: read by TE, never reused");
         assert!(head.headers.get(CONTENT_LENGTH).is_none());
-        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"[..]);
+        for coding in [
+            "Transfer-Encoding: gzip",
+            "Transfer-Encoding: gzip, chunked",
+            "Transfer-Encoding: chunked, chunked",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked",
+        ] {
+            let text = format!("HTTP/1.1 200 OK\r\n{coding}\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+            let mut buf = BytesMut::from(text.as_bytes());
+            assert_eq!(
+                parse_head(&mut buf, &Method::GET).unwrap_err(),
+                ParseError::TransferEncoding,
+                "{coding:?}"
+            );
+        }
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding:  Chunked \r\n\r\n0\r\n\r\n"[..],
+        );
         let head = parse_head(&mut buf, &Method::GET).unwrap().unwrap();
-        assert_eq!(head.framing, RespFraming::Eof);
-        assert!(!head.keep_alive);
+        assert_eq!(head.framing, RespFraming::Chunked);
+        assert!(head.keep_alive);
     }
 }

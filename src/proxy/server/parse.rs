@@ -32,7 +32,7 @@ use http::header::{
 };
 use http::{Method, Request, Uri, Version};
 
-use crate::proxy::framing::{lists_token, parse_length};
+use crate::proxy::framing::{lists_token, only_chunked, parse_length};
 
 /// Largest request head (hyper's `max_buf_size` as the gateway set it).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -153,11 +153,7 @@ pub fn parse_request(
             if encoded {
                 return Err(HeadError::TransferEncoding);
             }
-            if !value
-                .as_bytes()
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"chunked")
-            {
+            if !only_chunked(value.as_bytes()) {
                 return Err(HeadError::Coding);
             }
             encoded = true;
