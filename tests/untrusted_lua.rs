@@ -123,7 +123,7 @@ const LUA54_EXTRAS: &str = "coroutine.close coroutine.isyieldable math.maxintege
 const KONG_HIDDEN: &str = "load loadstring dofile loadfile getmetatable setmetatable
     rawget rawset rawequal rawlen collectgarbage module package warn debug.getinfo
     io.open io.read io.write io.lines io.popen os.execute os.exit os.remove os.rename
-    os.tmpname os.setlocale string.dump math.randomseed";
+    os.tmpname os.setlocale string.dump math.randomseed ngx.shared";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_mode_shows_kongs_set_and_refuses_the_rest() {
@@ -381,6 +381,73 @@ async fn on_mode_gives_the_whole_library_and_keeps_functions_apart() {
              function|nil|nil|nil|nil|nil"
         );
         assert_eq!(body(&proxy, "other").await, "false|nil|nil|default path");
+    }
+}
+
+/// `ngx.shared.kong` in `on` mode: the node's `kong` dict (Kong's
+/// `lua_shared_dict kong`), with OpenResty's methods and answers, one for
+/// every worker; it holds Kong's `kong:node_id`. (Hidden in `sandbox`
+/// mode, as Kong's sandbox hides it: `KONG_HIDDEN`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_mode_has_the_nodes_shared_kong_dict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::spawn_with(tmp.path(), 2, &["--untrusted-lua", "on"], &[]);
+    let admin = format!("http://{}", gw.admin);
+    let proxy = format!("http://{}", gw.proxy);
+    stored(
+        &admin,
+        "dict",
+        r#"
+        local d = ngx.shared.kong
+        local out = {}
+        local function put(...)
+          local t = table.pack(...)
+          for i = 1, t.n do t[i] = tostring(t[i]) end
+          out[#out + 1] = table.concat(t, ",")
+        end
+        put(d:get("kong:node_id") == kong.node.get_id())
+        put(d:set("k", "v", 0, 7))
+        put(d:get("k"))
+        put(d:add("k", "w"))
+        put(d:safe_add("k2", 1.5))
+        put(d:replace("nope", 1))
+        put(d:incr("k2", 1))
+        put(d:incr("k", 1))
+        put(d:incr("missing", 1))
+        put(d:get())
+        put(d:set("t", {}))
+        put(pcall(d.get, "k"))
+        put(d:ttl("k"))
+        put(d:delete("k"), d:get("k"))
+        put(d:set("brief", true, 10))
+        put(d:ttl("brief") > 9, d:get_stale("brief"))
+        put(d:capacity(), d:free_space() < d:capacity())
+        return kong.response.exit(200, table.concat(out, "\n"))
+        "#,
+    )
+    .await;
+    stored(
+        &admin,
+        "hits",
+        r#"return kong.response.exit(200, tostring(ngx.shared.kong:incr("hits", 1, 0)))"#,
+    )
+    .await;
+    assert_eq!(
+        body(&proxy, "dict").await,
+        "true\ntrue,nil,false\nv,7\nfalse,exists,false\ntrue,nil,false\n\
+         false,not found,false\n2.5,nil,false\nnil,not a number\nnil,not found\n\
+         nil,nil key\nnil,bad value type\nfalse,bad \"zone\" argument\n0\ntrue,nil\n\
+         true,nil,false\ntrue,true,nil,false\n5242880,true"
+    );
+    // One dict for the node: every worker counts into it.
+    for want in 1..=6 {
+        let r = client()
+            .get(format!("{proxy}/hits"))
+            .header("connection", "close")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.text().await.unwrap(), want.to_string());
     }
 }
 

@@ -29,6 +29,7 @@ mod response;
 mod router;
 mod serialize;
 mod service;
+pub mod shared;
 pub mod worker;
 
 use std::cell::RefCell;

@@ -5,25 +5,27 @@
 //!   Admin API's `/` shows the same `node_id`.
 //! - `get_hostname()`: the machine's name, as `gethostname` gives it
 //!   (`uname`'s nodename, without C).
-//! - `get_memory_stats([unit [, scale]])`: Kong's shape and argument
-//!   checks. `workers_lua_vms` lists each proxy worker whose Lua VM has
-//!   run, by `pid` (the worker's `ngx.worker.pid()`), ascending, with
-//!   `http_allocated_gc`: the bytes its VM uses, as `collectgarbage
-//!   "count"` and the memory budget count them. A worker reports when a
-//!   phase of functions ends (Kong's workers report on a timer); the
-//!   calling worker's value is read live. `lua_shared_dicts` holds the one
-//!   node-level store lunagate has: `kong_db_cache`, the `kong.cache` of
-//!   every worker (`capacity`: `mem_cache_size`; `allocated_slabs`: what
-//!   its entries take by its own count). Kong's `kong` dict (node id,
-//!   worker reports) has no counterpart, so it is not listed.
+//! - `get_memory_stats([unit [, scale]])`: Kong's: argument checks,
+//!   then `workers_lua_vms` from the workers' reports in the node's `kong`
+//!   dict (`ngx.shared.kong`, [`super::shared`]): each key with
+//!   `kong:mem:<pid>` in it, by `pid` ascending, with `http_allocated_gc`
+//!   (the report, KiB, in bytes) or Kong's `err` for a value that is not
+//!   a number. A worker (`pid`: its `ngx.worker.pid()`) reports the bytes
+//!   its VM uses, as `collectgarbage "count"` and the memory budget count
+//!   them, when a phase of functions ends, at most every 10 s, as Kong's
+//!   workers do after a request. `lua_shared_dicts`: the node's two dicts,
+//!   `kong` (5 MiB, as Kong's template) and `kong_db_cache`, the
+//!   `kong.cache` of every worker (`capacity`: `mem_cache_size`;
+//!   `allocated_slabs`: what their entries take by their own count).
 
-use std::cell::OnceCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use lua_stdlib::{Callback, CallbackReturn, Context, Error, Table, Value};
 
 use super::lua_error;
+use super::shared::{self, Stored};
 
 /// This node's id.
 pub fn id() -> uuid::Uuid {
@@ -37,34 +39,62 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(uname.nodename().to_bytes()).into_owned()
 }
 
-/// One worker's Lua VM, as it last reported.
-struct VmReport {
-    pid: i64,
-    bytes: AtomicU64,
-}
-
-static VMS: Mutex<Vec<Arc<VmReport>>> = Mutex::new(Vec::new());
+/// How often a worker reports its Lua VM's memory (Kong's
+/// `LUA_MEM_SAMPLE_RATE`).
+const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 thread_local! {
-    static MINE: OnceCell<Arc<VmReport>> = const { OnceCell::new() };
+    static LAST_REPORT: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Records the bytes this worker's Lua VM uses (registering the worker on
-/// its first report).
+/// Reports the bytes this worker's Lua VM uses, as Kong's workers do
+/// after a request (`update_lua_mem`): into the node's `kong` dict as
+/// `kong:mem:<pid>`, in KiB, at most every 10 s (the first time at once).
 pub fn report_lua_memory(bytes: usize) {
-    MINE.with(|mine| {
-        let report = mine.get_or_init(|| {
-            let report = Arc::new(VmReport {
-                pid: super::worker::pid(),
-                bytes: AtomicU64::new(0),
-            });
-            VMS.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(report.clone());
-            report
-        });
-        report.bytes.store(bytes as u64, Ordering::Relaxed);
-    });
+    let now = Instant::now();
+    let due = LAST_REPORT.get().is_none_or(|at| now - at >= REPORT_EVERY);
+    if !due {
+        return;
+    }
+    LAST_REPORT.set(Some(now));
+    let key = format!("kong:mem:{}", super::worker::pid());
+    let kib = Stored::Number(bytes as f64 / 1024.0);
+    if !shared::kong().safe_set(key.as_bytes(), kib) {
+        tracing::error!("could not record Lua VM allocated memory: no memory");
+    }
+}
+
+/// The workers' reports as Kong's `get_memory_stats` reads them: each
+/// key of the `kong` dict with `kong:mem:` and digits in it, its pid and
+/// the value of `kong:mem:<pid>` (KiB), ascending by pid.
+fn worker_reports() -> Vec<(i64, Option<f64>)> {
+    let dict = shared::kong();
+    let mut reports: Vec<(i64, Option<f64>)> = Vec::new();
+    for key in dict.keys(1024) {
+        let Some(at) = key.windows(9).position(|w| w == b"kong:mem:") else {
+            continue;
+        };
+        let digits: Vec<u8> = key[at + 9..]
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_digit)
+            .collect();
+        let Some(pid) = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|d| d.parse().ok())
+        else {
+            continue;
+        };
+        let mut own = b"kong:mem:".to_vec();
+        own.extend_from_slice(&digits);
+        let kib = match dict.peek(&own) {
+            Some(Stored::Number(n)) => Some(*n),
+            _ => None,
+        };
+        reports.push((pid, kib));
+    }
+    reports.sort_by_key(|(pid, _)| *pid);
+    reports
 }
 
 /// The unit of `get_memory_stats` (Kong's `bytes_to_str`).
@@ -118,12 +148,13 @@ impl Unit {
         }
     }
 
-    /// Kong's `convert_bytes`: a number of bytes, or `"12.00 KiB"`.
-    fn value<'gc>(self, ctx: Context<'gc>, bytes: u64) -> Value<'gc> {
+    /// Kong's `convert_bytes`: a number of bytes (floored), or `"12.00
+    /// KiB"`.
+    fn value<'gc>(self, ctx: Context<'gc>, bytes: f64) -> Value<'gc> {
         match self {
-            Unit::Bytes => Value::Integer(bytes as i64),
+            Unit::Bytes => Value::Integer(bytes.floor() as i64),
             Unit::Scaled(per, suffix, digits) => {
-                let text = format!("{:.*} {suffix}", digits, bytes as f64 / per);
+                let text = format!("{:.*} {suffix}", digits, bytes / per);
                 Value::String(ctx.intern(text.as_bytes()))
             }
         }
@@ -167,34 +198,37 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>) {
         "get_memory_stats",
         Callback::from_fn(&ctx, |ctx, _, mut stack| {
             let unit = Unit::of(ctx, stack.get(0), stack.get(1))?;
-            report_lua_memory(ctx.memory());
-            let mut vms: Vec<(i64, u64)> = VMS
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .map(|r| (r.pid, r.bytes.load(Ordering::Relaxed)))
-                .collect();
-            vms.sort_unstable();
             let workers = ctx.new_table();
-            for (i, (pid, bytes)) in vms.into_iter().enumerate() {
-                let w = record(
-                    ctx,
-                    &[
-                        ("pid", Value::Integer(pid)),
-                        ("http_allocated_gc", unit.value(ctx, bytes)),
-                    ],
-                );
+            for (i, (pid, kib)) in worker_reports().into_iter().enumerate() {
+                let report = match kib {
+                    Some(kib) => ("http_allocated_gc", unit.value(ctx, kib * 1024.0)),
+                    None => {
+                        let err = format!(
+                            "could not get worker's HTTP Lua VM memory (pid: {pid}): \
+                             reported value is corrupted"
+                        );
+                        ("err", Value::String(ctx.intern(err.as_bytes())))
+                    }
+                };
+                let w = record(ctx, &[("pid", Value::Integer(pid)), report]);
                 let _ = workers.set(ctx, i as i64 + 1, w);
             }
-            let (used, capacity) = super::cache::usage();
-            let dict = record(
+            let dict = |(used, capacity): (usize, usize)| {
+                Value::Table(record(
+                    ctx,
+                    &[
+                        ("capacity", unit.value(ctx, capacity as f64)),
+                        ("allocated_slabs", unit.value(ctx, used as f64)),
+                    ],
+                ))
+            };
+            let dicts = record(
                 ctx,
                 &[
-                    ("capacity", unit.value(ctx, capacity as u64)),
-                    ("allocated_slabs", unit.value(ctx, used as u64)),
+                    ("kong", dict(shared::kong().usage())),
+                    ("kong_db_cache", dict(super::cache::usage())),
                 ],
             );
-            let dicts = record(ctx, &[("kong_db_cache", Value::Table(dict))]);
             let res = record(
                 ctx,
                 &[

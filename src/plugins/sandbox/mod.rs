@@ -161,6 +161,10 @@ pub fn build<'gc>(ctx: Context<'gc>, cell: &RequestCell) -> Table<'gc> {
             visible
         }
         Mode::On | Mode::Off => {
+            // `ngx.shared`, which Kong's sandbox hides.
+            if let Value::Table(ngx) = full.get(ctx, "ngx") {
+                pdk::shared::install(ctx, ngx);
+            }
             own_env_for_loaded_chunks(ctx, full, base);
             full
         }
