@@ -8,7 +8,7 @@
 //! |---|---|---|---|---|
 //! | 01-sanity.t | 19 | 18 | 0 | 1 |
 //! | 02-new.t | 5 | 5 | 0 | 0 |
-//! | 03-set_format.t | 14 | 13 | 0 | 1 |
+//! | 03-set_format.t | 14 | 14 | 0 | 0 |
 //! | 04-inspect.t | 9 | 9 | 0 | 0 |
 //! | 05-set_serialize_value.t | 8 | 8 | 0 | 0 |
 //! | 06-deprecation.t | 4 | 4 | 0 | 0 |
@@ -17,9 +17,14 @@
 //! asserts that LuaJIT's trace compiler compiles a loop of `kong.log`
 //! calls below the log level (`[TRACE n …]` lines): there is no JIT here
 //! (a call below the level returns before formatting anything, as Kong's
-//! does). 03-set_format.t TEST 7 asserts `%file_src` of a Lua *file*
+//! does).
+//!
+//! 03-set_format.t TEST 7 asserts `%file_src` of a Lua *file*
 //! (`content_by_lua_file html/my_file.lua` gives `my_file.lua`): a
-//! function is a chunk of text, never a file.
+//! function is a chunk of text, so the block's file is written to a
+//! directory and the function `require`s it, which `--untrusted-lua on`
+//! allows (that spec file's gateway runs in `on` mode); `%file_src` is
+//! then the file's name, as Kong's.
 //!
 //! Adapted: Kong's blocks make the core facility (`require "kong.pdk"
 //! .new()`); here `pdk` is the function's `kong`, whose `kong.log` is the
@@ -82,6 +87,9 @@ pub struct LogBlock {
     phase: &'static str,
     /// The block is a `content_by_lua_file` (its Lua starts at line 3).
     file: bool,
+    /// `--- user_files`: the block's Lua is this file, which the function
+    /// `require`s (`--untrusted-lua on`).
+    user_file: Option<&'static str>,
     /// `--- error_log`: each must match a line (`~` prefix: a regex; else
     /// text the line contains).
     want: Vec<String>,
@@ -101,6 +109,7 @@ impl LogBlock {
             lua: lua.to_string(),
             phase: "access",
             file: false,
+            user_file: None,
             want: Vec::new(),
             not: Vec::new(),
             body: String::new(),
@@ -135,6 +144,13 @@ impl LogBlock {
         self
     }
 
+    /// A `content_by_lua_file` block whose file is `name` (`.lua`): the
+    /// function runs it with `require`.
+    fn user_file(mut self, name: &'static str) -> LogBlock {
+        self.user_file = Some(name);
+        self.file()
+    }
+
     fn file(mut self) -> LogBlock {
         self.file = true;
         self
@@ -149,7 +165,13 @@ impl LogBlock {
 /// The gateway for a log spec file: one worker, `kong.log` at every
 /// level in its log (the rest of the gateway at `warn`).
 fn gateway() -> Gateway {
-    Gateway::start_logged_with(1, &["--log-level", "warn,lunagate::lua=debug"])
+    gateway_with(&[])
+}
+
+fn gateway_with(args: &[&str]) -> Gateway {
+    let mut all = vec!["--log-level", "warn,lunagate::lua=debug"];
+    all.extend_from_slice(args);
+    Gateway::start_logged_with(1, &all)
 }
 
 /// What the gateway logged for `b`'s request.
@@ -160,7 +182,16 @@ async fn run_block(gw: &Arc<Gateway>, b: &LogBlock) -> Vec<String> {
     } else {
         "\nlocal PDK = kong\nlocal pdk = PDK\n"
     };
-    let code = format!("{head}{}\nngx.log(ngx.WARN, \"{tag}\")\n", b.lua);
+    let mut code = format!("{head}{}\nngx.log(ngx.WARN, \"{tag}\")\n", b.lua);
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(name) = b.user_file {
+        std::fs::write(dir.path().join(name), format!("{head}{}\n", b.lua)).expect("user file");
+        let module = name.strip_suffix(".lua").expect("a .lua file");
+        code = format!(
+            "package.path = \"{}/?.lua\"\nrequire \"{module}\"\nngx.log(ngx.WARN, \"{tag}\")\n",
+            dir.path().display()
+        );
+    }
     let config = if b.phase == "log" {
         json!({"access": [format!("{}\nreturn ngx.exit(200)", b.access)], "log": [code]})
     } else {
@@ -426,6 +457,13 @@ async fn kong_pdk_log_set_format() {
         .want(r#"~file_src\(\[string "\.\.\."\]\) hello world"#)
         .not("[error]"),
         b(
+            "TEST 7: log.set_format() accepts %file_src modifier (Lua file)",
+            "\npdk.log.set_format(\"file_src(%file_src) %message\")\n\npdk.log.notice(\"hello \", \"world\")",
+        )
+        .user_file("my_file.lua")
+        .want(r"~file_src\(my_file\.lua\) hello world")
+        .not("[error]"),
+        b(
             "TEST 8: log.set_format() accepts %line_src modifier",
             &my_file("line_src(%line_src) %message"),
         )
@@ -483,7 +521,9 @@ my_func()"#,
         .want(r#"~\[kong\] \[%%namespace: my_namespace \| my_namespace, %%file_src: \[string "\.\.\."\] \| \[string "\.\.\."\], %%line_src: 14 \| 14, %%func_name my_func \| my_func, %%message hello world \| hello world\]"#)
         .not("[error]"),
     ];
-    common::kong::run("t/01-pdk/02-log/03-set_format.t", gateway(), cases(blocks)).await;
+    // `on`: TEST 7's function `require`s its file.
+    let gw = gateway_with(&["--untrusted-lua", "on"]);
+    common::kong::run("t/01-pdk/02-log/03-set_format.t", gw, cases(blocks)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
