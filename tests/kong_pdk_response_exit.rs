@@ -8,16 +8,15 @@
 //! - TEST 1-3 and 9-12 (argument errors) are in
 //!   `kong_pdk_response_setters.rs` with the other setters' checks; TEST 40
 //!   is the stream subsystem (stream/TLS);
-//! - TEST 4 sends the head with `ngx.send_headers()` before the exit, and
-//!   TEST 5 and 8 call Kong's internal `ngx.ctx.delayed_response_callback`
-//!   from nginx's content phase: a function has no content phase, nor a
-//!   way to send the head early;
+//! - TEST 5 and 8 call Kong's internal `ngx.ctx.delayed_response_callback`
+//!   from nginx's content phase, which a function does not have;
 //! - TEST 14 checks nginx's `default_type` (a location's Content-Type),
 //!   a setting the gateway does not have;
 //! - TEST 22-38 are gRPC (stream/TLS: HTTP/2 with a gRPC client);
 //! - TEST 39 and 41-43 are the stream subsystem (stream/TLS).
 //!
-//! Adapted: TEST 6's rewrite block is a global plugin's rewrite function
+//! Adapted: TEST 4's head goes out when access ends (with what was
+//! printed after `ngx.send_headers()`: the same bytes); TEST 6's rewrite block is a global plugin's rewrite function
 //! (only global plugins have one), its `content_by_lua_block` is the
 //! service that is never called; TEST 45 leaves out
 //! `require("kong.globalpatches")()` (cjson's 16-digit precision for
@@ -344,6 +343,24 @@ async fn test_44(gw: Arc<Gateway>) {
     assert!(logged, "no log line:\n{}", gw.log_text());
 }
 
+async fn test_4(gw: Arc<Gateway>) {
+    exit_route(
+        &gw,
+        "t4",
+        r#"ngx.send_headers()
+
+local ok, err = pcall(kong.response.exit, 200)
+if not ok then
+    ngx.say(err)
+end"#,
+    )
+    .await;
+    let r = get_raw(&gw, "/t4").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "headers have already been sent\n");
+    assert!(!gw.log_text().contains(" ERROR "), "{}", gw.log_text());
+}
+
 async fn test_45(gw: Arc<Gateway>) {
     // Kong's block first calls `require("kong.globalpatches")()`, which
     // makes cjson write 16 significant digits (LuaJIT's number is a
@@ -367,6 +384,11 @@ async fn test_45(gw: Arc<Gateway>) {
 async fn kong_pdk_response_exit() {
     let gw = Gateway::start_logged(2);
     let mut c: Vec<Case> = Vec::new();
+    case!(
+        c,
+        "TEST 4: response.exit() errors if headers have already been sent",
+        test_4
+    );
     case!(
         c,
         "TEST 6: response.exit() skips all the content phases",

@@ -144,8 +144,13 @@ pub struct RequestContext {
     pub response_headers: HeaderMap,
     /// Where the response came from: "exit", "error" or "service".
     pub response_source: &'static str,
-    /// Output of `ngx.say`/`ngx.print`, sent by a following `ngx.exit`.
+    /// Output of `ngx.say`/`ngx.print`, sent by a following `ngx.exit`
+    /// (or after `ngx.send_headers`).
     pub printed: Vec<u8>,
+    /// `ngx.send_headers()` was called in rewrite or access (Kong's
+    /// `ngx.headers_sent`): the head is the response's, whatever comes
+    /// after it.
+    pub headers_sent: bool,
     /// Set by `kong.response.exit`, `kong.response.error` and `ngx.exit`
     /// before header_filter: the running function stops at once (its
     /// callback suspends the call and the runner drops it) and so does its
@@ -254,6 +259,7 @@ impl RequestContext {
             response_headers: HeaderMap::new(),
             response_source: "service",
             printed: Vec::new(),
+            headers_sent: false,
             leave_function: false,
             exit: None,
             plugin_name: "",

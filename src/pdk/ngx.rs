@@ -176,7 +176,12 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
             finish(req, close);
             return Ok(());
         }
-        let status = if code >= 200 {
+        let status = if req.headers_sent {
+            // The status went out with the head (OpenResty logs "attempt
+            // to set status … via ngx.exit after sending out the response
+            // status" and keeps it).
+            req.response_status.unwrap_or(200)
+        } else if code >= 200 {
             checks::status_code(ctx, Value::Integer(code), MIN_STATUS, MAX_STATUS)?
         } else {
             req.response_status.unwrap_or(500)
@@ -209,6 +214,29 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
                 body,
             },
         );
+        Ok(())
+    });
+    // `ngx.send_headers()`: OpenResty sends the head at once (status
+    // `ngx.status` or 200, the headers set so far) and what is printed
+    // after is its body. Here the head goes out when the phase ends, with
+    // what was printed (the same bytes for the client), and the upstream
+    // is not called (nginx would fail its head: `header already sent`).
+    add(ctx, ngx, "send_headers", cell, |ctx, _, stack, req| {
+        if !matches!(req.phase, Phase::Rewrite | Phase::Access) {
+            return Err(lua_error(
+                ctx,
+                &format!(
+                    "API disabled in the context of {}_by_lua*",
+                    req.phase.name()
+                ),
+            ));
+        }
+        if req.headers_sent {
+            stack.replace(ctx, (Value::Nil, "header already sent"));
+        } else {
+            req.headers_sent = true;
+            stack.replace(ctx, 1);
+        }
         Ok(())
     });
     for (name, newline) in [("say", true), ("print", false)] {

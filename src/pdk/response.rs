@@ -30,6 +30,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "exit", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
         let body = stack.get(1);
         if !matches!(body, Value::Nil | Value::String(_) | Value::Table(_)) {
@@ -59,6 +60,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "error", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_ERR_STATUS, MAX_STATUS)?;
         let message = match stack.get(1) {
             Value::Nil => error_message(status),
@@ -97,6 +99,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "set_status", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
         req.response_status = Some(status);
         stack.clear();
@@ -154,6 +157,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         let header = checks::validate_header(ctx, Names::Response, stack.get(0), stack.get(1))?;
         if !framing_ignored(req, &header.name) {
             header.set_in(&mut req.response_headers);
@@ -163,6 +167,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         let header = checks::validate_header(ctx, Names::Response, stack.get(0), stack.get(1))?;
         header.add_to(&mut req.response_headers);
         stack.clear();
@@ -170,6 +175,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         let name = checks::header_name_arg(ctx, Names::Response, stack.get(0), "header name")?;
         req.response_headers.remove(&name);
         stack.clear();
@@ -177,6 +183,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
         only_in(ctx, req, SET_PHASES)?;
+        head_not_sent(ctx, req)?;
         for header in checks::validate_headers(ctx, Names::Response, stack.get(0))? {
             if !framing_ignored(req, &header.name) {
                 header.set_in(&mut req.response_headers);
@@ -186,6 +193,32 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     super::set(ctx, kong, "response", t);
+}
+
+/// Kong's `if ngx.headers_sent then error("headers have already been
+/// sent", 2) end`, after `ngx.send_headers()` in rewrite or access (in
+/// header_filter the head is still being made, as in nginx's filter).
+fn head_not_sent<'gc>(ctx: Context<'gc>, req: &RequestContext) -> Result<(), Error<'gc>> {
+    if req.headers_sent && matches!(req.phase, Phase::Rewrite | Phase::Access) {
+        return Err(lua_error(ctx, "headers have already been sent"));
+    }
+    Ok(())
+}
+
+impl RequestContext {
+    /// After rewrite and access: a head `ngx.send_headers()` sent (and no
+    /// exit) is the response, with what was printed as its body.
+    pub fn answer_sent_head(&mut self) {
+        if !self.headers_sent || self.exit.is_some() {
+            return;
+        }
+        self.response_source = "exit";
+        self.exit = Some(Exit {
+            status: self.response_status.unwrap_or(200),
+            headers: HeaderMap::new(),
+            body: ExitBody::Bytes(std::mem::take(&mut self.printed).into()),
+        });
+    }
 }
 
 /// `kong.response.get_raw_body` in body_filter, as Kong's: chunks are

@@ -217,6 +217,7 @@ impl Hooks for Functions {
         if self.needs.access && req.exit.is_none() {
             req = run_phase(&worker.lua, Phase::Access, &self.plugins, req).await;
         }
+        req.answer_sent_head();
         if let Some(exit) = req.exit.take() {
             let resp = exit_response(exit, &mut req, &s.request_id, s.start);
             s.source = source_of(req.response_source);
