@@ -308,3 +308,46 @@ async fn upstream_transfer_codings_other_than_chunked_are_a_502() {
         }
     }
 }
+
+/// A client that sends its whole body before it reads the answer (as many
+/// do) gets the gateway's early answer: a 404 for a path no route matches,
+/// a 413 for a body too large for a function to read (both answered with
+/// most of the body unread). The gateway closed at once: the connection
+/// was reset, the client's next write failed and the answer was lost. Now
+/// it closes lingering, as nginx does (nginx's own 413 to a client sending
+/// 32 MiB arrives the same way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_answer_reaches_a_client_still_sending_its_body() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("read", &format!("http://{up}"), json!({})).await;
+    gw.route("read", json!({"paths": ["/read"]})).await;
+    gw.admin(
+        reqwest::Method::POST,
+        "/services/read/plugins",
+        json!({"name": "pre-function", "config": {"access": ["kong.request.get_raw_body()"]}}),
+    )
+    .await;
+    const BODY: usize = 32 << 20;
+    for (path, status) in [("/nowhere", 404), ("/read", 413)] {
+        let mut s = TcpStream::connect(gw.proxy).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {BODY}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let piece = vec![b'x'; 64 << 10];
+        for sent in (0..BODY).step_by(piece.len()) {
+            s.write_all(&piece)
+                .unwrap_or_else(|e| panic!("{path}: writing the body at {sent}: {e}"));
+        }
+        let mut r = BufReader::new(s);
+        let resp = read_response(&mut r, false).expect("the answer");
+        assert_eq!(resp.status, status, "{path}: {resp:?}");
+        assert_eq!(resp.header("connection"), Some("close"), "{resp:?}");
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).expect("a clean end, not a reset");
+        assert!(rest.is_empty());
+    }
+}

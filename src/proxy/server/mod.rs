@@ -24,7 +24,8 @@
 //!   ends early or runs long ends the connection;
 //! - keep the connection if both sides allow it, the request's body was
 //!   read to its end (or what is left of it is already buffered) and the
-//!   worker is not shutting down.
+//!   worker is not shutting down; else close it, lingering (as nginx)
+//!   when the client may still be sending.
 //!
 //! Slow and idle clients are the worker's sweeps' business (`idle`): the
 //! socket counts its reads and writes, and the connection is stopped from
@@ -36,6 +37,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
@@ -68,6 +70,12 @@ const MIN_READ_SPACE: usize = 1024;
 const COALESCE: usize = 16 * 1024;
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A lingering close reads and drops what the client still sends for at
+/// most this long in all (nginx's `lingering_time`)...
+const LINGERING_TIME: Duration = Duration::from_secs(30);
+/// ... and stops after this long without a byte (`lingering_timeout`).
+const LINGERING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why reading a request body failed.
 #[derive(Debug, thiserror::Error)]
@@ -290,10 +298,10 @@ where
     loop {
         let head = match read_head(&wire, activity, &mut spare).await {
             Ok(head) => head,
-            Err(Some(Ok(e))) => return refuse(&wire, e, ctx, info).await,
+            Err(Some(Ok(e))) => return refuse(&wire, e, ctx, info, activity).await,
             Err(Some(Err(Stop::HeaderTimeout))) => {
                 tracing::info!(peer = %info.peer, "client header timeout: 408");
-                return answer(&wire, ProxyError::RequestTimeout, ctx).await;
+                return answer(&wire, ProxyError::RequestTimeout, ctx, activity).await;
             }
             Err(_) => return,
         };
@@ -350,9 +358,15 @@ where
         drop(sending);
         drop(writing);
         if !(sent.is_ok() && keep) {
-            let _ =
-                std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_shutdown(cx))
-                    .await;
+            // The client may still be sending (a body the request did not
+            // read, pipelined requests): closing now would reset the
+            // connection, and the client could lose the response.
+            let sending = !read_all || !wire.borrow().buf.is_empty();
+            if sent.is_ok() && sending {
+                close_lingering(&wire, activity).await;
+            } else {
+                let _ = shutdown(&wire).await;
+            }
             return;
         }
     }
@@ -482,6 +496,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     e: HeadError,
     ctx: &WorkerContext,
     info: &ConnInfo,
+    activity: &Activity,
 ) {
     tracing::info!(worker = ctx.id, client = %info.peer, "client error: {e}");
     let error = match e {
@@ -490,35 +505,57 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
         HeadError::Coding => ProxyError::NotImplemented,
         _ => ProxyError::BadRequest,
     };
-    answer(wire, error, ctx).await;
+    answer(wire, error, ctx, activity).await;
 }
 
-/// Writes the gateway's plain answer for `error` and closes, within a
-/// second. What the client still sends meanwhile is read and dropped (a
-/// lingering close, as nginx's): closing with unread bytes would reset
-/// the connection, and the client could lose the answer.
+/// Writes the gateway's plain answer for `error` (within
+/// [`LINGERING_TIMEOUT`]) and closes lingering.
 async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     wire: &RefCell<Wire<S>>,
     error: ProxyError,
     ctx: &WorkerContext,
+    activity: &Activity,
 ) {
     let answer = raw_response(error, &ctx.request_ids.next());
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        write_all(wire, &answer).await?;
-        std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_shutdown(cx)).await?;
-        loop {
-            let read = std::future::poll_fn(|cx| {
-                let mut w = wire.borrow_mut();
-                w.buf.clear();
-                w.poll_fill(cx)
-            })
-            .await?;
-            if read == 0 {
-                return Ok::<(), io::Error>(());
+    if let Ok(Ok(())) = tokio::time::timeout(LINGERING_TIMEOUT, write_all(wire, &answer)).await {
+        close_lingering(wire, activity).await;
+    }
+}
+
+/// Closes the connection as nginx's lingering close does: the response
+/// ends (FIN), then what the client still sends is read and dropped until
+/// it closes too, [`LINGERING_TIMEOUT`] passes without a byte,
+/// [`LINGERING_TIME`] in all, or the worker shuts down. Closing a socket
+/// with unread bytes, or that bytes reach after, resets the connection:
+/// a client still sending its body (to a 401, a 413) got a reset on its
+/// next write, and could lose the response before reading it.
+async fn close_lingering<S: AsyncRead + AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    activity: &Activity,
+) {
+    if shutdown(wire).await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGERING_TIME;
+    loop {
+        let wait = deadline.min(tokio::time::Instant::now() + LINGERING_TIMEOUT);
+        let read = std::future::poll_fn(|cx| {
+            if let Some(Stop::Shutdown | Stop::Idle) = activity.poll_stop(cx.waker()) {
+                return Poll::Ready(Ok(0));
             }
+            let mut w = wire.borrow_mut();
+            w.buf.clear();
+            w.poll_fill(cx)
+        });
+        match tokio::time::timeout_at(wait, read).await {
+            Ok(Ok(1..)) => {}
+            _ => return,
         }
-    })
-    .await;
+    }
+}
+
+async fn shutdown<S: AsyncWrite + Unpin>(wire: &RefCell<Wire<S>>) -> io::Result<()> {
+    std::future::poll_fn(|cx| Pin::new(&mut wire.borrow_mut().io).poll_shutdown(cx)).await
 }
 
 async fn write_all<S: AsyncWrite + Unpin>(
