@@ -153,17 +153,13 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
     }
 }
 
-/// A client that closes its connection while its request waits on the
-/// upstream: the request is dropped and its upstream connection closed at
-/// once, as nginx does (`proxy_ignore_client_abort off`), not when the
-/// upstream answers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_leaves_cancels_its_upstream_request() {
+/// A gateway whose route `/` goes to an upstream that never answers, and
+/// the upstream's closed connections, as they close.
+async fn silent_upstream_gateway() -> (Gateway, tokio::sync::mpsc::UnboundedReceiver<()>) {
     use tokio::io::AsyncReadExt;
-    // An upstream that never answers and reports when a connection closes.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = listener.local_addr().unwrap();
-    let (tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, closed) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let tx = tx.clone();
@@ -182,6 +178,16 @@ async fn a_client_that_leaves_cancels_its_upstream_request() {
     )
     .await;
     gw.route("silent", json!({"paths": ["/"]})).await;
+    (gw, closed)
+}
+
+/// A client that closes its connection while its request waits on the
+/// upstream: the request is dropped and its upstream connection closed at
+/// once, as nginx does (`proxy_ignore_client_abort off`), not when the
+/// upstream answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_cancels_its_upstream_request() {
+    let (gw, mut closed) = silent_upstream_gateway().await;
     let mut s = TcpStream::connect(gw.proxy).unwrap();
     s.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -190,6 +196,28 @@ async fn a_client_that_leaves_cancels_its_upstream_request() {
     tokio::time::timeout(Duration::from_secs(5), closed.recv())
         .await
         .expect("the upstream connection closed soon after the client left");
+}
+
+/// The same with a body: a client that sent its whole body, then closes
+/// while the upstream has not answered, cancels the upstream request (the
+/// socket was watched for bodiless requests only, and the upstream
+/// request went on until the upstream answered or its read timeout).
+/// nginx watches from the end of the body too (request buffering).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_after_its_body_cancels_its_upstream_request() {
+    let (gw, mut closed) = silent_upstream_gateway().await;
+    for req in [
+        "POST /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+        "POST /wait HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(gw.proxy).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(s);
+        tokio::time::timeout(Duration::from_secs(5), closed.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{req:?}: the upstream connection is still open"));
+    }
 }
 
 /// A method is read as nginx reads it: `A`-`Z`, `_` and `-` only. `get /`

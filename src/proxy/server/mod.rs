@@ -326,7 +326,7 @@ where
         // Pinned here and watched through a reference: moving the request's
         // future into `watch_client` copied its few kilobytes per request.
         let handling = std::pin::pin!(handle(ctx, info, parts, body));
-        let Some(resp) = watch_client(&wire, framing, handling).await else {
+        let Some(resp) = watch_client(&wire, handling).await else {
             tracing::debug!(peer = %info.peer, "the client closed its connection: request dropped");
             return;
         };
@@ -374,27 +374,26 @@ where
 
 /// Runs the request's handling; `None` if the client closed its
 /// connection first (the handling, an upstream call included, is dropped,
-/// as nginx drops it without `proxy_ignore_client_abort`). A request
-/// without a body leaves the socket unread meanwhile: it is read once to
-/// see an end of stream (bytes of a next request stay buffered). After a
-/// short read tokio knows the socket is drained, so this costs no syscall
-/// until something arrives.
+/// as nginx drops it without `proxy_ignore_client_abort`). Once the
+/// request's body is read to its end (at once without a body), the socket
+/// is read meanwhile only to see an end of stream, and only while the
+/// buffer is empty: bytes of a next request stay buffered, at most one
+/// read of them. A body still to come is not read ahead of its reader
+/// (that would buffer whatever the client sends): a client that leaves
+/// then is seen when its body is read. After a short read tokio knows the
+/// socket is drained, so this costs no syscall until something arrives.
 async fn watch_client<S: AsyncRead + AsyncWrite + Unpin>(
     wire: &RefCell<Wire<S>>,
-    framing: BodyFraming,
     mut handling: Pin<&mut impl Future<Output = http::Response<ProxyBody>>>,
 ) -> Option<http::Response<ProxyBody>> {
-    let watch = framing == BodyFraming::Empty;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(resp) = handling.as_mut().poll(cx) {
             return Poll::Ready(Some(resp));
         }
-        if watch {
-            let mut w = wire.borrow_mut();
-            if w.buf.is_empty() {
-                if let Poll::Ready(Ok(0) | Err(_)) = w.poll_fill(cx) {
-                    return Poll::Ready(None);
-                }
+        let mut w = wire.borrow_mut();
+        if w.buf.is_empty() && matches!(w.body, BodyState::Done) {
+            if let Poll::Ready(Ok(0) | Err(_)) = w.poll_fill(cx) {
+                return Poll::Ready(None);
             }
         }
         Poll::Pending
