@@ -8,14 +8,19 @@
 //! - TEST 1-3 and 9-12 (argument errors) are in
 //!   `kong_pdk_response_setters.rs` with the other setters' checks; TEST 40
 //!   is the stream subsystem (stream/TLS);
-//! - TEST 5 and 8 call Kong's internal `ngx.ctx.delayed_response_callback`
-//!   from nginx's content phase, which a function does not have;
+//! - TEST 5 sends the head between a delayed exit and Kong's internal
+//!   `ngx.ctx.delayed_response_callback`, called from nginx's content
+//!   phase: under Kong the runloop skips the plugins after the exit and
+//!   flushes it when its access iterator ends, so no plugin code runs in
+//!   between;
 //! - TEST 14 checks nginx's `default_type` (a location's Content-Type),
 //!   a setting the gateway does not have;
 //! - TEST 22-38 are gRPC (stream/TLS: HTTP/2 with a gRPC client);
 //! - TEST 39 and 41-43 are the stream subsystem (stream/TLS).
 //!
-//! Adapted: TEST 4's head goes out when access ends (with what was
+//! Adapted: TEST 8's delayed exit is flushed when access ends, as Kong's
+//! runloop flushes it after its access iterator (the block's content
+//! phase calls the callback); TEST 4's head goes out when access ends (with what was
 //! printed after `ngx.send_headers()`: the same bytes); TEST 6's rewrite block is a global plugin's rewrite function
 //! (only global plugins have one), its `content_by_lua_block` is the
 //! service that is never called; TEST 45 leaves out
@@ -184,6 +189,22 @@ async fn test_7(gw: Arc<Gateway>) {
     let r = get_raw(&gw, "/t7").await;
     assert_eq!(r.status, 456);
     assert_eq!(r.body, "");
+}
+
+async fn test_8(gw: Arc<Gateway>) {
+    // The block's content phase flushes the delayed exit
+    // (`ngx.ctx:delayed_response_callback()`), as Kong's runloop does
+    // after its access iterator; here the gateway does when access ends.
+    exit_route(
+        &gw,
+        "t8",
+        "ngx.ctx.delay_response = true\n\nkong.response.exit(456)",
+    )
+    .await;
+    let r = get_raw(&gw, "/t8").await;
+    assert_eq!(r.status, 456);
+    assert_eq!(r.body, "");
+    assert_eq!(r.one("content-type"), None, "default_type ''");
 }
 
 async fn test_13(gw: Arc<Gateway>) {
@@ -395,6 +416,11 @@ async fn kong_pdk_response_exit() {
         test_6
     );
     case!(c, "TEST 7: response.exit() has no default content", test_7);
+    case!(
+        c,
+        "TEST 8: response.exit() has no default content (delayed)",
+        test_8
+    );
     case!(
         c,
         "TEST 13: response.exit() sends \"text/plain\" response",
