@@ -616,18 +616,28 @@ impl Vm {
     where
         A: for<'gc> IntoValues<'gc>,
     {
-        self.enter(|ctx| {
+        // Starting allocates nothing the collector must see at once: its
+        // share of the work is done after the call's first slice.
+        self.arena.mutate(|mc, root| {
+            let ctx = Context::new(mc, root);
             let ex = ctx.fetch(&call.executor);
-            if ex.mode() != ExecutorMode::Finished {
+            // `Executor::restart` clears what a call on the main thread
+            // alone left (its frames, stack, open upvalues); coroutines it
+            // was resuming are closed as `stop` closes them.
+            if ex.0.borrow().chain.len() > 1 {
                 ex.stop(&ctx);
             }
-            ex.main_thread().0.borrow_mut(&ctx).hook = None;
             ex.restart(ctx, ctx.fetch(f), args);
+            let mut t = ex.main_thread().0.borrow_mut(&ctx);
+            t.hook = None;
             // A call that went deep leaves large stacks behind: later calls
             // do not keep them.
-            let mut t = ex.main_thread().0.borrow_mut(&ctx);
-            t.stack.shrink_to(REUSED_STACK);
-            t.frames.shrink_to(REUSED_FRAMES);
+            if t.stack.capacity() > REUSED_STACK {
+                t.stack.shrink_to(REUSED_STACK);
+            }
+            if t.frames.capacity() > REUSED_FRAMES {
+                t.frames.shrink_to(REUSED_FRAMES);
+            }
         });
         call.budget = budget;
         call.instructions = 0;
