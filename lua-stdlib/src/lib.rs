@@ -228,6 +228,15 @@ const MINI_SLICE: i64 = 8192;
 /// Instructions one finalizer may run when no call's budget bounds it.
 const FINALIZER_FUEL: u64 = 10_000_000;
 
+/// The collector sleeps, after a cycle, until as many objects as it kept
+/// were allocated: lua5.4's default pause (`LUAI_GCPAUSE`, 200: a cycle
+/// starts when the heap has doubled). gc-arena's default (half as many)
+/// ran a cycle, marking every object the VM keeps, twice as often.
+const PACING: gc_arena::metrics::Pacing = gc_arena::metrics::Pacing {
+    sleep_factor: 1.0,
+    ..gc_arena::metrics::Pacing::DEFAULT
+};
+
 /// Stack slots and frames a restarted executor keeps ([`Vm::restart`]).
 const REUSED_STACK: usize = 1024;
 const REUSED_FRAMES: usize = 64;
@@ -266,8 +275,12 @@ impl Drop for Vm {
 impl Vm {
     /// An empty VM: no library is loaded (see [`env`]).
     pub fn new() -> Vm {
+        let arena = Arena::<Rootable![vm::context::GlobalState<'_>]>::new(|mc| {
+            vm::context::GlobalState::new(mc)
+        });
+        arena.metrics().set_pacing(PACING);
         Vm {
-            arena: Arena::new(|mc| vm::context::GlobalState::new(mc)),
+            arena,
             bytes_after_gc: 0,
             gc_busy: false,
             finalizer_fuel: FINALIZER_FUEL,
