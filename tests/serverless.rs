@@ -467,7 +467,7 @@ async fn ngx_exit_error_ends_the_request_without_a_response() {
         json!({"name": "pre-function", "config": {
             "access": ["if kong.request.get_header('x-phase') == 'access' then ngx.exit(ngx.ERROR) end"],
             "header_filter": ["if kong.request.get_header('x-phase') == 'hf' then ngx.exit(ngx.ERROR) end"],
-            "log": ["kong.log.warn('NGX_ERROR log ', kong.request.get_header('x-phase'))"],
+            "log": ["kong.log.warn('NGX_ERROR log ', kong.request.get_header('x-phase'), ' ', kong.response.get_status())"],
         }}),
     )
     .await;
@@ -481,7 +481,8 @@ async fn ngx_exit_error_ends_the_request_without_a_response() {
             answer, "",
             "{phase}: nothing is sent, the connection closes"
         );
-        let logged = format!("NGX_ERROR log {phase}");
+        // nginx's status of a request ended with NGX_ERROR: 0.
+        let logged = format!("NGX_ERROR log {phase} 0");
         let mut seen = false;
         for _ in 0..200 {
             seen = gw.log_text().contains(&logged);

@@ -49,10 +49,12 @@ thread_local! {
 
 /// Reports the bytes this worker's Lua VM uses, as Kong's workers do
 /// after a request (`update_lua_mem`): into the node's `kong` dict as
-/// `kong:mem:<pid>`, in KiB, at most every 10 s (the first time at once).
-pub fn report_lua_memory(bytes: usize) {
-    let now = Instant::now();
-    let due = LAST_REPORT.get().is_none_or(|at| now - at >= REPORT_EVERY);
+/// `kong:mem:<pid>`, in KiB, at most every 10 s by `now` (the first time
+/// at once).
+pub fn report_lua_memory(bytes: usize, now: Instant) {
+    let due = LAST_REPORT
+        .get()
+        .is_none_or(|at| now.saturating_duration_since(at) >= REPORT_EVERY);
     if !due {
         return;
     }

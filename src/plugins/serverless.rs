@@ -282,9 +282,10 @@ impl LuaWorker {
             }
         };
         run.req = self.cell.borrow_mut().take();
-        if done {
-            // `kong.node.get_memory_stats`' report of this worker's VM.
-            crate::pdk::node::report_lua_memory(self.vm.memory());
+        if let (true, Some(req)) = (done, &run.req) {
+            // `kong.node.get_memory_stats`' report of this worker's VM
+            // (the request's start is the clock: no clock read per phase).
+            crate::pdk::node::report_lua_memory(self.vm.memory(), req.times.start);
         }
         done
     }

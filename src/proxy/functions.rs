@@ -397,7 +397,14 @@ impl Hooks for Functions {
         if !self.needs.body_filter && !self.needs.log {
             return body;
         }
-        req.response_status = Some(head.status.as_u16());
+        // A response never sent (`ngx.exit(ngx.ERROR)`) has nginx's status
+        // 0 there.
+        let status = if NoResponse::is_head(head) {
+            0
+        } else {
+            head.status.as_u16()
+        };
+        req.response_status = Some(status);
         // What body_filter (`ngx.header`, `kong.response.get_header`) and
         // log (`kong.log.serialize`) read.
         req.response_headers = head.headers.clone();

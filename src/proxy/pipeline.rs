@@ -195,6 +195,10 @@ impl NoResponse {
     pub fn is<B>(resp: &Response<B>) -> bool {
         resp.extensions().get::<NoResponse>().is_some()
     }
+
+    pub fn is_head(head: &http::response::Parts) -> bool {
+        head.extensions.get::<NoResponse>().is_some()
+    }
 }
 
 impl std::fmt::Display for NoResponse {
