@@ -412,6 +412,28 @@ async fn ngx_exit_ends_the_phase_before_the_response_and_returns_after() {
     route_with(
         &gw,
         &up,
+        "senthead",
+        json!({"name": "pre-function", "config": {"access": [
+            "ngx.status = 201 ngx.header['x-sent'] = '1' ngx.send_headers() ngx.say('sent') kong.response.exit(403)",
+        ]}}),
+    )
+    .await;
+    // `ngx.send_headers()`: the head is the response, what is printed
+    // after it the body; the exit after it fails the function ('headers
+    // have already been sent'), whose 500 page cannot replace a sent head;
+    // the upstream is not called.
+    let r = client()
+        .get(gw.proxy_url("/senthead"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(r.headers()["x-sent"], "1");
+    assert_eq!(r.text().await.unwrap(), "sent\n");
+
+    route_with(
+        &gw,
+        &up,
         "hferrorexit",
         json!({"name": "pre-function", "config": {"header_filter": [
             "kong.response.error(403, nil, {['x-error'] = '1', ['x-both'] = 'error'})",

@@ -206,10 +206,21 @@ fn head_not_sent<'gc>(ctx: Context<'gc>, req: &RequestContext) -> Result<(), Err
 }
 
 impl RequestContext {
-    /// After rewrite and access: a head `ngx.send_headers()` sent (and no
-    /// exit) is the response, with what was printed as its body.
+    /// After rewrite and access: a head `ngx.send_headers()` sent is the
+    /// response, with what was printed as its body. An exit made after it
+    /// (`ngx.exit`) already holds that; an error page (a function that
+    /// failed after the head, `exit` refused among them) cannot be sent
+    /// once the head has gone, as under Kong.
     pub fn answer_sent_head(&mut self) {
-        if !self.headers_sent || self.exit.is_some() {
+        if !self.headers_sent
+            || matches!(
+                self.exit,
+                Some(Exit {
+                    body: ExitBody::Bytes(_) | ExitBody::Close,
+                    ..
+                })
+            )
+        {
             return;
         }
         self.response_source = "exit";
