@@ -320,7 +320,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 };
                 st.stack.push(v);
             }
-            st.stack.resize(base + max, Value::Nil);
+            set_top(&mut st.stack, base + max);
             push_lua_frame(&mut st.frames, c, base, nextra, ret);
         } else {
             let base = func + 1;
@@ -364,7 +364,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
         if ret.nresults >= 0 {
             count = ret.nresults as usize;
         }
-        st.stack.resize(ret.func + count, Value::Nil);
+        set_top(&mut st.stack, ret.func + count);
         match st.frames.last_mut() {
             None => Ok(Flow::Stop(Stop::Finished { at: ret.func })),
             Some(Frame::Lua(f)) => {
@@ -378,17 +378,17 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                     // Values live below the call stay (a `RETURN` that
                     // runs `__close` first keeps its results above the
                     // registers).
-                    st.stack.resize(extent.max(ret.func), Value::Nil);
+                    set_top(&mut st.stack, extent.max(ret.func));
                     return self.finish_op(st, v);
                 }
                 if ret.nresults < 0 {
                     f.top = ret.func + count;
                     if st.stack.len() < extent {
-                        st.stack.resize(extent, Value::Nil);
+                        set_top(&mut st.stack, extent);
                     }
                 } else {
                     // (A hook's marker returns above live values.)
-                    st.stack.resize(extent.max(ret.func), Value::Nil);
+                    set_top(&mut st.stack, extent.max(ret.func));
                 }
                 if let Some(h) = st.hook.as_mut() {
                     // `rethook`: the caller's line is not new again (a
@@ -431,15 +431,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
             }
         }
         let ret = f.ret;
-        if first != ret.func {
-            if n <= 4 {
-                for j in 0..n {
-                    st.stack[ret.func + j] = st.stack[first + j];
-                }
-            } else {
-                st.stack.copy_within(first..first + n, ret.func);
-            }
-        }
+        move_results(&mut st.stack, first, ret.func, n);
         st.stack.truncate(ret.func + n);
         if ret.nresults < 0 && matches!(st.frames.last(), Some(Frame::Sequence { .. })) {
             // All results to a continuation (a library function's call):
@@ -464,7 +456,7 @@ impl<'gc, 'f> Machine<'gc, 'f> {
                 debug_assert!(seq.is_none());
                 let n = st.stack.len() - base;
                 if base != ret.func {
-                    st.stack.copy_within(base.., ret.func);
+                    move_results(&mut st.stack, base, ret.func, n);
                     st.stack.truncate(ret.func + n);
                 }
                 self.post_return(st, ret, n)
@@ -842,6 +834,23 @@ fn insert_function<'gc>(stack: &mut Vec<Value<'gc>>, base: usize, f: Value<'gc>)
     let top = stack.len() - 1;
     for i in (base..top).rev() {
         stack.swap(i, i + 1);
+    }
+}
+
+/// Moves `n` results at `first` down to `to` (`to <= first`): a loop for
+/// the few values a call usually returns (`copy_within` is a `memmove`
+/// call).
+#[inline(always)]
+fn move_results(stack: &mut [Value<'_>], first: usize, to: usize, n: usize) {
+    if first == to {
+        return;
+    }
+    if n <= 4 {
+        for j in 0..n {
+            stack[to + j] = stack[first + j];
+        }
+    } else {
+        stack.copy_within(first..first + n, to);
     }
 }
 
