@@ -21,7 +21,7 @@
 //! gone — the plugin deleted or updated — its slots are dropped at the
 //! worker's next function call, so their upvalues can be collected.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -93,9 +93,15 @@ struct Owned {
     /// The executor of this slot's last call, once it ended: the next call
     /// of the slot starts on it (`Vm::restart`), not on a new one. Kept
     /// per slot, so that no function ever runs on a thread another
-    /// function could have kept (`coroutine.running()`).
-    idle: Option<Call>,
+    /// function could have kept (`coroutine.running()`). Shared with the
+    /// slot's call in flight, which parks its executor here when it ends
+    /// (no second look-up; a slot dropped or replaced meanwhile takes it
+    /// with it).
+    idle: Idle,
 }
+
+/// Where a slot keeps its idle executor.
+type Idle = Rc<Cell<Option<Call>>>;
 
 /// Bumped whenever a plugin version is dropped: workers then sweep slots.
 static RETIRED: AtomicU64 = AtomicU64::new(0);
@@ -123,6 +129,8 @@ enum CallResult {
 struct Running {
     call: Call,
     key: SlotKey,
+    /// The slot's [`Owned::idle`].
+    idle: Idle,
     /// The chunk's first run: a function it returns becomes the slot.
     first_run: Option<StashedFunction>,
 }
@@ -382,7 +390,7 @@ impl LuaWorker {
                         chunk: f,
                         started: false,
                     },
-                    idle: None,
+                    idle: Idle::default(),
                 };
                 match entry {
                     // A slot of the plugin's previous version is replaced.
@@ -397,7 +405,7 @@ impl LuaWorker {
                 }
             }
         };
-        let idle = owned.idle.take();
+        let idle = owned.idle.clone();
         let first_run = match &mut owned.slot {
             Slot::Resolved(_) => None,
             Slot::Chunk {
@@ -415,21 +423,22 @@ impl LuaWorker {
         };
         let (Slot::Resolved(f) | Slot::Chunk { chunk: f, .. }) = &owned.slot;
         Ok(Running {
-            call: start_call(&mut self.vm, f, idle),
+            call: start_call(&mut self.vm, f, idle.take()),
             key,
+            idle,
             first_run,
         })
     }
 
     /// Keeps the executor of a call that ended for its slot's next call
     /// (not after a panic in the VM: that executor's state is unknown).
-    fn park(&mut self, key: &SlotKey, call: Call) {
+    fn park(&mut self, idle: &Idle, call: Call) {
         if std::mem::take(&mut self.panicked) {
             return;
         }
-        if let Some(owned) = self.slots.get_mut(key) {
-            owned.idle.get_or_insert(call);
-        }
+        // Another request's call of the slot may have parked first.
+        let kept = idle.take().unwrap_or(call);
+        idle.set(Some(kept));
     }
 
     /// One slice of a call. A panic inside the VM is a bug in it: the
@@ -456,12 +465,13 @@ impl LuaWorker {
         let Running {
             call,
             key,
+            idle,
             first_run,
         } = running;
         match outcome {
             Outcome::Finished(values) => {
                 let Some(chunk) = first_run else {
-                    self.park(&key, call);
+                    self.park(&idle, call);
                     return Next::Done(CallResult::Returned);
                 };
                 let inner = self
@@ -476,18 +486,19 @@ impl LuaWorker {
                         Next::Call(Running {
                             call: start_call(&mut self.vm, &inner, Some(call)),
                             key,
+                            idle,
                             first_run: None,
                         })
                     }
                     None => {
                         self.resolve(&key, chunk);
-                        self.park(&key, call);
+                        self.park(&idle, call);
                         Next::Done(CallResult::Returned)
                     }
                 }
             }
             Outcome::Error(message) => {
-                self.park(&key, call);
+                self.park(&idle, call);
                 Next::Done(CallResult::Failed(message))
             }
             Outcome::Waiting => {
@@ -498,7 +509,7 @@ impl LuaWorker {
                     .is_some_and(|r| r.leave_function);
                 // Only an exit suspends a call for now; the call is
                 // abandoned (its executor stopped when it is reused).
-                self.park(&key, call);
+                self.park(&idle, call);
                 Next::Done(if exited {
                     CallResult::Stopped
                 } else {
@@ -509,6 +520,7 @@ impl LuaWorker {
             Outcome::Suspended => Next::Call(Running {
                 call,
                 key,
+                idle,
                 first_run,
             }),
         }
