@@ -9,12 +9,18 @@
 #   bench/alloc.sh glibc=target/release/lunagate \
 #                  musl=target/x86_64-unknown-linux-musl/release/lunagate
 #   ROUNDS=5 DURATION=5 CONNS=32 bench/alloc.sh a=bin1 b=bin2
+#   CASES=plain bench/alloc.sh a=bin1 b=bin2      # one case (plain, lua)
 #
 # Method as bench/proxy.sh: each gateway runs one worker pinned to CPU 1,
 # the upstream (nginx, 1 worker) and wrk are pinned to CPU 0, keep-alive;
 # a warm-up per binary and case, then ROUNDS rounds of DURATION seconds per
 # binary and case. "cpu us/req" is the gateway's CPU time per request, the
-# figure least disturbed by other load. Needs nginx and wrk.
+# figure least disturbed by other load; it is split into user and system
+# time ("usr", "sys"), and "flt/req" counts the gateway's minor page faults
+# per request (memory an allocator gave back to the kernel and touches
+# again). p50 and p99 are wrk's latency percentiles. A binary given as a
+# script that execs the real one (`exec env VAR=value bin "$@"`) measures
+# an environment setting, e.g. an allocator option. Needs nginx and wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +32,7 @@ BASE_PORT=${BASE_PORT:-28200}
 GW_CPU=${GW_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 
-[ $# -ge 1 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2; }
 for tool in nginx wrk taskset curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install nginx wrk)" >&2; exit 1; }
 done
@@ -49,8 +55,8 @@ wait_port() {
   return 1
 }
 
-cpu_ticks() { # utime + stime of a process (fields 14 and 15 of stat)
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+counters() { # utime, stime (ticks) and minor faults of a process (stat fields 14, 15, 10)
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13, $8}'
 }
 
 mkdir -p "$RUN/upstream"
@@ -79,7 +85,7 @@ for spec in "$@"; do
   proxy=$((BASE_PORT + 2 * i)) admin=$((BASE_PORT + 2 * i + 1))
   mkdir -p "$RUN/$name"
   LUNAGATE_LOG_LEVEL=warn taskset -c "$GW_CPU" "$bin" serve --workers 1 \
-    --proxy-listen "127.0.0.1:$proxy" --admin-listen "127.0.0.1:$admin" \
+    --proxy-listen "127.0.0.1:$proxy" --admin-listen "127.0.0.1:$admin" --proxy-listen-tls off \
     --data-dir "$RUN/$name" >"$RUN/$name.out" 2>&1 &
   PID[$name]=$!
   PIDS+=($!)
@@ -99,7 +105,7 @@ for spec in "$@"; do
   i=$((i + 1))
 done
 
-CASES=(plain lua)
+read -r -a CASES <<<"${CASES:-plain lua}"
 url_of() { # NAME CASE
   case $2 in
     plain) echo "http://127.0.0.1:${PROXY[$1]}/" ;;
@@ -119,33 +125,52 @@ for round in $(seq "$ROUNDS"); do
   for k in $(seq 0 $((n - 1))); do
     name=${NAMES[$(((k + round) % n))]} # rotate the order every round
     for c in "${CASES[@]}"; do
-      t0=$(cpu_ticks "${PID[$name]}")
-      out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'x-custom-auth: k' "$(url_of "$name" "$c")")
-      t1=$(cpu_ticks "${PID[$name]}")
-      rps=$(awk '/Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-      reqs=$(awk '/ requests in / { print $1 }' <<<"$out")
-      cpu=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
-      echo "$name $c $rps $cpu" >>"$RESULTS"
-      printf 'round %d  %-10s %-6s %8s rps  %6s cpu us/req\n' "$round" "$name" "$c" "$rps" "$cpu" >&2
+      c0=$(counters "${PID[$name]}")
+      out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'x-custom-auth: k' "$(url_of "$name" "$c")")
+      c1=$(counters "${PID[$name]}")
+      # rps, requests, p50 and p99 in ms
+      read -r rps reqs p50 p99 < <(awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec:/ { rps = $2 }
+        / requests in / { n = $1 }
+        /^ +50%/ { p50 = ms($2) }
+        /^ +99%/ { p99 = ms($2) }
+        END { printf "%.0f %d %.3f %.3f\n", rps, n, p50, p99 }' <<<"$out")
+      read -r cpu usr sys flt < <(awk -v a="$c0" -v b="$c1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); u = (y[1] - x[1]) * 1e6 / hz / n; s = (y[2] - x[2]) * 1e6 / hz / n
+        printf "%.2f %.2f %.2f %.3f\n", u + s, u, s, (y[3] - x[3]) / n }')
+      echo "$name $c $rps $cpu $usr $sys $flt $p50 $p99 $round" >>"$RESULTS"
+      printf 'round %d  %-10s %-6s %8s rps  %6s cpu us/req (usr %s sys %s)  %s flt/req  p50 %s p99 %s ms\n' \
+        "$round" "$name" "$c" "$rps" "$cpu" "$usr" "$sys" "$flt" "$p50" "$p99" >&2
     done
   done
 done
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 spread() { sort -n | awk '{ a[NR] = $1 } END { if (a[1] > 0) printf "%.0f%%", (a[NR] - a[1]) * 100 / a[1] }'; }
+col() { # NAME CASE FIELD -> that field's values
+  awk -v b="$1" -v c="$2" -v f="$3" '$1 == b && $2 == c { print $f }' "$RESULTS"
+}
+paired() { # NAME CASE BASE -> min-max over the rounds of NAME's cpu us/req / BASE's, same round
+  awk -v b="$1" -v c="$2" -v z="$3" '$2 == c && $1 == b { x[$10] = $4 } $2 == c && $1 == z { y[$10] = $4 }
+    END { lo = 1e9; hi = 0; for (r in x) if (y[r] > 0) { q = x[r] / y[r]; if (q < lo) lo = q; if (q > hi) hi = q }
+          printf "%.2f-%.2f", lo, hi }' "$RESULTS"
+}
 echo
-printf '%-10s %-6s %9s %12s %9s %10s %12s\n' binary case "rps" "cpu us/req" "spread" "rps ratio" "cpu ratio"
+printf '%-10s %-6s %8s %10s %6s %6s %8s %7s %7s %7s %7s %7s %10s\n' binary case rps "cpu us/req" usr sys "flt/req" "p50 ms" "p99 ms" spread "rps x" "cpu x" "cpu x/rnd"
 base=${NAMES[0]}
 for c in "${CASES[@]}"; do
-  br=$(awk -v b="$base" -v c="$c" '$1 == b && $2 == c { print $3 }' "$RESULTS" | median)
-  bc=$(awk -v b="$base" -v c="$c" '$1 == b && $2 == c { print $4 }' "$RESULTS" | median)
+  br=$(col "$base" "$c" 3 | median)
+  bc=$(col "$base" "$c" 4 | median)
   for name in "${NAMES[@]}"; do
-    r=$(awk -v b="$name" -v c="$c" '$1 == b && $2 == c { print $3 }' "$RESULTS" | median)
-    cp=$(awk -v b="$name" -v c="$c" '$1 == b && $2 == c { print $4 }' "$RESULTS" | median)
-    sp=$(awk -v b="$name" -v c="$c" '$1 == b && $2 == c { print $4 }' "$RESULTS" | spread)
-    printf '%-10s %-6s %9s %12s %9s %10s %12s\n' "$name" "$c" "$r" "$cp" "$sp" \
+    r=$(col "$name" "$c" 3 | median)
+    cp=$(col "$name" "$c" 4 | median)
+    printf '%-10s %-6s %8s %10s %6s %6s %8s %7s %7s %7s %7s %7s %10s\n' "$name" "$c" "$r" "$cp" \
+      "$(col "$name" "$c" 5 | median)" "$(col "$name" "$c" 6 | median)" "$(col "$name" "$c" 7 | median)" \
+      "$(col "$name" "$c" 8 | median)" "$(col "$name" "$c" 9 | median)" "$(col "$name" "$c" 4 | spread)" \
       "$(awk -v a="$r" -v b="$br" 'BEGIN { printf "%.2fx", a / b }')" \
-      "$(awk -v a="$cp" -v b="$bc" 'BEGIN { printf "%.2fx", a / b }')"
+      "$(awk -v a="$cp" -v b="$bc" 'BEGIN { printf "%.2fx", a / b }')" "$(paired "$name" "$c" "$base")"
   done
 done
-echo "(spread: (max - min) / min of the cpu us/req over $ROUNDS rounds; ratios to $base)"
+echo "(medians of $ROUNDS rounds; spread: (max - min) / min of the cpu us/req; ratios to $base, of the medians"
+echo " and, cpu x/rnd, the lowest and highest of the same round's ratio)"
