@@ -4,7 +4,7 @@
 //!
 //! One cache per node, shared by every worker (Kong's shared-dict level),
 //! bounded by `mem_cache_size` with the least recently used entries going
-//! first. Values are stored as Kong's mlcache serializes them for its
+//! first ([`super::lru`]); an expired entry is dropped when read. Values are stored as Kong's mlcache serializes them for its
 //! shared dict: strings, numbers and booleans as themselves, tables as
 //! JSON (cjson), a loader's `nil` as a negative entry; any other type is
 //! refused with mlcache's "cannot cache value of type …". Every hit is a
@@ -15,7 +15,6 @@
 //! The methods are glue chunks (`pdk/glue.rs`): `get` calls the loader,
 //! which is Lua, and encodes and decodes tables with the VM's cjson.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use lua_stdlib::{Callback, CallbackReturn, Context, Table, Value};
 
 use super::configuration::MEM_CACHE_SIZE;
 use super::glue::{self, Glue};
+use super::lru::{Entry, Lru, Weight};
 
 /// What a cached value is, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +37,8 @@ enum Stored {
     Table(Vec<u8>),
 }
 
-impl Stored {
-    fn size(&self) -> usize {
+impl Weight for Stored {
+    fn weight(&self) -> usize {
         match self {
             Stored::Str(b) | Stored::Table(b) => b.len(),
             _ => 8,
@@ -46,99 +46,27 @@ impl Stored {
     }
 }
 
-struct Entry {
-    value: Stored,
-    /// `None`: never expires (a ttl of 0).
-    expires: Option<Instant>,
-    /// Recency: the key of this entry in `NodeCache::order`.
-    tick: u64,
-}
-
-/// What an entry costs besides its key and value (the maps' share).
-const ENTRY_OVERHEAD: usize = 64;
-
-/// The node's cache: entries by key, and keys by last use.
-struct NodeCache {
-    entries: HashMap<Vec<u8>, Entry>,
-    order: BTreeMap<u64, Vec<u8>>,
-    tick: u64,
-    bytes: usize,
-    limit: usize,
-}
+/// The node's cache.
+struct NodeCache(Lru<Stored>);
 
 impl NodeCache {
     fn new(limit: usize) -> NodeCache {
-        NodeCache {
-            entries: HashMap::new(),
-            order: BTreeMap::new(),
-            tick: 0,
-            bytes: 0,
-            limit,
-        }
+        NodeCache(Lru::new(limit))
     }
 
-    fn cost(key: &[u8], value: &Stored) -> usize {
-        key.len() + value.size() + ENTRY_OVERHEAD
-    }
-
-    /// The live entry for `key` (an expired one is dropped), marked used.
-    fn get(&mut self, key: &[u8], now: Instant) -> Option<&Entry> {
-        let expired = self
-            .entries
-            .get(key)
-            .is_some_and(|e| e.expires.is_some_and(|at| at <= now));
-        if expired {
-            self.remove(key);
+    /// The live entry for `key`, marked used; an expired one is dropped.
+    fn get(&mut self, key: &[u8], now: Instant) -> Option<&Entry<Stored>> {
+        if self.0.peek(key, now).is_none() {
+            self.0.remove(key);
             return None;
         }
-        self.tick += 1;
-        let tick = self.tick;
-        let e = self.entries.get_mut(key)?;
-        self.order.remove(&e.tick);
-        e.tick = tick;
-        self.order.insert(tick, key.to_vec());
-        Some(e)
+        self.0.get(key, now)
     }
 
-    fn insert(&mut self, key: Vec<u8>, value: Stored, ttl: Option<Duration>, now: Instant) {
-        self.remove(&key);
-        let cost = NodeCache::cost(&key, &value);
-        if cost > self.limit {
-            return;
-        }
-        while self.bytes + cost > self.limit {
-            let Some((_, oldest)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some(e) = self.entries.remove(&oldest) {
-                self.bytes -= NodeCache::cost(&oldest, &e.value);
-            }
-        }
-        self.tick += 1;
-        self.order.insert(self.tick, key.clone());
-        self.bytes += cost;
-        let expires = ttl.map(|d| now + d);
-        self.entries.insert(
-            key,
-            Entry {
-                value,
-                expires,
-                tick: self.tick,
-            },
-        );
-    }
-
-    fn remove(&mut self, key: &[u8]) {
-        if let Some(e) = self.entries.remove(key) {
-            self.order.remove(&e.tick);
-            self.bytes -= NodeCache::cost(key, &e.value);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.entries.clear();
-        self.order.clear();
-        self.bytes = 0;
+    /// Stores `value`, evicting the least recently used entries to make
+    /// room; a value larger than the whole cache is not stored.
+    fn insert(&mut self, key: &[u8], value: Stored, ttl: Option<Duration>, now: Instant) {
+        let _ = self.0.insert(key, value, ttl.map(|d| now + d), now, true);
     }
 }
 
@@ -148,8 +76,7 @@ static CACHE: LazyLock<Mutex<NodeCache>> =
 /// The bytes the cache's entries take (by its own count) and its bound
 /// (`kong.node.get_memory_stats`' `kong_db_cache`).
 pub(super) fn usage() -> (usize, usize) {
-    let c = cache();
-    (c.bytes, c.limit)
+    cache().0.usage()
 }
 
 fn cache() -> MutexGuard<'static, NodeCache> {
@@ -257,7 +184,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>) {
         "delete",
         Callback::from_fn(&ctx, |_, _, mut stack| {
             if let Value::String(k) = stack.get(0) {
-                cache().remove(k.as_bytes());
+                cache().0.remove(k.as_bytes());
             }
             stack.clear();
             Ok(CallbackReturn::Return)
@@ -273,7 +200,7 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>) {
         ctx,
         "purge",
         Callback::from_fn(&ctx, |_, _, mut stack| {
-            cache().clear();
+            cache().0.clear();
             stack.clear();
             Ok(CallbackReturn::Return)
         }),
@@ -299,9 +226,7 @@ fn lookup<'gc>(
         stack.clear();
         return Ok(CallbackReturn::Return);
     };
-    let left = entry
-        .expires
-        .map_or(0.0, |at| at.saturating_duration_since(now).as_secs_f64());
+    let left = entry.left(now).map_or(0.0, |d| d.as_secs_f64());
     let (state, value): (&str, Value<'gc>) = match &entry.value {
         Stored::Nil => ("nil", Value::Nil),
         Stored::Bool(b) => ("value", Value::Boolean(*b)),
@@ -335,7 +260,7 @@ fn store<'gc>(
     };
     if let Some(value) = value {
         let ttl = ttl_of(stack.get(3));
-        cache().insert(key.as_bytes().to_vec(), value, ttl, Instant::now());
+        cache().insert(key.as_bytes(), value, ttl, Instant::now());
     }
     stack.clear();
     Ok(CallbackReturn::Return)
@@ -355,13 +280,13 @@ mod tests {
     #[test]
     fn least_recently_used_goes_first_when_full() {
         let now = Instant::now();
-        let each = NodeCache::cost(b"k1", &Stored::Str(vec![0; 100]));
+        let each = Lru::cost(b"k1", &Stored::Str(vec![0; 100]));
         let mut c = NodeCache::new(each * 3);
         for k in [b"k1", b"k2", b"k3"] {
-            c.insert(k.to_vec(), Stored::Str(vec![0; 100]), None, now);
+            c.insert(k, Stored::Str(vec![0; 100]), None, now);
         }
         assert!(c.get(b"k1", now).is_some());
-        c.insert(b"k4".to_vec(), Stored::Str(vec![0; 100]), None, now);
+        c.insert(b"k4", Stored::Str(vec![0; 100]), None, now);
         assert!(
             c.get(b"k2", now).is_none(),
             "k2 was the least recently used"
@@ -369,25 +294,20 @@ mod tests {
         for k in [b"k1", b"k3", b"k4"] {
             assert!(c.get(k, now).is_some());
         }
-        assert_eq!(c.bytes, each * 3);
+        assert_eq!(c.0.usage().0, each * 3);
         // Larger than the whole cache: not stored, nothing evicted.
-        c.insert(b"big".to_vec(), Stored::Str(vec![0; each * 3]), None, now);
+        c.insert(b"big", Stored::Str(vec![0; each * 3]), None, now);
         assert!(c.get(b"big", now).is_none());
-        assert_eq!(c.entries.len(), 3);
+        assert_eq!(c.0.len(), 3);
     }
 
     #[test]
     fn expired_entries_are_misses() {
         let now = Instant::now();
         let mut c = NodeCache::new(1 << 20);
-        c.insert(
-            b"a".to_vec(),
-            Stored::Int(1),
-            Some(Duration::from_secs(5)),
-            now,
-        );
+        c.insert(b"a", Stored::Int(1), Some(Duration::from_secs(5)), now);
         assert!(c.get(b"a", now + Duration::from_secs(4)).is_some());
         assert!(c.get(b"a", now + Duration::from_secs(5)).is_none());
-        assert_eq!(c.bytes, 0);
+        assert_eq!(c.0.usage().0, 0);
     }
 }

@@ -19,6 +19,7 @@ mod inspect;
 mod ip;
 mod kong_tracing;
 mod log;
+mod lru;
 mod nginx;
 mod ngx;
 pub mod node;

@@ -14,24 +14,24 @@
 //! `get_keys`, `flush_all`, `flush_expired`, `capacity`, `free_space`.
 //! Values are strings, numbers and booleans (numbers are doubles, as in
 //! the dict; an integral one comes back as an integer, as LuaJIT prints
-//! it). The dict is bounded: `set` and `add` evict the least recently
-//! used entries to make room (their third answer, `forcible`, says so),
-//! `safe_set` and `safe_add` answer `no memory` instead.
+//! it). The dict is bounded ([`super::lru`], O(log n) per entry that
+//! goes): a write that needs room drops the expired entries at the old
+//! end of the use order, then `set`, `add`, `replace` and `incr` evict
+//! the least recently used entries (their third answer, `forcible`, says
+//! so), `safe_set` and `safe_add` answer `no memory` instead. Other
+//! expired entries stay, readable by `get_stale`, until overwritten,
+//! deleted or flushed. `get_keys` lists the most recently used first.
 
-use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lua_stdlib::{Callback, CallbackReturn, Context, Error, Stack, Table, Value};
 
+use super::lru::{Full, Lru, Weight};
 use super::lua_error;
 
 /// Kong's template: `lua_shared_dict kong 5m`.
 pub const KONG_DICT_CAPACITY: usize = 5 * 1024 * 1024;
-
-/// What an entry costs besides its key and value (nginx's node in the
-/// zone's red-black tree and queue).
-const ENTRY_OVERHEAD: usize = 64;
 
 /// A value as the dict stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,41 +41,23 @@ pub enum Stored {
     Str(Box<[u8]>),
 }
 
-impl Stored {
-    fn size(&self) -> usize {
-        match self {
+/// A value with its user flags.
+struct Item {
+    value: Stored,
+    flags: u32,
+}
+
+impl Weight for Item {
+    fn weight(&self) -> usize {
+        match &self.value {
             Stored::Str(b) => b.len(),
             _ => 8,
         }
     }
 }
 
-struct Entry {
-    value: Stored,
-    flags: u32,
-    /// `None`: never expires.
-    expires: Option<Instant>,
-    /// Last use, for eviction.
-    used: u64,
-}
-
-impl Entry {
-    fn expired(&self, now: Instant) -> bool {
-        self.expires.is_some_and(|at| at <= now)
-    }
-}
-
-/// One dict: its entries and the bytes they take.
-pub struct Dict {
-    capacity: usize,
-    entries: HashMap<Box<[u8]>, Entry>,
-    bytes: usize,
-    clock: u64,
-}
-
-fn cost(key: &[u8], value: &Stored) -> usize {
-    ENTRY_OVERHEAD + key.len() + value.size()
-}
+/// One dict: its entries, bounded by its capacity.
+pub struct Dict(Lru<Item>);
 
 /// How a write treats an existing key and a full dict.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -89,137 +71,63 @@ enum Write {
 
 impl Dict {
     fn new(capacity: usize) -> Self {
-        Dict {
-            capacity,
-            entries: HashMap::new(),
-            bytes: 0,
-            clock: 0,
-        }
-    }
-
-    fn tick(&mut self) -> u64 {
-        self.clock += 1;
-        self.clock
+        Dict(Lru::new(capacity))
     }
 
     /// A live entry's value and flags (touching it), or an expired one's
     /// with `true` when `stale` is asked.
     fn get(&mut self, key: &[u8], stale: bool) -> Option<(Stored, u32, bool)> {
         let now = Instant::now();
-        let tick = self.tick();
-        let e = self.entries.get_mut(key)?;
-        let expired = e.expired(now);
-        if expired && !stale {
-            return None;
-        }
-        e.used = tick;
-        Some((e.value.clone(), e.flags, expired))
+        let e = if stale {
+            self.0.get_stale(key)?
+        } else {
+            self.0.get(key, now)?
+        };
+        Some((e.value.value.clone(), e.value.flags, e.expired(now)))
     }
 
-    fn remove(&mut self, key: &[u8]) {
-        if let Some((k, e)) = self.entries.remove_entry(key) {
-            self.bytes -= cost(&k, &e.value);
-        }
-    }
-
-    /// Frees room for `need` bytes: expired entries first, then the least
-    /// recently used. False when it cannot (or may not) evict enough.
-    fn make_room(&mut self, need: usize, evict: bool) -> Result<bool, ()> {
-        if self.bytes + need <= self.capacity {
-            return Ok(false);
-        }
-        let now = Instant::now();
-        let expired: Vec<Box<[u8]>> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.expired(now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in expired {
-            self.remove(&k);
-        }
-        if self.bytes + need <= self.capacity {
-            return Ok(false);
-        }
-        if !evict || need > self.capacity {
-            return Err(());
-        }
-        let mut by_use: Vec<(u64, Box<[u8]>)> = self
-            .entries
-            .iter()
-            .map(|(k, e)| (e.used, k.clone()))
-            .collect();
-        by_use.sort_unstable();
-        for (_, k) in by_use {
-            if self.bytes + need <= self.capacity {
-                break;
-            }
-            self.remove(&k);
-        }
-        Ok(true)
-    }
-
-    /// A write: `Ok(forcible)`, or OpenResty's error text.
+    /// A write: `Ok(forcible)`, or OpenResty's error text. A full dict
+    /// drops expired entries at its old end, then (`set`, `add`,
+    /// `replace`) evicts the least recently used ones.
     fn write(
         &mut self,
         how: Write,
         key: &[u8],
         value: Option<Stored>,
-        ttl: Option<Duration>,
+        expires: Option<Instant>,
         flags: u32,
     ) -> Result<bool, &'static str> {
         let now = Instant::now();
-        let live = self.entries.get(key).is_some_and(|e| !e.expired(now));
+        let live = self.0.peek(key, now).is_some();
         match how {
             Write::Add | Write::SafeAdd if live => return Err("exists"),
             Write::Replace if !live => return Err("not found"),
             _ => {}
         }
-        self.remove(key);
         let Some(value) = value else {
+            self.0.remove(key);
             return Ok(false);
         };
-        let need = cost(key, &value);
         let evict = matches!(how, Write::Set | Write::Add | Write::Replace);
-        let forcible = self.make_room(need, evict).map_err(|()| "no memory")?;
-        let used = self.tick();
-        self.bytes += need;
-        self.entries.insert(
-            key.into(),
-            Entry {
-                value,
-                flags,
-                expires: ttl.map(|t| now + t),
-                used,
-            },
-        );
-        Ok(forcible)
+        self.0
+            .insert(key, Item { value, flags }, expires, now, evict)
+            .map_err(|Full| "no memory")
     }
 
     /// The bytes in use and the dict's size.
     pub fn usage(&self) -> (usize, usize) {
-        (self.bytes, self.capacity)
+        self.0.usage()
     }
 
-    /// Every live key (`get_keys`), at most `max` (0: all).
+    /// Every live key (`get_keys`), most recently used first, at most
+    /// `max` (0: all).
     pub fn keys(&self, max: usize) -> Vec<Box<[u8]>> {
-        let now = Instant::now();
-        let live = self
-            .entries
-            .iter()
-            .filter(|(_, e)| !e.expired(now))
-            .map(|(k, _)| k.clone());
-        if max == 0 {
-            live.collect()
-        } else {
-            live.take(max).collect()
-        }
+        self.0.keys(Instant::now(), max)
     }
 
     /// A live entry's value, untouched (the node's own reads).
     pub fn peek(&self, key: &[u8]) -> Option<&Stored> {
-        let e = self.entries.get(key)?;
-        (!e.expired(Instant::now())).then_some(&e.value)
+        self.0.peek(key, Instant::now()).map(|e| &e.value.value)
     }
 
     /// `safe_set` without expiry or flags (the node's own writes).
@@ -358,7 +266,8 @@ fn write_method<'gc>(
         },
     };
     // OpenResty answers `true, nil, forcible`, or `false, err, forcible`.
-    match kong().write(how, &key, value, ttl, flags) {
+    let expires = ttl.map(|t| Instant::now() + t);
+    match kong().write(how, &key, value, expires, flags) {
         Ok(forcible) => stack.replace(ctx, (true, Value::Nil, forcible)),
         Err(e) => stack.replace(ctx, (false, ctx.intern(e.as_bytes()), false)),
     }
@@ -422,7 +331,7 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
     method(ctx, dict, "delete", |ctx, stack| {
         match key_arg(stack.get(0)) {
             Ok(key) => {
-                kong().remove(&key);
+                kong().0.remove(&key);
                 stack.replace(ctx, true);
             }
             Err(e) => refused(ctx, stack, e),
@@ -439,15 +348,11 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
             }
         };
         let now = Instant::now();
-        let d = kong();
-        match d.entries.get(key.as_slice()).filter(|e| !e.expired(now)) {
-            None => {
-                drop(d);
-                refused(ctx, stack, "not found");
-            }
-            Some(e) => {
-                let left = e.expires.map_or(0.0, |at| (at - now).as_secs_f64());
-                drop(d);
+        let left = kong().0.peek(&key, now).map(|e| e.left(now));
+        match left {
+            None => refused(ctx, stack, "not found"),
+            Some(left) => {
+                let left = left.map_or(0.0, |d| d.as_secs_f64());
                 stack.replace(ctx, number_value((left * 1000.0).round() / 1000.0));
             }
         }
@@ -463,21 +368,10 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
         };
         let ttl = ttl_arg(ctx, stack.get(1))?;
         let now = Instant::now();
-        let mut d = kong();
-        match d
-            .entries
-            .get_mut(key.as_slice())
-            .filter(|e| !e.expired(now))
-        {
-            None => {
-                drop(d);
-                refused(ctx, stack, "not found");
-            }
-            Some(e) => {
-                e.expires = ttl.map(|t| now + t);
-                drop(d);
-                stack.replace(ctx, true);
-            }
+        if kong().0.set_expiry(&key, now, ttl.map(|t| now + t)) {
+            stack.replace(ctx, true);
+        } else {
+            refused(ctx, stack, "not found");
         }
         Ok(())
     });
@@ -498,31 +392,15 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
         Ok(())
     });
     method(ctx, dict, "flush_all", |ctx, stack| {
-        let mut d = kong();
-        d.entries.clear();
-        d.bytes = 0;
-        drop(d);
+        kong().0.clear();
         stack.replace(ctx, Value::Nil);
         Ok(())
     });
     method(ctx, dict, "flush_expired", |ctx, stack| {
         let max = number(stack.get(0)).map_or(0, |n| n.max(0.0) as usize);
         let now = Instant::now();
-        let mut d = kong();
-        let mut expired: Vec<Box<[u8]>> = d
-            .entries
-            .iter()
-            .filter(|(_, e)| e.expired(now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if max > 0 {
-            expired.truncate(max);
-        }
-        for k in &expired {
-            d.remove(k);
-        }
-        drop(d);
-        stack.replace(ctx, expired.len() as i64);
+        let flushed = kong().0.remove_expired(now, max);
+        stack.replace(ctx, flushed as i64);
         Ok(())
     });
     method(ctx, dict, "capacity", |ctx, stack| {
@@ -560,23 +438,21 @@ fn incr<'gc>(ctx: Context<'gc>, stack: &mut Stack<'gc, '_>) -> Result<(), Error<
     let init_ttl = ttl_arg(ctx, stack.get(3))?;
     let mut d = kong();
     let now = Instant::now();
-    let current = d
-        .entries
-        .get(key.as_slice())
-        .filter(|e| !e.expired(now))
-        .map(|e| (e.value.clone(), e.flags, e.expires));
+    let current =
+        d.0.peek(&key, now)
+            .map(|e| (e.value.value.clone(), e.value.flags, e.expires));
     let answer = match (current, init) {
         (Some((Stored::Number(n), flags, expires)), _) => {
-            let ttl = expires.map(|at| at.saturating_duration_since(now));
             let v = n + by;
-            d.write(Write::Set, &key, Some(Stored::Number(v)), ttl, flags)
+            d.write(Write::Set, &key, Some(Stored::Number(v)), expires, flags)
                 .map(|forcible| (v, forcible))
         }
         (Some(_), _) => Err("not a number"),
         (None, None) => Err("not found"),
         (None, Some(init)) => {
             let v = init + by;
-            d.write(Write::Set, &key, Some(Stored::Number(v)), init_ttl, 0)
+            let expires = init_ttl.map(|t| now + t);
+            d.write(Write::Set, &key, Some(Stored::Number(v)), expires, 0)
                 .map(|forcible| (v, forcible))
         }
     };
@@ -590,6 +466,7 @@ fn incr<'gc>(ctx: Context<'gc>, stack: &mut Stack<'gc, '_>) -> Result<(), Error<
 
 #[cfg(test)]
 mod tests {
+    use super::super::lru::ENTRY_OVERHEAD;
     use super::*;
 
     fn s(v: &str) -> Option<Stored> {
@@ -628,5 +505,48 @@ mod tests {
         assert_eq!(d.write(Write::Set, b"k1", None, None, 0), Ok(false));
         assert_eq!(d.usage().0, 2 * (ENTRY_OVERHEAD + 2 + 10));
         assert_eq!(d.keys(0).len(), 2);
+    }
+
+    /// Kong's 5m dict filled with many small entries (some 62,000), then
+    /// set three times as many more: entries and bytes stay within the
+    /// dict, every set evicts (`forcible`) and the least recently used
+    /// entry is the one that goes.
+    #[test]
+    fn a_full_dict_stays_bounded_and_evicts_the_oldest() {
+        let key = |i: usize| format!("key:{i:08}").into_bytes();
+        let num = |i: usize| Some(Stored::Number(i as f64));
+        let each = ENTRY_OVERHEAD + key(0).len() + 8;
+        let fits = KONG_DICT_CAPACITY / each;
+        let mut d = Dict::new(KONG_DICT_CAPACITY);
+        for i in 0..fits {
+            assert_eq!(d.write(Write::Set, &key(i), num(i), None, 0), Ok(false));
+        }
+        assert_eq!(d.usage().0, fits * each);
+        // Read: the first entry is now the most recently used.
+        assert!(d.get(&key(0), false).is_some());
+        for i in fits..4 * fits {
+            assert_eq!(d.write(Write::Set, &key(i), num(i), None, 0), Ok(true));
+            assert_eq!(d.0.len(), fits);
+            assert!(d.usage().0 <= KONG_DICT_CAPACITY);
+            if i < 2 * fits - 1 {
+                // key(1), key(2), ... go in turn; key(0) stays till last.
+                let gone = i - fits + 1;
+                assert!(d.peek(&key(gone)).is_none());
+                assert!(d.peek(&key(gone + 1)).is_some());
+                assert!(d.peek(&key(0)).is_some());
+            }
+        }
+        // The newest `fits` remain, in order of use.
+        let keys = d.keys(0);
+        assert_eq!(keys.len(), fits);
+        assert_eq!(*keys[0], *key(4 * fits - 1));
+        assert_eq!(*keys[fits - 1], *key(3 * fits));
+        assert!(d.peek(&key(0)).is_none() && d.peek(&key(3 * fits - 1)).is_none());
+        // `safe_set` refuses rather than evict.
+        assert_eq!(
+            d.write(Write::SafeSet, b"x", num(0), None, 0),
+            Err("no memory")
+        );
+        assert_eq!(d.keys(0).len(), fits);
     }
 }
