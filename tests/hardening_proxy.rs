@@ -822,3 +822,53 @@ async fn malformed_client_requests_get_400() {
         }
     }
 }
+
+/// An HTTP/2 `:method` follows HTTP/1's rule (`A`-`Z`, `_`, `-`): a stream
+/// whose method is `get`, `Get` or `G1T` is reset with PROTOCOL_ERROR, as
+/// nginx's HTTP/2 resets it ("client sent invalid method"), and the
+/// connection goes on. Red before: proxied, the upstream saw `get`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_methods_are_upper_case_as_nginx_reads_them() {
+    use http_body_util::{BodyExt, Empty};
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("m", &format!("http://{up}"), json!({})).await;
+    gw.route("m", json!({"paths": ["/m"]})).await;
+
+    // Cleartext with prior knowledge, as the plain listener serves it.
+    let tcp = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    for (method, proxied) in [
+        ("get", false),
+        ("Get", false),
+        ("G1T", false),
+        ("M-SEARCH", true),
+        ("G_T", true),
+    ] {
+        let req = http::Request::builder()
+            .method(http::Method::from_bytes(method.as_bytes()).unwrap())
+            .uri("http://x/m")
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let answer = send.send_request(req).await;
+        if !proxied {
+            let e = answer.expect_err(method);
+            assert!(
+                format!("{e:?}").contains("PROTOCOL_ERROR"),
+                "{method}: {e:?}"
+            );
+            continue;
+        }
+        let resp = answer.unwrap_or_else(|e| panic!("{method}: {e:?}"));
+        assert_eq!(resp.status(), 200, "{method}");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let echo: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(echo["method"], method);
+    }
+}

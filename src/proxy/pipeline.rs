@@ -201,14 +201,6 @@ impl NoResponse {
     }
 }
 
-impl std::fmt::Display for NoResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the request ended without a response (ngx.exit(ngx.ERROR))")
-    }
-}
-
-impl std::error::Error for NoResponse {}
-
 /// Kong's phases on the request path. Each hook has the whole
 /// [`Session`]; none calls the upstream or another hook.
 #[allow(async_fn_in_trait)]

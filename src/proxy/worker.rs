@@ -4,7 +4,8 @@
 //! nginx worker model. Nothing is shared between workers but the
 //! configuration snapshot. HTTP/1 is served by the gateway's own server
 //! (`server`), HTTP/2 (ALPN `h2`, or cleartext with prior knowledge) by
-//! hyper's.
+//! hyper's; a stream whose `:method` HTTP/1 would refuse
+//! (`server::parse::method_allowed`) is reset, as nginx's HTTP/2 does.
 //!
 //! Slow clients: connections are swept a few times per timeout period
 //! (`idle`): idle ones are closed, and one still sending its request head
@@ -62,6 +63,7 @@ use super::headers::ConnInfo;
 use super::idle::{Activity, CountingIo, Registry, RespondingGuard, Stop, SweepRules};
 use super::inbound::RequestBody;
 use super::pipeline::NoResponse;
+use super::server::parse::method_allowed;
 use super::ClientTimeouts;
 use crate::config::Listen;
 use crate::snapshot::SharedConfig;
@@ -651,11 +653,17 @@ async fn serve_http<S>(
         let writing = super::stats::request();
         async move {
             let (parts, body) = req.into_parts();
+            if !method_allowed(parts.method.as_str().as_bytes()) {
+                // nginx resets the stream (PROTOCOL_ERROR: "client sent
+                // invalid method"); HTTP/1 answers the same rule with a
+                // 400. hyper resets with the reason of an h2::Error.
+                return Err(h2::Error::from(h2::Reason::PROTOCOL_ERROR));
+            }
             let resp = handle(&ctx, &info, parts, RequestBody::Http2(body)).await;
             if NoResponse::is(&resp) {
                 // hyper resets the stream (INTERNAL_ERROR), as nginx's
                 // HTTP/2 does for a request ended with NGX_ERROR.
-                return Err(NoResponse);
+                return Err(h2::Error::from(h2::Reason::INTERNAL_ERROR));
             }
             let sending = busy.into_responding();
             Ok(resp.map(|body| InFlight {

@@ -80,6 +80,17 @@ pub struct RequestHead {
     pub expect_continue: bool,
 }
 
+/// Whether a request method is one nginx reads: bytes `A`-`Z`, `_` and
+/// `-` only (`M-SEARCH`, not `get`, `Get` or `G1T`, which other tokens
+/// allow). HTTP/1 heads are refused with a 400 here; an HTTP/2 stream
+/// with such a `:method` is reset (`worker::serve_http`), as nginx's
+/// HTTP/2 does.
+pub fn method_allowed(method: &[u8]) -> bool {
+    method
+        .iter()
+        .all(|&b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+}
+
 /// Parses a request head at the start of `buf`, removing it from `buf`
 /// (header values share its bytes); `Ok(None)` when more bytes are
 /// needed. `headers` is the map to fill, taken on success (a connection
@@ -109,10 +120,7 @@ pub fn parse_request(
     if target.len() > MAX_TARGET {
         return Err(HeadError::TargetTooLong);
     }
-    if !method
-        .bytes()
-        .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
-    {
+    if !method_allowed(method.as_bytes()) {
         return Err(HeadError::Malformed);
     }
     let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Malformed)?;
