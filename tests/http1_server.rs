@@ -337,6 +337,41 @@ async fn upstream_transfer_codings_other_than_chunked_are_a_502() {
     }
 }
 
+/// An upstream's response with both `Content-Length` and
+/// `Transfer-Encoding: chunked` is a 502, as nginx 1.23 and later (Kong's
+/// OpenResty) answers it (upstream sent "Content-Length" and
+/// "Transfer-Encoding" headers at the same time): the gateway read it
+/// by its `Transfer-Encoding` (RFC 9112 allows it), while a cache or
+/// front end that honours the length reads another body from the same
+/// bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_length_with_chunked_is_a_502() {
+    static RESPONSES: &[(&str, &str)] = &[
+        ("/chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/length-first", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/coding-first", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 13\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+    ];
+    let up = raw_upstream(RESPONSES).await;
+    let gw = Gateway::start_with_workers(1);
+    gw.service("raw", &format!("http://{up}"), json!({})).await;
+    gw.route("raw", json!({"paths": ["/"]})).await;
+    for (path, _) in RESPONSES {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (resps, _) = pipelined(gw.proxy, &[&req]);
+        let resp = &resps[0];
+        if *path == "/chunked" {
+            assert_eq!((resp.status, resp.text()), (200, "abc".to_string()));
+        } else {
+            assert_eq!(resp.status, 502, "{path}: {resp:?}");
+            assert!(
+                resp.text()
+                    .starts_with("An invalid response was received from the upstream server"),
+                "{path}: {resp:?}"
+            );
+        }
+    }
+}
+
 /// A client that sends its whole body before it reads the answer (as many
 /// do) gets the gateway's early answer: a 404 for a path no route matches,
 /// a 413 for a body too large for a function to read (both answered with

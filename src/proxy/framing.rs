@@ -9,6 +9,15 @@
 //! sizes are plain digits (no sign, no spaces inside, no overflow), a
 //! chunk's data must be followed by CRLF, and size lines and trailers are
 //! bounded.
+//!
+//! A message with both `Content-Length` and `Transfer-Encoding` is read
+//! one way by the proxy (RFC 9112 §6.3: by its coding) and another by
+//! whatever honours the length. An upstream's response is invalid (502,
+//! `client::parse`), as nginx 1.23 and later answers it (upstream sent
+//! "Content-Length" and "Transfer-Encoding" headers at the same time); a
+//! client's request is read by its `Transfer-Encoding`, the
+//! length dropped, and its connection closed after the response
+//! (`server::parse`).
 
 use bytes::{Buf, Bytes, BytesMut};
 

@@ -6,10 +6,9 @@
 //!
 //! Strict where leniency lets a response be read two ways (the root of
 //! response splitting and pool poisoning): `Content-Length` is plain digits,
-//! a `Transfer-Encoding` other than one `chunked` is an invalid response
-//! (502, as nginx; `framing::only_chunked`), and a head that carries both
-//! `Content-Length` and `Transfer-Encoding` is read by its
-//! `Transfer-Encoding` but its connection is not reused.
+//! and a `Transfer-Encoding` other than one `chunked`, or one with a
+//! `Content-Length`, is an invalid response (502, as nginx; the rules are
+//! `framing`'s).
 
 use std::mem::MaybeUninit;
 
@@ -40,6 +39,8 @@ pub enum ParseError {
     BadContentLength,
     #[error("a Transfer-Encoding other than one chunked")]
     TransferEncoding,
+    #[error("Content-Length and Transfer-Encoding at the same time")]
+    LengthAndCoding,
     #[error("malformed chunked body")]
     Chunked,
 }
@@ -206,13 +207,8 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
         }
         headers.append(name, value);
     }
-    if encoded {
-        // Transfer-Encoding overrides Content-Length; a response with both
-        // is read, but its connection is not trusted with another request.
-        if length.is_some() {
-            keep_alive = false;
-        }
-        headers.remove(CONTENT_LENGTH);
+    if encoded && length.is_some() {
+        return Err(ParseError::LengthAndCoding);
     }
     let framing = if method == Method::HEAD
         || status.is_informational()
@@ -319,13 +315,21 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let mut buf = BytesMut::from(
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
-        );
-        let head = parse_head(&mut buf, &Method::GET).unwrap().unwrap();
-        assert_eq!(head.framing, RespFraming::Chunked);
-        assert!(!head.keep_alive, "CL + TE: read by TE, never reused");
-        assert!(head.headers.get(CONTENT_LENGTH).is_none());
+        for both in [
+            "Content-Length: 3\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: chunked\r\nContent-Length: 3",
+            "Transfer-Encoding: chunked\r\nContent-Length: 0",
+        ] {
+            for method in [Method::GET, Method::HEAD] {
+                let text = format!("HTTP/1.1 200 OK\r\n{both}\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+                let mut buf = BytesMut::from(text.as_bytes());
+                assert_eq!(
+                    parse_head(&mut buf, &method).unwrap_err(),
+                    ParseError::LengthAndCoding,
+                    "{method} {both:?}"
+                );
+            }
+        }
         for coding in [
             "Transfer-Encoding: gzip",
             "Transfer-Encoding: gzip, chunked",
