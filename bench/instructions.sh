@@ -16,9 +16,11 @@
 # bench/proxy.sh runs it, proxied: 200) and 401 (the same function, no
 # key: a JSON body); on request, 1m (a 1 MiB response, no function) and
 # 1m-bf (the same response through a pass-through body_filter
-# post-function, as bench/proxy.sh's 1m case):
+# post-function, as bench/proxy.sh's 1m case) and chunked (a 64 KiB
+# request body sent chunked, forwarded chunked: a chunk upstream per
+# piece read from the client):
 #
-#   CASES="1m 1m-bf" REQUESTS=200 bench/instructions.sh main=bin
+#   CASES="1m 1m-bf chunked" REQUESTS=200 bench/instructions.sh main=bin
 #
 # The upstream is nginx (bench/nginx/upstream.nginx.conf, 1 worker).
 # Needs valgrind, nginx and curl.
@@ -32,7 +34,7 @@ BASE_PORT=${BASE_PORT:-28500}
 CASES=${CASES:-plain auth 401}
 OUT=${OUT:-/tmp/lunagate-instructions}
 
-[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
 for tool in valgrind callgrind_control nginx curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
@@ -60,6 +62,7 @@ mkdir -p "$RUN/upstream"
 sed -e "s#@WORKERS@#1#g" -e "s#@PORT@#$UP_PORT#g" -e "s#@RUNDIR@#$RUN/upstream#g" \
   bench/nginx/upstream.nginx.conf >"$RUN/upstream/nginx.conf"
 head -c 1048576 /dev/zero | tr '\0' a >"$RUN/upstream/1m.bin"
+head -c 65536 /dev/zero | tr '\0' b >"$RUN/64k.bin"
 # nginx's workers (nobody) must reach it through mktemp's 0700 directory.
 chmod 711 "$RUN" "$RUN/upstream"
 chmod 644 "$RUN/upstream/1m.bin"
@@ -84,6 +87,7 @@ burst() {
     401) path=/auth ;;
     1m) path=/1m ;;
     1m-bf) path=/1m-bf ;;
+    chunked) header=(-H 'Transfer-Encoding: chunked' --data-binary "@$RUN/64k.bin") ;;
   esac
   curl -s -o /dev/null "${header[@]}" "http://127.0.0.1:$1$path?n=[1-$3]"
 }

@@ -56,6 +56,37 @@ pub fn lists_token(value: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
+/// A chunk's size line, `<hex>CRLF`, for a body the proxy frames itself
+/// (the server's responses, the client's request bodies): written on the
+/// stack, as it is for every chunk.
+pub struct ChunkSizeLine {
+    bytes: [u8; 2 * size_of::<usize>() + 2],
+    start: usize,
+}
+
+impl ChunkSizeLine {
+    pub fn new(n: usize) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = [0; 2 * size_of::<usize>() + 2];
+        let mut start = bytes.len() - 2;
+        bytes[start..].copy_from_slice(b"\r\n");
+        let mut n = n;
+        loop {
+            start -= 1;
+            bytes[start] = HEX[n & 15];
+            n >>= 4;
+            if n == 0 {
+                break;
+            }
+        }
+        ChunkSizeLine { bytes, start }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
 /// A chunked body that cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("malformed chunked body")]
@@ -225,6 +256,14 @@ fn line_end(buf: &[u8], from: usize) -> Result<Line, BadChunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_size_lines_in_hex() {
+        for n in [0usize, 1, 15, 16, 255, 4096, 0x12345, usize::MAX] {
+            let line = ChunkSizeLine::new(n);
+            assert_eq!(line.as_bytes(), format!("{n:x}\r\n").as_bytes());
+        }
+    }
 
     fn decode_all(input: &[u8]) -> Result<(Vec<u8>, bool, Vec<u8>), BadChunk> {
         let mut dec = ChunkedDecoder::default();

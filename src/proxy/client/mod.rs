@@ -28,6 +28,7 @@ use http::header::{HeaderMap, CONTENT_LENGTH};
 use http::{Method, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::framing::ChunkSizeLine;
 use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
 use super::inbound::{next_data, ClientBodyError, RequestBody};
 use super::pool::{Pool, UpstreamConn, UpstreamStream};
@@ -376,7 +377,7 @@ async fn write_body(
         .map_err(SendError::ClientBody)?
     {
         if chunked {
-            let size = format!("{:x}\r\n", data.len());
+            let size = ChunkSizeLine::new(data.len());
             with_timeout(write_timeout, conn.stream.write_all(size.as_bytes())).await?;
             with_timeout(write_timeout, conn.stream.write_all(&data)).await?;
             with_timeout(write_timeout, conn.stream.write_all(b"\r\n")).await?;

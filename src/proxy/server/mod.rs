@@ -48,7 +48,7 @@ use super::body::ProxyBody;
 use super::context::WorkerContext;
 use super::dispatch::handle;
 use super::errors::{raw_response, ProxyError};
-use super::framing::{BadChunk, ChunkedDecoder};
+use super::framing::{BadChunk, ChunkSizeLine, ChunkedDecoder};
 use super::headers::ConnInfo;
 use super::idle::{Activity, Stop};
 use super::inbound::RequestBody;
@@ -646,7 +646,7 @@ async fn send_body<S: AsyncWrite + Unpin>(
                 data
             }
             Framing::Chunked => {
-                write_chunk_size(out, data.len());
+                out.extend_from_slice(ChunkSizeLine::new(data.len()).as_bytes());
                 data
             }
             _ => data,
@@ -677,15 +677,6 @@ async fn send_body<S: AsyncWrite + Unpin>(
     write_all(wire, out).await?;
     flush(wire).await?;
     Ok(())
-}
-
-fn write_chunk_size(out: &mut Vec<u8>, n: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.push(HEX[(n >> (i * 4)) & 15]);
-    }
-    out.extend_from_slice(b"\r\n");
 }
 
 async fn flush<S: AsyncWrite + Unpin>(wire: &RefCell<Wire<S>>) -> io::Result<()> {
@@ -726,14 +717,5 @@ mod tests {
         let mut buf = BytesMut::from(&b"\x16\x03\x01"[..]);
         assert!(pace.worth_parsing(&mut buf), "a first read is parsed");
         assert!(parse_request(&mut buf, &mut HeaderMap::new()).is_err());
-    }
-
-    #[test]
-    fn chunk_sizes_in_hex() {
-        for n in [0usize, 1, 15, 16, 255, 4096, 0x12345] {
-            let mut out = Vec::new();
-            write_chunk_size(&mut out, n);
-            assert_eq!(out, format!("{n:x}\r\n").into_bytes());
-        }
     }
 }
