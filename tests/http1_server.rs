@@ -343,13 +343,15 @@ async fn upstream_transfer_codings_other_than_chunked_are_a_502() {
 /// "Transfer-Encoding" headers at the same time): the gateway read it
 /// by its `Transfer-Encoding` (RFC 9112 allows it), while a cache or
 /// front end that honours the length reads another body from the same
-/// bytes.
+/// bytes. So is one with `Content-Length` twice, even the same value
+/// (nginx: upstream sent duplicate header line); the gateway took it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upstream_length_with_chunked_is_a_502() {
+async fn upstream_lengths_nginx_refuses_are_a_502() {
     static RESPONSES: &[(&str, &str)] = &[
         ("/chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
         ("/length-first", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
         ("/coding-first", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 13\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+        ("/length-twice", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"),
     ];
     let up = raw_upstream(RESPONSES).await;
     let gw = Gateway::start_with_workers(1);
