@@ -229,11 +229,26 @@ impl RequestContext {
         server_port: u16,
         path: Option<String>,
     ) -> Self {
+        let client = crate::trust::node().client(client_addr, None, &request.headers);
+        let start = std::time::Instant::now();
+        Self::for_request(request, client_addr, server_port, path, client, start)
+    }
+
+    /// A request's context with who the client is and when the request
+    /// arrived, as the proxy settled them (no second trust look-up or
+    /// clock read per request).
+    pub fn for_request(
+        request: http::request::Parts,
+        client_addr: SocketAddr,
+        server_port: u16,
+        path: Option<String>,
+        client: crate::trust::Client,
+        start: std::time::Instant,
+    ) -> Self {
         let started_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let client = crate::trust::node().client(client_addr, None, &request.headers);
         RequestContext {
             phase: Phase::Access,
             request,
@@ -278,7 +293,7 @@ impl RequestContext {
             arg_eof: false,
             body_buffer: None,
             times: Times {
-                start: std::time::Instant::now(),
+                start,
                 sent: None,
                 answered: None,
                 head: None,

@@ -154,10 +154,16 @@ impl Hooks for Functions {
             p => StrippedPrefix::Escaped(p.into_owned()),
         });
         let parts = std::mem::replace(&mut s.parts, empty_parts());
-        let mut req = Box::new(RequestContext::new(parts, s.conn.peer, s.conn.port, path));
         // Who the client is was settled when the request arrived (its
         // PROXY header included).
-        req.client = s.client;
+        let mut req = Box::new(RequestContext::for_request(
+            parts,
+            s.conn.peer,
+            s.conn.port,
+            path,
+            s.client,
+            s.start,
+        ));
         req.proxy_protocol = s.conn.proxy_protocol;
         req.host_port = s.conn.host_port;
         req.scheme = s.conn.scheme();
@@ -167,7 +173,6 @@ impl Hooks for Functions {
         req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
         req.stripped = stripped_prefix;
-        req.times.start = s.start;
         req.request_id = Some(s.request_id.clone());
         s.record_target = self.needs.log;
         let worker: &WorkerContext = s.worker;
