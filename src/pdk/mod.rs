@@ -363,6 +363,27 @@ const CERTIFICATE_PHASE_PDK: &[&str] = &[
 /// runner moves it in and out at every slice).
 pub type RequestCell = Rc<RefCell<Option<Box<RequestContext>>>>;
 
+thread_local! {
+    /// A cleared header map with room, kept per worker thread for the next
+    /// exit's headers ([`spare_header_map`]): a request's head map, given
+    /// back when its request no longer needs it ([`recycle_header_map`]).
+    static SPARE_MAP: std::cell::Cell<Option<HeaderMap>> = const { std::cell::Cell::new(None) };
+}
+
+/// Keeps `map`, cleared, for the next [`spare_header_map`] on this thread
+/// (an exit's headers: no allocation for its map).
+pub fn recycle_header_map(mut map: HeaderMap) {
+    if map.capacity() > 0 {
+        map.clear();
+        SPARE_MAP.set(Some(map));
+    }
+}
+
+/// An empty header map: the one [`recycle_header_map`] kept, if any.
+pub(crate) fn spare_header_map() -> HeaderMap {
+    SPARE_MAP.take().unwrap_or_default()
+}
+
 /// Builds the `kong` and `ngx` globals into `env`.
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, cell: &RequestCell) {
     let kong = ctx.new_table();

@@ -400,6 +400,9 @@ impl Hooks for Functions {
             return body;
         };
         if !self.needs.body_filter && !self.needs.log {
+            // The request is done: its head's map serves the next exit's
+            // headers on this worker.
+            crate::pdk::recycle_header_map(std::mem::take(&mut req.request.headers));
             return body;
         }
         // A response never sent (`ngx.exit(ngx.ERROR)`) has nginx's status
