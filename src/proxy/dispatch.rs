@@ -124,7 +124,7 @@ pub async fn handle(
     };
     let Some(found) = snapshot.router.find(&view) else {
         let global = snapshot.plugins_plan.for_route(None);
-        let Some(hooks) = functions::Functions::for_unrouted(global) else {
+        let Some(mut hooks) = functions::Functions::for_unrouted(global) else {
             return error_response(
                 ProxyError::NoRoute,
                 negotiation_header(&parts.headers),
@@ -139,8 +139,8 @@ pub async fn handle(
             upstream: None,
         };
         let (norm, body) = (owned(norm), streamed(body));
-        let session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
-        return pipeline::run(session, hooks).await;
+        let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
+        return pipeline::run(&mut session, &mut hooks).await;
     };
     let route = found.route;
     // Kong: an https-only route reached over plain HTTP answers 426, or
@@ -205,15 +205,15 @@ pub async fn handle(
     let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
     let global = snapshot.plugins_plan.for_route(None);
     match functions::Functions::for_route(plugins, global) {
-        Some(hooks) => {
+        Some(mut hooks) => {
             session.captures = captures;
             // Not boxed: the function path's future is a few hundred bytes
             // larger than the plain one (the PDK's request context is boxed
             // apart), and boxing it cost an allocation and a copy of the
             // whole future per request.
-            pipeline::run(session, hooks).await
+            pipeline::run(&mut session, &mut hooks).await
         }
-        None => pipeline::run(session, NoHooks).await,
+        None => pipeline::run(&mut session, &mut NoHooks).await,
     }
 }
 

@@ -395,8 +395,13 @@ impl Hooks for Functions {
         self.req = Some(req);
     }
 
-    fn body(self, mut s: Session<'_>, head: &http::response::Parts, body: ProxyBody) -> ProxyBody {
-        let Some(mut req) = self.req else {
+    fn body(
+        &mut self,
+        s: &mut Session<'_>,
+        head: &http::response::Parts,
+        body: ProxyBody,
+    ) -> ProxyBody {
+        let Some(mut req) = self.req.take() else {
             return body;
         };
         if !self.needs.body_filter && !self.needs.log {
@@ -423,7 +428,7 @@ impl Hooks for Functions {
         let filter = self.needs.body_filter && !bodiless(&req.request.method, head.status);
         ProxyBody::Filtered(Box::new(Filtered::new(
             s.worker.clone(),
-            self.plugins,
+            self.plugins.clone(),
             req,
             body,
             filter,

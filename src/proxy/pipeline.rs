@@ -213,7 +213,12 @@ pub trait Hooks {
     async fn response(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>);
 
     /// body_filter and log: the body that goes out in place of `body`.
-    fn body(self, s: Session<'_>, head: &http::response::Parts, body: ProxyBody) -> ProxyBody;
+    fn body(
+        &mut self,
+        s: &mut Session<'_>,
+        head: &http::response::Parts,
+        body: ProxyBody,
+    ) -> ProxyBody;
 }
 
 /// The hooks of a route without functions: nothing.
@@ -229,18 +234,25 @@ impl Hooks for NoHooks {
     async fn response(&mut self, _: &mut Session<'_>, _: &mut Response<ProxyBody>) {}
 
     #[inline(always)]
-    fn body(self, _: Session<'_>, _: &http::response::Parts, body: ProxyBody) -> ProxyBody {
+    fn body(
+        &mut self,
+        _: &mut Session<'_>,
+        _: &http::response::Parts,
+        body: ProxyBody,
+    ) -> ProxyBody {
         body
     }
 }
 
-/// Runs one routed request through its hooks and the upstream.
-pub async fn run<H: Hooks>(mut s: Session<'_>, mut hooks: H) -> Response<ProxyBody> {
-    let mut resp = match hooks.request(&mut s).await {
+/// Runs one routed request through its hooks and the upstream. Both are
+/// the caller's: the session and the hooks stay where they were made (a
+/// future that owned them would copy them in, and again on its first poll).
+pub async fn run<H: Hooks>(s: &mut Session<'_>, hooks: &mut H) -> Response<ProxyBody> {
+    let mut resp = match hooks.request(s).await {
         Some(answered) => answered,
-        None => forward(&mut s).await,
+        None => forward(s).await,
     };
-    hooks.response(&mut s, &mut resp).await;
+    hooks.response(s, &mut resp).await;
     let (head, body) = resp.into_parts();
     let body = hooks.body(s, &head, body);
     Response::from_parts(head, body)
