@@ -85,12 +85,14 @@ impl Needs {
     }
 }
 
-/// The request's functions, as hooks on the request path.
-pub struct Functions {
-    plugins: PluginList,
+/// The request's functions, as hooks on the request path. The plugin
+/// lists are the configuration snapshot's, borrowed (a body_filter or log
+/// phase clones the route's for the body it outlives).
+pub struct Functions<'a> {
+    plugins: &'a PluginList,
     /// The global plugins: the only ones with a rewrite phase, as in Kong
     /// (a route's own plugin of the same name does not replace them there).
-    global: PluginList,
+    global: &'a PluginList,
     needs: Needs,
     /// The request as the PDK sees it, from the first hook on.
     req: Option<Box<RequestContext>>,
@@ -98,10 +100,10 @@ pub struct Functions {
     forwarded: bool,
 }
 
-impl Functions {
+impl<'a> Functions<'a> {
     /// The hooks for a route's plugins; `None` when no function of theirs
     /// runs on requests (the route takes `NoHooks`).
-    pub fn for_route(plugins: &PluginList, global: &PluginList) -> Option<Self> {
+    pub fn for_route(plugins: &'a PluginList, global: &'a PluginList) -> Option<Self> {
         Self::with_needs(plugins, global, Needs::of(plugins, global))
     }
 
@@ -109,7 +111,7 @@ impl Functions {
     /// as Kong, their rewrite runs (before routing there) and may answer,
     /// then the 404 goes through header_filter, body_filter and log;
     /// access never runs (Kong answers 404 before it).
-    pub fn for_unrouted(global: &PluginList) -> Option<Self> {
+    pub fn for_unrouted(global: &'a PluginList) -> Option<Self> {
         let needs = Needs {
             access: false,
             ..Needs::of(global, global)
@@ -117,10 +119,10 @@ impl Functions {
         Self::with_needs(global, global, needs)
     }
 
-    fn with_needs(plugins: &PluginList, global: &PluginList, needs: Needs) -> Option<Self> {
-        needs.any().then(|| Functions {
-            plugins: plugins.clone(),
-            global: global.clone(),
+    fn with_needs(plugins: &'a PluginList, global: &'a PluginList, needs: Needs) -> Option<Self> {
+        needs.any().then_some(Functions {
+            plugins,
+            global,
             needs,
             req: None,
             forwarded: false,
@@ -141,7 +143,7 @@ fn source_of(name: &str) -> Source {
     }
 }
 
-impl Hooks for Functions {
+impl Hooks for Functions<'_> {
     async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>> {
         // The request's own path unless normalising changed it.
         let path = s
@@ -217,10 +219,10 @@ impl Hooks for Functions {
 
         if self.needs.rewrite {
             // As in Kong, only global plugins have a rewrite phase.
-            req = run_phase(&worker.lua, Phase::Rewrite, &self.global, req).await;
+            req = run_phase(&worker.lua, Phase::Rewrite, self.global, req).await;
         }
         if self.needs.access && req.exit.is_none() {
-            req = run_phase(&worker.lua, Phase::Access, &self.plugins, req).await;
+            req = run_phase(&worker.lua, Phase::Access, self.plugins, req).await;
         }
         req.answer_sent_head();
         if let Some(exit) = req.exit.take() {
@@ -310,7 +312,7 @@ impl Hooks for Functions {
                 .collect();
             req.response_status = Some(resp.status().as_u16());
             req.response_headers = std::mem::take(resp.headers_mut());
-            req = run_phase(&worker.lua, Phase::HeaderFilter, &self.plugins, req).await;
+            req = run_phase(&worker.lua, Phase::HeaderFilter, self.plugins, req).await;
             let mut headers = std::mem::take(&mut req.response_headers);
             // The upstream's Content-Length is put back below.
             strip_framing(&mut headers, |name| {
