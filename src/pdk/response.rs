@@ -540,7 +540,10 @@ fn write_direct(v: Value<'_>, depth: usize, out: &mut Vec<u8>) -> Option<()> {
                     let Value::String(name) = k else {
                         return None;
                     };
-                    std::str::from_utf8(name.as_bytes()).ok()?;
+                    // A plain key is ASCII, so UTF-8.
+                    if !plain_json(name.as_bytes()) {
+                        std::str::from_utf8(name.as_bytes()).ok()?;
+                    }
                     if !matches!(key, Value::Nil) {
                         out.push(b',');
                     }
@@ -557,13 +560,28 @@ fn write_direct(v: Value<'_>, depth: usize, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
+/// The bytes a JSON string holds as they are: printable ASCII but `"`
+/// and `\` (a table: one load per byte).
+static JSON_PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    t
+};
+
+/// Whether `s` goes into a JSON string as it is.
+fn plain_json(s: &[u8]) -> bool {
+    s.iter().all(|&b| JSON_PLAIN[b as usize])
+}
+
 /// A JSON string as serde_json writes the text of `s` (invalid UTF-8
 /// replaced, as `to_json` does): printable ASCII but `"` and `\` as it
 /// is, the rest through serde_json.
 fn write_string(s: &[u8], out: &mut Vec<u8>) {
-    if s.iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if plain_json(s) {
         out.push(b'"');
         out.extend_from_slice(s);
         out.push(b'"');
