@@ -464,12 +464,17 @@ impl HeadPace {
         if buf.is_empty() {
             return false;
         }
-        let from = self.searched.saturating_sub(2);
-        let ended = buf[from..].iter().enumerate().any(|(i, &b)| {
-            b == b'\n' && matches!(&buf[from + i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
-        });
-        self.searched = buf.len();
-        if ended || buf.len() >= 2 * self.parsed || buf.len() >= parse::MAX_HEAD {
+        let from = std::mem::replace(&mut self.searched, buf.len()).saturating_sub(2);
+        // Doubled (always so on a first read) or at the limit: parsed
+        // without a search. A parse that finds the head unfinished found
+        // no empty line in it either, so the next search starts here.
+        let due = buf.len() >= 2 * self.parsed || buf.len() >= parse::MAX_HEAD;
+        let ended = || {
+            buf[from..].iter().enumerate().any(|(i, &b)| {
+                b == b'\n' && matches!(&buf[from + i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
+            })
+        };
+        if due || ended() {
             self.parsed = buf.len();
             return true;
         }
