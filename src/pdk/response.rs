@@ -29,8 +29,7 @@ const BODY_PHASES: Phases = Phases::BODY_FILTER;
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
     add(ctx, t, "exit", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
         let body = stack.get(1);
         if !matches!(body, Value::Nil | Value::String(_) | Value::Table(_)) {
@@ -59,8 +58,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "error", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_ERR_STATUS, MAX_STATUS)?;
         let message = match stack.get(1) {
             Value::Nil => error_message(status),
@@ -98,8 +96,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "set_status", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
         req.response_status = Some(status);
         stack.clear();
@@ -156,8 +153,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "set_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         let header = checks::validate_header(ctx, Names::Response, stack.get(0), stack.get(1))?;
         if !framing_ignored(req, &header.name) {
             header.set_in(&mut req.response_headers);
@@ -166,24 +162,21 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
         Ok(())
     });
     add(ctx, t, "add_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         let header = checks::validate_header(ctx, Names::Response, stack.get(0), stack.get(1))?;
         header.add_to(&mut req.response_headers);
         stack.clear();
         Ok(())
     });
     add(ctx, t, "clear_header", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         let name = checks::header_name_arg(ctx, Names::Response, stack.get(0), "header name")?;
         req.response_headers.remove(&name);
         stack.clear();
         Ok(())
     });
     add(ctx, t, "set_headers", cell, |ctx, _, stack, req| {
-        only_in(ctx, req, SET_PHASES)?;
-        head_not_sent(ctx, req)?;
+        settable(ctx, req)?;
         for header in checks::validate_headers(ctx, Names::Response, stack.get(0))? {
             if !framing_ignored(req, &header.name) {
                 header.set_in(&mut req.response_headers);
@@ -195,10 +188,13 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     super::set(ctx, kong, "response", t);
 }
 
-/// Kong's `if ngx.headers_sent then error("headers have already been
-/// sent", 2) end`, after `ngx.send_headers()` in rewrite or access (in
-/// header_filter the head is still being made, as in nginx's filter).
-fn head_not_sent<'gc>(ctx: Context<'gc>, req: &RequestContext) -> Result<(), Error<'gc>> {
+/// Whether the response can still be changed, as Kong's setters check
+/// it: in rewrite, access or header_filter (`SET_PHASES`), and not after
+/// `ngx.send_headers()` in rewrite or access (Kong's `if ngx.headers_sent
+/// then error("headers have already been sent", 2) end`; in header_filter
+/// the head is still being made, as in nginx's filter).
+fn settable<'gc>(ctx: Context<'gc>, req: &RequestContext) -> Result<(), Error<'gc>> {
+    only_in(ctx, req, SET_PHASES)?;
     if req.headers_sent && matches!(req.phase, Phase::Rewrite | Phase::Access) {
         return Err(lua_error(ctx, "headers have already been sent"));
     }
