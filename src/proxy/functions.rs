@@ -22,8 +22,8 @@ use super::errors::{
 };
 use super::filter::Filtered;
 use super::headers::{
-    latency_value, replace_headers, strip_framing, SERVER_VALUE, X_KONG_PROXY_LATENCY,
-    X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY, X_KONG_UPSTREAM_LATENCY,
+    add_missing_headers, latency_value, replace_headers, strip_framing, SERVER_VALUE,
+    X_KONG_PROXY_LATENCY, X_KONG_REQUEST_ID, X_KONG_RESPONSE_LATENCY, X_KONG_UPSTREAM_LATENCY,
 };
 use super::inbound::{read_whole, ClientBodyError};
 use super::pipeline::{Hooks, NoResponse, Session, Source};
@@ -515,7 +515,7 @@ fn exit_response(
             // over the gateway's: built on the exit's own map (often just
             // a JSON body's Content-Type), not on a second one.
             let mut headers = exit_headers;
-            add_missing(&mut headers, set_before);
+            add_missing_headers(&mut headers, set_before);
             // Which of the gateway's names the exit set: one look at its
             // few names, then a hashed insert for each missing one only
             // (three `entry` look-ups cost more).
@@ -538,30 +538,6 @@ fn exit_response(
             *resp.status_mut() = status;
             *resp.headers_mut() = headers;
             resp
-        }
-    }
-}
-
-/// Every header name in `from` that `into` lacks, with all its values.
-fn add_missing(into: &mut http::HeaderMap, from: http::HeaderMap) {
-    if from.is_empty() {
-        return;
-    }
-    let mut last = None;
-    for (name, value) in from {
-        match name {
-            Some(name) => {
-                let missing = !into.contains_key(&name);
-                if missing {
-                    into.insert(name.clone(), value);
-                }
-                last = Some((name, missing));
-            }
-            None => {
-                if let Some((name, true)) = &last {
-                    into.append(name.clone(), value);
-                }
-            }
         }
     }
 }

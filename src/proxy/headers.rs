@@ -464,19 +464,34 @@ impl RequestIds {
 
 /// Every header name in `from` replaces that name's values in `into`.
 pub fn replace_headers(into: &mut http::HeaderMap, from: http::HeaderMap) {
+    merge_headers(into, from, true);
+}
+
+/// Every header name in `from` that `into` lacks, with all its values.
+pub fn add_missing_headers(into: &mut http::HeaderMap, from: http::HeaderMap) {
+    merge_headers(into, from, false);
+}
+
+/// Each name of `from` with all its values into `into`: in place of
+/// `into`'s values (`replace`), or only where `into` has none.
+fn merge_headers(into: &mut http::HeaderMap, from: http::HeaderMap, replace: bool) {
     if from.is_empty() {
         // Usually: no function set any (consuming a map costs even then).
         return;
     }
+    // A consumed map names each header at its first value (`None` after).
     let mut last = None;
     for (name, value) in from {
         match name {
             Some(name) => {
-                into.insert(name.clone(), value);
-                last = Some(name);
+                let taken = replace || !into.contains_key(&name);
+                if taken {
+                    into.insert(name.clone(), value);
+                }
+                last = Some((name, taken));
             }
             None => {
-                if let Some(name) = &last {
+                if let Some((name, true)) = &last {
                     into.append(name.clone(), value);
                 }
             }
