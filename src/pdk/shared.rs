@@ -150,9 +150,18 @@ pub fn kong() -> MutexGuard<'static, Dict> {
     KONG.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A key as lua-resty-core checks it: `nil key`, `empty key`, `key too
-/// long`; other types as their `tostring`.
-fn key_arg(v: Value<'_>) -> Result<Vec<u8>, &'static str> {
+/// The key argument, or `None` once the call is answered `nil, err`:
+/// lua-resty-core's checks (`nil key`, `empty key`, `key too long`);
+/// other types as their `tostring`.
+fn key_arg<'gc>(ctx: Context<'gc>, stack: &mut Stack<'gc, '_>) -> Option<Vec<u8>> {
+    let key = key_bytes(stack.get(0));
+    if let Err(e) = key {
+        refused(ctx, stack, e);
+    }
+    key.ok()
+}
+
+fn key_bytes(v: Value<'_>) -> Result<Vec<u8>, &'static str> {
     let key = match v {
         Value::Nil => return Err("nil key"),
         Value::String(s) => s.as_bytes().to_vec(),
@@ -239,12 +248,8 @@ fn write_method<'gc>(
     stack: &mut Stack<'gc, '_>,
     how: Write,
 ) -> Result<(), Error<'gc>> {
-    let key = match key_arg(stack.get(0)) {
-        Ok(k) => k,
-        Err(e) => {
-            refused(ctx, stack, e);
-            return Ok(());
-        }
+    let Some(key) = key_arg(ctx, stack) else {
+        return Ok(());
     };
     let value = match stack.get(1) {
         Value::Nil => None,
@@ -279,12 +284,8 @@ fn get_method<'gc>(
     stack: &mut Stack<'gc, '_>,
     stale: bool,
 ) -> Result<(), Error<'gc>> {
-    let key = match key_arg(stack.get(0)) {
-        Ok(k) => k,
-        Err(e) => {
-            refused(ctx, stack, e);
-            return Ok(());
-        }
+    let Some(key) = key_arg(ctx, stack) else {
+        return Ok(());
     };
     let found = kong().get(&key, stale);
     match found {
@@ -329,23 +330,16 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
         write_method(ctx, stack, Write::Replace)
     });
     method(ctx, dict, "delete", |ctx, stack| {
-        match key_arg(stack.get(0)) {
-            Ok(key) => {
-                kong().0.remove(&key);
-                stack.replace(ctx, true);
-            }
-            Err(e) => refused(ctx, stack, e),
+        if let Some(key) = key_arg(ctx, stack) {
+            kong().0.remove(&key);
+            stack.replace(ctx, true);
         }
         Ok(())
     });
     method(ctx, dict, "incr", incr);
     method(ctx, dict, "ttl", |ctx, stack| {
-        let key = match key_arg(stack.get(0)) {
-            Ok(k) => k,
-            Err(e) => {
-                refused(ctx, stack, e);
-                return Ok(());
-            }
+        let Some(key) = key_arg(ctx, stack) else {
+            return Ok(());
         };
         let now = Instant::now();
         let left = kong().0.peek(&key, now).map(|e| e.left(now));
@@ -359,12 +353,8 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
         Ok(())
     });
     method(ctx, dict, "expire", |ctx, stack| {
-        let key = match key_arg(stack.get(0)) {
-            Ok(k) => k,
-            Err(e) => {
-                refused(ctx, stack, e);
-                return Ok(());
-            }
+        let Some(key) = key_arg(ctx, stack) else {
+            return Ok(());
         };
         let ttl = ttl_arg(ctx, stack.get(1))?;
         let now = Instant::now();
@@ -421,12 +411,8 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
 /// `incr(key, value, init, init_ttl)`: the new number, or `nil, "not
 /// found"` (no init) / `nil, "not a number"`.
 fn incr<'gc>(ctx: Context<'gc>, stack: &mut Stack<'gc, '_>) -> Result<(), Error<'gc>> {
-    let key = match key_arg(stack.get(0)) {
-        Ok(k) => k,
-        Err(e) => {
-            refused(ctx, stack, e);
-            return Ok(());
-        }
+    let Some(key) = key_arg(ctx, stack) else {
+        return Ok(());
     };
     let Some(by) = number(stack.get(1)) else {
         return Err(lua_error(ctx, "cannot convert 'value' to number"));
