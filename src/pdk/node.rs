@@ -47,11 +47,11 @@ thread_local! {
     static LAST_REPORT: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Reports the bytes this worker's Lua VM uses, as Kong's workers do
-/// after a request (`update_lua_mem`): into the node's `kong` dict as
-/// `kong:mem:<pid>`, in KiB, at most every 10 s by `now` (the first time
-/// at once).
-pub fn report_lua_memory(bytes: usize, now: Instant) {
+/// Reports the bytes this worker's Lua VM uses (`bytes`, asked only when
+/// a report is due), as Kong's workers do after a request
+/// (`update_lua_mem`): into the node's `kong` dict as `kong:mem:<pid>`,
+/// in KiB, at most every 10 s by `now` (the first time at once).
+pub fn report_lua_memory(bytes: impl FnOnce() -> usize, now: Instant) {
     let due = LAST_REPORT
         .get()
         .is_none_or(|at| now.saturating_duration_since(at) >= REPORT_EVERY);
@@ -60,7 +60,7 @@ pub fn report_lua_memory(bytes: usize, now: Instant) {
     }
     LAST_REPORT.set(Some(now));
     let key = format!("kong:mem:{}", super::worker::pid());
-    let kib = Stored::Number(bytes as f64 / 1024.0);
+    let kib = Stored::Number(bytes() as f64 / 1024.0);
     if !shared::kong().safe_set(key.as_bytes(), kib) {
         tracing::error!("could not record Lua VM allocated memory: no memory");
     }

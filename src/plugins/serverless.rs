@@ -293,7 +293,8 @@ impl LuaWorker {
         if let (true, Some(req)) = (done, &run.req) {
             // `kong.node.get_memory_stats`' report of this worker's VM
             // (the request's start is the clock: no clock read per phase).
-            crate::pdk::node::report_lua_memory(self.vm.memory(), req.times.start);
+            let vm = &self.vm;
+            crate::pdk::node::report_lua_memory(|| vm.memory(), req.times.start);
         }
         done
     }
