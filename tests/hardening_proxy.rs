@@ -838,14 +838,7 @@ async fn http2_methods_are_upper_case_as_nginx_reads_them() {
     gw.route("m", json!({"paths": ["/m"]})).await;
 
     // Cleartext with prior knowledge, as the plain listener serves it.
-    let tcp = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let mut send = h2c(gw.proxy).await;
     for (method, proxied) in [
         ("get", false),
         ("Get", false),

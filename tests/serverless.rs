@@ -519,14 +519,7 @@ async fn ngx_exit_error_ends_the_request_without_a_response() {
     // HTTP/2 (cleartext, prior knowledge): the stream is reset, the
     // connection serves the next request.
     use http_body_util::Empty;
-    let tcp = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let mut send = h2c(gw.proxy).await;
     let get = |phase: &str| {
         http::Request::builder()
             .uri("http://t/ngxerror")

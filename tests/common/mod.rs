@@ -393,6 +393,22 @@ pub async fn echo_upstream(name: &'static str) -> SocketAddr {
     addr
 }
 
+/// An HTTP/2 connection to `addr` in cleartext with prior knowledge (as
+/// the plain listener serves it), driven in the background: its sender.
+pub async fn h2c(
+    addr: SocketAddr,
+) -> hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    send
+}
+
 /// Reads a request head, through its blank line, from a raw upstream
 /// connection (the hand-written upstreams of the tests that need exact
 /// bytes); `None` when the gateway closes or fails first.
