@@ -4,8 +4,9 @@
 //!
 //! One cache per node, shared by every worker (Kong's shared-dict level),
 //! bounded by `mem_cache_size` with the least recently used entries going
-//! first ([`super::lru`]); an expired entry is dropped when read. Values are stored as Kong's mlcache serializes them for its
-//! shared dict: strings, numbers and booleans as themselves, tables as
+//! first ([`super::lru`]); an expired entry is dropped when read. Values
+//! are stored as Kong's mlcache serializes them for its shared dict:
+//! strings, numbers and booleans as themselves, tables as
 //! JSON (cjson), a loader's `nil` as a negative entry; any other type is
 //! refused with mlcache's "cannot cache value of type …". Every hit is a
 //! fresh copy in the reading VM, so what one function does to a cached
