@@ -106,10 +106,12 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
     let gw = gateway().await;
     let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
     let cases: &[(&str, &[u16])] = &[
-        // Read by its Transfer-Encoding; the connection is not reused.
-        ("POST /te-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &[200]),
-        ("POST /cl-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n", &[200]),
+        // Both, or two lengths: refused as nginx refuses them (the
+        // gateway read the first two by their coding, then closed).
+        ("POST /te-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &[400]),
+        ("POST /cl-te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n", &[400]),
         ("POST /cl-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n", &[400]),
+        ("POST /cl-cl-same HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n", &[400]),
         ("POST /cl-plus HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", &[400]),
         // A coding other than one `chunked` is one the gateway would not
         // apply (the upstream would read gzip bytes, or a still-chunked
@@ -151,6 +153,77 @@ async fn ambiguous_framing_is_refused_or_read_one_way() {
             "{req:?} let a second request through: {text}"
         );
     }
+}
+
+/// The two request-smuggling shapes of a front end and the gateway reading
+/// one request two ways, against the real binary: CL.TE (the front end
+/// frames by the length, so the gateway's chunked body ends early and the
+/// rest is a request of the attacker's) and TE.CL (the other way round),
+/// and two lengths. Each is answered 400 with Kong's page and the
+/// connection closed, as nginx answers it ("client sent "Content-Length"
+/// and "Transfer-Encoding" headers at the same time", "client sent
+/// duplicate header line"), and the upstream sees none of it. The gateway
+/// proxied the first two by their coding before, the smuggled request
+/// stopped only by the connection's close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn length_and_coding_together_or_two_lengths_are_a_400_that_reaches_no_upstream() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let (tx, mut heads) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(head) = read_request_head(&mut stream).await {
+                    let _ = tx.send(head);
+                    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if stream.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let gw = Gateway::start_with_workers(1);
+    gw.service("raw", &format!("http://{up}"), json!({})).await;
+    gw.route("raw", json!({"paths": ["/"]})).await;
+
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let attacks = [
+        format!(
+            "POST /cl-te HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}",
+            5 + smuggled.len()
+        ),
+        format!(
+            "POST /te-cl HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n{:x}\r\n{smuggled}\r\n0\r\n\r\n",
+            smuggled.len()
+        ),
+        format!("POST /cl-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: {}\r\n\r\n{smuggled}", smuggled.len()),
+    ];
+    for attack in &attacks {
+        let mut s = TcpStream::connect(gw.proxy).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(attack.as_bytes()).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all)
+            .expect("the gateway closes the connection");
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{attack:?}: {text}");
+        assert!(text.contains("\r\n\r\nBad request"), "{attack:?}: {text}");
+    }
+    // The control: a request framed one way reaches the upstream.
+    let (resps, _) = pipelined(
+        gw.proxy,
+        &["POST /fine HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab"],
+    );
+    assert_eq!(resps[0].status, 200, "{:?}", resps[0]);
+    let head = heads.recv().await.unwrap();
+    assert!(head.starts_with("POST /fine "), "{head}");
+    assert!(
+        heads.try_recv().is_err(),
+        "the upstream saw a refused request"
+    );
 }
 
 /// A gateway whose route `/` goes to an upstream that never answers, and

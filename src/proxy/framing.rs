@@ -15,9 +15,8 @@
 //! whatever honours the length. An upstream's response is invalid (502,
 //! `client::parse`), as nginx 1.23 and later answers it (upstream sent
 //! "Content-Length" and "Transfer-Encoding" headers at the same time); a
-//! client's request is read by its `Transfer-Encoding`, the
-//! length dropped, and its connection closed after the response
-//! (`server::parse`).
+//! client's request is refused (400, `server::parse`), as nginx refuses
+//! it (client sent ... the same).
 
 use bytes::{Buf, Bytes, BytesMut};
 

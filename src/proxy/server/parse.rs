@@ -11,18 +11,23 @@
 //! - a malformed request line or field (obs-fold, a bare CR or LF, a space
 //!   before the colon, bytes no token allows), a method of other bytes
 //!   than `A`-`Z`, `_` and `-` (`get`, `G1T`: nginx's rule; hyper took
-//!   any token and the upstream got `get`), a target `http` refuses, an
-//!   invalid or repeated-but-different `Content-Length`, a
-//!   `Transfer-Encoding` on HTTP/1.0 or in two fields: 400;
-//! - a `Transfer-Encoding` other than one `chunked` (`gzip, chunked`,
-//!   `chunked, chunked`): 501, as nginx answers it. The gateway applies
-//!   no other coding, and forwards the body with its own framing: the
-//!   coding would be dropped, and the upstream would read gzip bytes or a
-//!   still-chunked body as the body (hyper read the last `chunked` only);
-//! - `Transfer-Encoding` and `Content-Length` together: read by the
-//!   `Transfer-Encoding`, the `Content-Length` dropped, and the connection
-//!   closed after the response (no second request is read from a
-//!   connection whose framing two parsers could read two ways).
+//!   any token and the upstream got `get`), a target `http` refuses: 400;
+//! - the framing as nginx reads it (`ngx_http_process_request_header`):
+//!   `Content-Length` or `Transfer-Encoding` in two fields (even with the
+//!   same value: "client sent duplicate header line"), an invalid
+//!   `Content-Length`, a `Transfer-Encoding` on HTTP/1.0: 400; a
+//!   `Transfer-Encoding` other than one `chunked` (`gzip, chunked`,
+//!   `chunked, chunked`): 501. The gateway applies no other coding, and
+//!   forwards the body with its own framing: the coding would be dropped,
+//!   and the upstream would read gzip bytes or a still-chunked body as the
+//!   body (hyper read the last `chunked` only);
+//! - `Transfer-Encoding: chunked` and `Content-Length` together: 400, as
+//!   nginx answers it ("client sent "Content-Length" and
+//!   "Transfer-Encoding" headers at the same time"; RFC 9112 §6.1 lets a
+//!   server refuse it). A front end that honours the length would read
+//!   another body, and the rest as a request of its own (smuggling).
+//!   (The gateway read it by its coding, dropped the length and closed
+//!   the connection after the response.)
 
 use std::mem::MaybeUninit;
 
@@ -51,8 +56,10 @@ pub enum HeadError {
     TargetTooLong,
     #[error("malformed request head")]
     Malformed,
-    #[error("invalid Content-Length")]
+    #[error("invalid Content-Length, or two of them")]
     ContentLength,
+    #[error("Content-Length and Transfer-Encoding at the same time")]
+    LengthAndCoding,
     #[error("invalid Transfer-Encoding")]
     TransferEncoding,
     #[error("a Transfer-Encoding other than chunked")]
@@ -145,9 +152,10 @@ pub fn parse_request(
     headers.reserve(count);
     let mut keep_alive = http11;
     let mut closing = false;
-    let mut length: Option<u64> = None;
-    let mut has_length = false;
-    let mut encoded = false;
+    // The framing fields, each allowed once; judged after the last line,
+    // in nginx's order.
+    let mut length: Option<&[u8]> = None;
+    let mut coding: Option<&[u8]> = None;
     let mut expect_continue = false;
     for &(n, nl, v, vl) in &spans[..count] {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
@@ -155,30 +163,12 @@ pub fn parse_request(
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
             .map_err(|_| HeadError::Malformed)?;
         if name == TRANSFER_ENCODING {
-            if !http11 {
+            if coding.replace(&head[v..v + vl]).is_some() {
                 return Err(HeadError::TransferEncoding);
-            }
-            if encoded {
-                return Err(HeadError::TransferEncoding);
-            }
-            if !only_chunked(value.as_bytes()) {
-                return Err(HeadError::Coding);
-            }
-            encoded = true;
-            if length.take().is_some() {
-                headers.remove(CONTENT_LENGTH);
             }
         } else if name == CONTENT_LENGTH {
-            has_length = true;
-            if encoded {
-                continue;
-            }
-            let parsed = parse_length(value.as_bytes()).ok_or(HeadError::ContentLength)?;
-            match length {
-                Some(l) if l != parsed => return Err(HeadError::ContentLength),
-                // The same length twice: one is kept.
-                Some(_) => continue,
-                None => length = Some(parsed),
+            if length.replace(&head[v..v + vl]).is_some() {
+                return Err(HeadError::ContentLength);
             }
         } else if name == CONNECTION {
             if closing || lists_token(value.as_bytes(), b"close") {
@@ -192,16 +182,17 @@ pub fn parse_request(
         }
         headers.append(name, value);
     }
-    if encoded && has_length {
-        keep_alive = false;
-    }
-    let body = if encoded {
-        BodyFraming::Chunked
-    } else {
-        match length {
-            None | Some(0) => BodyFraming::Empty,
-            Some(l) => BodyFraming::Length(l),
-        }
+    let length = match length {
+        Some(v) => Some(parse_length(v).ok_or(HeadError::ContentLength)?),
+        None => None,
+    };
+    let body = match (coding, length) {
+        (Some(_), _) if !http11 => return Err(HeadError::TransferEncoding),
+        (Some(c), _) if !only_chunked(c) => return Err(HeadError::Coding),
+        (Some(_), Some(_)) => return Err(HeadError::LengthAndCoding),
+        (Some(_), None) => BodyFraming::Chunked,
+        (None, None | Some(0)) => BodyFraming::Empty,
+        (None, Some(l)) => BodyFraming::Length(l),
     };
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = method;
@@ -276,27 +267,38 @@ mod tests {
         let h = head("POST / HTTP/1.1\r\nTransfer-Encoding: \tChunked \r\n\r\n");
         assert_eq!(h.body, BodyFraming::Chunked);
         assert!(h.keep_alive);
-        for (cl_first, req) in [
+        // Both (nginx: "client sent "Content-Length" and
+        // "Transfer-Encoding" headers at the same time"), in either order.
+        for req in [
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(req.as_bytes()).unwrap_err(),
+                HeadError::LengthAndCoding,
+                "{req:?}"
+            );
+        }
+        // nginx's order: an invalid length first, then the coding.
+        for (req, e) in [
             (
-                true,
-                "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "Transfer-Encoding: chunked\r\nContent-Length: x",
+                HeadError::ContentLength,
             ),
             (
-                false,
-                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+                "Content-Length: 5\r\nTransfer-Encoding: gzip",
+                HeadError::Coding,
             ),
         ] {
-            let h = head(req);
-            assert_eq!(h.body, BodyFraming::Chunked, "{cl_first}");
-            assert!(!h.keep_alive, "TE + CL: the connection is not reused");
-            assert!(h.parts.headers.get(CONTENT_LENGTH).is_none());
+            let req = format!("POST / HTTP/1.1\r\n{req}\r\n\r\n");
+            assert_eq!(parse(req.as_bytes()).unwrap_err(), e, "{req:?}");
         }
-        let h = head("POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n");
-        assert_eq!(h.body, BodyFraming::Length(5));
-        assert_eq!(h.parts.headers.get_all(CONTENT_LENGTH).iter().count(), 1);
 
         for bad in [
             "Content-Length: 5\r\nContent-Length: 6",
+            // nginx: "client sent duplicate header line", even the same value.
+            "Content-Length: 5\r\ncontent-length: 5",
             "Content-Length: +5",
             "Content-Length: 5, 5",
             "Content-Length: -1",

@@ -12,9 +12,8 @@
 //! - what is read is the same however the bytes are split into reads (no
 //!   state depends on where a read ended: a request is never read two
 //!   ways);
-//! - a request's body never exceeds what its framing announced, and a head
-//!   that carried both `Content-Length` and `Transfer-Encoding` ends the
-//!   connection after its request;
+//! - a request's body never exceeds what its framing announced, and no
+//!   head read as chunked passes a `Content-Length` on;
 //! - no header value read carries a CR, LF or NUL;
 //! - an unmutated connection reads as exactly the requests it was built of.
 //!
