@@ -7,10 +7,12 @@
 //! | 01-get_status.t | 4 | 4 | 4 | 0 |
 //! | 02-get_header.t | 6 | 6 | 6 | 0 |
 //! | 03-get_headers.t | 10 | 10 | 10 | 0 |
-//! | 12-get_source.t | 6 | 4 | 4 | 2 |
+//! | 12-get_source.t | 6 | 6 | 6 | 0 |
 //!
-//! Not applicable: 12-get_source.t TEST 5-6 set Kong's internal
-//! `ngx.ctx.KONG_PROXIED` / `KONG_EXITED` flags (Kong internals). Adapted:
+//! Adapted: 12-get_source.t's blocks answer from nginx's content handler,
+//! here a function's `ngx.exit` (which, as there, sets none of Kong's
+//! flags) or an upstream that cannot be reached; the flags the blocks set
+//! in `ngx.ctx` are honoured as Kong's `get_source` reads them.
 //! 01-get_status.t TEST 3-4's upstreams are nginx directives (`return
 //! 404;`), here `ngx.exit` on the upstream route; TEST 4's rewrite block
 //! is left out (Kong runs rewrite for global plugins only).
@@ -25,7 +27,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::kong::CaseFuture;
+use common::kong::{Case, CaseFuture};
 use common::pdk::{cases, route_to, send, unsandboxed, Block};
 use common::Gateway;
 use serde_json::json;
@@ -519,44 +521,74 @@ ngx.arg[2] = true"#,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kong_pdk_response_get_source() {
     let (gw, _tmp) = unsandboxed();
-    let mut b = Vec::new();
-    // TEST 1: response.get_source() returns "error" by default
-    b.push(
-        Block::new(
-            r#"TEST 1: response.get_source() returns "error" by default"#,
-            r#""#,
-            r#""#,
-        )
-        .upstream(r#""#)
-        .also(
-            "header_filter",
-            r#"ngx.header["X-Source"] = pdk.response.get_source()"#,
-        ),
-    );
-    // TEST 2: response.get_source() returns "service" when the service has answered
-    b.push(
-        Block::new(
-            r#"TEST 2: response.get_source() returns "service" when the service has answered"#,
-            r#""#,
-            r#""#,
-        )
-        .upstream(r#"ngx.ctx.KONG_PROXIED = true"#)
-        .also(
-            "header_filter",
-            r#"ngx.header["X-Source"] = pdk.response.get_source()"#,
-        ),
-    );
-
-    let mut all = cases(b);
+    let mut all: Vec<Case> = Vec::new();
+    all.push((
+        r#"TEST 1: response.get_source() returns "error" by default"#.into(),
+        Box::new(|gw| -> CaseFuture { Box::pin(get_source_test_1(gw)) }),
+    ));
+    all.push((
+        r#"TEST 2: response.get_source() returns "service" when the service has answered"#.into(),
+        Box::new(|gw| -> CaseFuture { Box::pin(get_source_test_2(gw)) }),
+    ));
     all.push((
         r#"TEST 3: response.get_source() returns "exit" when kong.response.exit was previously used"#.into(),
         Box::new(|gw| -> CaseFuture { Box::pin(get_source_test_3(gw)) }),
     ));
     all.push((
         r#"TEST 4: response.get_source() returns "error" when upstream timeouts"#.into(),
-        Box::new(|gw| -> CaseFuture { Box::pin(get_source_test_4(gw)) }),
+        Box::new(|gw| -> CaseFuture { Box::pin(get_source_unreachable(gw, None)) }),
+    ));
+    all.push((
+        r#"TEST 5: response.get_source() returns "error" when upstream timeouts even with KONG_PROXIED = true"#.into(),
+        Box::new(|gw| -> CaseFuture {
+            Box::pin(get_source_unreachable(gw, Some("ngx.ctx.KONG_PROXIED = true")))
+        }),
+    ));
+    all.push((
+        r#"TEST 6: response.get_source() returns "error" when upstream timeouts even with KONG_EXITED = true"#.into(),
+        Box::new(|gw| -> CaseFuture {
+            Box::pin(get_source_unreachable(gw, Some("ngx.ctx.KONG_EXITED = true")))
+        }),
     ));
     common::kong::run("t/01-pdk/08-response/12-get_source.t", gw, all).await;
+}
+
+/// The header_filter of 12-get_source.t TEST 1-3.
+const X_SOURCE: &str = r#"ngx.header["X-Source"] = kong.response.get_source()"#;
+
+/// `12-get_source.t` TEST 1: Kong's block answers from its content
+/// handler, which sets none of Kong's flags; a function answering with
+/// nginx's `ngx.exit` sets none either (Kong sets `KONG_PROXIED` only
+/// when access ends, `KONG_EXITED` only in `kong.response.exit`/`error`).
+async fn get_source_test_1(gw: Arc<Gateway>) {
+    let url = format!("http://127.0.0.1:{}", common::closed_port());
+    let path = route_to(
+        &gw,
+        &url,
+        json!({"access": ["return ngx.exit(200)"], "header_filter": [X_SOURCE]}),
+    )
+    .await;
+    let resp = send(&gw, "GET", "test", &path, None).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-source"), Some("error"));
+}
+
+/// `12-get_source.t` TEST 2: the answering function sets
+/// `ngx.ctx.KONG_PROXIED` itself, as the block's content handler does.
+async fn get_source_test_2(gw: Arc<Gateway>) {
+    let url = format!("http://127.0.0.1:{}", common::closed_port());
+    let path = route_to(
+        &gw,
+        &url,
+        json!({
+            "access": ["ngx.ctx.KONG_PROXIED = true\nreturn ngx.exit(200)"],
+            "header_filter": [X_SOURCE],
+        }),
+    )
+    .await;
+    let resp = send(&gw, "GET", "test", &path, None).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-source"), Some("service"));
 }
 
 /// `12-get_source.t` TEST 3: the exit's header_filter sees "exit".
@@ -567,7 +599,7 @@ async fn get_source_test_3(gw: Arc<Gateway>) {
         &url,
         json!({
             "access": [r#"kong.response.exit(200, "ok")"#],
-            "header_filter": [r#"ngx.header["X-Source"] = kong.response.get_source()"#],
+            "header_filter": [X_SOURCE],
         }),
     )
     .await;
@@ -576,24 +608,72 @@ async fn get_source_test_3(gw: Arc<Gateway>) {
     assert_eq!(resp.header("x-source"), Some("exit"));
 }
 
-/// `12-get_source.t` TEST 4, adapted: the upstream cannot be reached
-/// (Kong's test points at a closed port too); Kong's `KONG_UNEXPECTED`
-/// flag is the gateway's own business here.
-async fn get_source_test_4(gw: Arc<Gateway>) {
+/// `12-get_source.t` TEST 4-6: the upstream cannot be reached (Kong's
+/// tests point at a closed port too), after an access that sets `flag`
+/// (TEST 5-6); the header_filter sets `KONG_UNEXPECTED` on the 502 as the
+/// blocks do (Kong's error handler sets it too, as the gateway does).
+async fn get_source_unreachable(gw: Arc<Gateway>, access: Option<&str>) {
     let url = format!("http://127.0.0.1:{}", common::closed_port());
-    let path = route_to(
-        &gw,
-        &url,
-        json!({
-            "header_filter": ["ngx.header.content_length = nil"],
-            "body_filter": [r#"ngx.arg[1] = "content source: " ..  kong.response.get_source()
-        ngx.arg[2] = true"#],
-        }),
-    )
-    .await;
+    let mut config = json!({
+        "header_filter": [r#"if ngx.status == 502 then
+    ngx.ctx.KONG_UNEXPECTED = true
+end
+
+ngx.header.content_length = nil"#],
+        "body_filter": [r#"ngx.arg[1] = "content source: " ..  kong.response.get_source()
+    ngx.arg[2] = true"#],
+    });
+    if let Some(lua) = access {
+        config["access"] = json!([lua]);
+    }
+    let path = route_to(&gw, &url, config).await;
     let resp = send(&gw, "GET", "test", &path, None).await;
     assert_eq!(
         (resp.status, resp.text()),
         (502, "content source: error".to_string())
     );
+}
+
+/// Not Kong's block: Kong's flags set by a function decide
+/// `get_source`, over the gateway's state, as under Kong: `KONG_EXITED`
+/// on a response the service gave, `KONG_UNEXPECTED` set in
+/// header_filter, and `KONG_PROXIED` cleared there (no flag: "error").
+/// Red before: the gateway's state alone answered ("service").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_source_follows_the_flags_functions_set() {
+    let (gw, _tmp) = unsandboxed();
+    let gw = Arc::new(gw);
+    let closed = format!("http://127.0.0.1:{}", common::closed_port());
+    let up = route_to(
+        &gw,
+        &closed,
+        json!({"access": [r#"ngx.say("hello") return ngx.exit(200)"#]}),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}{up}", gw.proxy.port());
+    for (access, header_filter, want) in [
+        ("", "", "service"),
+        ("ngx.ctx.KONG_EXITED = true", "", "exit"),
+        ("", "ngx.ctx.KONG_UNEXPECTED = true", "error"),
+        ("", "ngx.ctx.KONG_PROXIED = false", "error"),
+        (
+            "ngx.ctx.KONG_EXITED = 1",
+            "ngx.ctx.KONG_EXITED = false",
+            "service",
+        ),
+    ] {
+        let mut config = json!({"header_filter": [format!("{header_filter}\n{X_SOURCE}")]});
+        if !access.is_empty() {
+            config["access"] = json!([access]);
+        }
+        let path = route_to(&gw, &url, config).await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.text(), "hello\n");
+        assert_eq!(
+            resp.header("x-source"),
+            Some(want),
+            "{access} / {header_filter}"
+        );
+    }
 }

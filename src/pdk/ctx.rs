@@ -50,6 +50,11 @@ impl LuaTables {
         }
     }
 
+    /// `ngx.ctx` if a function has used it in this request (nothing made).
+    pub fn ngx_ctx_made<'gc>(&self, ctx: Context<'gc>) -> Option<Table<'gc>> {
+        self.ngx.as_ref().map(|t| ctx.fetch(t))
+    }
+
     /// The `kong.log` settings of plugin `id` (named `name`) in this
     /// request.
     pub(crate) fn log_settings(&mut self, id: Option<Uuid>, name: &str) -> &mut LogSettings {

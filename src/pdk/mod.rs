@@ -143,7 +143,9 @@ pub struct RequestContext {
     /// log, or headers set in access for whatever response comes.
     pub response_status: Option<u16>,
     pub response_headers: HeaderMap,
-    /// Where the response came from: "exit", "error" or "service".
+    /// Where the response came from: "exit", "error" or "service" (Kong's
+    /// `KONG_EXITED`, `KONG_UNEXPECTED`, `KONG_PROXIED`), or "" for none
+    /// (`ngx.exit` before the proxy).
     pub response_source: &'static str,
     /// Output of `ngx.say`/`ngx.print`, sent by a following `ngx.exit`
     /// (or after `ngx.send_headers`).

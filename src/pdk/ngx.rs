@@ -11,7 +11,7 @@ use super::checks::{self, MAX_STATUS, MIN_STATUS};
 use super::response::finish;
 use super::{
     add, arg_bytes, arg_string, header_name_arg, header_values_arg, headers_table, lua_error,
-    name_arg, request_line_arg, Exit, ExitBody, Phase, RequestCell,
+    name_arg, request_line_arg, Exit, ExitBody, Phase, RequestCell, RequestContext,
 };
 
 /// `ngx.exit(status)` with nothing printed: the statuses Kong's nginx
@@ -88,6 +88,18 @@ fn unprinted_exit(status: u16, headers: &mut http::HeaderMap) -> (u16, ExitBody)
          <center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
     );
     (status, ExitBody::Bytes(html.into()))
+}
+
+/// Records `ngx.exit`'s response. It is nginx's, not Kong's `exit`: it
+/// sets none of the `ngx.ctx` flags `kong.response.get_source` reads, and
+/// before the proxy (Kong sets `KONG_PROXIED` once access ends) none is
+/// set: the source is "" (none; `get_source` answers "error").
+fn ngx_exit(req: &mut RequestContext, exit: Exit) {
+    let source = req.response_source;
+    finish(req, exit);
+    if source == "service" && matches!(req.phase, Phase::Rewrite | Phase::Access) {
+        req.response_source = "";
+    }
 }
 
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
@@ -173,7 +185,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
                 headers: http::HeaderMap::new(),
                 body: ExitBody::Close,
             };
-            finish(req, close);
+            ngx_exit(req, close);
             return Ok(());
         }
         let status = if req.headers_sent {
@@ -206,7 +218,7 @@ pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: 
         } else {
             unprinted_exit(status, &mut headers)
         };
-        finish(
+        ngx_exit(
             req,
             Exit {
                 status,

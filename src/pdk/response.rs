@@ -104,7 +104,7 @@ pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     });
     add(ctx, t, "get_source", cell, |ctx, _, stack, req| {
         only_in(ctx, req, READ_PHASES)?;
-        stack.replace(ctx, ctx.intern(req.response_source.as_bytes()));
+        stack.replace(ctx, get_source(ctx, req));
         Ok(())
     });
     add(ctx, t, "get_header", cell, |ctx, _, stack, req| {
@@ -225,6 +225,29 @@ impl RequestContext {
             headers: HeaderMap::new(),
             body: ExitBody::Bytes(std::mem::take(&mut self.printed).into()),
         });
+    }
+}
+
+/// Kong's `get_source`: its `ngx.ctx` flags `KONG_UNEXPECTED`,
+/// `KONG_EXITED` and `KONG_PROXIED`, first set first, else "error". Kong's
+/// runloop and `exit` set them (to `true`); here the gateway's state
+/// (`response_source`) stands for a flag a function left nil in `ngx.ctx`,
+/// and a value a function put there decides, as it does under Kong.
+fn get_source(ctx: Context<'_>, req: &mut RequestContext) -> &'static str {
+    let gateway = req.response_source;
+    let set_by_functions = req.lua_tables.ngx_ctx_made(ctx);
+    let flag = |name: &'static str, source: &str| match set_by_functions.map(|t| t.get(ctx, name)) {
+        None | Some(Value::Nil) => gateway == source,
+        Some(v) => v.to_bool(),
+    };
+    if flag("KONG_UNEXPECTED", "error") {
+        "error"
+    } else if flag("KONG_EXITED", "exit") {
+        "exit"
+    } else if flag("KONG_PROXIED", "service") {
+        "service"
+    } else {
+        "error"
     }
 }
 

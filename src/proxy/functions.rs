@@ -135,11 +135,13 @@ fn empty_parts() -> http::request::Parts {
     http::Request::new(()).into_parts().0
 }
 
+/// A response recorded before the proxy: the service's only if nothing
+/// answered (`ngx.exit`'s "" is the function's answer, as an exit's).
 fn source_of(name: &str) -> Source {
     match name {
-        "exit" => Source::Exit,
+        "service" => Source::Service,
         "error" => Source::Error,
-        _ => Source::Service,
+        _ => Source::Exit,
     }
 }
 
