@@ -6,7 +6,7 @@
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
 //! | 01-get_id.t | 1 | 1 | 1 | 0 | 0 |
-//! | 02-get_memory_stats.t | 10 | 9 | 9 | 0 | 1 |
+//! | 02-get_memory_stats.t | 10 | 9 | 9 | 1 | 0 |
 //! | 03-get_hostname.t | 1 | 1 | 1 | 0 | 0 |
 //!
 //! (00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.)
@@ -22,9 +22,10 @@
 //! where Kong's blocks configure 24-64 KiB, so the patterns match those
 //! (`src/pdk/node.rs` says what is reported).
 //!
-//! Not ported, 02-get_memory_stats.t TEST 9 (no `lua_shared_dict` at
+//! Not applicable, 02-get_memory_stats.t TEST 9 (no `lua_shared_dict` at
 //! all): the node always has its `kong` dict, as Kong's template always
-//! declares it; no configuration of either reaches the block.
+//! declares it, and Kong refuses to start without it (`kong/init.lua`:
+//! `missing shared dict '…'`); no configuration of either reaches it.
 //!
 //! 03-get_hostname.t's only block calls `get_id()` (a copy of 01's), and
 //! its pattern is a host name's, which a UUID matches; it is ported as

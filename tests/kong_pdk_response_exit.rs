@@ -8,13 +8,15 @@
 //! - TEST 1-3 and 9-12 (argument errors) are in
 //!   `kong_pdk_response_setters.rs` with the other setters' checks; TEST 40
 //!   is the stream subsystem (stream/TLS);
-//! - TEST 5 sends the head between a delayed exit and Kong's internal
-//!   `ngx.ctx.delayed_response_callback`, called from nginx's content
-//!   phase: under Kong the runloop skips the plugins after the exit and
-//!   flushes it when its access iterator ends, so no plugin code runs in
-//!   between;
-//! - TEST 14 checks nginx's `default_type` (a location's Content-Type),
-//!   a setting the gateway does not have;
+//! - TEST 5 (not ported) sends the head between a delayed exit and Kong's
+//!   internal `ngx.ctx.delayed_response_callback`: on Kong a function
+//!   that calls `exit` in a coroutine of its own gets control back (the
+//!   exit yields that coroutine) and can do the same; lunagate's `exit`
+//!   ends the function at once and has no such callback;
+//! - TEST 14 (n/a) checks nginx's `default_type` in the block's location:
+//!   Kong's template sets `default_type ''` in `location /`, and a second
+//!   `default_type` injected there (`nginx_location_*`) is refused by
+//!   nginx, so no Kong configuration reaches it (docs/kong-specs.md);
 //! - TEST 22-38 are gRPC (stream/TLS: HTTP/2 with a gRPC client);
 //! - TEST 39 and 41-43 are the stream subsystem (stream/TLS).
 //!

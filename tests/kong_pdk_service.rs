@@ -4,7 +4,7 @@
 //!
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
-//! | 01-set-upstream.t | 3 | 2 | 2 | 1 | 0 |
+//! | 01-set-upstream.t | 3 | 2 | 2 | 0 | 1 |
 //! | 02-set-target.t | 6 | 6 | 6 | 0 | 0 |
 //! | 04-set-retries.t | 4 | 4 | 4 | 0 | 0 |
 //! | 05-set-timeouts.t | 7 | 7 | 7 | 0 | 0 |
@@ -13,11 +13,11 @@
 //! 03-set-tls-cert-key.t is n/a, stream/TLS: `set_tls_cert_key` takes
 //! OpenResty's parsed cdata.)
 //!
-//! Not applicable: 01-set-upstream.t TEST 2 (`set_upstream` of a
-//! configured Upstream): lunagate has no Upstream entity (Kong's
-//! load-balancer objects), so every name is unknown and `set_upstream`
-//! answers Kong's `nil, "could not find an Upstream named '…'"` (TEST 3).
-//! Not one of the fixed reasons; n/a until there is an Upstream entity.
+//! Not ported: 01-set-upstream.t TEST 2 (`set_upstream` of a configured
+//! Upstream, reachable on Kong with an Upstream entity): lunagate has no
+//! Upstream entity (Kong's load-balancer objects), so every name is
+//! unknown and `set_upstream` answers Kong's `nil, "could not find an
+//! Upstream named '…'"` (TEST 3). A gap until there is an Upstream entity.
 //!
 //! Adapted: Kong's "sets" blocks print `ngx.ctx.balancer_data` after the
 //! call; here the balancer data is what the proxy does with it, so each
