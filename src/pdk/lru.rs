@@ -162,15 +162,38 @@ impl<V: Weight> Lru<V> {
         Ok(forcible)
     }
 
-    /// Sets a live entry's expiry; false when there is none.
-    pub fn set_expiry(&mut self, key: &[u8], now: Instant, expires: Option<Instant>) -> bool {
-        match self.entries.get_mut(key).filter(|e| !e.expired(now)) {
-            Some(e) => {
-                e.expires = expires;
-                true
+    /// The entry for `key`, expired or not, untouched (nginx's `peek`,
+    /// which the shared dict's `ttl` and `expire` use).
+    pub fn peek_stale_mut(&mut self, key: &[u8]) -> Option<&mut Entry<V>> {
+        self.entries.get_mut(key)
+    }
+
+    /// Every entry, untouched.
+    pub fn entries_mut(&mut self) -> impl Iterator<Item = &mut Entry<V>> {
+        self.entries.values_mut()
+    }
+
+    /// Removes up to `max` entries from the old end: the first whatever
+    /// it is when `force`, then only expired ones, stopping at a live
+    /// one (nginx's `ngx_http_lua_shdict_expire`). Answers how many.
+    pub fn remove_oldest(&mut self, now: Instant, max: usize, force: bool) -> usize {
+        let mut removed = 0;
+        while removed < max {
+            let Some((_, key)) = self.order.first_key_value() else {
+                break;
+            };
+            let live = self
+                .entries
+                .get(key.as_ref())
+                .is_some_and(|e| !e.expired(now));
+            if live && !(force && removed == 0) {
+                break;
             }
-            None => false,
+            let key = key.clone();
+            self.remove(&key);
+            removed += 1;
         }
+        removed
     }
 
     pub fn remove(&mut self, key: &[u8]) -> bool {

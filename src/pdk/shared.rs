@@ -18,9 +18,14 @@
 //! goes): a write that needs room drops the expired entries at the old
 //! end of the use order, then `set`, `add`, `replace` and `incr` evict
 //! the least recently used entries (their third answer, `forcible`, says
-//! so), `safe_set` and `safe_add` answer `no memory` instead. Other
-//! expired entries stay, readable by `get_stale`, until overwritten,
-//! deleted or flushed. `get_keys` lists the most recently used first.
+//! so), `safe_set` and `safe_add` answer `no memory` instead. As in
+//! nginx, every `get`, write and `incr` first drops up to two expired
+//! entries at the old end; other expired entries stay, readable by
+//! `get_stale`, until overwritten, deleted, evicted or flushed with
+//! `flush_expired`. `flush_all` does not empty the dict: as OpenResty's,
+//! it marks every entry expired (at 1 ms after the epoch) and drops the
+//! oldest three; `ttl` of an expired entry is negative and `expire`
+//! revives it. `get_keys` lists the most recently used first.
 
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -45,6 +50,8 @@ pub enum Stored {
 struct Item {
     value: Stored,
     flags: u32,
+    /// Expired by `flush_all` (nginx's expiry of 1 ms after the epoch).
+    flushed: bool,
 }
 
 impl Weight for Item {
@@ -81,14 +88,34 @@ impl Dict {
         let e = if stale {
             self.0.get_stale(key)?
         } else {
+            self.sweep(now);
             self.0.get(key, now)?
         };
         Some((e.value.value.clone(), e.value.flags, e.expired(now)))
     }
 
-    /// A write: `Ok(forcible)`, or OpenResty's error text. A full dict
-    /// drops expired entries at its old end, then (`set`, `add`,
-    /// `replace`) evicts the least recently used ones.
+    /// What nginx does first in `get`, a write or `incr`: drops up to
+    /// two expired entries at the old end.
+    fn sweep(&mut self, now: Instant) {
+        self.0.remove_oldest(now, 2, false);
+    }
+
+    /// A write (`None`: delete): `Ok(forcible)`, or OpenResty's error
+    /// text. A full dict drops expired entries at its old end, then
+    /// (`set`, `add`, `replace`) evicts the least recently used ones.
+    fn store(
+        &mut self,
+        how: Write,
+        key: &[u8],
+        value: Option<Stored>,
+        expires: Option<Instant>,
+        flags: u32,
+    ) -> Result<bool, &'static str> {
+        self.sweep(Instant::now());
+        self.write(how, key, value, expires, flags)
+    }
+
+    /// [`Dict::store`] without the sweep.
     fn write(
         &mut self,
         how: Write,
@@ -109,9 +136,57 @@ impl Dict {
             return Ok(false);
         };
         let evict = matches!(how, Write::Set | Write::Add | Write::Replace);
+        let item = Item {
+            value,
+            flags,
+            flushed: false,
+        };
         self.0
-            .insert(key, Item { value, flags }, expires, now, evict)
+            .insert(key, item, expires, now, evict)
             .map_err(|Full| "no memory")
+    }
+
+    /// `flush_all`: every entry expires (nginx sets its expiry to 1 ms
+    /// after the epoch), then nginx frees the oldest entry by force and
+    /// up to two more expired ones: the three least recently used go.
+    fn flush_all(&mut self) {
+        let now = Instant::now();
+        for e in self.0.entries_mut() {
+            e.expires = Some(now);
+            e.value.flushed = true;
+        }
+        self.0.remove_oldest(now, 3, true);
+    }
+
+    /// `ttl` in milliseconds, of an expired entry too (negative), as
+    /// nginx's `expires - now`; 0: forever. `None`: no entry.
+    fn ttl_ms(&mut self, key: &[u8]) -> Option<i64> {
+        let now = Instant::now();
+        let e = self.0.peek_stale_mut(key)?;
+        let ms = |d: Duration| (d.as_secs_f64() * 1000.0).round() as i64;
+        Some(match e.expires {
+            None => 0,
+            Some(_) if e.value.flushed => {
+                let epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                1 - epoch.map_or(0, |d| d.as_millis() as i64)
+            }
+            Some(at) if at >= now => ms(at - now),
+            Some(at) => -ms(now - at),
+        })
+    }
+
+    /// `expire`: a new expiry for the entry, expired or not (nginx's
+    /// `peek` finds a stale one, which this revives); false: no entry.
+    fn set_expiry(&mut self, key: &[u8], ttl: Option<Duration>) -> bool {
+        let now = Instant::now();
+        match self.0.peek_stale_mut(key) {
+            Some(e) => {
+                e.expires = ttl.map(|t| now + t);
+                e.value.flushed = false;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The bytes in use and the dict's size.
@@ -132,7 +207,7 @@ impl Dict {
 
     /// `safe_set` without expiry or flags (the node's own writes).
     pub fn safe_set(&mut self, key: &[u8], value: Stored) -> bool {
-        self.write(Write::SafeSet, key, Some(value), None, 0)
+        self.store(Write::SafeSet, key, Some(value), None, 0)
             .is_ok()
     }
 }
@@ -272,7 +347,7 @@ fn write_method<'gc>(
     };
     // OpenResty answers `true, nil, forcible`, or `false, err, forcible`.
     let expires = ttl.map(|t| Instant::now() + t);
-    match kong().write(how, &key, value, expires, flags) {
+    match kong().store(how, &key, value, expires, flags) {
         Ok(forcible) => stack.replace(ctx, (true, Value::Nil, forcible)),
         Err(e) => stack.replace(ctx, (false, ctx.intern(e.as_bytes()), false)),
     }
@@ -331,7 +406,8 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
     });
     method(ctx, dict, "delete", |ctx, stack| {
         if let Some(key) = key_arg(ctx, stack) {
-            kong().0.remove(&key);
+            // OpenResty's `delete` is `set(key, nil)`.
+            let _ = kong().store(Write::Set, &key, None, None, 0);
             stack.replace(ctx, true);
         }
         Ok(())
@@ -341,14 +417,10 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
         let Some(key) = key_arg(ctx, stack) else {
             return Ok(());
         };
-        let now = Instant::now();
-        let left = kong().0.peek(&key, now).map(|e| e.left(now));
-        match left {
+        let ttl = kong().ttl_ms(&key);
+        match ttl {
             None => refused(ctx, stack, "not found"),
-            Some(left) => {
-                let left = left.map_or(0.0, |d| d.as_secs_f64());
-                stack.replace(ctx, number_value((left * 1000.0).round() / 1000.0));
-            }
+            Some(ms) => stack.replace(ctx, number_value(ms as f64 / 1000.0)),
         }
         Ok(())
     });
@@ -357,8 +429,7 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
             return Ok(());
         };
         let ttl = ttl_arg(ctx, stack.get(1))?;
-        let now = Instant::now();
-        if kong().0.set_expiry(&key, now, ttl.map(|t| now + t)) {
+        if kong().set_expiry(&key, ttl) {
             stack.replace(ctx, true);
         } else {
             refused(ctx, stack, "not found");
@@ -382,7 +453,7 @@ pub fn install<'gc>(ctx: Context<'gc>, ngx: Table<'gc>) {
         Ok(())
     });
     method(ctx, dict, "flush_all", |ctx, stack| {
-        kong().0.clear();
+        kong().flush_all();
         stack.replace(ctx, Value::Nil);
         Ok(())
     });
@@ -424,6 +495,7 @@ fn incr<'gc>(ctx: Context<'gc>, stack: &mut Stack<'gc, '_>) -> Result<(), Error<
     let init_ttl = ttl_arg(ctx, stack.get(3))?;
     let mut d = kong();
     let now = Instant::now();
+    d.sweep(now);
     let current =
         d.0.peek(&key, now)
             .map(|e| (e.value.value.clone(), e.value.flags, e.expires));
@@ -491,6 +563,31 @@ mod tests {
         assert_eq!(d.write(Write::Set, b"k1", None, None, 0), Ok(false));
         assert_eq!(d.usage().0, 2 * (ENTRY_OVERHEAD + 2 + 10));
         assert_eq!(d.keys(0).len(), 2);
+    }
+
+    /// nginx's `ttl` of an expired entry is `expires - now`, negative;
+    /// `expire` revives it; a `get` first drops it from the old end.
+    #[test]
+    fn an_expired_entry_has_a_negative_ttl_until_revived() {
+        let mut d = Dict::new(KONG_DICT_CAPACITY);
+        let past = Instant::now().checked_sub(Duration::from_secs(2));
+        d.write(Write::Set, b"k", s("v"), past, 0).unwrap();
+        let ttl = d.ttl_ms(b"k").unwrap();
+        assert!((-2100..=-2000).contains(&ttl), "{ttl}");
+        assert!(d.set_expiry(b"k", Some(Duration::from_secs(5))));
+        assert!((4900..=5000).contains(&d.ttl_ms(b"k").unwrap()));
+        assert!(d.get(b"k", false).is_some());
+        assert!(d.set_expiry(b"k", None));
+        assert_eq!(d.ttl_ms(b"k"), Some(0));
+        d.write(Write::Set, b"old", s("v"), past, 0).unwrap();
+        d.write(Write::Set, b"new", s("v"), None, 0).unwrap();
+        // "k" is the oldest and live: nothing is dropped.
+        assert!(d.get(b"new", false).is_some());
+        assert!(d.get(b"old", true).is_some());
+        d.flush_all();
+        // With three entries, all three are the oldest: none stays.
+        assert_eq!(d.usage().0, 0);
+        assert_eq!(d.ttl_ms(b"new"), None);
     }
 
     /// Kong's 5m dict filled with many small entries (some 62,000), then
