@@ -705,3 +705,39 @@ async fn global_rewrite_runs_on_a_route_with_its_own_plugin_of_that_name() {
         assert_eq!(echo["headers"]["x-access"], access, "{path}");
     }
 }
+
+/// `kong.response.exit` inside a coroutine the function keeps in an
+/// upvalue: the exit answers, and the coroutine is dead for the next
+/// request (as OpenResty's `coroutine.status` says of a coroutine of an
+/// earlier request), not running forever (`cannot resume non-suspended
+/// coroutine` before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coroutine_that_exited_is_dead_on_the_next_request() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start_with_workers(1);
+    let code = r#"
+local co
+return function()
+  if not co then
+    co = coroutine.create(function() return kong.response.exit(403, "from the coroutine") end)
+    coroutine.resume(co)
+  end
+  local status = coroutine.status(co)
+  local ok, err = coroutine.resume(co)
+  return kong.response.exit(200, status .. " " .. tostring(ok) .. " " .. tostring(err))
+end"#;
+    route_with(
+        &gw,
+        &up,
+        "co",
+        json!({"name": "pre-function", "config": {"access": [code]}}),
+    )
+    .await;
+    assert_eq!(get(&gw, "/co").await, (403, "from the coroutine".into()));
+    for _ in 0..2 {
+        assert_eq!(
+            get(&gw, "/co").await,
+            (200, "dead false cannot resume dead coroutine".into())
+        );
+    }
+}

@@ -732,6 +732,20 @@ impl Vm {
         }
     }
 
+    /// Gives up a `Waiting` call that will not be resumed (the host
+    /// answered without it: an exit). Coroutines it was running are dead
+    /// from now on, as [`Executor::stop`] leaves them, so another call that
+    /// kept one finds it dead rather than forever running. (Restarting the
+    /// call's executor does the same; this is for the calls in between.)
+    pub fn abandon(&mut self, call: &Call) {
+        self.arena.mutate(|mc, root| {
+            let ex = Context::new(mc, root).fetch(&call.executor);
+            if ex.0.borrow().chain.len() > 1 {
+                ex.stop(mc);
+            }
+        });
+    }
+
     /// Delivers `values` to the callback a `Waiting` call waits on.
     pub fn resume<A>(&mut self, call: &mut Call, values: A) -> Result<(), ExecutorMode>
     where

@@ -392,3 +392,62 @@ fn recursion_without_loops_runs_in_slices_and_stops_at_the_budget() {
         o => panic!("{o:?}"),
     }
 }
+
+/// A call abandoned while a coroutine it resumed waits for the host (the
+/// gateway's `kong.response.exit` inside a coroutine) leaves that
+/// coroutine dead, as an error would: a later call that kept it sees
+/// `dead` and can make a new one, instead of a coroutine running forever
+/// (`cannot resume non-suspended coroutine`). On a new executor after
+/// `Vm::abandon`, and on the same executor restarted.
+#[test]
+fn a_coroutine_of_an_abandoned_call_is_dead() {
+    let mut vm = Vm::new();
+    let f = load(
+        &mut vm,
+        "if not co then
+           co = coroutine.create(function() local x <close> = nil wait() return 'unreachable' end)
+           return coroutine.resume(co)
+         end
+         local status = coroutine.status(co)
+         local ok, e = coroutine.resume(co)
+         co = nil
+         return status, tostring(ok), e",
+    );
+    vm.enter(|ctx| {
+        let wait = Callback::from_fn(&ctx, |_, _, mut stack| {
+            stack.clear();
+            Ok(CallbackReturn::Wait { then: None })
+        });
+        let _ = ctx
+            .globals()
+            .raw_set(&ctx, Value::String(ctx.intern(b"wait")), wait.into());
+    });
+    let shown = |vm: &mut Vm, v: &[lua_stdlib::StashedValue]| -> Vec<String> {
+        vm.enter(|ctx| {
+            v.iter()
+                .map(|s| match ctx.fetch(s) {
+                    Value::String(s) => s.to_string(),
+                    v => format!("{v:?}"),
+                })
+                .collect()
+        })
+    };
+    for abandoned in [true, false] {
+        let mut call = vm.start(&f, (), Budget::default());
+        assert!(matches!(finish(&mut vm, &mut call), Outcome::Waiting));
+        if abandoned {
+            vm.abandon(&call);
+            call = vm.start(&f, (), Budget::default());
+        } else {
+            vm.restart(&mut call, &f, (), Budget::default());
+        }
+        let Outcome::Finished(v) = finish(&mut vm, &mut call) else {
+            panic!("finished")
+        };
+        assert_eq!(
+            shown(&mut vm, &v),
+            ["dead", "false", "cannot resume dead coroutine"],
+            "abandoned: {abandoned}"
+        );
+    }
+}

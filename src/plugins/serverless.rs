@@ -509,7 +509,10 @@ impl LuaWorker {
                     .as_ref()
                     .is_some_and(|r| r.leave_function);
                 // Only an exit suspends a call for now; the call is
-                // abandoned (its executor stopped when it is reused).
+                // abandoned: coroutines it was in are dead from now on
+                // (OpenResty's `coroutine.status` of a coroutine of an
+                // earlier request says `dead`).
+                self.vm.abandon(&call);
                 self.park(&idle, call);
                 Next::Done(if exited {
                     CallResult::Stopped

@@ -303,23 +303,25 @@ impl<'gc> Thread<'gc> {
         let mut s = self.0.try_borrow_mut(mc).map_err(|_| ThreadMode::Running)?;
         match s.mode {
             ThreadMode::Suspended | ThreadMode::Fresh | ThreadMode::Dead => {
-                close_upvalues(mc, self, &mut s, 0);
                 let pending = s
                     .tbc
                     .iter()
                     .rev()
                     .map(|&i| s.stack.get(i).copied().unwrap_or(Value::Nil))
                     .collect();
-                s.frames.clear();
-                s.stack.clear();
-                s.tbc.clear();
-                s.incoming = Incoming::None;
-                s.death = None;
-                s.mode = ThreadMode::Dead;
+                kill(mc, self, &mut s);
                 Ok(pending)
             }
             m => Err(m),
         }
+    }
+
+    /// Ends a coroutine an abandoned call was running or waiting in
+    /// ([`Executor::stop`]): dead, as after an error, whatever its mode,
+    /// its open upvalues closed and its pending to-be-closed variables
+    /// dropped (as `stop` drops the main thread's).
+    fn abandon(self, mc: &Mutation<'gc>) {
+        kill(mc, self, &mut self.0.borrow_mut(mc));
     }
 
     /// Makes a closed coroutine run `f` when resumed (`coroutine.close`
@@ -368,6 +370,17 @@ impl std::fmt::Debug for Thread<'_> {
 }
 
 /// Closes the open upvalues of `thread` at stack index `level` and above.
+/// Leaves `st` dead and empty, its open upvalues closed.
+fn kill<'gc>(mc: &Mutation<'gc>, thread: Thread<'gc>, st: &mut ThreadState<'gc>) {
+    close_upvalues(mc, thread, st, 0);
+    st.frames.clear();
+    st.stack.clear();
+    st.tbc.clear();
+    st.incoming = Incoming::None;
+    st.death = None;
+    st.mode = ThreadMode::Dead;
+}
+
 pub(crate) fn close_upvalues<'gc>(
     mc: &Mutation<'gc>,
     _thread: Thread<'gc>,
@@ -497,11 +510,14 @@ impl<'gc> Executor<'gc> {
     }
 
     /// Abandons the running call (the VM stays usable; the memory it used
-    /// becomes garbage).
+    /// becomes garbage). Coroutines it was running (resumed and not yet
+    /// returned or yielded) are dead from now on, as if an error had
+    /// ended them: a function that kept one sees `coroutine.status` say
+    /// `dead`, and resuming it fails as resuming a dead coroutine does.
     pub fn stop(self, mc: &Mutation<'gc>) {
         let mut s = self.0.borrow_mut(mc);
         for t in s.chain.drain(1..) {
-            let _ = t.close(mc);
+            t.abandon(mc);
         }
         let main = s.chain[0];
         let mut t = main.0.borrow_mut(mc);
