@@ -637,8 +637,10 @@ ngx.header.content_length = nil"#],
 /// Not Kong's block: Kong's flags set by a function decide
 /// `get_source`, over the gateway's state, as under Kong: `KONG_EXITED`
 /// on a response the service gave, `KONG_UNEXPECTED` set in
-/// header_filter, and `KONG_PROXIED` cleared there (no flag: "error").
-/// Red before: the gateway's state alone answered ("service").
+/// header_filter, and `KONG_PROXIED` cleared there (no flag: "error");
+/// `kong.log.serialize()`'s `source` follows (Kong's serializer calls
+/// `get_source`). Red before: the gateway's state alone answered
+/// ("service").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_source_follows_the_flags_functions_set() {
     let (gw, _tmp) = unsandboxed();
@@ -662,7 +664,10 @@ async fn get_source_follows_the_flags_functions_set() {
             "service",
         ),
     ] {
-        let mut config = json!({"header_filter": [format!("{header_filter}\n{X_SOURCE}")]});
+        let mut config = json!({
+            "header_filter": [format!("{header_filter}\n{X_SOURCE}")],
+            "log": [SERIALIZED_SOURCE],
+        });
         if !access.is_empty() {
             config["access"] = json!([access]);
         }
@@ -675,5 +680,38 @@ async fn get_source_follows_the_flags_functions_set() {
             Some(want),
             "{access} / {header_filter}"
         );
+        // `kong.log.serialize()`'s `source` is Kong's name of the same.
+        let serialized = if want == "service" {
+            "upstream"
+        } else {
+            "kong"
+        };
+        assert_eq!(serialized_source(&gw, &path).await, serialized, "{path}");
     }
+}
+
+/// The log function that keeps `kong.log.serialize().source` in the
+/// node's dict under the request's path.
+const SERIALIZED_SOURCE: &str =
+    r#"ngx.shared.kong:set("source " .. kong.request.get_path(), kong.log.serialize().source)"#;
+
+/// What [`SERIALIZED_SOURCE`] kept for `path`, once the log has run.
+async fn serialized_source(gw: &Arc<Gateway>, path: &str) -> String {
+    let closed = format!("http://127.0.0.1:{}", common::closed_port());
+    let reader = route_to(
+        gw,
+        &closed,
+        json!({"access": [format!(
+            r#"ngx.print(tostring(ngx.shared.kong:get("source {path}"))) return ngx.exit(200)"#
+        )]}),
+    )
+    .await;
+    for _ in 0..100 {
+        let text = send(gw, "GET", "test", &reader, None).await.text();
+        if text != "nil" {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    "nil".into()
 }

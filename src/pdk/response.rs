@@ -233,7 +233,7 @@ impl RequestContext {
 /// runloop and `exit` set them (to `true`); here the gateway's state
 /// (`response_source`) stands for a flag a function left nil in `ngx.ctx`,
 /// and a value a function put there decides, as it does under Kong.
-fn get_source(ctx: Context<'_>, req: &mut RequestContext) -> &'static str {
+pub(crate) fn get_source(ctx: Context<'_>, req: &RequestContext) -> &'static str {
     let gateway = req.response_source;
     let set_by_functions = req.lua_tables.ngx_ctx_made(ctx);
     let flag = |name: &'static str, source: &str| match set_by_functions.map(|t| t.get(ctx, name)) {

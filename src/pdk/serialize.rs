@@ -248,7 +248,8 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
         ctx.intern(req.client.ip.to_string().as_bytes()),
     );
     set(ctx, root, "started_at", req.started_ms);
-    let source = match req.response_source {
+    // Kong's `TYPE_NAMES[kong.response.get_source(ctx)]`.
+    let source = match super::response::get_source(ctx, req) {
         "service" => "upstream",
         _ => "kong",
     };
