@@ -198,11 +198,12 @@ pub struct RequestContext {
     pub upstream_uri: Option<String>,
 }
 
-/// The prefix `strip_path` takes off the path, escaped: usually the
-/// request's own path up to a length (nothing copied per request).
+/// The prefix `strip_path` takes off the path: usually the request's own
+/// path up to a length, escaped when a function asks for it (nothing
+/// copied or escaped per request).
 #[derive(Debug, Clone)]
 pub enum StrippedPrefix {
-    /// The first bytes of the request's own path, as they are.
+    /// The first bytes of the request's own path.
     Head(usize),
     Escaped(String),
 }
@@ -315,10 +316,16 @@ impl RequestContext {
     }
 
     /// The prefix `strip_path` takes off the path, escaped.
-    pub fn stripped_prefix(&self) -> Option<&str> {
+    pub fn stripped_prefix(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self.stripped.as_ref()? {
-            StrippedPrefix::Head(n) => self.request.uri.path().get(..*n),
-            StrippedPrefix::Escaped(p) => Some(p),
+            StrippedPrefix::Head(n) => self
+                .request
+                .uri
+                .path()
+                .as_bytes()
+                .get(..*n)
+                .map(crate::proxy::normalize::escape_path),
+            StrippedPrefix::Escaped(p) => Some(std::borrow::Cow::Borrowed(p)),
         }
     }
 
@@ -633,6 +640,23 @@ const NAME_BYTES: [u8; 256] = {
 /// `http`'s longest header name.
 const MAX_NAME_LEN: usize = (1 << 16) - 1;
 
+/// Header names recently given from Lua, parsed ([`NameArg::with_name`]):
+/// up to `NAME_CACHE` names of up to `CACHED_NAME_LEN` bytes per worker
+/// thread, the oldest dropped first.
+const NAME_CACHE: usize = 8;
+const CACHED_NAME_LEN: usize = 64;
+
+struct CachedName {
+    /// The argument as Lua gave it.
+    arg: Box<[u8]>,
+    dashes: bool,
+    name: HeaderName,
+}
+
+thread_local! {
+    static NAMES: RefCell<Vec<CachedName>> = const { RefCell::new(Vec::new()) };
+}
+
 impl<'a> NameArg<'a> {
     pub(crate) fn new(bytes: &'a [u8], dashes: bool) -> Self {
         NameArg { bytes, dashes }
@@ -673,6 +697,10 @@ impl<'a> NameArg<'a> {
     /// The first value of the header among the first `lines` of
     /// `headers` (in `HeaderMap::iter` order).
     pub(crate) fn get(self, headers: &HeaderMap, lines: usize) -> Option<&HeaderValue> {
+        if lines >= headers.len() {
+            // All of them: the map's own look-up finds the first value.
+            return self.with_name(|name| headers.get(name?));
+        }
         headers
             .iter()
             .take(lines)
@@ -682,29 +710,40 @@ impl<'a> NameArg<'a> {
     /// Removes every value of the header from `headers`; false for an
     /// invalid name.
     pub(crate) fn remove(self, headers: &mut HeaderMap) -> bool {
-        if self.bytes.is_empty() || self.bytes.len() > MAX_NAME_LEN {
-            return false;
+        self.with_name(|name| name.map(|name| headers.remove(name)).is_some())
+    }
+
+    /// `f` of the header this argument names (`None`: the name is
+    /// invalid). Names are parsed once per worker thread: a function
+    /// names the same few headers on every request, and `HeaderMap`
+    /// would parse a `&str` name again at every call.
+    fn with_name<R>(self, f: impl FnOnce(Option<&HeaderName>) -> R) -> R {
+        if self.bytes.len() > CACHED_NAME_LEN {
+            return f(self.to_name().ok().as_ref());
         }
-        // The name as sent, as text: `HeaderMap::remove` takes it without
-        // allocating (up to 64 bytes).
-        let mut short = [0u8; 64];
-        let mut long = Vec::new();
-        let sent = if self.bytes.len() <= short.len() {
-            &mut short[..self.bytes.len()]
-        } else {
-            long.resize(self.bytes.len(), 0);
-            &mut long[..]
-        };
-        for (to, &b) in sent.iter_mut().zip(self.bytes) {
-            *to = self.byte(b);
-        }
-        if sent.contains(&0) {
-            return false;
-        }
-        if let Ok(sent) = std::str::from_utf8(sent) {
-            headers.remove(sent);
-        }
-        true
+        NAMES.with_borrow_mut(|names| {
+            let found = names
+                .iter()
+                .position(|c| c.dashes == self.dashes && *c.arg == *self.bytes);
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    let Ok(name) = self.to_name() else {
+                        return f(None);
+                    };
+                    if names.len() == NAME_CACHE {
+                        names.remove(0);
+                    }
+                    names.push(CachedName {
+                        arg: self.bytes.into(),
+                        dashes: self.dashes,
+                        name,
+                    });
+                    names.len() - 1
+                }
+            };
+            f(Some(&names[i].name))
+        })
     }
 
     /// The name as sent: a `HeaderName` (for setters).

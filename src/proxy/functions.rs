@@ -7,7 +7,6 @@
 //! streamed body and log once it has been sent (`filter::Filtered`).
 //! The response's framing stays the gateway's throughout.
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -151,12 +150,15 @@ impl Hooks for Functions<'_> {
         let path = s
             .normalized()
             .map(|n| String::from_utf8_lossy(n).into_owned());
-        // Before the head moves: the prefix is cut from its path (kept
-        // as a length when it is the request's own path as it came).
-        let stripped_prefix = s.stripped_prefix().map(|p| match p {
-            Cow::Borrowed(p) if s.normalized().is_none() => StrippedPrefix::Head(p.len()),
-            p => StrippedPrefix::Escaped(p.into_owned()),
-        });
+        // The prefix `strip_path` cuts: a length of the request's own path
+        // (escaped if a function asks for it), or escaped now when
+        // normalising changed the path.
+        let stripped_prefix = match s.normalized() {
+            None => s.stripped_len().map(StrippedPrefix::Head),
+            Some(_) => s
+                .stripped_prefix()
+                .map(|p| StrippedPrefix::Escaped(p.into_owned())),
+        };
         let parts = std::mem::replace(&mut s.parts, empty_parts());
         // Who the client is was settled when the request arrived (its
         // PROXY header included).
@@ -245,7 +247,9 @@ impl Hooks for Functions<'_> {
         s.upstream.host = req.upstream_host.clone();
         s.upstream.https = req.upstream_https;
         s.upstream.balancer = std::mem::take(&mut req.balancer);
-        s.parts = std::mem::replace(&mut req.request, empty_parts());
+        // The head goes upstream; the session's empty one waits in its
+        // place (swapped: nothing made or dropped).
+        std::mem::swap(&mut s.parts, &mut req.request);
         self.forwarded = true;
         self.req = Some(req);
         None
@@ -262,7 +266,7 @@ impl Hooks for Functions<'_> {
         }
         let worker: &WorkerContext = s.worker;
         if self.forwarded {
-            req.request = std::mem::replace(&mut s.parts, empty_parts());
+            std::mem::swap(&mut req.request, &mut s.parts);
             req.response_source = s.source.name();
             if s.source == Source::Service && self.needs.late() {
                 req.service_status = Some(resp.status().as_u16());
@@ -299,9 +303,11 @@ impl Hooks for Functions<'_> {
                 }
             }
             // Headers set in access apply to whatever response comes back.
-            let mut set_in_access = std::mem::take(&mut req.response_headers);
-            drop_framing_set_by(&mut set_in_access, &req);
-            replace_headers(resp.headers_mut(), set_in_access);
+            if !req.response_headers.is_empty() {
+                let mut set_in_access = std::mem::take(&mut req.response_headers);
+                drop_framing_set_by(&mut set_in_access, &req);
+                replace_headers(resp.headers_mut(), set_in_access);
+            }
         }
         if self.needs.header_filter {
             // The upstream's length (checked against its framing), shown to

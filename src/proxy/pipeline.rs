@@ -161,12 +161,15 @@ impl<'a> Session<'a> {
     /// The prefix `strip_path` takes off the path, escaped
     /// (`X-Forwarded-Prefix`, `kong.request.get_forwarded_prefix`).
     pub fn stripped_prefix(&self) -> Option<std::borrow::Cow<'_, str>> {
-        match self.matched.matched_len {
-            Some(n) if self.matched.route.is_some_and(|r| r.route.strip_path) => {
-                self.norm().get(..n).map(super::normalize::escape_path)
-            }
-            _ => None,
-        }
+        let n = self.stripped_len()?;
+        self.norm().get(..n).map(super::normalize::escape_path)
+    }
+
+    /// How many bytes of the normalised path `strip_path` takes off.
+    pub fn stripped_len(&self) -> Option<usize> {
+        self.matched
+            .matched_len
+            .filter(|_| self.matched.route.is_some_and(|r| r.route.strip_path))
     }
 
     /// The normalised request path the router matched.
