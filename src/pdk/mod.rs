@@ -133,8 +133,9 @@ pub struct RequestContext {
     pub captures: Option<crate::proxy::router::UriCaptures>,
     /// The prefix `strip_path` takes off (`get_forwarded_prefix`).
     pub stripped: Option<StrippedPrefix>,
-    /// Epoch milliseconds when the request arrived.
-    pub started_ms: i64,
+    /// Epoch milliseconds when the request arrived, worked out when first
+    /// asked ([`RequestContext::started_ms`]: no clock read per request).
+    started_ms: std::cell::Cell<Option<i64>>,
     /// Set by `kong.service.request.set_path` / `set_raw_query` / `ngx.var.args`.
     pub upstream_path: Option<String>,
     pub upstream_query: Option<String>,
@@ -248,10 +249,6 @@ impl RequestContext {
         client: crate::trust::Client,
         start: std::time::Instant,
     ) -> Self {
-        let started_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
         RequestContext {
             phase: Phase::Access,
             request,
@@ -270,7 +267,7 @@ impl RequestContext {
             service: None,
             captures: None,
             stripped: None,
-            started_ms,
+            started_ms: std::cell::Cell::new(None),
             upstream_path: None,
             upstream_query: None,
             upstream_body: None,
@@ -306,6 +303,22 @@ impl RequestContext {
             request_id: None,
             upstream_uri: None,
         }
+    }
+
+    /// Epoch milliseconds when the request arrived (when its head was
+    /// read): the same on every call.
+    pub fn started_ms(&self) -> i64 {
+        if let Some(ms) = self.started_ms.get() {
+            return ms;
+        }
+        let now = std::time::SystemTime::now();
+        let arrived = now.checked_sub(self.times.start.elapsed()).unwrap_or(now);
+        let ms = arrived
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.started_ms.set(Some(ms));
+        ms
     }
 
     /// The normalised request path the router matched.
@@ -382,10 +395,20 @@ thread_local! {
 /// Keeps `map`, cleared, for the next [`spare_header_map`] on this thread
 /// (an exit's headers: no allocation for its map).
 pub fn recycle_header_map(mut map: HeaderMap) {
-    if map.capacity() > 0 {
-        map.clear();
-        SPARE_MAP.set(Some(map));
+    if map.capacity() == 0 {
+        return;
     }
+    SPARE_MAP.with(|spare| {
+        // One is kept: with one there already (no exit took it), `map` is
+        // dropped as it is, not cleared first.
+        let kept = spare.take();
+        if kept.is_none() {
+            map.clear();
+            spare.set(Some(map));
+        } else {
+            spare.set(kept);
+        }
+    });
 }
 
 /// An empty header map: the one [`recycle_header_map`] kept, if any.

@@ -518,7 +518,7 @@ fn port_number(v: &[u8]) -> Option<lua_stdlib::Number> {
 /// `ngx.req.start_time()`: when the request arrived, in seconds since
 /// the epoch, to the millisecond.
 pub(crate) fn start_time(req: &RequestContext) -> f64 {
-    req.started_ms as f64 / 1000.0
+    req.started_ms() as f64 / 1000.0
 }
 
 /// Kong's `server_name` (its proxy `server` block's): nginx's `$host`

@@ -247,7 +247,7 @@ fn serialize<'gc>(ctx: Context<'gc>, req: &mut RequestContext) -> Result<Table<'
         "client_ip",
         ctx.intern(req.client.ip.to_string().as_bytes()),
     );
-    set(ctx, root, "started_at", req.started_ms);
+    set(ctx, root, "started_at", req.started_ms());
     // Kong's `TYPE_NAMES[kong.response.get_source(ctx)]`.
     let source = match super::response::get_source(ctx, req) {
         "service" => "upstream",

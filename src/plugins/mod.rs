@@ -43,6 +43,23 @@ pub struct CompiledPlugin {
     /// The functions of each phase, indexed by `Phase as usize` (read on
     /// every request: no search).
     functions: [Vec<Result<Chunk, String>>; PHASES.len()],
+    /// The phases it has functions for.
+    phases: PhaseSet,
+}
+
+/// A set of phases: those some plugins have functions for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseSet(u8);
+
+impl PhaseSet {
+    /// The phases any of `plugins` has functions for.
+    pub fn of(plugins: &[Arc<CompiledPlugin>]) -> Self {
+        PhaseSet(plugins.iter().fold(0, |set, p| set | p.phases.0))
+    }
+
+    pub fn has(self, phase: Phase) -> bool {
+        self.0 & (1 << phase as u8) != 0
+    }
 }
 
 /// Chunks compiled for plugins since start (`GET /status` shows it: a
@@ -138,10 +155,15 @@ impl CompiledPlugin {
                 .map(|code| cache.acquire(code))
                 .collect();
         }
+        let phases = PHASES
+            .iter()
+            .filter(|(phase, _)| !functions[*phase as usize].is_empty())
+            .fold(0, |set, (phase, _)| set | 1 << *phase as u8);
         CompiledPlugin {
             plugin,
             priority,
             functions,
+            phases: PhaseSet(phases),
         }
     }
 

@@ -28,7 +28,7 @@ use super::inbound::{read_whole, ClientBodyError};
 use super::pipeline::{Hooks, NoResponse, Session, Source};
 use crate::pdk::{Exit, ExitBody, Phase, RequestContext, StrippedPrefix};
 use crate::plugins::serverless::{any_for, run_phase, LuaWorker};
-use crate::plugins::{CompiledPlugin, PluginList};
+use crate::plugins::{CompiledPlugin, PhaseSet, PluginList};
 use crate::tls::client_auth::HandshakeAsks;
 
 /// Request bodies up to this size are read for functions
@@ -65,12 +65,13 @@ impl Needs {
         plugins: &[std::sync::Arc<CompiledPlugin>],
         global: &[std::sync::Arc<CompiledPlugin>],
     ) -> Self {
+        let (own, global) = (PhaseSet::of(plugins), PhaseSet::of(global));
         Needs {
-            rewrite: any_for(global, Phase::Rewrite),
-            access: any_for(plugins, Phase::Access),
-            header_filter: any_for(plugins, Phase::HeaderFilter),
-            body_filter: any_for(plugins, Phase::BodyFilter),
-            log: any_for(plugins, Phase::Log),
+            rewrite: global.has(Phase::Rewrite),
+            access: own.has(Phase::Access),
+            header_filter: own.has(Phase::HeaderFilter),
+            body_filter: own.has(Phase::BodyFilter),
+            log: own.has(Phase::Log),
         }
     }
 
