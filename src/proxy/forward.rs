@@ -222,9 +222,13 @@ async fn send(
     // The SNI is the host the request goes with (nginx's `proxy_ssl_name
     // $upstream_host`, as Kong sets it): the service host, or the client's
     // with `preserve_host`; connections are pooled per name.
-    let sni_host = std::str::from_utf8(request.host)
-        .map(|h| super::router::split_host_port(h).0)
-        .unwrap_or_default();
+    // (Plain upstreams have no server name: the host is not split.)
+    let sni_host = match upstream.tls {
+        Some(_) => std::str::from_utf8(request.host)
+            .map(|h| super::router::split_host_port(h).0)
+            .unwrap_or_default(),
+        None => "",
+    };
     let other_name = upstream.tls.is_some() && !sni_host.eq_ignore_ascii_case(&upstream.host);
     let (key, server_name): (Cow<'_, str>, _) = if other_name {
         (

@@ -13,8 +13,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, PROXY_AUTHENTICATE, SERVER,
-    TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
+    HeaderMap, HeaderName, HeaderValue, InvalidHeaderName, ACCEPT, ACCEPT_ENCODING,
+    ACCEPT_LANGUAGE, ACCEPT_RANGES, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
+    CONTENT_LENGTH, CONTENT_TYPE, COOKIE, DATE, ETAG, EXPECT, HOST, LAST_MODIFIED, LOCATION,
+    ORIGIN, PROXY_AUTHENTICATE, REFERER, SERVER, SET_COOKIE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    USER_AGENT, VARY, VIA,
 };
 
 pub const PRODUCT: &str = concat!("lunagate/", env!("CARGO_PKG_VERSION"));
@@ -31,6 +34,101 @@ pub static X_KONG_PROXY_LATENCY: HeaderName = HeaderName::from_static("x-kong-pr
 pub static X_KONG_RESPONSE_LATENCY: HeaderName = HeaderName::from_static("x-kong-response-latency");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// A header field's name as read off the wire: the names most heads carry
+/// (a client's `Host`, `User-Agent`, `Accept`; an upstream's `Server`,
+/// `Date`, `Content-Type`, `Content-Length`, `Connection` ...) are
+/// recognised in a comparison or two, the others parsed by
+/// `HeaderName::from_bytes`, which lower-cases every name into a buffer,
+/// matches it against http's ~90 standard names, and allocates a custom
+/// one (`X-Forwarded-For` is served from its static name here). Exactly
+/// what `HeaderName::from_bytes` answers, for any bytes.
+pub fn header_name(name: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
+    let Some(&first) = name.first() else {
+        return HeaderName::from_bytes(name);
+    };
+    let (lower, known): (&str, HeaderName) = match (name.len(), first | 0x20) {
+        (4, b'h') => ("host", HOST),
+        (4, b'd') => ("date", DATE),
+        (4, b'e') => ("etag", ETAG),
+        (4, b'v') => ("vary", VARY),
+        (6, b'a') => ("accept", ACCEPT),
+        (6, b'c') => ("cookie", COOKIE),
+        (6, b'e') => ("expect", EXPECT),
+        (6, b'o') => ("origin", ORIGIN),
+        (6, b's') => ("server", SERVER),
+        (7, b'r') => ("referer", REFERER),
+        (7, b'u') => ("upgrade", UPGRADE),
+        (8, b'l') => ("location", LOCATION),
+        (10, b'c') => ("connection", CONNECTION),
+        (10, b'k') => ("keep-alive", KEEP_ALIVE.clone()),
+        (10, b's') => ("set-cookie", SET_COOKIE),
+        (10, b'u') => ("user-agent", USER_AGENT),
+        (12, b'c') => ("content-type", CONTENT_TYPE),
+        (13, b'a') if name[1] | 0x20 == b'u' => ("authorization", AUTHORIZATION),
+        (13, b'a') => ("accept-ranges", ACCEPT_RANGES),
+        (13, b'c') => ("cache-control", CACHE_CONTROL),
+        (13, b'l') => ("last-modified", LAST_MODIFIED),
+        (14, b'c') => ("content-length", CONTENT_LENGTH),
+        (15, b'a') if name[7] | 0x20 == b'e' => ("accept-encoding", ACCEPT_ENCODING),
+        (15, b'a') => ("accept-language", ACCEPT_LANGUAGE),
+        (15, b'x') => ("x-forwarded-for", X_FORWARDED_FOR.clone()),
+        (16, b'c') => ("content-encoding", CONTENT_ENCODING),
+        (17, b't') => ("transfer-encoding", TRANSFER_ENCODING),
+        (17, b'x') => ("x-forwarded-proto", X_FORWARDED_PROTO.clone()),
+        _ => return HeaderName::from_bytes(name),
+    };
+    if folded_eq(name, lower.as_bytes()) {
+        Ok(known)
+    } else {
+        HeaderName::from_bytes(name)
+    }
+}
+
+/// Whether `name` is `lower` (lower-case letters, digits and `-`, as
+/// long) in any case, a word at a time: a byte's case bit (0x20) is
+/// ignored only where `lower` has a letter (bit 0x40 set), so a byte
+/// matches only the letter in either case, or exactly.
+fn folded_eq(name: &[u8], lower: &[u8]) -> bool {
+    #[inline]
+    fn fold(a: u64, b: u64, letters: u64) -> bool {
+        (a | ((b & letters) >> 1)) == b
+    }
+    /// Eight bytes from `i` (one load).
+    #[inline]
+    fn word(s: &[u8], i: usize) -> u64 {
+        let mut w = [0; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_le_bytes(w)
+    }
+    /// Four bytes from `i`.
+    #[inline]
+    fn half(s: &[u8], i: usize) -> u64 {
+        let mut w = [0; 4];
+        w.copy_from_slice(&s[i..i + 4]);
+        u64::from(u32::from_le_bytes(w))
+    }
+    let n = name.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if !fold(word(name, i), word(lower, i), 0x4040_4040_4040_4040) {
+                return false;
+            }
+            i += 8;
+        }
+        return fold(word(name, n - 8), word(lower, n - 8), 0x4040_4040_4040_4040);
+    }
+    if n >= 4 {
+        // Two words that overlap when shorter than eight.
+        return fold(half(name, 0), half(lower, 0), 0x4040_4040)
+            && fold(half(name, n - 4), half(lower, n - 4), 0x4040_4040);
+    }
+    name.eq_ignore_ascii_case(lower)
+}
 
 /// `--port-maps` (Kong's `port_maps`), set once at start-up.
 static PORT_MAPS: std::sync::OnceLock<crate::config::PortMaps> = std::sync::OnceLock::new();
@@ -176,6 +274,18 @@ fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
     }
 }
 
+/// The headers [`strip_framing`] removes (a static list: the names were
+/// copied into an array on every call).
+static FRAMING: [&HeaderName; 7] = [
+    &CONTENT_LENGTH,
+    &TRANSFER_ENCODING,
+    &CONNECTION,
+    &KEEP_ALIVE,
+    &PROXY_CONNECTION,
+    &UPGRADE,
+    &TRAILER,
+];
+
 /// Removes the headers that frame a message or its connection
 /// (`Content-Length`, `Transfer-Encoding`, `Connection` and the other
 /// hop-by-hop ones) from headers a function set. The gateway owns them:
@@ -183,21 +293,12 @@ fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
 /// upstream `client::encode_head` does, as nginx and Kong do.
 /// `dropped` is told each name that was there.
 pub fn strip_framing(headers: &mut HeaderMap, mut dropped: impl FnMut(&HeaderName)) {
-    let framing = [
-        &CONTENT_LENGTH,
-        &TRANSFER_ENCODING,
-        &CONNECTION,
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &UPGRADE,
-        &TRAILER,
-    ];
     // Usually none is there: one look at the map's few names, not seven
     // hashed removals.
-    if !headers.keys().any(|name| framing.contains(&name)) {
+    if !headers.keys().any(|name| FRAMING.contains(&name)) {
         return;
     }
-    for name in framing {
+    for name in FRAMING {
         if headers.remove(name).is_some() {
             dropped(name);
         }
@@ -502,6 +603,87 @@ fn merge_headers(into: &mut http::HeaderMap, from: http::HeaderMap, replace: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names recognised without `HeaderName::from_bytes` are the
+    /// names it answers, in any case, and a byte changed anywhere in them
+    /// (to any of the 256) gives what it gives too.
+    #[test]
+    fn header_names_read_as_http_reads_them() {
+        let known = [
+            "host",
+            "date",
+            "etag",
+            "vary",
+            "accept",
+            "cookie",
+            "expect",
+            "origin",
+            "server",
+            "referer",
+            "upgrade",
+            "location",
+            "connection",
+            "keep-alive",
+            "set-cookie",
+            "user-agent",
+            "content-type",
+            "authorization",
+            "accept-ranges",
+            "cache-control",
+            "last-modified",
+            "content-length",
+            "accept-encoding",
+            "accept-language",
+            "x-forwarded-for",
+            "content-encoding",
+            "transfer-encoding",
+            "x-forwarded-proto",
+        ];
+        let same = |bytes: &[u8]| {
+            let ours = header_name(bytes).ok();
+            assert_eq!(ours, HeaderName::from_bytes(bytes).ok(), "{bytes:?}");
+            ours
+        };
+        for name in known {
+            assert_eq!(same(name.as_bytes()).unwrap().as_str(), name);
+            assert_eq!(
+                same(name.to_ascii_uppercase().as_bytes()).unwrap().as_str(),
+                name
+            );
+            let mixed: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            assert_eq!(same(mixed.as_bytes()).unwrap().as_str(), name);
+            for at in 0..name.len() {
+                for b in 0..=255u8 {
+                    let mut bytes = name.as_bytes().to_vec();
+                    bytes[at] = b;
+                    same(&bytes);
+                }
+            }
+            same(&name.as_bytes()[1..]);
+            same(format!("{name}x").as_bytes());
+        }
+        for other in [
+            "x-custom-auth",
+            "hosT",
+            "hostx",
+            "",
+            "a",
+            "x-forwarded-fox",
+            "\r",
+        ] {
+            same(other.as_bytes());
+        }
+    }
 
     #[test]
     fn hop_by_hop_headers_go() {

@@ -14,13 +14,12 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING,
-};
+use http::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{Method, StatusCode, Version};
 
 pub use crate::proxy::framing::ChunkedDecoder;
 use crate::proxy::framing::{lists_token, only_chunked, parse_length, BadChunk};
+use crate::proxy::headers::header_name;
 
 /// Largest response head accepted from an upstream.
 pub const MAX_HEAD: usize = 60 * 1024;
@@ -185,7 +184,7 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
     let mut encoded = false;
     for &(n, nl, v, vl) in &spans[..count] {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
-        let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| ParseError::BadHeader)?;
+        let name = header_name(&head[n..n + nl]).map_err(|_| ParseError::BadHeader)?;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
             .map_err(|_| ParseError::BadHeader)?;
         if name == CONTENT_LENGTH {

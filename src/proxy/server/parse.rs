@@ -32,12 +32,11 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING,
-};
+use http::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{Method, Request, Uri, Version};
 
 use crate::proxy::framing::{lists_token, only_chunked, parse_length};
+use crate::proxy::headers::header_name;
 
 /// Largest request head (hyper's `max_buf_size` as the gateway set it).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -159,7 +158,7 @@ pub fn parse_request(
     let mut expect_continue = false;
     for &(n, nl, v, vl) in &spans[..count] {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
-        let name = HeaderName::from_bytes(&head[n..n + nl]).map_err(|_| HeadError::Malformed)?;
+        let name = header_name(&head[n..n + nl]).map_err(|_| HeadError::Malformed)?;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
             .map_err(|_| HeadError::Malformed)?;
         if name == TRANSFER_ENCODING {
