@@ -411,6 +411,41 @@ pub fn recycle_header_map(mut map: HeaderMap) {
     });
 }
 
+thread_local! {
+    /// The box of the last finished request's context, for the next
+    /// request's on this worker thread ([`boxed_context`]).
+    static SPARE_CONTEXT: std::cell::Cell<Option<Box<RequestContext>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// `ctx`, boxed: in the box [`recycle_context`] kept, if any. A request
+/// context is about 1.5 KB, above glibc's per-thread cache of small
+/// blocks: a new box costs a malloc and a free of ~540 instructions.
+pub fn boxed_context(ctx: RequestContext) -> Box<RequestContext> {
+    match SPARE_CONTEXT.take() {
+        Some(mut spare) => {
+            *spare = ctx;
+            spare
+        }
+        None => Box::new(ctx),
+    }
+}
+
+/// Keeps `req`'s box for the next [`boxed_context`] on this thread. What
+/// may be large (bodies) or is the Lua VM's (`kong.ctx` tables) is dropped
+/// now; the rest (small values, the entities' `Arc`s) when the box is
+/// filled again. The caller took the request head out (it may hold the
+/// client's read buffer).
+pub fn recycle_context(mut req: Box<RequestContext>) {
+    req.body = None;
+    req.upstream_body = None;
+    req.service_body = None;
+    req.body_buffer = None;
+    req.printed = Vec::new();
+    req.lua_tables = LuaTables::default();
+    SPARE_CONTEXT.set(Some(req));
+}
+
 /// An empty header map: the one [`recycle_header_map`] kept, if any.
 pub(crate) fn spare_header_map() -> HeaderMap {
     SPARE_MAP.take().unwrap_or_default()

@@ -163,7 +163,7 @@ impl Hooks for Functions<'_> {
         let parts = std::mem::replace(&mut s.parts, empty_parts());
         // Who the client is was settled when the request arrived (its
         // PROXY header included).
-        let mut req = Box::new(RequestContext::for_request(
+        let mut req = crate::pdk::boxed_context(RequestContext::for_request(
             parts,
             s.conn.peer,
             s.conn.port,
@@ -419,6 +419,13 @@ impl Hooks for Functions<'_> {
             // The request is done: its head's map serves the next exit's
             // headers on this worker.
             crate::pdk::recycle_header_map(std::mem::take(&mut req.request.headers));
+            // The session's empty head for the rest of this one, and the box
+            // serves the next request's context (unless the head stayed in
+            // the session: a forwarded request with no response).
+            if !(self.forwarded && NoResponse::is_head(head)) {
+                std::mem::swap(&mut req.request, &mut s.parts);
+                crate::pdk::recycle_context(req);
+            }
             return body;
         }
         // A response never sent (`ngx.exit(ngx.ERROR)`) has nginx's status
