@@ -3,18 +3,15 @@
 //!
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
-//! | 01-get_subsystem.t | 3 | 1 | 1 | 1 (stream/TLS: TEST 3) | 1 |
+//! | 01-get_subsystem.t | 3 | 2 | 2 | 1 (stream/TLS: TEST 3) | 0 |
 //! | 02-get_statistics.t | 1 | 1 | 1 | 0 | 0 |
 //!
 //! (00-phase_checks.t is in `tests/kong_pdk_phase_checks.rs`.)
 //!
-//! Not ported: 01-get_subsystem.t TEST 2 calls `get_subsystem` from
-//! nginx's `error_page` location for a request that is not HTTP. On Kong
-//! a global function's header_filter runs there (Kong's error location
-//! inherits its filters, which run the global plugins when none were
-//! collected, as Kong's 04-plugins_triggering_spec checks for `log`);
-//! lunagate's HTTP server answers such a request (400) without running
-//! functions (docs/kong-specs.md, (*) and (a)).
+//! 01-get_subsystem.t TEST 2 calls `get_subsystem` from nginx's
+//! `error_page` location for a request that is not HTTP: as on Kong, a
+//! global function's header_filter runs there; it is in
+//! `tests/kong_proxy_refused.rs` (docs/kong-specs.md, (*) and (a)).
 //!
 //! 02-get_statistics.t matches the counters' names and digits; a case of
 //! our own checks that they count (`src/pdk/nginx.rs` says what each is).

@@ -15,7 +15,7 @@
 //! | 10-get_raw_query.t | 4 | 4 | 4 | 0 |
 //! | 11-get_query_arg.t | 7 | 7 | 7 | 0 |
 //! | 12-get_query.t | 8 | 8 | 8 | 0 |
-//! | 17-get_path_with_query.t | 3 | 2 | 2 | 0 |
+//! | 17-get_path_with_query.t | 3 | 3 | 3 | 0 |
 //! | 20-get_raw_path.t | 4 | 4 | 4 | 0 |
 //! | 21-get_uri_captures.t | 1 | 1 | 1 | 0 |
 //!
@@ -31,12 +31,10 @@
 //! from its own `ngx.re.match`; here the route's regex path is that
 //! regex, and the router's captures are what the function reads.
 //!
-//! Not ported: 17-get_path_with_query.t TEST 3 reads the path in nginx's
-//! `error_page` location for a request that is not HTTP. On Kong a global
-//! function's header_filter runs there (Kong's error location inherits
-//! its filters, which run the global plugins when none were collected);
-//! lunagate's HTTP server answers such a request (400) without running
-//! functions (docs/kong-specs.md, (*)).
+//! 17-get_path_with_query.t TEST 3 (the PDK in nginx's `error_page`
+//! location, for a request that is not HTTP) is in
+//! `tests/kong_proxy_refused.rs`: a global function's header_filter runs
+//! there, as on Kong (docs/kong-specs.md, (*)).
 
 mod common;
 

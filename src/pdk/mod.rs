@@ -197,6 +197,10 @@ pub struct RequestContext {
     pub request_id: Option<HeaderValue>,
     /// The request target sent upstream (path and query).
     pub upstream_uri: Option<String>,
+    /// A request whose target the HTTP/1 server could not read (it
+    /// refused the head, `proxy::refused`): nginx's `$request_uri` is
+    /// empty there, and so is `kong.request.get_path_with_query()`.
+    pub no_target: bool,
 }
 
 /// The prefix `strip_path` takes off the path: usually the request's own
@@ -302,6 +306,7 @@ impl RequestContext {
             },
             request_id: None,
             upstream_uri: None,
+            no_target: false,
         }
     }
 

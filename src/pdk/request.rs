@@ -161,12 +161,11 @@ pub fn install<'gc>(ctx: Context<'gc>, globals: Table<'gc>, kong: Table<'gc>, ce
         Ok(())
     });
     add(ctx, t, "get_path_with_query", cell, |ctx, _, stack, req| {
-        let pq = req
-            .request
-            .uri
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
+        let pq = match req.request.uri.path_and_query() {
+            _ if req.no_target => "",
+            Some(pq) => pq.as_str(),
+            None => "/",
+        };
         stack.replace(ctx, ctx.intern(pq.as_bytes()));
         Ok(())
     });

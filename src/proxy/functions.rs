@@ -119,6 +119,31 @@ impl<'a> Functions<'a> {
         Self::with_needs(global, global, needs)
     }
 
+    /// The hooks of the global plugins for a request the HTTP/1 server
+    /// refused (`refused`): Kong's error handler location runs neither
+    /// rewrite nor access, so only header_filter, body_filter and log run,
+    /// on the gateway's answer, once [`Functions::refused_request`] gave
+    /// them the request. `None` when no global function has those phases.
+    pub fn for_refused(global: &'a PluginList) -> Option<Self> {
+        let needs = Needs {
+            rewrite: false,
+            access: false,
+            ..Needs::of(global, global)
+        };
+        Self::with_needs(global, global, needs)
+    }
+
+    /// The request a refused head's functions see: the session's head (no
+    /// route, no normalised path), answered by the gateway ("error");
+    /// `no_target` when the server could not read its target.
+    pub fn refused_request(&mut self, s: &mut Session<'_>, no_target: bool) {
+        let mut req = request_context(s, None);
+        req.response_source = "error";
+        req.no_target = no_target;
+        s.source = Source::Error;
+        self.req = Some(req);
+    }
+
     fn with_needs(plugins: &'a PluginList, global: &'a PluginList, needs: Needs) -> Option<Self> {
         needs.any().then_some(Functions {
             plugins,
@@ -133,6 +158,29 @@ impl<'a> Functions<'a> {
 /// An empty request head, left in place of one moved elsewhere.
 fn empty_parts() -> http::request::Parts {
     http::Request::new(()).into_parts().0
+}
+
+/// The PDK's context for the session's request, its head moved out of the
+/// session, in the box the worker's last request left (`boxed_context`).
+fn request_context(s: &mut Session<'_>, path: Option<String>) -> Box<RequestContext> {
+    let parts = std::mem::replace(&mut s.parts, empty_parts());
+    // Who the client is was settled when the request arrived (its PROXY
+    // header included).
+    let mut req = crate::pdk::boxed_context(RequestContext::for_request(
+        parts,
+        s.conn.peer,
+        s.conn.port,
+        path,
+        s.client,
+        s.start,
+    ));
+    req.proxy_protocol = s.conn.proxy_protocol;
+    req.host_port = s.conn.host_port;
+    req.scheme = s.conn.scheme();
+    req.tls_session = s.conn.tls_session;
+    req.client_cert = s.conn.client_cert.clone();
+    req.request_id = Some(s.request_id.clone());
+    req
 }
 
 /// A response recorded before the proxy: the service's only if nothing
@@ -160,27 +208,11 @@ impl Hooks for Functions<'_> {
                 .stripped_prefix()
                 .map(|p| StrippedPrefix::Escaped(p.into_owned())),
         };
-        let parts = std::mem::replace(&mut s.parts, empty_parts());
-        // Who the client is was settled when the request arrived (its
-        // PROXY header included).
-        let mut req = crate::pdk::boxed_context(RequestContext::for_request(
-            parts,
-            s.conn.peer,
-            s.conn.port,
-            path,
-            s.client,
-            s.start,
-        ));
-        req.proxy_protocol = s.conn.proxy_protocol;
-        req.host_port = s.conn.host_port;
-        req.scheme = s.conn.scheme();
-        req.tls_session = s.conn.tls_session;
-        req.client_cert = s.conn.client_cert.clone();
+        let mut req = request_context(s, path);
         req.route = s.matched.route.map(|r| r.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());
         req.captures = s.captures.take();
         req.stripped = stripped_prefix;
-        req.request_id = Some(s.request_id.clone());
         s.record_target = self.needs.log;
         let worker: &WorkerContext = s.worker;
 

@@ -39,6 +39,7 @@ pub mod path;
 pub mod pipeline;
 pub mod pool;
 pub mod proxy_protocol;
+pub mod refused;
 pub mod router;
 pub mod server;
 pub mod stats;

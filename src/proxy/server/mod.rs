@@ -17,7 +17,8 @@
 //! What the connection does, in order, per request:
 //! - read a head (pipelined requests are already in the buffer); a head
 //!   that cannot be read is answered (400, 414, 431, 501, Kong's plain-text
-//!   page) and the connection closed;
+//!   page; through the global functions' late phases where Kong's error
+//!   handler would run them, `refused`) and the connection closed;
 //! - handle it; `Expect: 100-continue` is answered when the body is first
 //!   read;
 //! - write the response: framing is the server's (`encode`), a body that
@@ -53,6 +54,7 @@ use super::headers::ConnInfo;
 use super::idle::{Activity, Stop};
 use super::inbound::RequestBody;
 use super::pipeline::NoResponse;
+use super::refused;
 use encode::{encode_head, Answering, BodyLen, Framing};
 use parse::{parse_request, BodyFraming, HeadError, RequestHead};
 
@@ -339,13 +341,7 @@ where
         let read_all = wire.borrow_mut().finish();
         let keep = keep_alive && read_all && activity.stop_requested() != Some(Stop::Shutdown);
         let (mut head, body) = resp.into_parts();
-        let len = if body.is_end_stream() {
-            BodyLen::Empty
-        } else {
-            body.size_hint()
-                .exact()
-                .map_or(BodyLen::Unknown, BodyLen::Exact)
-        };
+        let len = body_len(&body);
         out.clear();
         let req = Answering {
             method: &method,
@@ -498,18 +494,69 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     wire: &RefCell<Wire<S>>,
     e: HeadError,
-    ctx: &WorkerContext,
+    ctx: &Rc<WorkerContext>,
     info: &ConnInfo,
     activity: &Activity,
 ) {
     tracing::info!(worker = ctx.id, client = %info.peer, "client error: {e}");
+    // A request line that does not end within the head's limit is nginx's
+    // 414 ("client sent too long URI"), not a header too large.
+    let line_ended = {
+        let w = wire.borrow();
+        w.buf[..w.buf.len().min(parse::MAX_HEAD)].contains(&b'\n')
+    };
     let error = match e {
+        HeadError::TooLarge if !line_ended => ProxyError::TargetTooLong,
         HeadError::TooLarge => ProxyError::HeadTooLarge,
         HeadError::TargetTooLong => ProxyError::TargetTooLong,
         HeadError::Coding => ProxyError::NotImplemented,
         _ => ProxyError::BadRequest,
     };
-    answer(wire, error, ctx, activity).await;
+    // Global functions see the answer where Kong's would (`refused`).
+    let line = || refused::Line::read(&wire.borrow().buf, error);
+    match refused::respond(ctx, info, error, line).await {
+        Some((resp, method, version)) => {
+            send_refused(wire, resp, (method, version), activity).await
+        }
+        None => answer(wire, error, ctx, activity).await,
+    }
+}
+
+/// Writes an answer the functions saw, framed by the server (whatever
+/// they set) within [`LINGERING_TIMEOUT`], and closes lingering; closes
+/// at once when they asked for no answer (`ngx.exit(ngx.ERROR)`).
+async fn send_refused<S: AsyncRead + AsyncWrite + Unpin>(
+    wire: &RefCell<Wire<S>>,
+    resp: http::Response<ProxyBody>,
+    (method, version): (http::Method, http::Version),
+    activity: &Activity,
+) {
+    if NoResponse::is(&resp) {
+        let _ = shutdown(wire).await;
+        return;
+    }
+    let (head, body) = resp.into_parts();
+    let mut out = Vec::new();
+    let req = Answering {
+        method: &method,
+        version,
+    };
+    let (framing, _) = encode_head(&mut out, &head, req, body_len(&body), false);
+    let send = send_body(wire, &mut out, framing, body);
+    if let Ok(Ok(())) = tokio::time::timeout(LINGERING_TIMEOUT, send).await {
+        close_lingering(wire, activity).await;
+    }
+}
+
+/// What a response's body says of its length.
+fn body_len(body: &ProxyBody) -> BodyLen {
+    if body.is_end_stream() {
+        BodyLen::Empty
+    } else {
+        body.size_hint()
+            .exact()
+            .map_or(BodyLen::Unknown, BodyLen::Exact)
+    }
 }
 
 /// Writes the gateway's plain answer for `error` (within
