@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, InvalidHeaderName, ACCEPT, ACCEPT_ENCODING,
+    GetAll, HeaderMap, HeaderName, HeaderValue, InvalidHeaderName, ACCEPT, ACCEPT_ENCODING,
     ACCEPT_LANGUAGE, ACCEPT_RANGES, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
     CONTENT_LENGTH, CONTENT_TYPE, COOKIE, DATE, ETAG, EXPECT, HOST, LAST_MODIFIED, LOCATION,
     ORIGIN, PROXY_AUTHENTICATE, REFERER, SERVER, SET_COOKIE, TRAILER, TRANSFER_ENCODING, UPGRADE,
@@ -398,10 +398,15 @@ fn put(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// Writes `name: <client's values joined>, <ours>`.
-fn put_appended(buf: &mut Vec<u8>, client: &HeaderMap, name: &HeaderName, ours: &[u8]) {
+fn put_appended(
+    buf: &mut Vec<u8>,
+    name: &HeaderName,
+    theirs: GetAll<'_, HeaderValue>,
+    ours: &[u8],
+) {
     buf.extend_from_slice(name.as_str().as_bytes());
     buf.extend_from_slice(b": ");
-    for v in client.get_all(name) {
+    for v in theirs {
         if !v.is_empty() {
             buf.extend_from_slice(v.as_bytes());
             buf.extend_from_slice(b", ");
@@ -443,12 +448,14 @@ impl Forwarding<'_> {
             .map(|ip| ip.to_string());
         let real = real.as_deref().map_or(peer, str::as_bytes);
         put(buf, X_REAL_IP.as_str().as_bytes(), real);
-        let last = if client.contains_key(&X_FORWARDED_FOR) {
+        // One look-up of the client's list, for both questions.
+        let sent = client.get_all(&X_FORWARDED_FOR);
+        let last = if sent.iter().next().is_some() {
             peer
         } else {
             real
         };
-        put_appended(buf, client, &X_FORWARDED_FOR, last);
+        put_appended(buf, &X_FORWARDED_FOR, sent, last);
         let proto = forwarded(&X_FORWARDED_PROTO);
         put(
             buf,
@@ -481,7 +488,7 @@ impl Forwarding<'_> {
         if let Some(prefix) = prefix {
             put(buf, b"x-forwarded-prefix", prefix);
         }
-        put_appended(buf, client, &VIA, VIA_VALUE.as_bytes());
+        put_appended(buf, &VIA, client.get_all(VIA), VIA_VALUE.as_bytes());
         put(buf, b"x-kong-request-id", self.request_id);
     }
 }
@@ -493,8 +500,19 @@ pub fn add_response_headers(
     proxy_latency: HeaderValue,
     request_id: &HeaderValue,
 ) {
-    append_list(headers, &VIA, &VIA_VALUE);
-    if !headers.contains_key(SERVER) {
+    // One look at the response's few names, not two hashed look-ups (an
+    // upstream seldom sends `Via`; nginx sends `Server`).
+    let (mut via, mut server) = (false, false);
+    for name in headers.keys() {
+        via |= name == VIA;
+        server |= name == SERVER;
+    }
+    if via {
+        append_list(headers, &VIA, &VIA_VALUE);
+    } else {
+        headers.insert(VIA, VIA_VALUE.clone());
+    }
+    if !server {
         headers.insert(SERVER, SERVER_VALUE.clone());
     }
     headers.insert(&X_KONG_UPSTREAM_LATENCY, upstream_latency);
@@ -683,6 +701,33 @@ mod tests {
         ] {
             same(other.as_bytes());
         }
+    }
+
+    /// `Via` joins an upstream's (or is set), `Server` is set only when
+    /// the upstream sent none, the `X-Kong-*` replace an upstream's.
+    #[test]
+    fn response_headers_are_added_as_kong_adds_them() {
+        let ours = concat!("1.1 lunagate/", env!("CARGO_PKG_VERSION"));
+        let add = |h: &mut HeaderMap| {
+            let id = HeaderValue::from_static("id");
+            let latency = || HeaderValue::from_static("1");
+            add_response_headers(h, latency(), latency(), &id);
+        };
+        let mut h = HeaderMap::new();
+        add(&mut h);
+        assert_eq!(h[VIA], ours);
+        assert_eq!(h[SERVER], PRODUCT);
+        assert_eq!(h[&X_KONG_REQUEST_ID], "id");
+
+        let mut h = HeaderMap::new();
+        h.insert(VIA, HeaderValue::from_static("1.1 up"));
+        h.insert(SERVER, HeaderValue::from_static("nginx"));
+        h.insert(&X_KONG_REQUEST_ID, HeaderValue::from_static("theirs"));
+        add(&mut h);
+        assert_eq!(h[VIA], format!("1.1 up, {ours}").as_str());
+        assert_eq!(h[SERVER], "nginx");
+        assert_eq!(h.get_all(&X_KONG_REQUEST_ID).iter().count(), 1);
+        assert_eq!(h[&X_KONG_REQUEST_ID], "id");
     }
 
     #[test]
