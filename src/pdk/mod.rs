@@ -391,32 +391,6 @@ const CERTIFICATE_PHASE_PDK: &[&str] = &[
 pub type RequestCell = Rc<RefCell<Option<Box<RequestContext>>>>;
 
 thread_local! {
-    /// A cleared header map with room, kept per worker thread for the next
-    /// exit's headers ([`spare_header_map`]): a request's head map, given
-    /// back when its request no longer needs it ([`recycle_header_map`]).
-    static SPARE_MAP: std::cell::Cell<Option<HeaderMap>> = const { std::cell::Cell::new(None) };
-}
-
-/// Keeps `map`, cleared, for the next [`spare_header_map`] on this thread
-/// (an exit's headers: no allocation for its map).
-pub fn recycle_header_map(mut map: HeaderMap) {
-    if map.capacity() == 0 {
-        return;
-    }
-    SPARE_MAP.with(|spare| {
-        // One is kept: with one there already (no exit took it), `map` is
-        // dropped as it is, not cleared first.
-        let kept = spare.take();
-        if kept.is_none() {
-            map.clear();
-            spare.set(Some(map));
-        } else {
-            spare.set(kept);
-        }
-    });
-}
-
-thread_local! {
     /// The box of the last finished request's context, for the next
     /// request's on this worker thread ([`boxed_context`]).
     static SPARE_CONTEXT: std::cell::Cell<Option<Box<RequestContext>>> =
@@ -449,11 +423,6 @@ pub fn recycle_context(mut req: Box<RequestContext>) {
     req.printed = Vec::new();
     req.lua_tables = LuaTables::default();
     SPARE_CONTEXT.set(Some(req));
-}
-
-/// An empty header map: the one [`recycle_header_map`] kept, if any.
-pub(crate) fn spare_header_map() -> HeaderMap {
-    SPARE_MAP.take().unwrap_or_default()
 }
 
 /// Builds the `kong` and `ngx` globals into `env`.

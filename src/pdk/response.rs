@@ -429,7 +429,7 @@ fn keep_headers_of_replaced(req: &mut RequestContext) {
 /// `exit`'s and `error`'s headers argument: nil or a table Kong's
 /// `validate_headers` accepts; names as `ngx.header` writes them.
 fn exit_headers<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<HeaderMap, Error<'gc>> {
-    let mut headers = super::spare_header_map();
+    let mut headers = crate::proxy::headers::spare_map();
     match v {
         Value::Nil => {}
         Value::Table(_) => {

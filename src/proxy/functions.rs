@@ -448,9 +448,9 @@ impl Hooks for Functions<'_> {
             return body;
         };
         if !self.needs.body_filter && !self.needs.log {
-            // The request is done: its head's map serves the next exit's
-            // headers on this worker.
-            crate::pdk::recycle_header_map(std::mem::take(&mut req.request.headers));
+            // The request is done: its head's map serves the next map the
+            // worker fills (an upstream's response head, an exit's headers).
+            super::headers::recycle_map(std::mem::take(&mut req.request.headers));
             // The session's empty head for the rest of this one, and the box
             // serves the next request's context (unless the head stayed in
             // the session: a forwarded request with no response).

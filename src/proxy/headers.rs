@@ -1,6 +1,7 @@
 //! Header rewriting on the way up (§4.4) and down (§4.5): hop-by-hop
 //! headers removed, `X-Forwarded-*`, `X-Real-IP`, `Via`, the latency
-//! headers and `Server`.
+//! headers and `Server`; and the header map a worker thread keeps from
+//! one request for the next ([`recycle_map`]).
 //!
 //! Values that only depend on the connection (the client address) are built
 //! once per connection in [`ConnInfo`]; values that depend on the service
@@ -34,6 +35,39 @@ pub static X_KONG_PROXY_LATENCY: HeaderName = HeaderName::from_static("x-kong-pr
 pub static X_KONG_RESPONSE_LATENCY: HeaderName = HeaderName::from_static("x-kong-response-latency");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+thread_local! {
+    /// A cleared header map with room, kept per worker thread: the last
+    /// finished request's head map ([`recycle_map`]), for the next map the
+    /// worker fills ([`spare_map`]: an upstream's response head, an exit's
+    /// headers). Each proxied request gives one back and takes one, so a
+    /// worker allocates no header map in the steady state.
+    static SPARE_MAP: Cell<Option<HeaderMap>> = const { Cell::new(None) };
+}
+
+/// Keeps `map`, cleared, for the next [`spare_map`] on this thread. Its
+/// values are dropped now (they may share a client's read buffer).
+pub fn recycle_map(mut map: HeaderMap) {
+    if map.capacity() == 0 {
+        return;
+    }
+    SPARE_MAP.with(|spare| {
+        // One is kept: with one there already (nothing took it), `map` is
+        // dropped as it is, not cleared first.
+        let kept = spare.take();
+        if kept.is_none() {
+            map.clear();
+            spare.set(Some(map));
+        } else {
+            spare.set(kept);
+        }
+    });
+}
+
+/// An empty header map: the one [`recycle_map`] kept, if any.
+pub fn spare_map() -> HeaderMap {
+    SPARE_MAP.take().unwrap_or_default()
+}
 
 /// A header field's name as read off the wire: the names most heads carry
 /// (a client's `Host`, `User-Agent`, `Accept`; an upstream's `Server`,
@@ -701,6 +735,28 @@ mod tests {
         ] {
             same(other.as_bytes());
         }
+    }
+
+    /// A kept map comes back empty with its room; one is kept at a time,
+    /// and a map without room is not kept.
+    #[test]
+    fn a_recycled_map_comes_back_empty_with_its_room() {
+        let mut h = HeaderMap::with_capacity(16);
+        h.insert(HOST, HeaderValue::from_static("example.com"));
+        h.append(VIA, HeaderValue::from_static("1.1 a"));
+        h.append(VIA, HeaderValue::from_static("1.1 b"));
+        let room = h.capacity();
+        recycle_map(h);
+        let mut other = HeaderMap::with_capacity(4);
+        other.insert(HOST, HeaderValue::from_static("other.example.com"));
+        recycle_map(other);
+        let spare = spare_map();
+        assert!(spare.is_empty());
+        assert_eq!(spare.keys_len(), 0);
+        assert_eq!(spare.capacity(), room);
+        assert_eq!(spare_map().capacity(), 0);
+        recycle_map(HeaderMap::new());
+        assert_eq!(spare_map().capacity(), 0);
     }
 
     /// `Via` joins an upstream's (or is set), `Server` is set only when

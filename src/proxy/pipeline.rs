@@ -181,6 +181,17 @@ impl<'a> Session<'a> {
     }
 }
 
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // The request's head map serves the next map this worker fills (an
+        // upstream's response head, an exit's headers): none allocated for
+        // it, none freed.
+        if self.parts.headers.capacity() > 0 {
+            super::headers::recycle_map(std::mem::take(&mut self.parts.headers));
+        }
+    }
+}
+
 /// Marks a response that is never sent: the connection is closed instead
 /// (an HTTP/2 stream is reset), as nginx ends a request finalized with
 /// `NGX_ERROR` (`ngx.exit(ngx.ERROR)`). Its body is dropped unread, so

@@ -178,7 +178,10 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
     let status = StatusCode::from_u16(code).map_err(|_| ParseError::BadStatus)?;
     let head = buf.split_to(len).freeze();
 
-    let mut headers = HeaderMap::with_capacity(count + 6);
+    // The last finished request's map, when the worker kept one: room for
+    // these lines and the gateway's own (`add_response_headers`).
+    let mut headers = crate::proxy::headers::spare_map();
+    headers.reserve(count + 6);
     let mut keep_alive = version == Version::HTTP_11;
     let mut length: Option<u64> = None;
     let mut encoded = false;
