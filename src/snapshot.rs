@@ -18,9 +18,11 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::entities::certificates::{CaCertificate, Certificate, Sni};
+use crate::entities::upstreams::{Target, Upstream};
 use crate::entities::{Kind, Plugin, Route, Service};
 use crate::plugins::{ChunkCache, CompiledPlugin, PluginIndex, PluginPlan, Scope};
-use crate::proxy::router::{Router, Upstreams};
+use crate::proxy::balancer::{Balancers, Ring};
+use crate::proxy::router::{split_host_port, Router, Upstreams};
 use crate::store::{Entity, Store, StoreError};
 use crate::tls::material::TlsMaterial;
 
@@ -31,6 +33,8 @@ pub struct ConfigSnapshot {
     /// The listener's TLS configuration (per-SNI certificates); `None`
     /// only if rustls refused to build one (logged).
     pub server_tls: Option<Arc<crate::tls::server::ServerTls>>,
+    /// The Upstreams (Kong's load balancers) by name, with their targets.
+    pub balancers: Arc<Balancers>,
 }
 
 /// What every worker and the Admin API share.
@@ -48,6 +52,7 @@ impl ConfigSnapshot {
             router: Router::build(&services, &routes),
             plugins_plan: PluginPlan::build(&plugins, &routes),
             server_tls: crate::tls::server::server_config(Arc::default()).ok(),
+            balancers: Arc::default(),
         }
     }
 }
@@ -82,6 +87,10 @@ pub struct Model {
     /// store whenever one of them changes (they are few).
     tls: Arc<TlsMaterial>,
     server_tls: Option<Arc<crate::tls::server::ServerTls>>,
+    /// Upstreams and targets, and the balancers built from them.
+    balanced: HashMap<Uuid, Upstream>,
+    targets: HashMap<Uuid, Target>,
+    balancers: Arc<Balancers>,
     /// `Store::generation` when the model was loaded.
     generation: u64,
 }
@@ -126,6 +135,17 @@ impl Model {
         let routes: Vec<Arc<Route>> = self.routes.values().cloned().collect();
         self.rebuild_router(&routes);
         self.plan = PluginPlan::plan(&self.index, &routes);
+        self.balanced = typed::<Upstream>(store, Kind::Upstream)?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        self.targets = typed::<Target>(store, Kind::Target)?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        self.balancers = Arc::default();
+        let all: HashSet<Uuid> = self.balanced.keys().copied().collect();
+        self.rebuild_balancers(&all);
         self.generation = generation;
         Ok(())
     }
@@ -146,6 +166,8 @@ impl Model {
         let mut scopes: Vec<Scope> = Vec::new();
         let mut services_removed = false;
         let mut tls_changed = false;
+        // Upstreams whose balancer must be built again.
+        let mut rebalance: HashSet<Uuid> = HashSet::new();
         for change in changes {
             match change {
                 Change::Put(Kind::Service, e) => {
@@ -201,6 +223,30 @@ impl Model {
                     }
                 }
                 Change::Put(Kind::Consumer, _) | Change::Removed(Kind::Consumer, _) => {}
+                Change::Put(Kind::Upstream, e) => {
+                    if let Some(u) = from_entity::<Upstream>(Kind::Upstream, e) {
+                        rebalance.insert(u.id);
+                        self.balanced.insert(u.id, u);
+                    }
+                }
+                Change::Removed(Kind::Upstream, id) => {
+                    self.balanced.remove(&id);
+                    rebalance.insert(id);
+                }
+                Change::Put(Kind::Target, e) => {
+                    if let Some(t) = from_entity::<Target>(Kind::Target, e) {
+                        if let Some(old) = self.targets.get(&t.id) {
+                            rebalance.insert(old.upstream.id);
+                        }
+                        rebalance.insert(t.upstream.id);
+                        self.targets.insert(t.id, t);
+                    }
+                }
+                Change::Removed(Kind::Target, id) => {
+                    if let Some(old) = self.targets.remove(&id) {
+                        rebalance.insert(old.upstream.id);
+                    }
+                }
                 Change::Put(kind, _) | Change::Removed(kind, _) if kind.is_tls() => {
                     tls_changed = true;
                 }
@@ -210,6 +256,9 @@ impl Model {
         }
         if services_removed {
             self.upstreams.retain(&self.services);
+        }
+        if !rebalance.is_empty() {
+            self.rebuild_balancers(&rebalance);
         }
         self.chunks.prune();
 
@@ -261,7 +310,48 @@ impl Model {
             router: self.router.clone(),
             plugins_plan: self.plan.clone(),
             server_tls: self.server_tls.clone(),
+            balancers: self.balancers.clone(),
         }
+    }
+
+    /// The balancers with those of `changed` upstreams built again (the
+    /// others shared with the previous snapshot).
+    fn rebuild_balancers(&mut self, changed: &HashSet<Uuid>) {
+        // The changed upstreams' targets, in one pass over the targets.
+        let mut targets: HashMap<Uuid, Vec<(&str, u16, u32)>> = HashMap::new();
+        for t in self.targets.values() {
+            if !changed.contains(&t.upstream.id) {
+                continue;
+            }
+            let (host, port) = split_host_port(&t.target);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if let Some(port) = port {
+                targets
+                    .entry(t.upstream.id)
+                    .or_default()
+                    .push((host, port, t.weight));
+            }
+        }
+        let by_name = self
+            .balanced
+            .values()
+            .map(|u| {
+                let reused = self
+                    .balancers
+                    .get(&u.name)
+                    .filter(|_| !changed.contains(&u.id));
+                let ring = match reused {
+                    Some(ring) => ring.clone(),
+                    None => {
+                        let mut mine = targets.remove(&u.id).unwrap_or_default();
+                        mine.sort_unstable();
+                        Arc::new(Ring::build(u.slots, &mine))
+                    }
+                };
+                (Box::from(u.name.as_str()), ring)
+            })
+            .collect();
+        self.balancers = Arc::new(Balancers::new(by_name));
     }
 
     /// Compiles every route again, with fresh upstreams.

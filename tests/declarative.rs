@@ -136,7 +136,7 @@ async fn an_invalid_document_changes_nothing() {
     assert_eq!(status, 400, "{body}");
 
     // Entities lunagate does not have are refused, not dropped.
-    let doc = json!({"_format_version": "3.0", "upstreams": [{"name": "u"}]});
+    let doc = json!({"_format_version": "3.0", "vaults": [{"name": "env", "prefix": "e"}]});
     let (status, body) = post_json(&gw.admin_url("/config"), doc).await;
     assert_eq!(status, 400, "{body}");
 

@@ -4,7 +4,7 @@
 //!
 //! | file | Kong's blocks | ported | passing | n/a | not ported |
 //! |---|---|---|---|---|---|
-//! | 01-set-upstream.t | 3 | 2 | 2 | 0 | 1 |
+//! | 01-set-upstream.t | 3 | 3 | 3 | 0 | 0 |
 //! | 02-set-target.t | 6 | 6 | 6 | 0 | 0 |
 //! | 04-set-retries.t | 4 | 4 | 4 | 0 | 0 |
 //! | 05-set-timeouts.t | 7 | 7 | 7 | 0 | 0 |
@@ -13,15 +13,12 @@
 //! 03-set-tls-cert-key.t is n/a, stream/TLS: `set_tls_cert_key` takes
 //! OpenResty's parsed cdata.)
 //!
-//! Not ported: 01-set-upstream.t TEST 2 (`set_upstream` of a configured
-//! Upstream, reachable on Kong with an Upstream entity): lunagate has no
-//! Upstream entity (Kong's load-balancer objects), so every name is
-//! unknown and `set_upstream` answers Kong's `nil, "could not find an
-//! Upstream named '…'"` (TEST 3). A gap until there is an Upstream entity.
-//!
 //! Adapted: Kong's "sets" blocks print `ngx.ctx.balancer_data` after the
 //! call; here the balancer data is what the proxy does with it, so each
 //! such block sends the request and looks at where and how it went:
+//! 01-set-upstream.t TEST 2 (Kong mocks the balancer's
+//! `get_upstream_by_name`; here `my_upstream` is a real Upstream whose
+//! one target answers, while the service's own address is closed),
 //! 02-set-target.t TEST 2 and 6 (the upstream that answers and the `Host`
 //! it saw — Kong sets `ngx.var.upstream_host` to the target's host),
 //! 04-set-retries.t TEST 4 (connections an upstream that hangs up got),
@@ -139,6 +136,19 @@ async fn kong_pdk_service_set_upstream() {
 ngx.say(err)"#,
         "host must be a string\n",
     ));
+    let upstream = echo_upstream("target").await;
+    gw.admin(
+        reqwest::Method::POST,
+        "/upstreams",
+        json!({"name": "my_upstream"}),
+    )
+    .await;
+    gw.admin(
+        reqwest::Method::POST,
+        "/upstreams/my_upstream/targets",
+        json!({"target": upstream.to_string()}),
+    )
+    .await;
     b.push(Block::new(
         "TEST 3: service.set_upstream() fails when given an invalid upstream",
         r#"local ok, err = pdk.service.set_upstream("not_an_upstream")
@@ -147,7 +157,53 @@ ngx.say(tostring(ok))
 ngx.say("err: ", err)"#,
         "nil\nerr: could not find an Upstream named 'not_an_upstream'\n",
     ));
-    run("t/01-pdk/09-service/01-set-upstream.t", gw, cases(b)).await;
+    let mut c = cases(b);
+    c.insert(
+        1,
+        case(
+            "TEST 2: service.set_upstream() sets ngx.ctx.balancer_data.host",
+            set_upstream_sets,
+        ),
+    );
+    run("t/01-pdk/09-service/01-set-upstream.t", gw, c).await;
+}
+
+/// 01-set-upstream.t TEST 2: `set_upstream("my_upstream")` answers
+/// `true`, and the request goes to that upstream's target (its `Host` the
+/// target's, as Kong's balancer sets it) instead of the service's
+/// address.
+fn set_upstream_sets(gw: Arc<Gateway>) -> CaseFuture {
+    Box::pin(async move {
+        let closed = common::closed_port();
+        let lua = r#"local ok = kong.service.set_upstream("my_upstream")
+kong.service.request.set_header("X-Ok", tostring(ok))"#;
+        let path = route(
+            &gw,
+            json!({"url": format!("http://127.0.0.1:{closed}")}),
+            lua,
+        )
+        .await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let echo = resp.json();
+        assert_eq!(echo["upstream"], "target");
+        assert_eq!(echo["headers"]["x-ok"], "true");
+        let target = json(&gw, "GET", "/upstreams/my_upstream/targets", json!(null)).await;
+        assert_eq!(
+            echo["headers"]["host"], target.json["data"][0]["target"],
+            "{}",
+            target.text
+        );
+        // `set_target` after it wins (the later call decides, as Kong's
+        // `balancer_data`): the service's closed address is a 502.
+        let lua = format!(
+            r#"kong.service.set_upstream("my_upstream")
+kong.service.set_target("127.0.0.1", {closed})"#
+        );
+        let path = route(&gw, json!({"url": "http://my_upstream"}), &lua).await;
+        let resp = send(&gw, "GET", "test", &path, None).await;
+        assert_eq!(resp.status, 502, "{}", resp.text());
+    })
 }
 
 /// 02-set-target.t TEST 2: the request goes to the target, and the

@@ -7,7 +7,8 @@
 //! document `kong config db_export` writes: `_format_version: "3.0"`, then
 //! every kind in Kong's export order (its schemas sorted topologically,
 //! alphabetically otherwise): `ca_certificates`, `certificates`,
-//! `consumers`, `services`, `routes`, `plugins`, `snis`. Foreign keys are
+//! `consumers`, `services`, `routes`, `plugins`, `snis`, `upstreams`,
+//! `targets`. Foreign keys are
 //! plain ids, SNIs a top-level section (a certificate carries no `snis`
 //! there), and private keys are written as they are stored, as Kong writes
 //! them. `POST /config` takes such a document (or a hand-written `kong.yml`
@@ -39,7 +40,7 @@ const FORMAT_VERSIONS: [&str; 3] = ["1.1", "2.1", "3.0"];
 /// Top-level sections, in Kong's export order, which is also the order
 /// entities are written: a foreign key always points at a kind written
 /// before it (a service's `client_certificate`, an SNI's `certificate`).
-const SECTIONS: [(&str, Kind); 7] = [
+const SECTIONS: [(&str, Kind); 9] = [
     ("ca_certificates", Kind::CaCertificate),
     ("certificates", Kind::Certificate),
     ("consumers", Kind::Consumer),
@@ -47,18 +48,13 @@ const SECTIONS: [(&str, Kind); 7] = [
     ("routes", Kind::Route),
     ("plugins", Kind::Plugin),
     ("snis", Kind::Sni),
+    ("upstreams", Kind::Upstream),
+    ("targets", Kind::Target),
 ];
 
 /// Kong entities lunagate does not have yet: a document that holds some is
 /// refused rather than half applied.
-const UNSUPPORTED: [&str; 6] = [
-    "upstreams",
-    "targets",
-    "vaults",
-    "keys",
-    "key_sets",
-    "filter_chains",
-];
+const UNSUPPORTED: [&str; 4] = ["vaults", "keys", "key_sets", "filter_chains"];
 
 /// Where an entity sits in the document: `services[2].routes[1]` is
 /// `[("services", 1), ("routes", 0)]`.
@@ -126,7 +122,7 @@ impl Admin {
                 errors.push((items[i].path.clone(), e));
                 continue;
             }
-            let updated_at = body.get("updated_at").filter(|v| v.is_i64()).cloned();
+            let updated_at = body.get("updated_at").filter(|v| v.is_number()).cloned();
             match self.prepare(items[i].kind, body, Encoding::Json, None, None) {
                 Ok(mut entity) => {
                     if let Some(t) = updated_at {
@@ -324,7 +320,8 @@ fn children(kind: Kind) -> &'static [(&'static str, Kind, &'static str)] {
             ("snis", Kind::Sni, "certificate"),
             ("services", Kind::Service, "client_certificate"),
         ],
-        Kind::Plugin | Kind::Sni | Kind::CaCertificate => &[],
+        Kind::Upstream => &[("targets", Kind::Target, "upstream")],
+        Kind::Plugin | Kind::Sni | Kind::CaCertificate | Kind::Target => &[],
     }
 }
 

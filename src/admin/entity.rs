@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::body::Encoding;
 use super::errors::AdminError;
 use super::Admin;
-use crate::entities::{self, certificates, plugins, schema, services, Kind};
+use crate::entities::{self, certificates, plugins, schema, services, upstreams, Kind};
 use crate::snapshot::Change;
 use crate::store::{fk_id, Entity};
 
@@ -40,6 +40,10 @@ impl Admin {
         ident: &str,
         parent: Option<&Parent>,
     ) -> Result<Option<Entity>, AdminError> {
+        // A target's `host:port` names it only within its upstream.
+        if let (Kind::Target, Some(p), Err(_)) = (kind, parent, Uuid::parse_str(ident)) {
+            return Ok(self.store.find_target(&p.id.to_string(), ident)?);
+        }
         let found = self.lookup(kind, ident)?;
         Ok(found.filter(|e| {
             parent.is_none_or(|p| fk_id(e, p.field) == Some(p.id.to_string().as_str()))
@@ -182,6 +186,15 @@ impl Admin {
                 return Err(AdminError::NotFound);
             }
         }
+        // Kong checks an upstream's name in the URL first, and answers its
+        // message alone.
+        let bad_name = match kind {
+            Kind::Upstream if Uuid::parse_str(ident).is_err() => upstreams::name_error(ident),
+            _ => None,
+        };
+        if let Some(why) = bad_name {
+            return Err(AdminError::bad_request(why));
+        }
         match Uuid::parse_str(ident) {
             Ok(id) => {
                 body.insert("id".into(), json!(id.to_string()));
@@ -322,8 +335,18 @@ impl Admin {
             body.insert(p.field.into(), json!({"id": p.id.to_string()}));
         }
         let mut errors = Map::new();
-        if kind == Kind::Service {
-            services::expand_url(&mut body, &mut errors);
+        match kind {
+            Kind::Service => services::expand_url(&mut body, &mut errors),
+            Kind::Upstream => upstreams::apply_shorthands(&mut body),
+            Kind::Target => {
+                // Kong's targets DAO formats the target before the schema
+                // is checked, and answers its error alone.
+                upstreams::normalize_target(&mut body, &mut errors);
+                if !errors.is_empty() {
+                    return Err(AdminError::Schema(errors));
+                }
+            }
+            _ => {}
         }
         let mut obj = match existing {
             Some(e) => {
@@ -333,8 +356,16 @@ impl Admin {
             }
             None => body,
         };
+        if kind == Kind::Upstream {
+            upstreams::normalize_healthchecks(&mut obj, &mut errors);
+        }
         let unresolved = self.reduce_foreign_keys(kind, &mut obj, enc, &mut errors)?;
         schema::validate(fields, &obj, &mut errors);
+        if kind == Kind::Upstream {
+            // Kong runs these with the field checks: a conditional's
+            // message replaces the field's own.
+            upstreams::check_upstream(&obj, &mut errors);
+        }
         if !errors.is_empty() {
             return Err(AdminError::Schema(errors));
         }
@@ -355,12 +386,18 @@ impl Admin {
             Kind::Certificate => certificates::check_certificate(&obj, &mut errors),
             Kind::Sni => certificates::check_sni(&obj, &mut errors),
             Kind::CaCertificate => certificates::check_ca_certificate(&mut obj, &mut errors),
+            Kind::Upstream | Kind::Target => {}
         }
         if !errors.is_empty() {
             return Err(AdminError::Schema(errors));
         }
         schema::strip_write_only(fields, &mut obj);
-        let now = entities::now_seconds();
+        // Kong's targets are timed in milliseconds (seconds with three
+        // decimals), every other entity in seconds.
+        let now = match kind {
+            Kind::Target => json!(entities::now_millis() as f64 / 1000.0),
+            _ => json!(entities::now_seconds()),
+        };
         let id = match obj.get("id") {
             Some(Value::String(s)) => {
                 Uuid::parse_str(s).map_err(|_| AdminError::field("id", "expected a valid UUID"))?
@@ -519,11 +556,27 @@ fn decode_offset(v: &str) -> Result<String, AdminError> {
         .ok_or_else(|| invalid("bad offset"))
 }
 
-/// PATCH semantics: the plugin `config` record merges key by key; every other field is replaced.
+/// PATCH semantics: the plugin `config` record merges key by key, an
+/// upstream's `healthchecks` record at every level; every other field is
+/// replaced.
 fn merge(into: &mut Map<String, Value>, patch: Map<String, Value>) {
     for (k, v) in patch {
         match (into.get_mut(&k), v) {
             (Some(Value::Object(old)), Value::Object(new)) if k == "config" => merge(old, new),
+            (Some(Value::Object(old)), Value::Object(new)) if k == "healthchecks" => {
+                merge_deep(old, new)
+            }
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn merge_deep(into: &mut Map<String, Value>, patch: Map<String, Value>) {
+    for (k, v) in patch {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(old)), Value::Object(new)) => merge_deep(old, new),
             (_, v) => {
                 into.insert(k, v);
             }

@@ -72,8 +72,10 @@ pub(super) fn endpoints() -> Value {
     ];
     for kind in Kind::ALL {
         let c = kind.collection();
-        data.push(format!("/{c}"));
-        data.push(format!("/{c}/{{{c}}}"));
+        if kind != Kind::Target {
+            data.push(format!("/{c}"));
+            data.push(format!("/{c}/{{{c}}}"));
+        }
         data.push(format!("/schemas/{c}"));
         data.push(format!("/schemas/{c}/validate"));
     }
@@ -82,6 +84,7 @@ pub(super) fn endpoints() -> Value {
         ("services", "plugins"),
         ("routes", "plugins"),
         ("consumers", "plugins"),
+        ("upstreams", "targets"),
     ] {
         data.push(format!("/{parent}/{{{parent}}}/{child}"));
         data.push(format!("/{parent}/{{{parent}}}/{child}/{{{child}}}"));
@@ -89,6 +92,7 @@ pub(super) fn endpoints() -> Value {
     data.extend([
         "/routes/{routes}/service".into(),
         "/schemas/plugins/{name}".into(),
+        "/upstreams/{upstreams}/targets/all".into(),
     ]);
     data.sort();
     json!({"data": data})
@@ -160,6 +164,7 @@ fn type_name(ty: &FieldType) -> &'static str {
     match ty {
         FieldType::String => "string",
         FieldType::Integer => "integer",
+        FieldType::Number => "number",
         FieldType::Boolean => "boolean",
         FieldType::Array(_) => "array",
         FieldType::Set(_) => "set",

@@ -171,6 +171,9 @@ enum Endpoint<'a> {
     /// `/config`: the declarative configuration (backup and restore).
     Config,
     Collection(Kind, Option<(Kind, &'a str)>),
+    /// `/upstreams/{u}/targets/all`: Kong's listing of an upstream's
+    /// targets, GET only.
+    AllTargets(&'a str),
     Entity(Kind, &'a str, Option<(Kind, &'a str)>),
     /// `/routes/{r}/service`, `/plugins/{p}/route` …: the entity a foreign key points to.
     Foreign(Kind, &'a str, &'static str, Kind),
@@ -188,6 +191,7 @@ fn nested_field(parent: Kind, child: Kind) -> Option<&'static str> {
         (Kind::Route, Kind::Plugin) => Some("route"),
         (Kind::Consumer, Kind::Plugin) => Some("consumer"),
         (Kind::Certificate, Kind::Sni) => Some("certificate"),
+        (Kind::Upstream, Kind::Target) => Some("upstream"),
         _ => None,
     }
 }
@@ -203,6 +207,9 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
         ["schemas", entity, "validate"] => Endpoint::Validate(kind_of(entity)?),
         ["schemas", "plugins", name] => Endpoint::PluginSchema(name),
         ["schemas", entity] => Endpoint::Schema(entity),
+        // Targets live under their upstream only, as Kong's.
+        ["targets", ..] => return None,
+        ["upstreams", id, "targets", "all"] => Endpoint::AllTargets(id),
         [coll] => Endpoint::Collection(kind_of(coll)?, None),
         [coll, id] => Endpoint::Entity(kind_of(coll)?, id, None),
         [coll, id, sub] => {
@@ -215,6 +222,9 @@ fn route<'a>(segs: &'a [String]) -> Option<Endpoint<'a>> {
                 }
                 (Kind::Sni, "certificate") => {
                     Endpoint::Foreign(parent, id, "certificate", Kind::Certificate)
+                }
+                (Kind::Upstream, "client_certificate") => {
+                    Endpoint::Foreign(parent, id, "client_certificate", Kind::Certificate)
                 }
                 (Kind::Plugin, "consumer") => {
                     Endpoint::Foreign(parent, id, "consumer", Kind::Consumer)
@@ -251,7 +261,8 @@ fn allowed_methods(endpoint: Endpoint<'_>) -> &'static str {
         | Endpoint::Endpoints
         | Endpoint::EnabledPlugins
         | Endpoint::Schema(_)
-        | Endpoint::PluginSchema(_) => "GET, HEAD, OPTIONS",
+        | Endpoint::PluginSchema(_)
+        | Endpoint::AllTargets(_) => "GET, HEAD, OPTIONS",
         Endpoint::Validate(_) => "OPTIONS, POST",
         Endpoint::Config | Endpoint::Collection(..) => "GET, HEAD, OPTIONS, POST",
         Endpoint::Entity(..) => "DELETE, GET, HEAD, OPTIONS, PATCH, PUT",
@@ -405,11 +416,29 @@ impl Admin {
                     Err(AdminError::MethodNotAllowed)
                 }
             }
+            Endpoint::AllTargets(upstream) if get => {
+                let parent = self.resolve_parent(Kind::Target, Some((Kind::Upstream, upstream)))?;
+                let mut page = self.list(Kind::Target, parent.as_ref(), &query, &path)?;
+                // Kong's `next` here is its own: the offset alone.
+                if let Some(offset) = page.get("offset").and_then(Value::as_str) {
+                    let mut next = format!("/upstreams/{upstream}/targets/all?offset=");
+                    next.extend(form_urlencoded::byte_serialize(offset.as_bytes()));
+                    page["next"] = Value::String(next);
+                }
+                ok(page)
+            }
             Endpoint::Entity(kind, ident, parent) => {
                 let parent = self.resolve_parent(kind, parent)?;
                 let parent = parent.as_ref();
                 match method {
                     _ if get => ok(Value::Object(self.read(kind, ident, parent)?)),
+                    // Kong's PUT on a target updates the one there.
+                    Method::PUT | Method::PATCH if kind == Kind::Target => {
+                        let (body, enc) = read_body().await?;
+                        ok(Value::Object(
+                            self.update(kind, ident, body, enc, parent).await?,
+                        ))
+                    }
                     Method::PUT => {
                         let (body, enc) = read_body().await?;
                         ok(Value::Object(

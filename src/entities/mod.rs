@@ -1,4 +1,5 @@
-//! Kong's core entities — Services, Routes, Plugins, Consumers — as typed
+//! Kong's core entities — Services, Routes, Plugins, Consumers, Upstreams
+//! and their Targets — as typed
 //! structs (what the proxy reads; consumers have none yet) and as schemas (what the Admin API checks
 //! bodies against). One file per entity, each with the same shape: the
 //! struct, `fields()` (the schema), and `check()` for rules that span fields.
@@ -9,6 +10,7 @@ pub mod plugins;
 pub mod routes;
 pub mod schema;
 pub mod services;
+pub mod upstreams;
 
 pub use plugins::Plugin;
 pub use routes::Route;
@@ -36,10 +38,12 @@ pub enum Kind {
     Certificate,
     Sni,
     CaCertificate,
+    Upstream,
+    Target,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Service,
         Kind::Route,
         Kind::Plugin,
@@ -47,6 +51,8 @@ impl Kind {
         Kind::Certificate,
         Kind::Sni,
         Kind::CaCertificate,
+        Kind::Upstream,
+        Kind::Target,
     ];
 
     /// The kinds the TLS configuration is built from.
@@ -64,14 +70,18 @@ impl Kind {
             Kind::Certificate => "certificates",
             Kind::Sni => "snis",
             Kind::CaCertificate => "ca_certificates",
+            Kind::Upstream => "upstreams",
+            Kind::Target => "targets",
         }
     }
 
     /// The field a non-UUID path segment is looked up by (Kong's `endpoint_key`).
     pub fn endpoint_key(self) -> &'static str {
         match self {
-            Kind::Service | Kind::Route | Kind::Sni => "name",
+            Kind::Service | Kind::Route | Kind::Sni | Kind::Upstream => "name",
             Kind::Plugin => "instance_name",
+            // Unique within its upstream only (see `store::unique_entries`).
+            Kind::Target => "target",
             Kind::Consumer => "username",
             // A certificate is also found by one of its SNIs (admin/tls.rs).
             Kind::Certificate | Kind::CaCertificate => "id",
@@ -81,11 +91,11 @@ impl Kind {
     /// Fields that must be unique across all entities of this kind.
     pub fn unique_fields(self) -> &'static [&'static str] {
         match self {
-            Kind::Service | Kind::Route | Kind::Sni => &["name"],
+            Kind::Service | Kind::Route | Kind::Sni | Kind::Upstream => &["name"],
             Kind::Plugin => &["instance_name"],
             Kind::Consumer => &["username", "custom_id"],
             Kind::CaCertificate => &["cert_digest"],
-            Kind::Certificate => &[],
+            Kind::Certificate | Kind::Target => &[],
         }
     }
 
@@ -93,7 +103,8 @@ impl Kind {
     pub fn foreign_keys(self) -> &'static [(&'static str, Kind)] {
         match self {
             Kind::Consumer | Kind::Certificate | Kind::CaCertificate => &[],
-            Kind::Service => &[("client_certificate", Kind::Certificate)],
+            Kind::Service | Kind::Upstream => &[("client_certificate", Kind::Certificate)],
+            Kind::Target => &[("upstream", Kind::Upstream)],
             Kind::Sni => &[("certificate", Kind::Certificate)],
             Kind::Route => &[("service", Kind::Service)],
             Kind::Plugin => &[
@@ -114,6 +125,8 @@ impl Kind {
             Kind::Certificate => certificates::certificate_fields(),
             Kind::Sni => certificates::sni_fields(),
             Kind::CaCertificate => certificates::ca_certificate_fields(),
+            Kind::Upstream => upstreams::upstream_fields(),
+            Kind::Target => upstreams::target_fields(),
         }
     }
 }
@@ -133,6 +146,14 @@ pub fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 

@@ -18,6 +18,8 @@ pub const MAX_ITEMS: usize = 1000;
 pub enum FieldType {
     String,
     Integer,
+    /// Any number (an integer or not).
+    Number,
     Boolean,
     /// Ordered list.
     Array(Box<FieldType>),
@@ -132,6 +134,15 @@ fn coerce_value(ty: &FieldType, v: &mut Value) {
                 } else if let Ok(f) = s.trim().parse::<f64>() {
                     if f.fract() == 0.0 && f.abs() < 9.0e15 {
                         *v = Value::from(f as i64);
+                    }
+                }
+            }
+        }
+        FieldType::Number => {
+            if let Value::String(s) = v {
+                if let Ok(n) = s.trim().parse::<f64>() {
+                    if let Some(n) = serde_json::Number::from_f64(n) {
+                        *v = Value::Number(n);
                     }
                 }
             }
@@ -255,6 +266,13 @@ fn check_value(field: &Field, ty: &FieldType, v: &Value) -> Option<Value> {
                 }
             }
             None
+        }
+        FieldType::Number => {
+            if v.is_number() {
+                None
+            } else {
+                msg("expected a number")
+            }
         }
         FieldType::Boolean => {
             if v.is_boolean() {

@@ -175,8 +175,11 @@ pub struct RequestContext {
     /// The upstream scheme set by `kong.service.request.set_scheme`
     /// (`true`: https).
     pub upstream_https: Option<bool>,
-    /// `kong.service.set_target`, `set_retries`, `set_timeouts`.
+    /// `kong.service.set_target`, `set_upstream`, `set_retries`,
+    /// `set_timeouts`.
     pub balancer: crate::proxy::pipeline::Balancer,
+    /// The Upstreams `set_upstream` may name (none when none is configured).
+    pub balancers: Option<Arc<crate::proxy::balancer::Balancers>>,
     /// `kong.service.request.enable_buffering` was called: the service's
     /// whole body is read before `header_filter`.
     pub buffered_proxying: bool,
@@ -289,6 +292,7 @@ impl RequestContext {
             upstream_host: None,
             upstream_https: None,
             balancer: Default::default(),
+            balancers: None,
             buffered_proxying: false,
             service_body: None,
             service_status: None,

@@ -137,6 +137,7 @@ pub async fn handle(
             route: None,
             matched_len: None,
             upstream: None,
+            balancers: &snapshot.balancers,
         };
         let (norm, body) = (owned(norm), streamed(body));
         let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
@@ -199,6 +200,7 @@ pub async fn handle(
         route: Some(route),
         matched_len: found.matched_len,
         upstream,
+        balancers: &snapshot.balancers,
     };
     let captures = found.captures;
     let (norm, body) = (owned(norm), streamed(body));

@@ -32,6 +32,9 @@ pub enum ProxyError {
     /// The upstream's host name does not resolve (Kong's balancer: 503
     /// "name resolution failed", through `kong.response.error`).
     NameResolution,
+    /// The Upstream the service names has no target of weight > 0 (Kong's
+    /// 503, through `kong.response.error`).
+    NoPeer,
     /// The gateway cannot take the connection (at the descriptor limit).
     Unavailable,
     /// Connect, write or read timeout.
@@ -57,9 +60,10 @@ impl ProxyError {
     pub fn status(self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::NoService | ProxyError::Unavailable | ProxyError::NameResolution => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::NoService
+            | ProxyError::Unavailable
+            | ProxyError::NameResolution
+            | ProxyError::NoPeer => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::HttpsRequired | ProxyError::Http2Required => StatusCode::UPGRADE_REQUIRED,
             ProxyError::NotGrpc => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::BadGateway => StatusCode::BAD_GATEWAY,
@@ -82,6 +86,7 @@ impl ProxyError {
             ProxyError::NotGrpc => "Non-gRPC request matched gRPC route",
             ProxyError::BadGateway => "An invalid response was received from the upstream server",
             ProxyError::NameResolution => "name resolution failed",
+            ProxyError::NoPeer => "failure to get a peer from the ring-balancer",
             ProxyError::Unavailable => "The upstream server is currently unavailable",
             ProxyError::Timeout => "The upstream server is timing out",
             ProxyError::Internal => "An unexpected error occurred",

@@ -12,6 +12,7 @@ use std::time::Instant;
 use http::header::HOST;
 use http::{Response, Version};
 
+use super::balancer::Balancers;
 use super::body::ProxyBody;
 use super::client::{self, Outgoing, SendError, UpstreamBody};
 use super::context::WorkerContext;
@@ -33,6 +34,8 @@ pub struct Matched<'a> {
     /// `None` for a route without a service: after its functions (Kong
     /// runs them), the request is answered 503.
     pub upstream: Option<&'a Arc<Upstream>>,
+    /// The snapshot's Upstreams (Kong's load balancers).
+    pub balancers: &'a Arc<Balancers>,
 }
 
 /// Sends the request upstream and returns the response (streamed) with
@@ -45,6 +48,7 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         route,
         matched_len,
         upstream,
+        balancers,
     } = s.matched;
     let Some(route) = route else {
         // Kong's `kong.response.error(404, …)`: an exit.
@@ -66,6 +70,29 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
             s.start,
         );
     };
+    // Kong's balancer: a target of the Upstream the service's host names
+    // (or the one `kong.service.set_upstream` chose); a target a function
+    // set wins. Nothing to look up when no Upstream is configured.
+    if s.upstream.balancer.target.is_none() && !balancers.is_empty() {
+        let name = s
+            .upstream
+            .balancer
+            .upstream
+            .as_deref()
+            .unwrap_or(&upstream.service.host);
+        if let Some(ring) = balancers.get(name) {
+            let Some((host, port)) = ring.pick() else {
+                s.source = Source::Exit;
+                return error_response(
+                    ProxyError::NoPeer,
+                    negotiation_header(&s.parts.headers),
+                    &s.request_id,
+                    s.start,
+                );
+            };
+            s.upstream.balancer.target = Some((host.into(), port));
+        }
+    }
     // `kong.service.request.set_scheme`: the service over the other
     // scheme (the same one when it cannot be built: its TLS settings are
     // logged as unusable).

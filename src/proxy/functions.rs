@@ -211,6 +211,9 @@ impl Hooks for Functions<'_> {
         let mut req = request_context(s, path);
         req.route = s.matched.route.map(|r| r.route.clone());
         req.service = s.matched.upstream.map(|u| u.service.clone());
+        if !s.matched.balancers.is_empty() {
+            req.balancers = Some(s.matched.balancers.clone());
+        }
         req.captures = s.captures.take();
         req.stripped = stripped_prefix;
         s.record_target = self.needs.log;

@@ -21,6 +21,7 @@
 //!
 //! Entry point: [`spawn_workers`].
 
+pub mod balancer;
 pub mod body;
 pub mod client;
 pub mod context;

@@ -76,6 +76,9 @@ pub struct UpstreamChanges {
 pub struct Balancer {
     /// Host (a name or an IP address, checked) and port.
     pub target: Option<(Box<str>, u16)>,
+    /// `kong.service.set_upstream`: the Upstream (by name, one the
+    /// snapshot has) a target is taken from, when no target is set.
+    pub upstream: Option<Box<str>>,
     pub retries: Option<u32>,
     pub timeouts: Option<BalancerTimeouts>,
 }

@@ -115,6 +115,7 @@ pub async fn respond(
         route: None,
         matched_len: None,
         upstream: None,
+        balancers: &snapshot.balancers,
     };
     let mut parts = http::Request::new(()).into_parts().0;
     parts.method = line.method;

@@ -33,13 +33,15 @@ const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers"
 const CERTIFICATES: TableDefinition<&str, &[u8]> = TableDefinition::new("certificates");
 const SNIS: TableDefinition<&str, &[u8]> = TableDefinition::new("snis");
 const CA_CERTIFICATES: TableDefinition<&str, &[u8]> = TableDefinition::new("ca_certificates");
+const UPSTREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("upstreams");
+const TARGETS: TableDefinition<&str, &[u8]> = TableDefinition::new("targets");
 /// `kind/field/value` → id, for every unique field that is set.
 const UNIQUE: TableDefinition<&str, &str> = TableDefinition::new("unique");
 /// `version` → number of committed changes, for snapshots.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Every table a complete database file has.
-const TABLE_NAMES: [&str; 10] = [
+const TABLE_NAMES: [&str; 12] = [
     "services",
     "routes",
     "plugins",
@@ -47,6 +49,8 @@ const TABLE_NAMES: [&str; 10] = [
     "certificates",
     "snis",
     "ca_certificates",
+    "upstreams",
+    "targets",
     "unique",
     "meta",
     "refs",
@@ -76,6 +80,8 @@ fn table(kind: Kind) -> TableDefinition<'static, &'static str, &'static [u8]> {
         Kind::Certificate => CERTIFICATES,
         Kind::Sni => SNIS,
         Kind::CaCertificate => CA_CERTIFICATES,
+        Kind::Upstream => UPSTREAMS,
+        Kind::Target => TARGETS,
     }
 }
 
@@ -252,6 +258,20 @@ impl Store {
         }
     }
 
+    /// The target `target` (`host:port`) of the upstream `upstream`.
+    pub fn find_target(&self, upstream: &str, target: &str) -> Result<Option<Entity>, StoreError> {
+        let id = self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let unique = txn.open_table(UNIQUE)?;
+            let found = unique.get(target_key(upstream, target).as_str())?;
+            Ok(found.map(|v| v.value().to_string()))
+        })?;
+        match id.and_then(|id| Uuid::parse_str(&id).ok()) {
+            Some(id) => self.get(Kind::Target, &id),
+            None => Ok(None),
+        }
+    }
+
     /// Every entity of a kind, ordered by id.
     pub fn list(&self, kind: Kind) -> Result<Vec<Entity>, StoreError> {
         self.with_db(|db| {
@@ -420,10 +440,11 @@ impl Store {
                 else {
                     return Ok(Vec::new());
                 };
-                // Plugins and SNIs go with what they belong to; any other
-                // reference refuses the delete, as Kong's foreign keys do.
+                // Plugins, SNIs and targets go with what they belong to;
+                // any other reference refuses the delete, as Kong's
+                // foreign keys do.
                 for by in Kind::ALL {
-                    if by == Kind::Plugin || by == Kind::Sni {
+                    if matches!(by, Kind::Plugin | Kind::Sni | Kind::Target) {
                         continue;
                     }
                     for (field, _) in by.foreign_keys().iter().filter(|(_, t)| *t == kind) {
@@ -449,6 +470,23 @@ impl Store {
                         refs::update(&txn, Kind::Sni, Some(&sni), None)?;
                         removed.push((Kind::Sni, sid_uuid(&sid)));
                         for (k, _) in unique_entries(Kind::Sni, &sni) {
+                            unique.remove(k.as_str())?;
+                        }
+                    }
+                }
+                if kind == Kind::Upstream {
+                    let mut targets = txn.open_table(TARGETS)?;
+                    for tid in refs::referencing(&txn, Kind::Target, "upstream", &key)? {
+                        let Some(target) = targets
+                            .remove(tid.as_str())?
+                            .map(|v| decode(v.value()))
+                            .transpose()?
+                        else {
+                            continue;
+                        };
+                        refs::update(&txn, Kind::Target, Some(&target), None)?;
+                        removed.push((Kind::Target, sid_uuid(&tid)));
+                        for (k, _) in unique_entries(Kind::Target, &target) {
                             unique.remove(k.as_str())?;
                         }
                     }
@@ -660,7 +698,21 @@ fn unique_entries(kind: Kind, entity: &Entity) -> Vec<(String, (String, Value))>
         });
         out.push((key, ("cache_key".into(), value)));
     }
+    if kind == Kind::Target {
+        // Kong's cache key: a target is unique within its upstream.
+        let upstream = fk_id(entity, "upstream").unwrap_or("null");
+        let target = entity
+            .get("target")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let value = serde_json::json!({"target": target, "upstream": {"id": upstream}});
+        out.push((target_key(upstream, target), ("cache_key".into(), value)));
+    }
     out
+}
+
+fn target_key(upstream: &str, target: &str) -> String {
+    format!("targets/cache_key/{upstream}|{target}")
 }
 
 fn check_foreign_keys(

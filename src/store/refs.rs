@@ -67,7 +67,7 @@ pub(super) fn referencing(
 /// Fills the index from the entity tables (a file written before it
 /// existed).
 pub(super) fn rebuild(txn: &WriteTransaction) -> Result<(), StoreError> {
-    for kind in [Kind::Route, Kind::Plugin] {
+    for kind in [Kind::Route, Kind::Plugin, Kind::Target] {
         let t = txn.open_table(table(kind))?;
         for row in t.iter()? {
             let (_, v) = row?;

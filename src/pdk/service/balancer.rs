@@ -7,9 +7,10 @@
 //! address connected to, retries and timeouts are the ones the upstream
 //! call uses.
 //!
-//! lunagate has no Upstream entity (Kong's load-balancer objects), so
-//! `set_upstream` finds none and answers Kong's
-//! `nil, "could not find an Upstream named '…'"`.
+//! `set_upstream` names an Upstream of the configuration (Kong's load
+//! balancer; `proxy/balancer.rs` picks its target), or answers Kong's
+//! `nil, "could not find an Upstream named '…'"`. As in Kong, the later of
+//! `set_upstream` and `set_target` decides where the request goes.
 
 use std::time::Duration;
 
@@ -30,6 +31,17 @@ pub(super) fn install<'gc>(ctx: Context<'gc>, service: Table<'gc>, cell: &Reques
         let Value::String(host) = stack.get(0) else {
             return Err(lua_error(ctx, "host must be a string"));
         };
+        let known = std::str::from_utf8(host.as_bytes()).ok().filter(|name| {
+            req.balancers
+                .as_ref()
+                .is_some_and(|b| b.get(name).is_some())
+        });
+        if let Some(name) = known {
+            req.balancer.upstream = Some(name.into());
+            req.balancer.target = None;
+            stack.replace(ctx, true);
+            return Ok(());
+        }
         let message = format!(
             "could not find an Upstream named '{}'",
             String::from_utf8_lossy(host.as_bytes())
@@ -65,6 +77,7 @@ pub(super) fn install<'gc>(ctx: Context<'gc>, service: Table<'gc>, cell: &Reques
         };
         req.upstream_host = http::HeaderValue::from_str(&header).ok();
         req.balancer.target = Some((bare.into(), port as u16));
+        req.balancer.upstream = None;
         stack.clear();
         Ok(())
     });
