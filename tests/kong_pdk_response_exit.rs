@@ -8,11 +8,6 @@
 //! - TEST 1-3 and 9-12 (argument errors) are in
 //!   `kong_pdk_response_setters.rs` with the other setters' checks; TEST 40
 //!   is the stream subsystem (stream/TLS);
-//! - TEST 5 (not ported) sends the head between a delayed exit and Kong's
-//!   internal `ngx.ctx.delayed_response_callback`: on Kong a function
-//!   that calls `exit` in a coroutine of its own gets control back (the
-//!   exit yields that coroutine) and can do the same; lunagate's `exit`
-//!   ends the function at once and has no such callback;
 //! - TEST 14 (n/a) checks nginx's `default_type` in the block's location:
 //!   Kong's template sets `default_type ''` in `location /`, and a second
 //!   `default_type` injected there (`nginx_location_*`) is refused by
@@ -20,9 +15,13 @@
 //! - TEST 22-38 are gRPC (stream/TLS: HTTP/2 with a gRPC client);
 //! - TEST 39 and 41-43 are the stream subsystem (stream/TLS).
 //!
-//! Adapted: TEST 8's delayed exit is flushed when access ends, as Kong's
-//! runloop flushes it after its access iterator (the block's content
-//! phase calls the callback); TEST 4's head goes out when access ends (with what was
+//! Adapted: TEST 5's access and content blocks are one function, whose
+//! `exit` is delayed because it runs in a coroutine of the function's own
+//! (Kong's access delays exits and `exit` yields: the function gets
+//! control back), and Kong's runloop's failed flush of the delayed exit
+//! after the plugin is logged here too; TEST 8's delayed exit is flushed
+//! when access ends, as Kong's runloop flushes it after its access
+//! iterator (the block's content phase calls the callback); TEST 4's head goes out when access ends (with what was
 //! printed after `ngx.send_headers()`: the same bytes); TEST 6's rewrite block is a global plugin's rewrite function
 //! (only global plugins have one), its `content_by_lua_block` is the
 //! service that is never called; TEST 45 leaves out
@@ -384,6 +383,40 @@ end"#,
     assert!(!gw.log_text().contains(" ERROR "), "{}", gw.log_text());
 }
 
+async fn test_5(gw: Arc<Gateway>) {
+    // The block's access exit and its content phase's head and callback
+    // are one function: the exit, in a coroutine of the function's own,
+    // is delayed (Kong's access runs with `ngx.ctx.delay_response`) and
+    // yields back to it.
+    exit_route(
+        &gw,
+        "t5",
+        r#"ngx.ctx.delay_response = true
+
+coroutine.wrap(function()
+    kong.response.exit(500, "ok")
+end)()
+
+ngx.send_headers()
+
+local ok, err = pcall(ngx.ctx.delayed_response_callback, ngx.ctx)
+if not ok then
+    ngx.say(err)
+end"#,
+    )
+    .await;
+    let r = get_raw(&gw, "/t5").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "headers have already been sent\n");
+    // Kong's runloop flushes the delayed exit after the plugin, which
+    // fails the same way and is logged (the block has no runloop).
+    let log = gw.log_text();
+    assert!(
+        log.contains("could not send the delayed exit: headers have already been sent"),
+        "{log}"
+    );
+}
+
 async fn test_45(gw: Arc<Gateway>) {
     // Kong's block first calls `require("kong.globalpatches")()`, which
     // makes cjson write 16 significant digits (LuaJIT's number is a
@@ -411,6 +444,11 @@ async fn kong_pdk_response_exit() {
         c,
         "TEST 4: response.exit() errors if headers have already been sent",
         test_4
+    );
+    case!(
+        c,
+        "TEST 5: response.exit() errors if headers have already been sent with delayed response",
+        test_5
     );
     case!(
         c,
@@ -527,4 +565,91 @@ async fn ngx_exit_without_output_sends_kongs_and_nginxs_pages() {
     exit_route(&gw, "x418", "return ngx.exit(418)").await;
     let r = get_raw(&gw, "/x418").await;
     assert_eq!((r.status, r.body.as_str()), (418, ""));
+}
+
+/// Not a Kong spec case: what a client sees of Kong's delayed exit in
+/// access. `exit` in a coroutine of the function's own yields back to
+/// it (`coroutine.resume` returns true, the coroutine is suspended) and
+/// the function goes on, and so do the plugin's other functions; then the
+/// exit is the response and no other plugin runs. A second exit is sent at
+/// once, and so is the delayed one by `ngx.ctx.delayed_response_callback`
+/// (nothing after it runs). At the top level an exit still ends the
+/// function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_exit_in_a_coroutine_lets_the_function_go_on() {
+    let gw = Gateway::start();
+    let service = json(
+        &gw,
+        "POST",
+        "/services",
+        json!({"name": "later", "url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    status(&service, 201, "service");
+    let route = json(
+        &gw,
+        "POST",
+        "/services/later/routes",
+        json!({"paths": ["/later"]}),
+    )
+    .await;
+    status(&route, 201, "route");
+    // pre-function runs before post-function.
+    let pre = json(
+        &gw,
+        "POST",
+        "/services/later/plugins",
+        json!({"name": "pre-function", "config": {"access": [
+            r#"local co = coroutine.create(function()
+                kong.response.exit(403, "from the coroutine", { ["X-Exit"] = "1" })
+                kong.response.set_header("X-Resumed", "yes")
+            end)
+            local ok, err = coroutine.resume(co)
+            kong.response.set_header("X-Resume", tostring(ok) .. " " .. tostring(err)
+                .. " " .. coroutine.status(co))
+            kong.response.set_header("X-Delayed", ngx.ctx.delayed_response.status_code
+                .. " " .. ngx.ctx.delayed_response.content)
+            coroutine.resume(co)
+            local second = kong.request.get_query_arg("second")
+            if second == "exit" then
+                kong.response.exit(409, "second")
+            elseif second == "flush" then
+                ngx.ctx.delayed_response_callback(ngx.ctx)
+            end
+            kong.response.set_header("X-After", "yes")"#,
+            r#"kong.response.set_header("X-Next-Function", "yes")"#
+        ]}}),
+    )
+    .await;
+    status(&pre, 201, "pre-function");
+    let post = json(
+        &gw,
+        "POST",
+        "/services/later/plugins",
+        json!({"name": "post-function", "config": {"access": [
+            r#"kong.response.set_header("X-Next-Plugin", "yes")"#
+        ]}}),
+    )
+    .await;
+    status(&post, 201, "post-function");
+
+    let r = get_raw(&gw, "/later").await;
+    assert_eq!((r.status, r.body.as_str()), (403, "from the coroutine"));
+    assert_eq!(r.one("x-exit"), Some("1"));
+    assert_eq!(r.one("x-resume"), Some("true nil suspended"));
+    assert_eq!(r.one("x-delayed"), Some("403 from the coroutine"));
+    assert_eq!(r.one("x-resumed"), Some("yes"));
+    assert_eq!(r.one("x-after"), Some("yes"));
+    assert_eq!(r.one("x-next-function"), Some("yes"));
+    assert_eq!(r.one("x-next-plugin"), None);
+
+    let r = get_raw(&gw, "/later?second=exit").await;
+    assert_eq!((r.status, r.body.as_str()), (409, "second"));
+    assert_eq!(r.one("x-after"), None);
+    assert_eq!(r.one("x-next-function"), None);
+
+    let r = get_raw(&gw, "/later?second=flush").await;
+    assert_eq!((r.status, r.body.as_str()), (403, "from the coroutine"));
+    assert_eq!(r.one("x-after"), None);
+    assert_eq!(r.one("x-next-function"), None);
 }

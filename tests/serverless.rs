@@ -706,11 +706,13 @@ async fn global_rewrite_runs_on_a_route_with_its_own_plugin_of_that_name() {
     }
 }
 
-/// `kong.response.exit` inside a coroutine the function keeps in an
-/// upvalue: the exit answers, and the coroutine is dead for the next
-/// request (as OpenResty's `coroutine.status` says of a coroutine of an
-/// earlier request), not running forever (`cannot resume non-suspended
-/// coroutine` before).
+/// `ngx.exit` inside a coroutine the function keeps in an upvalue: the
+/// exit answers, and the coroutine is dead for the next request (as
+/// OpenResty's `coroutine.status` says of a coroutine of an earlier
+/// request), not running forever (`cannot resume non-suspended
+/// coroutine` before). (`kong.response.exit` there is delayed and
+/// yields back to the function, as on Kong: see
+/// kong_pdk_response_exit.rs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coroutine_that_exited_is_dead_on_the_next_request() {
     let up = echo_upstream("up").await;
@@ -719,7 +721,7 @@ async fn a_coroutine_that_exited_is_dead_on_the_next_request() {
 local co
 return function()
   if not co then
-    co = coroutine.create(function() return kong.response.exit(403, "from the coroutine") end)
+    co = coroutine.create(function() ngx.print("from the coroutine") return ngx.exit(403) end)
     coroutine.resume(co)
   end
   local status = coroutine.status(co)

@@ -160,6 +160,15 @@ pub struct RequestContext {
     /// callback suspends the call and the runner drops it) and so does its
     /// phase; after `ngx.exit(ngx.OK)` the request goes on to the next.
     pub leave_function: bool,
+    /// Set with `leave_function` by an exit that is delayed (see
+    /// `response::delays`): the call yields the coroutine it runs in
+    /// instead of stopping.
+    pub yield_exit: bool,
+    /// `exit` holds a delayed exit that has not been sent yet: it goes out
+    /// when the access function that made it returns (or its
+    /// `ngx.ctx.delayed_response_callback` is called), and an exit made
+    /// meanwhile replaces it, as Kong's `send` does.
+    pub delayed_exit: bool,
     pub exit: Option<Exit>,
     /// The running plugin's name, for `kong.log` prefixes.
     pub plugin_name: &'static str,
@@ -284,6 +293,8 @@ impl RequestContext {
             printed: Vec::new(),
             headers_sent: false,
             leave_function: false,
+            yield_exit: false,
+            delayed_exit: false,
             exit: None,
             plugin_name: "",
             server_name: None,
@@ -486,22 +497,36 @@ pub(crate) fn add<'gc>(
 
 /// Like `add`, for a function that also gets `data` (shared code for
 /// several PDK modules).
-pub(crate) fn add_with<'gc, D: Copy + 'static>(
+pub(crate) fn add_with<'gc, D: 'static>(
     ctx: Context<'gc>,
     t: Table<'gc>,
     name: &'static str,
     cell: &RequestCell,
     data: D,
-    f: for<'a> fn(
-        D,
-        Context<'a>,
-        &mut Execution<'a, '_>,
-        &mut Stack<'a, '_>,
-        &mut RequestContext,
-    ) -> Result<(), Error<'a>>,
+    f: PdkFnWith<D>,
 ) {
+    let _ = t.set(ctx, name, pdk_callback(ctx, name, cell, data, f));
+}
+
+/// A PDK function that also gets `data`.
+pub(crate) type PdkFnWith<D> = for<'a> fn(
+    &D,
+    Context<'a>,
+    &mut Execution<'a, '_>,
+    &mut Stack<'a, '_>,
+    &mut RequestContext,
+) -> Result<(), Error<'a>>;
+
+/// The callback [`add_with`] registers as `name`.
+pub(crate) fn pdk_callback<'gc, D: 'static>(
+    ctx: Context<'gc>,
+    name: &'static str,
+    cell: &RequestCell,
+    data: D,
+    f: PdkFnWith<D>,
+) -> Callback<'gc> {
     let cell = cell.clone();
-    let cb = Callback::from_fn(&ctx, move |ctx, mut exec, mut stack| {
+    Callback::from_fn(&ctx, move |ctx, mut exec, mut stack| {
         let mut guard = cell.borrow_mut();
         let Some(req) = guard.as_mut() else {
             return Err(lua_error(ctx, &format!("{name}: no request in progress")));
@@ -509,15 +534,23 @@ pub(crate) fn add_with<'gc, D: Copy + 'static>(
         if req.phase == Phase::Certificate && !CERTIFICATE_PHASE_PDK.contains(&name) {
             return Err(lua_error(ctx, &Phases::REQUEST.error(req.phase)));
         }
-        f(data, ctx, &mut exec, &mut stack, req)?;
+        f(&data, ctx, &mut exec, &mut stack, req)?;
         if req.leave_function {
+            if std::mem::take(&mut req.yield_exit) {
+                // A delayed exit in a coroutine of the function's own:
+                // Kong's `coroutine.yield()`, back to the function.
+                req.leave_function = false;
+                return Ok(CallbackReturn::Yield {
+                    to_thread: None,
+                    then: None,
+                });
+            }
             // An exit: suspend the call; the runner sees the flag and drops
             // it, so nothing after the exit runs (`pcall` cannot catch it).
             return Ok(CallbackReturn::Wait { then: None });
         }
         Ok(CallbackReturn::Return)
-    });
-    let _ = t.set(ctx, name, cb);
+    })
 }
 
 /// A table's entries (raw `next` order).

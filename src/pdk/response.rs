@@ -1,16 +1,18 @@
 //! `kong.response`: the response sent to the client (§2.3 of the Kong
 //! reference), including `exit`, which ends the request: the phase runner
 //! stops the function at once (pcall cannot catch it) and skips the
-//! remaining access handlers.
+//! remaining access handlers; in access, in a coroutine of the function's
+//! own, the exit is Kong's delayed one (see [`delays`]).
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue};
-use lua_stdlib::{Callback, CallbackReturn, Context, Error, Table, Value};
+use lua_stdlib::{Callback, CallbackReturn, Context, Error, Execution, Table, Value};
 use serde_json::Map;
 
 use super::checks::{self, Names, MAX_STATUS, MIN_ERR_STATUS, MIN_STATUS};
 use super::{
-    add, lua_error, name_arg, only_in, Exit, ExitBody, Phase, Phases, RequestCell, RequestContext,
+    add, add_with, lua_error, name_arg, only_in, pdk_callback, Exit, ExitBody, Phase, Phases,
+    RequestCell, RequestContext,
 };
 use crate::proxy::errors::{error_format_header, plugin_error_content_type};
 use crate::proxy::headers::replace_headers;
@@ -28,64 +30,82 @@ const BODY_PHASES: Phases = Phases::BODY_FILTER;
 
 pub fn install<'gc>(ctx: Context<'gc>, kong: Table<'gc>, cell: &RequestCell) {
     let t = ctx.new_table();
-    add(ctx, t, "exit", cell, |ctx, _, stack, req| {
-        settable(ctx, req)?;
-        let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
-        let body = stack.get(1);
-        if !matches!(body, Value::Nil | Value::String(_) | Value::Table(_)) {
-            return Err(lua_error(ctx, "body must be a nil, string or table"));
-        }
-        let mut headers = exit_headers(ctx, stack.get(2))?;
-        let body = match body {
-            Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
-            Value::Table(t) => {
-                if !headers.contains_key(http::header::CONTENT_TYPE) {
-                    headers.insert(http::header::CONTENT_TYPE, JSON_CONTENT_TYPE.clone());
-                }
-                json_body(ctx, Value::Table(t))?
+    add_with(
+        ctx,
+        t,
+        "exit",
+        cell,
+        cell.clone(),
+        |cell, ctx, exec, stack, req| {
+            settable(ctx, req)?;
+            let status = checks::status_code(ctx, stack.get(0), MIN_STATUS, MAX_STATUS)?;
+            let body = stack.get(1);
+            if !matches!(body, Value::Nil | Value::String(_) | Value::Table(_)) {
+                return Err(lua_error(ctx, "body must be a nil, string or table"));
             }
-            _ => Bytes::new(),
-        };
-        exit_with(
-            req,
-            Exit {
-                status,
-                headers,
-                body: ExitBody::Bytes(body),
-            },
-        );
-        stack.clear();
-        Ok(())
-    });
-    add(ctx, t, "error", cell, |ctx, _, stack, req| {
-        settable(ctx, req)?;
-        let status = checks::status_code(ctx, stack.get(0), MIN_ERR_STATUS, MAX_STATUS)?;
-        let message = match stack.get(1) {
-            Value::Nil => error_message(status),
-            Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-            Value::Table(t) => match json_string(ctx, Value::Table(t)) {
-                Ok(json) => json,
-                Err(e) => {
-                    return Err(lua_error(
-                        ctx,
-                        &format!("could not JSON encode the error message: {e}"),
-                    ))
+            let mut headers = exit_headers(ctx, stack.get(2))?;
+            let body = match body {
+                Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
+                Value::Table(t) => {
+                    if !headers.contains_key(http::header::CONTENT_TYPE) {
+                        headers.insert(http::header::CONTENT_TYPE, JSON_CONTENT_TYPE.clone());
+                    }
+                    json_body(ctx, Value::Table(t))?
                 }
-            },
-            _ => return Err(lua_error(ctx, "message must be a nil, a string or a table")),
-        };
-        let headers = exit_headers(ctx, stack.get(2))?;
-        exit_with(
-            req,
-            Exit {
-                status,
-                headers,
-                body: ExitBody::KongError(message),
-            },
-        );
-        stack.clear();
-        Ok(())
-    });
+                _ => Bytes::new(),
+            };
+            let delayed = delays(ctx, exec, req, cell, status, stack.get(1), stack.get(2));
+            exit_with(
+                req,
+                Exit {
+                    status,
+                    headers,
+                    body: ExitBody::Bytes(body),
+                },
+                delayed,
+            );
+            stack.clear();
+            Ok(())
+        },
+    );
+    add_with(
+        ctx,
+        t,
+        "error",
+        cell,
+        cell.clone(),
+        |cell, ctx, exec, stack, req| {
+            settable(ctx, req)?;
+            let status = checks::status_code(ctx, stack.get(0), MIN_ERR_STATUS, MAX_STATUS)?;
+            let message = match stack.get(1) {
+                Value::Nil => error_message(status),
+                Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                Value::Table(t) => match json_string(ctx, Value::Table(t)) {
+                    Ok(json) => json,
+                    Err(e) => {
+                        return Err(lua_error(
+                            ctx,
+                            &format!("could not JSON encode the error message: {e}"),
+                        ))
+                    }
+                },
+                _ => return Err(lua_error(ctx, "message must be a nil, a string or a table")),
+            };
+            let headers = exit_headers(ctx, stack.get(2))?;
+            let delayed = delays(ctx, exec, req, cell, status, stack.get(1), stack.get(2));
+            exit_with(
+                req,
+                Exit {
+                    status,
+                    headers,
+                    body: ExitBody::KongError(message),
+                },
+                delayed,
+            );
+            stack.clear();
+            Ok(())
+        },
+    );
     add(ctx, t, "get_status", cell, |ctx, _, stack, req| {
         only_in(ctx, req, READ_PHASES)?;
         stack.replace(
@@ -207,16 +227,27 @@ impl RequestContext {
     /// (`ngx.exit`) already holds that; an error page (a function that
     /// failed after the head, `exit` refused among them) cannot be sent
     /// once the head has gone, as under Kong.
+    ///
+    /// A delayed exit not sent yet cannot be sent after the head either:
+    /// Kong's flush of it after its access iterator raises `headers have
+    /// already been sent` (logged), and the head stays the response.
     pub fn answer_sent_head(&mut self) {
-        if !self.headers_sent
-            || matches!(
-                self.exit,
-                Some(Exit {
-                    body: ExitBody::Bytes(_) | ExitBody::Close,
-                    ..
-                })
-            )
-        {
+        let delayed = std::mem::take(&mut self.delayed_exit);
+        if !self.headers_sent {
+            return;
+        }
+        if delayed {
+            tracing::error!(
+                target: "lunagate::lua",
+                "could not send the delayed exit: headers have already been sent"
+            );
+        } else if matches!(
+            self.exit,
+            Some(Exit {
+                body: ExitBody::Bytes(_) | ExitBody::Close,
+                ..
+            })
+        ) {
             return;
         }
         self.response_source = "exit";
@@ -363,17 +394,77 @@ fn chunk_arg<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Bytes, Error<'gc>>
     Ok(out.freeze())
 }
 
+/// Whether an exit is delayed, as Kong's `exit` and `error` delay it
+/// while its access iterator runs (`ngx.ctx.delay_response`): the
+/// response is kept (`ngx.ctx.delayed_response`, with
+/// `delayed_response_callback` to send it) and the call
+/// `coroutine.yield()`s. At a function's top level that yield ends Kong's
+/// coroutine of the plugin's handler, as the gateway's exit ends the
+/// function; in a coroutine of the function's own it returns to the
+/// function, which goes on, and the exit is sent when the plugin's
+/// functions have run (or by the callback). Only the first exit is
+/// delayed (Kong's `not ctx.delayed_response`); a later one is sent at
+/// once.
+fn delays<'gc>(
+    ctx: Context<'gc>,
+    exec: &Execution<'gc, '_>,
+    req: &mut RequestContext,
+    cell: &RequestCell,
+    status: u16,
+    content: Value<'gc>,
+    headers: Value<'gc>,
+) -> bool {
+    if req.phase != Phase::Access || exec.current_thread().is_main || req.exit.is_some() {
+        return false;
+    }
+    let response = ctx.new_table();
+    super::set(ctx, response, "status_code", status as i64);
+    super::set(ctx, response, "content", content);
+    super::set(ctx, response, "headers", headers);
+    let flush = pdk_callback(ctx, "delayed_response_callback", cell, (), flush_delayed);
+    let ngx_ctx = req.lua_tables.ngx_ctx(ctx);
+    super::set(ctx, ngx_ctx, "delayed_response", response);
+    super::set(ctx, ngx_ctx, "delayed_response_callback", flush);
+    true
+}
+
+/// `ngx.ctx.delayed_response_callback(ctx)`, Kong's `flush`: sends the
+/// delayed exit now (the function stops, as after an exit), or raises
+/// `headers have already been sent` once the head went out
+/// (`ngx.send_headers()`, body_filter, log). Once the exit has been sent
+/// (header_filter, a later request) there is nothing left to send.
+fn flush_delayed<'gc>(
+    _: &(),
+    ctx: Context<'gc>,
+    _: &mut Execution<'gc, '_>,
+    stack: &mut lua_stdlib::Stack<'gc, '_>,
+    req: &mut RequestContext,
+) -> Result<(), Error<'gc>> {
+    if req.headers_sent || matches!(req.phase, Phase::BodyFilter | Phase::Log) {
+        return Err(lua_error(ctx, "headers have already been sent"));
+    }
+    if req.delayed_exit {
+        req.delayed_exit = false;
+        req.leave_function = true;
+    }
+    stack.clear();
+    Ok(())
+}
+
 /// `exit` and `error`: records the response and stops the function. In
 /// header_filter, as Kong's `send` does there, the status and headers go
 /// on the response at once (a later function may still change them), the
 /// body replaces the one coming, and the function goes on (`send` ends
 /// with `ngx.exit(ngx.OK)`, which returns in header_filter). An error
 /// page's headers stay with it: its format (and Content-Type) is settled
-/// when it is rendered, after the phase.
-fn exit_with(req: &mut RequestContext, mut exit: Exit) {
+/// when it is rendered, after the phase. A `delayed` exit (see
+/// [`delays`]) yields the function's coroutine instead.
+fn exit_with(req: &mut RequestContext, mut exit: Exit, delayed: bool) {
     if req.phase != Phase::HeaderFilter {
         finish(req, exit);
         req.leave_function = true;
+        req.yield_exit = delayed;
+        req.delayed_exit = delayed;
         return;
     }
     req.response_status = Some(exit.status);
@@ -393,6 +484,9 @@ fn exit_with(req: &mut RequestContext, mut exit: Exit) {
 pub(crate) fn finish(req: &mut RequestContext, exit: Exit) {
     if req.phase == Phase::HeaderFilter {
         keep_headers_of_replaced(req);
+    } else if req.delayed_exit {
+        // An exit after a delayed one is sent at once (Kong's `send`).
+        req.delayed_exit = false;
     } else if req.exit.is_some() {
         return;
     }

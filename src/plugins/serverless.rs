@@ -185,6 +185,19 @@ impl<'p> PhaseRun<'p> {
     }
 }
 
+/// Where a phase goes after a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    /// The next function runs.
+    No,
+    /// No other function runs in the phase (an exit or an error before
+    /// the response).
+    Phase,
+    /// The plugin's other functions run, no other plugin's (a delayed
+    /// exit is pending).
+    AfterPlugin,
+}
+
 /// What to do after a call's outcome.
 enum Next {
     Call(Running),
@@ -259,8 +272,12 @@ impl LuaWorker {
                     Next::Call(next) => run.running = Some(next),
                     Next::Done(result) => {
                         let plugin = &run.plugins[run.plugin];
-                        if self.after_function(run.phase, plugin, result) {
-                            run.plugin = run.plugins.len();
+                        match self.after_function(run.phase, plugin, result) {
+                            Ends::Phase => run.plugin = run.plugins.len(),
+                            // A delayed exit: Kong sends it once the
+                            // plugin's handler has returned.
+                            Ends::AfterPlugin => run.plugins = &run.plugins[..=run.plugin],
+                            Ends::No => {}
                         }
                     }
                 }
@@ -283,7 +300,8 @@ impl LuaWorker {
             match started {
                 Ok(running) => run.running = Some(running),
                 Err(message) => {
-                    if self.after_function(run.phase, plugin, CallResult::Failed(message)) {
+                    let ends = self.after_function(run.phase, plugin, CallResult::Failed(message));
+                    if ends == Ends::Phase {
                         run.plugin = run.plugins.len();
                     }
                 }
@@ -299,17 +317,17 @@ impl LuaWorker {
         done
     }
 
-    /// Logs a failure (and in the early phases answers 500); true when the
-    /// phase ends here for all plugins.
+    /// Logs a failure (and in the early phases answers 500); says whether
+    /// the phase ends here.
     fn after_function(
         &mut self,
         phase: Phase,
         plugin: &CompiledPlugin,
         result: CallResult,
-    ) -> bool {
+    ) -> Ends {
         let mut guard = self.cell.borrow_mut();
         let Some(req) = guard.as_mut() else {
-            return true;
+            return Ends::Phase;
         };
         let early = matches!(phase, Phase::Certificate | Phase::Rewrite | Phase::Access);
         if let CallResult::Failed(message) = result {
@@ -329,6 +347,11 @@ impl LuaWorker {
                 phase.name()
             );
             if early {
+                if std::mem::take(&mut req.delayed_exit) {
+                    // Kong's iterator replaces a delayed exit with its 500
+                    // when the plugin fails.
+                    req.exit = None;
+                }
                 req.response_source = "error";
                 req.exit.get_or_insert(Exit {
                     status: 500,
@@ -345,7 +368,11 @@ impl LuaWorker {
         // header_filter on, exits never stop a function: see `ngx.exit`.)
         let ended = early && (req.leave_function || req.exit.is_some());
         req.leave_function = false;
-        ended
+        match (ended, req.delayed_exit) {
+            (false, _) => Ends::No,
+            (true, false) => Ends::Phase,
+            (true, true) => Ends::AfterPlugin,
+        }
     }
 
     /// Drops the slots of plugin versions no configuration holds any more,
