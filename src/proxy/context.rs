@@ -24,6 +24,9 @@ pub struct WorkerContext {
     pub request_ids: RequestIds,
     /// Reused buffer for the upstream path.
     pub scratch: RefCell<Vec<u8>>,
+    /// Spare buffers for upstream request targets built per request
+    /// ([`WorkerContext::target_buffer`]).
+    targets: RefCell<Vec<Vec<u8>>>,
     /// The worker's Lua VM, created when a serverless function first runs.
     pub lua: RefCell<Option<crate::plugins::serverless::LuaWorker>>,
     pub timeouts: ClientTimeouts,
@@ -64,10 +67,31 @@ impl WorkerContext {
             pool: Rc::new(Pool::new()),
             request_ids: RequestIds::new(id),
             scratch: RefCell::new(Vec::with_capacity(256)),
+            targets: RefCell::new(Vec::new()),
             lua: RefCell::new(None),
             timeouts,
             deferred: RefCell::new(VecDeque::new()),
             deferred_ready: Notify::new(),
+        }
+    }
+
+    /// An empty buffer for an upstream request target that is not the
+    /// client's (a path `strip_path` cut, a query a function changed),
+    /// one a finished request gave back if any: the target lives across
+    /// the upstream call, so it cannot be the borrowed `scratch`, and a
+    /// new one per request costs a malloc and a free.
+    pub fn target_buffer(&self) -> Vec<u8> {
+        self.targets.borrow_mut().pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` for a later [`WorkerContext::target_buffer`]: up to
+    /// 16 of them (one per request in flight on the worker), each of up
+    /// to 2 KiB (a longer target's buffer is freed).
+    pub fn give_back_target(&self, mut buf: Vec<u8>) {
+        let mut spare = self.targets.borrow_mut();
+        if spare.len() < 16 && buf.capacity() <= 2048 {
+            buf.clear();
+            spare.push(buf);
         }
     }
 

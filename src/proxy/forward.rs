@@ -145,7 +145,8 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
             }
             _ => {
                 let escaped = escape_path(&out);
-                let mut t = Vec::with_capacity(escaped.len() + query.map_or(0, |q| q.len() + 1));
+                let mut t = ctx.target_buffer();
+                t.reserve(escaped.len() + query.map_or(0, |q| q.len() + 1));
                 t.extend_from_slice(escaped.as_bytes());
                 if let Some(q) = query {
                     t.push(b'?');
@@ -186,6 +187,9 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
     let answered = Instant::now();
     if s.record_target {
         s.upstream_target = Some(String::from_utf8_lossy(&target).into_owned());
+    }
+    if let Cow::Owned(t) = target {
+        ctx.give_back_target(t);
     }
     s.timing.sent = Some(sent_at);
     let resp = match result {
