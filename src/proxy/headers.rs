@@ -110,13 +110,70 @@ pub fn header_name(name: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
         (16, b'c') => ("content-encoding", CONTENT_ENCODING),
         (17, b't') => ("transfer-encoding", TRANSFER_ENCODING),
         (17, b'x') => ("x-forwarded-proto", X_FORWARDED_PROTO.clone()),
-        _ => return HeaderName::from_bytes(name),
+        _ => return recent_name(name),
     };
     if folded_eq(name, lower.as_bytes()) {
         Ok(known)
     } else {
-        HeaderName::from_bytes(name)
+        recent_name(name)
     }
+}
+
+/// How many other names [`recent_name`] keeps per worker thread, and
+/// how long they may be.
+const RECENT_NAMES: usize = 16;
+const RECENT_NAME_LEN: usize = 32;
+
+/// The names [`recent_name`] keeps.
+struct RecentNames {
+    names: Vec<HeaderName>,
+    /// The slot the next name replaces once all are taken.
+    next: usize,
+}
+
+thread_local! {
+    static RECENT: RefCell<RecentNames> = const {
+        RefCell::new(RecentNames { names: Vec::new(), next: 0 })
+    };
+}
+
+/// A name [`header_name`] does not know (`X-Custom-Auth`, `X-Request-Id`
+/// ...): `HeaderName::from_bytes` allocates each custom one, so the last
+/// 16 names a worker thread parsed are kept (those of up to 32 lower-case
+/// letters, digits and `-` once lower-cased, for which `folded_eq` is
+/// exact), and one read again is a clone of the kept one (a count
+/// increment, no allocation). A miss costs the parse as before, at most
+/// 16 word-wise compares, and the shared count's allocation when the
+/// name is kept. Out of line: `header_name`'s known names are the common
+/// case.
+#[inline(never)]
+fn recent_name(name: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
+    if name.is_empty() || name.len() > RECENT_NAME_LEN {
+        return HeaderName::from_bytes(name);
+    }
+    RECENT.with_borrow_mut(|recent| {
+        if let Some(kept) = recent
+            .names
+            .iter()
+            .find(|kept| folded_eq(name, kept.as_str().as_bytes()))
+        {
+            return Ok(kept.clone());
+        }
+        let parsed = HeaderName::from_bytes(name)?;
+        let keep = parsed
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if keep {
+            if recent.names.len() < RECENT_NAMES {
+                recent.names.push(parsed.clone());
+            } else {
+                recent.names[recent.next] = parsed.clone();
+                recent.next = (recent.next + 1) % RECENT_NAMES;
+            }
+        }
+        Ok(parsed)
+    })
 }
 
 /// Whether `name` is `lower` (lower-case letters, digits and `-`, as
@@ -131,16 +188,16 @@ fn folded_eq(name: &[u8], lower: &[u8]) -> bool {
     /// Eight bytes from `i` (one load).
     #[inline]
     fn word(s: &[u8], i: usize) -> u64 {
-        let mut w = [0; 8];
-        w.copy_from_slice(&s[i..i + 8]);
-        u64::from_le_bytes(w)
+        // Eight bytes always convert (no `copy_from_slice`, which a
+        // non-LTO build may leave a call to `memcpy`).
+        u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default())
     }
     /// Four bytes from `i`.
     #[inline]
     fn half(s: &[u8], i: usize) -> u64 {
-        let mut w = [0; 4];
-        w.copy_from_slice(&s[i..i + 4]);
-        u64::from(u32::from_le_bytes(w))
+        u64::from(u32::from_le_bytes(
+            s[i..i + 4].try_into().unwrap_or_default(),
+        ))
     }
     let n = name.len();
     if n != lower.len() {
@@ -734,6 +791,46 @@ mod tests {
             "\r",
         ] {
             same(other.as_bytes());
+        }
+    }
+
+    /// A name kept by `recent_name` is given back only for the bytes
+    /// `HeaderName::from_bytes` reads as that name: the names are kept,
+    /// then read again in other cases, with each byte changed to any of
+    /// the 256, and after more names than are kept pushed them out.
+    #[test]
+    fn recently_read_names_read_as_http_reads_them() {
+        let same = |bytes: &[u8]| {
+            let ours = header_name(bytes).ok();
+            assert_eq!(ours, HeaderName::from_bytes(bytes).ok(), "{bytes:?}");
+        };
+        let names = [
+            "x-custom-auth",
+            "x-request-id",
+            "x_under",
+            "x~tilde",
+            "x^caret",
+            "x-z",
+            "ab",
+            "x-0123456789-abcdefghijklmnopqr",
+            "x-0123456789-abcdefghijklmnopqrs",
+            "x-0123456789-abcdefghijklmnopqrst",
+        ];
+        for _ in 0..2 {
+            for name in names {
+                same(name.as_bytes());
+                same(name.to_ascii_uppercase().as_bytes());
+                for at in 0..name.len() {
+                    for b in 0..=255u8 {
+                        let mut bytes = name.as_bytes().to_vec();
+                        bytes[at] = b;
+                        same(&bytes);
+                    }
+                }
+            }
+            for i in 0..2 * RECENT_NAMES {
+                same(format!("x-pushed-{i}").as_bytes());
+            }
         }
     }
 
