@@ -592,16 +592,55 @@ pub(crate) fn json_string<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Strin
     Ok(String::from_utf8(out).unwrap_or_default())
 }
 
+/// The buffers [`json_body`] keeps per thread.
+struct ExitBodies {
+    /// Where each body is written.
+    scratch: Vec<u8>,
+    /// The last body made that was not `kept`'s (up to 1 KiB).
+    last: Vec<u8>,
+    /// A body made twice in a row, shared by the exits that send it.
+    kept: Option<Bytes>,
+}
+
+/// The longest body [`json_body`] keeps.
+const KEPT_BODY_LEN: usize = 1024;
+
 /// [`write_json`] as an exit body: written into a buffer kept per thread,
 /// then copied out at its size (one allocation; a `Vec` made into
 /// `Bytes` takes two unless its capacity happens to be its length).
+/// A function usually answers with the same body request after request
+/// (`{message = "Invalid Credentials"}`): a body made twice in a row is
+/// kept, shared, and the same text again is a clone of it (a count
+/// increment, no allocation). Another body costs a compare and, up to
+/// 1 KiB, a copy into `last`.
 fn json_body<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Result<Bytes, Error<'gc>> {
     thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        static BODIES: std::cell::RefCell<ExitBodies> = const {
+            std::cell::RefCell::new(ExitBodies {
+                scratch: Vec::new(),
+                last: Vec::new(),
+                kept: None,
+            })
+        };
     }
-    SCRATCH.with_borrow_mut(|out| {
+    BODIES.with_borrow_mut(|bodies| {
+        let out = &mut bodies.scratch;
         out.clear();
-        let written = write_json(ctx, v, out).map(|()| Bytes::copy_from_slice(out));
+        let written = write_json(ctx, v, out).map(|()| match &bodies.kept {
+            Some(kept) if kept[..] == out[..] => kept.clone(),
+            _ => {
+                let body = Bytes::copy_from_slice(out);
+                if out.len() <= KEPT_BODY_LEN {
+                    if bodies.last == *out {
+                        bodies.kept = Some(body.clone());
+                    } else {
+                        bodies.last.clear();
+                        bodies.last.extend_from_slice(out);
+                    }
+                }
+                body
+            }
+        });
         if out.capacity() > 64 * 1024 {
             // A large body does not stay on the worker.
             *out = Vec::new();
@@ -870,6 +909,45 @@ mod tests {
                 }
             }
             assert_eq!(list.length(), 24);
+        });
+    }
+
+    /// An exit body is `write_json`'s text whether it is made, kept (the
+    /// same body twice in a row) or a clone of the kept one, and a failed
+    /// one fails as it does.
+    #[test]
+    fn exit_bodies_are_the_json_written() {
+        // A body too long to keep, twice (the bare VM has no `string.rep`).
+        let long = "x".repeat(2000);
+        let source = format!(
+            r#"
+            local a, b = {{message = "Invalid Credentials"}}, {{message = "No"}}
+            local cyclic = {{}} cyclic.self = cyclic
+            return {{a, a, a, b, a, b, b, b, a, cyclic, a, {{s = "{long}"}}, {{s = "{long}"}}, a}}
+        "#
+        );
+        let chunk = Chunk::compile(source.as_bytes(), "=bodies").unwrap();
+        let mut vm = Vm::new();
+        let f = vm.enter(|ctx| ctx.stash(Function::from(chunk.load(ctx, ctx.new_table()))));
+        let mut call = vm.start(&f, (), Budget::default());
+        let Outcome::Finished(values) = vm.run(&mut call) else {
+            panic!("the chunk failed");
+        };
+        vm.enter(|ctx| {
+            let Value::Table(list) = ctx.fetch(&values[0]) else {
+                panic!("not a list");
+            };
+            assert_eq!(list.length(), 14);
+            for i in 1..=list.length() {
+                let v = list.raw_get_int(i);
+                let mut written = Vec::new();
+                let written = write_json(ctx, v, &mut written).map(|()| written);
+                match (json_body(ctx, v), written) {
+                    (Ok(body), Ok(text)) => assert_eq!(body[..], text[..], "value {i}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "value {i}"),
+                    (body, text) => panic!("value {i}: {body:?} / {text:?}"),
+                }
+            }
         });
     }
 }
