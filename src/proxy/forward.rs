@@ -38,6 +38,18 @@ pub struct Matched<'a> {
     pub balancers: &'a Arc<Balancers>,
 }
 
+/// The gateway's own answer in place of the upstream's, as Kong's
+/// `kong.response.error` in access: an exit.
+fn gateway_exit(s: &mut Session<'_>, error: ProxyError) -> Response<ProxyBody> {
+    s.source = Source::Exit;
+    error_response(
+        error,
+        negotiation_header(&s.parts.headers),
+        &s.request_id,
+        s.start,
+    )
+}
+
 /// Sends the request upstream and returns the response (streamed) with
 /// the gateway's response headers, or Kong's error page for a failure
 /// (then `s.source` is [`Source::Error`]).
@@ -52,23 +64,11 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
     } = s.matched;
     let Some(route) = route else {
         // Kong's `kong.response.error(404, …)`: an exit.
-        s.source = Source::Exit;
-        return error_response(
-            ProxyError::NoRoute,
-            negotiation_header(&s.parts.headers),
-            &s.request_id,
-            s.start,
-        );
+        return gateway_exit(s, ProxyError::NoRoute);
     };
     let Some(upstream) = upstream else {
         // Kong's `kong.response.error(503, …)` in access: an exit.
-        s.source = Source::Exit;
-        return error_response(
-            ProxyError::NoService,
-            negotiation_header(&s.parts.headers),
-            &s.request_id,
-            s.start,
-        );
+        return gateway_exit(s, ProxyError::NoService);
     };
     // Kong's balancer: a target of the Upstream the service's host names
     // (or the one `kong.service.set_upstream` chose); a target a function
@@ -82,13 +82,7 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
             .unwrap_or(&upstream.service.host);
         if let Some(ring) = balancers.get(name) {
             let Some((host, port)) = ring.pick() else {
-                s.source = Source::Exit;
-                return error_response(
-                    ProxyError::NoPeer,
-                    negotiation_header(&s.parts.headers),
-                    &s.request_id,
-                    s.start,
-                );
+                return gateway_exit(s, ProxyError::NoPeer);
             };
             s.upstream.balancer.target = Some((host.into(), port));
         }
