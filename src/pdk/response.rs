@@ -860,6 +860,18 @@ mod tests {
     use super::*;
     use lua_stdlib::{Budget, Chunk, Function, Outcome, Vm};
 
+    /// Runs `source` on a bare VM to its end: the VM and what it returned.
+    fn run(source: &[u8], name: &str) -> (Vm, Vec<lua_stdlib::StashedValue>) {
+        let chunk = Chunk::compile(source, name).unwrap();
+        let mut vm = Vm::new();
+        let f = vm.enter(|ctx| ctx.stash(Function::from(chunk.load(ctx, ctx.new_table()))));
+        let mut call = vm.start(&f, (), Budget::default());
+        let Outcome::Finished(values) = vm.run(&mut call) else {
+            panic!("the chunk failed");
+        };
+        (vm, values)
+    }
+
     /// `write_json` writes what `to_json`'s tree writes, and fails as it
     /// fails; the usual bodies take the direct way.
     #[test]
@@ -880,13 +892,7 @@ mod tests {
               {x = 0/0}, {x = 1/0}, {f = function() end}, {[true] = 1}, cyclic, deep,
             }
         "#;
-        let chunk = Chunk::compile(source, "=json").unwrap();
-        let mut vm = Vm::new();
-        let f = vm.enter(|ctx| ctx.stash(Function::from(chunk.load(ctx, ctx.new_table()))));
-        let mut call = vm.start(&f, (), Budget::default());
-        let Outcome::Finished(values) = vm.run(&mut call) else {
-            panic!("the chunk failed");
-        };
+        let (mut vm, values) = run(source, "=json");
         vm.enter(|ctx| {
             let Value::Table(list) = ctx.fetch(&values[0]) else {
                 panic!("not a list");
@@ -926,13 +932,7 @@ mod tests {
             return {{a, a, a, b, a, b, b, b, a, cyclic, a, {{s = "{long}"}}, {{s = "{long}"}}, a}}
         "#
         );
-        let chunk = Chunk::compile(source.as_bytes(), "=bodies").unwrap();
-        let mut vm = Vm::new();
-        let f = vm.enter(|ctx| ctx.stash(Function::from(chunk.load(ctx, ctx.new_table()))));
-        let mut call = vm.start(&f, (), Budget::default());
-        let Outcome::Finished(values) = vm.run(&mut call) else {
-            panic!("the chunk failed");
-        };
+        let (mut vm, values) = run(source.as_bytes(), "=bodies");
         vm.enter(|ctx| {
             let Value::Table(list) = ctx.fetch(&values[0]) else {
                 panic!("not a list");
