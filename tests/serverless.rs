@@ -277,6 +277,33 @@ async fn phases_and_plugins_cooperate() {
     );
 }
 
+/// Kong sets `KONG_PROXIED` when access ends (kong/init.lua `Kong.access`)
+/// and `ngx.exit` sets none of its flags, so a function that answers with
+/// `ngx.exit` in header_filter after the service answered still sees the
+/// source "service" (`kong.response.get_source`, 12-get_source.t's flags).
+/// Red before: "exit".
+#[tokio::test]
+async fn ngx_exit_in_header_filter_leaves_the_source_the_service() {
+    let up = echo_upstream("up").await;
+    let gw = Gateway::start();
+    route_with(
+        &gw,
+        &up,
+        "hfsource",
+        json!({"name": "post-function", "config": {"header_filter": [
+            "ngx.exit(418) ngx.header['x-source'] = kong.response.get_source()",
+        ]}}),
+    )
+    .await;
+    let r = client()
+        .get(gw.proxy_url("/hfsource"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 418);
+    assert_eq!(r.headers()["x-source"], "service");
+}
+
 /// `ngx.exit` as OpenResty runs it under Kong, where one handler runs every
 /// plugin of a phase: `ngx.exit(ngx.OK)` in rewrite or access ends that
 /// handler (no function of the plugin, nor any plugin, after it runs in
