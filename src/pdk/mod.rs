@@ -228,7 +228,7 @@ pub enum StrippedPrefix {
 /// When things happened to a request, and how much was sent.
 #[derive(Debug, Clone, Copy)]
 pub struct Times {
-    /// The request head was read.
+    /// The request started (its head's first bytes arrived).
     pub start: std::time::Instant,
     /// The request went to the upstream.
     pub sent: Option<std::time::Instant>,

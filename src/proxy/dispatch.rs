@@ -92,13 +92,17 @@ fn streamed(body: RequestBody) -> Option<OutgoingBody> {
 }
 
 /// Handles one client request; never fails (errors become responses).
+/// `started`: when its head's first bytes arrived, if the server knows
+/// (the latencies count from there, as Kong's from nginx's request
+/// start); else now.
 pub async fn handle(
     ctx: &Rc<WorkerContext>,
     conn: &ConnInfo,
     mut parts: http::request::Parts,
     body: RequestBody,
+    started: Option<Instant>,
 ) -> Response<ProxyBody> {
-    let start = Instant::now();
+    let start = started.unwrap_or_else(Instant::now);
     let request_id = ctx.request_ids.next();
     let snapshot = ctx.snapshot();
     if !settle_host(&mut parts) {

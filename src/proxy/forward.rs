@@ -158,6 +158,10 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         (None, Some(h)) if route.route.preserve_host => h.as_bytes(),
         _ => upstream.host_header.as_bytes(),
     };
+    // One clock read for the pool's idle check and the upstream read
+    // timer too (`Outgoing::now`); the response's arrival is read once,
+    // by `client::send` (for the pool as well).
+    let sent_at = Instant::now();
     let mut outgoing = Outgoing {
         method: &parts.method,
         target: &target,
@@ -173,12 +177,12 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         },
         body,
         client_body_timeout: ctx.timeouts.body,
+        now: Some(sent_at),
+        answered: None,
     };
-
-    let sent_at = Instant::now();
     let proxy_latency = latency_value(sent_at.duration_since(s.start));
     let result = send(ctx, upstream, &mut outgoing).await;
-    let answered = Instant::now();
+    let answered = outgoing.answered.unwrap_or_else(Instant::now);
     if s.record_target {
         s.upstream_target = Some(String::from_utf8_lossy(&target).into_owned());
     }
@@ -280,9 +284,13 @@ async fn send(
     // request's (1.4 of 2.2 KB), and every request's future would carry it
     // (and copy it at each `.await` that moves it) for what pooled
     // connections seldom need.
-    let mut conn = match ctx.pool.checkout(&key) {
+    let now = request.now.unwrap_or_else(Instant::now);
+    let mut conn = match ctx.pool.checkout(&key, now) {
         Some(c) => c,
-        None => Box::pin(connect()).await?,
+        None => {
+            request.now = None;
+            Box::pin(connect()).await?
+        }
     };
     let mut tries = 0;
     let result = loop {
@@ -296,6 +304,7 @@ async fn send(
             }
             result => break result,
         }
+        request.now = None;
         conn = Box::pin(connect()).await?;
     };
     result.map_err(|e| {

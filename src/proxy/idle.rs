@@ -91,11 +91,13 @@ impl Activity {
     }
 
     /// Marks a request in flight (its head is complete) until the guard
-    /// drops.
-    pub fn busy(self: &Rc<Self>) -> BusyGuard {
+    /// drops; with when the first bytes of its head arrived, if they came
+    /// between requests (nginx's request start, `ngx.req.start_time`):
+    /// the request's start without another clock read.
+    pub fn busy(self: &Rc<Self>) -> (BusyGuard, Option<Instant>) {
         self.busy.set(self.busy.get().saturating_add(1));
-        self.head_since.set(None);
-        BusyGuard(self.clone())
+        let since = self.head_since.take();
+        (BusyGuard(self.clone()), since)
     }
 
     /// The stop request, if any, registering `waker` otherwise.
@@ -296,7 +298,7 @@ mod tests {
         for a in [&quiet, &chatty, &waiting] {
             registry.add(a);
         }
-        let _busy = waiting.busy();
+        let _busy = waiting.busy().0;
         registry.sweep(&RULES);
         assert_eq!(
             quiet.stop.get(),
@@ -318,7 +320,7 @@ mod tests {
         // A response its client stopped reading is no traffic either.
         let stuck = Rc::new(Activity::default());
         registry.add(&stuck);
-        let _sending = stuck.busy().into_responding();
+        let _sending = stuck.busy().0.into_responding();
         registry.sweep(&RULES);
         registry.sweep(&RULES);
         assert_eq!(stuck.stop.get(), Some(Stop::Idle));
@@ -345,7 +347,8 @@ mod tests {
         assert_eq!(h1.stop.get(), Some(Stop::HeaderTimeout));
         assert_eq!(h2.stop.get(), None, "HTTP/2 heads are not timed here");
         assert_eq!(between.stop.get(), None, "no head started");
-        let busy = between.busy();
+        let (busy, since) = between.busy();
+        assert!(since.is_none(), "no head started");
         between.read(10);
         registry.sweep(&rules);
         assert_eq!(between.stop.get(), None, "a body is not a head");
@@ -359,5 +362,8 @@ mod tests {
         between.read(10);
         registry.sweep(&rules);
         assert_eq!(between.stop.get(), Some(Stop::HeaderTimeout));
+        let (_busy, since) = between.busy();
+        assert!(since.is_some(), "the head's start is the request's");
+        assert!(between.head_since.get().is_none());
     }
 }

@@ -35,7 +35,8 @@ pub struct Session<'a> {
     /// arrived (nginx's realip runs before any phase).
     pub client: crate::trust::Client,
     pub request_id: HeaderValue,
-    /// When the request head was read.
+    /// When the request started: its head's first bytes arrived (nginx's
+    /// request start), or it was read (a pipelined head, HTTP/2).
     pub start: Instant,
     /// The client's request head; its headers are also what goes upstream.
     pub parts: http::request::Parts,

@@ -305,14 +305,16 @@ impl Pool {
     }
 
     /// The most recently used idle connection of pool list `key` that is
-    /// still open and quiet; the others are closed on the way.
-    pub fn checkout(&self, key: &str) -> Option<UpstreamConn> {
+    /// still open and quiet; the others are closed on the way. `now`: the
+    /// time the caller read last (the request's send time), for how long
+    /// each was idle.
+    pub fn checkout(&self, key: &str, now: Instant) -> Option<UpstreamConn> {
         let mut pool = self.idle.borrow_mut();
         let Lists { lists, count, .. } = &mut *pool;
         let list = lists.get_mut(key)?;
         while let Some(mut idle) = list.pop() {
             *count -= 1;
-            let idle_for = idle.since.elapsed();
+            let idle_for = now.saturating_duration_since(idle.since);
             if idle_for > MAX_IDLE {
                 continue;
             }
@@ -324,10 +326,10 @@ impl Pool {
         None
     }
 
-    /// Puts back a connection whose last response was read to its end;
-    /// sweeps the pool when it is full or a sweep is due.
-    pub fn checkin(&self, conn: UpstreamConn) {
-        let now = Instant::now();
+    /// Puts back a connection whose last response was read to its end
+    /// (`now`, as the caller read it: the response's arrival); sweeps the
+    /// pool when it is full or a sweep is due.
+    pub fn checkin(&self, conn: UpstreamConn, now: Instant) {
         let mut pool = self.idle.borrow_mut();
         if pool.count >= self.limit || pool.lists.len() >= self.limit {
             pool.sweep(now, self.limit * 3 / 4);
@@ -440,7 +442,10 @@ mod tests {
         for key in ["a", "b", "c", "d", "d", "d"] {
             let stream = TcpStream::connect(addr).await.unwrap();
             held.push(listener.accept().await.unwrap());
-            pool.checkin(UpstreamConn::new(UpstreamStream::Plain(stream), key.into()));
+            pool.checkin(
+                UpstreamConn::new(UpstreamStream::Plain(stream), key.into()),
+                Instant::now(),
+            );
         }
         let idle = pool.idle.borrow();
         assert_eq!(idle.count, 4);

@@ -649,7 +649,7 @@ async fn serve_http<S>(
     let service = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         let info = info.clone();
-        let busy = requests.busy();
+        let (busy, _) = requests.busy();
         let writing = super::stats::request();
         async move {
             let (parts, body) = req.into_parts();
@@ -659,7 +659,7 @@ async fn serve_http<S>(
                 // 400. hyper resets with the reason of an h2::Error.
                 return Err(h2::Error::from(h2::Reason::PROTOCOL_ERROR));
             }
-            let resp = handle(&ctx, &info, parts, RequestBody::Http2(body)).await;
+            let resp = handle(&ctx, &info, parts, RequestBody::Http2(body), None).await;
             if NoResponse::is(&resp) {
                 // hyper resets the stream (INTERNAL_ERROR), as nginx's
                 // HTTP/2 does for a request ended with NGX_ERROR.

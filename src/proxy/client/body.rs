@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
@@ -32,10 +33,11 @@ pub(super) fn reserve_read(buf: &mut BytesMut) {
 const MIN_READ_SPACE: usize = 1024;
 
 /// Returns `conn` to the pool if its last response ended cleanly: the
-/// upstream allows reuse and nothing follows the response.
-pub(super) fn release(pool: &Pool, conn: UpstreamConn, reusable: bool) {
+/// upstream allows reuse and nothing follows the response. `now`: when
+/// it ended, as the caller read it.
+pub(super) fn release(pool: &Pool, conn: UpstreamConn, reusable: bool, now: Instant) {
     if reusable && conn.read_buf.is_empty() {
-        pool.checkin(conn);
+        pool.checkin(conn, now);
     }
 }
 
@@ -161,8 +163,9 @@ impl Streaming {
 
     fn release(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let reusable = self.keep_alive && !matches!(self.framing, RespFraming::Eof);
-            release(&self.pool, conn, reusable);
+            if self.keep_alive && !matches!(self.framing, RespFraming::Eof) {
+                release(&self.pool, conn, true, Instant::now());
+            }
         }
     }
 }

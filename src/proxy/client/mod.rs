@@ -20,7 +20,7 @@ use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -78,15 +78,18 @@ pub enum SendError {
 /// Runs an I/O operation under a timeout. The operation is tried once
 /// first: most writes (and a flush of a plain socket) complete at once,
 /// and then no timer is set up (a clock read, a runtime handle and a timer
-/// registration saved per operation).
+/// registration saved per operation). `now` (see [`Outgoing::now`]) is
+/// forgotten when the operation waits.
 async fn with_timeout<T>(
     dur: Duration,
     fut: impl Future<Output = io::Result<T>>,
+    now: &mut Option<Instant>,
 ) -> Result<T, SendError> {
     let mut fut = std::pin::pin!(fut);
     if let Some(done) = fut.as_mut().now_or_never() {
         return done.map_err(SendError::Io);
     }
+    *now = None;
     match tokio::time::timeout(dur, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(SendError::Io(e)),
@@ -98,8 +101,15 @@ async fn with_timeout<T>(
 /// `timeout`. Tried once first, as [`with_timeout`]; a read that waits uses
 /// the connection's own timer, reset rather than made anew: tokio moves a
 /// registered timer's deadline later without touching its wheel, where a
-/// `Timeout` per read set up, registered and removed a timer entry.
-async fn read_head_bytes(conn: &mut UpstreamConn, timeout: Duration) -> Result<usize, SendError> {
+/// `Timeout` per read set up, registered and removed a timer entry. The
+/// timeout counts from `now` when the caller has the time (nothing waited
+/// since it was read), as nginx arms its read timer with the time of its
+/// event loop's turn.
+async fn read_head_bytes(
+    conn: &mut UpstreamConn,
+    timeout: Duration,
+    now: Option<Instant>,
+) -> Result<usize, SendError> {
     let UpstreamConn {
         stream,
         read_buf,
@@ -110,7 +120,8 @@ async fn read_head_bytes(conn: &mut UpstreamConn, timeout: Duration) -> Result<u
     if let Some(done) = read.as_mut().now_or_never() {
         return done.map_err(SendError::Io);
     }
-    let deadline = tokio::time::Instant::now() + timeout;
+    let now = now.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std);
+    let deadline = now + timeout;
     let timer = match timer {
         Some(t) => {
             t.as_mut().reset(deadline);
@@ -170,6 +181,12 @@ pub struct Outgoing<'a> {
     pub body: Option<OutgoingBody>,
     /// The longest wait for the next piece of a streamed body.
     pub client_body_timeout: Duration,
+    /// The time as the caller last read it, while nothing has waited
+    /// since (`None`: read it again): the send's own timers start from
+    /// it rather than from another clock read.
+    pub now: Option<Instant>,
+    /// When the response head arrived, set by [`send`].
+    pub answered: Option<Instant>,
 }
 
 /// A request body: the client's, streamed, or one the gateway holds whole
@@ -248,9 +265,10 @@ async fn write_counted(
     buf: &[u8],
     timeout: Duration,
     sent: &mut usize,
+    now: &mut Option<Instant>,
 ) -> Result<(), SendError> {
     while *sent < buf.len() {
-        match with_timeout(timeout, stream.write(&buf[*sent..])).await? {
+        match with_timeout(timeout, stream.write(&buf[*sent..]), now).await? {
             0 => return Err(SendError::Io(io::ErrorKind::WriteZero.into())),
             n => *sent += n,
         }
@@ -296,6 +314,7 @@ pub async fn send(
         &conn.write_buf,
         upstream.write_timeout,
         &mut sent,
+        &mut req.now,
     )
     .await;
     if let Err(e) = head {
@@ -307,10 +326,16 @@ pub async fn send(
     let written = match &mut req.body {
         Some(OutgoingBody::Whole(bytes)) => {
             // Kept in `req` for a replay.
-            with_timeout(upstream.write_timeout, conn.stream.write_all(bytes)).await
+            with_timeout(
+                upstream.write_timeout,
+                conn.stream.write_all(bytes),
+                &mut req.now,
+            )
+            .await
         }
         Some(OutgoingBody::Stream(_)) => match req.body.take() {
             Some(OutgoingBody::Stream(body)) => {
+                req.now = None;
                 write_body(
                     &mut conn,
                     body,
@@ -326,7 +351,7 @@ pub async fn send(
     };
     written.map_err(closed)?;
     // TLS may hold the end of the request in its buffer.
-    with_timeout(upstream.write_timeout, conn.stream.flush())
+    with_timeout(upstream.write_timeout, conn.stream.flush(), &mut req.now)
         .await
         .map_err(closed)?;
 
@@ -340,7 +365,7 @@ pub async fn send(
                 }
             }
             reserve_read(&mut conn.read_buf);
-            let read = read_head_bytes(&mut conn, upstream.read_timeout).await;
+            let read = read_head_bytes(&mut conn, upstream.read_timeout, req.now.take()).await;
             let got = conn.read_buf.len();
             match read {
                 Ok(0) if !answered && got == 0 => return Err(closed(SendError::Closed)),
@@ -357,7 +382,9 @@ pub async fn send(
             }
             continue;
         }
-        return Ok(build_response(head, conn, upstream, pool));
+        let answered = Instant::now();
+        req.answered = Some(answered);
+        return Ok(build_response(head, conn, upstream, pool, answered));
     }
 }
 
@@ -378,15 +405,25 @@ async fn write_body(
     {
         if chunked {
             let size = ChunkSizeLine::new(data.len());
-            with_timeout(write_timeout, conn.stream.write_all(size.as_bytes())).await?;
-            with_timeout(write_timeout, conn.stream.write_all(&data)).await?;
-            with_timeout(write_timeout, conn.stream.write_all(b"\r\n")).await?;
+            with_timeout(
+                write_timeout,
+                conn.stream.write_all(size.as_bytes()),
+                &mut None,
+            )
+            .await?;
+            with_timeout(write_timeout, conn.stream.write_all(&data), &mut None).await?;
+            with_timeout(write_timeout, conn.stream.write_all(b"\r\n"), &mut None).await?;
         } else {
-            with_timeout(write_timeout, conn.stream.write_all(&data)).await?;
+            with_timeout(write_timeout, conn.stream.write_all(&data), &mut None).await?;
         }
     }
     if chunked {
-        with_timeout(write_timeout, conn.stream.write_all(b"0\r\n\r\n")).await?;
+        with_timeout(
+            write_timeout,
+            conn.stream.write_all(b"0\r\n\r\n"),
+            &mut None,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -396,6 +433,7 @@ fn build_response(
     mut conn: UpstreamConn,
     upstream: &Arc<Upstream>,
     pool: &Rc<Pool>,
+    now: Instant,
 ) -> Response<UpstreamBody> {
     let Head {
         status,
@@ -406,14 +444,14 @@ fn build_response(
     } = head;
     let body = match framing {
         RespFraming::Empty => {
-            release(pool, conn, keep_alive);
+            release(pool, conn, keep_alive, now);
             UpstreamBody::done()
         }
         RespFraming::Length(len) if conn.read_buf.len() as u64 >= len => {
             // The whole body is already here: the connection goes back now.
             let data = conn.read_buf.split_to(len as usize).freeze();
             let clean = conn.read_buf.is_empty();
-            release(pool, conn, keep_alive && clean);
+            release(pool, conn, keep_alive && clean, now);
             UpstreamBody::complete(data)
         }
         framing => {
@@ -452,6 +490,8 @@ mod tests {
                 },
                 body: None,
                 client_body_timeout: Duration::from_secs(1),
+                now: None,
+                answered: None,
             };
             let mut buf = Vec::new();
             encode_head(&mut buf, &req).map(|_| buf)

@@ -313,7 +313,9 @@ where
             keep_alive,
             expect_continue,
         } = head;
-        let busy = activity.busy();
+        // The request started when its head's first bytes came (read
+        // then, for the client header timeout).
+        let (busy, started) = activity.busy();
         let writing = super::stats::request();
         let seq = wire.borrow_mut().start(framing, expect_continue);
         let body = match framing {
@@ -327,7 +329,7 @@ where
         let version = parts.version;
         // Pinned here and watched through a reference: moving the request's
         // future into `watch_client` copied its few kilobytes per request.
-        let handling = std::pin::pin!(handle(ctx, info, parts, body));
+        let handling = std::pin::pin!(handle(ctx, info, parts, body, started));
         let Some(resp) = watch_client(&wire, handling).await else {
             tracing::debug!(peer = %info.peer, "the client closed its connection: request dropped");
             return;
