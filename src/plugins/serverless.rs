@@ -262,47 +262,54 @@ impl LuaWorker {
         self.sweep();
         *self.cell.borrow_mut() = run.req.take();
         let done = loop {
-            if let Some(mut running) = run.running.take() {
-                let outcome = self.run_slice(&mut running.call);
-                if matches!(outcome, Outcome::Suspended) {
-                    run.running = Some(running);
-                    break false;
-                }
-                match self.settle(running, outcome) {
-                    Next::Call(next) => run.running = Some(next),
-                    Next::Done(result) => {
-                        let plugin = &run.plugins[run.plugin];
-                        match self.after_function(run.phase, plugin, result) {
-                            Ends::Phase => run.plugin = run.plugins.len(),
-                            // A delayed exit: Kong sends it once the
-                            // plugin's handler has returned.
-                            Ends::AfterPlugin => run.plugins = &run.plugins[..=run.plugin],
-                            Ends::No => {}
+            // The call in progress, or the next function's, started here
+            // and run at once (a call that ends in its first slice is
+            // never stored in the run: each store and take copied it).
+            let mut running = match run.running.take() {
+                Some(running) => running,
+                None => {
+                    let Some((p, f)) = run.next_function() else {
+                        break true;
+                    };
+                    let plugin = &run.plugins[p];
+                    if let Some(req) = self.cell.borrow_mut().as_mut() {
+                        // The enabled plugins' names are static: no allocation.
+                        req.plugin_name = crate::entities::plugins::known(&plugin.plugin.name)
+                            .map_or("", |k| k.name);
+                        req.plugin_id = Some(plugin.plugin.id);
+                    }
+                    let started = match &plugin.functions(run.phase)[f] {
+                        Ok(chunk) => self.start_slot(plugin, run.phase, f, chunk),
+                        Err(message) => Err(message.clone()),
+                    };
+                    match started {
+                        Ok(running) => running,
+                        Err(message) => {
+                            let ends =
+                                self.after_function(run.phase, plugin, CallResult::Failed(message));
+                            if ends == Ends::Phase {
+                                run.plugin = run.plugins.len();
+                            }
+                            continue;
                         }
                     }
                 }
-                continue;
-            }
-            let Some((p, f)) = run.next_function() else {
-                break true;
             };
-            let plugin = &run.plugins[p];
-            if let Some(req) = self.cell.borrow_mut().as_mut() {
-                // The enabled plugins' names are static: no allocation.
-                req.plugin_name =
-                    crate::entities::plugins::known(&plugin.plugin.name).map_or("", |k| k.name);
-                req.plugin_id = Some(plugin.plugin.id);
+            let outcome = self.run_slice(&mut running.call);
+            if matches!(outcome, Outcome::Suspended) {
+                run.running = Some(running);
+                break false;
             }
-            let started = match &plugin.functions(run.phase)[f] {
-                Ok(chunk) => self.start_slot(plugin, run.phase, f, chunk),
-                Err(message) => Err(message.clone()),
-            };
-            match started {
-                Ok(running) => run.running = Some(running),
-                Err(message) => {
-                    let ends = self.after_function(run.phase, plugin, CallResult::Failed(message));
-                    if ends == Ends::Phase {
-                        run.plugin = run.plugins.len();
+            match self.settle(running, outcome) {
+                Next::Call(next) => run.running = Some(next),
+                Next::Done(result) => {
+                    let plugin = &run.plugins[run.plugin];
+                    match self.after_function(run.phase, plugin, result) {
+                        Ends::Phase => run.plugin = run.plugins.len(),
+                        // A delayed exit: Kong sends it once the
+                        // plugin's handler has returned.
+                        Ends::AfterPlugin => run.plugins = &run.plugins[..=run.plugin],
+                        Ends::No => {}
                     }
                 }
             }

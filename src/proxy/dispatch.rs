@@ -98,14 +98,14 @@ fn streamed(body: RequestBody) -> Option<OutgoingBody> {
 pub async fn handle(
     ctx: &Rc<WorkerContext>,
     conn: &ConnInfo,
-    mut parts: http::request::Parts,
+    parts: &mut http::request::Parts,
     body: RequestBody,
     started: Option<Instant>,
 ) -> Response<ProxyBody> {
     let start = started.unwrap_or_else(Instant::now);
     let request_id = ctx.request_ids.next();
     let snapshot = ctx.snapshot();
-    if !settle_host(&mut parts) {
+    if !settle_host(parts) {
         tracing::info!(worker = ctx.id, client = %conn.peer, "client error: missing, repeated or invalid Host");
         return error_response(
             ProxyError::BadRequest,

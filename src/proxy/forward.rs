@@ -102,7 +102,7 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         false => None,
     };
     let upstream = balanced.as_ref().unwrap_or(upstream);
-    let parts = &s.parts;
+    let parts = &*s.parts;
     let norm = s.norm();
     let host: Option<&str> = match parts.headers.get(HOST) {
         Some(h) => h.to_str().ok(),

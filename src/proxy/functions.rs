@@ -163,7 +163,7 @@ fn empty_parts() -> http::request::Parts {
 /// The PDK's context for the session's request, its head moved out of the
 /// session, in the box the worker's last request left (`boxed_context`).
 fn request_context(s: &mut Session<'_>, path: Option<String>) -> Box<RequestContext> {
-    let parts = std::mem::replace(&mut s.parts, empty_parts());
+    let parts = std::mem::replace(s.parts, empty_parts());
     // Who the client is was settled when the request arrived (its PROXY
     // header included).
     let mut req = crate::pdk::boxed_context(RequestContext::for_request(
@@ -285,7 +285,7 @@ impl Hooks for Functions<'_> {
         s.upstream.balancer = std::mem::take(&mut req.balancer);
         // The head goes upstream; the session's empty one waits in its
         // place (swapped: nothing made or dropped).
-        std::mem::swap(&mut s.parts, &mut req.request);
+        std::mem::swap(s.parts, &mut req.request);
         self.forwarded = true;
         self.req = Some(req);
         None
@@ -302,7 +302,7 @@ impl Hooks for Functions<'_> {
         }
         let worker: &WorkerContext = s.worker;
         if self.forwarded {
-            std::mem::swap(&mut req.request, &mut s.parts);
+            std::mem::swap(&mut req.request, s.parts);
             req.response_source = s.source.name();
             if s.source == Source::Service && self.needs.late() {
                 req.service_status = Some(resp.status().as_u16());
@@ -441,52 +441,47 @@ impl Hooks for Functions<'_> {
         self.req = Some(req);
     }
 
-    fn body(
-        &mut self,
-        s: &mut Session<'_>,
-        head: &http::response::Parts,
-        body: ProxyBody,
-    ) -> ProxyBody {
+    fn body(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>) {
         let Some(mut req) = self.req.take() else {
-            return body;
+            return;
         };
         if !self.needs.body_filter && !self.needs.log {
-            // The request is done: its head's map serves the next map the
-            // worker fills (an upstream's response head, an exit's headers).
-            super::headers::recycle_map(std::mem::take(&mut req.request.headers));
-            // The session's empty head for the rest of this one, and the box
-            // serves the next request's context (unless the head stayed in
-            // the session: a forwarded request with no response).
-            if !(self.forwarded && NoResponse::is_head(head)) {
-                std::mem::swap(&mut req.request, &mut s.parts);
+            // The request is done: its head goes back to its connection
+            // (whose map serves the next head), the session's empty one
+            // for the rest of this request, and the box serves the next
+            // request's context (unless the head stayed in the session: a
+            // forwarded request with no response).
+            if !(self.forwarded && NoResponse::is(resp)) {
+                std::mem::swap(&mut req.request, s.parts);
                 crate::pdk::recycle_context(req);
             }
-            return body;
+            return;
         }
         // A response never sent (`ngx.exit(ngx.ERROR)`) has nginx's status
         // 0 there.
-        let status = if NoResponse::is_head(head) {
+        let status = if NoResponse::is(resp) {
             0
         } else {
-            head.status.as_u16()
+            resp.status().as_u16()
         };
         req.response_status = Some(status);
         // What body_filter (`ngx.header`, `kong.response.get_header`) and
         // log (`kong.log.serialize`) read.
-        req.response_headers = head.headers.clone();
+        req.response_headers = resp.headers().clone();
         req.times.sent = s.timing.sent;
         req.times.answered = s.timing.answered;
         req.times.head = Some(Instant::now());
         req.upstream_uri = s.upstream_target.take();
-        let filter = self.needs.body_filter && !bodiless(&req.request.method, head.status);
-        ProxyBody::Filtered(Box::new(Filtered::new(
+        let filter = self.needs.body_filter && !bodiless(&req.request.method, resp.status());
+        let body = std::mem::replace(resp.body_mut(), ProxyBody::Full(None));
+        *resp.body_mut() = ProxyBody::Filtered(Box::new(Filtered::new(
             s.worker.clone(),
             self.plugins.clone(),
             req,
             body,
             filter,
             self.needs.log,
-        )))
+        )));
     }
 }
 

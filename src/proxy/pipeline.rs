@@ -38,8 +38,10 @@ pub struct Session<'a> {
     /// When the request started: its head's first bytes arrived (nginx's
     /// request start), or it was read (a pipelined head, HTTP/2).
     pub start: Instant,
-    /// The client's request head; its headers are also what goes upstream.
-    pub parts: http::request::Parts,
+    /// The client's request head, lent by the connection (which fills it
+    /// in place and keeps its header map for the next one); its headers
+    /// are also what goes upstream.
+    pub parts: &'a mut http::request::Parts,
     /// The normalised path, when it differs from the raw one.
     norm: Option<Vec<u8>>,
     pub matched: Matched<'a>,
@@ -133,7 +135,7 @@ impl<'a> Session<'a> {
         conn: &'a ConnInfo,
         request_id: HeaderValue,
         start: Instant,
-        parts: http::request::Parts,
+        parts: &'a mut http::request::Parts,
         norm: Option<Vec<u8>>,
         matched: Matched<'a>,
         body: Option<OutgoingBody>,
@@ -185,17 +187,6 @@ impl<'a> Session<'a> {
     }
 }
 
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        // The request's head map serves the next map this worker fills (an
-        // upstream's response head, an exit's headers): none allocated for
-        // it, none freed.
-        if self.parts.headers.capacity() > 0 {
-            super::headers::recycle_map(std::mem::take(&mut self.parts.headers));
-        }
-    }
-}
-
 /// Marks a response that is never sent: the connection is closed instead
 /// (an HTTP/2 stream is reset), as nginx ends a request finalized with
 /// `NGX_ERROR` (`ngx.exit(ngx.ERROR)`). Its body is dropped unread, so
@@ -213,10 +204,6 @@ impl NoResponse {
     pub fn is<B>(resp: &Response<B>) -> bool {
         resp.extensions().get::<NoResponse>().is_some()
     }
-
-    pub fn is_head(head: &http::response::Parts) -> bool {
-        head.extensions.get::<NoResponse>().is_some()
-    }
 }
 
 /// Kong's phases on the request path. Each hook has the whole
@@ -230,13 +217,10 @@ pub trait Hooks {
     /// header_filter, on the response about to be sent, whichever it is.
     async fn response(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>);
 
-    /// body_filter and log: the body that goes out in place of `body`.
-    fn body(
-        &mut self,
-        s: &mut Session<'_>,
-        head: &http::response::Parts,
-        body: ProxyBody,
-    ) -> ProxyBody;
+    /// body_filter and log: replaces the response's body with the one
+    /// that goes out (in place: the response is not taken apart and put
+    /// together again, a copy of it each way).
+    fn body(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>);
 }
 
 /// The hooks of a route without functions: nothing.
@@ -252,14 +236,7 @@ impl Hooks for NoHooks {
     async fn response(&mut self, _: &mut Session<'_>, _: &mut Response<ProxyBody>) {}
 
     #[inline(always)]
-    fn body(
-        &mut self,
-        _: &mut Session<'_>,
-        _: &http::response::Parts,
-        body: ProxyBody,
-    ) -> ProxyBody {
-        body
-    }
+    fn body(&mut self, _: &mut Session<'_>, _: &mut Response<ProxyBody>) {}
 }
 
 /// Runs one routed request through its hooks and the upstream. Both are
@@ -271,7 +248,6 @@ pub async fn run<H: Hooks>(s: &mut Session<'_>, hooks: &mut H) -> Response<Proxy
         None => forward(s).await,
     };
     hooks.response(s, &mut resp).await;
-    let (head, body) = resp.into_parts();
-    let body = hooks.body(s, &head, body);
-    Response::from_parts(head, body)
+    hooks.body(s, &mut resp);
+    resp
 }

@@ -124,13 +124,14 @@ pub async fn respond(
     if let Some(t) = line.target {
         parts.uri = t;
     }
-    let mut s = Session::new(ctx, conn, request_id, start, parts, None, matched, None);
+    let mut s = Session::new(
+        ctx, conn, request_id, start, &mut parts, None, matched, None,
+    );
     hooks.refused_request(&mut s, no_target);
     let mut resp = error_response(error, None, &s.request_id, start);
     hooks.response(&mut s, &mut resp).await;
-    let (head, body) = resp.into_parts();
-    let body = hooks.body(&mut s, &head, body);
-    Some((Response::from_parts(head, body), answering.0, answering.1))
+    hooks.body(&mut s, &mut resp);
+    Some((resp, answering.0, answering.1))
 }
 
 #[cfg(test)]

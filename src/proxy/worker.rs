@@ -652,14 +652,17 @@ async fn serve_http<S>(
         let (busy, _) = requests.busy();
         let writing = super::stats::request();
         async move {
-            let (parts, body) = req.into_parts();
+            let (mut parts, body) = req.into_parts();
             if !method_allowed(parts.method.as_str().as_bytes()) {
                 // nginx resets the stream (PROTOCOL_ERROR: "client sent
                 // invalid method"); HTTP/1 answers the same rule with a
                 // 400. hyper resets with the reason of an h2::Error.
                 return Err(h2::Error::from(h2::Reason::PROTOCOL_ERROR));
             }
-            let resp = handle(&ctx, &info, parts, RequestBody::Http2(body), None).await;
+            let resp = handle(&ctx, &info, &mut parts, RequestBody::Http2(body), None).await;
+            // The head's map serves the next map this worker fills (an
+            // upstream's response head, an exit's headers).
+            super::headers::recycle_map(std::mem::take(&mut parts.headers));
             if NoResponse::is(&resp) {
                 // hyper resets the stream (INTERNAL_ERROR), as nginx's
                 // HTTP/2 does for a request ended with NGX_ERROR.

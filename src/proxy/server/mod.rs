@@ -295,10 +295,11 @@ where
         continue_due: None,
     }));
     let mut out = Vec::new();
-    // The last response's header map, cleared, for the next request.
-    let mut spare = HeaderMap::new();
+    // The request head, filled in place by each request (see
+    // `parse_request`) and lent to its handling.
+    let mut parts = http::Request::new(()).into_parts().0;
     loop {
-        let head = match read_head(&wire, activity, &mut spare).await {
+        let head = match read_head(&wire, activity, &mut parts).await {
             Ok(head) => head,
             Err(Some(Ok(e))) => return refuse(&wire, e, ctx, info, activity).await,
             Err(Some(Err(Stop::HeaderTimeout))) => {
@@ -308,7 +309,6 @@ where
             Err(_) => return,
         };
         let RequestHead {
-            parts,
             body: framing,
             keep_alive,
             expect_continue,
@@ -327,10 +327,15 @@ where
         };
         let method = parts.method.clone();
         let version = parts.version;
-        // Pinned here and watched through a reference: moving the request's
-        // future into `watch_client` copied its few kilobytes per request.
-        let handling = std::pin::pin!(handle(ctx, info, parts, body, started));
-        let Some(resp) = watch_client(&wire, handling).await else {
+        let resp = {
+            // Pinned here and watched through a reference: moving the
+            // request's future into `watch_client` copied its few
+            // kilobytes per request. Dropped at the end of this block: it
+            // borrows the head.
+            let handling = std::pin::pin!(handle(ctx, info, &mut parts, body, started));
+            watch_client(&wire, handling).await
+        };
+        let Some(resp) = resp else {
             tracing::debug!(peer = %info.peer, "the client closed its connection: request dropped");
             return;
         };
@@ -350,8 +355,7 @@ where
             version,
         };
         let (framing, keep) = encode_head(&mut out, &head, req, len, keep);
-        head.headers.clear();
-        spare = std::mem::take(&mut head.headers);
+        done_with_head(&mut parts, std::mem::take(&mut head.headers));
         let sent = send_body(&wire, &mut out, framing, body).await;
         drop(sending);
         drop(writing);
@@ -399,20 +403,36 @@ async fn watch_client<S: AsyncRead + AsyncWrite + Unpin>(
     .await
 }
 
-/// Reads the next request head. `Err(None)`: the connection ended;
-/// `Err(Some(Ok))`: a head to refuse; `Err(Some(Err))`: the worker asked
-/// the connection to stop.
+/// Lets go of a request's head once its response head is written: what
+/// shares the client's read buffer goes now (the buffer's space can then
+/// be reused for the next read); its header map stays for the next head,
+/// or the response's does when functions kept the request's (`map` is
+/// the response's: kept for the worker's next map otherwise).
+fn done_with_head(parts: &mut http::request::Parts, mut map: HeaderMap) {
+    parts.uri = http::Uri::default();
+    parts.headers.clear();
+    if parts.headers.capacity() == 0 {
+        map.clear();
+        parts.headers = map;
+    } else {
+        super::headers::recycle_map(map);
+    }
+}
+
+/// Reads the next request head into `parts`. `Err(None)`: the connection
+/// ended; `Err(Some(Ok))`: a head to refuse; `Err(Some(Err))`: the worker
+/// asked the connection to stop.
 async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
     wire: &RefCell<Wire<S>>,
     activity: &Activity,
-    spare: &mut HeaderMap,
+    parts: &mut http::request::Parts,
 ) -> Result<RequestHead, Option<Result<HeadError, Stop>>> {
     let mut pace = HeadPace::default();
     loop {
         {
             let mut w = wire.borrow_mut();
             if pace.worth_parsing(&mut w.buf) {
-                match parse_request(&mut w.buf, spare) {
+                match parse_request(&mut w.buf, parts) {
                     Ok(Some(head)) => return Ok(head),
                     Ok(None) => {}
                     Err(e) => return Err(Some(Ok(e))),
@@ -758,7 +778,7 @@ mod tests {
             if pace.worth_parsing(&mut buf) {
                 parses += 1;
                 parsed += buf.len();
-                if let Some(h) = parse_request(&mut buf, &mut HeaderMap::new()).unwrap() {
+                if let Some(h) = parse::Parsed::read(&mut buf).unwrap() {
                     got = Some(h);
                 }
             }
@@ -770,6 +790,6 @@ mod tests {
         let mut pace = HeadPace::default();
         let mut buf = BytesMut::from(&b"\x16\x03\x01"[..]);
         assert!(pace.worth_parsing(&mut buf), "a first read is parsed");
-        assert!(parse_request(&mut buf, &mut HeaderMap::new()).is_err());
+        assert!(parse::Parsed::read(&mut buf).is_err());
     }
 }

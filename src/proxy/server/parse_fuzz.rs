@@ -21,7 +21,6 @@
 //! after replaying the corpus in `tests/corpus/client-request/`.
 
 use bytes::BytesMut;
-use http::HeaderMap;
 
 use super::parse::{parse_request, BodyFraming};
 use crate::proxy::framing::ChunkedDecoder;
@@ -61,10 +60,12 @@ fn read(input: &[u8], cuts: &[usize]) -> Result<Outcome, String> {
         requests: Vec::new(),
         end: None,
     };
+    // One head filled again for each request, as the connection's is.
+    let mut parts = http::Request::new(()).into_parts().0;
     while out.requests.len() < MAX_REQUESTS {
         let head = loop {
             if !buf.is_empty() {
-                match parse_request(&mut buf, &mut HeaderMap::new()) {
+                match parse_request(&mut buf, &mut parts) {
                     Err(e) => {
                         out.end = Some(Err(e.to_string()));
                         return Ok(out);
@@ -78,19 +79,19 @@ fn read(input: &[u8], cuts: &[usize]) -> Result<Outcome, String> {
                 None => return Ok(out),
             }
         };
-        for v in head.parts.headers.values() {
+        for v in parts.headers.values() {
             if v.as_bytes().iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
                 return Err(format!("a header value with CR, LF or NUL: {v:?}"));
             }
         }
-        let has = |name| head.parts.headers.contains_key(name);
+        let has = |name| parts.headers.contains_key(name);
         if head.body == BodyFraming::Chunked && has(http::header::CONTENT_LENGTH) {
             return Err("chunked, with a Content-Length passed on".into());
         }
         let mut read = Read {
-            method: head.parts.method.to_string(),
-            target: head.parts.uri.to_string(),
-            fields: head.parts.headers.len(),
+            method: parts.method.to_string(),
+            target: parts.uri.to_string(),
+            fields: parts.headers.len(),
             framing: head.body,
             keep_alive: head.keep_alive,
             body: Vec::new(),
