@@ -91,7 +91,9 @@ fn streamed(body: RequestBody) -> Option<OutgoingBody> {
     (!body.is_end_stream()).then_some(OutgoingBody::Stream(body))
 }
 
-/// Handles one client request; never fails (errors become responses).
+/// Handles one client request, its response written into `out` (a new
+/// response, filled in place: see `pipeline::run`); never fails (errors
+/// become responses).
 /// `started`: when its head's first bytes arrived, if the server knows
 /// (the latencies count from there, as Kong's from nginx's request
 /// start); else now.
@@ -101,18 +103,20 @@ pub async fn handle(
     parts: &mut http::request::Parts,
     body: RequestBody,
     started: Option<Instant>,
-) -> Response<ProxyBody> {
+    out: &mut Response<ProxyBody>,
+) {
     let start = started.unwrap_or_else(Instant::now);
     let request_id = ctx.request_ids.next();
     let snapshot = ctx.snapshot();
     if !settle_host(parts) {
         tracing::info!(worker = ctx.id, client = %conn.peer, "client error: missing, repeated or invalid Host");
-        return error_response(
+        *out = error_response(
             ProxyError::BadRequest,
             negotiation_header(&parts.headers),
             &request_id,
             start,
         );
+        return;
     }
 
     let host: Option<&str> = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
@@ -129,12 +133,13 @@ pub async fn handle(
     let Some(found) = snapshot.router.find(&view) else {
         let global = snapshot.plugins_plan.for_route(None);
         let Some(mut hooks) = functions::Functions::for_unrouted(global) else {
-            return error_response(
+            *out = error_response(
                 ProxyError::NoRoute,
                 negotiation_header(&parts.headers),
                 &request_id,
                 start,
             );
+            return;
         };
         // Global functions see it: `forward` answers the 404 after rewrite.
         let matched = Matched {
@@ -145,7 +150,7 @@ pub async fn handle(
         };
         let (norm, body) = (owned(norm), streamed(body));
         let mut session = Session::new(ctx, conn, request_id, start, parts, norm, matched, body);
-        return pipeline::run(&mut session, &mut hooks).await;
+        return pipeline::run(&mut session, &mut hooks, out).await;
     };
     let route = found.route;
     // Kong: an https-only route reached over plain HTTP answers 426, or
@@ -168,7 +173,8 @@ pub async fn handle(
                 .or_else(|| host.map(|h| super::router::split_host_port(h).0))
                 .unwrap_or("");
             let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-            return https_redirect(code, host, uri, &request_id, start);
+            *out = https_redirect(code, host, uri, &request_id, start);
+            return;
         }
         let error = if route.grpc_only {
             if parts.version == Version::HTTP_2 {
@@ -179,24 +185,26 @@ pub async fn handle(
         } else {
             ProxyError::HttpsRequired
         };
-        return error_response(
+        *out = error_response(
             error,
             negotiation_header(&parts.headers),
             &request_id,
             start,
         );
+        return;
     }
     // A route without a service still runs its functions (as Kong runs
     // access before its 503): `forward` answers "no Service found".
     let upstream = route.upstream.as_ref();
     if let Some(upstream) = upstream.filter(|u| !u.usable) {
         tracing::warn!(service = %upstream.service.id, protocol = %upstream.service.protocol, "only http and https services can be proxied");
-        return error_response(
+        *out = error_response(
             ProxyError::BadGateway,
             negotiation_header(&parts.headers),
             &request_id,
             start,
         );
+        return;
     }
 
     let plugins = snapshot.plugins_plan.for_route(Some(route.route.id));
@@ -217,9 +225,9 @@ pub async fn handle(
             // larger than the plain one (the PDK's request context is boxed
             // apart), and boxing it cost an allocation and a copy of the
             // whole future per request.
-            pipeline::run(&mut session, &mut hooks).await
+            pipeline::run(&mut session, &mut hooks, out).await
         }
-        None => pipeline::run(&mut session, &mut NoHooks).await,
+        None => pipeline::run(&mut session, &mut NoHooks, out).await,
     }
 }
 

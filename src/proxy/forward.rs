@@ -50,10 +50,11 @@ fn gateway_exit(s: &mut Session<'_>, error: ProxyError) -> Response<ProxyBody> {
     )
 }
 
-/// Sends the request upstream and returns the response (streamed) with
-/// the gateway's response headers, or Kong's error page for a failure
-/// (then `s.source` is [`Source::Error`]).
-pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
+/// Sends the request upstream and answers with the response (streamed)
+/// and the gateway's response headers, or Kong's error page for a
+/// failure (then `s.source` is [`Source::Error`]), written into `out`
+/// (the connection's: see `pipeline::run`).
+pub async fn forward(s: &mut Session<'_>, out: &mut Response<ProxyBody>) {
     let ctx: &WorkerContext = s.worker;
     let body = s.body.take();
     let Matched {
@@ -64,11 +65,13 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
     } = s.matched;
     let Some(route) = route else {
         // Kong's `kong.response.error(404, …)`: an exit.
-        return gateway_exit(s, ProxyError::NoRoute);
+        *out = gateway_exit(s, ProxyError::NoRoute);
+        return;
     };
     let Some(upstream) = upstream else {
         // Kong's `kong.response.error(503, …)` in access: an exit.
-        return gateway_exit(s, ProxyError::NoService);
+        *out = gateway_exit(s, ProxyError::NoService);
+        return;
     };
     // Kong's balancer: a target of the Upstream the service's host names
     // (or the one `kong.service.set_upstream` chose); a target a function
@@ -82,7 +85,8 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
             .unwrap_or(&upstream.service.host);
         if let Some(ring) = balancers.get(name) {
             let Some((host, port)) = ring.pick() else {
-                return gateway_exit(s, ProxyError::NoPeer);
+                *out = gateway_exit(s, ProxyError::NoPeer);
+                return;
             };
             s.upstream.balancer.target = Some((host.into(), port));
         }
@@ -181,7 +185,7 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         answered: None,
     };
     let proxy_latency = latency_value(sent_at.duration_since(s.start));
-    let result = send(ctx, upstream, &mut outgoing).await;
+    let result = send(ctx, upstream, &mut outgoing, out).await;
     let answered = outgoing.answered.unwrap_or_else(Instant::now);
     if s.record_target {
         s.upstream_target = Some(String::from_utf8_lossy(&target).into_owned());
@@ -190,11 +194,11 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
         ctx.give_back_target(t);
     }
     s.timing.sent = Some(sent_at);
-    let resp = match result {
-        Ok(resp) => resp,
+    let body = match result {
+        Ok(body) => body,
         Err(error) => {
             s.source = Source::Error;
-            return upstream_error_response(
+            *out = upstream_error_response(
                 error,
                 negotiation_header(&s.parts.headers),
                 &s.request_id,
@@ -204,20 +208,16 @@ pub async fn forward(s: &mut Session<'_>) -> Response<ProxyBody> {
                     proxy_latency,
                 ),
             );
+            return;
         }
     };
     s.timing.answered = Some(answered);
     let upstream_latency = latency_value(answered.duration_since(sent_at));
-    let (mut rparts, rbody) = resp.into_parts();
-    strip_hop_by_hop(&mut rparts.headers);
-    add_response_headers(
-        &mut rparts.headers,
-        upstream_latency,
-        proxy_latency,
-        &s.request_id,
-    );
-    rparts.version = Version::HTTP_11;
-    Response::from_parts(rparts, ProxyBody::Upstream(rbody))
+    let headers = out.headers_mut();
+    strip_hop_by_hop(headers);
+    add_response_headers(headers, upstream_latency, proxy_latency, &s.request_id);
+    *out.version_mut() = Version::HTTP_11;
+    *out.body_mut() = ProxyBody::Upstream(body);
 }
 
 /// Appends a query. One set by a function may hold non-ASCII text, which
@@ -247,7 +247,8 @@ async fn send(
     ctx: &WorkerContext,
     upstream: &Arc<Upstream>,
     request: &mut Outgoing<'_>,
-) -> Result<Response<UpstreamBody>, ProxyError> {
+    into: &mut Response<ProxyBody>,
+) -> Result<UpstreamBody, ProxyError> {
     // The SNI is the host the request goes with (nginx's `proxy_ssl_name
     // $upstream_host`, as Kong sets it): the service host, or the client's
     // with `preserve_host`; connections are pooled per name.
@@ -294,7 +295,7 @@ async fn send(
     };
     let mut tries = 0;
     let result = loop {
-        match client::send(conn, request, upstream, &ctx.pool).await {
+        match client::send(conn, request, upstream, &ctx.pool, into).await {
             Err(SendError::Stale) => {
                 tracing::debug!(worker = ctx.id, upstream = %upstream.pool_key, "pooled connection closed by the upstream: retrying on a new one");
             }

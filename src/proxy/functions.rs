@@ -194,7 +194,7 @@ fn source_of(name: &str) -> Source {
 }
 
 impl Hooks for Functions<'_> {
-    async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>> {
+    async fn request(&mut self, s: &mut Session<'_>, out: &mut Response<ProxyBody>) -> bool {
         // The request's own path unless normalising changed it.
         let path = s
             .normalized()
@@ -227,7 +227,7 @@ impl Hooks for Functions<'_> {
                     Err(e) => {
                         tracing::info!(worker = worker.id, client = %s.conn.peer, error = %e, "client error");
                         let accept = negotiation_header(&req.request.headers);
-                        let resp = match e {
+                        *out = match e {
                             ClientBodyError::TooLarge(_) => plugin_error_response(
                                 StatusCode::PAYLOAD_TOO_LARGE,
                                 "Payload too large",
@@ -251,7 +251,7 @@ impl Hooks for Functions<'_> {
                         req.response_source = "error";
                         s.source = Source::Error;
                         self.req = Some(req);
-                        return Some(resp);
+                        return true;
                     }
                 }
             }
@@ -266,10 +266,10 @@ impl Hooks for Functions<'_> {
         }
         req.answer_sent_head();
         if let Some(exit) = req.exit.take() {
-            let resp = exit_response(exit, &mut req, &s.request_id, s.start);
+            exit_response(exit, &mut req, &s.request_id, s.start, out);
             s.source = source_of(req.response_source);
             self.req = Some(req);
-            return Some(resp);
+            return true;
         }
 
         // What goes upstream: a body the functions set, or the one read for them.
@@ -288,7 +288,7 @@ impl Hooks for Functions<'_> {
         std::mem::swap(s.parts, &mut req.request);
         self.forwarded = true;
         self.req = Some(req);
-        None
+        false
     }
 
     async fn response(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>) {
@@ -530,20 +530,23 @@ fn whole_body(headers: &mut http::HeaderMap, body: Bytes) -> OutgoingBody {
     OutgoingBody::Whole(body)
 }
 
-/// The response for `kong.response.exit`, `ngx.exit` or a failed function.
+/// The response for `kong.response.exit`, `ngx.exit` or a failed function,
+/// written into `out` (a new response: an exit with a body is filled in
+/// place).
 fn exit_response(
     exit: Exit,
     req: &mut RequestContext,
     request_id: &HeaderValue,
     start: Instant,
-) -> Response<ProxyBody> {
+    out: &mut Response<ProxyBody>,
+) {
     let status = StatusCode::from_u16(exit.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut set_before = std::mem::take(&mut req.response_headers);
     drop_framing_set_by(&mut set_before, req);
     let mut exit_headers = exit.headers;
     drop_framing_set_by(&mut exit_headers, req);
     match exit.body {
-        ExitBody::Close => NoResponse::response(),
+        ExitBody::Close => *out = NoResponse::response(),
         ExitBody::KongError(message) => {
             let mut resp = plugin_error_response(
                 status,
@@ -554,7 +557,7 @@ fn exit_response(
             );
             replace_headers(resp.headers_mut(), set_before);
             replace_headers(resp.headers_mut(), exit_headers);
-            resp
+            *out = resp;
         }
         ExitBody::Bytes(body) => {
             // The exit's headers win over those set before it, which win
@@ -580,10 +583,9 @@ fn exit_response(
             if !has[2] {
                 headers.append(&X_KONG_REQUEST_ID, request_id.clone());
             }
-            let mut resp = Response::new(ProxyBody::full(body));
-            *resp.status_mut() = status;
-            *resp.headers_mut() = headers;
-            resp
+            *out.status_mut() = status;
+            *out.headers_mut() = headers;
+            *out.body_mut() = ProxyBody::full(body);
         }
     }
 }

@@ -210,9 +210,9 @@ impl NoResponse {
 /// [`Session`]; none calls the upstream or another hook.
 #[allow(async_fn_in_trait)]
 pub trait Hooks {
-    /// rewrite → access. `Some`: the request is answered here (an exit or
-    /// an error) and the upstream is not called.
-    async fn request(&mut self, s: &mut Session<'_>) -> Option<Response<ProxyBody>>;
+    /// rewrite → access. True: the request is answered here (an exit or
+    /// an error, written into `out`) and the upstream is not called.
+    async fn request(&mut self, s: &mut Session<'_>, out: &mut Response<ProxyBody>) -> bool;
 
     /// header_filter, on the response about to be sent, whichever it is.
     async fn response(&mut self, s: &mut Session<'_>, resp: &mut Response<ProxyBody>);
@@ -228,8 +228,8 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {
     #[inline(always)]
-    async fn request(&mut self, _: &mut Session<'_>) -> Option<Response<ProxyBody>> {
-        None
+    async fn request(&mut self, _: &mut Session<'_>, _: &mut Response<ProxyBody>) -> bool {
+        false
     }
 
     #[inline(always)]
@@ -239,15 +239,16 @@ impl Hooks for NoHooks {
     fn body(&mut self, _: &mut Session<'_>, _: &mut Response<ProxyBody>) {}
 }
 
-/// Runs one routed request through its hooks and the upstream. Both are
-/// the caller's: the session and the hooks stay where they were made (a
-/// future that owned them would copy them in, and again on its first poll).
-pub async fn run<H: Hooks>(s: &mut Session<'_>, hooks: &mut H) -> Response<ProxyBody> {
-    let mut resp = match hooks.request(s).await {
-        Some(answered) => answered,
-        None => forward(s).await,
-    };
-    hooks.response(s, &mut resp).await;
-    hooks.body(s, &mut resp);
-    resp
+/// Runs one routed request through its hooks and the upstream, its
+/// response written into `out`. All are the caller's: the session and the
+/// hooks stay where they were made (a future that owned them would copy
+/// them in, and again on its first poll), and the response is filled in
+/// the connection's slot, where returning it copied it (~150 bytes) out
+/// of each future on the way up.
+pub async fn run<H: Hooks>(s: &mut Session<'_>, hooks: &mut H, out: &mut Response<ProxyBody>) {
+    if !hooks.request(s, out).await {
+        forward(s, out).await;
+    }
+    hooks.response(s, out).await;
+    hooks.body(s, out);
 }

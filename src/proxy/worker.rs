@@ -659,7 +659,16 @@ async fn serve_http<S>(
                 // 400. hyper resets with the reason of an h2::Error.
                 return Err(h2::Error::from(h2::Reason::PROTOCOL_ERROR));
             }
-            let resp = handle(&ctx, &info, &mut parts, RequestBody::Http2(body), None).await;
+            let mut resp = http::Response::new(ProxyBody::Full(None));
+            handle(
+                &ctx,
+                &info,
+                &mut parts,
+                RequestBody::Http2(body),
+                None,
+                &mut resp,
+            )
+            .await;
             // The head's map serves the next map this worker fills (an
             // upstream's response head, an exit's headers).
             super::headers::recycle_map(std::mem::take(&mut parts.headers));

@@ -276,9 +276,11 @@ async fn write_counted(
     Ok(())
 }
 
-/// Sends `req` on `conn` and reads the response head. On success the
-/// connection travels inside the returned body (or is already back in the
-/// pool when the body was complete).
+/// Sends `req` on `conn` and reads the response head, written into
+/// `into` (its status, version and headers: the caller's response is
+/// filled in place, not returned and moved up each caller). On success
+/// the connection travels inside the returned body (or is already back
+/// in the pool when the body was complete).
 ///
 /// A failure on a reused connection is reported as [`SendError::Stale`]
 /// (retry once on a fresh connection) under the rules of Go's `net/http`
@@ -287,12 +289,13 @@ async fn write_counted(
 /// failed before any byte of the response. The same failure on a fresh
 /// connection is [`SendError::Unanswered`] (the service's retries decide).
 /// A request the upstream may have acted on is never replayed otherwise.
-pub async fn send(
+pub async fn send<B>(
     mut conn: UpstreamConn,
     req: &mut Outgoing<'_>,
     upstream: &Arc<Upstream>,
     pool: &Rc<Pool>,
-) -> Result<Response<UpstreamBody>, SendError> {
+    into: &mut Response<B>,
+) -> Result<UpstreamBody, SendError> {
     let reused = conn.uses > 0;
     conn.uses = conn.uses.saturating_add(1);
     let framing = encode_head(&mut conn.write_buf, req)?;
@@ -384,7 +387,7 @@ pub async fn send(
         }
         let answered = Instant::now();
         req.answered = Some(answered);
-        return Ok(build_response(head, conn, upstream, pool, answered));
+        return Ok(build_response(head, conn, upstream, pool, answered, into));
     }
 }
 
@@ -428,13 +431,14 @@ async fn write_body(
     Ok(())
 }
 
-fn build_response(
+fn build_response<B>(
     head: Head,
     mut conn: UpstreamConn,
     upstream: &Arc<Upstream>,
     pool: &Rc<Pool>,
     now: Instant,
-) -> Response<UpstreamBody> {
+    into: &mut Response<B>,
+) -> UpstreamBody {
     let Head {
         status,
         version,
@@ -458,11 +462,10 @@ fn build_response(
             UpstreamBody::streaming(conn, framing, keep_alive, upstream.clone(), pool.clone())
         }
     };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    *resp.version_mut() = version;
-    *resp.headers_mut() = headers;
-    resp
+    *into.status_mut() = status;
+    *into.version_mut() = version;
+    *into.headers_mut() = headers;
+    body
 }
 
 #[cfg(test)]

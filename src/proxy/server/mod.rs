@@ -327,18 +327,21 @@ where
         };
         let method = parts.method.clone();
         let version = parts.version;
-        let resp = {
+        // The response is written here by the handling (returned, it was
+        // copied out of each future on its way up).
+        let mut resp = http::Response::new(ProxyBody::Full(None));
+        let answered = {
             // Pinned here and watched through a reference: moving the
             // request's future into `watch_client` copied its few
             // kilobytes per request. Dropped at the end of this block: it
-            // borrows the head.
-            let handling = std::pin::pin!(handle(ctx, info, &mut parts, body, started));
+            // borrows the head and the response.
+            let handling = std::pin::pin!(handle(ctx, info, &mut parts, body, started, &mut resp));
             watch_client(&wire, handling).await
         };
-        let Some(resp) = resp else {
+        if !answered {
             tracing::debug!(peer = %info.peer, "the client closed its connection: request dropped");
             return;
-        };
+        }
         if NoResponse::is(&resp) {
             tracing::debug!(peer = %info.peer, "request ended without a response: connection closed");
             return;
@@ -374,7 +377,7 @@ where
     }
 }
 
-/// Runs the request's handling; `None` if the client closed its
+/// Runs the request's handling; false if the client closed its
 /// connection first (the handling, an upstream call included, is dropped,
 /// as nginx drops it without `proxy_ignore_client_abort`). Once the
 /// request's body is read to its end (at once without a body), the socket
@@ -386,16 +389,16 @@ where
 /// socket is drained, so this costs no syscall until something arrives.
 async fn watch_client<S: AsyncRead + AsyncWrite + Unpin>(
     wire: &RefCell<Wire<S>>,
-    mut handling: Pin<&mut impl Future<Output = http::Response<ProxyBody>>>,
-) -> Option<http::Response<ProxyBody>> {
+    mut handling: Pin<&mut impl Future<Output = ()>>,
+) -> bool {
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(resp) = handling.as_mut().poll(cx) {
-            return Poll::Ready(Some(resp));
+        if handling.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(true);
         }
         let mut w = wire.borrow_mut();
         if w.buf.is_empty() && matches!(w.body, BodyState::Done) {
             if let Poll::Ready(Ok(0) | Err(_)) = w.poll_fill(cx) {
-                return Poll::Ready(None);
+                return Poll::Ready(false);
             }
         }
         Poll::Pending
