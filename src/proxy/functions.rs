@@ -166,14 +166,8 @@ fn request_context(s: &mut Session<'_>, path: Option<String>) -> Box<RequestCont
     let parts = std::mem::replace(s.parts, empty_parts());
     // Who the client is was settled when the request arrived (its PROXY
     // header included).
-    let mut req = crate::pdk::boxed_context(RequestContext::for_request(
-        parts,
-        s.conn.peer,
-        s.conn.port,
-        path,
-        s.client,
-        s.start,
-    ));
+    let mut req =
+        crate::pdk::boxed_context(parts, s.conn.peer, s.conn.port, path, s.client, s.start);
     req.proxy_protocol = s.conn.proxy_protocol;
     req.host_port = s.conn.host_port;
     req.scheme = s.conn.scheme();
