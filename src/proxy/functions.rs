@@ -155,19 +155,14 @@ impl<'a> Functions<'a> {
     }
 }
 
-/// An empty request head, left in place of one moved elsewhere.
-fn empty_parts() -> http::request::Parts {
-    http::Request::new(()).into_parts().0
-}
-
-/// The PDK's context for the session's request, its head moved out of the
-/// session, in the box the worker's last request left (`boxed_context`).
+/// The PDK's context for the session's request, its head swapped out of
+/// the session (for the empty one the box held), in the box the worker's
+/// last request left (`boxed_context`).
 fn request_context(s: &mut Session<'_>, path: Option<String>) -> Box<RequestContext> {
-    let parts = std::mem::replace(s.parts, empty_parts());
     // Who the client is was settled when the request arrived (its PROXY
     // header included).
     let mut req =
-        crate::pdk::boxed_context(parts, s.conn.peer, s.conn.port, path, s.client, s.start);
+        crate::pdk::boxed_context(s.parts, s.conn.peer, s.conn.port, path, s.client, s.start);
     req.proxy_protocol = s.conn.proxy_protocol;
     req.host_port = s.conn.host_port;
     req.scheme = s.conn.scheme();
