@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use futures_util::FutureExt;
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use http::{Method, Response, StatusCode};
@@ -407,15 +407,15 @@ async fn write_body(
         .map_err(SendError::ClientBody)?
     {
         if chunked {
+            // The size line, the data and its CRLF in one vectored write.
             let size = ChunkSizeLine::new(data.len());
+            let mut chunk = Buf::chain(size.as_bytes(), &data[..]).chain(&b"\r\n"[..]);
             with_timeout(
                 write_timeout,
-                conn.stream.write_all(size.as_bytes()),
+                conn.stream.write_all_buf(&mut chunk),
                 &mut None,
             )
             .await?;
-            with_timeout(write_timeout, conn.stream.write_all(&data), &mut None).await?;
-            with_timeout(write_timeout, conn.stream.write_all(b"\r\n"), &mut None).await?;
         } else {
             with_timeout(write_timeout, conn.stream.write_all(&data), &mut None).await?;
         }
