@@ -21,6 +21,8 @@ use http::header::{
     USER_AGENT, VARY, VIA,
 };
 
+use super::short_copy::put_bytes;
+
 pub const PRODUCT: &str = concat!("lunagate/", env!("CARGO_PKG_VERSION"));
 
 pub static SERVER_VALUE: LazyLock<HeaderValue> =
@@ -482,9 +484,9 @@ pub struct Forwarding<'a> {
 }
 
 fn put(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    buf.extend_from_slice(name);
+    put_bytes(buf, name);
     buf.extend_from_slice(b": ");
-    buf.extend_from_slice(value);
+    put_bytes(buf, value);
     buf.extend_from_slice(b"\r\n");
 }
 
@@ -495,15 +497,15 @@ fn put_appended(
     theirs: GetAll<'_, HeaderValue>,
     ours: &[u8],
 ) {
-    buf.extend_from_slice(name.as_str().as_bytes());
+    put_bytes(buf, name.as_str().as_bytes());
     buf.extend_from_slice(b": ");
     for v in theirs {
         if !v.is_empty() {
-            buf.extend_from_slice(v.as_bytes());
+            put_bytes(buf, v.as_bytes());
             buf.extend_from_slice(b", ");
         }
     }
-    buf.extend_from_slice(ours);
+    put_bytes(buf, ours);
     buf.extend_from_slice(b"\r\n");
 }
 

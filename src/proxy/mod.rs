@@ -43,6 +43,7 @@ pub mod proxy_protocol;
 pub mod refused;
 pub mod router;
 pub mod server;
+pub mod short_copy;
 pub mod stats;
 pub mod worker;
 

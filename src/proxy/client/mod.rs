@@ -33,6 +33,7 @@ use super::headers::{connection_tokens, listed_in, skip_upstream, Forwarding};
 use super::inbound::{next_data, ClientBodyError, RequestBody};
 use super::pool::{Pool, UpstreamConn, UpstreamStream};
 use super::router::Upstream;
+use super::short_copy::put_bytes;
 
 mod body;
 pub mod parse;
@@ -213,11 +214,11 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, Send
         return Err(SendError::UnsafeHead);
     }
     buf.clear();
-    buf.extend_from_slice(req.method.as_str().as_bytes());
+    put_bytes(buf, req.method.as_str().as_bytes());
     buf.push(b' ');
-    buf.extend_from_slice(req.target);
+    put_bytes(buf, req.target);
     buf.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    buf.extend_from_slice(req.host);
+    put_bytes(buf, req.host);
     buf.extend_from_slice(b"\r\n");
     let framing = ReqFraming::of(req.method, req.body.as_ref());
     let connection_tokens = connection_tokens(req.headers);
@@ -230,9 +231,9 @@ fn encode_head(buf: &mut Vec<u8>, req: &Outgoing<'_>) -> Result<ReqFraming, Send
                 continue;
             }
         }
-        buf.extend_from_slice(name.as_str().as_bytes());
+        put_bytes(buf, name.as_str().as_bytes());
         buf.extend_from_slice(b": ");
-        buf.extend_from_slice(value.as_bytes());
+        put_bytes(buf, value.as_bytes());
         buf.extend_from_slice(b"\r\n");
     }
     req.forwarding.write(buf, req.headers);

@@ -19,6 +19,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING}
 use http::{Method, StatusCode, Version};
 
 use crate::proxy::framing::{lists_token, parse_length};
+use crate::proxy::short_copy::put_bytes;
 
 /// How the response body goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +73,12 @@ pub fn encode_head(
         out.extend_from_slice(b"HTTP/1.1 ");
     }
     if http10 || status != StatusCode::OK {
-        out.extend_from_slice(status.as_str().as_bytes());
+        put_bytes(out, status.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes());
+        put_bytes(
+            out,
+            status.canonical_reason().unwrap_or("<none>").as_bytes(),
+        );
         out.extend_from_slice(b"\r\n");
     }
 
@@ -108,9 +112,9 @@ pub fn encode_head(
             continue;
         }
         has_date |= name == DATE;
-        out.extend_from_slice(name.as_str().as_bytes());
+        put_bytes(out, name.as_str().as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        put_bytes(out, value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 
@@ -177,7 +181,7 @@ fn write_length(out: &mut Vec<u8>, n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    put_bytes(out, &digits[at..]);
     out.extend_from_slice(b"\r\n");
 }
 
