@@ -735,7 +735,7 @@ fn plain_json(s: &[u8]) -> bool {
 fn write_string(s: &[u8], out: &mut Vec<u8>) {
     if plain_json(s) {
         out.push(b'"');
-        out.extend_from_slice(s);
+        crate::proxy::short_copy::put_bytes(out, s);
         out.push(b'"');
     } else {
         let _ = serde_json::to_writer(out, &*String::from_utf8_lossy(s));

@@ -86,18 +86,22 @@ struct Scanned {
 
 /// Header slots tried first, on the stack.
 const STACK_HEADERS: usize = 128;
+/// Header lines whose spans fit in a few stores (32 x 8 bytes).
+const FEW_SPANS: usize = 32;
 /// The most header lines a head of [`MAX_HEAD`] bytes can hold (`a:` and
 /// CRLF): nginx has no count limit for an upstream's headers, only its
 /// buffer's size, so neither has the proxy.
 const MAX_HEADERS: usize = MAX_HEAD / 4;
 
-/// Finds the head at the start of `buf` and the spans of its header lines;
-/// `Ok(None)` when more bytes are needed, `Err(None)` when it has more
-/// lines than `raw` has slots.
+/// Finds the head at the start of `buf` and the spans of its header lines
+/// (the first in `few`, the rest pushed to `more`); `Ok(None)` when more
+/// bytes are needed, `Err(None)` when it has more lines than `raw` has
+/// slots.
 fn scan<'a>(
     buf: &'a [u8],
     raw: &mut [MaybeUninit<httparse::Header<'a>>],
-    spans: &mut [Span],
+    few: &mut [Span],
+    more: &mut Vec<Span>,
 ) -> Result<Option<Scanned>, Option<ParseError>> {
     let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default()
@@ -122,16 +126,21 @@ fn scan<'a>(
     };
     // Offsets into the head, so values can share its bytes once frozen.
     let base = buf.as_ptr() as usize;
-    for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
+    let span = |h: &httparse::Header<'_>| {
         let n = h.name.as_ptr() as usize - base;
         let v = h.value.as_ptr() as usize - base;
-        *span = (
+        (
             n as u16,
             h.name.len() as u16,
             v as u16,
             h.value.len() as u16,
-        );
+        )
+    };
+    let (first, rest) = resp.headers.split_at(resp.headers.len().min(few.len()));
+    for (slot, h) in few.iter_mut().zip(first) {
+        *slot = span(h);
     }
+    more.extend(rest.iter().map(span));
     Ok(Some(Scanned {
         len,
         code,
@@ -146,16 +155,18 @@ fn scan<'a>(
 pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, ParseError> {
     // Uninitialised header slots: nothing to zero on every response.
     let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
-    let mut stack_spans = [(0u16, 0u16, 0u16, 0u16); STACK_HEADERS];
-    let mut heap_spans = Vec::new();
-    let scanned = match scan(buf, &mut raw, &mut stack_spans) {
+    // The lines' spans: the first FEW_SPANS in zeroed slots (a few
+    // stores, not a memset call for all STACK_HEADERS: one a response,
+    // slow in the static build's musl), the rest in a vector.
+    let mut few = [(0u16, 0u16, 0u16, 0u16); FEW_SPANS];
+    let mut more = Vec::new();
+    let scanned = match scan(buf, &mut raw, &mut few, &mut more) {
         Err(None) => {
             // More lines than the stack's slots: once more, with room
             // for as many as the head can hold.
             let mut raw = Vec::with_capacity(MAX_HEADERS);
             raw.resize_with(MAX_HEADERS, MaybeUninit::uninit);
-            heap_spans = vec![(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
-            scan(buf, &mut raw, &mut heap_spans)
+            scan(buf, &mut raw, &mut few, &mut more)
         }
         other => other,
     };
@@ -170,11 +181,6 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
         // The heap's slots are enough for any head of MAX_HEAD bytes.
         Err(e) => return Err(e.unwrap_or(ParseError::HeadTooLarge)),
     };
-    let spans: &[Span] = if heap_spans.is_empty() {
-        &stack_spans
-    } else {
-        &heap_spans
-    };
     let status = StatusCode::from_u16(code).map_err(|_| ParseError::BadStatus)?;
     let head = buf.split_to(len).freeze();
 
@@ -185,7 +191,7 @@ pub fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, P
     let mut keep_alive = version == Version::HTTP_11;
     let mut length: Option<u64> = None;
     let mut encoded = false;
-    for &(n, nl, v, vl) in &spans[..count] {
+    for &(n, nl, v, vl) in few[..count.min(FEW_SPANS)].iter().chain(&more) {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = header_name(&head[n..n + nl]).map_err(|_| ParseError::BadHeader)?;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
@@ -286,7 +292,8 @@ mod tests {
     /// head's size is bounded.
     #[test]
     fn many_header_lines_fit_as_long_as_the_head_does() {
-        for n in [127, 128, 129, 200, MAX_HEADERS - 16] {
+        // Around FEW_SPANS (two lines are added), STACK_HEADERS and more.
+        for n in [0, 29, 30, 31, 62, 127, 128, 129, 200, MAX_HEADERS - 16] {
             let mut head = String::from("HTTP/1.1 200 OK\r\n");
             for i in 0..n {
                 head.push_str(&format!("{}:\r\n", (b'a' + (i % 26) as u8) as char));

@@ -43,6 +43,8 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// Most header fields in a request head: hyper's default, whose slots live
 /// on the stack (HAProxy stops at 101 too).
 pub const MAX_HEADERS: usize = 100;
+/// Header lines whose spans fit in a few stores (16 x 16 bytes).
+const FEW_HEADERS: usize = 16;
 /// Longest request target (hyper's limit).
 pub const MAX_TARGET: usize = u16::MAX as usize - 1;
 
@@ -110,7 +112,6 @@ pub fn parse_request(
 ) -> Result<Option<RequestHead>, HeadError> {
     // Uninitialised slots: nothing to zero for every request.
     let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
     let len = match httparse::ParserConfig::default()
@@ -136,6 +137,17 @@ pub fn parse_request(
     let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
     let target_span = (at(target.as_bytes()), target.len() as u32);
     let count = req.headers.len();
+    // The lines' spans, in zeroed slots: for a head of up to FEW_HEADERS
+    // lines a few stores, not a memset call for all MAX_HEADERS (one a
+    // request; slow in the static build's musl).
+    let mut few = [(0u32, 0u32, 0u32, 0u32); FEW_HEADERS];
+    let mut many;
+    let spans: &mut [(u32, u32, u32, u32)] = if count <= FEW_HEADERS {
+        &mut few[..count]
+    } else {
+        many = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+        &mut many[..count]
+    };
     for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
         *span = (
             at(h.name.as_bytes()),
@@ -160,7 +172,7 @@ pub fn parse_request(
     let mut length: Option<&[u8]> = None;
     let mut coding: Option<&[u8]> = None;
     let mut expect_continue = false;
-    for &(n, nl, v, vl) in &spans[..count] {
+    for &(n, nl, v, vl) in &*spans {
         let (n, nl, v, vl) = (n as usize, nl as usize, v as usize, vl as usize);
         let name = header_name(&head[n..n + nl]).map_err(|_| HeadError::Malformed)?;
         let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl))
@@ -403,6 +415,25 @@ mod tests {
             req + "\r\n"
         };
         assert_eq!(head(&fields(MAX_HEADERS)).parts.headers.len(), MAX_HEADERS);
+        // Each line's own value, on either side of FEW_HEADERS.
+        for n in [
+            1,
+            FEW_HEADERS - 1,
+            FEW_HEADERS,
+            FEW_HEADERS + 1,
+            40,
+            MAX_HEADERS,
+        ] {
+            let mut req = String::from("GET / HTTP/1.1\r\n");
+            for i in 0..n {
+                req.push_str(&format!("x-h{i}: v{i}\r\n"));
+            }
+            let parsed = head(&(req + "\r\n"));
+            assert_eq!(parsed.parts.headers.len(), n);
+            for i in 0..n {
+                assert_eq!(parsed.parts.headers[format!("x-h{i}")], format!("v{i}"));
+            }
+        }
         assert_eq!(
             parse(fields(MAX_HEADERS + 1).as_bytes()).unwrap_err(),
             HeadError::TooLarge
