@@ -91,18 +91,17 @@ fn unprinted_exit(status: u16, headers: &mut http::HeaderMap) -> (u16, ExitBody)
 }
 
 /// Records `ngx.exit`'s response. It is nginx's, not Kong's `exit`: it
-/// sets none of the `ngx.ctx` flags `kong.response.get_source` reads.
-/// Before the proxy (Kong sets `KONG_PROXIED` once access ends) none is
-/// set: the source is "" (none; `get_source` answers "error"). In
-/// header_filter the source stays what it was ("service" once proxied).
+/// sets none of the `ngx.ctx` flags `kong.response.get_source` reads, so
+/// the source stays what it was ("service" once proxied), except that
+/// before the proxy (Kong sets `KONG_PROXIED` once access ends) none is
+/// set yet: the source is "" (none; `get_source` answers "error").
 fn ngx_exit(req: &mut RequestContext, exit: Exit) {
     let source = req.response_source;
     finish(req, exit);
-    match req.phase {
-        Phase::Rewrite | Phase::Access if source == "service" => req.response_source = "",
-        Phase::HeaderFilter => req.response_source = source,
-        _ => {}
-    }
+    req.response_source = match req.phase {
+        Phase::Rewrite | Phase::Access if source == "service" => "",
+        _ => source,
+    };
 }
 
 pub fn install<'gc>(ctx: Context<'gc>, env: Table<'gc>, kong: Table<'gc>, cell: &RequestCell) {
